@@ -1,0 +1,192 @@
+# memwatch — the one entry point: build, test, demo, bench, fuzz, install.
+#
+# Everything is built out of tree into build/. Source sets are found by directory, so adding
+# a file to preload/, analyzer/, formats/ or tests/ needs no edit here:
+#   preload/*.c               -> build/libmemwatch_preload.so   (the shim, LD_PRELOAD target)
+#   formats/mw_encode.c       -> linked into the shim (allocation-free encoder)
+#   formats/*.c               -> linked into the analyzer, runner and tests (decoder, reader)
+#   analyzer/*.c (not main.c) -> build/libmwanalyze.a; analyzer/main.c -> build/memwatch-analyze
+#   scripts/runner/*.c        -> build/memwatch (the test-suite runner; links libmwanalyze.a)
+#   tests/unit/test_*.c       -> build/tests/unit/*         (Criterion, ASan+UBSan)
+#   tests/integration/test_*.c-> build/tests/integration/*  (Criterion; spawn victims under the shim)
+#   tests/victims/*.c|*.cc    -> build/tests/victims/*      (programs traced by the tests)
+# User CFLAGS/LDFLAGS are appended to ours, never replace them.
+
+MEMWATCH_VERSION := 0.1.0
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+PKGDIR  ?= $(LIBDIR)/pkgconfig
+B       := build
+
+CC  ?= cc
+CXX ?= c++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+PKG_CONFIG ?= pkg-config
+WERROR ?= -Werror
+
+# pkg-config for every dependency that ships a .pc file (libdw's pulls in libelf).
+DEP_PKGS := libzstd libxxhash libunwind libdw sqlite3 libpq criterion
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+BASE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -MMD -MP -Iformats -Ipreload \
+               -D_GNU_SOURCE -DMEMWATCH_VERSION=\"$(MEMWATCH_VERSION)\"
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# The shim: PIC, hidden by default (only memwatch_* and the hooked libc names are exported),
+# initial-exec TLS (no allocation on first TLS access), frame pointers in our own frames.
+SHIM_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+               -fno-omit-frame-pointer -fno-strict-aliasing -pthread \
+               $(call pc_cflags,libzstd libxxhash libunwind) $(CFLAGS)
+SHIM_LIBS   := $(call pc_libs,libunwind libzstd libxxhash) -ldl -pthread
+ANA_CFLAGS  := $(BASE_CFLAGS) -Ianalyzer -pthread $(call pc_cflags,libzstd libdw sqlite3) $(CFLAGS)
+ANA_LIBS    := $(call pc_libs,sqlite3 libdw libzstd libxxhash) -lelf -lm -pthread
+TEST_CFLAGS := $(ANA_CFLAGS) -Itests/integration/support $(call pc_cflags,criterion)
+TEST_LIBS   := $(call pc_libs,criterion) $(ANA_LIBS)
+
+PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
+FMT_SHIM_SRCS:= formats/mw_encode.c
+FMT_SRCS     := $(sort $(wildcard formats/*.c))
+ANA_SRCS     := $(sort $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)))
+RUNNER_SRCS  := $(sort $(wildcard scripts/runner/*.c))
+UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
+INTEG_SRCS   := $(sort $(wildcard tests/integration/test_*.c))
+SUPPORT_SRCS := $(sort $(wildcard tests/integration/support/*.c))
+VICTIM_C     := $(sort $(wildcard tests/victims/*.c))
+VICTIM_CXX   := $(sort $(wildcard tests/victims/*.cc))
+
+SHIM_OBJS   := $(patsubst %.c,$(B)/shim/%.o,$(PRELOAD_SRCS) $(FMT_SHIM_SRCS))
+FMT_OBJS    := $(patsubst %.c,$(B)/obj/%.o,$(FMT_SRCS))
+ANA_OBJS    := $(patsubst %.c,$(B)/obj/%.o,$(ANA_SRCS))
+FMT_ASAN    := $(patsubst %.c,$(B)/asan/%.o,$(FMT_SRCS))
+ANA_ASAN    := $(patsubst %.c,$(B)/asan/%.o,$(ANA_SRCS))
+RUNNER_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(RUNNER_SRCS))
+SUPPORT_OBJS:= $(patsubst %.c,$(B)/obj/%.o,$(SUPPORT_SRCS))
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
+INTEG_BINS  := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRCS))
+VICTIM_BINS := $(patsubst tests/victims/%.c,$(B)/tests/victims/%,$(VICTIM_C)) \
+               $(patsubst tests/victims/%.cc,$(B)/tests/victims/%,$(VICTIM_CXX))
+
+SHIM     := $(B)/libmemwatch_preload.so
+ANALYZE  := $(B)/memwatch-analyze
+ANALYZE_ASAN := $(B)/asan/memwatch-analyze
+RUNNER   := $(B)/memwatch
+ANA_LIB  := $(B)/libmwanalyze.a
+DEPS_OK  := $(B)/.deps-ok
+
+.PHONY: all deps test unit-tests integration-tests demo bench fuzz install uninstall clean tests-build
+all: $(SHIM) $(ANALYZE) $(RUNNER) $(B)/memwatch.pc
+
+# Missing Debian packages: installed when root, named in one line otherwise.
+$(DEPS_OK): scripts/install-deps
+	@scripts/install-deps
+	@mkdir -p $(B) && touch $@
+deps: ; @scripts/install-deps
+
+# Everything compiled needs the dependencies first (order-only: no rebuild on stamp change).
+$(SHIM_OBJS) $(FMT_OBJS) $(ANA_OBJS) $(FMT_ASAN) $(ANA_ASAN) $(RUNNER_OBJS) $(SUPPORT_OBJS): | $(DEPS_OK)
+
+$(B)/shim/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(SHIM_CFLAGS) -c $< -o $@
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ANA_CFLAGS) -Itests/integration/support -c $< -o $@
+$(B)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ANA_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(SHIM): $(SHIM_OBJS)
+	$(CC) -shared -Wl,-z,now -Wl,--no-undefined -o $@ $^ $(SHIM_LIBS) $(LDFLAGS)
+
+$(ANA_LIB): $(ANA_OBJS) $(FMT_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(B)/asan/libmwanalyze.a: $(ANA_ASAN) $(FMT_ASAN)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(ANALYZE): $(B)/obj/analyzer/main.o $(ANA_LIB)
+	$(CC) -o $@ $^ $(ANA_LIBS) $(LDFLAGS)
+$(ANALYZE_ASAN): $(B)/asan/analyzer/main.o $(B)/asan/libmwanalyze.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(ANA_LIBS) $(LDFLAGS)
+$(RUNNER): $(RUNNER_OBJS) $(ANA_LIB)
+	$(CC) -o $@ $^ $(ANA_LIBS) $(LDFLAGS)
+
+$(B)/memwatch.pc: Makefile
+	@mkdir -p $(@D)
+	@printf 'prefix=%s\nincludedir=$${prefix}/include\nlibdir=%s\n\nName: memwatch\nDescription: memwatch public ABI (watch memory, tag SQL, mark phases)\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir}/memwatch -lmemwatch_preload\n' \
+	  '$(PREFIX)' '$(LIBDIR)' '$(MEMWATCH_VERSION)' > $@
+
+# ---- tests ------------------------------------------------------------------------------
+$(B)/tests/unit/%: tests/unit/%.c $(B)/asan/libmwanalyze.a | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -o $@ $< $(B)/asan/libmwanalyze.a $(TEST_LIBS) $(LDFLAGS)
+$(B)/tests/integration/%: tests/integration/%.c $(SUPPORT_OBJS) $(ANA_LIB) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(SUPPORT_OBJS) $(ANA_LIB) $(TEST_LIBS) $(LDFLAGS)
+
+# Victims: plain programs, built the way users build theirs (no frame pointers forced).
+# Per-victim link flags: VICTIM_LIBS_<name> in tests/victims/victims.mk.
+-include tests/victims/victims.mk
+VICTIM_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE -Ipreload -pthread $(CFLAGS)
+$(B)/tests/victims/%: tests/victims/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(VICTIM_CFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -pthread -ldl $(LDFLAGS)
+$(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)
+
+tests-build: all $(ANALYZE_ASAN) $(UNIT_BINS) $(INTEG_BINS) $(VICTIM_BINS)
+test: tests-build
+	@scripts/run-tests $(B)
+unit-tests: tests-build
+	@scripts/run-tests $(B) unit
+integration-tests: tests-build
+	@scripts/run-tests $(B) integration
+
+# ---- demo, bench, fuzz ------------------------------------------------------------------
+$(B)/examples/%: examples/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CFLAGS) -o $@ $< -lsqlite3 $(LDFLAGS)
+demo: all $(B)/examples/leaky_server
+	@scripts/demo $(B)
+
+bench: all
+	@scripts/bench $(B)
+
+FUZZ_SECONDS ?= 60
+$(B)/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FMT_SRCS) formats/mw_format.h | $(DEPS_OK)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -Iformats -fsanitize=fuzzer,address,undefined \
+	  -o $@ tests/fuzz/fuzz_decode.c $(FMT_SRCS) $(call pc_libs,libzstd)
+fuzz: $(B)/fuzz/fuzz_decode
+	@mkdir -p $(B)/fuzz/corpus
+	@scripts/fuzz-seed $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus tests/fuzz/seeds
+
+# ---- install ----------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/memwatch $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR)
+	install -m 0755 $(ANALYZE) $(RUNNER) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(SHIM) $(DESTDIR)$(LIBDIR)/memwatch/
+	install -m 0644 preload/memwatch.h $(DESTDIR)$(INCDIR)/
+	install -m 0644 $(B)/memwatch.pc $(DESTDIR)$(PKGDIR)/
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/memwatch-analyze $(DESTDIR)$(BINDIR)/memwatch \
+	      $(DESTDIR)$(LIBDIR)/memwatch/libmemwatch_preload.so $(DESTDIR)$(INCDIR)/memwatch.h \
+	      $(DESTDIR)$(PKGDIR)/memwatch.pc
+	-rmdir $(DESTDIR)$(LIBDIR)/memwatch 2>/dev/null
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,340 @@
+/*
+ * mw_format.h — the memwatch trace format: record ids, the decoded-record model, the
+ * allocation-free encoder and the bounds-checked decoder.
+ *
+ * This header is the ONLY definition of the on-disk layout. The shim (preload/) links the
+ * encoder (mw_encode.c: no malloc, no stdio, no locks), the analyzer links the decoder
+ * (mw_decode.c) and the file reader (mw_reader.c: zstd streaming). formats/TRACE-FORMAT.md is
+ * the normative prose spec of the same layout; when the two disagree, both are wrong: fix both.
+ *
+ * Byte stream (after zstd decompression of the file):
+ *     "MEMWATCH" (8 bytes)  u16le version  u16le reserved(0)  then records until EOF.
+ * Record framing:
+ *     u8 type   uv length   payload[length]
+ * "uv" is an unsigned LEB128 varint (at most 10 bytes), "sv" is a zigzag-encoded signed varint,
+ * "str"/"bytes" is uv length followed by that many bytes (no terminator). Readers skip records
+ * whose type they do not know, and ignore payload bytes past the fields they know (so fields
+ * may be appended to a record in a later minor revision without a version bump).
+ */
+#ifndef MW_FORMAT_H
+#define MW_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MW_MAGIC "MEMWATCH"
+#define MW_MAGIC_LEN 8
+#define MW_FORMAT_VERSION 1u
+#define MW_PREAMBLE_LEN 12u /* magic + u16 version + u16 reserved */
+
+/* Largest payload a conforming writer emits; readers reject larger lengths as corruption. */
+#define MW_MAX_RECORD_PAYLOAD (1u << 20)
+/* Caps the shim applies to variable-length fields (longer values are truncated, and a record
+ * field says so where it matters). */
+#define MW_MAX_STR 4096u          /* paths, names, SQL text */
+#define MW_MAX_WATCH_BYTES 4096u  /* old/new bytes of one write event */
+
+/* ---- record types -------------------------------------------------------------------- */
+enum mw_record_type {
+    MW_REC_HEADER = 0x01,       /* process facts; first record of every trace */
+    MW_REC_END = 0x02,          /* clean end: lost counters, exit status */
+    MW_REC_TIME = 0x03,         /* time of the records that follow (ns since start_mono) */
+    MW_REC_THREAD_SWITCH = 0x04,/* records that follow belong to thread index tidx */
+    MW_REC_THREAD_START = 0x05, /* a thread index is born: kernel tid, parent, name */
+    MW_REC_THREAD_NAME = 0x06,  /* a thread was (re)named */
+    MW_REC_THREAD_END = 0x07,   /* a thread exited */
+    MW_REC_MODULE_LOAD = 0x08,  /* a loaded object: bias, address span, build id, path */
+    MW_REC_MODULE_UNLOAD = 0x09,
+    MW_REC_STACK_NODE = 0x0A,   /* stack-tree node: id, parent id, return address */
+    MW_REC_ALLOC = 0x10,        /* heap block allocated; implicit id (tidx, seq) */
+    MW_REC_FREE = 0x11,         /* heap block freed; names the block by id */
+    MW_REC_REALLOC = 0x12,      /* free of old id + allocation of a new implicit id */
+    MW_REC_MMAP = 0x13,
+    MW_REC_MUNMAP = 0x14,
+    MW_REC_MREMAP = 0x15,
+    MW_REC_RSS = 0x16,          /* RSS sample */
+    MW_REC_SQL_QUERY = 0x20,    /* fingerprint -> normalized text (written once per fp) */
+    MW_REC_SQL_BEGIN = 0x21,    /* thread's SQL context begins (thread stream scoped) */
+    MW_REC_SQL_END = 0x22,
+    MW_REC_SQL_RES_OPEN = 0x23, /* connection / statement / result created */
+    MW_REC_SQL_RES_CLOSE = 0x24,
+    MW_REC_WATCH_REG = 0x30,
+    MW_REC_WATCH_UNREG = 0x31,
+    MW_REC_WATCH_META = 0x32,
+    MW_REC_WATCH_WRITE = 0x33,
+    MW_REC_MARK = 0x40,         /* memwatch_mark(label) */
+    MW_REC_REACH = 0x41,        /* reachability verdicts for unfreed blocks at exit */
+    MW_REC_LOST = 0x42,         /* events/bytes that could not be recorded */
+    MW_REC_FORK = 0x43,         /* this process forked child pid */
+    MW_REC_EXEC = 0x44,         /* this process is about to exec path */
+};
+
+/* Allocation kinds (ALLOC.kind, REALLOC uses its own record). */
+enum mw_alloc_kind {
+    MW_AK_MALLOC = 0,
+    MW_AK_CALLOC = 1,
+    MW_AK_REALLOC = 2,          /* realloc(NULL, n) / reallocarray(NULL, ...) */
+    MW_AK_POSIX_MEMALIGN = 3,
+    MW_AK_ALIGNED_ALLOC = 4,
+    MW_AK_MEMALIGN = 5,
+    MW_AK_VALLOC = 6,
+    MW_AK_PVALLOC = 7,
+    MW_AK_REALLOCARRAY = 8,
+    MW_AK_COUNT
+};
+
+/* Reachability kinds (REACH entries). */
+enum mw_reach_kind {
+    MW_REACH_UNKNOWN = 0,
+    MW_REACH_DEFINITE = 1,      /* no pointer to it from roots or any block */
+    MW_REACH_INDIRECT = 2,      /* reachable only from lost blocks */
+    MW_REACH_REACHABLE = 3,     /* reachable from a root (start or interior pointer) */
+};
+
+/* SQL databases and resource types. */
+enum mw_sql_db { MW_DB_UNKNOWN = 0, MW_DB_SQLITE = 1, MW_DB_POSTGRES = 2, MW_DB_OTHER = 3 };
+enum mw_sql_res { MW_RES_CONNECTION = 1, MW_RES_STATEMENT = 2, MW_RES_RESULT = 3 };
+
+/* END.reason */
+enum mw_end_reason { MW_END_EXIT = 0, MW_END_EXEC = 1, MW_END_SHUTDOWN = 2 };
+
+/* WATCH_UNREG.reason */
+enum mw_unwatch_reason { MW_UNWATCH_EXPLICIT = 0, MW_UNWATCH_UNMAPPED = 1, MW_UNWATCH_EXIT = 2 };
+
+/* WATCH_WRITE.flags */
+#define MW_WF_HAS_BYTES 0x01u   /* old and new bytes present (MUTATION_FULL) */
+#define MW_WF_KERNEL 0x02u      /* written by the kernel inside a system call */
+#define MW_WF_NO_STACK 0x04u    /* stack could not be captured (signal blocked, ...) */
+#define MW_WF_TRUNCATED 0x08u   /* old/new bytes truncated to MW_MAX_WATCH_BYTES */
+#define MW_WF_UNMAPPED 0x10u    /* the page went away; this event ends the watch */
+
+/* HEADER.flags */
+#define MW_HF_ALLOC_TRACING 0x01u /* allocation calls were traced (not a watch-only dlopen) */
+#define MW_HF_FOLLOW 0x02u        /* children follow */
+#define MW_HF_SQL 0x04u           /* SQL interposition on */
+#define MW_HF_STACKS 0x08u        /* allocation stacks captured */
+
+/* ---- decoded records ---------------------------------------------------------------- */
+typedef struct mw_bytes {
+    const uint8_t *ptr; /* points into the decoder's buffer: valid until the next decode */
+    size_t len;
+} mw_bytes;
+
+/* A reference to a heap block: the thread index that allocated it and the 1-based sequence
+ * number of that allocation among the thread's ALLOC/REALLOC records. */
+typedef struct mw_block_ref {
+    uint64_t tidx;
+    uint64_t seq;
+} mw_block_ref;
+
+typedef struct mw_record {
+    uint8_t type;
+    uint64_t offset;    /* byte offset of the record's type byte in the decompressed stream */
+    uint64_t length;    /* payload length */
+    union {
+        struct {
+            uint32_t version;
+            uint64_t pid, ppid, ptr_size, page_size, endian /* 1 little, 2 big */;
+            uint64_t start_realtime_ns, start_mono_ns, flags;
+            mw_bytes exe;
+            mw_bytes argv;      /* NUL-separated, like /proc/self/cmdline */
+        } header;
+        struct {
+            uint64_t t_ns, lost_events, lost_bytes, reason;
+            int64_t exit_status; /* -1 unknown */
+        } end;
+        struct { uint64_t t_ns; } time;
+        struct { uint64_t tidx; } thread_switch;
+        struct { uint64_t tidx, tid, parent_tidx; mw_bytes name; } thread_start;
+        struct { uint64_t tidx; mw_bytes name; } thread_name;
+        struct { uint64_t tidx; } thread_end;
+        struct {
+            uint64_t id, bias, start, size;
+            mw_bytes build_id, path;
+        } module_load;
+        struct { uint64_t id; } module_unload;
+        struct { uint64_t id, parent, ip; } stack_node;
+        struct {
+            uint64_t kind, size, stack, addr;
+            /* decoder fills: seq is NOT decoded (implicit); consumers count per tidx */
+        } alloc;
+        struct { mw_block_ref ref; } free;
+        struct { mw_block_ref old; uint64_t size, stack, addr; } realloc;
+        struct {
+            uint64_t addr, len, prot, flags, offset, stack;
+            int64_t fd;
+            mw_bytes path;
+        } mmap;
+        struct { uint64_t addr, len, stack; } munmap;
+        struct { uint64_t old_addr, old_len, new_addr, new_len, stack; } mremap;
+        struct { uint64_t t_ns, rss, anon, file, shmem, vm_size; } rss;
+        struct { uint64_t fp, db; mw_bytes text; } sql_query;
+        struct { uint64_t ctx, fp; } sql_begin;
+        struct { uint64_t ctx; } sql_end;
+        struct { uint64_t type, handle, fp, stack, db; } sql_res_open;
+        struct { uint64_t type, handle; } sql_res_close;
+        struct {
+            uint64_t id, addr, len, flags;
+            mw_bytes name;
+        } watch_reg;
+        struct { uint64_t id, reason; } watch_unreg;
+        struct { uint64_t id; mw_bytes key, value; } watch_meta;
+        struct {
+            uint64_t id, offset, len, tid, pc, stack, sql_fp, flags, t_ns, loc_line;
+            int64_t syscall; /* -1: user-mode write */
+            mw_bytes old_bytes, new_bytes, loc_file, loc_func;
+        } watch_write;
+        struct { mw_bytes label; } mark;
+        struct { uint64_t count; mw_bytes entries; } reach; /* iterate with mw_reach_next */
+        struct { uint64_t events, bytes; } lost;
+        struct { uint64_t child_pid; } fork;
+        struct { mw_bytes path; } exec;
+    } u;
+} mw_record;
+
+/* ---- varints (shared by encoder and decoder) ----------------------------------------- */
+static inline uint64_t mw_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t mw_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* ---- encoder (formats/mw_encode.c) ---------------------------------------------------- *
+ * Encodes into caller memory. Every function returns the number of bytes written, or 0 when
+ * the record does not fit in cap (nothing is written then). No allocation, no stdio, no errno
+ * changes: safe in the shim's allocation path and in signal handlers.
+ *
+ * Address fields of ALLOC and REALLOC are written as a signed delta against *prev_addr (the
+ * previous ALLOC/REALLOC address of the same thread stream; start at 0 after each
+ * THREAD_SWITCH); the encoder updates *prev_addr. The decoder needs the same state
+ * (mw_decoder.prev_addr, keyed by thread). */
+size_t mw_enc_preamble(uint8_t *dst, size_t cap);
+size_t mw_enc_header(uint8_t *dst, size_t cap, uint64_t pid, uint64_t ppid, uint64_t page_size,
+                     uint64_t start_realtime_ns, uint64_t start_mono_ns, uint64_t flags,
+                     const char *exe, size_t exe_len, const char *argv, size_t argv_len);
+size_t mw_enc_end(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t lost_events,
+                  uint64_t lost_bytes, uint64_t reason, int64_t exit_status);
+size_t mw_enc_time(uint8_t *dst, size_t cap, uint64_t t_ns);
+size_t mw_enc_thread_switch(uint8_t *dst, size_t cap, uint64_t tidx);
+size_t mw_enc_thread_start(uint8_t *dst, size_t cap, uint64_t tidx, uint64_t tid,
+                           uint64_t parent_tidx, const char *name, size_t name_len);
+size_t mw_enc_thread_name(uint8_t *dst, size_t cap, uint64_t tidx, const char *name,
+                          size_t name_len);
+size_t mw_enc_thread_end(uint8_t *dst, size_t cap, uint64_t tidx);
+size_t mw_enc_module_load(uint8_t *dst, size_t cap, uint64_t id, uint64_t bias, uint64_t start,
+                          uint64_t size, const uint8_t *build_id, size_t build_id_len,
+                          const char *path, size_t path_len);
+size_t mw_enc_module_unload(uint8_t *dst, size_t cap, uint64_t id);
+size_t mw_enc_stack_node(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip);
+size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint64_t stack,
+                    uint64_t addr, uint64_t *prev_addr);
+/* self_tidx/self_seq: the freeing thread's index and its current allocation count; a block
+ * the same thread allocated is written as a short back-distance. */
+size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
+                   uint64_t self_seq);
+size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
+                      uint64_t self_seq, uint64_t size, uint64_t stack, uint64_t addr,
+                      uint64_t *prev_addr);
+size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t prot,
+                   uint64_t flags, int64_t fd, uint64_t offset, uint64_t stack,
+                   const char *path, size_t path_len);
+size_t mw_enc_munmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t stack);
+size_t mw_enc_mremap(uint8_t *dst, size_t cap, uint64_t old_addr, uint64_t old_len,
+                     uint64_t new_addr, uint64_t new_len, uint64_t stack);
+size_t mw_enc_rss(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t rss, uint64_t anon,
+                  uint64_t file, uint64_t shmem, uint64_t vm_size);
+size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, const char *text,
+                        size_t text_len);
+size_t mw_enc_sql_begin(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp);
+size_t mw_enc_sql_end(uint8_t *dst, size_t cap, uint64_t ctx);
+size_t mw_enc_sql_res_open(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle, uint64_t fp,
+                           uint64_t stack, uint64_t db);
+size_t mw_enc_sql_res_close(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle);
+size_t mw_enc_watch_reg(uint8_t *dst, size_t cap, uint64_t id, uint64_t addr, uint64_t len,
+                        uint64_t flags, const char *name, size_t name_len);
+size_t mw_enc_watch_unreg(uint8_t *dst, size_t cap, uint64_t id, uint64_t reason);
+size_t mw_enc_watch_meta(uint8_t *dst, size_t cap, uint64_t id, const char *key, size_t key_len,
+                         const char *value, size_t value_len);
+/* One write event. old/new may be NULL when !(flags & MW_WF_HAS_BYTES). */
+typedef struct mw_watch_write_args {
+    uint64_t id, offset, len, tid, pc, stack, sql_fp, flags, t_ns;
+    int64_t syscall;
+    const uint8_t *old_bytes, *new_bytes;
+    size_t bytes_len;
+    const char *loc_file;
+    size_t loc_file_len;
+    uint64_t loc_line;
+    const char *loc_func;
+    size_t loc_func_len;
+} mw_watch_write_args;
+size_t mw_enc_watch_write(uint8_t *dst, size_t cap, const mw_watch_write_args *a);
+size_t mw_enc_mark(uint8_t *dst, size_t cap, const char *label, size_t label_len);
+/* REACH: one record holds up to n entries; *done is set to how many were encoded (the caller
+ * writes further records for the rest). */
+typedef struct mw_reach_entry {
+    mw_block_ref ref;
+    uint64_t kind;
+} mw_reach_entry;
+size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n, size_t *done);
+size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes);
+size_t mw_enc_fork(uint8_t *dst, size_t cap, uint64_t child_pid);
+size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len);
+/* Generic record: type + raw payload (used by tests to forge unknown records). */
+size_t mw_enc_raw(uint8_t *dst, size_t cap, uint8_t type, const uint8_t *payload, size_t len);
+
+/* ---- decoder (formats/mw_decode.c) ---------------------------------------------------- */
+enum mw_status {
+    MW_OK = 0,          /* a record was decoded */
+    MW_NEED_MORE = 1,   /* the buffer ends inside a record (truncation if no more input) */
+    MW_CORRUPT = 2,     /* malformed: *err names what and the offset */
+    MW_EOF = 3,         /* reader: end of input at a record boundary */
+    MW_TRUNCATED = 4,   /* reader: input ended inside a record or inside a zstd frame */
+    MW_IO_ERROR = 5,    /* reader: could not read the file */
+    MW_BAD_VERSION = 6, /* preamble names a format version this decoder does not know */
+};
+
+/* Decoder state that spans records: which thread stream we are in and the per-thread address
+ * delta base. Threads are indexed densely; the table grows on demand (analyzer side only). */
+typedef struct mw_decoder {
+    uint64_t cur_tidx;
+    uint64_t *prev_addr;       /* per tidx */
+    uint64_t *seq;             /* per tidx: count of ALLOC/REALLOC records seen */
+    size_t nthreads;           /* capacity of the two arrays */
+    char err[160];
+} mw_decoder;
+
+void mw_decoder_init(mw_decoder *d);
+void mw_decoder_free(mw_decoder *d);
+/* Checks the 12-byte preamble. Returns MW_OK, MW_NEED_MORE, MW_CORRUPT or MW_BAD_VERSION. */
+int mw_decode_preamble(mw_decoder *d, const uint8_t *p, size_t n, uint32_t *version);
+/* Decodes one record from p[0..n). stream_offset is p's offset in the stream (for messages
+ * and rec->offset). On MW_OK *used is the record's total size. Unknown types decode as MW_OK
+ * with rec->type set and no fields. For ALLOC/REALLOC, *seq_out (if non-NULL) receives the
+ * implicit sequence number and rec->u.*.addr the absolute address; for FREE/REALLOC refs are
+ * resolved to absolute (tidx, seq). */
+int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
+                     mw_record *rec, size_t *used, uint64_t *seq_out);
+/* Iterates a REACH record's entries. Returns 1 and fills *e, 0 at the end, -1 if malformed. */
+typedef struct mw_reach_iter {
+    const uint8_t *p, *end;
+    uint64_t left;
+} mw_reach_iter;
+void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec);
+int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e);
+const char *mw_record_type_name(unsigned type);
+const char *mw_alloc_kind_name(unsigned kind);
+
+/* ---- file reader (formats/mw_reader.c): zstd frames -> records ------------------------- */
+typedef struct mw_reader mw_reader;
+/* Opens a trace file (zstd-compressed stream; an uncompressed stream starting with the magic
+ * is accepted too). Returns NULL and fills err on failure. */
+mw_reader *mw_reader_open(const char *path, char *err, size_t errlen);
+/* Same, over a memory buffer (not copied; must outlive the reader). */
+mw_reader *mw_reader_open_mem(const uint8_t *data, size_t len, char *err, size_t errlen);
+/* Next record: MW_OK, MW_EOF, MW_TRUNCATED, MW_CORRUPT, MW_IO_ERROR, MW_BAD_VERSION.
+ * After anything but MW_OK, mw_reader_error() describes it (with byte offsets). */
+int mw_reader_next(mw_reader *r, mw_record *rec, uint64_t *seq_out);
+const char *mw_reader_error(const mw_reader *r);
+uint64_t mw_reader_compressed_offset(const mw_reader *r);   /* bytes of the file consumed */
+uint64_t mw_reader_stream_offset(const mw_reader *r);       /* decompressed bytes consumed */
+uint32_t mw_reader_version(const mw_reader *r);
+void mw_reader_close(mw_reader *r);
+
+#endif /* MW_FORMAT_H */

@@ -1,0 +1,129 @@
+/*
+ * mw_shim.h — the shim's internal interface: the one header every preload/ file includes.
+ *
+ * It is a map of the shim, grouped by the file that defines each part (as mimalloc's
+ * internal header is). Names: public ABI memwatch_* (memwatch.h), cross-file internals mw_*,
+ * file-local helpers static and unprefixed. Nothing here is exported from the .so: the build
+ * uses -fvisibility=hidden and only MW_EXPORT names (libc hooks and memwatch_*) are visible.
+ *
+ * Rules for code on the allocation path: no stdio, no getenv, no locale, no global lock, errno
+ * preserved, anything that may allocate runs under the recursion guard or uses the real
+ * allocator (mw_real.*) directly.
+ */
+#ifndef MW_SHIM_H
+#define MW_SHIM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mw_format.h"
+
+#define MW_EXPORT __attribute__((visibility("default")))
+#define MW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- config.c: MEMWATCH_* environment, parsed once at start ----------------------------- */
+typedef struct mw_config {
+    char out_pattern[1024];   /* MEMWATCH_OUT (default memwatch.%e.%p.trace.zst) */
+    unsigned rss_ms;          /* MEMWATCH_RSS_MS (default 100; 0 = off) */
+    unsigned flush_ms;        /* MEMWATCH_FLUSH_MS (default 200, at most 200) */
+    bool follow;              /* MEMWATCH_FOLLOW (default 1) */
+    bool sql;                 /* MEMWATCH_SQL (default 1) */
+    bool stacks;              /* MEMWATCH_STACKS (default 1) */
+    unsigned max_depth;       /* MEMWATCH_STACK_DEPTH (default 64) */
+    bool reach;               /* MEMWATCH_REACH (default 1): reachability scan at exit */
+    int zstd_level;           /* MEMWATCH_ZSTD_LEVEL (default 1) */
+    char watch_spec[1024];    /* MEMWATCH_WATCH=symbol[:len][,...] */
+    bool quiet;               /* MEMWATCH_QUIET: no informational stderr lines */
+} mw_config;
+extern mw_config mw_cfg;
+/* Parses the environment into mw_cfg; invalid values print one line on stderr each
+ * ("memwatch: MEMWATCH_X=...: reason; using default ...") and keep the default. Returns false
+ * when the shim must stay off (e.g. the output pattern itself is unusable). */
+bool mw_config_load(void);
+
+/* ---- life cycle (init.c) --------------------------------------------------------------- */
+enum mw_state {
+    MW_ST_UNINIT = 0,   /* before the constructor: hooks pass through (bootstrap pool) */
+    MW_ST_INIT = 1,     /* constructor running */
+    MW_ST_ON = 2,       /* tracing */
+    MW_ST_OFF = 3,      /* disabled (error, watch-only dlopen, or after the end record) */
+};
+extern _Atomic int mw_state;
+extern bool mw_alloc_tracing;   /* false when loaded by dlopen (watch core only) */
+void mw_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "memwatch: ..." on stderr, no malloc */
+
+/* ---- real functions (real.c): resolved with dlsym(RTLD_NEXT) once ------------------------ */
+typedef struct mw_real_fns {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*memalign)(size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    size_t (*malloc_usable_size)(void *);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+} mw_real_fns;
+extern mw_real_fns mw_real;
+void mw_real_resolve(void);
+/* Looks a symbol up in the next object, or (SQL libraries loaded RTLD_LOCAL) in any loaded
+ * object that defines it; NULL when absent. May allocate: call under the guard. */
+void *mw_resolve_symbol(const char *name);
+
+/* ---- thread state and emission (thread.c, ring.c) --------------------------------------- *
+ * Every thread that produces records owns an SPSC ring consumed by the writer thread.
+ * mw_self() returns the calling thread's state (created on first use), or NULL when tracing is
+ * off or the thread is being torn down. Records are written with reserve/commit:
+ *
+ *     size_t cap; uint8_t *p = mw_reserve(t, 64, &cap);
+ *     if (p) mw_commit(t, mw_enc_mark(p, cap, label, len));
+ *
+ * mw_reserve waits for the writer when the ring is full (nothing is dropped by default); it
+ * returns NULL only when the shim is shutting down, which is counted as lost. Reserve/commit
+ * nest correctly when a signal handler allocates in between. */
+typedef struct mw_thread mw_thread;
+mw_thread *mw_self(void);
+uint8_t *mw_reserve(mw_thread *t, size_t need, size_t *cap);
+void mw_commit(mw_thread *t, size_t used);
+#define MW_EMIT(t, need, fn, ...)                                               \
+    do {                                                                        \
+        size_t mw_cap_;                                                         \
+        uint8_t *mw_p_ = mw_reserve((t), (need), &mw_cap_);                     \
+        if (mw_p_) mw_commit((t), fn(mw_p_, mw_cap_, __VA_ARGS__));             \
+    } while (0)
+/* Recursion guard: nonzero while the thread is inside the shim's own code. */
+int mw_guard_enter(void);           /* returns the previous depth */
+void mw_guard_leave(int prev);
+bool mw_in_guard(void);
+/* Per-thread SQL context and adapter source location (sql_*.c and watch_*.c read these). */
+uint64_t mw_thread_sql_fp(mw_thread *t);
+void mw_thread_set_sql(mw_thread *t, uint64_t ctx, uint64_t fp);
+mw_thread *mw_thread_by_tid(pid_t tid);     /* any live thread of this process, or NULL */
+typedef struct mw_location { const char *file; int line; const char *function; } mw_location;
+void mw_thread_set_location(mw_thread *t, const char *file, int line, const char *function);
+bool mw_thread_take_location(mw_thread *t, char *file, size_t flen, int *line, char *func,
+                             size_t fnlen);  /* copies and clears; false when none set */
+pid_t mw_gettid(void);
+uint64_t mw_now_ns(void);   /* monotonic ns since the trace's start_mono_ns */
+
+/* ---- stacks (stack.c): capture + interning into the stack tree --------------------------- */
+/* Interned stack id of the caller of the hook (skip frames of the shim itself). 0 = empty. */
+uint64_t mw_stack_here(mw_thread *t);
+/* Stack of a signal context (watch core: the faulting instruction is frame 0). */
+uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext);
+
+/* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
+bool mw_writer_start(void);
+void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
+void mw_count_lost(uint64_t events, uint64_t bytes);
+
+#endif /* MW_SHIM_H */
