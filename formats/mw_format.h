@@ -67,6 +67,7 @@ enum mw_record_type {
     MW_REC_LOST = 0x42,         /* events/bytes that could not be recorded */
     MW_REC_FORK = 0x43,         /* this process forked child pid */
     MW_REC_EXEC = 0x44,         /* this process is about to exec path */
+    MW_REC_LIMITS = 0x45,       /* memory limits in force at start (0 = none) */
 };
 
 /* Allocation kinds (ALLOC.kind, REALLOC uses its own record). */
@@ -189,6 +190,7 @@ typedef struct mw_record {
         struct { uint64_t events, bytes; } lost;
         struct { uint64_t child_pid; } fork;
         struct { mw_bytes path; } exec;
+        struct { uint64_t cgroup_max, rlimit_as, phys_mem; } limits;
     } u;
 } mw_record;
 
@@ -276,6 +278,8 @@ size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n,
 size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes);
 size_t mw_enc_fork(uint8_t *dst, size_t cap, uint64_t child_pid);
 size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len);
+size_t mw_enc_limits(uint8_t *dst, size_t cap, uint64_t cgroup_max, uint64_t rlimit_as,
+                     uint64_t phys_mem);
 /* Generic record: type + raw payload (used by tests to forge unknown records). */
 size_t mw_enc_raw(uint8_t *dst, size_t cap, uint8_t type, const uint8_t *payload, size_t len);
 

@@ -121,6 +121,29 @@ uint64_t mw_stack_here(mw_thread *t);
 /* Stack of a signal context (watch core: the faulting instruction is frame 0). */
 uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext);
 
+/* ---- live-block table (live.c): address -> block, sharded, no global lock ---------------- */
+typedef struct mw_live_block {
+    uintptr_t addr;
+    size_t size;
+    mw_block_ref ref;
+} mw_live_block;
+/* Calls fn for every live block (shard by shard, each shard locked while visited). */
+void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg);
+size_t mw_live_count(void);
+
+/* ---- thread registry (thread.c): stacks of LIVE threads for the reachability scan -------- */
+typedef struct mw_thread_stack {
+    pid_t tid;
+    uintptr_t lo, hi;      /* usable stack range (from pthread_getattr_np) */
+    uintptr_t tls_lo, tls_hi; /* static TLS / TCB block of the thread, 0 when unknown */
+} mw_thread_stack;
+size_t mw_threads_stacks(mw_thread_stack *out, size_t max);
+
+/* ---- reachability at exit (reach.c) ---------------------------------------------------- */
+/* Scans roots and the live heap, emits REACH records for every unfreed block. Called once
+ * at normal exit, before the END record, by the exit path (init.c). */
+void mw_reach_run(mw_thread *t);
+
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
