@@ -204,8 +204,9 @@ static inline int64_t mw_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int
  * changes: safe in the shim's allocation path and in signal handlers.
  *
  * Address fields of ALLOC and REALLOC are written as a signed delta against *prev_addr (the
- * previous ALLOC/REALLOC address of the same thread stream; start at 0 after each
- * THREAD_SWITCH); the encoder updates *prev_addr. The decoder needs the same state
+ * previous ALLOC/REALLOC address written for the same thread index; 0 before that thread's
+ * first one — the base is per thread and survives THREAD_SWITCHes); the encoder updates
+ * *prev_addr only when the record was written. The decoder keeps the same state
  * (mw_decoder.prev_addr, keyed by thread). */
 size_t mw_enc_preamble(uint8_t *dst, size_t cap);
 size_t mw_enc_header(uint8_t *dst, size_t cap, uint64_t pid, uint64_t ppid, uint64_t page_size,
@@ -227,8 +228,9 @@ size_t mw_enc_module_unload(uint8_t *dst, size_t cap, uint64_t id);
 size_t mw_enc_stack_node(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip);
 size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint64_t stack,
                     uint64_t addr, uint64_t *prev_addr);
-/* self_tidx/self_seq: the freeing thread's index and its current allocation count; a block
- * the same thread allocated is written as a short back-distance. */
+/* self_tidx/self_seq: the freeing thread's index and the number of ALLOC/REALLOC records that
+ * thread has written BEFORE this record (for REALLOC: not counting the realloc itself); a
+ * block the same thread allocated is written as a short back-distance. */
 size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
                    uint64_t self_seq);
 size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,

@@ -1,0 +1,376 @@
+/*
+ * mw_encode.c — the allocation-free trace encoder (one function per record type).
+ *
+ * Linked into the LD_PRELOAD shim, so it runs on the target's allocation path and in signal
+ * handlers: no malloc, no stdio, no errno changes, no locks, no libc beyond memcpy. Every
+ * function encodes one framed record (u8 type, uv payload length, payload) into caller memory
+ * and returns its size, or 0 when it does not fit in cap — in which case NOTHING is written
+ * (the exact size is computed before the first byte is stored).
+ *
+ * Records are described as a short list of fields (varints and length-prefixed byte strings)
+ * that one always-inlined emitter sizes and writes; with the field count known at compile
+ * time the compiler unrolls it, so the hot records (ALLOC, FREE, REALLOC) stay branch-light.
+ * The field order of every record is normative in formats/TRACE-FORMAT.md.
+ */
+#include "mw_format.h"
+
+#include <string.h>
+
+#define MW_INLINE static inline __attribute__((always_inline))
+
+/* A field: a varint (len == FLD_UV) or a byte string (p, len). */
+#define FLD_UV SIZE_MAX
+typedef struct fld {
+    uint64_t v;       /* varint value (FLD_UV) */
+    const void *p;    /* byte string */
+    size_t len;       /* byte-string length, or FLD_UV */
+} fld;
+
+#define UV(x) ((fld){ .v = (uint64_t)(x), .p = NULL, .len = FLD_UV })
+#define SV(x) ((fld){ .v = mw_zigzag((int64_t)(x)), .p = NULL, .len = FLD_UV })
+#define BYTES(ptr, n, max) ((fld){ .v = 0, .p = (ptr), .len = clamp_len((ptr), (n), (max)) })
+
+MW_INLINE size_t clamp_len(const void *p, size_t n, size_t max)
+{
+    if (!p) return 0;
+    return n > max ? max : n;
+}
+
+MW_INLINE size_t uv_size(uint64_t v)
+{
+    /* 1 + floor(bits/7): bits = 64 - clz(v|1) */
+    unsigned bits = 64u - (unsigned)__builtin_clzll(v | 1);
+    return (bits + 6u) / 7u;
+}
+
+MW_INLINE uint8_t *put_uv(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+MW_INLINE size_t emit(uint8_t *dst, size_t cap, uint8_t type, const fld *f, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].len == FLD_UV)
+            len += uv_size(f[i].v);
+        else
+            len += uv_size(f[i].len) + f[i].len;
+    }
+    if (len > MW_MAX_RECORD_PAYLOAD) return 0;
+    size_t total = 1 + uv_size(len) + len;
+    if (!dst || total > cap) return 0;
+    uint8_t *p = dst;
+    *p++ = type;
+    p = put_uv(p, len);
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].len == FLD_UV) {
+            p = put_uv(p, f[i].v);
+        } else {
+            p = put_uv(p, f[i].len);
+            if (f[i].len) memcpy(p, f[i].p, f[i].len);
+            p += f[i].len;
+        }
+    }
+    return total;
+}
+
+#define EMIT(type, ...)                                                                  \
+    do {                                                                                 \
+        const fld fields_[] = { __VA_ARGS__ };                                           \
+        return emit(dst, cap, (type), fields_, sizeof fields_ / sizeof fields_[0]);      \
+    } while (0)
+
+/* A block reference as seen from thread self_tidx, which has written self_seq ALLOC/REALLOC
+ * records so far: own blocks as a back-distance (low bit 0), others as absolute (low bit 1). */
+MW_INLINE void ref_fields(fld out[2], size_t *nout, mw_block_ref ref, uint64_t self_tidx,
+                          uint64_t self_seq)
+{
+    if (ref.tidx == self_tidx && ref.seq <= self_seq && self_seq - ref.seq < (1ull << 63)) {
+        out[0] = UV((self_seq - ref.seq) << 1);
+        *nout = 1;
+    } else {
+        out[0] = UV((ref.tidx << 1) | 1u);
+        out[1] = UV(ref.seq);
+        *nout = 2;
+    }
+}
+
+/* ---- records ------------------------------------------------------------------------- */
+
+size_t mw_enc_preamble(uint8_t *dst, size_t cap)
+{
+    if (!dst || cap < MW_PREAMBLE_LEN) return 0;
+    memcpy(dst, MW_MAGIC, MW_MAGIC_LEN);
+    dst[8] = (uint8_t)(MW_FORMAT_VERSION & 0xff);
+    dst[9] = (uint8_t)(MW_FORMAT_VERSION >> 8);
+    dst[10] = 0;
+    dst[11] = 0;
+    return MW_PREAMBLE_LEN;
+}
+
+size_t mw_enc_header(uint8_t *dst, size_t cap, uint64_t pid, uint64_t ppid, uint64_t page_size,
+                     uint64_t start_realtime_ns, uint64_t start_mono_ns, uint64_t flags,
+                     const char *exe, size_t exe_len, const char *argv, size_t argv_len)
+{
+    const union { uint16_t u; uint8_t b[2]; } probe = { .u = 1 };
+    uint64_t endian = probe.b[0] ? 1 : 2;
+    EMIT(MW_REC_HEADER, UV(MW_FORMAT_VERSION), UV(pid), UV(ppid), UV(sizeof(void *)),
+         UV(page_size), UV(endian), UV(start_realtime_ns), UV(start_mono_ns), UV(flags),
+         BYTES(exe, exe_len, MW_MAX_STR), BYTES(argv, argv_len, MW_MAX_STR));
+}
+
+size_t mw_enc_end(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t lost_events,
+                  uint64_t lost_bytes, uint64_t reason, int64_t exit_status)
+{
+    EMIT(MW_REC_END, UV(t_ns), UV(lost_events), UV(lost_bytes), UV(reason), SV(exit_status));
+}
+
+size_t mw_enc_time(uint8_t *dst, size_t cap, uint64_t t_ns)
+{
+    EMIT(MW_REC_TIME, UV(t_ns));
+}
+
+size_t mw_enc_thread_switch(uint8_t *dst, size_t cap, uint64_t tidx)
+{
+    EMIT(MW_REC_THREAD_SWITCH, UV(tidx));
+}
+
+size_t mw_enc_thread_start(uint8_t *dst, size_t cap, uint64_t tidx, uint64_t tid,
+                           uint64_t parent_tidx, const char *name, size_t name_len)
+{
+    EMIT(MW_REC_THREAD_START, UV(tidx), UV(tid), UV(parent_tidx),
+         BYTES(name, name_len, MW_MAX_STR));
+}
+
+size_t mw_enc_thread_name(uint8_t *dst, size_t cap, uint64_t tidx, const char *name,
+                          size_t name_len)
+{
+    EMIT(MW_REC_THREAD_NAME, UV(tidx), BYTES(name, name_len, MW_MAX_STR));
+}
+
+size_t mw_enc_thread_end(uint8_t *dst, size_t cap, uint64_t tidx)
+{
+    EMIT(MW_REC_THREAD_END, UV(tidx));
+}
+
+size_t mw_enc_module_load(uint8_t *dst, size_t cap, uint64_t id, uint64_t bias, uint64_t start,
+                          uint64_t size, const uint8_t *build_id, size_t build_id_len,
+                          const char *path, size_t path_len)
+{
+    EMIT(MW_REC_MODULE_LOAD, UV(id), UV(bias), UV(start), UV(size),
+         BYTES(build_id, build_id_len, MW_MAX_STR), BYTES(path, path_len, MW_MAX_STR));
+}
+
+size_t mw_enc_module_unload(uint8_t *dst, size_t cap, uint64_t id)
+{
+    EMIT(MW_REC_MODULE_UNLOAD, UV(id));
+}
+
+size_t mw_enc_stack_node(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip)
+{
+    EMIT(MW_REC_STACK_NODE, UV(id), UV(parent), UV(ip));
+}
+
+size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint64_t stack,
+                    uint64_t addr, uint64_t *prev_addr)
+{
+    uint64_t prev = prev_addr ? *prev_addr : 0;
+    const fld f[] = { UV(kind), UV(size), UV(stack), SV((int64_t)(addr - prev)) };
+    size_t n = emit(dst, cap, MW_REC_ALLOC, f, 4);
+    if (n && prev_addr) *prev_addr = addr; /* state changes only when the record is written */
+    return n;
+}
+
+size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
+                   uint64_t self_seq)
+{
+    fld f[2];
+    size_t n;
+    ref_fields(f, &n, ref, self_tidx, self_seq);
+    return emit(dst, cap, MW_REC_FREE, f, n);
+}
+
+size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
+                      uint64_t self_seq, uint64_t size, uint64_t stack, uint64_t addr,
+                      uint64_t *prev_addr)
+{
+    fld f[5];
+    size_t n;
+    uint64_t prev = prev_addr ? *prev_addr : 0;
+    ref_fields(f, &n, old, self_tidx, self_seq);
+    f[n++] = UV(size);
+    f[n++] = UV(stack);
+    f[n++] = SV((int64_t)(addr - prev));
+    size_t w = emit(dst, cap, MW_REC_REALLOC, f, n);
+    if (w && prev_addr) *prev_addr = addr;
+    return w;
+}
+
+size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t prot,
+                   uint64_t flags, int64_t fd, uint64_t offset, uint64_t stack,
+                   const char *path, size_t path_len)
+{
+    EMIT(MW_REC_MMAP, UV(addr), UV(len), UV(prot), UV(flags), SV(fd), UV(offset), UV(stack),
+         BYTES(path, path_len, MW_MAX_STR));
+}
+
+size_t mw_enc_munmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t stack)
+{
+    EMIT(MW_REC_MUNMAP, UV(addr), UV(len), UV(stack));
+}
+
+size_t mw_enc_mremap(uint8_t *dst, size_t cap, uint64_t old_addr, uint64_t old_len,
+                     uint64_t new_addr, uint64_t new_len, uint64_t stack)
+{
+    EMIT(MW_REC_MREMAP, UV(old_addr), UV(old_len), UV(new_addr), UV(new_len), UV(stack));
+}
+
+size_t mw_enc_rss(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t rss, uint64_t anon,
+                  uint64_t file, uint64_t shmem, uint64_t vm_size)
+{
+    EMIT(MW_REC_RSS, UV(t_ns), UV(rss), UV(anon), UV(file), UV(shmem), UV(vm_size));
+}
+
+size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, const char *text,
+                        size_t text_len)
+{
+    EMIT(MW_REC_SQL_QUERY, UV(fp), UV(db), BYTES(text, text_len, MW_MAX_STR));
+}
+
+size_t mw_enc_sql_begin(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp)
+{
+    EMIT(MW_REC_SQL_BEGIN, UV(ctx), UV(fp));
+}
+
+size_t mw_enc_sql_end(uint8_t *dst, size_t cap, uint64_t ctx)
+{
+    EMIT(MW_REC_SQL_END, UV(ctx));
+}
+
+size_t mw_enc_sql_res_open(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle, uint64_t fp,
+                           uint64_t stack, uint64_t db)
+{
+    EMIT(MW_REC_SQL_RES_OPEN, UV(type), UV(handle), UV(fp), UV(stack), UV(db));
+}
+
+size_t mw_enc_sql_res_close(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle)
+{
+    EMIT(MW_REC_SQL_RES_CLOSE, UV(type), UV(handle));
+}
+
+size_t mw_enc_watch_reg(uint8_t *dst, size_t cap, uint64_t id, uint64_t addr, uint64_t len,
+                        uint64_t flags, const char *name, size_t name_len)
+{
+    EMIT(MW_REC_WATCH_REG, UV(id), UV(addr), UV(len), UV(flags),
+         BYTES(name, name_len, MW_MAX_STR));
+}
+
+size_t mw_enc_watch_unreg(uint8_t *dst, size_t cap, uint64_t id, uint64_t reason)
+{
+    EMIT(MW_REC_WATCH_UNREG, UV(id), UV(reason));
+}
+
+size_t mw_enc_watch_meta(uint8_t *dst, size_t cap, uint64_t id, const char *key, size_t key_len,
+                         const char *value, size_t value_len)
+{
+    EMIT(MW_REC_WATCH_META, UV(id), BYTES(key, key_len, MW_MAX_STR),
+         BYTES(value, value_len, MW_MAX_STR));
+}
+
+size_t mw_enc_watch_write(uint8_t *dst, size_t cap, const mw_watch_write_args *a)
+{
+    if (!a) return 0;
+    uint64_t flags = a->flags;
+    size_t blen = 0;
+    if ((flags & MW_WF_HAS_BYTES) && a->old_bytes && a->new_bytes) {
+        blen = a->bytes_len;
+        if (blen > MW_MAX_WATCH_BYTES) {
+            blen = MW_MAX_WATCH_BYTES;
+            flags |= MW_WF_TRUNCATED;
+        }
+    } else {
+        flags &= ~(uint64_t)MW_WF_HAS_BYTES;
+    }
+    EMIT(MW_REC_WATCH_WRITE, UV(a->id), UV(a->offset), UV(a->len), UV(a->tid), UV(a->pc),
+         UV(a->stack), UV(a->sql_fp), UV(flags), UV(a->t_ns), SV(a->syscall),
+         BYTES(a->old_bytes, blen, MW_MAX_WATCH_BYTES),
+         BYTES(a->new_bytes, blen, MW_MAX_WATCH_BYTES),
+         BYTES(a->loc_file, a->loc_file_len, MW_MAX_STR), UV(a->loc_line),
+         BYTES(a->loc_func, a->loc_func_len, MW_MAX_STR));
+}
+
+size_t mw_enc_mark(uint8_t *dst, size_t cap, const char *label, size_t label_len)
+{
+    EMIT(MW_REC_MARK, BYTES(label, label_len, MW_MAX_STR));
+}
+
+/* REACH: uv count, then count entries of (uv tidx, uv seq, uv kind), absolute refs. As many
+ * entries as fit in cap (and in MW_MAX_RECORD_PAYLOAD) go into this record. */
+size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n, size_t *done)
+{
+    if (done) *done = 0;
+    if (!dst || (n && !e)) return 0;
+    size_t body = 0, k = 0;
+    for (; k < n; k++) {
+        size_t es = uv_size(e[k].ref.tidx) + uv_size(e[k].ref.seq) + uv_size(e[k].kind);
+        size_t len = uv_size(k + 1) + body + es;
+        if (len > MW_MAX_RECORD_PAYLOAD || 1 + uv_size(len) + len > cap) break;
+        body += es;
+    }
+    if (k == 0 && n > 0) return 0;
+    size_t len = uv_size(k) + body;
+    size_t total = 1 + uv_size(len) + len;
+    if (total > cap) return 0;
+    uint8_t *p = dst;
+    *p++ = MW_REC_REACH;
+    p = put_uv(p, len);
+    p = put_uv(p, k);
+    for (size_t i = 0; i < k; i++) {
+        p = put_uv(p, e[i].ref.tidx);
+        p = put_uv(p, e[i].ref.seq);
+        p = put_uv(p, e[i].kind);
+    }
+    if (done) *done = k;
+    return total;
+}
+
+size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes)
+{
+    EMIT(MW_REC_LOST, UV(events), UV(bytes));
+}
+
+size_t mw_enc_fork(uint8_t *dst, size_t cap, uint64_t child_pid)
+{
+    EMIT(MW_REC_FORK, UV(child_pid));
+}
+
+size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len)
+{
+    EMIT(MW_REC_EXEC, BYTES(path, path_len, MW_MAX_STR));
+}
+
+size_t mw_enc_limits(uint8_t *dst, size_t cap, uint64_t cgroup_max, uint64_t rlimit_as,
+                     uint64_t phys_mem)
+{
+    EMIT(MW_REC_LIMITS, UV(cgroup_max), UV(rlimit_as), UV(phys_mem));
+}
+
+/* Any type, any payload (tests forge unknown and malformed records with it): the only
+ * encoder that may exceed MW_MAX_RECORD_PAYLOAD. */
+size_t mw_enc_raw(uint8_t *dst, size_t cap, uint8_t type, const uint8_t *payload, size_t len)
+{
+    if (!dst || (len && !payload)) return 0;
+    size_t total = 1 + uv_size(len) + len;
+    if (total < len || total > cap) return 0;
+    uint8_t *p = dst;
+    *p++ = type;
+    p = put_uv(p, len);
+    if (len) memcpy(p, payload, len);
+    return total;
+}
