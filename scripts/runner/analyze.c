@@ -1,0 +1,159 @@
+/*
+ * analyze.c — hands a run directory to memwatch-analyze: every *.trace.zst in it, one store
+ * (DIR/run.db), the user's report options passed through, and --ignore patterns for gating.
+ * The report goes to stderr (CMD owns stdout) unless -o names a file.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the DIR/NAME.trace.zst files, sorted. Returns the count (0 on none), -1 on error. */
+static int list_traces(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "memwatch: cannot read run directory %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    size_t n = 0, cap = 16;
+    char **v = malloc(cap * sizeof *v);
+    struct dirent *e;
+    while (v && (e = readdir(d))) {
+        if (!has_suffix(e->d_name, ".trace.zst")) continue;
+        if (n == cap) {
+            char **g = realloc(v, (cap *= 2) * sizeof *v);
+            if (!g) break;
+            v = g;
+        }
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (!(v[n] = malloc(len))) break;
+        snprintf(v[n], len, "%s/%s", dir, e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (!v) return -1;
+    qsort(v, n, sizeof *v, cmp_str);
+    *out = v;
+    return (int)n;
+}
+
+/* Runs the analyzer with argv; its stdout goes to fd out_fd. Returns its exit status, or -1. */
+static int run_analyzer(char **argv, int out_fd)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (out_fd != STDOUT_FILENO) dup2(out_fd, STDOUT_FILENO);
+        execv(argv[0], argv);
+        fprintf(stderr, "memwatch: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o)
+{
+    char **traces = NULL;
+    int n = list_traces(dir, &traces);
+    if (n <= 0) {
+        if (n == 0)
+            fprintf(stderr, "memwatch: no traces were written in %s (is the program dynamically linked?)\n", dir);
+        return o->fail_on ? 1 : 0;
+    }
+    char db[PATH_MAX];
+    snprintf(db, sizeof db, "%s/run.db", dir);
+
+    size_t max = (size_t)n + 16 + 2 * o->n_ignore;
+    char **argv = calloc(max, sizeof *argv);
+    if (!argv) return o->fail_on ? 1 : 0;
+    size_t k = 0;
+    argv[k++] = (char *)analyzer;
+    for (int i = 0; i < n; i++) argv[k++] = traces[i];
+    argv[k++] = "--db";
+    argv[k++] = db;
+    if (o->suppressions) { argv[k++] = "--suppressions"; argv[k++] = (char *)o->suppressions; }
+    for (size_t i = 0; i < o->n_ignore; i++) { argv[k++] = "--ignore"; argv[k++] = (char *)o->ignore[i]; }
+    size_t common = k;
+    if (o->fail_on) { argv[k++] = "--fail-on"; argv[k++] = (char *)o->fail_on; }
+    if (o->format) { argv[k++] = "--format"; argv[k++] = (char *)o->format; }
+    if (o->output) { argv[k++] = "-o"; argv[k++] = (char *)o->output; }
+
+    /* --quiet: hold the report back and show it only when the gate fails */
+    FILE *held = o->quiet && !o->output ? tmpfile() : NULL;
+    int out_fd = held ? fileno(held) : STDERR_FILENO;
+    int rc = run_analyzer(argv, out_fd);
+    if (held) {
+        if (rc != 0) {
+            rewind(held);
+            char buf[8192];
+            size_t got;
+            while ((got = fread(buf, 1, sizeof buf, held)) > 0) fwrite(buf, 1, got, stderr);
+        }
+        fclose(held);
+    }
+    int gate = 0;
+    if (rc == 1) gate = 1;
+    else if (rc != 0) {
+        fprintf(stderr, "memwatch: the analysis failed (memwatch-analyze exit status %d)%s\n", rc,
+                o->fail_on ? "; failing the gate because it could not be checked" : "");
+        gate = o->fail_on ? 1 : 0;
+    }
+    if (o->html && (rc == 0 || rc == 1)) {
+        k = common;
+        argv[k++] = "--format";
+        argv[k++] = "html";
+        argv[k++] = "-o";
+        argv[k++] = (char *)o->html;
+        argv[k] = NULL;
+        int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        int hr = run_analyzer(argv, devnull >= 0 ? devnull : STDERR_FILENO);
+        if (devnull >= 0) close(devnull);
+        if (hr != 0 && hr != 1)
+            fprintf(stderr, "memwatch: could not write the HTML report %s\n", o->html);
+    }
+    for (int i = 0; i < n; i++) free(traces[i]);
+    free(traces);
+    free(argv);
+    return gate;
+}
+
+void mw_runner_cleanup(const char *dir, const mw_run_opts *o)
+{
+    (void)o;
+    char **traces = NULL;
+    int n = list_traces(dir, &traces);
+    for (int i = 0; i < n; i++) {
+        unlink(traces[i]);
+        free(traces[i]);
+    }
+    free(traces);
+    char p[PATH_MAX];
+    const char *extra[] = { "run.db", "run.db-journal", "run.db-wal", "run.db-shm" };
+    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, extra[i]);
+        unlink(p);
+    }
+    rmdir(dir); /* only succeeds when nothing else (an -o report, ...) lives there */
+}

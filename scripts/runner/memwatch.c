@@ -1,0 +1,232 @@
+/*
+ * scripts/runner/memwatch.c — `memwatch run [options] -- CMD ARGS...`: the test-suite runner.
+ *
+ * Runs CMD with the shim preloaded (our absolute path put first in LD_PRELOAD, every existing
+ * entry kept), every process of the tree tracing into one run directory, then hands all the
+ * traces to memwatch-analyze (found beside this binary) for one report with a section per
+ * process and a merged verdict. The runner's exit status is CMD's own, unless --fail-on holds
+ * for a gated process (then 1). Signals sent to the runner are forwarded to CMD; a CMD killed
+ * by a signal is reported and the runner dies of the same signal.
+ *
+ * Process handling lives here; analysis, gating and rendering are the analyzer's (its
+ * --ignore flag and its exec-only rule decide which processes are gated).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+static volatile sig_atomic_t g_child = 0;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: memwatch run [options] -- CMD [ARGS...]\n"
+        "Runs CMD under the memwatch shim (all processes it starts are traced), analyzes\n"
+        "every trace and prints one report with a merged verdict.\n\n"
+        "options:\n"
+        "  --out DIR            run directory for traces and the store\n"
+        "                       (default memwatch-run.<YYYYmmdd-HHMMSS>/)\n"
+        "  --fail-on EXPR       exit 1 when EXPR holds for any gated process\n"
+        "                       (analyzer grammar, e.g. 'leaked>0,peak_heap>512M')\n"
+        "  --suppressions FILE  LeakSanitizer-style suppressions (leak:PATTERN)\n"
+        "  --ignore GLOB        list but do not gate programs matching GLOB (repeatable;\n"
+        "                       matched against the executable path and its base name)\n"
+        "  --format FMT         report format: text (default), json, md, html\n"
+        "  -o FILE              write the report to FILE instead of stderr\n"
+        "  --html FILE          also write the HTML report of the whole run to FILE\n"
+        "  --keep / --no-keep   keep (default) or delete the traces and store afterwards\n"
+        "  --quiet              print the report only when the gate fails\n"
+        "  -h, --help           this help;  --version  print the version\n\n"
+        "exit status: CMD's own (128+N style death by the same signal when CMD was killed),\n"
+        "1 when --fail-on holds, 2 for a usage error, 127 when CMD cannot be run.\n");
+}
+
+/* Forward signals that somebody sent to the runner itself (kill, timeout(1), CI cancel).
+ * Terminal-generated ones (SI_KERNEL) already reached CMD: it is in our process group. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (g_child > 0 && si && si->si_code != SI_KERNEL) kill((pid_t)g_child, sig);
+}
+
+static const int k_forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+                                   SIGALRM, SIGWINCH, SIGCONT, SIGTSTP };
+
+static void install_forwarders(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof k_forwarded / sizeof *k_forwarded; i++)
+        sigaction(k_forwarded[i], &sa, NULL);
+}
+
+static void restore_default_signals(void)
+{
+    for (size_t i = 0; i < sizeof k_forwarded / sizeof *k_forwarded; i++)
+        signal(k_forwarded[i], SIG_DFL);
+}
+
+static int make_run_dir(const char *requested, char *out, size_t outlen)
+{
+    if (requested) {
+        if (snprintf(out, outlen, "%s", requested) >= (int)outlen) {
+            fprintf(stderr, "memwatch: --out path too long\n");
+            return -1;
+        }
+        if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
+            return -1;
+        }
+        struct stat st;
+        if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "memwatch: %s is not a directory\n", out);
+            return -1;
+        }
+        return 0;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    for (int n = 0; n < 1000; n++) {
+        int w = n ? snprintf(out, outlen, "memwatch-run.%s.%d", stamp, n)
+                  : snprintf(out, outlen, "memwatch-run.%s", stamp);
+        if (w >= (int)outlen) return -1;
+        if (mkdir(out, 0700) == 0) return 0;
+        if (errno != EEXIST) {
+            fprintf(stderr, "memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
+            return -1;
+        }
+    }
+    fprintf(stderr, "memwatch: cannot find a free run directory name for %s\n", stamp);
+    return -1;
+}
+
+/* Environment for CMD: LD_PRELOAD with the shim first (existing entries kept, ours not
+ * duplicated) and MEMWATCH_OUT pointing into the run directory. */
+static int prepare_env(const char *shim, const char *dir)
+{
+    const char *old = getenv("LD_PRELOAD");
+    size_t need = strlen(shim) + (old ? strlen(old) : 0) + 2;
+    char *pre = malloc(need);
+    if (!pre) return -1;
+    strcpy(pre, shim);
+    if (old && *old) {
+        /* keep every other entry, drop copies of ours (a nested `memwatch run`) */
+        char *copy = strdup(old);
+        if (!copy) { free(pre); return -1; }
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
+            if (strcmp(tok, shim) == 0) continue;
+            strcat(pre, ":");
+            strcat(pre, tok);
+        }
+        free(copy);
+    }
+    int rc = setenv("LD_PRELOAD", pre, 1);
+    free(pre);
+    if (rc != 0) return -1;
+    char out[PATH_MAX + 64];
+    if (snprintf(out, sizeof out, "%s/memwatch.%%e.%%p.trace.zst", dir) >= (int)sizeof out) return -1;
+    return setenv("MEMWATCH_OUT", out, 1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { usage(stdout); return 0; }
+    if (argc >= 2 && !strcmp(argv[1], "--version")) { printf("memwatch %s\n", MEMWATCH_VERSION); return 0; }
+    if (argc < 2 || strcmp(argv[1], "run") != 0) {
+        fprintf(stderr, "memwatch: expected 'run' (try: memwatch run -- CMD ARGS..., or --help)\n");
+        return 2;
+    }
+    mw_run_opts o;
+    int cmd_at = mw_runner_parse(argc, argv, 2, &o);
+    if (cmd_at < 0) return 2;
+    if (o.help) { usage(stdout); return 0; }
+
+    char shim[PATH_MAX], analyzer[PATH_MAX];
+    if (mw_runner_locate(shim, sizeof shim, analyzer, sizeof analyzer) != 0) return 2;
+
+    char dir[PATH_MAX];
+    if (make_run_dir(o.out_dir, dir, sizeof dir) != 0) return 2;
+    char absdir[PATH_MAX];
+    if (!realpath(dir, absdir)) {
+        fprintf(stderr, "memwatch: cannot resolve %s: %s\n", dir, strerror(errno));
+        return 2;
+    }
+
+    install_forwarders();
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) != 0) { perror("memwatch: pipe"); return 2; }
+    pid_t pid = fork();
+    if (pid < 0) { perror("memwatch: fork"); return 2; }
+    if (pid == 0) {
+        close(errpipe[0]);
+        restore_default_signals();
+        if (prepare_env(shim, absdir) != 0) {
+            int e = ENOMEM;
+            (void)!write(errpipe[1], &e, sizeof e);
+            _exit(127);
+        }
+        execvp(argv[cmd_at], argv + cmd_at);
+        int e = errno;
+        (void)!write(errpipe[1], &e, sizeof e);
+        _exit(127);
+    }
+    g_child = pid;
+    close(errpipe[1]);
+    int exec_errno = 0;
+    if (read(errpipe[0], &exec_errno, sizeof exec_errno) == (ssize_t)sizeof exec_errno) {
+        fprintf(stderr, "memwatch: cannot run %s: %s\n", argv[cmd_at], strerror(exec_errno));
+    }
+    close(errpipe[0]);
+
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) { perror("memwatch: waitpid"); return 2; }
+    }
+    g_child = 0;
+    if (exec_errno) { mw_runner_cleanup(absdir, &o); return 127; }
+
+    int term_sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int cmd_rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + term_sig;
+    if (term_sig)
+        fprintf(stderr, "memwatch: %s was killed by signal %d (%s)\n", argv[cmd_at], term_sig,
+                strsignal(term_sig));
+
+    int gate = mw_runner_analyze(analyzer, absdir, &o);
+    if (!o.keep) mw_runner_cleanup(absdir, &o);
+    else if (!o.quiet || gate == 1) fprintf(stderr, "memwatch: traces and store kept in %s\n", absdir);
+
+    if (gate == 1) return 1;
+    if (term_sig) {
+        /* die the same way CMD did, without a core file of our own */
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        restore_default_signals();
+        signal(term_sig, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, term_sig);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        raise(term_sig);
+    }
+    return cmd_rc;
+}

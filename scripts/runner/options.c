@@ -1,0 +1,64 @@
+/*
+ * options.c — command-line parsing for `memwatch run`. Every option is validated here so a
+ * bad flag is one clear line and exit status 2 before anything is started.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "runner.h"
+
+static const char *need_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "memwatch: option %s needs a value (see memwatch run --help)\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->keep = true;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (!strcmp(a, "--")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "memwatch: no command given after -- (usage: memwatch run [options] -- CMD ARGS...)\n");
+                return -1;
+            }
+            return i + 1;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = true; return argc; }
+        else if (!strcmp(a, "--keep")) { o->keep = true; continue; }
+        else if (!strcmp(a, "--no-keep")) { o->keep = false; continue; }
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { o->quiet = true; continue; }
+        else if (!strcmp(a, "--out")) slot = &o->out_dir;
+        else if (!strcmp(a, "--fail-on")) slot = &o->fail_on;
+        else if (!strcmp(a, "--suppressions")) slot = &o->suppressions;
+        else if (!strcmp(a, "--format")) slot = &o->format;
+        else if (!strcmp(a, "-o")) slot = &o->output;
+        else if (!strcmp(a, "--html")) slot = &o->html;
+        else if (!strcmp(a, "--ignore")) {
+            const char *v = need_value(argc, argv, &i);
+            if (!v) return -1;
+            if (o->n_ignore == MW_RUN_MAX_IGNORE) {
+                fprintf(stderr, "memwatch: too many --ignore patterns (at most %d)\n", MW_RUN_MAX_IGNORE);
+                return -1;
+            }
+            o->ignore[o->n_ignore++] = v;
+            continue;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "memwatch: unknown option %s (see memwatch run --help)\n", a);
+            return -1;
+        } else {
+            return i; /* CMD without a "--" separator */
+        }
+        const char *v = need_value(argc, argv, &i);
+        if (!v) return -1;
+        *slot = v;
+    }
+    fprintf(stderr, "memwatch: no command given (usage: memwatch run [options] -- CMD ARGS...)\n");
+    return -1;
+}

@@ -1,0 +1,39 @@
+/*
+ * runner.h — the pieces of `memwatch run`: option parsing (options.c), finding the shim and
+ * the analyzer next to the runner (locate.c), and handing a run directory's traces to the
+ * analyzer (analyze.c). memwatch.c holds main: spawning CMD, signals and exit status.
+ */
+#ifndef MW_RUNNER_H
+#define MW_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MW_RUN_MAX_IGNORE 64
+
+typedef struct mw_run_opts {
+    const char *out_dir;        /* --out */
+    const char *fail_on;        /* --fail-on */
+    const char *suppressions;   /* --suppressions */
+    const char *format;         /* --format */
+    const char *output;         /* -o */
+    const char *html;           /* --html */
+    const char *ignore[MW_RUN_MAX_IGNORE];
+    size_t n_ignore;
+    bool keep, quiet, help;
+} mw_run_opts;
+
+/* Parses options from argv[first] up to "--" (or the first non-option). Returns the index
+ * of CMD in argv, or -1 after printing one error line. */
+int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o);
+/* Absolute paths of the shim and of memwatch-analyze: MEMWATCH_PRELOAD overrides the shim;
+ * otherwise both are looked up beside this executable, then in ../lib/memwatch/ (installed
+ * layout). Returns 0, or -1 after one error line. */
+int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyzer_len);
+/* Runs the analyzer over every trace in dir. Returns 1 when the gate failed, 0 otherwise
+ * (also when there were no traces or the analyzer could not run: said on stderr). */
+int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o);
+/* Deletes the traces and the store of the run directory (and the directory if empty). */
+void mw_runner_cleanup(const char *dir, const mw_run_opts *o);
+
+#endif
