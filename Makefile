@@ -43,7 +43,7 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 
 # The shim: PIC, hidden by default (only memwatch_* and the hooked libc names are exported),
 # initial-exec TLS (no allocation on first TLS access), frame pointers in our own frames.
-SHIM_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+SHIM_CFLAGS := $(BASE_CFLAGS) -DMEMWATCH_NO_WEAK -fPIC -fvisibility=hidden -ftls-model=initial-exec \
                -fno-omit-frame-pointer -fno-strict-aliasing -pthread \
                $(call pc_cflags,libzstd libxxhash libunwind) $(CFLAGS)
 SHIM_LIBS   := $(call pc_libs,libunwind libzstd libxxhash) -ldl -pthread
