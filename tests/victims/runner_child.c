@@ -1,0 +1,51 @@
+/*
+ * runner_child.c — a configurable process for the runner's tests.
+ * Usage: runner_child clean | leak BYTES | exit CODE | kill | preload | sleep MS
+ * clean: allocates and frees; leak: loses BYTES in one block; exit: exits with CODE;
+ * kill: dies of SIGTERM; preload: prints whether the LD_PRELOAD entries are loaded;
+ * sleep: waits (for the signal-forwarding test), printing "ready" first.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *volatile g_sink;
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return 64;
+    char *tmp = malloc(100);
+    snprintf(tmp, 100, "%s", argv[1]);
+    free(tmp);
+    if (!strcmp(argv[1], "clean")) {
+        puts("clean");
+        return 0;
+    }
+    if (!strcmp(argv[1], "leak") && argc > 2) {
+        g_sink = malloc((size_t)atol(argv[2]));
+        memset(g_sink, 1, (size_t)atol(argv[2]));
+        g_sink = NULL;
+        puts("leaked");
+        return 0;
+    }
+    if (!strcmp(argv[1], "exit") && argc > 2) return atoi(argv[2]);
+    if (!strcmp(argv[1], "kill")) {
+        fflush(stdout);
+        raise(SIGTERM);
+        return 0;
+    }
+    if (!strcmp(argv[1], "preload")) {
+        const char *p = getenv("LD_PRELOAD");
+        printf("LD_PRELOAD=%s\n", p ? p : "");
+        return 0;
+    }
+    if (!strcmp(argv[1], "sleep") && argc > 2) {
+        puts("ready");
+        fflush(stdout);
+        usleep((useconds_t)atoi(argv[2]) * 1000);
+        return 0;
+    }
+    return 64;
+}
