@@ -1,0 +1,250 @@
+/*
+ * test_runner.c — `memwatch run` end to end: gating multi-process suites, naming the leaky
+ * program and the leaky Criterion test, exit-status and signal passthrough, LD_PRELOAD
+ * preservation, --ignore, --no-keep, --html and usage errors. Each test runs the real runner
+ * binary on real victims (which run under the real shim) and inspects its exit status and
+ * its report on stderr.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char g_build[1024], g_tmp[1024];
+
+static void setup(void)
+{
+    const char *b = getenv("MEMWATCH_BUILD");
+    if (!realpath(b ? b : "build", g_build)) cr_assert_fail("build dir not found");
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/mw-runner-XXXXXX");
+    cr_assert_not_null(mkdtemp(g_tmp));
+}
+
+static void teardown(void)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    (void)!system(cmd);
+}
+
+typedef struct {
+    int status;      /* raw wait status */
+    char out[65536]; /* stdout */
+    char err[65536]; /* stderr */
+} run_result;
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* Runs argv (NULL-terminated) with stdout/stderr captured; extra_env "K=V" or NULL. */
+static run_result *run(const char *extra_env, char *const argv[])
+{
+    static run_result r;
+    char outp[1100], errp[1100];
+    snprintf(outp, sizeof outp, "%s/stdout", g_tmp);
+    snprintf(errp, sizeof errp, "%s/stderr", g_tmp);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        dup2(e, 2);
+        if (chdir(g_tmp) != 0) _exit(125);
+        unsetenv("LD_PRELOAD");
+        if (extra_env) putenv((char *)extra_env);
+        execv(argv[0], argv);
+        _exit(126);
+    }
+    waitpid(pid, &r.status, 0);
+    slurp(outp, r.out, sizeof r.out);
+    slurp(errp, r.err, sizeof r.err);
+    return &r;
+}
+
+static char *path_of(const char *rel)
+{
+    static char bufs[8][1200];
+    static int k;
+    char *b = bufs[k++ % 8];
+    snprintf(b, 1200, "%s/%s", g_build, rel);
+    return b;
+}
+
+static int exit_code(const run_result *r)
+{
+    cr_assert(WIFEXITED(r->status), "runner did not exit normally (status 0x%x); stderr:\n%s",
+              r->status, r->err);
+    return WEXITSTATUS(r->status);
+}
+
+TestSuite(runner, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(runner, clean_multi_process_suite_passes_the_gate)
+{
+    char script[4096];
+    snprintf(script, sizeof script, "%s clean && %s clean && %s clean",
+             path_of("tests/victims/runner_child"), path_of("tests/victims/runner_child"),
+             path_of("tests/victims/runner_child"));
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run1", "--fail-on", "leaked>0", "--",
+                     "/bin/sh", "-c", script, NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->out, "clean\nclean\nclean\n"), "CMD's stdout must pass through: %s", r->out);
+    cr_assert(strstr(r->err, "runner_child"), "processes are listed: %s", r->err);
+}
+
+Test(runner, leaky_program_fails_the_gate_and_is_named)
+{
+    char script[4096];
+    snprintf(script, sizeof script, "%s clean && %s leak 5000 && %s clean",
+             path_of("tests/victims/runner_child"), path_of("tests/victims/runner_child"),
+             path_of("tests/victims/runner_child"));
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run2", "--fail-on", "leaked>0", "--",
+                     "/bin/sh", "-c", script, NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 1, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->err, "runner_child"), "the leaky program is named: %s", r->err);
+    cr_assert(strstr(r->err, "5000") || strstr(r->err, "4.9 KiB") || strstr(r->err, "5.0 KB"),
+              "its leak is shown: %s", r->err);
+    /* without a gate the same suite passes with the command's own status */
+    char *argv2[] = { path_of("memwatch"), "run", "--out", "run2b", "--", "/bin/sh", "-c", script, NULL };
+    r = run(NULL, argv2);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+}
+
+Test(runner, exit_status_passes_through)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run3", "--", path_of("tests/victims/runner_child"),
+                     "exit", "3", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 3, "stderr:\n%s", r->err);
+}
+
+Test(runner, killed_command_is_reported_and_its_signal_passed_on)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run4", "--", path_of("tests/victims/runner_child"),
+                     "kill", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert(WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGTERM,
+              "runner must die of SIGTERM like its command (status 0x%x), stderr:\n%s", r->status, r->err);
+    cr_assert(strstr(r->err, "killed by signal 15"), "stderr:\n%s", r->err);
+}
+
+Test(runner, existing_ld_preload_entry_is_kept)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run5", "--", path_of("tests/victims/runner_child"),
+                     "preload", NULL };
+    run_result *r = run("LD_PRELOAD=libm.so.6", argv);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    char want[1300];
+    snprintf(want, sizeof want, "LD_PRELOAD=%s:libm.so.6\n", path_of("libmemwatch_preload.so"));
+    char real_shim[1200];
+    if (realpath(path_of("libmemwatch_preload.so"), real_shim))
+        snprintf(want, sizeof want, "LD_PRELOAD=%s:libm.so.6\n", real_shim);
+    cr_assert_str_eq(r->out, want);
+}
+
+Test(runner, criterion_suite_names_the_leaking_test)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run6", "--fail-on", "leaked>0", "--",
+                     path_of("tests/victims/runner_crit_suite"), NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 1, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->err, "leaky_test"), "the leaking test is named: %s", r->err);
+    cr_assert(strstr(r->err, "4321") || strstr(r->err, "4.2 KiB"), "its leak is shown: %s", r->err);
+}
+
+Test(runner, ignored_program_is_listed_but_not_gated)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run7", "--ignore", "*/runner_child",
+                     "--fail-on", "leaked>0", "--", path_of("tests/victims/runner_child"), "leak", "5000", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->err, "runner_child"), "still listed: %s", r->err);
+    char *argv2[] = { path_of("memwatch"), "run", "--out", "run7b", "--ignore", "*/other",
+                      "--fail-on", "leaked>0", "--", path_of("tests/victims/runner_child"), "leak", "5000", NULL };
+    r = run(NULL, argv2);
+    cr_assert_eq(exit_code(r), 1, "a pattern that does not match gates as usual; stderr:\n%s", r->err);
+}
+
+Test(runner, signal_to_the_runner_reaches_the_command)
+{
+    char outp[1100];
+    snprintf(outp, sizeof outp, "%s/sig.out", g_tmp);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 2);
+        if (chdir(g_tmp) != 0) _exit(125);
+        unsetenv("LD_PRELOAD");
+        execl(path_of("memwatch"), "memwatch", "run", "--out", "run8", "--",
+              path_of("tests/victims/runner_child"), "sleep", "60000", (char *)NULL);
+        _exit(126);
+    }
+    char buf[64] = "";
+    for (int i = 0; i < 300 && !strstr(buf, "ready"); i++) {
+        usleep(50 * 1000);
+        slurp(outp, buf, sizeof buf);
+    }
+    cr_assert(strstr(buf, "ready"), "the command started");
+    kill(pid, SIGTERM);
+    int st;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    waitpid(pid, &st, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status 0x%x", st);
+    cr_assert_lt(t1.tv_sec - t0.tv_sec, 50, "the command must have been stopped by the signal");
+}
+
+Test(runner, no_keep_removes_traces_and_html_is_written)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run9", "--no-keep", "--html", "report.html",
+                     "--", path_of("tests/victims/runner_child"), "leak", "100", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    char p[1200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/run9", g_tmp);
+    cr_assert_neq(stat(p, &st), 0, "the run directory is gone");
+    snprintf(p, sizeof p, "%s/report.html", g_tmp);
+    cr_assert_eq(stat(p, &st), 0, "the HTML report exists");
+    cr_assert_gt(st.st_size, 200);
+}
+
+Test(runner, usage_errors_are_one_line_and_exit_2)
+{
+    char *a1[] = { path_of("memwatch"), "run", "--bogus", "--", "/bin/true", NULL };
+    run_result *r = run(NULL, a1);
+    cr_assert_eq(exit_code(r), 2);
+    cr_assert(strstr(r->err, "unknown option --bogus"), "%s", r->err);
+    cr_assert_eq(strchr(r->err, '\n'), r->err + strlen(r->err) - 1, "one line: %s", r->err);
+    char *a2[] = { path_of("memwatch"), "run", "--", NULL };
+    r = run(NULL, a2);
+    cr_assert_eq(exit_code(r), 2);
+    char *a3[] = { path_of("memwatch"), "walk", NULL };
+    r = run(NULL, a3);
+    cr_assert_eq(exit_code(r), 2);
+    char *a4[] = { path_of("memwatch"), "run", "--out", "run10", "--", "/no/such/program", NULL };
+    r = run(NULL, a4);
+    cr_assert_eq(exit_code(r), 127);
+    cr_assert(strstr(r->err, "cannot run /no/such/program"), "%s", r->err);
+}
