@@ -1,0 +1,502 @@
+/*
+ * mw_decode.c — the bounds-checked record decoder (analyzer side; the shim never links it).
+ *
+ * mw_decode_record is the analyzer's hot loop, so it decodes straight out of the caller's
+ * buffer (byte strings point into it), allocates nothing per record, and reads varints with an
+ * inlined one-byte fast path. Every varint is limited to 10 bytes, every length is checked
+ * against the remaining payload, and a payload longer than MW_MAX_RECORD_PAYLOAD is
+ * corruption. A record's known fields that overrun its payload make it MW_CORRUPT (d->err
+ * names the record type and the stream offset); bytes past the known fields are ignored and
+ * unknown record types are returned with only type/offset/length, so newer writers can add
+ * fields and records without breaking this reader.
+ *
+ * Cross-record state (mw_decoder): the current thread (THREAD_SWITCH), and per thread index
+ * the ALLOC/REALLOC address base and sequence counter, in arrays grown with realloc. The
+ * decoder resolves FREE/REALLOC block references to absolute (tidx, seq), returns the implicit
+ * sequence number of each ALLOC/REALLOC, and turns address deltas into absolute addresses.
+ * State is only changed by records that decode completely.
+ */
+#include "mw_format.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MW_MAX_THREADS (1u << 20) /* thread indices at or past this are corruption */
+
+/* ---- payload cursor --------------------------------------------------------------------- */
+typedef struct cur {
+    const uint8_t *p, *end;
+    int bad; /* a field overran the payload or a varint was malformed */
+} cur;
+
+/* Slow path of a varint: up to 10 bytes, the 10th may only carry bit 63. */
+static uint64_t uv_slow(cur *c)
+{
+    uint64_t v = 0;
+    const uint8_t *p = c->p;
+    for (unsigned i = 0; i < 10; i++) {
+        if (p >= c->end) break;
+        uint8_t b = *p++;
+        if (i == 9 && b > 1) break;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            c->p = p;
+            return v;
+        }
+    }
+    c->bad = 1;
+    c->p = c->end;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) uint64_t rd_uv(cur *c)
+{
+    if (__builtin_expect(c->p < c->end && *c->p < 0x80, 1)) return *c->p++;
+    return uv_slow(c);
+}
+
+static inline int64_t rd_sv(cur *c) { return mw_unzigzag(rd_uv(c)); }
+
+static inline mw_bytes rd_bytes(cur *c)
+{
+    mw_bytes b = { NULL, 0 };
+    uint64_t n = rd_uv(c);
+    if (n > (uint64_t)(c->end - c->p)) {
+        c->bad = 1;
+        c->p = c->end;
+        return b;
+    }
+    b.ptr = c->p;
+    b.len = (size_t)n;
+    c->p += n;
+    return b;
+}
+
+/* ---- decoder state ---------------------------------------------------------------------- */
+void mw_decoder_init(mw_decoder *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void mw_decoder_free(mw_decoder *d)
+{
+    free(d->prev_addr);
+    free(d->seq);
+    d->prev_addr = d->seq = NULL;
+    d->nthreads = 0;
+}
+
+/* Makes tidx addressable in the per-thread arrays; 0 on success. */
+static int ensure_thread(mw_decoder *d, uint64_t tidx)
+{
+    if (tidx < d->nthreads) return 0;
+    if (tidx >= MW_MAX_THREADS) return -1;
+    size_t n = d->nthreads ? d->nthreads : 16;
+    while (n <= tidx) n *= 2;
+    uint64_t *pa = realloc(d->prev_addr, n * sizeof *pa);
+    if (!pa) return -1;
+    d->prev_addr = pa;
+    uint64_t *sq = realloc(d->seq, n * sizeof *sq);
+    if (!sq) return -1;
+    d->seq = sq;
+    memset(pa + d->nthreads, 0, (n - d->nthreads) * sizeof *pa);
+    memset(sq + d->nthreads, 0, (n - d->nthreads) * sizeof *sq);
+    d->nthreads = n;
+    return 0;
+}
+
+static int corrupt(mw_decoder *d, const char *what, unsigned type, uint64_t off)
+{
+    snprintf(d->err, sizeof d->err, "corrupt trace: %s in %s record (type 0x%02x) at stream offset %llu",
+             what, mw_record_type_name(type), type, (unsigned long long)off);
+    return MW_CORRUPT;
+}
+
+int mw_decode_preamble(mw_decoder *d, const uint8_t *p, size_t n, uint32_t *version)
+{
+    size_t k = n < MW_MAGIC_LEN ? n : MW_MAGIC_LEN;
+    if (memcmp(p, MW_MAGIC, k) != 0) {
+        snprintf(d->err, sizeof d->err,
+                 "not a memwatch trace: bad magic at stream offset 0 (expected \"MEMWATCH\")");
+        return MW_CORRUPT;
+    }
+    if (n < MW_PREAMBLE_LEN) return MW_NEED_MORE;
+    uint32_t v = (uint32_t)p[8] | ((uint32_t)p[9] << 8);
+    if (version) *version = v;
+    if (v == 0) {
+        snprintf(d->err, sizeof d->err,
+                 "corrupt trace: format version 0 in the preamble at stream offset 8");
+        return MW_CORRUPT;
+    }
+    if (v > MW_FORMAT_VERSION) {
+        snprintf(d->err, sizeof d->err, "trace format version %u is newer than this analyzer (%u)",
+                 v, MW_FORMAT_VERSION);
+        return MW_BAD_VERSION;
+    }
+    return MW_OK;
+}
+
+/* Resolves a FREE/REALLOC block reference (see mw_enc_free) against the current thread. */
+static int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
+{
+    uint64_t a = rd_uv(c);
+    if (a & 1) {
+        ref->tidx = a >> 1;
+        ref->seq = rd_uv(c);
+        return 0;
+    }
+    uint64_t have = d->cur_tidx < d->nthreads ? d->seq[d->cur_tidx] : 0;
+    uint64_t dist = a >> 1;
+    if (dist > have) return -1;
+    ref->tidx = d->cur_tidx;
+    ref->seq = have - dist;
+    return 0;
+}
+
+int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
+                     mw_record *rec, size_t *used, uint64_t *seq_out)
+{
+    if (n < 2) return MW_NEED_MORE;
+    unsigned type = p[0];
+    /* payload length: a varint of at most 10 bytes right after the type byte */
+    cur h = { p + 1, p + (n < 11 ? n : 11), 0 };
+    uint64_t len = rd_uv(&h);
+    if (h.bad) {
+        /* with fewer than 10 length bytes available the varint was only cut short */
+        if (n < 11) return MW_NEED_MORE;
+        return corrupt(d, "malformed payload length", type, stream_offset);
+    }
+    if (len > MW_MAX_RECORD_PAYLOAD)
+        return corrupt(d, "payload length over the 1 MiB limit", type, stream_offset);
+    size_t hdr = (size_t)(h.p - p);
+    if (n - hdr < len) return MW_NEED_MORE;
+
+    cur c = { h.p, h.p + len, 0 };
+    rec->type = (uint8_t)type;
+    rec->offset = stream_offset;
+    rec->length = len;
+    *used = hdr + (size_t)len;
+
+    switch (type) {
+    case MW_REC_ALLOC: {
+        uint64_t kind = rd_uv(&c), size = rd_uv(&c), stack = rd_uv(&c);
+        int64_t delta = rd_sv(&c);
+        if (c.bad) break;
+        if (ensure_thread(d, d->cur_tidx))
+            return corrupt(d, "thread table exhausted", type, stream_offset);
+        uint64_t addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
+        d->prev_addr[d->cur_tidx] = addr;
+        uint64_t s = ++d->seq[d->cur_tidx];
+        if (seq_out) *seq_out = s;
+        rec->u.alloc.kind = kind;
+        rec->u.alloc.size = size;
+        rec->u.alloc.stack = stack;
+        rec->u.alloc.addr = addr;
+        return MW_OK;
+    }
+    case MW_REC_FREE:
+        if (rd_ref(&c, d, &rec->u.free.ref))
+            return corrupt(d, "reference to a block before the thread's first allocation",
+                           type, stream_offset);
+        if (c.bad) break;
+        return MW_OK;
+    case MW_REC_REALLOC: {
+        mw_block_ref old;
+        if (rd_ref(&c, d, &old))
+            return corrupt(d, "reference to a block before the thread's first allocation",
+                           type, stream_offset);
+        uint64_t size = rd_uv(&c), stack = rd_uv(&c);
+        int64_t delta = rd_sv(&c);
+        if (c.bad) break;
+        if (ensure_thread(d, d->cur_tidx))
+            return corrupt(d, "thread table exhausted", type, stream_offset);
+        uint64_t addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
+        d->prev_addr[d->cur_tidx] = addr;
+        uint64_t s = ++d->seq[d->cur_tidx];
+        if (seq_out) *seq_out = s;
+        rec->u.realloc.old = old;
+        rec->u.realloc.size = size;
+        rec->u.realloc.stack = stack;
+        rec->u.realloc.addr = addr;
+        return MW_OK;
+    }
+    case MW_REC_THREAD_SWITCH: {
+        uint64_t t = rd_uv(&c);
+        if (c.bad) break;
+        if (t >= MW_MAX_THREADS)
+            return corrupt(d, "thread index over the 2^20 limit", type, stream_offset);
+        if (ensure_thread(d, t))
+            return corrupt(d, "thread table exhausted", type, stream_offset);
+        d->cur_tidx = t;
+        rec->u.thread_switch.tidx = t;
+        return MW_OK;
+    }
+    case MW_REC_STACK_NODE:
+        rec->u.stack_node.id = rd_uv(&c);
+        rec->u.stack_node.parent = rd_uv(&c);
+        rec->u.stack_node.ip = rd_uv(&c);
+        break;
+    case MW_REC_TIME:
+        rec->u.time.t_ns = rd_uv(&c);
+        break;
+    case MW_REC_HEADER: {
+        uint64_t v = rd_uv(&c);
+        rec->u.header.version = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        rec->u.header.pid = rd_uv(&c);
+        rec->u.header.ppid = rd_uv(&c);
+        rec->u.header.ptr_size = rd_uv(&c);
+        rec->u.header.page_size = rd_uv(&c);
+        rec->u.header.endian = rd_uv(&c);
+        rec->u.header.start_realtime_ns = rd_uv(&c);
+        rec->u.header.start_mono_ns = rd_uv(&c);
+        rec->u.header.flags = rd_uv(&c);
+        rec->u.header.exe = rd_bytes(&c);
+        rec->u.header.argv = rd_bytes(&c);
+        break;
+    }
+    case MW_REC_END:
+        rec->u.end.t_ns = rd_uv(&c);
+        rec->u.end.lost_events = rd_uv(&c);
+        rec->u.end.lost_bytes = rd_uv(&c);
+        rec->u.end.reason = rd_uv(&c);
+        rec->u.end.exit_status = rd_sv(&c);
+        break;
+    case MW_REC_THREAD_START:
+        rec->u.thread_start.tidx = rd_uv(&c);
+        rec->u.thread_start.tid = rd_uv(&c);
+        rec->u.thread_start.parent_tidx = rd_uv(&c);
+        rec->u.thread_start.name = rd_bytes(&c);
+        break;
+    case MW_REC_THREAD_NAME:
+        rec->u.thread_name.tidx = rd_uv(&c);
+        rec->u.thread_name.name = rd_bytes(&c);
+        break;
+    case MW_REC_THREAD_END:
+        rec->u.thread_end.tidx = rd_uv(&c);
+        break;
+    case MW_REC_MODULE_LOAD:
+        rec->u.module_load.id = rd_uv(&c);
+        rec->u.module_load.bias = rd_uv(&c);
+        rec->u.module_load.start = rd_uv(&c);
+        rec->u.module_load.size = rd_uv(&c);
+        rec->u.module_load.build_id = rd_bytes(&c);
+        rec->u.module_load.path = rd_bytes(&c);
+        break;
+    case MW_REC_MODULE_UNLOAD:
+        rec->u.module_unload.id = rd_uv(&c);
+        break;
+    case MW_REC_MMAP:
+        rec->u.mmap.addr = rd_uv(&c);
+        rec->u.mmap.len = rd_uv(&c);
+        rec->u.mmap.prot = rd_uv(&c);
+        rec->u.mmap.flags = rd_uv(&c);
+        rec->u.mmap.fd = rd_sv(&c);
+        rec->u.mmap.offset = rd_uv(&c);
+        rec->u.mmap.stack = rd_uv(&c);
+        rec->u.mmap.path = rd_bytes(&c);
+        break;
+    case MW_REC_MUNMAP:
+        rec->u.munmap.addr = rd_uv(&c);
+        rec->u.munmap.len = rd_uv(&c);
+        rec->u.munmap.stack = rd_uv(&c);
+        break;
+    case MW_REC_MREMAP:
+        rec->u.mremap.old_addr = rd_uv(&c);
+        rec->u.mremap.old_len = rd_uv(&c);
+        rec->u.mremap.new_addr = rd_uv(&c);
+        rec->u.mremap.new_len = rd_uv(&c);
+        rec->u.mremap.stack = rd_uv(&c);
+        break;
+    case MW_REC_RSS:
+        rec->u.rss.t_ns = rd_uv(&c);
+        rec->u.rss.rss = rd_uv(&c);
+        rec->u.rss.anon = rd_uv(&c);
+        rec->u.rss.file = rd_uv(&c);
+        rec->u.rss.shmem = rd_uv(&c);
+        rec->u.rss.vm_size = rd_uv(&c);
+        break;
+    case MW_REC_SQL_QUERY:
+        rec->u.sql_query.fp = rd_uv(&c);
+        rec->u.sql_query.db = rd_uv(&c);
+        rec->u.sql_query.text = rd_bytes(&c);
+        break;
+    case MW_REC_SQL_BEGIN:
+        rec->u.sql_begin.ctx = rd_uv(&c);
+        rec->u.sql_begin.fp = rd_uv(&c);
+        break;
+    case MW_REC_SQL_END:
+        rec->u.sql_end.ctx = rd_uv(&c);
+        break;
+    case MW_REC_SQL_RES_OPEN:
+        rec->u.sql_res_open.type = rd_uv(&c);
+        rec->u.sql_res_open.handle = rd_uv(&c);
+        rec->u.sql_res_open.fp = rd_uv(&c);
+        rec->u.sql_res_open.stack = rd_uv(&c);
+        rec->u.sql_res_open.db = rd_uv(&c);
+        break;
+    case MW_REC_SQL_RES_CLOSE:
+        rec->u.sql_res_close.type = rd_uv(&c);
+        rec->u.sql_res_close.handle = rd_uv(&c);
+        break;
+    case MW_REC_WATCH_REG:
+        rec->u.watch_reg.id = rd_uv(&c);
+        rec->u.watch_reg.addr = rd_uv(&c);
+        rec->u.watch_reg.len = rd_uv(&c);
+        rec->u.watch_reg.flags = rd_uv(&c);
+        rec->u.watch_reg.name = rd_bytes(&c);
+        break;
+    case MW_REC_WATCH_UNREG:
+        rec->u.watch_unreg.id = rd_uv(&c);
+        rec->u.watch_unreg.reason = rd_uv(&c);
+        break;
+    case MW_REC_WATCH_META:
+        rec->u.watch_meta.id = rd_uv(&c);
+        rec->u.watch_meta.key = rd_bytes(&c);
+        rec->u.watch_meta.value = rd_bytes(&c);
+        break;
+    case MW_REC_WATCH_WRITE: {
+        typeof(rec->u.watch_write) *w = &rec->u.watch_write;
+        w->id = rd_uv(&c);
+        w->offset = rd_uv(&c);
+        w->len = rd_uv(&c);
+        w->tid = rd_uv(&c);
+        w->pc = rd_uv(&c);
+        w->stack = rd_uv(&c);
+        w->sql_fp = rd_uv(&c);
+        w->flags = rd_uv(&c);
+        w->t_ns = rd_uv(&c);
+        w->syscall = rd_sv(&c);
+        w->old_bytes = rd_bytes(&c);
+        w->new_bytes = rd_bytes(&c);
+        w->loc_file = rd_bytes(&c);
+        w->loc_line = rd_uv(&c);
+        w->loc_func = rd_bytes(&c);
+        if (!c.bad && w->old_bytes.len != w->new_bytes.len)
+            return corrupt(d, "old and new bytes of different lengths", type, stream_offset);
+        break;
+    }
+    case MW_REC_MARK:
+        rec->u.mark.label = rd_bytes(&c);
+        break;
+    case MW_REC_REACH: {
+        uint64_t count = rd_uv(&c);
+        if (c.bad) break;
+        const uint8_t *start = c.p;
+        /* each entry is at least 3 bytes, so this loop is bounded by the payload */
+        for (uint64_t i = 0; i < count && !c.bad; i++) {
+            (void)rd_uv(&c);
+            (void)rd_uv(&c);
+            (void)rd_uv(&c);
+        }
+        rec->u.reach.count = count;
+        rec->u.reach.entries.ptr = start;
+        rec->u.reach.entries.len = (size_t)(c.p - start);
+        break;
+    }
+    case MW_REC_LOST:
+        rec->u.lost.events = rd_uv(&c);
+        rec->u.lost.bytes = rd_uv(&c);
+        break;
+    case MW_REC_FORK:
+        rec->u.fork.child_pid = rd_uv(&c);
+        break;
+    case MW_REC_EXEC:
+        rec->u.exec.path = rd_bytes(&c);
+        break;
+    case MW_REC_LIMITS:
+        rec->u.limits.cgroup_max = rd_uv(&c);
+        rec->u.limits.rlimit_as = rd_uv(&c);
+        rec->u.limits.phys_mem = rd_uv(&c);
+        break;
+    default:
+        return MW_OK; /* unknown type: skipped by length */
+    }
+    if (c.bad) return corrupt(d, "fields overrun the payload or a varint is malformed", type, stream_offset);
+    return MW_OK;
+}
+
+/* ---- REACH entries ---------------------------------------------------------------------- */
+void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec)
+{
+    if (rec->type == MW_REC_REACH && rec->u.reach.entries.ptr) {
+        it->p = rec->u.reach.entries.ptr;
+        it->end = it->p + rec->u.reach.entries.len;
+        it->left = rec->u.reach.count;
+    } else {
+        it->p = it->end = NULL;
+        it->left = 0;
+    }
+}
+
+int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e)
+{
+    if (it->left == 0) return 0;
+    cur c = { it->p, it->end, 0 };
+    e->ref.tidx = rd_uv(&c);
+    e->ref.seq = rd_uv(&c);
+    e->kind = rd_uv(&c);
+    if (c.bad) {
+        it->left = 0;
+        return -1;
+    }
+    it->p = c.p;
+    it->left--;
+    return 1;
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+const char *mw_record_type_name(unsigned type)
+{
+    switch (type) {
+    case MW_REC_HEADER: return "HEADER";
+    case MW_REC_END: return "END";
+    case MW_REC_TIME: return "TIME";
+    case MW_REC_THREAD_SWITCH: return "THREAD_SWITCH";
+    case MW_REC_THREAD_START: return "THREAD_START";
+    case MW_REC_THREAD_NAME: return "THREAD_NAME";
+    case MW_REC_THREAD_END: return "THREAD_END";
+    case MW_REC_MODULE_LOAD: return "MODULE_LOAD";
+    case MW_REC_MODULE_UNLOAD: return "MODULE_UNLOAD";
+    case MW_REC_STACK_NODE: return "STACK_NODE";
+    case MW_REC_ALLOC: return "ALLOC";
+    case MW_REC_FREE: return "FREE";
+    case MW_REC_REALLOC: return "REALLOC";
+    case MW_REC_MMAP: return "MMAP";
+    case MW_REC_MUNMAP: return "MUNMAP";
+    case MW_REC_MREMAP: return "MREMAP";
+    case MW_REC_RSS: return "RSS";
+    case MW_REC_SQL_QUERY: return "SQL_QUERY";
+    case MW_REC_SQL_BEGIN: return "SQL_BEGIN";
+    case MW_REC_SQL_END: return "SQL_END";
+    case MW_REC_SQL_RES_OPEN: return "SQL_RES_OPEN";
+    case MW_REC_SQL_RES_CLOSE: return "SQL_RES_CLOSE";
+    case MW_REC_WATCH_REG: return "WATCH_REG";
+    case MW_REC_WATCH_UNREG: return "WATCH_UNREG";
+    case MW_REC_WATCH_META: return "WATCH_META";
+    case MW_REC_WATCH_WRITE: return "WATCH_WRITE";
+    case MW_REC_MARK: return "MARK";
+    case MW_REC_REACH: return "REACH";
+    case MW_REC_LOST: return "LOST";
+    case MW_REC_FORK: return "FORK";
+    case MW_REC_EXEC: return "EXEC";
+    case MW_REC_LIMITS: return "LIMITS";
+    default: return "unknown";
+    }
+}
+
+const char *mw_alloc_kind_name(unsigned kind)
+{
+    static const char *const names[MW_AK_COUNT] = {
+        [MW_AK_MALLOC] = "malloc",
+        [MW_AK_CALLOC] = "calloc",
+        [MW_AK_REALLOC] = "realloc",
+        [MW_AK_POSIX_MEMALIGN] = "posix_memalign",
+        [MW_AK_ALIGNED_ALLOC] = "aligned_alloc",
+        [MW_AK_MEMALIGN] = "memalign",
+        [MW_AK_VALLOC] = "valloc",
+        [MW_AK_PVALLOC] = "pvalloc",
+        [MW_AK_REALLOCARRAY] = "reallocarray",
+    };
+    return kind < MW_AK_COUNT ? names[kind] : "unknown";
+}

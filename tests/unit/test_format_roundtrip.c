@@ -1,0 +1,620 @@
+/*
+ * test_format_roundtrip.c — every record type goes encoder -> decoder and comes back equal,
+ * with edge values (0, UINT64_MAX, negative signed fields), strings truncated at MW_MAX_STR,
+ * FREE/REALLOC references on the own thread and across threads, address deltas going down and
+ * up, REACH entries split over several records, and an encoder that writes nothing when the
+ * record does not fit in cap.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_format.h"
+#include "mw_tracefile.h"
+
+#define U64MAX UINT64_MAX
+
+/* Decodes exactly one record from buf[0..n) and checks it used all n bytes. */
+static mw_record dec1(mw_decoder *d, const uint8_t *buf, size_t n, uint64_t *seq)
+{
+    mw_record r;
+    memset(&r, 0xA5, sizeof r);
+    size_t used = 0;
+    int st = mw_decode_record(d, buf, n, 1000, &r, &used, seq);
+    cr_assert_eq(st, MW_OK, "status %d: %s", st, d->err);
+    cr_assert_eq(used, n);
+    cr_assert_eq(r.offset, 1000);
+    return r;
+}
+
+static int bytes_eq(mw_bytes b, const void *p, size_t n)
+{
+    return b.len == n && (n == 0 || memcmp(b.ptr, p, n) == 0);
+}
+
+/* Each value set: zeros, maxima, and ordinary values. */
+static const uint64_t vals[] = { 0, U64MAX, 1, 127, 128, 0x7fffffffffffffffull, 12345678901ull };
+#define NV (sizeof vals / sizeof vals[0])
+
+Test(format_roundtrip, header_end_time_thread)
+{
+    uint8_t buf[8192];
+    for (size_t i = 0; i < NV; i++) {
+        uint64_t v = vals[i];
+        mw_decoder d;
+        mw_decoder_init(&d);
+        size_t n = mw_enc_header(buf, sizeof buf, v, v ^ 1, v, v, v, v, "/bin/ex e", 9, "a\0b\0", 4);
+        mw_record r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_HEADER);
+        cr_assert_eq(r.u.header.version, MW_FORMAT_VERSION);
+        cr_assert_eq(r.u.header.pid, v);
+        cr_assert_eq(r.u.header.ppid, v ^ 1);
+        cr_assert_eq(r.u.header.ptr_size, sizeof(void *));
+        cr_assert_eq(r.u.header.page_size, v);
+        cr_assert_eq(r.u.header.endian, 1);
+        cr_assert_eq(r.u.header.start_realtime_ns, v);
+        cr_assert_eq(r.u.header.start_mono_ns, v);
+        cr_assert_eq(r.u.header.flags, v);
+        cr_assert(bytes_eq(r.u.header.exe, "/bin/ex e", 9));
+        cr_assert(bytes_eq(r.u.header.argv, "a\0b\0", 4));
+
+        int64_t st = i == 0 ? -1 : (int64_t)v;
+        n = mw_enc_end(buf, sizeof buf, v, v, v, MW_END_EXEC, st);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_END);
+        cr_assert_eq(r.u.end.t_ns, v);
+        cr_assert_eq(r.u.end.lost_events, v);
+        cr_assert_eq(r.u.end.lost_bytes, v);
+        cr_assert_eq(r.u.end.reason, MW_END_EXEC);
+        cr_assert_eq(r.u.end.exit_status, st);
+
+        n = mw_enc_time(buf, sizeof buf, v);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_TIME);
+        cr_assert_eq(r.u.time.t_ns, v);
+
+        uint64_t t = v % 1000;
+        n = mw_enc_thread_switch(buf, sizeof buf, t);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.u.thread_switch.tidx, t);
+        cr_assert_eq(d.cur_tidx, t);
+
+        n = mw_enc_thread_start(buf, sizeof buf, v, v, v, "worker-1", 8);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_THREAD_START);
+        cr_assert_eq(r.u.thread_start.tidx, v);
+        cr_assert_eq(r.u.thread_start.tid, v);
+        cr_assert_eq(r.u.thread_start.parent_tidx, v);
+        cr_assert(bytes_eq(r.u.thread_start.name, "worker-1", 8));
+
+        n = mw_enc_thread_name(buf, sizeof buf, v, "", 0);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_THREAD_NAME);
+        cr_assert_eq(r.u.thread_name.tidx, v);
+        cr_assert_eq(r.u.thread_name.name.len, 0);
+
+        n = mw_enc_thread_end(buf, sizeof buf, v);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_THREAD_END);
+        cr_assert_eq(r.u.thread_end.tidx, v);
+        mw_decoder_free(&d);
+    }
+}
+
+Test(format_roundtrip, modules_stacks_maps_rss)
+{
+    uint8_t buf[16384];
+    const uint8_t bid[20] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0 };
+    mw_decoder d;
+    mw_decoder_init(&d);
+    for (size_t i = 0; i < NV; i++) {
+        uint64_t v = vals[i];
+        size_t n = mw_enc_module_load(buf, sizeof buf, v, v, v, v, bid, 20, "/lib/libc.so.6", 14);
+        mw_record r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_MODULE_LOAD);
+        cr_assert_eq(r.u.module_load.id, v);
+        cr_assert_eq(r.u.module_load.bias, v);
+        cr_assert_eq(r.u.module_load.start, v);
+        cr_assert_eq(r.u.module_load.size, v);
+        cr_assert(bytes_eq(r.u.module_load.build_id, bid, 20));
+        cr_assert(bytes_eq(r.u.module_load.path, "/lib/libc.so.6", 14));
+
+        n = mw_enc_module_unload(buf, sizeof buf, v);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_MODULE_UNLOAD);
+        cr_assert_eq(r.u.module_unload.id, v);
+
+        n = mw_enc_stack_node(buf, sizeof buf, v, v / 2, v ^ 7);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_STACK_NODE);
+        cr_assert_eq(r.u.stack_node.id, v);
+        cr_assert_eq(r.u.stack_node.parent, v / 2);
+        cr_assert_eq(r.u.stack_node.ip, v ^ 7);
+
+        int64_t fd = i == 0 ? -1 : (int64_t)v;
+        n = mw_enc_mmap(buf, sizeof buf, v, v, 3, v, fd, v, v, "/tmp/f", 6);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_MMAP);
+        cr_assert_eq(r.u.mmap.addr, v);
+        cr_assert_eq(r.u.mmap.len, v);
+        cr_assert_eq(r.u.mmap.prot, 3);
+        cr_assert_eq(r.u.mmap.flags, v);
+        cr_assert_eq(r.u.mmap.fd, fd);
+        cr_assert_eq(r.u.mmap.offset, v);
+        cr_assert_eq(r.u.mmap.stack, v);
+        cr_assert(bytes_eq(r.u.mmap.path, "/tmp/f", 6));
+
+        n = mw_enc_munmap(buf, sizeof buf, v, v, v);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_MUNMAP);
+        cr_assert_eq(r.u.munmap.addr, v);
+        cr_assert_eq(r.u.munmap.len, v);
+        cr_assert_eq(r.u.munmap.stack, v);
+
+        n = mw_enc_mremap(buf, sizeof buf, v, v + 1, v + 2, v + 3, v + 4);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_MREMAP);
+        cr_assert_eq(r.u.mremap.old_addr, v);
+        cr_assert_eq(r.u.mremap.old_len, v + 1);
+        cr_assert_eq(r.u.mremap.new_addr, v + 2);
+        cr_assert_eq(r.u.mremap.new_len, v + 3);
+        cr_assert_eq(r.u.mremap.stack, v + 4);
+
+        n = mw_enc_rss(buf, sizeof buf, v, v + 1, v + 2, v + 3, v + 4, v + 5);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_RSS);
+        cr_assert_eq(r.u.rss.t_ns, v);
+        cr_assert_eq(r.u.rss.rss, v + 1);
+        cr_assert_eq(r.u.rss.anon, v + 2);
+        cr_assert_eq(r.u.rss.file, v + 3);
+        cr_assert_eq(r.u.rss.shmem, v + 4);
+        cr_assert_eq(r.u.rss.vm_size, v + 5);
+    }
+    mw_decoder_free(&d);
+}
+
+Test(format_roundtrip, sql_watch_misc)
+{
+    uint8_t buf[32768];
+    mw_decoder d;
+    mw_decoder_init(&d);
+    for (size_t i = 0; i < NV; i++) {
+        uint64_t v = vals[i];
+        size_t n = mw_enc_sql_query(buf, sizeof buf, v, MW_DB_SQLITE, "SELECT ?", 8);
+        mw_record r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_SQL_QUERY);
+        cr_assert_eq(r.u.sql_query.fp, v);
+        cr_assert_eq(r.u.sql_query.db, MW_DB_SQLITE);
+        cr_assert(bytes_eq(r.u.sql_query.text, "SELECT ?", 8));
+
+        n = mw_enc_sql_begin(buf, sizeof buf, v, v ^ 3);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_SQL_BEGIN);
+        cr_assert_eq(r.u.sql_begin.ctx, v);
+        cr_assert_eq(r.u.sql_begin.fp, v ^ 3);
+
+        n = mw_enc_sql_end(buf, sizeof buf, v);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_SQL_END);
+        cr_assert_eq(r.u.sql_end.ctx, v);
+
+        n = mw_enc_sql_res_open(buf, sizeof buf, MW_RES_STATEMENT, v, v + 1, v + 2, MW_DB_POSTGRES);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_SQL_RES_OPEN);
+        cr_assert_eq(r.u.sql_res_open.type, MW_RES_STATEMENT);
+        cr_assert_eq(r.u.sql_res_open.handle, v);
+        cr_assert_eq(r.u.sql_res_open.fp, v + 1);
+        cr_assert_eq(r.u.sql_res_open.stack, v + 2);
+        cr_assert_eq(r.u.sql_res_open.db, MW_DB_POSTGRES);
+
+        n = mw_enc_sql_res_close(buf, sizeof buf, MW_RES_RESULT, v);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_SQL_RES_CLOSE);
+        cr_assert_eq(r.u.sql_res_close.type, MW_RES_RESULT);
+        cr_assert_eq(r.u.sql_res_close.handle, v);
+
+        n = mw_enc_watch_reg(buf, sizeof buf, v, v, v, v, "g_balance", 9);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_WATCH_REG);
+        cr_assert_eq(r.u.watch_reg.id, v);
+        cr_assert_eq(r.u.watch_reg.addr, v);
+        cr_assert_eq(r.u.watch_reg.len, v);
+        cr_assert_eq(r.u.watch_reg.flags, v);
+        cr_assert(bytes_eq(r.u.watch_reg.name, "g_balance", 9));
+
+        n = mw_enc_watch_unreg(buf, sizeof buf, v, MW_UNWATCH_UNMAPPED);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_WATCH_UNREG);
+        cr_assert_eq(r.u.watch_unreg.id, v);
+        cr_assert_eq(r.u.watch_unreg.reason, MW_UNWATCH_UNMAPPED);
+
+        n = mw_enc_watch_meta(buf, sizeof buf, v, "k", 1, "value", 5);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_WATCH_META);
+        cr_assert_eq(r.u.watch_meta.id, v);
+        cr_assert(bytes_eq(r.u.watch_meta.key, "k", 1));
+        cr_assert(bytes_eq(r.u.watch_meta.value, "value", 5));
+
+        n = mw_enc_mark(buf, sizeof buf, "phase 2", 7);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_MARK);
+        cr_assert(bytes_eq(r.u.mark.label, "phase 2", 7));
+
+        n = mw_enc_lost(buf, sizeof buf, v, v ^ 9);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_LOST);
+        cr_assert_eq(r.u.lost.events, v);
+        cr_assert_eq(r.u.lost.bytes, v ^ 9);
+
+        n = mw_enc_fork(buf, sizeof buf, v);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_FORK);
+        cr_assert_eq(r.u.fork.child_pid, v);
+
+        n = mw_enc_exec(buf, sizeof buf, "/usr/bin/env", 12);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_EXEC);
+        cr_assert(bytes_eq(r.u.exec.path, "/usr/bin/env", 12));
+
+        n = mw_enc_limits(buf, sizeof buf, v, v + 1, v + 2);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_LIMITS);
+        cr_assert_eq(r.u.limits.cgroup_max, v);
+        cr_assert_eq(r.u.limits.rlimit_as, v + 1);
+        cr_assert_eq(r.u.limits.phys_mem, v + 2);
+    }
+    mw_decoder_free(&d);
+}
+
+Test(format_roundtrip, watch_write_full_and_truncated)
+{
+    static uint8_t buf[32768];
+    static uint8_t oldb[MW_MAX_WATCH_BYTES + 100], newb[MW_MAX_WATCH_BYTES + 100];
+    for (size_t i = 0; i < sizeof oldb; i++) {
+        oldb[i] = (uint8_t)i;
+        newb[i] = (uint8_t)(i * 7);
+    }
+    mw_decoder d;
+    mw_decoder_init(&d);
+    for (size_t i = 0; i < NV; i++) {
+        uint64_t v = vals[i];
+        size_t blen = i == 0 ? 8 : i == 1 ? sizeof oldb : 0;
+        mw_watch_write_args a = {
+            .id = v, .offset = v, .len = v, .tid = v, .pc = v, .stack = v, .sql_fp = v,
+            .flags = (blen ? MW_WF_HAS_BYTES : 0) | MW_WF_KERNEL, .t_ns = v,
+            .syscall = i == 0 ? -1 : (int64_t)i, .old_bytes = oldb, .new_bytes = newb,
+            .bytes_len = blen, .loc_file = "app.py", .loc_file_len = 6, .loc_line = v,
+            .loc_func = "main", .loc_func_len = 4,
+        };
+        size_t n = mw_enc_watch_write(buf, sizeof buf, &a);
+        mw_record r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_WATCH_WRITE);
+        cr_assert_eq(r.u.watch_write.id, v);
+        cr_assert_eq(r.u.watch_write.offset, v);
+        cr_assert_eq(r.u.watch_write.len, v);
+        cr_assert_eq(r.u.watch_write.tid, v);
+        cr_assert_eq(r.u.watch_write.pc, v);
+        cr_assert_eq(r.u.watch_write.stack, v);
+        cr_assert_eq(r.u.watch_write.sql_fp, v);
+        cr_assert_eq(r.u.watch_write.t_ns, v);
+        cr_assert_eq(r.u.watch_write.loc_line, v);
+        cr_assert_eq(r.u.watch_write.syscall, a.syscall);
+        size_t want = blen > MW_MAX_WATCH_BYTES ? MW_MAX_WATCH_BYTES : blen;
+        cr_assert(bytes_eq(r.u.watch_write.old_bytes, oldb, want));
+        cr_assert(bytes_eq(r.u.watch_write.new_bytes, newb, want));
+        uint64_t wf = a.flags | (blen > MW_MAX_WATCH_BYTES ? MW_WF_TRUNCATED : 0);
+        cr_assert_eq(r.u.watch_write.flags, wf);
+        cr_assert(bytes_eq(r.u.watch_write.loc_file, "app.py", 6));
+        cr_assert(bytes_eq(r.u.watch_write.loc_func, "main", 4));
+    }
+    mw_decoder_free(&d);
+}
+
+Test(format_roundtrip, long_strings_truncated_at_max_str)
+{
+    size_t big = MW_MAX_STR * 3;
+    char *s = malloc(big);
+    for (size_t i = 0; i < big; i++) s[i] = (char)('a' + i % 26);
+    uint8_t *buf = malloc(65536);
+    mw_decoder d;
+    mw_decoder_init(&d);
+    size_t n = mw_enc_mark(buf, 65536, s, big);
+    mw_record r = dec1(&d, buf, n, NULL);
+    cr_assert(bytes_eq(r.u.mark.label, s, MW_MAX_STR));
+    n = mw_enc_header(buf, 65536, 1, 2, 4096, 3, 4, 0, s, big, s, big);
+    r = dec1(&d, buf, n, NULL);
+    cr_assert(bytes_eq(r.u.header.exe, s, MW_MAX_STR));
+    cr_assert(bytes_eq(r.u.header.argv, s, MW_MAX_STR));
+    n = mw_enc_sql_query(buf, 65536, 1, 1, s, big);
+    r = dec1(&d, buf, n, NULL);
+    cr_assert(bytes_eq(r.u.sql_query.text, s, MW_MAX_STR));
+    n = mw_enc_watch_meta(buf, 65536, 1, s, big, s, MW_MAX_STR + 1);
+    r = dec1(&d, buf, n, NULL);
+    cr_assert(bytes_eq(r.u.watch_meta.key, s, MW_MAX_STR));
+    cr_assert(bytes_eq(r.u.watch_meta.value, s, MW_MAX_STR));
+    n = mw_enc_mmap(buf, 65536, 1, 2, 3, 4, 5, 6, 7, s, MW_MAX_STR);
+    r = dec1(&d, buf, n, NULL);
+    cr_assert(bytes_eq(r.u.mmap.path, s, MW_MAX_STR));
+    mw_decoder_free(&d);
+    free(buf);
+    free(s);
+}
+
+/* ALLOC/FREE/REALLOC across two threads: implicit seq, back-distance and absolute refs,
+ * addresses going down and up (and wrapping), per-thread address bases. */
+Test(format_roundtrip, alloc_free_realloc_refs_and_deltas)
+{
+    mw_tracebuf b;
+    mw_tb_init_empty(&b);
+    const uint64_t addrs[] = { 0x7f0000001000ull, 0x1000, U64MAX - 15, 16, 0x7f0000000000ull, 0 };
+    mw_block_ref r0[6], r1[3];
+    mw_tb_switch(&b, 0);
+    for (int i = 0; i < 6; i++) r0[i] = mw_tb_alloc(&b, (uint64_t)i % MW_AK_COUNT, (uint64_t)i * 100, (uint64_t)i, addrs[i]);
+    mw_tb_switch(&b, 5);
+    for (int i = 0; i < 3; i++) r1[i] = mw_tb_alloc(&b, MW_AK_CALLOC, U64MAX, U64MAX, addrs[5 - i]);
+    mw_tb_free_block(&b, r0[2]);                                  /* cross-thread */
+    mw_tb_free_block(&b, r1[2]);                                  /* own, distance 0 */
+    mw_block_ref nr = mw_tb_realloc(&b, r1[0], 77, 8, 0x5000);    /* own, distance 2 */
+    mw_block_ref nr2 = mw_tb_realloc(&b, r0[5], 78, 9, 0x4000);   /* cross-thread */
+    mw_tb_switch(&b, 0);
+    mw_tb_free_block(&b, r0[0]);                                  /* own, distance 5 */
+    mw_tb_free_block(&b, nr);                                     /* cross */
+    mw_block_ref nr3 = mw_tb_alloc(&b, MW_AK_MALLOC, 1, 1, addrs[4] - 64); /* base persisted */
+    mw_tb_free_block(&b, (mw_block_ref){ 0, 0 });                 /* seq 0: edge */
+
+    mw_decoder d;
+    mw_decoder_init(&d);
+    size_t off = 0;
+    mw_record r;
+    uint64_t seq;
+    size_t used;
+#define NEXT()                                                                                \
+    do {                                                                                      \
+        seq = 0;                                                                              \
+        cr_assert_eq(mw_decode_record(&d, b.data + off, b.len - off, off, &r, &used, &seq), MW_OK, "%s", d.err); \
+        off += used;                                                                          \
+    } while (0)
+    NEXT();
+    cr_assert_eq(r.type, MW_REC_THREAD_SWITCH);
+    for (int i = 0; i < 6; i++) {
+        NEXT();
+        cr_assert_eq(r.type, MW_REC_ALLOC);
+        cr_assert_eq(r.u.alloc.addr, addrs[i]);
+        cr_assert_eq(r.u.alloc.size, (uint64_t)i * 100);
+        cr_assert_eq(r.u.alloc.kind, (uint64_t)i % MW_AK_COUNT);
+        cr_assert_eq(r.u.alloc.stack, (uint64_t)i);
+        cr_assert_eq(seq, r0[i].seq);
+        cr_assert_eq(seq, (uint64_t)i + 1);
+    }
+    NEXT();
+    cr_assert_eq(r.u.thread_switch.tidx, 5);
+    for (int i = 0; i < 3; i++) {
+        NEXT();
+        cr_assert_eq(r.u.alloc.addr, addrs[5 - i]);
+        cr_assert_eq(r.u.alloc.size, U64MAX);
+        cr_assert_eq(seq, (uint64_t)i + 1);
+    }
+    NEXT();
+    cr_assert_eq(r.type, MW_REC_FREE);
+    cr_assert_eq(r.u.free.ref.tidx, 0);
+    cr_assert_eq(r.u.free.ref.seq, 3);
+    NEXT();
+    cr_assert_eq(r.u.free.ref.tidx, 5);
+    cr_assert_eq(r.u.free.ref.seq, 3);
+    NEXT();
+    cr_assert_eq(r.type, MW_REC_REALLOC);
+    cr_assert_eq(r.u.realloc.old.tidx, 5);
+    cr_assert_eq(r.u.realloc.old.seq, 1);
+    cr_assert_eq(r.u.realloc.size, 77);
+    cr_assert_eq(r.u.realloc.stack, 8);
+    cr_assert_eq(r.u.realloc.addr, 0x5000);
+    cr_assert_eq(seq, nr.seq);
+    cr_assert_eq(seq, 4);
+    NEXT();
+    cr_assert_eq(r.u.realloc.old.tidx, 0);
+    cr_assert_eq(r.u.realloc.old.seq, 6);
+    cr_assert_eq(r.u.realloc.addr, 0x4000);
+    cr_assert_eq(seq, nr2.seq);
+    NEXT();
+    NEXT();
+    cr_assert_eq(r.u.free.ref.tidx, 0);
+    cr_assert_eq(r.u.free.ref.seq, 1);
+    NEXT();
+    cr_assert_eq(r.u.free.ref.tidx, 5);
+    cr_assert_eq(r.u.free.ref.seq, 4);
+    NEXT();
+    cr_assert_eq(r.u.alloc.addr, addrs[4] - 64);
+    cr_assert_eq(seq, nr3.seq);
+    cr_assert_eq(seq, 7);
+    NEXT();
+    cr_assert_eq(r.u.free.ref.tidx, 0);
+    cr_assert_eq(r.u.free.ref.seq, 0);
+    cr_assert_eq(off, b.len);
+    mw_decoder_free(&d);
+    mw_tb_release(&b);
+}
+
+/* Own-thread FREE is the short form: one varint. */
+Test(format_roundtrip, own_thread_free_is_short)
+{
+    uint8_t buf[64];
+    size_t own = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 1000 }, 3, 1001);
+    size_t cross = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 1000 }, 4, 1001);
+    cr_assert_eq(own, 3);   /* type, len, uv(2) */
+    cr_assert_gt(cross, own);
+    /* a ref "from the future" of the own thread falls back to the absolute form */
+    size_t fut = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 2000 }, 3, 1001);
+    mw_decoder d;
+    mw_decoder_init(&d);
+    mw_record r = dec1(&d, buf, fut, NULL);
+    cr_assert_eq(r.u.free.ref.tidx, 3);
+    cr_assert_eq(r.u.free.ref.seq, 2000);
+    mw_decoder_free(&d);
+}
+
+Test(format_roundtrip, reach_split_across_records)
+{
+    size_t n = 5000;
+    mw_reach_entry *e = malloc(n * sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        e[i].ref.tidx = i % 7;
+        e[i].ref.seq = i == 0 ? U64MAX : i * 1000003u;
+        e[i].kind = i % 4;
+    }
+    /* the encoder fills what fits in cap; small cap forces many records */
+    mw_tracebuf b;
+    mw_tb_init_empty(&b);
+    size_t at = 0, records = 0;
+    while (at < n) {
+        size_t cap, done = 0;
+        uint8_t *p = mw_tb_reserve(&b, 300, &cap);
+        size_t w = mw_enc_reach(p, 300, e + at, n - at, &done);
+        cr_assert_gt(w, 0);
+        cr_assert_gt(done, 0);
+        cr_assert_leq(w, 300);
+        mw_tb_commit(&b, w);
+        at += done;
+        records++;
+    }
+    cr_assert_gt(records, 10);
+    mw_tb_reach(&b, e, n, 123); /* and the helper: 41 records */
+    mw_decoder d;
+    mw_decoder_init(&d);
+    size_t off = 0, k = 0, recs = 0;
+    while (off < b.len) {
+        mw_record r;
+        size_t used;
+        cr_assert_eq(mw_decode_record(&d, b.data + off, b.len - off, off, &r, &used, NULL), MW_OK);
+        cr_assert_eq(r.type, MW_REC_REACH);
+        off += used;
+        recs++;
+        mw_reach_iter it;
+        mw_reach_entry x;
+        mw_reach_iter_init(&it, &r);
+        uint64_t cnt = 0;
+        int st;
+        while ((st = mw_reach_next(&it, &x)) == 1) {
+            size_t i = k % n;
+            cr_assert_eq(x.ref.tidx, e[i].ref.tidx);
+            cr_assert_eq(x.ref.seq, e[i].ref.seq);
+            cr_assert_eq(x.kind, e[i].kind);
+            k++;
+            cnt++;
+        }
+        cr_assert_eq(st, 0);
+        cr_assert_eq(cnt, r.u.reach.count);
+    }
+    cr_assert_eq(k, 2 * n);
+    cr_assert_eq(recs, records + (n + 122) / 123);
+    mw_decoder_free(&d);
+    mw_tb_release(&b);
+    free(e);
+}
+
+/* For every encoder: every cap below the record size returns 0 and writes nothing. */
+static void check_caps(size_t (*enc)(uint8_t *, size_t, const void *), const void *arg)
+{
+    static uint8_t buf[20000], ref[20000];
+    size_t full = enc(buf, sizeof buf, arg);
+    cr_assert_gt(full, 1);
+    memcpy(ref, buf, full);
+    for (size_t cap = 0; cap < full; cap++) {
+        memset(buf, 0xEE, sizeof buf);
+        cr_assert_eq(enc(buf, cap, arg), 0, "cap %zu of %zu", cap, full);
+        for (size_t i = 0; i < full; i++) cr_assert_eq(buf[i], 0xEE, "byte %zu written at cap %zu", i, cap);
+    }
+    cr_assert_eq(enc(buf, full, arg), full);
+    cr_assert_eq(memcmp(buf, ref, full), 0);
+}
+
+#define U 0xFFFFFFFFFFFFFFull
+static size_t e_pre(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_preamble(d, c); }
+static size_t e_hdr(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_header(d, c, U, U, U, U, U, U, "exe", 3, "a\0", 2); }
+static size_t e_end(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_end(d, c, U, U, U, 1, -5); }
+static size_t e_time(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_time(d, c, U); }
+static size_t e_sw(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_thread_switch(d, c, 300); }
+static size_t e_ts(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_thread_start(d, c, 1, U, 0, "n", 1); }
+static size_t e_tn(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_thread_name(d, c, 1, "nm", 2); }
+static size_t e_te(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_thread_end(d, c, U); }
+static size_t e_ml(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_module_load(d, c, 1, U, U, U, (const uint8_t *)"bid", 3, "p", 1); }
+static size_t e_mu(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_module_unload(d, c, U); }
+static size_t e_sn(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_stack_node(d, c, U, U, U); }
+static size_t e_al(uint8_t *d, size_t c, const void *a) { (void)a; uint64_t p = 5; size_t n = mw_enc_alloc(d, c, 1, U, U, U, &p); cr_assert_eq(p, n ? U : 5); return n; }
+static size_t e_fr(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_free(d, c, (mw_block_ref){ 2, U }, 1, 9); }
+static size_t e_rl(uint8_t *d, size_t c, const void *a) { (void)a; uint64_t p = 5; size_t n = mw_enc_realloc(d, c, (mw_block_ref){ 1, 3 }, 1, 9, U, U, 0, &p); cr_assert_eq(p, n ? 0 : 5); return n; }
+static size_t e_mm(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_mmap(d, c, U, U, 3, 34, -1, U, U, "f", 1); }
+static size_t e_mu2(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_munmap(d, c, U, U, U); }
+static size_t e_mr(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_mremap(d, c, U, U, U, U, U); }
+static size_t e_rss(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_rss(d, c, U, U, U, U, U, U); }
+static size_t e_sq(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_query(d, c, U, 1, "select", 6); }
+static size_t e_sb(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_begin(d, c, U, U); }
+static size_t e_se(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_end(d, c, U); }
+static size_t e_so(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_res_open(d, c, 1, U, U, U, 2); }
+static size_t e_sc(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_res_close(d, c, 1, U); }
+static size_t e_wr(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_watch_reg(d, c, U, U, U, U, "x", 1); }
+static size_t e_wu(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_watch_unreg(d, c, U, 1); }
+static size_t e_wm(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_watch_meta(d, c, U, "k", 1, "v", 1); }
+static size_t e_ww(uint8_t *d, size_t c, const void *a)
+{
+    (void)a;
+    static const uint8_t o[16] = { 1 }, n2[16] = { 2 };
+    mw_watch_write_args w = { .id = U, .offset = U, .len = 16, .tid = U, .pc = U, .stack = U,
+                              .sql_fp = U, .flags = MW_WF_HAS_BYTES, .t_ns = U, .syscall = -1,
+                              .old_bytes = o, .new_bytes = n2, .bytes_len = 16,
+                              .loc_file = "f", .loc_file_len = 1, .loc_line = U,
+                              .loc_func = "g", .loc_func_len = 1 };
+    return mw_enc_watch_write(d, c, &w);
+}
+static size_t e_mk(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_mark(d, c, "label", 5); }
+static size_t e_rc(uint8_t *d, size_t c, const void *a)
+{
+    (void)a;
+    static const mw_reach_entry e[1] = { { { 1, U }, 1 } };
+    size_t done = 7;
+    size_t n = mw_enc_reach(d, c, e, 1, &done);
+    cr_assert_eq(done, n ? 1u : 0u);
+    return n;
+}
+static size_t e_lo(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_lost(d, c, U, U); }
+static size_t e_fk(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_fork(d, c, U); }
+static size_t e_ex(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_exec(d, c, "/bin/sh", 7); }
+static size_t e_li(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_limits(d, c, U, U, U); }
+static size_t e_raw(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_raw(d, c, 0x7f, (const uint8_t *)"abc", 3); }
+
+Test(format_roundtrip, encoders_return_zero_when_cap_too_small)
+{
+    size_t (*const encs[])(uint8_t *, size_t, const void *) = {
+        e_pre, e_hdr, e_end, e_time, e_sw, e_ts, e_tn, e_te, e_ml, e_mu, e_sn, e_al, e_fr,
+        e_rl, e_mm, e_mu2, e_mr, e_rss, e_sq, e_sb, e_se, e_so, e_sc, e_wr, e_wu, e_wm,
+        e_ww, e_mk, e_rc, e_lo, e_fk, e_ex, e_li, e_raw,
+    };
+    for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++) check_caps(encs[i], NULL);
+}
+
+/* Payloads of 127/128 bytes and more: the length varint grows to 2 and 3 bytes. */
+Test(format_roundtrip, payload_length_varint_sizes)
+{
+    static char s[MW_MAX_STR];
+    memset(s, 'x', sizeof s);
+    uint8_t buf[8192];
+    mw_decoder d;
+    mw_decoder_init(&d);
+    for (size_t len = 120; len < 140; len++) {
+        size_t n = mw_enc_mark(buf, sizeof buf, s, len);
+        mw_record r = dec1(&d, buf, n, NULL);
+        cr_assert(bytes_eq(r.u.mark.label, s, len));
+    }
+    size_t n = mw_enc_mark(buf, sizeof buf, s, MW_MAX_STR);
+    mw_record r = dec1(&d, buf, n, NULL);
+    cr_assert_eq(r.length, MW_MAX_STR + 2);
+    mw_decoder_free(&d);
+}
+
+Test(format_roundtrip, names)
+{
+    cr_assert_str_eq(mw_record_type_name(MW_REC_ALLOC), "ALLOC");
+    cr_assert_str_eq(mw_record_type_name(MW_REC_LIMITS), "LIMITS");
+    cr_assert_str_eq(mw_record_type_name(0xEE), "unknown");
+    cr_assert_str_eq(mw_alloc_kind_name(MW_AK_POSIX_MEMALIGN), "posix_memalign");
+    cr_assert_str_eq(mw_alloc_kind_name(MW_AK_COUNT), "unknown");
+}
