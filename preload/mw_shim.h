@@ -143,6 +143,13 @@ size_t mw_threads_stacks(mw_thread_stack *out, size_t max);
 /* Scans roots and the live heap, emits REACH records for every unfreed block. Called once
  * at normal exit, before the END record, by the exit path (init.c). */
 void mw_reach_run(mw_thread *t);
+/* Own-range registry (reach.c): memory the shim maps for ITSELF (rings, live-table shards,
+ * writer buffers: anything holding block addresses) must not be a root of the scan, or every
+ * block looks reachable. Call mw_own_range_add after each such mmap (not needed for memory
+ * from mw_real.malloc: glibc's heap is never a root) and mw_own_range_del before munmap.
+ * Lock-free, allocation-free, async-signal-safe; up to 4096 ranges. */
+void mw_own_range_add(const void *p, size_t len);
+void mw_own_range_del(const void *p, size_t len);
 
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
