@@ -95,6 +95,10 @@ enum mw_reach_kind {
 /* SQL databases and resource types. */
 enum mw_sql_db { MW_DB_UNKNOWN = 0, MW_DB_SQLITE = 1, MW_DB_POSTGRES = 2, MW_DB_OTHER = 3 };
 enum mw_sql_res { MW_RES_CONNECTION = 1, MW_RES_STATEMENT = 2, MW_RES_RESULT = 3 };
+/* SQL_BEGIN.ctx bit 63: this BEGIN resumes an execution already begun with the same ctx (an
+ * sqlite3_step after the first, a PQgetResult of a PQsend* query): the context is in force
+ * again, but it is not a new call. SQL_END carries the same value as its BEGIN. */
+#define MW_SQL_CTX_RESUME (1ull << 63)
 
 /* END.reason */
 enum mw_end_reason { MW_END_EXIT = 0, MW_END_EXEC = 1, MW_END_SHUTDOWN = 2 };
