@@ -2,9 +2,10 @@
  * mw_reader.c — trace file reader: zstd frames (or a raw stream) -> decoded records.
  *
  * Streams with bounded memory: compressed input is read in chunks, decompressed with
- * ZSTD_decompressStream into a sliding window that always has room for the largest record
- * (MW_MAX_RECORD_PAYLOAD), and records are decoded in place by mw_decode_record; a record cut
- * by the window edge is moved to the front and completed by the next chunk. The whole file is
+ * ZSTD_decompressStream into a sliding window (64 KiB, grown only when one record is larger,
+ * at most to hold MW_MAX_RECORD_PAYLOAD), and records are decoded in place by
+ * mw_decode_record; a record cut by the window edge is moved to the front and completed by
+ * the next chunk. The whole file is
  * never loaded. A trace is a sequence of independent zstd frames (the shim ends frames on a
  * size bound and flushes on a time bound), so a killed or still-running writer leaves a
  * readable prefix: everything up to the cut is returned, then MW_TRUNCATED. Reading a file
@@ -24,7 +25,8 @@
 #include <zstd.h>
 
 #define IN_CHUNK (128u * 1024u)
-#define OUT_CAP (MW_MAX_RECORD_PAYLOAD + 16u + 256u * 1024u)
+#define OUT_MIN (64u * 1024u)                          /* initial window */
+#define OUT_MAX (MW_MAX_RECORD_PAYLOAD + 16u + 64u * 1024u) /* holds any record */
 
 enum { MODE_UNKNOWN, MODE_ZSTD, MODE_RAW };
 
@@ -39,8 +41,8 @@ struct mw_reader {
     ZSTD_DCtx *dctx;
     int frame_open;         /* zstd: input of an unfinished frame was consumed */
     int zstd_pending;       /* zstd: the last call filled the output, more may be buffered */
-    uint8_t *buf;           /* decompressed window [pos, fill) */
-    size_t pos, fill;
+    uint8_t *buf;           /* decompressed window [pos, fill) of cap bytes */
+    size_t pos, fill, cap;
     uint64_t buf_base;      /* stream offset of buf[0] */
     int preamble_done;
     uint32_t version;
@@ -63,12 +65,13 @@ static int fail(mw_reader *r, int status, const char *fmt, ...)
 static mw_reader *reader_new(char *err, size_t errlen)
 {
     mw_reader *r = calloc(1, sizeof *r);
-    if (r) r->buf = malloc(OUT_CAP);
+    if (r) r->buf = malloc(OUT_MIN);
     if (!r || !r->buf) {
         if (r) free(r);
         if (err && errlen) snprintf(err, errlen, "out of memory opening a trace");
         return NULL;
     }
+    r->cap = OUT_MIN;
     r->fd = -1;
     mw_decoder_init(&r->dec);
     return r;
@@ -167,7 +170,16 @@ static int fill_more(mw_reader *r)
         r->pos = 0;
     }
     for (;;) {
-        if (r->fill == OUT_CAP) return 0; /* unreachable: the window holds any record */
+        if (r->fill == r->cap) {
+            /* one record larger than the window: grow it (never past OUT_MAX, which holds the
+             * largest legal record, so the decoder reports corruption before that) */
+            if (r->cap >= OUT_MAX) return 0;
+            size_t ncap = r->cap * 2 < OUT_MAX ? r->cap * 2 : OUT_MAX;
+            uint8_t *nb = realloc(r->buf, ncap);
+            if (!nb) return fail(r, MW_IO_ERROR, "out of memory growing the read window"), -1;
+            r->buf = nb;
+            r->cap = ncap;
+        }
         if (r->in.pos == r->in.size && !r->zstd_pending) {
             int k = read_input(r);
             if (k <= 0) return k;
@@ -185,14 +197,14 @@ static int fill_more(mw_reader *r)
             }
         }
         if (r->mode == MODE_RAW) {
-            size_t k = r->in.size - r->in.pos, room = OUT_CAP - r->fill;
+            size_t k = r->in.size - r->in.pos, room = r->cap - r->fill;
             if (k > room) k = room;
             memcpy(r->buf + r->fill, (const uint8_t *)r->in.src + r->in.pos, k);
             r->in.pos += k;
             r->fill += k;
             return 1;
         }
-        ZSTD_outBuffer out = { r->buf, OUT_CAP, r->fill };
+        ZSTD_outBuffer out = { r->buf, r->cap, r->fill };
         size_t before_in = r->in.pos;
         size_t ret = ZSTD_decompressStream(r->dctx, &out, &r->in);
         if (ZSTD_isError(ret)) {

@@ -390,25 +390,53 @@ Test(format_reader, unknown_types_and_extra_fields_are_skipped)
     /* a TIME with an extra trailing field a newer writer might add */
     const uint8_t time_plus[] = { 0x05, 0x99, 0x01, 'z' };
     MW_TB_ADD(&b, mw_enc_raw, MW_REC_TIME, time_plus, sizeof time_plus);
+    /* an unknown record far larger than the reader's initial window */
+    uint8_t *huge = calloc(1, MW_MAX_RECORD_PAYLOAD);
+    huge[MW_MAX_RECORD_PAYLOAD - 1] = 9;
+    MW_TB_ADD(&b, mw_enc_raw, 0xEF, huge, MW_MAX_RECORD_PAYLOAD);
+    free(huge);
     MW_TB_ADD(&b, mw_enc_mark, "after", 5);
-    mw_reader *r = mw_reader_open_mem(b.data, b.len, NULL, 0);
+    uint8_t *z;
+    size_t zlen;
+    mw_tb_opts o = MW_TB_OPTS_DEFAULT;
+    o.flush_bytes = 4096;
+    cr_assert_eq(mw_tb_encode(&b, &o, &z, &zlen), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        mw_reader *r = pass ? mw_reader_open_mem(z, zlen, NULL, 0) : mw_reader_open_mem(b.data, b.len, NULL, 0);
+        mw_record rec;
+        cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
+        cr_assert_eq(rec.type, MW_REC_TIME);
+        cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
+        cr_assert_eq(rec.type, 0xEE);
+        cr_assert_eq(rec.length, 300);
+        cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
+        cr_assert_eq(rec.type, 0x7F);
+        cr_assert_eq(rec.length, 0);
+        cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
+        cr_assert_eq(rec.type, MW_REC_TIME);
+        cr_assert_eq(rec.u.time.t_ns, 5);
+        cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
+        cr_assert_eq(rec.type, 0xEF);
+        cr_assert_eq(rec.length, MW_MAX_RECORD_PAYLOAD);
+        cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
+        cr_assert_eq(rec.type, MW_REC_MARK);
+        cr_assert_eq(rec.u.mark.label.len, 5);
+        cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_EOF);
+        mw_reader_close(r);
+    }
+    free(z);
+    /* one byte more than the limit is corruption */
+    mw_tracebuf c;
+    mw_tb_init(&c);
+    uint8_t *over = calloc(1, MW_MAX_RECORD_PAYLOAD + 1);
+    MW_TB_ADD(&c, mw_enc_raw, 0xEF, over, MW_MAX_RECORD_PAYLOAD + 1);
+    free(over);
+    mw_reader *r = mw_reader_open_mem(c.data, c.len, NULL, 0);
     mw_record rec;
-    cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
-    cr_assert_eq(rec.type, MW_REC_TIME);
-    cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
-    cr_assert_eq(rec.type, 0xEE);
-    cr_assert_eq(rec.length, 300);
-    cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
-    cr_assert_eq(rec.type, 0x7F);
-    cr_assert_eq(rec.length, 0);
-    cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
-    cr_assert_eq(rec.type, MW_REC_TIME);
-    cr_assert_eq(rec.u.time.t_ns, 5);
-    cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_OK);
-    cr_assert_eq(rec.type, MW_REC_MARK);
-    cr_assert_eq(rec.u.mark.label.len, 5);
-    cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_EOF);
+    cr_assert_eq(mw_reader_next(r, &rec, NULL), MW_CORRUPT);
+    cr_assert(strstr(mw_reader_error(r), "offset 12"), "%s", mw_reader_error(r));
     mw_reader_close(r);
+    mw_tb_release(&c);
     mw_tb_release(&b);
 }
 

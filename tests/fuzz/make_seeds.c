@@ -1,0 +1,117 @@
+/*
+ * make_seeds.c — writes a few valid (and a few deliberately damaged) traces into a directory,
+ * as the starting corpus of the decoder fuzzer. Built and run by scripts/fuzz-seed; every
+ * trace goes through the real encoder (mw_tracefile.h).
+ *
+ * usage: make_seeds DIR
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_format.h"
+#include "mw_tracefile.h"
+
+/* One of every record type, two threads, refs both ways. */
+static void every_record(mw_tracebuf *b)
+{
+    static const uint8_t oldb[8] = { 1, 2, 3, 4 }, newb[8] = { 5, 6, 7, 8 };
+    mw_tb_init(b);
+    MW_TB_ADD(b, mw_enc_header, 100, 1, 4096, 1700000000000000000ull, 5000, 0xf, "/usr/bin/app", 12, "app\0-v\0", 7);
+    MW_TB_ADD(b, mw_enc_limits, 1ull << 30, 0, 8ull << 30);
+    MW_TB_ADD(b, mw_enc_module_load, 1, 0x555500000000ull, 0x555500000000ull, 0x20000, (const uint8_t *)"0123456789abcdefghij", 20, "/usr/bin/app", 12);
+    MW_TB_ADD(b, mw_enc_stack_node, 1, 0, 0x555500001234ull);
+    MW_TB_ADD(b, mw_enc_stack_node, 2, 1, 0x555500005678ull);
+    mw_tb_switch(b, 0);
+    MW_TB_ADD(b, mw_enc_thread_start, 0, 100, 0, "main", 4);
+    MW_TB_ADD(b, mw_enc_time, 1000);
+    mw_block_ref a = mw_tb_alloc(b, MW_AK_MALLOC, 64, 2, 0x5555aaaa0010ull);
+    mw_block_ref c = mw_tb_alloc(b, MW_AK_CALLOC, 4096, 1, 0x5555aaaa1000ull);
+    MW_TB_ADD(b, mw_enc_sql_query, 0xabcdef, MW_DB_SQLITE, "SELECT * FROM t WHERE id = ?", 28);
+    MW_TB_ADD(b, mw_enc_sql_begin, 1, 0xabcdef);
+    MW_TB_ADD(b, mw_enc_sql_res_open, MW_RES_STATEMENT, 0x5555bbbb0000ull, 0xabcdef, 2, MW_DB_SQLITE);
+    MW_TB_ADD(b, mw_enc_sql_end, 1);
+    MW_TB_ADD(b, mw_enc_mmap, 0x7f0000000000ull, 1 << 20, 3, 0x22, -1, 0, 2, "", 0);
+    MW_TB_ADD(b, mw_enc_mremap, 0x7f0000000000ull, 1 << 20, 0x7f1000000000ull, 2 << 20, 2);
+    MW_TB_ADD(b, mw_enc_munmap, 0x7f1000000000ull, 2 << 20, 2);
+    mw_tb_switch(b, 1);
+    MW_TB_ADD(b, mw_enc_thread_start, 1, 101, 0, "worker", 6);
+    MW_TB_ADD(b, mw_enc_thread_name, 1, "worker-1", 8);
+    mw_tb_free_block(b, a);
+    mw_block_ref w = mw_tb_alloc(b, MW_AK_POSIX_MEMALIGN, 128, 2, 0x5555cccc0000ull);
+    mw_tb_realloc(b, w, 256, 2, 0x5555cccc1000ull);
+    MW_TB_ADD(b, mw_enc_watch_reg, 1, 0x5555dddd0000ull, 8, 0x13, "g_balance", 9);
+    MW_TB_ADD(b, mw_enc_watch_meta, 1, "type", 4, "int64", 5);
+    mw_watch_write_args ww = { .id = 1, .offset = 0, .len = 8, .tid = 101, .pc = 0x555500001234ull,
+                               .stack = 2, .sql_fp = 0xabcdef, .flags = MW_WF_HAS_BYTES, .t_ns = 2000,
+                               .syscall = -1, .old_bytes = oldb, .new_bytes = newb, .bytes_len = 8,
+                               .loc_file = "app.c", .loc_file_len = 5, .loc_line = 42,
+                               .loc_func = "deposit", .loc_func_len = 7 };
+    MW_TB_ADD(b, mw_enc_watch_write, &ww);
+    MW_TB_ADD(b, mw_enc_watch_unreg, 1, MW_UNWATCH_EXPLICIT);
+    MW_TB_ADD(b, mw_enc_thread_end, 1);
+    mw_tb_switch(b, 0);
+    mw_tb_realloc(b, c, 8192, 1, 0x5555aaab0000ull);
+    MW_TB_ADD(b, mw_enc_sql_res_close, MW_RES_STATEMENT, 0x5555bbbb0000ull);
+    MW_TB_ADD(b, mw_enc_mark, "phase 2", 7);
+    MW_TB_ADD(b, mw_enc_rss, 3000, 8 << 20, 6 << 20, 2 << 20, 0, 64 << 20);
+    MW_TB_ADD(b, mw_enc_fork, 102);
+    MW_TB_ADD(b, mw_enc_exec, "/bin/true", 9);
+    MW_TB_ADD(b, mw_enc_lost, 0, 0);
+    MW_TB_ADD(b, mw_enc_module_unload, 1);
+    const mw_reach_entry re[3] = { { { 0, 2 }, MW_REACH_DEFINITE }, { { 1, 2 }, MW_REACH_REACHABLE }, { { 0, 3 }, MW_REACH_INDIRECT } };
+    mw_tb_reach(b, re, 3, 2);
+    MW_TB_ADD(b, mw_enc_raw, 0xEE, (const uint8_t *)"future", 6);
+    MW_TB_ADD(b, mw_enc_end, 4000, 0, 0, MW_END_EXIT, 0);
+}
+
+static int put(const char *dir, const char *name, const mw_tracebuf *b, mw_tb_opts o)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (mw_tb_write_file(b, &o, path) != 0) {
+        perror(path);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    mw_tracebuf b;
+    every_record(&b);
+    int bad = 0;
+    mw_tb_opts o = MW_TB_OPTS_DEFAULT;
+    o.raw = 1;
+    bad |= put(argv[1], "every-record.raw", &b, o);
+    o.truncate_at = (int64_t)b.len / 2;
+    bad |= put(argv[1], "every-record-truncated.raw", &b, o);
+    o = MW_TB_OPTS_DEFAULT;
+    bad |= put(argv[1], "every-record.zst", &b, o);
+    o.frame_bytes = 200;
+    o.flush_bytes = 64;
+    bad |= put(argv[1], "every-record-frames.zst", &b, o);
+    o.frame_bytes = 0;
+    o.truncate_at = 150;
+    bad |= put(argv[1], "every-record-killed.zst", &b, o);
+    mw_tb_release(&b);
+
+    /* many small allocations on three threads: the common shape of a real trace */
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 7, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING, "x", 1, "x", 1);
+    mw_block_ref refs[64];
+    for (int i = 0; i < 64; i++) {
+        if (i % 8 == 0) mw_tb_switch(&b, (uint64_t)(i / 8 % 3));
+        refs[i] = mw_tb_alloc(&b, (uint64_t)(i % MW_AK_COUNT), (uint64_t)i * 24, (uint64_t)(i % 5), 0x10000 + (uint64_t)((i * 7919) % 4096) * 16);
+        if (i > 3 && i % 3 == 0) mw_tb_free_block(&b, refs[i - 3]);
+    }
+    o = MW_TB_OPTS_DEFAULT;
+    o.raw = 1;
+    bad |= put(argv[1], "allocs.raw", &b, o);
+    mw_tb_release(&b);
+    return bad;
+}
