@@ -1,0 +1,114 @@
+/*
+ * sql_pq.c — victim for the libpq interposition tests (test_sql_pq.c), against a real server.
+ *
+ *   sql_pq CONNINFO calls N   PQexecParams of one parameterized insert N times, PQexec of one
+ *                             literal-inline select N times, a named statement prepared once and
+ *                             run N times, N asynchronous queries (PQsendQuery + PQgetResult);
+ *                             every result cleared, the connection finished.
+ *   sql_pq CONNINFO leaks     a result never cleared (leak_result) and a connection never
+ *                             finished (leak_connection); the main connection is finished.
+ * Exits 0 when every libpq call did what it should.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(PGconn *c, const char *what)
+{
+    fprintf(stderr, "sql_pq: %s: %s", what, c ? PQerrorMessage(c) : "no connection\n");
+    return 1;
+}
+
+/* Runs a command that must succeed, clears its result. */
+static int ok(PGconn *c, PGresult *r, const char *what)
+{
+    ExecStatusType s = PQresultStatus(r);
+    PQclear(r);
+    return (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) ? 0 : fail(c, what);
+}
+
+static __attribute__((noinline)) int run_calls(PGconn *c, int n)
+{
+    char sql[160], id[32], name[48];
+    if (ok(c, PQexec(c, "CREATE TEMP TABLE t(id int PRIMARY KEY, name text)"), "create"))
+        return 1;
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(name, sizeof name, "name-%d", i);
+        const char *vals[2] = {id, name};
+        if (ok(c, PQexecParams(c, "INSERT INTO t(id, name) VALUES ($1, $2)", 2, NULL, vals, NULL,
+                               NULL, 0), "insert"))
+            return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(sql, sizeof sql, "SELECT name FROM t WHERE id = %d AND name <> 'x%d'", i, i);
+        if (ok(c, PQexec(c, sql), "select literal"))
+            return 1;
+    }
+    if (ok(c, PQprepare(c, "by_id", "SELECT name FROM t WHERE id = $1", 1, NULL), "prepare"))
+        return 1;
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        const char *vals[1] = {id};
+        if (ok(c, PQexecPrepared(c, "by_id", 1, vals, NULL, NULL, 0), "exec prepared"))
+            return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM t WHERE id < %d", i);
+        if (!PQsendQuery(c, sql))
+            return fail(c, "send");
+        PGresult *r;
+        int results = 0;
+        while ((r = PQgetResult(c)) != NULL) {
+            results++;
+            if (ok(c, r, "async result"))
+                return 1;
+        }
+        if (results != 1)
+            return fail(c, "async: not exactly one result");
+    }
+    return 0;
+}
+
+static __attribute__((noinline)) PGresult *leak_result(PGconn *c)
+{
+    return PQexec(c, "SELECT 'leaked' AS what, 42 AS answer"); /* never cleared */
+}
+
+static __attribute__((noinline)) PGconn *leak_connection(const char *conninfo)
+{
+    return PQconnectdb(conninfo); /* never finished */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: sql_pq CONNINFO calls N | leaks\n");
+        return 2;
+    }
+    PGconn *c = PQconnectdb(argv[1]);
+    if (PQstatus(c) != CONNECTION_OK)
+        return fail(c, "connect");
+    int rc = 0;
+    if (strcmp(argv[2], "calls") == 0) {
+        int n = argc > 3 ? atoi(argv[3]) : 20;
+        rc = run_calls(c, n);
+        if (!rc)
+            printf("calls %d done\n", n);
+    } else if (strcmp(argv[2], "leaks") == 0) {
+        PGresult *r = leak_result(c);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = fail(c, "leak_result");
+        PGconn *c2 = leak_connection(argv[1]);
+        if (PQstatus(c2) != CONNECTION_OK)
+            rc = fail(c2, "leak_connection");
+        if (!rc)
+            printf("leaks done\n");
+    } else {
+        fprintf(stderr, "sql_pq: unknown mode %s\n", argv[2]);
+        rc = 2;
+    }
+    PQfinish(c);
+    return rc;
+}
