@@ -104,6 +104,9 @@ $(B)/asan/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ANA_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
+# analyzer/schema_embed.c embeds analyzer/schema.sql with .incbin: rebuild it when the schema changes.
+$(B)/obj/analyzer/schema_embed.o $(B)/asan/analyzer/schema_embed.o: analyzer/schema.sql
+
 $(SHIM): $(SHIM_OBJS)
 	$(CC) -shared -Wl,-z,now -Wl,--no-undefined -o $@ $^ $(SHIM_LIBS) $(LDFLAGS)
 

@@ -1,0 +1,322 @@
+/*
+ * cli.c — memwatch-analyze's command line: flags, usage, exit codes, and the run order:
+ * parse -> load suppressions -> ingest every trace -> symbolize + suppress -> report ->
+ * store -> --fail-on verdict.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analyzer.h"
+#include "failon.h"
+#include "ingest.h"
+#include "patterns_proc.h"
+#include "report.h"
+#include "store.h"
+#include "suppress.h"
+#include "symbolize.h"
+
+#define PROG "memwatch-analyze"
+
+static const char usage_text[] =
+    "Usage: " PROG " TRACE... [options]\n"
+    "Reads memwatch traces, stores them in SQLite and prints a report.\n"
+    "\n"
+    "  --db FILE            SQLite store (default: FIRST_TRACE.db beside the first trace;\n"
+    "                       ':memory:' keeps nothing on disk)\n"
+    "  --format FMT         text (default), json, md or html\n"
+    "  -o, --output FILE    write the report to FILE instead of standard output\n"
+    "  --fail-on EXPR       exit 1 when a condition holds for any process, e.g.\n"
+    "                       'leaked>0,peak_rss>512M' (metrics: leaked unfreed definite\n"
+    "                       indirect reachable peak_heap peak_rss lost_events; K/M/G = 1024^n)\n"
+    "  --suppressions FILE  LeakSanitizer-style 'leak:PATTERN' lines; suppressed leaks are\n"
+    "                       reported separately and never fail the run\n"
+    "  --ignore GLOB        processes whose executable (path or name) matches GLOB are\n"
+    "                       reported but not checked by --fail-on (repeatable)\n"
+    "  --top N              rows in ranked tables (default 10)\n"
+    "  --alerts FILE        alert rules: 'key = value' lines (thresholds, cooldown_s,\n"
+    "                       max_per_hour; see README, section patterns)\n"
+    "  --alert KEY=VALUE    one alert setting, applied after --alerts (repeatable)\n"
+    "  -h, --help           this help\n"
+    "  --version            print the version\n"
+    "\n"
+    "Exit status: 0 ok, 1 a --fail-on condition holds, 2 usage error, 3 unreadable or\n"
+    "corrupt trace, output or store error.\n";
+
+typedef struct cli_opts {
+    const char **traces;
+    size_t ntraces;
+    const char *db, *format, *output, *fail_on, *suppressions;
+    const char **ignore;
+    size_t nignore;
+    size_t top;
+    const char *alerts;        /* --alerts FILE */
+    const char **alert_kv;     /* --alert KEY=VALUE, in order */
+    size_t nalert_kv;
+} cli_opts;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see " PROG " --help)\n");
+    return MW_EXIT_USAGE;
+}
+
+/* Matches "--name VALUE" and "--name=VALUE". Returns 1 (value in *val), 0 no match, -1 missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+static int parse(int argc, char **argv, cli_opts *o, bool *done)
+{
+    static const char *const valued[] = {"--db", "--format", "--output", "-o", "--fail-on",
+                                         "--suppressions", "--ignore", "--top", "--alerts",
+                                         "--alert"};
+    bool only_files = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_files || a[0] != '-' || a[1] == '\0') {
+            o->traces[o->ntraces++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_files = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            *done = true;
+            return MW_EXIT_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf(PROG " %s (trace format %u)\n", MEMWATCH_VERSION, MW_FORMAT_VERSION);
+            *done = true;
+            return MW_EXIT_OK;
+        }
+        const char *val = NULL;
+        int which = -1, r = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+            r = opt_value(argc, argv, &i, valued[k], &val);
+            if (r != 0) {
+                which = (int)k;
+                break;
+            }
+        }
+        if (which < 0) return usage_error("unknown option %s", a);
+        if (r < 0) return usage_error("option %s needs a value", valued[which]);
+        switch (which) {
+        case 0: o->db = val; break;
+        case 1: o->format = val; break;
+        case 2: case 3: o->output = val; break;
+        case 4: o->fail_on = val; break;
+        case 5: o->suppressions = val; break;
+        case 6: o->ignore[o->nignore++] = val; break;
+        case 7: {
+            char *end;
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (errno || *end || end == val || v < 1 || v > 100000)
+                return usage_error("--top needs a number from 1 to 100000, got '%s'", val);
+            o->top = (size_t)v;
+            break;
+        }
+        case 8: o->alerts = val; break;
+        case 9: o->alert_kv[o->nalert_kv++] = val; break;
+        }
+    }
+    if (o->format && strcmp(o->format, "text") && strcmp(o->format, "json") &&
+        strcmp(o->format, "md") && strcmp(o->format, "html"))
+        return usage_error("unknown --format '%s' (text, json, md or html)", o->format);
+    if (o->ntraces == 0) return usage_error("%s", "no trace file given");
+    if (o->output && !o->output[0]) return usage_error("%s", "-o needs a file name");
+    if (o->db && !o->db[0]) return usage_error("%s", "--db needs a file name");
+    return MW_EXIT_OK;
+}
+
+/* Fills why (empty when the process is gated by --fail-on). */
+static void not_gated(const mw_proc *p, const cli_opts *o, char *why, size_t len)
+{
+    const char *exe = p->exe && p->exe[0] ? p->exe : p->argc ? p->argv[0] : "";
+    const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+    why[0] = '\0';
+    for (size_t i = 0; i < o->nignore; i++) {
+        if (fnmatch(o->ignore[i], exe, 0) == 0 || fnmatch(o->ignore[i], base, 0) == 0 ||
+            (p->argc && fnmatch(o->ignore[i], p->argv[0], 0) == 0)) {
+            snprintf(why, len, "matches --ignore %s", o->ignore[i]);
+            return;
+        }
+    }
+    if (p->have_end && p->end_reason == MW_END_EXEC)
+        snprintf(why, len, "it exec'd another program (its memory was replaced, not leaked)");
+}
+
+static int run(cli_opts *o)
+{
+    int status = MW_EXIT_OK;
+    char err[512];
+    mw_failon failon;
+    mw_supp supp;
+    mw_supp_init(&supp);
+    if (o->fail_on && mw_failon_parse(&failon, o->fail_on, err, sizeof err)) {
+        fprintf(stderr, PROG ": %s (see " PROG " --help)\n", err);
+        return MW_EXIT_USAGE;
+    }
+    if (o->suppressions && mw_supp_load(&supp, o->suppressions, err, sizeof err)) {
+        fprintf(stderr, PROG ": %s\n", err);
+        mw_supp_free(&supp);
+        return MW_EXIT_USAGE;
+    }
+    mw_alert_config alert_cfg;
+    mw_alert_config_default(&alert_cfg);
+    if (o->alerts && mw_alert_config_load(&alert_cfg, o->alerts, err, sizeof err)) {
+        fprintf(stderr, PROG ": --alerts %s\n", err);
+        mw_supp_free(&supp);
+        return MW_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o->nalert_kv; i++) {
+        if (mw_alert_config_set_kv(&alert_cfg, o->alert_kv[i], err, sizeof err)) {
+            fprintf(stderr, PROG ": --alert %s: %s\n", o->alert_kv[i], err);
+            mw_supp_free(&supp);
+            return MW_EXIT_USAGE;
+        }
+    }
+    mw_report_proc *procs = calloc(o->ntraces, sizeof *procs);
+    if (!procs) {
+        fprintf(stderr, PROG ": out of memory\n");
+        mw_supp_free(&supp);
+        return MW_EXIT_ERROR;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < o->ntraces; i++) {
+        mw_proc *p = mw_proc_new(o->traces[i]);
+        if (!p) {
+            fprintf(stderr, PROG ": out of memory\n");
+            status = MW_EXIT_ERROR;
+            goto out;
+        }
+        procs[n++].p = p;
+        if (mw_ingest_file(p, o->traces[i], err, sizeof err)) {
+            /* The reader's messages usually name the file already. */
+            if (strstr(err, o->traces[i])) fprintf(stderr, PROG ": %s\n", err);
+            else fprintf(stderr, PROG ": %s: %s\n", o->traces[i], err);
+            status = MW_EXIT_ERROR;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        procs[i].sym = mw_sym_new(procs[i].p);
+        mw_supp_apply(o->suppressions ? &supp : NULL, procs[i].p, procs[i].sym);
+        not_gated(procs[i].p, o, procs[i].not_gated, sizeof procs[i].not_gated);
+        procs[i].patterns = mw_patterns_analyze(procs[i].p, &alert_cfg); /* NULL: omitted */
+    }
+
+    /* Report. */
+    mw_report r = {0};
+    r.procs = procs;
+    r.n = n;
+    r.failon = o->fail_on ? &failon : NULL;
+    r.supp = o->suppressions ? &supp : NULL;
+    r.top = o->top ? o->top : 10;
+    mw_report_verdict(&r);
+    FILE *out = stdout;
+    if (o->output && strcmp(o->output, "-") != 0) {
+        out = fopen(o->output, "w");
+        if (!out) {
+            fprintf(stderr, PROG ": cannot write %s: %s\n", o->output, strerror(errno));
+            status = MW_EXIT_ERROR;
+            goto out;
+        }
+    }
+    r.out = out;
+    const char *fmt = o->format ? o->format : "text";
+    r.color = out == stdout && strcmp(fmt, "text") == 0 && isatty(STDOUT_FILENO);
+    int rc = strcmp(fmt, "json") == 0   ? mw_report_json(&r)
+             : strcmp(fmt, "md") == 0   ? mw_report_md(&r)
+             : strcmp(fmt, "html") == 0 ? mw_report_html(&r)
+                                        : mw_report_text(&r);
+    if (fflush(out) != 0 || ferror(out)) rc = -1;
+    if (out != stdout && fclose(out) != 0) rc = -1;
+    if (rc) {
+        fprintf(stderr, PROG ": writing the report to %s failed: %s\n",
+                out == stdout ? "standard output" : o->output, strerror(errno));
+        status = MW_EXIT_ERROR;
+        goto out;
+    }
+
+    /* Store. */
+    char dbpath[4096];
+    if (o->db) snprintf(dbpath, sizeof dbpath, "%s", o->db);
+    else snprintf(dbpath, sizeof dbpath, "%s.db", o->traces[0]);
+    mw_store *st = mw_store_open(dbpath, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, PROG ": %s\n", err);
+        status = MW_EXIT_ERROR;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (mw_store_write(st, procs[i].p, procs[i].sym, err, sizeof err)) {
+            fprintf(stderr, PROG ": %s: %s\n", dbpath, err);
+            status = MW_EXIT_ERROR;
+            break;
+        }
+    }
+    mw_store_close(st);
+    if (status) goto out;
+
+    /* Verdict. */
+    if (r.failed) {
+        for (size_t i = 0; i < n; i++) {
+            if (!procs[i].failed_conditions) continue;
+            fprintf(stderr, PROG ": --fail-on '%s' holds for %s (pid %llu): %s\n", o->fail_on,
+                    mw_proc_name(procs[i].p), (unsigned long long)procs[i].p->pid,
+                    procs[i].fail_desc);
+        }
+        status = MW_EXIT_FAIL_ON;
+    }
+out:
+    for (size_t i = 0; i < n; i++) {
+        mw_sym_free(procs[i].sym);
+        mw_patterns_free(procs[i].patterns);
+        mw_proc_free(procs[i].p);
+    }
+    free(procs);
+    mw_supp_free(&supp);
+    return status;
+}
+
+int mw_analyze_cli(int argc, char **argv)
+{
+    cli_opts o = {0};
+    o.traces = calloc((size_t)argc + 1, sizeof *o.traces);
+    o.ignore = calloc((size_t)argc + 1, sizeof *o.ignore);
+    o.alert_kv = calloc((size_t)argc + 1, sizeof *o.alert_kv);
+    if (!o.traces || !o.ignore || !o.alert_kv) {
+        free(o.traces);
+        free(o.ignore);
+        free(o.alert_kv);
+        fprintf(stderr, PROG ": out of memory\n");
+        return MW_EXIT_ERROR;
+    }
+    bool done = false;
+    int rc = parse(argc, argv, &o, &done);
+    if (rc == MW_EXIT_OK && !done) rc = run(&o);
+    free(o.traces);
+    free(o.ignore);
+    free(o.alert_kv);
+    return rc;
+}

@@ -1,0 +1,862 @@
+/*
+ * ingest.c — streams decoded trace records into the in-memory model (model.h).
+ *
+ * Per-allocation state lives only while a block is live (a slab + hash map keyed by the
+ * block's implicit id (tidx, seq)); everything else is aggregated per site, per SQL
+ * fingerprint, per watched variable, or sampled into decimated time series. A FREE may arrive
+ * before its ALLOC when the chunks of several threads interleave in the file: such frees wait
+ * in a pending set until the allocation shows up.
+ */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OOM (-2)
+
+static char *bytes_dup(mw_bytes b)
+{
+    char *s = malloc(b.len + 1);
+    if (!s) return NULL;
+    if (b.len) memcpy(s, b.ptr, b.len);
+    s[b.len] = '\0';
+    return s;
+}
+
+static inline uint64_t block_key(uint64_t tidx, uint64_t seq) { return (tidx << 44) ^ seq; }
+
+/* ---- threads ------------------------------------------------------------------------- */
+static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
+{
+    /* Threads are dense small indexes in real traces; a hostile index is refused by the
+     * caller before reaching here (see MAX_TIDX). */
+    if (tidx >= p->threads.n) {
+        if (!mw_vec_grow((void **)&p->threads.v, &p->threads.cap, sizeof *p->threads.v, tidx + 1))
+            return NULL;
+        memset(p->threads.v + p->threads.n, 0, (tidx + 1 - p->threads.n) * sizeof *p->threads.v);
+        for (size_t i = p->threads.n; i <= tidx; i++) p->threads.v[i].tidx = i;
+        p->threads.n = tidx + 1;
+    }
+    return &p->threads.v[tidx];
+}
+#define MAX_TIDX (1u << 16)
+
+/* ---- sites and series ------------------------------------------------------------------ */
+static uint32_t site_for(mw_proc *p, uint64_t stack)
+{
+    bool added;
+    uint64_t *v = mw_hmap_put(&p->site_by_stack, stack, &added);
+    if (!v) return UINT32_MAX;
+    if (added) {
+        mw_site s = {0};
+        s.stack = stack;
+        if (!MW_VEC_PUSH(p->sites, s)) {
+            mw_hmap_del(&p->site_by_stack, stack, NULL);
+            return UINT32_MAX;
+        }
+        *v = p->sites.n - 1;
+    }
+    return (uint32_t)*v;
+}
+
+static void site_point(mw_site *s, uint64_t t, int64_t v)
+{
+    if (s->nseries && s->series[s->nseries - 1].t_ns == t) {
+        s->series[s->nseries - 1].v = v;
+        return;
+    }
+    if (s->nseries == s->series_cap) {
+        if (s->series_cap < MW_SITE_SERIES_CAP) {
+            uint32_t nc = s->series_cap ? s->series_cap * 2 : 8;
+            mw_point *ns = realloc(s->series, nc * sizeof *ns);
+            if (!ns) return;
+            s->series = ns;
+            s->series_cap = nc;
+        } else {
+            /* Full: keep every second point (the later of each pair), halving the density
+             * of the history while keeping its shape. */
+            uint32_t k = 0;
+            for (uint32_t i = 1; i < s->nseries; i += 2) s->series[k++] = s->series[i];
+            s->nseries = k;
+        }
+    }
+    s->series[s->nseries].t_ns = t;
+    s->series[s->nseries].v = v;
+    s->nseries++;
+}
+
+static void take_sample(mw_proc *p, uint64_t t)
+{
+    mw_sample smp = {t, p->heap_live > 0 ? (uint64_t)p->heap_live : 0, p->mmap_live,
+                     p->last_rss, p->last_anon, p->last_file, p->mmap_anon_live};
+    if (p->series.n >= MW_SERIES_CAP) {
+        /* Merge pairs (keeping each pair's maxima and later time) and halve the rate. */
+        size_t k = 0;
+        for (size_t i = 0; i + 1 < p->series.n; i += 2) {
+            mw_sample a = p->series.v[i], b = p->series.v[i + 1];
+            mw_sample m = b;
+            if (a.heap > m.heap) m.heap = a.heap;
+            if (a.mmap > m.mmap) m.mmap = a.mmap;
+            if (a.rss > m.rss) m.rss = a.rss;
+            p->series.v[k++] = m;
+        }
+        if (p->series.n % 2) p->series.v[k++] = p->series.v[p->series.n - 1];
+        p->series.n = k;
+        p->series_stride *= 2;
+    }
+    MW_VEC_PUSH(p->series, smp);
+    for (size_t i = 0; i < p->dirty_sites.n; i++) {
+        mw_site *s = &p->sites.v[p->dirty_sites.v[i]];
+        s->dirty = false;
+        site_point(s, t, s->live);
+    }
+    p->dirty_sites.n = 0;
+    p->last_tick_ns = t;
+}
+
+static inline void maybe_tick(mw_proc *p)
+{
+    if (p->t_ns >= p->last_tick_ns + MW_TICK_NS * p->series_stride) take_sample(p, p->t_ns);
+}
+
+static inline void site_changed(mw_proc *p, uint32_t si)
+{
+    mw_site *s = &p->sites.v[si];
+    if (!s->dirty) {
+        s->dirty = true;
+        MW_VEC_PUSH(p->dirty_sites, si);
+    }
+}
+
+/* ---- heap blocks ----------------------------------------------------------------------- */
+static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t seq,
+                       uint64_t size, uint64_t stack, uint64_t addr)
+{
+    p->allocations++;
+    p->bytes_allocated += size;
+    uint32_t si = site_for(p, stack);
+    if (si == UINT32_MAX) return OOM;
+    mw_site *s = &p->sites.v[si];
+    s->calls++;
+    s->bytes += size;
+    uint32_t sql = 0;
+    if (thr->sql_depth > 0) {
+        sql = thr->sql_idx[thr->sql_depth - 1] + 1;
+        p->sql.v[sql - 1].bytes_allocated += size;
+        p->sql.v[sql - 1].allocations++;
+    }
+    uint64_t key = block_key(tidx, seq);
+    if (p->pending_frees.count && mw_hmap_del(&p->pending_frees, key, NULL)) {
+        /* Its free was already seen (another thread's chunk came first). */
+        s->frees++;
+        p->frees++;
+        return 0;
+    }
+    uint64_t bi;
+    if (p->block_free_head) {
+        bi = p->block_free_head - 1;
+        p->block_free_head = p->blocks.v[bi].next_free;
+    } else {
+        mw_block z = {0};
+        if (!MW_VEC_PUSH(p->blocks, z)) return OOM;
+        bi = p->blocks.n - 1;
+    }
+    bool added;
+    uint64_t *v = mw_hmap_put(&p->live, key, &added);
+    if (!v) return OOM;
+    if (!added) {
+        /* A duplicate id (corrupt trace): forget the older block. */
+        mw_block *old = &p->blocks.v[*v];
+        p->heap_live -= (int64_t)old->size;
+        p->sites.v[old->site].live -= (int64_t)old->size;
+        p->sites.v[old->site].live_blocks--;
+        old->next_free = p->block_free_head;
+        p->block_free_head = *v + 1;
+        p->nlive--;
+    }
+    *v = bi;
+    mw_block *b = &p->blocks.v[bi];
+    b->tidx = tidx;
+    b->seq = seq;
+    b->size = size;
+    b->addr = addr;
+    b->site = si;
+    b->sql = sql;
+    b->kind = MW_REACH_UNKNOWN;
+    b->mark = (uint32_t)p->marks.n;
+    b->next_free = 0;
+    p->nlive++;
+    s->live += (int64_t)size;
+    s->live_blocks++;
+    if ((uint64_t)s->live > s->peak_live) s->peak_live = (uint64_t)s->live;
+    site_changed(p, si);
+    p->heap_live += (int64_t)size;
+    if (p->heap_live > 0 && (uint64_t)p->heap_live > p->peak_heap) {
+        p->peak_heap = (uint64_t)p->heap_live;
+        p->peak_heap_t = p->t_ns;
+    }
+    return 0;
+}
+
+static int free_block(mw_proc *p, mw_block_ref ref, bool may_be_temporary)
+{
+    p->frees++;
+    uint64_t key = block_key(ref.tidx, ref.seq);
+    uint64_t bi;
+    if (mw_hmap_del(&p->live, key, &bi)) {
+        mw_block *b = &p->blocks.v[bi];
+        mw_site *s = &p->sites.v[b->site];
+        s->frees++;
+        s->live -= (int64_t)b->size;
+        s->live_blocks--;
+        site_changed(p, b->site);
+        p->heap_live -= (int64_t)b->size;
+        if (may_be_temporary && ref.tidx == p->cur_tidx && p->cur_tidx < p->threads.n &&
+            p->threads.v[p->cur_tidx].seq == ref.seq) {
+            s->temporary++;
+            p->temporary++;
+        }
+        b->next_free = p->block_free_head;
+        p->block_free_head = bi + 1;
+        p->nlive--;
+        return 0;
+    }
+    uint64_t known = ref.tidx < p->threads.n ? p->threads.v[ref.tidx].seq : 0;
+    if (ref.seq > known && ref.tidx < MAX_TIDX) {
+        if (!mw_hmap_put(&p->pending_frees, key, NULL)) return OOM;
+        p->frees--; /* counted when the allocation arrives */
+    } else {
+        p->unmatched_frees++;
+    }
+    return 0;
+}
+
+/* ---- mappings -------------------------------------------------------------------------- */
+/* Anonymous mappings count against "external" memory in the patterns analysis. */
+static inline bool mapping_is_anon(const mw_mapping *m)
+{
+    return (m->flags & 0x20 /* MAP_ANONYMOUS */) || (!m->path && m->fd < 0);
+}
+
+static void unmap_range(mw_proc *p, uint64_t addr, uint64_t len)
+{
+    uint64_t end = addr + len;
+    if (end < addr) end = UINT64_MAX;
+    for (size_t i = 0; i < p->mappings.n;) {
+        mw_mapping *m = &p->mappings.v[i];
+        uint64_t ms = m->addr, me = m->addr + m->len;
+        if (me <= addr || ms >= end) {
+            i++;
+            continue;
+        }
+        uint64_t os = ms > addr ? ms : addr, oe = me < end ? me : end;
+        p->mmap_live -= oe - os;
+        if (mapping_is_anon(m)) p->mmap_anon_live -= oe - os;
+        if (os == ms && oe == me) {
+            free(m->path);
+            p->mappings.v[i] = p->mappings.v[--p->mappings.n];
+            continue;
+        }
+        if (os == ms) {
+            m->offset += oe - ms;
+            m->addr = oe;
+            m->len = me - oe;
+        } else if (oe == me) {
+            m->len = os - ms;
+        } else {
+            mw_mapping tail = *m;
+            tail.addr = oe;
+            tail.len = me - oe;
+            tail.offset += oe - ms;
+            tail.path = m->path ? strdup(m->path) : NULL;
+            m->len = os - ms;
+            if (!MW_VEC_PUSH(p->mappings, tail)) free(tail.path);
+        }
+        i++;
+    }
+}
+
+static int add_mapping(mw_proc *p, mw_mapping m)
+{
+    if (m.len == 0) {
+        free(m.path);
+        return 0;
+    }
+    unmap_range(p, m.addr, m.len); /* MAP_FIXED replaces what was there */
+    if (!MW_VEC_PUSH(p->mappings, m)) {
+        free(m.path);
+        return OOM;
+    }
+    p->mmap_live += m.len;
+    if (mapping_is_anon(&m)) p->mmap_anon_live += m.len;
+    if (p->mmap_live > p->peak_mmap) p->peak_mmap = p->mmap_live;
+    return 0;
+}
+
+static int do_mremap(mw_proc *p, const mw_record *r)
+{
+    mw_mapping nm = {0};
+    nm.fd = -1;
+    for (size_t i = 0; i < p->mappings.n; i++) {
+        mw_mapping *m = &p->mappings.v[i];
+        if (r->u.mremap.old_addr >= m->addr && r->u.mremap.old_addr < m->addr + m->len) {
+            nm = *m;
+            nm.offset += r->u.mremap.old_addr - m->addr;
+            nm.path = m->path ? strdup(m->path) : NULL;
+            break;
+        }
+    }
+    unmap_range(p, r->u.mremap.old_addr, r->u.mremap.old_len);
+    nm.addr = r->u.mremap.new_addr;
+    nm.len = r->u.mremap.new_len;
+    nm.stack = r->u.mremap.stack;
+    nm.t_ns = p->t_ns;
+    return add_mapping(p, nm);
+}
+
+/* ---- SQL ------------------------------------------------------------------------------- */
+static uint32_t sql_for(mw_proc *p, uint64_t fp)
+{
+    bool added;
+    uint64_t *v = mw_hmap_put(&p->sql_by_fp, fp, &added);
+    if (!v) return UINT32_MAX;
+    if (added) {
+        mw_sql_query q = {0};
+        q.fp = fp;
+        if (!MW_VEC_PUSH(p->sql, q)) {
+            mw_hmap_del(&p->sql_by_fp, fp, NULL);
+            return UINT32_MAX;
+        }
+        *v = p->sql.n - 1;
+    }
+    return (uint32_t)*v;
+}
+
+static inline uint64_t res_key(uint64_t type, uint64_t handle) { return (type << 61) ^ handle; }
+
+static int sql_res_open(mw_proc *p, const mw_record *r)
+{
+    uint64_t key = res_key(r->u.sql_res_open.type, r->u.sql_res_open.handle);
+    bool added;
+    uint64_t *v = mw_hmap_put(&p->sql_res_by_handle, key, &added);
+    if (!v) return OOM;
+    mw_sql_resource res = {r->u.sql_res_open.type, r->u.sql_res_open.handle, r->u.sql_res_open.fp,
+                      r->u.sql_res_open.stack, r->u.sql_res_open.db, 1};
+    if (!added) {
+        p->sql_open.v[*v] = res; /* the handle was reused: the old one is gone */
+        return 0;
+    }
+    if (!MW_VEC_PUSH(p->sql_open, res)) return OOM;
+    *v = p->sql_open.n - 1;
+    return 0;
+}
+
+static void sql_res_close(mw_proc *p, const mw_record *r)
+{
+    uint64_t ix;
+    if (!mw_hmap_del(&p->sql_res_by_handle,
+                     res_key(r->u.sql_res_close.type, r->u.sql_res_close.handle), &ix))
+        return;
+    size_t last = p->sql_open.n - 1;
+    if (ix != last) {
+        p->sql_open.v[ix] = p->sql_open.v[last];
+        uint64_t *mv = mw_hmap_get(&p->sql_res_by_handle,
+                                   res_key(p->sql_open.v[ix].type, p->sql_open.v[ix].handle));
+        if (mv) *mv = ix;
+    }
+    p->sql_open.n--;
+}
+
+/* ---- watch ----------------------------------------------------------------------------- */
+static mw_watch_var *watch_var(mw_proc *p, uint64_t id, bool create)
+{
+    uint64_t *v = mw_hmap_get(&p->watch_by_id, id);
+    if (v) return &p->watch_vars.v[*v];
+    if (!create) return NULL;
+    mw_watch_var w = {0};
+    w.id = id;
+    if (!MW_VEC_PUSH(p->watch_vars, w)) return NULL;
+    v = mw_hmap_put(&p->watch_by_id, id, NULL);
+    if (!v) {
+        p->watch_vars.n--;
+        return NULL;
+    }
+    *v = p->watch_vars.n - 1;
+    return &p->watch_vars.v[*v];
+}
+
+static int watch_write(mw_proc *p, const mw_record *r)
+{
+    mw_watch_var *w = watch_var(p, r->u.watch_write.id, true);
+    if (!w) return OOM;
+    w->writes++;
+    p->watch_events_total++;
+    if (p->watch_events.n >= MW_WATCH_EVENTS_KEEP) return 0;
+    mw_watch_event e = {0};
+    e.var_id = r->u.watch_write.id;
+    e.offset = r->u.watch_write.offset;
+    e.len = r->u.watch_write.len;
+    e.tid = r->u.watch_write.tid;
+    e.tidx = p->cur_tidx;
+    e.pc = r->u.watch_write.pc;
+    e.stack = r->u.watch_write.stack;
+    e.sql_fp = r->u.watch_write.sql_fp;
+    e.flags = r->u.watch_write.flags;
+    e.t_ns = r->u.watch_write.t_ns;
+    e.loc_line = r->u.watch_write.loc_line;
+    e.syscall = r->u.watch_write.syscall;
+    if (r->u.watch_write.flags & MW_WF_HAS_BYTES) {
+        size_t n = r->u.watch_write.old_bytes.len;
+        if (r->u.watch_write.new_bytes.len < n) n = r->u.watch_write.new_bytes.len;
+        e.nbytes = n;
+        e.old_bytes = malloc(n ? n : 1);
+        e.new_bytes = malloc(n ? n : 1);
+        if (!e.old_bytes || !e.new_bytes) {
+            free(e.old_bytes);
+            free(e.new_bytes);
+            return OOM;
+        }
+        if (n) {
+            memcpy(e.old_bytes, r->u.watch_write.old_bytes.ptr, n);
+            memcpy(e.new_bytes, r->u.watch_write.new_bytes.ptr, n);
+        }
+    }
+    if (r->u.watch_write.loc_file.len) e.loc_file = bytes_dup(r->u.watch_write.loc_file);
+    if (r->u.watch_write.loc_func.len) e.loc_func = bytes_dup(r->u.watch_write.loc_func);
+    if (!MW_VEC_PUSH(p->watch_events, e)) {
+        free(e.old_bytes);
+        free(e.new_bytes);
+        free(e.loc_file);
+        free(e.loc_func);
+        return OOM;
+    }
+    return 0;
+}
+
+/* ---- header ---------------------------------------------------------------------------- */
+static int header(mw_proc *p, const mw_record *r)
+{
+    p->have_header = true;
+    p->version = r->u.header.version;
+    p->pid = r->u.header.pid;
+    p->ppid = r->u.header.ppid;
+    p->ptr_size = r->u.header.ptr_size;
+    p->page_size = r->u.header.page_size;
+    p->start_realtime_ns = r->u.header.start_realtime_ns;
+    p->start_mono_ns = r->u.header.start_mono_ns;
+    p->flags = r->u.header.flags;
+    free(p->exe);
+    p->exe = bytes_dup(r->u.header.exe);
+    if (!p->exe) return OOM;
+    const uint8_t *a = r->u.header.argv.ptr;
+    size_t n = r->u.header.argv.len;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && a[j]) j++;
+        char *s = bytes_dup((mw_bytes){a + i, j - i});
+        char **na = s ? realloc(p->argv, (p->argc + 1) * sizeof *na) : NULL;
+        if (!na) {
+            free(s);
+            return OOM;
+        }
+        p->argv = na;
+        p->argv[p->argc++] = s;
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* ---- one record ------------------------------------------------------------------------ */
+static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t errlen)
+{
+    mw_thread_info *thr;
+    switch (r->type) {
+    case MW_REC_HEADER:
+        return header(p, r);
+    case MW_REC_END:
+        p->have_end = true;
+        p->end_t_ns = r->u.end.t_ns;
+        if (r->u.end.t_ns > p->t_ns) p->t_ns = r->u.end.t_ns;
+        if (r->u.end.lost_events > p->lost_events) p->lost_events = r->u.end.lost_events;
+        if (r->u.end.lost_bytes > p->lost_bytes) p->lost_bytes = r->u.end.lost_bytes;
+        p->end_reason = r->u.end.reason;
+        p->exit_status = r->u.end.exit_status;
+        return 0;
+    case MW_REC_TIME:
+        if (r->u.time.t_ns > p->t_ns) p->t_ns = r->u.time.t_ns;
+        maybe_tick(p);
+        return 0;
+    case MW_REC_THREAD_SWITCH:
+    case MW_REC_THREAD_START:
+    case MW_REC_THREAD_NAME:
+    case MW_REC_THREAD_END: {
+        uint64_t tidx = r->type == MW_REC_THREAD_SWITCH ? r->u.thread_switch.tidx
+                        : r->type == MW_REC_THREAD_START ? r->u.thread_start.tidx
+                        : r->type == MW_REC_THREAD_NAME  ? r->u.thread_name.tidx
+                                                         : r->u.thread_end.tidx;
+        if (tidx >= MAX_TIDX) {
+            snprintf(err, errlen, "corrupt trace: thread index %llu out of range at byte offset %llu",
+                     (unsigned long long)tidx, (unsigned long long)r->offset);
+            return -1;
+        }
+        if (!(thr = thread_get(p, tidx))) return OOM;
+        if (r->type == MW_REC_THREAD_SWITCH) {
+            p->cur_tidx = tidx;
+        } else if (r->type == MW_REC_THREAD_START) {
+            thr->seen = true;
+            thr->tid = r->u.thread_start.tid;
+            thr->parent_tidx = r->u.thread_start.parent_tidx;
+            free(thr->name);
+            if (!(thr->name = bytes_dup(r->u.thread_start.name))) return OOM;
+        } else if (r->type == MW_REC_THREAD_NAME) {
+            free(thr->name);
+            if (!(thr->name = bytes_dup(r->u.thread_name.name))) return OOM;
+        } else {
+            thr->ended = true;
+        }
+        return 0;
+    }
+    case MW_REC_MODULE_LOAD: {
+        mw_module m = {0};
+        m.id = r->u.module_load.id;
+        m.bias = r->u.module_load.bias;
+        m.start = r->u.module_load.start;
+        m.size = r->u.module_load.size;
+        m.build_id_len = r->u.module_load.build_id.len;
+        if (m.build_id_len > sizeof m.build_id) m.build_id_len = sizeof m.build_id;
+        if (m.build_id_len) memcpy(m.build_id, r->u.module_load.build_id.ptr, m.build_id_len);
+        if (!(m.path = bytes_dup(r->u.module_load.path))) return OOM;
+        uint64_t *v = mw_hmap_put(&p->module_by_id, m.id, NULL);
+        if (!v || !MW_VEC_PUSH(p->modules, m)) {
+            free(m.path);
+            return OOM;
+        }
+        *v = p->modules.n - 1;
+        return 0;
+    }
+    case MW_REC_MODULE_UNLOAD: {
+        uint64_t *v = mw_hmap_get(&p->module_by_id, r->u.module_unload.id);
+        if (v) p->modules.v[*v].unloaded = true;
+        return 0;
+    }
+    case MW_REC_STACK_NODE: {
+        bool added;
+        uint64_t *v = mw_hmap_put(&p->node_by_id, r->u.stack_node.id, &added);
+        if (!v) return OOM;
+        mw_stack_node nd = {r->u.stack_node.id, r->u.stack_node.parent, r->u.stack_node.ip};
+        if (!added) {
+            p->nodes.v[*v] = nd;
+            return 0;
+        }
+        if (!MW_VEC_PUSH(p->nodes, nd)) return OOM;
+        *v = p->nodes.n - 1;
+        return 0;
+    }
+    case MW_REC_ALLOC:
+        if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
+        thr->seq = seq;
+        return alloc_block(p, thr, p->cur_tidx, seq, r->u.alloc.size, r->u.alloc.stack,
+                           r->u.alloc.addr);
+    case MW_REC_FREE:
+        if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
+        return free_block(p, r->u.free.ref, true);
+    case MW_REC_REALLOC: {
+        if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
+        p->reallocs++;
+        int rc = free_block(p, r->u.realloc.old, false);
+        if (rc) return rc;
+        thr = &p->threads.v[p->cur_tidx];
+        thr->seq = seq;
+        return alloc_block(p, thr, p->cur_tidx, seq, r->u.realloc.size, r->u.realloc.stack,
+                           r->u.realloc.addr);
+    }
+    case MW_REC_MMAP: {
+        p->mmaps++;
+        mw_mapping m = {r->u.mmap.addr, r->u.mmap.len, r->u.mmap.prot, r->u.mmap.flags,
+                        r->u.mmap.offset, r->u.mmap.stack, r->u.mmap.fd, NULL, p->t_ns};
+        if (r->u.mmap.path.len && !(m.path = bytes_dup(r->u.mmap.path))) return OOM;
+        return add_mapping(p, m);
+    }
+    case MW_REC_MUNMAP:
+        p->munmaps++;
+        unmap_range(p, r->u.munmap.addr, r->u.munmap.len);
+        return 0;
+    case MW_REC_MREMAP:
+        return do_mremap(p, r);
+    case MW_REC_RSS:
+        if (r->u.rss.t_ns > p->t_ns) p->t_ns = r->u.rss.t_ns;
+        p->last_rss = r->u.rss.rss;
+        p->last_anon = r->u.rss.anon;
+        p->last_file = r->u.rss.file;
+        if (r->u.rss.rss > p->peak_rss) {
+            p->peak_rss = r->u.rss.rss;
+            p->peak_rss_t = r->u.rss.t_ns;
+        }
+        take_sample(p, p->t_ns);
+        return 0;
+    case MW_REC_SQL_QUERY: {
+        uint32_t q = sql_for(p, r->u.sql_query.fp);
+        if (q == UINT32_MAX) return OOM;
+        p->sql.v[q].db = r->u.sql_query.db;
+        free(p->sql.v[q].text);
+        if (!(p->sql.v[q].text = bytes_dup(r->u.sql_query.text))) return OOM;
+        return 0;
+    }
+    case MW_REC_SQL_BEGIN: {
+        if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
+        uint32_t q = sql_for(p, r->u.sql_begin.fp);
+        if (q == UINT32_MAX) return OOM;
+        if (!(r->u.sql_begin.ctx & MW_SQL_CTX_RESUME)) p->sql.v[q].calls++; /* not a resume */
+        if (thr->sql_depth == (int)(sizeof thr->sql_ctx / sizeof thr->sql_ctx[0])) {
+            /* Deeper nesting than we track: the innermost context replaces the top. */
+            thr->sql_depth--;
+        }
+        thr->sql_ctx[thr->sql_depth] = r->u.sql_begin.ctx;
+        thr->sql_fp[thr->sql_depth] = r->u.sql_begin.fp;
+        thr->sql_idx[thr->sql_depth] = q;
+        thr->sql_depth++;
+        return 0;
+    }
+    case MW_REC_SQL_END:
+        if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
+        for (int d = thr->sql_depth - 1; d >= 0; d--) {
+            if (thr->sql_ctx[d] == r->u.sql_end.ctx) {
+                thr->sql_depth = d;
+                break;
+            }
+        }
+        return 0;
+    case MW_REC_SQL_RES_OPEN:
+        return sql_res_open(p, r);
+    case MW_REC_SQL_RES_CLOSE:
+        sql_res_close(p, r);
+        return 0;
+    case MW_REC_WATCH_REG: {
+        mw_watch_var *w = watch_var(p, r->u.watch_reg.id, true);
+        if (!w) return OOM;
+        w->addr = r->u.watch_reg.addr;
+        w->len = r->u.watch_reg.len;
+        w->flags = r->u.watch_reg.flags;
+        free(w->name);
+        if (!(w->name = bytes_dup(r->u.watch_reg.name))) return OOM;
+        return 0;
+    }
+    case MW_REC_WATCH_UNREG: {
+        mw_watch_var *w = watch_var(p, r->u.watch_unreg.id, false);
+        if (w) {
+            w->unregistered = true;
+            w->unreg_reason = r->u.watch_unreg.reason;
+        }
+        return 0;
+    }
+    case MW_REC_WATCH_META: {
+        mw_watch_var *w = watch_var(p, r->u.watch_meta.id, true);
+        if (!w) return OOM;
+        if (w->nmeta >= 64) return 0; /* bounded: later metadata updates are dropped */
+        char **nm = realloc(w->meta, (w->nmeta + 1) * 2 * sizeof *nm);
+        if (!nm) return OOM;
+        w->meta = nm;
+        nm[w->nmeta * 2] = bytes_dup(r->u.watch_meta.key);
+        nm[w->nmeta * 2 + 1] = bytes_dup(r->u.watch_meta.value);
+        w->nmeta++;
+        if (!nm[w->nmeta * 2 - 2] || !nm[w->nmeta * 2 - 1]) return OOM;
+        return 0;
+    }
+    case MW_REC_WATCH_WRITE:
+        return watch_write(p, r);
+    case MW_REC_MARK: {
+        mw_mark m = {p->t_ns, p->cur_tidx, p->heap_live > 0 ? (uint64_t)p->heap_live : 0,
+                     p->last_rss, bytes_dup(r->u.mark.label), 0, 0};
+        if (!m.label || !MW_VEC_PUSH(p->marks, m)) {
+            free(m.label);
+            return OOM;
+        }
+        return 0;
+    }
+    case MW_REC_REACH: {
+        mw_reach_iter it;
+        mw_reach_entry e;
+        int rc;
+        mw_reach_iter_init(&it, r);
+        while ((rc = mw_reach_next(&it, &e)) == 1) {
+            uint64_t *bi = mw_hmap_get(&p->live, block_key(e.ref.tidx, e.ref.seq));
+            if (bi) p->blocks.v[*bi].kind = e.kind < MW_KIND_COUNT ? (uint8_t)e.kind : 0;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "corrupt trace: malformed REACH record at byte offset %llu",
+                     (unsigned long long)r->offset);
+            return -1;
+        }
+        return 0;
+    }
+    case MW_REC_LOST:
+        p->lost_events += r->u.lost.events;
+        p->lost_bytes += r->u.lost.bytes;
+        return 0;
+    case MW_REC_FORK:
+        return MW_VEC_PUSH(p->forks, r->u.fork.child_pid) ? 0 : OOM;
+    case MW_REC_EXEC: {
+        char *s = bytes_dup(r->u.exec.path);
+        if (!s || !MW_VEC_PUSH(p->execs, s)) {
+            free(s);
+            return OOM;
+        }
+        return 0;
+    }
+    case MW_REC_LIMITS:
+        p->limit_cgroup = r->u.limits.cgroup_max;
+        p->limit_rlimit_as = r->u.limits.rlimit_as;
+        p->limit_phys = r->u.limits.phys_mem;
+        return 0;
+    default:
+        p->unknown_records++;
+        return 0;
+    }
+}
+
+/* ---- finishing ------------------------------------------------------------------------- */
+static int cmp_leak(const void *a, const void *b)
+{
+    const mw_leak *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    if (x->site != y->site) return x->site < y->site ? -1 : 1;
+    return (int)x->kind - (int)y->kind;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+    const mw_block *x = a, *y = b;
+    if (x->tidx != y->tidx) return x->tidx < y->tidx ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int finish(mw_proc *p)
+{
+    take_sample(p, p->t_ns);
+    p->unmatched_frees += p->pending_frees.count;
+    /* Unfreed blocks, in id order (deterministic output). */
+    size_t it = 0;
+    uint64_t k, bi;
+    while (mw_hmap_next(&p->live, &it, &k, &bi)) {
+        if (!MW_VEC_PUSH(p->unfreed, p->blocks.v[bi])) return OOM;
+    }
+    if (p->unfreed.n) qsort(p->unfreed.v, p->unfreed.n, sizeof *p->unfreed.v, cmp_block);
+    /* Group by (site, kind). */
+    mw_hmap groups;
+    mw_hmap_init(&groups);
+    for (size_t i = 0; i < p->unfreed.n; i++) {
+        mw_block *b = &p->unfreed.v[i];
+        mw_site *s = &p->sites.v[b->site];
+        s->leaked_bytes[b->kind] += b->size;
+        s->leaked_blocks[b->kind]++;
+        p->unfreed_bytes[b->kind] += b->size;
+        p->unfreed_blocks[b->kind]++;
+        if (b->sql) {
+            p->sql.v[b->sql - 1].bytes_leaked += b->size;
+            p->sql.v[b->sql - 1].blocks_leaked++;
+        }
+        bool added;
+        uint64_t *g = mw_hmap_put(&groups, ((uint64_t)b->site << 2) | b->kind, &added);
+        if (!g) {
+            mw_hmap_free(&groups);
+            return OOM;
+        }
+        if (added) {
+            mw_leak l = {b->site, b->kind, false, 0, 0};
+            if (!MW_VEC_PUSH(p->leaks, l)) {
+                mw_hmap_free(&groups);
+                return OOM;
+            }
+            *g = p->leaks.n - 1;
+        }
+        p->leaks.v[*g].bytes += b->size;
+        p->leaks.v[*g].blocks++;
+    }
+    mw_hmap_free(&groups);
+    if (p->leaks.n) qsort(p->leaks.v, p->leaks.n, sizeof *p->leaks.v, cmp_leak);
+    memcpy(p->leak_bytes, p->unfreed_bytes, sizeof p->leak_bytes);
+    memcpy(p->leak_blocks, p->unfreed_blocks, sizeof p->leak_blocks);
+    /* Leaked SQL resources grouped by (type, stack). */
+    mw_hmap rg;
+    mw_hmap_init(&rg);
+    for (size_t i = 0; i < p->sql_open.n; i++) {
+        mw_sql_resource *o = &p->sql_open.v[i];
+        bool added;
+        uint64_t *g = mw_hmap_put(&rg, mw_hash64(o->stack) ^ o->type, &added);
+        if (!g) {
+            mw_hmap_free(&rg);
+            return OOM;
+        }
+        if (!added && (p->sql_leaked.v[*g].type != o->type || p->sql_leaked.v[*g].stack != o->stack))
+            added = true; /* hash collision: keep a separate group */
+        if (added) {
+            mw_sql_resource r = *o;
+            r.count = 0;
+            if (!MW_VEC_PUSH(p->sql_leaked, r)) {
+                mw_hmap_free(&rg);
+                return OOM;
+            }
+            *g = p->sql_leaked.n - 1;
+        }
+        p->sql_leaked.v[*g].count++;
+    }
+    mw_hmap_free(&rg);
+    return 0;
+}
+
+int mw_ingest_reader(mw_proc *p, mw_reader *r, char *err, size_t errlen)
+{
+    mw_record rec;
+    uint64_t seq = 0;
+    int rc;
+    err[0] = '\0';
+    while ((rc = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        p->records++;
+        if (p->have_end) continue; /* nothing after the end record counts */
+        int a = apply(p, &rec, seq, err, errlen);
+        if (a == OOM) {
+            snprintf(err, errlen, "out of memory while ingesting (at byte offset %llu)",
+                     (unsigned long long)rec.offset);
+            return -1;
+        }
+        if (a) return -1;
+    }
+    switch (rc) {
+    case MW_EOF:
+        if (!p->have_end) p->truncated = true;
+        break;
+    case MW_TRUNCATED:
+        p->truncated = true;
+        break;
+    case MW_BAD_VERSION:
+        snprintf(err, errlen, "%s (this memwatch-analyze reads format version %u)",
+                 mw_reader_error(r), MW_FORMAT_VERSION);
+        return -1;
+    default:
+        snprintf(err, errlen, "%s", mw_reader_error(r));
+        return -1;
+    }
+    if (!p->have_header && p->records == 0) {
+        snprintf(err, errlen, "empty trace: no records");
+        return -1;
+    }
+    if (finish(p)) {
+        snprintf(err, errlen, "out of memory while finishing the model");
+        return -1;
+    }
+    return 0;
+}
+
+int mw_ingest_file(mw_proc *p, const char *path, char *err, size_t errlen)
+{
+    char rerr[256];
+    mw_reader *r = mw_reader_open(path, rerr, sizeof rerr);
+    if (!r) {
+        snprintf(err, errlen, "%s", rerr);
+        return -1;
+    }
+    int rc = mw_ingest_reader(p, r, err, errlen);
+    mw_reader_close(r);
+    return rc;
+}

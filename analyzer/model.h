@@ -1,0 +1,232 @@
+/*
+ * model.h — the analyzer's in-memory model of one traced process (mw_proc), built by
+ * ingest.c while the trace streams by, then written to the store (store.c) and rendered by
+ * the report_*.c files.
+ *
+ * Memory is bounded by live allocations, distinct stacks/sites and small decimated series,
+ * never by the trace's length: per-allocation data lives only while the block is live; what
+ * survives is aggregated per site (site = stack node id of the allocation).
+ */
+#ifndef MW_MODEL_H
+#define MW_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "mw_format.h"
+
+#define MW_KIND_COUNT 4 /* enum mw_reach_kind: unknown, definite, indirect, reachable */
+#define MW_SERIES_CAP 2048      /* process series points kept (pairs merged beyond) */
+#define MW_SITE_SERIES_CAP 128  /* per-site live-bytes points kept (pairs merged beyond) */
+#define MW_WATCH_EVENTS_KEEP 10000 /* write events kept for the report and store */
+#define MW_TICK_NS 100000000ull /* regular sample interval (trace time) */
+
+/* One point of a per-site live-bytes series. */
+typedef struct mw_point {
+    uint64_t t_ns;
+    int64_t v;
+} mw_point;
+
+/* One point of the process time series. */
+typedef struct mw_sample {
+    uint64_t t_ns;
+    uint64_t heap;   /* tracked heap live bytes */
+    uint64_t mmap;   /* tracked mmap live bytes */
+    uint64_t rss, anon, file; /* last RSS sample at or before t (0 before the first) */
+    uint64_t mmap_anon; /* tracked anonymous mmap live bytes (patterns: external memory) */
+} mw_sample;
+
+/* An allocation site: every allocation made with the same stack. */
+typedef struct mw_site {
+    uint64_t stack;          /* stack node id (0 = no stack recorded) */
+    uint64_t calls, bytes;   /* allocations made here, bytes requested */
+    uint64_t frees;          /* of those, freed */
+    uint64_t temporary;      /* freed right after allocation (heaptrack's definition) */
+    int64_t live;            /* live bytes now */
+    uint64_t live_blocks;
+    uint64_t peak_live;      /* max live bytes */
+    uint64_t leaked_bytes[MW_KIND_COUNT], leaked_blocks[MW_KIND_COUNT]; /* unfreed at end */
+    mw_point *series;        /* live bytes over time (only when it changed), decimated */
+    uint32_t nseries, series_cap;
+    bool dirty;              /* live changed since the last tick */
+} mw_site;
+
+/* A live (later: unfreed) heap block. */
+typedef struct mw_block {
+    uint64_t tidx, seq;      /* implicit id */
+    uint64_t size, addr;
+    uint32_t site;           /* index into sites */
+    uint32_t sql;            /* 1 + index into sql queries, 0 = no SQL context */
+    uint8_t kind;            /* enum mw_reach_kind */
+    uint32_t mark;           /* 1 + index of the last mark before the allocation, 0 none */
+    uint64_t next_free;      /* slab free list (internal) */
+} mw_block;
+
+typedef struct mw_stack_node {
+    uint64_t id, parent, ip;
+} mw_stack_node;
+
+typedef struct mw_module {
+    uint64_t id, bias, start, size;
+    char *path;
+    uint8_t build_id[64];
+    size_t build_id_len;
+    bool unloaded;
+} mw_module;
+
+typedef struct mw_thread_info {
+    uint64_t tidx, tid, parent_tidx;
+    char *name;
+    bool seen;             /* THREAD_START seen */
+    bool ended;
+    /* ingest state */
+    uint64_t seq;          /* last implicit sequence number of this thread */
+    uint64_t sql_ctx[8], sql_fp[8];  /* SQL context stack (innermost last) */
+    uint32_t sql_idx[8];
+    int sql_depth;
+} mw_thread_info;
+
+typedef struct mw_mapping {
+    uint64_t addr, len, prot, flags, offset, stack;
+    int64_t fd;
+    char *path;             /* NULL for anonymous */
+    uint64_t t_ns;
+} mw_mapping;
+
+typedef struct mw_mark {
+    uint64_t t_ns, tidx, heap, rss;
+    char *label;
+    /* blocks allocated after this mark (and before the next) still unfreed at exit, after
+     * suppressions (filled by mw_supp_apply) */
+    uint64_t leaked_bytes, leaked_blocks;
+} mw_mark;
+
+typedef struct mw_sql_query {
+    uint64_t fp, db;
+    char *text;             /* NULL until SQL_QUERY seen */
+    uint64_t calls, bytes_allocated, bytes_leaked, blocks_leaked, allocations;
+} mw_sql_query;
+
+/* An open SQL resource (live), and after ingest the leaked ones grouped by (type, stack). */
+typedef struct mw_sql_resource {
+    uint64_t type, handle, fp, stack, db, count;
+} mw_sql_resource;
+
+typedef struct mw_watch_var {
+    uint64_t id, addr, len, flags;
+    char *name;
+    uint64_t writes;
+    bool unregistered;
+    uint64_t unreg_reason;
+    char **meta;            /* key, value pairs */
+    size_t nmeta;
+} mw_watch_var;
+
+typedef struct mw_watch_event {
+    uint64_t var_id, offset, len, tid, tidx, pc, stack, sql_fp, flags, t_ns, loc_line;
+    int64_t syscall;
+    uint8_t *old_bytes, *new_bytes;
+    size_t nbytes;
+    char *loc_file, *loc_func;
+} mw_watch_event;
+
+/* Leaks at exit grouped by (site, kind). */
+typedef struct mw_leak {
+    uint32_t site;
+    uint8_t kind;
+    bool suppressed;
+    uint64_t bytes, blocks;
+} mw_leak;
+
+#define MW_VEC(T) struct { T *v; size_t n, cap; }
+
+typedef struct mw_proc {
+    char *trace_path;
+    /* HEADER */
+    bool have_header;
+    uint32_t version;
+    uint64_t pid, ppid, ptr_size, page_size, start_realtime_ns, start_mono_ns, flags;
+    char *exe;
+    char **argv;
+    size_t argc;
+    /* END / facts */
+    bool have_end, truncated;
+    uint64_t end_t_ns, end_reason;
+    int64_t exit_status;
+    uint64_t lost_events, lost_bytes;
+    uint64_t records, unknown_records, unmatched_frees;
+    uint64_t limit_cgroup, limit_rlimit_as, limit_phys;
+    MW_VEC(uint64_t) forks;
+    MW_VEC(char *) execs;
+
+    /* totals */
+    uint64_t allocations, frees, reallocs, bytes_allocated, temporary;
+    int64_t heap_live;
+    uint64_t peak_heap, peak_heap_t, peak_rss, peak_rss_t;
+    uint64_t mmap_live, peak_mmap, mmaps, munmaps;
+    uint64_t mmap_anon_live;          /* of mmap_live, anonymous mappings (patterns) */
+    uint64_t t_ns, last_tick_ns, last_rss, last_anon, last_file;
+
+    /* tables */
+    MW_VEC(mw_thread_info) threads;   /* indexed by tidx */
+    uint64_t cur_tidx;
+    MW_VEC(mw_module) modules;
+    mw_hmap module_by_id;
+    MW_VEC(mw_stack_node) nodes;
+    mw_hmap node_by_id;
+    MW_VEC(mw_site) sites;
+    mw_hmap site_by_stack;
+    MW_VEC(uint32_t) dirty_sites;
+    MW_VEC(mw_block) blocks;          /* slab of live blocks */
+    uint64_t block_free_head;         /* 1 + index of first free slab entry, 0 none */
+    mw_hmap live;                     /* (tidx<<44|seq) -> slab index */
+    size_t nlive;
+    mw_hmap pending_frees;            /* frees seen before their allocation */
+    MW_VEC(mw_sample) series;
+    uint32_t series_stride;           /* samples merged per point after decimation */
+    MW_VEC(mw_mapping) mappings;      /* live mappings */
+    MW_VEC(mw_mark) marks;
+    MW_VEC(mw_sql_query) sql;
+    mw_hmap sql_by_fp;
+    MW_VEC(mw_sql_resource) sql_open;      /* live resources */
+    mw_hmap sql_res_by_handle;        /* (type<<61 ^ handle) -> index in sql_open */
+    MW_VEC(mw_sql_resource) sql_leaked;    /* after finish: grouped by (type, stack) */
+    MW_VEC(mw_watch_var) watch_vars;
+    mw_hmap watch_by_id;
+    MW_VEC(mw_watch_event) watch_events;
+    uint64_t watch_events_total;
+
+    /* after finish: unfreed blocks and leak groups */
+    MW_VEC(mw_block) unfreed;
+    MW_VEC(mw_leak) leaks;
+    uint64_t unfreed_bytes[MW_KIND_COUNT], unfreed_blocks[MW_KIND_COUNT];
+    /* after suppressions: */
+    uint64_t leak_bytes[MW_KIND_COUNT], leak_blocks[MW_KIND_COUNT];   /* not suppressed */
+    uint64_t supp_bytes, supp_blocks;
+    uint64_t premark_leaked_bytes, premark_leaked_blocks; /* leaked before the first mark */
+    uint64_t nleaked_mappings_bytes;
+} mw_proc;
+
+#define MW_VEC_PUSH(vec, val)                                                      \
+    (((vec).n < (vec).cap || mw_vec_grow((void **)&(vec).v, &(vec).cap, sizeof *(vec).v, \
+                                         (vec).n + 1))                             \
+         ? ((vec).v[(vec).n++] = (val), true)                                      \
+         : false)
+bool mw_vec_grow(void **v, size_t *cap, size_t elem, size_t need);
+
+mw_proc *mw_proc_new(const char *trace_path);
+void mw_proc_free(mw_proc *p);
+/* Unfreed-bytes helpers over the (post-suppression) leak figures. */
+uint64_t mw_proc_leaked_bytes(const mw_proc *p);   /* definite + indirect */
+uint64_t mw_proc_unfreed_bytes(const mw_proc *p);  /* every kind */
+const char *mw_reach_kind_name(unsigned kind);
+/* Stack frames of a node, innermost first: fills ips (at most max) and returns the depth. */
+size_t mw_proc_stack_ips(const mw_proc *p, uint64_t stack, uint64_t *ips, size_t max);
+const char *mw_sql_db_name(uint64_t db);
+const char *mw_sql_res_name(uint64_t type);
+/* Name of a thread index ("" when unknown) and its kernel tid (0 when unknown). */
+const char *mw_proc_thread_name(const mw_proc *p, uint64_t tidx);
+
+#endif /* MW_MODEL_H */

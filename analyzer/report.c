@@ -1,0 +1,135 @@
+/*
+ * report.c — shared report logic: the merged verdict, site ranking, formatting helpers.
+ */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void mw_report_verdict(mw_report *r)
+{
+    r->failed = false;
+    r->failing_procs = 0;
+    memset(r->bytes, 0, sizeof r->bytes);
+    memset(r->blocks, 0, sizeof r->blocks);
+    r->supp_bytes = r->supp_blocks = r->lost_events = 0;
+    r->any_truncated = false;
+    for (size_t i = 0; i < r->n; i++) {
+        mw_report_proc *rp = &r->procs[i];
+        mw_proc *p = rp->p;
+        for (int k = 0; k < MW_KIND_COUNT; k++) {
+            r->bytes[k] += p->leak_bytes[k];
+            r->blocks[k] += p->leak_blocks[k];
+        }
+        r->supp_bytes += p->supp_bytes;
+        r->supp_blocks += p->supp_blocks;
+        r->lost_events += p->lost_events;
+        if (p->truncated) r->any_truncated = true;
+        rp->failed_conditions = 0;
+        rp->fail_desc[0] = '\0';
+        if (r->failon && !rp->not_gated[0]) {
+            rp->failed_conditions = mw_failon_eval(r->failon, p, rp->fail_desc, sizeof rp->fail_desc);
+            if (rp->failed_conditions) {
+                r->failed = true;
+                r->failing_procs++;
+            }
+        }
+    }
+}
+
+const char *mw_fmt_bytes(uint64_t v, char buf[32])
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    if (v < 1024) {
+        snprintf(buf, 32, "%llu B", (unsigned long long)v);
+        return buf;
+    }
+    double d = (double)v;
+    int u = 0;
+    while (d >= 1024 && u < 4) {
+        d /= 1024;
+        u++;
+    }
+    snprintf(buf, 32, d < 100 ? "%.1f %s" : "%.0f %s", d, units[u]);
+    return buf;
+}
+
+static const mw_proc *rank_proc;
+static enum mw_rank rank_by;
+
+static uint64_t rank_key(const mw_site *s)
+{
+    switch (rank_by) {
+    case MW_RANK_TEMPORARY: return s->temporary;
+    case MW_RANK_PEAK: return s->peak_live;
+    default: return s->bytes;
+    }
+}
+
+static int cmp_rank(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint64_t kx = rank_key(&rank_proc->sites.v[x]), ky = rank_key(&rank_proc->sites.v[y]);
+    if (kx != ky) return kx < ky ? 1 : -1;
+    return x < y ? -1 : x > y;
+}
+
+size_t mw_rank_sites(const mw_proc *p, enum mw_rank by, uint32_t *out, size_t max)
+{
+    if (!max || !p->sites.n) return 0;
+    uint32_t *all = malloc(p->sites.n * sizeof *all);
+    if (!all) return 0;
+    size_t n = 0;
+    rank_proc = p;
+    rank_by = by;
+    for (size_t i = 0; i < p->sites.n; i++)
+        if (rank_key(&p->sites.v[i]) > 0) all[n++] = (uint32_t)i;
+    qsort(all, n, sizeof *all, cmp_rank);
+    if (n > max) n = max;
+    memcpy(out, all, n * sizeof *out);
+    free(all);
+    return n;
+}
+
+const char *mw_syscall_name(int64_t nr)
+{
+    /* x86_64 numbers of the calls through which the kernel writes into user memory. */
+    static const struct { int nr; const char *name; } tab[] = {
+        {0, "read"}, {4, "stat"}, {5, "fstat"}, {6, "lstat"}, {7, "poll"}, {17, "pread64"},
+        {19, "readv"}, {23, "select"}, {45, "recvfrom"}, {47, "recvmsg"}, {51, "getsockname"},
+        {52, "getpeername"}, {55, "getsockopt"}, {61, "wait4"}, {63, "uname"},
+        {89, "readlink"}, {96, "gettimeofday"}, {97, "getrlimit"}, {98, "getrusage"},
+        {99, "sysinfo"}, {202, "futex"}, {228, "clock_gettime"}, {232, "epoll_wait"},
+        {262, "newfstatat"}, {270, "pselect6"}, {271, "ppoll"}, {281, "epoll_pwait"},
+        {288, "accept4"}, {295, "preadv"}, {299, "recvmmsg"}, {318, "getrandom"},
+        {327, "preadv2"}, {332, "statx"}, {2, "open"}, {1, "write"}, {16, "ioctl"},
+        {257, "openat"}, {3, "close"}, {9, "mmap"}, {10, "mprotect"}, {11, "munmap"},
+        {13, "rt_sigaction"}, {14, "rt_sigprocmask"}, {35, "nanosleep"}, {39, "getpid"},
+        {56, "clone"}, {59, "execve"}, {60, "exit"}, {231, "exit_group"},
+        {425, "io_uring_setup"}, {426, "io_uring_enter"},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (tab[i].nr == nr) return tab[i].name;
+    return NULL;
+}
+
+const char *mw_thread_name_by_tid(const mw_proc *p, uint64_t tid)
+{
+    for (size_t i = 0; i < p->threads.n; i++)
+        if (p->threads.v[i].tid == tid && p->threads.v[i].name) return p->threads.v[i].name;
+    return "";
+}
+
+const char *mw_proc_name(const mw_proc *p)
+{
+    const char *e = p->exe && p->exe[0] ? p->exe : p->argc ? p->argv[0] : NULL;
+    if (!e || !e[0]) return "?";
+    const char *b = strrchr(e, '/');
+    return b && b[1] ? b + 1 : e;
+}
+
+size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max)
+{
+    if (!rp->sym) return 0;
+    return mw_sym_stack(rp->sym, stack, out, max);
+}

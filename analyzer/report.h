@@ -1,0 +1,75 @@
+/*
+ * report.h — what every report format shares (report.c): the report context handed to each
+ * section function, the merged verdict, ranking and formatting helpers.
+ *
+ * Each format is a list of section functions taking (mw_report *, mw_report_proc *), so
+ * adding a section (patterns, growth sites, alerts) is one function and one line in that
+ * format's section table.
+ */
+#ifndef MW_REPORT_H
+#define MW_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "failon.h"
+#include "model.h"
+#include "suppress.h"
+#include "symbolize.h"
+
+#define MW_STACK_MAX 64        /* frames shown per stack in any report */
+
+typedef struct mw_report_proc {
+    mw_proc *p;
+    mw_symbolizer *sym;
+    char not_gated[300];       /* "" or why --fail-on does not apply ("matches --ignore GLOB") */
+    size_t failed_conditions;  /* --fail-on conditions that hold for this process */
+    char fail_desc[512];       /* "leaked=123 > 0, ..." */
+    struct mw_patterns *patterns; /* growth patterns, growing sites, alerts (patterns_proc.h);
+                                     NULL when not analyzed */
+} mw_report_proc;
+
+typedef struct mw_report {
+    FILE *out;
+    mw_report_proc *procs;
+    size_t n;
+    const mw_failon *failon;   /* NULL: no --fail-on */
+    const mw_supp *supp;       /* NULL: no --suppressions */
+    bool color;                /* ANSI colours (text format, tty only) */
+    size_t top;                /* rows per ranked table (default 10) */
+    /* merged verdict (mw_report_verdict) */
+    bool failed;               /* some --fail-on condition holds for some process */
+    size_t failing_procs;
+    uint64_t bytes[MW_KIND_COUNT], blocks[MW_KIND_COUNT]; /* unfreed by kind, after suppressions */
+    uint64_t supp_bytes, supp_blocks, lost_events;
+    bool any_truncated;
+} mw_report;
+
+/* Evaluates --fail-on per process and fills the merged verdict. */
+void mw_report_verdict(mw_report *r);
+
+/* The four formats. Return 0, or -1 when writing failed (errno set by stdio). */
+int mw_report_text(mw_report *r);
+int mw_report_json(mw_report *r);
+int mw_report_md(mw_report *r);
+int mw_report_html(mw_report *r);
+
+/* ---- helpers --------------------------------------------------------------------------- */
+/* Human-readable bytes: "512 B", "1.5 KiB", "3.2 MiB". */
+const char *mw_fmt_bytes(uint64_t v, char buf[32]);
+/* Site indexes of p ranked by key (descending), at most max, only where key > 0. */
+enum mw_rank { MW_RANK_BYTES, MW_RANK_TEMPORARY, MW_RANK_PEAK };
+size_t mw_rank_sites(const mw_proc *p, enum mw_rank by, uint32_t *out, size_t max);
+/* System call name for a number (x86_64), or NULL when unknown. */
+const char *mw_syscall_name(int64_t nr);
+/* Thread name for a kernel tid ("" when unknown). */
+const char *mw_thread_name_by_tid(const mw_proc *p, uint64_t tid);
+/* Short program name: basename of exe, else argv[0], else "?". */
+const char *mw_proc_name(const mw_proc *p);
+/* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
+ * The one place every format gets its stacks from. */
+size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);
+
+#endif /* MW_REPORT_H */

@@ -1,0 +1,423 @@
+/*
+ * report_text.c — the terminal report (--format text, the default). Ranks what matters first:
+ * the verdict line, leaks by kind with their stacks, per-mark leaks, totals and peaks, top
+ * sites, temporary allocations, mappings left mapped, SQL, watch events, lost/truncation.
+ * Lines fit 100 columns; ANSI colour only when r->color (stdout is a tty).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "patterns_report.h"
+#include "report.h"
+
+#define WIDTH 100
+#define TEXT_FRAMES 8
+
+typedef void (*text_section)(mw_report *r, mw_report_proc *rp);
+
+static const char *col(const mw_report *r, const char *code) { return r->color ? code : ""; }
+#define BOLD(r) col(r, "\033[1m")
+#define RED(r) col(r, "\033[1;31m")
+#define YEL(r) col(r, "\033[33m")
+#define GRN(r) col(r, "\033[32m")
+#define DIM(r) col(r, "\033[2m")
+#define OFF(r) col(r, "\033[0m")
+
+/* Prints s with control characters replaced (a hostile name must not drive the terminal),
+ * cut to max columns (bytes) with "…" when longer. */
+static void put_clean(FILE *f, const char *s, size_t max)
+{
+    if (!s) s = "";
+    size_t n = strlen(s);
+    bool cut = n > max;
+    if (cut) n = max > 3 ? max - 3 : max;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+    }
+    if (cut) fputs("...", f);
+}
+
+static const char *base(const char *path)
+{
+    if (!path) return NULL;
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+static void frame_line(mw_report *r, const mw_frame *f, size_t i, const char *indent)
+{
+    FILE *o = r->out;
+    fprintf(o, "%s#%-2zu ", indent, i);
+    put_clean(o, f->function, 56);
+    if (f->file) {
+        fprintf(o, "  %s", DIM(r));
+        put_clean(o, base(f->file), 30);
+        fprintf(o, ":%llu%s", (unsigned long long)f->line, OFF(r));
+    } else if (f->module && !strchr(f->function ? f->function : "", '+')) {
+        fprintf(o, "  %s(", DIM(r));
+        put_clean(o, base(f->module), 30);
+        fprintf(o, ")%s", OFF(r));
+    }
+    fputc('\n', o);
+}
+
+static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t max,
+                        const char *indent)
+{
+    mw_frame f[MW_STACK_MAX];
+    size_t n = mw_stack_frames(rp, stack, f, MW_STACK_MAX);
+    if (n == 0) {
+        fprintf(r->out, "%s%s(no stack recorded)%s\n", indent, DIM(r), OFF(r));
+        return;
+    }
+    for (size_t i = 0; i < n && i < max; i++) frame_line(r, &f[i], i, indent);
+    if (n > max) fprintf(r->out, "%s%s... %zu more frames%s\n", indent, DIM(r), n - max, OFF(r));
+}
+
+/* "func file:line" of a stack's first frame, for one-line tables. */
+static void where(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t max)
+{
+    mw_frame f[4];
+    size_t n = mw_stack_frames(rp, stack, f, 4);
+    if (n == 0) {
+        fputs("(no stack)", r->out);
+        return;
+    }
+    char buf[400];
+    if (f[0].file)
+        snprintf(buf, sizeof buf, "%s %s:%llu", f[0].function ? f[0].function : "?",
+                 base(f[0].file), (unsigned long long)f[0].line);
+    else
+        snprintf(buf, sizeof buf, "%s", f[0].function ? f[0].function : "?");
+    put_clean(r->out, buf, max);
+}
+
+static void heading(mw_report *r, const char *title)
+{
+    fprintf(r->out, "\n%s%s%s\n", BOLD(r), title, OFF(r));
+}
+
+/* ---- sections -------------------------------------------------------------------------- */
+static void sec_verdict(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    FILE *o = r->out;
+    char b1[32], b2[32], b3[32];
+    uint64_t leaked = mw_proc_leaked_bytes(p);
+    uint64_t lblocks = p->leak_blocks[MW_REACH_DEFINITE] + p->leak_blocks[MW_REACH_INDIRECT];
+    fprintf(o, "%smemwatch: ", BOLD(r));
+    put_clean(o, mw_proc_name(p), 40);
+    fprintf(o, " (pid %llu)%s: ", (unsigned long long)p->pid, OFF(r));
+    if (leaked) {
+        fprintf(o, "%sLEAKED %llu bytes in %llu block%s%s (definite %s, indirect %s)", RED(r),
+                (unsigned long long)leaked, (unsigned long long)lblocks, lblocks == 1 ? "" : "s",
+                OFF(r), mw_fmt_bytes(p->leak_bytes[MW_REACH_DEFINITE], b1),
+                mw_fmt_bytes(p->leak_bytes[MW_REACH_INDIRECT], b2));
+    } else if (p->leak_bytes[MW_REACH_UNKNOWN]) {
+        fprintf(o, "%s%llu bytes unfreed at exit%s in %llu blocks (no reachability scan)", YEL(r),
+                (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN], OFF(r),
+                (unsigned long long)p->leak_blocks[MW_REACH_UNKNOWN]);
+    } else {
+        fprintf(o, "%sno leaks%s", GRN(r), OFF(r));
+    }
+    if (p->leak_bytes[MW_REACH_REACHABLE])
+        fprintf(o, ", %s still reachable", mw_fmt_bytes(p->leak_bytes[MW_REACH_REACHABLE], b3));
+    if (leaked && p->leak_bytes[MW_REACH_UNKNOWN])
+        fprintf(o, ", %s unknown", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b3));
+    fputc('\n', o);
+    if (rp->failed_conditions)
+        fprintf(o, "  %sFAIL%s --fail-on: %s\n", RED(r), OFF(r), rp->fail_desc);
+    if (rp->not_gated[0]) fprintf(o, "  not gated: %s\n", rp->not_gated);
+    fputs("  command: ", o);
+    size_t used = 11;
+    for (size_t i = 0; i < p->argc && used < WIDTH - 4; i++) {
+        size_t len = strlen(p->argv[i]);
+        put_clean(o, p->argv[i], WIDTH - 4 - used);
+        fputc(' ', o);
+        used += len + 1;
+    }
+    fputc('\n', o);
+    fputs("  trace:   ", o);
+    put_clean(o, p->trace_path, WIDTH - 12);
+    fputc('\n', o);
+    if (p->truncated)
+        fprintf(o, "  %sthe trace is truncated%s: it ended without its end record (killed, or "
+                "still being written); figures cover what was recorded\n", YEL(r), OFF(r));
+    if (p->lost_events)
+        fprintf(o, "  %s%llu events (%llu bytes) were lost%s by the tracer: figures may be "
+                "incomplete\n", RED(r), (unsigned long long)p->lost_events,
+                (unsigned long long)p->lost_bytes, OFF(r));
+}
+
+static void leak_group(mw_report *r, mw_report_proc *rp, const mw_leak *l)
+{
+    const char *c = l->kind == MW_REACH_DEFINITE   ? RED(r)
+                    : l->kind == MW_REACH_REACHABLE ? YEL(r)
+                                                    : BOLD(r);
+    fprintf(r->out, "  %s%llu bytes in %llu block%s, %s%s\n", c, (unsigned long long)l->bytes,
+            (unsigned long long)l->blocks, l->blocks == 1 ? "" : "s", mw_reach_kind_name(l->kind),
+            OFF(r));
+    stack_lines(r, rp, rp->p->sites.v[l->site].stack, TEXT_FRAMES, "      ");
+}
+
+static void sec_leaks(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    char b[32];
+    size_t shown = 0, more = 0;
+    uint64_t more_bytes = 0;
+    bool any = false;
+    for (size_t i = 0; i < p->leaks.n; i++)
+        if (!p->leaks.v[i].suppressed && p->leaks.v[i].kind != MW_REACH_REACHABLE) any = true;
+    if (any) {
+        heading(r, "Leaks at exit (unfreed, not reachable; by allocation stack)");
+        for (size_t i = 0; i < p->leaks.n; i++) {
+            const mw_leak *l = &p->leaks.v[i];
+            if (l->suppressed || l->kind == MW_REACH_REACHABLE) continue;
+            if (shown < r->top) {
+                leak_group(r, rp, l);
+                shown++;
+            } else {
+                more++;
+                more_bytes += l->bytes;
+            }
+        }
+        if (more)
+            fprintf(r->out, "  ... %zu more stacks, %s\n", more, mw_fmt_bytes(more_bytes, b));
+    }
+    shown = more = 0;
+    more_bytes = 0;
+    if (p->leak_bytes[MW_REACH_REACHABLE]) {
+        heading(r, "Still reachable at exit (a pointer to them remained)");
+        for (size_t i = 0; i < p->leaks.n; i++) {
+            const mw_leak *l = &p->leaks.v[i];
+            if (l->suppressed || l->kind != MW_REACH_REACHABLE) continue;
+            if (shown < (r->top + 1) / 2) {
+                leak_group(r, rp, l);
+                shown++;
+            } else {
+                more++;
+                more_bytes += l->bytes;
+            }
+        }
+        if (more)
+            fprintf(r->out, "  ... %zu more stacks, %s\n", more, mw_fmt_bytes(more_bytes, b));
+    }
+    if (p->supp_blocks)
+        fprintf(r->out, "\n  suppressed (--suppressions): %llu bytes in %llu blocks\n",
+                (unsigned long long)p->supp_bytes, (unsigned long long)p->supp_blocks);
+}
+
+static void sec_marks(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    bool any = false;
+    for (size_t i = 0; i < p->marks.n; i++)
+        if (p->marks.v[i].leaked_blocks) any = true;
+    if (!any) return;
+    heading(r, "Leaks by mark (allocated after memwatch_mark(label), unfreed at exit)");
+    if (p->premark_leaked_blocks)
+        fprintf(r->out, "  %-60s %llu bytes in %llu blocks\n", "(before the first mark)",
+                (unsigned long long)p->premark_leaked_bytes,
+                (unsigned long long)p->premark_leaked_blocks);
+    for (size_t i = 0; i < p->marks.n; i++) {
+        const mw_mark *m = &p->marks.v[i];
+        if (!m->leaked_blocks) continue;
+        fputs("  ", r->out);
+        put_clean(r->out, m->label, 60);
+        size_t len = strlen(m->label);
+        for (size_t k = len; k < 60; k++) fputc(' ', r->out);
+        fprintf(r->out, " %s%llu bytes%s in %llu block%s\n", RED(r),
+                (unsigned long long)m->leaked_bytes, OFF(r), (unsigned long long)m->leaked_blocks,
+                m->leaked_blocks == 1 ? "" : "s");
+    }
+}
+
+static void sec_totals(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    char b1[32], b2[32], b3[32];
+    heading(r, "Totals");
+    fprintf(r->out, "  allocations %llu, frees %llu, bytes allocated %s, temporary %llu",
+            (unsigned long long)p->allocations, (unsigned long long)p->frees,
+            mw_fmt_bytes(p->bytes_allocated, b1), (unsigned long long)p->temporary);
+    if (p->allocations)
+        fprintf(r->out, " (%.0f%%)", 100.0 * (double)p->temporary / (double)p->allocations);
+    fputc('\n', r->out);
+    fprintf(r->out, "  peak heap %s at %.2f s, peak RSS %s, peak mmap %s, run %.2f s\n",
+            mw_fmt_bytes(p->peak_heap, b1), (double)p->peak_heap_t / 1e9,
+            mw_fmt_bytes(p->peak_rss, b2), mw_fmt_bytes(p->peak_mmap, b3), (double)p->t_ns / 1e9);
+    if (p->unmatched_frees)
+        fprintf(r->out, "  %llu frees named blocks the trace never allocated\n",
+                (unsigned long long)p->unmatched_frees);
+}
+
+static void sec_top_sites(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    uint32_t *idx = malloc(r->top * sizeof *idx);
+    if (!idx) return;
+    size_t n = mw_rank_sites(p, MW_RANK_BYTES, idx, r->top);
+    if (n) {
+        heading(r, "Top allocation sites (by bytes allocated)");
+        fprintf(r->out, "  %10s %10s %10s  %s\n", "bytes", "calls", "peak live", "site");
+        for (size_t i = 0; i < n; i++) {
+            const mw_site *s = &p->sites.v[idx[i]];
+            char b1[32], b2[32];
+            fprintf(r->out, "  %10s %10llu %10s  ", mw_fmt_bytes(s->bytes, b1),
+                    (unsigned long long)s->calls, mw_fmt_bytes(s->peak_live, b2));
+            where(r, rp, s->stack, WIDTH - 37);
+            fputc('\n', r->out);
+        }
+    }
+    n = mw_rank_sites(p, MW_RANK_TEMPORARY, idx, r->top < 5 ? r->top : 5);
+    if (n) {
+        heading(r, "Temporary allocations (freed with no other allocation in between)");
+        fprintf(r->out, "  %10s %10s  %s\n", "temporary", "of calls", "site");
+        for (size_t i = 0; i < n; i++) {
+            const mw_site *s = &p->sites.v[idx[i]];
+            fprintf(r->out, "  %10llu %10llu  ", (unsigned long long)s->temporary,
+                    (unsigned long long)s->calls);
+            where(r, rp, s->stack, WIDTH - 26);
+            fputc('\n', r->out);
+        }
+    }
+    free(idx);
+}
+
+static void sec_mappings(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    if (!p->mappings.n) return;
+    char b[32];
+    heading(r, "Mappings still mapped at exit");
+    fprintf(r->out, "  %zu mappings, %s\n", p->mappings.n, mw_fmt_bytes(p->mmap_live, b));
+    for (size_t i = 0; i < p->mappings.n && i < r->top; i++) {
+        const mw_mapping *m = &p->mappings.v[i];
+        fprintf(r->out, "  %10s  %s  ", mw_fmt_bytes(m->len, b), m->path ? "file" : "anon");
+        if (m->path) {
+            put_clean(r->out, base(m->path), 24);
+            fputs("  ", r->out);
+        }
+        where(r, rp, m->stack, 60);
+        fputc('\n', r->out);
+    }
+}
+
+static void sec_sql(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    if (!p->sql.n && !p->sql_leaked.n) return;
+    heading(r, "SQL (per query fingerprint)");
+    fprintf(r->out, "  %8s %10s %10s  %s\n", "calls", "allocated", "leaked", "query");
+    for (size_t i = 0; i < p->sql.n && i < r->top * 2; i++) {
+        const mw_sql_query *q = &p->sql.v[i];
+        char b1[32], b2[32];
+        fprintf(r->out, "  %8llu %10s %10s  ", (unsigned long long)q->calls,
+                mw_fmt_bytes(q->bytes_allocated, b1), mw_fmt_bytes(q->bytes_leaked, b2));
+        put_clean(r->out, q->text ? q->text : "(text not recorded)", WIDTH - 36);
+        fputc('\n', r->out);
+    }
+    for (size_t i = 0; i < p->sql_leaked.n; i++) {
+        const mw_sql_resource *x = &p->sql_leaked.v[i];
+        fprintf(r->out, "  %sleaked %llu %s%s%s (%s) created at:\n", RED(r),
+                (unsigned long long)x->count, mw_sql_res_name(x->type), x->count == 1 ? "" : "s",
+                OFF(r), mw_sql_db_name(x->db));
+        stack_lines(r, rp, x->stack, 4, "      ");
+    }
+}
+
+static void sec_watch(mw_report *r, mw_report_proc *rp)
+{
+    const mw_proc *p = rp->p;
+    if (!p->watch_vars.n) return;
+    heading(r, "Watched memory");
+    for (size_t i = 0; i < p->watch_vars.n; i++) {
+        const mw_watch_var *v = &p->watch_vars.v[i];
+        fputs("  ", r->out);
+        put_clean(r->out, v->name ? v->name : "?", 40);
+        fprintf(r->out, " (%llu bytes): %llu writes\n", (unsigned long long)v->len,
+                (unsigned long long)v->writes);
+    }
+    size_t n = p->watch_events.n < r->top * 2 ? p->watch_events.n : r->top * 2;
+    for (size_t i = 0; i < n; i++) {
+        const mw_watch_event *e = &p->watch_events.v[i];
+        uint64_t *vi = mw_hmap_get(&p->watch_by_id, e->var_id);
+        const mw_watch_var *v = vi ? &p->watch_vars.v[*vi] : NULL;
+        fprintf(r->out, "  %8.3f s  ", (double)e->t_ns / 1e9);
+        put_clean(r->out, v && v->name ? v->name : "?", 24);
+        fprintf(r->out, "+%llu", (unsigned long long)e->offset);
+        if (e->old_bytes) {
+            fputs(" ", r->out);
+            for (size_t k = 0; k < e->nbytes && k < 8; k++) fprintf(r->out, "%02x", e->old_bytes[k]);
+            fputs(" -> ", r->out);
+            for (size_t k = 0; k < e->nbytes && k < 8; k++) fprintf(r->out, "%02x", e->new_bytes[k]);
+            if (e->nbytes > 8) fputs("..", r->out);
+        }
+        fprintf(r->out, "  tid %llu", (unsigned long long)e->tid);
+        const char *tn = mw_thread_name_by_tid(p, e->tid);
+        if (tn[0]) {
+            fputs(" ", r->out);
+            put_clean(r->out, tn, 16);
+        }
+        if (e->syscall >= 0) {
+            const char *sn = mw_syscall_name(e->syscall);
+            if (sn) fprintf(r->out, "  via %s(2)", sn);
+            else fprintf(r->out, "  via syscall %lld", (long long)e->syscall);
+        }
+        if (e->sql_fp) fprintf(r->out, "  sql %016llx", (unsigned long long)e->sql_fp);
+        fputs("\n", r->out);
+        if (e->loc_file || e->loc_func) {
+            fputs("      at ", r->out);
+            put_clean(r->out, e->loc_func ? e->loc_func : "?", 40);
+            fputs(" ", r->out);
+            put_clean(r->out, e->loc_file ? e->loc_file : "?", 40);
+            fprintf(r->out, ":%llu\n", (unsigned long long)e->loc_line);
+        } else if (e->stack) {
+            stack_lines(r, rp, e->stack, 3, "      ");
+        }
+    }
+    if (p->watch_events_total > n)
+        fprintf(r->out, "  ... %llu more write events (--format json lists up to %d)\n",
+                (unsigned long long)(p->watch_events_total - n), MW_WATCH_EVENTS_KEEP);
+}
+
+/* The sections of one process, in order. Add a section here. */
+static const text_section text_sections[] = {
+    sec_verdict, sec_leaks, sec_marks, sec_totals, sec_top_sites, mw_patterns_text_sec,
+    sec_mappings, sec_sql, sec_watch,
+};
+
+int mw_report_text(mw_report *r)
+{
+    if (!r->top) r->top = 10;
+    for (size_t i = 0; i < r->n; i++) {
+        if (i) fputs("\n", r->out);
+        for (size_t k = 0; k < sizeof text_sections / sizeof text_sections[0]; k++)
+            text_sections[k](r, &r->procs[i]);
+    }
+    if (r->n > 1) {
+        char b1[32], b2[32];
+        uint64_t leaked = r->bytes[MW_REACH_DEFINITE] + r->bytes[MW_REACH_INDIRECT];
+        fprintf(r->out, "\n%smemwatch: %zu processes: %s%s leaked%s, %s still reachable", BOLD(r),
+                r->n, leaked ? RED(r) : GRN(r), mw_fmt_bytes(leaked, b1), OFF(r),
+                mw_fmt_bytes(r->bytes[MW_REACH_REACHABLE], b2));
+        if (r->failon)
+            fprintf(r->out, "; --fail-on %s%s%s", r->failed ? RED(r) : GRN(r),
+                    r->failed ? "FAILS" : "passes", OFF(r));
+        if (r->failed) fprintf(r->out, " for %zu process%s", r->failing_procs,
+                               r->failing_procs == 1 ? "" : "es");
+        fputs("\n", r->out);
+        for (size_t i = 0; i < r->n; i++) {
+            mw_report_proc *rp = &r->procs[i];
+            fprintf(r->out, "  %s ", rp->failed_conditions ? "FAIL" : rp->not_gated[0] ? "skip" : "  ok");
+            put_clean(r->out, mw_proc_name(rp->p), 30);
+            fprintf(r->out, " (pid %llu): leaked %s", (unsigned long long)rp->p->pid,
+                    mw_fmt_bytes(mw_proc_leaked_bytes(rp->p), b1));
+            if (rp->failed_conditions) fprintf(r->out, "; %s", rp->fail_desc);
+            fputc('\n', r->out);
+        }
+    }
+    return ferror(r->out) ? -1 : 0;
+}

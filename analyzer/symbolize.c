@@ -1,0 +1,306 @@
+/*
+ * symbolize.c — offline symbolization with elfutils' libdw (libdwfl).
+ *
+ * Every MODULE_LOAD of the trace is reported to a Dwfl session at its recorded bias
+ * (dwfl_report_elf). Debug info is found the standard way (the object itself, its
+ * .gnu_debuglink, /usr/lib/debug/.build-id/..). A module whose file on disk has a different
+ * build id than the one recorded (rebuilt since the run) is not trusted: its addresses get
+ * module+0xoffset names. Lookups: dwfl_module_addrinfo (function symbol), dwfl_module_getsrc
+ * (file:line) and dwarf_getscopes (inlined frames, with DW_AT_call_file/line of each inlined
+ * scope giving the caller's position). C++ names are demangled with libstdc++'s
+ * __cxa_demangle, loaded with dlopen so the analyzer needs no C++ runtime when it is absent.
+ */
+#include "symbolize.h"
+
+#include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sym_mod {
+    uint64_t start, end, bias;
+    const char *path;       /* owned by the symbolizer (strings list) */
+    Dwfl_Module *dm;        /* NULL: not loadable or stale */
+} sym_mod;
+
+typedef struct sym_entry {
+    size_t first, count;    /* range in frames */
+} sym_entry;
+
+struct mw_symbolizer {
+    const mw_proc *p;
+    Dwfl *dwfl;
+    sym_mod *mods;
+    size_t nmods;
+    mw_hmap cache;          /* (ip, is_return) -> entry index */
+    MW_VEC(sym_entry) entries;
+    MW_VEC(mw_frame) frames;
+    MW_VEC(char *) strings;
+};
+
+/* ---- demangling ------------------------------------------------------------------------ */
+typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
+static demangle_fn demangler(void)
+{
+    static int tried;
+    static demangle_fn fn;
+    if (!tried) {
+        tried = 1;
+        void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+        if (h) fn = (demangle_fn)dlsym(h, "__cxa_demangle");
+    }
+    return fn;
+}
+
+static const char *keep(mw_symbolizer *s, char *str)
+{
+    if (!str) return NULL;
+    if (!MW_VEC_PUSH(s->strings, str)) {
+        free(str);
+        return NULL;
+    }
+    return str;
+}
+
+static const char *keep_dup(mw_symbolizer *s, const char *str)
+{
+    return str ? keep(s, strdup(str)) : NULL;
+}
+
+static const char *demangled(mw_symbolizer *s, const char *name)
+{
+    if (!name) return NULL;
+    if (name[0] == '_' && name[1] == 'Z') {
+        demangle_fn fn = demangler();
+        int status = -1;
+        char *d = fn ? fn(name, NULL, NULL, &status) : NULL;
+        if (d && status == 0) return keep(s, d);
+        free(d);
+    }
+    return keep_dup(s, name);
+}
+
+/* ---- set-up ---------------------------------------------------------------------------- */
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+mw_symbolizer *mw_sym_new(const mw_proc *p)
+{
+    mw_symbolizer *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->p = p;
+    s->mods = calloc(p->modules.n ? p->modules.n : 1, sizeof *s->mods);
+    if (!s->mods) {
+        free(s);
+        return NULL;
+    }
+    s->dwfl = dwfl_begin(&callbacks);
+    if (s->dwfl) dwfl_report_begin(s->dwfl);
+    for (size_t i = 0; i < p->modules.n; i++) {
+        const mw_module *m = &p->modules.v[i];
+        sym_mod *sm = &s->mods[s->nmods++];
+        sm->start = m->start;
+        sm->end = m->start + m->size;
+        sm->bias = m->bias;
+        sm->path = keep_dup(s, m->path);
+        if (!s->dwfl || !m->path || m->path[0] != '/') continue;
+        Dwfl_Module *dm = dwfl_report_elf(s->dwfl, m->path, m->path, -1, m->bias, false);
+        if (!dm) continue;
+        if (m->build_id_len) {
+            const unsigned char *bits;
+            GElf_Addr vaddr;
+            int n = dwfl_module_build_id(dm, &bits, &vaddr);
+            if (n > 0 && ((size_t)n != m->build_id_len || memcmp(bits, m->build_id, (size_t)n)))
+                continue; /* the file changed since the run: do not trust it */
+        }
+        sm->dm = dm;
+        /* The recorded span wins; fill it from libdw when the trace had none. */
+        if (sm->end <= sm->start) {
+            Dwarf_Addr lo, hi;
+            dwfl_module_info(dm, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+            sm->start = lo;
+            sm->end = hi;
+        }
+    }
+    if (s->dwfl) dwfl_report_end(s->dwfl, NULL, NULL);
+    return s;
+}
+
+void mw_sym_free(mw_symbolizer *s)
+{
+    if (!s) return;
+    if (s->dwfl) dwfl_end(s->dwfl);
+    for (size_t i = 0; i < s->strings.n; i++) free(s->strings.v[i]);
+    free(s->strings.v);
+    free(s->frames.v);
+    free(s->entries.v);
+    mw_hmap_free(&s->cache);
+    free(s->mods);
+    free(s);
+}
+
+/* ---- lookups --------------------------------------------------------------------------- */
+static const sym_mod *find_mod(const mw_symbolizer *s, uint64_t a)
+{
+    const sym_mod *best = NULL;
+    for (size_t i = 0; i < s->nmods; i++) {
+        const sym_mod *m = &s->mods[i];
+        if (a >= m->start && a < m->end) {
+            /* Prefer a module libdw can read when spans overlap. */
+            if (!best || (!best->dm && m->dm)) best = m;
+        }
+    }
+    return best;
+}
+
+static const char *basename_of(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+static const char *die_name(mw_symbolizer *s, Dwarf_Die *die)
+{
+    Dwarf_Attribute at;
+    const char *n = NULL;
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &at) ||
+        dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at))
+        n = dwarf_formstring(&at);
+    if (!n && dwarf_attr_integrate(die, DW_AT_name, &at)) n = dwarf_formstring(&at);
+    return n ? demangled(s, n) : NULL;
+}
+
+static bool push_frame(mw_symbolizer *s, uint64_t ip, unsigned depth, const char *fn,
+                       const char *file, uint64_t line, const char *module)
+{
+    mw_frame f = {ip, depth, fn, file, line, module};
+    return MW_VEC_PUSH(s->frames, f);
+}
+
+/* Symbolizes a (the adjusted address) into frames; returns how many were pushed. */
+static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
+{
+    char buf[64];
+    const sym_mod *m = find_mod(s, a);
+    Dwfl_Module *dm = m ? m->dm : NULL;
+    if (!m && s->dwfl) dm = dwfl_addrmodule(s->dwfl, a);
+    const char *modpath = m ? m->path : NULL;
+    if (!dm) {
+        /* No usable object: module+0xoffset (offset from the load bias, i.e. the link-time
+         * address, which addr2line -e MODULE accepts), or the bare address. */
+        if (m && m->path) {
+            char *n = NULL;
+            if (asprintf(&n, "%s+0x%" PRIx64, basename_of(m->path), ip - m->bias) < 0) n = NULL;
+            return push_frame(s, ip, 0, keep(s, n), NULL, 0, modpath);
+        }
+        snprintf(buf, sizeof buf, "0x%" PRIx64, ip);
+        return push_frame(s, ip, 0, keep_dup(s, buf), NULL, 0, modpath);
+    }
+    if (!modpath) {
+        const char *mn = dwfl_module_info(dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        modpath = keep_dup(s, mn);
+    }
+    GElf_Off off = 0;
+    GElf_Sym esym;
+    const char *symname = dwfl_module_addrinfo(dm, a, &off, &esym, NULL, NULL, NULL);
+    const char *fn = symname ? demangled(s, symname) : NULL;
+    if (!fn) {
+        Dwarf_Addr lo = 0;
+        dwfl_module_info(dm, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
+        char *n = NULL;
+        const char *base = modpath ? basename_of(modpath) : "?";
+        if (asprintf(&n, "%s+0x%" PRIx64, base, ip - (m ? m->bias : lo)) < 0) n = NULL;
+        fn = keep(s, n);
+    }
+    const char *file = NULL;
+    int line = 0;
+    Dwfl_Line *dl = dwfl_module_getsrc(dm, a);
+    if (dl) {
+        const char *f = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+        file = keep_dup(s, f);
+        if (line < 0) line = 0;
+    }
+    /* Inlined frames. */
+    size_t pushed = 0;
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cudie = dwfl_module_addrdie(dm, a, &bias);
+    Dwarf_Die *scopes = NULL;
+    int nscopes = cudie ? dwarf_getscopes(cudie, a - bias, &scopes) : 0;
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    if (cudie && dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = NULL;
+    for (int i = 0; i < nscopes; i++) {
+        Dwarf_Die *sc = &scopes[i];
+        int tag = dwarf_tag(sc);
+        if (tag == DW_TAG_inlined_subroutine) {
+            const char *iname = die_name(s, sc);
+            if (!push_frame(s, ip, (unsigned)pushed, iname ? iname : fn, file, (uint64_t)line,
+                            modpath))
+                break;
+            pushed++;
+            /* The caller's position is this scope's call site. */
+            Dwarf_Attribute at;
+            Dwarf_Word v;
+            const char *cf = NULL;
+            if (files && dwarf_attr(sc, DW_AT_call_file, &at) && dwarf_formudata(&at, &v) == 0)
+                cf = dwarf_filesrc(files, v, NULL, NULL);
+            file = cf ? keep_dup(s, cf) : file;
+            line = 0;
+            if (dwarf_attr(sc, DW_AT_call_line, &at) && dwarf_formudata(&at, &v) == 0)
+                line = (int)v;
+        } else if (tag == DW_TAG_subprogram) {
+            break;
+        }
+    }
+    free(scopes);
+    if (push_frame(s, ip, (unsigned)pushed, fn, file, (uint64_t)line, modpath)) pushed++;
+    return pushed;
+}
+
+size_t mw_sym_addr(mw_symbolizer *s, uint64_t ip, bool is_return, const mw_frame **out)
+{
+    static const mw_frame oom = {0, 0, "?", NULL, 0, NULL};
+    uint64_t key = ip ^ (is_return ? 0 : (1ull << 63));
+    uint64_t *v = mw_hmap_get(&s->cache, key);
+    if (!v) {
+        size_t first = s->frames.n;
+        uint64_t a = is_return && ip > 0 ? ip - 1 : ip;
+        size_t n = resolve(s, ip, a);
+        sym_entry e = {first, n};
+        if (n == 0 || !MW_VEC_PUSH(s->entries, e) || !(v = mw_hmap_put(&s->cache, key, NULL))) {
+            *out = &oom;
+            return 1;
+        }
+        *v = s->entries.n - 1;
+    }
+    sym_entry *e = &s->entries.v[*v];
+    *out = &s->frames.v[e->first];
+    return e->count;
+}
+
+size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max)
+{
+    uint64_t ips[256];
+    size_t n = mw_proc_stack_ips(s->p, stack, ips, sizeof ips / sizeof ips[0]);
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < max; i++) {
+        const mw_frame *f;
+        size_t c = mw_sym_addr(s, ips[i], true, &f);
+        for (size_t j = 0; j < c && k < max; j++) out[k++] = f[j];
+    }
+    return k;
+}
+
+void mw_sym_foreach(const mw_symbolizer *s, void (*fn)(const mw_frame *f, void *arg), void *arg)
+{
+    for (size_t i = 0; i < s->frames.n; i++) fn(&s->frames.v[i], arg);
+}

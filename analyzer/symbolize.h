@@ -1,0 +1,40 @@
+/*
+ * symbolize.h — offline symbolization of a process's addresses (symbolize.c), from the
+ * MODULE_LOAD records of its trace, with elfutils' libdw.
+ */
+#ifndef MW_SYMBOLIZE_H
+#define MW_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* One source-level frame. Strings belong to the symbolizer (valid until mw_sym_free). */
+typedef struct mw_frame {
+    uint64_t ip;            /* the recorded address */
+    unsigned inline_depth;  /* 0 innermost; >0 callers of inlined code at the same ip */
+    const char *function;   /* demangled; "module+0xoffset" (or "0xaddr") when unknown */
+    const char *file;       /* NULL when no line info */
+    uint64_t line;          /* 0 when unknown */
+    const char *module;     /* object path, NULL when no module contains ip */
+} mw_frame;
+
+typedef struct mw_symbolizer mw_symbolizer;
+
+/* Reports every module of p to libdw (objects that cannot be opened degrade to
+ * module+offset names, never to an error). NULL only when out of memory. */
+mw_symbolizer *mw_sym_new(const mw_proc *p);
+void mw_sym_free(mw_symbolizer *s);
+/* Frames of one address, innermost (inlined) first; *out stays valid until the next
+ * mw_sym_addr/mw_sym_stack call (copy what you keep).
+ * Return addresses (every stack-tree frame) are looked up at ip-1; exact pcs (is_return
+ * false) as they are. Results are cached per address. Returns the number of frames (>= 1). */
+size_t mw_sym_addr(mw_symbolizer *s, uint64_t ip, bool is_return, const mw_frame **out);
+/* Frames of a whole stack (innermost first), at most max; returns the count. */
+size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max);
+/* Every frame symbolized so far (for the store's frames table). */
+void mw_sym_foreach(const mw_symbolizer *s, void (*fn)(const mw_frame *f, void *arg), void *arg);
+
+#endif /* MW_SYMBOLIZE_H */
