@@ -1,0 +1,125 @@
+/*
+ * config.c — MEMWATCH_* environment variables, parsed once by the constructor.
+ *
+ * Reads `environ` directly (no getenv: it may run before libc is fully set up for us, and must
+ * not allocate). Every bad value produces one line on stderr naming the variable, the value and
+ * the default kept; the program is never stopped because of a bad value.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_core.h"
+
+extern char **environ;
+
+mw_config mw_cfg = {
+    .out_pattern = "memwatch.%e.%p.trace.zst",
+    .rss_ms = 100,
+    .flush_ms = 200,
+    .follow = true,
+    .sql = true,
+    .stacks = true,
+    .max_depth = 64,
+    .reach = true,
+    .zstd_level = 1,
+    .watch_spec = "",
+    .quiet = false,
+};
+
+static const char *env_get(const char *name)
+{
+    size_t n = strlen(name);
+    if (!environ) return NULL;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+    if (!s || !*s) return false;
+    unsigned long long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') return false;
+        v = v * 10 + (unsigned)(*p - '0');
+        if (v > max) return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void get_uint(const char *name, unsigned *dst, unsigned min, unsigned max)
+{
+    const char *s = env_get(name);
+    if (!s) return;
+    unsigned long long v;
+    if (!parse_uint(s, max, &v) || v < min) {
+        mw_diag("%s=%s: expected an integer in %u..%u; using default %u", name, s, min, max, *dst);
+        return;
+    }
+    *dst = (unsigned)v;
+}
+
+static void get_bool(const char *name, bool *dst)
+{
+    const char *s = env_get(name);
+    if (!s) return;
+    static const char *const yes[] = { "1", "yes", "true", "on" };
+    static const char *const no[] = { "0", "no", "false", "off" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) { *dst = true; return; }
+        if (strcasecmp(s, no[i]) == 0) { *dst = false; return; }
+    }
+    mw_diag("%s=%s: expected 0/1 (or yes/no, true/false, on/off); using default %d", name, s,
+            *dst ? 1 : 0);
+}
+
+/* A pattern is valid when every % is followed by p, e or %. */
+static bool pattern_ok(const char *s, const char **why)
+{
+    if (!*s) { *why = "empty"; return false; }
+    if (strlen(s) >= sizeof mw_cfg.out_pattern) { *why = "too long"; return false; }
+    for (const char *p = s; *p; p++) {
+        if (*p != '%') continue;
+        p++;
+        if (*p != 'p' && *p != 'e' && *p != '%') { *why = "unknown %-escape (use %p, %e or %%)"; return false; }
+    }
+    return true;
+}
+
+bool mw_config_load(void)
+{
+    get_bool("MEMWATCH_QUIET", &mw_cfg.quiet);
+    const char *out = env_get("MEMWATCH_OUT");
+    if (out) {
+        const char *why = NULL;
+        if (pattern_ok(out, &why))
+            strcpy(mw_cfg.out_pattern, out);
+        else
+            mw_diag("MEMWATCH_OUT=%s: %s; using default %s", out, why, mw_cfg.out_pattern);
+    }
+    get_uint("MEMWATCH_RSS_MS", &mw_cfg.rss_ms, 0, 3600000u);
+    get_uint("MEMWATCH_FLUSH_MS", &mw_cfg.flush_ms, 1, 200);
+    get_bool("MEMWATCH_FOLLOW", &mw_cfg.follow);
+    get_bool("MEMWATCH_SQL", &mw_cfg.sql);
+    get_bool("MEMWATCH_STACKS", &mw_cfg.stacks);
+    get_uint("MEMWATCH_STACK_DEPTH", &mw_cfg.max_depth, 1, MW_CACHE_FRAMES);
+    get_bool("MEMWATCH_REACH", &mw_cfg.reach);
+    const char *lvl = env_get("MEMWATCH_ZSTD_LEVEL");
+    if (lvl) {
+        unsigned long long v;
+        if (parse_uint(lvl, 19, &v) && v >= 1)
+            mw_cfg.zstd_level = (int)v;
+        else
+            mw_diag("MEMWATCH_ZSTD_LEVEL=%s: expected an integer in 1..19; using default %d", lvl,
+                    mw_cfg.zstd_level);
+    }
+    const char *w = env_get("MEMWATCH_WATCH");
+    if (w) {
+        if (strlen(w) >= sizeof mw_cfg.watch_spec)
+            mw_diag("MEMWATCH_WATCH: longer than %zu bytes; ignored", sizeof mw_cfg.watch_spec - 1);
+        else
+            strcpy(mw_cfg.watch_spec, w);
+    }
+    return true;
+}

@@ -1,0 +1,277 @@
+/*
+ * hooks_alloc.c — the malloc family: malloc calloc realloc reallocarray free posix_memalign
+ * aligned_alloc memalign valloc pvalloc malloc_usable_size.
+ *
+ * Each hook passes straight through while the shim is not tracing, inside the shim's own code
+ * (recursion guard), or re-entered from a signal handler that interrupted a hook (counted as
+ * lost). Otherwise: call the real function, then capture the stack, update the live-block
+ * table (insert after the real allocation, remove BEFORE the real free, so an address reused
+ * by another thread is never confused) and write the record into the thread's ring.
+ * Allocations made before the real functions are known (dlsym calls calloc) come from the
+ * bootstrap pool and are recognised by address. errno is preserved across our own work.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mw_core.h"
+
+
+#define HOOK_FRAME __builtin_frame_address(0), __builtin_return_address(0)
+
+static inline bool active(void)
+{
+    return MW_LIKELY(atomic_load_explicit(&mw_state, memory_order_relaxed) == MW_ST_ON) && mw_alloc_tracing;
+}
+
+/* The calling thread's state, or the shared orphan state (locked) for exiting threads. */
+static inline mw_thread *acquire(bool *orphan)
+{
+    mw_thread *t = mw_tls_self;
+    *orphan = false;
+    if (MW_LIKELY(t)) return t;
+    if (mw_tls_dead) {
+        t = mw_orphan_acquire();
+        if (t) {
+            *orphan = true;
+            t->cache_n = 0; /* cached frames belong to other threads' stacks */
+        }
+        return t;
+    }
+    return mw_self_slow();
+}
+
+static inline void release(bool orphan)
+{
+    if (MW_UNLIKELY(orphan)) mw_orphan_release();
+}
+
+static inline void emit_free(mw_thread *t, mw_block_ref ref)
+{
+    MW_EMIT(t, 32, mw_enc_free, ref, t->tidx, t->seq);
+}
+
+/* Records a new block: live table first (its id is the next seq), then the ALLOC record. */
+static inline void note_alloc(mw_thread *t, unsigned kind, void *p, size_t size, uint64_t stack)
+{
+    mw_live_block old;
+    mw_block_ref ref = { t->tidx, t->seq + 1 };
+    if (MW_UNLIKELY(mw_live_insert((uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
+    size_t cap;
+    uint8_t *q = mw_reserve(t, 40, &cap);
+    if (MW_LIKELY(q != NULL)) {
+        size_t n = mw_enc_alloc(q, cap, kind, size, stack, (uintptr_t)p, &t->prev_addr);
+        if (n) t->seq++;
+        mw_commit(t, n);
+        if (n) return;
+    }
+    mw_live_remove((uintptr_t)p, NULL); /* not recorded: its free must not name it */
+}
+
+/* Common tail of every allocating hook. */
+static inline void *after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
+{
+    if (!p) return p;
+    int e = errno;
+    bool orph;
+    mw_tls_guard++;
+    mw_thread *t = acquire(&orph);
+    if (t) {
+        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
+        note_alloc(t, kind, p, size, st);
+        release(orph);
+    }
+    mw_tls_guard--;
+    errno = e;
+    return p;
+}
+
+static inline void ensure_real(void)
+{
+    if (MW_UNLIKELY(!mw_real.free)) mw_real_resolve();
+}
+
+#define PASS_THROUGH() (MW_UNLIKELY(mw_tls_guard != 0 || !active()))
+
+MW_EXPORT void *malloc(size_t n)
+{
+    if (MW_UNLIKELY(!mw_real.malloc)) {
+        if (mw_tls_guard) return mw_pool_alloc(n, 16);
+        mw_real_resolve();
+    }
+    if (PASS_THROUGH()) return mw_real.malloc(n);
+    mw_tls_guard++;
+    void *p = mw_real.malloc(n);
+    mw_tls_guard--;
+    return after_alloc(p, MW_AK_MALLOC, n, HOOK_FRAME);
+}
+
+MW_EXPORT void *calloc(size_t a, size_t b)
+{
+    if (MW_UNLIKELY(!mw_real.calloc)) {
+        size_t n;
+        if (__builtin_mul_overflow(a, b, &n)) return NULL;
+        if (mw_tls_guard) return mw_pool_alloc(n, 16); /* static pool memory is zeroed */
+        mw_real_resolve();
+    }
+    if (PASS_THROUGH()) return mw_real.calloc(a, b);
+    mw_tls_guard++;
+    void *p = mw_real.calloc(a, b);
+    mw_tls_guard--;
+    return after_alloc(p, MW_AK_CALLOC, a * b, HOOK_FRAME);
+}
+
+MW_EXPORT void free(void *p)
+{
+    if (!p) return;
+    if (MW_UNLIKELY(mw_pool_owns(p))) return;
+    ensure_real();
+    if (PASS_THROUGH()) {
+        mw_real.free(p);
+        return;
+    }
+    int e = errno;
+    bool orph;
+    mw_tls_guard++;
+    mw_thread *t = acquire(&orph);
+    if (t) {
+        mw_live_block b;
+        if (mw_live_remove((uintptr_t)p, &b)) emit_free(t, b.ref);
+        release(orph);
+    }
+    mw_real.free(p);
+    mw_tls_guard--;
+    errno = e;
+}
+
+/* realloc and reallocarray share this: `kind` is used when there was no tracked old block. */
+static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, size_t, size_t),
+                        size_t a, size_t b, void *fa, void *ra)
+{
+    if (PASS_THROUGH()) return call(p, a, b);
+    int e;
+    bool orph;
+    mw_tls_guard++;
+    mw_thread *t = acquire(&orph);
+    if (!t) {
+        void *q = call(p, a, b);
+        mw_tls_guard--;
+        return q;
+    }
+    mw_live_block old;
+    bool had = p && mw_live_remove((uintptr_t)p, &old);
+    void *q = call(p, a, b);
+    e = errno;
+    if (q) {
+        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
+        if (had) {
+            mw_live_block stale;
+            mw_block_ref ref = { t->tidx, t->seq + 1 };
+            if (mw_live_insert((uintptr_t)q, n, ref, &stale)) emit_free(t, stale.ref);
+            size_t cap;
+            uint8_t *w = mw_reserve(t, 48, &cap);
+            size_t used = 0;
+            if (w) {
+                used = mw_enc_realloc(w, cap, old.ref, t->tidx, t->seq, n, st, (uintptr_t)q, &t->prev_addr);
+                if (used) t->seq++;
+                mw_commit(t, used);
+            }
+            if (!used) mw_live_remove((uintptr_t)q, NULL);
+        } else {
+            note_alloc(t, kind, q, n, st);
+        }
+    } else if (had) {
+        if (n == 0)
+            emit_free(t, old.ref); /* realloc(p, 0) freed p */
+        else
+            mw_live_insert((uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
+    }
+    release(orph);
+    mw_tls_guard--;
+    errno = e;
+    return q;
+}
+
+static void *call_realloc(void *p, size_t a, size_t b) { (void)b; return mw_real.realloc(p, a); }
+static void *call_reallocarray(void *p, size_t a, size_t b) { return mw_real.reallocarray(p, a, b); }
+
+/* realloc of a bootstrap-pool block: move it to the real heap (traced as a new block). */
+static void *pool_realloc(void *p, size_t n, void *fa, void *ra)
+{
+    size_t old = mw_pool_usable(p);
+    void *q;
+    if (!mw_real.malloc) {
+        q = mw_pool_alloc(n, 16);
+        if (q) memcpy(q, p, old < n ? old : n);
+        return q;
+    }
+    if (PASS_THROUGH()) {
+        q = mw_real.malloc(n ? n : 1);
+        if (q) memcpy(q, p, old < n ? old : n);
+        return q;
+    }
+    mw_tls_guard++;
+    q = mw_real.malloc(n ? n : 1);
+    mw_tls_guard--;
+    if (q) memcpy(q, p, old < n ? old : n);
+    return after_alloc(q, MW_AK_REALLOC, n, fa, ra);
+}
+
+MW_EXPORT void *realloc(void *p, size_t n)
+{
+    if (MW_UNLIKELY(p && mw_pool_owns(p))) return pool_realloc(p, n, HOOK_FRAME);
+    if (MW_UNLIKELY(!mw_real.realloc)) {
+        if (mw_tls_guard) return p ? NULL : mw_pool_alloc(n, 16);
+        mw_real_resolve();
+    }
+    return do_realloc(p, n, MW_AK_REALLOC, call_realloc, n, 0, HOOK_FRAME);
+}
+
+MW_EXPORT void *reallocarray(void *p, size_t a, size_t b)
+{
+    size_t n;
+    if (__builtin_mul_overflow(a, b, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (MW_UNLIKELY(p && mw_pool_owns(p))) return pool_realloc(p, n, HOOK_FRAME);
+    ensure_real();
+    return do_realloc(p, n, MW_AK_REALLOCARRAY, call_reallocarray, a, b, HOOK_FRAME);
+}
+
+MW_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    ensure_real();
+    if (PASS_THROUGH()) return mw_real.posix_memalign(out, align, n);
+    mw_tls_guard++;
+    int rc = mw_real.posix_memalign(out, align, n);
+    mw_tls_guard--;
+    if (rc == 0) after_alloc(*out, MW_AK_POSIX_MEMALIGN, n, HOOK_FRAME);
+    return rc;
+}
+
+#define ALIGNED_HOOK(name, kind, params, args, size_expr)                     \
+    MW_EXPORT void *name params                                               \
+    {                                                                         \
+        ensure_real();                                                        \
+        if (PASS_THROUGH()) return mw_real.name args;                         \
+        mw_tls_guard++;                                                       \
+        void *p = mw_real.name args;                                          \
+        mw_tls_guard--;                                                       \
+        return after_alloc(p, kind, size_expr, HOOK_FRAME);                   \
+    }
+
+ALIGNED_HOOK(aligned_alloc, MW_AK_ALIGNED_ALLOC, (size_t al, size_t n), (al, n), n)
+ALIGNED_HOOK(memalign, MW_AK_MEMALIGN, (size_t al, size_t n), (al, n), n)
+ALIGNED_HOOK(valloc, MW_AK_VALLOC, (size_t n), (n), n)
+/* pvalloc rounds the size up to whole pages (at least one): record what it allocated */
+ALIGNED_HOOK(pvalloc, MW_AK_PVALLOC, (size_t n), (n),
+             n ? (n + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1) : (size_t)getpagesize())
+
+MW_EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p) return 0;
+    if (mw_pool_owns(p)) return mw_pool_usable(p);
+    ensure_real();
+    return mw_real.malloc_usable_size(p);
+}

@@ -1,0 +1,184 @@
+/*
+ * init.c — the shim's life cycle: constructor, exit paths, fork child restart, diagnostics.
+ *
+ * Start: resolve the real functions, parse MEMWATCH_*, open the trace, record header, limits
+ * and modules, start the writer, then switch to MW_ST_ON. When the library was dlopen()ed
+ * instead of preloaded (the Python adapter), allocation tracing stays off but the writer and
+ * trace work for the watch core. End: the first of (our destructor, which runs after the
+ * program's atexit handlers and destructors; _exit/_Exit) runs the reachability scan, writes
+ * END with the exit status (captured from exit(), _exit() or main's return value), flushes
+ * and closes. abort() and kills leave the prefix written by the last periodic flush.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mw_core.h"
+
+_Atomic int mw_state;
+bool mw_alloc_tracing;
+pid_t mw_pid;
+uint64_t mw_start_mono_ns;
+int64_t mw_exit_status = -1;
+const char *mw_self_path;
+static _Atomic int finished;
+static _Atomic int atfork_done;
+
+
+void mw_diag(const char *fmt, ...)
+{
+    char buf[1024];
+    int saved = errno;
+    memcpy(buf, "memwatch: ", 10);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + 10, sizeof buf - 11, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    size_t len = 10 + ((size_t)n < sizeof buf - 11 ? (size_t)n : sizeof buf - 12);
+    buf[len++] = '\n';
+    ssize_t w = write(2, buf, len);
+    (void)w;
+    errno = saved;
+}
+
+uint64_t mw_mono_raw_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mw_now_ns(void) { return mw_mono_raw_ns() - mw_start_mono_ns; }
+
+/* Default until reach.c provides the scan. */
+__attribute__((weak)) void mw_reach_run(mw_thread *t) { (void)t; }
+
+static void on_fork_child(void);
+
+/* Opens the trace and starts the writer; leaves mw_state ON or OFF. */
+static void start_tracing(void)
+{
+    mw_live_init();
+    if (!mw_writer_open()) {
+        atomic_store(&mw_state, MW_ST_OFF);
+        return;
+    }
+    mw_modules_refresh(NULL); /* the writer is not running yet: direct to the stream */
+    if (!mw_writer_start()) {
+        atomic_store(&mw_state, MW_ST_OFF);
+        return;
+    }
+    atomic_store(&mw_state, MW_ST_ON);
+    mw_self();                 /* this thread is tidx 0 */
+    mw_threads_orphan_init();
+}
+
+__attribute__((constructor(101))) static void mw_init(void)
+{
+    int expected = MW_ST_UNINIT;
+    if (!atomic_compare_exchange_strong(&mw_state, &expected, MW_ST_INIT)) return;
+    int g = mw_guard_enter();
+    mw_pid = getpid();
+    mw_start_mono_ns = mw_mono_raw_ns();
+    mw_real_resolve();
+    Dl_info di;
+    if (dladdr((void *)mw_init, &di) && di.dli_fname) mw_self_path = di.dli_fname;
+    mw_alloc_tracing = dlsym(RTLD_DEFAULT, "malloc") == (void *)malloc;
+    mw_config_load();
+    if (!mw_cfg.follow) mw_env_strip_self();
+    mw_stack_init();
+    mw_threads_init();
+    mw_process_init();
+    if (!atomic_exchange(&atfork_done, 1)) pthread_atfork(NULL, NULL, on_fork_child);
+    mw_guard_leave(g);
+    start_tracing();
+}
+
+void mw_finish(int64_t status, uint64_t reason)
+{
+    if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return;
+    int g = mw_guard_enter();
+    mw_thread *t = mw_tls_self;
+    if (mw_cfg.reach && mw_alloc_tracing && t) mw_reach_run(t);
+    if (t) mw_modules_refresh(t);
+    atomic_store(&mw_state, MW_ST_OFF);
+    mw_writer_stop(status, reason);
+    mw_guard_leave(g);
+}
+
+__attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_status, MW_END_EXIT); }
+
+/* fork: the child gets its own trace file, writer thread and rings. */
+static void on_fork_child(void)
+{
+    if (atomic_load(&mw_state) != MW_ST_ON) return;
+    atomic_store(&mw_state, MW_ST_INIT);
+    int g = mw_guard_enter();
+    mw_pid = getpid();
+    mw_start_mono_ns = mw_mono_raw_ns();
+    atomic_store(&finished, 0);
+    mw_exit_status = -1;
+    mw_writer_after_fork_child();
+    mw_threads_reset_after_fork();
+    mw_stack_reset_after_fork();
+    mw_modules_reset_after_fork();
+    mw_guard_leave(g);
+    g = mw_guard_enter();
+    start_tracing();
+    mw_guard_leave(g);
+}
+
+/* ---- exit status capture ------------------------------------------------------------------ */
+typedef int (*main_fn)(int, char **, char **);
+static main_fn real_main;
+
+static int main_wrapper(int argc, char **argv, char **envp)
+{
+    int r = real_main(argc, argv, envp);
+    mw_exit_status = r;
+    return r;
+}
+
+MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
+                                void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+    int (*real)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *) =
+        (int (*)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *))dlsym(
+            RTLD_NEXT, "__libc_start_main");
+    real_main = main;
+    return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+MW_EXPORT void exit(int status)
+{
+    static void (*real)(int);
+    if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "exit");
+    if (!mw_tls_guard) mw_exit_status = status;
+    real(status);
+    __builtin_unreachable();
+}
+
+MW_EXPORT void _exit(int status)
+{
+    static void (*real)(int);
+    if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+    if (!mw_tls_guard) mw_finish(status, MW_END_EXIT); /* guard set: vfork child, or ours */
+    real(status);
+    __builtin_unreachable();
+}
+
+MW_EXPORT void _Exit(int status)
+{
+    static void (*real)(int);
+    if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
+    if (!mw_tls_guard) mw_finish(status, MW_END_EXIT);
+    real(status);
+    __builtin_unreachable();
+}

@@ -1,0 +1,139 @@
+/*
+ * mw_core.h — internals shared by the shim's core files (thread.c, ring.c, writer.c, live.c,
+ * stack.c, modules.c, hooks_*.c, process.c, init.c). Other preload/ files (SQL hooks, watch
+ * core) use only mw_shim.h; this header is the map of the tracing engine underneath it.
+ *
+ * Concurrency model: every thread owns an SPSC byte ring (ring.c) that only it writes and only
+ * the writer thread (writer.c) reads; the live-block table (live.c) and the stack tree
+ * (stack.c) are sharded with per-shard spinlocks; the thread registry (thread.c) is a fixed
+ * array of atomic slots. No lock is held while a thread waits for ring space.
+ */
+#ifndef MW_CORE_H
+#define MW_CORE_H
+
+#include <pthread.h>
+
+#include "mw_shim.h"
+
+#define MW_MAX_THREADS 8192u       /* registry slots (live threads + not yet drained ones) */
+#define MW_CACHE_FRAMES 256u       /* per-thread stack cache; MEMWATCH_STACK_DEPTH <= this */
+#define MW_TIME_RESERVE 12u        /* bytes a TIME record may add in front of any record */
+
+/* ---- per-thread state ---------------------------------------------------------------- */
+typedef struct mw_frame {
+    uintptr_t slot;     /* address of the stack slot holding the return address */
+    uintptr_t ret;      /* the return address */
+    uint64_t node;      /* interned id of the stack from the outermost frame down to this one */
+} mw_frame;
+
+struct mw_thread {
+    /* producer side of the ring (only this thread writes these) */
+    uint8_t *ring;              /* ring_size bytes, mapped twice back to back (mirror) */
+    uint64_t ring_size, mask;
+    uint64_t head_local;        /* bytes produced, including unpublished ones */
+    uint64_t seq;               /* ALLOC/REALLOC records written so far */
+    uint64_t prev_addr;         /* encoder's address-delta base */
+    uint64_t last_clock;        /* coarse clock value of the last TIME written */
+    int nest;                   /* reserve/commit depth */
+    uint32_t tidx;
+    /* shared with the writer */
+    _Atomic uint64_t head;      /* published bytes */
+    _Atomic uint64_t tail;      /* consumed bytes (writer) */
+    _Atomic int exited;         /* 1: thread is gone; drain then recycle */
+    _Atomic int started_emitted;
+    uint32_t parent_tidx;
+    pid_t tid;
+    pthread_t pth;
+    uintptr_t stack_lo, stack_hi, tls_lo, tls_hi;
+    int slot;                   /* registry slot */
+    /* context read by SQL hooks and the watch core */
+    uint64_t sql_ctx, sql_fp;
+    bool has_loc;
+    int loc_line;
+    char loc_file[256];
+    char loc_func[128];
+    /* stack cache (stack.c) */
+    unsigned cache_n;
+    mw_frame cache[MW_CACHE_FRAMES];
+    struct mw_thread *next_free;
+};
+
+/* TLS of the calling thread (initial-exec, no allocation on first access). */
+extern __thread mw_thread *mw_tls_self;
+extern __thread int mw_tls_guard;       /* >0: inside the shim (or a vfork child) */
+extern __thread int mw_tls_dead;        /* 1: this thread's state was released (exiting) */
+
+/* thread.c */
+mw_thread *mw_self_slow(void);
+void mw_threads_reset_after_fork(void);
+void mw_threads_mark_exited(mw_thread *t);
+/* Iterates registry slots [0, high-water); returns the thread in slot i or NULL. */
+unsigned mw_registry_hwm(void);
+mw_thread *mw_registry_get(unsigned i);
+void mw_registry_release(unsigned i, mw_thread *t); /* writer: drained exited thread */
+uint32_t mw_thread_count_alloc(void);
+void mw_thread_emit_start(mw_thread *t);
+void mw_threads_init(void);
+void mw_threads_orphan_init(void);
+mw_thread *mw_orphan_acquire(void);  /* shared stream for exiting threads (locked) */
+void mw_orphan_release(void);
+
+/* ring.c */
+bool mw_ring_init(mw_thread *t, uint64_t size);
+void mw_ring_release(mw_thread *t);
+extern _Atomic uint64_t mw_clock_ns;     /* coarse clock, updated by the writer */
+extern _Atomic int mw_writer_alive;      /* 0: nobody drains rings, reserve must not wait */
+extern _Atomic int mw_writer_sleeping;
+extern _Atomic int mw_writer_futex;
+void mw_writer_kick(void);
+
+/* live.c */
+void mw_live_init(void);
+/* Inserts addr; if addr was still present (a free we missed), its block is returned in *old
+ * and true. */
+bool mw_live_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old);
+bool mw_live_remove(uintptr_t addr, mw_live_block *out);
+bool mw_live_lookup(uintptr_t addr, mw_live_block *out);
+
+/* stack.c */
+uint64_t mw_stack_capture(mw_thread *t, void *frame, void *ret);
+void mw_stack_init(void);
+void mw_stack_reset_after_fork(void);
+
+/* writer.c */
+bool mw_writer_open(void);               /* opens the trace file, writes preamble + header */
+void mw_writer_sync(void);               /* drain every ring and flush (exec) */
+void mw_writer_after_fork_child(void);
+uint64_t mw_lost_events(void);
+
+/* modules.c */
+void mw_modules_refresh(mw_thread *t);   /* t NULL: writer context (direct to the stream) */
+bool mw_modules_changed(void);
+void mw_modules_reset_after_fork(void);
+
+/* writer.c: direct emission from the writer thread itself (no ring) */
+void mw_writer_direct(const uint8_t *p, size_t n);
+
+/* init.c */
+extern pid_t mw_pid;
+extern uint64_t mw_start_mono_ns;
+extern int64_t mw_exit_status;
+void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
+void mw_init_child_after_fork(void);
+uint64_t mw_mono_raw_ns(void);
+
+/* process.c */
+void mw_process_init(void);
+/* filtering our own entry out of LD_PRELOAD */
+void mw_env_strip_self(void);
+extern const char *mw_self_path;         /* path of this .so (dladdr) */
+
+/* real.c: bootstrap pool for allocations made before the real functions are known */
+bool mw_pool_owns(const void *p);
+void *mw_pool_alloc(size_t size, size_t align);
+size_t mw_pool_usable(const void *p);
+
+/* Small helpers without libc allocation */
+size_t mw_u64_to_dec(char *buf, uint64_t v);
+
+#endif /* MW_CORE_H */

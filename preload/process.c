@@ -1,0 +1,282 @@
+/*
+ * process.c — following the process tree: fork, vfork, the exec family, posix_spawn, and the
+ * MEMWATCH_FOLLOW=0 filtering of our own LD_PRELOAD entry.
+ *
+ * fork: the parent writes a FORK record; the child restarts tracing into its own file (the
+ * pthread_atfork child handler in init.c). vfork: the child shares the parent's memory, so it
+ * must never touch rings, the writer or the heap bookkeeping: our vfork (assembly, it cannot
+ * have a stack frame) sets the recursion guard in the child — every hook then passes straight
+ * through — and clears it when the parent resumes. exec: an EXEC record is written and the
+ * trace flushed before the real call; if the exec fails, the process simply goes on tracing.
+ * The new program starts its own trace through the inherited LD_PRELOAD.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mw_core.h"
+
+extern char **environ;
+
+static pid_t (*real_fork)(void);
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_fexecve)(int, char *const[], char *const[]);
+static int (*real_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                         const posix_spawnattr_t *, char *const[], char *const[]);
+static int (*real_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                          const posix_spawnattr_t *, char *const[], char *const[]);
+
+void mw_process_init(void)
+{
+    real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
+    real_execve = dlsym(RTLD_NEXT, "execve");
+    real_execvpe = dlsym(RTLD_NEXT, "execvpe");
+    real_fexecve = dlsym(RTLD_NEXT, "fexecve");
+    real_spawn = dlsym(RTLD_NEXT, "posix_spawn");
+    real_spawnp = dlsym(RTLD_NEXT, "posix_spawnp");
+}
+
+static void resolve(void)
+{
+    if (!real_execve) {
+        int g = mw_guard_enter();
+        mw_process_init();
+        mw_guard_leave(g);
+    }
+}
+
+/* ---- LD_PRELOAD filtering ---------------------------------------------------------------- */
+static bool is_self(const char *s, size_t n)
+{
+    static const char base[] = "libmemwatch_preload.so";
+    size_t bl = sizeof base - 1;
+    if (mw_self_path && strlen(mw_self_path) == n && memcmp(s, mw_self_path, n) == 0) return true;
+    return n >= bl && memcmp(s + n - bl, base, bl) == 0 && (n == bl || s[n - bl - 1] == '/');
+}
+
+/* Writes `val` (an LD_PRELOAD list, ':' or ' ' separated) without our entries into out
+ * (capacity >= strlen(val) + 1). */
+static void strip_list(const char *val, char *out)
+{
+    size_t o = 0;
+    const char *p = val;
+    while (*p) {
+        size_t n = strcspn(p, ": ");
+        if (n && !is_self(p, n)) {
+            if (o) out[o++] = ':';
+            memcpy(out + o, p, n);
+            o += n;
+        }
+        p += n;
+        if (*p) p++;
+    }
+    out[o] = 0;
+}
+
+/* At start with MEMWATCH_FOLLOW=0: edit our own environment in place (the string only
+ * shrinks), so every child and exec inherits LD_PRELOAD without us and with the others. */
+void mw_env_strip_self(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
+        char *v = *e + 11;
+        size_t n = strlen(v);
+        char tmp[n + 1];
+        strip_list(v, tmp);
+        memcpy(v, tmp, strlen(tmp) + 1);
+    }
+}
+
+static size_t env_count(char *const *envp)
+{
+    size_t n = 0;
+    while (envp && envp[n]) n++;
+    return n;
+}
+
+static size_t preload_len(char *const *envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) return strlen(envp[i]) + 1;
+    return 1;
+}
+
+/* Fills out[] (n+1 slots) with envp where LD_PRELOAD lacks our entry (string built in buf). */
+static char *const *filter_env(char *const *envp, char **out, char *buf)
+{
+    size_t i = 0;
+    for (; envp && envp[i]; i++) {
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
+            memcpy(buf, "LD_PRELOAD=", 11);
+            strip_list(envp[i] + 11, buf + 11);
+            out[i] = buf;
+        } else {
+            out[i] = envp[i];
+        }
+    }
+    out[i] = NULL;
+    return out;
+}
+
+#define WITH_ENV(envp, body)                                                       \
+    do {                                                                           \
+        size_t n_ = env_count(envp);                                               \
+        char *arr_[n_ + 1];                                                        \
+        char buf_[preload_len(envp) + 16];                                         \
+        char *const *env_ = mw_cfg.follow ? (envp) : filter_env((envp), arr_, buf_); \
+        body;                                                                      \
+    } while (0)
+
+/* ---- fork / vfork -------------------------------------------------------------------------- */
+MW_EXPORT pid_t fork(void)
+{
+    if (!real_fork) resolve();
+    pid_t p = real_fork();
+    if (p > 0 && !mw_tls_guard && atomic_load(&mw_state) == MW_ST_ON) {
+        int e = errno;
+        mw_thread *t = mw_self();
+        if (t) MW_EMIT(t, 24, mw_enc_fork, (uint64_t)p);
+        errno = e;
+    }
+    return p;
+}
+
+__attribute__((visibility("hidden"))) long mw_vfork_fail(long rax)
+{
+    errno = (int)-rax;
+    return -1;
+}
+
+/* vfork: pop the return address into a register (the child will reuse this stack), do the
+ * system call, push it back; child: guard = 1<<20 (hooks pass through), parent: guard = 0. */
+__asm__(".text\n"
+        ".globl vfork\n"
+        ".type vfork,@function\n"
+        "vfork:\n"
+        "  pop %rdi\n"
+        "  mov $58, %eax\n"
+        "  syscall\n"
+        "  push %rdi\n"
+        "  cmp $-4095, %rax\n"
+        "  jae 3f\n"
+        "  mov mw_tls_guard@gottpoff(%rip), %rdx\n"
+        "  test %rax, %rax\n"
+        "  jnz 2f\n"
+        "  movl $1048576, %fs:(%rdx)\n"
+        "  ret\n"
+        "2:\n"
+        "  movl $0, %fs:(%rdx)\n"
+        "  ret\n"
+        "3:\n"
+        "  mov %rax, %rdi\n"
+        "  jmp mw_vfork_fail\n"
+        ".size vfork, .-vfork\n");
+
+/* ---- exec ------------------------------------------------------------------------------------ */
+static void before_exec(const char *path)
+{
+    if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return; /* vfork child: hands off */
+    int e = errno;
+    mw_thread *t = mw_self();
+    size_t n = path ? strnlen(path, MW_MAX_STR) : 0;
+    if (t) MW_EMIT(t, 32 + n, mw_enc_exec, path ? path : "", n);
+    mw_writer_sync();
+    errno = e;
+}
+
+MW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    resolve();
+    before_exec(path);
+    int rc;
+    WITH_ENV(envp, rc = real_execve(path, argv, env_));
+    return rc;
+}
+
+MW_EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+
+MW_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    resolve();
+    before_exec(file);
+    int rc;
+    WITH_ENV(envp, rc = real_execvpe(file, argv, env_));
+    return rc;
+}
+
+MW_EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+MW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    resolve();
+    before_exec("(fexecve)");
+    int rc;
+    WITH_ENV(envp, rc = real_fexecve(fd, argv, env_));
+    return rc;
+}
+
+/* execl*: gather the variadic arguments into an array on the stack. */
+#define GATHER_ARGS(arg0, ap, argv_name, extra)                                    \
+    size_t argc_ = 1;                                                              \
+    va_start(ap, arg0);                                                            \
+    while (va_arg(ap, const char *)) argc_++;                                      \
+    va_end(ap);                                                                    \
+    char *argv_name[argc_ + 1];                                                    \
+    argv_name[0] = (char *)(arg0);                                                 \
+    va_start(ap, arg0);                                                            \
+    for (size_t i_ = 1; i_ <= argc_; i_++) argv_name[i_] = va_arg(ap, char *);     \
+    extra;                                                                         \
+    va_end(ap)
+
+MW_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    GATHER_ARGS(arg, ap, argv, (void)0);
+    return execve(path, argv, environ);
+}
+
+MW_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    GATHER_ARGS(arg, ap, argv, (void)0);
+    return execvpe(file, argv, environ);
+}
+
+MW_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    char *const *envp;
+    GATHER_ARGS(arg, ap, argv, envp = va_arg(ap, char *const *));
+    return execve(path, argv, envp);
+}
+
+/* ---- posix_spawn: only the environment needs our attention (FOLLOW=0) --------------------- */
+MW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    resolve();
+    int rc;
+    WITH_ENV(envp, rc = real_spawn(pid, path, fa, attr, argv, env_));
+    if (rc == 0 && pid && !mw_tls_guard && atomic_load(&mw_state) == MW_ST_ON) {
+        mw_thread *t = mw_self();
+        if (t) MW_EMIT(t, 24, mw_enc_fork, (uint64_t)*pid);
+    }
+    return rc;
+}
+
+MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    resolve();
+    int rc;
+    WITH_ENV(envp, rc = real_spawnp(pid, file, fa, attr, argv, env_));
+    if (rc == 0 && pid && !mw_tls_guard && atomic_load(&mw_state) == MW_ST_ON) {
+        mw_thread *t = mw_self();
+        if (t) MW_EMIT(t, 24, mw_enc_fork, (uint64_t)*pid);
+    }
+    return rc;
+}

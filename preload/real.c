@@ -1,0 +1,112 @@
+/*
+ * real.c — the real allocation functions (dlsym RTLD_NEXT) and the bootstrap pool.
+ *
+ * dlsym() itself calls calloc/malloc before we know where the real ones are; those requests
+ * are served from a static pool and recognised later by address range (free of a pool block
+ * is a no-op, malloc_usable_size answers from the block's size prefix). Resolution happens
+ * once, under the recursion guard, either from the constructor or lazily from the first hook.
+ */
+#include <dlfcn.h>
+#include <string.h>
+
+#include "mw_core.h"
+
+mw_real_fns mw_real;
+
+/* ---- bootstrap pool ---------------------------------------------------------------------- */
+#define POOL_SIZE (256u * 1024u)
+static _Alignas(64) unsigned char pool[POOL_SIZE];
+static _Atomic size_t pool_used;
+
+bool mw_pool_owns(const void *p)
+{
+    return (const unsigned char *)p >= pool && (const unsigned char *)p < pool + POOL_SIZE;
+}
+
+/* Each block: 16-byte prefix holding its usable size, then the data (16-aligned, or more). */
+void *mw_pool_alloc(size_t size, size_t align)
+{
+    if (align < 16) align = 16;
+    if (size > POOL_SIZE) return NULL;
+    size_t need = (size + 15u) & ~(size_t)15u;
+    size_t old = atomic_load(&pool_used);
+    for (;;) {
+        size_t start = (old + 16u + align - 1u) & ~(align - 1u);
+        size_t end = start + need;
+        if (end > POOL_SIZE) return NULL;
+        if (atomic_compare_exchange_weak(&pool_used, &old, end)) {
+            *(size_t *)(pool + start - sizeof(size_t)) = need;
+            return pool + start; /* static storage: already zero */
+        }
+    }
+}
+
+size_t mw_pool_usable(const void *p)
+{
+    return *(const size_t *)((const unsigned char *)p - sizeof(size_t));
+}
+
+/* ---- resolution ------------------------------------------------------------------------ */
+static _Atomic int resolved;
+
+#define RESOLVE(field, name) mw_real.field = (__typeof__(mw_real.field))dlsym(RTLD_NEXT, name)
+
+void mw_real_resolve(void)
+{
+    if (atomic_load_explicit(&resolved, memory_order_acquire)) return;
+    int g = mw_guard_enter();
+    RESOLVE(malloc, "malloc");
+    RESOLVE(free, "free");
+    RESOLVE(calloc, "calloc");
+    RESOLVE(realloc, "realloc");
+    RESOLVE(memalign, "memalign");
+    RESOLVE(posix_memalign, "posix_memalign");
+    RESOLVE(aligned_alloc, "aligned_alloc");
+    RESOLVE(valloc, "valloc");
+    RESOLVE(pvalloc, "pvalloc");
+    RESOLVE(reallocarray, "reallocarray");
+    RESOLVE(malloc_usable_size, "malloc_usable_size");
+    RESOLVE(mmap, "mmap");
+    RESOLVE(munmap, "munmap");
+    RESOLVE(mremap, "mremap");
+    mw_guard_leave(g);
+    atomic_store_explicit(&resolved, 1, memory_order_release);
+}
+
+/* Looks for `name` in the next object, then in every loaded object (SQL client libraries are
+ * often loaded RTLD_LOCAL, e.g. by Python's _sqlite3 module). */
+struct find_arg {
+    const char *name;
+    void *found;
+};
+
+#include <link.h>
+
+static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct find_arg *a = data;
+    if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
+    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) return 0;
+    void *s = dlsym(h, a->name);
+    dlclose(h);
+    if (s) {
+        Dl_info di;
+        /* skip our own definition (the shim exports the hooked names) */
+        if (dladdr(s, &di) && di.dli_fname && mw_self_path && strcmp(di.dli_fname, mw_self_path) == 0)
+            return 0;
+        a->found = s;
+        return 1;
+    }
+    return 0;
+}
+
+void *mw_resolve_symbol(const char *name)
+{
+    void *s = dlsym(RTLD_NEXT, name);
+    if (s) return s;
+    struct find_arg a = { name, NULL };
+    dl_iterate_phdr(find_cb, &a);
+    return a.found;
+}

@@ -1,0 +1,230 @@
+/*
+ * stack.c — allocation stacks: cached libunwind capture and interning into the stack tree.
+ *
+ * A stack is a node of a global tree: (parent node, return address) -> node id, written once
+ * as a STACK_NODE record by the thread that creates it. Capturing is made cheap by a per-thread
+ * cache of the previous capture's frames (stack slot address, return address, node id): the
+ * hook's caller frame is known without unwinding (__builtin_frame_address of the hook, built
+ * with frame pointers), and when it (or any frame reached by libunwind) matches a cached frame
+ * whose cached ancestors still hold the same return addresses in the same slots, the cached
+ * node is reused and unwinding stops. A tight loop calling malloc thus costs a few loads.
+ */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <sys/mman.h>
+
+#include "mw_core.h"
+
+#define NODE_SHARDS 256u
+
+typedef struct node_entry {
+    uint64_t parent, ip, id; /* id 0 = empty */
+} node_entry;
+
+typedef struct node_shard {
+    atomic_flag lock;
+    uint32_t cap, count;
+    node_entry *tab;
+    char pad[64 - sizeof(atomic_flag) - 8 - sizeof(node_entry *)];
+} node_shard;
+
+static _Alignas(64) node_shard nshards[NODE_SHARDS];
+static _Atomic uint64_t next_node;
+
+static inline uint64_t hash2(uint64_t a, uint64_t b)
+{
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
+}
+
+void mw_stack_init(void)
+{
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+void mw_stack_reset_after_fork(void)
+{
+    for (unsigned i = 0; i < NODE_SHARDS; i++) {
+        atomic_flag_clear(&nshards[i].lock);
+        nshards[i].cap = nshards[i].count = 0;
+        nshards[i].tab = NULL;
+    }
+    atomic_store(&next_node, 0);
+}
+
+static bool grow(node_shard *s)
+{
+    uint32_t ncap = s->cap ? s->cap * 2 : 1024;
+    node_entry *nt = mw_real.mmap(NULL, (size_t)ncap * sizeof(node_entry), PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (nt == MAP_FAILED) return false;
+    for (uint32_t i = 0; i < s->cap; i++) {
+        node_entry *e = &s->tab[i];
+        if (!e->id) continue;
+        uint32_t j = (uint32_t)hash2(e->parent, e->ip) & (ncap - 1);
+        while (nt[j].id) j = (j + 1) & (ncap - 1);
+        nt[j] = *e;
+    }
+    if (s->tab) mw_real.munmap(s->tab, (size_t)s->cap * sizeof(node_entry));
+    s->tab = nt;
+    s->cap = ncap;
+    return true;
+}
+
+/* Node id for (parent, ip); creates and emits it when new. 0 when memory ran out. */
+static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip)
+{
+    uint64_t h = hash2(parent, ip);
+    node_shard *s = &nshards[h >> 56];
+    while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) __builtin_ia32_pause();
+    if ((s->count + 1) * 4 > s->cap * 3 && !grow(s)) {
+        atomic_flag_clear_explicit(&s->lock, memory_order_release);
+        return 0;
+    }
+    uint32_t m = s->cap - 1, i = (uint32_t)h & m;
+    for (; s->tab[i].id; i = (i + 1) & m) {
+        if (s->tab[i].parent == parent && s->tab[i].ip == ip) {
+            uint64_t id = s->tab[i].id;
+            atomic_flag_clear_explicit(&s->lock, memory_order_release);
+            return id;
+        }
+    }
+    uint64_t id = atomic_fetch_add_explicit(&next_node, 1, memory_order_relaxed) + 1;
+    s->tab[i] = (node_entry){ parent, ip, id };
+    s->count++;
+    atomic_flag_clear_explicit(&s->lock, memory_order_release);
+    MW_EMIT(t, 40, mw_enc_stack_node, id, parent, ip);
+    return id;
+}
+
+/* The cached frames k+1.. still hold their return addresses? */
+static inline bool cache_valid_above(const mw_thread *t, unsigned k)
+{
+    for (unsigned j = k + 1; j < t->cache_n; j++)
+        if (*(const uintptr_t *)t->cache[j].slot != t->cache[j].ret) return false;
+    return true;
+}
+
+/* Index of the cached frame with this slot, or -1. Cached slots ascend with the index. */
+static inline int cache_find(const mw_thread *t, uintptr_t slot, uintptr_t ret, unsigned from)
+{
+    for (unsigned k = from; k < t->cache_n; k++) {
+        if (t->cache[k].slot < slot) continue;
+        if (t->cache[k].slot == slot && t->cache[k].ret == ret) return (int)k;
+        return -1;
+    }
+    return -1;
+}
+
+__attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0)
+{
+    unsigned max = mw_cfg.max_depth;
+    mw_frame fr[MW_CACHE_FRAMES];
+    unsigned m = 0;
+    int match = -1;
+    fr[m++] = (mw_frame){ slot0, ret0, 0 };
+
+    unw_context_t uc;
+    unw_cursor_t c;
+    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) goto build;
+    /* skip our own frames up to the hook's caller (frame 0, already known) */
+    bool found0 = false;
+    for (int guard = 0; guard < 32 && unw_step(&c) > 0; guard++) {
+        unw_word_t sp;
+        unw_get_reg(&c, UNW_REG_SP, &sp);
+        if ((uintptr_t)sp == slot0 + 8) { found0 = true; break; }
+        if ((uintptr_t)sp > slot0 + 8) break;
+    }
+    if (!found0) goto build;
+    while (m < max && unw_step(&c) > 0) {
+        unw_word_t ip, sp;
+        unw_get_reg(&c, UNW_REG_IP, &ip);
+        unw_get_reg(&c, UNW_REG_SP, &sp);
+        if (!ip) break;
+        uintptr_t slot = (uintptr_t)sp - 8;
+        int k = cache_find(t, slot, (uintptr_t)ip, 0);
+        if (k >= 0 && m + (t->cache_n - (unsigned)k) <= max && cache_valid_above(t, (unsigned)k)) {
+            match = k;
+            break;
+        }
+        fr[m++] = (mw_frame){ slot, (uintptr_t)ip, 0 };
+    }
+build:;
+    uint64_t parent = 0;
+    unsigned keep = 0;
+    if (match >= 0) {
+        parent = t->cache[match].node;
+        keep = t->cache_n - (unsigned)match;
+        /* move the reused suffix to sit right after the m new frames */
+        __builtin_memmove(&t->cache[m], &t->cache[match], keep * sizeof(mw_frame));
+    }
+    for (unsigned i = m; i-- > 0;) {
+        uint64_t id = intern(t, parent, fr[i].ret);
+        if (!id) { /* out of memory: unknown stack, forget the cache */
+            t->cache_n = 0;
+            return 0;
+        }
+        fr[i].node = id;
+        parent = id;
+    }
+    __builtin_memcpy(t->cache, fr, m * sizeof(mw_frame));
+    t->cache_n = m + keep;
+    return parent;
+}
+
+uint64_t mw_stack_capture(mw_thread *t, void *frame, void *ret)
+{
+    if (!mw_cfg.stacks || !frame) return 0;
+    uintptr_t slot0 = (uintptr_t)frame + 8, ret0 = (uintptr_t)ret;
+    if (MW_LIKELY(t->cache_n)) {
+        int k = cache_find(t, slot0, ret0, 0);
+        if (k >= 0 && cache_valid_above(t, (unsigned)k)) {
+            if (k > 0) {
+                t->cache_n -= (unsigned)k;
+                __builtin_memmove(&t->cache[0], &t->cache[k], t->cache_n * sizeof(mw_frame));
+            }
+            return t->cache[0].node;
+        }
+    }
+    return capture_slow(t, slot0, ret0);
+}
+
+/* The stack of the caller of the function that calls this (a hook): with frame pointers in
+ * the shim, the hook's frame pointer is our saved one, its return address sits right above. */
+__attribute__((noinline)) uint64_t mw_stack_here(mw_thread *t)
+{
+    if (!t) return 0;
+    void **fp = __builtin_frame_address(0);
+    void **hook_fp = (void **)fp[0];
+    if (!hook_fp) return 0;
+    int g = mw_guard_enter();
+    uint64_t id = mw_stack_capture(t, hook_fp, hook_fp[1]);
+    mw_guard_leave(g);
+    return id;
+}
+
+uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext)
+{
+    if (!t || !ucontext) return 0;
+    unw_cursor_t c;
+    uint64_t ips[MW_CACHE_FRAMES];
+    unsigned n = 0, max = mw_cfg.max_depth;
+    int g = mw_guard_enter();
+    if (unw_init_local2(&c, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) == 0) {
+        do {
+            unw_word_t ip;
+            unw_get_reg(&c, UNW_REG_IP, &ip);
+            if (!ip) break;
+            ips[n++] = ip;
+        } while (n < max && unw_step(&c) > 0);
+    }
+    uint64_t parent = 0;
+    for (unsigned i = n; i-- > 0;) {
+        uint64_t id = intern(t, parent, ips[i]);
+        if (!id) break;
+        parent = id;
+    }
+    mw_guard_leave(g);
+    return parent;
+}

@@ -1,0 +1,379 @@
+/*
+ * thread.c — per-thread state: creation on first use, the registry the writer drains, thread
+ * start/end/name records, the pthread_create wrapper, and the thread stacks the reachability
+ * scan uses as roots.
+ *
+ * A thread's state (mw_thread, with its ring) is created lazily by mw_self(), registered in a
+ * fixed array of slots, and released by a pthread key destructor at thread exit: THREAD_END
+ * is written, the slot is marked exited, and the writer recycles the state once the ring is
+ * drained. Allocation calls a thread makes after that (glibc frees the thread's DTV after all
+ * key destructors) go through the shared "orphan" stream, under a spinlock.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mw_core.h"
+
+#define RING_SIZE (512u * 1024u)
+
+__thread mw_thread *mw_tls_self __attribute__((tls_model("initial-exec")));
+__thread int mw_tls_guard __attribute__((tls_model("initial-exec")));
+__thread int mw_tls_dead __attribute__((tls_model("initial-exec")));
+static __thread uint32_t tls_parent __attribute__((tls_model("initial-exec")));
+
+static _Atomic(mw_thread *) slots[MW_MAX_THREADS];
+static _Atomic unsigned hwm;
+static atomic_flag reg_lock = ATOMIC_FLAG_INIT;
+static mw_thread *free_list;
+static _Atomic uint32_t next_tidx;
+static pthread_key_t exit_key;
+static _Atomic int key_ok;
+
+static mw_thread *orphan;
+static atomic_flag orphan_lock = ATOMIC_FLAG_INIT;
+
+static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+static int (*real_setname)(pthread_t, const char *);
+static int (*real_prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
+
+static void rlock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&reg_lock, memory_order_acquire)) __builtin_ia32_pause();
+}
+static void runlock(void) { atomic_flag_clear_explicit(&reg_lock, memory_order_release); }
+
+int mw_guard_enter(void) { return mw_tls_guard++; }
+void mw_guard_leave(int prev) { mw_tls_guard = prev; }
+bool mw_in_guard(void) { return mw_tls_guard != 0; }
+pid_t mw_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+static void on_thread_exit(void *arg);
+
+/* A fresh (or recycled) state with a ring and a new thread index, registered in a slot. */
+static mw_thread *state_new(void)
+{
+    mw_thread *t = NULL;
+    rlock();
+    if (free_list) {
+        t = free_list;
+        free_list = t->next_free;
+    }
+    runlock();
+    if (!t) {
+        void *m = mw_real.mmap(NULL, sizeof(mw_thread), PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return NULL;
+        t = m;
+    }
+    uint8_t *ring = t->ring;
+    uint64_t rs = t->ring_size, mask = t->mask;
+    memset(t, 0, sizeof *t);
+    t->ring = ring;
+    t->ring_size = rs;
+    t->mask = mask;
+    if (!mw_ring_init(t, RING_SIZE)) {
+        mw_real.munmap(t, sizeof *t);
+        return NULL;
+    }
+    t->tidx = atomic_fetch_add(&next_tidx, 1);
+    t->tid = mw_gettid();
+    t->slot = -1;
+    rlock();
+    for (unsigned i = 0; i < MW_MAX_THREADS; i++) {
+        if (!atomic_load_explicit(&slots[i], memory_order_relaxed)) {
+            t->slot = (int)i;
+            atomic_store_explicit(&slots[i], t, memory_order_release);
+            if (i + 1 > atomic_load(&hwm)) atomic_store(&hwm, i + 1);
+            break;
+        }
+    }
+    runlock();
+    if (t->slot < 0) { /* registry full: nobody would drain this ring */
+        mw_ring_release(t);
+        mw_real.munmap(t, sizeof *t);
+        return NULL;
+    }
+    return t;
+}
+
+static void thread_identity(mw_thread *t)
+{
+    t->pth = pthread_self();
+    pthread_attr_t a;
+    if (pthread_getattr_np(t->pth, &a) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+            t->stack_lo = (uintptr_t)addr;
+            t->stack_hi = (uintptr_t)addr + size;
+        }
+        pthread_attr_destroy(&a);
+    }
+    /* static TLS block lies below the thread pointer, the TCB (struct pthread) above it */
+    static void (*tls_info)(size_t *, size_t *);
+    static int tls_resolved;
+    if (!tls_resolved) {
+        tls_info = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+        tls_resolved = 1;
+    }
+    if (tls_info) {
+        size_t size = 0, align = 0;
+        tls_info(&size, &align);
+        uintptr_t tp;
+        __asm__("mov %%fs:0, %0" : "=r"(tp));
+        t->tls_lo = tp > size ? tp - size : 0;
+        t->tls_hi = tp + 0x900; /* sizeof(struct pthread) in glibc 2.36 */
+    }
+}
+
+void mw_thread_emit_start(mw_thread *t)
+{
+    char name[17] = { 0 };
+    if (real_prctl)
+        real_prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
+    else
+        prctl(PR_GET_NAME, name, 0, 0, 0);
+    size_t nl = strnlen(name, 16);
+    MW_EMIT(t, 32 + nl, mw_enc_thread_start, t->tidx, (uint64_t)t->tid, t->parent_tidx, name, nl);
+}
+
+mw_thread *mw_self_slow(void)
+{
+    if (mw_tls_dead || atomic_load_explicit(&mw_state, memory_order_acquire) != MW_ST_ON) return NULL;
+    int g = mw_guard_enter();
+    mw_thread *t = state_new();
+    if (t) {
+        t->parent_tidx = tls_parent;
+        thread_identity(t);
+        mw_tls_self = t;
+        if (atomic_load(&key_ok)) pthread_setspecific(exit_key, t);
+        mw_thread_emit_start(t);
+    }
+    mw_guard_leave(g);
+    return t;
+}
+
+mw_thread *mw_self(void)
+{
+    mw_thread *t = mw_tls_self;
+    return t ? t : mw_self_slow();
+}
+
+/* Shared stream for threads whose own state is gone (see the file comment). */
+mw_thread *mw_orphan_acquire(void)
+{
+    if (!orphan) return NULL;
+    while (atomic_flag_test_and_set_explicit(&orphan_lock, memory_order_acquire)) __builtin_ia32_pause();
+    return orphan;
+}
+void mw_orphan_release(void) { atomic_flag_clear_explicit(&orphan_lock, memory_order_release); }
+
+void mw_threads_mark_exited(mw_thread *t)
+{
+    MW_EMIT(t, 16, mw_enc_thread_end, t->tidx);
+    atomic_store_explicit(&t->exited, 1, memory_order_release);
+}
+
+static void on_thread_exit(void *arg)
+{
+    mw_thread *t = arg;
+    if (!t || t != mw_tls_self) return;
+    int g = mw_guard_enter();
+    mw_tls_self = NULL;
+    mw_tls_dead = 1;
+    mw_threads_mark_exited(t);
+    mw_guard_leave(g);
+}
+
+unsigned mw_registry_hwm(void) { return atomic_load_explicit(&hwm, memory_order_acquire); }
+mw_thread *mw_registry_get(unsigned i) { return atomic_load_explicit(&slots[i], memory_order_acquire); }
+
+void mw_registry_release(unsigned i, mw_thread *t)
+{
+    rlock();
+    atomic_store(&slots[i], NULL);
+    t->next_free = free_list;
+    free_list = t;
+    runlock();
+}
+
+uint32_t mw_thread_count_alloc(void) { return atomic_load(&next_tidx); }
+
+/* Called once by the constructor (and again in a forked child). */
+void mw_threads_init(void)
+{
+    if (!real_pthread_create) {
+        real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+        real_setname = dlsym(RTLD_NEXT, "pthread_setname_np");
+        real_prctl = dlsym(RTLD_NEXT, "prctl");
+    }
+    if (!atomic_load(&key_ok) && pthread_key_create(&exit_key, on_thread_exit) == 0)
+        atomic_store(&key_ok, 1);
+}
+
+/* The shared stream for exiting threads; created after the main thread's state (tidx 1). */
+void mw_threads_orphan_init(void)
+{
+    if (orphan) return;
+    mw_thread *o = state_new();
+    if (!o) return;
+    o->parent_tidx = 0;
+    static const char name[] = "(exited threads)";
+    MW_EMIT(o, 48, mw_enc_thread_start, o->tidx, 0, 0, name, sizeof name - 1);
+    orphan = o;
+}
+
+void mw_threads_reset_after_fork(void)
+{
+    /* The parent's states and rings are shared memory (memfd) or belong to threads that do not
+     * exist here: drop them all without touching them, start numbering again. */
+    for (unsigned i = 0; i < MW_MAX_THREADS; i++) atomic_store(&slots[i], NULL);
+    atomic_store(&hwm, 0);
+    atomic_flag_clear(&reg_lock);
+    atomic_flag_clear(&orphan_lock);
+    free_list = NULL;
+    orphan = NULL;
+    atomic_store(&next_tidx, 0);
+    mw_tls_self = NULL;
+    mw_tls_dead = 0;
+}
+
+size_t mw_threads_stacks(mw_thread_stack *out, size_t max)
+{
+    size_t n = 0;
+    unsigned h = mw_registry_hwm();
+    for (unsigned i = 0; i < h && n < max; i++) {
+        mw_thread *t = mw_registry_get(i);
+        if (!t || t == orphan || atomic_load(&t->exited) || !t->stack_hi) continue;
+        out[n++] = (mw_thread_stack){ t->tid, t->stack_lo, t->stack_hi, t->tls_lo, t->tls_hi };
+    }
+    return n;
+}
+
+mw_thread *mw_thread_by_tid(pid_t tid)
+{
+    unsigned h = mw_registry_hwm();
+    for (unsigned i = 0; i < h; i++) {
+        mw_thread *t = mw_registry_get(i);
+        if (t && t != orphan && t->tid == tid && !atomic_load(&t->exited)) return t;
+    }
+    return NULL;
+}
+
+static mw_thread *thread_by_pth(pthread_t p)
+{
+    unsigned h = mw_registry_hwm();
+    for (unsigned i = 0; i < h; i++) {
+        mw_thread *t = mw_registry_get(i);
+        if (t && t != orphan && !atomic_load(&t->exited) && pthread_equal(t->pth, p)) return t;
+    }
+    return NULL;
+}
+
+/* ---- SQL context and adapter location ----------------------------------------------------- */
+uint64_t mw_thread_sql_fp(mw_thread *t) { return t ? t->sql_fp : 0; }
+void mw_thread_set_sql(mw_thread *t, uint64_t ctx, uint64_t fp)
+{
+    if (!t) return;
+    t->sql_ctx = ctx;
+    t->sql_fp = fp;
+}
+void mw_thread_set_location(mw_thread *t, const char *file, int line, const char *function)
+{
+    if (!t) return;
+    size_t n = file ? strnlen(file, sizeof t->loc_file - 1) : 0;
+    memcpy(t->loc_file, file ? file : "", n);
+    t->loc_file[n] = 0;
+    n = function ? strnlen(function, sizeof t->loc_func - 1) : 0;
+    memcpy(t->loc_func, function ? function : "", n);
+    t->loc_func[n] = 0;
+    t->loc_line = line;
+    t->has_loc = true;
+}
+bool mw_thread_take_location(mw_thread *t, char *file, size_t flen, int *line, char *func,
+                             size_t fnlen)
+{
+    if (!t || !t->has_loc) return false;
+    if (flen) {
+        size_t n = strnlen(t->loc_file, flen - 1);
+        memcpy(file, t->loc_file, n);
+        file[n] = 0;
+    }
+    if (fnlen) {
+        size_t n = strnlen(t->loc_func, fnlen - 1);
+        memcpy(func, t->loc_func, n);
+        func[n] = 0;
+    }
+    if (line) *line = t->loc_line;
+    t->has_loc = false;
+    return true;
+}
+
+/* ---- hooks: pthread_create, thread names ---------------------------------------------------- */
+struct start_args {
+    void *(*fn)(void *);
+    void *arg;
+    uint32_t parent;
+};
+
+static void *start_wrapper(void *p)
+{
+    struct start_args a = *(struct start_args *)p;
+    mw_real.free(p);
+    tls_parent = a.parent;
+    mw_self();
+    return a.fn(a.arg);
+}
+
+MW_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    if (!real_pthread_create) real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+    mw_thread *self = mw_tls_self;
+    if (mw_tls_guard || !self || atomic_load(&mw_state) != MW_ST_ON || !mw_real.malloc)
+        return real_pthread_create(th, attr, fn, arg);
+    struct start_args *a = mw_real.malloc(sizeof *a);
+    if (!a) return real_pthread_create(th, attr, fn, arg);
+    *a = (struct start_args){ fn, arg, self->tidx };
+    int rc = real_pthread_create(th, attr, start_wrapper, a);
+    if (rc != 0) mw_real.free(a);
+    return rc;
+}
+
+static void emit_name(mw_thread *target_state, const char *name)
+{
+    mw_thread *t = mw_tls_self;
+    if (!t || !target_state || !name || mw_tls_guard) return;
+    size_t n = strnlen(name, 64);
+    MW_EMIT(t, 24 + n, mw_enc_thread_name, target_state->tidx, name, n);
+}
+
+MW_EXPORT int pthread_setname_np(pthread_t th, const char *name)
+{
+    if (!real_setname) real_setname = dlsym(RTLD_NEXT, "pthread_setname_np");
+    int rc = real_setname(th, name);
+    if (rc == 0 && atomic_load(&mw_state) == MW_ST_ON && !mw_tls_guard) emit_name(thread_by_pth(th), name);
+    return rc;
+}
+
+MW_EXPORT int prctl(int option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long),
+                  a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    if (!real_prctl) real_prctl = dlsym(RTLD_NEXT, "prctl");
+    int rc = real_prctl(option, a2, a3, a4, a5);
+    if (rc == 0 && option == PR_SET_NAME && atomic_load(&mw_state) == MW_ST_ON && !mw_tls_guard) {
+        char name[17] = { 0 };
+        strncpy(name, (const char *)a2, 16);
+        emit_name(mw_tls_self, name);
+    }
+    return rc;
+}

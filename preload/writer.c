@@ -1,0 +1,457 @@
+/*
+ * writer.c — the writer thread: drains every thread's ring into one zstd stream on disk.
+ *
+ * Each wake (at least every 5 ms, sooner when a producer's ring is half full) it advances the
+ * coarse clock, copies each ring's new bytes behind a THREAD_SWITCH into the compressor,
+ * recycles drained rings of exited threads, samples RSS every MEMWATCH_RSS_MS, records module
+ * changes, and ends a zstd block (ZSTD_e_flush) at least every MEMWATCH_FLUSH_MS, so a killed
+ * process leaves a trace readable up to that point; frames are closed (ZSTD_e_end) every few
+ * MB. The compressor uses the real allocator; output goes through write(2). Write errors are
+ * counted (lost bytes), reported in the END record, and never stop the program.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem: the compressor allocates with the real malloc */
+#include <zstd.h>
+
+#include "mw_core.h"
+
+#define FRAME_BYTES (4u << 20) /* ZSTD_e_end after this much input */
+#define WAKE_NS (5u * 1000000u)
+
+static int out_fd = -1;
+static ZSTD_CCtx *cctx;
+static uint8_t *obuf;
+static size_t obuf_size;
+static uint64_t frame_in;           /* input bytes in the current frame */
+static uint64_t cur_tidx = UINT64_MAX;
+static bool broken;                 /* a write failed: discard, count */
+static pthread_t writer_th;
+static _Atomic int stop_req, writer_done, writer_started;
+static _Atomic uint64_t sync_req, sync_done;
+static _Atomic uint64_t lost_ev, lost_by;
+static uint64_t lost_written_ev, lost_written_by;
+static int64_t end_status;
+static uint64_t end_reason;
+static char trace_path[1200];
+
+void mw_count_lost(uint64_t events, uint64_t bytes)
+{
+    atomic_fetch_add_explicit(&lost_ev, events, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lost_by, bytes, memory_order_relaxed);
+}
+uint64_t mw_lost_events(void) { return atomic_load(&lost_ev); }
+
+static void *zalloc(void *op, size_t n) { (void)op; return mw_real.malloc(n); }
+static void zfree(void *op, void *p) { (void)op; mw_real.free(p); }
+
+static void write_all(const uint8_t *p, size_t n)
+{
+    while (n && !broken) {
+        ssize_t w = write(out_fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            broken = true;
+            mw_diag("writing %s failed (%s); further trace data is counted as lost", trace_path,
+                    w < 0 ? strerror(errno) : "short write");
+            break;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Feeds bytes to the compressor with the given end directive, writing whatever it outputs. */
+static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
+{
+    if (broken || !cctx) {
+        atomic_fetch_add(&lost_by, n);
+        return;
+    }
+    ZSTD_inBuffer in = { src, n, 0 };
+    for (;;) {
+        ZSTD_outBuffer out = { obuf, obuf_size, 0 };
+        size_t r = ZSTD_compressStream2(cctx, &out, &in, mode);
+        if (ZSTD_isError(r)) {
+            mw_diag("compression failed (%s); further trace data is counted as lost", ZSTD_getErrorName(r));
+            broken = true;
+            atomic_fetch_add(&lost_by, n - in.pos);
+            return;
+        }
+        if (out.pos) write_all(obuf, out.pos);
+        if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0) break;
+    }
+    frame_in += n;
+    if (mode == ZSTD_e_end) frame_in = 0;
+}
+
+void mw_writer_direct(const uint8_t *p, size_t n) { zfeed(p, n, ZSTD_e_continue); }
+
+static void emit_direct_switch(uint64_t tidx)
+{
+    uint8_t b[16];
+    size_t n = mw_enc_thread_switch(b, sizeof b, tidx);
+    zfeed(b, n, ZSTD_e_continue);
+    cur_tidx = tidx;
+}
+
+/* Copies every ring's published bytes into the stream; recycles drained exited threads. */
+static void drain_all(void)
+{
+    unsigned h = mw_registry_hwm();
+    for (unsigned i = 0; i < h; i++) {
+        mw_thread *t = mw_registry_get(i);
+        if (!t) continue;
+        int ex = atomic_load_explicit(&t->exited, memory_order_acquire);
+        uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+        uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+        if (head != tail) {
+            if (cur_tidx != t->tidx) emit_direct_switch(t->tidx);
+            zfeed(t->ring + (tail & t->mask), (size_t)(head - tail), ZSTD_e_continue);
+            atomic_store_explicit(&t->tail, head, memory_order_release);
+        }
+        if (ex) mw_registry_release(i, t);
+    }
+    uint64_t le = atomic_load(&lost_ev), lb = atomic_load(&lost_by);
+    if (le != lost_written_ev || lb != lost_written_by) {
+        uint8_t b[32];
+        size_t n = mw_enc_lost(b, sizeof b, le - lost_written_ev, lb - lost_written_by);
+        lost_written_ev = le;
+        lost_written_by = lb;
+        zfeed(b, n, ZSTD_e_continue);
+    }
+}
+
+/* ---- RSS and limits (read(2) on /proc, no stdio) ----------------------------------------- */
+static ssize_t read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = 0;
+    return (ssize_t)n;
+}
+
+static uint64_t field_kb(const char *s, const char *key)
+{
+    const char *p = strstr(s, key);
+    if (!p) return 0;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t') p++;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (uint64_t)(*p++ - '0');
+    return v * 1024;
+}
+
+static void sample_rss(void)
+{
+    char buf[4096];
+    if (read_file("/proc/self/statm", buf, sizeof buf) <= 0) return;
+    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+    char *e;
+    uint64_t vm = strtoull(buf, &e, 10) * pg;
+    uint64_t rss = strtoull(e, &e, 10) * pg;
+    uint64_t anon = 0, file = 0, shmem = 0;
+    if (read_file("/proc/self/status", buf, sizeof buf) > 0) {
+        anon = field_kb(buf, "RssAnon:");
+        file = field_kb(buf, "RssFile:");
+        shmem = field_kb(buf, "RssShmem:");
+    }
+    uint8_t b[80];
+    size_t n = mw_enc_rss(b, sizeof b, mw_now_ns(), rss, anon, file, shmem, vm);
+    zfeed(b, n, ZSTD_e_continue);
+}
+
+static void write_limits(void)
+{
+    char buf[4096], path[4200];
+    uint64_t cg = 0, as = 0, phys;
+    if (read_file("/proc/self/cgroup", buf, sizeof buf) > 0) {
+        char *p = strstr(buf, "0::");
+        if (p) {
+            p += 3;
+            char *nl = strchr(p, '\n');
+            if (nl) *nl = 0;
+            strcpy(path, "/sys/fs/cgroup");
+            strncat(path, p, sizeof path - 40);
+            strcat(path, "/memory.max");
+            char v[64];
+            if (read_file(path, v, sizeof v) > 0 && v[0] >= '0' && v[0] <= '9') cg = strtoull(v, NULL, 10);
+        }
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) as = rl.rlim_cur;
+    phys = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    uint8_t b[48];
+    size_t n = mw_enc_limits(b, sizeof b, cg, as, phys);
+    zfeed(b, n, ZSTD_e_continue);
+}
+
+/* ---- file and header ------------------------------------------------------------------- */
+static size_t exe_path(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n < 0) n = 0;
+    buf[n] = 0;
+    return (size_t)n;
+}
+
+size_t mw_u64_to_dec(char *buf, uint64_t v)
+{
+    char t[24];
+    size_t n = 0;
+    do t[n++] = (char)('0' + v % 10); while ((v /= 10));
+    for (size_t i = 0; i < n; i++) buf[i] = t[n - 1 - i];
+    buf[n] = 0;
+    return n;
+}
+
+/* Expands %p, %e, %% of MEMWATCH_OUT. */
+static bool expand_pattern(char *dst, size_t cap)
+{
+    char exe[1024];
+    exe_path(exe, sizeof exe);
+    const char *base = strrchr(exe, '/');
+    base = base ? base + 1 : exe;
+    if (!*base) base = "unknown";
+    size_t n = 0;
+    for (const char *p = mw_cfg.out_pattern; *p; p++) {
+        char tmp[24];
+        const char *ins = tmp;
+        size_t il;
+        if (*p == '%' && p[1]) {
+            p++;
+            if (*p == 'p') il = mw_u64_to_dec(tmp, (uint64_t)mw_pid);
+            else if (*p == 'e') { ins = base; il = strlen(base); }
+            else { tmp[0] = '%'; il = 1; }
+        } else {
+            tmp[0] = *p;
+            il = 1;
+        }
+        if (n + il + 1 > cap) return false;
+        memcpy(dst + n, ins, il);
+        n += il;
+    }
+    dst[n] = 0;
+    return true;
+}
+
+static void write_header(void)
+{
+    uint8_t pre[16];
+    zfeed(pre, mw_enc_preamble(pre, sizeof pre), ZSTD_e_continue);
+    char exe[1024];
+    size_t el = exe_path(exe, sizeof exe);
+    static char argv[8192];
+    ssize_t al = read_file("/proc/self/cmdline", argv, sizeof argv);
+    if (al < 0) al = 0;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    uint64_t flags = (mw_alloc_tracing ? MW_HF_ALLOC_TRACING : 0) | (mw_cfg.follow ? MW_HF_FOLLOW : 0) |
+                     (mw_cfg.sql ? MW_HF_SQL : 0) | (mw_cfg.stacks && mw_alloc_tracing ? MW_HF_STACKS : 0);
+    static uint8_t hb[9300];
+    size_t n = mw_enc_header(hb, sizeof hb, (uint64_t)mw_pid, (uint64_t)getppid(),
+                             (uint64_t)sysconf(_SC_PAGESIZE),
+                             (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec, mw_start_mono_ns,
+                             flags, exe, el, argv, (size_t)al);
+    zfeed(hb, n, ZSTD_e_continue);
+}
+
+bool mw_writer_open(void)
+{
+    broken = false;
+    frame_in = 0;
+    cur_tidx = UINT64_MAX;
+    lost_written_ev = lost_written_by = 0;
+    atomic_store(&lost_ev, 0);
+    atomic_store(&lost_by, 0);
+    if (!expand_pattern(trace_path, sizeof trace_path)) {
+        mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process", mw_cfg.out_pattern);
+        return false;
+    }
+    out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* an exec'd program keeps the pid: "sh -c 'exec sh ...'" expands to the same name again.
+     * Never reuse or follow an existing path: number the new one instead (NAME.1.trace.zst). */
+    for (unsigned k = 1; out_fd < 0 && errno == EEXIST && k < 100; k++) {
+        static const char sfx[] = ".trace.zst";
+        size_t n = strlen(trace_path), sl = sizeof sfx - 1;
+        char alt[sizeof trace_path], num[24];
+        bool has = n > sl && strcmp(trace_path + n - sl, sfx) == 0;
+        size_t stem = has ? n - sl : n;
+        mw_u64_to_dec(num, k);
+        if (stem + 1 + strlen(num) + (has ? sl : 0) + 1 > sizeof alt) break;
+        memcpy(alt, trace_path, stem);
+        alt[stem] = '.';
+        strcpy(alt + stem + 1, num);
+        if (has) strcat(alt, sfx);
+        out_fd = open(alt, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out_fd >= 0) strcpy(trace_path, alt);
+    }
+    if (out_fd < 0) {
+        mw_diag("cannot create trace file %s: %s; not tracing this process", trace_path, strerror(errno));
+        return false;
+    }
+    ZSTD_customMem cm = { zalloc, zfree, NULL };
+    cctx = ZSTD_createCCtx_advanced(cm);
+    obuf_size = ZSTD_CStreamOutSize();
+    obuf = mw_real.malloc(obuf_size);
+    if (!cctx || !obuf) {
+        mw_diag("out of memory setting up the trace compressor; not tracing this process");
+        close(out_fd);
+        out_fd = -1;
+        return false;
+    }
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, mw_cfg.zstd_level);
+    write_header();
+    write_limits();
+    return true;
+}
+
+/* ---- the thread ------------------------------------------------------------------------- */
+static uint64_t mono_ms(void) { return mw_mono_raw_ns() / 1000000u; }
+
+static void finish_stream(void)
+{
+    drain_all();
+    if (end_reason != UINT64_MAX) {
+        uint8_t b[64];
+        size_t n = mw_enc_end(b, sizeof b, mw_now_ns(), atomic_load(&lost_ev), atomic_load(&lost_by),
+                              end_reason, end_status);
+        zfeed(b, n, ZSTD_e_continue);
+    }
+    zfeed(NULL, 0, ZSTD_e_end);
+    if (out_fd >= 0) close(out_fd);
+    out_fd = -1;
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    mw_tls_guard = 1; /* nothing this thread does is traced */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    uint64_t last_flush = mono_ms(), last_rss = 0, last_mod = mono_ms();
+    if (mw_cfg.rss_ms) sample_rss();
+    last_rss = mono_ms();
+    for (;;) {
+        atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
+        uint64_t sreq = atomic_load(&sync_req);
+        drain_all();
+        uint64_t now = mono_ms();
+        if (mw_cfg.rss_ms && now - last_rss >= mw_cfg.rss_ms) {
+            sample_rss();
+            last_rss = now;
+        }
+        if (now - last_mod >= 20) {
+            if (mw_modules_changed()) mw_modules_refresh(NULL);
+            last_mod = now;
+        }
+        if (atomic_load(&stop_req)) break;
+        if (sreq != atomic_load(&sync_done) || now - last_flush >= mw_cfg.flush_ms) {
+            zfeed(NULL, 0, frame_in >= FRAME_BYTES ? ZSTD_e_end : ZSTD_e_flush);
+            last_flush = now;
+            atomic_store(&sync_done, sreq);
+        } else if (frame_in >= FRAME_BYTES) {
+            zfeed(NULL, 0, ZSTD_e_end);
+        }
+        int seen = atomic_load(&mw_writer_futex);
+        atomic_store(&mw_writer_sleeping, 1);
+        if (atomic_load(&sync_req) == atomic_load(&sync_done) && !atomic_load(&stop_req)) {
+            struct timespec ts = { 0, WAKE_NS };
+            syscall(SYS_futex, &mw_writer_futex, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+        }
+        atomic_store(&mw_writer_sleeping, 0);
+    }
+    finish_stream();
+    atomic_store(&mw_writer_alive, 0);
+    atomic_store(&writer_done, 1);
+    return NULL;
+}
+
+bool mw_writer_start(void)
+{
+    atomic_store(&stop_req, 0);
+    atomic_store(&writer_done, 0);
+    atomic_store(&sync_req, 0);
+    atomic_store(&sync_done, 0);
+    end_reason = UINT64_MAX;
+    atomic_store(&mw_writer_alive, 1);
+    int g = mw_guard_enter();
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    int rc = pthread_create(&writer_th, &a, writer_main, NULL);
+    pthread_attr_destroy(&a);
+    mw_guard_leave(g);
+    if (rc != 0) {
+        atomic_store(&mw_writer_alive, 0);
+        mw_diag("cannot start the writer thread (%s); not tracing this process", strerror(rc));
+        return false;
+    }
+    atomic_store(&writer_started, 1);
+    return true;
+}
+
+static void wait_flag(_Atomic int *flag, unsigned max_ms)
+{
+    struct timespec ts = { 0, 200 * 1000 };
+    for (unsigned i = 0; i < max_ms * 5 && !atomic_load(flag); i++) {
+        atomic_fetch_add(&mw_writer_futex, 1);
+        syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        nanosleep(&ts, NULL);
+    }
+}
+
+void mw_writer_sync(void)
+{
+    if (!atomic_load(&mw_writer_alive)) return;
+    int saved = errno;
+    uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
+    struct timespec ts = { 0, 200 * 1000 };
+    for (unsigned i = 0; i < 25000 && atomic_load(&sync_done) < req && atomic_load(&mw_writer_alive); i++) {
+        atomic_fetch_add(&mw_writer_futex, 1);
+        syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        nanosleep(&ts, NULL);
+    }
+    errno = saved;
+}
+
+void mw_writer_stop(int64_t exit_status, uint64_t reason)
+{
+    if (!atomic_load(&writer_started)) return;
+    int saved = errno;
+    end_status = exit_status;
+    end_reason = reason;
+    atomic_store(&stop_req, 1);
+    wait_flag(&writer_done, 10000);
+    errno = saved;
+}
+
+void mw_writer_after_fork_child(void)
+{
+    /* the parent's writer thread does not exist here; its fd and compressor are the parent's */
+    if (out_fd >= 0) close(out_fd);
+    out_fd = -1;
+    cctx = NULL; /* the parent's context may have been mid-use: leave it */
+    obuf = NULL;
+    atomic_store(&writer_started, 0);
+    atomic_store(&mw_writer_alive, 0);
+    atomic_store(&mw_writer_sleeping, 0);
+}

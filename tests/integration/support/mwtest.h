@@ -1,0 +1,159 @@
+/*
+ * mwtest.h — helpers shared by ALL integration tests: run a victim program (optionally under
+ * the shim), capture its output and status, find the traces it wrote, and decode a trace into
+ * plain totals and arrays with the format's own reader (formats/mw_reader.c).
+ *
+ * Typical use inside a Criterion test:
+ *
+ *     char *dir = mwt_tmpdir();                          // fresh mkdtemp directory
+ *     const char *argv[] = { mwt_victim("shim_basic"), "arg", NULL };
+ *     mwt_run r;
+ *     mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r);
+ *     cr_assert_eq(r.exit_code, 0);
+ *     mwt_trace t;
+ *     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);   // exactly one trace
+ *     cr_assert_eq(t.live_bytes, 123);
+ *     mwt_trace_free(&t); mwt_run_free(&r); mwt_rmtree(dir);
+ *
+ * Paths: the build directory comes from $MEMWATCH_BUILD (default "build"), the source tree
+ * from $MEMWATCH_SRC (default "."); both are made absolute. Every returned string is owned by
+ * the library (static, or freed by the matching *_free) unless said otherwise. Nothing here
+ * preloads the shim into the test process itself.
+ */
+#ifndef MWTEST_H
+#define MWTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_format.h"
+
+/* ---- paths --------------------------------------------------------------------------- */
+const char *mwt_build_dir(void);            /* absolute */
+const char *mwt_src_dir(void);              /* absolute */
+const char *mwt_shim(void);                 /* <build>/libmemwatch_preload.so */
+const char *mwt_victim(const char *name);   /* <build>/tests/victims/<name> (static ring of 16) */
+char *mwt_tmpdir(void);                     /* new mkdtemp dir under $TMPDIR or /tmp; free() it */
+void mwt_rmtree(const char *dir);           /* rm -r (no symlink following) */
+
+/* ---- running a program ------------------------------------------------------------------ */
+typedef struct mwt_opts {
+    const char *const *argv;        /* argv[0] is the program path (execvp semantics if no '/') */
+    const char *const *env;         /* extra "K=V" (or "K" to unset) entries, NULL-terminated */
+    bool preload;                   /* LD_PRELOAD=<shim> (prepended to any LD_PRELOAD in env) */
+    const char *trace_dir;          /* MEMWATCH_OUT=<dir>/%e.%p.trace.zst unless env sets it */
+    const char *cwd;                /* working directory of the child (default: unchanged) */
+    const char *stdin_data;         /* bytes fed to stdin (default: /dev/null) */
+    unsigned timeout_ms;            /* SIGKILL after this (default 60000); r->timed_out */
+    unsigned signal_after_ms;       /* if set: send signal_no after this many ms */
+    int signal_no;
+} mwt_opts;
+
+typedef struct mwt_run {
+    int pid;
+    int raw_status;                 /* as from waitpid */
+    int exit_code;                  /* WEXITSTATUS, or -1 when killed by a signal */
+    int term_signal;                /* WTERMSIG, or 0 */
+    bool timed_out;
+    char *out, *err;                /* captured stdout / stderr, NUL-terminated */
+    size_t out_len, err_len;
+} mwt_run;
+
+/* Runs the program to completion. Returns 0, or -1 when it could not be started (errno). */
+int mwt_spawn(const mwt_opts *o, mwt_run *r);
+void mwt_run_free(mwt_run *r);
+/* Number of lines in s that start with prefix (e.g. count "memwatch:" lines on stderr). */
+size_t mwt_count_lines(const char *s, const char *prefix);
+
+/* ---- traces on disk ----------------------------------------------------------------------- */
+/* Sorted full paths of the *.trace.zst files in dir (non-recursive). Free with mwt_free_list. */
+size_t mwt_find_traces(const char *dir, char ***paths);
+void mwt_free_list(char **paths, size_t n);
+
+/* ---- decoded trace -------------------------------------------------------------------------- */
+typedef struct mwt_block {
+    uint64_t tidx, seq;             /* the block's id */
+    uint64_t kind;                  /* enum mw_alloc_kind; MW_AK_COUNT for a REALLOC record */
+    uint64_t size, addr, stack;
+    bool freed;
+    uint64_t reach;                 /* enum mw_reach_kind from REACH records (0 = none) */
+} mwt_block;
+
+typedef struct mwt_thread {
+    uint64_t tidx, tid, parent;
+    char name[64];                  /* last THREAD_START / THREAD_NAME name */
+    bool ended;
+    uint64_t allocs, frees;         /* records written in this thread's stream */
+} mwt_thread;
+
+typedef struct mwt_map {
+    uint64_t addr, len, prot, flags, offset, stack;
+    int64_t fd;
+    char path[256];
+    bool unmapped;
+} mwt_map;
+
+typedef struct mwt_module {
+    uint64_t id, bias, start, size;
+    char path[512];
+    size_t build_id_len;
+    bool unloaded;
+} mwt_module;
+
+typedef struct mwt_trace {
+    char path[1024];
+    int status;                     /* last reader status: MW_EOF, MW_TRUNCATED, MW_CORRUPT... */
+    char err[512];                  /* reader message for anything but MW_EOF */
+    bool has_header, has_end;
+    uint64_t pid, ppid, flags;
+    char exe[512];
+    char argv0[256];
+    int64_t exit_status;            /* END (or -1) */
+    uint64_t end_reason, lost_events, lost_bytes;   /* END; lost also summed from LOST */
+    uint64_t records, nrec[256];    /* total and per record type */
+    /* heap */
+    uint64_t allocs, frees, reallocs, bytes_allocated;  /* reallocs also count as allocs */
+    uint64_t kind_count[MW_AK_COUNT + 1], kind_bytes[MW_AK_COUNT + 1];
+    uint64_t live_blocks, live_bytes;   /* unfreed at the end of the trace */
+    uint64_t unknown_frees;             /* FREE/REALLOC naming a block never seen */
+    mwt_block *blocks;
+    size_t nblocks;
+    /* other records */
+    mwt_map *maps;
+    size_t nmaps;
+    uint64_t munmaps, mremaps;
+    mwt_thread *threads;
+    size_t nthreads;
+    mwt_module *modules;
+    size_t nmodules;
+    uint64_t forks[64];
+    size_t nforks;
+    char execs[8][256];
+    size_t nexecs;
+    char marks[32][128];
+    size_t nmarks;
+    uint64_t rss_samples, max_rss, last_t_ns, limits_phys;
+    /* stack tree: node id -> (parent, ip); ids are dense from 1 */
+    uint64_t *node_parent, *node_ip;
+    size_t nnodes;
+} mwt_trace;
+
+/* Decodes the whole file. Returns 0 when the preamble and header decoded (a truncated tail is
+ * reported in status/err, not as failure), -1 otherwise (err says why). */
+int mwt_trace_load(const char *path, mwt_trace *t);
+/* Loads the only trace in dir; -1 (with err) when there are 0 or several. */
+int mwt_trace_load_one(const char *dir, mwt_trace *t);
+void mwt_trace_free(mwt_trace *t);
+/* Return addresses of a stack, innermost first; returns the depth (may exceed max). */
+size_t mwt_stack_ips(const mwt_trace *t, uint64_t stack, uint64_t *ips, size_t max);
+/* The module containing ip, or NULL. */
+const mwt_module *mwt_module_of(const mwt_trace *t, uint64_t ip);
+/* The thread entry for tidx, or NULL. */
+const mwt_thread *mwt_thread_of(const mwt_trace *t, uint64_t tidx);
+/* Live (unfreed) blocks of a given size; counts them. */
+size_t mwt_live_of_size(const mwt_trace *t, uint64_t size);
+/* Allocations (any kind) of exactly `size`, freed or not. */
+size_t mwt_allocs_of_size(const mwt_trace *t, uint64_t size);
+
+#endif /* MWTEST_H */
