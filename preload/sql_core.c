@@ -168,10 +168,10 @@ void mw_sql_pop(mw_thread *t, uint64_t ctx)
 }
 
 /* ---- resources --------------------------------------------------------------------------- */
-void mw_sql_res_open(mw_thread *t, unsigned type, const void *handle, uint64_t fp, unsigned db)
+void mw_sql_res_open(mw_thread *t, unsigned type, const void *handle, uint64_t fp, unsigned db,
+                     uint64_t stack)
 {
     int g = mw_guard_enter();
-    uint64_t stack = mw_stack_here(t);
     MW_EMIT(t, 64, mw_enc_sql_res_open, type, (uint64_t)(uintptr_t)handle, fp, stack, db);
     mw_guard_leave(g);
 }

@@ -47,8 +47,11 @@ uint64_t mw_sql_query(mw_thread *t, unsigned db, const char *text, size_t n, uns
 /* Context stack of the calling thread: BEGIN/END records + mw_thread_set_sql. */
 void mw_sql_push(mw_thread *t, uint64_t ctx, uint64_t fp);
 void mw_sql_pop(mw_thread *t, uint64_t ctx);  /* ctx need not be on top (adapters) */
-/* Resource records (the creating stack is captured here). */
-void mw_sql_res_open(mw_thread *t, unsigned type, const void *handle, uint64_t fp, unsigned db);
+/* Resource records. The creating stack comes from mw_stack_here(t), which must be called in
+ * the exported hook's own body (it starts at the hook's return address): SQL_STACK_HERE. */
+#define SQL_STACK_HERE(t) mw_stack_here(t)
+void mw_sql_res_open(mw_thread *t, unsigned type, const void *handle, uint64_t fp, unsigned db,
+                     uint64_t stack);
 void mw_sql_res_close(mw_thread *t, unsigned type, const void *handle);
 
 /* ---- sql_map.c: uint64 key -> entry, sharded, raw-mmap storage, no malloc --------------- */

@@ -50,7 +50,7 @@ static uint64_t named_key(const PGconn *conn, const char *name)
         mw_sql_lib_leave();                                                                   \
         if (c) {                                                                              \
             int e = errno;                                                                    \
-            mw_sql_res_open(t, MW_RES_CONNECTION, c, 0, MW_DB_POSTGRES);                      \
+            mw_sql_res_open(t, MW_RES_CONNECTION, c, 0, MW_DB_POSTGRES, SQL_STACK_HERE(t));   \
             errno = e;                                                                        \
         }                                                                                     \
         return c;                                                                             \
@@ -109,10 +109,10 @@ MW_EXPORT void PQfinish(PGconn *conn)
 }
 
 /* ---- synchronous execution ---------------------------------------------------------------- */
-static void result_made(mw_thread *t, PGresult *res, uint64_t fp)
+static void result_made(mw_thread *t, PGresult *res, uint64_t fp, uint64_t stack)
 {
     if (res)
-        mw_sql_res_open(t, MW_RES_RESULT, res, fp, MW_DB_POSTGRES);
+        mw_sql_res_open(t, MW_RES_RESULT, res, fp, MW_DB_POSTGRES, stack);
 }
 
 /* Context of the next execution of a named statement (fresh after its prepare: shared). */
@@ -155,7 +155,7 @@ static void named_prepared(PGconn *conn, const char *name, uint64_t fp, uint64_t
         PGresult *r_ = call;                                                                  \
         mw_sql_lib_leave();                                                                   \
         saved_errno = errno;                                                                  \
-        result_made(t, r_, fp);                                                               \
+        result_made(t, r_, fp, r_ ? SQL_STACK_HERE(t) : 0);                                   \
         mw_sql_pop(t, ctx);                                                                   \
         errno = saved_errno;                                                                  \
         r_;                                                                                   \
@@ -334,7 +334,7 @@ MW_EXPORT PGresult *PQgetResult(PGconn *conn)
         PGresult *r = real(conn);
         mw_sql_lib_leave();
         saved_errno = errno;
-        result_made(t, r, 0);
+        result_made(t, r, 0, r ? SQL_STACK_HERE(t) : 0);
         errno = saved_errno;
         return r;
     }
@@ -346,7 +346,7 @@ MW_EXPORT PGresult *PQgetResult(PGconn *conn)
     mw_sql_lib_leave();
     saved_errno = errno;
     if (r)
-        result_made(t, r, e.fp);
+        result_made(t, r, e.fp, SQL_STACK_HERE(t));
     else
         mw_sql_map_take(&mw_sql_pending, key_of(conn), NULL);
     mw_sql_pop(t, ctx);

@@ -29,14 +29,6 @@ typedef int (*sqlite3_callback)(void *, int, char **, char **);
 enum { ST_FRESH = 0, ST_RUNNING = 1, ST_DONE = 2 };
 
 /* ---- connections ------------------------------------------------------------------------ */
-static void opened(mw_thread *t, sqlite3 **pdb)
-{
-    if (t && pdb && *pdb) {
-        int e = errno;
-        mw_sql_res_open(t, MW_RES_CONNECTION, *pdb, 0, MW_DB_SQLITE);
-        errno = e;
-    }
-}
 
 #define OPEN_HOOK(ret_on_missing, call)                                                       \
     do {                                                                                      \
@@ -51,7 +43,12 @@ static void opened(mw_thread *t, sqlite3 **pdb)
         int rc = call;                                                                        \
         if (t) {                                                                              \
             mw_sql_lib_leave();                                                               \
-            opened(t, ppDb);                                                                  \
+            if (ppDb && *ppDb) {                                                              \
+                int e_ = errno;                                                               \
+                mw_sql_res_open(t, MW_RES_CONNECTION, *ppDb, 0, MW_DB_SQLITE,                 \
+                                SQL_STACK_HERE(t));                                           \
+                errno = e_;                                                                   \
+            }                                                                                 \
         }                                                                                     \
         return rc;                                                                            \
     } while (0)
@@ -169,21 +166,18 @@ static bool prep_begin(prep *p, const void *sql, int nbyte, bool utf16)
 }
 
 /* After it: remember the statement (its first execution reuses this context), record it. */
-static void prep_end(prep *p, sqlite3_stmt **ppStmt)
+static void prep_end(prep *p, sqlite3_stmt **ppStmt, uint64_t stack)
 {
-    mw_sql_lib_leave();
-    int e = errno;
     if (ppStmt && *ppStmt) {
         mw_sql_entry en = {.key = (uint64_t)(uintptr_t)*ppStmt, .fp = p->fp, .ctx = p->ctx,
                            .state = ST_FRESH, .db = MW_DB_SQLITE};
         mw_sql_map_put(&mw_sql_stmts, &en);
-        mw_sql_res_open(p->t, MW_RES_STATEMENT, *ppStmt, p->fp, MW_DB_SQLITE);
+        mw_sql_res_open(p->t, MW_RES_STATEMENT, *ppStmt, p->fp, MW_DB_SQLITE, stack);
     }
     mw_sql_pop(p->t, p->ctx);
-    errno = e;
 }
 
-#define PREPARE_HOOK(fn, utf16, call)                                                \
+#define PREPARE_HOOK(fn, utf16, call)                                                         \
     do {                                                                                      \
         __typeof__(&fn) real = SQL_REAL(fn);                                                  \
         if (!real) {                                                                          \
@@ -195,7 +189,10 @@ static void prep_end(prep *p, sqlite3_stmt **ppStmt)
         if (!prep_begin(&p, zSql, nByte, utf16))                                              \
             return call;                                                                      \
         int rc = call;                                                                        \
-        prep_end(&p, ppStmt);                                                                 \
+        mw_sql_lib_leave();                                                                   \
+        int e_ = errno;                                                                       \
+        prep_end(&p, ppStmt, ppStmt && *ppStmt ? SQL_STACK_HERE(p.t) : 0);                    \
+        errno = e_;                                                                           \
         return rc;                                                                            \
     } while (0)
 

@@ -282,6 +282,15 @@ Test(sql_interpose, sqlite_one_fingerprint_per_query_with_call_counts)
     find_query(l, "SELECT id, name FROM t WHERE name = ? AND id >= ?", &q);
     cr_expect_gt(q.bytes_allocated, 0, "no bytes attributed to the literal query");
     cr_expect_eq(count_prefix(l, "R\t"), 0, "nothing was leaked, yet:\n%s", l);
+    /* the text report has its SQL section (the no-SQL test checks it is absent there) */
+    char trace[400], analyzer[1200];
+    snprintf(trace, sizeof trace, "%s/trace.%d.zst", g_tmp, (int)pid);
+    snprintf(analyzer, sizeof analyzer, "%s/memwatch-analyze", g_build);
+    rc = spawn("text", false, NULL, NULL, (char *const[]){analyzer, trace, "--format", "text", NULL});
+    cr_assert_eq(rc, 0);
+    const char *text = slurp(tmp_file("text.out"));
+    cr_expect(strstr(text, "\nSQL") != NULL, "no SQL section in the text report:\n%s", text);
+    cr_expect(strstr(text, "SELECT name FROM t WHERE id = ?") != NULL, "%s", text);
 }
 
 Test(sql_interpose, sqlite_leaked_statement_connection_and_exec_error)
@@ -319,7 +328,7 @@ Test(sql_interpose, program_without_sql_has_no_sql_section)
     rc = spawn("text", false, NULL, NULL, (char *const[]){analyzer, trace, "--format", "text", NULL});
     cr_assert_eq(rc, 0);
     const char *text = slurp(tmp_file("text.out"));
-    cr_expect(strstr(text, "SQL") == NULL, "text report mentions SQL:\n%s", text);
+    cr_expect(strstr(text, "\nSQL") == NULL, "text report has an SQL section:\n%s", text);
 }
 
 Test(sql_interpose, memwatch_sql_0_passes_through)
