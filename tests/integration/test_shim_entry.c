@@ -74,8 +74,9 @@ Test(shim_entry, kinds_sizes_and_exact_leaks)
     cr_expect_eq(mwt_allocs_of_size(&t, 200), 1);
     cr_expect_eq(mwt_allocs_of_size(&t, 300000), 1);
     cr_expect_geq(t.reallocs, 3);
-    /* the failed calls left no record */
-    cr_expect_eq(mwt_allocs_of_size(&t, 100) , 1);
+    /* the failed calls (reallocarray overflow, posix_memalign EINVAL) left no record */
+    for (size_t j = 0; j < t.nblocks; j++)
+        cr_expect(t.blocks[j].size < (1ull << 40), "a failed call was recorded");
     /* asprintf, fopen and getline went through the hooks */
     cr_expect_geq(t.kind_count[MW_AK_MALLOC] + t.kind_count[MW_AK_REALLOC], 5);
     /* the unfreed set is exactly the leaks */
