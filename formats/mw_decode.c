@@ -52,7 +52,20 @@ static uint64_t uv_slow(cur *c)
 
 static inline __attribute__((always_inline)) uint64_t rd_uv(cur *c)
 {
-    if (__builtin_expect(c->p < c->end && *c->p < 0x80, 1)) return *c->p++;
+    const uint8_t *p = c->p;
+    if (__builtin_expect(c->end - p >= 2, 1)) { /* 1- and 2-byte varints inline */
+        if (p[0] < 0x80) {
+            c->p = p + 1;
+            return p[0];
+        }
+        if (p[1] < 0x80) {
+            c->p = p + 2;
+            return (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        }
+    } else if (p < c->end && p[0] < 0x80) {
+        c->p = p + 1;
+        return p[0];
+    }
     return uv_slow(c);
 }
 
@@ -138,7 +151,7 @@ int mw_decode_preamble(mw_decoder *d, const uint8_t *p, size_t n, uint32_t *vers
 }
 
 /* Resolves a FREE/REALLOC block reference (see mw_enc_free) against the current thread. */
-static int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
+static inline int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
 {
     uint64_t a = rd_uv(c);
     if (a & 1) {
@@ -183,7 +196,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         uint64_t kind = rd_uv(&c), size = rd_uv(&c), stack = rd_uv(&c);
         int64_t delta = rd_sv(&c);
         if (c.bad) break;
-        if (ensure_thread(d, d->cur_tidx))
+        if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
             return corrupt(d, "thread table exhausted", type, stream_offset);
         uint64_t addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
         d->prev_addr[d->cur_tidx] = addr;
@@ -209,7 +222,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         uint64_t size = rd_uv(&c), stack = rd_uv(&c);
         int64_t delta = rd_sv(&c);
         if (c.bad) break;
-        if (ensure_thread(d, d->cur_tidx))
+        if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
             return corrupt(d, "thread table exhausted", type, stream_offset);
         uint64_t addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
         d->prev_addr[d->cur_tidx] = addr;

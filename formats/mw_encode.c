@@ -80,6 +80,29 @@ MW_INLINE size_t emit(uint8_t *dst, size_t cap, uint8_t type, const fld *f, size
     return total;
 }
 
+/* Records made only of up to 12 varints have a payload under 128 bytes, so their length is
+ * one byte: with cap for the worst case they are written in one pass with no sizing. */
+MW_INLINE size_t emit_uv(uint8_t *dst, size_t cap, uint8_t type, const uint64_t *v, size_t n)
+{
+    if (__builtin_expect(dst && cap >= 2 + 10 * n, 1)) {
+        uint8_t *p = dst + 2;
+        for (size_t i = 0; i < n; i++) p = put_uv(p, v[i]);
+        dst[0] = type;
+        dst[1] = (uint8_t)(p - dst - 2);
+        return (size_t)(p - dst);
+    }
+    fld f[12];
+    for (size_t i = 0; i < n; i++) f[i] = UV(v[i]);
+    return emit(dst, cap, type, f, n);
+}
+
+#define EMIT_UV(type, ...)                                                               \
+    do {                                                                                 \
+        const uint64_t v_[] = { __VA_ARGS__ };                                           \
+        _Static_assert(sizeof v_ / sizeof v_[0] <= 12, "at most 12 varints");           \
+        return emit_uv(dst, cap, (type), v_, sizeof v_ / sizeof v_[0]);                  \
+    } while (0)
+
 #define EMIT(type, ...)                                                                  \
     do {                                                                                 \
         const fld fields_[] = { __VA_ARGS__ };                                           \
@@ -87,18 +110,18 @@ MW_INLINE size_t emit(uint8_t *dst, size_t cap, uint8_t type, const fld *f, size
     } while (0)
 
 /* A block reference as seen from thread self_tidx, which has written self_seq ALLOC/REALLOC
- * records so far: own blocks as a back-distance (low bit 0), others as absolute (low bit 1). */
-MW_INLINE void ref_fields(fld out[2], size_t *nout, mw_block_ref ref, uint64_t self_tidx,
-                          uint64_t self_seq)
+ * records so far: own blocks as a back-distance (low bit 0), others as absolute (low bit 1).
+ * Returns the number of varints stored in out. */
+MW_INLINE size_t ref_fields(uint64_t out[2], mw_block_ref ref, uint64_t self_tidx,
+                            uint64_t self_seq)
 {
     if (ref.tidx == self_tidx && ref.seq <= self_seq && self_seq - ref.seq < (1ull << 63)) {
-        out[0] = UV((self_seq - ref.seq) << 1);
-        *nout = 1;
-    } else {
-        out[0] = UV((ref.tidx << 1) | 1u);
-        out[1] = UV(ref.seq);
-        *nout = 2;
+        out[0] = (self_seq - ref.seq) << 1;
+        return 1;
     }
+    out[0] = (ref.tidx << 1) | 1u;
+    out[1] = ref.seq;
+    return 2;
 }
 
 /* ---- records ------------------------------------------------------------------------- */
@@ -133,12 +156,12 @@ size_t mw_enc_end(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t lost_events,
 
 size_t mw_enc_time(uint8_t *dst, size_t cap, uint64_t t_ns)
 {
-    EMIT(MW_REC_TIME, UV(t_ns));
+    EMIT_UV(MW_REC_TIME, t_ns);
 }
 
 size_t mw_enc_thread_switch(uint8_t *dst, size_t cap, uint64_t tidx)
 {
-    EMIT(MW_REC_THREAD_SWITCH, UV(tidx));
+    EMIT_UV(MW_REC_THREAD_SWITCH, tidx);
 }
 
 size_t mw_enc_thread_start(uint8_t *dst, size_t cap, uint64_t tidx, uint64_t tid,
@@ -156,7 +179,7 @@ size_t mw_enc_thread_name(uint8_t *dst, size_t cap, uint64_t tidx, const char *n
 
 size_t mw_enc_thread_end(uint8_t *dst, size_t cap, uint64_t tidx)
 {
-    EMIT(MW_REC_THREAD_END, UV(tidx));
+    EMIT_UV(MW_REC_THREAD_END, tidx);
 }
 
 size_t mw_enc_module_load(uint8_t *dst, size_t cap, uint64_t id, uint64_t bias, uint64_t start,
@@ -169,20 +192,20 @@ size_t mw_enc_module_load(uint8_t *dst, size_t cap, uint64_t id, uint64_t bias, 
 
 size_t mw_enc_module_unload(uint8_t *dst, size_t cap, uint64_t id)
 {
-    EMIT(MW_REC_MODULE_UNLOAD, UV(id));
+    EMIT_UV(MW_REC_MODULE_UNLOAD, id);
 }
 
 size_t mw_enc_stack_node(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip)
 {
-    EMIT(MW_REC_STACK_NODE, UV(id), UV(parent), UV(ip));
+    EMIT_UV(MW_REC_STACK_NODE, id, parent, ip);
 }
 
 size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint64_t stack,
                     uint64_t addr, uint64_t *prev_addr)
 {
     uint64_t prev = prev_addr ? *prev_addr : 0;
-    const fld f[] = { UV(kind), UV(size), UV(stack), SV((int64_t)(addr - prev)) };
-    size_t n = emit(dst, cap, MW_REC_ALLOC, f, 4);
+    const uint64_t v[] = { kind, size, stack, mw_zigzag((int64_t)(addr - prev)) };
+    size_t n = emit_uv(dst, cap, MW_REC_ALLOC, v, 4);
     if (n && prev_addr) *prev_addr = addr; /* state changes only when the record is written */
     return n;
 }
@@ -190,24 +213,22 @@ size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint
 size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
                    uint64_t self_seq)
 {
-    fld f[2];
-    size_t n;
-    ref_fields(f, &n, ref, self_tidx, self_seq);
-    return emit(dst, cap, MW_REC_FREE, f, n);
+    uint64_t v[2];
+    size_t n = ref_fields(v, ref, self_tidx, self_seq);
+    return emit_uv(dst, cap, MW_REC_FREE, v, n);
 }
 
 size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
                       uint64_t self_seq, uint64_t size, uint64_t stack, uint64_t addr,
                       uint64_t *prev_addr)
 {
-    fld f[5];
-    size_t n;
+    uint64_t v[5];
     uint64_t prev = prev_addr ? *prev_addr : 0;
-    ref_fields(f, &n, old, self_tidx, self_seq);
-    f[n++] = UV(size);
-    f[n++] = UV(stack);
-    f[n++] = SV((int64_t)(addr - prev));
-    size_t w = emit(dst, cap, MW_REC_REALLOC, f, n);
+    size_t n = ref_fields(v, old, self_tidx, self_seq);
+    v[n++] = size;
+    v[n++] = stack;
+    v[n++] = mw_zigzag((int64_t)(addr - prev));
+    size_t w = emit_uv(dst, cap, MW_REC_REALLOC, v, n);
     if (w && prev_addr) *prev_addr = addr;
     return w;
 }
@@ -222,19 +243,19 @@ size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64
 
 size_t mw_enc_munmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t stack)
 {
-    EMIT(MW_REC_MUNMAP, UV(addr), UV(len), UV(stack));
+    EMIT_UV(MW_REC_MUNMAP, addr, len, stack);
 }
 
 size_t mw_enc_mremap(uint8_t *dst, size_t cap, uint64_t old_addr, uint64_t old_len,
                      uint64_t new_addr, uint64_t new_len, uint64_t stack)
 {
-    EMIT(MW_REC_MREMAP, UV(old_addr), UV(old_len), UV(new_addr), UV(new_len), UV(stack));
+    EMIT_UV(MW_REC_MREMAP, old_addr, old_len, new_addr, new_len, stack);
 }
 
 size_t mw_enc_rss(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t rss, uint64_t anon,
                   uint64_t file, uint64_t shmem, uint64_t vm_size)
 {
-    EMIT(MW_REC_RSS, UV(t_ns), UV(rss), UV(anon), UV(file), UV(shmem), UV(vm_size));
+    EMIT_UV(MW_REC_RSS, t_ns, rss, anon, file, shmem, vm_size);
 }
 
 size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, const char *text,
@@ -245,23 +266,23 @@ size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, cons
 
 size_t mw_enc_sql_begin(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp)
 {
-    EMIT(MW_REC_SQL_BEGIN, UV(ctx), UV(fp));
+    EMIT_UV(MW_REC_SQL_BEGIN, ctx, fp);
 }
 
 size_t mw_enc_sql_end(uint8_t *dst, size_t cap, uint64_t ctx)
 {
-    EMIT(MW_REC_SQL_END, UV(ctx));
+    EMIT_UV(MW_REC_SQL_END, ctx);
 }
 
 size_t mw_enc_sql_res_open(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle, uint64_t fp,
                            uint64_t stack, uint64_t db)
 {
-    EMIT(MW_REC_SQL_RES_OPEN, UV(type), UV(handle), UV(fp), UV(stack), UV(db));
+    EMIT_UV(MW_REC_SQL_RES_OPEN, type, handle, fp, stack, db);
 }
 
 size_t mw_enc_sql_res_close(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle)
 {
-    EMIT(MW_REC_SQL_RES_CLOSE, UV(type), UV(handle));
+    EMIT_UV(MW_REC_SQL_RES_CLOSE, type, handle);
 }
 
 size_t mw_enc_watch_reg(uint8_t *dst, size_t cap, uint64_t id, uint64_t addr, uint64_t len,
@@ -273,7 +294,7 @@ size_t mw_enc_watch_reg(uint8_t *dst, size_t cap, uint64_t id, uint64_t addr, ui
 
 size_t mw_enc_watch_unreg(uint8_t *dst, size_t cap, uint64_t id, uint64_t reason)
 {
-    EMIT(MW_REC_WATCH_UNREG, UV(id), UV(reason));
+    EMIT_UV(MW_REC_WATCH_UNREG, id, reason);
 }
 
 size_t mw_enc_watch_meta(uint8_t *dst, size_t cap, uint64_t id, const char *key, size_t key_len,
@@ -342,12 +363,12 @@ size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n,
 
 size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes)
 {
-    EMIT(MW_REC_LOST, UV(events), UV(bytes));
+    EMIT_UV(MW_REC_LOST, events, bytes);
 }
 
 size_t mw_enc_fork(uint8_t *dst, size_t cap, uint64_t child_pid)
 {
-    EMIT(MW_REC_FORK, UV(child_pid));
+    EMIT_UV(MW_REC_FORK, child_pid);
 }
 
 size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len)
@@ -358,7 +379,7 @@ size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len)
 size_t mw_enc_limits(uint8_t *dst, size_t cap, uint64_t cgroup_max, uint64_t rlimit_as,
                      uint64_t phys_mem)
 {
-    EMIT(MW_REC_LIMITS, UV(cgroup_max), UV(rlimit_as), UV(phys_mem));
+    EMIT_UV(MW_REC_LIMITS, cgroup_max, rlimit_as, phys_mem);
 }
 
 /* Any type, any payload (tests forge unknown and malformed records with it): the only
