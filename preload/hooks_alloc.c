@@ -48,7 +48,9 @@ static inline void release(bool orphan)
 
 static inline void emit_free(mw_thread *t, mw_block_ref ref)
 {
-    MW_EMIT(t, 32, mw_enc_free, ref, t->tidx, t->seq);
+    size_t cap;
+    uint8_t *q = mw_reserve_fast(t, 32, &cap);
+    if (q) mw_commit_fast(t, mw_enc_free(q, cap, ref, t->tidx, t->seq));
 }
 
 /* Records a new block: live table first (its id is the next seq), then the ALLOC record. */
@@ -58,11 +60,11 @@ static inline void note_alloc(mw_thread *t, unsigned kind, void *p, size_t size,
     mw_block_ref ref = { t->tidx, t->seq + 1 };
     if (MW_UNLIKELY(mw_live_insert((uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
     size_t cap;
-    uint8_t *q = mw_reserve(t, 40, &cap);
+    uint8_t *q = mw_reserve_fast(t, 40, &cap);
     if (MW_LIKELY(q != NULL)) {
         size_t n = mw_enc_alloc(q, cap, kind, size, stack, (uintptr_t)p, &t->prev_addr);
         if (n) t->seq++;
-        mw_commit(t, n);
+        mw_commit_fast(t, n);
         if (n) return;
     }
     mw_live_remove((uintptr_t)p, NULL); /* not recorded: its free must not name it */

@@ -87,6 +87,34 @@ extern _Atomic int mw_writer_sleeping;
 extern _Atomic int mw_writer_futex;
 void mw_writer_kick(void);
 
+/* Inline fast path of mw_reserve/mw_commit for the allocation hooks: the common case (room in
+ * the ring, no TIME record due, not nested) without a call; anything else goes to ring.c. */
+static inline uint8_t *mw_reserve_fast(mw_thread *t, size_t need, size_t *cap)
+{
+    uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
+    if (MW_LIKELY(t->nest == 0 && t->head_local + need + MW_TIME_RESERVE - tail <= t->ring_size &&
+                  atomic_load_explicit(&mw_clock_ns, memory_order_relaxed) == t->last_clock)) {
+        t->nest = 1;
+        *cap = (size_t)(t->ring_size - (t->head_local - tail));
+        return t->ring + (t->head_local & t->mask);
+    }
+    return mw_reserve(t, need, cap);
+}
+
+static inline void mw_commit_fast(mw_thread *t, size_t used)
+{
+    t->head_local += used;
+    if (MW_LIKELY(t->nest == 1)) {
+        t->nest = 0;
+        atomic_store_explicit(&t->head, t->head_local, memory_order_release);
+        if (MW_UNLIKELY(t->head_local - atomic_load_explicit(&t->tail, memory_order_relaxed) > t->ring_size / 2))
+            mw_writer_kick();
+        return;
+    }
+    t->head_local -= used;
+    mw_commit(t, used);
+}
+
 /* live.c */
 void mw_live_init(void);
 /* Inserts addr; if addr was still present (a free we missed), its block is returned in *old

@@ -61,7 +61,8 @@ void mw_ring_release(mw_thread *t)
 
 void mw_writer_kick(void)
 {
-    if (atomic_exchange_explicit(&mw_writer_sleeping, 0, memory_order_acq_rel)) {
+    if (atomic_load_explicit(&mw_writer_sleeping, memory_order_relaxed) &&
+        atomic_exchange_explicit(&mw_writer_sleeping, 0, memory_order_acq_rel)) {
         atomic_fetch_add(&mw_writer_futex, 1);
         syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     }
