@@ -278,6 +278,7 @@ Test(sql_interpose, sqlite_one_fingerprint_per_query_with_call_counts)
     expect_query(l, "sqlite", "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT)", 1);
     expect_query(l, "sqlite", "SELECT id FROM t WHERE id < ?", 1);
     expect_query(l, "sqlite", "SELECT count(*) FROM t WHERE id < ?", 2);          /* nested in callback */
+    expect_query(l, "sqlite", "SELECT count(name) FROM t WHERE id > ?", 1);       /* UTF-16 */
     query_row q;
     find_query(l, "SELECT id, name FROM t WHERE name = ? AND id >= ?", &q);
     cr_expect_gt(q.bytes_allocated, 0, "no bytes attributed to the literal query");
@@ -341,6 +342,59 @@ Test(sql_interpose, memwatch_sql_0_passes_through)
     const char *l = analyze(pid);
     cr_expect_eq(count_prefix(l, "Q\t"), 0, "MEMWATCH_SQL=0 still fingerprints:\n%s", l);
     cr_expect_eq(count_prefix(l, "R\t"), 0);
+}
+
+Test(sql_interpose, sqlite_threads_each_count)
+{
+    pid_t pid;
+    int rc = spawn("victim", true, NULL, &pid, (char *const[]){victim("sql_sqlite"), "threads", "50", NULL});
+    cr_assert_eq(rc, 0, "victim failed: %s", slurp(tmp_file("victim.err")));
+    const char *l = analyze(pid);
+    expect_query(l, "sqlite", "SELECT ? + ?", 4 * 50);
+    cr_expect_eq(count_prefix(l, "R\t"), 0, "the four connections were closed:\n%s", l);
+}
+
+Test(sql_interpose, forked_child_writes_query_text_again)
+{
+    pid_t pid;
+    int rc = spawn("victim", true, NULL, &pid, (char *const[]){victim("sql_sqlite"), "fork", NULL});
+    cr_assert_eq(rc, 0, "victim failed: %s", slurp(tmp_file("victim.err")));
+    int child = 0;
+    cr_assert_eq(sscanf(slurp(tmp_file("victim.out")), "child %d", &child), 1);
+    const char *l = analyze(pid);
+    expect_query(l, "sqlite", "SELECT ? WHERE ? = ?", 1);
+    l = analyze((pid_t)child);
+    expect_query(l, "sqlite", "SELECT ? WHERE ? = ?", 1);
+}
+
+Test(sql_interpose, memwatch_sql_begin_end_by_hand)
+{
+    pid_t pid;
+    int rc = spawn("victim", true, NULL, &pid, (char *const[]){victim("sql_sqlite"), "api", NULL});
+    cr_assert_eq(rc, 0, "victim failed: %s", slurp(tmp_file("victim.err")));
+    cr_assert_str_eq(slurp(tmp_file("victim.out")), "api done\n");
+    const char *l = analyze(pid);
+    query_row q;
+    expect_query(l, "other", "GET user:?", 1);
+    find_query(l, "GET user:?", &q);
+    cr_expect_eq(q.bytes_allocated, 1000, "bytes in the first context: %llu", q.bytes_allocated);
+    cr_expect_eq(q.bytes_leaked, 0);
+    expect_query(l, "postgres", "SELECT * FROM x WHERE y = ?", 1);
+    find_query(l, "SELECT * FROM x WHERE y = ?", &q);
+    /* 500 leaked, then 300 after the outer context ended out of order */
+    cr_expect_eq(q.bytes_allocated, 800, "bytes in the second context: %llu", q.bytes_allocated);
+    cr_expect_eq(q.bytes_leaked, 500);
+}
+
+Test(sql_interpose, hooks_without_a_library_fail_cleanly)
+{
+    int rc = spawn("plain", false, NULL, NULL, (char *const[]){victim("sql_none"), "probe", NULL});
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(slurp(tmp_file("plain.out")), "absent\n");
+    /* under the shim the exported hooks are found, and report the libraries' error values */
+    rc = spawn("victim", true, NULL, NULL, (char *const[]){victim("sql_none"), "probe", NULL});
+    cr_assert_eq(rc, 0, "probe crashed or failed: %d %s", rc, slurp(tmp_file("victim.err")));
+    cr_assert_str_eq(slurp(tmp_file("victim.out")), "sqlite3_open=1 db=null PQconnectdb=null\n");
 }
 
 /* ---- Python's sqlite3 module (libsqlite3 loaded RTLD_LOCAL by _sqlite3) ----------------- */

@@ -8,12 +8,23 @@
  *   sql_sqlite leaks      a never-finalized sqlite3_stmt (leak_statement), an sqlite3_exec error
  *                         message never passed to sqlite3_free (leak_exec_error), and therefore a
  *                         connection that cannot close (sqlite3_close returns SQLITE_BUSY).
+ *   sql_sqlite threads N  4 threads, each with its own connection, run one query N times.
+ *   sql_sqlite fork       a query in the parent, the same query in a forked child (which prints
+ *                         "child PID"): the child's trace must carry the query text again.
+ *   sql_sqlite api        memwatch_sql_begin/end by hand (two nested contexts, ended out of
+ *                         order), 1000 bytes allocated in the first, 500 (leaked) + 300 in the
+ *                         second.
  * Prints one line per phase; exits 0 when every SQLite call did what it should.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memwatch.h"
 
 static int fail(sqlite3 *db, const char *what)
 {
@@ -67,6 +78,13 @@ static __attribute__((noinline)) int run_calls(sqlite3 *db, int n)
             ;
         sqlite3_finalize(st);
     }
+    /* UTF-16 text */
+    static const uint16_t q16[] = {'S', 'E', 'L', 'E', 'C', 'T', ' ', 'c', 'o', 'u', 'n', 't', '(',
+                                   'n', 'a', 'm', 'e', ')', ' ', 'F', 'R', 'O', 'M', ' ', 't', ' ',
+                                   'W', 'H', 'E', 'R', 'E', ' ', 'i', 'd', ' ', '>', ' ', '5', 0};
+    if (sqlite3_prepare16_v2(db, q16, -1, &st, NULL) || sqlite3_step(st) != SQLITE_ROW)
+        return fail(db, "prepare16");
+    sqlite3_finalize(st);
     /* nested: the callback's query runs inside the outer exec */
     if (sqlite3_exec(db, "SELECT id FROM t WHERE id < 2", nested_cb, db, NULL))
         return fail(db, "nested exec");
@@ -89,12 +107,97 @@ static __attribute__((noinline)) int leak_exec_error(sqlite3 *db)
     return rc != SQLITE_OK && err != NULL;
 }
 
+static int g_thread_n;
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    sqlite3 *db;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+        return (void *)1;
+    for (int i = 0; i < g_thread_n; i++) {
+        sqlite3_stmt *st;
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %d + %d", i, i * 7);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) != i * 8)
+            return (void *)1;
+        sqlite3_finalize(st);
+    }
+    return sqlite3_close(db) == SQLITE_OK ? NULL : (void *)1;
+}
+
+static int run_threads(int n)
+{
+    pthread_t th[4];
+    void *r;
+    int bad = 0;
+    g_thread_n = n;
+    for (int i = 0; i < 4; i++)
+        if (pthread_create(&th[i], NULL, thread_main, NULL))
+            return 1;
+    for (int i = 0; i < 4; i++)
+        bad |= pthread_join(th[i], &r) || r != NULL;
+    if (!bad)
+        printf("threads %d done\n", n);
+    return bad;
+}
+
+static int run_fork(sqlite3 *db)
+{
+    if (sqlite3_exec(db, "SELECT 1 WHERE 'a' = 'a'", NULL, NULL, NULL))
+        return fail(db, "parent query");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        sqlite3 *db2;
+        if (sqlite3_open(":memory:", &db2) || sqlite3_exec(db2, "SELECT 2 WHERE 'b' = 'b'", NULL, NULL, NULL))
+            _exit(1);
+        sqlite3_close(db2);
+        printf("child %d\n", (int)getpid());
+        exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+static char *g_api_leak;
+
+static int run_api(void)
+{
+    if (!MEMWATCH_PRESENT()) {
+        printf("no memwatch\n");
+        return 0;
+    }
+    uint64_t a = memwatch_sql_begin("redis", "GET user:42 /* cache */");
+    char *p = malloc(1000);
+    uint64_t b = memwatch_sql_begin("postgres", "SELECT * FROM x WHERE y = 'z'");
+    g_api_leak = malloc(500);
+    memwatch_sql_end(a); /* out of order: b stays in force */
+    char *q = malloc(300);
+    memwatch_sql_end(b);
+    memwatch_sql_end(0);
+    if (!p || !q || !g_api_leak || !a || !b || a == b)
+        return 1;
+    free(p);
+    free(q);
+    printf("api done\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: sql_sqlite calls N | leaks\n");
+        fprintf(stderr, "usage: sql_sqlite calls N | leaks | threads N | fork | api\n");
         return 2;
     }
+    if (strcmp(argv[1], "threads") == 0)
+        return run_threads(argc > 2 ? atoi(argv[2]) : 20);
+    if (strcmp(argv[1], "api") == 0)
+        return run_api();
     sqlite3 *db;
     if (sqlite3_open(":memory:", &db) != SQLITE_OK)
         return fail(db, "open");
@@ -118,6 +221,10 @@ int main(int argc, char **argv)
         int rc = sqlite3_close(db); /* busy: the leaked statement keeps it open */
         printf("leaks done (close rc %d)\n", rc);
         return rc == SQLITE_BUSY ? 0 : 1;
+    }
+    if (strcmp(argv[1], "fork") == 0) {
+        int rc = run_fork(db);
+        return sqlite3_close(db) == SQLITE_OK ? rc : 1;
     }
     fprintf(stderr, "sql_sqlite: unknown mode %s\n", argv[1]);
     return 2;
