@@ -622,7 +622,13 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
         for (int d = thr->sql_depth - 1; d >= 0; d--) {
             if (thr->sql_ctx[d] == r->u.sql_end.ctx) {
-                thr->sql_depth = d;
+                /* remove only this context: contexts may end out of order (adapters) */
+                for (int k = d; k + 1 < thr->sql_depth; k++) {
+                    thr->sql_ctx[k] = thr->sql_ctx[k + 1];
+                    thr->sql_fp[k] = thr->sql_fp[k + 1];
+                    thr->sql_idx[k] = thr->sql_idx[k + 1];
+                }
+                thr->sql_depth--;
                 break;
             }
         }
