@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MW_MAX_THREADS (1u << 20) /* thread indices at or past this are corruption */
-
 /* ---- payload cursor --------------------------------------------------------------------- */
 typedef struct cur {
     const uint8_t *p, *end;
@@ -104,7 +102,7 @@ void mw_decoder_free(mw_decoder *d)
 static int ensure_thread(mw_decoder *d, uint64_t tidx)
 {
     if (tidx < d->nthreads) return 0;
-    if (tidx >= MW_MAX_THREADS) return -1;
+    if (tidx > MW_MAX_TIDX) return -1;
     size_t n = d->nthreads ? d->nthreads : 16;
     while (n <= tidx) n *= 2;
     uint64_t *pa = realloc(d->prev_addr, n * sizeof *pa);
@@ -157,7 +155,7 @@ static inline int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
     if (a & 1) {
         ref->tidx = a >> 1;
         ref->seq = rd_uv(c);
-        return 0;
+        return ref->tidx > MW_MAX_TIDX ? -1 : 0;
     }
     uint64_t have = d->cur_tidx < d->nthreads ? d->seq[d->cur_tidx] : 0;
     uint64_t dist = a >> 1;
@@ -210,15 +208,13 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
     }
     case MW_REC_FREE:
         if (rd_ref(&c, d, &rec->u.free.ref))
-            return corrupt(d, "reference to a block before the thread's first allocation",
-                           type, stream_offset);
+            return corrupt(d, "bad block reference", type, stream_offset);
         if (c.bad) break;
         return MW_OK;
     case MW_REC_REALLOC: {
         mw_block_ref old;
         if (rd_ref(&c, d, &old))
-            return corrupt(d, "reference to a block before the thread's first allocation",
-                           type, stream_offset);
+            return corrupt(d, "bad block reference", type, stream_offset);
         uint64_t size = rd_uv(&c), stack = rd_uv(&c);
         int64_t delta = rd_sv(&c);
         if (c.bad) break;
@@ -237,7 +233,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
     case MW_REC_THREAD_SWITCH: {
         uint64_t t = rd_uv(&c);
         if (c.bad) break;
-        if (t >= MW_MAX_THREADS)
+        if (t > MW_MAX_TIDX)
             return corrupt(d, "thread index over the 2^20 limit", type, stream_offset);
         if (ensure_thread(d, t))
             return corrupt(d, "thread table exhausted", type, stream_offset);
@@ -398,7 +394,8 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         const uint8_t *start = c.p;
         /* each entry is at least 3 bytes, so this loop is bounded by the payload */
         for (uint64_t i = 0; i < count && !c.bad; i++) {
-            (void)rd_uv(&c);
+            if (rd_uv(&c) > MW_MAX_TIDX && !c.bad)
+                return corrupt(d, "thread index over the limit", type, stream_offset);
             (void)rd_uv(&c);
             (void)rd_uv(&c);
         }

@@ -33,6 +33,8 @@
  * field says so where it matters). */
 #define MW_MAX_STR 4096u          /* paths, names, SQL text */
 #define MW_MAX_WATCH_BYTES 4096u  /* old/new bytes of one write event */
+/* Largest thread index (THREAD_SWITCH, block refs) a reader accepts; larger is corruption. */
+#define MW_MAX_TIDX ((1u << 20) - 1u)
 
 /* ---- record types -------------------------------------------------------------------- */
 enum mw_record_type {

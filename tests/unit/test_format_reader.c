@@ -242,6 +242,10 @@ Test(format_reader, corrupt_records_name_type_and_offset)
     n = mw_enc_free(sw, sizeof sw, (mw_block_ref){ 0, 0 }, 0, 3);
     cr_assert_eq(decode_one(sw, n, &d, &rec), MW_CORRUPT);
     cr_assert(strstr(d.err, "FREE"), "%s", d.err);
+    /* cross-thread reference to a thread index over the limit */
+    n = mw_enc_free(sw, sizeof sw, (mw_block_ref){ MW_MAX_TIDX + 1, 1 }, 0, 3);
+    cr_assert_eq(decode_one(sw, n, &d, &rec), MW_CORRUPT);
+    cr_assert(strstr(d.err, "FREE") && strstr(d.err, "offset 500"), "%s", d.err);
     /* REACH with a count larger than its entries */
     const uint8_t reach[] = { MW_REC_REACH, 4, 2, 1, 1, 1 };
     cr_assert_eq(decode_one(reach, sizeof reach, &d, &rec), MW_CORRUPT);
