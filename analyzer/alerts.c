@@ -53,7 +53,7 @@ void mw_alert_config_default(mw_alert_config *c)
     c->threshold[MW_AR_RSS_GROWTH] = 1 * MiB;
     c->threshold[MW_AR_EXTERNAL_GROWTH] = 1 * MiB;
     c->threshold[MW_AR_PATTERN] = 0.7;
-    c->ratio_min_heap_bytes = 1 * MiB;
+    c->ratio_min_heap_bytes = 16 * MiB;
     c->growth_window_s = 10;
     c->cooldown_s = 120;
     c->max_per_hour = 10;

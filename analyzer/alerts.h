@@ -30,7 +30,8 @@ const char *mw_alert_rule_name(int rule);
 
 typedef struct mw_alert_config {
     double threshold[MW_AR_COUNT]; /* 0 = rule off */
-    double ratio_min_heap_bytes;   /* the ratio rule needs at least this much heap */
+    double ratio_min_heap_bytes;   /* the ratio rule needs at least this much heap (16 MiB:
+                                      below that, a small program's libraries dominate) */
     double growth_window_s;        /* growth rates: least-squares slope over this window */
     double cooldown_s;             /* per rule and series */
     double max_per_hour;           /* all rules together; 0 = no cap */

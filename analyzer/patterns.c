@@ -375,11 +375,19 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
             snprintf(out->sentence, sizeof out->sentence,
                      "%s follows a straight line of %s/s (r² %.2f) over %s; %zu points are too "
                      "few to call it a leak.", name, b3, out->trend.r2, b2, nc);
-        else if (growing)
+        else if (growing) {
+            /* which of the leak conditions failed */
+            char why[96];
+            if (out->max_drawdown > p->leak_drawdown * out->rise && out->max_drawdown > 4 * noise)
+                snprintf(why, sizeof why, "gives memory back along the way (drops of up to %s)",
+                         b4);
+            else if (end - mid < p->leak_late_share * out->rise)
+                snprintf(why, sizeof why, "most of the rise came in the first half");
+            else snprintf(why, sizeof why, "grows in bursts rather than steadily");
             snprintf(out->sentence, sizeof out->sentence,
-                     "%s follows a straight line of %s/s (r² %.2f, %s over %s) but gives memory "
-                     "back along the way (drops of up to %s), so it may still level off.",
-                     name, b3, out->trend.r2, b1, b2, b4);
+                     "%s follows a straight line of %s/s (r² %.2f, %s over %s) but %s, so it "
+                     "may still level off.", name, b3, out->trend.r2, b1, b2, why);
+        }
         else
             snprintf(out->sentence, sizeof out->sentence,
                      "%s shrinks along a straight line of %s/s (r² %.2f) over %s.", name, b3,
