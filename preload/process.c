@@ -184,7 +184,7 @@ static void before_exec(const char *path)
     mw_thread *t = mw_self();
     size_t n = path ? strnlen(path, MW_MAX_STR) : 0;
     if (t) MW_EMIT(t, 32 + n, mw_enc_exec, path ? path : "", n);
-    mw_writer_sync();
+    mw_writer_sync_exec();
     errno = e;
 }
 

@@ -38,6 +38,7 @@ static bool broken;                 /* a write failed: discard, count */
 static pthread_t writer_th;
 static _Atomic int stop_req, writer_done, writer_started;
 static _Atomic uint64_t sync_req, sync_done;
+static _Atomic int sync_exec;       /* the pending sync is for an exec: END(exec) + frame end */
 static _Atomic uint64_t lost_ev, lost_by;
 static uint64_t lost_written_ev, lost_written_by;
 static int64_t end_status;
@@ -364,7 +365,16 @@ static void *writer_main(void *arg)
             last_mod = now;
         }
         if (atomic_load(&stop_req)) break;
-        if (sreq != atomic_load(&sync_done) || now - last_flush >= mw_cfg.flush_ms) {
+        if (sreq != atomic_load(&sync_done) && atomic_exchange(&sync_exec, 0)) {
+            /* the process is about to exec: a complete, properly ended trace (if the exec
+             * fails, records simply continue after this END, and a final END follows) */
+            uint8_t b[64];
+            zfeed(b, mw_enc_end(b, sizeof b, mw_now_ns(), atomic_load(&lost_ev), atomic_load(&lost_by),
+                                MW_END_EXEC, -1), ZSTD_e_continue);
+            zfeed(NULL, 0, ZSTD_e_end);
+            last_flush = now;
+            atomic_store(&sync_done, sreq);
+        } else if (sreq != atomic_load(&sync_done) || now - last_flush >= mw_cfg.flush_ms) {
             zfeed(NULL, 0, frame_in >= FRAME_BYTES ? ZSTD_e_end : ZSTD_e_flush);
             last_flush = now;
             atomic_store(&sync_done, sreq);
@@ -417,6 +427,13 @@ static void wait_flag(_Atomic int *flag, unsigned max_ms)
         syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         nanosleep(&ts, NULL);
     }
+}
+
+void mw_writer_sync_exec(void)
+{
+    if (!atomic_load(&mw_writer_alive)) return;
+    atomic_store(&sync_exec, 1);
+    mw_writer_sync();
 }
 
 void mw_writer_sync(void)

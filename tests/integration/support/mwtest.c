@@ -599,6 +599,29 @@ void mwt_trace_free(mwt_trace *t)
     memset(t, 0, sizeof *t);
 }
 
+mwt_trace *mwt_trace_load_all(const char *dir, size_t *n)
+{
+    char **p;
+    *n = mwt_find_traces(dir, &p);
+    mwt_trace *ts = calloc(*n ? *n : 1, sizeof *ts);
+    for (size_t i = 0; i < *n; i++) mwt_trace_load(p[i], &ts[i]);
+    mwt_free_list(p, *n);
+    return ts;
+}
+
+void mwt_traces_free(mwt_trace *ts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) mwt_trace_free(&ts[i]);
+    free(ts);
+}
+
+const mwt_trace *mwt_trace_with_live(const mwt_trace *ts, size_t n, uint64_t size)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mwt_live_of_size(&ts[i], size)) return &ts[i];
+    return NULL;
+}
+
 size_t mwt_stack_ips(const mwt_trace *t, uint64_t stack, uint64_t *ips, size_t max)
 {
     size_t n = 0;

@@ -145,6 +145,12 @@ int mwt_trace_load(const char *path, mwt_trace *t);
 /* Loads the only trace in dir; -1 (with err) when there are 0 or several. */
 int mwt_trace_load_one(const char *dir, mwt_trace *t);
 void mwt_trace_free(mwt_trace *t);
+/* Loads every trace in dir (sorted by name) into a new array; *n gets the count. Traces that
+ * failed to load are included with their err set. Free with mwt_traces_free. */
+mwt_trace *mwt_trace_load_all(const char *dir, size_t *n);
+void mwt_traces_free(mwt_trace *ts, size_t n);
+/* The first trace holding a live (unfreed) block of exactly `size` bytes, or NULL. */
+const mwt_trace *mwt_trace_with_live(const mwt_trace *ts, size_t n, uint64_t size);
 /* Return addresses of a stack, innermost first; returns the depth (may exceed max). */
 size_t mwt_stack_ips(const mwt_trace *t, uint64_t stack, uint64_t *ips, size_t max);
 /* The module containing ip, or NULL. */

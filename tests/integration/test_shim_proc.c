@@ -1,0 +1,178 @@
+/*
+ * test_shim_proc.c — following the process tree and every way a process ends: fork, exec
+ * (also a failing one), vfork, posix_spawn, system, popen, exit from a thread, _exit, abort,
+ * SIGKILL. Each victim process leaks a block whose size names it; the test finds the trace
+ * holding that block and checks it, and checks that stdout and the exit status are the same
+ * as without the shim.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mwtest.h"
+
+typedef struct run {
+    char *dir;
+    mwt_run native, traced;
+    mwt_trace *ts;
+    size_t n;
+} run;
+
+static void run_mode(run *R, const char *mode, unsigned kill_ms)
+{
+    memset(R, 0, sizeof *R);
+    R->dir = mwt_tmpdir();
+    cr_assert(R->dir);
+    const char *argv[] = { mwt_victim("shim_proc"), mode, NULL };
+    if (!kill_ms) cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &R->native), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R->dir,
+                                        .signal_after_ms = kill_ms, .signal_no = SIGKILL },
+                           &R->traced),
+                 0);
+    R->ts = mwt_trace_load_all(R->dir, &R->n);
+    if (!kill_ms) {
+        cr_expect_str_eq(R->traced.out, R->native.out, "stdout differs (mode %s)", mode);
+        cr_expect_eq(R->traced.raw_status, R->native.raw_status, "status differs (mode %s)", mode);
+        cr_expect_eq(mwt_count_lines(R->traced.err, "memwatch:"), 0, "%s", R->traced.err);
+    }
+}
+
+static void run_free(run *R)
+{
+    mwt_traces_free(R->ts, R->n);
+    mwt_run_free(&R->native);
+    mwt_run_free(&R->traced);
+    mwt_rmtree(R->dir);
+    free(R->dir);
+}
+
+static const mwt_trace *with(run *R, uint64_t size)
+{
+    const mwt_trace *t = mwt_trace_with_live(R->ts, R->n, size);
+    cr_assert(t, "no trace holds the %llu-byte leak (%zu traces)", (unsigned long long)size, R->n);
+    return t;
+}
+
+Test(shim_proc, fork_child_gets_its_own_trace)
+{
+    run R;
+    run_mode(&R, "fork", 0);
+    const mwt_trace *p = with(&R, 30001), *c = with(&R, 30002);
+    cr_assert_neq(p, c);
+    cr_expect_eq(c->ppid, p->pid);
+    cr_expect_eq(p->nforks, 1);
+    cr_expect_eq(p->forks[0], c->pid);
+    cr_expect(p->has_end && c->has_end);
+    cr_expect_eq(p->exit_status, 0);
+    cr_expect_eq(c->exit_status, 0);
+    /* the parent's trace has nothing of the child, and the child's nothing of the parent */
+    cr_expect_eq(mwt_live_of_size(p, 30002), 0);
+    cr_expect_eq(mwt_live_of_size(c, 30001), 0);
+    cr_expect_eq(p->unknown_frees + c->unknown_frees, 0);
+    run_free(&R);
+}
+
+Test(shim_proc, exec_ends_trace_and_new_program_traces)
+{
+    run R;
+    run_mode(&R, "exec", 0);
+    const mwt_trace *a = with(&R, 30003), *b = with(&R, 30004);
+    cr_assert_neq(a, b);
+    cr_expect_eq(a->pid, b->pid);
+    cr_expect_eq(a->nexecs, 1);
+    cr_expect(strstr(a->execs[0], "shim_proc") != NULL, "%s", a->execs[0]);
+    cr_expect(a->has_end);
+    cr_expect_eq(a->end_reason, MW_END_EXEC);
+    cr_expect_eq(a->status, MW_EOF, "%s", a->err);
+    cr_expect(b->has_end);
+    cr_expect_eq(b->exit_status, 0);
+    run_free(&R);
+}
+
+Test(shim_proc, failed_exec_keeps_tracing)
+{
+    run R;
+    run_mode(&R, "execfail", 0);
+    cr_assert_eq(R.n, 1);
+    const mwt_trace *t = with(&R, 30011);
+    cr_expect_eq(t->nexecs, 1);
+    cr_expect_eq(t->end_reason, MW_END_EXIT);
+    cr_expect_eq(t->exit_status, 0);
+    run_free(&R);
+}
+
+Test(shim_proc, vfork_child_execs_and_exits)
+{
+    run R;
+    run_mode(&R, "vfork", 0);
+    const mwt_trace *p = with(&R, 30012), *c = with(&R, 30005);
+    cr_assert_neq(p, c);
+    cr_expect_eq(R.n, 2, "the vfork child that only _exits writes no trace (%zu)", R.n);
+    cr_expect_eq(p->unknown_frees, 0);
+    cr_expect_eq(p->exit_status, 0);
+    run_free(&R);
+}
+
+Test(shim_proc, posix_spawn_system_popen)
+{
+    const char *modes[] = { "spawn", "system", "popen" };
+    const uint64_t sizes[] = { 30006, 30007, 30008 };
+    for (int i = 0; i < 3; i++) {
+        run R;
+        run_mode(&R, modes[i], 0);
+        const mwt_trace *c = with(&R, sizes[i]);
+        cr_expect(c->has_end, "mode %s", modes[i]);
+        cr_expect_eq(c->exit_status, 0, "mode %s", modes[i]);
+        run_free(&R);
+    }
+}
+
+Test(shim_proc, exit_from_thread_and__exit)
+{
+    run R;
+    run_mode(&R, "thread_exit", 0);
+    const mwt_trace *t = with(&R, 30010);
+    cr_expect_eq(R.traced.exit_code, 5);
+    cr_expect(t->has_end);
+    cr_expect_eq(t->exit_status, 5);
+    run_free(&R);
+    run_mode(&R, "_exit", 0);
+    t = with(&R, 30009);
+    cr_expect_eq(R.traced.exit_code, 6);
+    cr_expect(t->has_end);
+    cr_expect_eq(t->exit_status, 6);
+    run_free(&R);
+}
+
+Test(shim_proc, abort_leaves_readable_prefix)
+{
+    run R;
+    run_mode(&R, "abort", 0);
+    cr_expect_eq(R.traced.term_signal, SIGABRT);
+    cr_assert_eq(R.n, 1);
+    const mwt_trace *t = &R.ts[0];
+    cr_expect(t->has_header);
+    cr_expect(!t->has_end);
+    cr_expect_eq(t->status, MW_TRUNCATED, "%s", t->err);
+    cr_expect_eq(mwt_live_of_size(t, 30013), 1, "the leak made 300 ms before abort is in the trace");
+    run_free(&R);
+}
+
+Test(shim_proc, sigkill_leaves_readable_prefix, .timeout = 30)
+{
+    run R;
+    run_mode(&R, "spin", 700);
+    cr_expect_eq(R.traced.term_signal, SIGKILL);
+    cr_assert_eq(R.n, 1);
+    const mwt_trace *t = &R.ts[0];
+    cr_expect(t->has_header);
+    cr_expect(!t->has_end);
+    cr_expect_eq(t->status, MW_TRUNCATED, "%s", t->err);
+    cr_expect_eq(mwt_live_of_size(t, 30014), 1);
+    cr_expect_gt(t->allocs, 1000, "allocations up to the last flush are there");
+    cr_expect_gt(t->last_t_ns, 300000000ull, "records from the last 400 ms are there (t=%llu)",
+                 (unsigned long long)t->last_t_ns);
+    run_free(&R);
+}

@@ -1,0 +1,142 @@
+/*
+ * shim_proc.c — victim for the process-tree tests: fork, exec, vfork, posix_spawn, system,
+ * popen, exit from a thread, _exit, abort and SIGKILL. Every process leaks one block whose
+ * size identifies it (see the mode comments), so the test can match traces to processes.
+ * Usage: shim_proc MODE [ARG]
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+static void *volatile sink;
+static const char *self;
+
+static void say(const char *s) { (void)!write(1, s, strlen(s)); }
+
+static void leak(size_t n) { sink = malloc(n); }
+
+static void *exit_thread(void *a)
+{
+    (void)a;
+    leak(30010);
+    exit(5);
+}
+
+int main(int argc, char **argv)
+{
+    self = argv[0];
+    const char *mode = argc > 1 ? argv[1] : "leaf";
+    char cmd[4200];
+    if (!strcmp(mode, "leaf")) {                   /* leaks ARG bytes */
+        size_t n = argc > 2 ? strtoul(argv[2], NULL, 10) : 1;
+        leak(n);
+        char m[64];
+        snprintf(m, sizeof m, "leaf %zu\n", n);
+        say(m);
+        return 0;
+    }
+    if (!strcmp(mode, "fork")) {                   /* parent 30001, child 30002 */
+        leak(30001);
+        pid_t p = fork();
+        if (p == 0) {
+            leak(30002);
+            say("child\n");
+            exit(0);
+        }
+        int st;
+        waitpid(p, &st, 0);
+        say(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "fork ok\n" : "fork bad\n");
+        return 0;
+    }
+    if (!strcmp(mode, "exec")) {                   /* before exec 30003, after 30004 */
+        leak(30003);
+        execl(self, self, "leaf", "30004", (char *)NULL);
+        return 99;
+    }
+    if (!strcmp(mode, "execfail")) {               /* failed exec: tracing goes on, 30011 */
+        execl("/nonexistent/program", "x", (char *)NULL);
+        leak(30011);
+        say("exec failed as expected\n");
+        return 0;
+    }
+    if (!strcmp(mode, "vfork")) {                  /* child execs leaf 30005; then _exit(7) */
+        pid_t p = vfork();
+        if (p == 0) {
+            execl(self, self, "leaf", "30005", (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        waitpid(p, &st, 0);
+        pid_t q = vfork();
+        if (q == 0) _exit(7);
+        int st2;
+        waitpid(q, &st2, 0);
+        leak(30012);
+        say(WEXITSTATUS(st) == 0 && WEXITSTATUS(st2) == 7 ? "vfork ok\n" : "vfork bad\n");
+        return 0;
+    }
+    if (!strcmp(mode, "spawn")) {                  /* leaf 30006 */
+        pid_t p;
+        char *args[] = { (char *)self, "leaf", "30006", NULL };
+        int rc = posix_spawn(&p, self, NULL, NULL, args, environ);
+        int st = 0;
+        if (rc == 0) waitpid(p, &st, 0);
+        say(rc == 0 && WEXITSTATUS(st) == 0 ? "spawn ok\n" : "spawn bad\n");
+        return 0;
+    }
+    if (!strcmp(mode, "system")) {                 /* sh -c 'leaf 30007' */
+        snprintf(cmd, sizeof cmd, "%s leaf 30007", self);
+        fflush(stdout);
+        int rc = system(cmd);
+        say(rc == 0 ? "system ok\n" : "system bad\n");
+        return 0;
+    }
+    if (!strcmp(mode, "popen")) {                  /* leaf 30008 through a pipe */
+        snprintf(cmd, sizeof cmd, "%s leaf 30008", self);
+        FILE *f = popen(cmd, "r");
+        char line[64] = "";
+        if (f && fgets(line, sizeof line, f)) say(line);
+        say(f && pclose(f) == 0 ? "popen ok\n" : "popen bad\n");
+        return 0;
+    }
+    if (!strcmp(mode, "thread_exit")) {            /* exit(5) from a thread, leaks 30010 */
+        pthread_t t;
+        pthread_create(&t, NULL, exit_thread, NULL);
+        pthread_join(t, NULL);
+        return 1;
+    }
+    if (!strcmp(mode, "_exit")) {                  /* leaks 30009, _exit(6) */
+        leak(30009);
+        say("bye\n");
+        _exit(6);
+    }
+    if (!strcmp(mode, "abort")) {                  /* leaks 30013, then waits 300 ms, aborts */
+        leak(30013);
+        say("aborting\n");
+        struct timespec ts = { 0, 300 * 1000000 };
+        nanosleep(&ts, NULL);
+        abort();
+    }
+    if (!strcmp(mode, "spin")) {                   /* allocates forever (the test kills it) */
+        leak(30014);
+        say("spinning\n");
+        for (unsigned long i = 0;; i++) {
+            void *p = malloc(64 + (i & 255));
+            sink = p;
+            free(p);
+            if ((i & 1023) == 0) {
+                struct timespec ts = { 0, 1000000 };
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    say("unknown mode\n");
+    return 2;
+}
