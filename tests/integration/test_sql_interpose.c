@@ -292,6 +292,17 @@ Test(sql_interpose, sqlite_one_fingerprint_per_query_with_call_counts)
     const char *text = slurp(tmp_file("text.out"));
     cr_expect(strstr(text, "\nSQL") != NULL, "no SQL section in the text report:\n%s", text);
     cr_expect(strstr(text, "SELECT name FROM t WHERE id = ?") != NULL, "%s", text);
+    /* and so do the Markdown and HTML reports */
+    const char *fmts[] = {"md", "html"};
+    for (size_t i = 0; i < 2; i++) {
+        rc = spawn("fmt", false, NULL, NULL,
+                   (char *const[]){analyzer, trace, "--format", (char *)fmts[i], NULL});
+        cr_assert_eq(rc, 0, "--format %s failed", fmts[i]);
+        text = slurp(tmp_file("fmt.out"));
+        cr_expect(strstr(text, "SELECT id, name FROM t WHERE name = ? AND id &gt;= ?") ||
+                      strstr(text, "SELECT id, name FROM t WHERE name = ? AND id >= ?"),
+                  "query missing from the %s report", fmts[i]);
+    }
 }
 
 Test(sql_interpose, sqlite_leaked_statement_connection_and_exec_error)
