@@ -88,9 +88,12 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
     mw_real_resolve();
-    Dl_info di;
+    Dl_info di = { 0 };
     if (dladdr((void *)mw_init, &di) && di.dli_fname) mw_self_path = di.dli_fname;
-    mw_alloc_tracing = dlsym(RTLD_DEFAULT, "malloc") == (void *)malloc;
+    /* preloaded: the malloc everyone gets is ours; dlopen()ed: it is libc's */
+    Dl_info mi;
+    void *gm = dlsym(RTLD_DEFAULT, "malloc");
+    mw_alloc_tracing = gm && dladdr(gm, &mi) && mi.dli_fbase == di.dli_fbase;
     mw_config_load();
     if (!mw_cfg.follow) mw_env_strip_self();
     mw_stack_init();

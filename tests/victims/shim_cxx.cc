@@ -32,7 +32,7 @@ int main()
     for (int i = 0; i < 10000; i++) v.push_back(i);
     std::map<int, std::string> m;
     for (int i = 0; i < 100; i++) m[i] = std::string(50, 'a');
-    int *arr = new int[1000];
+    int *volatile arr = new int[1000]; /* volatile: the pair must not be elided */
     delete[] arr;
     sink = new char[60001];
     char out[64];

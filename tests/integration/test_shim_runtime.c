@@ -1,0 +1,140 @@
+/*
+ * test_shim_runtime.c — threads (names, per-thread totals, cross-thread frees), signal
+ * handlers that allocate, setjmp/longjmp, C++ new/delete/exceptions, dlopen/dlclose, and the
+ * watch-only mode (shim dlopen()ed instead of preloaded). Output and exit status must be the
+ * same as without the shim.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mwtest.h"
+
+typedef struct run {
+    char *dir;
+    mwt_run native, traced;
+    mwt_trace t;
+} run;
+
+static void run_victim(run *R, const char *victim, const char *arg)
+{
+    memset(R, 0, sizeof *R);
+    R->dir = mwt_tmpdir();
+    cr_assert(R->dir);
+    const char *argv[] = { mwt_victim(victim), arg, NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &R->native), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R->dir }, &R->traced), 0);
+    cr_expect_str_eq(R->traced.out, R->native.out, "stdout differs (%s)", victim);
+    cr_expect_eq(R->traced.raw_status, R->native.raw_status, "status differs (%s)", victim);
+    cr_expect_eq(mwt_count_lines(R->traced.err, "memwatch:"), 0, "%s", R->traced.err);
+    cr_assert_eq(mwt_trace_load_one(R->dir, &R->t), 0, "%s", R->t.err);
+    cr_expect(R->t.has_end);
+    cr_expect_eq(R->t.status, MW_EOF, "%s", R->t.err);
+    cr_expect_eq(R->t.lost_events, 0);
+    cr_expect_eq(R->t.unknown_frees, 0);
+}
+
+static void run_free(run *R)
+{
+    mwt_trace_free(&R->t);
+    mwt_run_free(&R->native);
+    mwt_run_free(&R->traced);
+    mwt_rmtree(R->dir);
+    free(R->dir);
+}
+
+Test(shim_runtime, threads_named_totals_exact)
+{
+    run R;
+    run_victim(&R, "shim_threads", NULL);
+    int named = 0;
+    for (size_t i = 0; i < R.t.nthreads; i++) {
+        const mwt_thread *th = &R.t.threads[i];
+        if (strncmp(th->name, "worker-", 7) != 0) continue;
+        named++;
+        long w = strtol(th->name + 7, NULL, 10);
+        cr_expect_geq(th->allocs, 20000 + (uint64_t)w + 1, "%s allocs %llu", th->name,
+                      (unsigned long long)th->allocs);
+        cr_expect_geq(th->frees, 20000, "%s", th->name);
+        cr_expect(th->ended, "%s has no THREAD_END", th->name);
+        cr_expect_eq(th->parent, 0);
+        cr_expect_neq(th->tid, 0);
+    }
+    cr_expect_eq(named, 4, "threads named worker-N: %d", named);
+    for (int w = 0; w < 4; w++)
+        cr_expect_eq(mwt_live_of_size(&R.t, 40000 + (uint64_t)w), (size_t)w + 1, "worker %d leaks", w);
+    cr_expect_eq(mwt_live_of_size(&R.t, 777), 0, "the main thread's blocks freed by worker-0");
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 777), 100);
+    /* every block the workers churned was freed */
+    for (size_t i = 0; i < R.t.nblocks; i++) {
+        const mwt_block *b = &R.t.blocks[i];
+        if (b->size >= 16 && b->size < 216 && b->tidx != 0) cr_expect(b->freed, "churn block not freed");
+    }
+    run_free(&R);
+}
+
+Test(shim_runtime, signal_handlers_and_longjmp)
+{
+    run R;
+    run_victim(&R, "shim_signal", NULL);
+    cr_expect_eq(mwt_live_of_size(&R.t, 50001), 1, "malloc in the first handler run");
+    cr_expect_eq(mwt_live_of_size(&R.t, 50002), 1, "malloc before longjmp");
+    cr_expect_geq(mwt_allocs_of_size(&R.t, 777), 230, "handler allocations");
+    cr_expect_eq(mwt_live_of_size(&R.t, 777), 0);
+    run_free(&R);
+}
+
+Test(shim_runtime, cxx_new_delete_exceptions)
+{
+    run R;
+    run_victim(&R, "shim_cxx", NULL);
+    cr_expect_eq(mwt_live_of_size(&R.t, 60001), 1);
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 4000), 1, "new int[1000]");
+    cr_expect_eq(mwt_live_of_size(&R.t, 4000), 0, "delete[] seen");
+    cr_expect_geq(R.t.allocs, 50 + 100, "exceptions and strings allocate");
+    /* only the deliberate leak (and libstdc++'s emergency pool, allocated at start) stays */
+    uint64_t other = 0;
+    for (size_t i = 0; i < R.t.nblocks; i++)
+        if (!R.t.blocks[i].freed && R.t.blocks[i].size != 60001) other++;
+    cr_expect_leq(other, 1, "unexpected unfreed blocks: %llu", (unsigned long long)other);
+    run_free(&R);
+}
+
+Test(shim_runtime, dlopen_dlclose_modules)
+{
+    run R;
+    run_victim(&R, "shim_dl", NULL);
+    bool loaded = false, unloaded = false;
+    for (size_t i = 0; i < R.t.nmodules; i++) {
+        if (!strstr(R.t.modules[i].path, "libz.so")) continue;
+        loaded = true;
+        cr_expect_gt(R.t.modules[i].build_id_len, 0);
+        if (R.t.modules[i].unloaded) unloaded = true;
+    }
+    cr_expect(loaded, "no MODULE_LOAD for libz");
+    if (strstr(R.native.out, "unloaded 1")) cr_expect(unloaded, "no MODULE_UNLOAD for libz");
+    run_free(&R);
+}
+
+Test(shim_runtime, watch_only_when_dlopened)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("shim_dlopen_self"), mwt_shim(), NULL };
+    char out[600];
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
+    const char *env[] = { out, NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "dlopened\n");
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_eq(t.flags & MW_HF_ALLOC_TRACING, 0, "allocation tracing must be off");
+    cr_expect_eq(t.allocs, 0);
+    cr_expect(t.has_end);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
