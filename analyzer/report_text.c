@@ -110,21 +110,24 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
     put_clean(o, mw_proc_name(p), 40);
     fprintf(o, " (pid %llu)%s: ", (unsigned long long)p->pid, OFF(r));
     if (leaked) {
-        fprintf(o, "%sLEAKED %llu bytes in %llu block%s%s (definite %s, indirect %s)", RED(r),
-                (unsigned long long)leaked, (unsigned long long)lblocks, lblocks == 1 ? "" : "s",
-                OFF(r), mw_fmt_bytes(p->leak_bytes[MW_REACH_DEFINITE], b1),
+        fprintf(o, "%sLEAKED %llu bytes in %llu block%s%s\n", RED(r), (unsigned long long)leaked,
+                (unsigned long long)lblocks, lblocks == 1 ? "" : "s", OFF(r));
+        fprintf(o, "  definite %s, indirect %s", mw_fmt_bytes(p->leak_bytes[MW_REACH_DEFINITE], b1),
                 mw_fmt_bytes(p->leak_bytes[MW_REACH_INDIRECT], b2));
     } else if (p->leak_bytes[MW_REACH_UNKNOWN]) {
-        fprintf(o, "%s%llu bytes unfreed at exit%s in %llu blocks (no reachability scan)", YEL(r),
+        fprintf(o, "%s%llu bytes unfreed at exit%s in %llu blocks\n  (no reachability scan)", YEL(r),
                 (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN], OFF(r),
                 (unsigned long long)p->leak_blocks[MW_REACH_UNKNOWN]);
     } else {
-        fprintf(o, "%sno leaks%s", GRN(r), OFF(r));
+        fprintf(o, "%sno leaks%s\n ", GRN(r), OFF(r));
     }
     if (p->leak_bytes[MW_REACH_REACHABLE])
-        fprintf(o, ", %s still reachable", mw_fmt_bytes(p->leak_bytes[MW_REACH_REACHABLE], b3));
+        fprintf(o, "%s still reachable %s", leaked || p->leak_bytes[MW_REACH_UNKNOWN] ? "," : "",
+                mw_fmt_bytes(p->leak_bytes[MW_REACH_REACHABLE], b3));
+    else if (!leaked && !p->leak_bytes[MW_REACH_UNKNOWN])
+        fputs(" nothing unfreed at exit", o);
     if (leaked && p->leak_bytes[MW_REACH_UNKNOWN])
-        fprintf(o, ", %s unknown", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b3));
+        fprintf(o, ", unknown %s", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b3));
     fputc('\n', o);
     if (rp->failed_conditions)
         fprintf(o, "  %sFAIL%s --fail-on: %s\n", RED(r), OFF(r), rp->fail_desc);

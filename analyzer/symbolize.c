@@ -212,6 +212,12 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
     GElf_Off off = 0;
     GElf_Sym esym;
     const char *symname = dwfl_module_addrinfo(dm, a, &off, &esym, NULL, NULL, NULL);
+    char plain[512];
+    if (symname && strchr(symname, '@')) {
+        /* "__libc_start_main@@GLIBC_2.34": drop the symbol version */
+        snprintf(plain, sizeof plain, "%.*s", (int)strcspn(symname, "@"), symname);
+        symname = plain;
+    }
     const char *fn = symname ? demangled(s, symname) : NULL;
     if (!fn) {
         Dwarf_Addr lo = 0;
@@ -287,6 +293,14 @@ size_t mw_sym_addr(mw_symbolizer *s, uint64_t ip, bool is_return, const mw_frame
     return e->count;
 }
 
+/* Frames inside the shim itself (e.g. its main() wrapper) are not the program's. */
+static bool is_shim_frame(const mw_frame *f)
+{
+    if (!f->module) return false;
+    const char *b = basename_of(f->module);
+    return strncmp(b, "libmemwatch_preload", 19) == 0;
+}
+
 size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max)
 {
     uint64_t ips[256];
@@ -295,7 +309,8 @@ size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max)
     for (size_t i = 0; i < n && k < max; i++) {
         const mw_frame *f;
         size_t c = mw_sym_addr(s, ips[i], true, &f);
-        for (size_t j = 0; j < c && k < max; j++) out[k++] = f[j];
+        for (size_t j = 0; j < c && k < max; j++)
+            if (!is_shim_frame(&f[j])) out[k++] = f[j];
     }
     return k;
 }

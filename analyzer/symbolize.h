@@ -32,7 +32,8 @@ void mw_sym_free(mw_symbolizer *s);
  * Return addresses (every stack-tree frame) are looked up at ip-1; exact pcs (is_return
  * false) as they are. Results are cached per address. Returns the number of frames (>= 1). */
 size_t mw_sym_addr(mw_symbolizer *s, uint64_t ip, bool is_return, const mw_frame **out);
-/* Frames of a whole stack (innermost first), at most max; returns the count. */
+/* Frames of a whole stack (innermost first, frames inside the shim itself left out), at
+ * most max; returns the count. */
 size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max);
 /* Every frame symbolized so far (for the store's frames table). */
 void mw_sym_foreach(const mw_symbolizer *s, void (*fn)(const mw_frame *f, void *arg), void *arg);

@@ -1,0 +1,442 @@
+/*
+ * test_analyzer_cli.c — memwatch-analyze end to end on real traces: the analyzer_leak victim
+ * runs under the shim, then the ASan+UBSan build of the analyzer (build/asan/memwatch-analyze)
+ * reads its trace. Covers the JSON contract keys, the symbolized file:line of the leak site,
+ * suppressions, --fail-on exit codes, HTML escaping of a hostile program name and argv,
+ * truncated / garbage / newer-version traces, multi-trace merge, idempotent re-ingest,
+ * --db :memory:, usage errors. JSON is checked with python3's json module.
+ */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mwtest.h"
+
+static char *g_dir;
+
+static void setup(void) { g_dir = mwt_tmpdir(); }
+static void teardown(void)
+{
+    mwt_rmtree(g_dir);
+    free(g_dir);
+}
+TestSuite(analyzer_cli, .init = setup, .fini = teardown, .timeout = 120);
+
+static const char *analyzer(void)
+{
+    static char p[4200];
+    snprintf(p, sizeof p, "%s/asan/memwatch-analyze", mwt_build_dir());
+    return p;
+}
+
+static char *path_in(const char *name)
+{
+    static char ring[8][4200];
+    static int k;
+    char *p = ring[k++ % 8];
+    snprintf(p, sizeof ring[0], "%s/%s", g_dir, name);
+    return p;
+}
+
+/* Runs the victim (argv after the program) under the shim into sub-directory sub; returns
+ * the trace path (static ring). */
+static const char *trace_of(const char *program, const char *sub, const char *const *args)
+{
+    static char ring[4][4200];
+    static int k;
+    char *out = ring[k++ % 4];
+    char *dir = path_in(sub);
+    mkdir(dir, 0755);
+    const char *argv[8] = {program};
+    for (int i = 0; args && args[i] && i < 6; i++) argv[i + 1] = args[i];
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .preload = true, .trace_dir = dir}, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "victim failed: %s", r.err);
+    mwt_run_free(&r);
+    char **paths;
+    size_t n = mwt_find_traces(dir, &paths);
+    cr_assert_eq(n, 1, "expected one trace in %s", dir);
+    snprintf(out, sizeof ring[0], "%s", paths[0]);
+    mwt_free_list(paths, n);
+    return out;
+}
+
+static const char *leak_trace(void) { return trace_of(mwt_victim("analyzer_leak"), "leaky", NULL); }
+static const char *clean_trace(void)
+{
+    const char *a[] = {"clean", NULL};
+    return trace_of(mwt_victim("analyzer_leak"), "clean", a);
+}
+
+/* Runs the analyzer with args (NULL-terminated). */
+static void analyze(mwt_run *r, const char *const *args)
+{
+    const char *argv[32] = {analyzer()};
+    size_t i = 0;
+    for (; args[i] && i < 30; i++) argv[i + 1] = args[i];
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .env = (const char *const[]){
+                                           "ASAN_OPTIONS=detect_leaks=1", NULL}}, r), 0);
+    cr_assert_not(strstr(r->err, "AddressSanitizer") || strstr(r->err, "runtime error"),
+                  "sanitizer report:\n%s", r->err);
+}
+
+/* python3 check: the script sees the parsed JSON of file as d. */
+static void check_json(const char *file, const char *script)
+{
+    char *cmd = NULL;
+    cr_assert(asprintf(&cmd, "python3 -c 'import json,sys\nd=json.load(open(sys.argv[1]))\n%s' '%s'",
+                       script, file) > 0);
+    int rc = system(cmd);
+    free(cmd);
+    cr_assert_eq(rc, 0, "JSON check failed on %s:\n%s", file, script);
+}
+
+/* The line of analyzer_leak.c that allocates the definite leak. */
+static int leak_line(void)
+{
+    char p[4200], line[512];
+    snprintf(p, sizeof p, "%s/tests/victims/analyzer_leak.c", mwt_src_dir());
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f, "%s", p);
+    int n = 0, found = 0;
+    while (fgets(line, sizeof line, f)) {
+        n++;
+        if (strstr(line, "this line is the leak site")) found = n;
+    }
+    fclose(f);
+    cr_assert_gt(found, 0);
+    return found;
+}
+
+static size_t one_line(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+Test(analyzer_cli, json_contract_and_symbolized_leak_site)
+{
+    const char *t = leak_trace();
+    char *json = path_in("r.json");
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--format", "json", "-o", json, "--db", path_in("x.db"), NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    char script[4096];
+    snprintf(script, sizeof script,
+             "assert d[\"format_version\"]==1\n"
+             "p=d[\"process\"]; assert p[\"pid\"]>0 and p[\"exe\"].endswith(\"analyzer_leak\") and p[\"argv\"][0].endswith(\"analyzer_leak\")\n"
+             "t=d[\"totals\"]\n"
+             "assert t[\"allocations\"]>=1004 and t[\"frees\"]>=1000 and t[\"bytes_allocated\"]>=1000*64 and t[\"peak_heap_bytes\"]>=1234 and t[\"peak_rss_bytes\"]>0\n"
+             "l=d[\"leaks\"]; assert l[\"bytes\"]>=1234+64+64+777, l; l[\"blocks\"]\n"
+             "s=[x for x in l[\"sites\"] if x[\"bytes\"]==1234]; assert len(s)==1, l[\"sites\"]\n"
+             "s=s[0]; assert s[\"kind\"] in (\"definite\",\"indirect\",\"reachable\") and s[\"blocks\"]==1\n"
+             "f=s[\"stack\"][0]; assert set(f)>={\"function\",\"file\",\"line\",\"module\"}, f\n"
+             "assert f[\"function\"]==\"leak_here\" and f[\"file\"].endswith(\"analyzer_leak.c\") and f[\"line\"]==%d, f\n"
+             "assert f[\"module\"].endswith(\"analyzer_leak\"), f\n"
+             "assert any(x[\"function\"]==\"main\" for x in s[\"stack\"])\n"
+             "assert not any(\"libmemwatch_preload\" in (x[\"module\"] or \"\") for x in s[\"stack\"])\n"
+             "assert any(x[\"kind\"]==\"reachable\" and x[\"bytes\"]==777 for x in l[\"sites\"])\n"
+             "sq=d[\"sql\"]; sq[\"queries\"]; sq[\"leaked_resources\"]\n"
+             "w=d[\"watch\"]; w[\"events\"]; w[\"variables\"]\n"
+             "assert d[\"lost_events\"]==0 and d[\"truncated\"] is False\n"
+             "assert d[\"mappings\"][\"mapped_at_exit_bytes\"]>=8192\n"
+             "assert any(m[\"label\"]==\"phase:leaky\" for m in d[\"marks\"])\n",
+             leak_line());
+    check_json(json, script);
+}
+
+Test(analyzer_cli, text_report_ranks_the_leak_first)
+{
+    const char *t = leak_trace();
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char want[64];
+    snprintf(want, sizeof want, "analyzer_leak.c:%d", leak_line());
+    cr_assert(strncmp(r.out, "memwatch: analyzer_leak (pid ", 29) == 0, "%s", r.out);
+    cr_assert(strstr(r.out, "LEAKED"), "%s", r.out);
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    cr_assert(strstr(r.out, "phase:leaky"), "per-mark leaks: %s", r.out);
+    cr_assert_null(strchr(r.out, '\033'), "no colour when not a tty");
+    for (const char *l = r.out; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        cr_expect_leq(len, 100, "line wider than 100 columns: %.*s", (int)len, l);
+        if (!e) break;
+        l = e + 1;
+    }
+    mwt_run_free(&r);
+    cr_assert_eq(access(path_in("leaky/x"), F_OK), -1);
+}
+
+Test(analyzer_cli, suppressions_and_fail_on)
+{
+    const char *t = leak_trace();
+    char *supp = path_in("supp.txt");
+    FILE *f = fopen(supp, "w");
+    fputs("# the known leak\nleak:^leak_here$\nleak:lose_list\n", f);
+    fclose(f);
+    char *json = path_in("s.json");
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--format", "json", "-o", json,
+                                       "--suppressions", supp, "--fail-on", "leaked>0", NULL});
+    cr_assert_eq(r.exit_code, 0, "everything leaked is suppressed: %s", r.err);
+    mwt_run_free(&r);
+    check_json(json, "l=d[\"leaks\"]\n"
+                     "assert l[\"suppressed\"][\"bytes\"]==1234+64+64, l[\"suppressed\"]\n"
+                     "assert l[\"bytes\"]==777 and all(s[\"bytes\"]!=1234 for s in l[\"sites\"]), l\n");
+    /* fail-on: 1 when it holds (report still written, condition named on stderr) */
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--fail-on", "peak_heap>1M,leaked>100", NULL});
+    cr_assert_eq(r.exit_code, 1, "%s", r.err);
+    cr_assert(strstr(r.out, "LEAKED"), "the report is still written");
+    cr_assert(strstr(r.err, "leaked=") && strstr(r.err, "> 100") && strstr(r.err, "analyzer_leak"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "peak_heap="), "only holding conditions are named: %s", r.err);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--fail-on", "leaked>1M,reachable>1K", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--fail-on", "leaked>>1", NULL});
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert_eq(one_line(r.err), 1, "%s", r.err);
+    mwt_run_free(&r);
+    f = fopen(supp, "w");
+    fputs("leak:ok\nbogus line\n", f);
+    fclose(f);
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--suppressions", supp, NULL});
+    cr_assert_eq(r.exit_code, 2);
+    cr_assert(strstr(r.err, "supp.txt:2:"), "names the line: %s", r.err);
+    cr_assert_eq(one_line(r.err), 1, "%s", r.err);
+    mwt_run_free(&r);
+    /* a clean run passes the gate; --ignore takes a process out of it */
+    const char *c = clean_trace();
+    analyze(&r, (const char *const[]){c, "--db", ":memory:", "--fail-on", "leaked>0", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--fail-on", "leaked>0", "--ignore",
+                                       "*/analyzer_leak", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "not gated: matches --ignore */analyzer_leak"), "%s", r.out);
+    mwt_run_free(&r);
+}
+
+Test(analyzer_cli, html_escapes_a_hostile_name_and_argv)
+{
+    /* The program's path ends in "<script>alert(1)</script>" (a directory "<script>alert(1)<"
+     * holding a file "script>"), its argv holds quotes, ampersand, angle brackets. */
+    char *d = path_in("<script>alert(1)<");
+    cr_assert_eq(mkdir(d, 0755), 0);
+    char *prog = path_in("<script>alert(1)</script>");
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mwt_victim("analyzer_leak"), prog);
+    cr_assert_eq(system(cmd), 0);
+    const char *args[] = {"\"&<>'", "<img src=x onerror=alert(2)>", NULL};
+    const char *t = trace_of(prog, "hostile", args);
+    char *html = path_in("r.html");
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--format", "html", "-o", html, NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    FILE *f = fopen(html, "r");
+    cr_assert_not_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    cr_assert_null(strstr(buf, "<script"), "no script element may appear");
+    cr_assert_null(strstr(buf, "<img"), "no injected element");
+    cr_assert(strstr(buf, "&lt;script&gt;alert(1)&lt;/script&gt;"), "the name is shown escaped");
+    cr_assert(strstr(buf, "&quot;&amp;&lt;&gt;&#39;"), "argv is shown escaped");
+    cr_assert(strstr(buf, "&lt;img src=x onerror=alert(2)&gt;"));
+    cr_assert(strstr(buf, "<svg"), "the chart is inline");
+    cr_assert(strstr(buf, "<details>"), "stacks are expandable");
+    cr_assert_null(strstr(buf, "src=\""), "nothing is loaded from outside");
+    cr_assert_null(strstr(buf, "href="), "no links");
+    cr_assert_null(strstr(buf, "<link"));
+    cr_assert_null(strstr(buf, "@import"));
+    /* Markdown escapes too */
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--format", "md", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strncmp(r.out, "## memwatch:", 12) == 0, "%s", r.out);
+    cr_assert_null(strstr(r.out, "<img"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "<script"), "%s", r.out);
+    mwt_run_free(&r);
+}
+
+/* Decompresses a trace into a raw stream file; returns its length. */
+static size_t raw_copy(const char *trace, const char *raw)
+{
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "zstd -q -d -c '%s' > '%s'", trace, raw);
+    cr_assert_eq(system(cmd), 0, "zstd -d failed");
+    struct stat st;
+    cr_assert_eq(stat(raw, &st), 0);
+    return (size_t)st.st_size;
+}
+
+Test(analyzer_cli, truncated_garbage_and_newer_traces)
+{
+    const char *t = leak_trace();
+    char *raw = path_in("raw.trace");
+    size_t len = raw_copy(t, raw);
+    cr_assert_gt(len, 1000);
+    cr_assert_eq(truncate(raw, (off_t)(len * 6 / 10)), 0);
+    char *json = path_in("t.json");
+    mwt_run r;
+    analyze(&r, (const char *const[]){raw, "--db", ":memory:", "--format", "json", "-o", json, NULL});
+    cr_assert_eq(r.exit_code, 0, "a truncated trace is reported: %s", r.err);
+    cr_assert_eq(r.err_len, 0, "%s", r.err);
+    mwt_run_free(&r);
+    check_json(json, "assert d[\"truncated\"] is True and d[\"totals\"][\"allocations\"]>0\n");
+    analyze(&r, (const char *const[]){raw, "--db", ":memory:", "--fail-on", "leaked>1G", NULL});
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert(strstr(r.out, "truncated"), "%s", r.out);
+    mwt_run_free(&r);
+    /* the compressed file cut short */
+    char cmd[9000];
+    char *cut = path_in("cut.trace.zst");
+    struct stat st;
+    cr_assert_eq(stat(t, &st), 0);
+    snprintf(cmd, sizeof cmd, "head -c %lld '%s' > '%s'", (long long)st.st_size * 9 / 10, t, cut);
+    cr_assert_eq(system(cmd), 0);
+    analyze(&r, (const char *const[]){cut, "--db", ":memory:", NULL});
+    cr_assert(r.exit_code == 0 || (r.exit_code == 3 && one_line(r.err) == 1), "%d %s", r.exit_code, r.err);
+    mwt_run_free(&r);
+    /* random bytes */
+    char *junk = path_in("junk.trace.zst");
+    FILE *f = fopen(junk, "w");
+    srand(42);
+    for (int i = 0; i < 8192; i++) fputc(rand() & 0xff, f);
+    fclose(f);
+    analyze(&r, (const char *const[]){junk, "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 3);
+    cr_assert_eq(one_line(r.err), 1, "%s", r.err);
+    cr_assert(strstr(r.err, "offset"), "names the byte offset: %s", r.err);
+    mwt_run_free(&r);
+    /* garbage after the magic */
+    f = fopen(junk, "w");
+    fwrite("MEMWATCH\x01\x00\x00\x00", 1, 12, f);
+    for (int i = 0; i < 4096; i++) fputc(rand() & 0xff, f);
+    fclose(f);
+    analyze(&r, (const char *const[]){junk, "--db", ":memory:", NULL});
+    cr_assert(r.exit_code == 3 || r.exit_code == 0, "%s", r.err);
+    if (r.exit_code == 3) cr_assert_eq(one_line(r.err), 1, "%s", r.err);
+    mwt_run_free(&r);
+    /* a newer format version */
+    raw_copy(t, raw);
+    f = fopen(raw, "r+");
+    fseek(f, 8, SEEK_SET);
+    fputc(7, f);
+    fclose(f);
+    analyze(&r, (const char *const[]){raw, "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 3);
+    cr_assert(strstr(r.err, "version"), "%s", r.err);
+    cr_assert_eq(one_line(r.err), 1, "%s", r.err);
+    mwt_run_free(&r);
+    /* a missing file */
+    analyze(&r, (const char *const[]){"/nonexistent/x.trace.zst", NULL});
+    cr_assert_eq(r.exit_code, 3);
+    cr_assert(strstr(r.err, "/nonexistent/x.trace.zst"), "%s", r.err);
+    cr_assert_eq(one_line(r.err), 1, "%s", r.err);
+    mwt_run_free(&r);
+}
+
+Test(analyzer_cli, usage_errors)
+{
+    mwt_run r;
+    const char *const bad[][4] = {{"--bogus", NULL}, {"x", "--format", "pdf", NULL},
+                                  {"x", "--db", NULL}, {NULL}, {"x", "--top", "0", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        analyze(&r, bad[i]);
+        cr_expect_eq(r.exit_code, 2, "case %zu: %s", i, r.err);
+        cr_expect_eq(one_line(r.err), 1, "case %zu: %s", i, r.err);
+        cr_expect(strstr(r.err, "--help"), "usage hint: %s", r.err);
+        mwt_run_free(&r);
+    }
+    analyze(&r, (const char *const[]){"--help", NULL});
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert(strstr(r.out, "--fail-on"));
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){"--version", NULL});
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert(strstr(r.out, "memwatch-analyze"));
+    mwt_run_free(&r);
+}
+
+static long long db_count(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    long long v = -1;
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return v;
+}
+
+Test(analyzer_cli, store_default_path_reingest_and_memory)
+{
+    const char *t = leak_trace();
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    char db[4300];
+    snprintf(db, sizeof db, "%s.db", t);
+    cr_assert_eq(access(db, F_OK), 0, "default store beside the trace");
+    long long sites = db_count(db, "SELECT count(*) FROM sites");
+    long long frames = db_count(db, "SELECT count(*) FROM frames");
+    cr_assert_gt(sites, 3);
+    cr_assert_gt(frames, 3);
+    analyze(&r, (const char *const[]){t, "--format", "json", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM runs"), 1, "re-ingest replaces the run");
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM sites"), sites);
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM leaks WHERE bytes=1234"), 1);
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM frames WHERE function='leak_here' AND line>0"), 1);
+    /* :memory: leaves nothing behind */
+    const char *c = clean_trace();
+    analyze(&r, (const char *const[]){c, "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    snprintf(db, sizeof db, "%s.db", c);
+    cr_assert_eq(access(db, F_OK), -1, ":memory: wrote %s", db);
+    analyze(&r, (const char *const[]){c, "--db", "/nonexistent/dir/x.db", NULL});
+    cr_assert_eq(r.exit_code, 3);
+    cr_assert(strstr(r.err, "/nonexistent/dir/x.db"), "%s", r.err);
+    mwt_run_free(&r);
+}
+
+Test(analyzer_cli, several_traces_one_merged_verdict)
+{
+    const char *t = leak_trace();
+    const char *c = clean_trace();
+    char *json = path_in("m.json");
+    char *db = path_in("m.db");
+    mwt_run r;
+    analyze(&r, (const char *const[]){c, t, "--db", db, "--format", "json", "-o", json,
+                                       "--fail-on", "leaked>0", NULL});
+    cr_assert_eq(r.exit_code, 1, "%s", r.err);
+    cr_assert_eq(one_line(r.err), 1, "only the leaky process is named: %s", r.err);
+    cr_assert(strstr(r.err, "analyzer_leak"), "%s", r.err);
+    mwt_run_free(&r);
+    check_json(json, "ps=d[\"processes\"]; assert d[\"format_version\"]==1 and len(ps)==2\n"
+                     "assert ps[0][\"leaks\"][\"bytes\"]==0 and ps[1][\"leaks\"][\"bytes\"]>=1234\n"
+                     "assert ps[0][\"verdict\"][\"failed\"] is False and ps[1][\"verdict\"][\"failed\"] is True\n"
+                     "v=d[\"verdict\"]; assert v[\"failed\"] is True and v[\"failing_processes\"]==1\n"
+                     "assert v[\"leaked_bytes\"]==ps[1][\"verdict\"][\"leaked_bytes\"]\n"
+                     "for p in ps: p[\"process\"][\"pid\"]; p[\"totals\"][\"allocations\"]; p[\"truncated\"]\n");
+    cr_assert_eq(db_count(db, "SELECT count(*) FROM runs"), 2);
+    analyze(&r, (const char *const[]){c, t, "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "memwatch: 2 processes"), "%s", r.out);
+    mwt_run_free(&r);
+}

@@ -1,0 +1,480 @@
+/*
+ * test_analyzer_ingest.c — streaming ingest of synthetic traces built with the real encoder
+ * (formats/mw_tracefile.h): totals, temporary allocations, frees that arrive before their
+ * allocation, realloc chains, reachability kinds, SQL attribution and leaked resources,
+ * watch events, partial munmap, lost events, truncated/corrupt/newer-version traces, the
+ * JSON contract keys, and the SQLite store (idempotent re-ingest, bound values).
+ */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "mw_tracefile.h"
+#include "report.h"
+#include "store.h"
+#include "suppress.h"
+
+static char err[512];
+
+static void header(mw_tracebuf *b)
+{
+    static const char av[] = "prog\0arg one\0";
+    MW_TB_ADD(b, mw_enc_header, 4242, 1, 4096, 1700000000000000000ull, 5, MW_HF_ALLOC_TRACING,
+              "/usr/bin/prog", 13, av, sizeof av - 1);
+    mw_tb_switch(b, 0);
+    MW_TB_ADD(b, mw_enc_thread_start, 0, 4242, 0, "main", 4);
+    MW_TB_ADD(b, mw_enc_stack_node, 1, 0, 0x401000);
+    MW_TB_ADD(b, mw_enc_stack_node, 2, 1, 0x402000);
+    MW_TB_ADD(b, mw_enc_stack_node, 3, 1, 0x403000);
+}
+
+static void end(mw_tracebuf *b, uint64_t lost)
+{
+    MW_TB_ADD(b, mw_enc_end, 1000000, lost, lost * 10, MW_END_EXIT, 0);
+}
+
+/* Ingests b (raw stream, or zstd with opts o). Returns the model; *rc the ingest status. */
+static mw_proc *ingest(const mw_tracebuf *b, const mw_tb_opts *o, int *rc)
+{
+    uint8_t *data;
+    size_t len;
+    mw_tb_opts raw = MW_TB_OPTS_DEFAULT;
+    raw.raw = 1;
+    cr_assert_eq(mw_tb_encode(b, o ? o : &raw, &data, &len), 0);
+    mw_proc *p = mw_proc_new("synthetic.trace.zst");
+    char rerr[256];
+    mw_reader *r = mw_reader_open_mem(data, len, rerr, sizeof rerr);
+    if (!r) {
+        snprintf(err, sizeof err, "%s", rerr);
+        *rc = -1;
+    } else {
+        *rc = mw_ingest_reader(p, r, err, sizeof err);
+        mw_reader_close(r);
+    }
+    free(data);
+    if (*rc == 0) mw_supp_apply(NULL, p, NULL);
+    return p;
+}
+
+static mw_proc *ingest_ok(const mw_tracebuf *b)
+{
+    int rc;
+    mw_proc *p = ingest(b, NULL, &rc);
+    cr_assert_eq(rc, 0, "ingest failed: %s", err);
+    return p;
+}
+
+static const mw_site *site_of(const mw_proc *p, uint64_t stack)
+{
+    uint64_t *ix = mw_hmap_get(&p->site_by_stack, stack);
+    cr_assert_not_null(ix, "no site for stack %llu", (unsigned long long)stack);
+    return &p->sites.v[*ix];
+}
+
+Test(ingest, totals_temporary_and_peak)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    for (int i = 0; i < 10; i++) mw_tb_free_block(&b, mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000));
+    mw_block_ref a = mw_tb_alloc(&b, MW_AK_MALLOC, 1000, 3, 0x2000);
+    mw_block_ref c = mw_tb_alloc(&b, MW_AK_CALLOC, 24, 2, 0x3000);
+    mw_tb_free_block(&b, a); /* not temporary: c was allocated in between */
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->allocations, 12);
+    cr_assert_eq(p->frees, 11);
+    cr_assert_eq(p->bytes_allocated, 10 * 100 + 1000 + 24);
+    cr_assert_eq(p->temporary, 10);
+    cr_assert_eq(p->peak_heap, 1024);
+    cr_assert_eq(p->heap_live, 24);
+    cr_assert_eq(site_of(p, 2)->calls, 11);
+    cr_assert_eq(site_of(p, 2)->temporary, 10);
+    cr_assert_eq(site_of(p, 3)->peak_live, 1000);
+    cr_assert_not(p->truncated);
+    cr_assert_eq(p->unfreed.n, 1);
+    cr_assert_eq(p->unfreed.v[0].seq, c.seq);
+    cr_assert_eq(p->leak_bytes[MW_REACH_UNKNOWN], 24, "no REACH record: kind unknown");
+    cr_assert_eq(p->argc, 2);
+    cr_assert_str_eq(p->argv[1], "arg one");
+    cr_assert_str_eq(p->exe, "/usr/bin/prog");
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(ingest, free_before_its_alloc_is_kept_pending)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    MW_TB_ADD(&b, mw_enc_thread_start, 1, 4243, 0, "worker", 6);
+    /* Thread 1's chunk, flushed first, frees thread 0's blocks 1 and 2. */
+    mw_tb_switch(&b, 1);
+    mw_tb_free_block(&b, (mw_block_ref){0, 1});
+    mw_tb_free_block(&b, (mw_block_ref){0, 2});
+    mw_tb_switch(&b, 0);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 40, 2, 0x1000);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 50, 2, 0x2000);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 60, 2, 0x3000);
+    mw_tb_free_block(&b, (mw_block_ref){5, 1}); /* a thread that never allocated: unmatched */
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->allocations, 3);
+    cr_assert_eq(p->frees, 2);
+    cr_assert_eq(p->heap_live, 60);
+    cr_assert_eq(p->unfreed.n, 1);
+    cr_assert_eq(p->unfreed.v[0].size, 60);
+    cr_assert_eq(p->unmatched_frees, 1, "the free naming a never-allocated block");
+    cr_assert_eq(p->pending_frees.count, 1);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(ingest, realloc_chain)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    mw_block_ref a = mw_tb_alloc(&b, MW_AK_MALLOC, 10, 2, 0x1000);
+    mw_block_ref r1 = mw_tb_realloc(&b, a, 20, 3, 0x1000);
+    mw_block_ref r2 = mw_tb_realloc(&b, r1, 30, 3, 0x5000);
+    mw_block_ref x = mw_tb_alloc(&b, MW_AK_MALLOC, 7, 2, 0x6000);
+    mw_tb_realloc(&b, x, 8, 2, 0x6000);
+    mw_tb_free_block(&b, r2);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->allocations, 5);
+    cr_assert_eq(p->reallocs, 3);
+    cr_assert_eq(p->frees, 4);
+    cr_assert_eq(p->bytes_allocated, 10 + 20 + 30 + 7 + 8);
+    cr_assert_eq(p->heap_live, 8);
+    cr_assert_eq(p->peak_heap, 38, "30 (chain) + 8 (second realloc)");
+    cr_assert_eq(site_of(p, 3)->calls, 2);
+    cr_assert_eq(site_of(p, 3)->live, 0);
+    cr_assert_eq(p->unfreed.n, 1);
+    cr_assert_eq(p->unfreed.v[0].size, 8);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(ingest, reachability_kinds_and_leak_groups)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    mw_block_ref d = mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000);
+    mw_block_ref i = mw_tb_alloc(&b, MW_AK_MALLOC, 30, 3, 0x2000);
+    mw_block_ref r = mw_tb_alloc(&b, MW_AK_MALLOC, 7, 3, 0x3000);
+    mw_block_ref d2 = mw_tb_alloc(&b, MW_AK_MALLOC, 5, 2, 0x4000);
+    mw_reach_entry e[4] = {{d, MW_REACH_DEFINITE}, {i, MW_REACH_INDIRECT},
+                           {r, MW_REACH_REACHABLE}, {d2, MW_REACH_DEFINITE}};
+    mw_tb_reach(&b, e, 4, 1); /* one entry per record */
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->leak_bytes[MW_REACH_DEFINITE], 105);
+    cr_assert_eq(p->leak_blocks[MW_REACH_DEFINITE], 2);
+    cr_assert_eq(p->leak_bytes[MW_REACH_INDIRECT], 30);
+    cr_assert_eq(p->leak_bytes[MW_REACH_REACHABLE], 7);
+    cr_assert_eq(mw_proc_leaked_bytes(p), 135);
+    cr_assert_eq(mw_proc_unfreed_bytes(p), 142);
+    cr_assert_eq(p->leaks.n, 3, "(site 2, definite), (site 3, indirect), (site 3, reachable)");
+    cr_assert_eq(p->leaks.v[0].bytes, 105, "largest group first");
+    cr_assert_eq(p->leaks.v[0].blocks, 2);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(ingest, sql_attribution_and_leaked_resources)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    const char *q = "SELECT * FROM t WHERE id = ?";
+    MW_TB_ADD(&b, mw_enc_sql_query, 0xabcdefull, MW_DB_SQLITE, q, strlen(q));
+    MW_TB_ADD(&b, mw_enc_sql_begin, 1, 0xabcdefull);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000);
+    mw_tb_free_block(&b, mw_tb_alloc(&b, MW_AK_MALLOC, 50, 2, 0x2000));
+    MW_TB_ADD(&b, mw_enc_sql_res_open, MW_RES_STATEMENT, 0x77, 0xabcdefull, 3, MW_DB_SQLITE);
+    MW_TB_ADD(&b, mw_enc_sql_res_open, MW_RES_STATEMENT, 0x78, 0xabcdefull, 3, MW_DB_SQLITE);
+    MW_TB_ADD(&b, mw_enc_sql_res_open, MW_RES_CONNECTION, 0x10, 0, 2, MW_DB_SQLITE);
+    MW_TB_ADD(&b, mw_enc_sql_end, 1);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 10, 2, 0x3000);
+    MW_TB_ADD(&b, mw_enc_sql_begin, 2, 0xabcdefull);
+    MW_TB_ADD(&b, mw_enc_sql_res_close, MW_RES_STATEMENT, 0x77);
+    MW_TB_ADD(&b, mw_enc_sql_end, 2);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->sql.n, 1);
+    cr_assert_str_eq(p->sql.v[0].text, q);
+    cr_assert_eq(p->sql.v[0].calls, 2);
+    cr_assert_eq(p->sql.v[0].bytes_allocated, 150);
+    cr_assert_eq(p->sql.v[0].bytes_leaked, 100);
+    cr_assert_eq(p->sql_leaked.n, 2, "one statement group, one connection group");
+    uint64_t stmts = 0, conns = 0;
+    for (size_t i = 0; i < p->sql_leaked.n; i++) {
+        if (p->sql_leaked.v[i].type == MW_RES_STATEMENT) stmts += p->sql_leaked.v[i].count;
+        if (p->sql_leaked.v[i].type == MW_RES_CONNECTION) conns += p->sql_leaked.v[i].count;
+    }
+    cr_assert_eq(stmts, 1);
+    cr_assert_eq(conns, 1);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(ingest, watch_events_and_mappings)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    MW_TB_ADD(&b, mw_enc_watch_reg, 1, 0x5000, 8, 0x10, "g_balance", 9);
+    MW_TB_ADD(&b, mw_enc_watch_meta, 1, "unit", 4, "cents", 5);
+    uint8_t o[4] = {1, 0, 0, 0}, n[4] = {0xff, 0, 0, 0};
+    mw_watch_write_args w = {.id = 1, .offset = 0, .len = 4, .tid = 4242, .pc = 0x401000,
+                             .stack = 2, .sql_fp = 0, .flags = MW_WF_HAS_BYTES, .t_ns = 5,
+                             .syscall = -1, .old_bytes = o, .new_bytes = n, .bytes_len = 4};
+    MW_TB_ADD(&b, mw_enc_watch_write, &w);
+    w.flags = MW_WF_KERNEL;
+    w.syscall = 0;
+    MW_TB_ADD(&b, mw_enc_watch_write, &w);
+    MW_TB_ADD(&b, mw_enc_mmap, 0x10000, 3 * 4096, 3, 0x22, -1, 0, 2, "", 0);
+    MW_TB_ADD(&b, mw_enc_munmap, 0x11000, 4096, 2);
+    MW_TB_ADD(&b, mw_enc_mmap, 0x40000, 4096, 1, 0x2, 5, 0, 3, "/etc/passwd", 11);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->watch_vars.n, 1);
+    cr_assert_str_eq(p->watch_vars.v[0].name, "g_balance");
+    cr_assert_eq(p->watch_vars.v[0].writes, 2);
+    cr_assert_eq(p->watch_vars.v[0].nmeta, 1);
+    cr_assert_eq(p->watch_events.n, 2);
+    cr_assert_eq(p->watch_events.v[0].nbytes, 4);
+    cr_assert_eq(p->watch_events.v[0].new_bytes[0], 0xff);
+    cr_assert_eq(p->watch_events.v[1].syscall, 0);
+    cr_assert_eq(p->mappings.n, 3, "the middle page was unmapped: two pieces plus the file");
+    cr_assert_eq(p->mmap_live, 3 * 4096);
+    cr_assert_eq(p->peak_mmap, 3 * 4096);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(ingest, lost_events_are_counted)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    MW_TB_ADD(&b, mw_enc_lost, 3, 30);
+    MW_TB_ADD(&b, mw_enc_lost, 4, 40);
+    end(&b, 7);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->lost_events, 7, "END carries the process total; LOST records sum to it");
+    cr_assert_eq(p->lost_bytes, 70);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+    mw_tb_init(&b);
+    header(&b);
+    MW_TB_ADD(&b, mw_enc_lost, 5, 50);
+    mw_proc *q = ingest_ok(&b);
+    cr_assert_eq(q->lost_events, 5, "no END record: the LOST records alone");
+    cr_assert(q->truncated);
+    mw_proc_free(q);
+    mw_tb_release(&b);
+}
+
+Test(ingest, truncated_traces_report_what_is_there)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    for (int i = 0; i < 2000; i++) mw_tb_alloc(&b, MW_AK_MALLOC, 16, 2, 0x1000 + 16 * (uint64_t)i);
+    end(&b, 0);
+    size_t full = b.len;
+    /* raw stream cut inside the allocations, and a zstd stream cut in its middle */
+    mw_tb_opts o = MW_TB_OPTS_DEFAULT;
+    o.raw = 1;
+    o.truncate_at = (int64_t)(full / 2);
+    int rc;
+    mw_proc *p = ingest(&b, &o, &rc);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(p->truncated);
+    cr_assert_gt(p->allocations, 100);
+    cr_assert_lt(p->allocations, 2000);
+    mw_proc_free(p);
+    o = MW_TB_OPTS_DEFAULT;
+    o.frame_bytes = 1024;
+    uint8_t *data;
+    size_t len;
+    cr_assert_eq(mw_tb_encode(&b, &o, &data, &len), 0);
+    free(data);
+    o.truncate_at = (int64_t)(len / 2);
+    p = ingest(&b, &o, &rc);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(p->truncated);
+    cr_assert_gt(p->allocations, 0);
+    mw_proc_free(p);
+    /* without the END record */
+    b.len -= 0; /* (the END record is the last one: rebuild without it) */
+    mw_tb_release(&b);
+    mw_tb_init(&b);
+    header(&b);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 16, 2, 0x1000);
+    p = ingest_ok(&b);
+    cr_assert(p->truncated, "no END record means truncated");
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(ingest, corrupt_and_newer_version_fail_with_a_message)
+{
+    mw_tracebuf b;
+    mw_tb_init_empty(&b);
+    uint8_t junk[4096];
+    srand(7);
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)rand();
+    mw_tb_append(&b, junk, sizeof junk);
+    int rc;
+    mw_proc *p = ingest(&b, NULL, &rc);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(err, "offset"), "names the offset: %s", err);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+
+    mw_tb_init(&b);
+    header(&b);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 16, 2, 0x1000);
+    b.data[8] = 9; /* version 9 */
+    p = ingest(&b, NULL, &rc);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(err, "version"), "%s", err);
+    mw_proc_free(p);
+    /* a corrupt record after good ones */
+    b.data[8] = 1;
+    uint8_t bad[] = {MW_REC_ALLOC, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    mw_tb_append(&b, bad, sizeof bad);
+    p = ingest(&b, NULL, &rc);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(err, "offset"), "%s", err);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+/* ---- JSON contract on a synthetic trace ----------------------------------------------- */
+Test(ingest, json_report_has_every_contract_key, .timeout = 30)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    MW_TB_ADD(&b, mw_enc_sql_query, 0x1234ull, MW_DB_POSTGRES, "SELECT 1", 8);
+    MW_TB_ADD(&b, mw_enc_sql_begin, 1, 0x1234ull);
+    mw_block_ref a = mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000);
+    MW_TB_ADD(&b, mw_enc_sql_res_open, MW_RES_RESULT, 0x99, 0x1234ull, 3, MW_DB_POSTGRES);
+    MW_TB_ADD(&b, mw_enc_sql_end, 1);
+    MW_TB_ADD(&b, mw_enc_watch_reg, 1, 0x5000, 8, 0x10, "x", 1);
+    uint8_t o[2] = {1, 2}, n[2] = {3, 4};
+    mw_watch_write_args w = {.id = 1, .len = 2, .tid = 4242, .stack = 2, .sql_fp = 0x1234,
+                             .flags = MW_WF_HAS_BYTES, .syscall = -1, .old_bytes = o,
+                             .new_bytes = n, .bytes_len = 2, .loc_file = "a.py",
+                             .loc_file_len = 4, .loc_line = 3, .loc_func = "f", .loc_func_len = 1};
+    MW_TB_ADD(&b, mw_enc_watch_write, &w);
+    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 19, 0, 1 << 24);
+    mw_reach_entry e = {a, MW_REACH_DEFINITE};
+    mw_tb_reach(&b, &e, 1, 0);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    mw_symbolizer *sym = mw_sym_new(p);
+    char dir[] = "/tmp/mw-an-json-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128], cmd[4096];
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    FILE *f = fopen(path, "w");
+    mw_report_proc rp = {.p = p, .sym = sym};
+    mw_report r = {.out = f, .procs = &rp, .n = 1, .top = 10};
+    mw_report_verdict(&r);
+    cr_assert_eq(mw_report_json(&r), 0);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));"
+             "assert d[\"format_version\"]==1;"
+             "pr=d[\"process\"]; [pr[k] for k in (\"pid\",\"exe\",\"argv\")];"
+             "t=d[\"totals\"]; [t[k] for k in (\"allocations\",\"frees\",\"bytes_allocated\",\"peak_heap_bytes\",\"peak_rss_bytes\")];"
+             "l=d[\"leaks\"]; assert l[\"bytes\"]==100 and l[\"blocks\"]==1;"
+             "s=l[\"sites\"][0]; assert s[\"kind\"]==\"definite\" and s[\"bytes\"]==100 and s[\"blocks\"]==1;"
+             "[fr[k] for fr in s[\"stack\"] for k in (\"function\",\"file\",\"line\",\"module\")];"
+             "assert len(s[\"stack\"])==2;"
+             "q=d[\"sql\"][\"queries\"][0]; assert q[\"text\"]==\"SELECT 1\" and q[\"db\"]==\"postgres\" and q[\"calls\"]==1 and q[\"bytes_allocated\"]==100 and q[\"bytes_leaked\"]==100; q[\"fingerprint\"];"
+             "lr=d[\"sql\"][\"leaked_resources\"][0]; assert lr[\"type\"]==\"result\" and lr[\"count\"]==1; lr[\"stack\"];"
+             "ev=d[\"watch\"][\"events\"][0]; assert ev[\"variable\"]==\"x\" and ev[\"old\"]==\"0102\" and ev[\"new\"]==\"0304\";"
+             "assert ev[\"tid\"]==4242 and ev[\"thread\"]==\"main\" and ev[\"sql\"]==\"0000000000001234\" and ev[\"syscall\"] is None;"
+             "assert ev[\"location\"]=={\"file\":\"a.py\",\"line\":3,\"function\":\"f\"}; ev[\"offset\"]; ev[\"stack\"];"
+             "assert d[\"lost_events\"]==0 and d[\"truncated\"] is False;"
+             "assert t[\"peak_rss_bytes\"]==1048576' %s",
+             path);
+    cr_assert_eq(system(cmd), 0, "JSON contract check failed on %s", path);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+    mw_sym_free(sym);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+/* ---- store ------------------------------------------------------------------------------ */
+static long long count(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    long long v = -1;
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+Test(store, reingest_is_idempotent_and_values_are_bound)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    const char *q = "SELECT 'x'); DROP TABLE runs; --";
+    MW_TB_ADD(&b, mw_enc_sql_query, 7, MW_DB_SQLITE, q, strlen(q));
+    mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000);
+    mw_tb_free_block(&b, mw_tb_alloc(&b, MW_AK_MALLOC, 10, 3, 0x2000));
+    MW_TB_ADD(&b, mw_enc_mark, "phase 'one'", 11);
+    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 19, 0, 1 << 24);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    mw_store *st = mw_store_open(":memory:", err, sizeof err);
+    cr_assert_not_null(st, "%s", err);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(mw_store_write(st, p, NULL, err, sizeof err), 0, "%s", err);
+    sqlite3 *db = mw_store_db(st);
+    cr_assert_eq(count(db, "SELECT count(*) FROM runs"), 1);
+    cr_assert_eq(count(db, "SELECT count(*) FROM sites"), 2);
+    cr_assert_eq(count(db, "SELECT count(*) FROM unfreed_blocks"), 1);
+    cr_assert_eq(count(db, "SELECT count(*) FROM run_args"), 2);
+    cr_assert_eq(count(db, "SELECT count(*) FROM sql_queries WHERE text = 'SELECT ''x''); DROP TABLE runs; --'"), 1);
+    cr_assert_eq(count(db, "SELECT count(*) FROM marks WHERE label = 'phase ''one'''"), 1);
+    cr_assert_eq(count(db, "SELECT allocations FROM runs"), 2);
+    cr_assert_eq(count(db, "SELECT bytes FROM leaks WHERE kind = 'unknown'"), 100);
+    cr_assert_gt(count(db, "SELECT count(*) FROM series"), 0);
+    mw_store_close(st);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+Test(store, refuses_a_foreign_database)
+{
+    char dir[] = "/tmp/mw-an-db-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128], cmd[256];
+    snprintf(path, sizeof path, "%s/other.db", dir);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_exec(db, "CREATE TABLE precious(x)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    mw_store *st = mw_store_open(path, err, sizeof err);
+    cr_assert_null(st);
+    cr_assert(strstr(err, "not a memwatch store"), "%s", err);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+}
