@@ -1,0 +1,215 @@
+/*
+ * test_shim_config.c — MEMWATCH_* configuration and output-file safety: %p/%e/%% patterns,
+ * unwritable output (one stderr line, program unchanged), bad values (one line each,
+ * defaults kept), trace mode 0600, existing files and symlinks never followed or overwritten,
+ * MEMWATCH_FOLLOW=0 removing only our own LD_PRELOAD entry, stacks/depth/RSS switches.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mwtest.h"
+
+static char *dir;
+static void setup(void) { dir = mwt_tmpdir(); }
+static void teardown(void)
+{
+    mwt_rmtree(dir);
+    free(dir);
+}
+TestSuite(shim_config, .init = setup, .fini = teardown);
+
+/* Runs shim_proc leaf N natively and traced with extra env; checks output/status equality. */
+static void leaf_run(const char *const *env, mwt_run *r)
+{
+    const char *argv[] = { mwt_victim("shim_proc"), "leaf", "4242", NULL };
+    mwt_run n;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, r), 0);
+    cr_expect_str_eq(r->out, n.out);
+    cr_expect_eq(r->raw_status, n.raw_status);
+    mwt_run_free(&n);
+}
+
+static char *fmt(const char *f, const char *a)
+{
+    char *s = malloc(strlen(f) + strlen(a) + 64);
+    sprintf(s, f, a);
+    return s;
+}
+
+Test(shim_config, out_pattern_expands_pid_exe_percent)
+{
+    char *out = fmt("MEMWATCH_OUT=%s/x-%%e-%%p-%%%%.trace.zst", dir);
+    const char *env[] = { out, NULL };
+    mwt_run r;
+    leaf_run(env, &r);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    char want[1024];
+    snprintf(want, sizeof want, "%s/x-shim_proc-%llu-%%.trace.zst", dir, (unsigned long long)t.pid);
+    cr_expect_str_eq(t.path, want);
+    struct stat st;
+    cr_assert_eq(stat(t.path, &st), 0);
+    cr_expect_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+    cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    free(out);
+}
+
+Test(shim_config, unwritable_output_one_line_program_unchanged)
+{
+    const char *env[] = { "MEMWATCH_OUT=/nonexistent-dir/sub/t.%p.trace.zst", NULL };
+    mwt_run r;
+    leaf_run(env, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "/nonexistent-dir/sub/t.") != NULL, "%s", r.err);
+    mwt_run_free(&r);
+}
+
+Test(shim_config, bad_values_one_line_each_defaults_kept)
+{
+    const char *env[] = { "MEMWATCH_RSS_MS=abc",   "MEMWATCH_FLUSH_MS=500", "MEMWATCH_STACK_DEPTH=0",
+                          "MEMWATCH_FOLLOW=maybe", "MEMWATCH_ZSTD_LEVEL=99", "MEMWATCH_STACKS=",
+                          "MEMWATCH_REACH=2",      "MEMWATCH_SQL=x",        "MEMWATCH_QUIET=perhaps",
+                          NULL };
+    mwt_run r;
+    leaf_run(env, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 9, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "MEMWATCH_FLUSH_MS=500") != NULL, "%s", r.err);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect(t.flags & MW_HF_STACKS, "defaults kept");
+    cr_expect(t.flags & MW_HF_FOLLOW);
+    cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
+
+Test(shim_config, bad_out_pattern_uses_default)
+{
+    const char *env[] = { "MEMWATCH_OUT=bad%x", NULL };
+    const char *argv[] = { mwt_victim("shim_proc"), "leaf", "4242", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .cwd = dir }, &r), 0);
+    cr_expect_eq(r.exit_code, 0);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "%s", r.err);
+    char **p;
+    size_t n = mwt_find_traces(dir, &p);
+    cr_expect_eq(n, 1);
+    if (n) cr_expect(strstr(p[0], "/memwatch.shim_proc.") != NULL, "%s", p[0]);
+    mwt_free_list(p, n);
+    mwt_run_free(&r);
+}
+
+Test(shim_config, existing_file_and_symlink_untouched)
+{
+    char path[1024], link[1024], target[1024];
+    snprintf(path, sizeof path, "%s/fixed.trace.zst", dir);
+    snprintf(link, sizeof link, "%s/link.trace.zst", dir);
+    snprintf(target, sizeof target, "%s/target", dir);
+    FILE *f = fopen(path, "w");
+    fputs("keep", f);
+    fclose(f);
+    cr_assert_eq(symlink(target, link), 0);
+    char *o1 = fmt("MEMWATCH_OUT=%s/fixed.trace.zst", dir), *o2 = fmt("MEMWATCH_OUT=%s/link.trace.zst", dir);
+    const char *env1[] = { o1, NULL }, *env2[] = { o2, NULL };
+    mwt_run r;
+    leaf_run(env1, &r);
+    mwt_run_free(&r);
+    leaf_run(env2, &r);
+    mwt_run_free(&r);
+    char buf[16] = "";
+    f = fopen(path, "r");
+    cr_assert(fgets(buf, sizeof buf, f));
+    fclose(f);
+    cr_expect_str_eq(buf, "keep", "existing file overwritten");
+    struct stat st;
+    cr_expect_neq(lstat(target, &st), 0, "symlink was followed");
+    cr_expect_eq(lstat(link, &st), 0);
+    cr_expect(S_ISLNK(st.st_mode));
+    /* the traces went to fresh numbered names */
+    mwt_trace t;
+    char alt[1100];
+    snprintf(alt, sizeof alt, "%s/fixed.1.trace.zst", dir);
+    cr_expect_eq(mwt_trace_load(alt, &t), 0, "%s", t.err);
+    mwt_trace_free(&t);
+    snprintf(alt, sizeof alt, "%s/link.1.trace.zst", dir);
+    cr_expect_eq(mwt_trace_load(alt, &t), 0, "%s", t.err);
+    mwt_trace_free(&t);
+    free(o1);
+    free(o2);
+}
+
+Test(shim_config, follow0_keeps_other_preloads)
+{
+    const char *other = "/lib/x86_64-linux-gnu/libz.so.1";
+    char *lp = fmt("LD_PRELOAD=%s", other);
+    const char *env[] = { lp, "MEMWATCH_FOLLOW=0", NULL };
+    const char *argv[] = { mwt_victim("shim_env"), "exec", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    char want[512];
+    snprintf(want, sizeof want, "print LD_PRELOAD=%s\n", other);
+    cr_expect(strstr(r.out, want) != NULL, "child env: %s", r.out);
+    cr_expect(strstr(r.out, "libmemwatch_preload") == NULL, "%s", r.out);
+    char **p;
+    size_t n = mwt_find_traces(dir, &p);
+    cr_expect_eq(n, 1, "only the first program is traced");
+    mwt_free_list(p, n);
+    mwt_run_free(&r);
+    free(lp);
+}
+
+Test(shim_config, follow_default_traces_exec_and_system)
+{
+    const char *argv[] = { mwt_victim("shim_env"), "spawn", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_eq(mwt_count_lines(r.out, "print LD_PRELOAD="), 1);
+    cr_expect(strstr(r.out, "print LD_PRELOAD=") && strstr(strstr(r.out, "print LD_PRELOAD="), "libmemwatch_preload"),
+              "%s", r.out);
+    char **p;
+    size_t n = mwt_find_traces(dir, &p);
+    cr_expect_geq(n, 3, "parent, sh and the child each have a trace (%zu)", n);
+    mwt_free_list(p, n);
+    mwt_run_free(&r);
+}
+
+Test(shim_config, stacks_off_depth_and_rss)
+{
+    const char *env[] = { "MEMWATCH_STACKS=0", "MEMWATCH_RSS_MS=0", NULL };
+    mwt_run r;
+    leaf_run(env, &r);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_eq(t.flags & MW_HF_STACKS, 0);
+    for (size_t i = 0; i < t.nblocks; i++) cr_expect_eq(t.blocks[i].stack, 0);
+    cr_expect_eq(t.rss_samples, 0);
+    cr_expect_eq(t.nrec[MW_REC_STACK_NODE], 0);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    mkdir(dir, 0700);
+    const char *env2[] = { "MEMWATCH_STACK_DEPTH=2", NULL };
+    leaf_run(env2, &r);
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_geq(t.rss_samples, 1);
+    size_t deep = 0;
+    for (size_t i = 0; i < t.nblocks; i++) {
+        uint64_t ips[8];
+        size_t d = mwt_stack_ips(&t, t.blocks[i].stack, ips, 8);
+        cr_expect_leq(d, 2, "depth %zu", d);
+        if (d == 2) deep++;
+    }
+    cr_expect_gt(deep, 0);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
