@@ -163,7 +163,16 @@ $(B)/examples/%: examples/%.c | $(DEPS_OK)
 demo: all $(B)/examples/leaky_server
 	@scripts/demo $(B)
 
-bench: all
+# Benchmark workloads: bench/*.c -> $(B)/bench/* (plain -O2 programs; bench/tracestat.c reads
+# traces with the format library). scripts/bench runs them; bench/watch_*.c are extra sections.
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
+$(B)/bench/tracestat: bench/tracestat.c $(ANA_LIB) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ANA_CFLAGS) -o $@ $< $(ANA_LIB) $(ANA_LIBS) $(LDFLAGS)
+$(B)/bench/%: bench/%.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE -Ipreload -pthread $(CFLAGS) -o $@ $< -pthread -ldl $(LDFLAGS)
+bench: all $(BENCH_BINS)
 	@scripts/bench $(B)
 
 FUZZ_SECONDS ?= 60

@@ -40,6 +40,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "mw_core.h"   /* the thread registry: the shim's per-thread states are not roots */
 #include "mw_shim.h"
 
 /* The thread registry is the shim core's; fall back to /proc/self/task when absent. */
@@ -150,6 +151,7 @@ typedef struct reach_ctx {
     size_t nroots, roots_cap;
     uintptr_t libc_lo[4], libc_hi[4];
     size_t nlibc;
+    size_t tls_below;         /* static TLS bytes below the thread pointer (0: unknown) */
 } reach_ctx;
 
 /* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
@@ -293,6 +295,16 @@ static inline void consider(reach_ctx *c, uintptr_t v, long clique, unsigned fla
     c->stack[c->sp++] = (uint32_t)i;
 }
 
+/* A word followed by its block's own size, tidx and seq is an entry of the shim's live-block
+ * table (mw_live_block layout), should that table ever lie in a root range: not a pointer. */
+static bool is_live_entry(const reach_ctx *c, const uintptr_t *w, size_t left, uintptr_t v)
+{
+    if (left < 4) return false;
+    long i = find_block(c, v);
+    return i >= 0 && c->blk[i].addr == v && w[1] == c->blk[i].size &&
+           w[2] == c->blk[i].ref.tidx && w[3] == c->blk[i].ref.seq;
+}
+
 static void scan_words(reach_ctx *c, const uint8_t *p, size_t n, long clique, unsigned flags)
 {
     const uintptr_t *w = (const uintptr_t *)p;
@@ -300,7 +312,9 @@ static void scan_words(reach_ctx *c, const uint8_t *p, size_t n, long clique, un
     uintptr_t lo = c->min_addr, hi = c->max_end;
     for (size_t k = 0; k < nw; k++) {
         uintptr_t v = w[k];
-        if (v >= lo && v < hi) consider(c, v, clique, flags);
+        if (v < lo || v >= hi) continue;
+        if (clique < 0 && is_live_entry(c, w + k, nw - k, v)) { k += 3; continue; }
+        consider(c, v, clique, flags);
     }
 }
 
@@ -463,6 +477,8 @@ static bool load_maps(reach_ctx *c)
         else if (plen == 6 && !memcmp(path, "[heap]", 6)) v->kind = VK_HEAP;
         else if (plen == 7 && !memcmp(path, "[stack]", 7)) v->kind = VK_STACK;
         else if (path[0] == '[') v->kind = VK_SPECIAL;
+        else if (plen >= 21 && !memcmp(path, "/memfd:memwatch-ring", 20))
+            v->kind = VK_SPECIAL;   /* the shim's per-thread rings */
         else if (plen >= 5 && !memcmp(path, "/dev/", 5) &&
                  !(plen >= 9 && !memcmp(path, "/dev/zero", 9)))
             v->kind = VK_DEV;
@@ -540,17 +556,39 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* Path /proc/self/task/TID/NAME into buf (no stdio). */
+static void task_path(char *buf, pid_t tid, const char *name)
+{
+    char num[16];
+    int k = 0;
+    unsigned t = (unsigned)tid;
+    do { num[k++] = (char)('0' + t % 10); t /= 10; } while (t && k < 15);
+    memcpy(buf, "/proc/self/task/", 16);
+    size_t pl = 16;
+    while (k > 0) buf[pl++] = num[--k];
+    buf[pl++] = '/';
+    size_t nl = strlen(name);
+    memcpy(buf + pl, name, nl + 1);
+}
+
+/* The shim's own threads (writer, watch fault thread) are named "memwatch-...". */
+static bool is_shim_thread(pid_t tid)
+{
+    char path[64], comm[32];
+    task_path(path, tid, "comm");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, comm, sizeof comm);
+    close(fd);
+    return n >= 9 && !memcmp(comm, "memwatch-", 9);
+}
+
 /* Stack pointer of a blocked thread from /proc/self/task/TID/syscall ("nr a1..a6 sp pc" or
  * "-1 sp pc"); 0 when the thread is running or the file is unreadable. */
 static uintptr_t thread_sp(pid_t tid)
 {
-    char path[64] = "/proc/self/task/", num[16];
-    int k = 0;
-    unsigned t = (unsigned)tid;
-    do { num[k++] = (char)('0' + t % 10); t /= 10; } while (t && k < 15);
-    size_t pl = strlen(path);
-    while (k > 0) path[pl++] = num[--k];
-    memcpy(path + pl, "/syscall", 9);
+    char path[64];
+    task_path(path, tid, "syscall");
     char buf[256];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
@@ -567,7 +605,7 @@ static uintptr_t thread_sp(pid_t tid)
     return parse_hex(&s, buf + n);
 }
 
-/* Tids of this process from /proc/self/task (used when the shim's registry is absent). */
+/* Tids of this process from /proc/self/task. */
 static size_t list_tasks(mw_thread_stack *out, size_t max)
 {
     int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -600,15 +638,27 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
     mw_thread_stack *ts = os_alloc(MAXT * sizeof *ts);
     if (!ts) return;
     size_t n = 0;
-    if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXT);
-    if (n == 0) n = list_tasks(ts, MAXT);
-    if (n > MAXT) n = MAXT;
+    if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXT / 2);
+    if (n > MAXT / 2) n = MAXT / 2;
+    /* Threads the registry does not know (they never allocated, e.g. idle worker pools):
+     * from /proc/self/task, minus the shim's own threads (named "memwatch-..."). */
+    size_t base = n, nreg = n;
+    size_t nt = list_tasks(ts + base, MAXT - base);
+    for (size_t k = base; k < base + nt; k++) {   /* compacts in place: n <= k always */
+        bool known = false;
+        for (size_t i = 0; i < nreg && !known; i++) known = ts[i].tid == ts[k].tid;
+        if (!known && !is_shim_thread(ts[k].tid)) ts[n++] = ts[k];
+    }
     pid_t me = mw_gettid();
     bool have_me = false;
     for (size_t i = 0; i < n; i++) have_me |= ts[i].tid == me;
     if (!have_me && n < MAXT) { memset(&ts[n], 0, sizeof ts[n]); ts[n++].tid = me; }
     for (size_t i = 0; i < n; i++) {
         uintptr_t sp = ts[i].tid == me ? my_sp : thread_sp(ts[i].tid);
+#ifdef MW_REACH_DEBUG
+        mw_diag("reach thread %d sp %lx stack %lx-%lx", (int)ts[i].tid, (unsigned long)sp,
+                (unsigned long)ts[i].lo, (unsigned long)ts[i].hi);
+#endif
         uintptr_t lo = ts[i].lo, hi = ts[i].hi;
         if (hi <= lo || (sp && (sp < lo || sp >= hi))) {
             vma *v = sp ? vma_at(c, sp) : NULL;   /* range unknown: the mapping holding sp */
@@ -625,25 +675,29 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
                 a = v->hi;
             }
         }
-        if (ts[i].tls_hi > ts[i].tls_lo) add_root(c, ts[i].tls_lo, ts[i].tls_hi, 0);
+        if (ts[i].tls_hi > ts[i].tls_lo) {
+            add_root(c, ts[i].tls_lo, ts[i].tls_hi, 0);
+            if (ts[i].tid == me && ts[i].tls_hi - ts[i].tls_lo > 0x900)   /* see thread.c */
+                c->tls_below = ts[i].tls_hi - ts[i].tls_lo - 0x900;
+        }
     }
     os_free(ts, MAXT * sizeof *ts);
 }
 
 /* A glibc thread stack (a guard mapping right below, a TCB that points to itself near the
- * top): the cached stack of an exited thread or a shim thread. */
-static bool is_thread_stack(reach_ctx *c, size_t vi)
+ * top): the cached stack of an exited thread or a shim thread. Returns the TCB address. */
+static uintptr_t thread_stack_tcb(reach_ctx *c, size_t vi)
 {
     const vma *v = &c->vmas[vi];
     if (vi == 0 || c->vmas[vi - 1].hi != v->lo || memcmp(c->vmas[vi - 1].perm, "---", 3))
-        return false;
+        return 0;
     uintptr_t from = v->hi - 8192 > v->lo ? v->hi - 8192 : v->lo;
     size_t n = safe_read(c, c->buf, from, v->hi - from);
     for (size_t off = 0; off + 24 <= n; off += 64) {
         const uintptr_t *w = (const uintptr_t *)(c->buf + off);
-        if (w[0] == from + off && w[2] == from + off) return true;
+        if (w[0] == from + off && w[2] == from + off) return from + off;
     }
-    return false;
+    return 0;
 }
 
 /* A glibc non-main arena heap: 64 MiB aligned, starting with heap_info {ar_ptr, prev, size,
@@ -658,9 +712,18 @@ static bool is_arena_heap(reach_ctx *c, const vma *v)
            h[3] <= heap_max && h[3] % PAGE == 0 && h[3] <= v->hi - v->lo + PAGE;
 }
 
-static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, int cls)
+/* cls: 0 generic root, -1 malloc's heap (not a root), else the TCB address of a thread stack
+ * that no live program thread owns: only its descriptor and static TLS are roots (glibc keeps
+ * them, e.g. the DTV, for the next thread that gets this cached stack; valgrind scans them). */
+static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, intptr_t cls)
 {
-    if (cls < 0) return;   /* malloc's heap or a dead thread's stack */
+    if (cls == -1) return;
+    if (cls > 0) {
+        uintptr_t t = (uintptr_t)cls, from = t - c->tls_below;
+        if (from < lo) from = lo;
+        if (t >= lo && t < hi) add_root(c, from, hi, 0);
+        return;
+    }
     add_root(c, lo, hi, c->vmas[vi].kind == VK_ANON ? R_CHUNKS : 0);
 }
 
@@ -673,6 +736,12 @@ static void collect_roots(reach_ctx *c, uintptr_t my_sp)
         uintptr_t lo = atomic_load(&own_tab[i].lo), hi = atomic_load(&own_tab[i].hi);
         if (lo > 1 && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);
     }
+    /* The shim's per-thread states (encoder state holds the last allocated address). */
+    unsigned hwm = mw_registry_hwm();
+    for (unsigned i = 0; i < hwm; i++) {
+        mw_thread *t = mw_registry_get(i);
+        if (t) add_excl(c, page_down((uintptr_t)t), page_up((uintptr_t)(t + 1)), R_SKIP);
+    }
     dl_iterate_phdr(phdr_cb, c);
     thread_roots(c, my_sp);
     for (size_t vi = 0; vi < c->nvma; vi++) {
@@ -681,8 +750,12 @@ static void collect_roots(reach_ctx *c, uintptr_t my_sp)
         if (v->kind == VK_HEAP || v->kind == VK_SPECIAL || v->kind == VK_DEV ||
             v->kind == VK_STACK)
             continue;   /* [stack] is a root only as a live thread's stack */
-        int cls = 0;
-        if (v->kind == VK_ANON && (is_arena_heap(c, v) || is_thread_stack(c, vi))) cls = -1;
+        intptr_t cls = 0;
+        if (v->kind == VK_ANON) {
+            uintptr_t tcb;
+            if (is_arena_heap(c, v)) cls = -1;
+            else if ((tcb = thread_stack_tcb(c, vi)) != 0) cls = (intptr_t)tcb;
+        }
         uintptr_t cur = v->lo;
         for (size_t e = 0; e < c->nexcl && cur < v->hi; e++) {
             const range *x = &c->excl[e];
@@ -740,6 +813,11 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     if (!c.state || !c.stack || !load_maps(&c)) goto out;
     collect_roots(&c, my_sp);
 
+#ifdef MW_REACH_DEBUG   /* build with CFLAGS=-DMW_REACH_DEBUG to list the roots on stderr */
+    for (size_t r = 0; r < c.nroots; r++)
+        mw_diag("reach root %lx-%lx flags %x", (unsigned long)c.roots[r].lo,
+                (unsigned long)c.roots[r].hi, c.roots[r].flags);
+#endif
     /* 1. roots -> reachable, transitively */
     for (size_t r = 0; r < c.nroots; r++) {
         vma *v = vma_at(&c, c.roots[r].lo);
