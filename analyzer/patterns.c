@@ -270,6 +270,16 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
     out->n = n;
     if (n == 0) {
         snprintf(out->sentence, sizeof out->sentence, "%s: no samples.", name);
+        free(bt);
+        free(bv);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(w.t[i]) && isfinite(w.v[i])) continue;
+        snprintf(out->sentence, sizeof out->sentence, "%s: non-finite sample at %zu, not classified.",
+                 name, i);
+        free(bt);
+        free(bv);
         return 0;
     }
     out->t_first = w.t[0];
@@ -409,9 +419,12 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
         char at[32], len[32];
         mw_fmt_duration_h(at, sizeof at, w.t[an->max_i] - out->t_first);
         mw_fmt_duration_h(len, sizeof len, w.t[an->last_high] - w.t[an->first_high]);
+        char z[24];
+        if (an->max_z > 999) snprintf(z, sizeof z, "> 999");
+        else snprintf(z, sizeof z, "%.3g", an->max_z);
         snprintf(out->sentence, sizeof out->sentence,
-                 "%s jumped %s above its %s baseline at +%s (%zu burst%s over %s, z %.3g)%s.",
-                 name, b3, b4, at, an->runs_high, an->runs_high == 1 ? "" : "s", len, an->max_z,
+                 "%s jumped %s above its %s baseline at +%s (%zu burst%s over %s, robust z %s)%s.",
+                 name, b3, b4, at, an->runs_high, an->runs_high == 1 ? "" : "s", len, z,
                  back ? " and came back" : " and had not come back by the end");
         goto limit;
     }

@@ -244,3 +244,25 @@ Test(format, human_units)
     mw_fmt_duration_h(b, sizeof b, 7200 * 3);
     cr_assert_str_eq(b, "6.0 h");
 }
+
+Test(classify, non_finite_and_noisy_short_series)
+{
+    times(10, 0.1);
+    for (int i = 0; i < 10; i++) V[i] = 1e6;
+    V[4] = NAN;
+    mw_pattern p = classify("heap", 10, NOLIM, 0);
+    cr_assert_eq(p.type, MW_PAT_STABLE);
+    cr_assert_eq(p.confidence, 0);
+    cr_assert(strstr(p.sentence, "non-finite"), "%s", p.sentence);
+    /* short noisy series: any verdict, but never a confident one, never a leak */
+    for (size_t n = 3; n <= 8; n++) {
+        for (int rep = 0; rep < 50; rep++) {
+            times(n, 0.1);
+            for (size_t i = 0; i < n; i++) V[i] = 4e6 + 1e6 * gauss();
+            p = classify("heap", n, (mw_limit){1e9, "physical memory"}, 0);
+            cr_assert_neq(p.type, MW_PAT_LEAK, "n=%zu: %s", n, p.sentence);
+            cr_assert(p.confidence <= (double)n / (n + 4) + 1e-12, "n=%zu conf %f", n,
+                      p.confidence);
+        }
+    }
+}
