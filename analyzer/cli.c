@@ -217,6 +217,9 @@ static int run(cli_opts *o)
             status = MW_EXIT_ERROR;
             goto out;
         }
+        if (p->records == 0)
+            fprintf(stderr, PROG ": %s: warning: the trace is empty (the process ended before "
+                    "its first flush)\n", o->traces[i]);
     }
     for (size_t i = 0; i < n; i++) {
         procs[i].sym = mw_sym_new(procs[i].p);

@@ -843,10 +843,9 @@ int mw_ingest_reader(mw_proc *p, mw_reader *r, char *err, size_t errlen)
         snprintf(err, errlen, "%s", mw_reader_error(r));
         return -1;
     }
-    if (!p->have_header && p->records == 0) {
-        snprintf(err, errlen, "empty trace: no records");
-        return -1;
-    }
+    /* No record at all (a process killed before its first flush): reported as an empty,
+     * truncated trace rather than failing the analysis of its siblings. */
+    if (!p->have_header && p->records == 0) p->truncated = true;
     if (finish(p)) {
         snprintf(err, errlen, "out of memory while finishing the model");
         return -1;

@@ -145,8 +145,8 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
     put_clean(o, p->trace_path, WIDTH - 12);
     fputc('\n', o);
     if (p->truncated)
-        fprintf(o, "  %sthe trace is truncated%s: it ended without its end record (killed, or "
-                "still being written); figures cover what was recorded\n", YEL(r), OFF(r));
+        fprintf(o, "  %sthe trace is truncated%s: it has no end record (killed, or still being\n"
+                "  written); the figures cover what was recorded\n", YEL(r), OFF(r));
     if (p->lost_events)
         fprintf(o, "  %s%llu events (%llu bytes) were lost%s by the tracer: figures may be "
                 "incomplete\n", RED(r), (unsigned long long)p->lost_events,
