@@ -151,6 +151,17 @@ void mw_reach_run(mw_thread *t);
 void mw_own_range_add(const void *p, size_t len);
 void mw_own_range_del(const void *p, size_t len);
 
+/* ---- protected descriptors (hooks_fd.c) -------------------------------------------------- *
+ * The trace fd survives the program's close()/close_range()/closefrom() and dup2() onto it.
+ * mw_fd_protect moves *owner to a high number and registers it (updating *owner, also when a
+ * later dup2 forces a move); unprotect before closing it yourself. Writes to a protected fd
+ * are made under mw_fd_lock so a move never happens in the middle of one. */
+int mw_fd_protect(int *owner);
+void mw_fd_unprotect(int fd);
+void mw_fd_forget_all(void);   /* fork child: the parent's registrations are void */
+void mw_fd_lock(void);
+void mw_fd_unlock(void);
+
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */

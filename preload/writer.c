@@ -58,7 +58,9 @@ static void zfree(void *op, void *p) { (void)op; mw_real.free(p); }
 static void write_all(const uint8_t *p, size_t n)
 {
     while (n && !broken) {
+        mw_fd_lock();
         ssize_t w = write(out_fd, p, n);
+        mw_fd_unlock();
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             broken = true;
@@ -308,12 +310,14 @@ bool mw_writer_open(void)
         mw_diag("cannot create trace file %s: %s; not tracing this process", trace_path, strerror(errno));
         return false;
     }
+    mw_fd_protect(&out_fd); /* survives the program's close()/dup2() (hooks_fd.c) */
     ZSTD_customMem cm = { zalloc, zfree, NULL };
     cctx = ZSTD_createCCtx_advanced(cm);
     obuf_size = ZSTD_CStreamOutSize();
     obuf = mw_real.malloc(obuf_size);
     if (!cctx || !obuf) {
         mw_diag("out of memory setting up the trace compressor; not tracing this process");
+        mw_fd_unprotect(out_fd);
         close(out_fd);
         out_fd = -1;
         return false;
@@ -337,7 +341,10 @@ static void finish_stream(void)
         zfeed(b, n, ZSTD_e_continue);
     }
     zfeed(NULL, 0, ZSTD_e_end);
-    if (out_fd >= 0) close(out_fd);
+    if (out_fd >= 0) {
+        mw_fd_unprotect(out_fd);
+        close(out_fd);
+    }
     out_fd = -1;
 }
 
@@ -345,6 +352,7 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     mw_tls_guard = 1; /* nothing this thread does is traced */
+    mw_tls_internal = 1;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
@@ -464,6 +472,7 @@ void mw_writer_stop(int64_t exit_status, uint64_t reason)
 void mw_writer_after_fork_child(void)
 {
     /* the parent's writer thread does not exist here; its fd and compressor are the parent's */
+    mw_fd_forget_all();
     if (out_fd >= 0) close(out_fd);
     out_fd = -1;
     cctx = NULL; /* the parent's context may have been mid-use: leave it */

@@ -1,0 +1,181 @@
+/*
+ * hooks_fd.c — keeps the shim's own file descriptors (the trace file) alive and private.
+ *
+ * Programs close descriptors they do not know about: test runners (Criterion's BoxFort),
+ * daemons and shells close everything before exec, and some dup2() onto arbitrary numbers.
+ * Either would cut the trace or, worse, send trace bytes into the program's own file. So a
+ * protected descriptor is moved to a high number at open, close()/close_range()/closefrom()
+ * skip it (reporting success, as if it had been closed), and a dup2()/dup3() onto it first
+ * moves it out of the way under mw_fd_lock (which the writer holds around its writes).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mw_shim.h"
+
+#define MAX_PROTECTED 4
+
+static _Atomic int prot_fd[MAX_PROTECTED] = { -1, -1, -1, -1 };
+static int *prot_owner[MAX_PROTECTED];     /* the owner's variable, updated when moved */
+static pthread_mutex_t fd_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void mw_fd_lock(void) { pthread_mutex_lock(&fd_mutex); }
+void mw_fd_unlock(void) { pthread_mutex_unlock(&fd_mutex); }
+
+static int slot_of(int fd)
+{
+    if (fd < 0) return -1;
+    for (int i = 0; i < MAX_PROTECTED; i++)
+        if (atomic_load_explicit(&prot_fd[i], memory_order_acquire) == fd) return i;
+    return -1;
+}
+
+/* A free descriptor number well above what programs use, below the soft limit. */
+static int high_floor(void)
+{
+    struct rlimit rl;
+    long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (long)rl.rlim_cur : 1024;
+    if (lim > 4096) lim = 4096;
+    long floor = lim - 64;
+    return floor < 10 ? 10 : (int)floor;
+}
+
+int mw_fd_protect(int *owner)
+{
+    int fd = *owner;
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, high_floor());
+    if (hi >= 0) {
+        syscall(SYS_close, fd);
+        fd = hi;
+    }
+    mw_fd_lock();
+    for (int i = 0; i < MAX_PROTECTED; i++) {
+        if (atomic_load(&prot_fd[i]) < 0) {
+            prot_owner[i] = owner;
+            atomic_store_explicit(&prot_fd[i], fd, memory_order_release);
+            break;
+        }
+    }
+    *owner = fd;
+    mw_fd_unlock();
+    return fd;
+}
+
+void mw_fd_unprotect(int fd)
+{
+    mw_fd_lock();
+    int i = slot_of(fd);
+    if (i >= 0) {
+        atomic_store_explicit(&prot_fd[i], -1, memory_order_release);
+        prot_owner[i] = NULL;
+    }
+    mw_fd_unlock();
+}
+
+void mw_fd_forget_all(void)
+{
+    for (int i = 0; i < MAX_PROTECTED; i++) {
+        atomic_store(&prot_fd[i], -1);
+        prot_owner[i] = NULL;
+    }
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    fd_mutex = fresh; /* after fork: the parent's holder does not exist in the child */
+}
+
+static void *next_fn(const char *name)
+{
+    int g = mw_guard_enter();
+    void *f = dlsym(RTLD_NEXT, name);
+    mw_guard_leave(g);
+    return f;
+}
+
+MW_EXPORT int close(int fd)
+{
+    static int (*real)(int);
+    if (MW_UNLIKELY(slot_of(fd) >= 0)) return 0;
+    if (!real) real = (int (*)(int))next_fn("close");
+    return real ? real(fd) : (int)syscall(SYS_close, fd);
+}
+
+/* close_range() over [first, last], skipping protected descriptors. */
+MW_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+    static int (*real)(unsigned, unsigned, int);
+    if (!real) real = (int (*)(unsigned, unsigned, int))next_fn("close_range");
+    int prot[MAX_PROTECTED], n = 0;
+    for (int i = 0; i < MAX_PROTECTED; i++) {
+        int fd = atomic_load(&prot_fd[i]);
+        if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last) prot[n++] = fd;
+    }
+    if (n == 0) return real ? real(first, last, flags) : (int)syscall(SYS_close_range, first, last, flags);
+    /* sort the few protected numbers, then close the gaps between them */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && prot[j] < prot[j - 1]; j--) {
+            int t = prot[j]; prot[j] = prot[j - 1]; prot[j - 1] = t;
+        }
+    unsigned lo = first;
+    int rc = 0;
+    for (int i = 0; i <= n; i++) {
+        unsigned hi = i < n ? (unsigned)prot[i] : last + 1u;
+        if (hi > lo) {
+            int r = real ? real(lo, hi - 1, flags) : (int)syscall(SYS_close_range, lo, hi - 1, flags);
+            if (r != 0) rc = r;
+        }
+        if (i < n) lo = (unsigned)prot[i] + 1u;
+        if (i < n && (unsigned)prot[i] == ~0u) break;
+    }
+    return rc;
+}
+
+MW_EXPORT void closefrom(int lowfd)
+{
+    if (lowfd < 0) lowfd = 0;
+    if (close_range((unsigned)lowfd, ~0u, 0) == 0) return;
+    /* old kernels without close_range: close one by one (what glibc falls back to) */
+    struct rlimit rl;
+    long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (long)rl.rlim_cur : 1024;
+    for (long fd = lowfd; fd < lim; fd++) close((int)fd);
+}
+
+/* Before newfd is replaced: move a protected descriptor living at newfd elsewhere. */
+static void evacuate(int newfd)
+{
+    if (MW_LIKELY(slot_of(newfd) < 0)) return;
+    mw_fd_lock();
+    int i = slot_of(newfd);
+    if (i >= 0) {
+        int moved = fcntl(newfd, F_DUPFD_CLOEXEC, high_floor());
+        if (moved == newfd || moved < 0) moved = fcntl(newfd, F_DUPFD_CLOEXEC, 3);
+        if (moved >= 0) {
+            if (prot_owner[i]) *prot_owner[i] = moved;
+            atomic_store_explicit(&prot_fd[i], moved, memory_order_release);
+        } else {
+            atomic_store_explicit(&prot_fd[i], -1, memory_order_release);
+            if (prot_owner[i]) *prot_owner[i] = -1;
+        }
+    }
+    mw_fd_unlock();
+}
+
+MW_EXPORT int dup2(int oldfd, int newfd)
+{
+    static int (*real)(int, int);
+    if (!real) real = (int (*)(int, int))next_fn("dup2");
+    if (oldfd != newfd) evacuate(newfd);
+    return real ? real(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
+}
+
+MW_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    static int (*real)(int, int, int);
+    if (!real) real = (int (*)(int, int, int))next_fn("dup3");
+    if (oldfd != newfd) evacuate(newfd);
+    return real ? real(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
