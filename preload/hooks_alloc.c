@@ -93,7 +93,17 @@ static inline void ensure_real(void)
     if (MW_UNLIKELY(!mw_real.free)) mw_real_resolve();
 }
 
-#define PASS_THROUGH() (MW_UNLIKELY(mw_tls_guard != 0 || !active()))
+/* Pass straight through: not tracing, or inside the shim. A hook entered while this thread
+ * is inside another hook (not inside the shim's own code) is a signal handler that
+ * interrupted the shim: its call cannot be recorded in order, so it is counted as lost. */
+static inline bool pass_through(void)
+{
+    if (MW_LIKELY(mw_tls_guard == 0 && active())) return false;
+    if (mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal && mw_tls_self && active())
+        mw_count_lost(1, 0);
+    return true;
+}
+#define PASS_THROUGH() MW_UNLIKELY(pass_through())
 
 MW_EXPORT void *malloc(size_t n)
 {
@@ -195,7 +205,9 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
 }
 
 static void *call_realloc(void *p, size_t a, size_t b) { (void)b; return mw_real.realloc(p, a); }
-static void *call_reallocarray(void *p, size_t a, size_t b) { return mw_real.reallocarray(p, a, b); }
+/* glibc's reallocarray calls realloc through the PLT (i.e. our hook): after the overflow check
+ * the hook calls realloc itself, so the call is recorded once. */
+static void *call_reallocarray(void *p, size_t a, size_t b) { return mw_real.realloc(p, a * b); }
 
 /* realloc of a bootstrap-pool block: move it to the real heap (traced as a new block). */
 static void *pool_realloc(void *p, size_t n, void *fa, void *ra)

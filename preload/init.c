@@ -162,7 +162,11 @@ MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
 MW_EXPORT void exit(int status)
 {
     static void (*real)(int);
-    if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "exit");
+    if (!real) {
+        int g = mw_guard_enter();
+        real = (void (*)(int))dlsym(RTLD_NEXT, "exit");
+        mw_guard_leave(g);
+    }
     if (!mw_tls_guard) mw_exit_status = status;
     real(status);
     __builtin_unreachable();
@@ -171,7 +175,11 @@ MW_EXPORT void exit(int status)
 MW_EXPORT void _exit(int status)
 {
     static void (*real)(int);
-    if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+    if (!real) {
+        int g = mw_guard_enter();
+        real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+        mw_guard_leave(g);
+    }
     if (!mw_tls_guard) mw_finish(status, MW_END_EXIT); /* guard set: vfork child, or ours */
     real(status);
     __builtin_unreachable();
@@ -180,7 +188,11 @@ MW_EXPORT void _exit(int status)
 MW_EXPORT void _Exit(int status)
 {
     static void (*real)(int);
-    if (!real) real = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
+    if (!real) {
+        int g = mw_guard_enter();
+        real = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
+        mw_guard_leave(g);
+    }
     if (!mw_tls_guard) mw_finish(status, MW_END_EXIT);
     real(status);
     __builtin_unreachable();

@@ -62,6 +62,8 @@ struct mw_thread {
 extern __thread mw_thread *mw_tls_self;
 extern __thread int mw_tls_guard;       /* >0: inside the shim (or a vfork child) */
 extern __thread int mw_tls_dead;        /* 1: this thread's state was released (exiting) */
+extern __thread int mw_tls_internal;    /* >0: inside shim code entered via mw_guard_enter */
+#define MW_GUARD_VFORK (1 << 20)        /* guard value of a vfork child (process.c) */
 
 /* thread.c */
 mw_thread *mw_self_slow(void);

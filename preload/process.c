@@ -166,7 +166,7 @@ __asm__(".text\n"
         "  mov mw_tls_guard@gottpoff(%rip), %rdx\n"
         "  test %rax, %rax\n"
         "  jnz 2f\n"
-        "  movl $1048576, %fs:(%rdx)\n"
+        "  movl $1048576, %fs:(%rdx)\n" /* MW_GUARD_VFORK */
         "  ret\n"
         "2:\n"
         "  movl $0, %fs:(%rdx)\n"

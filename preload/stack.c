@@ -127,6 +127,7 @@ __attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t s
 
     unw_context_t uc;
     unw_cursor_t c;
+    int g = mw_guard_enter(); /* libunwind may allocate */
     if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) goto build;
     /* skip our own frames up to the hook's caller (frame 0, already known) */
     bool found0 = false;
@@ -150,7 +151,8 @@ __attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t s
         }
         fr[m++] = (mw_frame){ slot, (uintptr_t)ip, 0 };
     }
-build:;
+build:
+    mw_guard_leave(g);
     uint64_t parent = 0;
     unsigned keep = 0;
     if (match >= 0) {

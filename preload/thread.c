@@ -25,6 +25,7 @@
 __thread mw_thread *mw_tls_self __attribute__((tls_model("initial-exec")));
 __thread int mw_tls_guard __attribute__((tls_model("initial-exec")));
 __thread int mw_tls_dead __attribute__((tls_model("initial-exec")));
+__thread int mw_tls_internal __attribute__((tls_model("initial-exec")));
 static __thread uint32_t tls_parent __attribute__((tls_model("initial-exec")));
 
 static _Atomic(mw_thread *) slots[MW_MAX_THREADS];
@@ -48,8 +49,18 @@ static void rlock(void)
 }
 static void runlock(void) { atomic_flag_clear_explicit(&reg_lock, memory_order_release); }
 
-int mw_guard_enter(void) { return mw_tls_guard++; }
-void mw_guard_leave(int prev) { mw_tls_guard = prev; }
+/* mw_tls_internal tells the shim's own code (which enters through here) from a hook, so a
+ * hook re-entered by a signal handler can be counted as lost rather than as internal. */
+int mw_guard_enter(void)
+{
+    mw_tls_internal++;
+    return mw_tls_guard++;
+}
+void mw_guard_leave(int prev)
+{
+    mw_tls_guard = prev;
+    mw_tls_internal--;
+}
 bool mw_in_guard(void) { return mw_tls_guard != 0; }
 pid_t mw_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 

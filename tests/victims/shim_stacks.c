@@ -1,0 +1,63 @@
+/*
+ * shim_stacks.c — victim for stack correctness: leaks blocks from several interleaved call
+ * paths (different depths, recursion) so the per-thread unwind cache is hit, partly hit and
+ * invalidated. Prints the address of each function ("name 0xADDR") for the test to map
+ * return addresses back to functions. Sizes: 80001+10i main>leaf, 80002+10i main>a>b>leaf,
+ * 80003+10i main>b>leaf, 80004+10i main>rec*6>leaf, 80005+10i main>rec*3>leaf,
+ * 80006+10i main>x>leaf, 80007+10i main>y>leaf (x and y have the same frame layout, so
+ * malloc's caller frame matches the cache exactly and only the ancestors differ).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *volatile sink;
+
+__attribute__((noinline)) void leaf(size_t n)
+{
+    sink = malloc(n);
+    __asm__ volatile("");
+}
+__attribute__((noinline)) void b(size_t n)
+{
+    leaf(n);
+    __asm__ volatile("");
+}
+__attribute__((noinline)) void a(size_t n)
+{
+    b(n);
+    __asm__ volatile("");
+}
+__attribute__((noinline)) void x(size_t n)
+{
+    leaf(n);
+    __asm__ volatile("");
+}
+__attribute__((noinline)) void y(size_t n)
+{
+    leaf(n);
+    __asm__ volatile("");
+}
+__attribute__((noinline)) void rec(int d, size_t n)
+{
+    if (d > 0)
+        rec(d - 1, n);
+    else
+        leaf(n);
+    __asm__ volatile("");
+}
+
+int main(void)
+{
+    printf("leaf %p\nb %p\na %p\nrec %p\nmain %p\nx %p\ny %p\n", (void *)leaf, (void *)b, (void *)a,
+           (void *)rec, (void *)main, (void *)x, (void *)y);
+    for (size_t i = 0; i < 4; i++) {
+        leaf(80001 + 10 * i);
+        a(80002 + 10 * i);
+        b(80003 + 10 * i);
+        rec(5, 80004 + 10 * i);
+        rec(2, 80005 + 10 * i);
+        x(80006 + 10 * i);
+        y(80007 + 10 * i);
+    }
+    return 0;
+}
