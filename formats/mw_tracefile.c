@@ -190,7 +190,7 @@ int mw_tb_encode(const mw_tracebuf *b, const mw_tb_opts *opts, uint8_t **out, si
             return -1;
         }
     }
-    if (o.truncate_at >= 0 && (uint64_t)o.truncate_at < ob.len) ob.len = (size_t)o.truncate_at;
+    if (o.truncate_at > 0 && (uint64_t)o.truncate_at < ob.len) ob.len = (size_t)o.truncate_at;
     *out = ob.p ? ob.p : xrealloc(NULL, 1);
     *out_len = ob.len;
     return 0;

@@ -77,11 +77,10 @@ typedef struct mw_tb_opts {
     int level;              /* zstd level (0: 1) */
     size_t frame_bytes;     /* end the zstd frame after every this many stream bytes (0: one frame) */
     size_t flush_bytes;     /* ZSTD_e_flush after every this many bytes inside a frame (0: never) */
-    int64_t truncate_at;    /* >= 0: cut the output at this byte (a killed writer); <0: whole.
-                               NOTE: a zero-initialized struct means "cut at 0"; set -1. */
-} mw_tb_opts;
+    int64_t truncate_at;    /* > 0: cut the output at this byte (a killed writer); <= 0: whole */
+} mw_tb_opts;               /* a zero-initialized struct means: zstd level 1, one frame, whole */
 #define MW_TB_OPTS_DEFAULT ((mw_tb_opts){ .raw = 0, .level = 1, .frame_bytes = 0, \
-                                          .flush_bytes = 0, .truncate_at = -1 })
+                                          .flush_bytes = 0, .truncate_at = 0 })
 
 /* The file bytes (compressed unless o->raw) in a malloc'd buffer the caller frees.
  * o == NULL means MW_TB_OPTS_DEFAULT. Returns 0, or -1 on a zstd error. */
