@@ -3,14 +3,14 @@
  *
  * It is what lets a FREE name its block by id, detects frees we missed (an insert finding the
  * address still present), and is the heap the reachability scan walks (mw_live_foreach).
- * 1024 shards chosen by address hash, each an open-addressing (linear probing, backward-shift
+ * 256 shards chosen by address hash, each an open-addressing (linear probing, backward-shift
  * deletion) table behind its own spinlock, grown with raw mmap: no global lock, no malloc.
  */
 #include <sys/mman.h>
 
 #include "mw_core.h"
 
-#define SHARD_BITS 10u
+#define SHARD_BITS 8u
 #define NSHARDS (1u << SHARD_BITS)
 #define INIT_CAP 256u
 
@@ -60,6 +60,7 @@ static bool grow(shard *s)
     uint32_t ncap = s->cap ? s->cap * 2 : INIT_CAP;
     entry *nt = map_table(ncap);
     if (!nt) return false;
+    mw_own_range_add(nt, (size_t)ncap * sizeof(entry)); /* block addresses: never a root */
     for (uint32_t i = 0; i < s->cap; i++) {
         entry *e = &s->tab[i];
         if (!e->addr) continue;
@@ -67,7 +68,10 @@ static bool grow(shard *s)
         while (nt[j].addr) j = (j + 1) & (ncap - 1);
         nt[j] = *e;
     }
-    if (s->tab) mw_real.munmap(s->tab, (size_t)s->cap * sizeof(entry));
+    if (s->tab) {
+        mw_own_range_del(s->tab, (size_t)s->cap * sizeof(entry));
+        mw_real.munmap(s->tab, (size_t)s->cap * sizeof(entry));
+    }
     s->tab = nt;
     s->cap = ncap;
     return true;

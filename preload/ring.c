@@ -47,6 +47,7 @@ bool mw_ring_init(mw_thread *t, uint64_t size)
         return false;
     }
     close(fd);
+    mw_own_range_add(base, size * 2);
     t->ring = base;
     t->ring_size = size;
     t->mask = size - 1;
@@ -55,7 +56,10 @@ bool mw_ring_init(mw_thread *t, uint64_t size)
 
 void mw_ring_release(mw_thread *t)
 {
-    if (t->ring) mw_real.munmap(t->ring, t->ring_size * 2);
+    if (t->ring) {
+        mw_own_range_del(t->ring, t->ring_size * 2);
+        mw_real.munmap(t->ring, t->ring_size * 2);
+    }
     t->ring = NULL;
 }
 

@@ -15,7 +15,7 @@
 
 #include "mw_core.h"
 
-#define NODE_SHARDS 256u
+#define NODE_SHARDS 64u
 
 typedef struct node_entry {
     uint64_t parent, ip, id; /* id 0 = empty */
@@ -59,6 +59,7 @@ static bool grow(node_shard *s)
     node_entry *nt = mw_real.mmap(NULL, (size_t)ncap * sizeof(node_entry), PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (nt == MAP_FAILED) return false;
+    mw_own_range_add(nt, (size_t)ncap * sizeof(node_entry));
     for (uint32_t i = 0; i < s->cap; i++) {
         node_entry *e = &s->tab[i];
         if (!e->id) continue;
@@ -66,7 +67,10 @@ static bool grow(node_shard *s)
         while (nt[j].id) j = (j + 1) & (ncap - 1);
         nt[j] = *e;
     }
-    if (s->tab) mw_real.munmap(s->tab, (size_t)s->cap * sizeof(node_entry));
+    if (s->tab) {
+        mw_own_range_del(s->tab, (size_t)s->cap * sizeof(node_entry));
+        mw_real.munmap(s->tab, (size_t)s->cap * sizeof(node_entry));
+    }
     s->tab = nt;
     s->cap = ncap;
     return true;
@@ -76,7 +80,7 @@ static bool grow(node_shard *s)
 static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip)
 {
     uint64_t h = hash2(parent, ip);
-    node_shard *s = &nshards[h >> 56];
+    node_shard *s = &nshards[h >> 58];
     while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) __builtin_ia32_pause();
     if ((s->count + 1) * 4 > s->cap * 3 && !grow(s)) {
         atomic_flag_clear_explicit(&s->lock, memory_order_release);

@@ -81,6 +81,7 @@ static mw_thread *state_new(void)
                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) return NULL;
         t = m;
+        mw_own_range_add(t, sizeof *t); /* holds heap addresses (delta base): never a root */
     }
     uint8_t *ring = t->ring;
     uint64_t rs = t->ring_size, mask = t->mask;
@@ -89,6 +90,7 @@ static mw_thread *state_new(void)
     t->ring_size = rs;
     t->mask = mask;
     if (!mw_ring_init(t, RING_SIZE)) {
+        mw_own_range_del(t, sizeof *t);
         mw_real.munmap(t, sizeof *t);
         return NULL;
     }
@@ -107,6 +109,7 @@ static mw_thread *state_new(void)
     runlock();
     if (t->slot < 0) { /* registry full: nobody would drain this ring */
         mw_ring_release(t);
+        mw_own_range_del(t, sizeof *t);
         mw_real.munmap(t, sizeof *t);
         return NULL;
     }
