@@ -51,8 +51,9 @@ static int cmp_growth(const void *a, const void *b)
 static int consider_site(mw_patterns *pt, const mw_proc *p, uint32_t si, size_t *cap)
 {
     const mw_site *s = &p->sites.v[si];
-    if (s->nseries < 2 || s->live <= 0) return 0;
-    if (s->live <= s->series[0].v) return 0; /* not above where it started */
+    /* never above where it started: cannot be growing (a site freed at exit still can: the
+     * classifier sets a lone final drop aside as an anomaly) */
+    if (s->nseries < 2 || (int64_t)s->peak_live <= s->series[0].v) return 0;
     size_t n = s->nseries;
     bool tail = p->t_ns > s->series[n - 1].t_ns; /* flat since its last change: say so */
     size_t m = n + (tail ? 1 : 0);
@@ -82,7 +83,7 @@ static int consider_site(mw_patterns *pt, const mw_proc *p, uint32_t si, size_t 
     }
     mw_pattern_type ty = g.verdict.type;
     bool grows = (ty == MW_PAT_LEAK || ty == MW_PAT_LINEAR || ty == MW_PAT_EXPONENTIAL) &&
-                 g.verdict.growth_bytes_per_s > 0 && g.v[m - 1] - g.v[0] >= prm.rise_floor;
+                 g.verdict.growth_bytes_per_s > 0 && g.verdict.rise >= prm.rise_floor;
     if (!grows) {
         growth_site_free(&g);
         return 0;

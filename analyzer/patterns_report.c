@@ -175,6 +175,8 @@ void mw_patterns_json_sec(mw_report *r, mw_report_proc *rp, mw_json *j)
         mw_json_f64(j, round(g->verdict.confidence * 1000) / 1000);
         mw_json_key(j, "live_bytes");
         mw_json_i64(j, s->live);
+        mw_json_key(j, "peak_live_bytes");
+        mw_json_u64(j, s->peak_live);
         mw_json_key(j, "allocations");
         mw_json_u64(j, s->calls);
         mw_json_key(j, "explanation");

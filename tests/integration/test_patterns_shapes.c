@@ -197,6 +197,9 @@ Test(patterns_shapes, exponential, .timeout = 90)
     run_shape("exp", &s, NULL);
     assert_heap(&s, "exponential");
     cr_assert(jnum(&s.json, "patterns.heap.growth_bytes_per_s") > 4e6);
+    /* the growing site is found although the victim frees everything just before exit */
+    cr_assert_str_eq(jget(&s.json, "growth_sites.0.stack.0.function"), "grow");
+    cr_assert_str_eq(jget(&s.json, "growth_sites.0.live_bytes"), "0");
     shape_free(&s);
 }
 
