@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "leaksum.h"
 #include "mw_format.h"
 
 typedef struct node { uint64_t id, parent, ip; } node;
@@ -189,4 +190,63 @@ size_t mw_ws_count(const mw_ws_trace *t, const char *var)
     for (size_t i = 0; i < t->nev; i++)
         if (!var || strcmp(t->ev[i].var, var) == 0) n++;
     return n;
+}
+
+const char *mw_ws_build(void)
+{
+    static char buf[4096];
+    if (!buf[0]) {
+        const char *b = getenv("MEMWATCH_BUILD");
+        if (!realpath(b && *b ? b : "build", buf)) snprintf(buf, sizeof buf, "%s", b ? b : "build");
+    }
+    return buf;
+}
+
+int mw_ws_run(const char *dir, const char *tag, bool preload, const char *const *extra_env,
+              const char *const *prefix, const char *victim, const char *const *args,
+              int timeout_s)
+{
+    char *argv[64], *envp[32];
+    size_t na = 0, ne = 0;
+    static char victim_path[8192], out_env[8192], pre_env[8192], outp[8192], errp[8192];
+    for (size_t i = 0; prefix && prefix[i] && na < 40; i++) argv[na++] = (char *)prefix[i];
+    snprintf(victim_path, sizeof victim_path, "%s/tests/victims/%s", mw_ws_build(), victim);
+    argv[na++] = victim_path;
+    for (size_t i = 0; args && args[i] && na < 62; i++) argv[na++] = (char *)args[i];
+    argv[na] = NULL;
+    envp[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+    snprintf(out_env, sizeof out_env, "MEMWATCH_OUT=%s/%s.%%p.zst", dir, tag);
+    envp[ne++] = out_env;
+    if (preload) {
+        snprintf(pre_env, sizeof pre_env, "LD_PRELOAD=%s/libmemwatch_preload.so", mw_ws_build());
+        envp[ne++] = pre_env;
+    }
+    for (size_t i = 0; extra_env && extra_env[i] && ne < 30; i++) envp[ne++] = (char *)extra_env[i];
+    envp[ne] = NULL;
+    snprintf(outp, sizeof outp, "%s/%s.out", dir, tag);
+    snprintf(errp, sizeof errp, "%s/%s.err", dir, tag);
+    return mw_run(argv, envp, dir, outp, errp, timeout_s);
+}
+
+char *mw_ws_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    if (f) {
+        size_t r;
+        while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+            n += r;
+            if (n + 1 == cap) {
+                char *nb = realloc(buf, cap * 2);
+                if (!nb) break;
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        fclose(f);
+    }
+    buf[n] = 0;
+    return buf;
 }

@@ -51,4 +51,18 @@ int mw_ws_find_trace(const char *dir, const char *part, char *buf, size_t len);
 /* Number of events of watch `var` (NULL: all). */
 size_t mw_ws_count(const mw_ws_trace *t, const char *var);
 
+/* ---- running victims ----------------------------------------------------------------- */
+/* $MEMWATCH_BUILD (default "build") as an absolute path. */
+const char *mw_ws_build(void);
+/* Runs prefix... + <build>/tests/victims/<victim> + args... (each list NULL-terminated;
+ * prefix e.g. setpriv to change user, may be NULL) with PATH, MEMWATCH_OUT=<dir>/<tag>.%p.zst,
+ * LD_PRELOAD=<build>/libmemwatch_preload.so when preload, and the extra "K=V" entries;
+ * stdout and stderr go to <dir>/<tag>.out and <dir>/<tag>.err. Returns the wait status, or
+ * -1 (also on timeout). */
+int mw_ws_run(const char *dir, const char *tag, bool preload, const char *const *extra_env,
+              const char *const *prefix, const char *victim, const char *const *args,
+              int timeout_s);
+/* Whole file as a NUL-terminated malloc'ed string ("" when unreadable). */
+char *mw_ws_slurp(const char *path);
+
 #endif /* MW_WATCHSUM_H */
