@@ -369,6 +369,7 @@ Test(format_reader, random_bytes_never_crash)
         while ((st = mw_reader_next(r, &rec, NULL)) == MW_OK) cnt++;
         cr_assert(st != MW_OK && st != MW_NEED_MORE && st != MW_IO_ERROR);
         cr_assert_neq(mw_reader_error(r)[0], '\0');
+        if (st == MW_CORRUPT) cr_assert(strstr(mw_reader_error(r), "offset"), "%s", mw_reader_error(r));
         (void)s;
         mw_reader_close(r);
         mw_decoder d;
