@@ -45,6 +45,7 @@ static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
 /* ---- sites and series ------------------------------------------------------------------ */
 static uint32_t site_for(mw_proc *p, uint64_t stack)
 {
+    if (p->last_site != UINT32_MAX && p->last_stack == stack) return p->last_site;
     bool added;
     uint64_t *v = mw_hmap_put(&p->site_by_stack, stack, &added);
     if (!v) return UINT32_MAX;
@@ -57,6 +58,8 @@ static uint32_t site_for(mw_proc *p, uint64_t stack)
         }
         *v = p->sites.n - 1;
     }
+    p->last_stack = stack;
+    p->last_site = (uint32_t)*v;
     return (uint32_t)*v;
 }
 
@@ -153,30 +156,16 @@ static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t 
         p->frees++;
         return 0;
     }
-    uint64_t bi;
-    if (p->block_free_head) {
-        bi = p->block_free_head - 1;
-        p->block_free_head = p->blocks.v[bi].next_free;
-    } else {
-        mw_block z = {0};
-        if (!MW_VEC_PUSH(p->blocks, z)) return OOM;
-        bi = p->blocks.n - 1;
-    }
     bool added;
-    uint64_t *v = mw_hmap_put(&p->live, key, &added);
-    if (!v) return OOM;
+    mw_block *b = mw_btab_put(&thr->live, seq, &added);
+    if (!b) return OOM;
     if (!added) {
         /* A duplicate id (corrupt trace): forget the older block. */
-        mw_block *old = &p->blocks.v[*v];
-        p->heap_live -= (int64_t)old->size;
-        p->sites.v[old->site].live -= (int64_t)old->size;
-        p->sites.v[old->site].live_blocks--;
-        old->next_free = p->block_free_head;
-        p->block_free_head = *v + 1;
+        p->heap_live -= (int64_t)b->size;
+        p->sites.v[b->site].live -= (int64_t)b->size;
+        p->sites.v[b->site].live_blocks--;
         p->nlive--;
     }
-    *v = bi;
-    mw_block *b = &p->blocks.v[bi];
     b->tidx = tidx;
     b->seq = seq;
     b->size = size;
@@ -185,7 +174,6 @@ static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t 
     b->sql = sql;
     b->kind = MW_REACH_UNKNOWN;
     b->mark = (uint32_t)p->marks.n;
-    b->next_free = 0;
     p->nlive++;
     s->live += (int64_t)size;
     s->live_blocks++;
@@ -202,29 +190,26 @@ static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t 
 static int free_block(mw_proc *p, mw_block_ref ref, bool may_be_temporary)
 {
     p->frees++;
-    uint64_t key = block_key(ref.tidx, ref.seq);
-    uint64_t bi;
-    if (mw_hmap_del(&p->live, key, &bi)) {
-        mw_block *b = &p->blocks.v[bi];
-        mw_site *s = &p->sites.v[b->site];
+    mw_block b;
+    /* Never grows the thread table (callers hold thread pointers). */
+    mw_thread_info *owner = ref.tidx < p->threads.n ? &p->threads.v[ref.tidx] : NULL;
+    if (owner && mw_btab_del(&owner->live, ref.seq, &b)) {
+        mw_site *s = &p->sites.v[b.site];
         s->frees++;
-        s->live -= (int64_t)b->size;
+        s->live -= (int64_t)b.size;
         s->live_blocks--;
-        site_changed(p, b->site);
-        p->heap_live -= (int64_t)b->size;
-        if (may_be_temporary && ref.tidx == p->cur_tidx && p->cur_tidx < p->threads.n &&
-            p->threads.v[p->cur_tidx].seq == ref.seq) {
+        site_changed(p, b.site);
+        p->heap_live -= (int64_t)b.size;
+        if (may_be_temporary && ref.tidx == p->cur_tidx && owner->seq == ref.seq) {
             s->temporary++;
             p->temporary++;
         }
-        b->next_free = p->block_free_head;
-        p->block_free_head = bi + 1;
         p->nlive--;
         return 0;
     }
-    uint64_t known = ref.tidx < p->threads.n ? p->threads.v[ref.tidx].seq : 0;
+    uint64_t known = owner ? owner->seq : 0;
     if (ref.seq > known && ref.tidx < MAX_TIDX) {
-        if (!mw_hmap_put(&p->pending_frees, key, NULL)) return OOM;
+        if (!mw_hmap_put(&p->pending_frees, block_key(ref.tidx, ref.seq), NULL)) return OOM;
         p->frees--; /* counted when the allocation arrives */
     } else {
         p->unmatched_frees++;
@@ -686,8 +671,9 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         int rc;
         mw_reach_iter_init(&it, r);
         while ((rc = mw_reach_next(&it, &e)) == 1) {
-            uint64_t *bi = mw_hmap_get(&p->live, block_key(e.ref.tidx, e.ref.seq));
-            if (bi) p->blocks.v[*bi].kind = e.kind < MW_KIND_COUNT ? (uint8_t)e.kind : 0;
+            mw_block *b = e.ref.tidx < p->threads.n
+                              ? mw_btab_get(&p->threads.v[e.ref.tidx].live, e.ref.seq) : NULL;
+            if (b) b->kind = e.kind < MW_KIND_COUNT ? (uint8_t)e.kind : 0;
         }
         if (rc < 0) {
             snprintf(err, errlen, "corrupt trace: malformed REACH record at byte offset %llu",
@@ -742,10 +728,10 @@ static int finish(mw_proc *p)
     take_sample(p, p->t_ns);
     p->unmatched_frees += p->pending_frees.count;
     /* Unfreed blocks, in id order (deterministic output). */
-    size_t it = 0;
-    uint64_t k, bi;
-    while (mw_hmap_next(&p->live, &it, &k, &bi)) {
-        if (!MW_VEC_PUSH(p->unfreed, p->blocks.v[bi])) return OOM;
+    for (size_t t = 0; t < p->threads.n; t++) {
+        const mw_btab *bt = &p->threads.v[t].live;
+        for (size_t i = 0; i < mw_btab_cap(bt); i++)
+            if (bt->slots[i].seq && !MW_VEC_PUSH(p->unfreed, bt->slots[i])) return OOM;
     }
     if (p->unfreed.n) qsort(p->unfreed.v, p->unfreed.n, sizeof *p->unfreed.v, cmp_block);
     /* Group by (site, kind). */

@@ -28,6 +28,7 @@ mw_proc *mw_proc_new(const char *trace_path)
     p->trace_path = strdup(trace_path ? trace_path : "");
     p->exit_status = -1;
     p->series_stride = 1;
+    p->last_site = UINT32_MAX;
     if (!p->trace_path) {
         free(p);
         return NULL;
@@ -45,7 +46,10 @@ void mw_proc_free(mw_proc *p)
     free(p->forks.v);
     for (size_t i = 0; i < p->execs.n; i++) free(p->execs.v[i]);
     free(p->execs.v);
-    for (size_t i = 0; i < p->threads.n; i++) free(p->threads.v[i].name);
+    for (size_t i = 0; i < p->threads.n; i++) {
+        free(p->threads.v[i].name);
+        mw_btab_free(&p->threads.v[i].live);
+    }
     free(p->threads.v);
     for (size_t i = 0; i < p->modules.n; i++) free(p->modules.v[i].path);
     free(p->modules.v);
@@ -56,8 +60,6 @@ void mw_proc_free(mw_proc *p)
     free(p->sites.v);
     mw_hmap_free(&p->site_by_stack);
     free(p->dirty_sites.v);
-    free(p->blocks.v);
-    mw_hmap_free(&p->live);
     mw_hmap_free(&p->pending_frees);
     free(p->series.v);
     for (size_t i = 0; i < p->mappings.n; i++) free(p->mappings.v[i].path);

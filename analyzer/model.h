@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blocktab.h"
 #include "hmap.h"
 #include "mw_format.h"
 
@@ -53,17 +54,6 @@ typedef struct mw_site {
     bool dirty;              /* live changed since the last tick */
 } mw_site;
 
-/* A live (later: unfreed) heap block. */
-typedef struct mw_block {
-    uint64_t tidx, seq;      /* implicit id */
-    uint64_t size, addr;
-    uint32_t site;           /* index into sites */
-    uint32_t sql;            /* 1 + index into sql queries, 0 = no SQL context */
-    uint8_t kind;            /* enum mw_reach_kind */
-    uint32_t mark;           /* 1 + index of the last mark before the allocation, 0 none */
-    uint64_t next_free;      /* slab free list (internal) */
-} mw_block;
-
 typedef struct mw_stack_node {
     uint64_t id, parent, ip;
 } mw_stack_node;
@@ -82,6 +72,7 @@ typedef struct mw_thread_info {
     bool seen;             /* THREAD_START seen */
     bool ended;
     /* ingest state */
+    mw_btab live;          /* live blocks this thread allocated, by sequence number */
     uint64_t seq;          /* last implicit sequence number of this thread */
     uint64_t sql_ctx[8], sql_fp[8];  /* SQL context stack (innermost last) */
     uint32_t sql_idx[8];
@@ -179,10 +170,9 @@ typedef struct mw_proc {
     MW_VEC(mw_site) sites;
     mw_hmap site_by_stack;
     MW_VEC(uint32_t) dirty_sites;
-    MW_VEC(mw_block) blocks;          /* slab of live blocks */
-    uint64_t block_free_head;         /* 1 + index of first free slab entry, 0 none */
-    mw_hmap live;                     /* (tidx<<44|seq) -> slab index */
-    size_t nlive;
+    size_t nlive;                     /* live blocks (in the threads' tables) */
+    uint64_t last_stack;              /* one-entry cache of site_for() */
+    uint32_t last_site;               /* UINT32_MAX: empty */
     mw_hmap pending_frees;            /* frees seen before their allocation */
     MW_VEC(mw_sample) series;
     uint32_t series_stride;           /* samples merged per point after decimation */
