@@ -4,6 +4,7 @@ JSON report into tab-separated lines (the C test reads them; Python's json does 
 
     Q  fingerprint  db  calls  bytes_allocated  bytes_leaked  text      one per sql.queries[]
     R  type  count  db  fingerprint-or-null  fn1,fn2,...             one per sql.leaked_resources[]
+    W  variable  sql-fingerprint-or-None                              one per watch.events[]
     L  bytes  blocks  fn1,fn2,...                                     one per leaks.sites[]
 
 Exits 1 with one line on stderr when the report is not JSON or lacks the contract's keys.
@@ -28,6 +29,8 @@ def main():
         for x in sql["leaked_resources"]:
             print("R", x["type"], x["count"], x.get("db"), x.get("fingerprint"),
                   funcs(x["stack"]), sep="\t")
+        for e in (r.get("watch") or {}).get("events", []):
+            print("W", e["variable"], e["sql"], sep="\t")
         for s in r["leaks"]["sites"]:
             print("L", s["bytes"], s["blocks"], funcs(s["stack"]), sep="\t")
     except (OSError, ValueError, KeyError, TypeError, IndexError) as e:

@@ -378,6 +378,24 @@ Test(sql_interpose, forked_child_writes_query_text_again)
     expect_query(l, "sqlite", "SELECT ? WHERE ? = ?", 1);
 }
 
+Test(sql_interpose, watch_events_carry_the_query_fingerprint)
+{
+    pid_t pid;
+    int rc = spawn("victim", true, NULL, &pid, (char *const[]){victim("sql_sqlite"), "watch", NULL});
+    cr_assert_eq(rc, 0, "victim failed: %s", slurp(tmp_file("victim.err")));
+    cr_assert_str_eq(slurp(tmp_file("victim.out")), "watch done 100\n");
+    const char *l = analyze(pid);
+    const char *text = "SELECT ? UNION ALL SELECT ?";
+    expect_query(l, "sqlite", text, 1);
+    char in_query[64];
+    snprintf(in_query, sizeof in_query, "W\tcounter\t%016llx\n",
+             (unsigned long long)XXH3_64bits(text, strlen(text)));
+    const char *first = strstr(l, in_query);
+    cr_expect(first && strstr(first + 1, in_query), "two writes inside the query expected:\n%s", l);
+    cr_expect(strstr(l, "W\tcounter\tNone\n") != NULL, "the write outside SQL has no context:\n%s", l);
+    cr_expect_eq(count_prefix(l, "W\t"), 3, "%s", l);
+}
+
 Test(sql_interpose, memwatch_sql_begin_end_by_hand)
 {
     pid_t pid;

@@ -11,6 +11,8 @@
  *   sql_sqlite threads N  4 threads, each with its own connection, run one query N times.
  *   sql_sqlite fork       a query in the parent, the same query in a forked child (which prints
  *                         "child PID"): the child's trace must carry the query text again.
+ *   sql_sqlite watch      a watched counter written twice in an sqlite3_exec row callback (the
+ *                         write events carry the query's fingerprint) and once outside any query.
  *   sql_sqlite api        memwatch_sql_begin/end by hand (two nested contexts, ended out of
  *                         order), 1000 bytes allocated in the first, 500 (leaked) + 300 in the
  *                         second.
@@ -164,6 +166,35 @@ static int run_fork(sqlite3 *db)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
+static volatile long g_counter;
+
+static int bump(void *arg, int n, char **values, char **names)
+{
+    (void)arg, (void)n, (void)values, (void)names;
+    g_counter += 1;
+    return 0;
+}
+
+static int run_watch(sqlite3 *db)
+{
+    if (!MEMWATCH_PRESENT()) {
+        printf("no memwatch\n");
+        return 0;
+    }
+    int64_t id = memwatch_watch((void *)&g_counter, sizeof g_counter, "counter",
+                                MEMWATCH_TRACK_SQL | MEMWATCH_MUTATION_FULL);
+    if (id <= 0) {
+        fprintf(stderr, "sql_sqlite: memwatch_watch: %lld\n", (long long)id);
+        return 1;
+    }
+    if (sqlite3_exec(db, "SELECT 1 UNION ALL SELECT 2", bump, NULL, NULL))
+        return fail(db, "watch exec");
+    g_counter = 100;
+    memwatch_unwatch(id);
+    printf("watch done %ld\n", g_counter);
+    return 0;
+}
+
 static char *g_api_leak;
 
 static int run_api(void)
@@ -191,7 +222,7 @@ static int run_api(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: sql_sqlite calls N | leaks | threads N | fork | api\n");
+        fprintf(stderr, "usage: sql_sqlite calls N | leaks | threads N | fork | watch | api\n");
         return 2;
     }
     if (strcmp(argv[1], "threads") == 0)
@@ -221,6 +252,10 @@ int main(int argc, char **argv)
         int rc = sqlite3_close(db); /* busy: the leaked statement keeps it open */
         printf("leaks done (close rc %d)\n", rc);
         return rc == SQLITE_BUSY ? 0 : 1;
+    }
+    if (strcmp(argv[1], "watch") == 0) {
+        int rc = run_watch(db);
+        return sqlite3_close(db) == SQLITE_OK ? rc : 1;
     }
     if (strcmp(argv[1], "fork") == 0) {
         int rc = run_fork(db);
