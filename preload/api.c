@@ -78,7 +78,7 @@ static int ensure_backend(void)
             b = MW_WB_UFFD;
         } else if (mw_mprot_init()) {
             mw_diag("watch: userfaultfd unavailable (%s%s); watching with mprotect+SIGSEGV "
-                    "instead: kernel writes into watched memory (read(2)...) fail with EFAULT",
+                    "instead (kernel writes seen through read/pread/readv/preadv/recv only)",
                     errname(err), err == EPERM ? ": vm.unprivileged_userfaultfd=0 and no "
                                                  "CAP_SYS_PTRACE" : "");
             b = MW_WB_MPROTECT;
@@ -115,6 +115,7 @@ static int protect_new_pages(mw_watch *w, uintptr_t lo, uintptr_t hi)
                 return protect_new_pages(w, lo, hi);
             }
         } else {
+            mw_khooks_enable();
             r = mw_mprot_protect(p, q);
         }
         if (r < 0) {

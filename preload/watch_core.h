@@ -176,6 +176,10 @@ bool mw_mprot_on_segv(siginfo_t *si, void *uc);
 int mw_watch_make_anon(uintptr_t lo, uintptr_t hi);
 extern _Atomic uintptr_t mw_anon_lo, mw_anon_hi;   /* range being converted (writers wait) */
 
+/* ---- watch_khooks.c --------------------------------------------------------------------- */
+void mw_khooks_enable(void);                   /* a fallback watch exists: hooks look */
+bool mw_khooks_page_open(uintptr_t page);      /* opened by a read(2)-like call in flight */
+
 /* ---- watch_symbols.c -------------------------------------------------------------------- */
 void mw_watch_from_env(const char *spec);     /* MEMWATCH_WATCH=symbol[:len][,...] */
 

@@ -20,6 +20,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +474,10 @@ static void *fault_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     prctl(PR_SET_NAME, "memwatch-watch", 0, 0, 0);
+    /* Writers wait while a fault is served: when allowed (root, CAP_SYS_NICE), run above
+     * normal threads so a loaded machine does not stretch that wait. Never spins. */
+    struct sched_param sp = { .sched_priority = 1 };
+    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
     for (;;) {
         struct uffd_msg m;
         if (q_pop(&m)) { serve(&m); continue; }

@@ -193,7 +193,7 @@ static void reprotect_ranges(mw_step_slot *s)
     for (unsigned i = 0; i < s->nranges; i++) {
         if (s->backend == MW_WB_UFFD)
             mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, true);
-        else
+        else if (!mw_khooks_page_open(s->ranges[i].lo))
             syscall(SYS_mprotect, s->ranges[i].lo, MW_WATCH_PAGE, PROT_READ);
     }
 }

@@ -111,7 +111,7 @@ static void *blocked_writer(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (int i = 1; i <= 3; i++) {
         blocked_var = i * 11;
-        usleep(2000);
+        usleep(20000); /* longer than the 2 ms a blocked writer's page may stay open */
     }
     return NULL;
 }

@@ -22,6 +22,14 @@ static int node_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Events by time (ties: record order), since rings of different threads interleave. */
+static int ev_cmp(const void *a, const void *b)
+{
+    const mw_ws_event *x = a, *y = b;
+    if (x->t_ns != y->t_ns) return x->t_ns < y->t_ns ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 static void copy_str(char *dst, size_t cap, mw_bytes b)
 {
     size_t n = b.len < cap - 1 ? b.len : cap - 1;
@@ -90,6 +98,7 @@ int mw_ws_load(const char *path, mw_ws_trace *out, char *err, size_t errlen)
             GROW(out->ev, out->nev, evcap);
             mw_ws_event *e = &out->ev[out->nev++];
             memset(e, 0, sizeof *e);
+            e->seq = out->nev - 1;
             e->id = rec.u.watch_write.id;
             e->offset = rec.u.watch_write.offset;
             e->len = rec.u.watch_write.len;
@@ -131,6 +140,7 @@ int mw_ws_load(const char *path, mw_ws_trace *out, char *err, size_t errlen)
     }
     mw_reader_close(r);
     qsort(nodes, nn, sizeof *nodes, node_cmp);
+    qsort(out->ev, out->nev, sizeof *out->ev, ev_cmp);
     for (size_t i = 0; i < out->nev; i++) {
         mw_ws_event *e = &out->ev[i];
         for (size_t j = 0; j < out->nw; j++)

@@ -15,6 +15,7 @@
 #define MW_WS_MAX_BYTES 64
 
 typedef struct mw_ws_event {
+    uint64_t seq;                   /* record order in the trace */
     uint64_t id, offset, len, tid, pc, stack, sql_fp, flags, t_ns, loc_line;
     int64_t syscall;
     size_t nbytes;                  /* old/new bytes kept (at most MW_WS_MAX_BYTES) */
@@ -42,7 +43,8 @@ typedef struct mw_ws_trace {
     bool ended;
 } mw_ws_trace;
 
-/* Loads one trace file. Returns 0, or -1 with a message in err. */
+/* Loads one trace file; events sorted by time (ties: record order). Returns 0, or -1 with a
+ * message in err. */
 int mw_ws_load(const char *path, mw_ws_trace *out, char *err, size_t errlen);
 void mw_ws_free(mw_ws_trace *t);
 /* Path of the only (or first, by name) *.zst file in dir whose name contains `part` (NULL:
