@@ -204,6 +204,43 @@ int mw_vg_parse(const char *log_path, mw_vg_totals *out)
     return 0;
 }
 
+int mw_vg_records_with(const char *log_path, const char *pat1, const char *pat2,
+                       uint64_t *bytes, uint64_t *blocks)
+{
+    *bytes = *blocks = 0;
+    FILE *f = fopen(log_path, "r");
+    if (!f) return -1;
+    char line[4096];
+    uint64_t cur_bytes = 0, cur_blocks = 0;
+    bool in_rec = false, m1 = false, m2 = false;
+    for (;;) {
+        char *got = fgets(line, sizeof line, f);
+        const char *body = got ? strstr(line, "== ") : NULL;
+        bool starts = body && strstr(body, " in loss record ");
+        bool ends = !got || (body && body[3] == '\n') || starts;
+        if (in_rec && ends) {
+            if (m1 && (m2 || !pat2)) { *bytes += cur_bytes; *blocks += cur_blocks; }
+            in_rec = false;
+        }
+        if (!got) break;
+        if (!body) continue;
+        body += 3;
+        if (starts) {
+            /* "N bytes in M blocks are ..." or "N (a direct, b indirect) bytes in M blocks" */
+            cur_bytes = parse_num(body, NULL);
+            const char *q = strstr(body, " bytes in ");
+            cur_blocks = q ? parse_num(q + 10, NULL) : 0;
+            in_rec = true;
+            m1 = m2 = false;
+        } else if (in_rec) {
+            if (strstr(body, pat1)) m1 = true;
+            if (pat2 && strstr(body, pat2)) m2 = true;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
 /* ---- heaptrack ----------------------------------------------------------------------------- */
 int mw_heaptrack_leaked(const char *zst_path, uint64_t *bytes, uint64_t *blocks,
                         uint64_t *events)

@@ -44,6 +44,13 @@ typedef struct mw_vg_totals {
  * "All heap blocks were freed" counts as a summary of zeros. */
 int mw_vg_parse(const char *log_path, mw_vg_totals *out);
 
+/* Bytes and blocks of the loss records (--show-leak-kinds=all) whose stack lines contain
+ * pat1 and (if non-NULL) pat2, e.g. ": allocate_dtv " (glibc's per-thread DTVs), or
+ * "libstdc++.so" + "_dl_init" (libstdc++'s emergency exception pool, made by its
+ * constructor). Returns 0, -1 if unreadable. */
+int mw_vg_records_with(const char *log_path, const char *pat1, const char *pat2,
+                       uint64_t *bytes, uint64_t *blocks);
+
 /* Exact leaked total of a heaptrack data file (heaptrack -o FILE; FILE.zst is read through
  * `zstd -dc`). Returns 0 or -1. */
 int mw_heaptrack_leaked(const char *zst_path, uint64_t *bytes, uint64_t *blocks,

@@ -1,0 +1,461 @@
+/*
+ * test_reference_leaks.c — issue 3's equality tests: the unfreed-at-exit total and the
+ * definite / indirect / reachable split of our trace equal valgrind memcheck's for the same
+ * program and input, and the total equals heaptrack's.
+ *
+ * Programs: the reach_leaky victim (every reachability case), the real python3 interpreter
+ * running a small script, the sqlite3 CLI, node, and a `sh -c` pipeline (one comparison per
+ * process that exits normally). Each program runs three times: under valgrind
+ * (--leak-check=full --show-leak-kinds=all --run-libc-freeres=no --run-cxx-freeres=no
+ * --leak-check-heuristics=none), under the shim, and under heaptrack (single-process
+ * programs). All runs see the same environment: the shim run gets exactly the environment
+ * valgrind gives its client (valgrind adds LD_LIBRARY_PATH, GLIBCXX_FORCE_NEW, ... and
+ * appends to LD_PRELOAD), with LD_PRELOAD naming the shim padded with ':' to the same length.
+ *
+ * Mapping of kinds: our "reachable" (start or interior pointer from a root) is valgrind's
+ * "still reachable" + "possibly lost" (valgrind's name for blocks reached only through
+ * interior pointers). With --run-libc-freeres=no valgrind leaves libc's internal buffers
+ * allocated, as they are in our run, so no freeres difference needs allowing.
+ *
+ * The ONE allowed difference, computed exactly: glibc sizes each thread's DTV (calloc'd by
+ * ld.so's allocate_dtv) by the number of loaded modules with TLS, and each tool's preload
+ * brings its own (ours: the shim and libunwind; heaptrack: its preload, libunwind,
+ * libstdc++; valgrind: none). So every DTV block is 16 bytes larger per extra TLS module:
+ * expected bytes = valgrind's + 16 * (extra TLS modules) * (DTV blocks valgrind lists).
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "leaksum.h"
+#include "mw_format.h"
+
+#define MAXENV 256
+#define MAXPROC 16
+
+typedef struct envv { char *v[MAXENV + 1]; int n; } envv;
+
+static void env_add(envv *e, const char *fmt, const char *a)
+{
+    cr_assert_lt(e->n, MAXENV);
+    char *s = NULL;
+    cr_assert_geq(asprintf(&s, fmt, a), 0);
+    e->v[e->n++] = s;
+    e->v[e->n] = NULL;
+}
+
+static const char *build_abs(void)
+{
+    static char path[PATH_MAX];
+    const char *b = getenv("MEMWATCH_BUILD");
+    if (!realpath(b && *b ? b : "build", path)) cr_assert_fail("build dir %s not found", b ? b : "build");
+    return path;
+}
+
+static bool slurp_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return false;
+    size_t n = 0;
+    ssize_t r;
+    while (n < cap && (r = read(fd, buf + n, cap - n)) > 0) n += (size_t)r;
+    close(fd);
+    *len = n;
+    return true;
+}
+
+/* ---- TLS modules a preload brings (see the header comment) ------------------------------ */
+static bool has_pt_tls(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return false;
+    Elf64_Ehdr eh;
+    bool tls = false;
+    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && !memcmp(eh.e_ident, ELFMAG, SELFMAG)) {
+        for (int i = 0; i < eh.e_phnum; i++) {
+            Elf64_Phdr ph;
+            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
+                (ssize_t)sizeof ph)
+                break;
+            if (ph.p_type == PT_TLS) tls = true;
+        }
+    }
+    close(fd);
+    return tls;
+}
+
+/* The object and its resolved dependencies (ldd), as real paths. */
+static int objects_of(const char *obj, char out[][PATH_MAX], int max)
+{
+    int n = 0;
+    if (!realpath(obj, out[n])) return 0;
+    n++;
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "ldd '%s' 2>/dev/null", obj);
+    FILE *p = popen(cmd, "r");
+    if (!p) return n;
+    char line[1024];
+    while (n < max && fgets(line, sizeof line, p)) {
+        char *s = strstr(line, "=> /");
+        s = s ? s + 3 : (line[strspn(line, " \t")] == '/' ? line + strspn(line, " \t") : NULL);
+        if (!s) continue;
+        s[strcspn(s, " (\n")] = 0;
+        if (realpath(s, out[n])) n++;
+    }
+    pclose(p);
+    return n;
+}
+
+/* TLS modules among the preloads' objects that the target does not load itself. */
+static int extra_tls_modules(const char *const preloads[], const char *target)
+{
+    static char tgt[64][PATH_MAX], pre[64][PATH_MAX];
+    int nt = objects_of(target, tgt, 64), extra = 0;
+    for (int k = 0; preloads[k]; k++) {
+        int np = objects_of(preloads[k], pre, 64);
+        for (int i = 0; i < np; i++) {
+            bool in_target = false;
+            for (int j = 0; j < nt && !in_target; j++) in_target = !strcmp(pre[i], tgt[j]);
+            if (!in_target && has_pt_tls(pre[i])) extra++;
+        }
+    }
+    return extra;
+}
+
+/* ---- the three runs ---------------------------------------------------------------------- */
+typedef struct ref_ctx {
+    char dir[1024];
+    envv base, vg_env, mw_env, ht_env;
+    char shim[PATH_MAX];
+} ref_ctx;
+
+static void setup(ref_ctx *c, const char *tag)
+{
+    memset(c, 0, sizeof *c);
+    cr_assert_eq(mw_tempdir(c->dir, sizeof c->dir, tag), 0);
+    snprintf(c->shim, sizeof c->shim, "%s/libmemwatch_preload.so", build_abs());
+    cr_assert_eq(access(c->shim, R_OK), 0, "%s missing", c->shim);
+    env_add(&c->base, "PATH=%s", "/usr/bin:/bin");
+    env_add(&c->base, "HOME=%s", c->dir);
+    env_add(&c->base, "TMPDIR=%s", c->dir);
+    env_add(&c->base, "PYTHONHASHSEED=%s", "0");
+    env_add(&c->base, "PYTHONDONTWRITEBYTECODE=%s", "1");
+    char out[PATH_MAX + 32];
+    snprintf(out, sizeof out, "%s/mw.%%e.%%p.trace.zst", c->dir);
+    env_add(&c->base, "MEMWATCH_OUT=%s", out);   /* in every run: equal environment sizes */
+    env_add(&c->base, "MEMWATCH_QUIET=%s", "1");
+
+    /* The environment valgrind hands its client. */
+    char *argv[] = {"/usr/bin/valgrind", "-q", "--run-libc-freeres=no", "/usr/bin/env", "-0", NULL};
+    char envout[PATH_MAX];
+    snprintf(envout, sizeof envout, "%s/vgenv.bin", c->dir);
+    int st = mw_run(argv, c->base.v, c->dir, envout, NULL, 60);
+    cr_assert(st == 0, "valgrind /usr/bin/env failed (status %d): is valgrind installed?", st);
+    static char buf[65536];
+    size_t len = 0;
+    cr_assert(slurp_file(envout, buf, sizeof buf - 1, &len));
+    unlink(envout);
+    buf[len] = 0;
+    size_t vg_preload_len = 0;
+    for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
+        if (!buf[i]) continue;
+        env_add(&c->vg_env, "%s", buf + i);
+        if (!strncmp(buf + i, "LD_PRELOAD=", 11)) {
+            vg_preload_len = strlen(buf + i + 11);
+            char pad[PATH_MAX * 2];
+            snprintf(pad, sizeof pad, "%s", c->shim);
+            while (strlen(pad) < vg_preload_len && strlen(pad) < sizeof pad - 1) strcat(pad, ":");
+            env_add(&c->mw_env, "LD_PRELOAD=%s", pad);
+        } else {
+            env_add(&c->mw_env, "%s", buf + i);
+        }
+    }
+    cr_assert_gt(vg_preload_len, 0, "valgrind did not set LD_PRELOAD");
+    cr_assert_geq(vg_preload_len, strlen(c->shim), "shim path longer than valgrind's LD_PRELOAD");
+    /* heaptrack's client: valgrind's environment minus LD_PRELOAD (heaptrack sets its own),
+     * plus one padding variable: heaptrack's preload removes its DUMP_HEAPTRACK_OUTPUT from
+     * the environment at start, and the environ array programs copy (setenv) would be one
+     * pointer shorter. */
+    for (int i = 0; i < c->vg_env.n; i++)
+        if (strncmp(c->vg_env.v[i], "LD_PRELOAD=", 11)) env_add(&c->ht_env, "%s", c->vg_env.v[i]);
+    env_add(&c->ht_env, "HEAPTRACK_ENV_PAD=%s", "1");
+}
+
+static void teardown(ref_ctx *c)
+{
+    mw_tempdir_remove(c->dir);
+    for (int i = 0; i < c->base.n; i++) free(c->base.v[i]);
+    for (int i = 0; i < c->vg_env.n; i++) free(c->vg_env.v[i]);
+    for (int i = 0; i < c->mw_env.n; i++) free(c->mw_env.v[i]);
+    for (int i = 0; i < c->ht_env.n; i++) free(c->ht_env.v[i]);
+}
+
+static int run_valgrind(ref_ctx *c, char *const argv[])
+{
+    char logopt[PATH_MAX + 32], out[PATH_MAX];
+    snprintf(logopt, sizeof logopt, "--log-file=%s/vg.%%p.log", c->dir);
+    snprintf(out, sizeof out, "%s/vg.stdout", c->dir);
+    char *vargv[64] = {"/usr/bin/valgrind", "--leak-check=full", "--show-leak-kinds=all",
+                       "--errors-for-leak-kinds=none", "--run-libc-freeres=no",
+                       "--run-cxx-freeres=no", "--leak-check-heuristics=none",
+                       "--trace-children=yes", "--child-silent-after-fork=no", logopt};
+    int n = 10;
+    for (int i = 0; argv[i] && n < 63; i++) vargv[n++] = argv[i];
+    vargv[n] = NULL;
+    return mw_run(vargv, c->base.v, c->dir, out, NULL, 200);
+}
+
+/* realpath of a command name as PATH=/usr/bin:/bin resolves it; basename into key. */
+static void program_key(const char *cmd, char *key, size_t len)
+{
+    char word[1024], path[1100], real[PATH_MAX];
+    snprintf(word, sizeof word, "%s", cmd);
+    word[strcspn(word, " ")] = 0;
+    if (word[0] == '/') snprintf(path, sizeof path, "%s", word);
+    else snprintf(path, sizeof path, "/usr/bin/%s", word);
+    const char *r = realpath(path, real) ? real : path;
+    const char *b = strrchr(r, '/');
+    b = b ? b + 1 : r;
+    size_t n = strlen(b) < len - 1 ? strlen(b) : len - 1;
+    memcpy(key, b, n);
+    key[n] = 0;
+}
+
+typedef struct proc_res {
+    char key[256];
+    mw_vg_totals vg;
+    uint64_t n_dtv, dtv_bytes;
+    uint64_t cxx_pool_bytes, cxx_pool_blocks;   /* libstdc++'s emergency EH pool */
+    mw_leak_totals mw;
+    bool have_mw;
+} proc_res;
+
+/* Valgrind logs of processes that ran to a leak summary. */
+static int collect_vg(ref_ctx *c, proc_res *p, int max)
+{
+    DIR *d = opendir(c->dir);
+    cr_assert(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "vg.", 3) || !strstr(e->d_name, ".log")) continue;
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", c->dir, e->d_name);
+        mw_vg_totals t;
+        if (mw_vg_parse(path, &t) || !t.have_summary || !t.have_in_use) continue;
+        cr_assert_lt(n, max);
+        memset(&p[n], 0, sizeof p[n]);
+        p[n].vg = t;
+        program_key(t.command, p[n].key, sizeof p[n].key);
+        mw_vg_records_with(path, ": allocate_dtv ", NULL, &p[n].dtv_bytes, &p[n].n_dtv);
+        mw_vg_records_with(path, "libstdc++.so", "_dl_init", &p[n].cxx_pool_bytes,
+                           &p[n].cxx_pool_blocks);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Our traces of processes that exited normally, matched to the valgrind ones by program. */
+static void collect_mw(ref_ctx *c, proc_res *p, int n)
+{
+    DIR *d = opendir(c->dir);
+    cr_assert(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "mw.", 3) || !strstr(e->d_name, ".trace.zst")) continue;
+        char path[PATH_MAX + 300], err[512], key[256];
+        snprintf(path, sizeof path, "%s/%s", c->dir, e->d_name);
+        mw_leak_totals t;
+        cr_assert_eq(mw_leaks_from_trace(path, &t, err, sizeof err), 0, "%s", err);
+        if (!t.ended || t.end_reason != MW_END_EXIT) continue;   /* exec'd: no exit */
+        program_key(t.exe, key, sizeof key);
+        int hit = -1;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(p[i].key, key)) {
+                cr_assert(!p[i].have_mw, "two traces of %s exited normally", key);
+                hit = i;
+            }
+        cr_assert_geq(hit, 0, "trace of %s (%s) has no valgrind counterpart", key, path);
+        p[hit].mw = t;
+        p[hit].have_mw = true;
+    }
+    closedir(d);
+}
+
+static void compare(const proc_res *p, int extra_tls)
+{
+    const mw_vg_totals *v = &p->vg;
+    const mw_leak_totals *m = &p->mw;
+    uint64_t dtv = 16u * (uint64_t)extra_tls * p->n_dtv;
+    cr_log_info("%s: valgrind %lu B / %lu blocks (def %lu, ind %lu, poss %lu, reach %lu; %lu DTVs); "
+                "memwatch %lu B / %lu blocks (def %lu, ind %lu, reach %lu, unknown %lu blocks)",
+                p->key, v->in_use_bytes, v->in_use_blocks, v->definite_bytes, v->indirect_bytes,
+                v->possible_bytes, v->reachable_bytes, p->n_dtv, m->bytes, m->blocks,
+                m->kind_bytes[MW_REACH_DEFINITE], m->kind_bytes[MW_REACH_INDIRECT],
+                m->kind_bytes[MW_REACH_REACHABLE], m->kind_blocks[MW_REACH_UNKNOWN]);
+    cr_expect_eq(m->blocks, v->in_use_blocks, "%s: unfreed blocks: memwatch %lu, valgrind %lu",
+                 p->key, m->blocks, v->in_use_blocks);
+    cr_expect_eq(m->bytes, v->in_use_bytes + dtv,
+                 "%s: unfreed bytes: memwatch %lu, valgrind %lu + %lu (DTVs)", p->key, m->bytes,
+                 v->in_use_bytes, dtv);
+    cr_expect_eq(m->kind_blocks[MW_REACH_UNKNOWN], 0, "%s: blocks without a verdict", p->key);
+    cr_expect_eq(m->kind_bytes[MW_REACH_DEFINITE], v->definite_bytes,
+                 "%s: definitely lost: memwatch %lu, valgrind %lu", p->key,
+                 m->kind_bytes[MW_REACH_DEFINITE], v->definite_bytes);
+    cr_expect_eq(m->kind_blocks[MW_REACH_DEFINITE], v->definite_blocks, "%s: definite blocks",
+                 p->key);
+    cr_expect_eq(m->kind_bytes[MW_REACH_INDIRECT], v->indirect_bytes,
+                 "%s: indirectly lost: memwatch %lu, valgrind %lu", p->key,
+                 m->kind_bytes[MW_REACH_INDIRECT], v->indirect_bytes);
+    cr_expect_eq(m->kind_blocks[MW_REACH_INDIRECT], v->indirect_blocks, "%s: indirect blocks",
+                 p->key);
+    cr_expect_eq(m->kind_bytes[MW_REACH_REACHABLE], v->reachable_bytes + v->possible_bytes + dtv,
+                 "%s: reachable: memwatch %lu, valgrind still reachable %lu + possibly lost %lu"
+                 " + %lu (DTVs)", p->key, m->kind_bytes[MW_REACH_REACHABLE], v->reachable_bytes,
+                 v->possible_bytes, dtv);
+    cr_expect_eq(m->kind_blocks[MW_REACH_REACHABLE], v->reachable_blocks + v->possible_blocks,
+                 "%s: reachable blocks", p->key);
+}
+
+/* Runs argv under valgrind, the shim (and heaptrack when with_heaptrack), compares. */
+static void reference(const char *tag, char *const argv[], int nproc, bool with_heaptrack)
+{
+    ref_ctx c;
+    setup(&c, tag);
+    int st = run_valgrind(&c, argv);
+    cr_assert(st >= 0, "valgrind run of %s timed out", argv[0]);
+    char out[PATH_MAX + 16];
+    snprintf(out, sizeof out, "%s/mw.stdout", c.dir);
+    int st2 = mw_run(argv, c.mw_env.v, c.dir, out, NULL, 120);
+    cr_assert(st2 >= 0, "shim run of %s timed out", argv[0]);
+    cr_expect_eq(st2, st, "exit status differs: %d under the shim, %d under valgrind", st2, st);
+    static char a[1 << 16], b[1 << 16];
+    size_t la = 0, lb = 0;
+    char vgout[PATH_MAX + 16];
+    snprintf(vgout, sizeof vgout, "%s/vg.stdout", c.dir);
+    cr_assert(slurp_file(vgout, a, sizeof a, &la) && slurp_file(out, b, sizeof b, &lb));
+    cr_expect(la == lb && !memcmp(a, b, la), "stdout differs between the runs");
+    cr_expect_gt(la, 0, "the program printed nothing");
+
+    proc_res p[MAXPROC];
+    int n = collect_vg(&c, p, MAXPROC);
+    cr_assert_eq(n, nproc, "%d valgrind leak summaries, expected %d", n, nproc);
+    collect_mw(&c, p, n);
+    const char *shim_objs[] = {c.shim, NULL};
+    const char *vg_objs[] = {"/usr/libexec/valgrind/vgpreload_core-amd64-linux.so",
+                             "/usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so", NULL};
+    char target[PATH_MAX];
+    if (argv[0][0] == '/') snprintf(target, sizeof target, "%s", argv[0]);
+    else snprintf(target, sizeof target, "/usr/bin/%s", argv[0]);
+    int x_mw = extra_tls_modules(shim_objs, target) - extra_tls_modules(vg_objs, target);
+    for (int i = 0; i < n; i++) {
+        cr_expect(p[i].have_mw, "no normally-ended trace for %s", p[i].key);
+        if (p[i].have_mw) compare(&p[i], x_mw);
+    }
+
+    if (with_heaptrack) {
+        cr_assert_eq(nproc, 1);
+        char hto[PATH_MAX + 16], htf[PATH_MAX + 16];
+        snprintf(hto, sizeof hto, "%s/ht", c.dir);
+        snprintf(htf, sizeof htf, "%s/ht.zst", c.dir);
+        char *hargv[64] = {"/usr/bin/heaptrack", "-o", hto};
+        int k = 3;
+        for (int i = 0; argv[i] && k < 63; i++) hargv[k++] = argv[i];
+        hargv[k] = NULL;
+        cr_assert(access("/usr/bin/heaptrack", X_OK) == 0, "heaptrack is not installed");
+        cr_assert(mw_run(hargv, c.ht_env.v, c.dir, NULL, NULL, 120) >= 0, "heaptrack timed out");
+        uint64_t hb = 0, hn = 0;
+        cr_assert_eq(mw_heaptrack_leaked(htf, &hb, &hn, NULL), 0, "cannot read %s", htf);
+        const char *ht_objs[] = {"/usr/lib/heaptrack/libheaptrack_preload.so", NULL};
+        int x_ht = extra_tls_modules(ht_objs, target) - extra_tls_modules(vg_objs, target);
+        uint64_t dtv_ht = 16u * (uint64_t)x_ht * p[0].n_dtv;
+        uint64_t dtv_mw = 16u * (uint64_t)x_mw * p[0].n_dtv;
+        /* heaptrack calls __gnu_cxx::__freeres at exit (as valgrind's --run-cxx-freeres=yes
+         * would): libstdc++'s emergency exception pool, allocated by libstdc++'s constructor,
+         * counts as freed there and is unfreed in our trace and valgrind's. */
+        uint64_t pool_b = p[0].cxx_pool_bytes, pool_n = p[0].cxx_pool_blocks;
+        cr_log_info("%s: heaptrack leaked %lu B / %lu blocks (libstdc++ pool: %lu B / %lu blocks)",
+                    p[0].key, hb, hn, pool_b, pool_n);
+        cr_expect_eq(hn + pool_n, p[0].mw.blocks,
+                     "%s: unfreed blocks: heaptrack %lu + %lu (libstdc++ pool), memwatch %lu",
+                     p[0].key, hn, pool_n, p[0].mw.blocks);
+        cr_expect_eq(hb - dtv_ht + pool_b, p[0].mw.bytes - dtv_mw,
+                     "%s: unfreed bytes without DTV growth: heaptrack %lu + %lu (libstdc++ pool),"
+                     " memwatch %lu", p[0].key, hb - dtv_ht, pool_b, p[0].mw.bytes - dtv_mw);
+    }
+    teardown(&c);
+}
+
+/* ---- the programs ------------------------------------------------------------------------- */
+Test(reference, leaky_victim, .timeout = 120)
+{
+    char victim[PATH_MAX];
+    snprintf(victim, sizeof victim, "%s/tests/victims/reach_leaky", build_abs());
+    char *argv[] = {victim, NULL};
+    reference("ref-victim", argv, 1, true);
+}
+
+Test(reference, sqlite3_cli, .timeout = 120)
+{
+    char *argv[] = {"/usr/bin/sqlite3", ":memory:",
+                    "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);"
+                    "INSERT INTO t(name, v) VALUES ('a', 1.5), ('b', 2.5), ('c', 3.5);"
+                    "CREATE INDEX t_name ON t(name);"
+                    "UPDATE t SET v = v * 2 WHERE name > 'a';"
+                    "SELECT name, v FROM t ORDER BY v DESC;"
+                    "SELECT count(*), sum(v) FROM t;",
+                    NULL};
+    reference("ref-sqlite", argv, 1, true);
+}
+
+/* The real interpreter (not pyenv's shell shim). -S: no site-packages .pth hooks, which are
+ * machine-specific; the script avoids modules whose libraries the shim itself links
+ * (liblzma): a library already loaded makes no loader allocations when the program loads
+ * it (a difference we would otherwise have to name). */
+Test(reference, python3, .timeout = 120)
+{
+    char exe[PATH_MAX] = "";
+    FILE *f = popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null", "r");
+    cr_assert(f && fgets(exe, sizeof exe, f), "python3 not found");
+    pclose(f);
+    exe[strcspn(exe, "\n")] = 0;
+    char *argv[] = {exe, "-S", "-c",
+                    "import json, collections, re\n"
+                    "class Node:\n"
+                    "    def __init__(self, v): self.v = v; self.kids = []\n"
+                    "root = Node(0)\n"
+                    "for i in range(2000): root.kids.append(Node(i))\n"
+                    "blobs = [bytearray(5000) for _ in range(10)]\n"
+                    "words = collections.Counter(re.findall(r'\\w+', 'a b a c b a'))\n"
+                    "print(json.dumps({'n': len(root.kids), 'w': words}, sort_keys=True))\n",
+                    NULL};
+    reference("ref-python", argv, 1, true);
+}
+
+Test(reference, node, .timeout = 180)
+{
+    char *argv[] = {"/usr/bin/node", "-e",
+                    "const m = new Map(); for (let i = 0; i < 1000; i++) m.set('k' + i, {i});"
+                    "const b = Buffer.alloc(100000, 7);"
+                    "console.log(JSON.stringify({n: m.size, s: b.reduce((a, x) => a + x, 0)}));",
+                    NULL};
+    reference("ref-node", argv, 1, true);
+}
+
+Test(reference, sh_pipeline, .timeout = 120)
+{
+    char *argv[] = {"/bin/sh", "-c",
+                    "printf 'pear\\napple\\nfig\\napple\\n' > in.txt; cat in.txt | sort | tr a-z A-Z",
+                    NULL};
+    /* Processes that exit normally: sh, cat, sort, tr (the forked shells exec). */
+    reference("ref-sh", argv, 4, false);
+}
