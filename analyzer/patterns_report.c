@@ -235,6 +235,25 @@ static void put_clean(FILE *f, const char *s)
     for (; s && *s; s++) fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
 }
 
+/* Prints s word-wrapped to 100 columns, every line indented by indent spaces. */
+static void put_wrapped(FILE *f, const char *s, int indent)
+{
+    const int width = 100 - indent;
+    while (*s) {
+        int n = (int)strlen(s);
+        if (n > width) {
+            n = width;
+            while (n > 0 && s[n] != ' ') n--;
+            if (n == 0) n = width;
+        }
+        fprintf(f, "%*s", indent, "");
+        for (int i = 0; i < n; i++) fputc((unsigned char)s[i] < 0x20 ? '?' : s[i], f);
+        fputc('\n', f);
+        s += n;
+        while (*s == ' ') s++;
+    }
+}
+
 static void rate_str(char *buf, size_t len, double rate)
 {
     char b[32];
@@ -282,7 +301,7 @@ void mw_patterns_text_sec(mw_report *r, mw_report_proc *rp)
         eta_str(b2, sizeof b2, v);
         fprintf(o, "  %-9s %-12s confidence %.2f  %14s  %s\n", label(ORDER[k]),
                 mw_pattern_type_name(v->type), v->confidence, b1, b2);
-        fprintf(o, "            %s\n", v->sentence);
+        put_wrapped(o, v->sentence, 12);
     }
     if (pt->nsites) {
         fprintf(o, "\n%sGrowing sites%s (live bytes keep growing while the program runs)\n", B,

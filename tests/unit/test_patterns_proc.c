@@ -1,0 +1,165 @@
+/*
+ * test_patterns_proc.c — the per-process growth analysis (analyzer/patterns_proc.c) on a trace
+ * synthesized with the real encoder (formats/mw_tracefile.h) and ingested by the real
+ * ingest.c: the external series is exactly RSS - heap - anonymous mappings (file mappings are
+ * not subtracted), the limit comes from the LIMITS record, the leaking site is the one growing
+ * site, alerts respect the cooldown, and every report format renders the section.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest.h"
+#include "mw_tracefile.h"
+#include "patterns_report.h"
+
+#define MiB 1048576.0
+#define STEPS 60
+#define DT_NS 50000000ull /* 50 ms */
+
+/* 3 s of a process leaking 64 KiB per 50 ms from stack 1, churning from stack 2, mapping
+ * 1 MiB anonymous at step 10 and a 2 MiB file at step 20; RSS = 4 MiB + heap + anon + a slow
+ * external drift of 8 KiB per step. */
+static mw_proc *make_proc(void)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 42, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_STACKS,
+              "/bin/leaky", 10, "leaky\0", 6);
+    MW_TB_ADD(&b, mw_enc_limits, (uint64_t)(256 * MiB), 0, (uint64_t)(8192 * MiB));
+    MW_TB_ADD(&b, mw_enc_stack_node, 1, 0, 0x401000);
+    MW_TB_ADD(&b, mw_enc_stack_node, 2, 0, 0x402000);
+    mw_tb_switch(&b, 0);
+    uint64_t heap = 0;
+    for (uint64_t i = 0; i < STEPS; i++) {
+        uint64_t t = (i + 1) * DT_NS;
+        MW_TB_ADD(&b, mw_enc_time, t);
+        mw_tb_alloc(&b, MW_AK_MALLOC, 65536, 1, 0x10000000 + i * 65536);
+        heap += 65536;
+        mw_block_ref tmp = mw_tb_alloc(&b, MW_AK_MALLOC, 1000, 2, 0x20000000);
+        mw_tb_free_block(&b, tmp);
+        uint64_t anon = i >= 10 ? (uint64_t)MiB : 0;
+        if (i == 10)
+            MW_TB_ADD(&b, mw_enc_mmap, 0x7f0000000000, (uint64_t)MiB, 3, 0x22, -1, 0, 1, "", 0);
+        if (i == 20)
+            MW_TB_ADD(&b, mw_enc_mmap, 0x7f1000000000, (uint64_t)(2 * MiB), 1, 0x02, 3, 0, 2,
+                      "/data", 5);
+        uint64_t rss = (uint64_t)(4 * MiB) + heap + anon + i * 8192;
+        MW_TB_ADD(&b, mw_enc_rss, t, rss, rss, 0, 0, rss * 2);
+    }
+    MW_TB_ADD(&b, mw_enc_end, (STEPS + 1) * DT_NS, 0, 0, MW_END_EXIT, 0);
+    uint8_t *data;
+    size_t len;
+    cr_assert_eq(mw_tb_encode(&b, NULL, &data, &len), 0);
+    mw_tb_release(&b);
+    char err[256];
+    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_proc *p = mw_proc_new("synthetic");
+    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
+    mw_reader_close(r);
+    free(data);
+    return p;
+}
+
+Test(patterns_proc, series_verdicts_sites_alerts)
+{
+    mw_proc *p = make_proc();
+    mw_alert_config c;
+    mw_alert_config_default(&c);
+    char err[300];
+    cr_assert_eq(mw_alert_config_set_kv(&c, "heap_bytes=1M", err, sizeof err), 0);
+    cr_assert_eq(mw_alert_config_set_kv(&c, "cooldown_s=1", err, sizeof err), 0);
+    mw_patterns *pt = mw_patterns_analyze(p, &c);
+    cr_assert_not_null(pt);
+
+    cr_assert_str_eq(pt->limit.source, "cgroup memory.max");
+    cr_assert_eq(pt->limit.bytes, 256 * MiB);
+    size_t f = pt->first[MW_SER_RSS];
+    cr_assert(f < pt->n && pt->n - f >= STEPS);
+    for (size_t i = f; i < pt->n; i++) {
+        double heap = pt->v[MW_SER_HEAP][i], rss = pt->v[MW_SER_RSS][i];
+        double anon = pt->t[i] >= 11 * DT_NS / 1e9 - 1e-9 ? MiB : 0;
+        cr_assert_float_eq(pt->v[MW_SER_EXTERNAL][i], rss - heap - anon, 0.5,
+                           "sample %zu (t %.2f): external %.0f, rss %.0f heap %.0f", i,
+                           pt->t[i], pt->v[MW_SER_EXTERNAL][i], rss, heap);
+        if (pt->t[i] <= STEPS * DT_NS / 1e9 + 1e-9) /* after that: the end, no new RSS */
+            cr_assert_float_eq(pt->v[MW_SER_EXTERNAL][i],
+                               4 * MiB + round(pt->t[i] / 0.05 - 1) * 8192, 0.5, "sample %zu", i);
+    }
+    const mw_pattern *h = &pt->verdict[MW_SER_HEAP];
+    cr_assert_eq(h->type, MW_PAT_LEAK, "%s", h->sentence);
+    cr_assert(fabs(h->growth_bytes_per_s - 65536 / 0.05) < 0.02 * 65536 / 0.05, "%f",
+              h->growth_bytes_per_s);
+    cr_assert(h->has_eta);
+    double last_rss = pt->v[MW_SER_RSS][pt->n - 1];
+    double eta = (256 * MiB - last_rss) / h->growth_bytes_per_s;
+    cr_assert(fabs(h->seconds_to_limit - eta) < 0.05 * eta, "%f vs %f", h->seconds_to_limit, eta);
+    cr_assert_eq(pt->verdict[MW_SER_MAPPED].type, MW_PAT_LINEAR,
+                 "two steps up in 3 s: %s", pt->verdict[MW_SER_MAPPED].sentence);
+
+    cr_assert_eq(pt->nsites, 1);
+    cr_assert_eq(p->sites.v[pt->sites[0].site].stack, 1);
+    cr_assert(pt->sites[0].n >= 10);
+
+    size_t heap_alerts = 0;
+    double last = -10;
+    for (size_t i = 0; i < pt->alerts.n; i++) {
+        const mw_alert *a = &pt->alerts.v[i];
+        if (a->rule != MW_AR_HEAP) continue;
+        cr_assert(a->t - last >= 1.0);
+        cr_assert(a->value > 1 * MiB);
+        last = a->t;
+        heap_alerts++;
+    }
+    /* above 1 MiB from t = 0.8 s (16 x 64 KiB) to 3 s: at 0.85, 1.85, 2.85 */
+    cr_assert_eq(heap_alerts, 3);
+
+    /* every format renders the section (no symbolizer: stacks show as "(no stack)") */
+    mw_report_proc rp = {.p = p, .patterns = pt};
+    mw_report r = {.procs = &rp, .n = 1, .top = 10};
+    static const char *const needle[] = {"\"patterns\": {", "Growth patterns", "## Growth patterns",
+                                         "<svg"};
+    for (int k = 0; k < 4; k++) {
+        char *buf = NULL;
+        size_t len = 0;
+        r.out = open_memstream(&buf, &len);
+        cr_assert_not_null(r.out);
+        if (k == 0) {
+            mw_json j;
+            mw_json_init(&j, r.out);
+            mw_json_obj(&j);
+            mw_patterns_json_sec(&r, &rp, &j);
+            mw_json_obj_end(&j);
+        } else if (k == 1) mw_patterns_text_sec(&r, &rp);
+        else if (k == 2) mw_patterns_md_sec(&r, &rp);
+        else mw_patterns_html_sec(&r, &rp);
+        fclose(r.out);
+        cr_assert(strstr(buf, needle[k]) || (k == 0 && strstr(buf, "\"patterns\":{")),
+                  "format %d lacks %s:\n%.400s", k, needle[k], buf);
+        cr_assert(strstr(buf, "leak"), "format %d has no verdict", k);
+        if (k == 1) cr_assert(strstr(buf, "value 1."), "alerts listed with value: %s", buf);
+        free(buf);
+    }
+    mw_patterns_free(pt);
+    mw_proc_free(p);
+}
+
+Test(patterns_proc, empty_process)
+{
+    mw_proc *p = mw_proc_new("empty");
+    mw_patterns *pt = mw_patterns_analyze(p, NULL);
+    cr_assert_not_null(pt);
+    cr_assert_eq(pt->n, 0);
+    cr_assert_eq(pt->nsites, 0);
+    cr_assert_eq(pt->alerts.n, 0);
+    cr_assert_str_eq(pt->limit.source, "none");
+    for (int k = 0; k < MW_SER_COUNT; k++) {
+        cr_assert_eq(pt->verdict[k].type, MW_PAT_STABLE);
+        cr_assert_eq(pt->verdict[k].confidence, 0);
+    }
+    mw_patterns_free(pt);
+    mw_proc_free(p);
+}
