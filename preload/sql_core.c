@@ -68,15 +68,21 @@ void *mw_sql_resolve(const char *name, void *_Atomic *slot)
 }
 
 /* ---- fingerprints seen by this process --------------------------------------------------- */
-#define SEEN_SLOTS 8192u
-static _Atomic uint64_t seen[SEEN_SLOTS];
+#define SEEN_SLOTS 16384u  /* 128 KiB of .bss, touched only by programs that run SQL */
+#define SEEN_PROBES 32u
 
-/* True when fp was not seen before (the caller writes its QUERY record). A full table answers
- * true: the text is then written again, which readers accept. */
+/* True when fp was not seen before (the caller writes its QUERY record). When its neighbourhood
+ * is full (a program with more than ~10000 distinct queries) the answer is true: the text is
+ * then written again, which readers accept; the probe length stays bounded. */
+static _Atomic uint64_t seen[SEEN_SLOTS];
+static _Atomic bool seen_used;
+
 static bool seen_insert(uint64_t fp)
 {
-    size_t i = (size_t)(fp * 0x9E3779B97F4A7C15ull >> 51) & (SEEN_SLOTS - 1);
-    for (size_t n = 0; n < SEEN_SLOTS; n++, i = (i + 1) & (SEEN_SLOTS - 1)) {
+    if (!atomic_load_explicit(&seen_used, memory_order_relaxed))
+        atomic_store(&seen_used, true);
+    size_t i = (size_t)(fp * 0x9E3779B97F4A7C15ull >> 50) & (SEEN_SLOTS - 1);
+    for (size_t n = 0; n < SEEN_PROBES; n++, i = (i + 1) & (SEEN_SLOTS - 1)) {
         uint64_t cur = atomic_load_explicit(&seen[i], memory_order_relaxed);
         if (cur == fp)
             return false;
@@ -94,9 +100,11 @@ static bool seen_insert(uint64_t fp)
 /* The child of a fork writes its own trace: it must write every text again. */
 static void after_fork_child(void)
 {
+    mw_sql_map_after_fork();
+    if (!atomic_load(&seen_used))
+        return; /* no SQL ran: leave the pages untouched */
     for (size_t i = 0; i < SEEN_SLOTS; i++)
         atomic_store_explicit(&seen[i], 0, memory_order_relaxed);
-    mw_sql_map_after_fork();
 }
 
 __attribute__((constructor)) static void sql_core_init(void)

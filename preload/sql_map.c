@@ -173,5 +173,6 @@ void mw_sql_map_after_fork(void)
     mw_sql_map *maps[] = {&mw_sql_stmts, &mw_sql_pending, &mw_sql_named};
     for (size_t m = 0; m < sizeof maps / sizeof maps[0]; m++)
         for (unsigned k = 0; k < SHARDS; k++)
-            atomic_store(&maps[m]->s[k].lock, 0);
+            if (atomic_load(&maps[m]->s[k].lock)) /* (no write: untouched pages stay so) */
+                atomic_store(&maps[m]->s[k].lock, 0);
 }
