@@ -17,6 +17,7 @@
  * Unmap, remove (MADV_DONTNEED) and remap events end the watches of the range.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -35,7 +36,7 @@
 
 #define NOSTACK_MAX_NS 2000000ull     /* signal-blocked writer: page open at most 2 ms */
 #define KERNEL_MAX_NS 2000000ull      /* kernel write: page open at most 2 ms */
-#define SIGNAL_WAIT_MS 50             /* capture handler not run yet: check for a block */
+#define SIGNAL_WAIT_MS 10             /* capture handler not run yet: check for a block */
 #define QUEUE_MAX 4096u
 
 static struct uffd_msg queue[QUEUE_MAX];
@@ -95,13 +96,45 @@ static void task_path(char *buf, size_t cap, pid_t tid, const char *leaf)
     snprintf(buf, cap, "/proc/self/task/%d/%s", (int)tid, leaf);
 }
 
+/* Per-thread cache: an open /proc/self/task/<tid>/syscall (re-read with pread, no
+ * open/close per fault) and whether the thread was last seen with the capture signal
+ * blocked (only those threads get their status file read on every fault). */
+#define TCACHE 64
+static struct tcache { pid_t tid; int fd; bool blocked; uint64_t used; } tc[TCACHE];
+static uint64_t tc_clock;
+
+static struct tcache *tc_get(pid_t tid)
+{
+    struct tcache *lru = &tc[0];
+    for (unsigned i = 0; i < TCACHE; i++) {
+        if (tc[i].tid == tid && tc[i].fd > 0) { tc[i].used = ++tc_clock; return &tc[i]; }
+        if (tc[i].used < lru->used) lru = &tc[i];
+    }
+    if (lru->fd > 0) close(lru->fd);
+    char path[64];
+    task_path(path, sizeof path, tid, "syscall");
+    lru->fd = open(path, O_RDONLY | O_CLOEXEC);
+    lru->tid = tid;
+    lru->blocked = false;
+    lru->used = ++tc_clock;
+    return lru;
+}
+
 /* Parses the syscall file: -1 for a user-mode fault (pc filled), the syscall number, or -2
  * when the thread is running / gone. */
 static int64_t task_syscall(pid_t tid, uintptr_t *pc, char *line, size_t cap)
 {
-    char path[64];
-    task_path(path, sizeof path, tid, "syscall");
-    if (mw_w_read_file(path, line, cap) <= 0) return -2;
+    struct tcache *c = tc_get(tid);
+    ssize_t n = c->fd > 0 ? pread(c->fd, line, cap - 1, 0) : -1;
+    if (n <= 0) {
+        /* stale descriptor (a reused tid): reopen once */
+        if (c->fd > 0) close(c->fd);
+        c->fd = -1;
+        c = tc_get(tid);
+        n = c->fd > 0 ? pread(c->fd, line, cap - 1, 0) : -1;
+        if (n <= 0) { line[0] = 0; return -2; }
+    }
+    line[n] = 0;
     if (strncmp(line, "running", 7) == 0) return -2;
     char *end;
     long long nr = strtoll(line, &end, 10);
@@ -123,7 +156,15 @@ static bool signal_blocked(pid_t tid, int sig)
     char *p = strstr(buf, "SigBlk:");
     if (!p) return false;
     unsigned long long mask = strtoull(p + 7, NULL, 16);
-    return (mask >> (sig - 1)) & 1;
+    bool b = (mask >> (sig - 1)) & 1;
+    tc_get(tid)->blocked = b;
+    return b;
+}
+
+/* Cheap: only threads seen blocking the signal before get their status re-read. */
+static bool maybe_blocked(pid_t tid, int sig)
+{
+    return tc_get(tid)->blocked && signal_blocked(tid, sig);
 }
 
 static uint64_t task_io_calls(pid_t tid)
@@ -183,6 +224,14 @@ static bool any_change(mw_step_slot *s)
     return false;
 }
 
+/* Whether the re-protected pages differ from the snapshot. */
+static bool any_change_now(const mw_step_slot *s)
+{
+    for (unsigned i = 0; i < s->nranges; i++)
+        if (memcmp(s->snap[i], s->now[i], MW_WATCH_PAGE) != 0) return true;
+    return false;
+}
+
 static void context_of(mw_step_slot *s)
 {
     s->t_ns = mw_now_ns();
@@ -194,8 +243,10 @@ static void context_of(mw_step_slot *s)
 }
 
 /* Opens the page for the writer without its cooperation and closes it again when done(). */
-static void open_until(mw_step_slot *s, uint64_t max_ns, bool kernel, const char *line0)
+/* Returns false when it gave up (time limit) without seeing the writer act. */
+static bool open_until(mw_step_slot *s, uint64_t max_ns, bool kernel, const char *line0)
 {
+    bool acted = true;
     uint64_t io0 = kernel ? task_io_calls(s->tid) : 0;
     for (unsigned i = 0; i < s->nranges; i++) mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, false);
     mw_uffd_wake(s->fault_addr, 1);
@@ -214,7 +265,7 @@ static void open_until(mw_step_slot *s, uint64_t max_ns, bool kernel, const char
                 if (!q_push(&m, false)) break;
             }
         }
-        if (mono_ns() - t0 > max_ns) break;
+        if (mono_ns() - t0 > max_ns) { acted = false; break; }
         if (kernel) {
             if (task_io_calls(s->tid) != io0) break;
             uintptr_t pc;
@@ -225,6 +276,7 @@ static void open_until(mw_step_slot *s, uint64_t max_ns, bool kernel, const char
         }
     }
     reprotect(s);
+    return acted;
 }
 
 static void serve_fault_owned(const struct uffd_msg *m, bool nested);
@@ -381,7 +433,7 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
     char line0[256];
     uintptr_t pc = 0;
     int64_t nr = task_syscall(tid, &pc, line0, sizeof line0);
-    bool blocked = signal_blocked(tid, MW_WATCH_SIG_CAPTURE);
+    bool blocked = maybe_blocked(tid, MW_WATCH_SIG_CAPTURE);
     if (!nested && (nr >= 0 || blocked)) serve_others_on_page(page, tid);
     s->tid = tid;
     s->fault_addr = addr;
@@ -430,7 +482,9 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
 nostack:
     atomic_store(&s->state, MW_SS_BUSY);
     s->wflags = MW_WF_NO_STACK;
-    open_until(s, NOSTACK_MAX_NS, false, "");
+    /* No change within the limit: the writer did not get to run (it faults again and is
+     * served again), or stored the bytes already there (not reported on this path). */
+    if (!open_until(s, NOSTACK_MAX_NS, false, "") && !any_change_now(s)) return;
     context_of(s);
     mw_step_emit_events(s);
 }
@@ -510,6 +564,11 @@ bool mw_uffd_start_thread(void)
 
 void mw_fault_after_fork_child(void)
 {
+    for (unsigned i = 0; i < TCACHE; i++) {
+        if (tc[i].fd > 0) close(tc[i].fd);
+        tc[i].fd = -1;
+        tc[i].tid = 0;
+    }
     atomic_store(&thread_started, 0);
     q_head = q_len = 0;
     atomic_store(&mw_step.state, MW_SS_IDLE);

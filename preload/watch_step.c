@@ -167,7 +167,7 @@ void mw_step_fill_context(mw_step_slot *s, void *uc, bool want_stack)
     s->t_ns = mw_now_ns();
     mw_thread *t = mw_self();
     if (!t) { s->wflags |= MW_WF_NO_STACK; return; }
-    if (want_stack) {
+    if (want_stack && mw_cfg.stacks) { /* MEMWATCH_STACKS=0: no stacks for watch events either */
         s->stack = mw_stack_from_ucontext(t, uc);
         if (!s->stack) s->wflags |= MW_WF_NO_STACK;
     } else {
