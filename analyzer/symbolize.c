@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct sym_mod {
     uint64_t start, end, bias;
@@ -113,6 +114,10 @@ mw_symbolizer *mw_sym_new(const mw_proc *p)
         sm->bias = m->bias;
         sm->path = keep_dup(s, m->path);
         if (!s->dwfl || !m->path || m->path[0] != '/') continue;
+        /* Only regular files: a path from a hostile trace naming a FIFO or device must not
+         * block or feed libdw endless data. */
+        struct stat st;
+        if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         Dwfl_Module *dm = dwfl_report_elf(s->dwfl, m->path, m->path, -1, m->bias, false);
         if (!dm) continue;
         if (m->build_id_len) {

@@ -1,0 +1,104 @@
+/*
+ * test_analyzer_symbolize.c — offline symbolization on real traces: C++ names demangled
+ * (template arguments included), inlined frames expanded with the caller's call-site line,
+ * and an object without symbols or debug info degrading to module+0xoffset (no error).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mwtest.h"
+
+static char *g_dir;
+static void setup(void) { g_dir = mwt_tmpdir(); }
+static void teardown(void)
+{
+    mwt_rmtree(g_dir);
+    free(g_dir);
+}
+TestSuite(analyzer_symbolize, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Runs program under the shim in g_dir/sub, analyzes its trace to g_dir/sub.json. */
+static const char *json_of(const char *program, const char *sub)
+{
+    static char json[4200];
+    char dir[4100], cmd[9000];
+    snprintf(dir, sizeof dir, "%s/%s", g_dir, sub);
+    mkdir(dir, 0755);
+    const char *argv[] = {program, NULL};
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .preload = true, .trace_dir = dir}, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    char **paths;
+    size_t n = mwt_find_traces(dir, &paths);
+    cr_assert_eq(n, 1);
+    snprintf(json, sizeof json, "%s.json", dir);
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format json -o '%s'",
+             mwt_build_dir(), paths[0], json);
+    mwt_free_list(paths, n);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    return json;
+}
+
+static int line_of(const char *file, const char *marker)
+{
+    char p[4200], line[512];
+    snprintf(p, sizeof p, "%s/tests/victims/%s", mwt_src_dir(), file);
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f, "%s", p);
+    int n = 0, found = 0;
+    while (fgets(line, sizeof line, f)) {
+        n++;
+        if (strstr(line, marker)) found = n;
+    }
+    fclose(f);
+    cr_assert_gt(found, 0, "%s not in %s", marker, file);
+    return found;
+}
+
+static void check_json(const char *file, const char *script)
+{
+    char *cmd = NULL;
+    cr_assert(asprintf(&cmd, "python3 -c 'import json,sys\nd=json.load(open(sys.argv[1]))\n%s' '%s'",
+                       script, file) > 0);
+    int rc = system(cmd);
+    free(cmd);
+    cr_assert_eq(rc, 0, "JSON check failed on %s:\n%s", file, script);
+}
+
+Test(analyzer_symbolize, cxx_demangled_and_inlined_frames)
+{
+    const char *json = json_of(mwt_victim("analyzer_cxx"), "cxx");
+    char script[4096];
+    snprintf(script, sizeof script,
+             "s={x[\"bytes\"]: x[\"stack\"] for x in d[\"leaks\"][\"sites\"]}\n"
+             "a=s[4021]\n"
+             "assert a[0][\"function\"]==\"shop::Cart::grab(unsigned long)\" and a[0][\"inlined\"] is True, a[0]\n"
+             "assert a[0][\"file\"].endswith(\"analyzer_cxx.cc\") and a[0][\"line\"]==%d, a[0]\n"
+             "assert a[1][\"function\"]==\"shop::Cart::make_leak(int)\" and a[1][\"line\"]==%d, a[1]\n"
+             "assert a[1][\"ip\"]==a[0][\"ip\"] and a[1][\"inlined\"] is False\n"
+             "b=s[2400]\n"
+             "assert any(f[\"function\"]==\"double* shop::spawn<double>(unsigned long)\" and f[\"line\"]==%d for f in b), b\n",
+             line_of("analyzer_cxx.cc", "inlined leak site"),
+             line_of("analyzer_cxx.cc", "call of the inlined grab"),
+             line_of("analyzer_cxx.cc", "template leak site"));
+    check_json(json, script);
+}
+
+Test(analyzer_symbolize, no_debug_info_gives_module_offset)
+{
+    char prog[4200], cmd[9000];
+    snprintf(prog, sizeof prog, "%s/stripped_leak", g_dir);
+    snprintf(cmd, sizeof cmd, "strip --strip-all -o '%s' '%s'", prog, mwt_victim("analyzer_leak"));
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    const char *json = json_of(prog, "stripped");
+    check_json(json,
+               "s=[x for x in d[\"leaks\"][\"sites\"] if x[\"bytes\"]==1234][0][\"stack\"]\n"
+               "f=s[0]\n"
+               "assert f[\"function\"].startswith(\"stripped_leak+0x\") and f[\"file\"] is None and f[\"line\"] is None, f\n"
+               "assert f[\"module\"].endswith(\"stripped_leak\"), f\n"
+               "assert any(x[\"function\"].startswith(\"__libc_start\") for x in s), s\n");
+}
