@@ -478,6 +478,8 @@ Test(sql_interpose, python_sqlite3_module_is_fingerprinted)
     expect_query(l, "sqlite", "INSERT INTO t VALUES (?, ?)", 30);
     expect_query(l, "sqlite", "SELECT b FROM t WHERE a = ? AND b <> ?", 30);
     expect_query(l, "sqlite", "CREATE TABLE t(a INTEGER, b TEXT)", 1);
+    /* c.close() finalized the cached statements and closed the connection */
+    cr_expect_eq(count_prefix(l, "R\t"), 0, "leaked resources reported for a clean script:\n%s", l);
 }
 
 /* ---- PostgreSQL (real server) ----------------------------------------------------------- */
