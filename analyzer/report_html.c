@@ -11,6 +11,7 @@
 #include "htmlesc.h"
 #include "patterns_report.h"
 #include "report.h"
+#include "report_watch.h"
 
 #define ESC(r, s) mw_html_escape((r)->out, (s))
 
@@ -311,51 +312,8 @@ static void sec_sql(mw_report *r, mw_report_proc *rp)
     }
 }
 
-static void sec_watch(mw_report *r, mw_report_proc *rp)
-{
-    const mw_proc *p = rp->p;
-    if (!p->watch_vars.n) return;
-    fputs("<h3>Watched memory</h3>\n<table>\n<tr><th class=\"n\">t (s)</th><th>variable</th>"
-          "<th class=\"n\">offset</th><th>old &rarr; new</th><th>thread</th><th>via</th>"
-          "<th>where</th></tr>\n", r->out);
-    for (size_t i = 0; i < p->watch_events.n && i < 1000; i++) {
-        const mw_watch_event *e = &p->watch_events.v[i];
-        uint64_t *vi = mw_hmap_get(&p->watch_by_id, e->var_id);
-        fprintf(r->out, "<tr><td class=\"n\">%.3f</td><td class=\"mono\">", (double)e->t_ns / 1e9);
-        ESC(r, vi ? p->watch_vars.v[*vi].name : "?");
-        fprintf(r->out, "</td><td class=\"n\">%llu</td><td class=\"mono\">", (unsigned long long)e->offset);
-        if (e->old_bytes) {
-            for (size_t k = 0; k < e->nbytes && k < 16; k++) fprintf(r->out, "%02x", e->old_bytes[k]);
-            fputs(" &rarr; ", r->out);
-            for (size_t k = 0; k < e->nbytes && k < 16; k++) fprintf(r->out, "%02x", e->new_bytes[k]);
-        }
-        fprintf(r->out, "</td><td>%llu ", (unsigned long long)e->tid);
-        ESC(r, mw_thread_name_by_tid(p, e->tid));
-        fputs("</td><td>", r->out);
-        if (e->syscall >= 0) {
-            const char *sn = mw_syscall_name(e->syscall);
-            if (sn) fprintf(r->out, "%s(2)", sn);
-            else fprintf(r->out, "syscall %lld", (long long)e->syscall);
-        }
-        if (e->sql_fp) fprintf(r->out, " sql %016llx", (unsigned long long)e->sql_fp);
-        fputs("</td><td>", r->out);
-        if (e->loc_file || e->loc_func) {
-            fputs("<code>", r->out);
-            ESC(r, e->loc_func);
-            fputs("</code> ", r->out);
-            ESC(r, e->loc_file);
-            fprintf(r->out, ":%llu", (unsigned long long)e->loc_line);
-        } else if (e->stack) {
-            fputs("<details><summary>", r->out);
-            where(r, rp, e->stack);
-            fputs("</summary>", r->out);
-            frames_list(r, rp, e->stack);
-            fputs("</details>", r->out);
-        }
-        fputs("</td></tr>\n", r->out);
-    }
-    fputs("</table>\n", r->out);
-}
+/* Watched memory: per-variable timelines (report_watch_html.c). */
+static void sec_watch(mw_report *r, mw_report_proc *rp) { mw_html_watch(r, rp); }
 
 static void sec_end(mw_report *r, mw_report_proc *rp)
 {
