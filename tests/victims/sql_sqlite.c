@@ -181,8 +181,7 @@ static int run_watch(sqlite3 *db)
         printf("no memwatch\n");
         return 0;
     }
-    int64_t id = memwatch_watch((void *)&g_counter, sizeof g_counter, "counter",
-                                MEMWATCH_TRACK_SQL | MEMWATCH_MUTATION_FULL);
+    int64_t id = memwatch_watch((void *)&g_counter, sizeof g_counter, "counter", MEMWATCH_TRACK_SQL);
     if (id <= 0) {
         fprintf(stderr, "sql_sqlite: memwatch_watch: %lld\n", (long long)id);
         return 1;
