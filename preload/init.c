@@ -10,6 +10,7 @@
  * and closes. abort() and kills leave the prefix written by the last periodic flush.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -62,6 +63,37 @@ __attribute__((weak)) void mw_reach_run(mw_thread *t) { (void)t; }
 
 static void on_fork_child(void);
 
+/* Preloaded objects come before libc in the link map (our hooks then win every lookup);
+ * an object dlopen()ed later comes after it. (Comparing dlsym(RTLD_DEFAULT, "malloc") with our
+ * malloc does not work: a non-PIE program that takes malloc's address makes its own PLT slot
+ * the canonical address.) */
+struct order_arg {
+    const void *self_base;
+    int self_at, libc_at, i;
+};
+
+static int order_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct order_arg *a = data;
+    Dl_info d;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (a->self_at < 0 && info->dlpi_phnum && dladdr((const void *)(info->dlpi_addr + info->dlpi_phdr[0].p_vaddr), &d) &&
+        d.dli_fbase == a->self_base)
+        a->self_at = a->i;
+    if (a->libc_at < 0 && strstr(name, "/libc.so")) a->libc_at = a->i;
+    a->i++;
+    return 0;
+}
+
+static bool loaded_before_libc(const void *self_base)
+{
+    struct order_arg a = { self_base, -1, -1, 0 };
+    if (!self_base) return false;
+    dl_iterate_phdr(order_cb, &a);
+    return a.self_at >= 0 && (a.libc_at < 0 || a.self_at < a.libc_at);
+}
+
 /* Opens the trace and starts the writer; leaves mw_state ON or OFF. */
 static void start_tracing(void)
 {
@@ -90,10 +122,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_real_resolve();
     Dl_info di = { 0 };
     if (dladdr((void *)mw_init, &di) && di.dli_fname) mw_self_path = di.dli_fname;
-    /* preloaded: the malloc everyone gets is ours; dlopen()ed: it is libc's */
-    Dl_info mi;
-    void *gm = dlsym(RTLD_DEFAULT, "malloc");
-    mw_alloc_tracing = gm && dladdr(gm, &mi) && mi.dli_fbase == di.dli_fbase;
+    mw_alloc_tracing = loaded_before_libc(di.dli_fbase);
     mw_config_load();
     if (!mw_cfg.follow) mw_env_strip_self();
     mw_stack_init();

@@ -145,7 +145,7 @@ MW_EXPORT pid_t fork(void)
     return p;
 }
 
-__attribute__((visibility("hidden"))) long mw_vfork_fail(long rax)
+__attribute__((visibility("hidden"), used)) long mw_vfork_fail(long rax)
 {
     errno = (int)-rax;
     return -1;

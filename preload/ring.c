@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -85,9 +86,12 @@ static bool wait_space(mw_thread *t, uint64_t need)
         uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
         if (t->head_local + need - tail <= t->ring_size) { ok = true; break; }
         if (!atomic_load_explicit(&mw_writer_alive, memory_order_acquire)) break;
-        atomic_store(&mw_writer_sleeping, 1);
         mw_writer_kick();
-        nanosleep(&ts, NULL);
+        /* yield first (the writer usually needs only a moment), then sleep */
+        if (spins < 50)
+            sched_yield();
+        else
+            nanosleep(&ts, NULL);
         /* a writer that makes no progress for ~30 s is considered stuck: never hang forever */
         if (++spins > 600000u) break;
     }

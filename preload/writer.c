@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,9 +108,11 @@ static void emit_direct_switch(uint64_t tidx)
     cur_tidx = tidx;
 }
 
-/* Copies every ring's published bytes into the stream; recycles drained exited threads. */
-static void drain_all(void)
+/* Copies every ring's published bytes into the stream; recycles drained exited threads.
+ * Returns how many ring bytes it moved. */
+static uint64_t drain_all(void)
 {
+    uint64_t moved = 0;
     unsigned h = mw_registry_hwm();
     for (unsigned i = 0; i < h; i++) {
         mw_thread *t = mw_registry_get(i);
@@ -121,6 +124,7 @@ static void drain_all(void)
             if (cur_tidx != t->tidx) emit_direct_switch(t->tidx);
             zfeed(t->ring + (tail & t->mask), (size_t)(head - tail), ZSTD_e_continue);
             atomic_store_explicit(&t->tail, head, memory_order_release);
+            moved += head - tail;
         }
         if (ex) mw_registry_release(i, t);
     }
@@ -132,6 +136,7 @@ static void drain_all(void)
         lost_written_by = lb;
         zfeed(b, n, ZSTD_e_continue);
     }
+    return moved;
 }
 
 /* ---- RSS and limits (read(2) on /proc, no stdio) ----------------------------------------- */
@@ -362,7 +367,7 @@ static void *writer_main(void *arg)
     for (;;) {
         atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
         uint64_t sreq = atomic_load(&sync_req);
-        drain_all();
+        uint64_t moved = drain_all();
         uint64_t now = mono_ms();
         if (mw_cfg.rss_ms && now - last_rss >= mw_cfg.rss_ms) {
             sample_rss();
@@ -388,6 +393,11 @@ static void *writer_main(void *arg)
             atomic_store(&sync_done, sreq);
         } else if (frame_in >= FRAME_BYTES) {
             zfeed(NULL, 0, ZSTD_e_end);
+        }
+        /* under load (producers may be waiting for room) go round again without sleeping */
+        if (moved >= 64 * 1024) {
+            sched_yield();
+            continue;
         }
         int seen = atomic_load(&mw_writer_futex);
         atomic_store(&mw_writer_sleeping, 1);
