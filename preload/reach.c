@@ -152,6 +152,9 @@ typedef struct reach_ctx {
     uintptr_t libc_lo[4], libc_hi[4];
     size_t nlibc;
     size_t tls_below;         /* static TLS bytes below the thread pointer (0: unknown) */
+    uint8_t *copy;            /* clique phase: contents of the unreached blocks */
+    uint64_t *coff;           /* per block: offset in copy, or NO_COPY */
+    size_t copy_len;
 } reach_ctx;
 
 /* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
@@ -193,26 +196,33 @@ static void snap_one(const mw_live_block *b, void *arg)
     a->seen++;
 }
 
-static void sift_down(block_ent *a, size_t root, size_t n)
+/* LSD radix sort by address (16-bit digits over the 48 address bits of x86-64 user space;
+ * a fourth pass only if some address has higher bits): O(n), one temporary array. */
+static bool sort_blocks(block_ent *a, size_t n)
 {
-    for (;;) {
-        size_t child = 2 * root + 1;
-        if (child >= n) return;
-        if (child + 1 < n && a[child + 1].addr > a[child].addr) child++;
-        if (a[root].addr >= a[child].addr) return;
-        block_ent t = a[root]; a[root] = a[child]; a[child] = t;
-        root = child;
+    if (n < 2) return true;
+    uintptr_t all = 0;
+    for (size_t i = 0; i < n; i++) all |= a[i].addr;
+    block_ent *tmp = os_alloc(n * sizeof *tmp);
+    size_t *cnt = os_alloc(65536 * sizeof *cnt);
+    if (!tmp || !cnt) {
+        os_free(tmp, n * sizeof *tmp);
+        os_free(cnt, 65536 * sizeof *cnt);
+        return false;
     }
-}
-
-static void sort_blocks(block_ent *a, size_t n)   /* heapsort: no recursion, no memory */
-{
-    if (n < 2) return;
-    for (size_t i = n / 2; i-- > 0;) sift_down(a, i, n);
-    for (size_t end = n - 1; end > 0; end--) {
-        block_ent t = a[0]; a[0] = a[end]; a[end] = t;
-        sift_down(a, 0, end);
+    block_ent *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && (shift == 0 || (all >> shift)); shift += 16) {
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++) cnt[(src[i].addr >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) { size_t k = cnt[d]; cnt[d] = sum; sum += k; }
+        for (size_t i = 0; i < n; i++) dst[cnt[(src[i].addr >> shift) & 0xffff]++] = src[i];
+        block_ent *t = src; src = dst; dst = t;
     }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+    os_free(tmp, n * sizeof *tmp);
+    os_free(cnt, 65536 * sizeof *cnt);
+    return true;
 }
 
 static bool snapshot_blocks(reach_ctx *c)
@@ -225,13 +235,16 @@ static bool snapshot_blocks(reach_ctx *c)
         c->nblk = 0;
         snap_arg a = {c, 0};
         mw_live_foreach(snap_one, &a);
+#ifdef MW_REACH_DEBUG
+        mw_diag("reach foreach done");
+#endif
         if (a.seen <= c->blk_cap) break;
         if (attempt == 3) break;   /* keep what fits: the rest get no verdict (unknown) */
         os_free(c->blk, c->blk_cap * sizeof(block_ent));
         c->blk = NULL;
         want = a.seen;
     }
-    sort_blocks(c->blk, c->nblk);
+    if (!sort_blocks(c->blk, c->nblk)) return false;
     /* Drop duplicates a concurrent free/malloc may have produced (keep the later entry). */
     size_t w = 0;
     for (size_t i = 0; i < c->nblk; i++) {
@@ -351,8 +364,96 @@ static void scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, un
     }
 }
 
+/* Reads n blocks (riov) into liov with as few system calls as possible; an unreadable block
+ * (freed and unmapped meanwhile) gets liov[k].iov_len = 0. */
+static void read_batch(reach_ctx *c, struct iovec *liov, struct iovec *riov, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        size_t got;
+        if (c->pvr) {
+            ssize_t r = process_vm_readv(c->pid, liov + done, n - done, riov + done, n - done, 0);
+            if (r < 0 && (errno == ENOSYS || errno == EPERM)) { c->pvr = false; continue; }
+            got = r < 0 ? 0 : (size_t)r;
+        } else {
+            got = safe_read(c, liov[done].iov_base, (uintptr_t)riov[done].iov_base,
+                            riov[done].iov_len);
+            if (got < riov[done].iov_len) got = 0;
+        }
+        size_t k = done;
+        while (k < n && got >= liov[k].iov_len) { got -= liov[k].iov_len; k++; }
+        if (k == done) {
+            liov[done].iov_len = 0;
+            k = done + 1;
+        }
+        done = k;
+    }
+}
+
+#define NO_COPY ((uint64_t)-1)
+#define COPY_MAX ((size_t)256 << 20)
+#define COPY_CHUNK ((size_t)1 << 20)
+
+static vma *vma_at(reach_ctx *c, uintptr_t a);
+
+/* Calls fn(lo, hi) for each span of memory holding blocks [i, j): the blocks that lie in one
+ * mapping of the maps snapshot, from the first block's start to the last block's end. */
+static size_t block_spans(reach_ctx *c, size_t budget, uint8_t *copy)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < c->nblk;) {
+        vma *v = vma_at(c, c->blk[i].addr);
+        if (!v) { i++; continue; }
+        uintptr_t lo = c->blk[i].addr & ~(uintptr_t)7, hi = lo;
+        size_t j = i;
+        for (; j < c->nblk && c->blk[j].addr < v->hi; j++) {
+            uintptr_t e = c->blk[j].addr + c->blk[j].size;
+            if (e > hi) hi = e;
+        }
+        if (hi > v->hi) hi = v->hi;
+        hi = (hi + 7) & ~(uintptr_t)7;
+        size_t len = hi - lo;
+        if (copy && total + len <= budget) {
+            bool ok = true;
+            for (size_t off = 0; off < len && ok; off += COPY_CHUNK) {
+                size_t want = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
+                ok = safe_read(c, copy + total + off, lo + off, want) == want;
+            }
+            for (size_t k = i; k < j && ok; k++)
+                if (c->blk[k].addr + (c->blk[k].size & ~(size_t)7) <= hi)
+                    c->coff[k] = total + (c->blk[k].addr - lo);
+        }
+        total += len;
+        i = j;
+    }
+    return total;
+}
+
+/* Right after the snapshots: copies the memory holding the live blocks (whole heap spans,
+ * with large process_vm_readv calls) into one buffer when it totals at most COPY_MAX, so
+ * the marking phases scan memory without a system call per block (a linked list would
+ * otherwise cost one call per node). Blocks left without a copy are read in batches. */
+static void copy_blocks(reach_ctx *c)
+{
+    size_t total = block_spans(c, 0, NULL);
+    if (total == 0 || total > COPY_MAX) return;
+    c->coff = os_alloc(c->nblk * sizeof(uint64_t));
+    c->copy = os_alloc(total);
+    if (!c->coff || !c->copy) {
+        os_free(c->coff, c->nblk * sizeof(uint64_t));
+        os_free(c->copy, total);
+        c->coff = NULL;
+        c->copy = NULL;
+        return;
+    }
+    c->copy_len = total;
+    memset(c->coff, 0xff, c->nblk * sizeof(uint64_t));   /* NO_COPY */
+    block_spans(c, total, c->copy);
+}
+
 /* Pops the mark stack until empty, scanning each block's bytes (its requested size, whole
- * words only, like valgrind). Small blocks are read in batches of one system call. */
+ * words only, like valgrind): from the copy made by copy_blocks, or else read in batches of
+ * one system call. */
 static void drain(reach_ctx *c, long clique)
 {
     enum { NIOV = 256 };
@@ -363,6 +464,11 @@ static void drain(reach_ctx *c, long clique)
             uint32_t i = c->stack[c->sp - 1];
             size_t sz = c->blk[i].size & ~(size_t)7;
             if (sz == 0) { c->sp--; continue; }
+            if (c->copy && c->coff[i] != NO_COPY) {
+                c->sp--;
+                scan_words(c, c->copy + c->coff[i], sz, clique, 0);
+                continue;
+            }
             if (sz > RD_BUF / 2) {
                 if (n > 0) break;         /* flush the batch first */
                 c->sp--;
@@ -377,27 +483,7 @@ static void drain(reach_ctx *c, long clique)
         }
         if (n == 0) continue;
         /* The buffer is reused by the scans that push; copy out first, then scan. */
-        size_t done = 0;
-        while (done < n) {
-            size_t got;
-            if (c->pvr) {
-                ssize_t r = process_vm_readv(c->pid, liov + done, n - done, riov + done,
-                                             n - done, 0);
-                if (r < 0 && (errno == ENOSYS || errno == EPERM)) { c->pvr = false; continue; }
-                got = r < 0 ? 0 : (size_t)r;
-            } else {
-                got = safe_read(c, liov[done].iov_base, (uintptr_t)riov[done].iov_base,
-                                riov[done].iov_len);
-                if (got < riov[done].iov_len) got = 0;
-            }
-            size_t k = done;
-            while (k < n && got >= liov[k].iov_len) { got -= liov[k].iov_len; k++; }
-            if (k == done) {              /* block unreadable (freed and unmapped meanwhile) */
-                liov[done].iov_len = 0;
-                k = done + 1;
-            }
-            done = k;
-        }
+        read_batch(c, liov, riov, n);
         for (size_t k = 0; k < n; k++)
             if (liov[k].iov_len) scan_words(c, liov[k].iov_base, liov[k].iov_len, clique, 0);
     }
@@ -799,8 +885,24 @@ static void emit(reach_ctx *c, mw_thread *t)
 }
 
 /* ======================================================================================== */
+#ifdef MW_REACH_DEBUG
+#include <time.h>
+static double dbg_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+#define DBG_T(label) mw_diag("reach %s at %.3f s", label, dbg_now() - dbg_t0)
+#else
+#define DBG_T(label) ((void)0)
+#endif
+
 static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
 {
+#ifdef MW_REACH_DEBUG
+    double dbg_t0 = dbg_now();
+#endif
     reach_ctx c;
     memset(&c, 0, sizeof c);
     c.pid = getpid();
@@ -808,10 +910,15 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     c.buf = os_alloc(RD_BUF);
     if (!c.buf || !snapshot_blocks(&c)) goto out;
     if (c.nblk == 0) goto out;
+    DBG_T("sorted");
+    if (!load_maps(&c)) goto out;
+    copy_blocks(&c);
+    DBG_T("copied");
     c.state = os_alloc(c.nblk);
     c.stack = os_alloc((c.nblk + 1) * sizeof(uint32_t));
-    if (!c.state || !c.stack || !load_maps(&c)) goto out;
+    if (!c.state || !c.stack) goto out;
     collect_roots(&c, my_sp);
+    DBG_T("roots");
 
 #ifdef MW_REACH_DEBUG   /* build with CFLAGS=-DMW_REACH_DEBUG to list the roots on stderr */
     for (size_t r = 0; r < c.nroots; r++)
@@ -824,13 +931,16 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
         scan_range(&c, c.roots[r].lo, c.roots[r].hi, -1, c.roots[r].flags, v ? v->hi : 0);
         drain(&c, -1);
     }
+    DBG_T("marked");
     /* 2. cliques among the unreached, in address order (valgrind's algorithm) */
     for (size_t i = 0; i < c.nblk; i++) {
         if (c.state[i] != ST_UNREACHED) continue;
         c.stack[c.sp++] = (uint32_t)i;
         drain(&c, (long)i);
     }
+    DBG_T("cliques");
     emit(&c, t);
+    DBG_T("emitted");
 out:
     os_free(c.roots, c.roots_cap * sizeof(range));
     os_free(c.excl, c.excl_cap * sizeof(range));
@@ -839,6 +949,10 @@ out:
     os_free(c.state, c.nblk);
     os_free(c.blk, c.blk_cap * sizeof(block_ent));
     os_free(c.buf, RD_BUF);
+    if (c.copy) {
+        os_free(c.copy, c.copy_len);
+        os_free(c.coff, c.nblk * sizeof(uint64_t));
+    }
 }
 
 void mw_reach_run(mw_thread *t)

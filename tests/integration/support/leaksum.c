@@ -85,6 +85,13 @@ static bool lb_del(lbmap *m, uint64_t k, uint64_t *size)
 
 int mw_leaks_from_trace(const char *path, mw_leak_totals *out, char *err, size_t errlen)
 {
+    return mw_leaks_each(path, out, NULL, NULL, err, errlen);
+}
+
+int mw_leaks_each(const char *path, mw_leak_totals *out,
+                  void (*fn)(uint64_t size, unsigned kind, void *arg), void *arg, char *err,
+                  size_t errlen)
+{
     memset(out, 0, sizeof *out);
     out->exit_status = -1;
     mw_reader *r = mw_reader_open(path, err, errlen);
@@ -144,6 +151,7 @@ int mw_leaks_from_trace(const char *path, mw_leak_totals *out, char *err, size_t
         unsigned kind = k ? (unsigned)k->size : 0;
         out->kind_bytes[kind] += live.t[i].size;
         out->kind_blocks[kind]++;
+        if (fn) fn(live.t[i].size, kind, arg);
     }
     free(live.t);
     free(kinds.t);

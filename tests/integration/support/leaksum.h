@@ -27,6 +27,10 @@ typedef struct mw_leak_totals {
 
 /* Replays one trace. Returns 0, or -1 with a message in err. */
 int mw_leaks_from_trace(const char *path, mw_leak_totals *out, char *err, size_t errlen);
+/* Same, and calls fn for every unfreed block (its size and reach kind). */
+int mw_leaks_each(const char *path, mw_leak_totals *out,
+                  void (*fn)(uint64_t size, unsigned kind, void *arg), void *arg, char *err,
+                  size_t errlen);
 
 typedef struct mw_vg_totals {
     bool have_summary, have_in_use;      /* LEAK SUMMARY / "in use at exit" lines found */
