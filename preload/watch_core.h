@@ -30,7 +30,8 @@
 
 #define MW_WATCH_NAME_MAX 64u      /* variable names are truncated to this (with NUL) */
 #define MW_WATCH_PAGE 4096u
-#define MW_WATCH_STEP_PAGES 16u    /* pages one step may open (page-crossing stores, syscalls) */
+#define MW_WATCH_STEP_PAGES 64u    /* pages one step snapshots (page-crossing stores, syscalls) */
+#define MW_WATCH_STEP_EXTRA 1024u  /* further pages a system call may open (not diffed) */
 #define MW_WATCH_SLOT_WATCHES 64u  /* watches one step can report on */
 #define MW_WATCH_SIG_CAPTURE (SIGRTMAX - 3) /* signal that stops a user-mode writer */
 #define MW_WATCH_STORE_MAX 64u     /* widest single store (AVX-512) */
@@ -107,6 +108,8 @@ typedef struct mw_step_slot {
     uint8_t backend;
     unsigned nranges;
     mw_step_range ranges[MW_WATCH_STEP_PAGES];
+    unsigned nextra;            /* opened beyond the snapshot capacity (events: TRUNCATED) */
+    uintptr_t extra[MW_WATCH_STEP_EXTRA];
     unsigned nwatches;
     mw_watch watches[MW_WATCH_SLOT_WATCHES];
     /* snapshot of the watched bytes inside the ranges: one page image per range */

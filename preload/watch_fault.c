@@ -203,17 +203,22 @@ static void extend_step(mw_step_slot *s, const struct uffd_msg *m)
     uintptr_t page = m->arg.pagefault.address & ~(uintptr_t)(MW_WATCH_PAGE - 1);
     collect_watches(s, page);
     if (!mw_step_add_range(s, page, page + MW_WATCH_PAGE)) {
-        /* More pages than one step can track: let it through, unobserved on that page. */
-        mw_uffd_wp(page, MW_WATCH_PAGE, false);
-    } else {
-        mw_uffd_wp(page, MW_WATCH_PAGE, false);
+        /* More pages than one step snapshots: open it all the same (it is re-protected with
+         * the others), its bytes are not diffed and the events say TRUNCATED. When even
+         * that list is full the writer stays blocked until this step ends. */
+        bool known = false;
+        for (unsigned i = 0; i < s->nextra; i++) known |= s->extra[i] == page;
+        if (!known && s->nextra == MW_WATCH_STEP_EXTRA) return;
+        if (!known) s->extra[s->nextra++] = page;
     }
+    mw_uffd_wp(page, MW_WATCH_PAGE, false);
     mw_uffd_wake(m->arg.pagefault.address, 1);
 }
 
 static void reprotect(mw_step_slot *s)
 {
     for (unsigned i = 0; i < s->nranges; i++) mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, true);
+    for (unsigned i = 0; i < s->nextra; i++) mw_uffd_wp(s->extra[i], MW_WATCH_PAGE, true);
     mw_step_capture_now(s);
 }
 
@@ -438,6 +443,7 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
     s->tid = tid;
     s->fault_addr = addr;
     s->nranges = 0;
+    s->nextra = 0;
     s->nwatches = 0;
     s->stack = 0;
     s->sql_fp = 0;

@@ -101,6 +101,7 @@ bool mw_mprot_on_segv(siginfo_t *si, void *ucv)
     s->syscall = -1;
     s->backend = MW_WB_MPROTECT;
     s->nranges = 0;
+    s->nextra = 0;
     s->stack = 0;
     s->sql_fp = 0;
     s->wflags = 0;

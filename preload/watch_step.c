@@ -132,7 +132,8 @@ void mw_step_emit_events(mw_step_slot *s)
         mw_watch_event e = {
             .w = w, .tid = s->tid, .pc = s->pc, .stack = s->stack,
             .sql_fp = (w->flags & MEMWATCH_TRACK_SQL) ? s->sql_fp : 0,
-            .t_ns = s->t_ns, .flags = s->wflags, .syscall = s->syscall,
+            .t_ns = s->t_ns, .flags = s->wflags | (s->nextra ? MW_WF_TRUNCATED : 0),
+            .syscall = s->syscall,
             .loc_file = s->has_loc ? s->loc_file : NULL,
             .loc_func = s->has_loc ? s->loc_func : NULL,
             .loc_line = s->has_loc ? s->loc_line : 0,
@@ -196,6 +197,7 @@ static void reprotect_ranges(mw_step_slot *s)
         else if (!mw_khooks_page_open(s->ranges[i].lo))
             syscall(SYS_mprotect, s->ranges[i].lo, MW_WATCH_PAGE, PROT_READ);
     }
+    for (unsigned i = 0; i < s->nextra; i++) mw_uffd_wp(s->extra[i], MW_WATCH_PAGE, true);
 }
 
 /* Starts the step from a handler running at the faulting instruction (both backends). */

@@ -125,6 +125,15 @@ Test(watch, struct_exact_events, .init = setup, .fini = teardown, .timeout = 60)
     cr_expect_not_null(strstr(w, "\"function\": \"writer_b_count\""));
     cr_expect_not_null(strstr(w, "\"syscall\": \"read\""));
     cr_expect_not_null(strstr(w, "\"thread\": \"writer-a\""));
+    /* every key of DESIGN's watch.events[] contract */
+    const char *keys[] = { "variable", "offset", "old", "new", "tid", "thread", "sql",
+                           "syscall", "location", "stack", "function", "file", "line" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "\"%s\":", keys[i]);
+        cr_expect_not_null(strstr(w, k), "watch.events[] lacks %s", keys[i]);
+    }
+    cr_expect_not_null(strstr(w, "\"location\": {"), "writer-c's location object");
     free(js);
     mw_ws_free(&t);
     free(out);

@@ -7,6 +7,7 @@
  *   unmap        a watched page is written, then munmap'ed; a new mapping is written after
  *   fork         parent writes, forks; the child writes the variable 1000 times and exits
  *   global       writes g_balance (.data) and g_counter (.bss): for MEMWATCH_WATCH=
+ *   bulk         pread of 100 pages and a 20-page memcpy into one 100-page watched buffer
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -163,6 +164,29 @@ static int forker(void)
     return 0;
 }
 
+/* ---- bulk ------------------------------------------------------------------------------ */
+static int bulk(void)
+{
+    size_t n = 100 * 4096;
+    uint8_t *src = malloc(n), *buf = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (size_t i = 0; i < n; i++) src[i] = (uint8_t)(i * 31 + 7);
+    memset(buf, 0, n);
+    char path[] = "/tmp/mw-bulk-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return 2;
+    unlink(path);
+    if (write(fd, src, n) != (ssize_t)n) return 3;
+    watch(buf, n, "bulk");
+    ssize_t r = pread(fd, buf, n, 0);
+    if (r != (ssize_t)n || memcmp(buf, src, n) != 0) { printf("pread %zd\n", r); return 4; }
+    for (size_t i = 0; i < 20 * 4096; i++) src[i] ^= 0x55;
+    memcpy(buf + 4096, src, 20 * 4096);
+    if (memcmp(buf + 4096, src, 20 * 4096) != 0) return 5;
+    printf("bulk ok\n");
+    return 0;
+}
+
 /* ---- global ---------------------------------------------------------------------------- */
 static int global(void)
 {
@@ -183,6 +207,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "unmap")) return unmap();
     if (!strcmp(m, "fork")) return forker();
     if (!strcmp(m, "global")) return global();
+    if (!strcmp(m, "bulk")) return bulk();
     fprintf(stderr, "usage: watch_modes storm|bigread|sigblock|unmap|fork|global\n");
     return 64;
 }
