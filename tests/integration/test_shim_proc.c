@@ -156,7 +156,7 @@ Test(shim_proc, abort_leaves_readable_prefix)
     cr_expect(t->has_header);
     cr_expect(!t->has_end);
     cr_expect_eq(t->status, MW_TRUNCATED, "%s", t->err);
-    cr_expect_eq(mwt_live_of_size(t, 30013), 1, "the leak made 300 ms before abort is in the trace");
+    cr_expect_eq(mwt_live_of_size(t, 30013), 1, "the leak made 600 ms before abort is in the trace");
     run_free(&R);
 }
 

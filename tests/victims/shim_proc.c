@@ -117,10 +117,10 @@ int main(int argc, char **argv)
         say("bye\n");
         _exit(6);
     }
-    if (!strcmp(mode, "abort")) {                  /* leaks 30013, then waits 300 ms, aborts */
+    if (!strcmp(mode, "abort")) {                  /* leaks 30013, then waits 600 ms, aborts */
         leak(30013);
         say("aborting\n");
-        struct timespec ts = { 0, 300 * 1000000 };
+        struct timespec ts = { 0, 600 * 1000000 };
         nanosleep(&ts, NULL);
         abort();
     }
