@@ -88,8 +88,10 @@ void *mw_resolve_symbol(const char *name);
  *     if (p) mw_commit(t, mw_enc_mark(p, cap, label, len));
  *
  * mw_reserve waits for the writer when the ring is full (nothing is dropped by default); it
- * returns NULL only when the shim is shutting down, which is counted as lost. Reserve/commit
- * nest correctly when a signal handler allocates in between. */
+ * returns NULL (counted as lost) when the shim is shutting down, when the record is larger
+ * than half a ring (256 KiB), or when called from a signal handler that interrupted this
+ * thread between its own reserve and commit (a record cannot be slipped in front of an
+ * unfinished one without breaking block numbering). */
 typedef struct mw_thread mw_thread;
 mw_thread *mw_self(void);
 uint8_t *mw_reserve(mw_thread *t, size_t need, size_t *cap);
@@ -116,7 +118,10 @@ pid_t mw_gettid(void);
 uint64_t mw_now_ns(void);   /* monotonic ns since the trace's start_mono_ns */
 
 /* ---- stacks (stack.c): capture + interning into the stack tree --------------------------- */
-/* Interned stack id of the caller of the hook (skip frames of the shim itself). 0 = empty. */
+/* Interned stack id of the caller of the hook (skip frames of the shim itself). 0 = empty.
+ * Call it directly from the exported hook function: frame 0 is the return address of the
+ * function that calls mw_stack_here (found through the frame pointer; the shim is built with
+ * -fno-omit-frame-pointer). Takes the recursion guard itself. */
 uint64_t mw_stack_here(mw_thread *t);
 /* Stack of a signal context (watch core: the faulting instruction is frame 0). */
 uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext);
@@ -161,6 +166,12 @@ void mw_fd_unprotect(int fd);
 void mw_fd_forget_all(void);   /* fork child: the parent's registrations are void */
 void mw_fd_lock(void);
 void mw_fd_unlock(void);
+
+/* ---- watch core (api.c) ------------------------------------------------------------------ */
+/* munmap/mremap hooks: call after a successful unmap of [addr, addr+len) (the old range of a
+ * moving mremap); ends the watches there when the mprotect fallback is in use (userfaultfd
+ * reports unmaps itself). Cheap when nothing is watched. */
+void mw_watch_unmap_notify(uintptr_t addr, size_t len);
 
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
