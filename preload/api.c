@@ -20,6 +20,7 @@
 
 static _Atomic int backend = MW_WB_NONE;
 static _Atomic int init_lock;
+static _Atomic int fallback_watches;   /* some watch uses the mprotect fallback */
 
 int mw_watch_backend(void) { return atomic_load(&backend); }
 
@@ -116,6 +117,7 @@ static int protect_new_pages(mw_watch *w, uintptr_t lo, uintptr_t hi)
             }
         } else {
             mw_khooks_enable();
+            atomic_store(&fallback_watches, 1);
             r = mw_mprot_protect(p, q);
         }
         if (r < 0) {
@@ -207,6 +209,15 @@ void mw_watch_unmapped(uintptr_t lo, uintptr_t hi)
         mw_wtab_unlock();
         if (c.n < 64) break;
     }
+}
+
+/* The shim's munmap/mremap hooks call this after a successful unmap: the mprotect fallback
+ * gets no kernel unmap events. One relaxed load when nothing is watched by the fallback. */
+void mw_watch_unmap_notify(uintptr_t addr, size_t len)
+{
+    if (!atomic_load_explicit(&fallback_watches, memory_order_relaxed) || !len) return;
+    uintptr_t lo = addr & ~(PAGE - 1), hi = (addr + len + PAGE - 1) & ~(PAGE - 1);
+    mw_watch_unmapped(lo, hi);
 }
 
 /* ---- exported ABI ---------------------------------------------------------------------- */
