@@ -160,7 +160,12 @@ void mw_env_strip_self(void);
 extern const char *mw_self_path;         /* path of this .so (dladdr) */
 
 /* real.c: bootstrap pool for allocations made before the real functions are known */
-bool mw_pool_owns(const void *p);
+#define MW_POOL_SIZE (256u * 1024u)
+extern unsigned char mw_pool[MW_POOL_SIZE];
+static inline bool mw_pool_owns(const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)mw_pool < MW_POOL_SIZE;
+}
 void *mw_pool_alloc(size_t size, size_t align);
 size_t mw_pool_usable(const void *p);
 

@@ -14,14 +14,10 @@
 mw_real_fns mw_real;
 
 /* ---- bootstrap pool ---------------------------------------------------------------------- */
-#define POOL_SIZE (256u * 1024u)
-static _Alignas(64) unsigned char pool[POOL_SIZE];
+#define POOL_SIZE MW_POOL_SIZE
+_Alignas(64) unsigned char mw_pool[POOL_SIZE];
+#define pool mw_pool
 static _Atomic size_t pool_used;
-
-bool mw_pool_owns(const void *p)
-{
-    return (const unsigned char *)p >= pool && (const unsigned char *)p < pool + POOL_SIZE;
-}
 
 /* Each block: 16-byte prefix holding its usable size, then the data (16-aligned, or more). */
 void *mw_pool_alloc(size_t size, size_t align)
