@@ -169,7 +169,9 @@ Test(shim_proc, sigkill_leaves_readable_prefix, .timeout = 30)
     const mwt_trace *t = &R.ts[0];
     cr_expect(t->has_header);
     cr_expect(!t->has_end);
-    cr_expect_eq(t->status, MW_TRUNCATED, "%s", t->err);
+    /* cut inside a zstd frame, or (when the kill came right after a frame was closed) at a
+     * frame boundary: either way readable, and without END */
+    cr_expect(t->status == MW_TRUNCATED || t->status == MW_EOF, "%d %s", t->status, t->err);
     cr_expect_eq(mwt_live_of_size(t, 30014), 1);
     cr_expect_gt(t->allocs, 1000, "allocations up to the last flush are there");
     cr_expect_gt(t->last_t_ns, 300000000ull, "records from the last 400 ms are there (t=%llu)",
