@@ -49,10 +49,10 @@ static void frame_line(mw_report *r, const mw_frame *f, size_t i, const char *in
 {
     FILE *o = r->out;
     fprintf(o, "%s#%-2zu ", indent, i);
-    put_clean(o, f->function, 56);
+    put_clean(o, f->function, 52);
     if (f->file) {
         fprintf(o, "  %s", DIM(r));
-        put_clean(o, base(f->file), 30);
+        put_clean(o, base(f->file), 26);
         fprintf(o, ":%llu%s", (unsigned long long)f->line, OFF(r));
     } else if (f->module && !strchr(f->function ? f->function : "", '+')) {
         fprintf(o, "  %s(", DIM(r));
@@ -358,7 +358,8 @@ static void sec_watch(mw_report *r, mw_report_proc *rp)
             for (size_t k = 0; k < e->nbytes && k < 8; k++) fprintf(r->out, "%02x", e->new_bytes[k]);
             if (e->nbytes > 8) fputs("..", r->out);
         }
-        fprintf(r->out, "  tid %llu", (unsigned long long)e->tid);
+        fputs("\n      ", r->out);
+        fprintf(r->out, "tid %llu", (unsigned long long)e->tid);
         const char *tn = mw_thread_name_by_tid(p, e->tid);
         if (tn[0]) {
             fputs(" ", r->out);
@@ -366,8 +367,8 @@ static void sec_watch(mw_report *r, mw_report_proc *rp)
         }
         if (e->syscall >= 0) {
             const char *sn = mw_syscall_name(e->syscall);
-            if (sn) fprintf(r->out, "  via %s(2)", sn);
-            else fprintf(r->out, "  via syscall %lld", (long long)e->syscall);
+            if (sn) fprintf(r->out, "  written by the kernel in %s(2)", sn);
+            else fprintf(r->out, "  written by the kernel in syscall %lld", (long long)e->syscall);
         }
         if (e->sql_fp) fprintf(r->out, "  sql %016llx", (unsigned long long)e->sql_fp);
         fputs("\n", r->out);
