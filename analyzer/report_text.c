@@ -174,7 +174,7 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
     for (size_t i = 0; i < p->leaks.n; i++)
         if (!p->leaks.v[i].suppressed && p->leaks.v[i].kind != MW_REACH_REACHABLE) any = true;
     if (any) {
-        heading(r, "Leaks at exit (unfreed, not reachable; by allocation stack)");
+        heading(r, "Leaks at exit (unfreed and not reachable, by allocation stack)");
         for (size_t i = 0; i < p->leaks.n; i++) {
             const mw_leak *l = &p->leaks.v[i];
             if (l->suppressed || l->kind == MW_REACH_REACHABLE) continue;

@@ -1,0 +1,112 @@
+/*
+ * test_analyzer_tables.c — the analyzer's hash tables under long random insert/delete
+ * sequences, checked against a plain reference array: the integer map (hmap.c, including
+ * key 0 and iteration) and the per-thread live-block table (blocktab.c). Backward-shift
+ * deletion must never lose or duplicate an entry.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocktab.h"
+#include "hmap.h"
+
+#define UNIVERSE 4096
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+Test(tables, hmap_matches_a_reference)
+{
+    static uint64_t ref[UNIVERSE];
+    static bool present[UNIVERSE];
+    mw_hmap m;
+    mw_hmap_init(&m);
+    size_t count = 0;
+    for (int step = 0; step < 200000; step++) {
+        uint64_t k = next() % UNIVERSE;
+        /* keys spread over the 64-bit range, including 0 */
+        uint64_t key = k == 0 ? 0 : k * 0x100000001b3ull;
+        if (next() % 3) {
+            bool added;
+            uint64_t *v = mw_hmap_put(&m, key, &added);
+            cr_assert_not_null(v);
+            cr_assert_eq(added, !present[k]);
+            if (added) count++;
+            *v = step;
+            ref[k] = (uint64_t)step;
+            present[k] = true;
+        } else {
+            uint64_t val;
+            bool was = mw_hmap_del(&m, key, &val);
+            cr_assert_eq(was, present[k], "step %d key %llu", step, (unsigned long long)k);
+            if (was) {
+                cr_assert_eq(val, ref[k]);
+                count--;
+            }
+            present[k] = false;
+        }
+        cr_assert_eq(m.count, count);
+    }
+    for (uint64_t k = 0; k < UNIVERSE; k++) {
+        uint64_t key = k == 0 ? 0 : k * 0x100000001b3ull;
+        uint64_t *v = mw_hmap_get(&m, key);
+        cr_assert_eq(v != NULL, present[k]);
+        if (v) cr_assert_eq(*v, ref[k]);
+    }
+    size_t it = 0, seen = 0;
+    uint64_t k, v;
+    while (mw_hmap_next(&m, &it, &k, &v)) seen++;
+    cr_assert_eq(seen, count);
+    mw_hmap_free(&m);
+}
+
+Test(tables, blocktab_matches_a_reference)
+{
+    static uint64_t size[UNIVERSE + 1];
+    static bool present[UNIVERSE + 1];
+    mw_btab t = {0};
+    size_t count = 0;
+    for (int step = 0; step < 200000; step++) {
+        /* mostly recent sequence numbers, like a churning program, some long-lived ones */
+        uint64_t seq = 1 + (next() % 8 ? (uint64_t)(step % UNIVERSE + next() % 64) % UNIVERSE
+                                        : next() % UNIVERSE);
+        if (next() % 2) {
+            bool added;
+            mw_block *b = mw_btab_put(&t, seq, &added);
+            cr_assert_not_null(b);
+            cr_assert_eq(added, !present[seq]);
+            cr_assert_eq(b->seq, seq);
+            if (added) count++;
+            b->size = (uint64_t)step;
+            size[seq] = (uint64_t)step;
+            present[seq] = true;
+        } else {
+            mw_block out;
+            bool was = mw_btab_del(&t, seq, &out);
+            cr_assert_eq(was, present[seq], "step %d seq %llu", step, (unsigned long long)seq);
+            if (was) {
+                cr_assert_eq(out.size, size[seq]);
+                count--;
+            }
+            present[seq] = false;
+        }
+        cr_assert_eq(t.count, count);
+    }
+    size_t seen = 0;
+    for (size_t i = 0; i < mw_btab_cap(&t); i++)
+        if (t.slots[i].seq) {
+            seen++;
+            cr_assert(present[t.slots[i].seq]);
+            cr_assert_eq(t.slots[i].size, size[t.slots[i].seq]);
+        }
+    cr_assert_eq(seen, count);
+    cr_assert_null(mw_btab_get(&t, 0), "seq 0 is never a block");
+    mw_btab_free(&t);
+}
