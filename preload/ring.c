@@ -1,7 +1,7 @@
 /*
  * ring.c — the per-thread SPSC byte ring and the reserve/commit emission API.
  *
- * A ring is a memfd mapped twice back to back, so any record of up to ring_size bytes is
+ * A ring is shared anonymous memory mapped twice back to back, so any record of up to ring_size bytes is
  * contiguous at (head & mask) however it straddles the end: the encoder writes straight into
  * it and the writer compresses straight out of it. The owning thread writes and publishes
  * `head` (release) when its outermost commit returns; the writer thread alone advances `tail`.
@@ -30,24 +30,16 @@ _Atomic int mw_writer_futex;
 bool mw_ring_init(mw_thread *t, uint64_t size)
 {
     if (t->ring && t->ring_size == size) return true; /* recycled state keeps its ring */
-    int fd = (int)syscall(SYS_memfd_create, "memwatch-ring", 1u /* MFD_CLOEXEC */);
-    if (fd < 0) return false;
-    if (ftruncate(fd, (off_t)size) != 0) {
-        close(fd);
-        return false;
-    }
+    /* shared anonymous pages, mapped a second time right after themselves with mremap(old
+     * size 0): no file descriptor, nothing RLIMIT_FSIZE or a full /dev/shm could refuse */
     uint8_t *base = mw_real.mmap(NULL, size * 2, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) {
-        close(fd);
-        return false;
-    }
-    if (mw_real.mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
-        mw_real.mmap(base + size, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+    if (base == MAP_FAILED) return false;
+    if (mw_real.mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+            MAP_FAILED ||
+        mw_real.mremap(base, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, base + size) == MAP_FAILED) {
         mw_real.munmap(base, size * 2);
-        close(fd);
         return false;
     }
-    close(fd);
     mw_own_range_add(base, size * 2);
     t->ring = base;
     t->ring_size = size;

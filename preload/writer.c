@@ -56,11 +56,31 @@ uint64_t mw_lost_events(void) { return atomic_load(&lost_ev); }
 static void *zalloc(void *op, size_t n) { (void)op; return mw_real.malloc(n); }
 static void zfree(void *op, void *p) { (void)op; mw_real.free(p); }
 
+/* write(2) with SIGXFSZ blocked: past RLIMIT_FSIZE the kernel would kill the program for OUR
+ * write; blocked, the write fails with EFBIG (counted like any write error) and the pending
+ * signal is consumed before the mask is restored. */
+static ssize_t write_nosig(int fd, const void *p, size_t n)
+{
+    sigset_t xfsz, old;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+    ssize_t w = write(fd, p, n);
+    int e = errno;
+    if (w < 0 && e == EFBIG) {
+        struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&xfsz, NULL, &zero) == SIGXFSZ) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return w;
+}
+
 static void write_all(const uint8_t *p, size_t n)
 {
     while (n && !broken) {
         mw_fd_lock();
-        ssize_t w = write(out_fd, p, n);
+        ssize_t w = write_nosig(out_fd, p, n);
         mw_fd_unlock();
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {

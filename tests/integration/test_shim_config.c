@@ -213,3 +213,28 @@ Test(shim_config, stacks_off_depth_and_rss)
     mwt_trace_free(&t);
     mwt_run_free(&r);
 }
+
+Test(shim_config, write_errors_counted_program_unchanged)
+{
+    /* RLIMIT_FSIZE of 2 blocks: the trace write fails with EFBIG (the writer thread blocks
+     * SIGXFSZ), the program must run on unchanged with one line on stderr */
+    char shim[1200], out[1200];
+    snprintf(shim, sizeof shim, "MW_TEST_SHIM=%s", mwt_shim());
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
+    const char *env[] = { shim, out, NULL };
+    const char *argv[] = { "/bin/sh", "-c", "ulimit -f 2; LD_PRELOAD=$MW_TEST_SHIM exec \"$@\"", "sh",
+                           mwt_victim("shim_threads"), NULL };
+    const char *nargv[] = { mwt_victim("shim_threads"), NULL };
+    mwt_run r, n;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = nargv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "status %d signal %d: %s", r.exit_code, r.term_signal, r.err);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "%s", r.err);
+    cr_expect(strstr(r.err, "failed") != NULL, "%s", r.err);
+    mwt_trace t;
+    if (mwt_trace_load_one(dir, &t) == 0) cr_expect(!t.has_end, "the trace cannot be complete");
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    mwt_run_free(&n);
+}
