@@ -98,6 +98,9 @@ int mw_leaks_each(const char *path, mw_leak_totals *out,
     if (!r) return -1;
     lbmap live = {0};
     lbmap kinds = {0};   /* key -> kind from REACH */
+    /* A thread may free a block whose ALLOC is still in its allocating thread's ring: the
+     * FREE then precedes the ALLOC in the stream. Such frees wait here for their ALLOC. */
+    lbmap early = {0};
     uint64_t cur = 0;
     mw_record rec;
     uint64_t seq;
@@ -112,13 +115,21 @@ int mw_leaks_each(const char *path, mw_leak_totals *out,
             break;
         case MW_REC_THREAD_SWITCH: cur = rec.u.thread_switch.tidx; break;
         case MW_REC_ALLOC:
+            if (lb_del(&early, lb_key((mw_block_ref){cur, seq}), NULL)) break;
             if (lb_put(&live, lb_key((mw_block_ref){cur, seq}), rec.u.alloc.size)) rc = -1;
             break;
         case MW_REC_REALLOC:
-            lb_del(&live, lb_key(rec.u.realloc.old), NULL);
+            if (!lb_del(&live, lb_key(rec.u.realloc.old), NULL) &&
+                lb_put(&early, lb_key(rec.u.realloc.old), 1))
+                rc = -1;
+            if (lb_del(&early, lb_key((mw_block_ref){cur, seq}), NULL)) break;
             if (lb_put(&live, lb_key((mw_block_ref){cur, seq}), rec.u.realloc.size)) rc = -1;
             break;
-        case MW_REC_FREE: lb_del(&live, lb_key(rec.u.free.ref), NULL); break;
+        case MW_REC_FREE:
+            if (!lb_del(&live, lb_key(rec.u.free.ref), NULL) &&
+                lb_put(&early, lb_key(rec.u.free.ref), 1))
+                rc = -1;
+            break;
         case MW_REC_REACH: {
             mw_reach_iter it;
             mw_reach_entry e;
@@ -155,6 +166,7 @@ int mw_leaks_each(const char *path, mw_leak_totals *out,
     }
     free(live.t);
     free(kinds.t);
+    free(early.t);
     mw_reader_close(r);
     return rc;
 }
