@@ -70,11 +70,11 @@ static void json_verdict(mw_json *j, const mw_pattern *v)
     mw_json_key(j, "r2");
     mw_json_f64(j, v->trend.r2);
     mw_json_key(j, "level_bytes");
-    mw_json_f64(j, v->level);
+    json_num(j, round(v->level));
     mw_json_key(j, "rise_bytes");
-    mw_json_f64(j, v->rise);
+    json_num(j, round(v->rise));
     mw_json_key(j, "max_drawdown_bytes");
-    mw_json_f64(j, v->max_drawdown);
+    json_num(j, round(v->max_drawdown));
     mw_json_key(j, "period_s");
     json_num_or_null(j, v->type == MW_PAT_OSCILLATING, v->osc.period_s);
     mw_json_key(j, "spikes");
@@ -84,7 +84,7 @@ static void json_verdict(mw_json *j, const mw_pattern *v)
         mw_json_key(j, "t_s");
         mw_json_f64(j, v->mark_t[i]);
         mw_json_key(j, "bytes");
-        mw_json_f64(j, v->mark_v[i]);
+        json_num(j, round(v->mark_v[i]));
         mw_json_obj_end(j);
     }
     mw_json_arr_end(j);
