@@ -8,7 +8,9 @@
  * table (insert after the real allocation, remove BEFORE the real free, so an address reused
  * by another thread is never confused) and write the record into the thread's ring.
  * Allocations made before the real functions are known (dlsym calls calloc) come from the
- * bootstrap pool and are recognised by address. errno is preserved across our own work.
+ * bootstrap pool and are recognised by address. errno is preserved: nothing on the fast path
+ * touches it, and the slow paths that might (thread set-up, libunwind, waiting for the writer)
+ * save and restore it themselves.
  */
 #include <errno.h>
 #include <string.h>
@@ -74,7 +76,6 @@ static inline void note_alloc(mw_thread *t, unsigned kind, void *p, size_t size,
 static inline void *after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
 {
     if (!p) return p;
-    int e = errno;
     bool orph;
     mw_tls_guard++;
     mw_thread *t = acquire(&orph);
@@ -84,7 +85,6 @@ static inline void *after_alloc(void *p, unsigned kind, size_t size, void *fa, v
         release(orph);
     }
     mw_tls_guard--;
-    errno = e;
     return p;
 }
 
@@ -142,7 +142,6 @@ MW_EXPORT void free(void *p)
         mw_real.free(p);
         return;
     }
-    int e = errno;
     bool orph;
     mw_tls_guard++;
     mw_thread *t = acquire(&orph);
@@ -151,9 +150,8 @@ MW_EXPORT void free(void *p)
         if (mw_live_remove((uintptr_t)p, &b)) emit_free(t, b.ref);
         release(orph);
     }
-    mw_real.free(p);
+    mw_real.free(p); /* last: free leaves errno alone (glibc >= 2.33) */
     mw_tls_guard--;
-    errno = e;
 }
 
 /* realloc and reallocarray share this: `kind` is used when there was no tracked old block. */

@@ -13,6 +13,8 @@
  * without breaking the implicit block numbering and the address-delta chain.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -27,16 +29,46 @@ _Atomic int mw_writer_alive;
 _Atomic int mw_writer_sleeping;
 _Atomic int mw_writer_futex;
 
+/* Second way to mirror (when mremap of a shared mapping is refused, e.g. under valgrind): a
+ * memfd mapped twice. Its ftruncate runs with SIGXFSZ blocked (RLIMIT_FSIZE applies). */
+static bool mirror_memfd(uint8_t *base, uint64_t size)
+{
+    int fd = (int)syscall(SYS_memfd_create, "memwatch-ring", 1u /* MFD_CLOEXEC */);
+    if (fd < 0) return false;
+    sigset_t xfsz, old;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+    int rc = ftruncate(fd, (off_t)size);
+    if (rc != 0) {
+        struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&xfsz, NULL, &zero) == SIGXFSZ) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    bool ok = rc == 0 &&
+              mw_real.mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED &&
+              mw_real.mmap(base + size, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED;
+    close(fd);
+    return ok;
+}
+
 bool mw_ring_init(mw_thread *t, uint64_t size)
 {
     if (t->ring && t->ring_size == size) return true; /* recycled state keeps its ring */
+    int saved = errno;
     /* shared anonymous pages, mapped a second time right after themselves with mremap(old
      * size 0): no file descriptor, nothing RLIMIT_FSIZE or a full /dev/shm could refuse */
     uint8_t *base = mw_real.mmap(NULL, size * 2, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) return false;
-    if (mw_real.mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
-            MAP_FAILED ||
-        mw_real.mremap(base, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, base + size) == MAP_FAILED) {
+    if (base == MAP_FAILED) {
+        errno = saved;
+        return false;
+    }
+    bool ok = mw_real.mmap(base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+                  MAP_FAILED &&
+              mw_real.mremap(base, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, base + size) == base + size;
+    if (!ok) ok = mirror_memfd(base, size);
+    errno = saved;
+    if (!ok) {
         mw_real.munmap(base, size * 2);
         return false;
     }

@@ -11,6 +11,7 @@
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <errno.h>
 #include <sys/mman.h>
 
 #include "mw_core.h"
@@ -132,6 +133,7 @@ __attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t s
     unw_context_t uc;
     unw_cursor_t c;
     int g = mw_guard_enter(); /* libunwind may allocate */
+    int saved_errno = errno;
     if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) goto build;
     /* skip our own frames up to the hook's caller (frame 0, already known) */
     bool found0 = false;
@@ -156,6 +158,7 @@ __attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t s
         fr[m++] = (mw_frame){ slot, (uintptr_t)ip, 0 };
     }
 build:
+    errno = saved_errno;
     mw_guard_leave(g);
     uint64_t parent = 0;
     unsigned keep = 0;

@@ -10,6 +10,7 @@
  * key destructors) go through the shared "orphan" stream, under a spinlock.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
@@ -161,7 +162,15 @@ mw_thread *mw_self_slow(void)
 {
     if (mw_tls_dead || atomic_load_explicit(&mw_state, memory_order_acquire) != MW_ST_ON) return NULL;
     int g = mw_guard_enter();
+    int saved_errno = errno;
     mw_thread *t = state_new();
+    if (!t) {
+        /* no memory for a ring: this thread is not traced (and does not retry every call) */
+        mw_tls_dead = 1;
+        mw_count_lost(1, 0);
+        mw_diag("cannot set up tracing for thread %d (out of memory); its calls are not recorded",
+                (int)mw_gettid());
+    }
     if (t) {
         t->parent_tidx = tls_parent;
         thread_identity(t);
@@ -169,6 +178,7 @@ mw_thread *mw_self_slow(void)
         if (atomic_load(&key_ok)) pthread_setspecific(exit_key, t);
         mw_thread_emit_start(t);
     }
+    errno = saved_errno;
     mw_guard_leave(g);
     return t;
 }
