@@ -97,6 +97,21 @@ static void sec_process(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_arr(j);
     for (size_t i = 0; i < p->execs.n; i++) mw_json_str(j, p->execs.v[i]);
     mw_json_arr_end(j);
+    mw_json_key(j, "threads");
+    mw_json_arr(j);
+    for (size_t i = 0; i < p->threads.n; i++) {
+        const mw_thread_info *t = &p->threads.v[i];
+        if (!t->seen && !t->name) continue;
+        mw_json_obj(j);
+        mw_json_key(j, "tidx");
+        mw_json_u64(j, t->tidx);
+        mw_json_key(j, "tid");
+        mw_json_u64(j, t->tid);
+        mw_json_key(j, "name");
+        mw_json_str(j, t->name ? t->name : "");
+        mw_json_obj_end(j);
+    }
+    mw_json_arr_end(j);
     mw_json_obj_end(j);
 }
 
@@ -460,6 +475,10 @@ static void sec_marks(mw_report *r, mw_report_proc *rp, mw_json *j)
         mw_json_f64(j, (double)p->marks.v[i].t_ns / 1e9);
         mw_json_key(j, "heap_bytes");
         mw_json_u64(j, p->marks.v[i].heap);
+        mw_json_key(j, "leaked_bytes"); /* allocated after this mark, unfreed, not reachable */
+        mw_json_u64(j, p->marks.v[i].leaked_bytes);
+        mw_json_key(j, "leaked_blocks");
+        mw_json_u64(j, p->marks.v[i].leaked_blocks);
         mw_json_obj_end(j);
     }
     mw_json_arr_end(j);
