@@ -252,7 +252,10 @@ static int fire(state *st, int rule, int ser, double t, double value, double thr
     }
     while (st->hour_head < out->n && out->v[st->hour_head].t <= t - 3600) st->hour_head++;
     if (c->max_per_hour > 0 && (double)(out->n - st->hour_head) >= c->max_per_hour) {
+        /* counted as one would-be alert: its cooldown runs as if it had fired */
         out->dropped_by_cap++;
+        st->fired[rule][ser] = 1;
+        st->last_fire[rule][ser] = t;
         return 0;
     }
     if (out->n == out->cap) {

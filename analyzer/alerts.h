@@ -67,7 +67,8 @@ typedef struct mw_alert_list {
     mw_alert *v;
     size_t n, cap;
     size_t held_by_cooldown; /* samples where a rule held but was cooling down */
-    size_t dropped_by_cap;   /* alerts not raised because of max_per_hour */
+    size_t dropped_by_cap;   /* alerts not raised because of max_per_hour (each starts its
+                                rule's cooldown as if it had fired) */
 } mw_alert_list;
 
 /* Replays the rules over s[0..n) in time order, then the pattern rule at the last sample time
