@@ -822,8 +822,8 @@ int mw_ingest_reader(mw_proc *p, mw_reader *r, char *err, size_t errlen)
         p->truncated = true;
         break;
     case MW_BAD_VERSION:
-        snprintf(err, errlen, "%s (this memwatch-analyze reads format version %u)",
-                 mw_reader_error(r), MW_FORMAT_VERSION);
+        /* The reader's message names both versions. */
+        snprintf(err, errlen, "%s: use a newer memwatch-analyze", mw_reader_error(r));
         return -1;
     default:
         snprintf(err, errlen, "%s", mw_reader_error(r));
