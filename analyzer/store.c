@@ -38,6 +38,9 @@ mw_store *mw_store_open(const char *path, char *err, size_t errlen)
         goto fail;
     }
     sqlite3_busy_timeout(st->db, 5000);
+    /* The store is derived data (re-running the analyzer rebuilds it): no fsync, so a busy
+     * disk does not stall the report. */
+    sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
     sqlite3_stmt *q;
     int version = -1;
     if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK) {
