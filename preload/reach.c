@@ -4,7 +4,8 @@
  *
  * mw_reach_run() is called once by the exit path, before the END record. It
  *   1. snapshots the live blocks (mw_live_foreach) into an address-sorted array;
- *   2. snapshots /proc/self/maps and classifies every readable+writable mapping: roots are the
+ *   2. snapshots /proc/self/maps and classifies every readable+writable mapping (reach_roots.c):
+ *      roots are the
  *      writable segments of loaded objects (.data/.bss), the stacks of LIVE program threads
  *      (from their stack pointer upward, which includes their static TLS and TCB), and the
  *      program's own anonymous read-write mappings (client mmaps, e.g. Python's obmalloc
@@ -30,154 +31,11 @@
  * call is not permitted, only ranges inside the maps snapshot are read directly).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <link.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "mw_core.h"   /* the thread registry: the shim's per-thread states are not roots */
-#include "mw_shim.h"
-
-/* The thread registry is the shim core's; fall back to /proc/self/task when absent. */
-#pragma weak mw_threads_stacks
-
-/* ======================================================================================== *
- * Own-range registry: memory the shim maps for itself must never be a root (its live table
- * and buffers hold every block's address). Lock-free fixed table; lo == 1 marks a slot being
- * filled, lo == 0 a free slot.
- * ======================================================================================== */
-#define OWN_MAX 4096
-static struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; } own_tab[OWN_MAX];
-static _Atomic unsigned own_overflow;
-
-void mw_own_range_add(const void *p, size_t len)
-{
-    if (!p || !len) return;
-    for (size_t i = 0; i < OWN_MAX; i++) {
-        uintptr_t z = 0;
-        if (atomic_load_explicit(&own_tab[i].lo, memory_order_relaxed) != 0) continue;
-        if (!atomic_compare_exchange_strong(&own_tab[i].lo, &z, (uintptr_t)1)) continue;
-        atomic_store(&own_tab[i].hi, (uintptr_t)p + len);
-        atomic_store(&own_tab[i].lo, (uintptr_t)p);
-        return;
-    }
-    atomic_fetch_add(&own_overflow, 1);
-}
-
-void mw_own_range_del(const void *p, size_t len)
-{
-    (void)len;
-    for (size_t i = 0; i < OWN_MAX; i++) {
-        if (atomic_load_explicit(&own_tab[i].lo, memory_order_acquire) == (uintptr_t)p) {
-            atomic_store(&own_tab[i].hi, (uintptr_t)0);
-            atomic_store(&own_tab[i].lo, (uintptr_t)0);
-            return;
-        }
-    }
-}
-
-/* ======================================================================================== *
- * Raw memory and safe reads
- * ======================================================================================== */
-#define PAGE 4096u
-#define RD_BUF (256u * 1024u)      /* scan buffer */
-#define RED_ZONE 128u              /* x86-64 ABI red zone below sp (valgrind scans it too) */
-
-static uintptr_t page_up(uintptr_t x) { return (x + PAGE - 1) & ~(uintptr_t)(PAGE - 1); }
-static uintptr_t page_down(uintptr_t x) { return x & ~(uintptr_t)(PAGE - 1); }
-
-static void *os_alloc(size_t n)
-{
-    n = page_up(n);
-    long r = syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
-    if (r == -1) return NULL;
-    mw_own_range_add((void *)r, n);
-    return (void *)r;
-}
-
-static void os_free(void *p, size_t n)
-{
-    if (!p) return;
-    n = page_up(n);
-    mw_own_range_del(p, n);
-    syscall(SYS_munmap, p, n);
-}
-
-typedef struct block_ent {   /* = mw_live_block, sorted by addr */
-    uintptr_t addr;
-    size_t size;
-    mw_block_ref ref;
-} block_ent;
-
-enum { ST_UNREACHED = 0, ST_REACHABLE = 1, ST_INDIRECT = 2 };
-
-typedef struct range {
-    uintptr_t lo, hi;
-    unsigned flags;
-} range;
-#define R_LIBC 0x1u      /* inside libc's writable segment: main_arena lives there */
-#define R_CHUNKS 0x2u    /* anonymous: skip glibc mmapped chunks found at page starts */
-#define R_SKIP 0x4u      /* exclusion: not a root */
-#define R_ROOT 0x8u      /* exclusion that is itself a root (module segment) */
-
-typedef struct vma {
-    uintptr_t lo, hi;
-    char perm[4];
-    int kind;
-} vma;
-enum { VK_ANON, VK_FILE, VK_HEAP, VK_STACK, VK_SPECIAL, VK_DEV };
-
-typedef struct reach_ctx {
-    block_ent *blk;
-    size_t nblk, blk_cap;
-    uint8_t *state;
-    uint32_t *stack;
-    size_t sp;
-    uintptr_t min_addr, max_end;
-    uint8_t *buf;             /* RD_BUF bytes */
-    bool pvr;                 /* process_vm_readv usable */
-    pid_t pid;
-    vma *vmas;
-    size_t nvma, vma_cap;
-    range *excl;              /* sorted exclusions */
-    size_t nexcl, excl_cap;
-    range *roots;
-    size_t nroots, roots_cap;
-    uintptr_t libc_lo[4], libc_hi[4];
-    size_t nlibc;
-    size_t tls_below;         /* static TLS bytes below the thread pointer (0: unknown) */
-    uint8_t *copy;            /* clique phase: contents of the unreached blocks */
-    uint64_t *coff;           /* per block: offset in copy, or NO_COPY */
-    size_t copy_len;
-} reach_ctx;
-
-/* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
- * first page is not readable). */
-static size_t safe_read(reach_ctx *c, void *dst, uintptr_t src, size_t n)
-{
-    if (c->pvr) {
-        struct iovec l = {dst, n}, r = {(void *)src, n};
-        ssize_t got = process_vm_readv(c->pid, &l, 1, &r, 1, 0);
-        if (got >= 0) return (size_t)got;
-        if (errno != ENOSYS && errno != EPERM) return 0;
-        c->pvr = false;   /* not permitted here: read directly, within the maps snapshot */
-    }
-    for (size_t i = 0; i < c->nvma; i++) {
-        vma *v = &c->vmas[i];
-        if (src >= v->lo && src < v->hi && v->perm[0] == 'r') {
-            size_t can = v->hi - src < n ? v->hi - src : n;
-            memcpy(dst, (const void *)src, can);
-            return can;
-        }
-    }
-    return 0;
-}
+#include "reach_int.h"
 
 /* ======================================================================================== *
  * Snapshot of the live blocks
@@ -203,11 +61,11 @@ static bool sort_blocks(block_ent *a, size_t n)
     if (n < 2) return true;
     uintptr_t all = 0;
     for (size_t i = 0; i < n; i++) all |= a[i].addr;
-    block_ent *tmp = os_alloc(n * sizeof *tmp);
-    size_t *cnt = os_alloc(65536 * sizeof *cnt);
+    block_ent *tmp = mw_reach_alloc(n * sizeof *tmp);
+    size_t *cnt = mw_reach_alloc(65536 * sizeof *cnt);
     if (!tmp || !cnt) {
-        os_free(tmp, n * sizeof *tmp);
-        os_free(cnt, 65536 * sizeof *cnt);
+        mw_reach_free(tmp, n * sizeof *tmp);
+        mw_reach_free(cnt, 65536 * sizeof *cnt);
         return false;
     }
     block_ent *src = a, *dst = tmp;
@@ -220,8 +78,8 @@ static bool sort_blocks(block_ent *a, size_t n)
         block_ent *t = src; src = dst; dst = t;
     }
     if (src != a) memcpy(a, src, n * sizeof *a);
-    os_free(tmp, n * sizeof *tmp);
-    os_free(cnt, 65536 * sizeof *cnt);
+    mw_reach_free(tmp, n * sizeof *tmp);
+    mw_reach_free(cnt, 65536 * sizeof *cnt);
     return true;
 }
 
@@ -230,7 +88,7 @@ static bool snapshot_blocks(reach_ctx *c)
     size_t want = mw_live_count();
     for (int attempt = 0; attempt < 4; attempt++) {
         c->blk_cap = want + want / 4 + 1024;
-        c->blk = os_alloc(c->blk_cap * sizeof(block_ent));
+        c->blk = mw_reach_alloc(c->blk_cap * sizeof(block_ent));
         if (!c->blk) return false;
         c->nblk = 0;
         snap_arg a = {c, 0};
@@ -240,7 +98,7 @@ static bool snapshot_blocks(reach_ctx *c)
 #endif
         if (a.seen <= c->blk_cap) break;
         if (attempt == 3) break;   /* keep what fits: the rest get no verdict (unknown) */
-        os_free(c->blk, c->blk_cap * sizeof(block_ent));
+        mw_reach_free(c->blk, c->blk_cap * sizeof(block_ent));
         c->blk = NULL;
         want = a.seen;
     }
@@ -287,7 +145,7 @@ static inline long find_block(const reach_ctx *c, uintptr_t v)
 static bool is_next_chunk_header(reach_ctx *c, const block_ent *b, uintptr_t v)
 {
     uint64_t hdr = 0;
-    if (b->addr < 8 || safe_read(c, &hdr, b->addr - 8, 8) != 8) return false;
+    if (b->addr < 8 || mw_reach_read(c, &hdr, b->addr - 8, 8) != 8) return false;
     if (hdr & 2u) return false;   /* mmapped chunk: no neighbour */
     uint64_t csz = hdr & ~(uint64_t)7;
     return csz >= 32 && v == b->addr - 16 + csz;
@@ -342,7 +200,7 @@ static void scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, un
     uintptr_t pos = lo;
     while (pos < hi) {
         size_t want = hi - pos < RD_BUF ? hi - pos : RD_BUF;
-        size_t got = safe_read(c, c->buf, pos, want);
+        size_t got = mw_reach_read(c, c->buf, pos, want);
         got &= ~(size_t)(sizeof(uintptr_t) - 1);
         if (got == 0) { pos = page_down(pos) + PAGE; continue; }   /* unreadable page */
         size_t start = 0, next = got;
@@ -376,7 +234,7 @@ static void read_batch(reach_ctx *c, struct iovec *liov, struct iovec *riov, siz
             if (r < 0 && (errno == ENOSYS || errno == EPERM)) { c->pvr = false; continue; }
             got = r < 0 ? 0 : (size_t)r;
         } else {
-            got = safe_read(c, liov[done].iov_base, (uintptr_t)riov[done].iov_base,
+            got = mw_reach_read(c, liov[done].iov_base, (uintptr_t)riov[done].iov_base,
                             riov[done].iov_len);
             if (got < riov[done].iov_len) got = 0;
         }
@@ -394,7 +252,6 @@ static void read_batch(reach_ctx *c, struct iovec *liov, struct iovec *riov, siz
 #define COPY_MAX ((size_t)256 << 20)
 #define COPY_CHUNK ((size_t)1 << 20)
 
-static vma *vma_at(reach_ctx *c, uintptr_t a);
 
 /* Calls fn(lo, hi) for each span of memory holding blocks [i, j): the blocks that lie in one
  * mapping of the maps snapshot, from the first block's start to the last block's end. */
@@ -402,7 +259,7 @@ static size_t block_spans(reach_ctx *c, size_t budget, uint8_t *copy)
 {
     size_t total = 0;
     for (size_t i = 0; i < c->nblk;) {
-        vma *v = vma_at(c, c->blk[i].addr);
+        vma *v = mw_reach_vma_at(c, c->blk[i].addr);
         if (!v) { i++; continue; }
         uintptr_t lo = c->blk[i].addr & ~(uintptr_t)7, hi = lo;
         size_t j = i;
@@ -417,7 +274,7 @@ static size_t block_spans(reach_ctx *c, size_t budget, uint8_t *copy)
             bool ok = true;
             for (size_t off = 0; off < len && ok; off += COPY_CHUNK) {
                 size_t want = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
-                ok = safe_read(c, copy + total + off, lo + off, want) == want;
+                ok = mw_reach_read(c, copy + total + off, lo + off, want) == want;
             }
             for (size_t k = i; k < j && ok; k++)
                 if (c->blk[k].addr + (c->blk[k].size & ~(size_t)7) <= hi)
@@ -437,11 +294,11 @@ static void copy_blocks(reach_ctx *c)
 {
     size_t total = block_spans(c, 0, NULL);
     if (total == 0 || total > COPY_MAX) return;
-    c->coff = os_alloc(c->nblk * sizeof(uint64_t));
-    c->copy = os_alloc(total);
+    c->coff = mw_reach_alloc(c->nblk * sizeof(uint64_t));
+    c->copy = mw_reach_alloc(total);
     if (!c->coff || !c->copy) {
-        os_free(c->coff, c->nblk * sizeof(uint64_t));
-        os_free(c->copy, total);
+        mw_reach_free(c->coff, c->nblk * sizeof(uint64_t));
+        mw_reach_free(c->copy, total);
         c->coff = NULL;
         c->copy = NULL;
         return;
@@ -486,374 +343,6 @@ static void drain(reach_ctx *c, long clique)
         read_batch(c, liov, riov, n);
         for (size_t k = 0; k < n; k++)
             if (liov[k].iov_len) scan_words(c, liov[k].iov_base, liov[k].iov_len, clique, 0);
-    }
-}
-
-/* ======================================================================================== *
- * Roots
- * ======================================================================================== */
-static uintptr_t parse_hex(const char **s, const char *end)
-{
-    uintptr_t v = 0;
-    const char *p = *s;
-    if (p + 1 < end && p[0] == '0' && p[1] == 'x') p += 2;
-    for (; p < end; p++) {
-        char ch = *p;
-        unsigned d;
-        if (ch >= '0' && ch <= '9') d = (unsigned)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f') d = (unsigned)(ch - 'a' + 10);
-        else if (ch >= 'A' && ch <= 'F') d = (unsigned)(ch - 'A' + 10);
-        else break;
-        v = v * 16 + d;
-    }
-    *s = p;
-    return v;
-}
-
-/* Reads a whole /proc file into raw memory; *len gets its size. NULL on failure. */
-static char *slurp(const char *path, size_t *len, size_t *cap_out)
-{
-    size_t cap = 64 * 1024;
-    for (;;) {
-        char *b = os_alloc(cap);
-        if (!b) return NULL;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) { os_free(b, cap); return NULL; }
-        size_t n = 0;
-        ssize_t r;
-        while (n < cap && (r = read(fd, b + n, cap - n)) > 0) n += (size_t)r;
-        close(fd);
-        if (n < cap) { *len = n; *cap_out = cap; return b; }
-        os_free(b, cap);
-        cap *= 4;
-    }
-}
-
-static bool load_maps(reach_ctx *c)
-{
-    size_t len, cap;
-    char *txt = slurp("/proc/self/maps", &len, &cap);
-    if (!txt) return false;
-    size_t lines = 0;
-    for (size_t i = 0; i < len; i++) lines += txt[i] == '\n';
-    c->vma_cap = lines + 1;
-    c->vmas = os_alloc(c->vma_cap * sizeof(vma));
-    if (!c->vmas) { os_free(txt, cap); return false; }
-    const char *p = txt, *end = txt + len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) eol = end;
-        vma *v = &c->vmas[c->nvma];
-        v->lo = parse_hex(&p, eol);
-        if (p < eol && *p == '-') p++;
-        v->hi = parse_hex(&p, eol);
-        if (p < eol && *p == ' ') p++;
-        if (eol - p >= 4) memcpy(v->perm, p, 4); else memset(v->perm, '-', 4);
-        /* skip perms, offset, dev, inode */
-        const char *q = p;
-        uintptr_t inode = 0;
-        for (int f = 0; f < 4 && q < eol; f++) {
-            while (q < eol && *q != ' ') q++;
-            while (q < eol && *q == ' ') q++;
-            if (f == 2) { const char *t = q; inode = parse_hex(&t, eol); }
-        }
-        const char *path = q;
-        size_t plen = (size_t)(eol - q);
-        if (plen == 0 || (plen >= 6 && !memcmp(path, "[anon:", 6))) v->kind = inode ? VK_FILE : VK_ANON;
-        else if (plen == 6 && !memcmp(path, "[heap]", 6)) v->kind = VK_HEAP;
-        else if (plen == 7 && !memcmp(path, "[stack]", 7)) v->kind = VK_STACK;
-        else if (path[0] == '[') v->kind = VK_SPECIAL;
-        else if (plen >= 21 && !memcmp(path, "/memfd:memwatch-ring", 20))
-            v->kind = VK_SPECIAL;   /* the shim's per-thread rings */
-        else if (plen >= 5 && !memcmp(path, "/dev/", 5) &&
-                 !(plen >= 9 && !memcmp(path, "/dev/zero", 9)))
-            v->kind = VK_DEV;
-        else v->kind = VK_FILE;
-        if (v->hi > v->lo) c->nvma++;
-        p = eol + 1;
-    }
-    os_free(txt, cap);
-    return true;
-}
-
-static vma *vma_at(reach_ctx *c, uintptr_t a)
-{
-    size_t lo = 0, hi = c->nvma;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->vmas[mid].hi <= a) lo = mid + 1;
-        else if (c->vmas[mid].lo > a) hi = mid;
-        else return &c->vmas[mid];
-    }
-    return NULL;
-}
-
-static void add_excl(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
-{
-    if (hi <= lo || c->nexcl >= c->excl_cap) return;
-    size_t i = c->nexcl++;
-    while (i > 0 && c->excl[i - 1].lo > lo) { c->excl[i] = c->excl[i - 1]; i--; }
-    c->excl[i] = (range){lo, hi, flags};
-}
-
-static void add_root(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
-{
-    if (hi <= lo) return;
-    if (c->nroots >= c->roots_cap) {
-        size_t ncap = c->roots_cap ? c->roots_cap * 2 : 1024;
-        range *n = os_alloc(ncap * sizeof(range));
-        if (!n) return;
-        if (c->roots) {
-            memcpy(n, c->roots, c->nroots * sizeof(range));
-            os_free(c->roots, c->roots_cap * sizeof(range));
-        }
-        c->roots = n;
-        c->roots_cap = ncap;
-    }
-    c->roots[c->nroots++] = (range){lo, hi, flags};
-}
-
-/* Loaded objects: their writable PT_LOAD segments are roots (libc's flagged), the shim's
- * own are not. */
-static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    reach_ctx *c = arg;
-    uintptr_t self = (uintptr_t)&mw_reach_run;
-    bool is_self = false;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && self >= a && self < a + ph->p_memsz) is_self = true;
-    }
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    bool is_libc = !strncmp(base, "libc.so", 7);
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
-        uintptr_t lo = page_down(info->dlpi_addr + ph->p_vaddr);
-        uintptr_t hi = page_up(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
-        if (is_self) { add_excl(c, lo, hi, R_SKIP); continue; }
-        add_excl(c, lo, hi, R_ROOT | (is_libc ? R_LIBC : 0));
-        if (is_libc && c->nlibc < 4) { c->libc_lo[c->nlibc] = lo; c->libc_hi[c->nlibc++] = hi; }
-    }
-    return 0;
-}
-
-/* Path /proc/self/task/TID/NAME into buf (no stdio). */
-static void task_path(char *buf, pid_t tid, const char *name)
-{
-    char num[16];
-    int k = 0;
-    unsigned t = (unsigned)tid;
-    do { num[k++] = (char)('0' + t % 10); t /= 10; } while (t && k < 15);
-    memcpy(buf, "/proc/self/task/", 16);
-    size_t pl = 16;
-    while (k > 0) buf[pl++] = num[--k];
-    buf[pl++] = '/';
-    size_t nl = strlen(name);
-    memcpy(buf + pl, name, nl + 1);
-}
-
-/* The shim's own threads (writer, watch fault thread) are named "memwatch-...". */
-static bool is_shim_thread(pid_t tid)
-{
-    char path[64], comm[32];
-    task_path(path, tid, "comm");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, comm, sizeof comm);
-    close(fd);
-    return n >= 9 && !memcmp(comm, "memwatch-", 9);
-}
-
-/* Stack pointer of a blocked thread from /proc/self/task/TID/syscall ("nr a1..a6 sp pc" or
- * "-1 sp pc"); 0 when the thread is running or the file is unreadable. */
-static uintptr_t thread_sp(pid_t tid)
-{
-    char path[64];
-    task_path(path, tid, "syscall");
-    char buf[256];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0 || buf[0] == 'r') return 0;   /* "running" */
-    const char *tok[10];
-    int nt = 0;
-    for (ssize_t i = 0; i < n && nt < 10; i++) {
-        if (buf[i] != ' ' && buf[i] != '\n' && (i == 0 || buf[i - 1] == ' ')) tok[nt++] = buf + i;
-    }
-    if (nt < 3) return 0;
-    const char *s = tok[nt - 2];
-    return parse_hex(&s, buf + n);
-}
-
-/* Tids of this process from /proc/self/task. */
-static size_t list_tasks(mw_thread_stack *out, size_t max)
-{
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    char buf[4096];
-    size_t n = 0;
-    long got;
-    while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
-        for (long off = 0; off < got;) {
-            struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
-                *d = (void *)(buf + off);
-            if (d->name[0] >= '0' && d->name[0] <= '9' && n < max) {
-                pid_t tid = 0;
-                for (const char *q = d->name; *q; q++) tid = tid * 10 + (*q - '0');
-                memset(&out[n], 0, sizeof out[n]);
-                out[n++].tid = tid;
-            }
-            off += d->reclen;
-        }
-    }
-    close(fd);
-    return n;
-}
-
-/* The live program threads' stacks: from sp (minus the red zone) to the top of the stack
- * range, plus their TLS ranges. Their mappings are then excluded from the generic scan. */
-static void thread_roots(reach_ctx *c, uintptr_t my_sp)
-{
-    enum { MAXT = 4096 };
-    mw_thread_stack *ts = os_alloc(MAXT * sizeof *ts);
-    if (!ts) return;
-    size_t n = 0;
-    if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXT / 2);
-    if (n > MAXT / 2) n = MAXT / 2;
-    /* Threads the registry does not know (they never allocated, e.g. idle worker pools):
-     * from /proc/self/task, minus the shim's own threads (named "memwatch-..."). */
-    size_t base = n, nreg = n;
-    size_t nt = list_tasks(ts + base, MAXT - base);
-    for (size_t k = base; k < base + nt; k++) {   /* compacts in place: n <= k always */
-        bool known = false;
-        for (size_t i = 0; i < nreg && !known; i++) known = ts[i].tid == ts[k].tid;
-        if (!known && !is_shim_thread(ts[k].tid)) ts[n++] = ts[k];
-    }
-    pid_t me = mw_gettid();
-    bool have_me = false;
-    for (size_t i = 0; i < n; i++) have_me |= ts[i].tid == me;
-    if (!have_me && n < MAXT) { memset(&ts[n], 0, sizeof ts[n]); ts[n++].tid = me; }
-    for (size_t i = 0; i < n; i++) {
-        uintptr_t sp = ts[i].tid == me ? my_sp : thread_sp(ts[i].tid);
-#ifdef MW_REACH_DEBUG
-        mw_diag("reach thread %d sp %lx stack %lx-%lx", (int)ts[i].tid, (unsigned long)sp,
-                (unsigned long)ts[i].lo, (unsigned long)ts[i].hi);
-#endif
-        uintptr_t lo = ts[i].lo, hi = ts[i].hi;
-        if (hi <= lo || (sp && (sp < lo || sp >= hi))) {
-            vma *v = sp ? vma_at(c, sp) : NULL;   /* range unknown: the mapping holding sp */
-            if (!v) { lo = hi = 0; } else { lo = v->lo; hi = v->hi; }
-        }
-        if (hi > lo) {
-            uintptr_t from = sp ? (sp - RED_ZONE > lo ? sp - RED_ZONE : lo) : lo;
-            if (ts[i].tid == me) from = sp;   /* our own frames below the caller are not roots */
-            add_root(c, from, hi, 0);
-            for (uintptr_t a = lo; a < hi;) {          /* its mappings: not generic roots */
-                vma *v = vma_at(c, a);
-                if (!v) { a = page_down(a) + PAGE; continue; }
-                add_excl(c, v->lo, v->hi, R_SKIP);
-                a = v->hi;
-            }
-        }
-        if (ts[i].tls_hi > ts[i].tls_lo) {
-            add_root(c, ts[i].tls_lo, ts[i].tls_hi, 0);
-            if (ts[i].tid == me && ts[i].tls_hi - ts[i].tls_lo > 0x900)   /* see thread.c */
-                c->tls_below = ts[i].tls_hi - ts[i].tls_lo - 0x900;
-        }
-    }
-    os_free(ts, MAXT * sizeof *ts);
-}
-
-/* A glibc thread stack (a guard mapping right below, a TCB that points to itself near the
- * top): the cached stack of an exited thread or a shim thread. Returns the TCB address. */
-static uintptr_t thread_stack_tcb(reach_ctx *c, size_t vi)
-{
-    const vma *v = &c->vmas[vi];
-    if (vi == 0 || c->vmas[vi - 1].hi != v->lo || memcmp(c->vmas[vi - 1].perm, "---", 3))
-        return 0;
-    uintptr_t from = v->hi - 8192 > v->lo ? v->hi - 8192 : v->lo;
-    size_t n = safe_read(c, c->buf, from, v->hi - from);
-    for (size_t off = 0; off + 24 <= n; off += 64) {
-        const uintptr_t *w = (const uintptr_t *)(c->buf + off);
-        if (w[0] == from + off && w[2] == from + off) return from + off;
-    }
-    return 0;
-}
-
-/* A glibc non-main arena heap: 64 MiB aligned, starting with heap_info {ar_ptr, prev, size,
- * mprotect_size}, mprotect_size the length of the read-write part. */
-static bool is_arena_heap(reach_ctx *c, const vma *v)
-{
-    const uintptr_t heap_max = 64u << 20;
-    if (v->lo % heap_max) return false;
-    uintptr_t h[4];
-    if (safe_read(c, h, v->lo, sizeof h) != sizeof h) return false;
-    return h[0] && h[0] % 8 == 0 && h[1] % heap_max == 0 && h[2] && h[2] <= h[3] &&
-           h[3] <= heap_max && h[3] % PAGE == 0 && h[3] <= v->hi - v->lo + PAGE;
-}
-
-/* cls: 0 generic root, -1 malloc's heap (not a root), else the TCB address of a thread stack
- * that no live program thread owns: only its descriptor and static TLS are roots (glibc keeps
- * them, e.g. the DTV, for the next thread that gets this cached stack; valgrind scans them). */
-static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, intptr_t cls)
-{
-    if (cls == -1) return;
-    if (cls > 0) {
-        uintptr_t t = (uintptr_t)cls, from = t - c->tls_below;
-        if (from < lo) from = lo;
-        if (t >= lo && t < hi) add_root(c, from, hi, 0);
-        return;
-    }
-    add_root(c, lo, hi, c->vmas[vi].kind == VK_ANON ? R_CHUNKS : 0);
-}
-
-static void collect_roots(reach_ctx *c, uintptr_t my_sp)
-{
-    c->excl_cap = OWN_MAX + 8192;
-    c->excl = os_alloc(c->excl_cap * sizeof(range));
-    if (!c->excl) return;
-    for (size_t i = 0; i < OWN_MAX; i++) {
-        uintptr_t lo = atomic_load(&own_tab[i].lo), hi = atomic_load(&own_tab[i].hi);
-        if (lo > 1 && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);
-    }
-    /* The shim's per-thread states (encoder state holds the last allocated address). */
-    unsigned hwm = mw_registry_hwm();
-    for (unsigned i = 0; i < hwm; i++) {
-        mw_thread *t = mw_registry_get(i);
-        if (t) add_excl(c, page_down((uintptr_t)t), page_up((uintptr_t)(t + 1)), R_SKIP);
-    }
-    dl_iterate_phdr(phdr_cb, c);
-    thread_roots(c, my_sp);
-    for (size_t vi = 0; vi < c->nvma; vi++) {
-        const vma *v = &c->vmas[vi];
-        if (v->perm[0] != 'r' || v->perm[1] != 'w') continue;
-        if (v->kind == VK_HEAP || v->kind == VK_SPECIAL || v->kind == VK_DEV ||
-            v->kind == VK_STACK)
-            continue;   /* [stack] is a root only as a live thread's stack */
-        intptr_t cls = 0;
-        if (v->kind == VK_ANON) {
-            uintptr_t tcb;
-            if (is_arena_heap(c, v)) cls = -1;
-            else if ((tcb = thread_stack_tcb(c, vi)) != 0) cls = (intptr_t)tcb;
-        }
-        uintptr_t cur = v->lo;
-        for (size_t e = 0; e < c->nexcl && cur < v->hi; e++) {
-            const range *x = &c->excl[e];
-            if (x->hi <= cur) continue;
-            if (x->lo >= v->hi) break;
-            uintptr_t s = x->lo > cur ? x->lo : cur;
-            uintptr_t t = x->hi < v->hi ? x->hi : v->hi;
-            if (s > cur) generic_piece(c, vi, cur, s, cls);
-            if (x->flags & R_ROOT) add_root(c, s, t, x->flags & R_LIBC);
-            cur = t;
-        }
-        if (cur < v->hi) generic_piece(c, vi, cur, v->hi, cls);
     }
 }
 
@@ -907,17 +396,17 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     memset(&c, 0, sizeof c);
     c.pid = getpid();
     c.pvr = true;
-    c.buf = os_alloc(RD_BUF);
+    c.buf = mw_reach_alloc(RD_BUF);
     if (!c.buf || !snapshot_blocks(&c)) goto out;
     if (c.nblk == 0) goto out;
     DBG_T("sorted");
-    if (!load_maps(&c)) goto out;
+    if (!mw_reach_load_maps(&c)) goto out;
     copy_blocks(&c);
     DBG_T("copied");
-    c.state = os_alloc(c.nblk);
-    c.stack = os_alloc((c.nblk + 1) * sizeof(uint32_t));
+    c.state = mw_reach_alloc(c.nblk);
+    c.stack = mw_reach_alloc((c.nblk + 1) * sizeof(uint32_t));
     if (!c.state || !c.stack) goto out;
-    collect_roots(&c, my_sp);
+    mw_reach_roots(&c, my_sp);
     DBG_T("roots");
 
 #ifdef MW_REACH_DEBUG   /* build with CFLAGS=-DMW_REACH_DEBUG to list the roots on stderr */
@@ -927,7 +416,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
 #endif
     /* 1. roots -> reachable, transitively */
     for (size_t r = 0; r < c.nroots; r++) {
-        vma *v = vma_at(&c, c.roots[r].lo);
+        vma *v = mw_reach_vma_at(&c, c.roots[r].lo);
         scan_range(&c, c.roots[r].lo, c.roots[r].hi, -1, c.roots[r].flags, v ? v->hi : 0);
         drain(&c, -1);
     }
@@ -942,16 +431,16 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     emit(&c, t);
     DBG_T("emitted");
 out:
-    os_free(c.roots, c.roots_cap * sizeof(range));
-    os_free(c.excl, c.excl_cap * sizeof(range));
-    os_free(c.vmas, c.vma_cap * sizeof(vma));
-    os_free(c.stack, (c.nblk + 1) * sizeof(uint32_t));
-    os_free(c.state, c.nblk);
-    os_free(c.blk, c.blk_cap * sizeof(block_ent));
-    os_free(c.buf, RD_BUF);
+    mw_reach_free(c.roots, c.roots_cap * sizeof(range));
+    mw_reach_free(c.excl, c.excl_cap * sizeof(range));
+    mw_reach_free(c.vmas, c.vma_cap * sizeof(vma));
+    mw_reach_free(c.stack, (c.nblk + 1) * sizeof(uint32_t));
+    mw_reach_free(c.state, c.nblk);
+    mw_reach_free(c.blk, c.blk_cap * sizeof(block_ent));
+    mw_reach_free(c.buf, RD_BUF);
     if (c.copy) {
-        os_free(c.copy, c.copy_len);
-        os_free(c.coff, c.nblk * sizeof(uint64_t));
+        mw_reach_free(c.copy, c.copy_len);
+        mw_reach_free(c.coff, c.nblk * sizeof(uint64_t));
     }
 }
 

@@ -1,0 +1,87 @@
+/*
+ * reach_int.h — internals shared by the reachability scan's two files: reach.c (snapshot,
+ * marking, classification, REACH records) and reach_roots.c (the own-range registry, raw
+ * memory and safe reads, /proc/self/maps, and which ranges are roots).
+ */
+#ifndef MW_REACH_INT_H
+#define MW_REACH_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_shim.h"
+
+/* ---- shared types ---------------------------------------------------------------------- */
+#define PAGE 4096u
+#define RD_BUF (256u * 1024u)      /* scan buffer */
+#define RED_ZONE 128u              /* x86-64 ABI red zone below sp (valgrind scans it too) */
+
+static inline uintptr_t page_up(uintptr_t x) { return (x + PAGE - 1) & ~(uintptr_t)(PAGE - 1); }
+static inline uintptr_t page_down(uintptr_t x) { return x & ~(uintptr_t)(PAGE - 1); }
+
+typedef struct block_ent {   /* = mw_live_block, sorted by addr */
+    uintptr_t addr;
+    size_t size;
+    mw_block_ref ref;
+} block_ent;
+
+enum { ST_UNREACHED = 0, ST_REACHABLE = 1, ST_INDIRECT = 2 };
+
+typedef struct range {
+    uintptr_t lo, hi;
+    unsigned flags;
+} range;
+#define R_LIBC 0x1u      /* inside libc's writable segment: main_arena lives there */
+#define R_CHUNKS 0x2u    /* anonymous: skip glibc mmapped chunks found at page starts */
+#define R_SKIP 0x4u      /* exclusion: not a root */
+#define R_ROOT 0x8u      /* exclusion that is itself a root (module segment) */
+
+typedef struct vma {
+    uintptr_t lo, hi;
+    char perm[4];
+    int kind;
+} vma;
+enum { VK_ANON, VK_FILE, VK_HEAP, VK_STACK, VK_SPECIAL, VK_DEV };
+
+typedef struct reach_ctx {
+    block_ent *blk;
+    size_t nblk, blk_cap;
+    uint8_t *state;
+    uint32_t *stack;
+    size_t sp;
+    uintptr_t min_addr, max_end;
+    uint8_t *buf;             /* RD_BUF bytes */
+    bool pvr;                 /* process_vm_readv usable */
+    pid_t pid;
+    vma *vmas;
+    size_t nvma, vma_cap;
+    range *excl;              /* sorted exclusions */
+    size_t nexcl, excl_cap;
+    range *roots;
+    size_t nroots, roots_cap;
+    uintptr_t libc_lo[4], libc_hi[4];
+    size_t nlibc;
+    size_t tls_below;         /* static TLS bytes below the thread pointer (0: unknown) */
+    uint8_t *copy;            /* clique phase: contents of the unreached blocks */
+    uint64_t *coff;           /* per block: offset in copy, or NO_COPY */
+    size_t copy_len;
+} reach_ctx;
+
+/* ---- reach_roots.c ----------------------------------------------------------------------- */
+/* Raw anonymous memory (never malloc), registered as the shim's own so it is never a root. */
+void *mw_reach_alloc(size_t n);
+void mw_reach_free(void *p, size_t n);
+/* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
+ * first page is not readable). process_vm_readv on our own pid, or, where that system call
+ * is not permitted, a direct copy inside the maps snapshot. */
+size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n);
+/* Snapshot of /proc/self/maps into c->vmas (sorted); false on failure. */
+bool mw_reach_load_maps(reach_ctx *c);
+/* The mapping containing a, or NULL. */
+vma *mw_reach_vma_at(reach_ctx *c, uintptr_t a);
+/* Fills c->roots: the ranges to scan (see reach_roots.c); my_sp is the exiting thread's
+ * lowest root address (its caller's frames). */
+void mw_reach_roots(reach_ctx *c, uintptr_t my_sp);
+
+#endif /* MW_REACH_INT_H */

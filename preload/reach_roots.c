@@ -1,0 +1,470 @@
+/*
+ * reach_roots.c — the roots of the reachability scan at exit (see reach.c for the algorithm):
+ * which memory is scanned for pointers, and the raw-memory helpers the scan uses.
+ *
+ * Roots: writable PT_LOAD segments of loaded objects, live program threads' stacks from their
+ * stack pointer up (with their TLS and thread descriptor), the program's anonymous read-write
+ * mappings and writable file mappings. Not roots: glibc's malloc heap ([heap], arena heaps,
+ * large blocks' own mappings), the shim's own memory (segments, per-thread states, rings,
+ * registered ranges), cached stacks of exited threads (except their descriptor and static
+ * TLS), the shim's own threads, devices. Everything is found without malloc or stdio, from
+ * a snapshot of /proc/self/maps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mw_core.h"   /* the thread registry: the shim's per-thread states are not roots */
+#include "reach_int.h"
+
+/* The thread registry is the shim core's; /proc/self/task covers threads it does not know. */
+#pragma weak mw_threads_stacks
+
+/* ======================================================================================== *
+ * Own-range registry: memory the shim maps for itself must never be a root (its live table
+ * and buffers hold every block's address). Lock-free fixed table; lo == 1 marks a slot being
+ * filled, lo == 0 a free slot.
+ * ======================================================================================== */
+#define OWN_MAX 4096
+static struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; } own_tab[OWN_MAX];
+static _Atomic unsigned own_overflow;
+
+void mw_own_range_add(const void *p, size_t len)
+{
+    if (!p || !len) return;
+    for (size_t i = 0; i < OWN_MAX; i++) {
+        uintptr_t z = 0;
+        if (atomic_load_explicit(&own_tab[i].lo, memory_order_relaxed) != 0) continue;
+        if (!atomic_compare_exchange_strong(&own_tab[i].lo, &z, (uintptr_t)1)) continue;
+        atomic_store(&own_tab[i].hi, (uintptr_t)p + len);
+        atomic_store(&own_tab[i].lo, (uintptr_t)p);
+        return;
+    }
+    atomic_fetch_add(&own_overflow, 1);
+}
+
+void mw_own_range_del(const void *p, size_t len)
+{
+    (void)len;
+    for (size_t i = 0; i < OWN_MAX; i++) {
+        if (atomic_load_explicit(&own_tab[i].lo, memory_order_acquire) == (uintptr_t)p) {
+            atomic_store(&own_tab[i].hi, (uintptr_t)0);
+            atomic_store(&own_tab[i].lo, (uintptr_t)0);
+            return;
+        }
+    }
+}
+
+void *mw_reach_alloc(size_t n)
+{
+    n = page_up(n);
+    long r = syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (r == -1) return NULL;
+    mw_own_range_add((void *)r, n);
+    return (void *)r;
+}
+
+void mw_reach_free(void *p, size_t n)
+{
+    if (!p) return;
+    n = page_up(n);
+    mw_own_range_del(p, n);
+    syscall(SYS_munmap, p, n);
+}
+
+/* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
+ * first page is not readable). */
+size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n)
+{
+    if (c->pvr) {
+        struct iovec l = {dst, n}, r = {(void *)src, n};
+        ssize_t got = process_vm_readv(c->pid, &l, 1, &r, 1, 0);
+        if (got >= 0) return (size_t)got;
+        if (errno != ENOSYS && errno != EPERM) return 0;
+        c->pvr = false;   /* not permitted here: read directly, within the maps snapshot */
+    }
+    for (size_t i = 0; i < c->nvma; i++) {
+        vma *v = &c->vmas[i];
+        if (src >= v->lo && src < v->hi && v->perm[0] == 'r') {
+            size_t can = v->hi - src < n ? v->hi - src : n;
+            memcpy(dst, (const void *)src, can);
+            return can;
+        }
+    }
+    return 0;
+}
+
+/* ======================================================================================== *
+ * Roots
+ * ======================================================================================== */
+static uintptr_t parse_hex(const char **s, const char *end)
+{
+    uintptr_t v = 0;
+    const char *p = *s;
+    if (p + 1 < end && p[0] == '0' && p[1] == 'x') p += 2;
+    for (; p < end; p++) {
+        char ch = *p;
+        unsigned d;
+        if (ch >= '0' && ch <= '9') d = (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f') d = (unsigned)(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F') d = (unsigned)(ch - 'A' + 10);
+        else break;
+        v = v * 16 + d;
+    }
+    *s = p;
+    return v;
+}
+
+/* Reads a whole /proc file into raw memory; *len gets its size. NULL on failure. */
+static char *slurp(const char *path, size_t *len, size_t *cap_out)
+{
+    size_t cap = 64 * 1024;
+    for (;;) {
+        char *b = mw_reach_alloc(cap);
+        if (!b) return NULL;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { mw_reach_free(b, cap); return NULL; }
+        size_t n = 0;
+        ssize_t r;
+        while (n < cap && (r = read(fd, b + n, cap - n)) > 0) n += (size_t)r;
+        close(fd);
+        if (n < cap) { *len = n; *cap_out = cap; return b; }
+        mw_reach_free(b, cap);
+        cap *= 4;
+    }
+}
+
+bool mw_reach_load_maps(reach_ctx *c)
+{
+    size_t len, cap;
+    char *txt = slurp("/proc/self/maps", &len, &cap);
+    if (!txt) return false;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += txt[i] == '\n';
+    c->vma_cap = lines + 1;
+    c->vmas = mw_reach_alloc(c->vma_cap * sizeof(vma));
+    if (!c->vmas) { mw_reach_free(txt, cap); return false; }
+    const char *p = txt, *end = txt + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        vma *v = &c->vmas[c->nvma];
+        v->lo = parse_hex(&p, eol);
+        if (p < eol && *p == '-') p++;
+        v->hi = parse_hex(&p, eol);
+        if (p < eol && *p == ' ') p++;
+        if (eol - p >= 4) memcpy(v->perm, p, 4); else memset(v->perm, '-', 4);
+        /* skip perms, offset, dev, inode */
+        const char *q = p;
+        uintptr_t inode = 0;
+        for (int f = 0; f < 4 && q < eol; f++) {
+            while (q < eol && *q != ' ') q++;
+            while (q < eol && *q == ' ') q++;
+            if (f == 2) { const char *t = q; inode = parse_hex(&t, eol); }
+        }
+        const char *path = q;
+        size_t plen = (size_t)(eol - q);
+        if (plen == 0 || (plen >= 6 && !memcmp(path, "[anon:", 6))) v->kind = inode ? VK_FILE : VK_ANON;
+        else if (plen == 6 && !memcmp(path, "[heap]", 6)) v->kind = VK_HEAP;
+        else if (plen == 7 && !memcmp(path, "[stack]", 7)) v->kind = VK_STACK;
+        else if (path[0] == '[') v->kind = VK_SPECIAL;
+        else if (plen >= 21 && !memcmp(path, "/memfd:memwatch-ring", 20))
+            v->kind = VK_SPECIAL;   /* the shim's per-thread rings */
+        else if (plen >= 5 && !memcmp(path, "/dev/", 5) &&
+                 !(plen >= 9 && !memcmp(path, "/dev/zero", 9)))
+            v->kind = VK_DEV;
+        else v->kind = VK_FILE;
+        if (v->hi > v->lo) c->nvma++;
+        p = eol + 1;
+    }
+    mw_reach_free(txt, cap);
+    return true;
+}
+
+vma *mw_reach_vma_at(reach_ctx *c, uintptr_t a)
+{
+    size_t lo = 0, hi = c->nvma;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->vmas[mid].hi <= a) lo = mid + 1;
+        else if (c->vmas[mid].lo > a) hi = mid;
+        else return &c->vmas[mid];
+    }
+    return NULL;
+}
+
+static void add_excl(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
+{
+    if (hi <= lo || c->nexcl >= c->excl_cap) return;
+    size_t i = c->nexcl++;
+    while (i > 0 && c->excl[i - 1].lo > lo) { c->excl[i] = c->excl[i - 1]; i--; }
+    c->excl[i] = (range){lo, hi, flags};
+}
+
+static void add_root(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
+{
+    if (hi <= lo) return;
+    if (c->nroots >= c->roots_cap) {
+        size_t ncap = c->roots_cap ? c->roots_cap * 2 : 1024;
+        range *n = mw_reach_alloc(ncap * sizeof(range));
+        if (!n) return;
+        if (c->roots) {
+            memcpy(n, c->roots, c->nroots * sizeof(range));
+            mw_reach_free(c->roots, c->roots_cap * sizeof(range));
+        }
+        c->roots = n;
+        c->roots_cap = ncap;
+    }
+    c->roots[c->nroots++] = (range){lo, hi, flags};
+}
+
+/* Loaded objects: their writable PT_LOAD segments are roots (libc's flagged), the shim's
+ * own are not. */
+static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    reach_ctx *c = arg;
+    uintptr_t self = (uintptr_t)&mw_reach_run;
+    bool is_self = false;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && self >= a && self < a + ph->p_memsz) is_self = true;
+    }
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    bool is_libc = !strncmp(base, "libc.so", 7);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
+        uintptr_t lo = page_down(info->dlpi_addr + ph->p_vaddr);
+        uintptr_t hi = page_up(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+        if (is_self) { add_excl(c, lo, hi, R_SKIP); continue; }
+        add_excl(c, lo, hi, R_ROOT | (is_libc ? R_LIBC : 0));
+        if (is_libc && c->nlibc < 4) { c->libc_lo[c->nlibc] = lo; c->libc_hi[c->nlibc++] = hi; }
+    }
+    return 0;
+}
+
+/* Path /proc/self/task/TID/NAME into buf (no stdio). */
+static void task_path(char *buf, pid_t tid, const char *name)
+{
+    char num[16];
+    int k = 0;
+    unsigned t = (unsigned)tid;
+    do { num[k++] = (char)('0' + t % 10); t /= 10; } while (t && k < 15);
+    memcpy(buf, "/proc/self/task/", 16);
+    size_t pl = 16;
+    while (k > 0) buf[pl++] = num[--k];
+    buf[pl++] = '/';
+    size_t nl = strlen(name);
+    memcpy(buf + pl, name, nl + 1);
+}
+
+/* The shim's own threads (writer, watch fault thread) are named "memwatch-...". */
+static bool is_shim_thread(pid_t tid)
+{
+    char path[64], comm[32];
+    task_path(path, tid, "comm");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, comm, sizeof comm);
+    close(fd);
+    return n >= 9 && !memcmp(comm, "memwatch-", 9);
+}
+
+/* Stack pointer of a blocked thread from /proc/self/task/TID/syscall ("nr a1..a6 sp pc" or
+ * "-1 sp pc"); 0 when the thread is running or the file is unreadable. */
+static uintptr_t thread_sp(pid_t tid)
+{
+    char path[64];
+    task_path(path, tid, "syscall");
+    char buf[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0 || buf[0] == 'r') return 0;   /* "running" */
+    const char *tok[10];
+    int nt = 0;
+    for (ssize_t i = 0; i < n && nt < 10; i++) {
+        if (buf[i] != ' ' && buf[i] != '\n' && (i == 0 || buf[i - 1] == ' ')) tok[nt++] = buf + i;
+    }
+    if (nt < 3) return 0;
+    const char *s = tok[nt - 2];
+    return parse_hex(&s, buf + n);
+}
+
+/* Tids of this process from /proc/self/task. */
+static size_t list_tasks(mw_thread_stack *out, size_t max)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[4096];
+    size_t n = 0;
+    long got;
+    while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < got;) {
+            struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; }
+                *d = (void *)(buf + off);
+            if (d->name[0] >= '0' && d->name[0] <= '9' && n < max) {
+                pid_t tid = 0;
+                for (const char *q = d->name; *q; q++) tid = tid * 10 + (*q - '0');
+                memset(&out[n], 0, sizeof out[n]);
+                out[n++].tid = tid;
+            }
+            off += d->reclen;
+        }
+    }
+    close(fd);
+    return n;
+}
+
+/* The live program threads' stacks: from sp (minus the red zone) to the top of the stack
+ * range, plus their TLS ranges. Their mappings are then excluded from the generic scan. */
+static void thread_roots(reach_ctx *c, uintptr_t my_sp)
+{
+    enum { MAXT = 4096 };
+    mw_thread_stack *ts = mw_reach_alloc(MAXT * sizeof *ts);
+    if (!ts) return;
+    size_t n = 0;
+    if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXT / 2);
+    if (n > MAXT / 2) n = MAXT / 2;
+    /* Threads the registry does not know (they never allocated, e.g. idle worker pools):
+     * from /proc/self/task, minus the shim's own threads (named "memwatch-..."). */
+    size_t base = n, nreg = n;
+    size_t nt = list_tasks(ts + base, MAXT - base);
+    for (size_t k = base; k < base + nt; k++) {   /* compacts in place: n <= k always */
+        bool known = false;
+        for (size_t i = 0; i < nreg && !known; i++) known = ts[i].tid == ts[k].tid;
+        if (!known && !is_shim_thread(ts[k].tid)) ts[n++] = ts[k];
+    }
+    pid_t me = mw_gettid();
+    bool have_me = false;
+    for (size_t i = 0; i < n; i++) have_me |= ts[i].tid == me;
+    if (!have_me && n < MAXT) { memset(&ts[n], 0, sizeof ts[n]); ts[n++].tid = me; }
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t sp = ts[i].tid == me ? my_sp : thread_sp(ts[i].tid);
+#ifdef MW_REACH_DEBUG
+        mw_diag("reach thread %d sp %lx stack %lx-%lx", (int)ts[i].tid, (unsigned long)sp,
+                (unsigned long)ts[i].lo, (unsigned long)ts[i].hi);
+#endif
+        uintptr_t lo = ts[i].lo, hi = ts[i].hi;
+        if (hi <= lo || (sp && (sp < lo || sp >= hi))) {
+            vma *v = sp ? mw_reach_vma_at(c, sp) : NULL;   /* range unknown: the mapping holding sp */
+            if (!v) { lo = hi = 0; } else { lo = v->lo; hi = v->hi; }
+        }
+        if (hi > lo) {
+            uintptr_t from = sp ? (sp - RED_ZONE > lo ? sp - RED_ZONE : lo) : lo;
+            if (ts[i].tid == me) from = sp;   /* our own frames below the caller are not roots */
+            add_root(c, from, hi, 0);
+            for (uintptr_t a = lo; a < hi;) {          /* its mappings: not generic roots */
+                vma *v = mw_reach_vma_at(c, a);
+                if (!v) { a = page_down(a) + PAGE; continue; }
+                add_excl(c, v->lo, v->hi, R_SKIP);
+                a = v->hi;
+            }
+        }
+        if (ts[i].tls_hi > ts[i].tls_lo) {
+            add_root(c, ts[i].tls_lo, ts[i].tls_hi, 0);
+            if (ts[i].tid == me && ts[i].tls_hi - ts[i].tls_lo > 0x900)   /* see thread.c */
+                c->tls_below = ts[i].tls_hi - ts[i].tls_lo - 0x900;
+        }
+    }
+    mw_reach_free(ts, MAXT * sizeof *ts);
+}
+
+/* A glibc thread stack (a guard mapping right below, a TCB that points to itself near the
+ * top): the cached stack of an exited thread or a shim thread. Returns the TCB address. */
+static uintptr_t thread_stack_tcb(reach_ctx *c, size_t vi)
+{
+    const vma *v = &c->vmas[vi];
+    if (vi == 0 || c->vmas[vi - 1].hi != v->lo || memcmp(c->vmas[vi - 1].perm, "---", 3))
+        return 0;
+    uintptr_t from = v->hi - 8192 > v->lo ? v->hi - 8192 : v->lo;
+    size_t n = mw_reach_read(c, c->buf, from, v->hi - from);
+    for (size_t off = 0; off + 24 <= n; off += 64) {
+        const uintptr_t *w = (const uintptr_t *)(c->buf + off);
+        if (w[0] == from + off && w[2] == from + off) return from + off;
+    }
+    return 0;
+}
+
+/* A glibc non-main arena heap: 64 MiB aligned, starting with heap_info {ar_ptr, prev, size,
+ * mprotect_size}, mprotect_size the length of the read-write part. */
+static bool is_arena_heap(reach_ctx *c, const vma *v)
+{
+    const uintptr_t heap_max = 64u << 20;
+    if (v->lo % heap_max) return false;
+    uintptr_t h[4];
+    if (mw_reach_read(c, h, v->lo, sizeof h) != sizeof h) return false;
+    return h[0] && h[0] % 8 == 0 && h[1] % heap_max == 0 && h[2] && h[2] <= h[3] &&
+           h[3] <= heap_max && h[3] % PAGE == 0 && h[3] <= v->hi - v->lo + PAGE;
+}
+
+/* cls: 0 generic root, -1 malloc's heap (not a root), else the TCB address of a thread stack
+ * that no live program thread owns: only its descriptor and static TLS are roots (glibc keeps
+ * them, e.g. the DTV, for the next thread that gets this cached stack; valgrind scans them). */
+static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, intptr_t cls)
+{
+    if (cls == -1) return;
+    if (cls > 0) {
+        uintptr_t t = (uintptr_t)cls, from = t - c->tls_below;
+        if (from < lo) from = lo;
+        if (t >= lo && t < hi) add_root(c, from, hi, 0);
+        return;
+    }
+    add_root(c, lo, hi, c->vmas[vi].kind == VK_ANON ? R_CHUNKS : 0);
+}
+
+void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
+{
+    c->excl_cap = OWN_MAX + 8192;
+    c->excl = mw_reach_alloc(c->excl_cap * sizeof(range));
+    if (!c->excl) return;
+    for (size_t i = 0; i < OWN_MAX; i++) {
+        uintptr_t lo = atomic_load(&own_tab[i].lo), hi = atomic_load(&own_tab[i].hi);
+        if (lo > 1 && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);
+    }
+    /* The shim's per-thread states (encoder state holds the last allocated address). */
+    unsigned hwm = mw_registry_hwm();
+    for (unsigned i = 0; i < hwm; i++) {
+        mw_thread *t = mw_registry_get(i);
+        if (t) add_excl(c, page_down((uintptr_t)t), page_up((uintptr_t)(t + 1)), R_SKIP);
+    }
+    dl_iterate_phdr(phdr_cb, c);
+    thread_roots(c, my_sp);
+    for (size_t vi = 0; vi < c->nvma; vi++) {
+        const vma *v = &c->vmas[vi];
+        if (v->perm[0] != 'r' || v->perm[1] != 'w') continue;
+        if (v->kind == VK_HEAP || v->kind == VK_SPECIAL || v->kind == VK_DEV ||
+            v->kind == VK_STACK)
+            continue;   /* [stack] is a root only as a live thread's stack */
+        intptr_t cls = 0;
+        if (v->kind == VK_ANON) {
+            uintptr_t tcb;
+            if (is_arena_heap(c, v)) cls = -1;
+            else if ((tcb = thread_stack_tcb(c, vi)) != 0) cls = (intptr_t)tcb;
+        }
+        uintptr_t cur = v->lo;
+        for (size_t e = 0; e < c->nexcl && cur < v->hi; e++) {
+            const range *x = &c->excl[e];
+            if (x->hi <= cur) continue;
+            if (x->lo >= v->hi) break;
+            uintptr_t s = x->lo > cur ? x->lo : cur;
+            uintptr_t t = x->hi < v->hi ? x->hi : v->hi;
+            if (s > cur) generic_piece(c, vi, cur, s, cls);
+            if (x->flags & R_ROOT) add_root(c, s, t, x->flags & R_LIBC);
+            cur = t;
+        }
+        if (cur < v->hi) generic_piece(c, vi, cur, v->hi, cls);
+    }
+}
