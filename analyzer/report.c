@@ -14,6 +14,7 @@ void mw_report_verdict(mw_report *r)
     memset(r->blocks, 0, sizeof r->blocks);
     r->supp_bytes = r->supp_blocks = r->lost_events = 0;
     r->any_truncated = false;
+    r->compact = r->n > 1;
     for (size_t i = 0; i < r->n; i++) {
         mw_report_proc *rp = &r->procs[i];
         mw_proc *p = rp->p;

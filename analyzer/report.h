@@ -38,6 +38,8 @@ typedef struct mw_report {
     const mw_failon *failon;   /* NULL: no --fail-on */
     const mw_supp *supp;       /* NULL: no --suppressions */
     bool color;                /* ANSI colours (text format, tty only) */
+    bool compact;              /* several processes: text sections keep to leaks, marks and
+                                  totals (set by mw_report_verdict when n > 1) */
     size_t top;                /* rows per ranked table (default 10) */
     /* merged verdict (mw_report_verdict) */
     bool failed;               /* some --fail-on condition holds for some process */

@@ -153,7 +153,7 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
                 (unsigned long long)p->lost_bytes, OFF(r));
 }
 
-static void leak_group(mw_report *r, mw_report_proc *rp, const mw_leak *l)
+static void leak_group(mw_report *r, mw_report_proc *rp, const mw_leak *l, size_t frames)
 {
     const char *c = l->kind == MW_REACH_DEFINITE   ? RED(r)
                     : l->kind == MW_REACH_REACHABLE ? YEL(r)
@@ -161,7 +161,7 @@ static void leak_group(mw_report *r, mw_report_proc *rp, const mw_leak *l)
     fprintf(r->out, "  %s%llu bytes in %llu block%s, %s%s\n", c, (unsigned long long)l->bytes,
             (unsigned long long)l->blocks, l->blocks == 1 ? "" : "s", mw_reach_kind_name(l->kind),
             OFF(r));
-    stack_lines(r, rp, rp->p->sites.v[l->site].stack, TEXT_FRAMES, "      ");
+    stack_lines(r, rp, rp->p->sites.v[l->site].stack, frames, "      ");
 }
 
 static void sec_leaks(mw_report *r, mw_report_proc *rp)
@@ -179,7 +179,7 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
             const mw_leak *l = &p->leaks.v[i];
             if (l->suppressed || l->kind == MW_REACH_REACHABLE) continue;
             if (shown < r->top) {
-                leak_group(r, rp, l);
+                leak_group(r, rp, l, TEXT_FRAMES);
                 shown++;
             } else {
                 more++;
@@ -191,13 +191,13 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
     }
     shown = more = 0;
     more_bytes = 0;
-    if (p->leak_bytes[MW_REACH_REACHABLE]) {
+    if (p->leak_bytes[MW_REACH_REACHABLE] && !r->compact) {
         heading(r, "Still reachable at exit (a pointer to them remained)");
         for (size_t i = 0; i < p->leaks.n; i++) {
             const mw_leak *l = &p->leaks.v[i];
             if (l->suppressed || l->kind != MW_REACH_REACHABLE) continue;
             if (shown < (r->top + 1) / 2) {
-                leak_group(r, rp, l);
+                leak_group(r, rp, l, 4);
                 shown++;
             } else {
                 more++;
@@ -259,6 +259,7 @@ static void sec_totals(mw_report *r, mw_report_proc *rp)
 static void sec_top_sites(mw_report *r, mw_report_proc *rp)
 {
     const mw_proc *p = rp->p;
+    if (r->compact) return;
     uint32_t *idx = malloc(r->top * sizeof *idx);
     if (!idx) return;
     size_t n = mw_rank_sites(p, MW_RANK_BYTES, idx, r->top);
@@ -292,7 +293,7 @@ static void sec_top_sites(mw_report *r, mw_report_proc *rp)
 static void sec_mappings(mw_report *r, mw_report_proc *rp)
 {
     const mw_proc *p = rp->p;
-    if (!p->mappings.n) return;
+    if (!p->mappings.n || r->compact) return;
     char b[32];
     heading(r, "Mappings still mapped at exit");
     fprintf(r->out, "  %zu mappings, %s\n", p->mappings.n, mw_fmt_bytes(p->mmap_live, b));
@@ -397,7 +398,7 @@ int mw_report_text(mw_report *r)
 {
     if (!r->top) r->top = 10;
     for (size_t i = 0; i < r->n; i++) {
-        if (i) fputs("\n", r->out);
+        if (i) fputs(r->compact ? "\n----\n" : "\n", r->out);
         for (size_t k = 0; k < sizeof text_sections / sizeof text_sections[0]; k++)
             text_sections[k](r, &r->procs[i]);
     }
