@@ -1,11 +1,13 @@
 /*
  * symbolize.c — offline symbolization with elfutils' libdw (libdwfl).
  *
- * Every MODULE_LOAD of the trace is reported to a Dwfl session at its recorded bias
- * (dwfl_report_elf). Debug info is found the standard way (the object itself, its
- * .gnu_debuglink, /usr/lib/debug/.build-id/..). A module whose file on disk has a different
- * build id than the one recorded (rebuilt since the run) is not trusted: its addresses get
- * module+0xoffset names. Lookups: dwfl_module_addrinfo (function symbol), dwfl_module_getsrc
+ * Each distinct object (path + build id) of the traces gets one Dwfl session holding just
+ * that object at bias 0, shared by every process that loaded it (a test suite's hundred
+ * processes decompress libc's debug info once); a process's address is looked up at
+ * ip - (its recorded load bias). Debug info is found the standard way (the object itself,
+ * its .gnu_debuglink, /usr/lib/debug/.build-id/..). An object whose file on disk has a
+ * different build id than the one recorded (rebuilt since the run) is not trusted: its
+ * addresses get module+0xoffset names. Lookups: dwfl_module_addrinfo (function symbol), dwfl_module_getsrc
  * (file:line) and dwarf_getscopes (inlined frames, with DW_AT_call_file/line of each inlined
  * scope giving the caller's position). C++ names are demangled with libstdc++'s
  * __cxa_demangle, loaded with dlopen so the analyzer needs no C++ runtime when it is absent.
@@ -22,10 +24,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* One object opened with libdw, shared by all symbolizers (the analyzer is single-threaded). */
+typedef struct shared_obj {
+    char *path;
+    uint8_t build_id[64];
+    size_t build_id_len;
+    Dwfl *dwfl;             /* NULL: not loadable, not a regular file, or stale */
+    Dwfl_Module *dm;
+    uint64_t lo, hi;        /* link-time address span */
+} shared_obj;
+
+static struct {
+    shared_obj *v;
+    size_t n, cap;
+    int refs;               /* live symbolizers */
+} g_objs;
+
 typedef struct sym_mod {
     uint64_t start, end, bias;
     const char *path;       /* owned by the symbolizer (strings list) */
-    Dwfl_Module *dm;        /* NULL: not loadable or stale */
+    Dwfl_Module *dm;        /* NULL: not loadable or stale; addresses are ip - bias */
 } sym_mod;
 
 typedef struct sym_entry {
@@ -34,7 +52,6 @@ typedef struct sym_entry {
 
 struct mw_symbolizer {
     const mw_proc *p;
-    Dwfl *dwfl;
     sym_mod *mods;
     size_t nmods;
     mw_hmap cache;          /* (ip, is_return) -> entry index */
@@ -94,6 +111,55 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
+/* The shared session of (path, build id), opened on first use. NULL when unusable. */
+static Dwfl_Module *shared_module(const mw_module *m, uint64_t *lo, uint64_t *hi)
+{
+    for (size_t i = 0; i < g_objs.n; i++) {
+        shared_obj *o = &g_objs.v[i];
+        if (o->build_id_len == m->build_id_len && strcmp(o->path, m->path) == 0 &&
+            memcmp(o->build_id, m->build_id, m->build_id_len) == 0) {
+            *lo = o->lo;
+            *hi = o->hi;
+            return o->dm;
+        }
+    }
+    if (g_objs.n == g_objs.cap) {
+        size_t nc = g_objs.cap ? g_objs.cap * 2 : 16;
+        shared_obj *nv = realloc(g_objs.v, nc * sizeof *nv);
+        if (!nv) return NULL;
+        g_objs.v = nv;
+        g_objs.cap = nc;
+    }
+    shared_obj *o = &g_objs.v[g_objs.n];
+    memset(o, 0, sizeof *o);
+    if (!(o->path = strdup(m->path))) return NULL;
+    memcpy(o->build_id, m->build_id, m->build_id_len);
+    o->build_id_len = m->build_id_len;
+    g_objs.n++;
+    /* Only regular files: a path from a hostile trace naming a FIFO or device must not block
+     * or feed libdw endless data. */
+    struct stat st;
+    if (m->path[0] != '/' || stat(m->path, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
+    if (!(o->dwfl = dwfl_begin(&callbacks))) return NULL;
+    dwfl_report_begin(o->dwfl);
+    Dwfl_Module *dm = dwfl_report_elf(o->dwfl, m->path, m->path, -1, 0, false);
+    dwfl_report_end(o->dwfl, NULL, NULL);
+    if (!dm) return NULL;
+    if (m->build_id_len) {
+        const unsigned char *bits;
+        GElf_Addr vaddr;
+        int n = dwfl_module_build_id(dm, &bits, &vaddr);
+        if (n > 0 && ((size_t)n != m->build_id_len || memcmp(bits, m->build_id, (size_t)n)))
+            return NULL; /* the file changed since the run: do not trust it */
+    }
+    Dwarf_Addr l = 0, h = 0;
+    dwfl_module_info(dm, NULL, &l, &h, NULL, NULL, NULL, NULL);
+    o->dm = dm;
+    *lo = o->lo = l;
+    *hi = o->hi = h;
+    return dm;
+}
+
 mw_symbolizer *mw_sym_new(const mw_proc *p)
 {
     mw_symbolizer *s = calloc(1, sizeof *s);
@@ -104,8 +170,7 @@ mw_symbolizer *mw_sym_new(const mw_proc *p)
         free(s);
         return NULL;
     }
-    s->dwfl = dwfl_begin(&callbacks);
-    if (s->dwfl) dwfl_report_begin(s->dwfl);
+    g_objs.refs++;
     for (size_t i = 0; i < p->modules.n; i++) {
         const mw_module *m = &p->modules.v[i];
         sym_mod *sm = &s->mods[s->nmods++];
@@ -113,37 +178,21 @@ mw_symbolizer *mw_sym_new(const mw_proc *p)
         sm->end = m->start + m->size;
         sm->bias = m->bias;
         sm->path = keep_dup(s, m->path);
-        if (!s->dwfl || !m->path || m->path[0] != '/') continue;
-        /* Only regular files: a path from a hostile trace naming a FIFO or device must not
-         * block or feed libdw endless data. */
-        struct stat st;
-        if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        Dwfl_Module *dm = dwfl_report_elf(s->dwfl, m->path, m->path, -1, m->bias, false);
-        if (!dm) continue;
-        if (m->build_id_len) {
-            const unsigned char *bits;
-            GElf_Addr vaddr;
-            int n = dwfl_module_build_id(dm, &bits, &vaddr);
-            if (n > 0 && ((size_t)n != m->build_id_len || memcmp(bits, m->build_id, (size_t)n)))
-                continue; /* the file changed since the run: do not trust it */
-        }
-        sm->dm = dm;
+        if (!m->path || !m->path[0]) continue;
+        uint64_t lo = 0, hi = 0;
+        sm->dm = shared_module(m, &lo, &hi);
         /* The recorded span wins; fill it from libdw when the trace had none. */
-        if (sm->end <= sm->start) {
-            Dwarf_Addr lo, hi;
-            dwfl_module_info(dm, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
-            sm->start = lo;
-            sm->end = hi;
+        if (sm->dm && sm->end <= sm->start) {
+            sm->start = lo + m->bias;
+            sm->end = hi + m->bias;
         }
     }
-    if (s->dwfl) dwfl_report_end(s->dwfl, NULL, NULL);
     return s;
 }
 
 void mw_sym_free(mw_symbolizer *s)
 {
     if (!s) return;
-    if (s->dwfl) dwfl_end(s->dwfl);
     for (size_t i = 0; i < s->strings.n; i++) free(s->strings.v[i]);
     free(s->strings.v);
     free(s->frames.v);
@@ -151,6 +200,14 @@ void mw_sym_free(mw_symbolizer *s)
     mw_hmap_free(&s->cache);
     free(s->mods);
     free(s);
+    if (--g_objs.refs == 0) {
+        for (size_t i = 0; i < g_objs.n; i++) {
+            if (g_objs.v[i].dwfl) dwfl_end(g_objs.v[i].dwfl);
+            free(g_objs.v[i].path);
+        }
+        free(g_objs.v);
+        memset(&g_objs, 0, sizeof g_objs);
+    }
 }
 
 /* ---- lookups --------------------------------------------------------------------------- */
@@ -197,7 +254,6 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
     char buf[64];
     const sym_mod *m = find_mod(s, a);
     Dwfl_Module *dm = m ? m->dm : NULL;
-    if (!m && s->dwfl) dm = dwfl_addrmodule(s->dwfl, a);
     const char *modpath = m ? m->path : NULL;
     if (!dm) {
         /* No usable object: module+0xoffset (offset from the load bias, i.e. the link-time
@@ -210,10 +266,7 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
         snprintf(buf, sizeof buf, "0x%" PRIx64, ip);
         return push_frame(s, ip, 0, keep_dup(s, buf), NULL, 0, modpath);
     }
-    if (!modpath) {
-        const char *mn = dwfl_module_info(dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-        modpath = keep_dup(s, mn);
-    }
+    a -= m->bias; /* the shared session holds the object at bias 0 */
     GElf_Off off = 0;
     GElf_Sym esym;
     const char *symname = dwfl_module_addrinfo(dm, a, &off, &esym, NULL, NULL, NULL);
@@ -225,11 +278,9 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
     }
     const char *fn = symname ? demangled(s, symname) : NULL;
     if (!fn) {
-        Dwarf_Addr lo = 0;
-        dwfl_module_info(dm, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
         char *n = NULL;
         const char *base = modpath ? basename_of(modpath) : "?";
-        if (asprintf(&n, "%s+0x%" PRIx64, base, ip - (m ? m->bias : lo)) < 0) n = NULL;
+        if (asprintf(&n, "%s+0x%" PRIx64, base, ip - m->bias) < 0) n = NULL;
         fn = keep(s, n);
     }
     const char *file = NULL;
