@@ -291,10 +291,12 @@ size_t mw_sql_normalize(const char *s, size_t n, unsigned flags, char *out, size
             if (j) {
                 emit_placeholder(&o);
                 i = j;
-            } else {                                   /* digits glued to letters: a word */
+            } else {                     /* digits glued to letters (2nd, 1.5L): one word */
                 j = start;
-                while (j < n && is_ident_char((unsigned char)s[j]))
+                while (j < n && (is_ident_char((unsigned char)s[j]) || s[j] == '.'))
                     j++;
+                if (j <= i)
+                    j = i + 1;           /* always make progress */
                 copy_run(&o, s, i, j);
                 i = j;
             }

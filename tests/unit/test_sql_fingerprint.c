@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../preload/sql_fingerprint.c"
@@ -47,6 +48,7 @@ Test(sql_fingerprint, identifiers_keep_spelling)
                      "select \"Col 1\", `x2`, t1.c2 from T3");
     /* digits glued to letters are a word, not a number */
     cr_assert_str_eq(norm("SELECT 2nd FROM t"), "SELECT 2nd FROM t");
+    cr_assert_str_eq(norm("SELECT 1.5L, -.5x, .5y"), "SELECT 1.5L, -.5x, .5y"); /* (used to loop) */
     /* a literal prefix needs a word boundary: ax'..' is not a blob */
     cr_assert_str_eq(norm("SELECT e'x', ex FROM t"), "SELECT ?, ex FROM t");
 }
@@ -129,4 +131,53 @@ Test(sql_fingerprint, long_text_is_truncated_within_cap)
     n = mw_sql_normalize("SELECT 1", SIZE_MAX, 0, small, sizeof small, NULL, &trunc);
     cr_assert_eq(n, 3);
     cr_assert_str_eq(small, "SEL");
+}
+
+/* Inputs passed with an explicit length live in exact-size heap buffers (no terminator), so
+ * ASan catches any read past n. Every prefix of each tricky text is tried. */
+Test(sql_fingerprint, never_reads_past_the_given_length, .timeout = 60)
+{
+    static const char *texts[] = {
+        "SELECT 'unterminated", "SELECT E'a\\", "x'", "U&", "U&'", "$", "$$", "$a", "$a$",
+        "$a$ body $a", "-", "--", "/*", "/* /* */", "0x", "0x1", "1e", "1e+", ".", "?",
+        "?1", "\"quoted", "`b", "in (", "IN (?,", "IN (?, ?", "a = -", "a = -.", ";",
+        "SELECT 1;;  ", "\xff\xfe unicode \xc3\xa9 'x'",
+    };
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        size_t len = strlen(texts[t]);
+        for (size_t n = 0; n <= len; n++) {
+            char *exact = malloc(n ? n : 1);
+            memcpy(exact, texts[t], n);
+            for (unsigned flags = 0; flags < 2; flags++) {
+                size_t used = SIZE_MAX;
+                int trunc = -1;
+                size_t out = mw_sql_normalize(exact, n, flags, buf, sizeof buf, &used, &trunc);
+                cr_assert_leq(used, n);
+                cr_assert_eq(trunc, 0);
+                cr_assert_eq(strlen(buf), out);
+            }
+            free(exact);
+        }
+    }
+}
+
+Test(sql_fingerprint, random_bytes, .timeout = 60)
+{
+    unsigned seed = 12345;
+    char in[300];
+    for (int round = 0; round < 3000; round++) {
+        size_t n = (size_t)(rand_r(&seed) % sizeof in);
+        for (size_t i = 0; i < n; i++) {
+            static const char alphabet[] = "SELECT in'\"`$?-/*;()., 0123456789xEeU&\n\t\\";
+            in[i] = (rand_r(&seed) & 1) ? alphabet[rand_r(&seed) % (sizeof alphabet - 1)]
+                                        : (char)(rand_r(&seed) & 0xff);
+        }
+        char *exact = malloc(n ? n : 1);
+        memcpy(exact, in, n);
+        size_t used;
+        size_t out = mw_sql_normalize(exact, n, (unsigned)round & 1u, buf, sizeof buf, &used, NULL);
+        cr_assert_leq(used, n);
+        cr_assert_leq(out, sizeof buf - 1);
+        free(exact);
+    }
 }
