@@ -165,7 +165,7 @@ Test(sql_fingerprint, random_bytes, .timeout = 60)
 {
     unsigned seed = 12345;
     char in[300];
-    for (int round = 0; round < 3000; round++) {
+    for (int round = 0; round < 20000; round++) {
         size_t n = (size_t)(rand_r(&seed) % sizeof in);
         for (size_t i = 0; i < n; i++) {
             static const char alphabet[] = "SELECT in'\"`$?-/*;()., 0123456789xEeU&\n\t\\";
