@@ -291,5 +291,14 @@ int mw_zero_crossings(const double *t, const double *x, size_t n, mw_oscillation
         if (i + 1 < n) num += d * (x[i + 1] - m);
     }
     out->autocorr1 = den > 0 ? (double)(num / den) : 0.0;
+    double dt = (t[n - 1] - t[0]) / (double)(n - 1);
+    if (den > 0 && dt > 0 && out->period_s > 0) {
+        size_t lag = (size_t)(out->period_s / dt + 0.5);
+        if (lag >= 1 && 2 * lag <= n) {
+            long double acc = 0;
+            for (size_t i = 0; i + lag < n; i++) acc += (x[i] - m) * (x[i + lag] - m);
+            out->autocorr_period = (double)(acc / den * (long double)n / (long double)(n - lag));
+        }
+    }
     return 0;
 }

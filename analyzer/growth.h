@@ -101,6 +101,8 @@ typedef struct mw_oscillation {
     double period_s;     /* mean time between successive up-crossings (0 if < 2) */
     double period_cv;    /* coefficient of variation of those intervals (1 if < 3 intervals) */
     double autocorr1;    /* lag-1 autocorrelation of x (0 if undefined) */
+    double autocorr_period; /* autocorrelation at a lag of one period: near 1 when the cycles
+                               repeat, near 0 for a random wander (0 if < 2 periods fit) */
     /* indexes of the first two and the last two up-crossings: whole first and last cycles */
     size_t up_i0, up_i1, up_ilast1, up_ilast;
 } mw_oscillation;

@@ -11,7 +11,8 @@
  *     crossings are measured on the residuals of all points against the robust trend.
  *  4. Rules, first match wins:
  *     exponential  growing, segment slopes increase (>= exp_min_inc of pairs), last/first
- *                  segment slope and second/first half rise both >= exp_min_ratio
+ *                  segment slope and second/first half rise both >= exp_min_ratio, and a line
+ *                  (r² >= 0.5) or an exponential (ln fit r² >= 0.9) fits
  *     leak         growing, >= leak_min_points, drawdown <= leak_drawdown of the rise (or
  *                  within 4 noise sd), the second half still holds >= leak_late_share of the
  *                  rise, short MA above long MA on >= leak_ma_up of the run: sustained growth
@@ -19,13 +20,14 @@
  *     linear       growing or shrinking with r² >= linear_min_r2: a straight-line trend that
  *                  gives memory back along the way (or too few points to call it a leak)
  *     spike        1..spike_max_runs bursts of high anomalies, <= spike_max_share of the
- *                  points, peak >= spike_frac of the level above it (not come back yet: lower
- *                  confidence)
+ *                  points, peak >= spike_frac of the level above it and robust z >=
+ *                  spike_min_z (not come back yet: lower confidence)
  *     oscillating  residual half-amplitude >= osc_amp_frac of the level, >= 3 up-crossings,
- *                  period CV <= osc_max_cv, lag-1 autocorrelation >= osc_min_autocorr
+ *                  period CV <= osc_max_cv, lag-1 autocorrelation >= osc_min_autocorr and
+ *                  autocorrelation one period apart >= osc_min_period_ac (cycles repeat)
  *     stable       otherwise
- *     "growing" = trend rise (slope x duration) and level rise both past
- *     max(rise_frac x level, rise_floor) (the level rise needs half of it).
+ *     "growing" = r² >= growth_min_r2, and trend rise (slope x duration) and level rise both
+ *     past max(rise_frac x level, rise_floor) (the level rise needs half of it).
  *  5. Confidence = evidence from the number of points, n/(n+4), times rule-specific factors
  *     (see each rule below), clamped to 0..1.
  */
@@ -55,6 +57,7 @@ void mw_pattern_params_default(mw_pattern_params *p)
     p->rise_floor = 65536;
     p->z_threshold = 3.5;
     p->spike_frac = 0.25;
+    p->spike_min_z = 6.0;
     p->spike_max_share = 0.25;
     p->spike_max_runs = 3;
     p->leak_drawdown = 0.20;
@@ -62,11 +65,13 @@ void mw_pattern_params_default(mw_pattern_params *p)
     p->leak_ma_up = 0.70;
     p->leak_min_points = 9;
     p->linear_min_r2 = 0.60;
+    p->growth_min_r2 = 0.25;
     p->exp_min_inc = 0.70;
     p->exp_min_ratio = 3.0;
     p->osc_amp_frac = 0.10;
-    p->osc_max_cv = 0.50;
+    p->osc_max_cv = 0.30;
     p->osc_min_autocorr = 0.30;
+    p->osc_min_period_ac = 0.50;
 }
 
 mw_limit mw_limit_in_force(uint64_t cgroup_max, uint64_t rlimit_as, uint64_t phys_mem)
@@ -331,8 +336,9 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
     mw_acceleration(w.ct, w.cv, nc, &out->accel);
     if (mw_zero_crossings(w.t, w.resid, n, &out->osc)) goto oom;
     double slope = out->trend.slope, trend_rise = slope * dur;
-    int growing = trend_rise >= rise_thr && out->rise >= 0.5 * rise_thr;
-    int shrinking = trend_rise <= -rise_thr && out->rise <= -0.5 * rise_thr;
+    int moved = out->trend.r2 >= p->growth_min_r2; /* not a wander of noise */
+    int growing = moved && trend_rise >= rise_thr && out->rise >= 0.5 * rise_thr;
+    int shrinking = moved && trend_rise <= -rise_thr && out->rise <= -0.5 * rise_thr;
     out->growth_bytes_per_s = slope;
     const mw_accel *ac = &out->accel;
     size_t segs = ac->segments;
@@ -341,7 +347,8 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
 
     /* ---- rule: exponential ---- */
     if (growing && segs && ac->seg_slope[segs - 1] > 0 && ac->inc_fraction >= p->exp_min_inc &&
-        ac->slope_ratio >= p->exp_min_ratio && ac->half_ratio >= p->exp_min_ratio) {
+        ac->slope_ratio >= p->exp_min_ratio && ac->half_ratio >= p->exp_min_ratio &&
+        (out->trend.r2 >= 0.5 || (ac->log_ok && ac->log_r2 >= 0.9))) {
         out->type = MW_PAT_EXPONENTIAL;
         out->growth_bytes_per_s = ac->seg_slope[segs - 1];
         double span = (w.ct[nc - 1] - w.ct[0]) * (double)(segs - 1) / (double)segs;
@@ -408,7 +415,8 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
     const mw_anomalies *an = &out->anom;
     double spike_thr = fmax(p->spike_frac * ref, p->rise_floor);
     if (n >= 5 && an->high >= 1 && an->runs_high <= p->spike_max_runs &&
-        (double)an->high <= p->spike_max_share * (double)n && an->max_excess >= spike_thr) {
+        (double)an->high <= p->spike_max_share * (double)n && an->max_excess >= spike_thr &&
+        an->max_z >= p->spike_min_z) {
         out->type = MW_PAT_SPIKE;
         int back = an->last_high + 1 < n;
         out->confidence = evid * clamp01(0.5 + 0.5 * (an->max_excess / spike_thr - 1)) *
@@ -432,7 +440,7 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
     const mw_oscillation *os = &out->osc;
     if (n >= 12 && os->amplitude >= fmax(p->osc_amp_frac * ref, p->rise_floor) &&
         os->up_crossings >= 3 && os->half_cycles >= 4 && os->period_cv <= p->osc_max_cv &&
-        os->autocorr1 >= p->osc_min_autocorr) {
+        os->autocorr1 >= p->osc_min_autocorr && os->autocorr_period >= p->osc_min_period_ac) {
         out->type = MW_PAT_OSCILLATING;
         /* growth between the means of the first and the last whole cycle: a line through a
          * few cycles tilts with their phase */

@@ -33,6 +33,7 @@ typedef struct mw_pattern_params {
     double rise_floor;       /* 65536: ... and at least this many bytes */
     double z_threshold;      /* 3.5: robust z beyond which a point is an anomaly */
     double spike_frac;       /* 0.25: a spike rises at least this fraction of the level ... */
+    double spike_min_z;      /* 6.0: ... its peak at least this robust z (noise never does) ... */
     double spike_max_share;  /* 0.25: ... covers at most this share of the points ... */
     size_t spike_max_runs;   /* 3: ... in at most this many bursts */
     double leak_drawdown;    /* 0.20: a leak never gives back more than this share of its rise */
@@ -40,11 +41,13 @@ typedef struct mw_pattern_params {
     double leak_ma_up;       /* 0.70: short MA above long MA on this share of the run */
     size_t leak_min_points;  /* 9: fewer points can be "linear" at most */
     double linear_min_r2;    /* 0.60 */
+    double growth_min_r2;    /* 0.25: growth must stand out of the noise around the trend */
     double exp_min_inc;      /* 0.70: share of segment pairs whose slope increases */
     double exp_min_ratio;    /* 3.0: last/first segment slope, and second/first half rise */
     double osc_amp_frac;     /* 0.10: oscillation half-amplitude relative to the level */
-    double osc_max_cv;       /* 0.50: irregularity allowed in the period */
+    double osc_max_cv;       /* 0.30: irregularity allowed in the period */
     double osc_min_autocorr; /* 0.30 */
+    double osc_min_period_ac;/* 0.50: autocorrelation one period apart (cycles repeat) */
 } mw_pattern_params;
 
 void mw_pattern_params_default(mw_pattern_params *p);

@@ -266,3 +266,32 @@ Test(classify, non_finite_and_noisy_short_series)
         }
     }
 }
+
+Test(classify, stationary_noise_of_any_colour_is_not_a_pattern, .timeout = 60)
+{
+    /* 360 series: noise sd 1..30 % of the level, white or correlated (AR(1) with phi 0.9 or
+     * 0.99: slow wanders), 50..2000 points. None may be called leak, exponential or spike; a
+     * slow wander may rarely look like a cycle or a line over a short window. */
+    static const double noise[] = {0.01, 0.03, 0.1, 0.3}, phi[] = {0, 0.9, 0.99};
+    size_t counts[6] = {0}, total = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 3; b++)
+            for (int rep = 0; rep < 30; rep++) {
+                size_t n = 50 + (size_t)(urand() * 1950);
+                double x = 0;
+                for (size_t i = 0; i < n; i++) {
+                    T[i] = i * 0.02;
+                    x = phi[b] * x + noise[a] * sqrt(1 - phi[b] * phi[b]) * gauss();
+                    V[i] = 1e7 * (1 + x);
+                }
+                mw_pattern p = classify("RSS", n, NOLIM, 0);
+                cr_assert(p.type != MW_PAT_LEAK && p.type != MW_PAT_EXPONENTIAL &&
+                              p.type != MW_PAT_SPIKE,
+                          "noise %.2f phi %.2f n %zu: %s", noise[a], phi[b], n, p.sentence);
+                counts[p.type]++;
+                total++;
+            }
+    cr_assert(counts[MW_PAT_STABLE] >= total * 95 / 100, "stable %zu of %zu (linear %zu, "
+              "oscillating %zu)", counts[MW_PAT_STABLE], total, counts[MW_PAT_LINEAR],
+              counts[MW_PAT_OSCILLATING]);
+}

@@ -214,6 +214,23 @@ Test(zero_crossings, sine_has_its_period)
     cr_assert(o.period_cv < 0.2, "cv %f", o.period_cv);
     cr_assert(o.autocorr1 > 0.9);
     cr_assert(fabs(o.amplitude - 8e6) < 1e6, "amp %f", o.amplitude);
+    cr_assert(o.autocorr_period > 0.8, "cycles repeat: %f", o.autocorr_period);
+}
+
+Test(zero_crossings, slow_wander_does_not_repeat)
+{
+    make_times(N, 0.01);
+    double x = 0;
+    uint64_t saved = rng;
+    rng = 12345;
+    for (int i = 0; i < N; i++) V[i] = x = 0.85 * x + 1e5 * gauss();
+    rng = saved;
+    mw_oscillation o;
+    mw_zero_crossings(T, V, N, &o);
+    cr_assert(o.autocorr1 > 0.6, "smooth: %f", o.autocorr1);
+    cr_assert(o.up_crossings >= 3 && o.period_s > 0, "it does cross: %zu", o.up_crossings);
+    cr_assert(o.autocorr_period < 0.5, "but no repeating cycle: %f (period %f)",
+              o.autocorr_period, o.period_s);
 }
 
 Test(zero_crossings, white_noise_is_irregular)
