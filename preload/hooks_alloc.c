@@ -99,6 +99,10 @@ static inline void ensure_real(void)
 static inline bool pass_through(void)
 {
     if (MW_LIKELY(mw_tls_guard == 0 && active())) return false;
+    if (MW_UNLIKELY(atomic_load_explicit(&mw_state, memory_order_relaxed) == MW_ST_UNINIT)) {
+        mw_lazy_init();
+        if (mw_tls_guard == 0 && active()) return false;
+    }
     if (mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal && mw_tls_self && active())
         mw_count_lost(1, 0);
     return true;

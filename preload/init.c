@@ -112,6 +112,19 @@ static void start_tracing(void)
     mw_threads_orphan_init();
 }
 
+__attribute__((constructor(101))) static void mw_init(void);
+
+/* Our constructor may run after those of unrelated libraries (libstdc++ allocates its
+ * exception emergency pool in its own): the first allocation hook called once libc itself is
+ * initialized (its initializer sets environ) starts tracing early. Before that (the dynamic
+ * loader's own allocations) hooks pass through. */
+extern char **environ;
+void mw_lazy_init(void)
+{
+    if (atomic_load_explicit(&mw_state, memory_order_relaxed) == MW_ST_UNINIT && environ && !mw_tls_guard)
+        mw_init();
+}
+
 __attribute__((constructor(101))) static void mw_init(void)
 {
     int expected = MW_ST_UNINIT;

@@ -150,6 +150,7 @@ extern pid_t mw_pid;
 extern uint64_t mw_start_mono_ns;
 extern int64_t mw_exit_status;
 void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
+void mw_lazy_init(void);  /* start tracing from a hook if the constructor has not run yet */
 void mw_init_child_after_fork(void);
 uint64_t mw_mono_raw_ns(void);
 
