@@ -126,7 +126,7 @@ $(RUNNER): $(RUNNER_OBJS) $(ANA_LIB)
 
 $(B)/memwatch.pc: Makefile
 	@mkdir -p $(@D)
-	@printf 'prefix=%s\nincludedir=$${prefix}/include\nlibdir=%s\n\nName: memwatch\nDescription: memwatch public ABI (watch memory, tag SQL, mark phases)\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir}/memwatch -lmemwatch_preload\n' \
+	@printf 'prefix=%s\nincludedir=$${prefix}/include\nlibdir=%s\n\nName: memwatch\nDescription: memwatch public ABI (watch memory, tag SQL, mark phases)\nVersion: %s\nCflags: -I$${includedir}\nLibs:\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(MEMWATCH_VERSION)' > $@
 
 # ---- tests ------------------------------------------------------------------------------
