@@ -578,7 +578,9 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
             p->peak_rss = r->u.rss.rss;
             p->peak_rss_t = r->u.rss.t_ns;
         }
-        take_sample(p, p->t_ns);
+        /* Every RSS sample becomes a point until the series is first decimated; then every
+         * series_stride-th, so the points stay evenly spread over the whole run. */
+        if (++p->rss_records % p->series_stride == 0) take_sample(p, p->t_ns);
         return 0;
     case MW_REC_SQL_QUERY: {
         uint32_t q = sql_for(p, r->u.sql_query.fp);

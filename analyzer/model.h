@@ -159,6 +159,7 @@ typedef struct mw_proc {
     uint64_t mmap_live, peak_mmap, mmaps, munmaps;
     uint64_t mmap_anon_live;          /* of mmap_live, anonymous mappings (patterns) */
     uint64_t t_ns, last_tick_ns, last_rss, last_anon, last_file;
+    uint64_t rss_records;             /* RSS records seen */
 
     /* tables */
     MW_VEC(mw_thread_info) threads;   /* indexed by tidx */

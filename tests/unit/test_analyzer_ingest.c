@@ -478,3 +478,36 @@ Test(store, refuses_a_foreign_database)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);
 }
+
+Test(ingest, long_runs_keep_a_bounded_evenly_spread_series)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    /* 20000 RSS samples 10 ms apart (200 s), heap growing */
+    for (uint64_t i = 1; i <= 20000; i++) {
+        MW_TB_ADD(&b, mw_enc_time, i * 10000000ull);
+        mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000 + 128 * i);
+        MW_TB_ADD(&b, mw_enc_rss, i * 10000000ull, (1 << 20) + i * 4096, 0, 0, 0, 0);
+    }
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_leq(p->series.n, MW_SERIES_CAP);
+    cr_assert_geq(p->series.n, MW_SERIES_CAP / 4);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 1; i + 1 < p->series.n; i++) {
+        uint64_t gap = p->series.v[i].t_ns - p->series.v[i - 1].t_ns;
+        if (gap < lo) lo = gap;
+        if (gap > hi) hi = gap;
+    }
+    cr_assert_leq(hi, lo * 4, "gaps between %llu and %llu ns", (unsigned long long)lo,
+                  (unsigned long long)hi);
+    cr_assert_lt(p->series.v[0].t_ns, 1000000000ull, "the start of the run is kept");
+    cr_assert_eq(p->peak_rss, (1 << 20) + 20000ull * 4096);
+    const mw_site *s = site_of(p, 2);
+    cr_assert_leq(s->nseries, MW_SITE_SERIES_CAP);
+    cr_assert_gt(s->nseries, 16);
+    cr_assert_eq(s->series[s->nseries - 1].v, 20000 * 100, "the last point is the end value");
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
