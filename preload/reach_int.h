@@ -16,6 +16,7 @@
 #define PAGE 4096u
 #define RD_BUF (256u * 1024u)      /* scan buffer */
 #define RED_ZONE 128u              /* x86-64 ABI red zone below sp (valgrind scans it too) */
+#define MW_TCB_SIZE 0x900u         /* sizeof(struct pthread), glibc 2.36 x86-64 (as thread.c) */
 
 static inline uintptr_t page_up(uintptr_t x) { return (x + PAGE - 1) & ~(uintptr_t)(PAGE - 1); }
 static inline uintptr_t page_down(uintptr_t x) { return x & ~(uintptr_t)(PAGE - 1); }

@@ -340,8 +340,17 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
     if (n > MAXT / 2) n = MAXT / 2;
     /* Threads the registry does not know (they never allocated, e.g. idle worker pools):
      * from /proc/self/task, minus the shim's own threads (named "memwatch-..."). */
-    size_t base = n, nreg = n;
+    size_t base = n;
     size_t nt = list_tasks(ts + base, MAXT - base);
+    /* Registry entries of threads that are gone (their exit not yet noticed by the registry)
+     * are dropped: only tids present in /proc/self/task are live. */
+    size_t nreg = 0;
+    for (size_t i = 0; i < base; i++) {
+        bool alive = nt == 0;   /* /proc unreadable: trust the registry */
+        for (size_t k = base; k < base + nt && !alive; k++) alive = ts[k].tid == ts[i].tid;
+        if (alive) ts[nreg++] = ts[i];
+    }
+    n = nreg;
     for (size_t k = base; k < base + nt; k++) {   /* compacts in place: n <= k always */
         bool known = false;
         for (size_t i = 0; i < nreg && !known; i++) known = ts[i].tid == ts[k].tid;
@@ -375,8 +384,10 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
         }
         if (ts[i].tls_hi > ts[i].tls_lo) {
             add_root(c, ts[i].tls_lo, ts[i].tls_hi, 0);
-            if (ts[i].tid == me && ts[i].tls_hi - ts[i].tls_lo > 0x900)   /* see thread.c */
-                c->tls_below = ts[i].tls_hi - ts[i].tls_lo - 0x900;
+            /* thread.c: [tp - dl_tls_static_size, tp + TCB). dl_tls_static_size counts the
+             * TCB too, so the static TLS proper is TCB bytes shorter than tp - tls_lo. */
+            if (ts[i].tid == me && ts[i].tls_hi - ts[i].tls_lo > 2 * MW_TCB_SIZE)
+                c->tls_below = ts[i].tls_hi - ts[i].tls_lo - 2 * MW_TCB_SIZE;
         }
     }
     mw_reach_free(ts, MAXT * sizeof *ts);

@@ -6,7 +6,9 @@
  *     blocked at exit, a leak by a joined thread, freed memory holding a stale pointer);
  *   - reach_bigheap: 400k+ blocks and a 100k-deep reachable chain (no recursion, binary
  *     search over the sorted snapshot);
- *   - MEMWATCH_REACH=0: no verdicts (every block "unknown"), the same unfreed totals.
+ *   - MEMWATCH_REACH=0: no verdicts (every block "unknown"), the same unfreed totals;
+ *   - reach_threads: exit() called by a secondary thread while main waits in pthread_join,
+ *     a thread blocked in read(), a leak and a __thread pointer of a thread that exited.
  */
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -151,5 +153,24 @@ Test(reach, big_heap_deep_chain, .timeout = 120)
     const tally *f = of(&ts, 56);
     cr_expect_eq(f->n[0] + f->n[D] + f->n[I] + f->n[R], 0, "56-byte blocks were freed");
     cr_expect_eq(t.kind_blocks[0], 0, "blocks without a verdict");
+    mw_tempdir_remove(dir);
+}
+
+Test(reach, threads_exit_from_a_thread, .timeout = 60)
+{
+    char dir[512], trace[PATH_MAX], err[512];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachthr"), 0);
+    run_victim(dir, "reach_threads", NULL, "1", trace, sizeof trace);
+    tallies ts = {0};
+    for (uint64_t s = 3001; s <= 3009; s += 2) watch_size(&ts, s);
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(of(&ts, 3001)->n[R], 1, "on the stack of a live thread blocked in read()");
+    cr_expect_eq(of(&ts, 3003)->n[D], 1, "leaked by a thread that exited");
+    cr_expect_eq(of(&ts, 3005)->n[R], 1, "in a __thread variable of an exited thread (TLS kept)");
+    cr_expect_eq(of(&ts, 3007)->n[R], 1, "on main's stack while main waits in pthread_join");
+    cr_expect_eq(of(&ts, 3009)->n[R], 1, "on the stack of the thread calling exit()");
+    cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks (DTVs, stdout) "
+                 "must be reachable");
     mw_tempdir_remove(dir);
 }

@@ -3,8 +3,8 @@
  * definite / indirect / reachable split of our trace equal valgrind memcheck's for the same
  * program and input, and the total equals heaptrack's.
  *
- * Programs: the reach_leaky victim (every reachability case), the real python3 interpreter
- * running a small script, the sqlite3 CLI, node, and a `sh -c` pipeline (one comparison per
+ * Programs: the reach_leaky and reach_threads victims (every reachability case), the real
+ * python3 interpreter running a small script, the sqlite3 CLI, node, and a `sh -c` pipeline (one comparison per
  * process that exits normally). Each program runs three times: under valgrind
  * (--leak-check=full --show-leak-kinds=all --run-libc-freeres=no --run-cxx-freeres=no
  * --leak-check-heuristics=none), under the shim, and under heaptrack (single-process
@@ -402,6 +402,14 @@ Test(reference, leaky_victim, .timeout = 120)
     snprintf(victim, sizeof victim, "%s/tests/victims/reach_leaky", build_abs());
     char *argv[] = {victim, NULL};
     reference("ref-victim", argv, 1, true);
+}
+
+Test(reference, threads_victim, .timeout = 120)
+{
+    char victim[PATH_MAX];
+    snprintf(victim, sizeof victim, "%s/tests/victims/reach_threads", build_abs());
+    char *argv[] = {victim, NULL};
+    reference("ref-threads", argv, 1, true);
 }
 
 Test(reference, sqlite3_cli, .timeout = 120)

@@ -1,0 +1,89 @@
+/*
+ * reach_threads.c — thread cases of the reachability scan (test_reach_victims.c and the
+ * valgrind reference test): exit() is called by a secondary thread while main is blocked.
+ *
+ * Unfreed at exit:
+ *   3001  on the stack of a live thread blocked in read()           reachable
+ *   3003  leaked by a thread that exited (pointer only on its dead stack) definite
+ *   3005  in a __thread variable of a thread that exited: glibc keeps its TLS with the
+ *         cached stack (not reused here), valgrind scans it, so do we  reachable
+ *   3007  on main's stack while main waits in pthread_join          reachable
+ *   3009  on the stack of the thread that calls exit()              reachable
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int g_block[2], g_ready[2];
+static __thread void *volatile t_kept;
+
+static void *mk(size_t n)
+{
+    void *p = malloc(n);
+    memset(p, 0x11, n);
+    return p;
+}
+
+static void *blocked(void *arg)
+{
+    void *volatile mine = mk(3001);
+    char c;
+    if (write(g_ready[1], "r", 1) != 1) return arg;
+    while (read(g_block[0], &c, 1) != 0) {}
+    return mine;
+}
+
+/* Overwrites dead stack below the caller: a later thread reusing this cached stack must not
+ * find stale pointers in its uninitialised slots (valgrind ignores undefined words; a native
+ * scan cannot tell them apart). */
+static __attribute__((noinline)) void scrub_stack(void)
+{
+    volatile char buf[16384];
+    memset((char *)buf, 0, sizeof buf);
+}
+
+static __attribute__((noinline)) void leak_two(void)
+{
+    (void)mk(3003);
+    t_kept = mk(3005);   /* kept: this thread's TLS stays with its cached stack */
+}
+
+static void *leaker(void *arg)
+{
+    leak_two();          /* its frame (and spills) lie below ours: scrubbed next */
+    scrub_stack();
+    return arg;
+}
+
+static void *exiter(void *arg)
+{
+    void *volatile q = mk(3009);
+    char c;
+    if (read(g_ready[0], &c, 1) != 1) return arg;   /* the blocked thread is in place */
+    usleep(20000);
+    printf("reach_threads exiting from a thread %p\n", q == NULL ? NULL : arg);
+    fflush(stdout);
+    scrub_stack();
+    exit(0);
+}
+
+int main(void)
+{
+    if (pipe(g_block) != 0 || pipe(g_ready) != 0) return 2;
+    pthread_t a, b, c;
+    if (pthread_create(&b, NULL, leaker, NULL) != 0) return 2;
+    pthread_join(b, NULL);
+    /* Other stack sizes: the leaker's cached stack is not reused, so no later thread has its
+     * stale words in uninitialised slots of live frames (valgrind ignores undefined words, a
+     * native scan cannot tell them apart). */
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 512 * 1024);
+    if (pthread_create(&a, &at, blocked, NULL) != 0) return 2;
+    void *volatile m = mk(3007);
+    if (pthread_create(&c, &at, exiter, NULL) != 0) return 2;
+    pthread_join(c, NULL);   /* never returns: exiter calls exit() */
+    return m != NULL ? 3 : 4;
+}
