@@ -34,6 +34,7 @@
 #define MW_WATCH_STEP_EXTRA 1024u  /* further pages a system call may open (not diffed) */
 #define MW_WATCH_SLOT_WATCHES 64u  /* watches one step can report on */
 #define MW_WATCH_SIG_CAPTURE (SIGRTMAX - 3) /* signal that stops a user-mode writer */
+#define MW_WATCH_SIG_PAUSE (SIGRTMAX - 2)   /* pauses other threads during a step */
 #define MW_WATCH_STORE_MAX 64u     /* widest single store (AVX-512) */
 
 enum mw_watch_backend { MW_WB_NONE = 0, MW_WB_UFFD = 1, MW_WB_MPROTECT = 2 };
@@ -182,6 +183,14 @@ extern _Atomic uintptr_t mw_anon_lo, mw_anon_hi;   /* range being converted (wri
 /* ---- watch_khooks.c --------------------------------------------------------------------- */
 void mw_khooks_enable(void);                   /* a fallback watch exists: hooks look */
 bool mw_khooks_page_open(uintptr_t page);      /* opened by a read(2)-like call in flight */
+
+/* ---- watch_pause.c ---------------------------------------------------------------------- */
+bool mw_pause_install(void);
+/* Records that tid faulted on page; true when more than one thread has written it. */
+bool mw_pause_page_shared(uintptr_t page, pid_t tid);
+/* Pauses the running threads other than w and self; returns how many were signalled. */
+int mw_pause_others(pid_t w, pid_t self);
+void mw_resume_others(void);                  /* idempotent */
 
 /* ---- watch_symbols.c -------------------------------------------------------------------- */
 void mw_watch_from_env(const char *spec);     /* MEMWATCH_WATCH=symbol[:len][,...] */

@@ -44,6 +44,8 @@ static unsigned q_head, q_len;
 static pthread_t fault_thread;
 static _Atomic int thread_started;
 
+static pid_t self_tid;   /* the fault thread */
+
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -148,18 +150,28 @@ static int64_t task_syscall(pid_t tid, uintptr_t *pc, char *line, size_t cap)
     return nr;
 }
 
-static bool signal_blocked(pid_t tid, int sig)
+static bool status_bit(const char *buf, const char *key, int sig)
+{
+    const char *p = strstr(buf, key);
+    if (!p) return false;
+    unsigned long long mask = strtoull(p + strlen(key), NULL, 16);
+    return (mask >> (sig - 1)) & 1;
+}
+
+/* True when tid blocks sig. With `pending`: only when sig is also pending for it (a signal
+ * being handled is blocked during its handler too; that is not "blocked" for us). */
+static bool signal_blocked_x(pid_t tid, int sig, bool pending)
 {
     char path[64], buf[2048];
     task_path(path, sizeof path, tid, "status");
     if (mw_w_read_file(path, buf, sizeof buf) <= 0) return false;
-    char *p = strstr(buf, "SigBlk:");
-    if (!p) return false;
-    unsigned long long mask = strtoull(p + 7, NULL, 16);
-    bool b = (mask >> (sig - 1)) & 1;
+    bool b = status_bit(buf, "SigBlk:", sig);
+    if (b && pending) b = status_bit(buf, "SigPnd:", sig) || status_bit(buf, "ShdPnd:", sig);
     tc_get(tid)->blocked = b;
     return b;
 }
+
+static bool signal_blocked(pid_t tid, int sig) { return signal_blocked_x(tid, sig, false); }
 
 /* Cheap: only threads seen blocking the signal before get their status re-read. */
 static bool maybe_blocked(pid_t tid, int sig)
@@ -368,6 +380,7 @@ static enum wait_result wait_handler(mw_step_slot *s, int waiting)
                                  { .fd = mw_uffd, .events = POLLIN } };
         int np = q_len < QUEUE_MAX ? 2 : 1;
         int r = poll(pfd, (nfds_t)np, SIGNAL_WAIT_MS);
+        if (r == 0) mw_resume_others(); /* slow step: never keep the others waiting long */
         if (r > 0 && (pfd[0].revents & POLLIN)) drain_efd();
         int st = atomic_load(&s->state);
         if (st == MW_SS_DONE) return WAIT_DONE;
@@ -380,13 +393,15 @@ static enum wait_result wait_handler(mw_step_slot *s, int waiting)
                 if (mine && (st == MW_SS_STEPPING || waiting == MW_SS_KWAIT)) {
                     extend_step(s, &m2);
                 } else if (mine) {
-                    /* Faulted again without running the handler: signal blocked. */
+                    /* Faulted again before the handler ran: either the signal is blocked,
+                     * or something else (a stale pause signal) woke it and it retried. */
                     int expect = waiting;
-                    if (atomic_compare_exchange_strong(&s->state, &expect, MW_SS_BUSY)) {
+                    if (signal_blocked_x(s->tid, MW_WATCH_SIG_CAPTURE, true) &&
+                        atomic_compare_exchange_strong(&s->state, &expect, MW_SS_BUSY)) {
                         s->fault_addr = m2.arg.pagefault.address;
                         return WAIT_NOSTACK;
                     }
-                    q_push(&m2, true);
+                    /* the capture signal is on its way: this fault is the one it will serve */
                 } else {
                     q_push(&m2, false);
                 }
@@ -394,7 +409,7 @@ static enum wait_result wait_handler(mw_step_slot *s, int waiting)
         }
         if (st == waiting && mono_ns() - t0 > SIGNAL_WAIT_MS * 1000000ull) {
             bool gone = syscall(SYS_tgkill, getpid(), s->tid, 0) < 0;
-            if (gone || signal_blocked(s->tid, MW_WATCH_SIG_CAPTURE)) {
+            if (gone || signal_blocked_x(s->tid, MW_WATCH_SIG_CAPTURE, true)) {
                 int expect = waiting;
                 if (atomic_compare_exchange_strong(&s->state, &expect, MW_SS_BUSY))
                     return gone ? WAIT_GONE : WAIT_NOSTACK;
@@ -470,17 +485,27 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
         mw_step_emit_events(s);
         return;
     }
+    if (nr == -2 || !pc) {
+        /* Not waiting in this fault any more (a signal woke it, or it is gone): a stale
+         * message. If it retries the store it faults again and is served then. */
+        return;
+    }
     s->syscall = -1;
     s->pc = pc;
     if (blocked) goto nostack;
     drain_efd();
+    /* A page several threads write: the others that are running wait out the step. */
+    if (mw_pause_page_shared(page, tid)) mw_pause_others(tid, self_tid);
     atomic_store(&s->state, MW_SS_SIGNALED);
     if (syscall(SYS_tgkill, getpid(), s->tid, MW_WATCH_SIG_CAPTURE) < 0) {
         atomic_store(&s->state, MW_SS_BUSY);
+        mw_resume_others();
         mw_uffd_wake(addr, 1); /* gone or unreachable: let it retry */
         return;
     }
-    switch (wait_handler(s, MW_SS_SIGNALED)) {
+    enum wait_result wr = wait_handler(s, MW_SS_SIGNALED);
+    if (wr != WAIT_NOSTACK) mw_resume_others();
+    switch (wr) {
     case WAIT_DONE: mw_step_emit_events(s); return;
     case WAIT_STALE: case WAIT_GONE: return;
     case WAIT_NOSTACK: break;
@@ -490,7 +515,9 @@ nostack:
     s->wflags = MW_WF_NO_STACK;
     /* No change within the limit: the writer did not get to run (it faults again and is
      * served again), or stored the bytes already there (not reported on this path). */
-    if (!open_until(s, NOSTACK_MAX_NS, false, "") && !any_change_now(s)) return;
+    bool acted = open_until(s, NOSTACK_MAX_NS, false, "");
+    mw_resume_others();
+    if (!acted && !any_change_now(s)) return;
     context_of(s);
     mw_step_emit_events(s);
 }
@@ -534,6 +561,7 @@ static void *fault_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     prctl(PR_SET_NAME, "memwatch-watch", 0, 0, 0);
+    self_tid = mw_w_gettid();
     /* Writers wait while a fault is served: when allowed (root, CAP_SYS_NICE), run above
      * normal threads so a loaded machine does not stretch that wait. Never spins. */
     struct sched_param sp = { .sched_priority = 1 };

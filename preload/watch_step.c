@@ -235,7 +235,7 @@ static void on_capture(int sig, siginfo_t *si, void *ucv)
     }
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     int expect = MW_SS_SIGNALED;
-    if (s->pc && pc != s->pc) {
+    if (!s->pc || pc != s->pc) {
         /* Not stopped at the fault any more: nothing to step; it will fault again. */
         if (atomic_compare_exchange_strong(&s->state, &expect, MW_SS_STALE)) notify();
         errno = saved;
@@ -315,7 +315,7 @@ bool mw_step_install_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, MW_WATCH_SIG_CAPTURE);
     if (sigaction(SIGTRAP, &sa, &old_trap) < 0) ok = false;
-    if (efd < 0) ok = false;
+    if (efd < 0 || !mw_pause_install()) ok = false;
     if (ok) atomic_store(&done, 1);
     atomic_store(&lock, 0);
     return ok;

@@ -185,6 +185,37 @@ Test(watch, storm_1024_pages_4_threads, .init = setup, .fini = teardown, .timeou
     free(plain);
 }
 
+Test(watch, four_threads_one_page, .init = setup, .fini = teardown, .timeout = 120)
+{
+    const char *args[] = { "samepage", "250", NULL };
+    int st = mw_ws_run(dir, "sp", true, NULL, NULL, "watch_modes", args, 100);
+    char *out = read_out("sp", "out");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+    cr_expect_not_null(strstr(out, "samepage 2500 2501 2502 2503"), "%s", out);
+    mw_ws_trace t;
+    load("sp", &t);
+    cr_assert_eq(t.nev, 1000, "4 x 250 writes to one page: got %zu events", t.nev);
+    uint8_t model[4][8] = { { 0 } };
+    int count[4] = { 0 };
+    uint64_t writer[4] = { 0 };
+    for (size_t i = 0; i < t.nev; i++) {
+        const mw_ws_event *e = &t.ev[i];
+        int v = e->var[1] - '0';
+        cr_assert(e->var[0] == 's' && v >= 0 && v < 4);
+        /* each variable is written by exactly one thread: merges would show another tid */
+        if (!writer[v]) writer[v] = e->tid;
+        cr_assert_eq(e->tid, writer[v], "s%d written by two threads: a merged event", v);
+        cr_assert_eq(memcmp(model[v] + e->offset, e->old_b, e->nbytes), 0);
+        memcpy(model[v] + e->offset, e->new_b, e->nbytes);
+        int64_t val;
+        memcpy(&val, model[v], 8);
+        count[v]++;
+        cr_assert_eq(val, count[v] * 10 + v, "s%d event %d: %lld", v, count[v], (long long)val);
+    }
+    mw_ws_free(&t);
+    free(out);
+}
+
 Test(watch, memwatch_watch_env_globals, .init = setup, .fini = teardown, .timeout = 60)
 {
     const char *env[] = { "MEMWATCH_WATCH=g_balance,g_counter:4,no_such_symbol", NULL };

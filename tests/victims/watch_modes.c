@@ -2,6 +2,7 @@
  * watch_modes.c — victim for the watch integration tests and bench/watch_*: one scenario per
  * argv[1], each printing "<mode> ok" (and a result line that must not change under memwatch):
  *   storm N R    N watched pages (one variable each), 4 threads write R rounds each
+ *   samepage R   4 threads each write their own watched variable on ONE page, R times
  *   bigread      read(2) and readv(2) into a 3-page watched buffer (kernel writes)
  *   sigblock     a writer thread with every signal blocked writes a watched variable 3 times
  *   unmap        a watched page is written, then munmap'ed; a new mapping is written after
@@ -67,6 +68,34 @@ static int storm(long pages, long rounds)
     for (long k = 0; k < pages; k++) sum += *storm_var(k);
     printf("storm watched %ld writes %ld sum %lld\n", watched, pages * rounds, sum);
     printf("storm ok\n");
+    return 0;
+}
+
+/* ---- samepage ------------------------------------------------------------------------- */
+static volatile int64_t *same_vars;
+static long same_rounds;
+
+static void *same_thread(void *arg)
+{
+    long t = (long)arg;
+    for (long i = 1; i <= same_rounds; i++) same_vars[t * 8] = i * 10 + t;
+    return NULL;
+}
+
+static int samepage(long rounds)
+{
+    same_rounds = rounds;
+    same_vars = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (long t = 0; t < 4; t++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%ld", t);
+        watch((void *)&same_vars[t * 8], 8, name);
+    }
+    pthread_t th[4];
+    for (long t = 0; t < 4; t++) pthread_create(&th[t], NULL, same_thread, (void *)t);
+    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+    printf("samepage %lld %lld %lld %lld\nsamepage ok\n", (long long)same_vars[0],
+           (long long)same_vars[8], (long long)same_vars[16], (long long)same_vars[24]);
     return 0;
 }
 
@@ -203,6 +232,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "storm"))
         return storm(argc > 2 ? atol(argv[2]) : 1024, argc > 3 ? atol(argv[3]) : 4);
     if (!strcmp(m, "bigread")) return bigread();
+    if (!strcmp(m, "samepage")) return samepage(argc > 2 ? atol(argv[2]) : 250);
     if (!strcmp(m, "sigblock")) return sig_blocked();
     if (!strcmp(m, "unmap")) return unmap();
     if (!strcmp(m, "fork")) return forker();
