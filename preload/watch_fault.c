@@ -38,6 +38,7 @@
 #define KERNEL_MAX_NS 2000000ull      /* kernel write: page open at most 2 ms */
 #define SIGNAL_WAIT_MS 10             /* capture handler not run yet: check for a block */
 #define QUEUE_MAX 4096u
+#define RESUME_AFTER_NS 200000000ull  /* paused threads are released after 200 ms at most */
 
 static struct uffd_msg queue[QUEUE_MAX];
 static unsigned q_head, q_len;
@@ -374,13 +375,15 @@ enum wait_result { WAIT_DONE, WAIT_STALE, WAIT_NOSTACK, WAIT_GONE };
  * its page-crossing faults and queueing everything else. */
 static enum wait_result wait_handler(mw_step_slot *s, int waiting)
 {
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = mono_ns(), t_begin = t0;
     for (;;) {
         struct pollfd pfd[2] = { { .fd = mw_step_efd(), .events = POLLIN },
                                  { .fd = mw_uffd, .events = POLLIN } };
         int np = q_len < QUEUE_MAX ? 2 : 1;
         int r = poll(pfd, (nfds_t)np, SIGNAL_WAIT_MS);
-        if (r == 0) mw_resume_others(); /* slow step: never keep the others waiting long */
+        /* A very slow step (the writer waits for a lock a paused thread holds?): let the
+         * others go rather than risk a deadlock. */
+        if (r == 0 && mono_ns() - t_begin > RESUME_AFTER_NS) mw_resume_others();
         if (r > 0 && (pfd[0].revents & POLLIN)) drain_efd();
         int st = atomic_load(&s->state);
         if (st == MW_SS_DONE) return WAIT_DONE;
