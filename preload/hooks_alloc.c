@@ -23,7 +23,7 @@
 
 static inline bool active(void)
 {
-    return MW_LIKELY(atomic_load_explicit(&mw_state, memory_order_relaxed) == MW_ST_ON) && mw_alloc_tracing;
+    return MW_LIKELY(atomic_load_explicit(&mw_alloc_hot, memory_order_relaxed) != 0);
 }
 
 /* The calling thread's state, or the shared orphan state (locked) for exiting threads. */

@@ -24,6 +24,7 @@
 
 _Atomic int mw_state;
 bool mw_alloc_tracing;
+_Atomic int mw_alloc_hot;
 pid_t mw_pid;
 uint64_t mw_start_mono_ns;
 int64_t mw_exit_status = -1;
@@ -109,6 +110,7 @@ static void start_tracing(void)
     }
     atomic_store(&mw_state, MW_ST_ON);
     mw_self();                 /* this thread is tidx 0 */
+    atomic_store(&mw_alloc_hot, mw_alloc_tracing ? 1 : 0);
     mw_threads_orphan_init();
 }
 
@@ -153,6 +155,7 @@ void mw_finish(int64_t status, uint64_t reason)
     mw_thread *t = mw_tls_self;
     if (mw_cfg.reach && mw_alloc_tracing && t) mw_reach_run(t);
     if (t) mw_modules_refresh(t);
+    atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_OFF);
     mw_writer_stop(status, reason);
     mw_guard_leave(g);
@@ -164,6 +167,7 @@ __attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_s
 static void on_fork_child(void)
 {
     if (atomic_load(&mw_state) != MW_ST_ON) return;
+    atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_INIT);
     int g = mw_guard_enter();
     mw_pid = getpid();

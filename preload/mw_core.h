@@ -149,6 +149,8 @@ void mw_writer_direct(const uint8_t *p, size_t n);
 extern pid_t mw_pid;
 extern uint64_t mw_start_mono_ns;
 extern int64_t mw_exit_status;
+/* 1 while allocation hooks record (state ON and preloaded): the one flag the hot path reads */
+extern _Atomic int mw_alloc_hot;
 void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
 void mw_lazy_init(void);  /* start tracing from a hook if the constructor has not run yet */
 void mw_init_child_after_fork(void);
