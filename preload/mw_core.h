@@ -73,7 +73,6 @@ void mw_threads_mark_exited(mw_thread *t);
 unsigned mw_registry_hwm(void);
 mw_thread *mw_registry_get(unsigned i);
 void mw_registry_release(unsigned i, mw_thread *t); /* writer: drained exited thread */
-uint32_t mw_thread_count_alloc(void);
 void mw_thread_emit_start(mw_thread *t);
 void mw_threads_init(void);
 void mw_threads_orphan_init(void);
@@ -135,7 +134,6 @@ bool mw_writer_open(void);               /* opens the trace file, writes preambl
 void mw_writer_sync(void);               /* drain every ring and flush */
 void mw_writer_sync_exec(void);          /* same, then END(reason exec) and a frame end */
 void mw_writer_after_fork_child(void);
-uint64_t mw_lost_events(void);
 
 /* modules.c */
 void mw_modules_refresh(mw_thread *t);   /* t NULL: writer context (direct to the stream) */

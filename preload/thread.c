@@ -227,8 +227,6 @@ void mw_registry_release(unsigned i, mw_thread *t)
     runlock();
 }
 
-uint32_t mw_thread_count_alloc(void) { return atomic_load(&next_tidx); }
-
 /* Called once by the constructor (and again in a forked child). */
 void mw_threads_init(void)
 {

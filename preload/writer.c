@@ -51,7 +51,6 @@ void mw_count_lost(uint64_t events, uint64_t bytes)
     atomic_fetch_add_explicit(&lost_ev, events, memory_order_relaxed);
     atomic_fetch_add_explicit(&lost_by, bytes, memory_order_relaxed);
 }
-uint64_t mw_lost_events(void) { return atomic_load(&lost_ev); }
 
 static void *zalloc(void *op, size_t n) { (void)op; return mw_real.malloc(n); }
 static void zfree(void *op, void *p) { (void)op; mw_real.free(p); }
