@@ -66,6 +66,8 @@ Test(shim_runtime, threads_named_totals_exact)
         cr_expect_eq(mwt_live_of_size(&R.t, 40000 + (uint64_t)w), (size_t)w + 1, "worker %d leaks", w);
     cr_expect_eq(mwt_live_of_size(&R.t, 777), 0, "the main thread's blocks freed by worker-0");
     cr_expect_eq(mwt_allocs_of_size(&R.t, 777), 100);
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 55555), 4);
+    cr_expect_eq(mwt_live_of_size(&R.t, 55555), 0, "frees made by key destructors at thread exit");
     /* every block the workers churned was freed */
     for (size_t i = 0; i < R.t.nblocks; i++) {
         const mwt_block *b = &R.t.blocks[i];

@@ -2,6 +2,8 @@
  * shim_threads.c — victim: 4 named threads churning malloc/free, each leaking i+1 blocks of
  * 40000+i bytes; the main thread hands 100 blocks of 777 bytes to worker 0, which frees them
  * (cross-thread frees). Names: workers 0,1 via pthread_setname_np, 2,3 via prctl.
+ * Each worker also leaves a 55555-byte block in a pthread key whose destructor frees it at
+ * thread exit (after the shim's own per-thread state is gone: the late-free path).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #define N 20000
 static void *volatile sink;
 static void *handed[100];
+static pthread_key_t key;
 
 static void *worker(void *arg)
 {
@@ -31,12 +34,14 @@ static void *worker(void *arg)
     for (long k = 0; k <= i; k++) sink = malloc(40000 + (size_t)i);
     if (i == 0)
         for (int k = 0; k < 100; k++) free(handed[k]);
+    pthread_setspecific(key, malloc(55555));
     return NULL;
 }
 
 int main(void)
 {
     for (int k = 0; k < 100; k++) handed[k] = malloc(777);
+    pthread_key_create(&key, free);
     pthread_t t[4];
     for (long i = 0; i < 4; i++) pthread_create(&t[i], NULL, worker, (void *)i);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);

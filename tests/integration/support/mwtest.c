@@ -319,6 +319,9 @@ typedef struct idxvec {
 
 typedef struct loader {
     mwt_trace *t;
+    mw_block_ref *early;    /* frees seen before their ALLOC (rings of different threads are
+                               drained in any order): applied when the ALLOC arrives */
+    size_t nearly, earlycap;
     idxvec *by_tidx;        /* per tidx: seq-1 -> index into t->blocks */
     size_t ntidx;
     size_t bcap, mcap, thcap, modcap, ncap;
@@ -382,12 +385,26 @@ static void add_block(loader *L, uint64_t tidx, uint64_t seq, uint64_t kind, uin
     t->live_bytes += size;
     t->kind_count[kind]++;
     t->kind_bytes[kind] += size;
+    for (size_t i = 0; i < L->nearly; i++) {
+        if (L->early[i].tidx == tidx && L->early[i].seq == seq) {
+            L->early[i] = L->early[--L->nearly];
+            t->blocks[t->nblocks - 1].freed = true;
+            t->live_blocks--;
+            t->live_bytes -= size;
+            break;
+        }
+    }
 }
 
 static void free_block(loader *L, mw_block_ref r)
 {
     mwt_block *b = block_of(L, r);
-    if (!b || b->freed) {
+    if (!b) { /* its ALLOC may still come (another thread's ring drained later) */
+        GROW(L->early, L->nearly, L->earlycap);
+        L->early[L->nearly++] = r;
+        return;
+    }
+    if (b->freed) {
         L->t->unknown_frees++;
         return;
     }
@@ -566,6 +583,8 @@ int mwt_trace_load(const char *path, mwt_trace *t)
     mw_reader_close(r);
     for (size_t i = 0; i < L.ntidx; i++) free(L.by_tidx[i].v);
     free(L.by_tidx);
+    t->unknown_frees += L.nearly; /* frees whose block never appeared */
+    free(L.early);
     if (!t->has_header) {
         if (!t->err[0]) snprintf(t->err, sizeof t->err, "%s: no HEADER record", path);
         return -1;
