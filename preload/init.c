@@ -5,7 +5,7 @@
  * and modules, start the writer, then switch to MW_ST_ON. When the library was dlopen()ed
  * instead of preloaded (the Python adapter), allocation tracing stays off but the writer and
  * trace work for the watch core. End: the first of (our destructor, which runs after the
- * program's atexit handlers and destructors; _exit/_Exit) runs the reachability scan, writes
+ * program's atexit handlers and destructors; _exit/_Exit/quick_exit) runs the reachability scan, writes
  * END with the exit status (captured from exit(), _exit() or main's return value), flushes
  * and closes. abort() and kills leave the prefix written by the last periodic flush.
  */
@@ -237,6 +237,21 @@ MW_EXPORT void _Exit(int status)
     if (!real) {
         int g = mw_guard_enter();
         real = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
+        mw_guard_leave(g);
+    }
+    if (!mw_tls_guard) mw_finish(status, MW_END_EXIT);
+    real(status);
+    __builtin_unreachable();
+}
+
+/* quick_exit runs no destructors: end the trace first (its at_quick_exit handlers may still
+ * allocate; they are not recorded). */
+MW_EXPORT void quick_exit(int status)
+{
+    static void (*real)(int);
+    if (!real) {
+        int g = mw_guard_enter();
+        real = (void (*)(int))dlsym(RTLD_NEXT, "quick_exit");
         mw_guard_leave(g);
     }
     if (!mw_tls_guard) mw_finish(status, MW_END_EXIT);
