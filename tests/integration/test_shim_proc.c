@@ -129,7 +129,7 @@ Test(shim_proc, posix_spawn_system_popen)
     }
 }
 
-Test(shim_proc, exit_from_thread_and__exit)
+Test(shim_proc, exit_from_thread__exit_quick_exit)
 {
     run R;
     run_mode(&R, "thread_exit", 0);
@@ -143,6 +143,12 @@ Test(shim_proc, exit_from_thread_and__exit)
     cr_expect_eq(R.traced.exit_code, 6);
     cr_expect(t->has_end);
     cr_expect_eq(t->exit_status, 6);
+    run_free(&R);
+    run_mode(&R, "quick_exit", 0);
+    t = with(&R, 30015);
+    cr_expect_eq(R.traced.exit_code, 8);
+    cr_expect(t->has_end);
+    cr_expect_eq(t->exit_status, 8);
     run_free(&R);
 }
 

@@ -1,6 +1,6 @@
 /*
  * shim_proc.c — victim for the process-tree tests: fork, exec, vfork, posix_spawn, system,
- * popen, exit from a thread, _exit, abort and SIGKILL. Every process leaks one block whose
+ * popen, exit from a thread, _exit, quick_exit, abort and SIGKILL. Every process leaks one block whose
  * size identifies it (see the mode comments), so the test can match traces to processes.
  * Usage: shim_proc MODE [ARG]
  */
@@ -116,6 +116,10 @@ int main(int argc, char **argv)
         leak(30009);
         say("bye\n");
         _exit(6);
+    }
+    if (!strcmp(mode, "quick_exit")) {             /* leaks 30015, quick_exit(8) */
+        leak(30015);
+        quick_exit(8);
     }
     if (!strcmp(mode, "abort")) {                  /* leaks 30013, then waits 600 ms, aborts */
         leak(30013);
