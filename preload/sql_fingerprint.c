@@ -11,11 +11,13 @@
  *     space; leading/trailing spaces and trailing ';' are removed;
  *   - identifiers, keywords, "quoted" and `quoted` identifiers keep their spelling and case;
  *   - parameters stay: ?, ?NNN, $1, :name, @name, $name;
- *   - IN lists made only of `?` collapse: `IN (?, ?, ?)` -> `IN (?...)`.
+ *   - IN lists made only of `?` collapse: `IN (?, ?, ?)` -> `IN (?...)`; repeated VALUES rows
+ *     collapse: `VALUES (?, ?), (?, ?)` -> `VALUES (?, ?)...`.
  * This file must not depend on other shim internals (tests/unit includes it directly).
  */
 #include "sql_fingerprint.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
@@ -208,6 +210,62 @@ static size_t collapse_in_lists(char *p, size_t len)
     return w;
 }
 
+static bool word_at(const char *p, size_t len, size_t r, const char *w, size_t wl)
+{
+    if (r + wl > len || (r > 0 && is_ident_char((unsigned char)p[r - 1])) ||
+        (r + wl < len && is_ident_char((unsigned char)p[r + wl])))
+        return false;
+    for (size_t k = 0; k < wl; k++)
+        if (lower(p[r + k]) != w[k])
+            return false;
+    return true;
+}
+
+/* In place: `VALUES (?, ?), (?, ?), (?, ?)` -> `VALUES (?, ?)...` (multi-row inserts of any row
+ * count are one query). Only rows written exactly like the first one collapse. */
+static size_t collapse_values_rows(char *p, size_t len)
+{
+    size_t r = 0, w = 0;
+    while (r < len) {
+        if (word_at(p, len, r, "values", 6)) {
+            size_t a = r + 6;
+            if (a < len && p[a] == ' ')
+                a++;
+            size_t b = a;
+            if (b < len && p[b] == '(') {
+                while (b < len && p[b] != ')' && (b == a || p[b] != '('))
+                    b++;
+            }
+            if (b > a && b < len && p[b] == ')') {
+                size_t row = b + 1 - a, q = b + 1, reps = 0;
+                for (;;) {
+                    size_t k = q;
+                    if (k < len && p[k] == ',')
+                        k++;
+                    else
+                        break;
+                    if (k < len && p[k] == ' ')
+                        k++;
+                    if (k + row > len || memcmp(p + k, p + a, row) != 0)
+                        break;
+                    q = k + row;
+                    reps++;
+                }
+                if (reps > 0) {
+                    memmove(p + w, p + r, b + 1 - r);   /* "values (..)" as written */
+                    w += b + 1 - r;
+                    memcpy(p + w, "...", 3);
+                    w += 3;
+                    r = q;
+                    continue;
+                }
+            }
+        }
+        p[w++] = p[r++];
+    }
+    return w;
+}
+
 size_t mw_sql_normalize(const char *s, size_t n, unsigned flags, char *out, size_t cap,
                         size_t *consumed, int *truncated)
 {
@@ -324,6 +382,7 @@ size_t mw_sql_normalize(const char *s, size_t n, unsigned flags, char *out, size
     while (o.len > 0 && (o.p[o.len - 1] == ' ' || (o.p[o.len - 1] == ';' && !o.truncated)))
         o.len--;
     o.len = collapse_in_lists(o.p, o.len);
+    o.len = collapse_values_rows(o.p, o.len);
     if (cap > 0)
         o.p[o.len < cap ? o.len : cap - 1] = '\0';
     return o.len;

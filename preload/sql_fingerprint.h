@@ -2,7 +2,7 @@
  * sql_fingerprint.h — SQL text normalization and query fingerprints.
  *
  * A fingerprint is XXH3_64bits of the normalized text: literals replaced by `?`, comments
- * dropped, whitespace collapsed, literal-only IN lists collapsed. `WHERE id = 1` and
+ * dropped, whitespace collapsed, literal-only IN lists and repeated VALUES rows collapsed. `WHERE id = 1` and
  * `WHERE id = 2` get one fingerprint. The code is self-contained (no malloc, no shim state), so
  * the unit tests can #include sql_fingerprint.c directly. README `section:sql` states the rules.
  */

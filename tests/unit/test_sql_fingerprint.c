@@ -80,6 +80,22 @@ Test(sql_fingerprint, in_lists_collapse)
     cr_assert_str_eq(norm("SELECT min (1, 2)"), "SELECT min (?, ?)");
 }
 
+Test(sql_fingerprint, values_rows_collapse)
+{
+    cr_assert_str_eq(norm("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')"),
+                     "INSERT INTO t VALUES (?, ?)...");
+    cr_assert_str_eq(norm("insert into t values(1,2),(3,4);"), "insert into t values(?,?)...");
+    cr_assert_eq(fp_of("INSERT INTO t(a) VALUES (1), (2)"), fp_of("INSERT INTO t(a) VALUES (7), (8), (9)"));
+    /* one row, or rows that differ, stay as written */
+    cr_assert_str_eq(norm("INSERT INTO t VALUES (1, 2)"), "INSERT INTO t VALUES (?, ?)");
+    cr_assert_str_eq(norm("INSERT INTO t VALUES ($1, $2), ($3, $4)"),
+                     "INSERT INTO t VALUES ($1, $2), ($3, $4)");
+    cr_assert_str_eq(norm("INSERT INTO t VALUES (1, now()), (2, now())"),
+                     "INSERT INTO t VALUES (?, now()), (?, now())");
+    cr_assert_str_eq(norm("SELECT * FROM (VALUES (1), (2)) AS v(x)"), "SELECT * FROM (VALUES (?)...) AS v(x)");
+    cr_assert_str_eq(norm("SELECT values_x FROM t"), "SELECT values_x FROM t");
+}
+
 Test(sql_fingerprint, same_shape_same_fingerprint)
 {
     cr_assert_eq(fp_of("SELECT name FROM users WHERE id = 1"),
