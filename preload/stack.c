@@ -31,6 +31,9 @@ typedef struct node_shard {
 
 static _Alignas(64) node_shard nshards[NODE_SHARDS];
 static _Atomic uint64_t next_node;
+/* >0 while this thread is unwinding or interning: a signal handler that interrupted it must
+ * not unwind or take an intern lock itself (mw_stack_from_ucontext answers 0 then) */
+static __thread int in_stack __attribute__((tls_model("initial-exec")));
 
 static inline uint64_t hash2(uint64_t a, uint64_t b)
 {
@@ -128,6 +131,7 @@ __attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t s
     mw_frame fr[MW_CACHE_FRAMES];
     unsigned m = 0;
     int match = -1;
+    in_stack++;
     fr[m++] = (mw_frame){ slot0, ret0, 0 };
 
     unw_context_t uc;
@@ -172,6 +176,7 @@ build:
         uint64_t id = intern(t, parent, fr[i].ret);
         if (!id) { /* out of memory: unknown stack, forget the cache */
             t->cache_n = 0;
+            in_stack--;
             return 0;
         }
         fr[i].node = id;
@@ -179,6 +184,7 @@ build:
     }
     __builtin_memcpy(t->cache, fr, m * sizeof(mw_frame));
     t->cache_n = m + keep;
+    in_stack--;
     return parent;
 }
 
@@ -215,11 +221,14 @@ __attribute__((noinline)) uint64_t mw_stack_here(mw_thread *t)
 
 uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext)
 {
-    if (!t || !ucontext) return 0;
+    /* unknown (0) when the interrupted code was unwinding/interning itself, or is between a
+     * reserve and a commit (the new nodes' records could not be written) */
+    if (!t || !ucontext || in_stack || t->nest) return 0;
     unw_cursor_t c;
     uint64_t ips[MW_CACHE_FRAMES];
     unsigned n = 0, max = mw_cfg.max_depth;
     int g = mw_guard_enter();
+    in_stack++;
     if (unw_init_local2(&c, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) == 0) {
         do {
             unw_word_t ip;
@@ -234,6 +243,7 @@ uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext)
         if (!id) break;
         parent = id;
     }
+    in_stack--;
     mw_guard_leave(g);
     return parent;
 }
