@@ -502,6 +502,8 @@ Test(sql_interpose, postgres_one_fingerprint_per_query_with_call_counts)
     expect_query(l, "postgres", "SELECT name FROM t WHERE id = ? AND name <> ?", 25); /* literals */
     expect_query(l, "postgres", "SELECT name FROM t WHERE id = $1", 25);  /* prepare + 25 runs */
     expect_query(l, "postgres", "SELECT count(*) FROM t WHERE id < ?", 25);           /* async */
+    expect_query(l, "postgres", "SELECT $1::int + ?", 25);               /* PQsendQueryParams */
+    expect_query(l, "postgres", "SELECT name FROM t WHERE id > $1", 25); /* PQsendPrepare + 25 */
     expect_query(l, "postgres", "CREATE TEMP TABLE t(id int PRIMARY KEY, name text)", 1);
     query_row q;
     find_query(l, "SELECT name FROM t WHERE id = ? AND name <> ?", &q);

@@ -3,13 +3,17 @@
  *
  *   sql_pq CONNINFO calls N   PQexecParams of one parameterized insert N times, PQexec of one
  *                             literal-inline select N times, a named statement prepared once and
- *                             run N times, N asynchronous queries (PQsendQuery + PQgetResult);
- *                             every result cleared, the connection finished.
+ *                             run N times, N asynchronous queries each with PQsendQuery and
+ *                             PQsendQueryParams, a PQsendPrepare'd statement run N times with
+ *                             PQsendQueryPrepared (results read with PQgetResult), a PQconnectStart
+ *                             and a PQconnectdbParams connection; every result cleared, every
+ *                             connection finished.
  *   sql_pq CONNINFO leaks     a result never cleared (leak_result) and a connection never
  *                             finished (leak_connection); the main connection is finished.
  * Exits 0 when every libpq call did what it should.
  */
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,19 @@ static int ok(PGconn *c, PGresult *r, const char *what)
     ExecStatusType s = PQresultStatus(r);
     PQclear(r);
     return (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) ? 0 : fail(c, what);
+}
+
+/* Reads every result of an asynchronous query (exactly one expected), clearing them. */
+static int drain(PGconn *c)
+{
+    PGresult *r;
+    int results = 0;
+    while ((r = PQgetResult(c)) != NULL) {
+        results++;
+        if (ok(c, r, "async result"))
+            return 1;
+    }
+    return results == 1 ? 0 : fail(c, "async: not exactly one result");
 }
 
 static __attribute__((noinline)) int run_calls(PGconn *c, int n)
@@ -56,19 +73,50 @@ static __attribute__((noinline)) int run_calls(PGconn *c, int n)
     }
     for (int i = 0; i < n; i++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM t WHERE id < %d", i);
-        if (!PQsendQuery(c, sql))
+        if (!PQsendQuery(c, sql) || drain(c))
             return fail(c, "send");
-        PGresult *r;
-        int results = 0;
-        while ((r = PQgetResult(c)) != NULL) {
-            results++;
-            if (ok(c, r, "async result"))
-                return 1;
-        }
-        if (results != 1)
-            return fail(c, "async: not exactly one result");
+    }
+    /* asynchronous with parameters, and a named statement prepared and run asynchronously */
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        const char *vals[1] = {id};
+        if (!PQsendQueryParams(c, "SELECT $1::int + 1", 1, NULL, vals, NULL, NULL, 0) || drain(c))
+            return fail(c, "send params");
+    }
+    if (!PQsendPrepare(c, "async_by_id", "SELECT name FROM t WHERE id > $1", 1, NULL) || drain(c))
+        return fail(c, "send prepare");
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        const char *vals[1] = {id};
+        if (!PQsendQueryPrepared(c, "async_by_id", 1, vals, NULL, NULL, 0) || drain(c))
+            return fail(c, "send prepared");
     }
     return 0;
+}
+
+/* Non-blocking connect (PQconnectStart + PQconnectPoll) and PQconnectdbParams, both finished. */
+static __attribute__((noinline)) int other_connects(const char *conninfo)
+{
+    PGconn *c = PQconnectStart(conninfo);
+    if (!c)
+        return fail(NULL, "PQconnectStart");
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (int i = 0; i < 1000 && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED; i++) {
+        struct pollfd pfd = {PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+        if (poll(&pfd, 1, 10000) < 0)
+            break;
+        st = PQconnectPoll(c);
+    }
+    int bad = st != PGRES_POLLING_OK;
+    if (bad)
+        fail(c, "PQconnectPoll");
+    PQfinish(c);
+    const char *kw[] = {"dbname", NULL}, *val[] = {conninfo, NULL};
+    c = PQconnectdbParams(kw, val, 1);
+    if (PQstatus(c) != CONNECTION_OK)
+        bad = fail(c, "PQconnectdbParams");
+    PQfinish(c);
+    return bad;
 }
 
 static __attribute__((noinline)) PGresult *leak_result(PGconn *c)
@@ -93,7 +141,7 @@ int main(int argc, char **argv)
     int rc = 0;
     if (strcmp(argv[2], "calls") == 0) {
         int n = argc > 3 ? atoi(argv[3]) : 20;
-        rc = run_calls(c, n);
+        rc = run_calls(c, n) || other_connects(argv[1]);
         if (!rc)
             printf("calls %d done\n", n);
     } else if (strcmp(argv[2], "leaks") == 0) {
