@@ -380,7 +380,9 @@ static void *writer_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    uint64_t last_flush = mono_ms(), last_rss = 0, last_mod = mono_ms();
+    /* last_flush 0: the first round flushes at once, so even a process killed right after it
+     * started leaves a readable header, modules and limits */
+    uint64_t last_flush = 0, last_rss = 0, last_mod = mono_ms();
     if (mw_cfg.rss_ms) sample_rss();
     last_rss = mono_ms();
     for (;;) {
