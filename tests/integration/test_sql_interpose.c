@@ -279,6 +279,8 @@ Test(sql_interpose, sqlite_one_fingerprint_per_query_with_call_counts)
     expect_query(l, "sqlite", "SELECT id FROM t WHERE id < ?", 1);
     expect_query(l, "sqlite", "SELECT count(*) FROM t WHERE id < ?", 2);          /* nested in callback */
     expect_query(l, "sqlite", "SELECT count(name) FROM t WHERE id > ?", 1);       /* UTF-16 */
+    expect_query(l, "sqlite", "SELECT ? AS v1", 1);                      /* sqlite3_prepare */
+    expect_query(l, "sqlite", "SELECT ? AS v3", 1);                      /* prepare16_v3 */
     query_row q;
     find_query(l, "SELECT id, name FROM t WHERE name = ? AND id >= ?", &q);
     cr_expect_gt(q.bytes_allocated, 0, "no bytes attributed to the literal query");

@@ -5,9 +5,9 @@
  *                             literal-inline select N times, a named statement prepared once and
  *                             run N times, N asynchronous queries each with PQsendQuery and
  *                             PQsendQueryParams, a PQsendPrepare'd statement run N times with
- *                             PQsendQueryPrepared (results read with PQgetResult), a PQconnectStart
- *                             and a PQconnectdbParams connection; every result cleared, every
- *                             connection finished.
+ *                             PQsendQueryPrepared (results read with PQgetResult), connections
+ *                             made with PQconnectStart, PQsetdbLogin and PQconnectdbParams; every
+ *                             result cleared, every connection finished.
  *   sql_pq CONNINFO leaks     a result never cleared (leak_result) and a connection never
  *                             finished (leak_connection); the main connection is finished.
  * Exits 0 when every libpq call did what it should.
@@ -94,7 +94,8 @@ static __attribute__((noinline)) int run_calls(PGconn *c, int n)
     return 0;
 }
 
-/* Non-blocking connect (PQconnectStart + PQconnectPoll) and PQconnectdbParams, both finished. */
+/* Non-blocking connect (PQconnectStart + PQconnectPoll), PQsetdbLogin and PQconnectdbParams,
+ * all finished. */
 static __attribute__((noinline)) int other_connects(const char *conninfo)
 {
     PGconn *c = PQconnectStart(conninfo);
@@ -111,6 +112,16 @@ static __attribute__((noinline)) int other_connects(const char *conninfo)
     if (bad)
         fail(c, "PQconnectPoll");
     PQfinish(c);
+    int port = 0;
+    const char *pp = strstr(conninfo, "port=");
+    if (pp && sscanf(pp, "port=%d", &port) == 1) {
+        char ps[16];
+        snprintf(ps, sizeof ps, "%d", port);
+        c = PQsetdbLogin("127.0.0.1", ps, NULL, NULL, "postgres", "postgres", NULL);
+        if (PQstatus(c) != CONNECTION_OK)
+            bad = fail(c, "PQsetdbLogin");
+        PQfinish(c);
+    }
     const char *kw[] = {"dbname", NULL}, *val[] = {conninfo, NULL};
     c = PQconnectdbParams(kw, val, 1);
     if (PQstatus(c) != CONNECTION_OK)

@@ -4,7 +4,9 @@
  *   sql_sqlite calls N    one parameterized query (prepared once, run N times with bindings),
  *                         one literal-inline query (prepared, run and finalized N times with a
  *                         different literal each time), N sqlite3_exec inserts with literals,
- *                         an exec whose row callback runs a nested query; everything closed.
+ *                         a UTF-16 prepare, sqlite3_open16 + sqlite3_prepare (v1) +
+ *                         sqlite3_prepare16_v3 + sqlite3_close_v2, an exec whose row callback
+ *                         runs a nested query; everything finalized and closed.
  *   sql_sqlite leaks      a never-finalized sqlite3_stmt (leak_statement), an sqlite3_exec error
  *                         message never passed to sqlite3_free (leak_exec_error), and therefore a
  *                         connection that cannot close (sqlite3_close returns SQLITE_BUSY).
@@ -87,6 +89,20 @@ static __attribute__((noinline)) int run_calls(sqlite3 *db, int n)
     if (sqlite3_prepare16_v2(db, q16, -1, &st, NULL) || sqlite3_step(st) != SQLITE_ROW)
         return fail(db, "prepare16");
     sqlite3_finalize(st);
+    /* the other entry points: open16, prepare (v1), prepare16_v3, close_v2 */
+    static const uint16_t mem16[] = {':', 'm', 'e', 'm', 'o', 'r', 'y', ':', 0};
+    static const uint16_t v3[] = {'S', 'E', 'L', 'E', 'C', 'T', ' ', '2', ' ', 'A', 'S', ' ', 'v', '3', 0};
+    sqlite3 *db2;
+    if (sqlite3_open16(mem16, &db2) != SQLITE_OK)
+        return fail(db2, "open16");
+    if (sqlite3_prepare(db2, "SELECT 1 AS v1", -1, &st, NULL) || sqlite3_step(st) != SQLITE_ROW)
+        return fail(db2, "prepare v1");
+    sqlite3_finalize(st);
+    if (sqlite3_prepare16_v3(db2, v3, -1, 0, &st, NULL) || sqlite3_step(st) != SQLITE_ROW)
+        return fail(db2, "prepare16_v3");
+    sqlite3_finalize(st);
+    if (sqlite3_close_v2(db2) != SQLITE_OK)
+        return fail(NULL, "close_v2");
     /* nested: the callback's query runs inside the outer exec */
     if (sqlite3_exec(db, "SELECT id FROM t WHERE id < 2", nested_cb, db, NULL))
         return fail(db, "nested exec");
