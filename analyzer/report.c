@@ -134,3 +134,26 @@ size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t
     if (!rp->sym) return 0;
     return mw_sym_stack(rp->sym, stack, out, max);
 }
+
+bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char **via)
+{
+    mw_frame fr[16];
+    size_t n = mw_stack_frames(rp, stack, fr, 16), at = 0;
+    if (via) *via = NULL;
+    if (!n) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (fr[i].file) {
+            at = i;
+            break;
+        }
+    }
+    *f = fr[at];
+    /* The library entry point it called: the outermost named frame below it. */
+    for (size_t i = at; via && i-- > 0;) {
+        if (fr[i].function && !strstr(fr[i].function, "+0x")) {
+            *via = fr[i].function;
+            break;
+        }
+    }
+    return true;
+}

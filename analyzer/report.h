@@ -73,5 +73,10 @@ const char *mw_proc_name(const mw_proc *p);
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);
+/* The frame that best names a site on one line: the first with source info (past allocator
+ * wrappers of libraries without debug info), else the innermost. Fills *f, and *via (may be
+ * NULL) with the named library function it called into (NULL when none); false when the
+ * stack is empty. */
+bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char **via);
 
 #endif /* MW_REPORT_H */

@@ -36,9 +36,8 @@ static void stack_block(mw_report *r, mw_report_proc *rp, uint64_t stack)
 
 static void where(mw_report *r, mw_report_proc *rp, uint64_t stack)
 {
-    mw_frame f[2];
-    size_t n = mw_stack_frames(rp, stack, f, 2);
-    if (!n) {
+    mw_frame f[1];
+    if (!mw_site_frame(rp, stack, f, NULL)) {
         fputs("(no stack)", r->out);
         return;
     }

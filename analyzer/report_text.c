@@ -78,18 +78,20 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
 /* "func file:line" of a stack's first frame, for one-line tables. */
 static void where(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t max)
 {
-    mw_frame f[4];
-    size_t n = mw_stack_frames(rp, stack, f, 4);
-    if (n == 0) {
+    mw_frame f[1];
+    const char *via;
+    if (!mw_site_frame(rp, stack, f, &via)) {
         fputs("(no stack)", r->out);
         return;
     }
     char buf[400];
+    int o;
     if (f[0].file)
-        snprintf(buf, sizeof buf, "%s %s:%llu", f[0].function ? f[0].function : "?",
-                 base(f[0].file), (unsigned long long)f[0].line);
+        o = snprintf(buf, sizeof buf, "%s %s:%llu", f[0].function ? f[0].function : "?",
+                     base(f[0].file), (unsigned long long)f[0].line);
     else
-        snprintf(buf, sizeof buf, "%s", f[0].function ? f[0].function : "?");
+        o = snprintf(buf, sizeof buf, "%s", f[0].function ? f[0].function : "?");
+    if (via && o > 0 && (size_t)o < sizeof buf) snprintf(buf + o, sizeof buf - (size_t)o, " via %s", via);
     put_clean(r->out, buf, max);
 }
 
