@@ -345,6 +345,27 @@ int mw_report_html(mw_report *r)
         fprintf(o, "; --fail-on <span class=\"%s\">%s</span>", r->failed ? "bad" : "ok",
                 r->failed ? "fails" : "passes");
     fputs(".</p>\n", o);
+    if (r->n > 1) {
+        fputs("<table>\n<tr><th>process</th><th class=\"n\">pid</th><th class=\"n\">leaked</th>"
+              "<th class=\"n\">reachable</th><th class=\"n\">peak heap</th><th>verdict</th></tr>\n", o);
+        for (size_t i = 0; i < r->n; i++) {
+            const mw_report_proc *rp = &r->procs[i];
+            const mw_proc *p = rp->p;
+            char b3[32];
+            fputs("<tr><td class=\"mono\">", o);
+            ESC(r, mw_proc_name(p));
+            fprintf(o, "</td><td class=\"n\">%llu</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+                    "<td class=\"n\">%s</td><td class=\"%s\">", (unsigned long long)p->pid,
+                    mw_fmt_bytes(mw_proc_leaked_bytes(p), b1),
+                    mw_fmt_bytes(p->leak_bytes[MW_REACH_REACHABLE], b2), mw_fmt_bytes(p->peak_heap, b3),
+                    rp->failed_conditions ? "bad" : "ok");
+            if (rp->failed_conditions) ESC(r, rp->fail_desc);
+            else if (rp->not_gated[0]) fputs("not gated", o);
+            else fputs("ok", o);
+            fputs("</td></tr>\n", o);
+        }
+        fputs("</table>\n", o);
+    }
     for (size_t i = 0; i < r->n; i++)
         for (size_t k = 0; k < sizeof html_sections / sizeof html_sections[0]; k++)
             html_sections[k](r, &r->procs[i]);

@@ -180,6 +180,24 @@ int mw_report_md(mw_report *r)
             r->n == 1 ? "" : "es");
     if (r->failon) fprintf(r->out, " — --fail-on %s", r->failed ? "**fails**" : "passes");
     fputs("\n\n", r->out);
+    if (r->n > 1) {
+        fputs("| process | pid | leaked | reachable | peak heap | verdict |\n"
+              "|---|---:|---:|---:|---:|---|\n", r->out);
+        for (size_t i = 0; i < r->n; i++) {
+            const mw_report_proc *rp = &r->procs[i];
+            char b1[32], b2[32], b3[32];
+            fputs("| ", r->out);
+            ESC(r, mw_proc_name(rp->p));
+            fprintf(r->out, " | %llu | %s | %s | %s | ", (unsigned long long)rp->p->pid,
+                    mw_fmt_bytes(mw_proc_leaked_bytes(rp->p), b1),
+                    mw_fmt_bytes(rp->p->leak_bytes[MW_REACH_REACHABLE], b2),
+                    mw_fmt_bytes(rp->p->peak_heap, b3));
+            if (rp->failed_conditions) ESC(r, rp->fail_desc);
+            else fputs(rp->not_gated[0] ? "not gated" : "ok", r->out);
+            fputs(" |\n", r->out);
+        }
+        fputs("\n", r->out);
+    }
     for (size_t i = 0; i < r->n; i++)
         for (size_t k = 0; k < sizeof md_sections / sizeof md_sections[0]; k++)
             md_sections[k](r, &r->procs[i]);
