@@ -291,14 +291,22 @@ int mw_zero_crossings(const double *t, const double *x, size_t n, mw_oscillation
         if (i + 1 < n) num += d * (x[i + 1] - m);
     }
     out->autocorr1 = den > 0 ? (double)(num / den) : 0.0;
-    double dt = (t[n - 1] - t[0]) / (double)(n - 1);
-    if (den > 0 && dt > 0 && out->period_s > 0) {
-        size_t lag = (size_t)(out->period_s / dt + 0.5);
-        if (lag >= 1 && 2 * lag <= n) {
-            long double acc = 0;
-            for (size_t i = 0; i + lag < n; i++) acc += (x[i] - m) * (x[i + lag] - m);
-            out->autocorr_period = (double)(acc / den * (long double)n / (long double)(n - lag));
+    /* Autocorrelation one period apart, in time (samples may be irregular): each x[i] is
+     * paired with x interpolated at t[i] + period. */
+    double P = out->period_s;
+    if (den > 0 && P > 0 && t[n - 1] - t[0] >= 2 * P) {
+        long double acc = 0;
+        size_t used = 0, j = 0;
+        for (size_t i = 0; i < n && t[i] + P <= t[n - 1]; i++) {
+            double tt = t[i] + P;
+            while (j + 1 < n && t[j + 1] < tt) j++;
+            double xi = x[j];
+            if (j + 1 < n && t[j + 1] > t[j])
+                xi = x[j] + (x[j + 1] - x[j]) * (tt - t[j]) / (t[j + 1] - t[j]);
+            acc += (x[i] - m) * (xi - m);
+            used++;
         }
+        if (used) out->autocorr_period = (double)(acc / (long double)used / (den / n));
     }
     return 0;
 }

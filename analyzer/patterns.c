@@ -58,7 +58,7 @@ void mw_pattern_params_default(mw_pattern_params *p)
     p->z_threshold = 3.5;
     p->spike_frac = 0.25;
     p->spike_min_z = 6.0;
-    p->spike_max_share = 0.25;
+    p->spike_max_share = 0.35;
     p->spike_max_runs = 3;
     p->leak_drawdown = 0.20;
     p->leak_late_share = 0.25;
@@ -69,7 +69,7 @@ void mw_pattern_params_default(mw_pattern_params *p)
     p->exp_min_inc = 0.70;
     p->exp_min_ratio = 3.0;
     p->osc_amp_frac = 0.10;
-    p->osc_max_cv = 0.30;
+    p->osc_max_cv = 0.50;
     p->osc_min_autocorr = 0.30;
     p->osc_min_period_ac = 0.50;
 }
@@ -304,7 +304,7 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
     mw_fmt_duration_h(b2, sizeof b2, dur);
 
     if (n < 3) { /* rule A: too short to tell more than "moved" or "did not" */
-        if (n == 2 && dur > 0) out->trend.slope = (w.v[1] - w.v[0]) / dur;
+        mw_trend_fit(w.t, w.v, NULL, n, &out->trend); /* the line through 1 or 2 points */
         out->growth_bytes_per_s = out->trend.slope;
         out->rise = n == 2 ? w.v[1] - w.v[0] : 0;
         if (fabs(out->rise) >= rise_thr && dur > 0) {

@@ -34,7 +34,7 @@ typedef struct mw_pattern_params {
     double z_threshold;      /* 3.5: robust z beyond which a point is an anomaly */
     double spike_frac;       /* 0.25: a spike rises at least this fraction of the level ... */
     double spike_min_z;      /* 6.0: ... its peak at least this robust z (noise never does) ... */
-    double spike_max_share;  /* 0.25: ... covers at most this share of the points ... */
+    double spike_max_share;  /* 0.35: ... covers at most this share of the points ... */
     size_t spike_max_runs;   /* 3: ... in at most this many bursts */
     double leak_drawdown;    /* 0.20: a leak never gives back more than this share of its rise */
     double leak_late_share;  /* 0.25: ... and keeps growing: the second half holds this share */

@@ -1,7 +1,9 @@
 /*
- * shape_spike.c — victim with a known "spike" shape: holds an 8 MiB working set, and from
- * t = 1.0 s to 1.3 s also holds 64 MiB (a batch), then frees it and idles to 2.5 s. Small
- * temporary blocks churn throughout. Paced by CLOCK_MONOTONIC.
+ * shape_spike.c — victim with a known "spike" shape: holds a 4 MiB working set, and from
+ * t = 1.0 s holds 16 MiB more (a batch) for 0.25 s after the batch is filled, then frees it
+ * and idles to 2.5 s. Small temporary blocks churn throughout. Paced by CLOCK_MONOTONIC; the
+ * hold is timed from the end of the fill, so a slow fill on a loaded machine still gives a
+ * spike that comes back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 
 #define MiB 1048576
+#define BATCH 16
 #define RUN_S 2.5
 
 static double now(void)
@@ -28,24 +31,27 @@ __attribute__((noinline)) static char *block(size_t n, int c)
 
 int main(void)
 {
-    char *base[8], *batch[64];
-    for (int i = 0; i < 8; i++) base[i] = block(MiB, 1);
-    double t0 = now(), t;
+    char *base[4], *batch[BATCH];
+    for (int i = 0; i < 4; i++) base[i] = block(MiB, 1);
+    double t0 = now(), t, filled = 0;
     int in_batch = 0, done = 0;
     struct timespec nap = {0, 2000000};
     while ((t = now() - t0) < RUN_S) {
         if (!in_batch && !done && t >= 1.0) {
-            for (int i = 0; i < 64; i++) batch[i] = block(MiB, 2);
+            for (int i = 0; i < BATCH; i++) batch[i] = block(MiB, 2);
             in_batch = 1;
-        } else if (in_batch && t >= 1.3) {
-            for (int i = 0; i < 64; i++) free(batch[i]);
+            filled = now() - t0;
+        } else if (in_batch && t >= filled + 0.25) {
+            for (int i = 0; i < BATCH; i++) free(batch[i]);
             in_batch = 0;
             done = 1;
         }
         free(block(2048, 3));
         nanosleep(&nap, NULL);
     }
-    for (int i = 0; i < 8; i++) free(base[i]);
-    printf("spike of 64 MiB held from 1.0 s to 1.3 s\n");
+    if (in_batch)
+        for (int i = 0; i < BATCH; i++) free(batch[i]);
+    for (int i = 0; i < 4; i++) free(base[i]);
+    printf("spike of %d MiB held from 1.0 s to %.2f s\n", BATCH, filled + 0.25);
     return 0;
 }
