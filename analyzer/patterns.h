@@ -45,7 +45,7 @@ typedef struct mw_pattern_params {
     double exp_min_inc;      /* 0.70: share of segment pairs whose slope increases */
     double exp_min_ratio;    /* 3.0: last/first segment slope, and second/first half rise */
     double osc_amp_frac;     /* 0.10: oscillation half-amplitude relative to the level */
-    double osc_max_cv;       /* 0.30: irregularity allowed in the period */
+    double osc_max_cv;       /* 0.50: irregularity allowed in the period */
     double osc_min_autocorr; /* 0.30 */
     double osc_min_period_ac;/* 0.50: autocorrelation one period apart (cycles repeat) */
 } mw_pattern_params;
