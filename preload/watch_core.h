@@ -32,7 +32,7 @@
 #define MW_WATCH_PAGE 4096u
 #define MW_WATCH_STEP_PAGES 64u    /* pages one step snapshots (page-crossing stores, syscalls) */
 #define MW_WATCH_STEP_EXTRA 1024u  /* further pages a system call may open (not diffed) */
-#define MW_WATCH_SLOT_WATCHES 64u  /* watches one step can report on */
+#define MW_WATCH_SLOT_WATCHES 512u /* watches one step can report on (per page or call) */
 #define MW_WATCH_SIG_CAPTURE (SIGRTMAX - 3) /* signal that stops a user-mode writer */
 #define MW_WATCH_SIG_PAUSE (SIGRTMAX - 2)   /* pauses other threads during a step */
 #define MW_WATCH_STORE_MAX 64u     /* widest single store (AVX-512) */

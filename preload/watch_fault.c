@@ -197,7 +197,7 @@ static uint64_t task_io_calls(pid_t tid)
 /* ---- serving one fault ----------------------------------------------------------------- */
 static void collect_watches(mw_step_slot *s, uintptr_t page)
 {
-    mw_watch tmp[MW_WATCH_SLOT_WATCHES];
+    static mw_watch tmp[MW_WATCH_SLOT_WATCHES]; /* fault thread only */
     mw_wtab_lock();
     size_t n = mw_wtab_collect(page, page + MW_WATCH_PAGE, tmp, MW_WATCH_SLOT_WATCHES);
     mw_wtab_unlock();
@@ -353,7 +353,7 @@ static bool syscall_range(int64_t nr, const char *line, uintptr_t *lo, uintptr_t
 /* Adds every watched page of [lo, hi) to the slot; false when they are more than fit. */
 static bool add_watched_pages(mw_step_slot *s, uintptr_t lo, uintptr_t hi)
 {
-    mw_watch tmp[MW_WATCH_SLOT_WATCHES];
+    static mw_watch tmp[MW_WATCH_SLOT_WATCHES]; /* fault thread only */
     mw_wtab_lock();
     size_t n = mw_wtab_collect(lo, hi, tmp, MW_WATCH_SLOT_WATCHES);
     mw_wtab_unlock();

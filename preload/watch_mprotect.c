@@ -81,8 +81,10 @@ bool mw_mprot_on_segv(siginfo_t *si, void *ucv)
         syscall(SYS_mprotect, page, MW_WATCH_PAGE, PROT_READ | PROT_WRITE);
         return true;
     }
-    mw_watch local[MW_WATCH_SLOT_WATCHES];
-    if (collect(page, local, MW_WATCH_SLOT_WATCHES) == 0) return false;
+    mw_wtab_lock();
+    bool ours = mw_wtab_page_used(page, NULL);
+    mw_wtab_unlock();
+    if (!ours) return false;
     /* Take the step slot (other writers wait here while one steps). */
     for (;;) {
         int expect = MW_SS_IDLE;
