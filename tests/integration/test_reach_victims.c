@@ -8,7 +8,9 @@
  *     search over the sorted snapshot);
  *   - MEMWATCH_REACH=0: no verdicts (every block "unknown"), the same unfreed totals;
  *   - reach_threads: exit() called by a secondary thread while main waits in pthread_join,
- *     a thread blocked in read(), a leak and a __thread pointer of a thread that exited.
+ *     a thread blocked in read(), a leak and a __thread pointer of a thread that exited;
+ *   - reach_busy: exit() while 4 threads keep allocating, freeing and unmapping (no crash,
+ *     a clean END, verdicts for the snapshot).
  */
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -172,5 +174,24 @@ Test(reach, threads_exit_from_a_thread, .timeout = 60)
     cr_expect_eq(of(&ts, 3009)->n[R], 1, "on the stack of the thread calling exit()");
     cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks (DTVs, stdout) "
                  "must be reachable");
+    mw_tempdir_remove(dir);
+}
+
+Test(reach, other_threads_still_running, .timeout = 60)
+{
+    char dir[512], trace[PATH_MAX], err[512];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachbusy"), 0);
+    run_victim(dir, "reach_busy", NULL, "1", trace, sizeof trace);   /* asserts exit 0 */
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_from_trace(trace, &t, err, sizeof err), 0, "%s", err);
+    cr_expect(t.ended, "the trace has its END record");
+    cr_expect_geq(t.reach_entries, 2000, "verdicts for the snapshot (%lu)", t.reach_entries);
+    /* The lost list: 1 head + 999 indirect nodes at least (the churning threads' blocks
+     * add to these counts only if they are lost too, which they are not: they sit in
+     * the threads' stacks). */
+    cr_expect_geq(t.kind_blocks[MW_REACH_INDIRECT], 999, "indirect %lu",
+                  t.kind_blocks[MW_REACH_INDIRECT]);
+    cr_expect_geq(t.kind_blocks[MW_REACH_REACHABLE], 1000, "reachable %lu",
+                  t.kind_blocks[MW_REACH_REACHABLE]);
     mw_tempdir_remove(dir);
 }
