@@ -7,10 +7,11 @@
  * leaking function first in growth_sites[], and alerts (cooldown, per-hour cap, config file
  * errors). The JSON is flattened to "path=value" lines by a small python3 program.
  *
- * Each victim runs ~2.5 s; the binary takes ~15 s on 2 busy cores (8 victims, 2 at a time).
+ * Each victim runs ~2.5 s; the binary takes ~16 s on 2 busy cores (9 victims, 2 at a time).
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +97,9 @@ static void load_json(const char *path, report *rep)
     mwt_run_free(&r);
 }
 
-/* Runs victim shape_NAME under the shim and analyzes its trace to JSON (extra flags). */
-static void run_shape(const char *name, shape *s, const char *const *extra)
+/* Runs victim shape_NAME under the shim (SIGKILLed after kill_ms when non-zero) and analyzes
+ * its trace to JSON (extra flags). */
+static void run_shape_k(const char *name, shape *s, const char *const *extra, unsigned kill_ms)
 {
     memset(s, 0, sizeof *s);
     s->dir = mwt_tmpdir();
@@ -110,10 +112,12 @@ static void run_shape(const char *name, shape *s, const char *const *extra)
     snprintf(out_env, sizeof out_env, "MEMWATCH_OUT=%s", s->trace);
     const char *env[] = {"MEMWATCH_RSS_MS=10", out_env, NULL};
     cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .env = env, .preload = true,
-                                       .timeout_ms = 60000},
+                                       .timeout_ms = 60000, .signal_after_ms = kill_ms,
+                                       .signal_no = kill_ms ? SIGKILL : 0},
                            &s->victim),
                  0);
-    cr_assert_eq(s->victim.exit_code, 0, "%s failed: %s", vname, s->victim.err);
+    if (kill_ms) cr_assert_eq(s->victim.term_signal, SIGKILL, "%s was not killed", vname);
+    else cr_assert_eq(s->victim.exit_code, 0, "%s failed: %s", vname, s->victim.err);
     char json[1200];
     snprintf(json, sizeof json, "%s/report.json", s->dir);
     mwt_run ar;
@@ -121,6 +125,11 @@ static void run_shape(const char *name, shape *s, const char *const *extra)
     cr_assert_eq(rc, 0, "memwatch-analyze exit %d: %s", rc, ar.err);
     mwt_run_free(&ar);
     load_json(json, &s->json);
+}
+
+static void run_shape(const char *name, shape *s, const char *const *extra)
+{
+    run_shape_k(name, s, extra, 0);
 }
 
 static void shape_free(shape *s)
@@ -175,6 +184,27 @@ Test(patterns_shapes, leak, .timeout = 90)
     assert_heap(&s, "leak");
     assert_rate_and_site(&s);
     cr_assert_str_eq(jget(&s.json, "growth_sites.n"), "1", "only the leak grows");
+    shape_free(&s);
+}
+
+/* A server that never exits: killed mid-run, its truncated trace still shows the leak, the
+ * leaking site, and when the limit will be reached. */
+Test(patterns_shapes, leak_in_a_killed_process, .timeout = 90)
+{
+    shape s;
+    run_shape_k("leak", &s, NULL, 1500);
+    cr_assert_str_eq(jget(&s.json, "truncated"), "True");
+    assert_heap(&s, "leak");
+    /* the truth from the trace itself: 16 KiB leak chunks still live over the trace's time */
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load(s.trace, &t), 0, "%s", t.err);
+    double truth = (double)mwt_live_of_size(&t, 16384) * 16384 / ((double)t.last_t_ns / 1e9);
+    mwt_trace_free(&t);
+    double rate = jnum(&s.json, "patterns.heap.growth_bytes_per_s");
+    cr_assert(truth > 0 && fabs(rate - truth) <= 0.2 * truth, "%.0f B/s, trace says %.0f B/s",
+              rate, truth);
+    cr_assert_str_eq(jget(&s.json, "growth_sites.0.stack.0.function"), "leak_chunk");
+    cr_assert_neq(strcmp(jget(&s.json, "patterns.heap.seconds_to_limit"), "null"), 0);
     shape_free(&s);
 }
 
