@@ -18,6 +18,7 @@
 #define MW_MAX_THREADS 8192u       /* registry slots (live threads + not yet drained ones) */
 #define MW_CACHE_FRAMES 256u       /* per-thread stack cache; MEMWATCH_STACK_DEPTH <= this */
 #define MW_TIME_RESERVE 12u        /* bytes a TIME record may add in front of any record */
+#define MW_ICACHE 512u             /* per-thread (parent, ip) -> node cache entries (power of 2) */
 
 /* ---- per-thread state ---------------------------------------------------------------- */
 typedef struct mw_frame {
@@ -54,7 +55,9 @@ struct mw_thread {
     char loc_func[128];
     /* stack cache (stack.c) */
     unsigned cache_n;
+    bool cache_slots_ok;        /* cache[].slot all known: the fast path may use the cache */
     mw_frame cache[MW_CACHE_FRAMES];
+    struct { uint64_t parent, ip, id; } icache[MW_ICACHE]; /* per-thread intern cache */
     struct mw_thread *next_free;
 };
 

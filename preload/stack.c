@@ -5,9 +5,12 @@
  * as a STACK_NODE record by the thread that creates it. Capturing is made cheap by a per-thread
  * cache of the previous capture's frames (stack slot address, return address, node id): the
  * hook's caller frame is known without unwinding (__builtin_frame_address of the hook, built
- * with frame pointers), and when it (or any frame reached by libunwind) matches a cached frame
- * whose cached ancestors still hold the same return addresses in the same slots, the cached
- * node is reused and unwinding stops. A tight loop calling malloc thus costs a few loads.
+ * with frame pointers), and when it matches a cached frame whose cached ancestors still hold
+ * the same return addresses in the same slots, the cached node is reused without unwinding:
+ * a tight loop calling malloc costs a few loads. Otherwise unw_backtrace captures the stack
+ * (fast once libunwind's trace cache is warm; unw_step would cost two sigprocmask calls per
+ * frame with Debian's libunwind) and only the part not shared with the previous stack is
+ * interned.
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -45,6 +48,7 @@ static inline uint64_t hash2(uint64_t a, uint64_t b)
 void mw_stack_init(void)
 {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    unw_set_cache_size(unw_local_addr_space, 1024, 0);
 }
 
 void mw_stack_reset_after_fork(void)
@@ -80,10 +84,26 @@ static bool grow(node_shard *s)
     return true;
 }
 
-/* Node id for (parent, ip); creates and emits it when new. 0 when memory ran out. */
+static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64_t h);
+
+/* Node id for (parent, ip); creates and emits it when new. 0 when memory ran out. A small
+ * per-thread cache answers repeated lookups without the shard lock. */
 static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip)
 {
     uint64_t h = hash2(parent, ip);
+    unsigned k = (unsigned)(h >> 20) & (MW_ICACHE - 1);
+    if (t->icache[k].id && t->icache[k].parent == parent && t->icache[k].ip == ip) return t->icache[k].id;
+    uint64_t id = intern_global(t, parent, ip, h);
+    if (id) {
+        t->icache[k].parent = parent;
+        t->icache[k].ip = ip;
+        t->icache[k].id = id;
+    }
+    return id;
+}
+
+static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64_t h)
+{
     node_shard *s = &nshards[h >> 58];
     while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) __builtin_ia32_pause();
     if ((s->count + 1) * 4 > s->cap * 3 && !grow(s)) {
@@ -125,54 +145,67 @@ static inline int cache_find(const mw_thread *t, uintptr_t slot, uintptr_t ret, 
     return -1;
 }
 
+/* Slot addresses of the frames' return addresses, for the fast path: unw_backtrace gives only
+ * the return addresses, so each one is looked up in the stack words above the previous slot
+ * (within the thread's stack and a scan budget). False when any is not found: the fast path
+ * is then off until the next capture. */
+static bool find_slots(const mw_thread *t, mw_frame *fr, unsigned m)
+{
+    uintptr_t hi = t->stack_hi, p = fr[0].slot;
+    if (!hi || p < t->stack_lo || p >= hi || (p & 7)) return false;
+    unsigned budget = 4096; /* words: 32 KiB of stack */
+    for (unsigned j = 1; j < m; j++) {
+        uintptr_t want = fr[j].ret;
+        bool found = false;
+        for (p += 8; p + 8 <= hi && budget; p += 8, budget--) {
+            if (*(const uintptr_t *)p == want) {
+                found = true;
+                break;
+            }
+        }
+        if (!found) return false;
+        fr[j].slot = p;
+    }
+    return true;
+}
+
+/* Full capture: libunwind's unw_backtrace (its per-thread trace cache makes this a table
+ * lookup per frame once warm, with no system call, unlike unw_step), then interning of the
+ * frames not shared with the previous capture's outer part (node ids depend only on the
+ * return addresses from the root, so a common suffix of return addresses is exact). */
 __attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0)
 {
     unsigned max = mw_cfg.max_depth;
+    void *ips[MW_CACHE_FRAMES + 16];
     mw_frame fr[MW_CACHE_FRAMES];
     unsigned m = 0;
-    int match = -1;
     in_stack++;
-    fr[m++] = (mw_frame){ slot0, ret0, 0 };
-
-    unw_context_t uc;
-    unw_cursor_t c;
     int g = mw_guard_enter(); /* libunwind may allocate */
     int saved_errno = errno;
-    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) goto build;
-    /* skip our own frames up to the hook's caller (frame 0, already known) */
-    bool found0 = false;
-    for (int guard = 0; guard < 32 && unw_step(&c) > 0; guard++) {
-        unw_word_t sp;
-        unw_get_reg(&c, UNW_REG_SP, &sp);
-        if ((uintptr_t)sp == slot0 + 8) { found0 = true; break; }
-        if ((uintptr_t)sp > slot0 + 8) break;
-    }
-    if (!found0) goto build;
-    while (m < max && unw_step(&c) > 0) {
-        unw_word_t ip, sp;
-        unw_get_reg(&c, UNW_REG_IP, &ip);
-        unw_get_reg(&c, UNW_REG_SP, &sp);
-        if (!ip) break;
-        uintptr_t slot = (uintptr_t)sp - 8;
-        int k = cache_find(t, slot, (uintptr_t)ip, 0);
-        if (k >= 0 && m + (t->cache_n - (unsigned)k) <= max && cache_valid_above(t, (unsigned)k)) {
-            match = k;
-            break;
-        }
-        fr[m++] = (mw_frame){ slot, (uintptr_t)ip, 0 };
-    }
-build:
+    int n = unw_backtrace(ips, (int)(max + 16));
     errno = saved_errno;
     mw_guard_leave(g);
-    uint64_t parent = 0;
-    unsigned keep = 0;
-    if (match >= 0) {
-        parent = t->cache[match].node;
-        keep = t->cache_n - (unsigned)match;
-        /* move the reused suffix to sit right after the m new frames */
-        __builtin_memmove(&t->cache[m], &t->cache[match], keep * sizeof(mw_frame));
+    /* skip the shim's own frames: frame 0 is the hook's caller, known exactly */
+    int z = -1;
+    for (int i = 0; i < n && i < 16; i++) {
+        if ((uintptr_t)ips[i] == ret0) {
+            z = i;
+            break;
+        }
     }
-    for (unsigned i = m; i-- > 0;) {
+    if (z < 0) {
+        fr[m++] = (mw_frame){ 0, ret0, 0 };
+    } else {
+        for (int i = z; i < n && m < max && ips[i]; i++) fr[m++] = (mw_frame){ 0, (uintptr_t)ips[i], 0 };
+    }
+    fr[0].slot = slot0;
+    unsigned common = 0;
+    while (common < m && common < t->cache_n &&
+           t->cache[t->cache_n - 1 - common].ret == fr[m - 1 - common].ret)
+        common++;
+    for (unsigned j = 0; j < common; j++) fr[m - 1 - j].node = t->cache[t->cache_n - 1 - j].node;
+    uint64_t parent = common ? fr[m - common].node : 0;
+    for (unsigned i = m - common; i-- > 0;) {
         uint64_t id = intern(t, parent, fr[i].ret);
         if (!id) { /* out of memory: unknown stack, forget the cache */
             t->cache_n = 0;
@@ -182,17 +215,21 @@ build:
         fr[i].node = id;
         parent = id;
     }
+    /* Finding the slots scans the stack, so it is done only when this call site came back
+     * right away (a loop): then the fast path will pay for it. */
+    bool again = t->cache_n && t->cache[0].slot == slot0 && t->cache[0].ret == ret0;
+    t->cache_slots_ok = again && find_slots(t, fr, m);
     __builtin_memcpy(t->cache, fr, m * sizeof(mw_frame));
-    t->cache_n = m + keep;
+    t->cache_n = m;
     in_stack--;
-    return parent;
+    return fr[0].node;
 }
 
 uint64_t mw_stack_capture(mw_thread *t, void *frame, void *ret)
 {
     if (!mw_cfg.stacks || !frame) return 0;
     uintptr_t slot0 = (uintptr_t)frame + 8, ret0 = (uintptr_t)ret;
-    if (MW_LIKELY(t->cache_n)) {
+    if (MW_LIKELY(t->cache_slots_ok && t->cache_n)) {
         int k = cache_find(t, slot0, ret0, 0);
         if (k >= 0 && cache_valid_above(t, (unsigned)k)) {
             if (k > 0) {
