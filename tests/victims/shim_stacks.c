@@ -4,8 +4,8 @@
  * invalidated. Prints the address of each function ("name 0xADDR") for the test to map
  * return addresses back to functions. Sizes: 80001+10i main>leaf, 80002+10i main>a>b>leaf,
  * 80003+10i main>b>leaf, 80004+10i main>rec*6>leaf, 80005+10i main>rec*3>leaf,
- * 80006+10i main>x>leaf, 80007+10i main>y>leaf (x and y have the same frame layout, so
- * malloc's caller frame matches the cache exactly and only the ancestors differ).
+ * 80006+10i and 80008+10i main>x>leaf, 80007+10i main>y>leaf (x and y have the same frame
+ * layout, so malloc's caller frame matches the cache exactly and only the ancestors differ).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +57,8 @@ int main(void)
         rec(5, 80004 + 10 * i);
         rec(2, 80005 + 10 * i);
         x(80006 + 10 * i);
-        y(80007 + 10 * i);
+        x(80008 + 10 * i); /* x twice: the unwind cache gets its slots here ... */
+        y(80007 + 10 * i); /* ... and y must not be taken for x */
     }
     return 0;
 }
