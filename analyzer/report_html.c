@@ -165,6 +165,16 @@ static void sec_chart(mw_report *r, mw_report_proc *rp)
         fprintf(r->out, "<text x=\"%.0f\" y=\"%.0f\" fill=\"%s\" style=\"fill:%s\">%s</text>\n",
                 L + 10 + 110 * k, T + 14, lines[k].color, lines[k].color, lines[k].name);
     }
+    /* memwatch_mark() phases as dashed vertical lines (hover shows the label). */
+    for (size_t i = 0; i < p->marks.n && i < 200; i++) {
+        const mw_mark *m = &p->marks.v[i];
+        if (m->t_ns < t0) continue;
+        double x = L + (double)(m->t_ns - t0) / 1e9 / tmax * (W - L - 10);
+        fprintf(r->out, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#999\" "
+                "stroke-dasharray=\"3,3\"><title>", x, T, x, H - B);
+        ESC(r, m->label);
+        fputs("</title></line>\n", r->out);
+    }
     fputs("</svg>\n", r->out);
 }
 
