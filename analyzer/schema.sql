@@ -10,8 +10,11 @@
 -- "stack id" names a node of the trace's stack tree (stack_nodes), 0 = no stack.
 PRAGMA user_version = 1;
 
--- One traced process (one trace file) per row.
 CREATE TABLE IF NOT EXISTS runs (
+    -- One traced process (one trace file) per row; every other table hangs off run_id.
+    -- Conventions of all tables: times are ns since the process started (*_realtime_ns: since
+    -- the epoch), sizes are bytes, addresses are signed 64-bit (two's complement), SQL
+    -- fingerprints are 16-digit hex text, a stack id names a stack_nodes row (0 = none).
     run_id            INTEGER PRIMARY KEY, -- key used by every other table
     trace_path        TEXT NOT NULL,       -- absolute path of the trace file ingested
     pid               INTEGER NOT NULL,    -- traced process id
@@ -43,26 +46,26 @@ CREATE TABLE IF NOT EXISTS runs (
     UNIQUE (pid, start_realtime_ns, trace_path)
 );
 
--- The command line, one argument per row.
 CREATE TABLE IF NOT EXISTS run_args (
-    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    -- The command line, one argument per row.
+    run_id INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     idx    INTEGER NOT NULL,   -- 0 = argv[0]
     arg    TEXT NOT NULL,      -- the argument as recorded
     PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
 
--- Facts about the trace that are not totals: forks, execs, lost records, truncation.
 CREATE TABLE IF NOT EXISTS facts (
-    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Facts about the trace that are not totals: forks, execs, lost records, truncation.
+    run_id INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     idx    INTEGER NOT NULL,   -- order of appearance
     key    TEXT NOT NULL,      -- 'fork' (value: child pid), 'exec' (path), 'lost_events', 'lost_bytes', 'truncated', 'watch_events_total'
     value  TEXT,               -- the fact's value
     PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
 
--- Threads of the process by trace thread index.
 CREATE TABLE IF NOT EXISTS threads (
-    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Threads of the process by trace thread index.
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     tidx        INTEGER NOT NULL, -- dense thread index used inside the trace
     tid         INTEGER,          -- kernel thread id (0 unknown)
     parent_tidx INTEGER,          -- thread index of the creating thread
@@ -70,9 +73,9 @@ CREATE TABLE IF NOT EXISTS threads (
     PRIMARY KEY (run_id, tidx)
 ) WITHOUT ROWID;
 
--- Loaded objects (executable, shared libraries), used to symbolize offline.
 CREATE TABLE IF NOT EXISTS modules (
-    run_id    INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Loaded objects (executable, shared libraries), used to symbolize offline.
+    run_id    INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     module_id INTEGER NOT NULL, -- module id in the trace
     path      TEXT,             -- path of the object as loaded
     bias      INTEGER,          -- load bias (runtime address - link-time address)
@@ -83,19 +86,19 @@ CREATE TABLE IF NOT EXISTS modules (
     PRIMARY KEY (run_id, module_id)
 ) WITHOUT ROWID;
 
--- The stack tree: each node is one frame (return address) plus its caller's node.
 CREATE TABLE IF NOT EXISTS stack_nodes (
-    run_id    INTEGER NOT NULL REFERENCES runs(run_id),
+    -- The stack tree: each node is one frame (return address) plus its caller's node.
+    run_id    INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     node_id   INTEGER NOT NULL, -- stack id (what sites, blocks and events reference)
     parent_id INTEGER,          -- caller's node (0 = outermost)
     ip        INTEGER,          -- return address (or faulting pc) of this frame
     PRIMARY KEY (run_id, node_id)
 ) WITHOUT ROWID;
 
--- Symbolized frames of the addresses the reports use. One address may expand to several
--- rows when functions were inlined (inline_depth 0 = innermost).
 CREATE TABLE IF NOT EXISTS frames (
-    run_id       INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Symbolized frames of the addresses the reports use. One address may expand to several
+    -- rows when functions were inlined (inline_depth 0 = innermost).
+    run_id       INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     ip           INTEGER NOT NULL, -- address as recorded (looked up at ip-1 for return addresses)
     inline_depth INTEGER NOT NULL, -- 0 innermost, growing towards the real (non-inlined) function
     function     TEXT,             -- demangled function name, or module+0xoffset when unknown
@@ -105,9 +108,9 @@ CREATE TABLE IF NOT EXISTS frames (
     PRIMARY KEY (run_id, ip, inline_depth)
 ) WITHOUT ROWID;
 
--- Allocation sites: every allocation made with the same stack.
 CREATE TABLE IF NOT EXISTS sites (
-    run_id          INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Allocation sites: every allocation made with the same stack.
+    run_id          INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     stack_id        INTEGER NOT NULL, -- stack of the allocation (stack_nodes.node_id)
     calls           INTEGER,          -- allocations made here
     bytes           INTEGER,          -- bytes requested here
@@ -120,18 +123,18 @@ CREATE TABLE IF NOT EXISTS sites (
     PRIMARY KEY (run_id, stack_id)
 ) WITHOUT ROWID;
 
--- Live bytes of a site over time (only sites whose live bytes changed; decimated).
 CREATE TABLE IF NOT EXISTS site_series (
-    run_id     INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Live bytes of a site over time (only sites whose live bytes changed; decimated).
+    run_id     INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     stack_id   INTEGER NOT NULL, -- the site
     t_ns       INTEGER NOT NULL, -- sample time
     live_bytes INTEGER,          -- the site's live bytes then
     PRIMARY KEY (run_id, stack_id, t_ns)
 ) WITHOUT ROWID;
 
--- Heap blocks never freed, with their reachability at exit.
 CREATE TABLE IF NOT EXISTS unfreed_blocks (
-    run_id     INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Heap blocks never freed, with their reachability at exit.
+    run_id     INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     tidx       INTEGER NOT NULL, -- allocating thread index
     seq        INTEGER NOT NULL, -- its allocation number on that thread (1-based)
     addr       INTEGER,          -- block address
@@ -143,9 +146,9 @@ CREATE TABLE IF NOT EXISTS unfreed_blocks (
     PRIMARY KEY (run_id, tidx, seq)
 ) WITHOUT ROWID;
 
--- Unfreed blocks grouped by (stack, kind): the leak table of the reports.
 CREATE TABLE IF NOT EXISTS leaks (
-    run_id     INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Unfreed blocks grouped by (stack, kind): the leak table of the reports.
+    run_id     INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     stack_id   INTEGER NOT NULL, -- allocation stack
     kind       TEXT NOT NULL,    -- definite | indirect | reachable | unknown
     bytes      INTEGER,          -- unfreed bytes
@@ -154,9 +157,9 @@ CREATE TABLE IF NOT EXISTS leaks (
     PRIMARY KEY (run_id, stack_id, kind)
 ) WITHOUT ROWID;
 
--- The process time series: at every RSS sample and at regular intervals (decimated).
 CREATE TABLE IF NOT EXISTS series (
-    run_id     INTEGER NOT NULL REFERENCES runs(run_id),
+    -- The process time series: at every RSS sample and at regular intervals (decimated).
+    run_id     INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     t_ns       INTEGER NOT NULL, -- sample time
     heap_bytes INTEGER,          -- tracked live heap bytes
     mmap_bytes INTEGER,          -- tracked live mmap bytes
@@ -166,9 +169,9 @@ CREATE TABLE IF NOT EXISTS series (
     PRIMARY KEY (run_id, t_ns)
 ) WITHOUT ROWID;
 
--- Mappings (mmap/mremap) still mapped when the trace ended.
 CREATE TABLE IF NOT EXISTS mappings (
-    run_id   INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Mappings (mmap/mremap) still mapped when the trace ended.
+    run_id   INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     addr     INTEGER NOT NULL, -- start address
     len      INTEGER,          -- length in bytes
     prot     INTEGER,          -- PROT_* bits
@@ -181,9 +184,9 @@ CREATE TABLE IF NOT EXISTS mappings (
     PRIMARY KEY (run_id, addr)
 ) WITHOUT ROWID;
 
--- memwatch_mark() labels (phase / test boundaries).
 CREATE TABLE IF NOT EXISTS marks (
-    run_id     INTEGER NOT NULL REFERENCES runs(run_id),
+    -- memwatch_mark() labels (phase / test boundaries).
+    run_id     INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     idx        INTEGER NOT NULL, -- order in the trace
     t_ns       INTEGER,          -- when
     tidx       INTEGER,          -- marking thread
@@ -193,9 +196,9 @@ CREATE TABLE IF NOT EXISTS marks (
     PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
 
--- SQL queries by fingerprint (literals normalized).
 CREATE TABLE IF NOT EXISTS sql_queries (
-    run_id          INTEGER NOT NULL REFERENCES runs(run_id),
+    -- SQL queries by fingerprint (literals normalized).
+    run_id          INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     fingerprint     TEXT NOT NULL, -- XXH3 of the normalized text, hex
     db              TEXT,          -- sqlite | postgres | other | unknown
     text            TEXT,          -- normalized query text
@@ -207,9 +210,9 @@ CREATE TABLE IF NOT EXISTS sql_queries (
     PRIMARY KEY (run_id, fingerprint)
 ) WITHOUT ROWID;
 
--- SQL statements / results / connections never finalized / cleared / closed.
 CREATE TABLE IF NOT EXISTS sql_leaked_resources (
-    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    -- SQL statements / results / connections never finalized / cleared / closed.
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     type        TEXT NOT NULL,    -- statement | result | connection
     stack_id    INTEGER NOT NULL, -- stack that created them
     db          TEXT,             -- sqlite | postgres | other | unknown
@@ -218,9 +221,9 @@ CREATE TABLE IF NOT EXISTS sql_leaked_resources (
     PRIMARY KEY (run_id, type, stack_id)
 ) WITHOUT ROWID;
 
--- Watched variables (memwatch_watch, MEMWATCH_WATCH, adapters).
 CREATE TABLE IF NOT EXISTS watch_vars (
-    run_id       INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Watched variables (memwatch_watch, MEMWATCH_WATCH, adapters).
+    run_id       INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     var_id       INTEGER NOT NULL, -- watch id
     name         TEXT,             -- variable name
     addr         INTEGER,          -- watched address
@@ -231,9 +234,9 @@ CREATE TABLE IF NOT EXISTS watch_vars (
     PRIMARY KEY (run_id, var_id)
 ) WITHOUT ROWID;
 
--- Metadata set with memwatch_update_metadata().
 CREATE TABLE IF NOT EXISTS watch_meta (
-    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Metadata set with memwatch_update_metadata().
+    run_id INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     var_id INTEGER NOT NULL, -- watch id
     idx    INTEGER NOT NULL, -- order of the update
     key    TEXT,             -- metadata key
@@ -241,10 +244,10 @@ CREATE TABLE IF NOT EXISTS watch_meta (
     PRIMARY KEY (run_id, var_id, idx)
 ) WITHOUT ROWID;
 
--- Writes to watched memory (the first MW_WATCH_EVENTS_KEEP = 10000 of a run; the facts
--- table's watch_events_total has the full count).
 CREATE TABLE IF NOT EXISTS watch_events (
-    run_id   INTEGER NOT NULL REFERENCES runs(run_id),
+    -- Writes to watched memory (the first MW_WATCH_EVENTS_KEEP = 10000 of a run; the facts
+    -- table's watch_events_total has the full count).
+    run_id   INTEGER NOT NULL REFERENCES runs(run_id), -- the run (trace) this row belongs to
     idx      INTEGER NOT NULL, -- order in the trace
     var_id   INTEGER,          -- watch id (watch_vars)
     t_ns     INTEGER,          -- when
