@@ -51,6 +51,9 @@ typedef struct mw_watch {
 
 void mw_wtab_lock(void);        /* spinlock: holders never write to watched memory */
 void mw_wtab_unlock(void);
+/* For code serving a fault of `writer`: takes the lock (true: unlock after), or, when the
+ * writer itself (stopped in the fault) or the caller holds it, borrows it (false). */
+bool mw_wtab_lock_for(pid_t writer);
 /* Adds a watch (lock held); returns its slot pointer or NULL when out of memory. */
 mw_watch *mw_wtab_add(uintptr_t addr, size_t len, unsigned flags, uint8_t backend,
                       const char *name);
@@ -123,6 +126,8 @@ typedef struct mw_step_slot {
     unsigned wflags;            /* MW_WF_* */
     uint64_t t_ns;
     unsigned long iterations;   /* traps taken (rep string instructions) */
+    _Atomic int reprotected;    /* the trap handler has re-protected the ranges */
+    bool late_open;             /* a page was opened again after that (re-protect at the end) */
     bool has_loc;
     int loc_line;
     char loc_file[256];

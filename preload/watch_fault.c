@@ -198,9 +198,9 @@ static uint64_t task_io_calls(pid_t tid)
 static void collect_watches(mw_step_slot *s, uintptr_t page)
 {
     static mw_watch tmp[MW_WATCH_SLOT_WATCHES]; /* fault thread only */
-    mw_wtab_lock();
+    bool locked = mw_wtab_lock_for(s->tid);
     size_t n = mw_wtab_collect(page, page + MW_WATCH_PAGE, tmp, MW_WATCH_SLOT_WATCHES);
-    mw_wtab_unlock();
+    if (locked) mw_wtab_unlock();
     for (size_t i = 0; i < n; i++) {
         bool dup = false;
         for (unsigned j = 0; j < s->nwatches; j++)
@@ -214,6 +214,9 @@ static void collect_watches(mw_step_slot *s, uintptr_t page)
 static void extend_step(mw_step_slot *s, const struct uffd_msg *m)
 {
     uintptr_t page = m->arg.pagefault.address & ~(uintptr_t)(MW_WATCH_PAGE - 1);
+    /* after the trap handler re-protected: its own frames hit a watched page (a watched
+     * variable on a stack the handler runs on): open, and close again when it is done */
+    if (atomic_load(&s->reprotected)) s->late_open = true;
     collect_watches(s, page);
     if (!mw_step_add_range(s, page, page + MW_WATCH_PAGE)) {
         /* More pages than one step snapshots: open it all the same (it is re-protected with
@@ -354,9 +357,9 @@ static bool syscall_range(int64_t nr, const char *line, uintptr_t *lo, uintptr_t
 static bool add_watched_pages(mw_step_slot *s, uintptr_t lo, uintptr_t hi)
 {
     static mw_watch tmp[MW_WATCH_SLOT_WATCHES]; /* fault thread only */
-    mw_wtab_lock();
+    bool locked = mw_wtab_lock_for(s->tid);
     size_t n = mw_wtab_collect(lo, hi, tmp, MW_WATCH_SLOT_WATCHES);
-    mw_wtab_unlock();
+    if (locked) mw_wtab_unlock();
     if (n == MW_WATCH_SLOT_WATCHES) return false;
     for (size_t i = 0; i < n; i++) {
         uintptr_t a = tmp[i].addr > lo ? tmp[i].addr : lo;
@@ -404,7 +407,11 @@ static enum wait_result wait_handler(mw_step_slot *s, int waiting)
                         s->fault_addr = m2.arg.pagefault.address;
                         return WAIT_NOSTACK;
                     }
-                    /* the capture signal is on its way: this fault is the one it will serve */
+                    /* Not blocked: the kernel is writing the signal frame into a watched
+                     * page (a watched variable on the writer's stack), or the writer was
+                     * woken and retried. Open that page too: the pending capture signal is
+                     * delivered before its next instruction, so nothing slips through. */
+                    extend_step(s, &m2);
                 } else {
                     q_push(&m2, false);
                 }
@@ -462,6 +469,8 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
     s->fault_addr = addr;
     s->nranges = 0;
     s->nextra = 0;
+    s->late_open = false;
+    atomic_store(&s->reprotected, 0);
     s->nwatches = 0;
     s->stack = 0;
     s->sql_fp = 0;
@@ -508,6 +517,10 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
     }
     enum wait_result wr = wait_handler(s, MW_SS_SIGNALED);
     if (wr != WAIT_NOSTACK) mw_resume_others();
+    if (s->late_open) {
+        for (unsigned i = 0; i < s->nranges; i++) mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, true);
+        for (unsigned i = 0; i < s->nextra; i++) mw_uffd_wp(s->extra[i], MW_WATCH_PAGE, true);
+    }
     switch (wr) {
     case WAIT_DONE: mw_step_emit_events(s); return;
     case WAIT_STALE: case WAIT_GONE: return;

@@ -52,9 +52,9 @@ static void chain_segv(int sig, siginfo_t *si, void *uc)
 
 static size_t collect(uintptr_t page, mw_watch *out, size_t max)
 {
-    mw_wtab_lock();
+    bool locked = mw_wtab_lock_for(mw_w_gettid());
     size_t n = mw_wtab_collect(page, page + MW_WATCH_PAGE, out, max);
-    mw_wtab_unlock();
+    if (locked) mw_wtab_unlock();
     return n;
 }
 
@@ -81,9 +81,9 @@ bool mw_mprot_on_segv(siginfo_t *si, void *ucv)
         syscall(SYS_mprotect, page, MW_WATCH_PAGE, PROT_READ | PROT_WRITE);
         return true;
     }
-    mw_wtab_lock();
+    bool locked = mw_wtab_lock_for(me);
     bool ours = mw_wtab_page_used(page, NULL);
-    mw_wtab_unlock();
+    if (locked) mw_wtab_unlock();
     if (!ours) return false;
     /* Take the step slot (other writers wait here while one steps). */
     for (;;) {

@@ -15,7 +15,9 @@
  * Handlers are async-signal-safe: no locks, no allocation, errno preserved.
  */
 #include <errno.h>
+#include <linux/userfaultfd.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -33,16 +35,15 @@
 
 mw_step_slot mw_step;
 static int efd = -1;
+static inline long raw_syscall3(long n, long a, long b, long c);
 static struct sigaction old_trap;
 
 int mw_step_efd(void) { return efd; }
 
 static void notify(void)
 {
-    uint64_t one = 1;
-    int saved = errno;
-    if (efd >= 0) (void)!write(efd, &one, sizeof one);
-    errno = saved;
+    static const uint64_t one = 1;
+    if (efd >= 0) raw_syscall3(SYS_write, efd, (long)&one, sizeof one);
 }
 
 void mw_step_snapshot(mw_step_slot *s, unsigned i)
@@ -189,15 +190,34 @@ static void unprotect_ranges(mw_step_slot *s)
     }
 }
 
+/* A system call without libc: no errno, no stack beyond this frame. After a handler has
+ * re-protected the pages it must not write memory of the thread (errno and other TLS may
+ * share a page with a watched variable near the top of a thread's stack). */
+static inline long raw_syscall3(long n, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static void raw_wp(uintptr_t lo)
+{
+    struct uffdio_writeprotect wp = {
+        .range = { .start = lo, .len = MW_WATCH_PAGE }, .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+    };
+    raw_syscall3(SYS_ioctl, mw_uffd, (long)UFFDIO_WRITEPROTECT, (long)&wp);
+}
+
 static void reprotect_ranges(mw_step_slot *s)
 {
     for (unsigned i = 0; i < s->nranges; i++) {
         if (s->backend == MW_WB_UFFD)
-            mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, true);
+            raw_wp(s->ranges[i].lo);
         else if (!mw_khooks_page_open(s->ranges[i].lo))
-            syscall(SYS_mprotect, s->ranges[i].lo, MW_WATCH_PAGE, PROT_READ);
+            raw_syscall3(SYS_mprotect, (long)s->ranges[i].lo, MW_WATCH_PAGE, PROT_READ);
     }
-    for (unsigned i = 0; i < s->nextra; i++) mw_uffd_wp(s->extra[i], MW_WATCH_PAGE, true);
+    for (unsigned i = 0; i < s->nextra; i++) raw_wp(s->extra[i]);
 }
 
 /* Starts the step from a handler running at the faulting instruction (both backends). */
@@ -208,8 +228,32 @@ void mw_step_begin_in_handler(mw_step_slot *s, ucontext_t *uc)
     ucontext_t *copy = (ucontext_t *)s->saved_uc;
     copy->uc_mcontext.fpregs = &copy->__fpregs_mem;
     s->iterations = 0;
+    atomic_store(&s->reprotected, 0);
     unprotect_ranges(s);
     uc->uc_mcontext.gregs[REG_EFL] |= TF_FLAG;
+}
+
+/* The handlers run on an alternate signal stack (SA_ONSTACK): on the thread's own stack their
+ * frames would land in a watched page when the watched variable lives on that stack, and
+ * the trap handler's work after re-protecting would fault. A thread without one gets a 64 KiB
+ * stack here (kept for the thread's life); one the program installed is used as it is. */
+static __thread bool have_altstack;
+
+static void ensure_altstack(void)
+{
+    if (have_altstack) return;
+    stack_t cur;
+    if (syscall(SYS_sigaltstack, NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) {
+        have_altstack = true;
+        return;
+    }
+    size_t sz = 64 * 1024;
+    void *p = (void *)syscall(SYS_mmap, NULL, sz, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    stack_t ss = { .ss_sp = p, .ss_size = sz, .ss_flags = 0 };
+    if (syscall(SYS_sigaltstack, &ss, NULL) == 0) have_altstack = true;
+    else syscall(SYS_munmap, p, sz);
 }
 
 static void on_capture(int sig, siginfo_t *si, void *ucv)
@@ -218,6 +262,7 @@ static void on_capture(int sig, siginfo_t *si, void *ucv)
     int saved = errno;
     ucontext_t *uc = ucv;
     mw_step_slot *s = &mw_step;
+    ensure_altstack(); /* for the SIGTRAP of this step and every later signal */
     if (si->si_code != SI_TKILL || s->tid != mw_w_gettid() || s->backend != MW_WB_UFFD) {
         errno = saved;
         return;
@@ -225,12 +270,12 @@ static void on_capture(int sig, siginfo_t *si, void *ucv)
     if (atomic_load(&s->state) == MW_SS_KWAIT) {
         /* A kernel write's system call returned: close the pages before the program runs on,
          * and keep the stack of the code that made the call. */
-        reprotect_ranges(s);
-        mw_step_capture_now(s);
         mw_step_fill_context(s, uc, true);
+        errno = saved;
+        reprotect_ranges(s); /* from here on: no writes to the thread's memory */
+        mw_step_capture_now(s);
         int kw = MW_SS_KWAIT;
         if (atomic_compare_exchange_strong(&s->state, &kw, MW_SS_DONE)) notify();
-        errno = saved;
         return;
     }
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
@@ -281,18 +326,24 @@ static void on_trap(int sig, siginfo_t *si, void *ucv)
         return;
     }
     uc->uc_mcontext.gregs[REG_EFL] &= ~TF_FLAG;
-    reprotect_ranges(s);
+    /* The work that may touch the thread's own memory (unwinding, errno) is done while the
+     * page is still open; then the pages are closed and only raw system calls follow. */
     mw_step_capture_now(s);
     s->wflags &= ~MW_WF_NO_STACK;
     if (has_event(s)) mw_step_fill_context(s, s->saved_uc, true);
     if (s->backend == MW_WB_MPROTECT) {
         mw_step_emit_events(s);
+        errno = saved;
+        reprotect_ranges(s);
         atomic_store(&s->state, MW_SS_IDLE); /* releases the fallback's step lock */
-    } else {
-        atomic_store(&s->state, MW_SS_DONE);
-        notify();
+        return;
     }
     errno = saved;
+    reprotect_ranges(s);
+    atomic_store(&s->reprotected, 1);
+    mw_step_capture_now(s);
+    atomic_store(&s->state, MW_SS_DONE);
+    notify();
 }
 
 bool mw_step_install_handlers(void)
@@ -307,11 +358,12 @@ bool mw_step_install_handlers(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_capture;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, SIGTRAP);
     if (sigaction(MW_WATCH_SIG_CAPTURE, &sa, NULL) < 0) ok = false;
     sa.sa_sigaction = on_trap;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, MW_WATCH_SIG_CAPTURE);
     if (sigaction(SIGTRAP, &sa, &old_trap) < 0) ok = false;

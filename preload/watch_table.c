@@ -18,7 +18,7 @@
 
 #include "watch_core.h"
 
-static _Atomic int lock_word;
+static _Atomic int lock_word;   /* tid of the holder, 0 when free */
 static mw_watch *tab;
 static size_t tab_cap, tab_n;   /* tab_n: high-water mark of used slots */
 static size_t tab_live;
@@ -26,9 +26,10 @@ static int64_t next_id = 1;
 
 void mw_wtab_lock(void)
 {
+    int me = (int)mw_w_gettid();
     for (unsigned spins = 0;; spins++) {
         int expect = 0;
-        if (atomic_compare_exchange_weak_explicit(&lock_word, &expect, 1, memory_order_acquire,
+        if (atomic_compare_exchange_weak_explicit(&lock_word, &expect, me, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
         if (spins > 64) sched_yield();
@@ -37,6 +38,25 @@ void mw_wtab_lock(void)
 }
 
 void mw_wtab_unlock(void) { atomic_store_explicit(&lock_word, 0, memory_order_release); }
+
+bool mw_wtab_lock_for(pid_t writer)
+{
+    int me = (int)mw_w_gettid();
+    for (unsigned spins = 0;; spins++) {
+        int expect = 0;
+        if (atomic_compare_exchange_weak_explicit(&lock_word, &expect, me, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+        /* The holder is the writer being served (or ourselves): it is stopped in the fault
+         * (a watched variable on its own stack), so the table cannot change under us. */
+        if (expect == (int)writer || expect == me) {
+            atomic_thread_fence(memory_order_acquire);
+            return false;
+        }
+        if (spins > 64) sched_yield();
+        else __builtin_ia32_pause();
+    }
+}
 
 static bool grow(void)
 {

@@ -2,7 +2,8 @@
  * test_watch_robust.c — the watch core when things get in its way: a writer with every
  * signal blocked (events without a stack, no hang), a watched page unmapped (an UNMAPPED
  * event ends the watch), fork (the child runs unwatched and unhindered, the parent keeps
- * its watch), the shim loaded by dlopen (watching without allocation tracing), a 3-page
+ * its watch), the shim loaded by dlopen (watching without allocation tracing), a variable on
+ * the writer's own stack (signal frames land in the watched page), a 3-page
  * buffer filled by pread/preadv (kernel writes), and an unprivileged user without
  * userfaultfd (one stderr line, the mprotect fallback, the program's results unchanged).
  */
@@ -159,6 +160,24 @@ Test(watch_robust, kernel_writes_multi_page, .init = setup, .fini = teardown, .t
     cr_expect_eq(t.ev[1].syscall, SYS_preadv);
     cr_expect_eq(t.ev[1].offset, 100);
     cr_expect_eq(t.ev[1].len, 9900, "from the first byte of iov[0] to the last of iov[1]");
+    mw_ws_free(&t);
+}
+
+Test(watch_robust, variable_on_the_writers_stack, .init = setup, .fini = teardown, .timeout = 60)
+{
+    run_mode("sv", "stackvar", 30);
+    char *out = read_out("sv", "out");
+    cr_expect_not_null(strstr(out, "stackvar 5"), "%s", out);
+    free(out);
+    mw_ws_trace t;
+    load("sv", &t);
+    cr_assert_eq(t.nev, 5, "5 increments of a watched local, got %zu events", t.nev);
+    for (size_t i = 0; i < t.nev; i++) {
+        cr_expect_str_eq(t.ev[i].var, "local");
+        cr_expect_eq(t.ev[i].new_b[0], i + 1);
+        cr_expect(t.ev[i].nframes >= 2);
+    }
+    cr_expect(t.w[0].ended && t.w[0].end_reason == MW_UNWATCH_EXPLICIT);
     mw_ws_free(&t);
 }
 

@@ -9,6 +9,7 @@
  *   fork         parent writes, forks; the child writes the variable 1000 times and exits
  *   global       writes g_balance (.data) and g_counter (.bss): for MEMWATCH_WATCH=
  *   bulk         pread of 100 pages and a 20-page memcpy into one 100-page watched buffer
+ *   stackvar     a thread watches a local variable on its own stack and increments it 5 times
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -216,6 +217,29 @@ static int bulk(void)
     return 0;
 }
 
+/* ---- stackvar -------------------------------------------------------------------------- */
+__attribute__((noinline)) static void bump(volatile int64_t *p) { *p += 1; }
+
+static void *stack_thread(void *arg)
+{
+    volatile int64_t local = 0;
+    int64_t id = watch((void *)&local, sizeof local, "local");
+    for (int i = 0; i < 5; i++) bump(&local);
+    if (id > 0 && memwatch_unwatch) memwatch_unwatch(id);
+    *(int64_t *)arg = local;
+    return NULL;
+}
+
+static int stackvar(void)
+{
+    int64_t result = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, stack_thread, &result);
+    pthread_join(t, NULL);
+    printf("stackvar %lld\nstackvar ok\n", (long long)result);
+    return 0;
+}
+
 /* ---- global ---------------------------------------------------------------------------- */
 static int global(void)
 {
@@ -238,6 +262,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "fork")) return forker();
     if (!strcmp(m, "global")) return global();
     if (!strcmp(m, "bulk")) return bulk();
+    if (!strcmp(m, "stackvar")) return stackvar();
     fprintf(stderr, "usage: watch_modes storm|bigread|sigblock|unmap|fork|global\n");
     return 64;
 }
