@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -377,6 +378,7 @@ static void *writer_main(void *arg)
     (void)arg;
     mw_tls_guard = 1; /* nothing this thread does is traced */
     mw_tls_internal = 1;
+    prctl(PR_SET_NAME, "memwatch-writer", 0, 0, 0); /* the reach scan skips memwatch-* threads */
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
