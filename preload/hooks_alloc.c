@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "live_impl.h"
 #include "mw_core.h"
-
 
 #define HOOK_FRAME __builtin_frame_address(0), __builtin_return_address(0)
 
@@ -56,11 +56,11 @@ static inline void emit_free(mw_thread *t, mw_block_ref ref)
 }
 
 /* Records a new block: live table first (its id is the next seq), then the ALLOC record. */
-static inline void note_alloc(mw_thread *t, unsigned kind, void *p, size_t size, uint64_t stack)
+static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsigned kind, void *p, size_t size, uint64_t stack)
 {
     mw_live_block old;
     mw_block_ref ref = { t->tidx, t->seq + 1 };
-    if (MW_UNLIKELY(mw_live_insert((uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
+    if (MW_UNLIKELY(mw_live_insert_inl((uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
     size_t cap;
     uint8_t *q = mw_reserve_fast(t, 40, &cap);
     if (MW_LIKELY(q != NULL)) {
@@ -69,7 +69,7 @@ static inline void note_alloc(mw_thread *t, unsigned kind, void *p, size_t size,
         mw_commit_fast(t, n);
         if (n) return;
     }
-    mw_live_remove((uintptr_t)p, NULL); /* not recorded: its free must not name it */
+    mw_live_remove_inl((uintptr_t)p, NULL); /* not recorded: its free must not name it */
 }
 
 /* Common tail of every allocating hook. */
@@ -151,7 +151,7 @@ MW_EXPORT void free(void *p)
     mw_thread *t = acquire(&orph);
     if (t) {
         mw_live_block b;
-        if (mw_live_remove((uintptr_t)p, &b)) emit_free(t, b.ref);
+        if (mw_live_remove_inl((uintptr_t)p, &b)) emit_free(t, b.ref);
         release(orph);
     }
     mw_real.free(p); /* last: free leaves errno alone (glibc >= 2.33) */
@@ -173,7 +173,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         return q;
     }
     mw_live_block old;
-    bool had = p && mw_live_remove((uintptr_t)p, &old);
+    bool had = p && mw_live_remove_inl((uintptr_t)p, &old);
     void *q = call(p, a, b);
     e = errno;
     if (q) {
@@ -181,7 +181,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         if (had) {
             mw_live_block stale;
             mw_block_ref ref = { t->tidx, t->seq + 1 };
-            if (mw_live_insert((uintptr_t)q, n, ref, &stale)) emit_free(t, stale.ref);
+            if (mw_live_insert_inl((uintptr_t)q, n, ref, &stale)) emit_free(t, stale.ref);
             size_t cap;
             uint8_t *w = mw_reserve(t, 48, &cap);
             size_t used = 0;
@@ -190,7 +190,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
                 if (used) t->seq++;
                 mw_commit(t, used);
             }
-            if (!used) mw_live_remove((uintptr_t)q, NULL);
+            if (!used) mw_live_remove_inl((uintptr_t)q, NULL);
         } else {
             note_alloc(t, kind, q, n, st);
         }
@@ -198,7 +198,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         if (n == 0)
             emit_free(t, old.ref); /* realloc(p, 0) freed p */
         else
-            mw_live_insert((uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
+            mw_live_insert_inl((uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
     }
     release(orph);
     mw_tls_guard--;

@@ -127,8 +127,47 @@ bool mw_live_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block
 bool mw_live_remove(uintptr_t addr, mw_live_block *out);
 bool mw_live_lookup(uintptr_t addr, mw_live_block *out);
 
-/* stack.c */
-uint64_t mw_stack_capture(mw_thread *t, void *frame, void *ret);
+/* stack.c (the fast path is inline here: it runs on every allocation) */
+uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0);
+
+/* The cached frames k+1.. still hold their return addresses? */
+static inline bool mw_cache_valid_above(const mw_thread *t, unsigned k)
+{
+    for (unsigned j = k + 1; j < t->cache_n; j++)
+        if (*(const uintptr_t *)t->cache[j].slot != t->cache[j].ret) return false;
+    return true;
+}
+
+/* Index of the cached frame with this slot and return address, or -1 (slots ascend). */
+static inline int mw_cache_find(const mw_thread *t, uintptr_t slot, uintptr_t ret)
+{
+    for (unsigned k = 0; k < t->cache_n; k++) {
+        if (t->cache[k].slot < slot) continue;
+        if (t->cache[k].slot == slot && t->cache[k].ret == ret) return (int)k;
+        return -1;
+    }
+    return -1;
+}
+
+/* Interned stack of a hook's caller: frame is the hook's __builtin_frame_address(0), ret its
+ * __builtin_return_address(0). Reuses the previous stack when the caller's frame and all its
+ * cached ancestors are unchanged; otherwise unwinds (stack.c). */
+static inline uint64_t mw_stack_capture(mw_thread *t, void *frame, void *ret)
+{
+    if (MW_UNLIKELY(!mw_cfg.stacks || !frame)) return 0;
+    uintptr_t slot0 = (uintptr_t)frame + 8, ret0 = (uintptr_t)ret;
+    if (MW_LIKELY(t->cache_slots_ok && t->cache_n)) {
+        int k = mw_cache_find(t, slot0, ret0);
+        if (k >= 0 && mw_cache_valid_above(t, (unsigned)k)) {
+            if (k > 0) {
+                t->cache_n -= (unsigned)k;
+                __builtin_memmove(&t->cache[0], &t->cache[k], t->cache_n * sizeof(mw_frame));
+            }
+            return t->cache[0].node;
+        }
+    }
+    return mw_stack_capture_slow(t, slot0, ret0);
+}
 void mw_stack_init(void);
 void mw_stack_reset_after_fork(void);
 

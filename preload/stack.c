@@ -126,25 +126,6 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
     return id;
 }
 
-/* The cached frames k+1.. still hold their return addresses? */
-static inline bool cache_valid_above(const mw_thread *t, unsigned k)
-{
-    for (unsigned j = k + 1; j < t->cache_n; j++)
-        if (*(const uintptr_t *)t->cache[j].slot != t->cache[j].ret) return false;
-    return true;
-}
-
-/* Index of the cached frame with this slot, or -1. Cached slots ascend with the index. */
-static inline int cache_find(const mw_thread *t, uintptr_t slot, uintptr_t ret, unsigned from)
-{
-    for (unsigned k = from; k < t->cache_n; k++) {
-        if (t->cache[k].slot < slot) continue;
-        if (t->cache[k].slot == slot && t->cache[k].ret == ret) return (int)k;
-        return -1;
-    }
-    return -1;
-}
-
 /* Slot addresses of the frames' return addresses, for the fast path: unw_backtrace gives only
  * the return addresses, so each one is looked up in the stack words above the previous slot
  * (within the thread's stack and a scan budget). False when any is not found: the fast path
@@ -173,7 +154,7 @@ static bool find_slots(const mw_thread *t, mw_frame *fr, unsigned m)
  * lookup per frame once warm, with no system call, unlike unw_step), then interning of the
  * frames not shared with the previous capture's outer part (node ids depend only on the
  * return addresses from the root, so a common suffix of return addresses is exact). */
-__attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0)
+__attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0)
 {
     unsigned max = mw_cfg.max_depth;
     void *ips[MW_CACHE_FRAMES + 16];
@@ -223,23 +204,6 @@ __attribute__((noinline)) static uint64_t capture_slow(mw_thread *t, uintptr_t s
     t->cache_n = m;
     in_stack--;
     return fr[0].node;
-}
-
-uint64_t mw_stack_capture(mw_thread *t, void *frame, void *ret)
-{
-    if (!mw_cfg.stacks || !frame) return 0;
-    uintptr_t slot0 = (uintptr_t)frame + 8, ret0 = (uintptr_t)ret;
-    if (MW_LIKELY(t->cache_slots_ok && t->cache_n)) {
-        int k = cache_find(t, slot0, ret0, 0);
-        if (k >= 0 && cache_valid_above(t, (unsigned)k)) {
-            if (k > 0) {
-                t->cache_n -= (unsigned)k;
-                __builtin_memmove(&t->cache[0], &t->cache[k], t->cache_n * sizeof(mw_frame));
-            }
-            return t->cache[0].node;
-        }
-    }
-    return capture_slow(t, slot0, ret0);
 }
 
 /* The stack of the caller of the function that calls this (a hook): with frame pointers in
