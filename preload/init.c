@@ -185,6 +185,30 @@ static void on_fork_child(void)
 }
 
 /* ---- exit status capture ------------------------------------------------------------------ */
+/* The stack below the frame that ends the program (main's caller, or the caller of exit) is
+ * about to be reused by glibc's exit machinery and by our own exit path, whose frames leave
+ * slots unwritten: stale heap addresses from earlier calls (the shim's encoder handles the
+ * previous allocation's address on every malloc) would then look like roots to the
+ * reachability scan. Zero that stack first (as much as the thread's stack allows, up to
+ * 32 KiB). */
+static __attribute__((noinline)) void scrub_stack_below(void)
+{
+    char here;
+    uintptr_t sp = (uintptr_t)&here;
+    size_t n = 32768;
+    mw_thread *t = mw_tls_self;
+    if (t && t->stack_lo && sp > t->stack_lo) {
+        size_t room = sp - t->stack_lo;
+        n = room > 16384 ? room - 16384 : 0;
+        if (n > 32768) n = 32768;
+    } else if (!t) {
+        n = 4096;
+    }
+    if (!n) return;
+    char *buf = __builtin_alloca(n);
+    explicit_bzero(buf, n);
+}
+
 typedef int (*main_fn)(int, char **, char **);
 static main_fn real_main;
 
@@ -192,6 +216,7 @@ static int main_wrapper(int argc, char **argv, char **envp)
 {
     int r = real_main(argc, argv, envp);
     mw_exit_status = r;
+    scrub_stack_below();
     return r;
 }
 
@@ -213,7 +238,10 @@ MW_EXPORT void exit(int status)
         real = (void (*)(int))dlsym(RTLD_NEXT, "exit");
         mw_guard_leave(g);
     }
-    if (!mw_tls_guard) mw_exit_status = status;
+    if (!mw_tls_guard) {
+        mw_exit_status = status;
+        scrub_stack_below();
+    }
     real(status);
     __builtin_unreachable();
 }
@@ -226,7 +254,10 @@ MW_EXPORT void _exit(int status)
         real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
         mw_guard_leave(g);
     }
-    if (!mw_tls_guard) mw_finish(status, MW_END_EXIT); /* guard set: vfork child, or ours */
+    if (!mw_tls_guard) { /* guard set: vfork child, or ours */
+        scrub_stack_below();
+        mw_finish(status, MW_END_EXIT);
+    }
     real(status);
     __builtin_unreachable();
 }
@@ -239,7 +270,10 @@ MW_EXPORT void _Exit(int status)
         real = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
         mw_guard_leave(g);
     }
-    if (!mw_tls_guard) mw_finish(status, MW_END_EXIT);
+    if (!mw_tls_guard) {
+        scrub_stack_below();
+        mw_finish(status, MW_END_EXIT);
+    }
     real(status);
     __builtin_unreachable();
 }
@@ -254,7 +288,10 @@ MW_EXPORT void quick_exit(int status)
         real = (void (*)(int))dlsym(RTLD_NEXT, "quick_exit");
         mw_guard_leave(g);
     }
-    if (!mw_tls_guard) mw_finish(status, MW_END_EXIT);
+    if (!mw_tls_guard) {
+        scrub_stack_below();
+        mw_finish(status, MW_END_EXIT);
+    }
     real(status);
     __builtin_unreachable();
 }
