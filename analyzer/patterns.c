@@ -357,12 +357,17 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
         out->confidence = evid * (0.5 + 0.5 * ac->inc_fraction) *
                           clamp01(0.5 + 0.5 * log10(ac->slope_ratio));
         mw_fmt_bytes_h(b3, sizeof b3, out->growth_bytes_per_s);
-        if (out->exp_rate > 0) mw_fmt_duration_h(b4, sizeof b4, log(2.0) / out->exp_rate);
-        else snprintf(b4, sizeof b4, "?");
+        char dbl[64], ratio[32];
+        if (out->exp_rate > 0) {
+            mw_fmt_duration_h(b4, sizeof b4, log(2.0) / out->exp_rate);
+            snprintf(dbl, sizeof dbl, ", doubling every %s", b4);
+        } else dbl[0] = 0;
+        if (ac->slope_ratio >= 1e9) snprintf(ratio, sizeof ratio, "from flat");
+        else snprintf(ratio, sizeof ratio, "%.3gx", ac->slope_ratio);
         snprintf(out->sentence, sizeof out->sentence,
-                 "%s growth accelerates: +%s over %s, its rate rose %.3gx from the first to the "
-                 "last of %zu segments (now %s/s, doubling every %s).",
-                 name, b1, b2, ac->slope_ratio >= 1e9 ? INFINITY : ac->slope_ratio, segs, b3, b4);
+                 "%s growth accelerates: +%s over %s, its rate rose %s from the first to the "
+                 "last of %zu segments (now %s/s%s).",
+                 name, b1, b2, ratio, segs, b3, dbl);
         goto limit;
     }
     /* ---- rule: leak ---- */
