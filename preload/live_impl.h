@@ -40,8 +40,8 @@ static inline mw_live_shard *mw_live_shard_of(uint64_t h) { return &mw_live_shar
 
 static inline void mw_live_lock(mw_live_shard *s)
 {
-    while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire))
-        __builtin_ia32_pause();
+    if (MW_LIKELY(!atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire))) return;
+    mw_spin_lock_slow(&s->lock);
 }
 static inline void mw_live_unlock(mw_live_shard *s) { atomic_flag_clear_explicit(&s->lock, memory_order_release); }
 

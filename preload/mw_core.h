@@ -119,6 +119,10 @@ static inline void mw_commit_fast(mw_thread *t, size_t used)
     mw_commit(t, used);
 }
 
+/* ring.c: contended spinlock (pause, then yield: with more threads than cores the holder may
+ * be preempted, and spinning through its time slice would stall everyone) */
+void mw_spin_lock_slow(atomic_flag *f);
+
 /* live.c */
 void mw_live_init(void);
 /* Inserts addr; if addr was still present (a free we missed), its block is returned in *old

@@ -88,6 +88,16 @@ void mw_ring_release(mw_thread *t)
     t->ring = NULL;
 }
 
+void mw_spin_lock_slow(atomic_flag *f)
+{
+    for (unsigned n = 0; atomic_flag_test_and_set_explicit(f, memory_order_acquire); n++) {
+        if (n < 64)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+    }
+}
+
 void mw_writer_kick(void)
 {
     if (atomic_load_explicit(&mw_writer_sleeping, memory_order_relaxed) &&

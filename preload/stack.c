@@ -105,7 +105,7 @@ static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip)
 static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64_t h)
 {
     node_shard *s = &nshards[h >> 58];
-    while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) __builtin_ia32_pause();
+    if (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) mw_spin_lock_slow(&s->lock);
     if ((s->count + 1) * 4 > s->cap * 3 && !grow(s)) {
         atomic_flag_clear_explicit(&s->lock, memory_order_release);
         return 0;

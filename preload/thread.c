@@ -46,7 +46,7 @@ static int (*real_prctl)(int, unsigned long, unsigned long, unsigned long, unsig
 
 static void rlock(void)
 {
-    while (atomic_flag_test_and_set_explicit(&reg_lock, memory_order_acquire)) __builtin_ia32_pause();
+    if (atomic_flag_test_and_set_explicit(&reg_lock, memory_order_acquire)) mw_spin_lock_slow(&reg_lock);
 }
 static void runlock(void) { atomic_flag_clear_explicit(&reg_lock, memory_order_release); }
 
@@ -193,7 +193,7 @@ mw_thread *mw_self(void)
 mw_thread *mw_orphan_acquire(void)
 {
     if (!orphan) return NULL;
-    while (atomic_flag_test_and_set_explicit(&orphan_lock, memory_order_acquire)) __builtin_ia32_pause();
+    if (atomic_flag_test_and_set_explicit(&orphan_lock, memory_order_acquire)) mw_spin_lock_slow(&orphan_lock);
     return orphan;
 }
 void mw_orphan_release(void) { atomic_flag_clear_explicit(&orphan_lock, memory_order_release); }
