@@ -94,6 +94,7 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
     argv[k++] = "--db";
     argv[k++] = db;
     if (o->suppressions) { argv[k++] = "--suppressions"; argv[k++] = (char *)o->suppressions; }
+    if (o->alerts) { argv[k++] = "--alerts"; argv[k++] = (char *)o->alerts; }
     for (size_t i = 0; i < o->n_ignore; i++) { argv[k++] = "--ignore"; argv[k++] = (char *)o->ignore[i]; }
     size_t common = k;
     if (o->fail_on) { argv[k++] = "--fail-on"; argv[k++] = (char *)o->fail_on; }

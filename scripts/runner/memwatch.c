@@ -47,6 +47,7 @@ static void usage(FILE *f)
         "  --format FMT         report format: text (default), json, md, html\n"
         "  -o FILE              write the report to FILE instead of stderr\n"
         "  --html FILE          also write the HTML report of the whole run to FILE\n"
+        "  --alerts FILE        alert rules for the analyzer (key = value lines)\n"
         "  --keep / --no-keep   keep (default) or delete the traces and store afterwards\n"
         "  --quiet              print the report only when the gate fails\n"
         "  -h, --help           this help;  --version  print the version\n\n"

@@ -40,6 +40,7 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
         else if (!strcmp(a, "--format")) slot = &o->format;
         else if (!strcmp(a, "-o")) slot = &o->output;
         else if (!strcmp(a, "--html")) slot = &o->html;
+        else if (!strcmp(a, "--alerts")) slot = &o->alerts;
         else if (!strcmp(a, "--ignore")) {
             const char *v = need_value(argc, argv, &i);
             if (!v) return -1;

@@ -18,6 +18,7 @@ typedef struct mw_run_opts {
     const char *format;         /* --format */
     const char *output;         /* -o */
     const char *html;           /* --html */
+    const char *alerts;         /* --alerts FILE (analyzer alert rules) */
     const char *ignore[MW_RUN_MAX_IGNORE];
     size_t n_ignore;
     bool keep, quiet, help;

@@ -249,3 +249,18 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
     cr_assert_eq(exit_code(r), 127);
     cr_assert(strstr(r->err, "cannot run /no/such/program"), "%s", r->err);
 }
+
+Test(runner, alerts_file_reaches_the_analyzer)
+{
+    char conf[1200];
+    snprintf(conf, sizeof conf, "%s/bad-alerts.conf", g_tmp);
+    FILE *f = fopen(conf, "w");
+    cr_assert_not_null(f);
+    fputs("cooldown_s = 10\nno_such_rule = 3\n", f);
+    fclose(f);
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run11", "--alerts", conf, "--",
+                     path_of("tests/victims/runner_child"), "clean", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 0, "no gate requested: CMD's status; stderr:\n%s", r->err);
+    cr_assert(strstr(r->err, "bad-alerts.conf:2"), "the analyzer read our file and named the bad line: %s", r->err);
+}
