@@ -3,9 +3,10 @@
  * definite / indirect / reachable split of our trace equal valgrind memcheck's for the same
  * program and input, and the total equals heaptrack's.
  *
- * Programs: the reach_leaky and reach_threads victims (every reachability case), the real
- * python3 interpreter running a small script, the sqlite3 CLI, node, and a `sh -c` pipeline (one comparison per
- * process that exits normally). Each program runs three times: under valgrind
+ * Programs: the reach_leaky, reach_threads and reach_cxx victims (every reachability case,
+ * C++ containers, new[] cookies, exceptions), the real python3 interpreter running a small
+ * script, the sqlite3 CLI, node, and a `sh -c` pipeline (one comparison per process that
+ * exits normally). Each program runs three times: under valgrind
  * (--leak-check=full --show-leak-kinds=all --run-libc-freeres=no --run-cxx-freeres=no
  * --leak-check-heuristics=none), under the shim, and under heaptrack (single-process
  * programs). All runs see the same environment: the shim run gets exactly the environment
@@ -410,6 +411,14 @@ Test(reference, threads_victim, .timeout = 120)
     snprintf(victim, sizeof victim, "%s/tests/victims/reach_threads", build_abs());
     char *argv[] = {victim, NULL};
     reference("ref-threads", argv, 1, true);
+}
+
+Test(reference, cxx_victim, .timeout = 120)
+{
+    char victim[PATH_MAX];
+    snprintf(victim, sizeof victim, "%s/tests/victims/reach_cxx", build_abs());
+    char *argv[] = {victim, NULL};
+    reference("ref-cxx", argv, 1, true);
 }
 
 Test(reference, sqlite3_cli, .timeout = 120)
