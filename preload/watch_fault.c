@@ -103,7 +103,7 @@ static void task_path(char *buf, size_t cap, pid_t tid, const char *leaf)
  * open/close per fault) and whether the thread was last seen with the capture signal
  * blocked (only those threads get their status file read on every fault). */
 #define TCACHE 64
-static struct tcache { pid_t tid; int fd; bool blocked; uint64_t used; } tc[TCACHE];
+static struct tcache { pid_t tid; int fd, wfd; bool blocked; uint64_t used; } tc[TCACHE];
 static uint64_t tc_clock;
 
 static struct tcache *tc_get(pid_t tid)
@@ -114,9 +114,12 @@ static struct tcache *tc_get(pid_t tid)
         if (tc[i].used < lru->used) lru = &tc[i];
     }
     if (lru->fd > 0) close(lru->fd);
+    if (lru->wfd > 0) close(lru->wfd);
     char path[64];
     task_path(path, sizeof path, tid, "syscall");
     lru->fd = open(path, O_RDONLY | O_CLOEXEC);
+    task_path(path, sizeof path, tid, "wchan");
+    lru->wfd = open(path, O_RDONLY | O_CLOEXEC);
     lru->tid = tid;
     lru->blocked = false;
     lru->used = ++tc_clock;
@@ -149,6 +152,25 @@ static int64_t task_syscall(pid_t tid, uintptr_t *pc, char *line, size_t cap)
         *pc = (uintptr_t)strtoull(end, NULL, 16);
     }
     return nr;
+}
+
+/* Whether tid sleeps in a userfaultfd wait right now. Call after task_syscall (which waits
+ * until the thread is off the CPU): a message whose writer is not waiting any more is stale
+ * (a signal woke it; it faults again if it retries). Unknown (no wchan) counts as waiting. */
+static bool wchan_visible; /* some thread's wchan showed a symbol: "0" means running */
+
+static bool in_uffd_wait(pid_t tid)
+{
+    struct tcache *c = tc_get(tid);
+    char buf[64];
+    ssize_t n = c->wfd > 0 ? pread(c->wfd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0) return true; /* no wchan: cannot tell */
+    buf[n] = 0;
+    if (strcmp(buf, "0") != 0) {
+        wchan_visible = true;
+        return strncmp(buf, "handle_userfault", 16) == 0;
+    }
+    return !wchan_visible; /* running again (woken: stale), unless symbols are hidden */
 }
 
 static bool status_bit(const char *buf, const char *key, int sig)
@@ -214,21 +236,45 @@ static void collect_watches(mw_step_slot *s, uintptr_t page)
 static void extend_step(mw_step_slot *s, const struct uffd_msg *m)
 {
     uintptr_t page = m->arg.pagefault.address & ~(uintptr_t)(MW_WATCH_PAGE - 1);
-    /* after the trap handler re-protected: its own frames hit a watched page (a watched
-     * variable on a stack the handler runs on): open, and close again when it is done */
-    if (atomic_load(&s->reprotected)) s->late_open = true;
-    collect_watches(s, page);
-    if (!mw_step_add_range(s, page, page + MW_WATCH_PAGE)) {
-        /* More pages than one step snapshots: open it all the same (it is re-protected with
-         * the others), its bytes are not diffed and the events say TRUNCATED. When even
-         * that list is full the writer stays blocked until this step ends. */
-        bool known = false;
-        for (unsigned i = 0; i < s->nextra; i++) known |= s->extra[i] == page;
-        if (!known && s->nextra == MW_WATCH_STEP_EXTRA) return;
-        if (!known) s->extra[s->nextra++] = page;
+    /* A message from before (the writer was woken and moved on) must not open anything.
+     * (Not for a kernel write: with the capture signal pending the writer's fault is retried
+     * in a loop without sleeping, so it looks "running"; its messages are current.) */
+    if (atomic_load(&s->state) != MW_SS_KWAIT) {
+        char line[256];
+        uintptr_t pc;
+        if (task_syscall(s->tid, &pc, line, sizeof line) == -2 || !in_uffd_wait(s->tid)) return;
+    }
+    bool known = false;
+    for (unsigned i = 0; i < s->nranges; i++) known |= s->ranges[i].lo == page;
+    for (unsigned i = 0; i < s->nextra; i++) known |= s->extra[i] == page;
+    int st = atomic_load(&s->state);
+    if (known) {
+        if (st == MW_SS_SIGNALED) {
+            /* before the step began: the kernel writes the signal frame into this page (a
+             * watched variable on the writer's stack), or the writer retried its store */
+        } else if (atomic_load(&s->reprotected)) {
+            /* the trap handler is closing (or has closed) the pages and still writes to
+             * one (its frames): open it; it is closed again when the step is over */
+            s->late_open = true;
+        } else {
+            return; /* open already (a message from before the step): nothing to do */
+        }
+    } else {
+        collect_watches(s, page);
+        if (!mw_step_add_range(s, page, page + MW_WATCH_PAGE)) {
+            /* More pages than one step snapshots: open it all the same (it is re-protected
+             * with the others), its bytes are not diffed and the events say TRUNCATED. When
+             * even that list is full the writer stays blocked until this step ends. */
+            if (s->nextra == MW_WATCH_STEP_EXTRA) return;
+            s->extra[s->nextra++] = page;
+        }
+        if (atomic_load(&s->reprotected)) s->late_open = true;
     }
     mw_uffd_wp(page, MW_WATCH_PAGE, false);
-    mw_uffd_wake(m->arg.pagefault.address, 1);
+    /* Not UFFDIO_WAKE: that wakes every thread blocked on the page, and they would store
+     * unobserved while it is open. A signal wakes only the writer (its fault is retried; the
+     * pause handler returns at once for the thread being stepped). */
+    syscall(SYS_tgkill, getpid(), s->tid, MW_WATCH_SIG_PAUSE);
 }
 
 static void reprotect(mw_step_slot *s)
@@ -353,6 +399,26 @@ static bool syscall_range(int64_t nr, const char *line, uintptr_t *lo, uintptr_t
     return true;
 }
 
+/* Whether system call nr (arguments in line) can be the writer of a fault at addr. A message
+ * whose writer now sits in a call that cannot have written there is stale: a signal woke the
+ * writer out of its user-mode fault (e.g. into our pause handler's futex). */
+static bool kernel_write_plausible(int64_t nr, const char *line, uintptr_t addr)
+{
+    uintptr_t lo, hi;
+    if (syscall_range(nr, line, &lo, &hi)) return addr >= lo && addr < hi;
+    if (nr == SYS_futex) {
+        unsigned long long a[6] = { 0 };
+        char *end;
+        const char *p = line;
+        strtoll(p, &end, 10);
+        for (int i = 0; i < 6; i++) { p = end; a[i] = strtoull(p, &end, 16); }
+        uintptr_t pg = addr & ~(uintptr_t)(MW_WATCH_PAGE - 1);
+        return (a[0] & ~(uintptr_t)(MW_WATCH_PAGE - 1)) == pg ||
+               (a[4] & ~(uintptr_t)(MW_WATCH_PAGE - 1)) == pg;
+    }
+    return true;
+}
+
 /* Adds every watched page of [lo, hi) to the slot; false when they are more than fit. */
 static bool add_watched_pages(mw_step_slot *s, uintptr_t lo, uintptr_t hi)
 {
@@ -443,10 +509,9 @@ static void serve_kernel_signalled(mw_step_slot *s, const char *line0)
     drain_efd();
     atomic_store(&s->state, MW_SS_KWAIT);
     bool sig = syscall(SYS_tgkill, getpid(), s->tid, MW_WATCH_SIG_CAPTURE) == 0;
-    for (unsigned i = 0; i < s->nranges; i++) {
-        mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, false);
-        mw_uffd_wake(s->ranges[i].lo, MW_WATCH_PAGE);
-    }
+    /* No UFFDIO_WAKE (it would wake other writers blocked on these pages): the signal
+     * already woke the writer, whose kernel-mode fault retries until the pages are open. */
+    for (unsigned i = 0; i < s->nranges; i++) mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, false);
     enum wait_result w = WAIT_GONE;
     if (sig) w = wait_handler(s, MW_SS_KWAIT);
     else atomic_store(&s->state, MW_SS_BUSY);
@@ -463,6 +528,7 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
     char line0[256];
     uintptr_t pc = 0;
     int64_t nr = task_syscall(tid, &pc, line0, sizeof line0);
+    if (nr == -2 || !in_uffd_wait(tid)) return; /* stale: not waiting in a fault any more */
     bool blocked = maybe_blocked(tid, MW_WATCH_SIG_CAPTURE);
     if (!nested && (nr >= 0 || blocked)) serve_others_on_page(page, tid);
     s->tid = tid;
@@ -487,6 +553,7 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
         return;
     }
     mw_step_add_range(s, page, page + MW_WATCH_PAGE);
+    if (nr >= 0 && !kernel_write_plausible(nr, line0, addr)) return; /* stale (see there) */
     if (nr >= 0) {
         s->syscall = nr;
         s->wflags = MW_WF_KERNEL;
@@ -516,14 +583,16 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
         return;
     }
     enum wait_result wr = wait_handler(s, MW_SS_SIGNALED);
-    if (wr != WAIT_NOSTACK) mw_resume_others();
-    if (s->late_open) {
+    if (s->late_open) { /* before the others go on */
         for (unsigned i = 0; i < s->nranges; i++) mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, true);
         for (unsigned i = 0; i < s->nextra; i++) mw_uffd_wp(s->extra[i], MW_WATCH_PAGE, true);
     }
+    if (wr != WAIT_NOSTACK) mw_resume_others();
     switch (wr) {
     case WAIT_DONE: mw_step_emit_events(s); return;
-    case WAIT_STALE: case WAIT_GONE: return;
+    case WAIT_STALE: case WAIT_GONE:
+        reprotect(s); /* pages extend_step opened meanwhile */
+        return;
     case WAIT_NOSTACK: break;
     }
 nostack:
@@ -616,7 +685,8 @@ void mw_fault_after_fork_child(void)
 {
     for (unsigned i = 0; i < TCACHE; i++) {
         if (tc[i].fd > 0) close(tc[i].fd);
-        tc[i].fd = -1;
+        if (tc[i].wfd > 0) close(tc[i].wfd);
+        tc[i].fd = tc[i].wfd = -1;
         tc[i].tid = 0;
     }
     atomic_store(&thread_started, 0);

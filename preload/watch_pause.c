@@ -63,7 +63,7 @@ bool mw_pause_install(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_pause;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     return sigaction(MW_WATCH_SIG_PAUSE, &sa, NULL) == 0;
 }

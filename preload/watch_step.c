@@ -339,8 +339,8 @@ static void on_trap(int sig, siginfo_t *si, void *ucv)
         return;
     }
     errno = saved;
+    atomic_store(&s->reprotected, 1); /* before: a late fault of ours is recognised as such */
     reprotect_ranges(s);
-    atomic_store(&s->reprotected, 1);
     mw_step_capture_now(s);
     atomic_store(&s->state, MW_SS_DONE);
     notify();

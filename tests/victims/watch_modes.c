@@ -76,9 +76,14 @@ static int storm(long pages, long rounds)
 static volatile int64_t *same_vars;
 static long same_rounds;
 
+static pthread_barrier_t same_start;
+
 static void *same_thread(void *arg)
 {
     long t = (long)arg;
+    /* all four exist before anyone writes: a thread that is created (or wakes up) during a
+     * step is not paused for it (README "watch") */
+    pthread_barrier_wait(&same_start);
     for (long i = 1; i <= same_rounds; i++) same_vars[t * 8] = i * 10 + t;
     return NULL;
 }
@@ -93,6 +98,7 @@ static int samepage(long rounds)
         watch((void *)&same_vars[t * 8], 8, name);
     }
     pthread_t th[4];
+    pthread_barrier_init(&same_start, NULL, 4);
     for (long t = 0; t < 4; t++) pthread_create(&th[t], NULL, same_thread, (void *)t);
     for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
     printf("samepage %lld %lld %lld %lld\nsamepage ok\n", (long long)same_vars[0],
