@@ -1,13 +1,13 @@
 /*
  * writer.c — the writer thread: drains every thread's ring into one zstd stream on disk.
  *
- * Each wake (at least every 5 ms, sooner when a producer's ring is half full) it copies each ring's new bytes behind a THREAD_SWITCH into the compressor,
+ * Each wake (at least every 5 ms, sooner when a producer's ring is half full) it advances the
+ * coarse clock, copies each ring's new bytes behind a THREAD_SWITCH into the compressor,
  * recycles drained rings of exited threads, samples RSS every MEMWATCH_RSS_MS, records module
  * changes, and ends a zstd block (ZSTD_e_flush) at least every MEMWATCH_FLUSH_MS, so a killed
  * process leaves a trace readable up to that point; frames are closed (ZSTD_e_end) every few
  * MB. The compressor uses the real allocator; output goes through write(2). Write errors are
- * counted (lost bytes), reported in the END record, and never stop the program. A second small
- * thread (memwatch-clock) advances the coarse clock every 4 ms.
+ * counted (lost bytes), reported in the END record, and never stop the program.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +37,7 @@ static size_t obuf_size;
 static uint64_t frame_in;           /* input bytes in the current frame */
 static uint64_t cur_tidx = UINT64_MAX;
 static bool broken;                 /* a write failed: discard, count */
-static pthread_t writer_th, clock_th;
-static _Atomic int have_ticker;     /* the clock thread runs: the writer leaves the clock alone */
+static pthread_t writer_th;
 static _Atomic int stop_req, writer_done, writer_started;
 static _Atomic uint64_t sync_req, sync_done;
 static _Atomic int sync_exec;       /* the pending sync is for an exec: END(exec) + frame end */
@@ -79,6 +78,9 @@ static ssize_t write_nosig(int fd, const void *p, size_t n)
 
 static void write_all(const uint8_t *p, size_t n)
 {
+    /* write(2) may block (slow disk): meanwhile producers read the clock themselves, so their
+     * records are not stamped with a clock that stopped */
+    atomic_store_explicit(&mw_clock_live, 1, memory_order_release);
     while (n && !broken) {
         mw_fd_lock();
         ssize_t w = write_nosig(out_fd, p, n);
@@ -93,6 +95,8 @@ static void write_all(const uint8_t *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
+    atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&mw_clock_live, 0, memory_order_release);
 }
 
 /* Feeds bytes to the compressor with the given end directive, writing whatever it outputs. */
@@ -389,8 +393,7 @@ static void *writer_main(void *arg)
     if (mw_cfg.rss_ms) sample_rss();
     last_rss = mono_ms();
     for (;;) {
-        if (!atomic_load_explicit(&have_ticker, memory_order_relaxed))
-            atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
+        atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
         uint64_t sreq = atomic_load(&sync_req);
         uint64_t moved = drain_all();
         uint64_t now = mono_ms();
@@ -438,27 +441,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* The coarse clock the producers stamp their records with (TIME records) is kept by its own
- * small thread: the writer may block in write(2) (slow disk) or be busy compressing, and a
- * clock it keeps would then lag behind, stamping records too early. */
-static void *clock_main(void *arg)
-{
-    (void)arg;
-    mw_tls_guard = 1;
-    mw_tls_internal = 1;
-    prctl(PR_SET_NAME, "memwatch-clock", 0, 0, 0);
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    struct timespec ts = { 0, 4 * 1000 * 1000 };
-    while (atomic_load_explicit(&mw_writer_alive, memory_order_relaxed)) {
-        atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
-        nanosleep(&ts, NULL);
-    }
-    atomic_store(&have_ticker, 0);
-    return NULL;
-}
-
 bool mw_writer_start(void)
 {
     atomic_store(&stop_req, 0);
@@ -480,14 +462,6 @@ bool mw_writer_start(void)
         return false;
     }
     atomic_store(&writer_started, 1);
-    g = mw_guard_enter();
-    pthread_attr_init(&a);
-    pthread_attr_setstacksize(&a, 64 * 1024);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    atomic_store(&have_ticker, 1);
-    if (pthread_create(&clock_th, &a, clock_main, NULL) != 0) atomic_store(&have_ticker, 0);
-    pthread_attr_destroy(&a);
-    mw_guard_leave(g);
     return true;
 }
 
@@ -544,5 +518,4 @@ void mw_writer_after_fork_child(void)
     atomic_store(&writer_started, 0);
     atomic_store(&mw_writer_alive, 0);
     atomic_store(&mw_writer_sleeping, 0);
-    atomic_store(&have_ticker, 0); /* the parent's clock thread does not exist here */
 }
