@@ -167,6 +167,12 @@ __attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_s
 static void on_fork_child(void)
 {
     if (atomic_load(&mw_state) != MW_ST_ON) return;
+    if (!mw_cfg.follow) { /* MEMWATCH_FOLLOW=0: children are not traced */
+        atomic_store(&mw_alloc_hot, 0);
+        atomic_store(&mw_state, MW_ST_OFF);
+        mw_writer_after_fork_child(); /* closes the parent's trace fd in the child */
+        return;
+    }
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_INIT);
     int g = mw_guard_enter();

@@ -238,3 +238,20 @@ Test(shim_config, write_errors_counted_program_unchanged)
     mwt_run_free(&r);
     mwt_run_free(&n);
 }
+
+Test(shim_config, follow0_forked_child_untraced)
+{
+    const char *env[] = { "MEMWATCH_FOLLOW=0", NULL };
+    const char *argv[] = { mwt_victim("shim_proc"), "fork", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "child\nfork ok\n");
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_eq(mwt_live_of_size(&t, 30001), 1, "the parent is traced");
+    cr_expect_eq(t.nforks, 1);
+    cr_expect(t.has_end);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
