@@ -4,8 +4,13 @@
  * The watch core reports every write to memory a program asked to watch (memwatch_watch,
  * memwatch_register_page, MEMWATCH_WATCH). Files:
  *   watch_table.c    the registry of watches and of the pages memwatch protects (one spinlock)
- *   watch_uffd.c     userfaultfd: open, register, write-protect, the fault thread
+ *   watch_uffd.c     userfaultfd: open, register, write-protect (raw ioctls)
+ *   watch_fault.c    the fault thread: serves faults one at a time, kernel writes, unmaps
+ *   watch_proc.c     /proc/self/task/<tid> facts about a writer (syscall, wchan, signals)
+ *   watch_pause.c    pausing the other threads while stepping on a multi-writer page
  *   watch_step.c     capture/trap signal handlers: single-step the writer, diff, build events
+ *   watch_anon.c     private file pages (.data) made anonymous so they can be protected
+ *   watch_khooks.c   read/pread/readv/preadv/recv hooks for the mprotect fallback
  *   watch_emit.c     turning a finished write into a WATCH_WRITE record
  *   watch_mprotect.c fallback without userfaultfd: mprotect + SIGSEGV + single step
  *   watch_symbols.c  MEMWATCH_WATCH=symbol[:len]: ELF symbol lookup at start
@@ -188,6 +193,20 @@ extern _Atomic uintptr_t mw_anon_lo, mw_anon_hi;   /* range being converted (wri
 /* ---- watch_khooks.c --------------------------------------------------------------------- */
 void mw_khooks_enable(void);                   /* a fallback watch exists: hooks look */
 bool mw_khooks_page_open(uintptr_t page);      /* opened by a read(2)-like call in flight */
+
+/* ---- watch_proc.c (fault thread only) --------------------------------------------------- */
+/* The writer's syscall file: -1 for a user-mode fault (pc filled), the system call number,
+ * or -2 when it is running or gone. line receives the raw text. */
+int64_t mw_wp_task_syscall(pid_t tid, uintptr_t *pc, char *line, size_t cap);
+bool mw_wp_in_uffd_wait(pid_t tid);            /* sleeps in a userfaultfd wait now */
+/* tid blocks sig (with pending: and sig is pending, i.e. not just being handled). */
+bool mw_wp_signal_blocked(pid_t tid, int sig, bool pending);
+bool mw_wp_maybe_blocked(pid_t tid, int sig);  /* cheap: only threads seen blocking it */
+uint64_t mw_wp_io_calls(pid_t tid);            /* syscr + syscw */
+/* The buffer a system call writes, for calls whose arguments name it. */
+bool mw_wp_syscall_range(int64_t nr, const char *line, uintptr_t *lo, uintptr_t *hi);
+bool mw_wp_kernel_write_plausible(int64_t nr, const char *line, uintptr_t addr);
+void mw_wp_reset(void);                        /* fork child */
 
 /* ---- watch_pause.c ---------------------------------------------------------------------- */
 bool mw_pause_install(void);

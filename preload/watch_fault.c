@@ -93,129 +93,6 @@ static void drain_efd(void)
     while (read(mw_step_efd(), &v, sizeof v) == (ssize_t)sizeof v) {}
 }
 
-/* ---- /proc helpers --------------------------------------------------------------------- */
-static void task_path(char *buf, size_t cap, pid_t tid, const char *leaf)
-{
-    snprintf(buf, cap, "/proc/self/task/%d/%s", (int)tid, leaf);
-}
-
-/* Per-thread cache: an open /proc/self/task/<tid>/syscall (re-read with pread, no
- * open/close per fault) and whether the thread was last seen with the capture signal
- * blocked (only those threads get their status file read on every fault). */
-#define TCACHE 64
-static struct tcache { pid_t tid; int fd, wfd; bool blocked; uint64_t used; } tc[TCACHE];
-static uint64_t tc_clock;
-
-static struct tcache *tc_get(pid_t tid)
-{
-    struct tcache *lru = &tc[0];
-    for (unsigned i = 0; i < TCACHE; i++) {
-        if (tc[i].tid == tid && tc[i].fd > 0) { tc[i].used = ++tc_clock; return &tc[i]; }
-        if (tc[i].used < lru->used) lru = &tc[i];
-    }
-    if (lru->fd > 0) close(lru->fd);
-    if (lru->wfd > 0) close(lru->wfd);
-    char path[64];
-    task_path(path, sizeof path, tid, "syscall");
-    lru->fd = open(path, O_RDONLY | O_CLOEXEC);
-    task_path(path, sizeof path, tid, "wchan");
-    lru->wfd = open(path, O_RDONLY | O_CLOEXEC);
-    lru->tid = tid;
-    lru->blocked = false;
-    lru->used = ++tc_clock;
-    return lru;
-}
-
-/* Parses the syscall file: -1 for a user-mode fault (pc filled), the syscall number, or -2
- * when the thread is running / gone. */
-static int64_t task_syscall(pid_t tid, uintptr_t *pc, char *line, size_t cap)
-{
-    struct tcache *c = tc_get(tid);
-    ssize_t n = c->fd > 0 ? pread(c->fd, line, cap - 1, 0) : -1;
-    if (n <= 0) {
-        /* stale descriptor (a reused tid): reopen once */
-        if (c->fd > 0) close(c->fd);
-        c->fd = -1;
-        c = tc_get(tid);
-        n = c->fd > 0 ? pread(c->fd, line, cap - 1, 0) : -1;
-        if (n <= 0) { line[0] = 0; return -2; }
-    }
-    line[n] = 0;
-    if (strncmp(line, "running", 7) == 0) return -2;
-    char *end;
-    long long nr = strtoll(line, &end, 10);
-    if (end == line) return -2;
-    if (nr == -1) {
-        /* "-1 sp pc" */
-        char *p = end;
-        strtoull(p, &end, 16);
-        *pc = (uintptr_t)strtoull(end, NULL, 16);
-    }
-    return nr;
-}
-
-/* Whether tid sleeps in a userfaultfd wait right now. Call after task_syscall (which waits
- * until the thread is off the CPU): a message whose writer is not waiting any more is stale
- * (a signal woke it; it faults again if it retries). Unknown (no wchan) counts as waiting. */
-static bool wchan_visible; /* some thread's wchan showed a symbol: "0" means running */
-
-static bool in_uffd_wait(pid_t tid)
-{
-    struct tcache *c = tc_get(tid);
-    char buf[64];
-    ssize_t n = c->wfd > 0 ? pread(c->wfd, buf, sizeof buf - 1, 0) : -1;
-    if (n <= 0) return true; /* no wchan: cannot tell */
-    buf[n] = 0;
-    if (strcmp(buf, "0") != 0) {
-        wchan_visible = true;
-        return strncmp(buf, "handle_userfault", 16) == 0;
-    }
-    return !wchan_visible; /* running again (woken: stale), unless symbols are hidden */
-}
-
-static bool status_bit(const char *buf, const char *key, int sig)
-{
-    const char *p = strstr(buf, key);
-    if (!p) return false;
-    unsigned long long mask = strtoull(p + strlen(key), NULL, 16);
-    return (mask >> (sig - 1)) & 1;
-}
-
-/* True when tid blocks sig. With `pending`: only when sig is also pending for it (a signal
- * being handled is blocked during its handler too; that is not "blocked" for us). */
-static bool signal_blocked_x(pid_t tid, int sig, bool pending)
-{
-    char path[64], buf[2048];
-    task_path(path, sizeof path, tid, "status");
-    if (mw_w_read_file(path, buf, sizeof buf) <= 0) return false;
-    bool b = status_bit(buf, "SigBlk:", sig);
-    if (b && pending) b = status_bit(buf, "SigPnd:", sig) || status_bit(buf, "ShdPnd:", sig);
-    tc_get(tid)->blocked = b;
-    return b;
-}
-
-static bool signal_blocked(pid_t tid, int sig) { return signal_blocked_x(tid, sig, false); }
-
-/* Cheap: only threads seen blocking the signal before get their status re-read. */
-static bool maybe_blocked(pid_t tid, int sig)
-{
-    return tc_get(tid)->blocked && signal_blocked(tid, sig);
-}
-
-static uint64_t task_io_calls(pid_t tid)
-{
-    char path[64], buf[512];
-    task_path(path, sizeof path, tid, "io");
-    if (mw_w_read_file(path, buf, sizeof buf) <= 0) return 0;
-    uint64_t sum = 0;
-    const char *keys[] = { "syscr:", "syscw:" };
-    for (int i = 0; i < 2; i++) {
-        char *p = strstr(buf, keys[i]);
-        if (p) sum += strtoull(p + 6, NULL, 10);
-    }
-    return sum;
-}
-
 /* ---- serving one fault ----------------------------------------------------------------- */
 static void collect_watches(mw_step_slot *s, uintptr_t page)
 {
@@ -242,7 +119,7 @@ static void extend_step(mw_step_slot *s, const struct uffd_msg *m)
     if (atomic_load(&s->state) != MW_SS_KWAIT) {
         char line[256];
         uintptr_t pc;
-        if (task_syscall(s->tid, &pc, line, sizeof line) == -2 || !in_uffd_wait(s->tid)) return;
+        if (mw_wp_task_syscall(s->tid, &pc, line, sizeof line) == -2 || !mw_wp_in_uffd_wait(s->tid)) return;
     }
     bool known = false;
     for (unsigned i = 0; i < s->nranges; i++) known |= s->ranges[i].lo == page;
@@ -314,7 +191,7 @@ static void context_of(mw_step_slot *s)
 static bool open_until(mw_step_slot *s, uint64_t max_ns, bool kernel, const char *line0)
 {
     bool acted = true;
-    uint64_t io0 = kernel ? task_io_calls(s->tid) : 0;
+    uint64_t io0 = kernel ? mw_wp_io_calls(s->tid) : 0;
     for (unsigned i = 0; i < s->nranges; i++) mw_uffd_wp(s->ranges[i].lo, MW_WATCH_PAGE, false);
     mw_uffd_wake(s->fault_addr, 1);
     uint64_t t0 = mono_ns();
@@ -334,9 +211,9 @@ static bool open_until(mw_step_slot *s, uint64_t max_ns, bool kernel, const char
         }
         if (mono_ns() - t0 > max_ns) { acted = false; break; }
         if (kernel) {
-            if (task_io_calls(s->tid) != io0) break;
+            if (mw_wp_io_calls(s->tid) != io0) break;
             uintptr_t pc;
-            int64_t nr = task_syscall(s->tid, &pc, line, sizeof line);
+            int64_t nr = mw_wp_task_syscall(s->tid, &pc, line, sizeof line);
             if (nr != -2 && strcmp(line, line0) != 0) break;
         } else if (any_change(s)) {
             break;
@@ -367,56 +244,6 @@ static void serve_others_on_page(uintptr_t page, pid_t tid)
             i++;
         }
     }
-}
-
-/* The buffer a system call writes, for the calls whose arguments say it; false otherwise. */
-static bool syscall_range(int64_t nr, const char *line, uintptr_t *lo, uintptr_t *hi)
-{
-    unsigned long long a[6] = { 0 };
-    const char *p = line;
-    char *end;
-    strtoll(p, &end, 10);
-    for (int i = 0; i < 6; i++) {
-        p = end;
-        a[i] = strtoull(p, &end, 16);
-        if (end == p) return false;
-    }
-    unsigned long long b, n;
-    switch (nr) {
-    case SYS_read: case SYS_pread64: case SYS_recvfrom: case SYS_getdents64:
-    case SYS_readlink:
-        b = a[1]; n = a[2]; break;
-    case SYS_readlinkat: b = a[2]; n = a[3]; break;
-    case SYS_getrandom: case SYS_getcwd: b = a[0]; n = a[1]; break;
-    case SYS_pipe: case SYS_pipe2: b = a[0]; n = 8; break;
-    case SYS_clock_gettime: b = a[1]; n = 16; break;
-    case SYS_gettimeofday: b = a[0]; n = 16; break;
-    default: return false;
-    }
-    if (n == 0 || b + n < b) return false;
-    *lo = (uintptr_t)b;
-    *hi = (uintptr_t)(b + n);
-    return true;
-}
-
-/* Whether system call nr (arguments in line) can be the writer of a fault at addr. A message
- * whose writer now sits in a call that cannot have written there is stale: a signal woke the
- * writer out of its user-mode fault (e.g. into our pause handler's futex). */
-static bool kernel_write_plausible(int64_t nr, const char *line, uintptr_t addr)
-{
-    uintptr_t lo, hi;
-    if (syscall_range(nr, line, &lo, &hi)) return addr >= lo && addr < hi;
-    if (nr == SYS_futex) {
-        unsigned long long a[6] = { 0 };
-        char *end;
-        const char *p = line;
-        strtoll(p, &end, 10);
-        for (int i = 0; i < 6; i++) { p = end; a[i] = strtoull(p, &end, 16); }
-        uintptr_t pg = addr & ~(uintptr_t)(MW_WATCH_PAGE - 1);
-        return (a[0] & ~(uintptr_t)(MW_WATCH_PAGE - 1)) == pg ||
-               (a[4] & ~(uintptr_t)(MW_WATCH_PAGE - 1)) == pg;
-    }
-    return true;
 }
 
 /* Adds every watched page of [lo, hi) to the slot; false when they are more than fit. */
@@ -468,7 +295,7 @@ static enum wait_result wait_handler(mw_step_slot *s, int waiting)
                     /* Faulted again before the handler ran: either the signal is blocked,
                      * or something else (a stale pause signal) woke it and it retried. */
                     int expect = waiting;
-                    if (signal_blocked_x(s->tid, MW_WATCH_SIG_CAPTURE, true) &&
+                    if (mw_wp_signal_blocked(s->tid, MW_WATCH_SIG_CAPTURE, true) &&
                         atomic_compare_exchange_strong(&s->state, &expect, MW_SS_BUSY)) {
                         s->fault_addr = m2.arg.pagefault.address;
                         return WAIT_NOSTACK;
@@ -485,7 +312,7 @@ static enum wait_result wait_handler(mw_step_slot *s, int waiting)
         }
         if (st == waiting && mono_ns() - t0 > SIGNAL_WAIT_MS * 1000000ull) {
             bool gone = syscall(SYS_tgkill, getpid(), s->tid, 0) < 0;
-            if (gone || signal_blocked_x(s->tid, MW_WATCH_SIG_CAPTURE, true)) {
+            if (gone || mw_wp_signal_blocked(s->tid, MW_WATCH_SIG_CAPTURE, true)) {
                 int expect = waiting;
                 if (atomic_compare_exchange_strong(&s->state, &expect, MW_SS_BUSY))
                     return gone ? WAIT_GONE : WAIT_NOSTACK;
@@ -505,7 +332,7 @@ static enum wait_result wait_handler(mw_step_slot *s, int waiting)
 static void serve_kernel_signalled(mw_step_slot *s, const char *line0)
 {
     uintptr_t blo, bhi;
-    if (syscall_range(s->syscall, line0, &blo, &bhi)) (void)add_watched_pages(s, blo, bhi);
+    if (mw_wp_syscall_range(s->syscall, line0, &blo, &bhi)) (void)add_watched_pages(s, blo, bhi);
     drain_efd();
     atomic_store(&s->state, MW_SS_KWAIT);
     bool sig = syscall(SYS_tgkill, getpid(), s->tid, MW_WATCH_SIG_CAPTURE) == 0;
@@ -527,9 +354,9 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
     pid_t tid = (pid_t)m->arg.pagefault.feat.ptid;
     char line0[256];
     uintptr_t pc = 0;
-    int64_t nr = task_syscall(tid, &pc, line0, sizeof line0);
-    if (nr == -2 || !in_uffd_wait(tid)) return; /* stale: not waiting in a fault any more */
-    bool blocked = maybe_blocked(tid, MW_WATCH_SIG_CAPTURE);
+    int64_t nr = mw_wp_task_syscall(tid, &pc, line0, sizeof line0);
+    if (nr == -2 || !mw_wp_in_uffd_wait(tid)) return; /* stale: not waiting in a fault any more */
+    bool blocked = mw_wp_maybe_blocked(tid, MW_WATCH_SIG_CAPTURE);
     if (!nested && (nr >= 0 || blocked)) serve_others_on_page(page, tid);
     s->tid = tid;
     s->fault_addr = addr;
@@ -553,7 +380,7 @@ static void serve_fault_owned(const struct uffd_msg *m, bool nested)
         return;
     }
     mw_step_add_range(s, page, page + MW_WATCH_PAGE);
-    if (nr >= 0 && !kernel_write_plausible(nr, line0, addr)) return; /* stale (see there) */
+    if (nr >= 0 && !mw_wp_kernel_write_plausible(nr, line0, addr)) return; /* stale (see there) */
     if (nr >= 0) {
         s->syscall = nr;
         s->wflags = MW_WF_KERNEL;
@@ -683,12 +510,7 @@ bool mw_uffd_start_thread(void)
 
 void mw_fault_after_fork_child(void)
 {
-    for (unsigned i = 0; i < TCACHE; i++) {
-        if (tc[i].fd > 0) close(tc[i].fd);
-        if (tc[i].wfd > 0) close(tc[i].wfd);
-        tc[i].fd = tc[i].wfd = -1;
-        tc[i].tid = 0;
-    }
+    mw_wp_reset();
     atomic_store(&thread_started, 0);
     q_head = q_len = 0;
     atomic_store(&mw_step.state, MW_SS_IDLE);
