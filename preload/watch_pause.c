@@ -37,6 +37,7 @@
 static _Atomic uint32_t pause_gen;   /* odd while paused */
 static _Atomic int pause_acks;
 static pid_t sent_tid[PAUSE_MAX];
+static _Atomic uint32_t sent_gen[PAUSE_MAX];   /* the round each entry belongs to */
 static _Atomic int sent_ack[PAUSE_MAX];
 static int nsent;
 
@@ -50,7 +51,7 @@ static void on_pause(int sig, siginfo_t *si, void *uc)
     /* never the writer being stepped (a stale pause signal taken mid-step would stall it) */
     if (si->si_code == SI_TKILL && (g & 1) && me != mw_step.tid) {
         for (int i = 0; i < nsent && i < (int)PAUSE_MAX; i++)
-            if (sent_tid[i] == me) atomic_store(&sent_ack[i], 1);
+            if (sent_tid[i] == me && atomic_load(&sent_gen[i]) == g) atomic_store(&sent_ack[i], 1);
         atomic_fetch_add(&pause_acks, 1);
         while (atomic_load(&pause_gen) == g)
             syscall(SYS_futex, &pause_gen, FUTEX_WAIT_PRIVATE, g, NULL, NULL, 0);
@@ -174,6 +175,7 @@ int mw_pause_others(pid_t w, pid_t self)
             if (tid <= 0 || tid == w || tid == self || sent >= (int)PAUSE_MAX) continue;
             if (!pause_target(tid, &must_ack)) continue;
             sent_tid[sent] = tid;
+            atomic_store(&sent_gen[sent], atomic_load(&pause_gen));
             atomic_store(&sent_ack[sent], must_ack ? 0 : 1);
             nsent = sent + 1;
             if (syscall(SYS_tgkill, getpid(), tid, MW_WATCH_SIG_PAUSE) == 0) sent++;
