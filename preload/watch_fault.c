@@ -508,6 +508,18 @@ bool mw_uffd_start_thread(void)
     return ok;
 }
 
+/* At exit, before the shim's own destructor writes the trace's end: let a write event the
+ * fault thread is still emitting (the writer goes on as soon as its step is done) get in. */
+__attribute__((destructor(65535))) static void fault_drain_at_exit(void)
+{
+    if (!atomic_load(&thread_started)) return;
+    uint64_t t0 = mono_ns();
+    while (atomic_load(&mw_step.state) != MW_SS_IDLE && mono_ns() - t0 < 200000000ull) {
+        struct timespec ts = { 0, 50000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 void mw_fault_after_fork_child(void)
 {
     mw_wp_reset();

@@ -182,13 +182,29 @@ typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 
+/* The real functions, resolved at load time (a constructor: single-threaded, so a first
+ * read(2) from a signal handler never runs dlsym), or on first use before that. */
+static read_fn real_read;
+static pread_fn real_pread;
+static readv_fn real_readv;
+static preadv_fn real_preadv;
+static recvfrom_fn real_recvfrom;
+
+static void resolve(void)
+{
+    int g = mw_guard_enter();
+    if (!real_read) real_read = (read_fn)dlsym(RTLD_NEXT, "read");
+    if (!real_pread) real_pread = (pread_fn)dlsym(RTLD_NEXT, "pread");
+    if (!real_readv) real_readv = (readv_fn)dlsym(RTLD_NEXT, "readv");
+    if (!real_preadv) real_preadv = (preadv_fn)dlsym(RTLD_NEXT, "preadv");
+    if (!real_recvfrom) real_recvfrom = (recvfrom_fn)dlsym(RTLD_NEXT, "recvfrom");
+    mw_guard_leave(g);
+}
+
+__attribute__((constructor(102))) static void khooks_init(void) { resolve(); }
+
 #define REAL(name, type)                                                     \
-    static type real_##name;                                                 \
-    if (!real_##name) {                                                      \
-        int g_ = mw_guard_enter();                                           \
-        real_##name = (type)dlsym(RTLD_NEXT, #name);                         \
-        mw_guard_leave(g_);                                                  \
-    }
+    if (MW_UNLIKELY(!real_##name)) resolve();
 
 static void iov_span(const struct iovec *iov, int cnt, uintptr_t *lo, uintptr_t *hi)
 {
