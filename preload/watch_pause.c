@@ -108,12 +108,15 @@ static bool blocked_pending(pid_t tid, int sig)
     return bit[0] && bit[1];
 }
 
-/* 'R' when tid is running or runnable. */
+/* 'R' when tid is running or runnable; '-' for memwatch's own threads (memwatch-*), which
+ * never write the program's memory. */
 static char task_state(pid_t tid)
 {
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
     if (mw_w_read_file(path, buf, sizeof buf) <= 0) return '?';
+    char *c = strchr(buf, '(');
+    if (c && !strncmp(c + 1, "memwatch-", 9)) return '-';
     char *p = strrchr(buf, ')'); /* comm may contain spaces */
     return p && p[1] == ' ' ? p[2] : '?';
 }

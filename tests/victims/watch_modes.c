@@ -2,7 +2,8 @@
  * watch_modes.c — victim for the watch integration tests and bench/watch_*: one scenario per
  * argv[1], each printing "<mode> ok" (and a result line that must not change under memwatch):
  *   storm N R    N watched pages (one variable each), 4 threads write R rounds each
- *   samepage R   4 threads each write their own watched variable on ONE page, R times
+ *   samepage R   4 threads each write their own watched variable on ONE page, once (in turn),
+ *                then R times all together
  *   bigread      read(2) and readv(2) into a 3-page watched buffer (kernel writes)
  *   sigblock     a writer thread with every signal blocked writes a watched variable 3 times
  *   unmap        a watched page is written, then munmap'ed; a new mapping is written after
@@ -13,6 +14,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,12 +79,16 @@ static volatile int64_t *same_vars;
 static long same_rounds;
 
 static pthread_barrier_t same_start;
+static sem_t same_warm;
 
 static void *same_thread(void *arg)
 {
     long t = (long)arg;
-    /* all four exist before anyone writes: a thread that is created (or wakes up) during a
-     * step is not paused for it (README "watch") */
+    /* One write each, one thread after the other: from then on memwatch knows the page has
+     * several writers and pauses the others at every step (a thread's very first write to
+     * a page can be merged into another thread's step: README "watch"). */
+    same_vars[t * 8] = 1000 + t;
+    sem_post(&same_warm);
     pthread_barrier_wait(&same_start);
     for (long i = 1; i <= same_rounds; i++) same_vars[t * 8] = i * 10 + t;
     return NULL;
@@ -99,7 +105,11 @@ static int samepage(long rounds)
     }
     pthread_t th[4];
     pthread_barrier_init(&same_start, NULL, 4);
-    for (long t = 0; t < 4; t++) pthread_create(&th[t], NULL, same_thread, (void *)t);
+    sem_init(&same_warm, 0, 0);
+    for (long t = 0; t < 4; t++) {
+        pthread_create(&th[t], NULL, same_thread, (void *)t);
+        sem_wait(&same_warm);
+    }
     for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
     printf("samepage %lld %lld %lld %lld\nsamepage ok\n", (long long)same_vars[0],
            (long long)same_vars[8], (long long)same_vars[16], (long long)same_vars[24]);
