@@ -675,7 +675,10 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         while ((rc = mw_reach_next(&it, &e)) == 1) {
             mw_block *b = e.ref.tidx < p->threads.n
                               ? mw_btab_get(&p->threads.v[e.ref.tidx].live, e.ref.seq) : NULL;
-            if (b) b->kind = e.kind < MW_KIND_COUNT ? (uint8_t)e.kind : 0;
+            if (b) {
+                b->kind = e.kind < MW_KIND_COUNT ? (uint8_t)e.kind : 0;
+                if (!b->addr) b->addr = e.addr; /* ALLOC had none (MW_HF_NO_ADDRESSES) */
+            }
         }
         if (rc < 0) {
             snprintf(err, errlen, "corrupt trace: malformed REACH record at byte offset %llu",

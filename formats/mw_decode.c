@@ -192,12 +192,16 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
     switch (type) {
     case MW_REC_ALLOC: {
         uint64_t kind = rd_uv(&c), size = rd_uv(&c), stack = rd_uv(&c);
-        int64_t delta = rd_sv(&c);
+        int has_addr = !(d->hflags & MW_HF_NO_ADDRESSES);
+        int64_t delta = has_addr ? rd_sv(&c) : 0;
         if (c.bad) break;
         if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
             return corrupt(d, "thread table exhausted", type, stream_offset);
-        uint64_t addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
-        d->prev_addr[d->cur_tidx] = addr;
+        uint64_t addr = 0;
+        if (has_addr) {
+            addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
+            d->prev_addr[d->cur_tidx] = addr;
+        }
         uint64_t s = ++d->seq[d->cur_tidx];
         if (seq_out) *seq_out = s;
         rec->u.alloc.kind = kind;
@@ -216,12 +220,16 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         if (rd_ref(&c, d, &old))
             return corrupt(d, "bad block reference", type, stream_offset);
         uint64_t size = rd_uv(&c), stack = rd_uv(&c);
-        int64_t delta = rd_sv(&c);
+        int has_addr = !(d->hflags & MW_HF_NO_ADDRESSES);
+        int64_t delta = has_addr ? rd_sv(&c) : 0;
         if (c.bad) break;
         if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
             return corrupt(d, "thread table exhausted", type, stream_offset);
-        uint64_t addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
-        d->prev_addr[d->cur_tidx] = addr;
+        uint64_t addr = 0;
+        if (has_addr) {
+            addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
+            d->prev_addr[d->cur_tidx] = addr;
+        }
         uint64_t s = ++d->seq[d->cur_tidx];
         if (seq_out) *seq_out = s;
         rec->u.realloc.old = old;
@@ -262,7 +270,9 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.header.flags = rd_uv(&c);
         rec->u.header.exe = rd_bytes(&c);
         rec->u.header.argv = rd_bytes(&c);
-        break;
+        if (c.bad) break;
+        d->hflags = rec->u.header.flags; /* says how ALLOC/REALLOC that follow are laid out */
+        return MW_OK;
     }
     case MW_REC_END:
         rec->u.end.t_ns = rd_uv(&c);
@@ -399,9 +409,19 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
             (void)rd_uv(&c);
             (void)rd_uv(&c);
         }
+        if (c.bad) break;
         rec->u.reach.count = count;
         rec->u.reach.entries.ptr = start;
         rec->u.reach.entries.len = (size_t)(c.p - start);
+        rec->u.reach.addrs.ptr = NULL;
+        rec->u.reach.addrs.len = 0;
+        if (c.p < c.end) { /* address section: count svs (bytes past it are ignored) */
+            const uint8_t *as = c.p;
+            for (uint64_t i = 0; i < count && !c.bad; i++) (void)rd_uv(&c);
+            if (c.bad) break;
+            rec->u.reach.addrs.ptr = as;
+            rec->u.reach.addrs.len = (size_t)(c.p - as);
+        }
         break;
     }
     case MW_REC_LOST:
@@ -433,10 +453,14 @@ void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec)
         it->p = rec->u.reach.entries.ptr;
         it->end = it->p + rec->u.reach.entries.len;
         it->left = rec->u.reach.count;
+        it->ap = rec->u.reach.addrs.ptr;
+        it->aend = it->ap ? it->ap + rec->u.reach.addrs.len : NULL;
     } else {
         it->p = it->end = NULL;
+        it->ap = it->aend = NULL;
         it->left = 0;
     }
+    it->prev_addr = 0;
 }
 
 int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e)
@@ -446,6 +470,14 @@ int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e)
     e->ref.tidx = rd_uv(&c);
     e->ref.seq = rd_uv(&c);
     e->kind = rd_uv(&c);
+    e->addr = 0;
+    if (it->ap) {
+        cur a = { it->ap, it->aend, 0 };
+        e->addr = it->prev_addr + (uint64_t)rd_sv(&a);
+        if (a.bad) c.bad = 1;
+        it->ap = a.p;
+        it->prev_addr = e->addr;
+    }
     if (c.bad) {
         it->left = 0;
         return -1;

@@ -210,6 +210,12 @@ size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint
     return n;
 }
 
+size_t mw_enc_alloc_noaddr(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size,
+                           uint64_t stack)
+{
+    EMIT_UV(MW_REC_ALLOC, kind, size, stack);
+}
+
 size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
                    uint64_t self_seq)
 {
@@ -231,6 +237,16 @@ size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_
     size_t w = emit_uv(dst, cap, MW_REC_REALLOC, v, n);
     if (w && prev_addr) *prev_addr = addr;
     return w;
+}
+
+size_t mw_enc_realloc_noaddr(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
+                             uint64_t self_seq, uint64_t size, uint64_t stack)
+{
+    uint64_t v[4];
+    size_t n = ref_fields(v, old, self_tidx, self_seq);
+    v[n++] = size;
+    v[n++] = stack;
+    return emit_uv(dst, cap, MW_REC_REALLOC, v, n);
 }
 
 size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t prot,
@@ -331,18 +347,23 @@ size_t mw_enc_mark(uint8_t *dst, size_t cap, const char *label, size_t label_len
     EMIT(MW_REC_MARK, BYTES(label, label_len, MW_MAX_STR));
 }
 
-/* REACH: uv count, then count entries of (uv tidx, uv seq, uv kind), absolute refs. As many
- * entries as fit in cap (and in MW_MAX_RECORD_PAYLOAD) go into this record. */
+/* REACH: uv count, then count entries of (uv tidx, uv seq, uv kind), absolute refs, then the
+ * address section: count sv addresses, each a delta against the previous entry's (the first
+ * against 0). As many entries as fit in cap (and in MW_MAX_RECORD_PAYLOAD) go into this
+ * record. */
 size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n, size_t *done)
 {
     if (done) *done = 0;
     if (!dst || (n && !e)) return 0;
     size_t body = 0, k = 0;
+    uint64_t prev = 0;
     for (; k < n; k++) {
-        size_t es = uv_size(e[k].ref.tidx) + uv_size(e[k].ref.seq) + uv_size(e[k].kind);
+        size_t es = uv_size(e[k].ref.tidx) + uv_size(e[k].ref.seq) + uv_size(e[k].kind) +
+                    uv_size(mw_zigzag((int64_t)(e[k].addr - prev)));
         size_t len = uv_size(k + 1) + body + es;
         if (len > MW_MAX_RECORD_PAYLOAD || 1 + uv_size(len) + len > cap) break;
         body += es;
+        prev = e[k].addr;
     }
     if (k == 0 && n > 0) return 0;
     size_t len = uv_size(k) + body;
@@ -356,6 +377,11 @@ size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n,
         p = put_uv(p, e[i].ref.tidx);
         p = put_uv(p, e[i].ref.seq);
         p = put_uv(p, e[i].kind);
+    }
+    prev = 0;
+    for (size_t i = 0; i < k; i++) {
+        p = put_uv(p, mw_zigzag((int64_t)(e[i].addr - prev)));
+        prev = e[i].addr;
     }
     if (done) *done = k;
     return total;

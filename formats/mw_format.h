@@ -120,6 +120,8 @@ enum mw_unwatch_reason { MW_UNWATCH_EXPLICIT = 0, MW_UNWATCH_UNMAPPED = 1, MW_UN
 #define MW_HF_FOLLOW 0x02u        /* children follow */
 #define MW_HF_SQL 0x04u           /* SQL interposition on */
 #define MW_HF_STACKS 0x08u        /* allocation stacks captured */
+#define MW_HF_NO_ADDRESSES 0x10u  /* ALLOC/REALLOC carry no address field (MEMWATCH_ADDRESSES=0);
+                                   * unfreed blocks' addresses are in the REACH records */
 
 /* ---- decoded records ---------------------------------------------------------------- */
 typedef struct mw_bytes {
@@ -192,7 +194,11 @@ typedef struct mw_record {
             mw_bytes old_bytes, new_bytes, loc_file, loc_func;
         } watch_write;
         struct { mw_bytes label; } mark;
-        struct { uint64_t count; mw_bytes entries; } reach; /* iterate with mw_reach_next */
+        struct {
+            uint64_t count;
+            mw_bytes entries;   /* iterate with mw_reach_next */
+            mw_bytes addrs;     /* address section (len 0: absent, entries get addr 0) */
+        } reach;
         struct { uint64_t events, bytes; } lost;
         struct { uint64_t child_pid; } fork;
         struct { mw_bytes path; } exec;
@@ -213,7 +219,9 @@ static inline int64_t mw_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int
  * previous ALLOC/REALLOC address written for the same thread index; 0 before that thread's
  * first one — the base is per thread and survives THREAD_SWITCHes); the encoder updates
  * *prev_addr only when the record was written. The decoder keeps the same state
- * (mw_decoder.prev_addr, keyed by thread). */
+ * (mw_decoder.prev_addr, keyed by thread).
+ * The _noaddr variants write the same records without the address field, for traces whose
+ * HEADER has MW_HF_NO_ADDRESSES (the decoder then reports addr 0). */
 size_t mw_enc_preamble(uint8_t *dst, size_t cap);
 size_t mw_enc_header(uint8_t *dst, size_t cap, uint64_t pid, uint64_t ppid, uint64_t page_size,
                      uint64_t start_realtime_ns, uint64_t start_mono_ns, uint64_t flags,
@@ -234,6 +242,8 @@ size_t mw_enc_module_unload(uint8_t *dst, size_t cap, uint64_t id);
 size_t mw_enc_stack_node(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip);
 size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint64_t stack,
                     uint64_t addr, uint64_t *prev_addr);
+size_t mw_enc_alloc_noaddr(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size,
+                           uint64_t stack);
 /* self_tidx/self_seq: the freeing thread's index and the number of ALLOC/REALLOC records that
  * thread has written BEFORE this record (for REALLOC: not counting the realloc itself); a
  * block the same thread allocated is written as a short back-distance. */
@@ -242,6 +252,8 @@ size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tid
 size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
                       uint64_t self_seq, uint64_t size, uint64_t stack, uint64_t addr,
                       uint64_t *prev_addr);
+size_t mw_enc_realloc_noaddr(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
+                             uint64_t self_seq, uint64_t size, uint64_t stack);
 size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t prot,
                    uint64_t flags, int64_t fd, uint64_t offset, uint64_t stack,
                    const char *path, size_t path_len);
@@ -277,10 +289,12 @@ typedef struct mw_watch_write_args {
 size_t mw_enc_watch_write(uint8_t *dst, size_t cap, const mw_watch_write_args *a);
 size_t mw_enc_mark(uint8_t *dst, size_t cap, const char *label, size_t label_len);
 /* REACH: one record holds up to n entries; *done is set to how many were encoded (the caller
- * writes further records for the rest). */
+ * writes further records for the rest). Each entry's block address goes into the record's
+ * trailing address section (a reader of an older trace without it sees addr 0). */
 typedef struct mw_reach_entry {
     mw_block_ref ref;
     uint64_t kind;
+    uint64_t addr;
 } mw_reach_entry;
 size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n, size_t *done);
 size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes);
@@ -309,6 +323,7 @@ typedef struct mw_decoder {
     uint64_t *prev_addr;       /* per tidx */
     uint64_t *seq;             /* per tidx: count of ALLOC/REALLOC records seen */
     size_t nthreads;           /* capacity of the two arrays */
+    uint64_t hflags;           /* flags of the last HEADER decoded (MW_HF_*) */
     char err[160];
 } mw_decoder;
 
@@ -326,7 +341,8 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
 /* Iterates a REACH record's entries. Returns 1 and fills *e, 0 at the end, -1 if malformed. */
 typedef struct mw_reach_iter {
     const uint8_t *p, *end;
-    uint64_t left;
+    const uint8_t *ap, *aend;   /* address section (ap == NULL: none) */
+    uint64_t left, prev_addr;
 } mw_reach_iter;
 void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec);
 int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e);

@@ -105,6 +105,7 @@ bool mw_config_load(void)
     get_bool("MEMWATCH_STACKS", &mw_cfg.stacks);
     get_uint("MEMWATCH_STACK_DEPTH", &mw_cfg.max_depth, 1, MW_CACHE_FRAMES);
     get_bool("MEMWATCH_REACH", &mw_cfg.reach);
+    get_bool("MEMWATCH_ADDRESSES", &mw_cfg.addresses);
     const char *lvl = env_get("MEMWATCH_ZSTD_LEVEL");
     if (lvl) {
         unsigned long long v;

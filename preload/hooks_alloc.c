@@ -64,7 +64,9 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
     size_t cap;
     uint8_t *q = mw_reserve_fast(t, 40, &cap);
     if (MW_LIKELY(q != NULL)) {
-        size_t n = mw_enc_alloc(q, cap, kind, size, stack, (uintptr_t)p, &t->prev_addr);
+        size_t n = MW_LIKELY(!mw_cfg.addresses)
+                       ? mw_enc_alloc_noaddr(q, cap, kind, size, stack)
+                       : mw_enc_alloc(q, cap, kind, size, stack, (uintptr_t)p, &t->prev_addr);
         if (n) t->seq++;
         mw_commit_fast(t, n);
         if (n) return;
@@ -186,7 +188,10 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
             uint8_t *w = mw_reserve(t, 48, &cap);
             size_t used = 0;
             if (w) {
-                used = mw_enc_realloc(w, cap, old.ref, t->tidx, t->seq, n, st, (uintptr_t)q, &t->prev_addr);
+                used = mw_cfg.addresses
+                           ? mw_enc_realloc(w, cap, old.ref, t->tidx, t->seq, n, st, (uintptr_t)q,
+                                            &t->prev_addr)
+                           : mw_enc_realloc_noaddr(w, cap, old.ref, t->tidx, t->seq, n, st);
                 if (used) t->seq++;
                 mw_commit(t, used);
             }

@@ -35,6 +35,7 @@ typedef struct mw_config {
     bool stacks;              /* MEMWATCH_STACKS (default 1) */
     unsigned max_depth;       /* MEMWATCH_STACK_DEPTH (default 64) */
     bool reach;               /* MEMWATCH_REACH (default 1): reachability scan at exit */
+    bool addresses;           /* MEMWATCH_ADDRESSES (default 0): every block's address */
     int zstd_level;           /* MEMWATCH_ZSTD_LEVEL (default 1) */
     char watch_spec[1024];    /* MEMWATCH_WATCH=symbol[:len][,...] */
     bool quiet;               /* MEMWATCH_QUIET: no informational stderr lines */

@@ -357,6 +357,7 @@ static void emit(reach_ctx *c, mw_thread *t)
         size_t n = 0;
         for (; i < c->nblk && n < CHUNK; i++, n++) {
             ent[n].ref = c->blk[i].ref;
+            ent[n].addr = c->blk[i].addr;
             ent[n].kind = c->state[i] == ST_REACHABLE ? MW_REACH_REACHABLE
                         : c->state[i] == ST_INDIRECT ? MW_REACH_INDIRECT : MW_REACH_DEFINITE;
         }

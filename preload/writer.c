@@ -297,7 +297,8 @@ static void write_header(void)
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
     uint64_t flags = (mw_alloc_tracing ? MW_HF_ALLOC_TRACING : 0) | (mw_cfg.follow ? MW_HF_FOLLOW : 0) |
-                     (mw_cfg.sql ? MW_HF_SQL : 0) | (mw_cfg.stacks && mw_alloc_tracing ? MW_HF_STACKS : 0);
+                     (mw_cfg.sql ? MW_HF_SQL : 0) | (mw_cfg.stacks && mw_alloc_tracing ? MW_HF_STACKS : 0) |
+                     (mw_cfg.addresses ? 0 : MW_HF_NO_ADDRESSES);
     static uint8_t hb[9300];
     size_t n = mw_enc_header(hb, sizeof hb, (uint64_t)mw_pid, (uint64_t)getppid(),
                              (uint64_t)sysconf(_SC_PAGESIZE),

@@ -77,18 +77,54 @@ Test(shim_config, bad_values_one_line_each_defaults_kept)
     const char *env[] = { "MEMWATCH_RSS_MS=abc",   "MEMWATCH_FLUSH_MS=500", "MEMWATCH_STACK_DEPTH=0",
                           "MEMWATCH_FOLLOW=maybe", "MEMWATCH_ZSTD_LEVEL=99", "MEMWATCH_STACKS=",
                           "MEMWATCH_REACH=2",      "MEMWATCH_SQL=x",        "MEMWATCH_QUIET=perhaps",
-                          NULL };
+                          "MEMWATCH_ADDRESSES=all", NULL };
     mwt_run r;
     leaf_run(env, &r);
-    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 9, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 10, "stderr: %s", r.err);
     cr_expect(strstr(r.err, "MEMWATCH_FLUSH_MS=500") != NULL, "%s", r.err);
     mwt_trace t;
     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
     cr_expect(t.flags & MW_HF_STACKS, "defaults kept");
     cr_expect(t.flags & MW_HF_FOLLOW);
+    cr_expect(t.flags & MW_HF_NO_ADDRESSES);
     cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
     mwt_trace_free(&t);
     mwt_run_free(&r);
+}
+
+/* MEMWATCH_ADDRESSES: off by default (no block address in ALLOC/REALLOC; the blocks live at
+ * exit get theirs from REACH), 1 records every address, and REACH agrees with it. */
+Test(shim_config, addresses_default_off_reach_has_live_ones)
+{
+    for (int on = 0; on < 2; on++) {
+        const char *env[] = { on ? "MEMWATCH_ADDRESSES=1" : "MEMWATCH_ADDRESSES=0", NULL };
+        mwt_run r;
+        leaf_run(on ? env : NULL, &r);
+        mwt_trace t;
+        cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+        cr_expect_eq(!(t.flags & MW_HF_NO_ADDRESSES), on);
+        size_t live = 0, leaf = 0;
+        for (size_t i = 0; i < t.nblocks; i++) {
+            const mwt_block *b = &t.blocks[i];
+            if (on)
+                cr_expect_neq(b->addr, 0, "block %zu", i);
+            else
+                cr_expect_eq(b->addr, 0, "block %zu", i);
+            if (b->freed) continue;
+            live++;
+            cr_expect_neq(b->reach, 0, "every live block has a REACH entry");
+            cr_expect_neq(b->reach_addr, 0);
+            cr_expect_eq(b->reach_addr % 8, 0);
+            if (on) cr_expect_eq(b->reach_addr, b->addr, "REACH names the ALLOC's address");
+            if (b->size == 4242) leaf++;
+        }
+        cr_expect_gt(live, 0);
+        cr_expect_eq(leaf, 1);
+        mwt_trace_free(&t);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        mkdir(dir, 0700);
+    }
 }
 
 Test(shim_config, bad_out_pattern_uses_default)

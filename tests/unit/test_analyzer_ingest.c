@@ -170,8 +170,8 @@ Test(ingest, reachability_kinds_and_leak_groups)
     mw_block_ref i = mw_tb_alloc(&b, MW_AK_MALLOC, 30, 3, 0x2000);
     mw_block_ref r = mw_tb_alloc(&b, MW_AK_MALLOC, 7, 3, 0x3000);
     mw_block_ref d2 = mw_tb_alloc(&b, MW_AK_MALLOC, 5, 2, 0x4000);
-    mw_reach_entry e[4] = {{d, MW_REACH_DEFINITE}, {i, MW_REACH_INDIRECT},
-                           {r, MW_REACH_REACHABLE}, {d2, MW_REACH_DEFINITE}};
+    mw_reach_entry e[4] = {{d, MW_REACH_DEFINITE, 0x1000}, {i, MW_REACH_INDIRECT, 0x2000},
+                           {r, MW_REACH_REACHABLE, 0x3000}, {d2, MW_REACH_DEFINITE, 0x4000}};
     mw_tb_reach(&b, e, 4, 1); /* one entry per record */
     end(&b, 0);
     mw_proc *p = ingest_ok(&b);
@@ -184,6 +184,37 @@ Test(ingest, reachability_kinds_and_leak_groups)
     cr_assert_eq(p->leaks.n, 3, "(site 2, definite), (site 3, indirect), (site 3, reachable)");
     cr_assert_eq(p->leaks.v[0].bytes, 105, "largest group first");
     cr_assert_eq(p->leaks.v[0].blocks, 2);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+/* MEMWATCH_ADDRESSES=0 traces: ALLOC/REALLOC without addresses; the unfreed blocks get theirs
+ * from the REACH entries, freed blocks keep none. */
+Test(ingest, block_addresses_from_reach)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 1, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES,
+              "/p", 2, "p", 1);
+    mw_tb_switch(&b, 0);
+    MW_TB_ADD(&b, mw_enc_thread_start, 0, 1, 0, "main", 4);
+    MW_TB_ADD(&b, mw_enc_alloc_noaddr, MW_AK_MALLOC, 10, 0);                         /* seq 1 */
+    MW_TB_ADD(&b, mw_enc_alloc_noaddr, MW_AK_MALLOC, 20, 0);                         /* seq 2 */
+    MW_TB_ADD(&b, mw_enc_realloc_noaddr, (mw_block_ref){0, 2}, 0, 2, 30, 0);         /* seq 3 */
+    mw_reach_entry e[2] = {{{0, 1}, MW_REACH_DEFINITE, 0x7f0000001000u},
+                           {{0, 3}, MW_REACH_REACHABLE, 0x7f0000002000u}};
+    mw_tb_reach(&b, e, 2, 0);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    mw_block *b1 = mw_btab_get(&p->threads.v[0].live, 1);
+    mw_block *b3 = mw_btab_get(&p->threads.v[0].live, 3);
+    cr_assert_not_null(b1);
+    cr_assert_not_null(b3);
+    cr_assert_null(mw_btab_get(&p->threads.v[0].live, 2));
+    cr_assert_eq(b1->addr, 0x7f0000001000u);
+    cr_assert_eq(b3->addr, 0x7f0000002000u);
+    cr_assert_eq(b3->size, 30);
+    cr_assert_eq(p->leak_bytes[MW_REACH_DEFINITE], 10);
     mw_proc_free(p);
     mw_tb_release(&b);
 }
@@ -379,7 +410,7 @@ Test(ingest, json_report_has_every_contract_key, .timeout = 30)
                              .loc_file_len = 4, .loc_line = 3, .loc_func = "f", .loc_func_len = 1};
     MW_TB_ADD(&b, mw_enc_watch_write, &w);
     MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 19, 0, 1 << 24);
-    mw_reach_entry e = {a, MW_REACH_DEFINITE};
+    mw_reach_entry e = {a, MW_REACH_DEFINITE, 0};
     mw_tb_reach(&b, &e, 1, 0);
     end(&b, 0);
     mw_proc *p = ingest_ok(&b);

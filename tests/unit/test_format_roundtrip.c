@@ -460,6 +460,7 @@ Test(format_roundtrip, reach_split_across_records)
         e[i].ref.tidx = i % 7;
         e[i].ref.seq = i == 0 ? U64MAX : i * 1000003u;
         e[i].kind = i % 4;
+        e[i].addr = i % 3 == 0 ? 0x7f0000000000u + i * 48 : i % 3 == 1 ? U64MAX - i : i;
     }
     /* the encoder fills what fits in cap; small cap forces many records */
     mw_tracebuf b;
@@ -498,6 +499,7 @@ Test(format_roundtrip, reach_split_across_records)
             cr_assert_eq(x.ref.tidx, e[i].ref.tidx);
             cr_assert_eq(x.ref.seq, e[i].ref.seq);
             cr_assert_eq(x.kind, e[i].kind);
+            cr_assert_eq(x.addr, e[i].addr);
             k++;
             cnt++;
         }
@@ -509,6 +511,67 @@ Test(format_roundtrip, reach_split_across_records)
     mw_decoder_free(&d);
     mw_tb_release(&b);
     free(e);
+}
+
+/* MW_HF_NO_ADDRESSES: ALLOC/REALLOC without the address field decode with addr 0 (and their
+ * sequence numbers and block refs as usual); a REACH record without the address section (an
+ * older trace) decodes with addr 0. */
+Test(format_roundtrip, no_addresses_layout)
+{
+    uint8_t buf[256];
+    size_t len = 0;
+    len += mw_enc_header(buf + len, sizeof buf - len, 1, 1, 4096, 0, 0,
+                         MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "x", 1);
+    len += mw_enc_alloc_noaddr(buf + len, sizeof buf - len, MW_AK_CALLOC, 24, 3);
+    len += mw_enc_realloc_noaddr(buf + len, sizeof buf - len, (mw_block_ref){ 0, 1 }, 0, 1, 99, 4);
+    size_t a3 = mw_enc_alloc_noaddr(buf + len, sizeof buf - len, MW_AK_MALLOC, 1, 0);
+    cr_assert_eq(a3, 5); /* type, length, three one-byte fields */
+    len += a3;
+    static const uint8_t old_reach[] = { 1, 0, 2, MW_REACH_DEFINITE };
+    len += mw_enc_raw(buf + len, sizeof buf - len, MW_REC_REACH, old_reach, sizeof old_reach);
+    mw_reach_entry re = { { 0, 3 }, MW_REACH_REACHABLE, 0x55550000u };
+    len += mw_enc_reach(buf + len, sizeof buf - len, &re, 1, NULL);
+
+    mw_decoder d;
+    mw_decoder_init(&d);
+    mw_record r;
+    size_t off = 0, used;
+    uint64_t seq = 0;
+    cr_assert_eq(mw_decode_record(&d, buf, len, 0, &r, &used, NULL), MW_OK, "%s", d.err);
+    off += used;
+    cr_assert_eq(mw_decode_record(&d, buf + off, len - off, off, &r, &used, &seq), MW_OK, "%s", d.err);
+    off += used;
+    cr_assert_eq(r.type, MW_REC_ALLOC);
+    cr_assert_eq(r.u.alloc.kind, MW_AK_CALLOC);
+    cr_assert_eq(r.u.alloc.size, 24);
+    cr_assert_eq(r.u.alloc.stack, 3);
+    cr_assert_eq(r.u.alloc.addr, 0);
+    cr_assert_eq(seq, 1);
+    cr_assert_eq(mw_decode_record(&d, buf + off, len - off, off, &r, &used, &seq), MW_OK, "%s", d.err);
+    off += used;
+    cr_assert_eq(r.type, MW_REC_REALLOC);
+    cr_assert_eq(r.u.realloc.old.seq, 1);
+    cr_assert_eq(r.u.realloc.size, 99);
+    cr_assert_eq(r.u.realloc.stack, 4);
+    cr_assert_eq(r.u.realloc.addr, 0);
+    cr_assert_eq(seq, 2);
+    cr_assert_eq(mw_decode_record(&d, buf + off, len - off, off, &r, &used, &seq), MW_OK, "%s", d.err);
+    off += used;
+    cr_assert_eq(seq, 3);
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(mw_decode_record(&d, buf + off, len - off, off, &r, &used, NULL), MW_OK, "%s", d.err);
+        off += used;
+        cr_assert_eq(r.type, MW_REC_REACH);
+        mw_reach_iter it;
+        mw_reach_entry x;
+        mw_reach_iter_init(&it, &r);
+        cr_assert_eq(mw_reach_next(&it, &x), 1);
+        cr_assert_eq(x.ref.seq, k == 0 ? 2 : 3);
+        cr_assert_eq(x.addr, k == 0 ? 0 : 0x55550000u);
+        cr_assert_eq(mw_reach_next(&it, &x), 0);
+    }
+    cr_assert_eq(off, len);
+    mw_decoder_free(&d);
 }
 
 /* For every encoder: every cap below the record size returns 0 and writes nothing. */
@@ -569,7 +632,7 @@ static size_t e_mk(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc
 static size_t e_rc(uint8_t *d, size_t c, const void *a)
 {
     (void)a;
-    static const mw_reach_entry e[1] = { { { 1, U }, 1 } };
+    static const mw_reach_entry e[1] = { { { 1, U }, 1, U } };
     size_t done = 7;
     size_t n = mw_enc_reach(d, c, e, 1, &done);
     cr_assert_eq(done, n ? 1u : 0u);

@@ -366,7 +366,7 @@ static void add_block(loader *L, uint64_t tidx, uint64_t seq, uint64_t kind, uin
 {
     mwt_trace *t = L->t;
     GROW(t->blocks, t->nblocks, L->bcap);
-    t->blocks[t->nblocks] = (mwt_block){ tidx, seq, kind, size, addr, stack, false, 0 };
+    t->blocks[t->nblocks] = (mwt_block){ tidx, seq, kind, size, addr, stack, false, 0, 0 };
     if (tidx >= L->ntidx) {
         size_t nn = tidx + 16;
         L->by_tidx = realloc(L->by_tidx, nn * sizeof *L->by_tidx);
@@ -551,7 +551,10 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
         mw_reach_iter_init(&it, rec);
         while (mw_reach_next(&it, &e) == 1) {
             mwt_block *b = block_of(L, e.ref);
-            if (b) b->reach = e.kind;
+            if (b) {
+                b->reach = e.kind;
+                b->reach_addr = e.addr;
+            }
         }
         break;
     }

@@ -78,6 +78,7 @@ typedef struct mwt_block {
     uint64_t size, addr, stack;
     bool freed;
     uint64_t reach;                 /* enum mw_reach_kind from REACH records (0 = none) */
+    uint64_t reach_addr;            /* the address its REACH entry gave (0 = none) */
 } mwt_block;
 
 typedef struct mwt_thread {
