@@ -94,7 +94,8 @@ void mw_decoder_free(mw_decoder *d)
 {
     free(d->prev_addr);
     free(d->seq);
-    d->prev_addr = d->seq = NULL;
+    free(d->sql_base);
+    d->prev_addr = d->seq = d->sql_base = NULL;
     d->nthreads = 0;
 }
 
@@ -111,8 +112,12 @@ static int ensure_thread(mw_decoder *d, uint64_t tidx)
     uint64_t *sq = realloc(d->seq, n * sizeof *sq);
     if (!sq) return -1;
     d->seq = sq;
+    uint64_t *sb = realloc(d->sql_base, n * sizeof *sb);
+    if (!sb) return -1;
+    d->sql_base = sb;
     memset(pa + d->nthreads, 0, (n - d->nthreads) * sizeof *pa);
     memset(sq + d->nthreads, 0, (n - d->nthreads) * sizeof *sq);
+    memset(sb + d->nthreads, 0, (n - d->nthreads) * sizeof *sb);
     d->nthreads = n;
     return 0;
 }
@@ -341,12 +346,24 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.sql_query.text = rd_bytes(&c);
         break;
     case MW_REC_SQL_BEGIN:
-        rec->u.sql_begin.ctx = rd_uv(&c);
-        rec->u.sql_begin.fp = rd_uv(&c);
-        break;
-    case MW_REC_SQL_END:
-        rec->u.sql_end.ctx = rd_uv(&c);
-        break;
+    case MW_REC_SQL_END: {
+        uint64_t ctx = rd_uv(&c);
+        uint64_t fp = type == MW_REC_SQL_BEGIN ? rd_uv(&c) : 0;
+        if (c.bad) break;
+        if (d->hflags & MW_HF_SQL_CTX_DELTA) {
+            if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
+                return corrupt(d, "thread table exhausted", type, stream_offset);
+            ctx = mw_sql_ctx_unfield(ctx, d->sql_base[d->cur_tidx]);
+            if (type == MW_REC_SQL_BEGIN) d->sql_base[d->cur_tidx] = ctx & MW_SQL_CTX_MASK;
+        }
+        if (type == MW_REC_SQL_BEGIN) {
+            rec->u.sql_begin.ctx = ctx;
+            rec->u.sql_begin.fp = fp;
+        } else {
+            rec->u.sql_end.ctx = ctx;
+        }
+        return MW_OK;
+    }
     case MW_REC_SQL_RES_OPEN:
         rec->u.sql_res_open.type = rd_uv(&c);
         rec->u.sql_res_open.handle = rd_uv(&c);

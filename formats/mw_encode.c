@@ -290,6 +290,20 @@ size_t mw_enc_sql_end(uint8_t *dst, size_t cap, uint64_t ctx)
     EMIT_UV(MW_REC_SQL_END, ctx);
 }
 
+size_t mw_enc_sql_begin_d(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp, uint64_t *base)
+{
+    const uint64_t v[] = { mw_sql_ctx_field(ctx, *base), fp };
+    size_t n = emit_uv(dst, cap, MW_REC_SQL_BEGIN, v, 2);
+    if (n) *base = ctx & MW_SQL_CTX_MASK;
+    return n;
+}
+
+size_t mw_enc_sql_end_d(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t base)
+{
+    const uint64_t v[] = { mw_sql_ctx_field(ctx, base) };
+    return emit_uv(dst, cap, MW_REC_SQL_END, v, 1);
+}
+
 size_t mw_enc_sql_res_open(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle, uint64_t fp,
                            uint64_t stack, uint64_t db)
 {

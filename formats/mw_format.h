@@ -122,6 +122,7 @@ enum mw_unwatch_reason { MW_UNWATCH_EXPLICIT = 0, MW_UNWATCH_UNMAPPED = 1, MW_UN
 #define MW_HF_STACKS 0x08u        /* allocation stacks captured */
 #define MW_HF_NO_ADDRESSES 0x10u  /* ALLOC/REALLOC carry no address field (MEMWATCH_ADDRESSES=0);
                                    * unfreed blocks' addresses are in the REACH records */
+#define MW_HF_SQL_CTX_DELTA 0x20u /* SQL_BEGIN/SQL_END ctx fields are per-thread deltas (below) */
 
 /* ---- decoded records ---------------------------------------------------------------- */
 typedef struct mw_bytes {
@@ -266,6 +267,26 @@ size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, cons
                         size_t text_len);
 size_t mw_enc_sql_begin(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp);
 size_t mw_enc_sql_end(uint8_t *dst, size_t cap, uint64_t ctx);
+/* The MW_HF_SQL_CTX_DELTA layout: the ctx field is mw_sql_ctx_field(ctx, *base), a delta
+ * against the ctx (bit 63 cleared) of the thread's previous SQL_BEGIN (*base, 0 before the
+ * first; per thread index, surviving THREAD_SWITCHes). BEGIN sets *base when written; END
+ * leaves it. The decoder gives back the absolute ctx, bit 63 included. */
+size_t mw_enc_sql_begin_d(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp, uint64_t *base);
+size_t mw_enc_sql_end_d(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t base);
+#define MW_SQL_CTX_MASK (MW_SQL_CTX_RESUME - 1)
+/* field = zigzag(63-bit wrapped delta) << 1 | resume bit */
+static inline uint64_t mw_sql_ctx_field(uint64_t ctx, uint64_t base)
+{
+    uint64_t d = ((ctx & MW_SQL_CTX_MASK) - base) & MW_SQL_CTX_MASK;
+    int64_t s = d >= (1ull << 62) ? (int64_t)d - (int64_t)(1ull << 62) - (int64_t)(1ull << 62)
+                                  : (int64_t)d;
+    return mw_zigzag(s) << 1 | (ctx >> 63);
+}
+static inline uint64_t mw_sql_ctx_unfield(uint64_t field, uint64_t base)
+{
+    uint64_t ctx = (base + (uint64_t)mw_unzigzag(field >> 1)) & MW_SQL_CTX_MASK;
+    return ctx | (field & 1) << 63;
+}
 size_t mw_enc_sql_res_open(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle, uint64_t fp,
                            uint64_t stack, uint64_t db);
 size_t mw_enc_sql_res_close(uint8_t *dst, size_t cap, uint64_t type, uint64_t handle);
@@ -322,7 +343,8 @@ typedef struct mw_decoder {
     uint64_t cur_tidx;
     uint64_t *prev_addr;       /* per tidx */
     uint64_t *seq;             /* per tidx: count of ALLOC/REALLOC records seen */
-    size_t nthreads;           /* capacity of the two arrays */
+    uint64_t *sql_base;        /* per tidx: ctx of the last SQL_BEGIN (MW_HF_SQL_CTX_DELTA) */
+    size_t nthreads;           /* capacity of the three arrays */
     uint64_t hflags;           /* flags of the last HEADER decoded (MW_HF_*) */
     char err[160];
 } mw_decoder;

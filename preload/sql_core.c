@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "mw_core.h"
 #include "sql_core.h"
 
 /* ---- per-thread state ------------------------------------------------------------------ */
@@ -145,7 +146,7 @@ static void set_top(mw_thread *t)
 void mw_sql_push(mw_thread *t, uint64_t ctx, uint64_t fp)
 {
     int g = mw_guard_enter();
-    MW_EMIT(t, 32, mw_enc_sql_begin, ctx, fp);
+    MW_EMIT(t, 32, mw_enc_sql_begin_d, ctx, fp, &t->sql_base);
     if (tls.depth < SQL_MAX_DEPTH) {
         tls.ctx[tls.depth] = ctx;
         tls.fp[tls.depth] = fp;
@@ -158,7 +159,7 @@ void mw_sql_push(mw_thread *t, uint64_t ctx, uint64_t fp)
 void mw_sql_pop(mw_thread *t, uint64_t ctx)
 {
     int g = mw_guard_enter();
-    MW_EMIT(t, 16, mw_enc_sql_end, ctx);
+    MW_EMIT(t, 16, mw_enc_sql_end_d, ctx, t->sql_base);
     unsigned d = tls.depth < SQL_MAX_DEPTH ? tls.depth : SQL_MAX_DEPTH;
     bool found = false;
     for (unsigned i = d; i-- > 0;) {

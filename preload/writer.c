@@ -298,7 +298,7 @@ static void write_header(void)
     clock_gettime(CLOCK_REALTIME, &rt);
     uint64_t flags = (mw_alloc_tracing ? MW_HF_ALLOC_TRACING : 0) | (mw_cfg.follow ? MW_HF_FOLLOW : 0) |
                      (mw_cfg.sql ? MW_HF_SQL : 0) | (mw_cfg.stacks && mw_alloc_tracing ? MW_HF_STACKS : 0) |
-                     (mw_cfg.addresses ? 0 : MW_HF_NO_ADDRESSES);
+                     (mw_cfg.addresses ? 0 : MW_HF_NO_ADDRESSES) | MW_HF_SQL_CTX_DELTA;
     static uint8_t hb[9300];
     size_t n = mw_enc_header(hb, sizeof hb, (uint64_t)mw_pid, (uint64_t)getppid(),
                              (uint64_t)sysconf(_SC_PAGESIZE),
@@ -385,9 +385,7 @@ static void *writer_main(void *arg)
     mw_tls_guard = 1; /* nothing this thread does is traced */
     mw_tls_internal = 1;
     prctl(PR_SET_NAME, "memwatch-writer", 0, 0, 0); /* the reach scan skips memwatch-* threads */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    mw_internal_block_signals(); /* all but the credential sync signal (hooks_creds.c) */
     /* last_flush 0: the first round flushes at once, so even a process killed right after it
      * started leaves a readable header, modules and limits */
     uint64_t last_flush = 0, last_rss = 0, last_mod = mono_ms();
@@ -454,7 +452,7 @@ bool mw_writer_start(void)
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setstacksize(&a, 256 * 1024);
-    int rc = pthread_create(&writer_th, &a, writer_main, NULL);
+    int rc = mw_internal_thread_create(&writer_th, &a, "memwatch-writer", writer_main, NULL);
     pthread_attr_destroy(&a);
     mw_guard_leave(g);
     if (rc != 0) {

@@ -574,6 +574,53 @@ Test(format_roundtrip, no_addresses_layout)
     mw_decoder_free(&d);
 }
 
+/* MW_HF_SQL_CTX_DELTA: SQL_BEGIN/SQL_END ctx fields are per-thread deltas; the decoder gives
+ * back the absolute ctx with the resume bit, across thread switches, nesting, out-of-order
+ * ENDs and extreme values; the common BEGIN n+1 / END is one byte each. */
+Test(format_roundtrip, sql_ctx_delta_layout)
+{
+    static const struct { uint64_t tidx, ctx; int begin; } ev[] = {
+        { 0, 1, 1 }, { 0, 1, 0 }, { 0, 2, 1 }, { 0, 2 | MW_SQL_CTX_RESUME, 1 },
+        { 0, 2 | MW_SQL_CTX_RESUME, 0 }, { 0, 2, 0 }, { 3, 7, 1 }, { 3, 9, 1 }, { 0, 10, 1 },
+        { 3, 7, 0 }, { 3, 9, 0 }, { 0, 10, 0 }, { 3, MW_SQL_CTX_MASK, 1 },
+        { 3, 5 | MW_SQL_CTX_RESUME, 1 }, { 3, MW_SQL_CTX_MASK | MW_SQL_CTX_RESUME, 0 },
+        { 3, 5 | MW_SQL_CTX_RESUME, 0 }, { 0, 0, 1 }, { 0, 0, 0 },
+    };
+    const size_t nev = sizeof ev / sizeof ev[0];
+    uint8_t buf[1024];
+    size_t len = mw_enc_header(buf, sizeof buf, 1, 1, 4096, 0, 0, MW_HF_SQL_CTX_DELTA, "x", 1, "x", 1);
+    uint64_t base[4] = { 0 }, cur = 0;
+    for (size_t i = 0; i < nev; i++) {
+        if (i == 0 || ev[i].tidx != cur) {
+            cur = ev[i].tidx;
+            len += mw_enc_thread_switch(buf + len, sizeof buf - len, cur);
+        }
+        size_t n = ev[i].begin ? mw_enc_sql_begin_d(buf + len, sizeof buf - len, ev[i].ctx, 0xfeed, &base[cur])
+                               : mw_enc_sql_end_d(buf + len, sizeof buf - len, ev[i].ctx, base[cur]);
+        cr_assert_gt(n, 0);
+        if (i == 1 || i == 2) cr_assert_eq(n, ev[i].begin ? 6 : 3, "record %zu: %zu bytes", i, n);
+        len += n;
+    }
+    mw_decoder d;
+    mw_decoder_init(&d);
+    mw_record r;
+    size_t off = 0, used, k = 0;
+    while (off < len) {
+        cr_assert_eq(mw_decode_record(&d, buf + off, len - off, off, &r, &used, NULL), MW_OK, "%s", d.err);
+        off += used;
+        if (r.type != MW_REC_SQL_BEGIN && r.type != MW_REC_SQL_END) continue;
+        cr_assert_lt(k, nev);
+        cr_assert_eq(r.type, ev[k].begin ? MW_REC_SQL_BEGIN : MW_REC_SQL_END);
+        cr_assert_eq(d.cur_tidx, ev[k].tidx);
+        uint64_t got = ev[k].begin ? r.u.sql_begin.ctx : r.u.sql_end.ctx;
+        cr_assert_eq(got, ev[k].ctx, "event %zu: %llx", k, (unsigned long long)got);
+        if (ev[k].begin) cr_assert_eq(r.u.sql_begin.fp, 0xfeed);
+        k++;
+    }
+    cr_assert_eq(k, nev);
+    mw_decoder_free(&d);
+}
+
 /* For every encoder: every cap below the record size returns 0 and writes nothing. */
 static void check_caps(size_t (*enc)(uint8_t *, size_t, const void *), const void *arg)
 {
