@@ -13,6 +13,7 @@
 #ifndef MW_SHIM_H
 #define MW_SHIM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -173,6 +174,17 @@ void mw_fd_unlock(void);
  * moving mremap); ends the watches there when the mprotect fallback is in use (userfaultfd
  * reports unmaps itself). Cheap when nothing is watched. */
 void mw_watch_unmap_notify(uintptr_t addr, size_t len);
+
+/* ---- per-thread credentials (hooks_creds.c) ---------------------------------------------- *
+ * The shim's internal threads (named memwatch-*) follow the program's capset() and per-thread
+ * prctl()s so glibc's process-wide set*id() never fails in one of them. Internal threads call
+ * mw_internal_block_signals() instead of blocking every signal. */
+void mw_internal_block_signals(void);
+/* pthread_create for internal threads: named `name` (memwatch-*) and masked before it returns. */
+int mw_internal_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
+                              void *(*fn)(void *), void *arg);
+void mw_creds_after_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+                          unsigned long a5, int rc);
 
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);

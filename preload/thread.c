@@ -392,6 +392,7 @@ MW_EXPORT int prctl(int option, ...)
     va_end(ap);
     if (!real_prctl) real_prctl = dlsym(RTLD_NEXT, "prctl");
     int rc = real_prctl(option, a2, a3, a4, a5);
+    mw_creds_after_prctl(option, a2, a3, a4, a5, rc); /* per-thread credentials: hooks_creds.c */
     if (rc == 0 && option == PR_SET_NAME && atomic_load(&mw_state) == MW_ST_ON && !mw_tls_guard) {
         char name[17] = { 0 };
         strncpy(name, (const char *)a2, 16);

@@ -469,9 +469,7 @@ static void serve(const struct uffd_msg *m)
 static void *fault_main(void *arg)
 {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    mw_internal_block_signals(); /* all but the credential sync signal (hooks_creds.c) */
     prctl(PR_SET_NAME, "memwatch-watch", 0, 0, 0);
     self_tid = mw_w_gettid();
     /* Writers wait while a fault is served: when allowed (root, CAP_SYS_NICE), run above
@@ -499,7 +497,7 @@ bool mw_uffd_start_thread(void)
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        ok = pthread_create(&fault_thread, &at, fault_main, NULL) == 0;
+        ok = mw_internal_thread_create(&fault_thread, &at, "memwatch-watch", fault_main, NULL) == 0;
         pthread_attr_destroy(&at);
         mw_guard_leave(g);
         if (ok) atomic_store(&thread_started, 1);
