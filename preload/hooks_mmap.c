@@ -62,6 +62,7 @@ MW_EXPORT int munmap(void *addr, size_t len)
 {
     if (MW_UNLIKELY(!mw_real.munmap)) mw_real_resolve();
     int rc = mw_real.munmap(addr, len);
+    if (rc == 0) mw_watch_unmap_notify((uintptr_t)addr, len); /* fallback watches end here */
     if (rc == 0 && tracing()) {
         int e = errno;
         mw_tls_guard++;
@@ -87,6 +88,10 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     }
     if (MW_UNLIKELY(!mw_real.mremap)) mw_real_resolve();
     void *p = mw_real.mremap(old, old_len, new_len, flags, new_addr);
+    if (p != MAP_FAILED) { /* the part of the old range that went away ends fallback watches */
+        if (p != old) mw_watch_unmap_notify((uintptr_t)old, old_len);
+        else if (new_len < old_len) mw_watch_unmap_notify((uintptr_t)old + new_len, old_len - new_len);
+    }
     if (p != MAP_FAILED && tracing()) {
         int e = errno;
         mw_tls_guard++;

@@ -220,3 +220,31 @@ Test(watch_robust, unprivileged_fallback, .init = setup, .fini = teardown, .time
     free(err);
     free(plain);
 }
+
+/* The same unmap under the mprotect fallback (as nobody: no userfaultfd), where no kernel event
+ * reports the unmap and the shim's munmap hook must end the watch. */
+Test(watch_robust, unmapped_page_ends_the_watch_in_fallback, .init = setup, .fini = teardown, .timeout = 90)
+{
+    if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0 || !getpwnam("nobody")) {
+        cr_skip_test("needs root, setpriv and user nobody");
+    }
+    chmod(dir, 0777);
+    char pre[8192];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s/libmemwatch_preload.so", mw_ws_build());
+    const char *prefix_shim[] = { "/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
+                                  "--clear-groups", "/usr/bin/env", pre, NULL };
+    const char *args[] = { "unmap", NULL };
+    int st = mw_ws_run(dir, "fu", false, NULL, prefix_shim, "watch_modes", args, 60);
+    char *out = read_out("fu", "out"), *err = read_out("fu", "err");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "as nobody (status %d):\n%s\n%s", st, out, err);
+    cr_expect_not_null(strstr(err, "userfaultfd unavailable"), "fallback in use: %s", err);
+    free(out);
+    free(err);
+    mw_ws_trace t;
+    load("fu", &t);
+    cr_assert_eq(t.nw, 1);
+    cr_expect(t.w[0].ended && t.w[0].end_reason == MW_UNWATCH_UNMAPPED);
+    cr_assert_eq(t.nev, 2, "one write + the unmap event, got %zu", t.nev);
+    cr_expect(t.ev[1].flags & MW_WF_UNMAPPED);
+    mw_ws_free(&t);
+}
