@@ -47,9 +47,15 @@ static uint64_t mix(uint64_t k)
 static void *raw_map(size_t bytes)
 {
     long p = syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return (p < 0 && p > -4096) ? NULL : (void *)p;
+    if (p < 0 && p > -4096) return NULL;
+    mw_own_range_add((void *)p, bytes); /* holds program handles: never a reachability root */
+    return (void *)p;
 }
-static void raw_unmap(void *p, size_t bytes) { syscall(SYS_munmap, p, bytes); }
+static void raw_unmap(void *p, size_t bytes)
+{
+    mw_own_range_del(p, bytes);
+    syscall(SYS_munmap, p, bytes);
+}
 
 /* Slot of key, or of the first free/tomb slot where it would go (*found says which). */
 static size_t probe(const shard *s, uint64_t key, bool *found)

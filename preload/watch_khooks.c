@@ -108,6 +108,7 @@ static bool kw_begin(kw *k, uintptr_t lo, uintptr_t hi)
         k->snap_len = (total + MW_WATCH_PAGE - 1) & ~(size_t)(MW_WATCH_PAGE - 1);
         k->snap = (uint8_t *)syscall(SYS_mmap, NULL, k->snap_len, PROT_READ | PROT_WRITE,
                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (k->snap != MAP_FAILED) mw_own_range_add(k->snap, k->snap_len); /* not a root */
         if (k->snap == MAP_FAILED) {
             k->snap = NULL;
             k->n = 0;
@@ -169,6 +170,7 @@ static void kw_end(kw *k, long nr, uint64_t stack)
         mw_watch_emit_write(&e);
     }
     atomic_store(&emit_lock, 0);
+    mw_own_range_del(k->snap, k->snap_len);
     syscall(SYS_munmap, k->snap, k->snap_len);
     errno = saved;
 }

@@ -251,6 +251,7 @@ static void ensure_altstack(void)
     void *p = (void *)syscall(SYS_mmap, NULL, sz, PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return;
+    mw_own_range_add(p, sz); /* signal frames hold stale register values: never a root */
     stack_t ss = { .ss_sp = p, .ss_size = sz, .ss_flags = 0 };
     if (syscall(SYS_sigaltstack, &ss, NULL) == 0) have_altstack = true;
     else syscall(SYS_munmap, p, sz);

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "mw_shim.h"
 #include "watch_core.h"
 
 static _Atomic int lock_word;   /* tid of the holder, 0 when free */
@@ -69,6 +70,9 @@ static bool grow(void)
         p = (void *)syscall(SYS_mremap, tab, tab_cap * sizeof(mw_watch),
                             ncap * sizeof(mw_watch), MREMAP_MAYMOVE);
     if (p == MAP_FAILED) return false;
+    /* watched addresses live here: never a reachability root (reach_roots.c) */
+    if (tab) mw_own_range_del(tab, tab_cap * sizeof(mw_watch));
+    mw_own_range_add(p, ncap * sizeof(mw_watch));
     tab = p;
     tab_cap = ncap;
     return true;
