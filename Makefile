@@ -148,7 +148,7 @@ $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)
 
-tests-build: all $(ANALYZE_ASAN) $(UNIT_BINS) $(INTEG_BINS) $(VICTIM_BINS)
+tests-build: all $(ANALYZE_ASAN) $(UNIT_BINS) $(INTEG_BINS) $(VICTIM_BINS) $(B)/examples/leaky_server
 test: tests-build
 	@scripts/run-tests $(B)
 unit-tests: tests-build
