@@ -255,6 +255,26 @@ size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_
                       uint64_t *prev_addr);
 size_t mw_enc_realloc_noaddr(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
                              uint64_t self_seq, uint64_t size, uint64_t stack);
+/* Inline hot-path form for the shim's allocation hooks: the same bytes as mw_enc_alloc_noaddr,
+ * with no capacity check: dst must have MW_ENC_HOT_CAP bytes of room. */
+#define MW_ENC_HOT_CAP 32u
+static inline uint8_t *mw_put_uv(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64_t size,
+                                             uint64_t stack)
+{
+    uint8_t *p = mw_put_uv(mw_put_uv(mw_put_uv(dst + 2, kind), size), stack);
+    dst[0] = MW_REC_ALLOC;
+    dst[1] = (uint8_t)(p - dst - 2);
+    return (size_t)(p - dst);
+}
 size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t prot,
                    uint64_t flags, int64_t fd, uint64_t offset, uint64_t stack,
                    const char *path, size_t path_len);

@@ -621,6 +621,22 @@ Test(format_roundtrip, sql_ctx_delta_layout)
     mw_decoder_free(&d);
 }
 
+/* The shim's inline hot-path encoder writes exactly what the checked encoder writes. */
+Test(format_roundtrip, hot_encoders_match)
+{
+    static const uint64_t vals[] = { 0, 1, 127, 128, 16383, 16384, 1ull << 35, U64MAX >> 1, U64MAX };
+    const size_t nv = sizeof vals / sizeof vals[0];
+    uint8_t a[64], b[64];
+    for (size_t i = 0; i < nv; i++)
+        for (size_t j = 0; j < nv; j++) {
+            size_t n1 = mw_enc_alloc_noaddr(a, sizeof a, vals[i] % MW_AK_COUNT, vals[i], vals[j]);
+            size_t n2 = mw_enc_alloc_noaddr_hot(b, vals[i] % MW_AK_COUNT, vals[i], vals[j]);
+            cr_assert_eq(n1, n2);
+            cr_assert_leq(n2, MW_ENC_HOT_CAP);
+            cr_assert_eq(memcmp(a, b, n1), 0);
+        }
+}
+
 /* For every encoder: every cap below the record size returns 0 and writes nothing. */
 static void check_caps(size_t (*enc)(uint8_t *, size_t, const void *), const void *arg)
 {
