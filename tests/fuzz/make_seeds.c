@@ -59,7 +59,7 @@ static void every_record(mw_tracebuf *b)
     MW_TB_ADD(b, mw_enc_exec, "/bin/true", 9);
     MW_TB_ADD(b, mw_enc_lost, 0, 0);
     MW_TB_ADD(b, mw_enc_module_unload, 1);
-    const mw_reach_entry re[3] = { { { 0, 2 }, MW_REACH_DEFINITE }, { { 1, 2 }, MW_REACH_REACHABLE }, { { 0, 3 }, MW_REACH_INDIRECT } };
+    const mw_reach_entry re[3] = { { { 0, 2 }, MW_REACH_DEFINITE, 0x5555aaaa1000ull }, { { 1, 2 }, MW_REACH_REACHABLE, 0x5555aaab0000ull }, { { 0, 3 }, MW_REACH_INDIRECT, 0x5555aaaa0400ull } };
     mw_tb_reach(b, re, 3, 2);
     MW_TB_ADD(b, mw_enc_raw, 0xEE, (const uint8_t *)"future", 6);
     MW_TB_ADD(b, mw_enc_end, 4000, 0, 0, MW_END_EXIT, 0);
@@ -112,6 +112,32 @@ int main(int argc, char **argv)
     o = MW_TB_OPTS_DEFAULT;
     o.raw = 1;
     bad |= put(argv[1], "allocs.raw", &b, o);
+    mw_tb_release(&b);
+
+    /* the shim's default layout: no block addresses, SQL context ids as per-thread deltas */
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 8, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES | MW_HF_SQL_CTX_DELTA, "x", 1, "x", 1);
+    uint64_t sql_base[2] = { 0, 0 }, seq[2] = { 0, 0 };
+    for (uint64_t i = 0; i < 40; i++) {
+        uint64_t tidx = i / 10 % 2;
+        if (i % 10 == 0) mw_tb_switch(&b, tidx);
+        MW_TB_ADD(&b, mw_enc_sql_begin_d, i + 1, 0xabcdef, &sql_base[tidx]);
+        MW_TB_ADD(&b, mw_enc_alloc_noaddr, MW_AK_MALLOC, 16 + i, i % 3);
+        seq[tidx]++;
+        if (i % 4 == 3) /* frees the block allocated two steps ago: a back-distance */
+            MW_TB_ADD(&b, mw_enc_free, (mw_block_ref){ tidx, seq[tidx] - 1 }, tidx, seq[tidx]);
+        if (i % 5 == 4) { /* reallocs the block just allocated */
+            MW_TB_ADD(&b, mw_enc_realloc_noaddr, (mw_block_ref){ tidx, seq[tidx] }, tidx, seq[tidx], 99, 0);
+            seq[tidx]++;
+        }
+        MW_TB_ADD(&b, mw_enc_sql_end_d, (i + 1) | (i % 2 ? MW_SQL_CTX_RESUME : 0), sql_base[tidx]);
+    }
+    const mw_reach_entry lr[2] = { { { 0, 1 }, MW_REACH_DEFINITE, 0x7f0000001000ull }, { { 1, 1 }, MW_REACH_REACHABLE, 0x7f0000000040ull } };
+    mw_tb_reach(&b, lr, 2, 0);
+    MW_TB_ADD(&b, mw_enc_end, 5000, 0, 0, MW_END_EXIT, 0);
+    o = MW_TB_OPTS_DEFAULT;
+    o.raw = 1;
+    bad |= put(argv[1], "shim-default.raw", &b, o);
     mw_tb_release(&b);
     return bad;
 }
