@@ -2,7 +2,8 @@
  * test_format_golden.c — committed traces (tests/fuzz/seeds/, written by an earlier build of the
  * encoder via scripts/fuzz-seed) must keep decoding: every record type of format version 1 is
  * present in every-record.{raw,zst}, the raw and zstd files yield identical records, and the
- * cut-short ones end in MW_TRUNCATED after a readable prefix. Guards against silent layout
+ * cut-short ones end in MW_TRUNCATED after a readable prefix; shim-default.raw (a later build)
+ * holds the shim's default layout. Guards against silent layout
  * changes that would make old traces unreadable.
  */
 #include <criterion/criterion.h>
@@ -89,4 +90,42 @@ Test(format_golden, cut_short_traces_keep_their_prefix)
     cr_assert_eq(allocs.status, MW_EOF);
     cr_assert_eq(allocs.count[MW_REC_ALLOC], 64);
     cr_assert_eq(allocs.count[MW_REC_FREE], 20);
+}
+
+/* The shim's default layout (HEADER flags MW_HF_NO_ADDRESSES | MW_HF_SQL_CTX_DELTA), written by
+ * make_seeds.c: allocations without addresses, SQL context ids back to absolute values, and the
+ * live blocks' addresses in the REACH record. */
+Test(format_golden, shim_default_layout)
+{
+    char path[4096], err[256];
+    seed_path(path, sizeof path, "shim-default.raw");
+    mw_reader *r = mw_reader_open(path, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_record rec;
+    uint64_t seq = 0, allocs = 0, begins = 0, resumes = 0, reach_addr = 0;
+    int st;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        if (rec.type == MW_REC_ALLOC) {
+            cr_assert_eq(rec.u.alloc.addr, 0);
+            allocs++;
+        }
+        if (rec.type == MW_REC_SQL_BEGIN) cr_assert_eq(rec.u.sql_begin.ctx, ++begins);
+        if (rec.type == MW_REC_SQL_END) {
+            cr_assert_eq(rec.u.sql_end.ctx & ~MW_SQL_CTX_RESUME, begins);
+            resumes += rec.u.sql_end.ctx >> 63;
+        }
+        if (rec.type == MW_REC_REACH) {
+            mw_reach_iter it;
+            mw_reach_entry e;
+            mw_reach_iter_init(&it, &rec);
+            cr_assert_eq(mw_reach_next(&it, &e), 1);
+            reach_addr = e.addr;
+        }
+    }
+    cr_assert_eq(st, MW_EOF, "%s", mw_reader_error(r));
+    mw_reader_close(r);
+    cr_assert_eq(allocs, 40);
+    cr_assert_eq(begins, 40);
+    cr_assert_eq(resumes, 20);
+    cr_assert_eq(reach_addr, 0x7f0000001000ull);
 }
