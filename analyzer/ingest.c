@@ -713,9 +713,23 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
 }
 
 /* ---- finishing ------------------------------------------------------------------------- */
+/* What matters first: definite leaks (the roots of lost structures), then indirect, then
+ * blocks without a verdict, then still reachable; within a kind, by bytes. */
+static int kind_rank(unsigned kind)
+{
+    switch (kind) {
+    case MW_REACH_DEFINITE: return 0;
+    case MW_REACH_INDIRECT: return 1;
+    case MW_REACH_UNKNOWN: return 2;
+    default: return 3;
+    }
+}
+
 static int cmp_leak(const void *a, const void *b)
 {
     const mw_leak *x = a, *y = b;
+    int kx = kind_rank(x->kind), ky = kind_rank(y->kind);
+    if (kx != ky) return kx - ky;
     if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
     if (x->site != y->site) return x->site < y->site ? -1 : 1;
     return (int)x->kind - (int)y->kind;

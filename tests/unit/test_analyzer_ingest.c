@@ -190,6 +190,36 @@ Test(ingest, reachability_kinds_and_leak_groups)
 
 /* MEMWATCH_ADDRESSES=0 traces: ALLOC/REALLOC without addresses; the unfreed blocks get theirs
  * from the REACH entries, freed blocks keep none. */
+/* Leak groups rank what matters first: definite (the roots of lost structures), then
+ * indirect, then no verdict, then still reachable; by bytes within a kind. */
+Test(ingest, leak_groups_rank_definite_first)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    mw_block_ref big_reach = mw_tb_alloc(&b, MW_AK_MALLOC, 9000, 2, 0x1000);
+    mw_block_ref big_ind = mw_tb_alloc(&b, MW_AK_MALLOC, 5000, 3, 0x4000);
+    mw_block_ref small_def = mw_tb_alloc(&b, MW_AK_MALLOC, 16, 4, 0x8000);
+    mw_block_ref mid_def = mw_tb_alloc(&b, MW_AK_MALLOC, 64, 5, 0x9000);
+    mw_block_ref unknown = mw_tb_alloc(&b, MW_AK_MALLOC, 7000, 6, 0xa000);
+    (void)unknown;
+    mw_reach_entry e[4] = {{big_reach, MW_REACH_REACHABLE, 0x1000}, {big_ind, MW_REACH_INDIRECT, 0x4000},
+                           {small_def, MW_REACH_DEFINITE, 0x8000}, {mid_def, MW_REACH_DEFINITE, 0x9000}};
+    mw_tb_reach(&b, e, 4, 4);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->leaks.n, 5);
+    const unsigned want_kind[5] = {MW_REACH_DEFINITE, MW_REACH_DEFINITE, MW_REACH_INDIRECT,
+                                   MW_REACH_UNKNOWN, MW_REACH_REACHABLE};
+    const uint64_t want_bytes[5] = {64, 16, 5000, 7000, 9000};
+    for (size_t i = 0; i < 5; i++) {
+        cr_expect_eq(p->leaks.v[i].kind, want_kind[i], "group %zu kind", i);
+        cr_expect_eq(p->leaks.v[i].bytes, want_bytes[i], "group %zu bytes", i);
+    }
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 Test(ingest, block_addresses_from_reach)
 {
     mw_tracebuf b;
