@@ -164,18 +164,10 @@ static void replicate(void)
         nanosleep(&ts, NULL);
 }
 
-static void *next_fn(const char *name)
-{
-    int g = mw_guard_enter();
-    void *f = dlsym(RTLD_NEXT, name);
-    mw_guard_leave(g);
-    return f;
-}
-
 MW_EXPORT int capset(void *hdrp, const void *datap)
 {
     static int (*real)(void *, const void *);
-    if (!real) real = (int (*)(void *, const void *))next_fn("capset");
+    if (!real) real = (int (*)(void *, const void *))mw_next_symbol("capset");
     int rc = real ? real(hdrp, datap) : (int)syscall(SYS_capset, hdrp, datap);
     if (rc != 0 || !hdrp || !datap) return rc;
     const uint32_t *hdr = hdrp;

@@ -88,19 +88,11 @@ void mw_fd_forget_all(void)
     fd_mutex = fresh; /* after fork: the parent's holder does not exist in the child */
 }
 
-static void *next_fn(const char *name)
-{
-    int g = mw_guard_enter();
-    void *f = dlsym(RTLD_NEXT, name);
-    mw_guard_leave(g);
-    return f;
-}
-
 MW_EXPORT int close(int fd)
 {
     static int (*real)(int);
     if (MW_UNLIKELY(slot_of(fd) >= 0)) return 0;
-    if (!real) real = (int (*)(int))next_fn("close");
+    if (!real) real = (int (*)(int))mw_next_symbol("close");
     return real ? real(fd) : (int)syscall(SYS_close, fd);
 }
 
@@ -108,7 +100,7 @@ MW_EXPORT int close(int fd)
 MW_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
     static int (*real)(unsigned, unsigned, int);
-    if (!real) real = (int (*)(unsigned, unsigned, int))next_fn("close_range");
+    if (!real) real = (int (*)(unsigned, unsigned, int))mw_next_symbol("close_range");
     int prot[MAX_PROTECTED], n = 0;
     for (int i = 0; i < MAX_PROTECTED; i++) {
         int fd = atomic_load(&prot_fd[i]);
@@ -167,7 +159,7 @@ static void evacuate(int newfd)
 MW_EXPORT int dup2(int oldfd, int newfd)
 {
     static int (*real)(int, int);
-    if (!real) real = (int (*)(int, int))next_fn("dup2");
+    if (!real) real = (int (*)(int, int))mw_next_symbol("dup2");
     if (oldfd != newfd) evacuate(newfd);
     return real ? real(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
 }
@@ -175,7 +167,7 @@ MW_EXPORT int dup2(int oldfd, int newfd)
 MW_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     static int (*real)(int, int, int);
-    if (!real) real = (int (*)(int, int, int))next_fn("dup3");
+    if (!real) real = (int (*)(int, int, int))mw_next_symbol("dup3");
     if (oldfd != newfd) evacuate(newfd);
     return real ? real(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }

@@ -236,14 +236,22 @@ MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
     return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
+/* The exits that run no destructors (_exit, _Exit, quick_exit): end the trace here, unless
+ * the guard is set (a vfork child, or the shim itself), then leave. */
+static __attribute__((noreturn)) void finish_then(void (*real)(int), int status)
+{
+    if (!mw_tls_guard) {
+        scrub_stack_below();
+        mw_finish(status, MW_END_EXIT);
+    }
+    real(status);
+    __builtin_unreachable();
+}
+
 MW_EXPORT void exit(int status)
 {
     static void (*real)(int);
-    if (!real) {
-        int g = mw_guard_enter();
-        real = (void (*)(int))dlsym(RTLD_NEXT, "exit");
-        mw_guard_leave(g);
-    }
+    if (!real) real = (void (*)(int))mw_next_symbol("exit");
     if (!mw_tls_guard) {
         mw_exit_status = status;
         scrub_stack_below();
@@ -255,33 +263,15 @@ MW_EXPORT void exit(int status)
 MW_EXPORT void _exit(int status)
 {
     static void (*real)(int);
-    if (!real) {
-        int g = mw_guard_enter();
-        real = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
-        mw_guard_leave(g);
-    }
-    if (!mw_tls_guard) { /* guard set: vfork child, or ours */
-        scrub_stack_below();
-        mw_finish(status, MW_END_EXIT);
-    }
-    real(status);
-    __builtin_unreachable();
+    if (!real) real = (void (*)(int))mw_next_symbol("_exit");
+    finish_then(real, status);
 }
 
 MW_EXPORT void _Exit(int status)
 {
     static void (*real)(int);
-    if (!real) {
-        int g = mw_guard_enter();
-        real = (void (*)(int))dlsym(RTLD_NEXT, "_Exit");
-        mw_guard_leave(g);
-    }
-    if (!mw_tls_guard) {
-        scrub_stack_below();
-        mw_finish(status, MW_END_EXIT);
-    }
-    real(status);
-    __builtin_unreachable();
+    if (!real) real = (void (*)(int))mw_next_symbol("_Exit");
+    finish_then(real, status);
 }
 
 /* quick_exit runs no destructors: end the trace first (its at_quick_exit handlers may still
@@ -289,15 +279,6 @@ MW_EXPORT void _Exit(int status)
 MW_EXPORT void quick_exit(int status)
 {
     static void (*real)(int);
-    if (!real) {
-        int g = mw_guard_enter();
-        real = (void (*)(int))dlsym(RTLD_NEXT, "quick_exit");
-        mw_guard_leave(g);
-    }
-    if (!mw_tls_guard) {
-        scrub_stack_below();
-        mw_finish(status, MW_END_EXIT);
-    }
-    real(status);
-    __builtin_unreachable();
+    if (!real) real = (void (*)(int))mw_next_symbol("quick_exit");
+    finish_then(real, status);
 }

@@ -80,6 +80,8 @@ void mw_real_resolve(void);
 /* Looks a symbol up in the next object, or (SQL libraries loaded RTLD_LOCAL) in any loaded
  * object that defines it; NULL when absent. May allocate: call under the guard. */
 void *mw_resolve_symbol(const char *name);
+/* dlsym(RTLD_NEXT, name) under the recursion guard: the next definition of a hooked function. */
+void *mw_next_symbol(const char *name);
 
 /* ---- thread state and emission (thread.c, ring.c) --------------------------------------- *
  * Every thread that produces records owns an SPSC ring consumed by the writer thread.

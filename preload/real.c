@@ -98,6 +98,14 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+void *mw_next_symbol(const char *name)
+{
+    int g = mw_guard_enter();
+    void *s = dlsym(RTLD_NEXT, name);
+    mw_guard_leave(g);
+    return s;
+}
+
 void *mw_resolve_symbol(const char *name)
 {
     void *s = dlsym(RTLD_NEXT, name);
