@@ -170,6 +170,23 @@ static inline int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
     return 0;
 }
 
+/* A new block in the current thread's stream (ALLOC, REALLOC): its absolute address from the
+ * delta (when the trace records addresses) and its implicit sequence number. Returns nonzero
+ * when the thread table cannot grow. */
+static inline int next_block(mw_decoder *d, int has_addr, int64_t delta, uint64_t *addr,
+                             uint64_t *seq_out)
+{
+    if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx)) return -1;
+    *addr = 0;
+    if (has_addr) {
+        *addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
+        d->prev_addr[d->cur_tidx] = *addr;
+    }
+    uint64_t s = ++d->seq[d->cur_tidx];
+    if (seq_out) *seq_out = s;
+    return 0;
+}
+
 int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
                      mw_record *rec, size_t *used, uint64_t *seq_out)
 {
@@ -200,15 +217,9 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         int has_addr = !(d->hflags & MW_HF_NO_ADDRESSES);
         int64_t delta = has_addr ? rd_sv(&c) : 0;
         if (c.bad) break;
-        if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
+        uint64_t addr;
+        if (next_block(d, has_addr, delta, &addr, seq_out))
             return corrupt(d, "thread table exhausted", type, stream_offset);
-        uint64_t addr = 0;
-        if (has_addr) {
-            addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
-            d->prev_addr[d->cur_tidx] = addr;
-        }
-        uint64_t s = ++d->seq[d->cur_tidx];
-        if (seq_out) *seq_out = s;
         rec->u.alloc.kind = kind;
         rec->u.alloc.size = size;
         rec->u.alloc.stack = stack;
@@ -228,15 +239,9 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         int has_addr = !(d->hflags & MW_HF_NO_ADDRESSES);
         int64_t delta = has_addr ? rd_sv(&c) : 0;
         if (c.bad) break;
-        if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
+        uint64_t addr;
+        if (next_block(d, has_addr, delta, &addr, seq_out))
             return corrupt(d, "thread table exhausted", type, stream_offset);
-        uint64_t addr = 0;
-        if (has_addr) {
-            addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
-            d->prev_addr[d->cur_tidx] = addr;
-        }
-        uint64_t s = ++d->seq[d->cur_tidx];
-        if (seq_out) *seq_out = s;
         rec->u.realloc.old = old;
         rec->u.realloc.size = size;
         rec->u.realloc.stack = stack;
