@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 extern char **environ;
 
@@ -683,4 +684,32 @@ size_t mwt_allocs_of_size(const mwt_trace *t, uint64_t size)
     for (size_t i = 0; i < t->nblocks; i++)
         if (t->blocks[i].size == size) n++;
     return n;
+}
+
+size_t mwt_unzstd(const char *in, const char *out)
+{
+    FILE *fi = fopen(in, "rb"), *fo = fopen(out, "wb");
+    size_t total = (size_t)-1;
+    ZSTD_DStream *ds = ZSTD_createDStream();
+    if (fi && fo && ds) {
+        static unsigned char ib[1 << 16], ob[1 << 17];
+        size_t got;
+        total = 0;
+        while (total != (size_t)-1 && (got = fread(ib, 1, sizeof ib, fi)) > 0) {
+            ZSTD_inBuffer zi = {ib, got, 0};
+            while (zi.pos < zi.size) {
+                ZSTD_outBuffer zo = {ob, sizeof ob, 0};
+                if (ZSTD_isError(ZSTD_decompressStream(ds, &zo, &zi))) {
+                    total = (size_t)-1;
+                    break;
+                }
+                fwrite(ob, 1, zo.pos, fo);
+                total += zo.pos;
+            }
+        }
+    }
+    ZSTD_freeDStream(ds);
+    if (fi) fclose(fi);
+    if (fo) fclose(fo);
+    return total;
 }

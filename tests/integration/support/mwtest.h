@@ -70,6 +70,9 @@ size_t mwt_count_lines(const char *s, const char *prefix);
 /* Sorted full paths of the *.trace.zst files in dir (non-recursive). Free with mwt_free_list. */
 size_t mwt_find_traces(const char *dir, char ***paths);
 void mwt_free_list(char **paths, size_t n);
+/* Decompresses a zstd trace file into a raw stream file (for tests that damage the raw
+ * records); returns the raw length, or (size_t)-1 when a file or the data is unusable. */
+size_t mwt_unzstd(const char *in, const char *out);
 
 /* ---- decoded trace -------------------------------------------------------------------------- */
 typedef struct mwt_block {
