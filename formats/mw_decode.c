@@ -14,7 +14,9 @@
  * the ALLOC/REALLOC address base and sequence counter, in arrays grown with realloc. The
  * decoder resolves FREE/REALLOC block references to absolute (tidx, seq), returns the implicit
  * sequence number of each ALLOC/REALLOC, and turns address deltas into absolute addresses.
- * State is only changed by records that decode completely.
+ * Version 2 streams also have the compact ALLOC_SAME and FREE_NEAR forms (no length field),
+ * decoded here into ordinary ALLOC and FREE records, with the per-thread kind/stack of the last
+ * full ALLOC. State is only changed by records that decode completely.
  */
 #include "mw_format.h"
 
@@ -95,7 +97,9 @@ void mw_decoder_free(mw_decoder *d)
     free(d->prev_addr);
     free(d->seq);
     free(d->sql_base);
+    free(d->alloc_last);
     d->prev_addr = d->seq = d->sql_base = NULL;
+    d->alloc_last = NULL;
     d->nthreads = 0;
 }
 
@@ -115,6 +119,10 @@ static int ensure_thread(mw_decoder *d, uint64_t tidx)
     uint64_t *sb = realloc(d->sql_base, n * sizeof *sb);
     if (!sb) return -1;
     d->sql_base = sb;
+    mw_alloc_last *al = realloc(d->alloc_last, n * sizeof *al);
+    if (!al) return -1;
+    d->alloc_last = al;
+    memset(al + d->nthreads, 0, (n - d->nthreads) * sizeof *al);
     memset(pa + d->nthreads, 0, (n - d->nthreads) * sizeof *pa);
     memset(sq + d->nthreads, 0, (n - d->nthreads) * sizeof *sq);
     memset(sb + d->nthreads, 0, (n - d->nthreads) * sizeof *sb);
@@ -140,6 +148,7 @@ int mw_decode_preamble(mw_decoder *d, const uint8_t *p, size_t n, uint32_t *vers
     if (n < MW_PREAMBLE_LEN) return MW_NEED_MORE;
     uint32_t v = (uint32_t)p[8] | ((uint32_t)p[9] << 8);
     if (version) *version = v;
+    d->version = v;
     if (v == 0) {
         snprintf(d->err, sizeof d->err,
                  "corrupt trace: format version 0 in the preamble at stream offset 8");
@@ -187,11 +196,54 @@ static inline int next_block(mw_decoder *d, int has_addr, int64_t delta, uint64_
     return 0;
 }
 
+/* The version 2 compact forms: FREE_NEAR (one byte) and ALLOC_SAME (type + uv size). */
+static int decode_compact(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
+                          mw_record *rec, size_t *used, uint64_t *seq_out)
+{
+    unsigned type = p[0];
+    rec->offset = stream_offset;
+    if (type >= MW_REC_FREE_NEAR) {
+        uint64_t have = d->cur_tidx < d->nthreads ? d->seq[d->cur_tidx] : 0;
+        uint64_t dist = type - MW_REC_FREE_NEAR;
+        if (dist > have) return corrupt(d, "bad block reference", MW_REC_FREE, stream_offset);
+        rec->type = MW_REC_FREE;
+        rec->length = 0;
+        rec->u.free.ref = (mw_block_ref){ d->cur_tidx, have - dist };
+        *used = 1;
+        return MW_OK;
+    }
+    cur c = { p + 1, p + (n < 11 ? n : 11), 0 };
+    uint64_t size = rd_uv(&c);
+    if (c.bad) {
+        if (n < 11) return MW_NEED_MORE;
+        return corrupt(d, "malformed size", type, stream_offset);
+    }
+    if (!(d->hflags & MW_HF_NO_ADDRESSES))
+        return corrupt(d, "compact form in a trace with addresses", type, stream_offset);
+    if (d->cur_tidx >= d->nthreads || !d->alloc_last[d->cur_tidx].valid)
+        return corrupt(d, "no earlier ALLOC in this thread", type, stream_offset);
+    const mw_alloc_last *last = &d->alloc_last[d->cur_tidx];
+    uint64_t addr;
+    if (next_block(d, 0, 0, &addr, seq_out))
+        return corrupt(d, "thread table exhausted", type, stream_offset);
+    rec->type = MW_REC_ALLOC;
+    rec->length = (uint64_t)(c.p - p - 1);
+    rec->u.alloc.kind = last->kind;
+    rec->u.alloc.size = size;
+    rec->u.alloc.stack = last->stack;
+    rec->u.alloc.addr = 0;
+    *used = (size_t)(c.p - p);
+    return MW_OK;
+}
+
 int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
                      mw_record *rec, size_t *used, uint64_t *seq_out)
 {
-    if (n < 2) return MW_NEED_MORE;
+    if (n < 1) return MW_NEED_MORE;
     unsigned type = p[0];
+    if ((type >= MW_REC_FREE_NEAR || type == MW_REC_ALLOC_SAME) && d->version != 1)
+        return decode_compact(d, p, n, stream_offset, rec, used, seq_out);
+    if (n < 2) return MW_NEED_MORE;
     /* payload length: a varint of at most 10 bytes right after the type byte */
     cur h = { p + 1, p + (n < 11 ? n : 11), 0 };
     uint64_t len = rd_uv(&h);
@@ -224,6 +276,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.alloc.size = size;
         rec->u.alloc.stack = stack;
         rec->u.alloc.addr = addr;
+        d->alloc_last[d->cur_tidx] = (mw_alloc_last){ kind, stack, 1 };
         return MW_OK;
     }
     case MW_REC_FREE:
@@ -530,6 +583,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_MUNMAP: return "MUNMAP";
     case MW_REC_MREMAP: return "MREMAP";
     case MW_REC_RSS: return "RSS";
+    case MW_REC_ALLOC_SAME: return "ALLOC_SAME";
     case MW_REC_SQL_QUERY: return "SQL_QUERY";
     case MW_REC_SQL_BEGIN: return "SQL_BEGIN";
     case MW_REC_SQL_END: return "SQL_END";

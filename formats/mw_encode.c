@@ -216,9 +216,21 @@ size_t mw_enc_alloc_noaddr(uint8_t *dst, size_t cap, uint64_t kind, uint64_t siz
     EMIT_UV(MW_REC_ALLOC, kind, size, stack);
 }
 
+size_t mw_enc_alloc_same(uint8_t *dst, size_t cap, uint64_t size)
+{
+    if (cap < 1 + uv_size(size)) return 0;
+    dst[0] = MW_REC_ALLOC_SAME;
+    return (size_t)(put_uv(dst + 1, size) - dst);
+}
+
 size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
                    uint64_t self_seq)
 {
+    if (ref.tidx == self_tidx && ref.seq <= self_seq && self_seq - ref.seq <= MW_FREE_NEAR_MAX) {
+        if (cap < 1) return 0;
+        dst[0] = (uint8_t)(MW_REC_FREE_NEAR | (self_seq - ref.seq));
+        return 1;
+    }
     uint64_t v[2];
     size_t n = ref_fields(v, ref, self_tidx, self_seq);
     return emit_uv(dst, cap, MW_REC_FREE, v, n);

@@ -24,7 +24,7 @@
 
 #define MW_MAGIC "MEMWATCH"
 #define MW_MAGIC_LEN 8
-#define MW_FORMAT_VERSION 1u
+#define MW_FORMAT_VERSION 2u   /* 2: the compact ALLOC_SAME and FREE_NEAR forms (section 2.3) */
 #define MW_PREAMBLE_LEN 12u /* magic + u16 version + u16 reserved */
 
 /* Largest payload a conforming writer emits; readers reject larger lengths as corruption. */
@@ -55,6 +55,7 @@ enum mw_record_type {
     MW_REC_MUNMAP = 0x14,
     MW_REC_MREMAP = 0x15,
     MW_REC_RSS = 0x16,          /* RSS sample */
+    MW_REC_ALLOC_SAME = 0x17,   /* v2 compact ALLOC: no length, kind and stack as the thread's last ALLOC */
     MW_REC_SQL_QUERY = 0x20,    /* fingerprint -> normalized text (written once per fp) */
     MW_REC_SQL_BEGIN = 0x21,    /* thread's SQL context begins (thread stream scoped) */
     MW_REC_SQL_END = 0x22,
@@ -245,9 +246,13 @@ size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint
                     uint64_t addr, uint64_t *prev_addr);
 size_t mw_enc_alloc_noaddr(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size,
                            uint64_t stack);
+/* ALLOC_SAME (version 2): an ALLOC whose kind and stack are those of the writing thread's last
+ * full ALLOC record; the caller keeps that state (see mw_enc_alloc_noaddr_hot). */
+size_t mw_enc_alloc_same(uint8_t *dst, size_t cap, uint64_t size);
 /* self_tidx/self_seq: the freeing thread's index and the number of ALLOC/REALLOC records that
  * thread has written BEFORE this record (for REALLOC: not counting the realloc itself); a
- * block the same thread allocated is written as a short back-distance. */
+ * block the same thread allocated is written as a short back-distance, and as the one-byte
+ * FREE_NEAR form when that distance is at most MW_FREE_NEAR_MAX. */
 size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
                    uint64_t self_seq);
 size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
@@ -255,8 +260,23 @@ size_t mw_enc_realloc(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_
                       uint64_t *prev_addr);
 size_t mw_enc_realloc_noaddr(uint8_t *dst, size_t cap, mw_block_ref old, uint64_t self_tidx,
                              uint64_t self_seq, uint64_t size, uint64_t stack);
-/* Inline hot-path form for the shim's allocation hooks: the same bytes as mw_enc_alloc_noaddr,
- * with no capacity check: dst must have MW_ENC_HOT_CAP bytes of room. */
+/* Version 2 compact forms (TRACE-FORMAT.md 2.3). They have no length field: a type byte of
+ * MW_REC_FREE_NEAR or more is a whole FREE record of the writing thread's block (type - 0x80)
+ * ALLOC/REALLOC records back; ALLOC_SAME is followed by the size only, its kind and stack being
+ * those of the thread's last full ALLOC record. Decoders give both back as MW_REC_FREE and
+ * MW_REC_ALLOC. */
+#define MW_REC_FREE_NEAR 0x80u
+#define MW_FREE_NEAR_MAX 0x7Fu
+/* Per-thread encoder/decoder state for ALLOC_SAME: the kind and stack of the thread's last full
+ * ALLOC record (valid = 0 before the first one). */
+typedef struct mw_alloc_last {
+    uint64_t kind, stack;
+    int valid;
+} mw_alloc_last;
+/* Inline hot-path form for the shim's allocation hooks: an ALLOC without an address field
+ * (MW_HF_NO_ADDRESSES traces), as ALLOC_SAME when kind and stack repeat *last, else in full
+ * (updating *last), with no capacity check: dst must have MW_ENC_HOT_CAP bytes of room. The
+ * caller commits every record it encodes (the state has already moved). */
 #define MW_ENC_HOT_CAP 32u
 static inline uint8_t *mw_put_uv(uint8_t *p, uint64_t v)
 {
@@ -268,8 +288,15 @@ static inline uint8_t *mw_put_uv(uint8_t *p, uint64_t v)
     return p;
 }
 static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64_t size,
-                                             uint64_t stack)
+                                             uint64_t stack, mw_alloc_last *last)
 {
+    if (last->valid && last->stack == stack && last->kind == kind) {
+        dst[0] = MW_REC_ALLOC_SAME;
+        return (size_t)(mw_put_uv(dst + 1, size) - dst);
+    }
+    last->kind = kind;
+    last->stack = stack;
+    last->valid = 1;
     uint8_t *p = mw_put_uv(mw_put_uv(mw_put_uv(dst + 2, kind), size), stack);
     dst[0] = MW_REC_ALLOC;
     dst[1] = (uint8_t)(p - dst - 2);
@@ -364,7 +391,9 @@ typedef struct mw_decoder {
     uint64_t *prev_addr;       /* per tidx */
     uint64_t *seq;             /* per tidx: count of ALLOC/REALLOC records seen */
     uint64_t *sql_base;        /* per tidx: ctx of the last SQL_BEGIN (MW_HF_SQL_CTX_DELTA) */
-    size_t nthreads;           /* capacity of the three arrays */
+    mw_alloc_last *alloc_last; /* per tidx: kind and stack of the last full ALLOC (ALLOC_SAME) */
+    size_t nthreads;           /* capacity of the four arrays */
+    uint32_t version;          /* from the preamble; 0 (not seen) decodes as the current one */
     uint64_t hflags;           /* flags of the last HEADER decoded (MW_HF_*) */
     char err[160];
 } mw_decoder;

@@ -65,7 +65,7 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
     uint8_t *q = mw_reserve_fast(t, 40, &cap); /* >= MW_ENC_HOT_CAP: a reservation has need bytes */
     if (MW_LIKELY(q != NULL)) {
         size_t n = MW_LIKELY(!mw_cfg.addresses)
-                       ? mw_enc_alloc_noaddr_hot(q, kind, size, stack)
+                       ? mw_enc_alloc_noaddr_hot(q, kind, size, stack, &t->alloc_last)
                        : mw_enc_alloc(q, cap, kind, size, stack, (uintptr_t)p, &t->prev_addr);
         if (n) t->seq++;
         mw_commit_fast(t, n);

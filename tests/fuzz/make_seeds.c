@@ -139,5 +139,34 @@ int main(int argc, char **argv)
     o.raw = 1;
     bad |= put(argv[1], "shim-default.raw", &b, o);
     mw_tb_release(&b);
+
+    /* version 2's compact forms, as the shim writes them: ALLOC_SAME for an allocation with
+     * the kind and stack of the thread's previous one, FREE_NEAR up to 127 blocks back */
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 9, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES | MW_HF_SQL_CTX_DELTA, "x", 1, "x", 1);
+    mw_alloc_last last[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+    uint64_t cseq[2] = { 0, 0 };
+    for (uint64_t i = 0; i < 300; i++) {
+        uint64_t tidx = i / 50 % 2, kind = i % 7 == 0 ? MW_AK_CALLOC : MW_AK_MALLOC, stack = i / 3 % 4 + 1;
+        if (i % 50 == 0) mw_tb_switch(&b, tidx);
+        mw_alloc_last *l = &last[tidx];
+        if (l->valid && l->kind == kind && l->stack == stack) {
+            MW_TB_ADD(&b, mw_enc_alloc_same, 16 + i);
+        } else {
+            MW_TB_ADD(&b, mw_enc_alloc_noaddr, kind, 16 + i, stack);
+            *l = (mw_alloc_last){ kind, stack, 1 };
+        }
+        cseq[tidx]++;
+        if (i % 2 == 1) /* near: the block allocated just before */
+            MW_TB_ADD(&b, mw_enc_free, (mw_block_ref){ tidx, cseq[tidx] - 1 }, tidx, cseq[tidx]);
+    }
+    /* far: thread 0's first block, 150 blocks back */
+    mw_tb_switch(&b, 0);
+    MW_TB_ADD(&b, mw_enc_free, (mw_block_ref){ 0, 2 }, 0, cseq[0]);
+    MW_TB_ADD(&b, mw_enc_end, 5000, 0, 0, MW_END_EXIT, 0);
+    o = MW_TB_OPTS_DEFAULT;
+    o.raw = 1;
+    bad |= put(argv[1], "shim-compact.raw", &b, o);
+    mw_tb_release(&b);
     return bad;
 }

@@ -3,7 +3,8 @@
  * encoder via scripts/fuzz-seed) must keep decoding: every record type of format version 1 is
  * present in every-record.{raw,zst}, the raw and zstd files yield identical records, and the
  * cut-short ones end in MW_TRUNCATED after a readable prefix; shim-default.raw (a later build)
- * holds the shim's default layout. Guards against silent layout
+ * holds the shim's default layout, shim-compact.raw (format version 2) its compact ALLOC_SAME
+ * and FREE_NEAR forms. Guards against silent layout
  * changes that would make old traces unreadable.
  */
 #include <criterion/criterion.h>
@@ -128,4 +129,39 @@ Test(format_golden, shim_default_layout)
     cr_assert_eq(begins, 40);
     cr_assert_eq(resumes, 20);
     cr_assert_eq(reach_addr, 0x7f0000001000ull);
+}
+
+/* A committed version 2 trace with the compact forms (make_seeds.c, "shim-compact.raw"): every
+ * ALLOC comes back with its kind and stack, every FREE with its block, near and far. */
+Test(format_golden, shim_compact_layout)
+{
+    char path[4096], err[256];
+    seed_path(path, sizeof path, "shim-compact.raw");
+    mw_reader *r = mw_reader_open(path, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_record rec;
+    uint64_t seq = 0, i = 0, frees = 0, cur = 0, cseq[2] = { 0, 0 };
+    int st;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        if (rec.type == MW_REC_THREAD_SWITCH) cur = rec.u.thread_switch.tidx;
+        if (rec.type == MW_REC_ALLOC) {
+            cr_assert_eq(rec.u.alloc.kind, i % 7 == 0 ? MW_AK_CALLOC : MW_AK_MALLOC, "alloc %llu", (unsigned long long)i);
+            cr_assert_eq(rec.u.alloc.stack, i / 3 % 4 + 1, "alloc %llu", (unsigned long long)i);
+            cr_assert_eq(rec.u.alloc.size, 16 + i);
+            cr_assert_eq(cur, i / 50 % 2);
+            cr_assert_eq(seq, ++cseq[cur]);
+            i++;
+        }
+        if (rec.type == MW_REC_FREE) {
+            cr_assert_eq(rec.u.free.ref.tidx, cur);
+            /* near frees name the block just allocated; the last (far) one thread 0's block 2 */
+            cr_assert_eq(rec.u.free.ref.seq, frees < 150 ? cseq[cur] - 1 : 2);
+            frees++;
+        }
+    }
+    cr_assert_eq(st, MW_EOF, "%s", mw_reader_error(r));
+    cr_assert_eq(mw_reader_version(r), 2);
+    mw_reader_close(r);
+    cr_assert_eq(i, 300);
+    cr_assert_eq(frees, 151);
 }

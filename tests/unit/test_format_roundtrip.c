@@ -438,9 +438,11 @@ Test(format_roundtrip, alloc_free_realloc_refs_and_deltas)
 Test(format_roundtrip, own_thread_free_is_short)
 {
     uint8_t buf[64];
-    size_t own = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 1000 }, 3, 1001);
+    size_t near = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 1000 }, 3, 1001);
+    size_t own = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 1000 }, 3, 2001);
     size_t cross = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 1000 }, 4, 1001);
-    cr_assert_eq(own, 3);   /* type, len, uv(2) */
+    cr_assert_eq(near, 1);  /* FREE_NEAR */
+    cr_assert_eq(own, 4);   /* type, len, uv(2000) */
     cr_assert_gt(cross, own);
     /* a ref "from the future" of the own thread falls back to the absolute form */
     size_t fut = mw_enc_free(buf, sizeof buf, (mw_block_ref){ 3, 2000 }, 3, 1001);
@@ -629,12 +631,120 @@ Test(format_roundtrip, hot_encoders_match)
     uint8_t a[64], b[64];
     for (size_t i = 0; i < nv; i++)
         for (size_t j = 0; j < nv; j++) {
+            mw_alloc_last last = { 0, 0, 0 };
             size_t n1 = mw_enc_alloc_noaddr(a, sizeof a, vals[i] % MW_AK_COUNT, vals[i], vals[j]);
-            size_t n2 = mw_enc_alloc_noaddr_hot(b, vals[i] % MW_AK_COUNT, vals[i], vals[j]);
+            size_t n2 = mw_enc_alloc_noaddr_hot(b, vals[i] % MW_AK_COUNT, vals[i], vals[j], &last);
             cr_assert_eq(n1, n2);
             cr_assert_leq(n2, MW_ENC_HOT_CAP);
             cr_assert_eq(memcmp(a, b, n1), 0);
+            /* the same kind and stack again: the compact ALLOC_SAME form */
+            n1 = mw_enc_alloc_same(a, sizeof a, vals[j]);
+            n2 = mw_enc_alloc_noaddr_hot(b, vals[i] % MW_AK_COUNT, vals[j], vals[j], &last);
+            cr_assert_eq(n1, n2);
+            cr_assert_eq(b[0], MW_REC_ALLOC_SAME);
+            cr_assert_leq(n2, MW_ENC_HOT_CAP);
+            cr_assert_eq(memcmp(a, b, n1), 0);
+            /* another stack: in full again */
+            n2 = mw_enc_alloc_noaddr_hot(b, vals[i] % MW_AK_COUNT, 5, vals[j] + 1, &last);
+            cr_assert_eq(b[0], MW_REC_ALLOC);
         }
+}
+
+/* Version 2's compact forms decode into ordinary ALLOC and FREE records, with the kind and
+ * stack of the thread's last full ALLOC, per thread, and the FREE_NEAR distance limit. */
+Test(format_roundtrip, compact_forms)
+{
+    uint8_t buf[512];
+    size_t len = 0;
+    len += mw_enc_header(buf + len, sizeof buf - len, 1, 1, 4096, 0, 0, MW_HF_NO_ADDRESSES, "x", 1, "x", 1);
+    mw_alloc_last last0 = { 0, 0, 0 }, last1 = { 0, 0, 0 };
+    len += mw_enc_thread_switch(buf + len, sizeof buf - len, 0);
+    len += mw_enc_alloc_noaddr_hot(buf + len, MW_AK_CALLOC, 24, 7, &last0);  /* t0 seq 1, full */
+    len += mw_enc_alloc_noaddr_hot(buf + len, MW_AK_CALLOC, 300, 7, &last0); /* t0 seq 2, same */
+    len += mw_enc_thread_switch(buf + len, sizeof buf - len, 1);
+    len += mw_enc_alloc_noaddr_hot(buf + len, MW_AK_MALLOC, 8, 9, &last1);   /* t1 seq 1, full */
+    len += mw_enc_thread_switch(buf + len, sizeof buf - len, 0);
+    len += mw_enc_alloc_noaddr_hot(buf + len, MW_AK_CALLOC, 5, 7, &last0);   /* t0 seq 3, same */
+    size_t near = mw_enc_free(buf + len, sizeof buf - len, (mw_block_ref){ 0, 1 }, 0, 3);
+    cr_assert_eq(near, 1);
+    cr_assert_eq(buf[len], MW_REC_FREE_NEAR | 2);
+    len += near;
+    len += mw_enc_free(buf + len, sizeof buf - len, (mw_block_ref){ 1, 1 }, 0, 3); /* other thread */
+    /* the distance limit: 127 back is near, 128 back is the full form */
+    uint8_t b2[32];
+    cr_assert_eq(mw_enc_free(b2, sizeof b2, (mw_block_ref){ 0, 1 }, 0, 128), 1);
+    cr_assert_eq(b2[0], 0xFF);
+    size_t far = mw_enc_free(b2, sizeof b2, (mw_block_ref){ 0, 1 }, 0, 129);
+    cr_assert_gt(far, 1);
+    cr_assert_eq(b2[0], MW_REC_FREE);
+    cr_assert_eq(mw_enc_free(b2, 0, (mw_block_ref){ 0, 1 }, 0, 3), 0, "no room: nothing written");
+
+    mw_decoder d;
+    mw_decoder_init(&d);
+    mw_record r;
+    size_t off = 0, used;
+    uint64_t seq;
+    struct { unsigned type; uint64_t kind, size, stack, seq, rtidx, rseq; } want[] = {
+        { MW_REC_HEADER, 0, 0, 0, 0, 0, 0 },
+        { MW_REC_THREAD_SWITCH, 0, 0, 0, 0, 0, 0 },
+        { MW_REC_ALLOC, MW_AK_CALLOC, 24, 7, 1, 0, 0 },
+        { MW_REC_ALLOC, MW_AK_CALLOC, 300, 7, 2, 0, 0 },
+        { MW_REC_THREAD_SWITCH, 0, 0, 0, 0, 0, 0 },
+        { MW_REC_ALLOC, MW_AK_MALLOC, 8, 9, 1, 0, 0 },
+        { MW_REC_THREAD_SWITCH, 0, 0, 0, 0, 0, 0 },
+        { MW_REC_ALLOC, MW_AK_CALLOC, 5, 7, 3, 0, 0 },
+        { MW_REC_FREE, 0, 0, 0, 0, 0, 1 },
+        { MW_REC_FREE, 0, 0, 0, 0, 1, 1 },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        seq = 0;
+        cr_assert_eq(mw_decode_record(&d, buf + off, len - off, off, &r, &used, &seq), MW_OK, "record %zu: %s", i, d.err);
+        cr_assert_eq(r.type, want[i].type, "record %zu", i);
+        if (r.type == MW_REC_ALLOC) {
+            cr_assert_eq(r.u.alloc.kind, want[i].kind, "record %zu", i);
+            cr_assert_eq(r.u.alloc.size, want[i].size, "record %zu", i);
+            cr_assert_eq(r.u.alloc.stack, want[i].stack, "record %zu", i);
+            cr_assert_eq(seq, want[i].seq, "record %zu", i);
+        }
+        if (r.type == MW_REC_FREE) {
+            cr_assert_eq(r.u.free.ref.tidx, want[i].rtidx, "record %zu", i);
+            cr_assert_eq(r.u.free.ref.seq, want[i].rseq, "record %zu", i);
+        }
+        off += used;
+    }
+    cr_assert_eq(off, len);
+    mw_decoder_free(&d);
+
+    /* damaged compact records: cut, before any ALLOC, too far back, in a trace with addresses */
+    mw_decoder_init(&d);
+    d.hflags = MW_HF_NO_ADDRESSES;
+    uint8_t cut[] = { MW_REC_ALLOC_SAME, 0x80 };
+    cr_assert_eq(mw_decode_record(&d, cut, 1, 0, &r, &used, NULL), MW_NEED_MORE);
+    cr_assert_eq(mw_decode_record(&d, cut, 2, 0, &r, &used, NULL), MW_NEED_MORE);
+    uint8_t same[] = { MW_REC_ALLOC_SAME, 0x05 };
+    cr_assert_eq(mw_decode_record(&d, same, 2, 0, &r, &used, NULL), MW_CORRUPT);
+    cr_assert(strstr(d.err, "ALLOC_SAME"), "%s", d.err);
+    uint8_t fnear[] = { MW_REC_FREE_NEAR | 3 };
+    cr_assert_eq(mw_decode_record(&d, fnear, 1, 0, &r, &used, NULL), MW_CORRUPT);
+    d.hflags = 0;
+    uint8_t full[16];
+    size_t fl = mw_enc_alloc(full, sizeof full, MW_AK_MALLOC, 1, 1, 0x1000, NULL);
+    cr_assert_eq(mw_decode_record(&d, full, fl, 0, &r, &used, NULL), MW_OK);
+    cr_assert_eq(mw_decode_record(&d, same, 2, 0, &r, &used, NULL), MW_CORRUPT);
+    cr_assert(strstr(d.err, "with addresses"), "%s", d.err);
+    mw_decoder_free(&d);
+
+    /* in a version 1 stream the same bytes are ordinary (unknown) records with a length */
+    mw_decoder_init(&d);
+    uint8_t pre[MW_PREAMBLE_LEN] = { 'M', 'E', 'M', 'W', 'A', 'T', 'C', 'H', 1, 0, 0, 0 };
+    uint32_t v;
+    cr_assert_eq(mw_decode_preamble(&d, pre, sizeof pre, &v), MW_OK);
+    cr_assert_eq(v, 1);
+    uint8_t old[] = { 0x90, 0x01, 0x00 };
+    cr_assert_eq(mw_decode_record(&d, old, sizeof old, 0, &r, &used, NULL), MW_OK);
+    cr_assert_eq(used, 3);
+    cr_assert_eq(r.type, 0x90);
+    mw_decoder_free(&d);
 }
 
 /* For every encoder: every cap below the record size returns 0 and writes nothing. */
