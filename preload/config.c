@@ -21,7 +21,7 @@ mw_config mw_cfg = {
     .stacks = true,
     .max_depth = 64,
     .reach = true,
-    .zstd_level = 1,
+    .zstd_level = 0, /* auto: writer_level.c */
     .watch_spec = "",
     .quiet = false,
 };
@@ -107,13 +107,12 @@ bool mw_config_load(void)
     get_bool("MEMWATCH_REACH", &mw_cfg.reach);
     get_bool("MEMWATCH_ADDRESSES", &mw_cfg.addresses);
     const char *lvl = env_get("MEMWATCH_ZSTD_LEVEL");
-    if (lvl) {
+    if (lvl && strcmp(lvl, "auto") != 0) {
         unsigned long long v;
         if (parse_uint(lvl, 19, &v) && v >= 1)
             mw_cfg.zstd_level = (int)v;
         else
-            mw_diag("MEMWATCH_ZSTD_LEVEL=%s: expected an integer in 1..19; using default %d", lvl,
-                    mw_cfg.zstd_level);
+            mw_diag("MEMWATCH_ZSTD_LEVEL=%s: expected auto or an integer in 1..19; using auto", lvl);
     }
     const char *w = env_get("MEMWATCH_WATCH");
     if (w) {

@@ -26,15 +26,22 @@
 #include <zstd.h>
 
 #include "mw_core.h"
+#include "writer_level.h"
 
-#define FRAME_BYTES (4u << 20) /* ZSTD_e_end after this much input */
 #define WAKE_NS (5u * 1000000u)
+/* While compressing strong, input goes in pieces of STRONG_PIECE: once a frame has taken
+ * STRONG_WARM bytes (the first ones pay for the strong tables' page faults), a piece slower
+ * than STRONG_MIN_BPS ends the frame and the writer falls back to fast (writer_level.c). */
+#define STRONG_PIECE (64u << 10)
+#define STRONG_WARM (256u << 10)
+#define STRONG_MIN_BPS (4u << 20)
 
 static int out_fd = -1;
 static ZSTD_CCtx *cctx;
 static uint8_t *obuf;
 static size_t obuf_size;
 static uint64_t frame_in;           /* input bytes in the current frame */
+static unsigned max_fill_pct;       /* fullest ring seen by the last drain_all, in percent */
 static uint64_t cur_tidx = UINT64_MAX;
 static bool broken;                 /* a write failed: discard, count */
 static pthread_t writer_th;
@@ -99,13 +106,11 @@ static void write_all(const uint8_t *p, size_t n)
     atomic_store_explicit(&mw_clock_live, 0, memory_order_release);
 }
 
-/* Feeds bytes to the compressor with the given end directive, writing whatever it outputs. */
-static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
+/* One compressor call sequence: all of src with the given end directive, writing whatever it
+ * outputs. False when compression failed (the rest is counted as lost). */
+static bool zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool behind)
 {
-    if (broken || !cctx) {
-        atomic_fetch_add(&lost_by, n);
-        return;
-    }
+    uint64_t t0 = mw_mono_raw_ns(), produced = 0;
     ZSTD_inBuffer in = { src, n, 0 };
     for (;;) {
         ZSTD_outBuffer out = { obuf, obuf_size, 0 };
@@ -114,13 +119,47 @@ static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
             mw_diag("compression failed (%s); further trace data is counted as lost", ZSTD_getErrorName(r));
             broken = true;
             atomic_fetch_add(&lost_by, n - in.pos);
-            return;
+            return false;
         }
         if (out.pos) write_all(obuf, out.pos);
+        produced += out.pos;
         if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0) break;
     }
+    mw_zlevel_account(n, produced, mw_mono_raw_ns() - t0);
     frame_in += n;
-    if (mode == ZSTD_e_end) frame_in = 0;
+    if (mode == ZSTD_e_end) {
+        frame_in = 0;
+        mw_zlevel_frame_end(cctx, behind);
+    }
+    return true;
+}
+
+/* Feeds bytes to the compressor with the given end directive. Compressing strong, the input
+ * goes in pieces, and a slow piece ends the frame there (the rest is compressed fast). */
+static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
+{
+    if (broken || !cctx) {
+        atomic_fetch_add(&lost_by, n);
+        return;
+    }
+    while (mw_zlevel_strong() && n > STRONG_PIECE) {
+        uint64_t t0 = mw_mono_raw_ns();
+        if (!zpiece(src, STRONG_PIECE, ZSTD_e_continue, false)) return;
+        uint64_t dt = mw_mono_raw_ns() - t0;
+        src += STRONG_PIECE;
+        n -= STRONG_PIECE;
+        if (frame_in >= STRONG_WARM &&
+            (uint64_t)STRONG_PIECE * 1000000000ull < (uint64_t)STRONG_MIN_BPS * dt &&
+            !zpiece(NULL, 0, ZSTD_e_end, true))
+            return;
+    }
+    zpiece(src, n, mode, false);
+}
+
+/* Called once per writer round: ends a strong frame when the writer has fallen behind. */
+static void check_load(void)
+{
+    if (mw_zlevel_behind(max_fill_pct)) zpiece(NULL, 0, ZSTD_e_end, true);
 }
 
 void mw_writer_direct(const uint8_t *p, size_t n) { zfeed(p, n, ZSTD_e_continue); }
@@ -139,6 +178,7 @@ static uint64_t drain_all(void)
 {
     uint64_t moved = 0;
     unsigned h = mw_registry_hwm();
+    max_fill_pct = 0;
     for (unsigned i = 0; i < h; i++) {
         mw_thread *t = mw_registry_get(i);
         if (!t) continue;
@@ -146,6 +186,8 @@ static uint64_t drain_all(void)
         uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
         uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
         if (head != tail) {
+            unsigned fill = (unsigned)((head - tail) * 100 / t->ring_size);
+            if (fill > max_fill_pct) max_fill_pct = fill;
             if (cur_tidx != t->tidx) emit_direct_switch(t->tidx);
             zfeed(t->ring + (tail & t->mask), (size_t)(head - tail), ZSTD_e_continue);
             atomic_store_explicit(&t->tail, head, memory_order_release);
@@ -353,12 +395,7 @@ bool mw_writer_open(void)
         out_fd = -1;
         return false;
     }
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, mw_cfg.zstd_level);
-    /* Long-distance matching over a 2 MiB window: allocation traces repeat long runs of records
-     * far apart (the same sequence of calls per query or request); measured on the sqlite3
-     * CLI bench, -37% trace size at the same compression CPU on random churn. */
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1);
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, 21);
+    mw_zlevel_init(cctx); /* fast first; stronger per frame when it pays (writer_level.c) */
     write_header();
     write_limits();
     return true;
@@ -400,6 +437,7 @@ static void *writer_main(void *arg)
         atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
         uint64_t sreq = atomic_load(&sync_req);
         uint64_t moved = drain_all();
+        if (!broken && cctx) check_load();
         uint64_t now = mono_ms();
         if (mw_cfg.rss_ms && now - last_rss >= mw_cfg.rss_ms) {
             sample_rss();
@@ -420,10 +458,10 @@ static void *writer_main(void *arg)
             last_flush = now;
             atomic_store(&sync_done, sreq);
         } else if (sreq != atomic_load(&sync_done) || now - last_flush >= mw_cfg.flush_ms) {
-            zfeed(NULL, 0, frame_in >= FRAME_BYTES ? ZSTD_e_end : ZSTD_e_flush);
+            zfeed(NULL, 0, frame_in >= mw_zlevel_frame_bytes() ? ZSTD_e_end : ZSTD_e_flush);
             last_flush = now;
             atomic_store(&sync_done, sreq);
-        } else if (frame_in >= FRAME_BYTES) {
+        } else if (frame_in >= mw_zlevel_frame_bytes()) {
             zfeed(NULL, 0, ZSTD_e_end);
         }
         /* under load (producers may be waiting for room) go round again without sleeping */

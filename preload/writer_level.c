@@ -1,0 +1,127 @@
+/*
+ * writer_level.c — the writer's compression settings, chosen again at every zstd frame.
+ *
+ * Allocation traces come in two kinds. Random churn is nearly incompressible beyond entropy
+ * coding: zstd level 1 is what keeps up with it, a stronger setting costs 20x the CPU for ~10%.
+ * Real programs repeat long runs of records (the same calls per row, query or request):
+ * there zstd's optimal parser with long-distance matching writes a third of what level 1
+ * writes, and runs fast because the matches are long (measured on the sqlite3 CLI bench:
+ * 11.4 MB of records, level 1 130 KB in 0.03 s, the strong setting below 45 KB in 0.2 s).
+ *
+ * So with MEMWATCH_ZSTD_LEVEL unset ("auto") the writer starts fast, with a short first frame
+ * (FIRST_FRAME bytes of input), and at each frame end looks at that frame: if it compressed at
+ * least PROMOTE_RATIO to 1 while the writer was busy under half of the time, the next frame is
+ * strong (and long: long frames keep the match window). A strong frame is ended early, and the
+ * writer goes back to fast for a while (doubling each time), as soon as it falls behind: a
+ * thread's ring found BEHIND_FILL_PCT full (its thread is about to wait for room), or, in
+ * writer.c, a piece of input compressed slower than a few MB/s. The strong setting
+ * uses about 16 MB of compressor memory, only in processes that write enough records to reach
+ * it. An explicit MEMWATCH_ZSTD_LEVEL is used for every frame, with long-distance matching.
+ */
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
+#include "mw_core.h"
+#include "writer_level.h"
+
+#define FIRST_FRAME (128u << 10)
+#define FAST_FRAME (4u << 20)
+#define STRONG_FRAME (16u << 20)
+#define PROMOTE_RATIO 8u
+#define BEHIND_FILL_PCT 75u
+#define BACKOFF_MAX 64u
+
+static bool strong;          /* the current frame's setting */
+static bool first = true;    /* still in the first frame */
+static unsigned backoff;     /* fast frames to go before trying strong again */
+static unsigned backoff_next = 1;
+static uint64_t f_in, f_out, f_busy_ns, f_start_ns;
+
+static void set(ZSTD_CCtx *c, ZSTD_cParameter p, int v) { ZSTD_CCtx_setParameter(c, p, v); }
+
+static void apply(ZSTD_CCtx *c)
+{
+    ZSTD_CCtx_reset(c, ZSTD_reset_parameters);
+    if (mw_cfg.zstd_level > 0) {
+        set(c, ZSTD_c_compressionLevel, mw_cfg.zstd_level);
+        set(c, ZSTD_c_enableLongDistanceMatching, 1);
+        set(c, ZSTD_c_windowLog, 21);
+        return;
+    }
+    if (first) {
+        /* the first frame (header, modules, the first stack nodes: little repetition) is
+         * small: level 9 with a window of its size, about 1 MB, -10% against level 1 for a
+         * few ms (level 19: -19%, but 50 ms) */
+        set(c, ZSTD_c_compressionLevel, 9);
+        set(c, ZSTD_c_windowLog, 17);
+        return;
+    }
+    if (!strong) {
+        set(c, ZSTD_c_compressionLevel, 1);
+        return;
+    }
+    /* btultra with tables sized for a 2 MiB window: within 5% of level 19 on the sqlite bench
+     * at a fifth of its memory (level 19's default tables take 88 MB) */
+    set(c, ZSTD_c_compressionLevel, 18);
+    set(c, ZSTD_c_strategy, ZSTD_btultra);
+    set(c, ZSTD_c_windowLog, 21);
+    set(c, ZSTD_c_hashLog, 20);
+    set(c, ZSTD_c_chainLog, 21);
+    set(c, ZSTD_c_searchLog, 7);
+    set(c, ZSTD_c_enableLongDistanceMatching, 1);
+}
+
+void mw_zlevel_init(ZSTD_CCtx *c)
+{
+    strong = false;
+    first = true;
+    backoff = 0;
+    backoff_next = 1;
+    f_in = f_out = f_busy_ns = 0;
+    f_start_ns = mw_mono_raw_ns();
+    apply(c);
+}
+
+void mw_zlevel_account(uint64_t in, uint64_t out, uint64_t busy_ns)
+{
+    f_in += in;
+    f_out += out;
+    f_busy_ns += busy_ns;
+}
+
+uint64_t mw_zlevel_frame_bytes(void)
+{
+    if (first) return FIRST_FRAME;
+    return strong ? STRONG_FRAME : FAST_FRAME;
+}
+
+bool mw_zlevel_behind(unsigned ring_fill_pct)
+{
+    return strong && mw_cfg.zstd_level == 0 && ring_fill_pct >= BEHIND_FILL_PCT;
+}
+
+void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
+{
+    uint64_t now = mw_mono_raw_ns();
+    uint64_t wall = now - f_start_ns;
+    bool was = strong, was_first = first;
+    if (mw_cfg.zstd_level == 0 && f_in > 0) {
+        if (was && behind) {
+            strong = false;
+            backoff = backoff_next;
+            if (backoff_next < BACKOFF_MAX) backoff_next *= 2;
+        } else if (!was && backoff) {
+            backoff--;
+        } else if (!was) {
+            bool compressible = f_in >= (uint64_t)PROMOTE_RATIO * (f_out ? f_out : 1);
+            bool idle = was_first || (wall && f_busy_ns * 2 < wall); /* first: not level 1 */
+            strong = compressible && idle;
+        }
+        first = false;
+    }
+    f_in = f_out = f_busy_ns = 0;
+    f_start_ns = now;
+    if (strong != was || was_first != first) apply(c); /* the first frame's setting is its own */
+}
+
+bool mw_zlevel_strong(void) { return strong; }
