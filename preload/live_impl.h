@@ -10,7 +10,7 @@
 
 #define SHARD_BITS 8u
 #define NSHARDS (1u << SHARD_BITS)
-#define INIT_CAP 256u
+#define INIT_CAP 16u
 
 typedef struct mw_live_entry {
     uintptr_t addr;     /* 0 = empty */
