@@ -98,8 +98,10 @@ void mw_decoder_free(mw_decoder *d)
     free(d->seq);
     free(d->sql_base);
     free(d->alloc_last);
+    free(d->node_last);
     d->prev_addr = d->seq = d->sql_base = NULL;
     d->alloc_last = NULL;
+    d->node_last = NULL;
     d->nthreads = 0;
 }
 
@@ -123,6 +125,10 @@ static int ensure_thread(mw_decoder *d, uint64_t tidx)
     if (!al) return -1;
     d->alloc_last = al;
     memset(al + d->nthreads, 0, (n - d->nthreads) * sizeof *al);
+    mw_node_last *nl = realloc(d->node_last, n * sizeof *nl);
+    if (!nl) return -1;
+    d->node_last = nl;
+    memset(nl + d->nthreads, 0, (n - d->nthreads) * sizeof *nl);
     memset(pa + d->nthreads, 0, (n - d->nthreads) * sizeof *pa);
     memset(sq + d->nthreads, 0, (n - d->nthreads) * sizeof *sq);
     memset(sb + d->nthreads, 0, (n - d->nthreads) * sizeof *sb);
@@ -317,6 +323,23 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.stack_node.parent = rd_uv(&c);
         rec->u.stack_node.ip = rd_uv(&c);
         break;
+    case MW_REC_STACK_NODE_D: {
+        int64_t did = rd_sv(&c);
+        uint64_t back = rd_uv(&c);
+        int64_t dip = rd_sv(&c);
+        if (c.bad) break;
+        if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
+            return corrupt(d, "thread table exhausted", type, stream_offset);
+        mw_node_last *l = &d->node_last[d->cur_tidx];
+        uint64_t id = l->id + 1 + (uint64_t)did;
+        if (back > id) return corrupt(d, "parent after the node", type, stream_offset);
+        rec->type = MW_REC_STACK_NODE;
+        rec->u.stack_node.id = id;
+        rec->u.stack_node.parent = id - back;
+        rec->u.stack_node.ip = l->ip + (uint64_t)dip;
+        *l = (mw_node_last){ id, rec->u.stack_node.ip };
+        return MW_OK;
+    }
     case MW_REC_TIME:
         rec->u.time.t_ns = rd_uv(&c);
         break;
@@ -576,6 +599,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_MODULE_LOAD: return "MODULE_LOAD";
     case MW_REC_MODULE_UNLOAD: return "MODULE_UNLOAD";
     case MW_REC_STACK_NODE: return "STACK_NODE";
+    case MW_REC_STACK_NODE_D: return "STACK_NODE_D";
     case MW_REC_ALLOC: return "ALLOC";
     case MW_REC_FREE: return "FREE";
     case MW_REC_REALLOC: return "REALLOC";

@@ -200,6 +200,16 @@ size_t mw_enc_stack_node(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent,
     EMIT_UV(MW_REC_STACK_NODE, id, parent, ip);
 }
 
+size_t mw_enc_stack_node_d(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip,
+                           mw_node_last *last)
+{
+    const uint64_t v[] = { mw_zigzag((int64_t)(id - last->id - 1)), id - parent,
+                           mw_zigzag((int64_t)(ip - last->ip)) };
+    size_t n = emit_uv(dst, cap, MW_REC_STACK_NODE_D, v, 3);
+    if (n) *last = (mw_node_last){ id, ip };
+    return n;
+}
+
 size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint64_t stack,
                     uint64_t addr, uint64_t *prev_addr)
 {

@@ -48,6 +48,7 @@ enum mw_record_type {
     MW_REC_MODULE_LOAD = 0x08,  /* a loaded object: bias, address span, build id, path */
     MW_REC_MODULE_UNLOAD = 0x09,
     MW_REC_STACK_NODE = 0x0A,   /* stack-tree node: id, parent id, return address */
+    MW_REC_STACK_NODE_D = 0x0B, /* the same, as deltas against the thread's previous node (v2) */
     MW_REC_ALLOC = 0x10,        /* heap block allocated; implicit id (tidx, seq) */
     MW_REC_FREE = 0x11,         /* heap block freed; names the block by id */
     MW_REC_REALLOC = 0x12,      /* free of old id + allocation of a new implicit id */
@@ -242,6 +243,14 @@ size_t mw_enc_module_load(uint8_t *dst, size_t cap, uint64_t id, uint64_t bias, 
                           const char *path, size_t path_len);
 size_t mw_enc_module_unload(uint8_t *dst, size_t cap, uint64_t id);
 size_t mw_enc_stack_node(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip);
+/* STACK_NODE_D (version 2): the same node, written against the id and ip of the previous
+ * STACK_NODE_D of the same thread index (*last, zero before the first; updated when the
+ * record was written). Decoders give it back as MW_REC_STACK_NODE with absolute fields. */
+typedef struct mw_node_last {
+    uint64_t id, ip;
+} mw_node_last;
+size_t mw_enc_stack_node_d(uint8_t *dst, size_t cap, uint64_t id, uint64_t parent, uint64_t ip,
+                           mw_node_last *last);
 size_t mw_enc_alloc(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size, uint64_t stack,
                     uint64_t addr, uint64_t *prev_addr);
 size_t mw_enc_alloc_noaddr(uint8_t *dst, size_t cap, uint64_t kind, uint64_t size,
@@ -392,7 +401,8 @@ typedef struct mw_decoder {
     uint64_t *seq;             /* per tidx: count of ALLOC/REALLOC records seen */
     uint64_t *sql_base;        /* per tidx: ctx of the last SQL_BEGIN (MW_HF_SQL_CTX_DELTA) */
     mw_alloc_last *alloc_last; /* per tidx: kind and stack of the last full ALLOC (ALLOC_SAME) */
-    size_t nthreads;           /* capacity of the four arrays */
+    mw_node_last *node_last;   /* per tidx: id and ip of the last STACK_NODE_D */
+    size_t nthreads;           /* capacity of the per-tidx arrays */
     uint32_t version;          /* from the preamble; 0 (not seen) decodes as the current one */
     uint64_t hflags;           /* flags of the last HEADER decoded (MW_HF_*) */
     char err[160];

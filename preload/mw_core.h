@@ -35,6 +35,7 @@ struct mw_thread {
     uint64_t seq;               /* ALLOC/REALLOC records written so far */
     uint64_t prev_addr;         /* encoder's address-delta base */
     mw_alloc_last alloc_last;   /* kind and stack of the last full ALLOC written (ALLOC_SAME) */
+    mw_node_last node_last;     /* id and ip of the last STACK_NODE_D written */
     uint64_t sql_base;          /* encoder's SQL ctx-delta base (mw_enc_sql_begin_d) */
     uint64_t last_clock;        /* coarse clock value of the last TIME written */
     int nest;                   /* reserve/commit depth */

@@ -122,7 +122,7 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
     s->tab[i] = (node_entry){ parent, ip, id };
     s->count++;
     atomic_flag_clear_explicit(&s->lock, memory_order_release);
-    MW_EMIT(t, 40, mw_enc_stack_node, id, parent, ip);
+    MW_EMIT(t, 40, mw_enc_stack_node_d, id, parent, ip, &t->node_last);
     return id;
 }
 

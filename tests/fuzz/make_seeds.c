@@ -140,12 +140,19 @@ int main(int argc, char **argv)
     bad |= put(argv[1], "shim-default.raw", &b, o);
     mw_tb_release(&b);
 
-    /* version 2's compact forms, as the shim writes them: ALLOC_SAME for an allocation with
-     * the kind and stack of the thread's previous one, FREE_NEAR up to 127 blocks back */
+    /* version 2's compact forms, as the shim writes them: STACK_NODE_D, ALLOC_SAME for an
+     * allocation with the kind and stack of the thread's previous one, FREE_NEAR up to 127
+     * blocks back */
     mw_tb_init(&b);
     MW_TB_ADD(&b, mw_enc_header, 9, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES | MW_HF_SQL_CTX_DELTA, "x", 1, "x", 1);
     mw_alloc_last last[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
     uint64_t cseq[2] = { 0, 0 };
+    mw_node_last nl = { 0, 0 }; /* stacks 1..4: a chain 1 <- 2 <- 3, and 4 under 1 */
+    mw_tb_switch(&b, 0);
+    MW_TB_ADD(&b, mw_enc_stack_node_d, 1, 0, 0x555500001234ull, &nl);
+    MW_TB_ADD(&b, mw_enc_stack_node_d, 2, 1, 0x555500005678ull, &nl);
+    MW_TB_ADD(&b, mw_enc_stack_node_d, 3, 2, 0x7f1234567890ull, &nl);
+    MW_TB_ADD(&b, mw_enc_stack_node_d, 4, 1, 0x555500000010ull, &nl);
     for (uint64_t i = 0; i < 300; i++) {
         uint64_t tidx = i / 50 % 2, kind = i % 7 == 0 ? MW_AK_CALLOC : MW_AK_MALLOC, stack = i / 3 % 4 + 1;
         if (i % 50 == 0) mw_tb_switch(&b, tidx);

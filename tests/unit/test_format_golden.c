@@ -140,9 +140,18 @@ Test(format_golden, shim_compact_layout)
     mw_reader *r = mw_reader_open(path, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     mw_record rec;
-    uint64_t seq = 0, i = 0, frees = 0, cur = 0, cseq[2] = { 0, 0 };
+    uint64_t seq = 0, i = 0, frees = 0, cur = 0, cseq[2] = { 0, 0 }, nodes = 0;
+    static const uint64_t want_node[4][3] = { { 1, 0, 0x555500001234ull }, { 2, 1, 0x555500005678ull },
+                                              { 3, 2, 0x7f1234567890ull }, { 4, 1, 0x555500000010ull } };
     int st;
     while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        if (rec.type == MW_REC_STACK_NODE) {
+            cr_assert_lt(nodes, 4);
+            cr_assert_eq(rec.u.stack_node.id, want_node[nodes][0]);
+            cr_assert_eq(rec.u.stack_node.parent, want_node[nodes][1]);
+            cr_assert_eq(rec.u.stack_node.ip, want_node[nodes][2]);
+            nodes++;
+        }
         if (rec.type == MW_REC_THREAD_SWITCH) cur = rec.u.thread_switch.tidx;
         if (rec.type == MW_REC_ALLOC) {
             cr_assert_eq(rec.u.alloc.kind, i % 7 == 0 ? MW_AK_CALLOC : MW_AK_MALLOC, "alloc %llu", (unsigned long long)i);
@@ -164,4 +173,5 @@ Test(format_golden, shim_compact_layout)
     mw_reader_close(r);
     cr_assert_eq(i, 300);
     cr_assert_eq(frees, 151);
+    cr_assert_eq(nodes, 4);
 }

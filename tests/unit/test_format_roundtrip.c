@@ -854,3 +854,51 @@ Test(format_roundtrip, names)
     cr_assert_str_eq(mw_alloc_kind_name(MW_AK_POSIX_MEMALIGN), "posix_memalign");
     cr_assert_str_eq(mw_alloc_kind_name(MW_AK_COUNT), "unknown");
 }
+
+/* STACK_NODE_D: per-thread deltas of id and ip, parent as a back distance; decoded into
+ * ordinary STACK_NODE records with absolute fields, across thread switches. */
+Test(format_roundtrip, stack_node_deltas)
+{
+    static const struct { uint64_t tidx, id, parent, ip; } nodes[] = {
+        { 0, 1, 0, 0x7f0000401000ull }, { 0, 2, 1, 0x7f0000401234ull }, { 1, 3, 0, 0x555500001000ull },
+        { 0, 4, 2, 0x7f0000300000ull }, { 1, 9, 3, 0x7f0000401000ull }, { 0, 5, 0, U64MAX },
+        { 0, 6, 5, 0 }, { 1, U64MAX, 9, 1 },
+    };
+    const size_t nn = sizeof nodes / sizeof nodes[0];
+    uint8_t buf[1024];
+    size_t len = 0;
+    mw_node_last last[2] = { { 0, 0 }, { 0, 0 } };
+    uint64_t cur = UINT64_MAX;
+    for (size_t i = 0; i < nn; i++) {
+        if (nodes[i].tidx != cur) len += mw_enc_thread_switch(buf + len, sizeof buf - len, cur = nodes[i].tidx);
+        size_t n = mw_enc_stack_node_d(buf + len, sizeof buf - len, nodes[i].id, nodes[i].parent, nodes[i].ip, &last[cur]);
+        cr_assert_gt(n, 0);
+        cr_assert_eq(buf[len], MW_REC_STACK_NODE_D);
+        len += n;
+    }
+    /* consecutive nodes of one thread in one module take a few bytes, not 10+ */
+    mw_node_last l = { 1, 0x7f0000401000ull };
+    cr_assert_eq(mw_enc_stack_node_d(buf + len, sizeof buf - len, 2, 1, 0x7f0000401234ull, &l), 6); /* type, len, 0, 1, 2-byte ip delta */
+    mw_decoder d;
+    mw_decoder_init(&d);
+    size_t off = 0, used, k = 0;
+    mw_record r;
+    while (off < len && k < nn) {
+        cr_assert_eq(mw_decode_record(&d, buf + off, len - off, off, &r, &used, NULL), MW_OK, "%s", d.err);
+        off += used;
+        if (r.type == MW_REC_THREAD_SWITCH) continue;
+        cr_assert_eq(r.type, MW_REC_STACK_NODE);
+        cr_assert_eq(r.u.stack_node.id, nodes[k].id, "node %zu", k);
+        cr_assert_eq(r.u.stack_node.parent, nodes[k].parent, "node %zu", k);
+        cr_assert_eq(r.u.stack_node.ip, nodes[k].ip, "node %zu", k);
+        k++;
+    }
+    cr_assert_eq(k, nn);
+    mw_decoder_free(&d);
+    /* a parent after its node is corruption */
+    mw_decoder_init(&d);
+    const uint8_t bad[] = { MW_REC_STACK_NODE_D, 3, 0x00, 0x05, 0x00 }; /* id 1, back 5 */
+    cr_assert_eq(mw_decode_record(&d, bad, sizeof bad, 0, &r, &used, NULL), MW_CORRUPT);
+    cr_assert(strstr(d.err, "STACK_NODE_D"), "%s", d.err);
+    mw_decoder_free(&d);
+}
