@@ -8,8 +8,11 @@
  * writes, and runs fast because the matches are long (measured on the sqlite3 CLI bench:
  * 11.4 MB of records, level 1 130 KB in 0.03 s, the strong setting below 45 KB in 0.2 s).
  *
- * So with MEMWATCH_ZSTD_LEVEL unset ("auto") the writer starts fast, with a short first frame
- * (FIRST_FRAME bytes of input), and at each frame end looks at that frame: if it compressed at
+ * So with MEMWATCH_ZSTD_LEVEL unset ("auto") the writer starts with a short first frame
+ * (FIRST_FRAME bytes of input, level 9 with small tables), then goes fast (level 1, with
+ * long-distance matching over 2 MiB when the last frame compressed LDM_RATIO to 1: on random
+ * churn it only costs time, on repetitive records it writes a tenth), and at each frame end
+ * looks at that frame: if it compressed at
  * least PROMOTE_RATIO to 1 while the writer was busy under half of the time, the next frame is
  * strong (and long: long frames keep the match window). A strong frame is ended early, and the
  * writer goes back to fast for a while (doubling each time), as soon as it falls behind: a
@@ -28,11 +31,13 @@
 #define FAST_FRAME (4u << 20)
 #define STRONG_FRAME (16u << 20)
 #define PROMOTE_RATIO 8u
+#define LDM_RATIO 4u
 #define BEHIND_FILL_PCT 75u
 #define BACKOFF_MAX 64u
 
 static bool strong;          /* the current frame's setting */
 static bool first = true;    /* still in the first frame */
+static bool ldm;             /* fast frames: long-distance matching (the data repeats) */
 static unsigned backoff;     /* fast frames to go before trying strong again */
 static unsigned backoff_next = 1;
 static uint64_t f_in, f_out, f_busy_ns, f_start_ns;
@@ -61,6 +66,10 @@ static void apply(ZSTD_CCtx *c)
     }
     if (!strong) {
         set(c, ZSTD_c_compressionLevel, 1);
+        if (ldm) { /* repetitive records coming too fast for the strong setting */
+            set(c, ZSTD_c_enableLongDistanceMatching, 1);
+            set(c, ZSTD_c_windowLog, 21);
+        }
         return;
     }
     /* btultra with tables sized for a 2 MiB window: within 5% of level 19 on the sqlite bench
@@ -78,6 +87,7 @@ void mw_zlevel_init(ZSTD_CCtx *c)
 {
     strong = false;
     first = true;
+    ldm = false;
     backoff = 0;
     backoff_next = 1;
     f_in = f_out = f_busy_ns = 0;
@@ -107,13 +117,13 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
 {
     uint64_t now = mw_mono_raw_ns();
     uint64_t wall = now - f_start_ns;
-    bool was = strong, was_first = first;
-    if (mw_cfg.zstd_level == 0 && f_in > 0) {
-        if (was && behind) {
-            strong = false;
-            backoff = backoff_next;
-            if (backoff_next < BACKOFF_MAX) backoff_next *= 2;
-        } else if (!was && backoff) {
+    bool was = strong, was_first = first, was_ldm = ldm;
+    if (mw_cfg.zstd_level == 0 && was && behind) { /* even if the frame was empty */
+        strong = false;
+        backoff = backoff_next;
+        if (backoff_next < BACKOFF_MAX) backoff_next *= 2;
+    } else if (mw_cfg.zstd_level == 0 && f_in > 0) {
+        if (!was && backoff) {
             backoff--;
         } else if (!was) {
             bool compressible = f_in >= (uint64_t)PROMOTE_RATIO * (f_out ? f_out : 1);
@@ -122,9 +132,13 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
         }
         first = false;
     }
+    /* long-distance matching costs a quarter of level 1's speed and gains nothing on data that
+     * does not compress 4:1 (random churn); on repetitive records it writes a tenth */
+    if (mw_cfg.zstd_level == 0 && f_in > 0) ldm = f_in >= (uint64_t)LDM_RATIO * (f_out ? f_out : 1);
     f_in = f_out = f_busy_ns = 0;
     f_start_ns = now;
-    if (strong != was || was_first != first) apply(c); /* the first frame's setting is its own */
+    if (strong != was || was_first != first || (!strong && ldm != was_ldm))
+        apply(c); /* the first frame's setting is its own */
 }
 
 bool mw_zlevel_strong(void) { return strong; }

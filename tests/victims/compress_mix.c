@@ -1,0 +1,61 @@
+/*
+ * compress_mix.c — victim for the writer's per-frame compression choice (test_shim_compress.c).
+ *
+ *     compress_mix repeat N    N "requests", each the same sequence of 12 allocations from
+ *                              the same call sites, with sizes that vary a little with the
+ *                              request number (like rows or queries in a real program)
+ *     compress_mix random N    N malloc/free pairs with random sizes over 64 random slots
+ *                              (a fixed-seed PRNG: incompressible beyond entropy coding)
+ *
+ * Prints a checksum of what it wrote, so the traced run's output can be compared.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t sum;
+
+__attribute__((noinline)) static char *make(size_t n, int tag)
+{
+    char *p = malloc(n);
+    if (!p) abort();
+    memset(p, tag, n);
+    sum += (unsigned char)p[n - 1] + n;
+    return p;
+}
+
+__attribute__((noinline)) static void request(unsigned long i)
+{
+    char *keep[12];
+    for (int k = 0; k < 12; k++) keep[k] = make(16 + (size_t)k * 24 + i % 7 + (k == 5 ? i % 200 : 0), k);
+    for (int k = 11; k >= 0; k--) free(keep[k]);
+}
+
+static void random_pairs(unsigned long n)
+{
+    void *slot[64] = { 0 };
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    for (unsigned long i = 0; i < n; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        unsigned k = (unsigned)(s % 64);
+        free(slot[k]);
+        slot[k] = make(16 + (s >> 16) % 4000, (int)(s >> 8));
+    }
+    for (unsigned k = 0; k < 64; k++) free(slot[k]);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) { fprintf(stderr, "usage: compress_mix repeat|random N\n"); return 2; }
+    unsigned long n = strtoul(argv[2], NULL, 10);
+    if (!strcmp(argv[1], "repeat")) {
+        for (unsigned long i = 0; i < n; i++) request(i);
+    } else if (!strcmp(argv[1], "random")) {
+        random_pairs(n);
+    } else {
+        return 2;
+    }
+    printf("compress_mix %s %lu sum=%llu\n", argv[1], n, (unsigned long long)sum);
+    return 0;
+}
