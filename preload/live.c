@@ -4,7 +4,8 @@
  * It is what lets a FREE name its block by id, detects frees we missed (an insert finding the
  * address still present), and is the heap the reachability scan walks (mw_live_foreach).
  * 256 shards chosen by address hash, each an open-addressing (linear probing, backward-shift
- * deletion) table behind its own spinlock, grown with raw mmap: no global lock, no malloc.
+ * deletion) table behind its own spinlock, starting in a static array and grown with raw
+ * mmap: no global lock, no malloc.
  */
 #include <sys/mman.h>
 
@@ -13,6 +14,10 @@
 #include "live_impl.h"
 
 _Alignas(64) mw_live_shard mw_live_shards[NSHARDS];
+/* Every shard's first table, side by side: separately mmapped, the 256 small tables all began
+ * on a page boundary and fought over the same few cache sets (a miss on every lookup). Part of
+ * the shim's own data segment, so never a reachability root. */
+static _Alignas(64) mw_live_entry first_tabs[NSHARDS][INIT_CAP];
 
 static mw_live_entry *map_table(uint32_t cap)
 {
@@ -26,9 +31,15 @@ static mw_live_entry *map_table(uint32_t cap)
 bool mw_live_grow(mw_live_shard *s)
 {
     uint32_t ncap = s->cap ? s->cap * 2 : INIT_CAP;
-    mw_live_entry *nt = map_table(ncap);
-    if (!nt) return false;
-    mw_own_range_add(nt, (size_t)ncap * sizeof(mw_live_entry)); /* block addresses: never a root */
+    mw_live_entry *first = first_tabs[s - mw_live_shards], *nt;
+    if (!s->cap) {
+        nt = first;
+        __builtin_memset(nt, 0, sizeof first_tabs[0]); /* after fork: the parent's entries */
+    } else {
+        nt = map_table(ncap);
+        if (!nt) return false;
+        mw_own_range_add(nt, (size_t)ncap * sizeof(mw_live_entry)); /* block addresses: never a root */
+    }
     for (uint32_t i = 0; i < s->cap; i++) {
         mw_live_entry *e = &s->tab[i];
         if (!e->addr) continue;
@@ -36,7 +47,7 @@ bool mw_live_grow(mw_live_shard *s)
         while (nt[j].addr) j = (j + 1) & (ncap - 1);
         nt[j] = *e;
     }
-    if (s->tab) {
+    if (s->tab && s->tab != first) {
         mw_own_range_del(s->tab, (size_t)s->cap * sizeof(mw_live_entry));
         mw_real.munmap(s->tab, (size_t)s->cap * sizeof(mw_live_entry));
     }
