@@ -211,7 +211,7 @@ static int decode_compact(mw_decoder *d, const uint8_t *p, size_t n, uint64_t st
     if (type >= MW_REC_FREE_NEAR) {
         uint64_t have = d->cur_tidx < d->nthreads ? d->seq[d->cur_tidx] : 0;
         uint64_t dist = type - MW_REC_FREE_NEAR;
-        if (dist > have) return corrupt(d, "bad block reference", MW_REC_FREE, stream_offset);
+        if (dist > have) return corrupt(d, "bad block reference", type, stream_offset);
         rec->type = MW_REC_FREE;
         rec->length = 0;
         rec->u.free.ref = (mw_block_ref){ d->cur_tidx, have - dist };
@@ -324,6 +324,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.stack_node.ip = rd_uv(&c);
         break;
     case MW_REC_STACK_NODE_D: {
+        if (d->version == 1) return MW_OK; /* unassigned in version 1: an unknown record */
         int64_t did = rd_sv(&c);
         uint64_t back = rd_uv(&c);
         int64_t dip = rd_sv(&c);
@@ -588,6 +589,7 @@ int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e)
 /* ---- names ------------------------------------------------------------------------------ */
 const char *mw_record_type_name(unsigned type)
 {
+    if (type >= MW_REC_FREE_NEAR && type <= 0xFF) return "FREE_NEAR"; /* version 2 */
     switch (type) {
     case MW_REC_HEADER: return "HEADER";
     case MW_REC_END: return "END";

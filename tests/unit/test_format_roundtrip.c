@@ -726,6 +726,7 @@ Test(format_roundtrip, compact_forms)
     cr_assert(strstr(d.err, "ALLOC_SAME"), "%s", d.err);
     uint8_t fnear[] = { MW_REC_FREE_NEAR | 3 };
     cr_assert_eq(mw_decode_record(&d, fnear, 1, 0, &r, &used, NULL), MW_CORRUPT);
+    cr_assert(strstr(d.err, "FREE_NEAR record (type 0x83)"), "%s", d.err);
     d.hflags = 0;
     uint8_t full[16];
     size_t fl = mw_enc_alloc(full, sizeof full, MW_AK_MALLOC, 1, 1, 0x1000, NULL);
@@ -744,6 +745,11 @@ Test(format_roundtrip, compact_forms)
     cr_assert_eq(mw_decode_record(&d, old, sizeof old, 0, &r, &used, NULL), MW_OK);
     cr_assert_eq(used, 3);
     cr_assert_eq(r.type, 0x90);
+    /* and STACK_NODE_D's type, unassigned in version 1, is an unknown record there */
+    uint8_t sn[] = { MW_REC_STACK_NODE_D, 3, 0x00, 0x05, 0x00 };
+    cr_assert_eq(mw_decode_record(&d, sn, sizeof sn, 0, &r, &used, NULL), MW_OK);
+    cr_assert_eq(r.type, MW_REC_STACK_NODE_D);
+    cr_assert_eq(used, 5);
     mw_decoder_free(&d);
 }
 
@@ -850,7 +856,9 @@ Test(format_roundtrip, names)
 {
     cr_assert_str_eq(mw_record_type_name(MW_REC_ALLOC), "ALLOC");
     cr_assert_str_eq(mw_record_type_name(MW_REC_LIMITS), "LIMITS");
-    cr_assert_str_eq(mw_record_type_name(0xEE), "unknown");
+    cr_assert_str_eq(mw_record_type_name(0x6E), "unknown");
+    cr_assert_str_eq(mw_record_type_name(0xEE), "FREE_NEAR");
+    cr_assert_str_eq(mw_record_type_name(MW_REC_ALLOC_SAME), "ALLOC_SAME");
     cr_assert_str_eq(mw_alloc_kind_name(MW_AK_POSIX_MEMALIGN), "posix_memalign");
     cr_assert_str_eq(mw_alloc_kind_name(MW_AK_COUNT), "unknown");
 }
