@@ -1,9 +1,10 @@
 /*
  * compress_mix.c — victim for the writer's per-frame compression choice (test_shim_compress.c).
  *
- *     compress_mix repeat N    N "requests", each the same sequence of 12 allocations from
- *                              the same call sites, with sizes that vary a little with the
- *                              request number (like rows or queries in a real program)
+ *     compress_mix repeat N    N "requests", each a few microseconds of work and the same
+ *                              sequence of 12 allocations from the same call sites, with sizes
+ *                              that vary a little with the request number (like rows or
+ *                              queries in a real program)
  *     compress_mix random N    N malloc/free pairs with random sizes over 64 random slots
  *                              (a fixed-seed PRNG: incompressible beyond entropy coding)
  *
@@ -27,6 +28,10 @@ __attribute__((noinline)) static char *make(size_t n, int tag)
 
 __attribute__((noinline)) static void request(unsigned long i)
 {
+    /* some work per request, as a real program does: records arrive at a pace the strong
+     * setting keeps up with even on a loaded machine */
+    for (volatile int w = 0; w < 3000; w++)
+        ;
     char *keep[12];
     for (int k = 0; k < 12; k++) keep[k] = make(16 + (size_t)k * 24 + i % 7 + (k == 5 ? i % 200 : 0), k);
     for (int k = 11; k >= 0; k--) free(keep[k]);
