@@ -12,9 +12,9 @@
  * (FIRST_FRAME bytes of input, level 9 with small tables), then goes fast (level 1, with
  * long-distance matching over 2 MiB when the last frame compressed LDM_RATIO to 1: on random
  * churn it only costs time, on repetitive records it writes a tenth), and at each frame end
- * looks at that frame: if it compressed at
- * least PROMOTE_RATIO to 1 while the writer was busy under half of the time, the next frame is
- * strong (and long: long frames keep the match window). A strong frame is ended early, and the
+ * looks at that frame: if it compressed at least PROMOTE_RATIO to 1 while the writer was busy
+ * under half of the time, the next frame is strong (and long: long frames keep the match
+ * window). A strong frame is ended early, and the
  * writer goes back to fast for a while (doubling each time), as soon as it falls behind: a
  * thread's ring found BEHIND_FILL_PCT full (its thread is about to wait for room), or, in
  * writer.c, a piece of input compressed slower than a few MB/s. The strong setting
