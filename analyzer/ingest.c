@@ -133,6 +133,37 @@ static inline void site_changed(mw_proc *p, uint32_t si)
 }
 
 /* ---- heap blocks ----------------------------------------------------------------------- */
+/* A stack node: into p->nodes, indexed by id through the dense array when the id is near the
+ * node count (the shim numbers nodes 1, 2, 3...), else through the hash map. A node written
+ * again replaces the first. */
+static int add_node(mw_proc *p, uint64_t id, uint64_t parent, uint64_t ip)
+{
+    mw_stack_node nd = {id, parent, ip};
+    int64_t have = mw_proc_node_index(p, id);
+    if (have >= 0) {
+        p->nodes.v[have] = nd;
+        return 0;
+    }
+    if (!MW_VEC_PUSH(p->nodes, nd)) return OOM;
+    uint64_t ix = p->nodes.n - 1;
+    if (id < 2 * (uint64_t)p->nodes.n + 65536 && ix < UINT32_MAX - 1) {
+        if (id >= p->node_ix.n) {
+            size_t want = (size_t)id + 1;
+            if (want > p->node_ix.cap &&
+                !mw_vec_grow((void **)&p->node_ix.v, &p->node_ix.cap, sizeof *p->node_ix.v, want))
+                return OOM;
+            memset(p->node_ix.v + p->node_ix.n, 0, (want - p->node_ix.n) * sizeof *p->node_ix.v);
+            p->node_ix.n = want;
+        }
+        p->node_ix.v[id] = (uint32_t)(ix + 1);
+        return 0;
+    }
+    uint64_t *v = mw_hmap_put(&p->node_by_id, id, NULL);
+    if (!v) return OOM;
+    *v = ix;
+    return 0;
+}
+
 static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t seq,
                        uint64_t size, uint64_t stack, uint64_t addr)
 {
@@ -525,19 +556,8 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         if (v) p->modules.v[*v].unloaded = true;
         return 0;
     }
-    case MW_REC_STACK_NODE: {
-        bool added;
-        uint64_t *v = mw_hmap_put(&p->node_by_id, r->u.stack_node.id, &added);
-        if (!v) return OOM;
-        mw_stack_node nd = {r->u.stack_node.id, r->u.stack_node.parent, r->u.stack_node.ip};
-        if (!added) {
-            p->nodes.v[*v] = nd;
-            return 0;
-        }
-        if (!MW_VEC_PUSH(p->nodes, nd)) return OOM;
-        *v = p->nodes.n - 1;
-        return 0;
-    }
+    case MW_REC_STACK_NODE:
+        return add_node(p, r->u.stack_node.id, r->u.stack_node.parent, r->u.stack_node.ip);
     case MW_REC_ALLOC:
         if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
         thr->seq = seq;

@@ -55,6 +55,7 @@ void mw_proc_free(mw_proc *p)
     free(p->modules.v);
     mw_hmap_free(&p->module_by_id);
     free(p->nodes.v);
+    free(p->node_ix.v);
     mw_hmap_free(&p->node_by_id);
     for (size_t i = 0; i < p->sites.n; i++) free(p->sites.v[i].series);
     free(p->sites.v);
@@ -115,14 +116,21 @@ const char *mw_reach_kind_name(unsigned kind)
     }
 }
 
+int64_t mw_proc_node_index(const mw_proc *p, uint64_t id)
+{
+    if (id < p->node_ix.n && p->node_ix.v[id]) return (int64_t)p->node_ix.v[id] - 1;
+    const uint64_t *ix = mw_hmap_get((mw_hmap *)&p->node_by_id, id);
+    return ix ? (int64_t)*ix : -1;
+}
+
 size_t mw_proc_stack_ips(const mw_proc *p, uint64_t stack, uint64_t *ips, size_t max)
 {
     size_t n = 0;
     /* Bounded walk: a corrupt trace may contain parent cycles. */
     while (stack != 0 && n < max) {
-        uint64_t *ix = mw_hmap_get(&p->node_by_id, stack);
-        if (!ix) break;
-        const mw_stack_node *nd = &p->nodes.v[*ix];
+        int64_t ix = mw_proc_node_index(p, stack);
+        if (ix < 0) break;
+        const mw_stack_node *nd = &p->nodes.v[ix];
         ips[n++] = nd->ip;
         if (nd->parent == stack) break;
         stack = nd->parent;

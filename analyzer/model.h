@@ -167,6 +167,9 @@ typedef struct mw_proc {
     MW_VEC(mw_module) modules;
     mw_hmap module_by_id;
     MW_VEC(mw_stack_node) nodes;
+    MW_VEC(uint32_t) node_ix;         /* node id -> index in nodes + 1 (0: not here): the shim's
+                                         ids are dense from 1; ids far beyond the node count
+                                         (a damaged or hostile trace) go to node_by_id */
     mw_hmap node_by_id;
     MW_VEC(mw_site) sites;
     mw_hmap site_by_stack;
@@ -215,6 +218,8 @@ uint64_t mw_proc_unfreed_bytes(const mw_proc *p);  /* every kind */
 const char *mw_reach_kind_name(unsigned kind);
 /* Stack frames of a node, innermost first: fills ips (at most max) and returns the depth. */
 size_t mw_proc_stack_ips(const mw_proc *p, uint64_t stack, uint64_t *ips, size_t max);
+/* Index in p->nodes of stack node id, or -1. */
+int64_t mw_proc_node_index(const mw_proc *p, uint64_t id);
 const char *mw_sql_db_name(uint64_t db);
 const char *mw_sql_res_name(uint64_t type);
 /* Name of a thread index ("" when unknown) and its kernel tid (0 when unknown). */

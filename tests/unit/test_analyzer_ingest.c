@@ -106,6 +106,39 @@ Test(ingest, totals_temporary_and_peak)
     mw_tb_release(&b);
 }
 
+/* Stack nodes: dense ids (the shim's) go through the direct index, ids far beyond the node
+ * count (a damaged or hostile trace) through the hash map; both resolve, a node written again
+ * replaces the first, and an unknown id stops the walk. */
+Test(ingest, stack_nodes_dense_and_sparse_ids)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b); /* nodes 1, 2 (parent 1), 3 (parent 1) */
+    const uint64_t far = 1000000000000ull;
+    MW_TB_ADD(&b, mw_enc_stack_node, far, 2, 0x404000);       /* sparse, parent dense */
+    MW_TB_ADD(&b, mw_enc_stack_node, 5, far, 0x405000);       /* dense, parent sparse */
+    MW_TB_ADD(&b, mw_enc_stack_node, 3, 2, 0x403333);         /* written again */
+    MW_TB_ADD(&b, mw_enc_stack_node, UINT64_MAX, 77, 0x406000); /* parent unknown */
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    uint64_t ips[8];
+    cr_assert_eq(mw_proc_stack_ips(p, 5, ips, 8), 4);
+    cr_assert_eq(ips[0], 0x405000);
+    cr_assert_eq(ips[1], 0x404000);
+    cr_assert_eq(ips[2], 0x402000);
+    cr_assert_eq(ips[3], 0x401000);
+    cr_assert_eq(mw_proc_stack_ips(p, 3, ips, 8), 3);
+    cr_assert_eq(ips[0], 0x403333);
+    cr_assert_eq(ips[1], 0x402000);
+    cr_assert_eq(mw_proc_stack_ips(p, UINT64_MAX, ips, 8), 1);
+    cr_assert_eq(mw_proc_stack_ips(p, 4, ips, 8), 0);
+    cr_assert_eq(mw_proc_node_index(p, 4), -1);
+    cr_assert_eq(mw_proc_node_index(p, far + 1), -1);
+    cr_assert_eq(p->nodes.n, 6);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 Test(ingest, free_before_its_alloc_is_kept_pending)
 {
     mw_tracebuf b;
