@@ -46,6 +46,24 @@ static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
 static uint32_t site_for(mw_proc *p, uint64_t stack)
 {
     if (p->last_site != UINT32_MAX && p->last_stack == stack) return p->last_site;
+    /* (a site made while its id was still too far to be dense stays in the map) */
+    int64_t d = mw_proc_site_index(p, stack);
+    if (d < 0 && mw_dense_ok(stack, p->nodes.n, p->sites.n)) {
+        /* a stack id near the node count: a dense-table site (new, or not there yet) */
+        mw_site s = {0};
+        s.stack = stack;
+        if (!MW_VEC_PUSH(p->sites, s)) return UINT32_MAX;
+        if (!mw_dense_set(&p->site_ix, stack, p->sites.n - 1)) {
+            p->sites.n--;
+            return UINT32_MAX;
+        }
+        d = (int64_t)p->sites.n - 1;
+    }
+    if (d >= 0) {
+        p->last_stack = stack;
+        p->last_site = (uint32_t)d;
+        return (uint32_t)d;
+    }
     bool added;
     uint64_t *v = mw_hmap_put(&p->site_by_stack, stack, &added);
     if (!v) return UINT32_MAX;
@@ -146,18 +164,7 @@ static int add_node(mw_proc *p, uint64_t id, uint64_t parent, uint64_t ip)
     }
     if (!MW_VEC_PUSH(p->nodes, nd)) return OOM;
     uint64_t ix = p->nodes.n - 1;
-    if (id < 2 * (uint64_t)p->nodes.n + 65536 && ix < UINT32_MAX - 1) {
-        if (id >= p->node_ix.n) {
-            size_t want = (size_t)id + 1;
-            if (want > p->node_ix.cap &&
-                !mw_vec_grow((void **)&p->node_ix.v, &p->node_ix.cap, sizeof *p->node_ix.v, want))
-                return OOM;
-            memset(p->node_ix.v + p->node_ix.n, 0, (want - p->node_ix.n) * sizeof *p->node_ix.v);
-            p->node_ix.n = want;
-        }
-        p->node_ix.v[id] = (uint32_t)(ix + 1);
-        return 0;
-    }
+    if (mw_dense_ok(id, p->nodes.n, ix)) return mw_dense_set(&p->node_ix, id, ix) ? 0 : OOM;
     uint64_t *v = mw_hmap_put(&p->node_by_id, id, NULL);
     if (!v) return OOM;
     *v = ix;

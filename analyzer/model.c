@@ -56,6 +56,7 @@ void mw_proc_free(mw_proc *p)
     mw_hmap_free(&p->module_by_id);
     free(p->nodes.v);
     free(p->node_ix.v);
+    free(p->site_ix.v);
     mw_hmap_free(&p->node_by_id);
     for (size_t i = 0; i < p->sites.n; i++) free(p->sites.v[i].series);
     free(p->sites.v);
@@ -116,10 +117,31 @@ const char *mw_reach_kind_name(unsigned kind)
     }
 }
 
+bool mw_dense_set(mw_dense_ix *ix, uint64_t id, size_t index)
+{
+    if (id >= ix->n) {
+        size_t want = (size_t)id + 1;
+        if (!mw_vec_grow((void **)&ix->v, &ix->cap, sizeof *ix->v, want)) return false;
+        memset(ix->v + ix->n, 0, (want - ix->n) * sizeof *ix->v);
+        ix->n = want;
+    }
+    ix->v[id] = (uint32_t)(index + 1);
+    return true;
+}
+
 int64_t mw_proc_node_index(const mw_proc *p, uint64_t id)
 {
-    if (id < p->node_ix.n && p->node_ix.v[id]) return (int64_t)p->node_ix.v[id] - 1;
-    const uint64_t *ix = mw_hmap_get((mw_hmap *)&p->node_by_id, id);
+    int64_t d = mw_dense_get(&p->node_ix, id);
+    if (d >= 0) return d;
+    const uint64_t *ix = mw_hmap_get(&p->node_by_id, id);
+    return ix ? (int64_t)*ix : -1;
+}
+
+int64_t mw_proc_site_index(const mw_proc *p, uint64_t stack)
+{
+    int64_t d = mw_dense_get(&p->site_ix, stack);
+    if (d >= 0 || !p->site_by_stack.count) return d;
+    const uint64_t *ix = mw_hmap_get(&p->site_by_stack, stack);
     return ix ? (int64_t)*ix : -1;
 }
 

@@ -132,6 +132,7 @@ typedef struct mw_leak {
 } mw_leak;
 
 #define MW_VEC(T) struct { T *v; size_t n, cap; }
+typedef MW_VEC(uint32_t) mw_dense_ix;
 
 typedef struct mw_proc {
     char *trace_path;
@@ -167,11 +168,12 @@ typedef struct mw_proc {
     MW_VEC(mw_module) modules;
     mw_hmap module_by_id;
     MW_VEC(mw_stack_node) nodes;
-    MW_VEC(uint32_t) node_ix;         /* node id -> index in nodes + 1 (0: not here): the shim's
-                                         ids are dense from 1; ids far beyond the node count
-                                         (a damaged or hostile trace) go to node_by_id */
+    mw_dense_ix node_ix;              /* node id -> index in nodes (mw_dense_*); ids far beyond
+                                         the node count (a damaged or hostile trace) go to
+                                         node_by_id */
     mw_hmap node_by_id;
     MW_VEC(mw_site) sites;
+    mw_dense_ix site_ix;              /* stack id -> index in sites, like node_ix */
     mw_hmap site_by_stack;
     MW_VEC(uint32_t) dirty_sites;
     size_t nlive;                     /* live blocks (in the threads' tables) */
@@ -203,6 +205,19 @@ typedef struct mw_proc {
     uint64_t nleaked_mappings_bytes;
 } mw_proc;
 
+/* A dense id -> index table: v[id] = index + 1, 0 = not here. For ids the shim numbers 1, 2, 3...
+ * (stack nodes); callers keep ids far beyond their element count in a hash map instead. */
+bool mw_dense_set(mw_dense_ix *ix, uint64_t id, size_t index);  /* false: out of memory */
+static inline int64_t mw_dense_get(const mw_dense_ix *ix, uint64_t id)
+{
+    return id < ix->n && ix->v[id] ? (int64_t)ix->v[id] - 1 : -1;
+}
+/* Whether id is near enough to the element count n to go into a dense table. */
+static inline bool mw_dense_ok(uint64_t id, size_t n, size_t index)
+{
+    return id < 2 * (uint64_t)n + 65536 && index < UINT32_MAX - 1;
+}
+
 #define MW_VEC_PUSH(vec, val)                                                      \
     (((vec).n < (vec).cap || mw_vec_grow((void **)&(vec).v, &(vec).cap, sizeof *(vec).v, \
                                          (vec).n + 1))                             \
@@ -220,6 +235,8 @@ const char *mw_reach_kind_name(unsigned kind);
 size_t mw_proc_stack_ips(const mw_proc *p, uint64_t stack, uint64_t *ips, size_t max);
 /* Index in p->nodes of stack node id, or -1. */
 int64_t mw_proc_node_index(const mw_proc *p, uint64_t id);
+/* Index in p->sites of the site of stack id, or -1. */
+int64_t mw_proc_site_index(const mw_proc *p, uint64_t stack);
 const char *mw_sql_db_name(uint64_t db);
 const char *mw_sql_res_name(uint64_t type);
 /* Name of a thread index ("" when unknown) and its kernel tid (0 when unknown). */

@@ -70,9 +70,9 @@ static mw_proc *ingest_ok(const mw_tracebuf *b)
 
 static const mw_site *site_of(const mw_proc *p, uint64_t stack)
 {
-    uint64_t *ix = mw_hmap_get(&p->site_by_stack, stack);
-    cr_assert_not_null(ix, "no site for stack %llu", (unsigned long long)stack);
-    return &p->sites.v[*ix];
+    int64_t ix = mw_proc_site_index(p, stack);
+    cr_assert_geq(ix, 0, "no site for stack %llu", (unsigned long long)stack);
+    return &p->sites.v[ix];
 }
 
 Test(ingest, totals_temporary_and_peak)
@@ -135,6 +135,34 @@ Test(ingest, stack_nodes_dense_and_sparse_ids)
     cr_assert_eq(mw_proc_node_index(p, 4), -1);
     cr_assert_eq(mw_proc_node_index(p, far + 1), -1);
     cr_assert_eq(p->nodes.n, 6);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
+/* Sites keyed by stack id the same way: one site per stack, also for a stack id first seen
+ * while it was too far to be dense and seen again once the node count caught up. */
+Test(ingest, sites_dense_and_sparse_stack_ids)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b); /* nodes 1..3 */
+    const uint64_t far = 1ull << 40, late = 70000; /* late: beyond 2 x 3 + 65536, for now */
+    MW_TB_ADD(&b, mw_enc_alloc, MW_AK_MALLOC, 10, far, 0x1000, NULL);
+    MW_TB_ADD(&b, mw_enc_alloc, MW_AK_MALLOC, 20, 3, 0x2000, NULL);
+    MW_TB_ADD(&b, mw_enc_alloc, MW_AK_MALLOC, 30, late, 0x3000, NULL);
+    for (uint64_t id = 4; id < 3010; id++) MW_TB_ADD(&b, mw_enc_stack_node, id, id - 1, 0x500000 + id);
+    MW_TB_ADD(&b, mw_enc_alloc, MW_AK_MALLOC, 40, late, 0x4000, NULL); /* now dense-eligible */
+    MW_TB_ADD(&b, mw_enc_alloc, MW_AK_MALLOC, 50, far, 0x5000, NULL);
+    MW_TB_ADD(&b, mw_enc_alloc, MW_AK_MALLOC, 60, 3, 0x6000, NULL);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->sites.n, 3, "%zu sites", p->sites.n);
+    for (size_t i = 0; i < p->sites.n; i++) {
+        const mw_site *st = &p->sites.v[i];
+        uint64_t want = st->stack == far ? 60 : st->stack == 3 ? 80 : st->stack == late ? 70 : 0;
+        cr_assert_eq(st->calls, 2, "site of stack %llu", (unsigned long long)st->stack);
+        cr_assert_eq(st->bytes, want, "site of stack %llu", (unsigned long long)st->stack);
+    }
     mw_proc_free(p);
     mw_tb_release(&b);
 }
