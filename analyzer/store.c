@@ -289,6 +289,38 @@ static void write_facts(wctx *w, const mw_proc *p)
     sqlite3_finalize(s);
 }
 
+/* Stack nodes, the largest table (millions of rows for deep, varied stacks): NODE_BATCH rows
+ * per statement, then one row per statement for the rest. */
+#define NODE_BATCH 64
+static void write_nodes(wctx *w, const mw_proc *p)
+{
+    char sql[96 + NODE_BATCH * 10];
+    size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO stack_nodes(run_id,node_id,parent_id,ip) VALUES");
+    for (int r = 0; r < NODE_BATCH; r++) k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?,?)", r ? "," : "");
+    sqlite3_stmt *many = prep(w, sql), *one = NULL;
+    size_t i = 0;
+    for (; many && i + NODE_BATCH <= p->nodes.n; i += NODE_BATCH) {
+        for (int r = 0; r < NODE_BATCH; r++) {
+            const mw_stack_node *nd = &p->nodes.v[i + (size_t)r];
+            BI(many, 4 * r + 1, w->run);
+            BI(many, 4 * r + 2, nd->id);
+            BI(many, 4 * r + 3, nd->parent);
+            BI(many, 4 * r + 4, nd->ip);
+        }
+        step(w, many);
+    }
+    sqlite3_finalize(many);
+    one = prep(w, "INSERT OR REPLACE INTO stack_nodes(run_id,node_id,parent_id,ip) VALUES(?,?,?,?)");
+    for (; one && i < p->nodes.n; i++) {
+        BI(one, 1, w->run);
+        BI(one, 2, p->nodes.v[i].id);
+        BI(one, 3, p->nodes.v[i].parent);
+        BI(one, 4, p->nodes.v[i].ip);
+        step(w, one);
+    }
+    sqlite3_finalize(one);
+}
+
 static void write_threads_modules_nodes(wctx *w, const mw_proc *p)
 {
     sqlite3_stmt *s = prep(w, "INSERT INTO threads(run_id,tidx,tid,parent_tidx,name) VALUES(?,?,?,?,?)");
@@ -320,15 +352,7 @@ static void write_threads_modules_nodes(wctx *w, const mw_proc *p)
         free(bid);
     }
     sqlite3_finalize(s);
-    s = prep(w, "INSERT OR REPLACE INTO stack_nodes(run_id,node_id,parent_id,ip) VALUES(?,?,?,?)");
-    for (size_t i = 0; s && i < p->nodes.n; i++) {
-        BI(s, 1, w->run);
-        BI(s, 2, p->nodes.v[i].id);
-        BI(s, 3, p->nodes.v[i].parent);
-        BI(s, 4, p->nodes.v[i].ip);
-        step(w, s);
-    }
-    sqlite3_finalize(s);
+    write_nodes(w, p);
 }
 
 typedef struct frame_arg {
