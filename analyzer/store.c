@@ -291,7 +291,7 @@ static void write_facts(wctx *w, const mw_proc *p)
 
 /* Stack nodes, the largest table (millions of rows for deep, varied stacks): NODE_BATCH rows
  * per statement, then one row per statement for the rest. */
-#define NODE_BATCH 64
+#define NODE_BATCH 256
 static void write_nodes(wctx *w, const mw_proc *p)
 {
     char sql[96 + NODE_BATCH * 10];
