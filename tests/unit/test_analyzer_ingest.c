@@ -584,6 +584,30 @@ Test(store, reingest_is_idempotent_and_values_are_bound)
     mw_tb_release(&b);
 }
 
+/* Stack nodes go to the store 256 rows per statement and the rest one by one: 600 nodes
+ * (two batches and 88 single rows) come back exactly, also when written twice. */
+Test(store, stack_nodes_in_batches)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b); /* nodes 1..3 */
+    for (uint64_t id = 4; id <= 600; id++) MW_TB_ADD(&b, mw_enc_stack_node, id, id / 2, 0x400000 + id * 3);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    mw_store *st = mw_store_open(":memory:", err, sizeof err);
+    cr_assert_not_null(st, "%s", err);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(mw_store_write(st, p, NULL, err, sizeof err), 0, "%s", err);
+    sqlite3 *db = mw_store_db(st);
+    cr_assert_eq(count(db, "SELECT count(*) FROM stack_nodes"), 600);
+    cr_assert_eq(count(db, "SELECT count(*) FROM stack_nodes WHERE node_id > 3 AND "
+                           "(parent_id != node_id / 2 OR ip != 4194304 + node_id * 3)"), 0);
+    cr_assert_eq(count(db, "SELECT sum(node_id) FROM stack_nodes"), 600 * 601 / 2);
+    mw_store_close(st);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 Test(store, refuses_a_foreign_database)
 {
     char dir[] = "/tmp/mw-an-db-XXXXXX";
