@@ -292,6 +292,14 @@ static void write_facts(wctx *w, const mw_proc *p)
 /* Stack nodes, the largest table (millions of rows for deep, varied stacks): NODE_BATCH rows
  * per statement, then one row per statement for the rest. */
 #define NODE_BATCH 256
+static void bind_node(wctx *w, sqlite3_stmt *s, int base, const mw_stack_node *nd)
+{
+    BI(s, base + 1, w->run);
+    BI(s, base + 2, nd->id);
+    BI(s, base + 3, nd->parent);
+    BI(s, base + 4, nd->ip);
+}
+
 static void write_nodes(wctx *w, const mw_proc *p)
 {
     char sql[96 + NODE_BATCH * 10];
@@ -300,22 +308,13 @@ static void write_nodes(wctx *w, const mw_proc *p)
     sqlite3_stmt *many = prep(w, sql), *one = NULL;
     size_t i = 0;
     for (; many && i + NODE_BATCH <= p->nodes.n; i += NODE_BATCH) {
-        for (int r = 0; r < NODE_BATCH; r++) {
-            const mw_stack_node *nd = &p->nodes.v[i + (size_t)r];
-            BI(many, 4 * r + 1, w->run);
-            BI(many, 4 * r + 2, nd->id);
-            BI(many, 4 * r + 3, nd->parent);
-            BI(many, 4 * r + 4, nd->ip);
-        }
+        for (int r = 0; r < NODE_BATCH; r++) bind_node(w, many, 4 * r, &p->nodes.v[i + (size_t)r]);
         step(w, many);
     }
     sqlite3_finalize(many);
     one = prep(w, "INSERT OR REPLACE INTO stack_nodes(run_id,node_id,parent_id,ip) VALUES(?,?,?,?)");
     for (; one && i < p->nodes.n; i++) {
-        BI(one, 1, w->run);
-        BI(one, 2, p->nodes.v[i].id);
-        BI(one, 3, p->nodes.v[i].parent);
-        BI(one, 4, p->nodes.v[i].ip);
+        bind_node(w, one, 0, &p->nodes.v[i]);
         step(w, one);
     }
     sqlite3_finalize(one);

@@ -105,33 +105,29 @@ void mw_decoder_free(mw_decoder *d)
     d->nthreads = 0;
 }
 
+/* Grows one per-thread array from old to n elements, the new ones zeroed; 0 on success. */
+static int grow_zeroed(void **arr, size_t elem, size_t old, size_t n)
+{
+    unsigned char *p = realloc(*arr, n * elem);
+    if (!p) return -1;
+    memset(p + old * elem, 0, (n - old) * elem);
+    *arr = p;
+    return 0;
+}
+
 /* Makes tidx addressable in the per-thread arrays; 0 on success. */
 static int ensure_thread(mw_decoder *d, uint64_t tidx)
 {
     if (tidx < d->nthreads) return 0;
     if (tidx > MW_MAX_TIDX) return -1;
-    size_t n = d->nthreads ? d->nthreads : 16;
+    size_t o = d->nthreads, n = o ? o : 16;
     while (n <= tidx) n *= 2;
-    uint64_t *pa = realloc(d->prev_addr, n * sizeof *pa);
-    if (!pa) return -1;
-    d->prev_addr = pa;
-    uint64_t *sq = realloc(d->seq, n * sizeof *sq);
-    if (!sq) return -1;
-    d->seq = sq;
-    uint64_t *sb = realloc(d->sql_base, n * sizeof *sb);
-    if (!sb) return -1;
-    d->sql_base = sb;
-    mw_alloc_last *al = realloc(d->alloc_last, n * sizeof *al);
-    if (!al) return -1;
-    d->alloc_last = al;
-    memset(al + d->nthreads, 0, (n - d->nthreads) * sizeof *al);
-    mw_node_last *nl = realloc(d->node_last, n * sizeof *nl);
-    if (!nl) return -1;
-    d->node_last = nl;
-    memset(nl + d->nthreads, 0, (n - d->nthreads) * sizeof *nl);
-    memset(pa + d->nthreads, 0, (n - d->nthreads) * sizeof *pa);
-    memset(sq + d->nthreads, 0, (n - d->nthreads) * sizeof *sq);
-    memset(sb + d->nthreads, 0, (n - d->nthreads) * sizeof *sb);
+    if (grow_zeroed((void **)&d->prev_addr, sizeof *d->prev_addr, o, n) ||
+        grow_zeroed((void **)&d->seq, sizeof *d->seq, o, n) ||
+        grow_zeroed((void **)&d->sql_base, sizeof *d->sql_base, o, n) ||
+        grow_zeroed((void **)&d->alloc_last, sizeof *d->alloc_last, o, n) ||
+        grow_zeroed((void **)&d->node_last, sizeof *d->node_last, o, n))
+        return -1;
     d->nthreads = n;
     return 0;
 }
@@ -168,6 +164,16 @@ int mw_decode_preamble(mw_decoder *d, const uint8_t *p, size_t n, uint32_t *vers
     return MW_OK;
 }
 
+/* The current thread's block dist ALLOC/REALLOC records back (own-thread form, FREE_NEAR). */
+static inline int own_ref(const mw_decoder *d, uint64_t dist, mw_block_ref *ref)
+{
+    uint64_t have = d->cur_tidx < d->nthreads ? d->seq[d->cur_tidx] : 0;
+    if (dist > have) return -1;
+    ref->tidx = d->cur_tidx;
+    ref->seq = have - dist;
+    return 0;
+}
+
 /* Resolves a FREE/REALLOC block reference (see mw_enc_free) against the current thread. */
 static inline int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
 {
@@ -177,12 +183,7 @@ static inline int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
         ref->seq = rd_uv(c);
         return ref->tidx > MW_MAX_TIDX ? -1 : 0;
     }
-    uint64_t have = d->cur_tidx < d->nthreads ? d->seq[d->cur_tidx] : 0;
-    uint64_t dist = a >> 1;
-    if (dist > have) return -1;
-    ref->tidx = d->cur_tidx;
-    ref->seq = have - dist;
-    return 0;
+    return own_ref(d, a >> 1, ref);
 }
 
 /* A new block in the current thread's stream (ALLOC, REALLOC): its absolute address from the
@@ -209,12 +210,10 @@ static int decode_compact(mw_decoder *d, const uint8_t *p, size_t n, uint64_t st
     unsigned type = p[0];
     rec->offset = stream_offset;
     if (type >= MW_REC_FREE_NEAR) {
-        uint64_t have = d->cur_tidx < d->nthreads ? d->seq[d->cur_tidx] : 0;
-        uint64_t dist = type - MW_REC_FREE_NEAR;
-        if (dist > have) return corrupt(d, "bad block reference", type, stream_offset);
+        if (own_ref(d, type - MW_REC_FREE_NEAR, &rec->u.free.ref))
+            return corrupt(d, "bad block reference", type, stream_offset);
         rec->type = MW_REC_FREE;
         rec->length = 0;
-        rec->u.free.ref = (mw_block_ref){ d->cur_tidx, have - dist };
         *used = 1;
         return MW_OK;
     }

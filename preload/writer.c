@@ -107,8 +107,9 @@ static void write_all(const uint8_t *p, size_t n)
 }
 
 /* One compressor call sequence: all of src with the given end directive, writing whatever it
- * outputs. False when compression failed (the rest is counted as lost). */
-static bool zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool behind)
+ * outputs. Returns the time it took in ns, or -1 when compression failed (the rest is counted
+ * as lost). */
+static int64_t zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool behind)
 {
     uint64_t t0 = mw_mono_raw_ns(), produced = 0;
     ZSTD_inBuffer in = { src, n, 0 };
@@ -119,19 +120,20 @@ static bool zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool be
             mw_diag("compression failed (%s); further trace data is counted as lost", ZSTD_getErrorName(r));
             broken = true;
             atomic_fetch_add(&lost_by, n - in.pos);
-            return false;
+            return -1;
         }
         if (out.pos) write_all(obuf, out.pos);
         produced += out.pos;
         if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0) break;
     }
-    mw_zlevel_account(n, produced, mw_mono_raw_ns() - t0);
+    uint64_t dt = mw_mono_raw_ns() - t0;
+    mw_zlevel_account(n, produced, dt);
     frame_in += n;
     if (mode == ZSTD_e_end) {
         frame_in = 0;
         mw_zlevel_frame_end(cctx, behind);
     }
-    return true;
+    return (int64_t)dt;
 }
 
 /* Feeds bytes to the compressor with the given end directive. Compressing strong, the input
@@ -143,14 +145,13 @@ static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
         return;
     }
     while (mw_zlevel_strong() && n > STRONG_PIECE) {
-        uint64_t t0 = mw_mono_raw_ns();
-        if (!zpiece(src, STRONG_PIECE, ZSTD_e_continue, false)) return;
-        uint64_t dt = mw_mono_raw_ns() - t0;
+        int64_t dt = zpiece(src, STRONG_PIECE, ZSTD_e_continue, false);
+        if (dt < 0) return;
         src += STRONG_PIECE;
         n -= STRONG_PIECE;
         if (frame_in >= STRONG_WARM &&
-            (uint64_t)STRONG_PIECE * 1000000000ull < (uint64_t)STRONG_MIN_BPS * dt &&
-            !zpiece(NULL, 0, ZSTD_e_end, true))
+            (uint64_t)STRONG_PIECE * 1000000000ull < (uint64_t)STRONG_MIN_BPS * (uint64_t)dt &&
+            zpiece(NULL, 0, ZSTD_e_end, true) < 0)
             return;
     }
     zpiece(src, n, mode, false);
