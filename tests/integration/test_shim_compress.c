@@ -3,7 +3,8 @@
  * seen from outside: the trace's zstd frames carry their window size, which tells the
  * settings apart (first frame 128 KiB; plain level 1 512 KiB; level 1 with long-distance
  * matching and the strong setting 2 MiB). Repetitive records get a 2 MiB window and a trace far
- * smaller than level 1 gives; random churn never leaves plain level 1; an explicit
+ * smaller than level 1 gives; random churn never leaves plain level 1; fast churn after
+ * repetitive records ends the strong setting and ends at plain level 1; an explicit
  * MEMWATCH_ZSTD_LEVEL is used for every frame. In every case the program's output is
  * unchanged and the trace decodes to the same records.
  */
@@ -106,6 +107,22 @@ Test(shim_compress, repetitive_records_get_the_long_window_and_a_small_trace)
     cr_expect_eq(frames_with(&fl, 2u << 20), fl.n, "level 1: %zu of %zu frames at 2 MiB", frames_with(&fl, 2u << 20), fl.n);
     mwt_trace_free(&a);
     mwt_trace_free(&l);
+}
+
+/* Repetitive records, then fast random churn: the strong setting the first part earned is
+ * left as soon as the writer falls behind, and the churn ends at plain level 1. */
+Test(shim_compress, strong_setting_is_left_when_the_writer_falls_behind)
+{
+    mwt_trace t;
+    frames f;
+    run("mixed", "100000", NULL, &t, &f);
+    cr_expect(t.allocs >= 3700000 && t.allocs < 3700100, "%llu allocs", (unsigned long long)t.allocs); /* 12 per request */
+    size_t first_long = f.n, last = f.n - 1;
+    for (size_t i = 1; i < f.n && first_long == f.n; i++)
+        if (f.window[i] == 2u << 20) first_long = i;
+    cr_expect_lt(first_long, f.n, "the repetitive part never got the 2 MiB window (%zu frames)", f.n);
+    cr_expect_eq(f.window[last], 512u << 10, "last of %zu frames has window %llu", f.n, f.window[last]);
+    mwt_trace_free(&t);
 }
 
 Test(shim_compress, random_churn_stays_at_plain_level_1)

@@ -7,6 +7,7 @@
  *                              queries in a real program)
  *     compress_mix random N    N malloc/free pairs with random sizes over 64 random slots
  *                              (a fixed-seed PRNG: incompressible beyond entropy coding)
+ *     compress_mix mixed N     N requests, then 25 N random pairs as fast as it can
  *
  * Prints a checksum of what it wrote, so the traced run's output can be compared.
  */
@@ -52,12 +53,15 @@ static void random_pairs(unsigned long n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) { fprintf(stderr, "usage: compress_mix repeat|random N\n"); return 2; }
+    if (argc != 3) { fprintf(stderr, "usage: compress_mix repeat|random|mixed N\n"); return 2; }
     unsigned long n = strtoul(argv[2], NULL, 10);
     if (!strcmp(argv[1], "repeat")) {
         for (unsigned long i = 0; i < n; i++) request(i);
     } else if (!strcmp(argv[1], "random")) {
         random_pairs(n);
+    } else if (!strcmp(argv[1], "mixed")) {
+        for (unsigned long i = 0; i < n; i++) request(i);
+        random_pairs(25 * n);
     } else {
         return 2;
     }
