@@ -53,7 +53,7 @@ TEST_CFLAGS := $(ANA_CFLAGS) -Itests/integration/support $(call pc_cflags,criter
 TEST_LIBS   := $(call pc_libs,criterion) $(ANA_LIBS)
 
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
-FMT_SHIM_SRCS:= formats/mw_encode.c
+FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c
 FMT_SRCS     := $(sort $(wildcard formats/*.c))
 ANA_SRCS     := $(sort $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)))
 RUNNER_SRCS  := $(sort $(wildcard scripts/runner/*.c))

@@ -99,6 +99,14 @@ void mw_decoder_free(mw_decoder *d)
     free(d->sql_base);
     free(d->alloc_last);
     free(d->node_last);
+    if (d->win)
+        for (size_t i = 0; i < d->nthreads; i++) free(d->win[i]);
+    free(d->win);
+    free(d->run.buf);
+    d->win = NULL;
+    d->run.buf = NULL;
+    d->run.cap = 0;
+    d->run.left = 0;
     d->prev_addr = d->seq = d->sql_base = NULL;
     d->alloc_last = NULL;
     d->node_last = NULL;
@@ -126,7 +134,8 @@ static int ensure_thread(mw_decoder *d, uint64_t tidx)
         grow_zeroed((void **)&d->seq, sizeof *d->seq, o, n) ||
         grow_zeroed((void **)&d->sql_base, sizeof *d->sql_base, o, n) ||
         grow_zeroed((void **)&d->alloc_last, sizeof *d->alloc_last, o, n) ||
-        grow_zeroed((void **)&d->node_last, sizeof *d->node_last, o, n))
+        grow_zeroed((void **)&d->node_last, sizeof *d->node_last, o, n) ||
+        grow_zeroed((void **)&d->win, sizeof *d->win, o, n))
         return -1;
     d->nthreads = n;
     return 0;
@@ -174,10 +183,33 @@ static inline int own_ref(const mw_decoder *d, uint64_t dist, mw_block_ref *ref)
     return 0;
 }
 
-/* Resolves a FREE/REALLOC block reference (see mw_enc_free) against the current thread. */
-static inline int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref)
+/* The stream's format version; 0 (no preamble seen) decodes as the current one. */
+static inline uint32_t ver(const mw_decoder *d) { return d->version ? d->version : MW_FORMAT_VERSION; }
+
+/* Version 3: the current thread's rank window (allocated on first use), NULL without memory
+ * or in older streams. */
+static mw_window *cur_win(mw_decoder *d)
+{
+    if (ver(d) < 3 || d->cur_tidx >= d->nthreads) return NULL;
+    mw_window **w = &d->win[d->cur_tidx];
+    if (!*w) *w = calloc(1, sizeof **w);
+    return *w;
+}
+
+/* An own-thread reference (own form, FREE_NEAR, run ops) freed block seq: the window forgets
+ * it. Absolute-form references never touch the window (TRACE-FORMAT.md 2.4). */
+static inline void own_freed(mw_decoder *d, uint64_t seq)
+{
+    if (ver(d) >= 3 && d->cur_tidx < d->nthreads && d->win[d->cur_tidx])
+        mw_win_free(d->win[d->cur_tidx], seq);
+}
+
+/* Resolves a FREE/REALLOC block reference (see mw_enc_free) against the current thread.
+ * *own: the reference had the own-thread form. */
+static inline int rd_ref(cur *c, mw_decoder *d, mw_block_ref *ref, int *own)
 {
     uint64_t a = rd_uv(c);
+    *own = !(a & 1);
     if (a & 1) {
         ref->tidx = a >> 1;
         ref->seq = rd_uv(c);
@@ -198,6 +230,11 @@ static inline int next_block(mw_decoder *d, int has_addr, int64_t delta, uint64_
         *addr = d->prev_addr[d->cur_tidx] + (uint64_t)delta;
         d->prev_addr[d->cur_tidx] = *addr;
     }
+    if (ver(d) >= 3) {
+        mw_window *w = cur_win(d);
+        if (!w) return -1;
+        mw_win_new(w);
+    }
     uint64_t s = ++d->seq[d->cur_tidx];
     if (seq_out) *seq_out = s;
     return 0;
@@ -212,6 +249,7 @@ static int decode_compact(mw_decoder *d, const uint8_t *p, size_t n, uint64_t st
     if (type >= MW_REC_FREE_NEAR) {
         if (own_ref(d, type - MW_REC_FREE_NEAR, &rec->u.free.ref))
             return corrupt(d, "bad block reference", type, stream_offset);
+        own_freed(d, rec->u.free.ref.seq);
         rec->type = MW_REC_FREE;
         rec->length = 0;
         *used = 1;
@@ -241,9 +279,146 @@ static int decode_compact(mw_decoder *d, const uint8_t *p, size_t n, uint64_t st
     return MW_OK;
 }
 
+/* ---- CODED_RUN (version 3, TRACE-FORMAT.md 2.4) ------------------------------------------ */
+/* Starts expanding a run: its columns are copied (the caller's buffer does not outlive this
+ * call) and its events are returned by the next calls, before any further input. */
+static int run_begin(mw_decoder *d, cur *c, mw_record *rec, uint64_t stream_offset)
+{
+    uint64_t n_ops = rd_uv(c), n_rs = rd_uv(c), n_ss = rd_uv(c), n_raw = rd_uv(c), n_misc = rd_uv(c);
+    if (c->bad) return corrupt(d, "fields overrun the payload or a varint is malformed", MW_REC_CODED_RUN, stream_offset);
+    uint64_t room = (uint64_t)(c->end - c->p), need = 0;
+    const uint64_t lens[5] = { n_ops, n_rs, n_ss, n_raw, n_misc };
+    for (unsigned i = 0; i < 5; i++) {
+        if (lens[i] > room - need)
+            return corrupt(d, "column lengths overrun the payload", MW_REC_CODED_RUN, stream_offset);
+        need += lens[i];
+    }
+    if (d->cur_tidx >= d->nthreads && ensure_thread(d, d->cur_tidx))
+        return corrupt(d, "thread table exhausted", MW_REC_CODED_RUN, stream_offset);
+    if (need > d->run.cap) {
+        uint8_t *b = realloc(d->run.buf, (size_t)need);
+        if (!b) return corrupt(d, "out of memory for the run's columns", MW_REC_CODED_RUN, stream_offset);
+        d->run.buf = b;
+        d->run.cap = (size_t)need;
+    }
+    if (need) memcpy(d->run.buf, c->p, (size_t)need);
+    const uint8_t *q = d->run.buf;
+    d->run.ops = q;
+    d->run.rs = q += n_ops;
+    d->run.rs_end = d->run.ss = q += n_rs;
+    d->run.ss_end = d->run.raw = q += n_ss;
+    d->run.raw_end = d->run.misc = q += n_raw;
+    d->run.misc_end = q + n_misc;
+    d->run.acc = 0;
+    d->run.nacc = 0;
+    d->run.offset = stream_offset;
+    d->run.left = n_ops;
+    rec->u.coded_run.ops = n_ops;
+    return MW_OK;
+}
+
+/* e extra bits (at most 29) from the bit column, least significant first. */
+static int run_bits(mw_decoder *d, unsigned e, uint64_t *v)
+{
+    while (d->run.nacc < e) {
+        if (d->run.raw >= d->run.raw_end) return -1;
+        d->run.acc |= (uint64_t)*d->run.raw++ << d->run.nacc;
+        d->run.nacc += 8;
+    }
+    *v = d->run.acc & ((1ull << e) - 1);
+    d->run.acc >>= e;
+    d->run.nacc -= e;
+    return 0;
+}
+
+static int run_misc(mw_decoder *d, uint64_t *v)
+{
+    cur m = { d->run.misc, d->run.misc_end, 0 };
+    *v = rd_uv(&m);
+    d->run.misc = m.p;
+    return m.bad ? -1 : 0;
+}
+
+/* The value behind the next symbol of a column (mw_runs.h). */
+static int run_value(mw_decoder *d, const uint8_t **col, const uint8_t *end, uint64_t *v)
+{
+    if (*col >= end) return -1;
+    unsigned sym = *(*col)++;
+    if (sym < 16) {
+        *v = sym;
+        return 0;
+    }
+    if (sym == MW_SYM_ESC) return run_misc(d, v);
+    if (sym > MW_SYM_MAX) return -1;
+    unsigned bits = 5 + (sym - 16) / 8, e = bits - 4;
+    uint64_t extra;
+    if (run_bits(d, e, &extra)) return -1;
+    *v = ((uint64_t)(8 | (sym - 16) % 8) << e) | extra;
+    return 0;
+}
+
+static int run_corrupt(mw_decoder *d, const char *what)
+{
+    d->run.left = 0;
+    return corrupt(d, what, MW_REC_CODED_RUN, d->run.offset);
+}
+
+/* The run's next event, as an ordinary record of the current thread. */
+static int run_next(mw_decoder *d, mw_record *rec, size_t *used, uint64_t *seq_out)
+{
+    unsigned op = *d->run.ops;
+    uint64_t v;
+    rec->offset = d->run.offset;
+    rec->length = 0;
+    *used = 0;
+    switch (op) {
+    case MW_OP_FREE_RANK: {
+        mw_window *w = d->win[d->cur_tidx];
+        if (run_value(d, &d->run.rs, d->run.rs_end, &v)) return run_corrupt(d, "rank column overrun or bad symbol");
+        uint64_t s;
+        if (!w || mw_win_select(w, v, &s)) return run_corrupt(d, "no live block of that rank");
+        mw_win_free(w, s);
+        rec->type = MW_REC_FREE;
+        rec->u.free.ref = (mw_block_ref){ d->cur_tidx, s };
+        break;
+    }
+    case MW_OP_FREE_DIST:
+        if (run_misc(d, &v)) return run_corrupt(d, "misc column overrun");
+        if (own_ref(d, v, &rec->u.free.ref)) return run_corrupt(d, "bad block reference");
+        own_freed(d, rec->u.free.ref.seq);
+        rec->type = MW_REC_FREE;
+        break;
+    case MW_OP_ALLOC: {
+        if (run_value(d, &d->run.ss, d->run.ss_end, &v)) return run_corrupt(d, "size column overrun or bad symbol");
+        if (!(d->hflags & MW_HF_NO_ADDRESSES)) return run_corrupt(d, "compact ALLOC in a trace with addresses");
+        const mw_alloc_last *last = &d->alloc_last[d->cur_tidx];
+        if (!last->valid) return run_corrupt(d, "no earlier ALLOC in this thread");
+        uint64_t addr;
+        if (next_block(d, 0, 0, &addr, seq_out)) return run_corrupt(d, "thread table exhausted");
+        rec->type = MW_REC_ALLOC;
+        rec->u.alloc.kind = last->kind;
+        rec->u.alloc.size = v;
+        rec->u.alloc.stack = last->stack;
+        rec->u.alloc.addr = 0;
+        break;
+    }
+    case MW_OP_TIME:
+        if (run_misc(d, &v)) return run_corrupt(d, "misc column overrun");
+        rec->type = MW_REC_TIME;
+        rec->u.time.t_ns = v;
+        break;
+    default:
+        return run_corrupt(d, "unknown op");
+    }
+    d->run.ops++;
+    d->run.left--;
+    return MW_OK;
+}
+
 int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
                      mw_record *rec, size_t *used, uint64_t *seq_out)
 {
+    if (d->run.left) return run_next(d, rec, used, seq_out);
     if (n < 1) return MW_NEED_MORE;
     unsigned type = p[0];
     if ((type >= MW_REC_FREE_NEAR || type == MW_REC_ALLOC_SAME) && d->version != 1)
@@ -284,19 +459,24 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         d->alloc_last[d->cur_tidx] = (mw_alloc_last){ kind, stack, 1 };
         return MW_OK;
     }
-    case MW_REC_FREE:
-        if (rd_ref(&c, d, &rec->u.free.ref))
+    case MW_REC_FREE: {
+        int own;
+        if (rd_ref(&c, d, &rec->u.free.ref, &own))
             return corrupt(d, "bad block reference", type, stream_offset);
         if (c.bad) break;
+        if (own) own_freed(d, rec->u.free.ref.seq);
         return MW_OK;
+    }
     case MW_REC_REALLOC: {
         mw_block_ref old;
-        if (rd_ref(&c, d, &old))
+        int own;
+        if (rd_ref(&c, d, &old, &own))
             return corrupt(d, "bad block reference", type, stream_offset);
         uint64_t size = rd_uv(&c), stack = rd_uv(&c);
         int has_addr = !(d->hflags & MW_HF_NO_ADDRESSES);
         int64_t delta = has_addr ? rd_sv(&c) : 0;
         if (c.bad) break;
+        if (own) own_freed(d, old.seq);
         uint64_t addr;
         if (next_block(d, has_addr, delta, &addr, seq_out))
             return corrupt(d, "thread table exhausted", type, stream_offset);
@@ -537,6 +717,9 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.limits.rlimit_as = rd_uv(&c);
         rec->u.limits.phys_mem = rd_uv(&c);
         break;
+    case MW_REC_CODED_RUN:
+        if (ver(d) < 3) return MW_OK; /* unassigned before version 3: an unknown record */
+        return run_begin(d, &c, rec, stream_offset);
     default:
         return MW_OK; /* unknown type: skipped by length */
     }
@@ -609,6 +792,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_MREMAP: return "MREMAP";
     case MW_REC_RSS: return "RSS";
     case MW_REC_ALLOC_SAME: return "ALLOC_SAME";
+    case MW_REC_CODED_RUN: return "CODED_RUN";
     case MW_REC_SQL_QUERY: return "SQL_QUERY";
     case MW_REC_SQL_BEGIN: return "SQL_BEGIN";
     case MW_REC_SQL_END: return "SQL_END";

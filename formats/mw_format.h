@@ -22,9 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mw_runs.h"
+
 #define MW_MAGIC "MEMWATCH"
 #define MW_MAGIC_LEN 8
-#define MW_FORMAT_VERSION 2u   /* 2: the compact ALLOC_SAME and FREE_NEAR forms (section 2.3) */
+#define MW_FORMAT_VERSION 3u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4) */
 #define MW_PREAMBLE_LEN 12u /* magic + u16 version + u16 reserved */
 
 /* Largest payload a conforming writer emits; readers reject larger lengths as corruption. */
@@ -57,6 +59,7 @@ enum mw_record_type {
     MW_REC_MREMAP = 0x15,
     MW_REC_RSS = 0x16,          /* RSS sample */
     MW_REC_ALLOC_SAME = 0x17,   /* v2 compact ALLOC: no length, kind and stack as the thread's last ALLOC */
+    MW_REC_CODED_RUN = 0x18,    /* v3: a run of FREE/ALLOC_SAME/TIME events in columns (mw_runs.h) */
     MW_REC_SQL_QUERY = 0x20,    /* fingerprint -> normalized text (written once per fp) */
     MW_REC_SQL_BEGIN = 0x21,    /* thread's SQL context begins (thread stream scoped) */
     MW_REC_SQL_END = 0x22,
@@ -206,6 +209,7 @@ typedef struct mw_record {
         struct { uint64_t child_pid; } fork;
         struct { mw_bytes path; } exec;
         struct { uint64_t cgroup_max, rlimit_as, phys_mem; } limits;
+        struct { uint64_t ops; } coded_run; /* its events follow as ordinary records */
     } u;
 } mw_record;
 
@@ -402,7 +406,16 @@ typedef struct mw_decoder {
     uint64_t *sql_base;        /* per tidx: ctx of the last SQL_BEGIN (MW_HF_SQL_CTX_DELTA) */
     mw_alloc_last *alloc_last; /* per tidx: kind and stack of the last full ALLOC (ALLOC_SAME) */
     mw_node_last *node_last;   /* per tidx: id and ip of the last STACK_NODE_D */
+    mw_window **win;           /* per tidx (version 3): rank window, allocated on first use */
     size_t nthreads;           /* capacity of the per-tidx arrays */
+    struct mw_run_state {      /* the CODED_RUN being expanded (version 3) */
+        uint8_t *buf;          /* copy of its columns */
+        size_t cap;
+        const uint8_t *ops, *rs, *rs_end, *ss, *ss_end, *raw, *raw_end, *misc, *misc_end;
+        uint64_t acc, offset;
+        unsigned nacc;
+        uint64_t left;         /* ops not yet returned */
+    } run;
     uint32_t version;          /* from the preamble; 0 (not seen) decodes as the current one */
     uint64_t hflags;           /* flags of the last HEADER decoded (MW_HF_*) */
     char err[160];

@@ -61,6 +61,9 @@ struct mw_thread {
     bool cache_slots_ok;        /* cache[].slot all known: the fast path may use the cache */
     mw_frame cache[MW_CACHE_FRAMES];
     struct { uint64_t parent, ip, id; } icache[MW_ICACHE]; /* per-thread intern cache */
+    /* writer side: coded runs (formats/mw_runs.h), touched only by the writer thread */
+    mw_window win;              /* rank window of this thread's stream */
+    bool runs_off;              /* a record did not parse: copy this thread's records as they are */
     struct mw_thread *next_free;
 };
 

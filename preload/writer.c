@@ -35,12 +35,17 @@
 #define STRONG_PIECE (64u << 10)
 #define STRONG_WARM (256u << 10)
 #define STRONG_MIN_BPS (4u << 20)
+/* ... and every STRONG_SPAN bytes of input that compressed under 2:1 (the records stopped
+ * repeating: random churn, whose coded runs are mostly entropy-coded bits) end it too. */
+#define STRONG_SPAN (1u << 20)
 
 static int out_fd = -1;
 static ZSTD_CCtx *cctx;
 static uint8_t *obuf;
 static size_t obuf_size;
 static uint64_t frame_in;           /* input bytes in the current frame */
+static uint64_t piece_out;          /* compressed bytes the last zpiece wrote */
+static uint64_t span_in, span_out;  /* strong frame: input and output of the current span */
 static unsigned max_fill_pct;       /* fullest ring seen by the last drain_all, in percent */
 static uint64_t cur_tidx = UINT64_MAX;
 static bool broken;                 /* a write failed: discard, count */
@@ -129,8 +134,9 @@ static int64_t zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool
     uint64_t dt = mw_mono_raw_ns() - t0;
     mw_zlevel_account(n, produced, dt);
     frame_in += n;
+    piece_out = produced;
     if (mode == ZSTD_e_end) {
-        frame_in = 0;
+        frame_in = span_in = span_out = 0;
         mw_zlevel_frame_end(cctx, behind);
     }
     return (int64_t)dt;
@@ -149,9 +155,12 @@ static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
         if (dt < 0) return;
         src += STRONG_PIECE;
         n -= STRONG_PIECE;
-        if (frame_in >= STRONG_WARM &&
-            (uint64_t)STRONG_PIECE * 1000000000ull < (uint64_t)STRONG_MIN_BPS * (uint64_t)dt &&
-            zpiece(NULL, 0, ZSTD_e_end, true) < 0)
+        span_in += STRONG_PIECE;
+        span_out += piece_out;
+        bool slow = (uint64_t)STRONG_PIECE * 1000000000ull < (uint64_t)STRONG_MIN_BPS * (uint64_t)dt;
+        bool poor = span_in >= STRONG_SPAN && span_out * 2 > span_in;
+        if (span_in >= STRONG_SPAN) span_in = span_out = 0;
+        if (frame_in >= STRONG_WARM && (slow || poor) && zpiece(NULL, 0, ZSTD_e_end, true) < 0)
             return;
     }
     zpiece(src, n, mode, false);
@@ -164,6 +173,28 @@ static void check_load(void)
 }
 
 void mw_writer_direct(const uint8_t *p, size_t n) { zfeed(p, n, ZSTD_e_continue); }
+
+/* mw_runs_code's output: ends a compressed block after each big column of a coded run, so
+ * each column gets its own Huffman table (a flush ends a zstd block). */
+static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
+{
+    (void)ctx;
+    zfeed(p, n, block_end ? ZSTD_e_flush : ZSTD_e_continue);
+}
+
+/* One thread's published records into the stream, its small events coded as runs unless the
+ * records repeat (the last frame compressed 4:1). */
+static void feed_thread(mw_thread *t, const uint8_t *p, size_t n)
+{
+    static mw_run_cols cols;  /* ~0.5 MB, used by the writer thread only */
+    int ok = !t->runs_off;
+    mw_runs_code(&t->win, &cols, p, n, &ok, !mw_zlevel_repetitive(), run_emit, NULL);
+    if (!ok && !t->runs_off) {
+        t->runs_off = true;
+        mw_diag("thread %u: a record did not parse; its records are written uncoded from here on",
+                (unsigned)t->tidx);
+    }
+}
 
 static void emit_direct_switch(uint64_t tidx)
 {
@@ -190,7 +221,7 @@ static uint64_t drain_all(void)
             unsigned fill = (unsigned)((head - tail) * 100 / t->ring_size);
             if (fill > max_fill_pct) max_fill_pct = fill;
             if (cur_tidx != t->tidx) emit_direct_switch(t->tidx);
-            zfeed(t->ring + (tail & t->mask), (size_t)(head - tail), ZSTD_e_continue);
+            feed_thread(t, t->ring + (tail & t->mask), (size_t)(head - tail));
             atomic_store_explicit(&t->tail, head, memory_order_release);
             moved += head - tail;
         }

@@ -14,10 +14,11 @@
  * churn it only costs time, on repetitive records it writes a tenth), and at each frame end
  * looks at that frame: if it compressed at least PROMOTE_RATIO to 1 while the writer was busy
  * under half of the time, the next frame is strong (and long: long frames keep the match
- * window). A strong frame is ended early, and the
- * writer goes back to fast for a while (doubling each time), as soon as it falls behind: a
- * thread's ring found BEHIND_FILL_PCT full (its thread is about to wait for room), or, in
- * writer.c, a piece of input compressed slower than a few MB/s. The strong setting
+ * window); a strong frame that compressed less than that goes back to fast. A strong frame is
+ * ended early, and the writer goes back to fast for a while (doubling each time), as soon as
+ * it falls behind or the records stop repeating: a thread's ring found BEHIND_FILL_PCT full
+ * (its thread is about to wait for room), or, in writer.c, a piece of input compressed slower
+ * than a few MB/s, or a megabyte of input compressed less than 2:1. The strong setting
  * uses about 16 MB of compressor memory, only in processes that write enough records to reach
  * it. An explicit MEMWATCH_ZSTD_LEVEL is used for every frame, with long-distance matching.
  */
@@ -38,6 +39,7 @@
 static bool strong;          /* the current frame's setting */
 static bool first = true;    /* still in the first frame */
 static bool ldm;             /* fast frames: long-distance matching (the data repeats) */
+static bool repetitive;      /* the last frame compressed LDM_RATIO to 1 (any setting) */
 static unsigned backoff;     /* fast frames to go before trying strong again */
 static unsigned backoff_next = 1;
 static uint64_t f_in, f_out, f_busy_ns, f_start_ns;
@@ -88,6 +90,7 @@ void mw_zlevel_init(ZSTD_CCtx *c)
     strong = false;
     first = true;
     ldm = false;
+    repetitive = false;
     backoff = 0;
     backoff_next = 1;
     f_in = f_out = f_busy_ns = 0;
@@ -125,16 +128,19 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
     } else if (mw_cfg.zstd_level == 0 && f_in > 0) {
         if (!was && backoff) {
             backoff--;
-        } else if (!was) {
+        } else {
+            /* a fast frame is promoted, a strong one kept, when it compressed 8:1 (a fast
+             * frame also needs an idle writer: strong is busy by nature) */
             bool compressible = f_in >= (uint64_t)PROMOTE_RATIO * (f_out ? f_out : 1);
-            bool idle = was_first || (wall && f_busy_ns * 2 < wall); /* first: not level 1 */
+            bool idle = was || was_first || (wall && f_busy_ns * 2 < wall); /* first: not level 1 */
             strong = compressible && idle;
         }
         first = false;
     }
     /* long-distance matching costs a quarter of level 1's speed and gains nothing on data that
      * does not compress 4:1 (random churn); on repetitive records it writes a tenth */
-    if (mw_cfg.zstd_level == 0 && f_in > 0) ldm = f_in >= (uint64_t)LDM_RATIO * (f_out ? f_out : 1);
+    if (f_in > 0) repetitive = f_in >= (uint64_t)LDM_RATIO * (f_out ? f_out : 1);
+    if (mw_cfg.zstd_level == 0 && f_in > 0) ldm = repetitive;
     f_in = f_out = f_busy_ns = 0;
     f_start_ns = now;
     if (strong != was || was_first != first || (!strong && ldm != was_ldm))
@@ -142,3 +148,5 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
 }
 
 bool mw_zlevel_strong(void) { return strong; }
+
+bool mw_zlevel_repetitive(void) { return repetitive; }

@@ -20,5 +20,8 @@ bool mw_zlevel_behind(unsigned ring_fill_pct);
 /* A frame just ended (ZSTD_e_end done): picks and applies the next frame's settings. */
 void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind);
 bool mw_zlevel_strong(void);
+/* The last frame compressed 4:1 or better: the records repeat, and the writer leaves them
+ * as they are (no coded runs) for zstd's match finder. */
+bool mw_zlevel_repetitive(void);
 
 #endif

@@ -12,6 +12,12 @@
 #include "mw_format.h"
 #include "mw_tracefile.h"
 
+static void tb_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
+{
+    (void)block_end;
+    mw_tb_append(ctx, p, n);
+}
+
 /* One of every record type, two threads, refs both ways. */
 static void every_record(mw_tracebuf *b)
 {
@@ -174,6 +180,35 @@ int main(int argc, char **argv)
     o = MW_TB_OPTS_DEFAULT;
     o.raw = 1;
     bad |= put(argv[1], "shim-compact.raw", &b, o);
+    mw_tb_release(&b);
+
+    /* version 3's coded runs, made by the writer's coder from churn records of two threads:
+     * random frees among 64 live blocks, sizes of every magnitude, TIME records among them */
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 9, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "x", 1);
+    static mw_run_cols cols;
+    static uint8_t seg[1 << 16];
+    for (uint64_t tidx = 0; tidx < 2; tidx++) {
+        mw_window w = { 0 };
+        mw_alloc_last l = { 0, 0, 0 };
+        uint64_t live[64] = { 0 }, sq = 0, x = 0x9E3779B97F4A7C15ull + tidx;
+        size_t n = 0;
+        for (unsigned i = 0; i < 600; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            unsigned k = (unsigned)(x % 64);
+            if (live[k]) n += mw_enc_free(seg + n, sizeof seg - n, (mw_block_ref){ tidx, live[k] }, tidx, sq);
+            uint64_t size = i % 50 == 7 ? x >> (x % 64) : 16 + (x >> 16) % 1009;
+            n += mw_enc_alloc_noaddr_hot(seg + n, MW_AK_MALLOC, size, 1, &l);
+            live[k] = ++sq;
+            if (i % 100 == 99) n += mw_enc_time(seg + n, sizeof seg - n, 1000 * i);
+        }
+        mw_tb_switch(&b, tidx);
+        int ok = 1;
+        mw_runs_code(&w, &cols, seg, n, &ok, 1, tb_emit, &b);
+        if (!ok) bad = 1;
+    }
+    MW_TB_ADD(&b, mw_enc_end, 5000, 0, 0, MW_END_EXIT, 0);
+    bad |= put(argv[1], "shim-runs.raw", &b, o);
     mw_tb_release(&b);
     return bad;
 }

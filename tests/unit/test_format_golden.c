@@ -4,7 +4,7 @@
  * present in every-record.{raw,zst}, the raw and zstd files yield identical records, and the
  * cut-short ones end in MW_TRUNCATED after a readable prefix; shim-default.raw (a later build)
  * holds the shim's default layout, shim-compact.raw (format version 2) its compact ALLOC_SAME
- * and FREE_NEAR forms. Guards against silent layout
+ * and FREE_NEAR forms, shim-runs.raw (version 3) coded runs. Guards against silent layout
  * changes that would make old traces unreadable.
  */
 #include <criterion/criterion.h>
@@ -174,4 +174,63 @@ Test(format_golden, shim_compact_layout)
     cr_assert_eq(i, 300);
     cr_assert_eq(frees, 151);
     cr_assert_eq(nodes, 4);
+}
+
+/* shim-runs.raw (format version 3): two threads' churn records coded into CODED_RUN records by
+ * the writer's coder. The same PRNG as tests/fuzz/make_seeds.c gives the expected events: each
+ * step frees the block in a random one of 64 slots (if any) and allocates a new one. */
+typedef struct gev { uint8_t type; uint64_t v; } gev;
+
+static size_t expected_churn(uint64_t tidx, gev *e)
+{
+    uint64_t live[64] = { 0 }, sq = 0, x = 0x9E3779B97F4A7C15ull + tidx;
+    size_t n = 0;
+    for (unsigned i = 0; i < 600; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        unsigned k = (unsigned)(x % 64);
+        if (live[k]) e[n++] = (gev){ MW_REC_FREE, live[k] };
+        e[n++] = (gev){ MW_REC_ALLOC, i % 50 == 7 ? x >> (x % 64) : 16 + (x >> 16) % 1009 };
+        live[k] = ++sq;
+        if (i % 100 == 99) e[n++] = (gev){ MW_REC_TIME, 1000 * i };
+    }
+    return n;
+}
+
+Test(format_golden, shim_runs_layout)
+{
+    char path[4096], err[256];
+    seed_path(path, sizeof path, "shim-runs.raw");
+    mw_reader *r = mw_reader_open(path, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    static gev want[2000];
+    size_t nwant = 0, at = 0, runs = 0, seen = 0;
+    uint64_t tidx = 0, seq = 0;
+    mw_record rec;
+    int st;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        if (rec.type == MW_REC_THREAD_SWITCH) {
+            cr_assert_eq(at, nwant, "thread %llu: %zu of %zu events", (unsigned long long)tidx, at, nwant);
+            tidx = rec.u.thread_switch.tidx;
+            nwant = expected_churn(tidx, want);
+            at = 0;
+            continue;
+        }
+        runs += rec.type == MW_REC_CODED_RUN;
+        if (rec.type != MW_REC_ALLOC && rec.type != MW_REC_FREE && rec.type != MW_REC_TIME) continue;
+        cr_assert_lt(at, nwant);
+        cr_assert_eq(rec.type, want[at].type, "thread %llu event %zu", (unsigned long long)tidx, at);
+        uint64_t v = rec.type == MW_REC_ALLOC ? rec.u.alloc.size
+                   : rec.type == MW_REC_FREE ? rec.u.free.ref.seq : rec.u.time.t_ns;
+        cr_assert_eq(v, want[at].v, "thread %llu event %zu", (unsigned long long)tidx, at);
+        if (rec.type == MW_REC_FREE) cr_assert_eq(rec.u.free.ref.tidx, tidx);
+        at++;
+        seen++;
+    }
+    cr_assert_eq(st, MW_EOF, "%s", mw_reader_error(r));
+    cr_assert_eq(at, nwant);
+    cr_assert_eq(tidx, 1);
+    cr_assert_eq(mw_reader_version(r), 3);
+    cr_assert_geq(runs, 2);
+    cr_assert_gt(seen, 2000);
+    mw_reader_close(r);
 }

@@ -7,7 +7,7 @@
  *                              queries in a real program)
  *     compress_mix random N    N malloc/free pairs with random sizes over 64 random slots
  *                              (a fixed-seed PRNG: incompressible beyond entropy coding)
- *     compress_mix mixed N     N requests, then 25 N random pairs as fast as it can
+ *     compress_mix mixed N     N requests, then 60 N random pairs as fast as it can
  *
  * Prints a checksum of what it wrote, so the traced run's output can be compared.
  */
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
         random_pairs(n);
     } else if (!strcmp(argv[1], "mixed")) {
         for (unsigned long i = 0; i < n; i++) request(i);
-        random_pairs(25 * n);
+        random_pairs(60 * n);
     } else {
         return 2;
     }

@@ -1,0 +1,300 @@
+/*
+ * mw_runs.c — coded runs (TRACE-FORMAT.md 2.4): the rank window's scans and the writer's
+ * CODED_RUN coder. Linked into the shim (no allocation, no stdio, no locks) and into the
+ * analyzer; the decoder side of a run is in mw_decode.c. See mw_runs.h for the design.
+ */
+#include "mw_format.h"
+
+#include <string.h>
+
+/* ---- the rank window ------------------------------------------------------------------ */
+static inline uint64_t win_word(const mw_window *w, uint64_t s) { return w->bits[(s / 64u) % MW_WIN_WORDS]; }
+
+/* Lowest seq the window still covers. */
+static inline uint64_t win_low(const mw_window *w)
+{
+    return w->top >= MW_WIN_BITS ? w->top - MW_WIN_BITS + 1 : 1;
+}
+
+/* Bits lo..hi (0..63, lo <= hi) of a word. */
+static inline uint64_t bit_range(unsigned lo, unsigned hi)
+{
+    uint64_t upto = hi == 63 ? ~0ull : (1ull << (hi + 1)) - 1;
+    return upto & ~((1ull << lo) - 1);
+}
+
+/* Set bits per byte of x (the builtin is a library call on baseline x86-64). */
+static inline uint64_t byte_counts(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    return (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+}
+static inline unsigned pop64(uint64_t x) { return (unsigned)((byte_counts(x) * 0x0101010101010101ull) >> 56); }
+
+/* Position of the set bit of b with `rank` set bits above it (rank < pop64(b)). */
+static inline unsigned select_from_top(uint64_t b, unsigned rank)
+{
+    uint64_t bc = byte_counts(b);
+    unsigned byte = 7;
+    for (;; byte--) {
+        unsigned c = (unsigned)(bc >> (8 * byte)) & 0xffu;
+        if (rank < c) break;
+        rank -= c;
+    }
+    unsigned v = (unsigned)(b >> (8 * byte)) & 0xffu;
+    for (; rank; rank--) v &= ~(1u << (31 - __builtin_clz(v))); /* drop the highest */
+    return 8 * byte + 31 - (unsigned)__builtin_clz(v);
+}
+
+int mw_win_rank(const mw_window *w, uint64_t s, uint64_t *rank)
+{
+    if (s < win_low(w) || s > w->top || !(win_word(w, s) >> (s % 64u) & 1)) return -1;
+    uint64_t r = 0;
+    for (uint64_t x = s + 1; x <= w->top;) {
+        uint64_t hi = x - x % 64u + 63;
+        if (hi > w->top) hi = w->top;
+        r += pop64(win_word(w, x) & bit_range(x % 64u, hi % 64u));
+        x = hi + 1;
+    }
+    *rank = r;
+    return 0;
+}
+
+int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s)
+{
+    uint64_t low = win_low(w);
+    if (w->top == 0) return -1;
+    for (uint64_t x = w->top;;) {
+        uint64_t lo = x - x % 64u;
+        if (lo < low) lo = low;
+        uint64_t b = win_word(w, x) & bit_range(lo % 64u, x % 64u);
+        uint64_t c = pop64(b);
+        if (rank < c) {
+            *s = x - x % 64u + select_from_top(b, (unsigned)rank);
+            return 0;
+        }
+        rank -= c;
+        if (lo == low) return -1;
+        x = lo - 1;
+    }
+}
+
+/* ---- writer: building one run --------------------------------------------------------- */
+static inline void put_bits(mw_run_cols *c, uint64_t v, unsigned n)
+{
+    c->acc |= v << c->nacc;
+    c->nacc += n;
+    while (c->nacc >= 8) {
+        c->raw[c->n_raw++] = (uint8_t)c->acc;
+        c->acc >>= 8;
+        c->nacc -= 8;
+    }
+}
+
+static inline void put_misc(mw_run_cols *c, uint64_t v)
+{
+    c->n_misc = (size_t)(mw_put_uv(c->misc + c->n_misc, v) - c->misc);
+}
+
+/* The value's symbol; its extra bits go to the bit column, an escaped value to misc. */
+static inline uint8_t put_value(mw_run_cols *c, uint64_t v)
+{
+    if (v < 16) return (uint8_t)v;
+    unsigned bits = 64u - (unsigned)__builtin_clzll(v);
+    if (bits > 33) {
+        put_misc(c, v);
+        return MW_SYM_ESC;
+    }
+    unsigned e = bits - 4;
+    put_bits(c, v & ((1ull << e) - 1), e);
+    return (uint8_t)(16u + 8u * (bits - 5u) + ((v >> e) & 7u));
+}
+
+static void cols_reset(mw_run_cols *c)
+{
+    c->n_ops = c->n_rsym = c->n_ssym = c->n_raw = c->n_misc = 0;
+    c->acc = 0;
+    c->nacc = 0;
+}
+
+/* Writes the run as one CODED_RUN record: header and ops, then one column per piece. A column
+ * big enough to be worth its own compressed block ends one. */
+static void emit_run(mw_run_cols *c, mw_run_emit emit, void *ctx)
+{
+    if (c->nacc) put_bits(c, 0, 8 - c->nacc);
+    uint8_t h[64], *q = h + 6;   /* room for type + length, filled in below */
+    q = mw_put_uv(q, c->n_ops);
+    q = mw_put_uv(q, c->n_rsym);
+    q = mw_put_uv(q, c->n_ssym);
+    q = mw_put_uv(q, c->n_raw);
+    q = mw_put_uv(q, c->n_misc);
+    size_t fields = (size_t)(q - (h + 6));
+    uint64_t len = fields + c->n_ops + c->n_rsym + c->n_ssym + c->n_raw + c->n_misc;
+    uint8_t lenb[10];
+    size_t ln = (size_t)(mw_put_uv(lenb, len) - lenb);
+    uint8_t *start = h + 6 - ln - 1;
+    start[0] = MW_REC_CODED_RUN;
+    memcpy(start + 1, lenb, ln);
+    const size_t big = 4096;
+    emit(ctx, start, (size_t)(q - start), 0);
+    const uint8_t *col[5] = { c->ops, c->rsym, c->ssym, c->raw, c->misc };
+    size_t len5[5] = { c->n_ops, c->n_rsym, c->n_ssym, c->n_raw, c->n_misc };
+    for (unsigned i = 0; i < 5; i++)
+        if (len5[i]) emit(ctx, col[i], len5[i], i < 4 && len5[i] >= big);
+    cols_reset(c);
+}
+
+/* ---- writer: parsing the thread's records --------------------------------------------- */
+static inline int get_uv(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    uint64_t r = 0;
+    for (unsigned i = 0; i < 10 && p < end; i++) {
+        uint8_t b = *p++;
+        r |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = r;
+            *pp = p;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A block reference of this thread's stream: the own block it names (0 = another thread's). */
+static inline int own_target(const mw_window *w, const uint8_t **pp, const uint8_t *end, uint64_t *s)
+{
+    uint64_t a, seq;
+    if (get_uv(pp, end, &a)) return -1;
+    if (a & 1) {
+        if (get_uv(pp, end, &seq)) return -1;
+        *s = 0; /* absolute form: the shim writes it only for other threads' blocks */
+        return 0;
+    }
+    if ((a >> 1) > w->top) return -1;
+    *s = w->top - (a >> 1);
+    return 0;
+}
+
+/* Adds an own-thread FREE of block s to the run. */
+static inline void run_free(mw_window *w, mw_run_cols *c, uint64_t s)
+{
+    uint64_t r;
+    if (mw_win_rank(w, s, &r) == 0) {
+        c->ops[c->n_ops++] = MW_OP_FREE_RANK;
+        c->rsym[c->n_rsym++] = put_value(c, r);
+    } else {
+        c->ops[c->n_ops++] = MW_OP_FREE_DIST;
+        put_misc(c, w->top - s);
+    }
+    mw_win_free(w, s);
+}
+
+void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok,
+                  int code, mw_run_emit emit, void *ctx)
+{
+    const uint8_t *end = p + n, *plain = p; /* plain: start of bytes not yet emitted */
+    const uint8_t *run_start = NULL;        /* first record of the current run */
+    cols_reset(c);
+    if (!*ok) {
+        if (n) emit(ctx, p, n, 0);
+        return;
+    }
+    const uint8_t *rec = p;
+    while (p < end) {
+        rec = p;
+        unsigned type = *p++;
+        int coded = 0;
+        if (type >= MW_REC_FREE_NEAR) {
+            uint64_t d = type - MW_REC_FREE_NEAR;
+            if (d > w->top) goto bad;
+            if (!run_start) run_start = rec;
+            run_free(w, c, w->top - d);
+            coded = 1;
+        } else if (type == MW_REC_ALLOC_SAME) {
+            uint64_t size;
+            if (get_uv(&p, end, &size)) goto bad;
+            if (!run_start) run_start = rec;
+            c->ops[c->n_ops++] = MW_OP_ALLOC;
+            c->ssym[c->n_ssym++] = put_value(c, size);
+            mw_win_new(w);
+            coded = 1;
+        } else {
+            uint64_t len;
+            if (get_uv(&p, end, &len) || len > (uint64_t)(end - p)) goto bad;
+            const uint8_t *q = p, *pend = p + len;
+            p = pend;
+            uint64_t v, s;
+            switch (type) {
+            case MW_REC_TIME:
+                if (get_uv(&q, pend, &v)) goto bad;
+                if (!run_start) run_start = rec;
+                c->ops[c->n_ops++] = MW_OP_TIME;
+                put_misc(c, v);
+                coded = 1;
+                break;
+            case MW_REC_FREE:
+                if (own_target(w, &q, pend, &s)) goto bad;
+                if (s) {
+                    if (!run_start) run_start = rec;
+                    run_free(w, c, s);
+                    coded = 1;
+                }
+                break;
+            case MW_REC_ALLOC:
+                mw_win_new(w);
+                break;
+            case MW_REC_REALLOC:
+                if (own_target(w, &q, pend, &s)) goto bad;
+                if (s) mw_win_free(w, s);
+                mw_win_new(w);
+                break;
+            default:
+                break;
+            }
+        }
+        if (coded) {
+            if (!code) {
+                cols_reset(c); /* only the window was wanted */
+                run_start = NULL;
+            } else if (c->n_ops == MW_RUN_MAX_OPS) {
+                if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+                emit_run(c, emit, ctx);
+                plain = p;
+                run_start = NULL;
+            }
+            continue;
+        }
+        /* a record that ends the run */
+        if (run_start) {
+            if (c->n_ops >= MW_RUN_MIN_OPS) {
+                if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+                emit_run(c, emit, ctx);
+                plain = rec;
+            } else {
+                cols_reset(c); /* too short: its records stay as they are */
+            }
+            run_start = NULL;
+        }
+    }
+    if (run_start && c->n_ops >= MW_RUN_MIN_OPS) {
+        if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+        emit_run(c, emit, ctx);
+        plain = end;
+    }
+    if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
+    cols_reset(c);
+    return;
+bad:
+    *ok = 0;
+    /* the run before the bad record parsed fine (both sides' windows agree up to it); from the
+     * bad record on, everything is copied */
+    if (run_start && code && c->n_ops >= MW_RUN_MIN_OPS) {
+        if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+        emit_run(c, emit, ctx);
+        plain = rec;
+    }
+    if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
+    cols_reset(c);
+}

@@ -1,0 +1,96 @@
+/*
+ * mw_runs.h — coded runs (trace format version 3, TRACE-FORMAT.md 2.4): the per-thread rank
+ * window, the value symbols, and the CODED_RUN coder.
+ *
+ * A CODED_RUN record holds a run of one thread's small allocation events (own-thread FREEs,
+ * ALLOC_SAMEs, TIMEs) as columns: one op byte per event, a symbol byte per coded value in
+ * two columns (free ranks, sizes), the values' low bits packed in a bit column, and varints.
+ * A free is coded as its RANK among the thread's live blocks (how many younger ones are
+ * live) instead of its distance back in allocations, which is what a random free pattern
+ * really costs; the symbols leave the entropy coding to zstd's Huffman stage, one column per
+ * zstd block. The shim's writer builds runs off the program's threads (mw_runs_code); the
+ * decoder expands them (mw_decode.c). Both keep the same window per thread index, updated by
+ * every ALLOC/REALLOC/FREE of that thread's own stream, so the rank means the same on both
+ * sides whatever other threads do. No allocation here: the shim links this file.
+ */
+#ifndef MW_RUNS_H
+#define MW_RUNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- the rank window ------------------------------------------------------------------ */
+#define MW_WIN_BITS 2048u
+#define MW_WIN_WORDS (MW_WIN_BITS / 64u)
+
+/* Blocks top - MW_WIN_BITS < s <= top of one thread index; bit s % MW_WIN_BITS set = block s
+ * not freed in this thread's own stream yet (a block freed by another thread stays set). */
+typedef struct mw_window {
+    uint64_t top;                   /* this thread's ALLOC/REALLOC count (latest block's seq) */
+    uint64_t bits[MW_WIN_WORDS];
+} mw_window;
+
+/* A new block (seq top + 1). */
+static inline void mw_win_new(mw_window *w)
+{
+    uint64_t s = ++w->top;
+    w->bits[(s / 64u) % MW_WIN_WORDS] |= 1ull << (s % 64u);
+}
+/* Block s was freed in this thread's stream (no effect outside the window). */
+static inline void mw_win_free(mw_window *w, uint64_t s)
+{
+    if (s == 0 || s > w->top || w->top - s >= MW_WIN_BITS) return;
+    w->bits[(s / 64u) % MW_WIN_WORDS] &= ~(1ull << (s % 64u));
+}
+/* Rank of live block s: the number of live blocks after it. -1 when s is not in the window
+ * or not live. */
+int mw_win_rank(const mw_window *w, uint64_t s, uint64_t *rank);
+/* The live block of the given rank. -1 when there is none in the window. */
+int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s);
+
+/* ---- value symbols -------------------------------------------------------------------- */
+/* A value v is a symbol byte plus e extra bits: v < 16 is symbol v (e = 0); otherwise with
+ * c = bit length of v (5..33), e = c - 4 and symbol 16 + 8 (c - 5) + the three bits after
+ * the leading one. Larger values: MW_SYM_ESC, the value as a varint in the misc column.
+ * Symbols 248..254 are invalid. */
+#define MW_SYM_ESC 255u
+#define MW_SYM_MAX 247u
+
+/* ---- CODED_RUN ops -------------------------------------------------------------------- */
+enum mw_run_op {
+    MW_OP_FREE_RANK = 0,  /* FREE of the own block of rank sym(rank column) */
+    MW_OP_ALLOC = 1,      /* ALLOC_SAME of size sym(size column) */
+    MW_OP_TIME = 2,       /* TIME, t_ns as a varint in the misc column */
+    MW_OP_FREE_DIST = 3,  /* FREE of the own block at distance uv(misc) (outside the window) */
+};
+
+/* Column buffers of one run (writer side). */
+#define MW_RUN_MAX_OPS 32768u
+#define MW_RUN_MIN_OPS 32u      /* shorter runs stay as plain records */
+typedef struct mw_run_cols {
+    uint8_t ops[MW_RUN_MAX_OPS];
+    uint8_t rsym[MW_RUN_MAX_OPS];
+    uint8_t ssym[MW_RUN_MAX_OPS];
+    uint8_t raw[MW_RUN_MAX_OPS * 4u + 8u];   /* extra bits: at most 29 per op */
+    uint8_t misc[MW_RUN_MAX_OPS * 10u];
+    size_t n_ops, n_rsym, n_ssym, n_raw, n_misc;
+    uint64_t acc;                            /* bits not yet in raw[] */
+    unsigned nacc;
+} mw_run_cols;
+
+/* Output of mw_runs_code: bytes for the stream; block_end asks the caller to end a compressed
+ * block after them (a column of a coded run). */
+typedef void (*mw_run_emit)(void *ctx, const uint8_t *p, size_t n, int block_end);
+
+/* Copies one thread's records p[0..n) (whole records, version 3, as the shim encodes them)
+ * to emit, with the runs of own-thread FREE / ALLOC_SAME / TIME records replaced by
+ * CODED_RUN records, updating the thread's window. If a record does not parse, *ok is
+ * cleared and the rest is copied unchanged: the window can no longer be trusted, and the
+ * caller must copy this thread's records unchanged from then on (with *ok clear, this
+ * function does only that). code = 0: no runs, the records are only parsed to keep the window
+ * (a writer codes runs only while they pay: not while the records repeat, where the plain
+ * records give zstd's match finder longer matches). */
+void mw_runs_code(mw_window *w, mw_run_cols *cols, const uint8_t *p, size_t n, int *ok,
+                  int code, mw_run_emit emit, void *ctx);
+
+#endif /* MW_RUNS_H */

@@ -1,0 +1,450 @@
+/*
+ * test_format_runs.c — coded runs (TRACE-FORMAT.md 2.4, formats/mw_runs.c): the rank window
+ * against a brute-force model, the writer's coder against the plain records it replaces (a
+ * random multi-thread stream decodes to the same records either way, through the decoder and
+ * through the reader), the coder left off, and forged runs that must be corruption.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "mw_format.h"
+
+static uint64_t rng = 0x1234567887654321ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* ---- the window against a model: live[s] for every block s ------------------------------ */
+Test(format_runs, window_rank_and_select_match_a_model)
+{
+    enum { N = 20000 };
+    static unsigned char live[N + 1];
+    mw_window w;
+    memset(&w, 0, sizeof w);
+    uint64_t r, s;
+    cr_assert_eq(mw_win_select(&w, 0, &s), -1, "empty window");
+    for (uint64_t step = 0; w.top < N; step++) {
+        if (w.top == 0 || rnd() % 3 != 0) {
+            mw_win_new(&w);
+            live[w.top] = 1;
+        } else {
+            /* free a block: mostly recent, sometimes one that left the window */
+            uint64_t back = rnd() % 8 == 0 ? rnd() % w.top : rnd() % (w.top < 300 ? w.top : 300);
+            s = w.top - back;
+            if (s >= 1) {
+                mw_win_free(&w, s);
+                live[s] = 0;
+            }
+        }
+        if (step % 97 != 0) continue;
+        /* every live block in the window: rank = live blocks after it, select inverts it */
+        uint64_t low = w.top >= MW_WIN_BITS ? w.top - MW_WIN_BITS + 1 : 1, above = 0;
+        for (uint64_t b = w.top; b >= low && b >= 1; b--) {
+            if (live[b]) {
+                cr_assert_eq(mw_win_rank(&w, b, &r), 0, "block %llu", (unsigned long long)b);
+                cr_assert_eq(r, above);
+                cr_assert_eq(mw_win_select(&w, r, &s), 0);
+                cr_assert_eq(s, b);
+                above++;
+            } else {
+                cr_assert_eq(mw_win_rank(&w, b, &r), -1, "freed block %llu has a rank", (unsigned long long)b);
+            }
+            if (b == 1) break;
+        }
+        cr_assert_eq(mw_win_select(&w, above, &s), -1, "rank past the live count");
+        if (low > 1) cr_assert_eq(mw_win_rank(&w, low - 1, &r), -1, "block below the window");
+    }
+}
+
+/* ---- a random multi-thread stream, plain and coded -------------------------------------- */
+typedef struct buf {
+    uint8_t *p;
+    size_t n, cap;
+    size_t marks[4096];   /* offsets where the coder asked for a compressed block to end */
+    size_t nmarks;
+} buf;
+
+static void put(buf *b, const uint8_t *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 4096;
+        b->p = realloc(b->p, b->cap);
+        cr_assert_not_null(b->p);
+    }
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static void emit_buf(void *ctx, const uint8_t *p, size_t n, int block_end)
+{
+    buf *b = ctx;
+    put(b, p, n);
+    if (block_end && b->nmarks < sizeof b->marks / sizeof b->marks[0]) b->marks[b->nmarks++] = b->n;
+}
+
+/* zstd level 1 size of a stream, ending a block at each mark (as the shim's writer does). */
+static size_t zsize(const buf *b)
+{
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1);
+    size_t cap = ZSTD_compressBound(b->n) + 4096, total = 0, from = 0;
+    uint8_t *out = malloc(cap);
+    for (size_t m = 0; m <= b->nmarks; m++) {
+        size_t to = m < b->nmarks ? b->marks[m] : b->n;
+        ZSTD_inBuffer in = { b->p + from, to - from, 0 };
+        ZSTD_EndDirective mode = m < b->nmarks ? ZSTD_e_flush : ZSTD_e_end;
+        for (;;) {
+            ZSTD_outBuffer o = { out, cap, 0 };
+            size_t r = ZSTD_compressStream2(z, &o, &in, mode);
+            cr_assert(!ZSTD_isError(r));
+            total += o.pos;
+            if (r == 0) break;
+        }
+        from = to;
+    }
+    free(out);
+    ZSTD_freeCCtx(z);
+    return total;
+}
+
+#define NT 3
+typedef struct gthread {
+    uint64_t seq;
+    mw_alloc_last last;
+    uint64_t live[4096];      /* own live blocks, oldest first */
+    size_t nlive;
+    buf seg;                  /* records not yet "drained" */
+    mw_window wwin;           /* the writer's window */
+    int ok;
+} gthread;
+
+typedef struct stream_pair {
+    buf plain, coded;
+    size_t runs;
+} stream_pair;
+
+/* Sizes: program-like (mode 0, 1) or anything, escapes included (mode 2). */
+static uint64_t rnd_size(unsigned mode)
+{
+    if (mode < 2) return rnd() % 16 == 0 ? 16 + rnd() % 8192 : 16 + rnd() % 1009;
+    switch (rnd() % 16) {
+    case 0: return rnd() % 16;
+    case 1: return rnd() >> (rnd() % 64);
+    case 2: return UINT64_MAX;
+    default: return 16 + rnd() % 1009;
+    }
+}
+
+static void drain(gthread *t, unsigned tidx, stream_pair *sp, int code)
+{
+    uint8_t b[32];
+    size_t n = mw_enc_thread_switch(b, sizeof b, tidx);
+    put(&sp->plain, b, n);
+    put(&sp->coded, b, n);
+    put(&sp->plain, t->seg.p, t->seg.n);
+    static mw_run_cols cols;
+    mw_runs_code(&t->wwin, &cols, t->seg.p, t->seg.n, &t->ok, code, emit_buf, &sp->coded);
+    cr_assert(t->ok, "the coder could not parse the records it was given");
+    t->seg.n = 0;
+}
+
+/* Generates `steps` events over NT threads; code: whether the coder makes runs. mode 0: random
+ * churn over a few hundred live blocks with rare other records; 1: the same, frees mostly of
+ * the latest blocks; 2: adversarial (other records often, live sets past the window, sizes of
+ * any magnitude). */
+static void generate(stream_pair *sp, size_t steps, int code, unsigned mode)
+{
+    static gthread th[NT];
+    memset(th, 0, sizeof th);
+    static buf zero;
+    for (unsigned i = 0; i < NT; i++) th[i].ok = 1;
+    sp->plain = zero;
+    sp->coded = zero;
+    sp->runs = 0;
+    uint8_t b[256];
+    size_t n = mw_enc_preamble(b, sizeof b);
+    put(&sp->plain, b, n);
+    put(&sp->coded, b, n);
+    n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
+    put(&sp->plain, b, n);
+    put(&sp->coded, b, n);
+    uint64_t clock = 0;
+    for (size_t i = 0; i < steps; i++) {
+        unsigned k = (unsigned)(rnd() % 16 < 13 ? 0 : rnd() % NT); /* thread 0 does most */
+        gthread *t = &th[k];
+        /* per mille: alloc, own free, other thread's free, realloc, time; the rest MARK */
+        static const unsigned cut[3][5] = { { 495, 990, 991, 992, 999 }, { 480, 960, 970, 980, 995 },
+                                            { 450, 900, 930, 950, 980 } };
+        const unsigned *c = cut[mode];
+        uint64_t r = rnd() % 1000;
+        n = 0;
+        if (mode < 2 && r < c[1]) r = t->nlive < 64 ? 0 : t->nlive > 256 ? c[0] : r;
+        if (r < c[0] || t->nlive == 0) {
+            if (t->nlive < 4096) {
+                uint64_t stack = rnd() % 20 == 0 ? rnd() % 5 + 1 : 1, kind = rnd() % 30 == 0 ? 1 : 0;
+                if (mode < 2) stack = 1, kind = 0;
+                n = mw_enc_alloc_noaddr_hot(b, kind, rnd_size(mode), stack, &t->last);
+                t->live[t->nlive++] = ++t->seq;
+            }
+        } else if (r < c[1]) {
+            /* own free: by position among the live blocks (mode 1: mostly the latest three) */
+            size_t j = mode == 1 && rnd() % 4 ? t->nlive - 1 - rnd() % (t->nlive < 3 ? t->nlive : 3)
+                                              : (size_t)(rnd() % t->nlive);
+            n = mw_enc_free(b, sizeof b, (mw_block_ref){ k, t->live[j] }, k, t->seq);
+            memmove(&t->live[j], &t->live[j + 1], (t->nlive - j - 1) * sizeof t->live[0]);
+            t->nlive--;
+        } else if (r < c[2]) {
+            /* another thread frees one of k's blocks: absolute form in its stream */
+            unsigned o = (k + 1) % NT;
+            size_t j = (size_t)(rnd() % t->nlive);
+            n = mw_enc_free(b, sizeof b, (mw_block_ref){ k, t->live[j] }, o, th[o].seq);
+            memmove(&t->live[j], &t->live[j + 1], (t->nlive - j - 1) * sizeof t->live[0]);
+            t->nlive--;
+            put(&th[o].seg, b, n);
+            n = 0;
+        } else if (r < c[3]) {
+            size_t j = (size_t)(rnd() % t->nlive);
+            n = mw_enc_realloc_noaddr(b, sizeof b, (mw_block_ref){ k, t->live[j] }, k, t->seq, rnd_size(mode), 3);
+            memmove(&t->live[j], &t->live[j + 1], (t->nlive - j - 1) * sizeof t->live[0]);
+            t->live[t->nlive - 1] = ++t->seq;
+        } else if (r < c[4]) {
+            clock += rnd() % 5000000;
+            n = mw_enc_time(b, sizeof b, clock);
+        } else {
+            n = mw_enc_mark(b, sizeof b, "m", 1);
+        }
+        if (n) put(&t->seg, b, n);
+        if (rnd() % 3000 == 0) drain(t, k, sp, code);
+    }
+    for (unsigned k = 0; k < NT; k++) {
+        drain(&th[k], k, sp, code);
+        free(th[k].seg.p);
+    }
+}
+
+typedef struct evt {
+    uint8_t type;
+    uint64_t a, b, c, d, seq;
+} evt;
+
+/* Decodes a whole in-memory stream into events (CODED_RUN records themselves left out). */
+static evt *decode_all(const buf *s, size_t *count, size_t *runs)
+{
+    mw_decoder d;
+    mw_decoder_init(&d);
+    size_t off = MW_PREAMBLE_LEN, cap = 1024, n = 0;
+    evt *e = malloc(cap * sizeof *e);
+    uint32_t v;
+    cr_assert_eq(mw_decode_preamble(&d, s->p, s->n, &v), MW_OK);
+    *runs = 0;
+    for (;;) {
+        mw_record rec;
+        size_t used = 0;
+        uint64_t seq = 0;
+        int st = mw_decode_record(&d, s->p + off, s->n - off, off, &rec, &used, &seq);
+        if (st == MW_NEED_MORE && off == s->n) break;
+        cr_assert_eq(st, MW_OK, "status %d at %zu: %s", st, off, d.err);
+        off += used;
+        if (rec.type == MW_REC_CODED_RUN) {
+            (*runs)++;
+            continue;
+        }
+        if (n == cap) e = realloc(e, (cap *= 2) * sizeof *e);
+        evt x = { rec.type, 0, 0, 0, 0, 0 };
+        switch (rec.type) {
+        case MW_REC_ALLOC: x = (evt){ rec.type, rec.u.alloc.kind, rec.u.alloc.size, rec.u.alloc.stack, 0, seq }; break;
+        case MW_REC_FREE: x = (evt){ rec.type, rec.u.free.ref.tidx, rec.u.free.ref.seq, 0, 0, 0 }; break;
+        case MW_REC_REALLOC:
+            x = (evt){ rec.type, rec.u.realloc.old.tidx, rec.u.realloc.old.seq, rec.u.realloc.size, rec.u.realloc.stack, seq };
+            break;
+        case MW_REC_TIME: x.a = rec.u.time.t_ns; break;
+        case MW_REC_THREAD_SWITCH: x.a = rec.u.thread_switch.tidx; break;
+        default: break;
+        }
+        e[n++] = x;
+    }
+    mw_decoder_free(&d);
+    *count = n;
+    return e;
+}
+
+static void same_events(const stream_pair *sp, size_t *runs_out)
+{
+    size_t np, nc, rp, rc;
+    evt *p = decode_all(&sp->plain, &np, &rp);
+    evt *c = decode_all(&sp->coded, &nc, &rc);
+    cr_assert_eq(rp, 0);
+    cr_assert_eq(np, nc, "plain %zu events, coded %zu", np, nc);
+    for (size_t i = 0; i < np; i++)
+        cr_assert(memcmp(&p[i], &c[i], sizeof p[i]) == 0,
+                  "event %zu: type %u/%u a %llu/%llu b %llu/%llu seq %llu/%llu", i, p[i].type, c[i].type,
+                  (unsigned long long)p[i].a, (unsigned long long)c[i].a, (unsigned long long)p[i].b,
+                  (unsigned long long)c[i].b, (unsigned long long)p[i].seq, (unsigned long long)c[i].seq);
+    free(p);
+    free(c);
+    *runs_out = rc;
+}
+
+Test(format_runs, coded_stream_decodes_to_the_same_records)
+{
+    for (unsigned mode = 0; mode < 3; mode++) {
+        stream_pair sp;
+        generate(&sp, 300000, 1, mode);
+        size_t runs;
+        same_events(&sp, &runs);
+        cr_assert_gt(runs, 10, "mode %u: only %zu runs", mode, runs);
+        /* what the runs are for: random frees take less after compression (the columns
+         * entropy-coded apart); mode 2 is only about decoding */
+        size_t zc = zsize(&sp.coded), zp = zsize(&sp.plain);
+        if (mode == 0)
+            cr_assert_lt(zc * 10, zp * 9, "compressed, coded %zu bytes, plain %zu", zc, zp);
+
+        /* the same through the reader (runs expanded across its calls) */
+        char err[256];
+        mw_reader *r = mw_reader_open_mem(sp.coded.p, sp.coded.n, err, sizeof err);
+        cr_assert_not_null(r, "%s", err);
+        mw_record rec;
+        size_t allocs = 0, frees = 0;
+        int st;
+        while ((st = mw_reader_next(r, &rec, NULL)) == MW_OK) {
+            allocs += rec.type == MW_REC_ALLOC || rec.type == MW_REC_REALLOC;
+            frees += rec.type == MW_REC_FREE;
+        }
+        cr_assert_eq(st, MW_EOF, "%s", mw_reader_error(r));
+        cr_assert_gt(allocs, 100000);
+        cr_assert_gt(frees, 100000);
+        mw_reader_close(r);
+        free(sp.plain.p);
+        free(sp.coded.p);
+    }
+}
+
+Test(format_runs, coder_off_copies_the_records)
+{
+    stream_pair sp;
+    generate(&sp, 50000, 0, 0);
+    cr_assert_eq(sp.coded.n, sp.plain.n);
+    cr_assert(memcmp(sp.coded.p, sp.plain.p, sp.plain.n) == 0);
+    free(sp.plain.p);
+    free(sp.coded.p);
+}
+
+/* A record the coder cannot parse: everything from there is copied, and the coder stays off. */
+Test(format_runs, unparsable_records_are_copied_and_coding_stops)
+{
+    static mw_run_cols cols;
+    mw_window w;
+    memset(&w, 0, sizeof w);
+    static buf in, out;
+    uint8_t b[64];
+    mw_alloc_last last = { 0 };
+    for (int i = 0; i < 100; i++) {
+        put(&in, b, mw_enc_alloc_noaddr_hot(b, 0, 32, 1, &last));
+        put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, (uint64_t)i + 1 }, 0, (uint64_t)i + 1));
+    }
+    size_t good = in.n;
+    static const uint8_t cut[] = { MW_REC_MARK, 0x7f, 'x' }; /* length past the end */
+    put(&in, cut, sizeof cut);
+    int ok = 1;
+    mw_runs_code(&w, &cols, in.p, in.n, &ok, 1, emit_buf, &out);
+    cr_assert_eq(ok, 0);
+    /* the plain tail is there byte for byte, after what was coded */
+    cr_assert_geq(out.n, sizeof cut);
+    cr_assert(memcmp(out.p + out.n - sizeof cut, cut, sizeof cut) == 0);
+    /* the first record is the full ALLOC, then the run */
+    cr_assert_eq(out.p[2 + in.p[1]], MW_REC_CODED_RUN, "the good part was coded: %02x %02x %02x", out.p[0], out.p[1], out.p[2 + in.p[1]]);
+    size_t before = out.n;
+    mw_runs_code(&w, &cols, in.p, good, &ok, 1, emit_buf, &out);
+    cr_assert_eq(out.n - before, good, "with ok clear, records are copied");
+    cr_assert(memcmp(out.p + before, in.p, good) == 0);
+    free(in.p);
+    free(out.p);
+}
+
+/* ---- forged runs ------------------------------------------------------------------------ */
+/* preamble, HEADER (no addresses), one full ALLOC, then the forged record. */
+static int decode_forged(const uint8_t *payload, size_t plen, char *err, size_t errlen, int alloc_first)
+{
+    static buf s;
+    s.n = 0;
+    s.p = NULL;
+    s.cap = 0;
+    uint8_t b[256];
+    put(&s, b, mw_enc_preamble(b, sizeof b));
+    put(&s, b, mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_NO_ADDRESSES, "x", 1, "", 0));
+    mw_alloc_last last = { 0 };
+    if (alloc_first) put(&s, b, mw_enc_alloc_noaddr_hot(b, 0, 8, 1, &last));
+    put(&s, b, mw_enc_raw(b, sizeof b, MW_REC_CODED_RUN, payload, plen));
+    char e[256];
+    mw_reader *r = mw_reader_open_mem(s.p, s.n, e, sizeof e);
+    cr_assert_not_null(r);
+    mw_record rec;
+    int st;
+    while ((st = mw_reader_next(r, &rec, NULL)) == MW_OK) {}
+    snprintf(err, errlen, "%s", mw_reader_error(r));
+    mw_reader_close(r);
+    free(s.p);
+    return st;
+}
+
+Test(format_runs, forged_runs_are_corruption)
+{
+    char err[256];
+    /* n_ops n_rsym n_ssym n_raw n_misc, then the columns */
+    static const uint8_t overrun[] = { 5, 0, 0, 0, 0, 1, 1 };          /* 5 ops, 2 bytes */
+    static const uint8_t bad_sym[] = { 1, 0, 1, 0, 0, MW_OP_ALLOC, 250 };
+    static const uint8_t no_bits[] = { 1, 0, 1, 0, 0, MW_OP_ALLOC, 200 }; /* needs extra bits */
+    static const uint8_t no_rank[] = { 1, 1, 0, 0, 0, MW_OP_FREE_RANK, 3 }; /* one live block */
+    static const uint8_t bad_op[] = { 1, 0, 0, 0, 0, 9 };
+    static const uint8_t far[] = { 1, 0, 0, 0, 1, MW_OP_FREE_DIST, 5 };  /* distance 5 of 1 */
+    static const uint8_t no_misc[] = { 1, 0, 0, 0, 0, MW_OP_TIME };
+    static const struct { const uint8_t *p; size_t n; const char *what; } cases[] = {
+        { overrun, sizeof overrun, "column lengths overrun" },
+        { bad_sym, sizeof bad_sym, "bad symbol" },
+        { no_bits, sizeof no_bits, "size column overrun" },
+        { no_rank, sizeof no_rank, "no live block of that rank" },
+        { bad_op, sizeof bad_op, "unknown op" },
+        { far, sizeof far, "bad block reference" },
+        { no_misc, sizeof no_misc, "misc column overrun" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int st = decode_forged(cases[i].p, cases[i].n, err, sizeof err, 1);
+        cr_assert_eq(st, MW_CORRUPT, "case %zu: status %d (%s)", i, st, err);
+        cr_assert(strstr(err, "CODED_RUN") && strstr(err, cases[i].what), "case %zu: %s", i, err);
+    }
+    /* an ALLOC op before the thread's first full ALLOC */
+    static const uint8_t alloc_op[] = { 1, 0, 1, 0, 0, MW_OP_ALLOC, 8 };
+    cr_assert_eq(decode_forged(alloc_op, sizeof alloc_op, err, sizeof err, 0), MW_CORRUPT);
+    cr_assert(strstr(err, "no earlier ALLOC"), "%s", err);
+    /* a valid one: free rank 0 (the ALLOC), then an ALLOC of size 300 (symbol 16+8*4+1, 5 bits 12) */
+    static const uint8_t good[] = { 2, 1, 1, 1, 0, MW_OP_FREE_RANK, MW_OP_ALLOC, 0, 49, 12 };
+    cr_assert_eq(decode_forged(good, sizeof good, err, sizeof err, 1), MW_EOF, "%s", err);
+}
+
+/* In a version 2 stream type 0x18 is unassigned: skipped by its length. */
+Test(format_runs, version_2_skips_type_0x18)
+{
+    mw_decoder d;
+    mw_decoder_init(&d);
+    uint8_t pre[MW_PREAMBLE_LEN];
+    mw_enc_preamble(pre, sizeof pre);
+    pre[8] = 2;
+    cr_assert_eq(mw_decode_preamble(&d, pre, sizeof pre, NULL), MW_OK);
+    static const uint8_t payload[] = { 1, 0, 0, 0, 0, 9 };
+    uint8_t b[32];
+    size_t n = mw_enc_raw(b, sizeof b, MW_REC_CODED_RUN, payload, sizeof payload);
+    mw_record rec;
+    size_t used;
+    cr_assert_eq(mw_decode_record(&d, b, n, 0, &rec, &used, NULL), MW_OK);
+    cr_assert_eq(used, n);
+    cr_assert_eq(d.run.left, 0);
+    mw_decoder_free(&d);
+}
