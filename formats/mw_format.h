@@ -426,7 +426,10 @@ void mw_decoder_free(mw_decoder *d);
 /* Checks the 12-byte preamble. Returns MW_OK, MW_NEED_MORE, MW_CORRUPT or MW_BAD_VERSION. */
 int mw_decode_preamble(mw_decoder *d, const uint8_t *p, size_t n, uint32_t *version);
 /* Decodes one record from p[0..n). stream_offset is p's offset in the stream (for messages
- * and rec->offset). On MW_OK *used is the record's total size. Unknown types decode as MW_OK
+ * and rec->offset). On MW_OK *used is the record's total size. A CODED_RUN (version 3) is
+ * returned as itself (type MW_REC_CODED_RUN, its bytes used), and its events by the next calls
+ * as ordinary FREE/ALLOC/TIME records with *used 0, rec->length 0 and rec->offset the run's;
+ * those calls do not look at p. Unknown types decode as MW_OK
  * with rec->type set and no fields. For ALLOC/REALLOC, *seq_out (if non-NULL) receives the
  * implicit sequence number and rec->u.*.addr the absolute address; for FREE/REALLOC refs are
  * resolved to absolute (tidx, seq). */

@@ -21,6 +21,7 @@ mw_config mw_cfg = {
     .stacks = true,
     .max_depth = 64,
     .reach = true,
+    .coded_runs = true,
     .zstd_level = 0, /* auto: writer_level.c */
     .watch_spec = "",
     .quiet = false,
@@ -106,6 +107,7 @@ bool mw_config_load(void)
     get_uint("MEMWATCH_STACK_DEPTH", &mw_cfg.max_depth, 1, MW_CACHE_FRAMES);
     get_bool("MEMWATCH_REACH", &mw_cfg.reach);
     get_bool("MEMWATCH_ADDRESSES", &mw_cfg.addresses);
+    get_bool("MEMWATCH_CODED_RUNS", &mw_cfg.coded_runs);
     const char *lvl = env_get("MEMWATCH_ZSTD_LEVEL");
     if (lvl && strcmp(lvl, "auto") != 0) {
         unsigned long long v;

@@ -38,6 +38,7 @@ typedef struct mw_config {
     bool reach;               /* MEMWATCH_REACH (default 1): reachability scan at exit */
     bool addresses;           /* MEMWATCH_ADDRESSES (default 0): every block's address */
     int zstd_level;           /* MEMWATCH_ZSTD_LEVEL: 1..19, 0 = auto (writer_level.c) */
+    bool coded_runs;          /* MEMWATCH_CODED_RUNS (default 1): CODED_RUN records (writer.c) */
     char watch_spec[1024];    /* MEMWATCH_WATCH=symbol[:len][,...] */
     bool quiet;               /* MEMWATCH_QUIET: no informational stderr lines */
 } mw_config;

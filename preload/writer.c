@@ -183,11 +183,15 @@ static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
 }
 
 /* One thread's published records into the stream, its small events coded as runs unless the
- * records repeat (the last frame compressed 4:1). */
+ * records repeat (the last frame compressed 4:1) or MEMWATCH_CODED_RUNS=0. */
 static void feed_thread(mw_thread *t, const uint8_t *p, size_t n)
 {
     static mw_run_cols cols;  /* ~0.5 MB, used by the writer thread only */
     int ok = !t->runs_off;
+    if (!mw_cfg.coded_runs) {
+        zfeed(p, n, ZSTD_e_continue);
+        return;
+    }
     mw_runs_code(&t->win, &cols, p, n, &ok, !mw_zlevel_repetitive(), run_emit, NULL);
     if (!ok && !t->runs_off) {
         t->runs_off = true;

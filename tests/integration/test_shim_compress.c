@@ -140,3 +140,26 @@ Test(shim_compress, random_churn_stays_at_plain_level_1)
         cr_expect_lt(f.window[i], 2u << 20, "frame %zu of %zu has window %llu", i, f.n, f.window[i]);
     mwt_trace_free(&t);
 }
+
+/* Coded runs (format version 3) on random churn: the same events as with MEMWATCH_CODED_RUNS=0,
+ * every thread's unfreed blocks included, in CODED_RUN records, and a third less file. */
+Test(shim_compress, coded_runs_hold_the_same_events_in_less)
+{
+    mwt_trace c, p;
+    frames fc, fp;
+    const char *off[] = { "MEMWATCH_CODED_RUNS=0", NULL };
+    run("random", "400000", NULL, &c, &fc);
+    run("random", "400000", off, &p, &fp);
+    cr_expect_gt(c.nrec[MW_REC_CODED_RUN], 5, "%llu runs", (unsigned long long)c.nrec[MW_REC_CODED_RUN]);
+    cr_expect_eq(p.nrec[MW_REC_CODED_RUN], 0);
+    cr_expect_eq(c.allocs, p.allocs);
+    cr_expect_eq(c.frees, p.frees);
+    cr_expect_eq(c.bytes_allocated, p.bytes_allocated);
+    cr_expect_eq(c.live_blocks, p.live_blocks);
+    cr_expect_eq(c.live_bytes, p.live_bytes);
+    cr_expect_eq(c.unknown_frees, 0);
+    cr_expect_eq(p.unknown_frees, 0);
+    cr_expect_lt(fc.file_size * 10, fp.file_size * 8, "coded %zu bytes, plain %zu", fc.file_size, fp.file_size);
+    mwt_trace_free(&c);
+    mwt_trace_free(&p);
+}
