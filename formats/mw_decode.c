@@ -30,21 +30,11 @@ typedef struct cur {
     int bad; /* a field overran the payload or a varint was malformed */
 } cur;
 
-/* Slow path of a varint: up to 10 bytes, the 10th may only carry bit 63. */
+/* Slow path of a varint (mw_get_uv): marks the cursor bad when cut short or malformed. */
 static uint64_t uv_slow(cur *c)
 {
-    uint64_t v = 0;
-    const uint8_t *p = c->p;
-    for (unsigned i = 0; i < 10; i++) {
-        if (p >= c->end) break;
-        uint8_t b = *p++;
-        if (i == 9 && b > 1) break;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            c->p = p;
-            return v;
-        }
-    }
+    uint64_t v;
+    if (mw_get_uv(&c->p, c->end, &v) == 0) return v;
     c->bad = 1;
     c->p = c->end;
     return 0;
@@ -343,17 +333,12 @@ static int run_misc(mw_decoder *d, uint64_t *v)
 static int run_value(mw_decoder *d, const uint8_t **col, const uint8_t *end, uint64_t *v)
 {
     if (*col >= end) return -1;
-    unsigned sym = *(*col)++;
-    if (sym < 16) {
-        *v = sym;
-        return 0;
-    }
+    unsigned sym = *(*col)++, e;
     if (sym == MW_SYM_ESC) return run_misc(d, v);
-    if (sym > MW_SYM_MAX) return -1;
-    unsigned bits = 5 + (sym - 16) / 8, e = bits - 4;
-    uint64_t extra;
-    if (run_bits(d, e, &extra)) return -1;
-    *v = ((uint64_t)(8 | (sym - 16) % 8) << e) | extra;
+    if (mw_sym_extra_bits(sym, &e)) return -1;
+    uint64_t extra = 0;
+    if (e && run_bits(d, e, &extra)) return -1;
+    *v = mw_sym_value(sym, e, extra);
     return 0;
 }
 

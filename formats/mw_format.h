@@ -300,6 +300,25 @@ static inline uint8_t *mw_put_uv(uint8_t *p, uint64_t v)
     *p++ = (uint8_t)v;
     return p;
 }
+/* Reads a uv from *p (not past end): at most 10 bytes, the 10th only 0 or 1. 0 and *p moved
+ * past it, or -1 (cut short or malformed; *p unchanged). Shared by the decoder and the
+ * writer's run coder (mw_runs.c). */
+static inline int mw_get_uv(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    uint64_t r = 0;
+    for (unsigned i = 0; i < 10 && q < end; i++) {
+        uint8_t b = *q++;
+        if (i == 9 && b > 1) return -1;
+        r |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = r;
+            *p = q;
+            return 0;
+        }
+    }
+    return -1;
+}
 static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64_t size,
                                              uint64_t stack, mw_alloc_last *last)
 {

@@ -109,15 +109,14 @@ static inline void put_misc(mw_run_cols *c, uint64_t v)
 /* The value's symbol; its extra bits go to the bit column, an escaped value to misc. */
 static inline uint8_t put_value(mw_run_cols *c, uint64_t v)
 {
-    if (v < 16) return (uint8_t)v;
-    unsigned bits = 64u - (unsigned)__builtin_clzll(v);
-    if (bits > 33) {
+    unsigned e;
+    uint64_t extra;
+    unsigned sym = mw_sym_of(v, &e, &extra);
+    if (sym == MW_SYM_ESC)
         put_misc(c, v);
-        return MW_SYM_ESC;
-    }
-    unsigned e = bits - 4;
-    put_bits(c, v & ((1ull << e) - 1), e);
-    return (uint8_t)(16u + 8u * (bits - 5u) + ((v >> e) & 7u));
+    else if (e)
+        put_bits(c, extra, e);
+    return (uint8_t)sym;
 }
 
 static void cols_reset(mw_run_cols *c)
@@ -155,29 +154,13 @@ static void emit_run(mw_run_cols *c, mw_run_emit emit, void *ctx)
 }
 
 /* ---- writer: parsing the thread's records --------------------------------------------- */
-static inline int get_uv(const uint8_t **pp, const uint8_t *end, uint64_t *v)
-{
-    const uint8_t *p = *pp;
-    uint64_t r = 0;
-    for (unsigned i = 0; i < 10 && p < end; i++) {
-        uint8_t b = *p++;
-        r |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *v = r;
-            *pp = p;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* A block reference of this thread's stream: the own block it names (0 = another thread's). */
 static inline int own_target(const mw_window *w, const uint8_t **pp, const uint8_t *end, uint64_t *s)
 {
     uint64_t a, seq;
-    if (get_uv(pp, end, &a)) return -1;
+    if (mw_get_uv(pp, end, &a)) return -1;
     if (a & 1) {
-        if (get_uv(pp, end, &seq)) return -1;
+        if (mw_get_uv(pp, end, &seq)) return -1;
         *s = 0; /* absolute form: the shim writes it only for other threads' blocks */
         return 0;
     }
@@ -223,7 +206,7 @@ void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int 
             coded = 1;
         } else if (type == MW_REC_ALLOC_SAME) {
             uint64_t size;
-            if (get_uv(&p, end, &size)) goto bad;
+            if (mw_get_uv(&p, end, &size)) goto bad;
             if (!run_start) run_start = rec;
             c->ops[c->n_ops++] = MW_OP_ALLOC;
             c->ssym[c->n_ssym++] = put_value(c, size);
@@ -231,13 +214,13 @@ void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int 
             coded = 1;
         } else {
             uint64_t len;
-            if (get_uv(&p, end, &len) || len > (uint64_t)(end - p)) goto bad;
+            if (mw_get_uv(&p, end, &len) || len > (uint64_t)(end - p)) goto bad;
             const uint8_t *q = p, *pend = p + len;
             p = pend;
             uint64_t v, s;
             switch (type) {
             case MW_REC_TIME:
-                if (get_uv(&q, pend, &v)) goto bad;
+                if (mw_get_uv(&q, pend, &v)) goto bad;
                 if (!run_start) run_start = rec;
                 c->ops[c->n_ops++] = MW_OP_TIME;
                 put_misc(c, v);

@@ -56,6 +56,32 @@ int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s);
 #define MW_SYM_ESC 255u
 #define MW_SYM_MAX 247u
 
+/* Encoder side: v's symbol (MW_SYM_ESC past 33 bits) and, in *e / *extra, its extra bits. */
+static inline unsigned mw_sym_of(uint64_t v, unsigned *e, uint64_t *extra)
+{
+    *e = 0;
+    *extra = 0;
+    if (v < 16) return (unsigned)v;
+    unsigned bits = 64u - (unsigned)__builtin_clzll(v);
+    if (bits > 33) return MW_SYM_ESC;
+    *e = bits - 4;
+    *extra = v & ((1ull << *e) - 1);
+    return 16u + 8u * (bits - 5u) + (unsigned)((v >> *e) & 7u);
+}
+/* Decoder side: how many extra bits symbol sym (not MW_SYM_ESC) has; -1 for 248..254. */
+static inline int mw_sym_extra_bits(unsigned sym, unsigned *e)
+{
+    if (sym > MW_SYM_MAX) return -1;
+    *e = sym < 16 ? 0 : 1 + (sym - 16) / 8;
+    return 0;
+}
+/* The value of symbol sym with its e extra bits. */
+static inline uint64_t mw_sym_value(unsigned sym, unsigned e, uint64_t extra)
+{
+    if (sym < 16) return sym;
+    return ((uint64_t)(8u | (sym - 16) % 8) << e) | extra;
+}
+
 /* ---- CODED_RUN ops -------------------------------------------------------------------- */
 enum mw_run_op {
     MW_OP_FREE_RANK = 0,  /* FREE of the own block of rank sym(rank column) */

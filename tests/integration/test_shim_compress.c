@@ -103,6 +103,10 @@ Test(shim_compress, repetitive_records_get_the_long_window_and_a_small_trace)
     cr_expect_eq(fa.window[0], 128u << 10, "first frame window %llu", fa.window[0]);
     cr_expect_gt(frames_with(&fa, 2u << 20), 0, "no frame with the 2 MiB window of %zu", fa.n);
     cr_expect_lt(fa.file_size * 2, fl.file_size, "auto %zu bytes, level 1 %zu", fa.file_size, fl.file_size);
+    /* coded runs only before the writer has seen the records repeat (the first frames): 2.4 M
+     * events in runs of at most 32768 would otherwise make at least 73 CODED_RUN records */
+    cr_expect_leq(a.nrec[MW_REC_CODED_RUN], 8, "%llu runs", (unsigned long long)a.nrec[MW_REC_CODED_RUN]);
+    cr_expect_leq(l.nrec[MW_REC_CODED_RUN], 8, "%llu runs", (unsigned long long)l.nrec[MW_REC_CODED_RUN]);
     /* explicit level: every frame the same setting */
     cr_expect_eq(frames_with(&fl, 2u << 20), fl.n, "level 1: %zu of %zu frames at 2 MiB", frames_with(&fl, 2u << 20), fl.n);
     mwt_trace_free(&a);
