@@ -97,6 +97,7 @@ extern _Atomic int mw_writer_alive;      /* 0: nobody drains rings, reserve must
 extern _Atomic int mw_writer_sleeping;
 extern _Atomic int mw_writer_futex;
 void mw_writer_kick(void);
+void mw_writer_space_wake(void);         /* writer: after a drain, wake producers waiting for room */
 
 /* Inline fast path of mw_reserve/mw_commit for the allocation hooks: the common case (room in
  * the ring, no TIME record due, not nested) without a call; anything else goes to ring.c. */
@@ -127,8 +128,8 @@ static inline void mw_commit_fast(mw_thread *t, size_t used)
     mw_commit(t, used);
 }
 
-/* ring.c: contended spinlock (pause, then yield: with more threads than cores the holder may
- * be preempted, and spinning through its time slice would stall everyone) */
+/* ring.c: contended spinlock (pause, then sleep: with more threads than cores the holder may
+ * be preempted, and waiters that stay runnable would keep it off the CPU) */
 void mw_spin_lock_slow(atomic_flag *f);
 
 /* live.c */

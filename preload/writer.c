@@ -231,6 +231,7 @@ static uint64_t drain_all(void)
         }
         if (ex) mw_registry_release(i, t);
     }
+    if (moved) mw_writer_space_wake();
     uint64_t le = atomic_load(&lost_ev), lb = atomic_load(&lost_by);
     if (le != lost_written_ev || lb != lost_written_by) {
         uint8_t b[32];
