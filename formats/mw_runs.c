@@ -56,19 +56,27 @@ static inline unsigned select_from_top(uint64_t b, unsigned rank)
     return 8 * byte + 31 - (unsigned)__builtin_clz(v);
 }
 
-POPCNT_CLONES int mw_win_rank(const mw_window *w, uint64_t s, uint64_t *rank)
+/* mw_win_rank's body, inlined into the coder (one POPCNT dispatch per call of the coder, not
+ * one per free). */
+static inline __attribute__((always_inline)) int win_rank(const mw_window *w, uint64_t s, uint64_t *rank)
 {
     if (s < win_low(w) || s > w->top || !(win_word(w, s) >> (s % 64u) & 1)) return -1;
-    uint64_t r = 0;
-    for (uint64_t x = s + 1; x <= w->top;) {
-        uint64_t hi = x - x % 64u + 63;
-        if (hi > w->top) hi = w->top;
-        r += pop64(win_word(w, x) & bit_range(x % 64u, hi % 64u));
-        x = hi + 1;
+    uint64_t sw = s / 64u, tw = w->top / 64u, r;
+    uint64_t upto_top = w->top % 64u == 63 ? ~0ull : (1ull << (w->top % 64u + 1)) - 1;
+    if (sw == tw) {
+        r = pop64(win_word(w, s) & upto_top & ~((2ull << (s % 64u)) - 1));
+    } else {
+        /* the rest of s's word, the whole words between, top's word up to top (its higher
+         * bits are the window's oldest blocks) */
+        r = s % 64u == 63 ? 0 : pop64(win_word(w, s) >> (s % 64u + 1));
+        for (uint64_t k = sw + 1; k < tw; k++) r += pop64(w->bits[k % MW_WIN_WORDS]);
+        r += pop64(w->bits[tw % MW_WIN_WORDS] & upto_top);
     }
     *rank = r;
     return 0;
 }
+
+POPCNT_CLONES int mw_win_rank(const mw_window *w, uint64_t s, uint64_t *rank) { return win_rank(w, s, rank); }
 
 POPCNT_CLONES int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s)
 {
@@ -90,47 +98,59 @@ POPCNT_CLONES int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s)
 }
 
 /* ---- writer: building one run --------------------------------------------------------- */
-static inline void put_bits(mw_run_cols *c, uint64_t v, unsigned n)
+/* The column fill levels and the bit accumulator while a run is built: a local of
+ * mw_runs_code, so they stay in registers (the column stores are bytes, which the compiler
+ * must assume alias any field of mw_run_cols); written back to the columns' owner only when a
+ * run is emitted. */
+typedef struct run_pos {
+    size_t ops, rsym, ssym, raw, misc;
+    uint64_t acc;       /* bits not yet in raw[] */
+    unsigned nacc;
+} run_pos;
+
+static inline void put_bits(mw_run_cols *c, run_pos *k, uint64_t v, unsigned n)
 {
-    c->acc |= v << c->nacc;
-    c->nacc += n;
-    while (c->nacc >= 8) {
-        c->raw[c->n_raw++] = (uint8_t)c->acc;
-        c->acc >>= 8;
-        c->nacc -= 8;
+    k->acc |= v << k->nacc;
+    k->nacc += n;
+    while (k->nacc >= 8) {
+        c->raw[k->raw++] = (uint8_t)k->acc;
+        k->acc >>= 8;
+        k->nacc -= 8;
     }
 }
 
-static inline void put_misc(mw_run_cols *c, uint64_t v)
+static inline void put_misc(mw_run_cols *c, run_pos *k, uint64_t v)
 {
-    c->n_misc = (size_t)(mw_put_uv(c->misc + c->n_misc, v) - c->misc);
+    k->misc = (size_t)(mw_put_uv(c->misc + k->misc, v) - c->misc);
 }
 
 /* The value's symbol; its extra bits go to the bit column, an escaped value to misc. */
-static inline uint8_t put_value(mw_run_cols *c, uint64_t v)
+static inline uint8_t put_value(mw_run_cols *c, run_pos *k, uint64_t v)
 {
     unsigned e;
     uint64_t extra;
     unsigned sym = mw_sym_of(v, &e, &extra);
     if (sym == MW_SYM_ESC)
-        put_misc(c, v);
+        put_misc(c, k, v);
     else if (e)
-        put_bits(c, extra, e);
+        put_bits(c, k, extra, e);
     return (uint8_t)sym;
 }
 
-static void cols_reset(mw_run_cols *c)
-{
-    c->n_ops = c->n_rsym = c->n_ssym = c->n_raw = c->n_misc = 0;
-    c->acc = 0;
-    c->nacc = 0;
-}
+static inline void pos_reset(run_pos *k) { *k = (run_pos){ 0, 0, 0, 0, 0, 0, 0 }; }
 
 /* Writes the run as one CODED_RUN record: header and ops, then one column per piece. A column
  * big enough to be worth its own compressed block ends one. */
-static void emit_run(mw_run_cols *c, mw_run_emit emit, void *ctx)
+static void emit_run(mw_run_cols *c, run_pos *k, mw_run_emit emit, void *ctx)
 {
-    if (c->nacc) put_bits(c, 0, 8 - c->nacc);
+    if (k->nacc) put_bits(c, k, 0, 8 - k->nacc);
+    c->n_ops = k->ops;
+    c->n_rsym = k->rsym;
+    c->n_ssym = k->ssym;
+    c->n_raw = k->raw;
+    c->n_misc = k->misc;
+    c->acc = 0;
+    c->nacc = 0;
     uint8_t h[64], *q = h + 6;   /* room for type + length, filled in below */
     q = mw_put_uv(q, c->n_ops);
     q = mw_put_uv(q, c->n_rsym);
@@ -150,7 +170,7 @@ static void emit_run(mw_run_cols *c, mw_run_emit emit, void *ctx)
     size_t len5[5] = { c->n_ops, c->n_rsym, c->n_ssym, c->n_raw, c->n_misc };
     for (unsigned i = 0; i < 5; i++)
         if (len5[i]) emit(ctx, col[i], len5[i], i < 4 && len5[i] >= big);
-    cols_reset(c);
+    pos_reset(k);
 }
 
 /* ---- writer: parsing the thread's records --------------------------------------------- */
@@ -170,25 +190,26 @@ static inline int own_target(const mw_window *w, const uint8_t **pp, const uint8
 }
 
 /* Adds an own-thread FREE of block s to the run. */
-static inline void run_free(mw_window *w, mw_run_cols *c, uint64_t s)
+static inline __attribute__((always_inline)) void run_free(mw_window *w, mw_run_cols *c, run_pos *k, uint64_t s)
 {
     uint64_t r;
-    if (mw_win_rank(w, s, &r) == 0) {
-        c->ops[c->n_ops++] = MW_OP_FREE_RANK;
-        c->rsym[c->n_rsym++] = put_value(c, r);
+    if (win_rank(w, s, &r) == 0) {
+        c->ops[k->ops++] = MW_OP_FREE_RANK;
+        c->rsym[k->rsym++] = put_value(c, k, r);
     } else {
-        c->ops[c->n_ops++] = MW_OP_FREE_DIST;
-        put_misc(c, w->top - s);
+        c->ops[k->ops++] = MW_OP_FREE_DIST;
+        put_misc(c, k, w->top - s);
     }
     mw_win_free(w, s);
 }
 
-void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok,
+POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok,
                   int code, mw_run_emit emit, void *ctx)
 {
     const uint8_t *end = p + n, *plain = p; /* plain: start of bytes not yet emitted */
     const uint8_t *run_start = NULL;        /* first record of the current run */
-    cols_reset(c);
+    run_pos k;
+    pos_reset(&k);
     if (!*ok) {
         if (n) emit(ctx, p, n, 0);
         return;
@@ -202,14 +223,14 @@ void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int 
             uint64_t d = type - MW_REC_FREE_NEAR;
             if (d > w->top) goto bad;
             if (!run_start) run_start = rec;
-            run_free(w, c, w->top - d);
+            run_free(w, c, &k, w->top - d);
             coded = 1;
         } else if (type == MW_REC_ALLOC_SAME) {
             uint64_t size;
             if (mw_get_uv(&p, end, &size)) goto bad;
             if (!run_start) run_start = rec;
-            c->ops[c->n_ops++] = MW_OP_ALLOC;
-            c->ssym[c->n_ssym++] = put_value(c, size);
+            c->ops[k.ops++] = MW_OP_ALLOC;
+            c->ssym[k.ssym++] = put_value(c, &k, size);
             mw_win_new(w);
             coded = 1;
         } else {
@@ -222,15 +243,15 @@ void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int 
             case MW_REC_TIME:
                 if (mw_get_uv(&q, pend, &v)) goto bad;
                 if (!run_start) run_start = rec;
-                c->ops[c->n_ops++] = MW_OP_TIME;
-                put_misc(c, v);
+                c->ops[k.ops++] = MW_OP_TIME;
+                put_misc(c, &k, v);
                 coded = 1;
                 break;
             case MW_REC_FREE:
                 if (own_target(w, &q, pend, &s)) goto bad;
                 if (s) {
                     if (!run_start) run_start = rec;
-                    run_free(w, c, s);
+                    run_free(w, c, &k, s);
                     coded = 1;
                 }
                 break;
@@ -248,11 +269,11 @@ void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int 
         }
         if (coded) {
             if (!code) {
-                cols_reset(c); /* only the window was wanted */
+                pos_reset(&k); /* only the window was wanted */
                 run_start = NULL;
-            } else if (c->n_ops == MW_RUN_MAX_OPS) {
+            } else if (k.ops == MW_RUN_MAX_OPS) {
                 if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
-                emit_run(c, emit, ctx);
+                emit_run(c, &k, emit, ctx);
                 plain = p;
                 run_start = NULL;
             }
@@ -260,33 +281,31 @@ void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int 
         }
         /* a record that ends the run */
         if (run_start) {
-            if (c->n_ops >= MW_RUN_MIN_OPS) {
+            if (k.ops >= MW_RUN_MIN_OPS) {
                 if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
-                emit_run(c, emit, ctx);
+                emit_run(c, &k, emit, ctx);
                 plain = rec;
             } else {
-                cols_reset(c); /* too short: its records stay as they are */
+                pos_reset(&k); /* too short: its records stay as they are */
             }
             run_start = NULL;
         }
     }
-    if (run_start && c->n_ops >= MW_RUN_MIN_OPS) {
+    if (run_start && k.ops >= MW_RUN_MIN_OPS) {
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
-        emit_run(c, emit, ctx);
+        emit_run(c, &k, emit, ctx);
         plain = end;
     }
     if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
-    cols_reset(c);
     return;
 bad:
     *ok = 0;
     /* the run before the bad record parsed fine (both sides' windows agree up to it); from the
      * bad record on, everything is copied */
-    if (run_start && code && c->n_ops >= MW_RUN_MIN_OPS) {
+    if (run_start && code && k.ops >= MW_RUN_MIN_OPS) {
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
-        emit_run(c, emit, ctx);
+        emit_run(c, &k, emit, ctx);
         plain = rec;
     }
     if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
-    cols_reset(c);
 }
