@@ -92,6 +92,7 @@ void mw_orphan_release(void);
 bool mw_ring_init(mw_thread *t, uint64_t size);
 void mw_ring_release(mw_thread *t);
 extern _Atomic uint64_t mw_clock_ns;     /* coarse clock, updated by the writer */
+#define MW_CLOCK_UNIT_NS (1ull << 22)     /* its granularity (writer.c) */
 extern _Atomic int mw_clock_live;        /* 1 while the writer is in write(2): read the clock */
 extern _Atomic int mw_writer_alive;      /* 0: nobody drains rings, reserve must not wait */
 extern _Atomic int mw_writer_sleeping;

@@ -187,7 +187,7 @@ uint8_t *mw_reserve(mw_thread *t, size_t need, size_t *cap)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
         uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-        now = now > mw_start_mono_ns ? now - mw_start_mono_ns : 0;
+        now = now > mw_start_mono_ns ? (now - mw_start_mono_ns) & ~(MW_CLOCK_UNIT_NS - 1) : 0;
         if (now > c + 4000000u) c = now;
     }
     if (c != t->last_clock) {

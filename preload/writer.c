@@ -65,6 +65,12 @@ void mw_count_lost(uint64_t events, uint64_t bytes)
     atomic_fetch_add_explicit(&lost_by, bytes, memory_order_relaxed);
 }
 
+/* The coarse clock the producers stamp their records with (TIME records): the monotonic time in
+ * whole units of MW_CLOCK_UNIT_NS (2^22 ns, 4.2 ms; the writer goes round about every 5 ms
+ * anyway). Fewer distinct values and zero low bits: the TIME records interrupt zstd's matches
+ * of repeating records less (sqlite3 CLI trace: 36 -> 33.5 KB). */
+static inline uint64_t clock_tick(void) { return mw_now_ns() & ~(MW_CLOCK_UNIT_NS - 1); }
+
 static void *zalloc(void *op, size_t n) { (void)op; return mw_real.malloc(n); }
 static void zfree(void *op, void *p) { (void)op; mw_real.free(p); }
 
@@ -107,7 +113,7 @@ static void write_all(const uint8_t *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
-    atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_relaxed);
     atomic_store_explicit(&mw_clock_live, 0, memory_order_release);
 }
 
@@ -471,7 +477,7 @@ static void *writer_main(void *arg)
     if (mw_cfg.rss_ms) sample_rss();
     last_rss = mono_ms();
     for (;;) {
-        atomic_store_explicit(&mw_clock_ns, mw_now_ns(), memory_order_relaxed);
+        atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_relaxed);
         uint64_t sreq = atomic_load(&sync_req);
         uint64_t moved = drain_all();
         if (!broken && cctx) check_load();
