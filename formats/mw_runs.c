@@ -108,15 +108,18 @@ typedef struct run_pos {
     unsigned nacc;
 } run_pos;
 
+/* v's n bits (n <= 29) after the pending ones; whole bytes go out with one 8-byte store (raw[]
+ * has 8 bytes of slack), the rest stays pending: at most 7 + 29 bits, so no shift reaches 64. */
 static inline void put_bits(mw_run_cols *c, run_pos *k, uint64_t v, unsigned n)
 {
     k->acc |= v << k->nacc;
     k->nacc += n;
-    while (k->nacc >= 8) {
-        c->raw[k->raw++] = (uint8_t)k->acc;
-        k->acc >>= 8;
-        k->nacc -= 8;
-    }
+    uint64_t out = k->acc;
+    memcpy(c->raw + k->raw, &out, 8);
+    unsigned whole = k->nacc / 8u;
+    k->raw += whole;
+    k->acc >>= 8u * whole;
+    k->nacc -= 8u * whole;
 }
 
 static inline void put_misc(mw_run_cols *c, run_pos *k, uint64_t v)
