@@ -60,7 +60,7 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
 {
     mw_live_block old;
     mw_block_ref ref = { t->tidx, t->seq + 1 };
-    if (MW_UNLIKELY(mw_live_insert_inl((uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
+    if (MW_UNLIKELY(mw_live_insert_t(t, (uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
     size_t cap;
     uint8_t *q = mw_reserve_fast(t, 40, &cap); /* >= MW_ENC_HOT_CAP: a reservation has need bytes */
     if (MW_LIKELY(q != NULL)) {
@@ -71,7 +71,7 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
         mw_commit_fast(t, n);
         if (n) return;
     }
-    mw_live_remove_inl((uintptr_t)p, NULL); /* not recorded: its free must not name it */
+    mw_lt_remove(&t->lt, (uintptr_t)p, NULL); /* not recorded: its free must not name it */
 }
 
 /* Common tail of every allocating hook. */
@@ -153,7 +153,7 @@ MW_EXPORT void free(void *p)
     mw_thread *t = acquire(&orph);
     if (t) {
         mw_live_block b;
-        if (mw_live_remove_inl((uintptr_t)p, &b)) emit_free(t, b.ref);
+        if (mw_live_remove_t(t, (uintptr_t)p, &b)) emit_free(t, b.ref);
         release(orph);
     }
     mw_real.free(p); /* last: free leaves errno alone (glibc >= 2.33) */
@@ -175,7 +175,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         return q;
     }
     mw_live_block old;
-    bool had = p && mw_live_remove_inl((uintptr_t)p, &old);
+    bool had = p && mw_live_remove_t(t, (uintptr_t)p, &old);
     void *q = call(p, a, b);
     e = errno;
     if (q) {
@@ -183,7 +183,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         if (had) {
             mw_live_block stale;
             mw_block_ref ref = { t->tidx, t->seq + 1 };
-            if (mw_live_insert_inl((uintptr_t)q, n, ref, &stale)) emit_free(t, stale.ref);
+            if (mw_live_insert_t(t, (uintptr_t)q, n, ref, &stale)) emit_free(t, stale.ref);
             size_t cap;
             uint8_t *w = mw_reserve(t, 48, &cap);
             size_t used = 0;
@@ -195,7 +195,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
                 if (used) t->seq++;
                 mw_commit(t, used);
             }
-            if (!used) mw_live_remove_inl((uintptr_t)q, NULL);
+            if (!used) mw_lt_remove(&t->lt, (uintptr_t)q, NULL);
         } else {
             note_alloc(t, kind, q, n, st);
         }
@@ -203,7 +203,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         if (n == 0)
             emit_free(t, old.ref); /* realloc(p, 0) freed p */
         else
-            mw_live_insert_inl((uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
+            mw_live_insert_t(t, (uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
     }
     release(orph);
     mw_tls_guard--;

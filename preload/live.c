@@ -1,11 +1,23 @@
 /*
- * live.c — the live-block table: address -> {size, block id} for every traced heap block.
+ * live.c — the live-block tables: address -> {size, block id} for every traced heap block.
  *
- * It is what lets a FREE name its block by id, detects frees we missed (an insert finding the
- * address still present), and is the heap the reachability scan walks (mw_live_foreach).
- * 256 shards chosen by address hash, each an open-addressing (linear probing, backward-shift
- * deletion) table behind its own spinlock, starting in a static array and grown with raw
- * mmap: no global lock, no malloc.
+ * They let a FREE name its block by id, detect frees we missed (an insert finding the address
+ * still present), and are the heap the reachability scan walks (mw_live_foreach).
+ *
+ * Each thread keeps the blocks it allocated in its own table (mw_thread.lt): open addressing,
+ * linear probing, backward-shift deletion, behind a spinlock that only the owner takes in the
+ * common case (its cache line stays with the owner's CPU), grown with raw mmap. A thread's
+ * table stays sparse while small (live_impl.h). A free looks in the freeing thread's own table
+ * first; a block of another thread is found through a per-64-KiB owner hint (the thread that
+ * last allocated there: glibc gives each thread its own arena), then in the shared table of
+ * exited threads' blocks, then in every thread's table. One table for the whole process (256
+ * shards by address hash) was what every hook touched: a shard header and a slot on lines
+ * other CPUs had just written, a quarter of a malloc/free pair's time on one thread and more
+ * with several (README, performance).
+ *
+ * An exited thread's blocks move to the shared table when the writer recycles its state
+ * (mw_live_thread_gone); a search that may have missed a block while it moved is repeated
+ * (migration counter). No malloc anywhere: raw mmap, registered as the shim's own memory.
  */
 #include <sys/mman.h>
 
@@ -13,104 +25,154 @@
 
 #include "live_impl.h"
 
-_Alignas(64) mw_live_shard mw_live_shards[NSHARDS];
-/* Every shard's first table, side by side: separately mmapped, the 256 small tables all began
- * on a page boundary and fought over the same few cache sets (a miss on every lookup). Part of
- * the shim's own data segment, so never a reachability root. */
-static _Alignas(64) mw_live_entry first_tabs[NSHARDS][INIT_CAP];
+#define GRAVE_BITS 8u
+#define GRAVE_SHARDS (1u << GRAVE_BITS)
+
+typedef struct grave_shard {
+    mw_ltab t;
+    char pad[64 - sizeof(mw_ltab)];
+} grave_shard;
+
+/* Blocks of threads that exited, sharded by address hash. */
+static _Alignas(64) grave_shard grave[GRAVE_SHARDS];
+_Alignas(64) _Atomic uint16_t mw_live_hint[1u << MW_HINT_BITS];
+/* Odd while a thread's blocks move to the shared table; bumped twice per move. */
+static _Alignas(64) _Atomic uint64_t migrations;
+
+static inline mw_ltab *grave_of(uintptr_t addr)
+{
+    return &grave[mw_live_hash(addr) >> (64 - GRAVE_BITS)].t;
+}
 
 static mw_live_entry *map_table(uint32_t cap)
 {
     void *p = mw_real.mmap ? mw_real.mmap(NULL, (size_t)cap * sizeof(mw_live_entry), PROT_READ | PROT_WRITE,
                                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                            : MAP_FAILED;
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED) return NULL;
+    mw_own_range_add(p, (size_t)cap * sizeof(mw_live_entry)); /* block addresses: never a root */
+    return p;
 }
 
-/* Grows (or creates) the table; false when memory is exhausted. Caller holds the lock. */
-bool mw_live_grow(mw_live_shard *s)
+static void unmap_table(mw_live_entry *tab, uint32_t cap)
 {
-    uint32_t ncap = s->cap ? s->cap * 2 : INIT_CAP;
-    mw_live_entry *first = first_tabs[s - mw_live_shards], *nt;
-    if (!s->cap) {
-        nt = first;
-        __builtin_memset(nt, 0, sizeof first_tabs[0]); /* after fork: the parent's entries */
-    } else {
-        nt = map_table(ncap);
-        if (!nt) return false;
-        mw_own_range_add(nt, (size_t)ncap * sizeof(mw_live_entry)); /* block addresses: never a root */
+    if (!tab) return;
+    mw_own_range_del(tab, (size_t)cap * sizeof(mw_live_entry));
+    mw_real.munmap(tab, (size_t)cap * sizeof(mw_live_entry));
+}
+
+/* Grows (or creates) L until an insert fits; false when memory is exhausted. Caller holds
+ * the lock. */
+bool mw_lt_grow(mw_ltab *L)
+{
+    uint32_t ncap = L->cap ? L->cap * 2 : LT_INIT_CAP;
+    while (ncap < (1u << 31)) {
+        mw_ltab probe = { .cap = ncap, .count = L->count };
+        if (!mw_lt_full(&probe)) break;
+        ncap *= 2;
     }
-    for (uint32_t i = 0; i < s->cap; i++) {
-        mw_live_entry *e = &s->tab[i];
+    mw_live_entry *nt = map_table(ncap);
+    if (!nt) return false;
+    for (uint32_t i = 0; i < L->cap; i++) {
+        mw_live_entry *e = &L->tab[i];
         if (!e->addr) continue;
         uint32_t j = (uint32_t)mw_live_hash(e->addr) & (ncap - 1);
         while (nt[j].addr) j = (j + 1) & (ncap - 1);
         nt[j] = *e;
     }
-    if (s->tab && s->tab != first) {
-        mw_own_range_del(s->tab, (size_t)s->cap * sizeof(mw_live_entry));
-        mw_real.munmap(s->tab, (size_t)s->cap * sizeof(mw_live_entry));
-    }
-    s->tab = nt;
-    s->cap = ncap;
+    unmap_table(L->tab, L->cap);
+    L->tab = nt;
+    L->cap = ncap;
     return true;
 }
 
 void mw_live_init(void)
 {
-    for (unsigned i = 0; i < NSHARDS; i++) {
-        atomic_flag_clear(&mw_live_shards[i].lock);
-        mw_live_shards[i].cap = 0;
-        mw_live_shards[i].count = 0;
-        mw_live_shards[i].tab = NULL; /* after fork: the parent's tables are dropped (left mapped) */
+    for (unsigned i = 0; i < GRAVE_SHARDS; i++) {
+        atomic_flag_clear(&grave[i].t.lock);
+        grave[i].t.cap = 0;
+        grave[i].t.count = 0;
+        grave[i].t.tab = NULL; /* after fork: the parent's tables are dropped (left mapped) */
     }
+    for (unsigned i = 0; i < (1u << MW_HINT_BITS); i++) atomic_store_explicit(&mw_live_hint[i], 0, memory_order_relaxed);
+    atomic_store(&migrations, 0);
 }
 
-bool mw_live_lookup(uintptr_t addr, mw_live_block *out)
+/* A free of a block thread t did not allocate (or one we never saw). */
+bool mw_live_remove_other(mw_thread *t, uintptr_t addr, mw_live_block *out)
 {
-    uint64_t h = mw_live_hash(addr);
-    mw_live_shard *s = mw_live_shard_of(h);
-    bool found = false;
-    mw_live_lock(s);
-    if (s->cap) {
-        uint32_t m = s->cap - 1;
-        for (uint32_t i = (uint32_t)h & m; s->tab[i].addr; i = (i + 1) & m) {
-            if (s->tab[i].addr == addr) {
-                if (out) *out = (mw_live_block){ addr, s->tab[i].size, { s->tab[i].tidx, s->tab[i].seq } };
-                found = true;
-                break;
-            }
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint64_t gen = atomic_load_explicit(&migrations, memory_order_acquire);
+        unsigned hint = atomic_load_explicit(mw_live_hint_of(addr), memory_order_relaxed);
+        mw_thread *owner = hint ? mw_registry_get(hint - 1) : NULL;
+        if (owner && owner != t && mw_lt_remove(&owner->lt, addr, out)) return true;
+        if (mw_lt_remove(grave_of(addr), addr, out)) return true;
+        unsigned n = mw_registry_hwm();
+        for (unsigned i = 0; i < n; i++) {
+            mw_thread *u = mw_registry_get(i);
+            if (!u || u == t || u == owner) continue;
+            if (mw_lt_remove(&u->lt, addr, out)) return true;
         }
+        /* not found: really not traced, unless a thread's blocks were moving meanwhile */
+        if (!(gen & 1) && atomic_load_explicit(&migrations, memory_order_acquire) == gen) return false;
     }
-    mw_live_unlock(s);
-    return found;
+    return false;
 }
 
+void mw_live_thread_gone(mw_thread *t)
+{
+    mw_ltab *L = &t->lt;
+    mw_lt_lock(L);
+    if (L->count) {
+        atomic_fetch_add_explicit(&migrations, 1, memory_order_acq_rel);
+        for (uint32_t i = 0; i < L->cap; i++) {
+            mw_live_entry *e = &L->tab[i];
+            if (!e->addr) continue;
+            mw_lt_insert(grave_of(e->addr), e->addr, e->size, (mw_block_ref){ e->tidx, e->seq }, NULL);
+        }
+        atomic_fetch_add_explicit(&migrations, 1, memory_order_acq_rel);
+    }
+    mw_live_entry *tab = L->tab;
+    uint32_t cap = L->cap;
+    L->tab = NULL;
+    L->cap = 0;
+    L->count = 0;
+    mw_lt_unlock(L);
+    unmap_table(tab, cap);
+}
+
+static void foreach_in(mw_ltab *L, void (*fn)(const mw_live_block *b, void *arg), void *arg)
+{
+    mw_lt_lock(L);
+    for (uint32_t i = 0; i < L->cap; i++) {
+        mw_live_entry *e = &L->tab[i];
+        if (!e->addr) continue;
+        mw_live_block b = { e->addr, e->size, { e->tidx, e->seq } };
+        fn(&b, arg);
+    }
+    mw_lt_unlock(L);
+}
+
+/* Every table, each locked while visited: a block freed by one thread and reallocated by
+ * another meanwhile may be seen twice (the reachability scan keeps the later one). */
 void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
 {
-    for (unsigned k = 0; k < NSHARDS; k++) {
-        mw_live_shard *s = &mw_live_shards[k];
-        mw_live_lock(s);
-        for (uint32_t i = 0; i < s->cap; i++) {
-            mw_live_entry *e = &s->tab[i];
-            if (!e->addr) continue;
-            mw_live_block b = { e->addr, e->size, { e->tidx, e->seq } };
-            fn(&b, arg);
-        }
-        mw_live_unlock(s);
+    unsigned n = mw_registry_hwm();
+    for (unsigned i = 0; i < n; i++) {
+        mw_thread *u = mw_registry_get(i);
+        if (u) foreach_in(&u->lt, fn, arg);
     }
+    for (unsigned k = 0; k < GRAVE_SHARDS; k++) foreach_in(&grave[k].t, fn, arg);
 }
 
 size_t mw_live_count(void)
 {
     size_t n = 0;
-    for (unsigned k = 0; k < NSHARDS; k++) n += __atomic_load_n(&mw_live_shards[k].count, __ATOMIC_RELAXED);
+    unsigned h = mw_registry_hwm();
+    for (unsigned i = 0; i < h; i++) {
+        mw_thread *u = mw_registry_get(i);
+        if (u) n += __atomic_load_n(&u->lt.count, __ATOMIC_RELAXED);
+    }
+    for (unsigned k = 0; k < GRAVE_SHARDS; k++) n += __atomic_load_n(&grave[k].t.count, __ATOMIC_RELAXED);
     return n;
 }
-
-bool mw_live_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old)
-{
-    return mw_live_insert_inl(addr, size, ref, old);
-}
-
-bool mw_live_remove(uintptr_t addr, mw_live_block *out) { return mw_live_remove_inl(addr, out); }

@@ -1,6 +1,6 @@
 /*
- * live_impl.h — the live-block table's layout and its two hot operations, inlined into the
- * allocation hooks (hooks_alloc.c) and used by live.c; growth, iteration and reset are in
+ * live_impl.h — the live-block tables' hot operations, inlined into the allocation hooks
+ * (hooks_alloc.c) and used by live.c; growth, the cross-thread and whole-process paths are in
  * live.c. See live.c for the design.
  */
 #ifndef MW_LIVE_IMPL_H
@@ -8,27 +8,15 @@
 
 #include "mw_core.h"
 
-#define SHARD_BITS 8u
-#define NSHARDS (1u << SHARD_BITS)
-#define INIT_CAP 16u
+/* A thread's table stays sparse while small (at most 1/LT_SPARSE_LOAD full up to
+ * LT_SPARSE_CAP slots): with few live blocks a collision makes probing and deletion branch
+ * unpredictably, which costs more than the table's size in cache. Bigger tables are kept at
+ * most half full. */
+#define LT_INIT_CAP 256u
+#define LT_SPARSE_CAP 4096u
+#define LT_SPARSE_LOAD 32u
 
-typedef struct mw_live_entry {
-    uintptr_t addr;     /* 0 = empty */
-    size_t size;
-    uint64_t tidx;
-    uint64_t seq;
-} mw_live_entry;
-
-typedef struct mw_live_shard {
-    atomic_flag lock;
-    uint32_t cap;       /* power of two, 0 before first use */
-    uint32_t count;
-    mw_live_entry *tab;
-    char pad[64 - sizeof(atomic_flag) - 8 - sizeof(mw_live_entry *)];
-} mw_live_shard;
-
-extern mw_live_shard mw_live_shards[NSHARDS];
-bool mw_live_grow(mw_live_shard *s);   /* caller holds the lock */
+bool mw_lt_grow(mw_ltab *L);   /* caller holds the lock */
 
 static inline uint64_t mw_live_hash(uintptr_t a)
 {
@@ -36,85 +24,117 @@ static inline uint64_t mw_live_hash(uintptr_t a)
     return h ^ (h >> 32);
 }
 
-static inline mw_live_shard *mw_live_shard_of(uint64_t h) { return &mw_live_shards[h >> (64 - SHARD_BITS)]; }
-
-static inline void mw_live_lock(mw_live_shard *s)
+static inline void mw_lt_lock(mw_ltab *L)
 {
-    if (MW_LIKELY(!atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire))) return;
-    mw_spin_lock_slow(&s->lock);
+    if (MW_LIKELY(!atomic_flag_test_and_set_explicit(&L->lock, memory_order_acquire))) return;
+    mw_spin_lock_slow(&L->lock);
 }
-static inline void mw_live_unlock(mw_live_shard *s) { atomic_flag_clear_explicit(&s->lock, memory_order_release); }
+static inline void mw_lt_unlock(mw_ltab *L) { atomic_flag_clear_explicit(&L->lock, memory_order_release); }
 
-/* Inserts addr; if addr was still present (a free we missed), its block is returned in *old
- * and true. A table that cannot grow drops the block (counted as lost). */
-static inline __attribute__((always_inline)) bool mw_live_insert_inl(uintptr_t addr, size_t size,
-                                                                     mw_block_ref ref, mw_live_block *old)
+static inline bool mw_lt_full(const mw_ltab *L)
+{
+    uint64_t need = (uint64_t)L->count + 1;
+    return L->cap <= LT_SPARSE_CAP ? need * LT_SPARSE_LOAD > L->cap : need * 2 > L->cap;
+}
+
+/* Inserts addr into table L; if addr was still present (a free we missed), its block is
+ * returned in *old and true. A table that cannot grow drops the block (counted as lost). */
+static inline __attribute__((always_inline)) bool mw_lt_insert(mw_ltab *L, uintptr_t addr, size_t size,
+                                                               mw_block_ref ref, mw_live_block *old)
 {
     uint64_t h = mw_live_hash(addr);
-    mw_live_shard *s = mw_live_shard_of(h);
     bool had = false;
-    mw_live_lock(s);
-    if (MW_UNLIKELY((s->count + 1) * 4 > s->cap * 3) && !mw_live_grow(s)) {
-        mw_live_unlock(s);
+    mw_lt_lock(L);
+    if (MW_UNLIKELY(mw_lt_full(L)) && !mw_lt_grow(L)) {
+        mw_lt_unlock(L);
         mw_count_lost(1, 0);
         return false;
     }
-    uint32_t m = s->cap - 1, i = (uint32_t)h & m;
+    uint32_t m = L->cap - 1, i = (uint32_t)h & m;
     for (;; i = (i + 1) & m) {
-        mw_live_entry *e = &s->tab[i];
+        mw_live_entry *e = &L->tab[i];
         if (e->addr == addr) {
             if (old) *old = (mw_live_block){ e->addr, e->size, { e->tidx, e->seq } };
             had = true;
             break;
         }
         if (!e->addr) {
-            s->count++;
+            L->count++;
             break;
         }
     }
-    s->tab[i] = (mw_live_entry){ addr, size, ref.tidx, ref.seq };
-    mw_live_unlock(s);
+    L->tab[i] = (mw_live_entry){ addr, size, ref.tidx, ref.seq };
+    mw_lt_unlock(L);
     return had;
 }
 
-/* Removes addr; its block in *out (may be NULL). False when it was not in the table. */
-static inline __attribute__((always_inline)) bool mw_live_remove_inl(uintptr_t addr, mw_live_block *out)
+/* Removes addr from table L; its block in *out (may be NULL). False when it is not there. */
+static inline __attribute__((always_inline)) bool mw_lt_remove(mw_ltab *L, uintptr_t addr, mw_live_block *out)
 {
     uint64_t h = mw_live_hash(addr);
-    mw_live_shard *s = mw_live_shard_of(h);
-    mw_live_lock(s);
-    if (MW_UNLIKELY(!s->cap)) {
-        mw_live_unlock(s);
+    mw_lt_lock(L);
+    if (MW_UNLIKELY(!L->cap)) {
+        mw_lt_unlock(L);
         return false;
     }
-    uint32_t m = s->cap - 1, i = (uint32_t)h & m;
+    uint32_t m = L->cap - 1, i = (uint32_t)h & m;
     for (;; i = (i + 1) & m) {
-        mw_live_entry *e = &s->tab[i];
+        mw_live_entry *e = &L->tab[i];
         if (!e->addr) {
-            mw_live_unlock(s);
+            mw_lt_unlock(L);
             return false;
         }
         if (e->addr == addr) break;
     }
-    if (out) *out = (mw_live_block){ addr, s->tab[i].size, { s->tab[i].tidx, s->tab[i].seq } };
+    if (out) *out = (mw_live_block){ addr, L->tab[i].size, { L->tab[i].tidx, L->tab[i].seq } };
     /* backward-shift deletion keeps probe chains intact without tombstones */
     uint32_t j = i;
     for (;;) {
         j = (j + 1) & m;
-        mw_live_entry *e = &s->tab[j];
+        mw_live_entry *e = &L->tab[j];
         if (!e->addr) break;
         uint32_t home = (uint32_t)mw_live_hash(e->addr) & m;
         /* move e into the hole at i if its home is not cyclically in (i, j] */
         bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
-            s->tab[i] = *e;
+            L->tab[i] = *e;
             i = j;
         }
     }
-    s->tab[i].addr = 0;
-    s->count--;
-    mw_live_unlock(s);
+    L->tab[i].addr = 0;
+    L->count--;
+    mw_lt_unlock(L);
     return true;
+}
+
+/* ---- what the hooks call ---------------------------------------------------------------- */
+/* The owner hint of addr's 64 KiB granule (live.c): registry slot + 1 of the thread that last
+ * inserted a block there, 0 = none. Read by cross-thread frees to find the owner's table. */
+#define MW_HINT_BITS 14u
+extern _Atomic uint16_t mw_live_hint[1u << MW_HINT_BITS];
+static inline _Atomic uint16_t *mw_live_hint_of(uintptr_t addr)
+{
+    return &mw_live_hint[((uint64_t)(addr >> 16) * 0x9E3779B97F4A7C15ull) >> (64 - MW_HINT_BITS)];
+}
+
+/* A new block of thread t (its own table). */
+static inline __attribute__((always_inline)) bool mw_live_insert_t(mw_thread *t, uintptr_t addr, size_t size,
+                                                                   mw_block_ref ref, mw_live_block *old)
+{
+    bool had = mw_lt_insert(&t->lt, addr, size, ref, old);
+    _Atomic uint16_t *hp = mw_live_hint_of(addr);
+    uint16_t me = (uint16_t)(t->slot + 1);
+    if (MW_UNLIKELY(atomic_load_explicit(hp, memory_order_relaxed) != me))
+        atomic_store_explicit(hp, me, memory_order_relaxed);
+    return had;
+}
+
+/* The block at addr is freed by thread t: its own table first, then (live.c) the owner's. */
+bool mw_live_remove_other(mw_thread *t, uintptr_t addr, mw_live_block *out);
+static inline __attribute__((always_inline)) bool mw_live_remove_t(mw_thread *t, uintptr_t addr, mw_live_block *out)
+{
+    if (MW_LIKELY(mw_lt_remove(&t->lt, addr, out))) return true;
+    return mw_live_remove_other(t, addr, out);
 }
 
 #endif /* MW_LIVE_IMPL_H */

@@ -4,9 +4,11 @@
  * core) use only mw_shim.h; this header is the map of the tracing engine underneath it.
  *
  * Concurrency model: every thread owns an SPSC byte ring (ring.c) that only it writes and only
- * the writer thread (writer.c) reads; the live-block table (live.c) and the stack tree
- * (stack.c) are sharded with per-shard spinlocks; the thread registry (thread.c) is a fixed
- * array of atomic slots. No lock is held while a thread waits for ring space.
+ * the writer thread (writer.c) reads; every thread keeps the blocks it allocated in its own
+ * live-block table (live.c: a spinlock other threads take only to free one of its blocks);
+ * the stack tree (stack.c) is sharded with per-shard spinlocks; the thread registry
+ * (thread.c) is a fixed array of atomic slots. No lock is held while a thread waits for ring
+ * space.
  */
 #ifndef MW_CORE_H
 #define MW_CORE_H
@@ -26,6 +28,22 @@ typedef struct mw_frame {
     uintptr_t ret;      /* the return address */
     uint64_t node;      /* interned id of the stack from the outermost frame down to this one */
 } mw_frame;
+
+/* One live heap block in a live-block table (live.c). */
+typedef struct mw_live_entry {
+    uintptr_t addr;     /* 0 = empty */
+    size_t size;
+    uint64_t tidx;
+    uint64_t seq;
+} mw_live_entry;
+
+/* A live-block table: open addressing behind a spinlock (live.c, live_impl.h). */
+typedef struct mw_ltab {
+    atomic_flag lock;
+    uint32_t cap;       /* power of two, 0 before first use */
+    uint32_t count;
+    mw_live_entry *tab;
+} mw_ltab;
 
 struct mw_thread {
     /* producer side of the ring (only this thread writes these) */
@@ -65,6 +83,9 @@ struct mw_thread {
     mw_window win;              /* rank window of this thread's stream */
     bool runs_off;              /* a record did not parse: copy this thread's records as they are */
     struct mw_thread *next_free;
+    /* the blocks this thread allocated (live.c); last, on its own cache line, and never
+     * cleared when the state is recycled (another thread may hold its lock) */
+    _Alignas(64) mw_ltab lt;
 };
 
 /* TLS of the calling thread (initial-exec, no allocation on first access). */
@@ -133,13 +154,11 @@ static inline void mw_commit_fast(mw_thread *t, size_t used)
  * be preempted, and waiters that stay runnable would keep it off the CPU) */
 void mw_spin_lock_slow(atomic_flag *f);
 
-/* live.c */
+/* live.c (the hooks' operations are inline in live_impl.h) */
 void mw_live_init(void);
-/* Inserts addr; if addr was still present (a free we missed), its block is returned in *old
- * and true. */
-bool mw_live_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old);
-bool mw_live_remove(uintptr_t addr, mw_live_block *out);
-bool mw_live_lookup(uintptr_t addr, mw_live_block *out);
+/* An exited thread's state is about to be recycled: its table's blocks move to the shared
+ * table of exited threads' blocks (writer thread, from the registry). */
+void mw_live_thread_gone(mw_thread *t);
 
 /* stack.c (the fast path is inline here: it runs on every allocation) */
 uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0);

@@ -71,6 +71,7 @@ static void on_thread_exit(void *arg);
 static mw_thread *state_new(void)
 {
     mw_thread *t = NULL;
+    bool fresh = false;
     rlock();
     if (free_list) {
         t = free_list;
@@ -82,15 +83,18 @@ static mw_thread *state_new(void)
                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) return NULL;
         t = m;
+        fresh = true;
         mw_own_range_add(t, sizeof *t); /* holds heap addresses (delta base): never a root */
     }
     uint8_t *ring = t->ring;
     uint64_t rs = t->ring_size, mask = t->mask;
-    memset(t, 0, sizeof *t);
+    /* everything but the live-block table: a recycled state's table is empty (its blocks
+     * moved when it was released), and a thread looking for a block may hold its lock */
+    memset(t, 0, offsetof(mw_thread, lt));
     t->ring = ring;
     t->ring_size = rs;
     t->mask = mask;
-    if (!mw_ring_init(t, RING_SIZE)) {
+    if (!mw_ring_init(t, RING_SIZE)) { /* only a fresh state has no ring yet */
         mw_own_range_del(t, sizeof *t);
         mw_real.munmap(t, sizeof *t);
         return NULL;
@@ -109,6 +113,13 @@ static mw_thread *state_new(void)
     }
     runlock();
     if (t->slot < 0) { /* registry full: nobody would drain this ring */
+        if (!fresh) { /* a recycled state stays mapped: a free searching tables may still see it */
+            rlock();
+            t->next_free = free_list;
+            free_list = t;
+            runlock();
+            return NULL;
+        }
         mw_ring_release(t);
         mw_own_range_del(t, sizeof *t);
         mw_real.munmap(t, sizeof *t);
@@ -220,6 +231,7 @@ mw_thread *mw_registry_get(unsigned i) { return atomic_load_explicit(&slots[i], 
 
 void mw_registry_release(unsigned i, mw_thread *t)
 {
+    mw_live_thread_gone(t); /* its blocks move to the shared table before the slot is free */
     rlock();
     atomic_store(&slots[i], NULL);
     t->next_free = free_list;
