@@ -71,7 +71,7 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
         mw_commit_fast(t, n);
         if (n) return;
     }
-    mw_lt_remove(&t->lt, (uintptr_t)p, NULL); /* not recorded: its free must not name it */
+    mw_live_remove_t(t, (uintptr_t)p, NULL); /* not recorded: its free must not name it */
 }
 
 /* Common tail of every allocating hook. */
@@ -195,7 +195,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
                 if (used) t->seq++;
                 mw_commit(t, used);
             }
-            if (!used) mw_lt_remove(&t->lt, (uintptr_t)q, NULL);
+            if (!used) mw_live_remove_t(t, (uintptr_t)q, NULL);
         } else {
             note_alloc(t, kind, q, n, st);
         }

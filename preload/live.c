@@ -9,8 +9,11 @@
  * common case (its cache line stays with the owner's CPU), grown with raw mmap. A thread's
  * table stays sparse while small (live_impl.h). A free looks in the freeing thread's own table
  * first; a block of another thread is found through a per-64-KiB owner hint (the thread that
- * last allocated there: glibc gives each thread its own arena), then in the shared table of
- * exited threads' blocks, then in every thread's table. One table for the whole process (256
+ * last allocated there: glibc gives each thread its own arena), then in the shared table,
+ * then in every thread's table. The shared table (256 shards by address hash, each behind its
+ * own lock) holds the blocks of threads that exited and a thread's blocks beyond its first
+ * LT_MAX_OWN live ones: a thread's own table stays small, so growing it never pauses the
+ * program for long. One table for the whole process (256
  * shards by address hash) was what every hook touched: a shard header and a slot on lines
  * other CPUs had just written, a quarter of a malloc/free pair's time on one thread and more
  * with several (README, performance).
@@ -25,24 +28,13 @@
 
 #include "live_impl.h"
 
-#define GRAVE_BITS 8u
-#define GRAVE_SHARDS (1u << GRAVE_BITS)
-
-typedef struct grave_shard {
-    mw_ltab t;
-    char pad[64 - sizeof(mw_ltab)];
-} grave_shard;
-
-/* Blocks of threads that exited, sharded by address hash. */
-static _Alignas(64) grave_shard grave[GRAVE_SHARDS];
+/* The shared table: blocks of threads that exited, and a thread's blocks beyond the first
+ * LT_MAX_OWN live ones, sharded by address hash (a shard grows on its own: no pause of the
+ * program proportional to all its blocks). */
+_Alignas(64) mw_shared_shard mw_live_shared[MW_SHARED_SHARDS];
 _Alignas(64) _Atomic uint16_t mw_live_hint[1u << MW_HINT_BITS];
 /* Odd while a thread's blocks move to the shared table; bumped twice per move. */
 static _Alignas(64) _Atomic uint64_t migrations;
-
-static inline mw_ltab *grave_of(uintptr_t addr)
-{
-    return &grave[mw_live_hash(addr) >> (64 - GRAVE_BITS)].t;
-}
 
 static mw_live_entry *map_table(uint32_t cap)
 {
@@ -88,11 +80,11 @@ bool mw_lt_grow(mw_ltab *L)
 
 void mw_live_init(void)
 {
-    for (unsigned i = 0; i < GRAVE_SHARDS; i++) {
-        atomic_flag_clear(&grave[i].t.lock);
-        grave[i].t.cap = 0;
-        grave[i].t.count = 0;
-        grave[i].t.tab = NULL; /* after fork: the parent's tables are dropped (left mapped) */
+    for (unsigned i = 0; i < MW_SHARED_SHARDS; i++) {
+        atomic_flag_clear(&mw_live_shared[i].t.lock);
+        mw_live_shared[i].t.cap = 0;
+        mw_live_shared[i].t.count = 0;
+        mw_live_shared[i].t.tab = NULL; /* after fork: the parent's tables are dropped (left mapped) */
     }
     for (unsigned i = 0; i < (1u << MW_HINT_BITS); i++) atomic_store_explicit(&mw_live_hint[i], 0, memory_order_relaxed);
     atomic_store(&migrations, 0);
@@ -106,7 +98,7 @@ bool mw_live_remove_other(mw_thread *t, uintptr_t addr, mw_live_block *out)
         unsigned hint = atomic_load_explicit(mw_live_hint_of(addr), memory_order_relaxed);
         mw_thread *owner = hint ? mw_registry_get(hint - 1) : NULL;
         if (owner && owner != t && mw_lt_remove(&owner->lt, addr, out)) return true;
-        if (mw_lt_remove(grave_of(addr), addr, out)) return true;
+        if (mw_lt_remove(mw_live_shared_of(addr), addr, out)) return true;
         unsigned n = mw_registry_hwm();
         for (unsigned i = 0; i < n; i++) {
             mw_thread *u = mw_registry_get(i);
@@ -128,7 +120,7 @@ void mw_live_thread_gone(mw_thread *t)
         for (uint32_t i = 0; i < L->cap; i++) {
             mw_live_entry *e = &L->tab[i];
             if (!e->addr) continue;
-            mw_lt_insert(grave_of(e->addr), e->addr, e->size, (mw_block_ref){ e->tidx, e->seq }, NULL);
+            mw_lt_insert(mw_live_shared_of(e->addr), e->addr, e->size, (mw_block_ref){ e->tidx, e->seq }, NULL);
         }
         atomic_fetch_add_explicit(&migrations, 1, memory_order_acq_rel);
     }
@@ -162,7 +154,7 @@ void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
         mw_thread *u = mw_registry_get(i);
         if (u) foreach_in(&u->lt, fn, arg);
     }
-    for (unsigned k = 0; k < GRAVE_SHARDS; k++) foreach_in(&grave[k].t, fn, arg);
+    for (unsigned k = 0; k < MW_SHARED_SHARDS; k++) foreach_in(&mw_live_shared[k].t, fn, arg);
 }
 
 size_t mw_live_count(void)
@@ -173,6 +165,6 @@ size_t mw_live_count(void)
         mw_thread *u = mw_registry_get(i);
         if (u) n += __atomic_load_n(&u->lt.count, __ATOMIC_RELAXED);
     }
-    for (unsigned k = 0; k < GRAVE_SHARDS; k++) n += __atomic_load_n(&grave[k].t.count, __ATOMIC_RELAXED);
+    for (unsigned k = 0; k < MW_SHARED_SHARDS; k++) n += __atomic_load_n(&mw_live_shared[k].t.count, __ATOMIC_RELAXED);
     return n;
 }

@@ -15,6 +15,9 @@
 #define LT_INIT_CAP 256u
 #define LT_SPARSE_CAP 4096u
 #define LT_SPARSE_LOAD 32u
+/* A thread's own table holds at most this many blocks (8192 slots); more go to the shared
+ * table, whose shards grow independently (live.c). */
+#define LT_MAX_OWN 2048u
 
 bool mw_lt_grow(mw_ltab *L);   /* caller holds the lock */
 
@@ -117,11 +120,26 @@ static inline _Atomic uint16_t *mw_live_hint_of(uintptr_t addr)
     return &mw_live_hint[((uint64_t)(addr >> 16) * 0x9E3779B97F4A7C15ull) >> (64 - MW_HINT_BITS)];
 }
 
-/* A new block of thread t (its own table). */
+/* The shared table's shards (live.c). */
+#define MW_SHARED_BITS 8u
+#define MW_SHARED_SHARDS (1u << MW_SHARED_BITS)
+typedef struct mw_shared_shard {
+    mw_ltab t;
+    char pad[64 - sizeof(mw_ltab)];
+} mw_shared_shard;
+extern mw_shared_shard mw_live_shared[MW_SHARED_SHARDS];
+static inline mw_ltab *mw_live_shared_of(uintptr_t addr)
+{
+    return &mw_live_shared[mw_live_hash(addr) >> (64 - MW_SHARED_BITS)].t;
+}
+
+/* A new block of thread t: its own table, or the shared one once that holds LT_MAX_OWN. */
 static inline __attribute__((always_inline)) bool mw_live_insert_t(mw_thread *t, uintptr_t addr, size_t size,
                                                                    mw_block_ref ref, mw_live_block *old)
 {
-    bool had = mw_lt_insert(&t->lt, addr, size, ref, old);
+    mw_ltab *L = MW_LIKELY(__atomic_load_n(&t->lt.count, __ATOMIC_RELAXED) < LT_MAX_OWN) ? &t->lt
+                                                                                         : mw_live_shared_of(addr);
+    bool had = mw_lt_insert(L, addr, size, ref, old);
     _Atomic uint16_t *hp = mw_live_hint_of(addr);
     uint16_t me = (uint16_t)(t->slot + 1);
     if (MW_UNLIKELY(atomic_load_explicit(hp, memory_order_relaxed) != me))

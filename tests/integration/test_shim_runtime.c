@@ -78,8 +78,9 @@ Test(shim_runtime, threads_named_totals_exact)
 
 /* Each thread's blocks live in its own table (preload/live.c): frees and reallocs by other
  * threads, while the owner runs and after it exited (its blocks moved to the shared table),
- * by threads on recycled states, and random swapping between four threads all find their
- * block: nothing freed is missing, nothing unfreed is extra. */
+ * by threads on recycled states, random swapping between four threads, and a thread with more
+ * live blocks than its own table takes (the rest in the shared table) all find their block:
+ * nothing freed is missing, nothing unfreed is extra. */
 Test(shim_runtime, cross_thread_frees_exact)
 {
     run R;
@@ -101,6 +102,8 @@ Test(shim_runtime, cross_thread_frees_exact)
     }
     cr_expect_eq(swapped, 200000, "%llu", (unsigned long long)swapped);
     cr_expect_eq(swapped_live, 0, "swapped blocks left: %llu", (unsigned long long)swapped_live);
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 6666), 5000);
+    cr_expect_eq(mwt_live_of_size(&R.t, 6666), 500, "%zu", mwt_live_of_size(&R.t, 6666));
     run_free(&R);
 }
 

@@ -10,7 +10,9 @@
  *      new threads (recycled thread states) churn 3333-byte blocks and free one of the
  *      remaining 2222s each: 120 x 2222 stay;
  *   3. 4 threads swap 50 000 blocks each (5000..5099 bytes) through 256 shared slots and free
- *      whatever they take out, whoever allocated it; main frees what is left: none stays.
+ *      whatever they take out, whoever allocated it; main frees what is left: none stays;
+ *   4. main holds 5000 x 6666 at once (more than a thread's own table takes: the rest go to
+ *      the shared table), a thread frees the first 2500, main 2000 more: 500 stay.
  * Prints a checksum line; exit status 0.
  */
 #include <pthread.h>
@@ -62,6 +64,16 @@ static void *recycled(void *arg)
     return NULL;
 }
 
+#define MANY 5000
+static void *many[MANY];
+
+static void *free_first_half(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < MANY / 2; i++) free(many[i]);
+    return NULL;
+}
+
 static void *swapper(void *arg)
 {
     uint64_t s = (uint64_t)(uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
@@ -102,6 +114,11 @@ int main(void)
     for (long k = 0; k < 4; k++) pthread_create(&t[k], NULL, swapper, (void *)(k + 1));
     for (int k = 0; k < 4; k++) pthread_join(t[k], NULL);
     for (int i = 0; i < 256; i++) free(atomic_exchange(&slots[i], NULL));
+
+    for (int i = 0; i < MANY; i++) many[i] = malloc(6666);
+    pthread_create(&t[0], NULL, free_first_half, NULL);
+    pthread_join(t[0], NULL);
+    for (int i = MANY / 2; i < MANY - 500; i++) free(many[i]);
     printf("cross done %lu\n", sum);
     return 0;
 }
