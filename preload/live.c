@@ -13,10 +13,10 @@
  * then in every thread's table. The shared table (256 shards by address hash, each behind its
  * own lock) holds the blocks of threads that exited and a thread's blocks beyond its first
  * LT_MAX_OWN live ones: a thread's own table stays small, so growing it never pauses the
- * program for long. One table for the whole process (256
- * shards by address hash) was what every hook touched: a shard header and a slot on lines
- * other CPUs had just written, a quarter of a malloc/free pair's time on one thread and more
- * with several (README, performance).
+ * program for long. Before, one table for the whole process (256 shards by address hash) was
+ * what every hook touched: a shard header and a slot on lines other CPUs had just written, a
+ * quarter of a traced malloc/free pair's time on one thread and more with several (README,
+ * performance).
  *
  * An exited thread's blocks move to the shared table when the writer recycles its state
  * (mw_live_thread_gone); a search that may have missed a block while it moved is repeated
@@ -57,9 +57,9 @@ static void unmap_table(mw_live_entry *tab, uint32_t cap)
  * the lock. */
 bool mw_lt_grow(mw_ltab *L)
 {
-    uint32_t ncap = L->cap ? L->cap * 2 : LT_INIT_CAP;
+    uint32_t ncap = L->cap ? L->cap * 2 : L->dense ? LT_DENSE_INIT_CAP : LT_INIT_CAP;
     while (ncap < (1u << 31)) {
-        mw_ltab probe = { .cap = ncap, .count = L->count };
+        mw_ltab probe = { .dense = L->dense, .cap = ncap, .count = L->count };
         if (!mw_lt_full(&probe)) break;
         ncap *= 2;
     }
@@ -82,6 +82,7 @@ void mw_live_init(void)
 {
     for (unsigned i = 0; i < MW_SHARED_SHARDS; i++) {
         atomic_flag_clear(&mw_live_shared[i].t.lock);
+        mw_live_shared[i].t.dense = true;
         mw_live_shared[i].t.cap = 0;
         mw_live_shared[i].t.count = 0;
         mw_live_shared[i].t.tab = NULL; /* after fork: the parent's tables are dropped (left mapped) */

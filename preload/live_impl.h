@@ -11,12 +11,15 @@
 /* A thread's table stays sparse while small (at most 1/LT_SPARSE_LOAD full up to
  * LT_SPARSE_CAP slots): with few live blocks a collision makes probing and deletion branch
  * unpredictably, which costs more than the table's size in cache. Bigger tables are kept at
- * most half full. */
+ * most half full. The shared table's shards (dense) start small and are kept up to 3/4 full:
+ * there are 256 of them and they are off the common path. */
 #define LT_INIT_CAP 256u
+#define LT_DENSE_INIT_CAP 16u
 #define LT_SPARSE_CAP 4096u
 #define LT_SPARSE_LOAD 32u
 /* A thread's own table holds at most this many blocks (8192 slots); more go to the shared
- * table, whose shards grow independently (live.c). */
+ * table, whose shards grow independently (live.c): growing a table never pauses the program
+ * for long. */
 #define LT_MAX_OWN 2048u
 
 bool mw_lt_grow(mw_ltab *L);   /* caller holds the lock */
@@ -37,6 +40,7 @@ static inline void mw_lt_unlock(mw_ltab *L) { atomic_flag_clear_explicit(&L->loc
 static inline bool mw_lt_full(const mw_ltab *L)
 {
     uint64_t need = (uint64_t)L->count + 1;
+    if (L->dense) return need * 4 > (uint64_t)L->cap * 3;
     return L->cap <= LT_SPARSE_CAP ? need * LT_SPARSE_LOAD > L->cap : need * 2 > L->cap;
 }
 

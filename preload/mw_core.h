@@ -40,6 +40,7 @@ typedef struct mw_live_entry {
 /* A live-block table: open addressing behind a spinlock (live.c, live_impl.h). */
 typedef struct mw_ltab {
     atomic_flag lock;
+    bool dense;         /* kept up to 3/4 full (the shared table), else sparse while small */
     uint32_t cap;       /* power of two, 0 before first use */
     uint32_t count;
     mw_live_entry *tab;
