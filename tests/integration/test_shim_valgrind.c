@@ -75,6 +75,21 @@ Test(shim_valgrind, threads_and_key_destructors, .timeout = 400)
     done(all, n, dir);
 }
 
+Test(shim_valgrind, signal_handlers_and_cxx, .timeout = 400)
+{
+    /* a handler that allocates (the hook re-entered from a signal), longjmp out of it, C++
+     * new/delete and exceptions: nothing memcheck objects to */
+    const char *victims[] = { "shim_signal", "shim_cxx" };
+    for (size_t v = 0; v < sizeof victims / sizeof *victims; v++) {
+        mwt_trace *all;
+        size_t n;
+        char *dir;
+        mwt_trace *t = run_under_valgrind(victims[v], NULL, &all, &n, &dir);
+        cr_expect_gt(t->allocs, 0, "%s", victims[v]);
+        done(all, n, dir);
+    }
+}
+
 Test(shim_valgrind, cross_thread_tables, .timeout = 400)
 {
     mwt_trace *all;
