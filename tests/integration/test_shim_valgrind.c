@@ -94,26 +94,25 @@ Test(shim_valgrind, signal_handlers_and_cxx, .timeout = 400)
 Test(shim_valgrind, reachability_scan, .timeout = 400)
 {
     /* the scan at exit reads roots, stacks and the live heap (process_vm_readv into memory
-     * of its own): every unfreed block of these victims gets a verdict, and reach_leaky's lost
-     * ones are lost (the exact split per case is test_reach_victims.c's, natively: under
-     * valgrind, threads and their stacks are laid out by valgrind) */
+     * of its own): every unfreed block of these victims gets a verdict. Which verdict is
+     * test_reach_victims.c's business, natively: under memcheck, valgrind's own anonymous
+     * mappings (which hold every block's address in memcheck's malloc bookkeeping) look like
+     * the program's mappings, so blocks lost natively may be reachable here. */
     const char *victims[] = { "reach_leaky", "reach_threads" };
     for (size_t v = 0; v < sizeof victims / sizeof *victims; v++) {
         mwt_trace *all;
         size_t n;
         char *dir;
         mwt_trace *t = run_under_valgrind(victims[v], NULL, &all, &n, &dir);
-        size_t unfreed = 0, verdicts = 0, definite = 0;
+        size_t unfreed = 0, verdicts = 0;
         for (size_t i = 0; i < t->nblocks; i++) {
             if (t->blocks[i].freed) continue;
             unfreed++;
             if (t->blocks[i].reach != MW_REACH_UNKNOWN) verdicts++;
-            if (t->blocks[i].reach == MW_REACH_DEFINITE) definite++;
         }
         cr_expect_gt(unfreed, 0, "%s", victims[v]);
         cr_expect_eq(verdicts, unfreed, "%s: %zu of %zu unfreed blocks have a verdict", victims[v], verdicts,
                      unfreed);
-        if (v == 0) cr_expect_gt(definite, 0, "%s", victims[v]);
         done(all, n, dir);
     }
 }
