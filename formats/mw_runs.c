@@ -152,8 +152,6 @@ static void emit_run(mw_run_cols *c, run_pos *k, mw_run_emit emit, void *ctx)
     c->n_ssym = k->ssym;
     c->n_raw = k->raw;
     c->n_misc = k->misc;
-    c->acc = 0;
-    c->nacc = 0;
     uint8_t h[64], *q = h + 6;   /* room for type + length, filled in below */
     q = mw_put_uv(q, c->n_ops);
     q = mw_put_uv(q, c->n_rsym);

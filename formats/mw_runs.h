@@ -99,9 +99,7 @@ typedef struct mw_run_cols {
     uint8_t ssym[MW_RUN_MAX_OPS];
     uint8_t raw[MW_RUN_MAX_OPS * 4u + 8u];   /* extra bits: at most 29 per op */
     uint8_t misc[MW_RUN_MAX_OPS * 10u];
-    size_t n_ops, n_rsym, n_ssym, n_raw, n_misc;
-    uint64_t acc;                            /* bits not yet in raw[] */
-    unsigned nacc;
+    size_t n_ops, n_rsym, n_ssym, n_raw, n_misc;   /* fill levels of the run being emitted */
 } mw_run_cols;
 
 /* Output of mw_runs_code: bytes for the stream; block_end asks the caller to end a compressed
