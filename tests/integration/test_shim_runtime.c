@@ -93,15 +93,9 @@ Test(shim_runtime, cross_thread_frees_exact)
     cr_expect_eq(mwt_live_of_size(&R.t, 2222), 120, "blocks of exited threads");
     cr_expect_eq(mwt_allocs_of_size(&R.t, 3333), 800, "%zu", mwt_allocs_of_size(&R.t, 3333));
     cr_expect_eq(mwt_live_of_size(&R.t, 3333), 0);
-    uint64_t swapped = 0, swapped_live = 0;
-    for (size_t i = 0; i < R.t.nblocks; i++) {
-        const mwt_block *b = &R.t.blocks[i];
-        if (b->size < 5000 || b->size >= 5100) continue;
-        swapped++;
-        if (!b->freed) swapped_live++;
-    }
-    cr_expect_eq(swapped, 200000, "%llu", (unsigned long long)swapped);
-    cr_expect_eq(swapped_live, 0, "swapped blocks left: %llu", (unsigned long long)swapped_live);
+    size_t swapped_live, swapped = mwt_allocs_in_sizes(&R.t, 5000, 5100, &swapped_live);
+    cr_expect_eq(swapped, 200000, "%zu", swapped);
+    cr_expect_eq(swapped_live, 0, "swapped blocks left: %zu", swapped_live);
     cr_expect_eq(mwt_allocs_of_size(&R.t, 6666), 5000);
     cr_expect_eq(mwt_live_of_size(&R.t, 6666), 500, "%zu", mwt_live_of_size(&R.t, 6666));
     run_free(&R);

@@ -128,12 +128,7 @@ Test(shim_valgrind, cross_thread_tables, .timeout = 400)
     cr_expect_eq(mwt_live_of_size(t, 1313), 150);
     cr_expect_eq(mwt_live_of_size(t, 2222), 120);
     cr_expect_eq(mwt_live_of_size(t, 6666), 500);
-    uint64_t swapped = 0, left = 0;
-    for (size_t i = 0; i < t->nblocks; i++) {
-        if (t->blocks[i].size < 5000 || t->blocks[i].size >= 5100) continue;
-        swapped++;
-        if (!t->blocks[i].freed) left++;
-    }
+    size_t left, swapped = mwt_allocs_in_sizes(t, 5000, 5100, &left);
     cr_expect_eq(swapped, 8000);
     cr_expect_eq(left, 0);
     done(all, n, dir);

@@ -678,6 +678,18 @@ size_t mwt_live_of_size(const mwt_trace *t, uint64_t size)
     return n;
 }
 
+size_t mwt_allocs_in_sizes(const mwt_trace *t, uint64_t lo, uint64_t hi, size_t *live)
+{
+    size_t n = 0, l = 0;
+    for (size_t i = 0; i < t->nblocks; i++) {
+        if (t->blocks[i].size < lo || t->blocks[i].size >= hi) continue;
+        n++;
+        if (!t->blocks[i].freed) l++;
+    }
+    if (live) *live = l;
+    return n;
+}
+
 size_t mwt_allocs_of_size(const mwt_trace *t, uint64_t size)
 {
     size_t n = 0;

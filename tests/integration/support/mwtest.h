@@ -167,5 +167,7 @@ const mwt_thread *mwt_thread_of(const mwt_trace *t, uint64_t tidx);
 size_t mwt_live_of_size(const mwt_trace *t, uint64_t size);
 /* Allocations (any kind) of exactly `size`, freed or not. */
 size_t mwt_allocs_of_size(const mwt_trace *t, uint64_t size);
+/* Allocations with lo <= size < hi; *live (may be NULL) gets how many of them are unfreed. */
+size_t mwt_allocs_in_sizes(const mwt_trace *t, uint64_t lo, uint64_t hi, size_t *live);
 
 #endif /* MWTEST_H */
