@@ -6,7 +6,8 @@
  * recycles drained rings of exited threads, samples RSS every MEMWATCH_RSS_MS, records module
  * changes, and ends a zstd block (ZSTD_e_flush) at least every MEMWATCH_FLUSH_MS, so a killed
  * process leaves a trace readable up to that point; frames are closed (ZSTD_e_end) every few
- * MB. The compressor uses the real allocator; output goes through write(2). Write errors are
+ * MB. The compressor uses the real allocator; its output is buffered (up to 1 MiB, written at
+ * each of those flushes) and goes out through write(2). Write errors are
  * counted (lost bytes), reported in the END record, and never stop the program.
  */
 #include <errno.h>
@@ -41,8 +42,12 @@
 
 static int out_fd = -1;
 static ZSTD_CCtx *cctx;
+/* Compressed output waits in obuf until it holds OBUF_WRITE bytes or the writer flushes (at
+ * least every MEMWATCH_FLUSH_MS, on a sync, at the end): a coded run ends four zstd blocks,
+ * and writing each as it came cost a write(2) and two sigprocmask(2) per ~8 KB. */
+#define OBUF_CAP (1u << 20)
 static uint8_t *obuf;
-static size_t obuf_size;
+static size_t obuf_size, obuf_len; /* capacity; bytes not written yet */
 static uint64_t frame_in;           /* input bytes in the current frame */
 static uint64_t piece_out;          /* compressed bytes the last zpiece wrote */
 static uint64_t span_in, span_out;  /* strong frame: input and output of the current span */
@@ -117,15 +122,22 @@ static void write_all(const uint8_t *p, size_t n)
     atomic_store_explicit(&mw_clock_live, 0, memory_order_release);
 }
 
-/* One compressor call sequence: all of src with the given end directive, writing whatever it
- * outputs. Returns the time it took in ns, or -1 when compression failed (the rest is counted
- * as lost). */
+/* Writes the compressed bytes waiting in obuf. */
+static void out_write(void)
+{
+    if (obuf_len) write_all(obuf, obuf_len);
+    obuf_len = 0;
+}
+
+/* One compressor call sequence: all of src with the given end directive, its output appended
+ * to obuf (written once obuf has less room than zstd's recommended output size left). Returns
+ * the time it took in ns, or -1 when compression failed (the rest is counted as lost). */
 static int64_t zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool behind)
 {
     uint64_t t0 = mw_mono_raw_ns(), produced = 0;
     ZSTD_inBuffer in = { src, n, 0 };
     for (;;) {
-        ZSTD_outBuffer out = { obuf, obuf_size, 0 };
+        ZSTD_outBuffer out = { obuf, obuf_size, obuf_len };
         size_t r = ZSTD_compressStream2(cctx, &out, &in, mode);
         if (ZSTD_isError(r)) {
             mw_diag("compression failed (%s); further trace data is counted as lost", ZSTD_getErrorName(r));
@@ -133,8 +145,9 @@ static int64_t zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool
             atomic_fetch_add(&lost_by, n - in.pos);
             return -1;
         }
-        if (out.pos) write_all(obuf, out.pos);
-        produced += out.pos;
+        produced += out.pos - obuf_len;
+        obuf_len = out.pos;
+        if (obuf_size - obuf_len < ZSTD_CStreamOutSize()) out_write();
         if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0) break;
     }
     uint64_t dt = mw_mono_raw_ns() - t0;
@@ -429,7 +442,8 @@ bool mw_writer_open(void)
     mw_fd_protect(&out_fd); /* survives the program's close()/dup2() (hooks_fd.c) */
     ZSTD_customMem cm = { zalloc, zfree, NULL };
     cctx = ZSTD_createCCtx_advanced(cm);
-    obuf_size = ZSTD_CStreamOutSize();
+    obuf_size = OBUF_CAP;
+    obuf_len = 0;
     obuf = mw_real.malloc(obuf_size);
     if (!cctx || !obuf) {
         mw_diag("out of memory setting up the trace compressor; not tracing this process");
@@ -457,6 +471,7 @@ static void finish_stream(void)
         zfeed(b, n, ZSTD_e_continue);
     }
     zfeed(NULL, 0, ZSTD_e_end);
+    out_write();
     if (out_fd >= 0) {
         mw_fd_unprotect(out_fd);
         close(out_fd);
@@ -498,10 +513,12 @@ static void *writer_main(void *arg)
             zfeed(b, mw_enc_end(b, sizeof b, mw_now_ns(), atomic_load(&lost_ev), atomic_load(&lost_by),
                                 MW_END_EXEC, -1), ZSTD_e_continue);
             zfeed(NULL, 0, ZSTD_e_end);
+            out_write();
             last_flush = now;
             atomic_store(&sync_done, sreq);
         } else if (sreq != atomic_load(&sync_done) || now - last_flush >= mw_cfg.flush_ms) {
             zfeed(NULL, 0, frame_in >= mw_zlevel_frame_bytes() ? ZSTD_e_end : ZSTD_e_flush);
+            out_write();
             last_flush = now;
             atomic_store(&sync_done, sreq);
         } else if (frame_in >= mw_zlevel_frame_bytes()) {
@@ -599,7 +616,8 @@ void mw_writer_after_fork_child(void)
     if (out_fd >= 0) close(out_fd);
     out_fd = -1;
     cctx = NULL; /* the parent's context may have been mid-use: leave it */
-    obuf = NULL;
+    obuf = NULL; /* with the parent's unwritten output: the parent writes it */
+    obuf_len = 0;
     atomic_store(&writer_started, 0);
     atomic_store(&mw_writer_alive, 0);
     atomic_store(&mw_writer_sleeping, 0);
