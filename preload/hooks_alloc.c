@@ -75,7 +75,7 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
 }
 
 /* Common tail of every allocating hook. */
-static inline void *after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
+static inline __attribute__((always_inline)) void *after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
 {
     if (!p) return p;
     bool orph;
