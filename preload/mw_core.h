@@ -113,9 +113,12 @@ void mw_orphan_release(void);
 /* ring.c */
 bool mw_ring_init(mw_thread *t, uint64_t size);
 void mw_ring_release(mw_thread *t);
-extern _Atomic uint64_t mw_clock_ns;     /* coarse clock, updated by the writer */
+/* The coarse clock, updated by the writer: a multiple of MW_CLOCK_UNIT_NS, with MW_CLOCK_LIVE
+ * set while the writer is in write(2) (producers then read the clock themselves). One word, so
+ * the hooks' fast path checks both with one comparison. */
+extern _Atomic uint64_t mw_clock_ns;
 #define MW_CLOCK_UNIT_NS (1ull << 22)     /* its granularity (writer.c) */
-extern _Atomic int mw_clock_live;        /* 1 while the writer is in write(2): read the clock */
+#define MW_CLOCK_LIVE 1u
 extern _Atomic int mw_writer_alive;      /* 0: nobody drains rings, reserve must not wait */
 extern _Atomic int mw_writer_sleeping;
 extern _Atomic int mw_writer_futex;
@@ -128,8 +131,7 @@ static inline uint8_t *mw_reserve_fast(mw_thread *t, size_t need, size_t *cap)
 {
     uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
     if (MW_LIKELY(t->nest == 0 && t->head_local + need + MW_TIME_RESERVE - tail <= t->ring_size &&
-                  atomic_load_explicit(&mw_clock_ns, memory_order_relaxed) == t->last_clock &&
-                  !atomic_load_explicit(&mw_clock_live, memory_order_relaxed))) {
+                  atomic_load_explicit(&mw_clock_ns, memory_order_relaxed) == t->last_clock)) {
         t->nest = 1;
         *cap = (size_t)(t->ring_size - (t->head_local - tail));
         return t->ring + (t->head_local & t->mask);

@@ -25,7 +25,6 @@
 #include "mw_core.h"
 
 _Atomic uint64_t mw_clock_ns;
-_Atomic int mw_clock_live;
 _Atomic int mw_writer_alive;
 _Atomic int mw_writer_sleeping;
 _Atomic int mw_writer_futex;
@@ -181,8 +180,9 @@ uint8_t *mw_reserve(mw_thread *t, size_t need, size_t *cap)
         tail = atomic_load_explicit(&t->tail, memory_order_acquire);
     }
     t->nest++;
-    uint64_t c = atomic_load_explicit(&mw_clock_ns, memory_order_relaxed);
-    if (atomic_load_explicit(&mw_clock_live, memory_order_acquire)) {
+    uint64_t c = atomic_load_explicit(&mw_clock_ns, memory_order_acquire);
+    if (c & MW_CLOCK_LIVE) {
+        c &= ~(uint64_t)MW_CLOCK_LIVE;
         /* the writer is in write(2): read the clock ourselves (coarse clock, ~4 ms ticks) */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

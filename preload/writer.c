@@ -103,7 +103,8 @@ static void write_all(const uint8_t *p, size_t n)
 {
     /* write(2) may block (slow disk): meanwhile producers read the clock themselves, so their
      * records are not stamped with a clock that stopped */
-    atomic_store_explicit(&mw_clock_live, 1, memory_order_release);
+    atomic_store_explicit(&mw_clock_ns, atomic_load_explicit(&mw_clock_ns, memory_order_relaxed) | MW_CLOCK_LIVE,
+                          memory_order_release);
     while (n && !broken) {
         mw_fd_lock();
         ssize_t w = write_nosig(out_fd, p, n);
@@ -118,8 +119,7 @@ static void write_all(const uint8_t *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
-    atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_relaxed);
-    atomic_store_explicit(&mw_clock_live, 0, memory_order_release);
+    atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_release); /* and not live */
 }
 
 /* Writes the compressed bytes waiting in obuf. */
