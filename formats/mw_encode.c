@@ -236,9 +236,10 @@ size_t mw_enc_alloc_same(uint8_t *dst, size_t cap, uint64_t size)
 size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
                    uint64_t self_seq)
 {
-    if (ref.tidx == self_tidx && ref.seq <= self_seq && self_seq - ref.seq <= MW_FREE_NEAR_MAX) {
+    uint8_t near = mw_enc_free_near(ref, self_tidx, self_seq);
+    if (near) {
         if (cap < 1) return 0;
-        dst[0] = (uint8_t)(MW_REC_FREE_NEAR | (self_seq - ref.seq));
+        dst[0] = near;
         return 1;
     }
     uint64_t v[2];

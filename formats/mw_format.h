@@ -334,6 +334,14 @@ static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64
     dst[1] = (uint8_t)(p - dst - 2);
     return (size_t)(p - dst);
 }
+/* The FREE_NEAR form of mw_enc_free, inline for the hooks: its one byte, or 0 when the block
+ * is not one of the writing thread's last MW_FREE_NEAR_MAX + 1 (then use mw_enc_free). */
+static inline uint8_t mw_enc_free_near(mw_block_ref ref, uint64_t self_tidx, uint64_t self_seq)
+{
+    uint64_t d = self_seq - ref.seq;
+    if (ref.tidx == self_tidx && ref.seq <= self_seq && d <= MW_FREE_NEAR_MAX) return (uint8_t)(MW_REC_FREE_NEAR | d);
+    return 0;
+}
 size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t prot,
                    uint64_t flags, int64_t fd, uint64_t offset, uint64_t stack,
                    const char *path, size_t path_len);

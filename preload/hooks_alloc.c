@@ -48,11 +48,18 @@ static inline void release(bool orphan)
     if (MW_UNLIKELY(orphan)) mw_orphan_release();
 }
 
-static inline void emit_free(mw_thread *t, mw_block_ref ref)
+static inline __attribute__((always_inline)) void emit_free(mw_thread *t, mw_block_ref ref)
 {
     size_t cap;
     uint8_t *q = mw_reserve_fast(t, 32, &cap);
-    if (q) mw_commit_fast(t, mw_enc_free(q, cap, ref, t->tidx, t->seq));
+    if (!q) return;
+    uint8_t near = mw_enc_free_near(ref, t->tidx, t->seq); /* the usual one-byte form */
+    if (MW_LIKELY(near)) {
+        *q = near;
+        mw_commit_fast(t, 1);
+    } else {
+        mw_commit_fast(t, mw_enc_free(q, cap, ref, t->tidx, t->seq));
+    }
 }
 
 /* Records a new block: live table first (its id is the next seq), then the ALLOC record. */

@@ -156,7 +156,12 @@ bool mw_live_remove_other(mw_thread *t, uintptr_t addr, mw_live_block *out);
 static inline __attribute__((always_inline)) bool mw_live_remove_t(mw_thread *t, uintptr_t addr, mw_live_block *out)
 {
     if (MW_LIKELY(mw_lt_remove(&t->lt, addr, out))) return true;
-    return mw_live_remove_other(t, addr, out);
+    /* through a copy: *out's address never escapes, so the caller's block stays in registers
+     * on the common path instead of a round trip through the stack */
+    mw_live_block o;
+    if (!mw_live_remove_other(t, addr, &o)) return false;
+    if (out) *out = o;
+    return true;
 }
 
 #endif /* MW_LIVE_IMPL_H */
