@@ -322,7 +322,7 @@ static inline int mw_get_uv(const uint8_t **p, const uint8_t *end, uint64_t *v)
 static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64_t size,
                                              uint64_t stack, mw_alloc_last *last)
 {
-    if (last->valid && last->stack == stack && last->kind == kind) {
+    if (__builtin_expect(last->valid && last->stack == stack && last->kind == kind, 1)) {
         dst[0] = MW_REC_ALLOC_SAME;
         return (size_t)(mw_put_uv(dst + 1, size) - dst);
     }

@@ -136,7 +136,10 @@ static inline uint8_t *mw_reserve_fast(mw_thread *t, size_t need, size_t *cap)
         *cap = (size_t)(t->ring_size - (t->head_local - tail));
         return t->ring + (t->head_local & t->mask);
     }
-    return mw_reserve(t, need, cap);
+    size_t c; /* through a copy: the caller's cap stays in a register on the fast path */
+    uint8_t *p = mw_reserve(t, need, &c);
+    *cap = c;
+    return p;
 }
 
 static inline void mw_commit_fast(mw_thread *t, size_t used)
