@@ -81,18 +81,29 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
     mw_live_remove_t(t, (uintptr_t)p, NULL); /* not recorded: its free must not name it */
 }
 
-/* Common tail of every allocating hook. */
-static inline __attribute__((always_inline)) void *after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
+/* after_alloc for a thread without a state of its own right now: a new thread (set up here)
+ * or an exiting one (the shared orphan stream). Out of line: the common path stays short. */
+static __attribute__((noinline)) void after_alloc_slow(void *p, unsigned kind, size_t size, void *fa, void *ra)
 {
-    if (!p) return p;
     bool orph;
-    mw_tls_guard++;
     mw_thread *t = acquire(&orph);
     if (t) {
         uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
         note_alloc(t, kind, p, size, st);
         release(orph);
     }
+}
+
+/* Common tail of every allocating hook. */
+static inline __attribute__((always_inline)) void *after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
+{
+    if (!p) return p;
+    mw_tls_guard++;
+    mw_thread *t = mw_tls_self;
+    if (MW_LIKELY(t))
+        note_alloc(t, kind, p, size, mw_stack_capture(t, fa, ra));
+    else
+        after_alloc_slow(p, kind, size, fa, ra);
     mw_tls_guard--;
     return p;
 }
@@ -146,6 +157,25 @@ MW_EXPORT void *calloc(size_t a, size_t b)
     return after_alloc(p, MW_AK_CALLOC, a * b, HOOK_FRAME);
 }
 
+/* The FREE of p's block, if it is traced: before the real free, so that an address reused by
+ * another thread meanwhile is never confused. */
+static inline __attribute__((always_inline)) void record_free(mw_thread *t, void *p)
+{
+    mw_live_block b;
+    if (mw_live_remove_t(t, (uintptr_t)p, &b)) emit_free(t, b.ref);
+}
+
+/* record_free for a thread without a state of its own right now (see after_alloc_slow). */
+static __attribute__((noinline)) void record_free_slow(void *p)
+{
+    bool orph;
+    mw_thread *t = acquire(&orph);
+    if (t) {
+        record_free(t, p);
+        release(orph);
+    }
+}
+
 MW_EXPORT void free(void *p)
 {
     if (!p) return;
@@ -155,14 +185,12 @@ MW_EXPORT void free(void *p)
         mw_real.free(p);
         return;
     }
-    bool orph;
     mw_tls_guard++;
-    mw_thread *t = acquire(&orph);
-    if (t) {
-        mw_live_block b;
-        if (mw_live_remove_t(t, (uintptr_t)p, &b)) emit_free(t, b.ref);
-        release(orph);
-    }
+    mw_thread *t = mw_tls_self;
+    if (MW_LIKELY(t))
+        record_free(t, p);
+    else
+        record_free_slow(p);
     mw_real.free(p); /* last: free leaves errno alone (glibc >= 2.33) */
     mw_tls_guard--;
 }

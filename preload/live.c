@@ -58,11 +58,7 @@ static void unmap_table(mw_live_entry *tab, uint32_t cap)
 bool mw_lt_grow(mw_ltab *L)
 {
     uint32_t ncap = L->cap ? L->cap * 2 : L->dense ? LT_DENSE_INIT_CAP : LT_INIT_CAP;
-    while (ncap < (1u << 31)) {
-        mw_ltab probe = { .dense = L->dense, .cap = ncap, .count = L->count };
-        if (!mw_lt_full(&probe)) break;
-        ncap *= 2;
-    }
+    while (ncap < (1u << 31) && L->count >= mw_lt_limit(L->dense, ncap)) ncap *= 2;
     mw_live_entry *nt = map_table(ncap);
     if (!nt) return false;
     for (uint32_t i = 0; i < L->cap; i++) {
@@ -75,6 +71,7 @@ bool mw_lt_grow(mw_ltab *L)
     unmap_table(L->tab, L->cap);
     L->tab = nt;
     L->cap = ncap;
+    L->limit = mw_lt_limit(L->dense, ncap);
     return true;
 }
 
@@ -84,6 +81,7 @@ void mw_live_init(void)
         atomic_flag_clear(&mw_live_shared[i].t.lock);
         mw_live_shared[i].t.dense = true;
         mw_live_shared[i].t.cap = 0;
+        mw_live_shared[i].t.limit = 0;
         mw_live_shared[i].t.count = 0;
         mw_live_shared[i].t.tab = NULL; /* after fork: the parent's tables are dropped (left mapped) */
     }
@@ -129,6 +127,7 @@ void mw_live_thread_gone(mw_thread *t)
     uint32_t cap = L->cap;
     L->tab = NULL;
     L->cap = 0;
+    L->limit = 0;
     L->count = 0;
     mw_lt_unlock(L);
     unmap_table(tab, cap);

@@ -37,12 +37,13 @@ static inline void mw_lt_lock(mw_ltab *L)
 }
 static inline void mw_lt_unlock(mw_ltab *L) { atomic_flag_clear_explicit(&L->lock, memory_order_release); }
 
-static inline bool mw_lt_full(const mw_ltab *L)
+/* How many blocks a table of cap slots may hold (mw_ltab.limit, set whenever cap changes). */
+static inline uint32_t mw_lt_limit(bool dense, uint32_t cap)
 {
-    uint64_t need = (uint64_t)L->count + 1;
-    if (L->dense) return need * 4 > (uint64_t)L->cap * 3;
-    return L->cap <= LT_SPARSE_CAP ? need * LT_SPARSE_LOAD > L->cap : need * 2 > L->cap;
+    if (dense) return (uint32_t)((uint64_t)cap * 3 / 4);
+    return cap <= LT_SPARSE_CAP ? cap / LT_SPARSE_LOAD : cap / 2;
 }
+static inline bool mw_lt_full(const mw_ltab *L) { return L->count >= L->limit; }
 
 /* Inserts addr into table L; if addr was still present (a free we missed), its block is
  * returned in *old and true. A table that cannot grow drops the block (counted as lost). */

@@ -43,6 +43,7 @@ typedef struct mw_ltab {
     bool dense;         /* kept up to 3/4 full (the shared table), else sparse while small */
     uint32_t cap;       /* power of two, 0 before first use */
     uint32_t count;
+    uint32_t limit;     /* the most blocks cap slots may hold (live_impl.h); 0 with cap */
     mw_live_entry *tab;
 } mw_ltab;
 
