@@ -197,11 +197,12 @@ static inline __attribute__((always_inline)) void run_free(mw_window *w, mw_run_
     if (win_rank(w, s, &r) == 0) {
         c->ops[k->ops++] = MW_OP_FREE_RANK;
         c->rsym[k->rsym++] = put_value(c, k, r);
+        w->bits[(s / 64u) % MW_WIN_WORDS] &= ~(1ull << (s % 64u)); /* s is in the window */
     } else {
         c->ops[k->ops++] = MW_OP_FREE_DIST;
         put_misc(c, k, w->top - s);
+        mw_win_free(w, s);
     }
-    mw_win_free(w, s);
 }
 
 POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok,
@@ -228,7 +229,16 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             coded = 1;
         } else if (type == MW_REC_ALLOC_SAME) {
             uint64_t size;
-            if (mw_get_uv(&p, end, &size)) goto bad;
+            /* the sizes of small blocks: one or two varint bytes, read without the loop */
+            if (p < end && p[0] < 0x80) {
+                size = p[0];
+                p += 1;
+            } else if (end - p >= 2 && p[1] < 0x80) {
+                size = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+                p += 2;
+            } else if (mw_get_uv(&p, end, &size)) {
+                goto bad;
+            }
             if (!run_start) run_start = rec;
             c->ops[k.ops++] = MW_OP_ALLOC;
             c->ssym[k.ssym++] = put_value(c, &k, size);
