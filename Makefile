@@ -164,9 +164,12 @@ demo: all $(B)/examples/leaky_server
 	@scripts/demo $(B)
 
 # Benchmark workloads: bench/*.c -> $(B)/bench/* (plain -O2 programs; bench/tracestat.c reads
-# traces with the format library). scripts/bench runs them; bench/watch_*.c are extra sections.
+# traces and bench/coder.c runs the writer's run coder, both with the format library). scripts/bench runs them; bench/watch_*.c are extra sections.
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 $(B)/bench/tracestat: bench/tracestat.c $(ANA_LIB) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(ANA_CFLAGS) -o $@ $< $(ANA_LIB) $(ANA_LIBS) $(LDFLAGS)
+$(B)/bench/coder: bench/coder.c $(ANA_LIB) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(ANA_CFLAGS) -o $@ $< $(ANA_LIB) $(ANA_LIBS) $(LDFLAGS)
 $(B)/bench/%: bench/%.c | $(DEPS_OK)
