@@ -14,36 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS 64
+#include "churn_step.h"
 
 typedef struct job { uint64_t pairs, seed, sum; } job;
-
-static inline uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
 
 static void *run(void *arg)
 {
     job *j = arg;
-    void *slot[SLOTS] = {0};
+    void *slot[CHURN_SLOTS] = {0};
     uint64_t s = j->seed, sum = 0;
-    for (uint64_t i = 0; i < j->pairs; i++) {
-        uint64_t r = xorshift(&s);
-        unsigned k = (unsigned)(r % SLOTS);
-        size_t size = (r >> 8) % 16 == 0 ? 16 + (r >> 16) % 8192 : 16 + (r >> 16) % 1009;
-        free(slot[k]);
-        char *p = malloc(size);
-        if (!p) abort();
-        p[0] = (char)i;
-        p[size - 1] = (char)r;
-        __asm__ volatile("" : : "r"(p) : "memory");   /* p escapes: no elision */
-        sum += (unsigned char)p[0];
-        slot[k] = p;
-    }
-    for (unsigned k = 0; k < SLOTS; k++) free(slot[k]);
+    for (uint64_t i = 0; i < j->pairs; i++) sum += churn_pair(slot, churn_rand(&s), i);
+    for (unsigned k = 0; k < CHURN_SLOTS; k++) free(slot[k]);
     j->sum = sum;
     return NULL;
 }
@@ -59,7 +40,7 @@ int main(int argc, char **argv)
     pthread_t t[64];
     job jobs[64];
     for (int i = 0; i < threads; i++) {
-        jobs[i] = (job){pairs / (uint64_t)threads, 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1), 0};
+        jobs[i] = (job){pairs / (uint64_t)threads, churn_seed((unsigned)i), 0};
         if (threads == 1) run(&jobs[0]);
         else if (pthread_create(&t[i], NULL, run, &jobs[i]) != 0) return 1;
     }

@@ -1,8 +1,8 @@
 /*
  * coder.c — bench section: the writer's run coder (formats/mw_runs.c) on its own.
  *
- * Encodes PAIRS malloc/free pairs of the churn workload (64 live slots, random sizes, the
- * same fixed-seed PRNG as bench/churn.c) the way the shim's hooks write them (ALLOC_SAME and
+ * Encodes PAIRS malloc/free pairs of the churn workload (bench/churn_step.h, the same sequence
+ * as `churn 1`) the way the shim's hooks write them (ALLOC_SAME and
  * FREE records of one thread), then times mw_runs_code over them in the 64 KiB pieces the
  * writer drains, best of 7 passes. This is the part of the writer's CPU time that grows with
  * the allocation rate (churn4 runs the writer on the program's 2 cores), without the host
@@ -19,22 +19,9 @@
 #include "mw_format.h"
 #include "mw_runs.h"
 
-#define SLOTS 64
+#include "churn_step.h"
+
 #define PIECE (64u * 1024u)
-
-static inline uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    return *s = x;
-}
-
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
 static uint64_t out_bytes, out_sum;
 
@@ -70,12 +57,12 @@ int main(int argc, char **argv)
     static mw_window win;
     if (!buf || !cuts) return 1;
     size_t n = 0;
-    uint64_t seq = 0, slot[SLOTS] = { 0 }, s = 88172645463325252ull;
+    uint64_t seq = 0, slot[CHURN_SLOTS] = { 0 }, s = churn_seed(0);
     mw_alloc_last last = { 0, 0, 0 };
     for (long i = 0; i < pairs; i++) {
-        uint64_t r = xorshift(&s);
-        unsigned k = (unsigned)(r % SLOTS);
-        size_t size = (r >> 8) % 16 == 0 ? 16 + (r >> 16) % 8192 : 16 + (r >> 16) % 1009;
+        uint64_t r = churn_rand(&s);
+        unsigned k = churn_slot(r);
+        size_t size = churn_size(r);
         if (slot[k]) n += mw_enc_free(buf + n, 32, (mw_block_ref){ 1, slot[k] }, 1, seq);
         n += mw_enc_alloc_noaddr_hot(buf + n, MW_AK_MALLOC, size, 7, &last);
         slot[k] = ++seq;
@@ -97,10 +84,10 @@ int main(int argc, char **argv)
         memset(&win, 0, sizeof win);
         out_bytes = out_sum = 0;
         int ok = 1;
-        double t0 = now_ns();
+        double t0 = churn_now_ns();
         for (size_t c = 0, off = 0; c < ncuts; off = cuts[c++])
             mw_runs_code(&win, &cols, buf + off, cuts[c] - off, &ok, 1, emit, NULL);
-        double dt = now_ns() - t0;
+        double dt = churn_now_ns() - t0;
         if (!ok) {
             fprintf(stderr, "coder: a record did not parse\n");
             return 1;
