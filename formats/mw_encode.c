@@ -236,11 +236,12 @@ size_t mw_enc_alloc_same(uint8_t *dst, size_t cap, uint64_t size)
 size_t mw_enc_free(uint8_t *dst, size_t cap, mw_block_ref ref, uint64_t self_tidx,
                    uint64_t self_seq)
 {
-    uint8_t near = mw_enc_free_near(ref, self_tidx, self_seq);
-    if (near) {
-        if (cap < 1) return 0;
-        dst[0] = near;
-        return 1;
+    uint8_t own[4];
+    size_t n_own = mw_enc_free_own(own, ref, self_tidx, self_seq);
+    if (n_own) {
+        if (cap < n_own) return 0;
+        memcpy(dst, own, n_own);
+        return n_own;
     }
     uint64_t v[2];
     size_t n = ref_fields(v, ref, self_tidx, self_seq);

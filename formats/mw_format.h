@@ -324,6 +324,12 @@ static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64
 {
     if (__builtin_expect(last->valid && last->stack == stack && last->kind == kind, 1)) {
         dst[0] = MW_REC_ALLOC_SAME;
+        if (__builtin_expect(size < 16384, 1)) { /* one or two varint bytes, without the loop */
+            int one = size < 128;
+            dst[1] = (uint8_t)(one ? size : (size & 0x7f) | 0x80);
+            dst[2] = (uint8_t)(size >> 7);
+            return one ? 2 : 3;
+        }
         return (size_t)(mw_put_uv(dst + 1, size) - dst);
     }
     last->kind = kind;
@@ -334,13 +340,22 @@ static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64
     dst[1] = (uint8_t)(p - dst - 2);
     return (size_t)(p - dst);
 }
-/* The FREE_NEAR form of mw_enc_free, inline for the hooks: its one byte, or 0 when the block
- * is not one of the writing thread's last MW_FREE_NEAR_MAX + 1 (then use mw_enc_free). */
-static inline uint8_t mw_enc_free_near(mw_block_ref ref, uint64_t self_tidx, uint64_t self_seq)
+/* The FREE of one of the writing thread's last 8192 blocks, inline for the hooks: the
+ * one-byte FREE_NEAR form up to MW_FREE_NEAR_MAX back, else the four-byte FREE record with a
+ * two-byte back-distance, chosen without a branch (a random free's distance is random). dst
+ * has room for 4 bytes. Returns the length, or 0 for any other block (then mw_enc_free). The
+ * same bytes as mw_enc_free, which uses it. */
+static inline size_t mw_enc_free_own(uint8_t *dst, mw_block_ref ref, uint64_t self_tidx, uint64_t self_seq)
 {
     uint64_t d = self_seq - ref.seq;
-    if (ref.tidx == self_tidx && ref.seq <= self_seq && d <= MW_FREE_NEAR_MAX) return (uint8_t)(MW_REC_FREE_NEAR | d);
-    return 0;
+    if (ref.tidx != self_tidx || ref.seq > self_seq || d >= 8192) return 0;
+    uint64_t v = d << 1; /* the back-distance field of FREE: 256..16382 past FREE_NEAR's range */
+    int near = d <= MW_FREE_NEAR_MAX;
+    dst[0] = (uint8_t)(near ? (MW_REC_FREE_NEAR | d) : MW_REC_FREE);
+    dst[1] = 2;
+    dst[2] = (uint8_t)((v & 0x7f) | 0x80);
+    dst[3] = (uint8_t)(v >> 7);
+    return near ? 1 : 4;
 }
 size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t prot,
                    uint64_t flags, int64_t fd, uint64_t offset, uint64_t stack,

@@ -53,13 +53,9 @@ static inline __attribute__((always_inline)) void emit_free(mw_thread *t, mw_blo
     size_t cap;
     uint8_t *q = mw_reserve_fast(t, 32, &cap);
     if (!q) return;
-    uint8_t near = mw_enc_free_near(ref, t->tidx, t->seq); /* the usual one-byte form */
-    if (MW_LIKELY(near)) {
-        *q = near;
-        mw_commit_fast(t, 1);
-    } else {
-        mw_commit_fast(t, mw_enc_free(q, cap, ref, t->tidx, t->seq));
-    }
+    size_t n = mw_enc_free_own(q, ref, t->tidx, t->seq); /* a reservation has >= 32 bytes */
+    if (MW_UNLIKELY(!n)) n = mw_enc_free(q, cap, ref, t->tidx, t->seq);
+    mw_commit_fast(t, n);
 }
 
 /* Records a new block: live table first (its id is the next seq), then the ALLOC record. */
