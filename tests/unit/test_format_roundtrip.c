@@ -454,6 +454,51 @@ Test(format_roundtrip, own_thread_free_is_short)
     mw_decoder_free(&d);
 }
 
+/* Own-thread FREEs at every distance form: FREE_NEAR up to 127 back, the four-byte FREE that
+ * the hooks write inline up to 8191 back (mw_enc_free_own), the generic varint beyond; each
+ * decodes to the block it names (after that many ALLOCs of the thread), and the inline form
+ * is exactly the checked encoder's. */
+Test(format_roundtrip, own_free_forms_by_distance)
+{
+    static const uint64_t dist[] = { 0, 1, 63, 64, 127, 128, 129, 255, 256, 4095, 8190, 8191, 8192, 8193, 20000 };
+    const uint64_t self_seq = 20001;
+    size_t cap = 256 + (size_t)self_seq * 4;
+    uint8_t *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    for (size_t i = 0; i < sizeof dist / sizeof dist[0]; i++) {
+        mw_block_ref ref = { 5, self_seq - dist[i] };
+        uint8_t a[64], b[64];
+        size_t n = mw_enc_free(a, sizeof a, ref, 5, self_seq);
+        size_t want = dist[i] <= MW_FREE_NEAR_MAX ? 1 : dist[i] < 8192 ? 4 : 5;
+        cr_assert_eq(n, want, "distance %llu: %zu bytes", (unsigned long long)dist[i], n);
+        size_t m = mw_enc_free_own(b, ref, 5, self_seq);
+        cr_assert_eq(m, dist[i] < 8192 ? n : 0);
+        if (m) cr_assert_eq(memcmp(a, b, m), 0);
+        for (size_t c = 0; c < n; c++) cr_assert_eq(mw_enc_free(b, c, ref, 5, self_seq), 0);
+        /* thread 5 allocates self_seq blocks, then frees one */
+        size_t len = mw_enc_header(buf, cap, 1, 1, 4096, 0, 0, MW_HF_NO_ADDRESSES, "x", 1, "x", 1);
+        len += mw_enc_thread_switch(buf + len, cap - len, 5);
+        mw_alloc_last last = { 0, 0, 0 };
+        for (uint64_t k = 0; k < self_seq; k++) len += mw_enc_alloc_noaddr_hot(buf + len, MW_AK_MALLOC, 8, 1, &last);
+        memcpy(buf + len, a, n);
+        len += n;
+        mw_decoder d;
+        mw_decoder_init(&d);
+        mw_record r;
+        size_t off = 0, used = 0;
+        while (off < len) {
+            int st = mw_decode_record(&d, buf + off, len - off, off, &r, &used, NULL);
+            cr_assert_eq(st, MW_OK, "status %d at %zu: %s", st, off, d.err);
+            off += used;
+        }
+        cr_assert_eq(r.type, MW_REC_FREE);
+        cr_assert_eq(r.u.free.ref.tidx, 5);
+        cr_assert_eq(r.u.free.ref.seq, self_seq - dist[i], "distance %llu", (unsigned long long)dist[i]);
+        mw_decoder_free(&d);
+    }
+    free(buf);
+}
+
 Test(format_roundtrip, reach_split_across_records)
 {
     size_t n = 5000;
