@@ -149,8 +149,9 @@ static inline void mw_commit_fast(mw_thread *t, size_t used)
     if (MW_LIKELY(t->nest == 1)) {
         t->nest = 0;
         atomic_store_explicit(&t->head, t->head_local, memory_order_release);
-        if (MW_UNLIKELY(t->head_local - atomic_load_explicit(&t->tail, memory_order_relaxed) > t->ring_size / 2))
-            mw_writer_kick();
+        if (MW_UNLIKELY(t->head_local - atomic_load_explicit(&t->tail, memory_order_relaxed) > t->ring_size / 2) &&
+            atomic_load_explicit(&mw_writer_sleeping, memory_order_relaxed))
+            mw_writer_kick(); /* a sleeping writer: wake it early */
         return;
     }
     t->head_local -= used;
