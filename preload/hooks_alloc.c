@@ -90,18 +90,16 @@ static __attribute__((noinline)) void after_alloc_slow(void *p, unsigned kind, s
     }
 }
 
-/* Common tail of every allocating hook. */
-static inline __attribute__((always_inline)) void *after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
+/* Common tail of every allocating hook, called with the guard still raised from the real
+ * call (nothing in between calls an allocator). */
+static inline __attribute__((always_inline)) void after_alloc(void *p, unsigned kind, size_t size, void *fa, void *ra)
 {
-    if (!p) return p;
-    mw_tls_guard++;
+    if (!p) return;
     mw_thread *t = mw_tls_self;
     if (MW_LIKELY(t))
         note_alloc(t, kind, p, size, mw_stack_capture(t, fa, ra));
     else
         after_alloc_slow(p, kind, size, fa, ra);
-    mw_tls_guard--;
-    return p;
 }
 
 static inline void ensure_real(void)
@@ -134,8 +132,9 @@ MW_EXPORT void *malloc(size_t n)
     if (PASS_THROUGH()) return mw_real.malloc(n);
     mw_tls_guard++;
     void *p = mw_real.malloc(n);
+    after_alloc(p, MW_AK_MALLOC, n, HOOK_FRAME);
     mw_tls_guard--;
-    return after_alloc(p, MW_AK_MALLOC, n, HOOK_FRAME);
+    return p;
 }
 
 MW_EXPORT void *calloc(size_t a, size_t b)
@@ -149,8 +148,9 @@ MW_EXPORT void *calloc(size_t a, size_t b)
     if (PASS_THROUGH()) return mw_real.calloc(a, b);
     mw_tls_guard++;
     void *p = mw_real.calloc(a, b);
+    after_alloc(p, MW_AK_CALLOC, a * b, HOOK_FRAME);
     mw_tls_guard--;
-    return after_alloc(p, MW_AK_CALLOC, a * b, HOOK_FRAME);
+    return p;
 }
 
 /* The FREE of p's block, if it is traced: before the real free, so that an address reused by
@@ -264,9 +264,10 @@ static void *pool_realloc(void *p, size_t n, void *fa, void *ra)
     }
     mw_tls_guard++;
     q = mw_real.malloc(n ? n : 1);
-    mw_tls_guard--;
     if (q) memcpy(q, p, old < n ? old : n);
-    return after_alloc(q, MW_AK_REALLOC, n, fa, ra);
+    after_alloc(q, MW_AK_REALLOC, n, fa, ra);
+    mw_tls_guard--;
+    return q;
 }
 
 MW_EXPORT void *realloc(void *p, size_t n)
@@ -297,8 +298,8 @@ MW_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     if (PASS_THROUGH()) return mw_real.posix_memalign(out, align, n);
     mw_tls_guard++;
     int rc = mw_real.posix_memalign(out, align, n);
-    mw_tls_guard--;
     if (rc == 0) after_alloc(*out, MW_AK_POSIX_MEMALIGN, n, HOOK_FRAME);
+    mw_tls_guard--;
     return rc;
 }
 
@@ -309,8 +310,9 @@ MW_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         if (PASS_THROUGH()) return mw_real.name args;                         \
         mw_tls_guard++;                                                       \
         void *p = mw_real.name args;                                          \
+        after_alloc(p, kind, size_expr, HOOK_FRAME);                          \
         mw_tls_guard--;                                                       \
-        return after_alloc(p, kind, size_expr, HOOK_FRAME);                   \
+        return p;                                                             \
     }
 
 ALIGNED_HOOK(aligned_alloc, MW_AK_ALIGNED_ALLOC, (size_t al, size_t n), (al, n), n)
