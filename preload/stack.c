@@ -21,9 +21,26 @@
 
 #define NODE_SHARDS 64u
 
+/* A node in 16 bytes: ip (48 bits, user-space code addresses) with the low 16 bits of the
+ * parent, then the parent's other 24 bits and the id (40 bits each: a trillion nodes).
+ * Smaller entries: fewer cache lines and TLB entries per probe of a big table, the cost of
+ * every new node in a program with millions of distinct stacks. */
+#define NODE_IP_BITS 48u
+#define NODE_ID_BITS 40u
 typedef struct node_entry {
-    uint64_t parent, ip, id; /* id 0 = empty */
+    uint64_t a, b; /* a: ip | parent << 48; b: parent >> 16 | id << 24; b == 0: empty */
 } node_entry;
+
+static inline node_entry node_pack(uint64_t parent, uint64_t ip, uint64_t id)
+{
+    return (node_entry){ ip | parent << NODE_IP_BITS, parent >> (64u - NODE_IP_BITS) | id << 24 };
+}
+static inline uint64_t node_id(const node_entry *e) { return e->b >> 24; }
+static inline uint64_t node_parent(const node_entry *e)
+{
+    return e->a >> NODE_IP_BITS | (e->b & ((1ull << 24) - 1)) << (64u - NODE_IP_BITS);
+}
+static inline uint64_t node_ip(const node_entry *e) { return e->a & ((1ull << NODE_IP_BITS) - 1); }
 
 typedef struct node_shard {
     atomic_flag lock;
@@ -70,9 +87,9 @@ static bool grow(node_shard *s)
     mw_own_range_add(nt, (size_t)ncap * sizeof(node_entry));
     for (uint32_t i = 0; i < s->cap; i++) {
         node_entry *e = &s->tab[i];
-        if (!e->id) continue;
-        uint32_t j = (uint32_t)hash2(e->parent, e->ip) & (ncap - 1);
-        while (nt[j].id) j = (j + 1) & (ncap - 1);
+        if (!e->b) continue;
+        uint32_t j = (uint32_t)hash2(node_parent(e), node_ip(e)) & (ncap - 1);
+        while (nt[j].b) j = (j + 1) & (ncap - 1);
         nt[j] = *e;
     }
     if (s->tab) {
@@ -90,6 +107,7 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
  * per-thread cache answers repeated lookups without the shard lock. */
 static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip)
 {
+    if ((ip >> NODE_IP_BITS) || (parent >> NODE_ID_BITS)) return 0; /* does not fit a node entry: unknown */
     uint64_t h = hash2(parent, ip);
     unsigned k = (unsigned)(h >> 20) & (MW_ICACHE - 1);
     if (t->icache[k].id && t->icache[k].parent == parent && t->icache[k].ip == ip) return t->icache[k].id;
@@ -111,15 +129,20 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
         return 0;
     }
     uint32_t m = s->cap - 1, i = (uint32_t)h & m;
-    for (; s->tab[i].id; i = (i + 1) & m) {
-        if (s->tab[i].parent == parent && s->tab[i].ip == ip) {
-            uint64_t id = s->tab[i].id;
+    node_entry key = node_pack(parent, ip, 0);
+    for (; s->tab[i].b; i = (i + 1) & m) {
+        if (s->tab[i].a == key.a && (s->tab[i].b & ((1ull << 24) - 1)) == key.b) {
+            uint64_t id = node_id(&s->tab[i]);
             atomic_flag_clear_explicit(&s->lock, memory_order_release);
             return id;
         }
     }
     uint64_t id = atomic_fetch_add_explicit(&next_node, 1, memory_order_relaxed) + 1;
-    s->tab[i] = (node_entry){ parent, ip, id };
+    if (id >> NODE_ID_BITS) { /* past a trillion nodes: unknown stacks from here on */
+        atomic_flag_clear_explicit(&s->lock, memory_order_release);
+        return 0;
+    }
+    s->tab[i] = node_pack(parent, ip, id);
     s->count++;
     atomic_flag_clear_explicit(&s->lock, memory_order_release);
     MW_EMIT(t, 40, mw_enc_stack_node_d, id, parent, ip, &t->node_last);
