@@ -79,6 +79,9 @@ struct mw_thread {
     /* stack cache (stack.c) */
     unsigned cache_n;
     bool cache_slots_ok;        /* cache[].slot all known: the fast path may use the cache */
+    uint8_t slots_backoff;      /* log2 of the slot searches to skip after useless ones (stack.c) */
+    uint32_t slots_skip;        /* slot searches still to skip */
+    uint64_t slots_seq;         /* seq when the slots were last found */
     mw_frame cache[MW_CACHE_FRAMES];
     struct { uint64_t parent, ip, id; } icache[MW_ICACHE]; /* per-thread intern cache */
     /* writer side: coded runs (formats/mw_runs.h), touched only by the writer thread */

@@ -220,9 +220,25 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
         parent = id;
     }
     /* Finding the slots scans the stack, so it is done only when this call site came back
-     * right away (a loop): then the fast path will pay for it. */
+     * right away (a loop): then the fast path will pay for it. Unless it did not last time:
+     * a search after which at most one allocation took the fast path (a loop whose ancestors
+     * keep changing, as in a program running varied queries through the same allocator
+     * wrapper) makes the next 1, 2, 4 ... 64 searches skipped; one that paid resets that. */
     bool again = t->cache_n && t->cache[0].slot == slot0 && t->cache[0].ret == ret0;
+    if (t->cache_slots_ok) { /* the fast path was armed and has just failed */
+        if (t->seq - t->slots_seq <= 1) {
+            if (t->slots_backoff < 6) t->slots_backoff++;
+            t->slots_skip = 1u << t->slots_backoff;
+        } else {
+            t->slots_backoff = 0;
+        }
+    }
+    if (again && t->slots_skip) {
+        t->slots_skip--;
+        again = false;
+    }
     t->cache_slots_ok = again && find_slots(t, fr, m);
+    if (t->cache_slots_ok) t->slots_seq = t->seq;
     __builtin_memcpy(t->cache, fr, m * sizeof(mw_frame));
     t->cache_n = m;
     in_stack--;

@@ -69,6 +69,20 @@ Test(shim_stacks, cached_unwinds_are_exact)
         checked++;
     }
     cr_expect_eq(checked, 32);
+    /* through the slot search's back-off and back: every block still exact */
+    size_t n90[3] = { 0, 0, 0 };
+    for (size_t i = 0; i < t.nblocks; i++) {
+        uint64_t s = t.blocks[i].size;
+        if (s < 90001 || s > 90003) continue;
+        char got[512];
+        path_of(&t, t.blocks[i].stack, got, sizeof got);
+        cr_expect_str_eq(got, s == 90002 ? "leaf>y>main" : "leaf>x>main", "block of %llu bytes",
+                         (unsigned long long)s);
+        n90[s - 90001]++;
+    }
+    cr_expect_eq(n90[0], 600);
+    cr_expect_eq(n90[1], 300);
+    cr_expect_eq(n90[2], 300);
     mwt_trace_free(&t);
     mwt_run_free(&r);
     mwt_rmtree(dir);

@@ -5,7 +5,8 @@
  * return addresses back to functions. Sizes: 80001+10i main>leaf, 80002+10i main>a>b>leaf,
  * 80003+10i main>b>leaf, 80004+10i main>rec*6>leaf, 80005+10i main>rec*3>leaf,
  * 80006+10i and 80008+10i main>x>leaf, 80007+10i main>y>leaf (x and y have the same frame
- * layout, so malloc's caller frame matches the cache exactly and only the ancestors differ).
+ * layout, so malloc's caller frame matches the cache exactly and only the ancestors differ);
+ * then 90001 / 90002 / 90003 (x, y, x) through the slot search's back-off (see main).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,5 +61,14 @@ int main(void)
         x(80008 + 10 * i); /* x twice: the unwind cache gets its slots here ... */
         y(80007 + 10 * i); /* ... and y must not be taken for x */
     }
+    /* x, x, y over and over makes each slot search useless (y fails the armed fast path right
+     * away), so the shim backs off from searching; a plain loop of x afterwards gets the fast
+     * path back. Every block must keep its exact stack through both: 90001 and 90003 x, 90002 y */
+    for (int i = 0; i < 300; i++) {
+        x(90001);
+        x(90001);
+        y(90002);
+    }
+    for (int i = 0; i < 300; i++) x(90003);
     return 0;
 }
