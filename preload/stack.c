@@ -101,17 +101,18 @@ static bool grow(node_shard *s)
     return true;
 }
 
-static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64_t h);
+static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64_t h, uint64_t want,
+                              bool *created);
 
 /* Node id for (parent, ip); creates and emits it when new. 0 when memory ran out. A small
  * per-thread cache answers repeated lookups without the shard lock. */
-static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip)
+static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip, bool *created)
 {
     if ((ip >> NODE_IP_BITS) || (parent >> NODE_ID_BITS)) return 0; /* does not fit a node entry: unknown */
     uint64_t h = hash2(parent, ip);
     unsigned k = (unsigned)(h >> 20) & (MW_ICACHE - 1);
     if (t->icache[k].id && t->icache[k].parent == parent && t->icache[k].ip == ip) return t->icache[k].id;
-    uint64_t id = intern_global(t, parent, ip, h);
+    uint64_t id = intern_global(t, parent, ip, h, 0, created);
     if (id) {
         t->icache[k].parent = parent;
         t->icache[k].ip = ip;
@@ -120,7 +121,10 @@ static uint64_t intern(mw_thread *t, uint64_t parent, uint64_t ip)
     return id;
 }
 
-static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64_t h)
+/* (parent, ip)'s node from the shard table, created when absent: with id want if it is not 0
+ * (reserved by intern_chain), else the next id. *created tells which happened. */
+static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64_t h, uint64_t want,
+                              bool *created)
 {
     node_shard *s = &nshards[h >> 58];
     if (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) mw_spin_lock_slow(&s->lock);
@@ -137,7 +141,7 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
             return id;
         }
     }
-    uint64_t id = atomic_fetch_add_explicit(&next_node, 1, memory_order_relaxed) + 1;
+    uint64_t id = want ? want : atomic_fetch_add_explicit(&next_node, 1, memory_order_relaxed) + 1;
     if (id >> NODE_ID_BITS) { /* past a trillion nodes: unknown stacks from here on */
         atomic_flag_clear_explicit(&s->lock, memory_order_release);
         return 0;
@@ -146,7 +150,47 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
     s->count++;
     atomic_flag_clear_explicit(&s->lock, memory_order_release);
     MW_EMIT(t, 40, mw_enc_stack_node_d, id, parent, ip, &t->node_last);
+    *created = true;
     return id;
+}
+
+/* Interns frames fr[n-1] (a child of parent, a node this capture has just created) down to
+ * fr[0]. Below a new node every node is new (but for a thread that finds the new node and
+ * creates the same child first), and each lives at a random place of a table that may be
+ * far bigger than the caches: one after the other, every node of a new stack tail costs a
+ * miss. So a batch of ids is reserved at once, the slots of all of them are prefetched, then
+ * each is inserted as usual (found instead if another thread was first: from there on the
+ * reserved ids no longer apply and the rest goes one by one). Ids left unused are gaps.
+ * False when memory ran out (unknown stack). */
+#define CHAIN_BATCH 32u
+static bool intern_chain(mw_thread *t, mw_frame *fr, unsigned n, uint64_t parent)
+{
+    while (n > 0) {
+        unsigned k = n < CHAIN_BATCH ? n : CHAIN_BATCH;
+        uint64_t base = atomic_fetch_add_explicit(&next_node, k, memory_order_relaxed) + 1, h[CHAIN_BATCH];
+        if ((base + k) >> NODE_ID_BITS) return false;
+        for (unsigned j = 0; j < k; j++) { /* frame n-1-j, as the child of base+j-1 (or parent) */
+            uint64_t ip = fr[n - 1 - j].ret;
+            h[j] = hash2(j ? base + j - 1 : parent, ip);
+            const node_shard *s = &nshards[h[j] >> 58];
+            node_entry *tab = __atomic_load_n(&s->tab, __ATOMIC_RELAXED);
+            uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+            if (tab) __builtin_prefetch(&tab[(uint32_t)h[j] & (cap - 1)], 1);
+        }
+        for (unsigned j = 0; j < k; j++) {
+            uint64_t ip = fr[n - 1 - j].ret, id;
+            bool created = false;
+            if (parent == (j ? base + j - 1 : parent) && !(ip >> NODE_IP_BITS))
+                id = intern_global(t, parent, ip, h[j], base + j, &created);
+            else /* a thread was first somewhere above: the reserved ids no longer apply */
+                id = intern(t, parent, ip, &created);
+            if (!id) return false;
+            fr[n - 1 - j].node = id;
+            parent = id;
+        }
+        n -= k;
+    }
+    return true;
 }
 
 /* Slot addresses of the frames' return addresses, for the fast path: unw_backtrace gives only
@@ -210,14 +254,18 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
     for (unsigned j = 0; j < common; j++) fr[m - 1 - j].node = t->cache[t->cache_n - 1 - j].node;
     uint64_t parent = common ? fr[m - common].node : 0;
     for (unsigned i = m - common; i-- > 0;) {
-        uint64_t id = intern(t, parent, fr[i].ret);
-        if (!id) { /* out of memory: unknown stack, forget the cache */
-            t->cache_n = 0;
-            in_stack--;
-            return 0;
+        bool created = false;
+        uint64_t id = intern(t, parent, fr[i].ret, &created);
+        if (id) {
+            fr[i].node = id;
+            parent = id;
+            if (!created || i == 0) continue;
+            if (intern_chain(t, fr, i, parent)) break; /* the frames below a new node */
         }
-        fr[i].node = id;
-        parent = id;
+        /* out of memory (or ids): unknown stack, forget the cache */
+        t->cache_n = 0;
+        in_stack--;
+        return 0;
     }
     /* Finding the slots scans the stack, so it is done only when this call site came back
      * right away (a loop): then the fast path will pay for it. Unless it did not last time:
@@ -279,7 +327,8 @@ uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext)
     }
     uint64_t parent = 0;
     for (unsigned i = n; i-- > 0;) {
-        uint64_t id = intern(t, parent, ips[i]);
+        bool created;
+        uint64_t id = intern(t, parent, ips[i], &created);
         if (!id) break;
         parent = id;
     }
