@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mwtest.h"
+#include "../victims/shim_stack_race.h"
 
 /* A victim's functions by address (it prints "name 0xADDR" for each), to map return
  * addresses back to them. */
@@ -104,16 +105,6 @@ Test(shim_stacks, cached_unwinds_are_exact)
     free(dir);
 }
 
-/* The same formula as tests/victims/shim_stack_race.c. */
-static unsigned race_choice(unsigned i, unsigned level)
-{
-    uint32_t h = (i + 1) * 2654435761u ^ (level + 1) * 40503u;
-    h ^= h >> 13;
-    h *= 0x5bd1e995u;
-    h ^= h >> 15;
-    return h % 3;
-}
-
 /* Four threads create the same new stack tails at the same time (each new tail's ids are
  * reserved in a batch, and a thread that loses a race for a node gives its reservation up):
  * every block still carries exactly the path it was allocated from, and the four threads'
@@ -121,7 +112,6 @@ static unsigned race_choice(unsigned i, unsigned level)
  * shim that kept its reserved ids after losing one failed this test in 4 runs of 5. */
 Test(shim_stacks, concurrent_new_stacks_are_exact, .timeout = 120)
 {
-    enum { THREADS = 4, ITERS = 4000, DEPTH = 14 };
     static const char *const names[] = { "f0", "f1", "f2", "worker", "main" };
     fnmap fm = { "shim_stack_race", names, 5, { 0 } };
     char *dir = mwt_tmpdir();
@@ -132,15 +122,15 @@ Test(shim_stacks, concurrent_new_stacks_are_exact, .timeout = 120)
     fnmap_read(&fm, r.out);
     mwt_trace t;
     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
-    static uint64_t node_of[ITERS];
-    static int seen[ITERS];
+    static uint64_t node_of[RACE_ITERS];
+    static int seen[RACE_ITERS];
     size_t checked = 0, bad = 0, split = 0;
     for (size_t i = 0; i < t.nblocks; i++) {
         uint64_t s = t.blocks[i].size;
-        if (s < 100000 || s >= 100000 + ITERS) continue;
-        unsigned it = (unsigned)(s - 100000);
+        if (s < RACE_SIZE0 || s >= RACE_SIZE0 + RACE_ITERS) continue;
+        unsigned it = (unsigned)(s - RACE_SIZE0);
         char want[256] = "", got[256];
-        for (int level = DEPTH; level >= 0; level--) {
+        for (int level = RACE_DEPTH; level >= 0; level--) {
             strcat(want, names[race_choice(it, (unsigned)level)]);
             strcat(want, ">");
         }
@@ -153,7 +143,7 @@ Test(shim_stacks, concurrent_new_stacks_are_exact, .timeout = 120)
     }
     cr_expect_eq(bad, 0, "%zu blocks with a wrong stack", bad);
     cr_expect_eq(split, 0, "%zu blocks whose identical path got another stack node", split);
-    cr_expect_eq(checked, (size_t)THREADS * ITERS);
+    cr_expect_eq(checked, (size_t)RACE_THREADS * RACE_ITERS);
     mwt_trace_free(&t);
     mwt_run_free(&r);
     mwt_rmtree(dir);
