@@ -140,7 +140,7 @@ static inline uint8_t *mw_reserve_fast(mw_thread *t, size_t need, size_t *cap)
         *cap = (size_t)(t->ring_size - (t->head_local - tail));
         return t->ring + (t->head_local & t->mask);
     }
-    size_t c; /* through a copy: the caller's cap stays in a register on the fast path */
+    size_t c = 0; /* through a copy: the caller's cap stays in a register on the fast path */
     uint8_t *p = mw_reserve(t, need, &c);
     *cap = c;
     return p;

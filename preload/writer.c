@@ -42,9 +42,10 @@
 
 static int out_fd = -1;
 static ZSTD_CCtx *cctx;
-/* Compressed output waits in obuf until it holds OBUF_WRITE bytes or the writer flushes (at
- * least every MEMWATCH_FLUSH_MS, on a sync, at the end): a coded run ends four zstd blocks,
- * and writing each as it came cost a write(2) and two sigprocmask(2) per ~8 KB. */
+/* Compressed output waits in obuf (OBUF_CAP bytes) until less than zstd's recommended output
+ * size is left or the writer flushes (at least every MEMWATCH_FLUSH_MS, on a sync, at the
+ * end): a coded run ends four zstd blocks, and writing each as it came cost a write(2) and two
+ * sigprocmask(2) per ~8 KB. */
 #define OBUF_CAP (1u << 20)
 static uint8_t *obuf;
 static size_t obuf_size, obuf_len; /* capacity; bytes not written yet */
