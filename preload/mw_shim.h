@@ -142,10 +142,11 @@ void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg);
 size_t mw_live_count(void);
 
 /* ---- thread registry (thread.c): stacks of LIVE threads for the reachability scan -------- */
+#define MW_TCB_SIZE 0x900u  /* sizeof(struct pthread), glibc 2.36 x86-64: the TCB above the thread pointer */
 typedef struct mw_thread_stack {
     pid_t tid;
     uintptr_t lo, hi;      /* usable stack range (from pthread_getattr_np) */
-    uintptr_t tls_lo, tls_hi; /* static TLS / TCB block of the thread, 0 when unknown */
+    uintptr_t tls_lo, tls_hi; /* static TLS block, TCB included, 0 when unknown */
 } mw_thread_stack;
 size_t mw_threads_stacks(mw_thread_stack *out, size_t max);
 

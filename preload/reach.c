@@ -189,6 +189,19 @@ static void scan_words(reach_ctx *c, const uint8_t *p, size_t n, long clique, un
     }
 }
 
+/* Where to read next after pos could not be read: the next mapping when pos lies in a gap
+ * of the maps snapshot or in a mapping without read permission (a reserved range may span
+ * terabytes), else the next page. */
+static uintptr_t past_unreadable(reach_ctx *c, uintptr_t pos)
+{
+    size_t k = mw_reach_vma_from(c, pos);
+    if (k >= c->nvma) return UINTPTR_MAX;
+    const vma *v = &c->vmas[k];
+    if (v->lo > pos) return v->lo;
+    if (v->perm[0] != 'r') return v->hi;
+    return page_down(pos) + PAGE;
+}
+
 /* Scans [lo, hi) (word-aligned inside) through the bounce buffer. With R_CHUNKS, a page that
  * starts with a glibc mmapped-chunk header (prev_size 0, size|IS_MMAPPED, the chunk within
  * lim) is malloc's memory, not a root: the chunk is skipped. */
@@ -202,7 +215,7 @@ static void scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, un
         size_t want = hi - pos < RD_BUF ? hi - pos : RD_BUF;
         size_t got = mw_reach_read(c, c->buf, pos, want);
         got &= ~(size_t)(sizeof(uintptr_t) - 1);
-        if (got == 0) { pos = page_down(pos) + PAGE; continue; }   /* unreadable page */
+        if (got == 0) { pos = past_unreadable(c, pos); continue; }
         size_t start = 0, next = got;
         if (flags & R_CHUNKS) {
             for (uintptr_t pg = page_up(pos); pg + 16 <= pos + got; pg += PAGE) {

@@ -16,7 +16,6 @@
 #define PAGE 4096u
 #define RD_BUF (256u * 1024u)      /* scan buffer */
 #define RED_ZONE 128u              /* x86-64 ABI red zone below sp (valgrind scans it too) */
-#define MW_TCB_SIZE 0x900u         /* sizeof(struct pthread), glibc 2.36 x86-64 (as thread.c) */
 
 static inline uintptr_t page_up(uintptr_t x) { return (x + PAGE - 1) & ~(uintptr_t)(PAGE - 1); }
 static inline uintptr_t page_down(uintptr_t x) { return x & ~(uintptr_t)(PAGE - 1); }
@@ -81,6 +80,9 @@ size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n);
 bool mw_reach_load_maps(reach_ctx *c);
 /* The mapping containing a, or NULL. */
 vma *mw_reach_vma_at(reach_ctx *c, uintptr_t a);
+/* Index of the first mapping ending above a (c->nvma when none): the one holding a, or the
+ * next one up. */
+size_t mw_reach_vma_from(const reach_ctx *c, uintptr_t a);
 /* Fills c->roots: the ranges to scan (see reach_roots.c); my_sp is the exiting thread's
  * lowest root address (its caller's frames). */
 void mw_reach_roots(reach_ctx *c, uintptr_t my_sp);

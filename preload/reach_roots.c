@@ -188,16 +188,21 @@ bool mw_reach_load_maps(reach_ctx *c)
     return true;
 }
 
-vma *mw_reach_vma_at(reach_ctx *c, uintptr_t a)
+size_t mw_reach_vma_from(const reach_ctx *c, uintptr_t a)
 {
     size_t lo = 0, hi = c->nvma;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (c->vmas[mid].hi <= a) lo = mid + 1;
-        else if (c->vmas[mid].lo > a) hi = mid;
-        else return &c->vmas[mid];
+        else hi = mid;
     }
-    return NULL;
+    return lo;
+}
+
+vma *mw_reach_vma_at(reach_ctx *c, uintptr_t a)
+{
+    size_t i = mw_reach_vma_from(c, a);
+    return i < c->nvma && c->vmas[i].lo <= a ? &c->vmas[i] : NULL;
 }
 
 static void add_excl(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
@@ -328,6 +333,20 @@ static size_t list_tasks(mw_thread_stack *out, size_t max)
     return n;
 }
 
+/* The low end of a thread's stack range [lo, hi) as it is mapped: the mappings that end at
+ * its top and touch one another, down to lo at most. The range glibc reports for the main
+ * thread runs RLIMIT_STACK below the top, and under `ulimit -s unlimited` that is everything
+ * down to the heap (tens of terabytes, holding the modules and other mappings), while the
+ * stack itself is the one [stack] mapping at the top: what lies beyond a gap is not stack. */
+static uintptr_t stack_mapped_low(reach_ctx *c, uintptr_t lo, uintptr_t hi)
+{
+    size_t k = mw_reach_vma_from(c, hi - 1);
+    if (k >= c->nvma || c->vmas[k].lo > hi - 1) return lo;   /* top not mapped: as reported */
+    uintptr_t low = c->vmas[k].lo;
+    while (low > lo && k > 0 && c->vmas[k - 1].hi == low) low = c->vmas[--k].lo;
+    return low > lo ? low : lo;
+}
+
 /* The live program threads' stacks: from sp (minus the red zone) to the top of the stack
  * range, plus their TLS ranges. Their mappings are then excluded from the generic scan. */
 static void thread_roots(reach_ctx *c, uintptr_t my_sp)
@@ -371,23 +390,20 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
             vma *v = sp ? mw_reach_vma_at(c, sp) : NULL;   /* range unknown: the mapping holding sp */
             if (!v) { lo = hi = 0; } else { lo = v->lo; hi = v->hi; }
         }
+        if (hi > lo) lo = stack_mapped_low(c, lo, hi);
         if (hi > lo) {
             uintptr_t from = sp ? (sp - RED_ZONE > lo ? sp - RED_ZONE : lo) : lo;
             if (ts[i].tid == me) from = sp;   /* our own frames below the caller are not roots */
             add_root(c, from, hi, 0);
-            for (uintptr_t a = lo; a < hi;) {          /* its mappings: not generic roots */
-                vma *v = mw_reach_vma_at(c, a);
-                if (!v) { a = page_down(a) + PAGE; continue; }
-                add_excl(c, v->lo, v->hi, R_SKIP);
-                a = v->hi;
-            }
+            for (size_t k = mw_reach_vma_from(c, lo); k < c->nvma && c->vmas[k].lo < hi; k++)
+                add_excl(c, c->vmas[k].lo, c->vmas[k].hi, R_SKIP);   /* its mappings: not generic roots */
         }
         if (ts[i].tls_hi > ts[i].tls_lo) {
             add_root(c, ts[i].tls_lo, ts[i].tls_hi, 0);
-            /* thread.c: [tp - dl_tls_static_size, tp + TCB). dl_tls_static_size counts the
-             * TCB too, so the static TLS proper is TCB bytes shorter than tp - tls_lo. */
-            if (ts[i].tid == me && ts[i].tls_hi - ts[i].tls_lo > 2 * MW_TCB_SIZE)
-                c->tls_below = ts[i].tls_hi - ts[i].tls_lo - 2 * MW_TCB_SIZE;
+            /* thread.c: [tp + TCB - dl_tls_static_size, tp + TCB), the static TLS proper
+             * below tp */
+            if (ts[i].tid == me && ts[i].tls_hi - ts[i].tls_lo > MW_TCB_SIZE)
+                c->tls_below = ts[i].tls_hi - ts[i].tls_lo - MW_TCB_SIZE;
         }
     }
     mw_reach_free(ts, MAXT * sizeof *ts);

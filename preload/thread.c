@@ -149,12 +149,16 @@ static void thread_identity(mw_thread *t)
         tls_resolved = 1;
     }
     if (tls_info) {
+        /* Its size counts the TCB too: glibc reserves [tp + TCB - size, tp + TCB) and a
+         * thread's stack begins right below (allocatestack.c). Taking tp - size as the low
+         * end put the top TCB bytes of the stack in the range: the exiting thread's own
+         * frames, where the reachability scan itself keeps block addresses. */
         size_t size = 0, align = 0;
         tls_info(&size, &align);
         uintptr_t tp;
         __asm__("mov %%fs:0, %0" : "=r"(tp));
-        t->tls_lo = tp > size ? tp - size : 0;
-        t->tls_hi = tp + 0x900; /* sizeof(struct pthread) in glibc 2.36 */
+        t->tls_hi = tp + MW_TCB_SIZE;
+        t->tls_lo = size > MW_TCB_SIZE && t->tls_hi > size ? t->tls_hi - size : tp;
     }
 }
 

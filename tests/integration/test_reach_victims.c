@@ -3,7 +3,8 @@
  * (independent of valgrind; test_reference_leaks.c compares with valgrind):
  *   - reach_leaky: every case (dropped pointers, a lost list, a lost 2-cycle, a lost large
  *     mmapped block, globals, an interior pointer, a client mmap, main's TLS, a thread
- *     blocked at exit, a leak by a joined thread, freed memory holding a stale pointer);
+ *     blocked at exit, a leak by a joined thread, freed memory holding a stale pointer), and
+ *     the same under an unlimited stack rlimit;
  *   - reach_bigheap: 400k+ blocks and a 100k-deep reachable chain (no recursion, binary
  *     search over the sorted snapshot);
  *   - MEMWATCH_REACH=0: no verdicts (every block "unknown"), the same unfreed totals;
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,11 +85,10 @@ static const tally *of(const tallies *ts, uint64_t size)
 #define I MW_REACH_INDIRECT
 #define R MW_REACH_REACHABLE
 
-Test(reach, leaky_victim_every_case, .timeout = 60)
+/* reach_leaky's known answer, case by case. */
+static void check_leaky(const char *trace)
 {
-    char dir[512], trace[PATH_MAX], err[512];
-    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reach"), 0);
-    run_victim(dir, "reach_leaky", NULL, "1", trace, sizeof trace);
+    char err[512];
     static const uint64_t sizes[] = {1001, 1003, 1005, 300000, 1007, 1011, 1016, 1015, 2001,
                                      2003, 2005, 2007, 2009, 2011, 2013, 4001, 4003, 4005};
     tallies ts = {0};
@@ -119,6 +120,29 @@ Test(reach, leaky_victim_every_case, .timeout = 60)
                  "indirect, %u unknown", ts.other[D], ts.other[I], ts.other[0]);
     cr_expect_eq(t.kind_bytes[D], 2 * 1001 + 1003 + 1005 + 300000 + 1007 + 1011);
     cr_expect_eq(t.kind_bytes[I], 3 * 1016 + 1007 + 1015);
+}
+
+Test(reach, leaky_victim_every_case, .timeout = 60)
+{
+    char dir[512], trace[PATH_MAX];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reach"), 0);
+    run_victim(dir, "reach_leaky", NULL, "1", trace, sizeof trace);
+    check_leaky(trace);
+    mw_tempdir_remove(dir);
+}
+
+/* Under `ulimit -s unlimited` the kernel lays the mappings out bottom-up and glibc reports
+ * the main thread's stack as everything from the heap up to the stack's top, tens of
+ * terabytes holding the modules: the scan once walked that page by page (the program hung at
+ * exit), and the modules' data must stay roots (the stack is only its own mapping). */
+Test(reach, unlimited_stack_rlimit, .timeout = 60)
+{
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    cr_assert_eq(setrlimit(RLIMIT_STACK, &rl), 0, "setrlimit: the test needs a hard limit of unlimited");
+    char dir[512], trace[PATH_MAX];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachulim"), 0);
+    run_victim(dir, "reach_leaky", NULL, "1", trace, sizeof trace);
+    check_leaky(trace);
     mw_tempdir_remove(dir);
 }
 
@@ -164,7 +188,7 @@ Test(reach, threads_exit_from_a_thread, .timeout = 60)
     cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachthr"), 0);
     run_victim(dir, "reach_threads", NULL, "1", trace, sizeof trace);
     tallies ts = {0};
-    for (uint64_t s = 3001; s <= 3009; s += 2) watch_size(&ts, s);
+    for (uint64_t s = 3001; s <= 3011; s += 2) watch_size(&ts, s);
     mw_leak_totals t;
     cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
     cr_expect_eq(of(&ts, 3001)->n[R], 1, "on the stack of a live thread blocked in read()");
@@ -172,6 +196,8 @@ Test(reach, threads_exit_from_a_thread, .timeout = 60)
     cr_expect_eq(of(&ts, 3005)->n[R], 1, "in a __thread variable of an exited thread (TLS kept)");
     cr_expect_eq(of(&ts, 3007)->n[R], 1, "on main's stack while main waits in pthread_join");
     cr_expect_eq(of(&ts, 3009)->n[R], 1, "on the stack of the thread calling exit()");
+    cr_expect_eq(of(&ts, 3011)->n[D], 1, "only in dead stack below a blocked thread's sp, next to "
+                 "its TLS");
     cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks (DTVs, stdout) "
                  "must be reachable");
     mw_tempdir_remove(dir);

@@ -9,11 +9,14 @@
  *         cached stack (not reused here), valgrind scans it, so do we  reachable
  *   3007  on main's stack while main waits in pthread_join          reachable
  *   3009  on the stack of the thread that calls exit()              reachable
+ *   3011  only in dead stack of the blocked thread, below its sp and right below its static
+ *         TLS (the top of its stack, where the shim once took TLS to begin) definite
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int g_block[2], g_ready[2];
@@ -26,12 +29,31 @@ static void *mk(size_t n)
     return p;
 }
 
+/* Leaves p in the lowest 64 of 160 words of this frame, dead once it returns: below the
+ * caller's sp (and the red zone under it) while it blocks, yet within 0x900 bytes of the
+ * thread's static TLS block, which sits right above the top of its stack. */
+static __attribute__((noinline)) void stash(void *p)
+{
+    void *volatile slots[160];
+    for (int i = 0; i < 160; i++) slots[i] = i < 64 ? p : NULL;
+    __asm__ volatile("" : : "r"(slots) : "memory");
+}
+/* read(2) without libc's wrapper, whose cancellation frames would cover stash's dead words:
+ * the thread blocks with its sp at blocked()'s own frame. */
+static long raw_read(int fd, void *buf, size_t n)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_read), "D"((long)fd), "S"(buf), "d"(n)
+                     : "rcx", "r11", "memory");
+    return r;
+}
 static void *blocked(void *arg)
 {
+    stash(mk(3011));
     void *volatile mine = mk(3001);
     char c;
     if (write(g_ready[1], "r", 1) != 1) return arg;
-    while (read(g_block[0], &c, 1) != 0) {}
+    while (raw_read(g_block[0], &c, 1) != 0) {}
     return mine;
 }
 
