@@ -851,7 +851,13 @@ int mw_ingest_reader(mw_proc *p, mw_reader *r, char *err, size_t errlen)
     err[0] = '\0';
     while ((rc = mw_reader_next(r, &rec, &seq)) == MW_OK) {
         p->records++;
-        if (p->have_end) continue; /* nothing after the end record counts */
+        if (p->have_end) {
+            /* Nothing after the end record counts, but for an END before an exec: records
+             * after it mean the exec failed and the process went on (a final END follows, or
+             * the trace is cut short). */
+            if (p->end_reason != MW_END_EXEC) continue;
+            p->have_end = false;
+        }
         int a = apply(p, &rec, seq, err, errlen);
         if (a == OOM) {
             snprintf(err, errlen, "out of memory while ingesting (at byte offset %llu)",

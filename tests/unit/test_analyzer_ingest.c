@@ -448,6 +448,50 @@ Test(ingest, truncated_traces_report_what_is_there)
     mw_tb_release(&b);
 }
 
+/* A failed exec: the shim ends the trace before the exec (EXEC, END with reason exec) and,
+ * when the exec fails, goes on tracing into the same stream up to a final END. What follows
+ * the first END counts; without the final END the trace is cut short. */
+Test(ingest, records_after_a_failed_exec_count)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    mw_block_ref a = mw_tb_alloc(&b, MW_AK_MALLOC, 111, 2, 0x1000);
+    MW_TB_ADD(&b, mw_enc_exec, "/nonexistent/prog", 17);
+    MW_TB_ADD(&b, mw_enc_end, 500000, 0, 0, MW_END_EXEC, -1);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 222, 3, 0x2000);
+    mw_tb_free_block(&b, a);
+    size_t cut = b.len;
+    MW_TB_ADD(&b, mw_enc_end, 1000000, 0, 0, MW_END_EXIT, 3);
+    mw_proc *p = ingest_ok(&b);
+    cr_expect_eq(p->allocations, 2);
+    cr_expect_eq(p->frees, 1);
+    cr_expect_eq(p->heap_live, 222);
+    cr_expect_eq(p->execs.n, 1, "the exec was attempted");
+    cr_expect(p->have_end);
+    cr_expect_not(p->truncated);
+    cr_expect_eq(p->end_reason, MW_END_EXIT);
+    cr_expect_eq(p->exit_status, 3);
+    mw_proc_free(p);
+    b.len = cut; /* no final END: cut short after the failed exec */
+    p = ingest_ok(&b);
+    cr_expect_eq(p->allocations, 2);
+    cr_expect_not(p->have_end);
+    cr_expect(p->truncated);
+    mw_proc_free(p);
+    /* an END for an exit stays the last word */
+    mw_tb_release(&b);
+    mw_tb_init(&b);
+    header(&b);
+    end(&b, 0);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 333, 2, 0x3000);
+    p = ingest_ok(&b);
+    cr_expect_eq(p->allocations, 0);
+    cr_expect_eq(p->end_reason, MW_END_EXIT);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 Test(ingest, corrupt_and_newer_version_fail_with_a_message)
 {
     mw_tracebuf b;
