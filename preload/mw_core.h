@@ -84,6 +84,11 @@ struct mw_thread {
     uint64_t slots_seq;         /* seq when the slots were last found */
     mw_frame cache[MW_CACHE_FRAMES];
     struct { uint64_t parent, ip, id; } icache[MW_ICACHE]; /* per-thread intern cache */
+    /* a full capture's work arrays (stack.c), here rather than on the program's stack, which
+     * may be as small as PTHREAD_STACK_MIN: a capture never nests within a thread */
+    void *unw_ips[MW_CACHE_FRAMES + 16];
+    mw_frame unw_fr[MW_CACHE_FRAMES];
+    void *unw_stack;            /* the stack libunwind runs on (stack.c), kept with the state */
     /* writer side: coded runs (formats/mw_runs.h), touched only by the writer thread */
     mw_window win;              /* rank window of this thread's stream */
     bool runs_off;              /* a record did not parse: copy this thread's records as they are */

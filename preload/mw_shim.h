@@ -128,6 +128,18 @@ uint64_t mw_now_ns(void);   /* monotonic ns since the trace's start_mono_ns */
  * function that calls mw_stack_here (found through the frame pointer; the shim is built with
  * -fno-omit-frame-pointer). Takes the recursion guard itself. */
 uint64_t mw_stack_here(mw_thread *t);
+/* The same for a hook's caller given the hook's __builtin_frame_address(0) and
+ * __builtin_return_address(0): for a hook whose work is out of line. */
+uint64_t mw_stack_at(mw_thread *t, void *frame, void *ret);
+/* Calls fn(arg) with the stack pointer at top (16-byte aligned), then returns on the caller's
+ * stack: work that needs more stack than a program's thread may have (PTHREAD_STACK_MIN)
+ * runs on the shim's own memory. Unwinding from inside fn continues into the caller's frames. */
+void mw_call_on_stack(void (*fn)(void *), void *arg, void *top);
+/* Declares [lo, lo + len) a stack to valgrind when the program runs under it (a no-op
+ * otherwise), so that switching to it is not taken for a huge frame push or pop; the id
+ * undoes it. */
+unsigned mw_stack_register(void *lo, size_t len);
+void mw_stack_deregister(unsigned id);
 /* Stack of a signal context (watch core: the faulting instruction is frame 0). */
 uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext);
 

@@ -458,13 +458,34 @@ out:
     }
 }
 
+typedef struct reach_job { mw_thread *t; uintptr_t my_sp; } reach_job;
+static void reach_on_stack(void *arg)
+{
+    reach_job *j = arg;
+    reach_work(j->t, j->my_sp);
+}
+
+/* The scan's own stack: the exiting thread may have a small one (PTHREAD_STACK_MIN), and
+ * frames in the shim's own memory are never roots (no block address the scan holds can make
+ * a lost block look reachable). */
+#define REACH_STACK (512u * 1024u)
+
 void mw_reach_run(mw_thread *t)
 {
     if (!t || !mw_cfg.reach) return;
     int saved = errno;
     /* Our caller's frames (and the registers this frame saved for them) are roots; the scan's
-     * own frames, below this local, are not. */
+     * own frames, below this local (or on a stack of its own), are not. */
     volatile uintptr_t here = 0;
-    reach_work(t, (uintptr_t)&here & ~(uintptr_t)7);
+    reach_job job = { t, (uintptr_t)&here & ~(uintptr_t)7 };
+    uint8_t *stk = mw_reach_alloc(REACH_STACK);
+    if (stk) {
+        unsigned vg = mw_stack_register(stk, REACH_STACK);
+        mw_call_on_stack(reach_on_stack, &job, stk + REACH_STACK);
+        mw_stack_deregister(vg);
+        mw_reach_free(stk, REACH_STACK);
+    } else {
+        reach_work(t, job.my_sp);
+    }
     errno = saved;
 }

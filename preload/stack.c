@@ -19,6 +19,12 @@
 
 #include "mw_core.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h> /* client requests only: a few no-op instructions natively */
+#endif
+#endif
+
 #define NODE_SHARDS 64u
 
 /* A node in 16 bytes: ip (48 bits, user-space code addresses) with the low 16 bits of the
@@ -217,6 +223,80 @@ static bool find_slots(const mw_thread *t, mw_frame *fr, unsigned m)
     return true;
 }
 
+/* mw_call_on_stack (mw_shim.h). Its frame is a standard frame-pointer frame whose CFI gives
+ * the CFA from rbp, which still points into the caller's stack: unwinders (libunwind's fast
+ * trace included) walk on from the new stack into the caller's. */
+__asm__(".text\n"
+        ".globl mw_call_on_stack\n"
+        ".hidden mw_call_on_stack\n"
+        ".type mw_call_on_stack, @function\n"
+        "mw_call_on_stack:\n"
+        "  .cfi_startproc\n"
+        "  push %rbp\n"
+        "  .cfi_def_cfa_offset 16\n"
+        "  .cfi_offset %rbp, -16\n"
+        "  mov %rsp, %rbp\n"
+        "  .cfi_def_cfa_register %rbp\n"
+        "  mov %rdx, %rsp\n"
+        "  mov %rdi, %rax\n"
+        "  mov %rsi, %rdi\n"
+        "  call *%rax\n"
+        "  mov %rbp, %rsp\n"
+        "  pop %rbp\n"
+        "  .cfi_def_cfa %rsp, 8\n"
+        "  ret\n"
+        "  .cfi_endproc\n"
+        ".size mw_call_on_stack, .-mw_call_on_stack\n");
+
+/* The stack a full capture unwinds on (mw_thread.unw_stack): libunwind's unw_backtrace takes
+ * some KiB for its cursor, its context and its step fallback, which a thread created with a
+ * PTHREAD_STACK_MIN stack may not have to spare. */
+#define UNW_STACK (64u * 1024u)
+
+unsigned mw_stack_register(void *lo, size_t len)
+{
+#ifdef VALGRIND_STACK_REGISTER
+    return VALGRIND_STACK_REGISTER(lo, (char *)lo + len);
+#else
+    (void)lo, (void)len;
+    return 0;
+#endif
+}
+
+void mw_stack_deregister(unsigned id)
+{
+#ifdef VALGRIND_STACK_DEREGISTER
+    VALGRIND_STACK_DEREGISTER(id);
+#else
+    (void)id;
+#endif
+}
+
+typedef struct unw_job { void **ips; int max, n; } unw_job;
+static void unwind_job(void *arg)
+{
+    unw_job *j = arg;
+    j->n = unw_backtrace(j->ips, j->max);
+}
+
+/* unw_backtrace on the thread's unwinding stack (mapped on first use), or on the current stack
+ * when none can be mapped. The frames above the hook's caller are skipped by the caller. */
+static int backtrace_on_own_stack(mw_thread *t, void **ips, int max)
+{
+    if (!t->unw_stack) {
+        void *p = mw_real.mmap ? mw_real.mmap(NULL, UNW_STACK, PROT_READ | PROT_WRITE,
+                                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)
+                               : MAP_FAILED;
+        if (p == MAP_FAILED) return unw_backtrace(ips, max);
+        mw_own_range_add(p, UNW_STACK); /* never a root */
+        mw_stack_register(p, UNW_STACK); /* for good: the stack stays with the state */
+        t->unw_stack = p;
+    }
+    unw_job j = { ips, max, 0 };
+    mw_call_on_stack(unwind_job, &j, (uint8_t *)t->unw_stack + UNW_STACK);
+    return j.n;
+}
+
 /* Full capture: libunwind's unw_backtrace (its per-thread trace cache makes this a table
  * lookup per frame once warm, with no system call, unlike unw_step), then interning of the
  * frames not shared with the previous capture's outer part (node ids depend only on the
@@ -224,13 +304,13 @@ static bool find_slots(const mw_thread *t, mw_frame *fr, unsigned m)
 __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0)
 {
     unsigned max = mw_cfg.max_depth;
-    void *ips[MW_CACHE_FRAMES + 16];
-    mw_frame fr[MW_CACHE_FRAMES];
+    void **ips = t->unw_ips;
+    mw_frame *fr = t->unw_fr;
     unsigned m = 0;
     in_stack++;
     int g = mw_guard_enter(); /* libunwind may allocate */
     int saved_errno = errno;
-    int n = unw_backtrace(ips, (int)(max + 16));
+    int n = backtrace_on_own_stack(t, ips, (int)(max + 16));
     errno = saved_errno;
     mw_guard_leave(g);
     /* skip the shim's own frames: frame 0 is the hook's caller, known exactly */
@@ -303,6 +383,15 @@ __attribute__((noinline)) uint64_t mw_stack_here(mw_thread *t)
     if (!hook_fp) return 0;
     int g = mw_guard_enter();
     uint64_t id = mw_stack_capture(t, hook_fp, hook_fp[1]);
+    mw_guard_leave(g);
+    return id;
+}
+
+uint64_t mw_stack_at(mw_thread *t, void *frame, void *ret)
+{
+    if (!t || !frame) return 0;
+    int g = mw_guard_enter();
+    uint64_t id = mw_stack_capture(t, frame, ret);
     mw_guard_leave(g);
     return id;
 }

@@ -88,12 +88,14 @@ static mw_thread *state_new(void)
     }
     uint8_t *ring = t->ring;
     uint64_t rs = t->ring_size, mask = t->mask;
+    void *unw_stack = t->unw_stack;
     /* everything but the live-block table: a recycled state's table is empty (its blocks
      * moved when it was released), and a thread looking for a block may hold its lock */
     memset(t, 0, offsetof(mw_thread, lt));
     t->ring = ring;
     t->ring_size = rs;
     t->mask = mask;
+    t->unw_stack = unw_stack;   /* the memory stays with the state */
     if (!mw_ring_init(t, RING_SIZE)) { /* only a fresh state has no ring yet */
         mw_own_range_del(t, sizeof *t);
         mw_real.munmap(t, sizeof *t);

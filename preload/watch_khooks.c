@@ -175,8 +175,10 @@ static void kw_end(kw *k, long nr, uint64_t stack)
     errno = saved;
 }
 
-/* The caller's stack, taken in the hook itself (the shim's frames are skipped). */
-#define STACK_HERE() (mw_self() ? mw_stack_here(mw_self()) : 0)
+/* The stack of the program's call: the exported hook passes its frame and return address
+ * (HOOK_AT) down to its out-of-line part, which takes the stack after the real call. */
+#define HOOK_AT __builtin_frame_address(0), __builtin_return_address(0)
+#define STACK_AT(fa, ra) (mw_self() ? mw_stack_at(mw_self(), (fa), (ra)) : 0)
 
 typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
@@ -208,6 +210,12 @@ __attribute__((constructor(102))) static void khooks_init(void) { resolve(); }
 #define REAL(name, type)                                                     \
     if (MW_UNLIKELY(!real_##name)) resolve();
 
+/* No watch uses the mprotect backend (the usual case): the hooks pass straight through, and
+ * the kw state (about 2 KiB) lives only in the out-of-line *_watched functions, never on the
+ * stack of a plain read (a program's thread may have a stack of PTHREAD_STACK_MIN, and
+ * libunwind itself calls read while the shim unwinds). */
+static inline bool kw_idle(void) { return MW_LIKELY(!atomic_load_explicit(&active, memory_order_relaxed)); }
+
 static void iov_span(const struct iovec *iov, int cnt, uintptr_t *lo, uintptr_t *hi)
 {
     *lo = UINTPTR_MAX;
@@ -220,49 +228,88 @@ static void iov_span(const struct iovec *iov, int cnt, uintptr_t *lo, uintptr_t 
     }
 }
 
-MW_EXPORT ssize_t read(int fd, void *buf, size_t n)
+static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n, void *fa, void *ra)
 {
-    REAL(read, read_fn);
     kw k;
     if (!kw_begin(&k, (uintptr_t)buf, (uintptr_t)buf + n)) return real_read(fd, buf, n);
     ssize_t r = real_read(fd, buf, n);
-    kw_end(&k, SYS_read, STACK_HERE());
+    kw_end(&k, SYS_read, STACK_AT(fa, ra));
+    return r;
+}
+
+MW_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    REAL(read, read_fn);
+    if (kw_idle()) return real_read(fd, buf, n);
+    return read_watched(fd, buf, n, HOOK_AT);
+}
+
+static __attribute__((noinline)) ssize_t pread_watched(int fd, void *buf, size_t n, off_t off, void *fa,
+                                                       void *ra)
+{
+    kw k;
+    if (!kw_begin(&k, (uintptr_t)buf, (uintptr_t)buf + n)) return real_pread(fd, buf, n, off);
+    ssize_t r = real_pread(fd, buf, n, off);
+    kw_end(&k, SYS_pread64, STACK_AT(fa, ra));
     return r;
 }
 
 MW_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
     REAL(pread, pread_fn);
-    kw k;
-    if (!kw_begin(&k, (uintptr_t)buf, (uintptr_t)buf + n)) return real_pread(fd, buf, n, off);
-    ssize_t r = real_pread(fd, buf, n, off);
-    kw_end(&k, SYS_pread64, STACK_HERE());
-    return r;
+    if (kw_idle()) return real_pread(fd, buf, n, off);
+    return pread_watched(fd, buf, n, off, HOOK_AT);
 }
 
 MW_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) { return pread(fd, buf, n, off); }
 
-MW_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iovec *iov, int cnt, void *fa,
+                                                       void *ra)
 {
-    REAL(readv, readv_fn);
     uintptr_t lo, hi;
     iov_span(iov, cnt, &lo, &hi);
     kw k;
     if (!kw_begin(&k, lo, hi)) return real_readv(fd, iov, cnt);
     ssize_t r = real_readv(fd, iov, cnt);
-    kw_end(&k, SYS_readv, STACK_HERE());
+    kw_end(&k, SYS_readv, STACK_AT(fa, ra));
+    return r;
+}
+
+MW_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    REAL(readv, readv_fn);
+    if (kw_idle()) return real_readv(fd, iov, cnt);
+    return readv_watched(fd, iov, cnt, HOOK_AT);
+}
+
+static __attribute__((noinline)) ssize_t preadv_watched(int fd, const struct iovec *iov, int cnt, off_t off,
+                                                        void *fa, void *ra)
+{
+    uintptr_t lo, hi;
+    iov_span(iov, cnt, &lo, &hi);
+    kw k;
+    if (!kw_begin(&k, lo, hi)) return real_preadv(fd, iov, cnt, off);
+    ssize_t r = real_preadv(fd, iov, cnt, off);
+    kw_end(&k, SYS_preadv, STACK_AT(fa, ra));
     return r;
 }
 
 MW_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
     REAL(preadv, preadv_fn);
-    uintptr_t lo, hi;
-    iov_span(iov, cnt, &lo, &hi);
+    if (kw_idle()) return real_preadv(fd, iov, cnt, off);
+    return preadv_watched(fd, iov, cnt, off, HOOK_AT);
+}
+
+static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, size_t n, int flags,
+                                                          struct sockaddr *addr, socklen_t *alen,
+                                                          void *fa, void *ra)
+{
     kw k;
-    if (!kw_begin(&k, lo, hi)) return real_preadv(fd, iov, cnt, off);
-    ssize_t r = real_preadv(fd, iov, cnt, off);
-    kw_end(&k, SYS_preadv, STACK_HERE());
+    if (!kw_begin(&k, (uintptr_t)buf, (uintptr_t)buf + n))
+        return real_recvfrom(fd, buf, n, flags, addr, alen);
+    ssize_t r = real_recvfrom(fd, buf, n, flags, addr, alen);
+    kw_end(&k, SYS_recvfrom, STACK_AT(fa, ra));
     return r;
 }
 
@@ -270,12 +317,8 @@ MW_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
                            socklen_t *alen)
 {
     REAL(recvfrom, recvfrom_fn);
-    kw k;
-    if (!kw_begin(&k, (uintptr_t)buf, (uintptr_t)buf + n))
-        return real_recvfrom(fd, buf, n, flags, addr, alen);
-    ssize_t r = real_recvfrom(fd, buf, n, flags, addr, alen);
-    kw_end(&k, SYS_recvfrom, STACK_HERE());
-    return r;
+    if (kw_idle()) return real_recvfrom(fd, buf, n, flags, addr, alen);
+    return recvfrom_watched(fd, buf, n, flags, addr, alen, HOOK_AT);
 }
 
 MW_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)

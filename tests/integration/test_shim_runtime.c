@@ -1,7 +1,8 @@
 /*
  * test_shim_runtime.c — threads (names, per-thread totals, cross-thread frees), signal
- * handlers that allocate, setjmp/longjmp, C++ new/delete/exceptions, dlopen/dlclose, and the
- * watch-only mode (shim dlopen()ed instead of preloaded). Output and exit status must be the
+ * handlers that allocate, setjmp/longjmp, C++ new/delete/exceptions, dlopen/dlclose, threads
+ * with PTHREAD_STACK_MIN stacks (one of them calling exit()), and the watch-only mode (shim
+ * dlopen()ed instead of preloaded). Output and exit status must be the
  * same as without the shim.
  */
 #include <criterion/criterion.h>
@@ -125,6 +126,38 @@ Test(shim_runtime, cxx_new_delete_exceptions)
     for (size_t i = 0; i < R.t.nblocks; i++)
         if (!R.t.blocks[i].freed && R.t.blocks[i].size != 60001) other++;
     cr_expect_leq(other, 1, "unexpected unfreed blocks: %llu", (unsigned long long)other);
+    run_free(&R);
+}
+
+/* Threads with 16 KiB stacks that use 6 KiB themselves: the shim's unwinding and its
+ * reachability scan at exit (run by such a thread) must not need their stack. */
+Test(shim_runtime, small_thread_stacks)
+{
+    run R;
+    run_victim(&R, "shim_small_stack", NULL);
+    cr_expect_str_eq(R.native.out, "small stacks ok 16\n");
+    const char *self = mwt_victim("shim_small_stack");
+    for (uint64_t size = 43001; size <= 43016; size++) {
+        cr_expect_eq(mwt_live_of_size(&R.t, size), 1, "the %llu-byte block", (unsigned long long)size);
+        for (size_t i = 0; i < R.t.nblocks; i++) {
+            const mwt_block *b = &R.t.blocks[i];
+            if (b->size != size) continue;
+            cr_expect_eq(b->reach, MW_REACH_REACHABLE, "%llu: in a global", (unsigned long long)size);
+            uint64_t ips[64];
+            size_t n = mwt_stack_ips(&R.t, b->stack, ips, 64), mine = 0;
+            for (size_t k = 0; k < n; k++) {
+                const mwt_module *m = mwt_module_of(&R.t, ips[k]);
+                if (m && !strcmp(m->path, self)) mine++;
+            }
+            cr_expect_geq(mine, 2, "%llu: its stack has work() and run() (%zu frames)",
+                          (unsigned long long)size, n);
+        }
+    }
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 5000), 16, "the reallocs");
+    cr_expect_eq(mwt_live_of_size(&R.t, 43100), 1);
+    for (size_t i = 0; i < R.t.nblocks; i++)
+        if (R.t.blocks[i].size == 43100)
+            cr_expect_eq(R.t.blocks[i].reach, MW_REACH_REACHABLE, "on the exiting thread's stack");
     run_free(&R);
 }
 
