@@ -13,6 +13,12 @@
  * repeated, with the same arguments, in each internal thread (found by name in
  * /proc/self/task), through MW_SIG_CREDSYNC, and the caller waits for every thread to have
  * done it. Internal threads block all signals except that one (mw_internal_block_signals).
+ *
+ * Internal threads are also created here, and they must not keep the process alive: glibc
+ * counts live threads (__nptl_nthreads) and the last one to end, main after pthread_exit()
+ * included, calls exit(0). An internal thread takes itself out of that count when it starts
+ * and puts itself back before it returns, so a program whose threads all end exits as it
+ * does without the shim instead of waiting for the writer forever.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -89,6 +95,9 @@ struct internal_start {
     _Atomic int ready;
 };
 
+/* glibc's count of live threads (GLIBC_PRIVATE; NULL where it is not exported). */
+static unsigned int *nptl_nthreads;
+
 static void *internal_trampoline(void *p)
 {
     struct internal_start *st = p;
@@ -96,13 +105,23 @@ static void *internal_trampoline(void *p)
     void *arg = st->arg;
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)st->name, 0UL, 0UL, 0UL);
     mw_internal_block_signals();
+    if (nptl_nthreads) __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_ACQ_REL);
     atomic_store_explicit(&st->ready, 1, memory_order_release); /* st is gone after this */
-    return fn(arg);
+    void *r = fn(arg);
+    if (nptl_nthreads) __atomic_fetch_add(nptl_nthreads, 1, __ATOMIC_ACQ_REL); /* glibc takes it off */
+    return r;
 }
 
 int mw_internal_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
                               void *(*fn)(void *), void *arg)
 {
+    static _Atomic int resolved;
+    if (!atomic_load(&resolved)) {
+        int g = mw_guard_enter();
+        nptl_nthreads = (unsigned int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
+        mw_guard_leave(g);
+        atomic_store(&resolved, 1);
+    }
     struct internal_start st = { name, fn, arg, 0 };
     int rc = pthread_create(th, attr, internal_trampoline, &st);
     if (rc != 0) return rc;

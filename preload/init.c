@@ -153,8 +153,19 @@ void mw_finish(int64_t status, uint64_t reason)
     if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return;
     int g = mw_guard_enter();
     mw_thread *t = mw_tls_self;
+    bool orphan = false;
+    if (!t && mw_tls_dead) {
+        /* A thread past its own end runs the exit: the last thread of a program whose main
+         * called pthread_exit() (glibc then calls exit(0) itself, without our exit hook, so
+         * 0 is the status), or one that exits from a key destructor. Its records go through
+         * the shared stream of exiting threads. */
+        t = mw_orphan_acquire();
+        orphan = t != NULL;
+        if (status < 0) status = 0;
+    }
     if (mw_cfg.reach && mw_alloc_tracing && t) mw_reach_run(t);
-    if (t) mw_modules_refresh(t);
+    if (orphan) mw_orphan_release();
+    else if (t) mw_modules_refresh(t);
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_OFF);
     mw_writer_stop(status, reason);

@@ -223,7 +223,6 @@ void mw_stack_reset_after_fork(void);
 
 /* writer.c */
 bool mw_writer_open(void);               /* opens the trace file, writes preamble + header */
-void mw_writer_sync(void);               /* drain every ring and flush */
 void mw_writer_sync_exec(void);          /* same, then END(reason exec) and a frame end */
 void mw_writer_after_fork_child(void);
 

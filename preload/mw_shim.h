@@ -205,6 +205,7 @@ void mw_creds_after_prctl(int option, unsigned long a2, unsigned long a3, unsign
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
+void mw_writer_sync(void);               /* drain every ring and flush */
 void mw_count_lost(uint64_t events, uint64_t bytes);
 
 #endif /* MW_SHIM_H */

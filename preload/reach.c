@@ -408,7 +408,9 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
 #endif
     reach_ctx c;
     memset(&c, 0, sizeof c);
-    c.pid = getpid();
+    /* this thread's id, not the pid: process_vm_readv finds the memory map through that
+     * task, and the main thread's has none once it has called pthread_exit() */
+    c.pid = mw_gettid();
     c.pvr = true;
     c.buf = mw_reach_alloc(RD_BUF);
     if (!c.buf || !snapshot_blocks(&c)) goto out;
@@ -442,6 +444,10 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
         drain(&c, (long)i);
     }
     DBG_T("cliques");
+    /* Every record written before the snapshot goes to the file first: a block another
+     * thread allocated just before (its ring not drained yet) must precede the verdict that
+     * names it, or the verdict would name a block the reader has not seen. */
+    mw_writer_sync();
     emit(&c, t);
     DBG_T("emitted");
 out:

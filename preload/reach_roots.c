@@ -144,7 +144,10 @@ static char *slurp(const char *path, size_t *len, size_t *cap_out)
 bool mw_reach_load_maps(reach_ctx *c)
 {
     size_t len, cap;
-    char *txt = slurp("/proc/self/maps", &len, &cap);
+    /* the thread's view: /proc/self/maps reads empty once the main thread has called
+     * pthread_exit() (a zombie group leader has no memory map) */
+    char *txt = slurp("/proc/thread-self/maps", &len, &cap);
+    if (!txt) txt = slurp("/proc/self/maps", &len, &cap);
     if (!txt) return false;
     size_t lines = 0;
     for (size_t i = 0; i < len; i++) lines += txt[i] == '\n';

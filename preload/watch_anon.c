@@ -25,7 +25,9 @@ _Atomic uintptr_t mw_anon_lo, mw_anon_hi;
 static bool find_mapping(uintptr_t addr, uintptr_t *end, int *prot, bool *priv_file)
 {
     static char buf[1 << 16];
-    int n = mw_w_read_file("/proc/self/maps", buf, sizeof buf);
+    /* the thread's view: /proc/self/maps is empty after the main thread's pthread_exit() */
+    int n = mw_w_read_file("/proc/thread-self/maps", buf, sizeof buf);
+    if (n <= 0) n = mw_w_read_file("/proc/self/maps", buf, sizeof buf);
     if (n <= 0) return false;
     for (char *line = buf; line && *line;) {
         char *nl = strchr(line, '\n');

@@ -294,13 +294,16 @@ static uint64_t field_kb(const char *s, const char *key)
 static void sample_rss(void)
 {
     char buf[4096];
-    if (read_file("/proc/self/statm", buf, sizeof buf) <= 0) return;
+    /* the writer's own view of the shared memory map: /proc/self/statm reads all zeros
+     * once the main thread has called pthread_exit() (a zombie group leader has no map) */
+    bool ts = read_file("/proc/thread-self/statm", buf, sizeof buf) > 0;
+    if (!ts && read_file("/proc/self/statm", buf, sizeof buf) <= 0) return;
     uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
     char *e;
     uint64_t vm = strtoull(buf, &e, 10) * pg;
     uint64_t rss = strtoull(e, &e, 10) * pg;
     uint64_t anon = 0, file = 0, shmem = 0;
-    if (read_file("/proc/self/status", buf, sizeof buf) > 0) {
+    if (read_file(ts ? "/proc/thread-self/status" : "/proc/self/status", buf, sizeof buf) > 0) {
         anon = field_kb(buf, "RssAnon:");
         file = field_kb(buf, "RssFile:");
         shmem = field_kb(buf, "RssShmem:");

@@ -152,6 +152,33 @@ Test(shim_proc, exit_from_thread__exit_quick_exit)
     run_free(&R);
 }
 
+/* main calls pthread_exit() and a thread outlives it: glibc ends the process when that thread
+ * returns, as long as the shim's own threads do not count as the program's. With the group
+ * leader gone, /proc/self/maps reads empty and process_vm_readv(getpid()) finds no memory:
+ * the scan must still see the roots (both blocks sit in globals), and the verdicts must come
+ * after the allocations they name. */
+Test(shim_proc, main_pthread_exit_then_last_thread_ends, .timeout = 30)
+{
+    run R;
+    run_mode(&R, "main_pthread_exit", 0);
+    cr_expect_str_eq(R.traced.out, "last thread done\n");
+    cr_expect_eq(R.traced.exit_code, 0);
+    const mwt_trace *t = with(&R, 30016);
+    cr_expect(t->has_end);
+    cr_expect_eq(t->exit_status, 0);
+    cr_expect_eq(mwt_live_of_size(t, 30017), 1);
+    size_t without = 0;
+    for (size_t i = 0; i < t->nblocks; i++) {
+        const mwt_block *b = &t->blocks[i];
+        if (b->freed) continue;
+        if (!b->reach) without++;
+        if (b->size == 30016 || b->size == 30017)
+            cr_expect_eq(b->reach, MW_REACH_REACHABLE, "%llu is in a global", (unsigned long long)b->size);
+    }
+    cr_expect_eq(without, 0, "%zu unfreed blocks without a verdict", without);
+    run_free(&R);
+}
+
 Test(shim_proc, abort_leaves_readable_prefix)
 {
     run R;

@@ -1,6 +1,7 @@
 /*
  * shim_proc.c — victim for the process-tree tests: fork, exec, vfork, posix_spawn, system,
- * popen, exit from a thread, _exit, quick_exit, abort and SIGKILL. Every process leaks one block whose
+ * popen, exit from a thread, _exit, quick_exit, main ending with pthread_exit, abort and
+ * SIGKILL. Every process leaks one block whose
  * size identifies it (see the mode comments), so the test can match traces to processes.
  * Usage: shim_proc MODE [ARG]
  */
@@ -27,6 +28,20 @@ static void *exit_thread(void *a)
     (void)a;
     leak(30010);
     exit(5);
+}
+
+static void *volatile kept_by_worker;
+
+/* Outlives main (which called pthread_exit): when it returns, glibc ends the process. */
+static void *last_thread(void *a)
+{
+    (void)a;
+    struct timespec ts = { 0, 50 * 1000000 };
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 1000; i++) free(malloc(16 + (size_t)i));
+    kept_by_worker = malloc(30017);
+    say("last thread done\n");
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -111,6 +126,12 @@ int main(int argc, char **argv)
         pthread_create(&t, NULL, exit_thread, NULL);
         pthread_join(t, NULL);
         return 1;
+    }
+    if (!strcmp(mode, "main_pthread_exit")) {      /* 30016 and 30017 in globals; status 0 */
+        leak(30016);
+        pthread_t t;
+        if (pthread_create(&t, NULL, last_thread, NULL) != 0) return 2;
+        pthread_exit(NULL);
     }
     if (!strcmp(mode, "_exit")) {                  /* leaks 30009, _exit(6) */
         leak(30009);
