@@ -7,6 +7,12 @@
  * protected descriptor is moved to a high number at open, close()/close_range()/closefrom()
  * skip it (reporting success, as if it had been closed), and a dup2()/dup3() onto it first
  * moves it out of the way under mw_fd_lock (which the writer holds around its writes).
+ *
+ * The same goes for pipes made inside the shim's own code: libunwind (Debian's 1.6) opens one
+ * the first time it unwinds, to test addresses by writing them into it, and keeps it. Left
+ * where pipe() puts it, it would take the program's lowest numbers (its first open() would
+ * return 5 instead of 3), and a program that closes what it does not know and opens files
+ * again would have libunwind read from and write into them.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -94,6 +100,32 @@ MW_EXPORT int close(int fd)
     if (MW_UNLIKELY(slot_of(fd) >= 0)) return 0;
     if (!real) real = (int (*)(int))mw_next_symbol("close");
     return real ? real(fd) : (int)syscall(SYS_close, fd);
+}
+
+typedef int (*pipe2_fn)(int *, int);
+
+static void protect_pair(int fds[2])
+{
+    mw_fd_protect(&fds[0]);   /* the caller's array: libunwind's static one */
+    mw_fd_protect(&fds[1]);
+}
+
+MW_EXPORT int pipe2(int fds[2], int flags)
+{
+    static pipe2_fn real;
+    if (!real) real = (pipe2_fn)mw_next_symbol("pipe2");
+    int rc = real ? real(fds, flags) : (int)syscall(SYS_pipe2, fds, flags);
+    if (rc == 0 && MW_UNLIKELY(mw_in_shim_code())) protect_pair(fds);
+    return rc;
+}
+
+MW_EXPORT int pipe(int fds[2])
+{
+    static int (*real)(int *);
+    if (!real) real = (int (*)(int *))mw_next_symbol("pipe");
+    int rc = real ? real(fds) : (int)syscall(SYS_pipe2, fds, 0);
+    if (rc == 0 && MW_UNLIKELY(mw_in_shim_code())) protect_pair(fds);
+    return rc;
 }
 
 /* close_range() over [first, last], skipping protected descriptors. */

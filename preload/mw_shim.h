@@ -111,6 +111,7 @@ void mw_commit(mw_thread *t, size_t used);
 int mw_guard_enter(void);           /* returns the previous depth */
 void mw_guard_leave(int prev);
 bool mw_in_guard(void);
+bool mw_in_shim_code(void);   /* inside shim code entered via mw_guard_enter (not a vfork child) */
 /* Per-thread SQL context and adapter source location (sql_*.c and watch_*.c read these). */
 uint64_t mw_thread_sql_fp(mw_thread *t);
 void mw_thread_set_sql(mw_thread *t, uint64_t ctx, uint64_t fp);

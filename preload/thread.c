@@ -63,6 +63,7 @@ void mw_guard_leave(int prev)
     mw_tls_internal--;
 }
 bool mw_in_guard(void) { return mw_tls_guard != 0; }
+bool mw_in_shim_code(void) { return mw_tls_internal > 0; }
 pid_t mw_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 static void on_thread_exit(void *arg);

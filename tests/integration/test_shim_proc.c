@@ -179,6 +179,20 @@ Test(shim_proc, main_pthread_exit_then_last_thread_ends, .timeout = 30)
     run_free(&R);
 }
 
+/* The shim's descriptors (the trace file, the pipe libunwind opens on its first unwind) sit
+ * high and survive closefrom(): the program gets the numbers it gets natively (stdout is
+ * compared by run_mode), and the trace goes on after closefrom(). */
+Test(shim_proc, descriptors_stay_out_of_the_programs_way)
+{
+    run R;
+    run_mode(&R, "fds", 0);
+    const mwt_trace *t = with(&R, 30018);
+    cr_expect(t->has_end, "the trace went on after closefrom(3)");
+    cr_expect_eq(t->lost_events, 0);
+    cr_expect_eq(mwt_allocs_in_sizes(t, 20000, 20100, NULL), 100, "allocations after closefrom");
+    run_free(&R);
+}
+
 Test(shim_proc, abort_leaves_readable_prefix)
 {
     run R;

@@ -5,6 +5,7 @@
  * size identifies it (see the mode comments), so the test can match traces to processes.
  * Usage: shim_proc MODE [ARG]
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -31,6 +32,7 @@ static void *exit_thread(void *a)
 }
 
 static void *volatile kept_by_worker;
+static void *volatile churned;   /* keeps the compiler from eliding malloc/free pairs */
 
 /* Outlives main (which called pthread_exit): when it returns, glibc ends the process. */
 static void *last_thread(void *a)
@@ -38,7 +40,10 @@ static void *last_thread(void *a)
     (void)a;
     struct timespec ts = { 0, 50 * 1000000 };
     nanosleep(&ts, NULL);
-    for (int i = 0; i < 1000; i++) free(malloc(16 + (size_t)i));
+    for (int i = 0; i < 1000; i++) {
+        churned = malloc(16 + (size_t)i);
+        free(churned);
+    }
     kept_by_worker = malloc(30017);
     say("last thread done\n");
     return NULL;
@@ -132,6 +137,25 @@ int main(int argc, char **argv)
         pthread_t t;
         if (pthread_create(&t, NULL, last_thread, NULL) != 0) return 2;
         pthread_exit(NULL);
+    }
+    if (!strcmp(mode, "fds")) {                    /* the numbers open() gives; leaks 30018 */
+        for (int i = 0; i < 100; i++) {            /* the shim has unwound */
+            churned = malloc(16 + (size_t)i);
+            free(churned);
+        }
+        leak(30018);
+        int a = open("/dev/null", O_RDONLY);
+        int b = open("/dev/null", O_RDONLY);
+        closefrom(3);                              /* what daemons do */
+        int c = open("/dev/null", O_RDONLY);
+        for (int i = 0; i < 100; i++) {
+            churned = malloc(20000 + (size_t)i);
+            free(churned);
+        }
+        char m[96];
+        snprintf(m, sizeof m, "fds %d %d, after closefrom %d\n", a, b, c);
+        say(m);
+        return 0;
     }
     if (!strcmp(mode, "_exit")) {                  /* leaks 30009, _exit(6) */
         leak(30009);
