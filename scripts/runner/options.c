@@ -5,7 +5,48 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alerts.h"
+#include "failon.h"
 #include "runner.h"
+#include "suppress.h"
+
+/* The option values the analyzer will read after CMD has run, checked now with the
+ * analyzer's own parsers: a typo must not cost a whole test-suite run. */
+static int check_values(const mw_run_opts *o)
+{
+    char err[512];
+    if (o->fail_on) {
+        mw_failon f;
+        if (mw_failon_parse(&f, o->fail_on, err, sizeof err)) {
+            fprintf(stderr, "memwatch: %s (see memwatch run --help)\n", err);
+            return -1;
+        }
+    }
+    if (o->format && strcmp(o->format, "text") && strcmp(o->format, "json") &&
+        strcmp(o->format, "md") && strcmp(o->format, "html")) {
+        fprintf(stderr, "memwatch: unknown --format '%s' (text, json, md or html)\n", o->format);
+        return -1;
+    }
+    if (o->suppressions) {
+        mw_supp s;
+        mw_supp_init(&s);
+        int rc = mw_supp_load(&s, o->suppressions, err, sizeof err);
+        mw_supp_free(&s);
+        if (rc) {
+            fprintf(stderr, "memwatch: %s\n", err);
+            return -1;
+        }
+    }
+    if (o->alerts) {
+        mw_alert_config c;
+        mw_alert_config_default(&c);
+        if (mw_alert_config_load(&c, o->alerts, err, sizeof err)) {
+            fprintf(stderr, "memwatch: --alerts %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static const char *need_value(int argc, char **argv, int *i)
 {
@@ -28,7 +69,7 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
                 fprintf(stderr, "memwatch: no command given after -- (usage: memwatch run [options] -- CMD ARGS...)\n");
                 return -1;
             }
-            return i + 1;
+            return check_values(o) ? -1 : i + 1;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = true; return argc; }
         else if (!strcmp(a, "--keep")) { o->keep = true; continue; }
@@ -54,7 +95,7 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
             fprintf(stderr, "memwatch: unknown option %s (see memwatch run --help)\n", a);
             return -1;
         } else {
-            return i; /* CMD without a "--" separator */
+            return check_values(o) ? -1 : i; /* CMD without a "--" separator */
         }
         const char *v = need_value(argc, argv, &i);
         if (!v) return -1;

@@ -248,19 +248,40 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
     r = run(NULL, a4);
     cr_assert_eq(exit_code(r), 127);
     cr_assert(strstr(r->err, "cannot run /no/such/program"), "%s", r->err);
+    /* Values the analyzer reads after CMD are checked before CMD starts: the command (which
+     * would create the marker file) must not run. */
+    const char *bad[][2] = { { "--fail-on", "leaked>" }, { "--format", "xml" },
+                             { "--suppressions", "/no/such/file" }, { "--alerts", "/no/such/file" } };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *av[] = { path_of("memwatch"), "run", "--out", "run11", (char *)bad[i][0],
+                       (char *)bad[i][1], "--", "/bin/sh", "-c", "touch ran", NULL };
+        r = run(NULL, av);
+        cr_expect_eq(exit_code(r), 2, "%s %s", bad[i][0], bad[i][1]);
+        cr_expect_eq(strchr(r->err, '\n'), r->err + strlen(r->err) - 1, "one line: %s", r->err);
+        char marker[1100];
+        snprintf(marker, sizeof marker, "%s/ran", g_tmp);
+        cr_expect_neq(access(marker, F_OK), 0, "%s %s: the command ran", bad[i][0], bad[i][1]);
+    }
 }
 
+/* A bad alerts file is refused before CMD runs (usage_errors_are_one_line_and_exit_2); a good
+ * one reaches the analyzer: a 1-byte heap threshold fires where the default does not. */
 Test(runner, alerts_file_reaches_the_analyzer)
 {
     char conf[1200];
-    snprintf(conf, sizeof conf, "%s/bad-alerts.conf", g_tmp);
+    snprintf(conf, sizeof conf, "%s/alerts.conf", g_tmp);
     FILE *f = fopen(conf, "w");
     cr_assert_not_null(f);
-    fputs("cooldown_s = 10\nno_such_rule = 3\n", f);
+    fputs("cooldown_s = 10\nheap_bytes = 1\n", f);
     fclose(f);
     char *argv[] = { path_of("memwatch"), "run", "--out", "run11", "--alerts", conf, "--",
                      path_of("tests/victims/runner_child"), "clean", NULL };
     run_result *r = run(NULL, argv);
     cr_assert_eq(exit_code(r), 0, "no gate requested: CMD's status; stderr:\n%s", r->err);
-    cr_assert(strstr(r->err, "bad-alerts.conf:2"), "the analyzer read our file and named the bad line: %s", r->err);
+    cr_assert(strstr(r->err, "Alerts: ") && !strstr(r->err, "Alerts: 0 fired"),
+              "the analyzer used our 1-byte heap threshold: %s", r->err);
+    char *argv2[] = { path_of("memwatch"), "run", "--out", "run12", "--",
+                      path_of("tests/victims/runner_child"), "clean", NULL };
+    r = run(NULL, argv2);
+    cr_assert(strstr(r->err, "Alerts: 0 fired"), "default thresholds: %s", r->err);
 }
