@@ -122,14 +122,16 @@ static void check_leaky(const char *trace)
     cr_expect_eq(t.kind_bytes[I], 3 * 1016 + 1007 + 1015);
 }
 
-Test(reach, leaky_victim_every_case, .timeout = 60)
+static void run_and_check_leaky(const char *tag)
 {
     char dir[512], trace[PATH_MAX];
-    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reach"), 0);
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, tag), 0);
     run_victim(dir, "reach_leaky", NULL, "1", trace, sizeof trace);
     check_leaky(trace);
     mw_tempdir_remove(dir);
 }
+
+Test(reach, leaky_victim_every_case, .timeout = 60) { run_and_check_leaky("reach"); }
 
 /* Under `ulimit -s unlimited` the kernel lays the mappings out bottom-up and glibc reports
  * the main thread's stack as everything from the heap up to the stack's top, tens of
@@ -139,11 +141,7 @@ Test(reach, unlimited_stack_rlimit, .timeout = 60)
 {
     struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
     cr_assert_eq(setrlimit(RLIMIT_STACK, &rl), 0, "setrlimit: the test needs a hard limit of unlimited");
-    char dir[512], trace[PATH_MAX];
-    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachulim"), 0);
-    run_victim(dir, "reach_leaky", NULL, "1", trace, sizeof trace);
-    check_leaky(trace);
-    mw_tempdir_remove(dir);
+    run_and_check_leaky("reachulim");
 }
 
 Test(reach, disabled_leaves_verdicts_unknown, .timeout = 60)
