@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,8 +101,45 @@ static ssize_t write_nosig(int fd, const void *p, size_t n)
     return w;
 }
 
+/* The trace file's identity, to tell it from whatever now holds its descriptor number. */
+static dev_t out_dev;
+static ino_t out_ino;
+
+static bool is_trace_file(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino;
+}
+
+/* Is out_fd still the trace file? Not after a raw close_range system call, which the hooks
+ * cannot see (and after which the program's own files may get the number): the file is then
+ * opened again by its path, if that is still the same file, and the trace goes on. */
+static bool out_fd_checked(void)
+{
+    mw_fd_lock();
+    bool ours = is_trace_file(out_fd);
+    mw_fd_unlock();
+    if (ours) return true;
+    int fd = open(trace_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && !is_trace_file(fd)) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) return false;
+    if (out_fd >= 0) mw_fd_unprotect(out_fd); /* that number is the program's now */
+    out_fd = fd;
+    mw_fd_protect(&out_fd);
+    return true;
+}
+
 static void write_all(const uint8_t *p, size_t n)
 {
+    if (n && !broken && !out_fd_checked()) {
+        broken = true;
+        mw_diag("writing %s failed (its descriptor was closed and the file cannot be opened again); "
+                "further trace data is counted as lost", trace_path);
+        return;
+    }
     /* write(2) may block (slow disk): meanwhile producers read the clock themselves, so their
      * records are not stamped with a clock that stopped */
     atomic_store_explicit(&mw_clock_ns, atomic_load_explicit(&mw_clock_ns, memory_order_relaxed) | MW_CLOCK_LIVE,
@@ -444,6 +482,11 @@ bool mw_writer_open(void)
         return false;
     }
     mw_fd_protect(&out_fd); /* survives the program's close()/dup2() (hooks_fd.c) */
+    struct stat st;
+    if (fstat(out_fd, &st) == 0) {
+        out_dev = st.st_dev;
+        out_ino = st.st_ino;
+    }
     ZSTD_customMem cm = { zalloc, zfree, NULL };
     cctx = ZSTD_createCCtx_advanced(cm);
     obuf_size = OBUF_CAP;
