@@ -527,7 +527,11 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         if (r->type == MW_REC_THREAD_SWITCH) {
             p->cur_tidx = tidx;
         } else if (r->type == MW_REC_THREAD_START) {
+            /* A thread index is reused once its thread has ended: the new thread continues
+             * that stream (block numbers go on), with no SQL context of its own yet. */
             thr->seen = true;
+            thr->ended = false;
+            thr->sql_depth = 0;
             thr->tid = r->u.thread_start.tid;
             thr->parent_tidx = r->u.thread_start.parent_tidx;
             free(thr->name);

@@ -90,6 +90,19 @@ static mw_thread *state_new(void)
     uint8_t *ring = t->ring;
     uint64_t rs = t->ring_size, mask = t->mask;
     void *unw_stack = t->unw_stack;
+    /* A recycled state keeps its thread index and that index's stream state (block numbers,
+     * the encoder's delta bases, the writer's rank window): the new thread's records continue
+     * the stream the previous owner ended (THREAD_END, then THREAD_START with the new tid),
+     * block ids stay unique, and indexes stay bounded by the threads alive at once. A program
+     * that starts a thread per request would otherwise run them past what a reader accepts. */
+    struct {
+        uint32_t tidx;
+        uint64_t seq, prev_addr, sql_base;
+        mw_alloc_last alloc_last;
+        mw_node_last node_last;
+        mw_window win;
+        bool runs_off;
+    } keep = { t->tidx, t->seq, t->prev_addr, t->sql_base, t->alloc_last, t->node_last, t->win, t->runs_off };
     /* everything but the live-block table: a recycled state's table is empty (its blocks
      * moved when it was released), and a thread looking for a block may hold its lock */
     memset(t, 0, offsetof(mw_thread, lt));
@@ -97,12 +110,22 @@ static mw_thread *state_new(void)
     t->ring_size = rs;
     t->mask = mask;
     t->unw_stack = unw_stack;   /* the memory stays with the state */
+    if (!fresh) {
+        t->tidx = keep.tidx;
+        t->seq = keep.seq;
+        t->prev_addr = keep.prev_addr;
+        t->sql_base = keep.sql_base;
+        t->alloc_last = keep.alloc_last;
+        t->node_last = keep.node_last;
+        t->win = keep.win;
+        t->runs_off = keep.runs_off;
+    }
     if (!mw_ring_init(t, RING_SIZE)) { /* only a fresh state has no ring yet */
         mw_own_range_del(t, sizeof *t);
         mw_real.munmap(t, sizeof *t);
         return NULL;
     }
-    t->tidx = atomic_fetch_add(&next_tidx, 1);
+    if (fresh) t->tidx = atomic_fetch_add(&next_tidx, 1);
     t->tid = mw_gettid();
     t->slot = -1;
     rlock();

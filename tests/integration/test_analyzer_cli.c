@@ -25,7 +25,7 @@ static void teardown(void)
     mwt_rmtree(g_dir);
     free(g_dir);
 }
-TestSuite(analyzer_cli, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(analyzer_cli, .init = setup, .fini = teardown, .timeout = 180);
 
 static const char *analyzer(void)
 {
@@ -404,6 +404,29 @@ Test(analyzer_cli, store_default_path_reingest_and_memory)
     cr_assert_eq(r.exit_code, 3);
     cr_assert(strstr(r.err, "/nonexistent/dir/x.db"), "%s", r.err);
     mwt_run_free(&r);
+}
+
+/* A thread per request, 70 000 threads: the trace stays readable (the shim reuses the index
+ * of a thread that ended; the reader accepts 65 536 indexes) and every block is accounted for. */
+Test(analyzer_cli, seventy_thousand_threads)
+{
+    const char *trace = trace_of(mwt_victim("shim_thread_churn"), "churn", NULL);
+    mwt_run r;
+    const char *json = path_in("churn.json");
+    analyze(&r, (const char *const[]){trace, "--db", ":memory:", "--format", "json", "-o", json, NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    check_json(json, "t = d[\"totals\"]\n"
+                     "assert t[\"allocations\"] >= 70000 + 17500, t\n"
+                     "assert t[\"frees\"] >= 70000, t\n"
+                     "assert t[\"unmatched_frees\"] == 0, t\n"
+                     "assert d[\"lost_events\"] == 0\n"
+                     "assert not d[\"truncated\"]\n"
+                     "assert d[\"process\"][\"exit_status\"] == 0\n"
+                     "assert len(d[\"process\"][\"threads\"]) < 1000, len(d[\"process\"][\"threads\"])\n"
+                     "k = d[\"leaks\"][\"by_kind\"]\n"
+                     "assert k[\"reachable\"][\"bytes\"] >= 17500 * 48, k\n"
+                     "assert k[\"definite\"][\"bytes\"] == 0 and k[\"unknown\"][\"bytes\"] == 0, k");
 }
 
 Test(analyzer_cli, several_traces_one_merged_verdict)
