@@ -110,6 +110,11 @@ bool mw_live_remove_other(mw_thread *t, uintptr_t addr, mw_live_block *out)
     return false;
 }
 
+/* A table this small stays with the state, emptied, for the next thread that reuses it: a
+ * program that starts a thread per request would otherwise map and unmap one per thread (the
+ * unmap stops every CPU for a TLB flush). */
+#define LT_KEEP_CAP LT_INIT_CAP
+
 void mw_live_thread_gone(mw_thread *t)
 {
     mw_ltab *L = &t->lt;
@@ -120,15 +125,20 @@ void mw_live_thread_gone(mw_thread *t)
             mw_live_entry *e = &L->tab[i];
             if (!e->addr) continue;
             mw_lt_insert(mw_live_shared_of(e->addr), e->addr, e->size, (mw_block_ref){ e->tidx, e->seq }, NULL);
+            e->addr = 0;
         }
         atomic_fetch_add_explicit(&migrations, 1, memory_order_acq_rel);
+    }
+    L->count = 0;
+    if (L->cap <= LT_KEEP_CAP) { /* every slot is empty now */
+        mw_lt_unlock(L);
+        return;
     }
     mw_live_entry *tab = L->tab;
     uint32_t cap = L->cap;
     L->tab = NULL;
     L->cap = 0;
     L->limit = 0;
-    L->count = 0;
     mw_lt_unlock(L);
     unmap_table(tab, cap);
 }

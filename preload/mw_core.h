@@ -89,6 +89,7 @@ struct mw_thread {
     void *unw_ips[MW_CACHE_FRAMES + 16];
     mw_frame unw_fr[MW_CACHE_FRAMES];
     void *unw_stack;            /* the stack libunwind runs on (stack.c), kept with the state */
+    uint32_t full_captures;     /* full captures so far, up to STEP_CAPTURES (stack.c) */
     /* writer side: coded runs (formats/mw_runs.h), touched only by the writer thread */
     mw_window win;              /* rank window of this thread's stream */
     bool runs_off;              /* a record did not parse: copy this thread's records as they are */
