@@ -97,12 +97,13 @@ static mw_thread *state_new(void)
      * that starts a thread per request would otherwise run them past what a reader accepts. */
     struct {
         uint32_t tidx;
-        uint64_t seq, prev_addr, sql_base;
+        uint64_t seq, prev_addr, sql_base, last_clock;
         mw_alloc_last alloc_last;
         mw_node_last node_last;
         mw_window win;
         bool runs_off;
-    } keep = { t->tidx, t->seq, t->prev_addr, t->sql_base, t->alloc_last, t->node_last, t->win, t->runs_off };
+    } keep = { t->tidx, t->seq, t->prev_addr, t->sql_base, t->last_clock, t->alloc_last, t->node_last,
+               t->win, t->runs_off };
     /* everything but the live-block table: a recycled state's table is empty (its blocks
      * moved when it was released), and a thread looking for a block may hold its lock */
     memset(t, 0, offsetof(mw_thread, lt));
@@ -115,6 +116,7 @@ static mw_thread *state_new(void)
         t->seq = keep.seq;
         t->prev_addr = keep.prev_addr;
         t->sql_base = keep.sql_base;
+        t->last_clock = keep.last_clock; /* a TIME only when the clock moved since the last one */
         t->alloc_last = keep.alloc_last;
         t->node_last = keep.node_last;
         t->win = keep.win;
