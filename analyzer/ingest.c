@@ -42,6 +42,23 @@ static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
 }
 #define MAX_TIDX (1u << 16)
 
+/* The name of the thread with kernel id tid as the trace stands now: a thread index passes to
+ * a new thread once its thread has ended (TRACE-FORMAT.md 3.1), so names are taken when an
+ * event is read, not at report time. A live thread wins over an ended one (the kernel reuses
+ * tids too). */
+static const char *thread_name_now(const mw_proc *p, uint64_t tid)
+{
+    const char *ended = NULL;
+    for (size_t i = 0; i < p->threads.n; i++) {
+        const mw_thread_info *t = &p->threads.v[i];
+        if (t->tid != tid || !t->name) continue;
+        if (!t->ended) return t->name;
+        if (!ended) ended = t->name;
+    }
+    return ended;
+}
+
+
 /* ---- sites and series ------------------------------------------------------------------ */
 static uint32_t site_for(mw_proc *p, uint64_t stack)
 {
@@ -447,11 +464,14 @@ static int watch_write(mw_proc *p, const mw_record *r)
     }
     if (r->u.watch_write.loc_file.len) e.loc_file = bytes_dup(r->u.watch_write.loc_file);
     if (r->u.watch_write.loc_func.len) e.loc_func = bytes_dup(r->u.watch_write.loc_func);
+    const char *tn = thread_name_now(p, e.tid);
+    if (tn) e.thread_name = strdup(tn);
     if (!MW_VEC_PUSH(p->watch_events, e)) {
         free(e.old_bytes);
         free(e.new_bytes);
         free(e.loc_file);
         free(e.loc_func);
+        free(e.thread_name);
         return OOM;
     }
     return 0;

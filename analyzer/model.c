@@ -88,6 +88,7 @@ void mw_proc_free(mw_proc *p)
         free(e->new_bytes);
         free(e->loc_file);
         free(e->loc_func);
+        free(e->thread_name);
     }
     free(p->watch_events.v);
     free(p->unfreed.v);

@@ -121,6 +121,7 @@ typedef struct mw_watch_event {
     uint8_t *old_bytes, *new_bytes;
     size_t nbytes;
     char *loc_file, *loc_func;
+    char *thread_name;     /* the writer's name when the event was read (NULL: unknown) */
 } mw_watch_event;
 
 /* Leaks at exit grouped by (site, kind). */

@@ -114,13 +114,6 @@ const char *mw_syscall_name(int64_t nr)
     return NULL;
 }
 
-const char *mw_thread_name_by_tid(const mw_proc *p, uint64_t tid)
-{
-    for (size_t i = 0; i < p->threads.n; i++)
-        if (p->threads.v[i].tid == tid && p->threads.v[i].name) return p->threads.v[i].name;
-    return "";
-}
-
 const char *mw_proc_name(const mw_proc *p)
 {
     const char *e = p->exe && p->exe[0] ? p->exe : p->argc ? p->argv[0] : NULL;

@@ -66,8 +66,6 @@ enum mw_rank { MW_RANK_BYTES, MW_RANK_TEMPORARY, MW_RANK_PEAK };
 size_t mw_rank_sites(const mw_proc *p, enum mw_rank by, uint32_t *out, size_t max);
 /* System call name for a number (x86_64), or NULL when unknown. */
 const char *mw_syscall_name(int64_t nr);
-/* Thread name for a kernel tid ("" when unknown). */
-const char *mw_thread_name_by_tid(const mw_proc *p, uint64_t tid);
 /* Short program name: basename of exe, else argv[0], else "?". */
 const char *mw_proc_name(const mw_proc *p);
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.

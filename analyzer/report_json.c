@@ -398,7 +398,7 @@ static void sec_watch(mw_report *r, mw_report_proc *rp, mw_json *j)
         mw_json_key(j, "tid");
         mw_json_u64(j, e->tid);
         mw_json_key(j, "thread");
-        mw_json_str(j, mw_thread_name_by_tid(p, e->tid));
+        mw_json_str(j, (e->thread_name ? e->thread_name : ""));
         mw_json_key(j, "t_s");
         mw_json_f64(j, (double)e->t_ns / 1e9);
         mw_json_key(j, "sql");

@@ -363,7 +363,7 @@ static void sec_watch(mw_report *r, mw_report_proc *rp)
         }
         fputs("\n      ", r->out);
         fprintf(r->out, "tid %llu", (unsigned long long)e->tid);
-        const char *tn = mw_thread_name_by_tid(p, e->tid);
+        const char *tn = (e->thread_name ? e->thread_name : "");
         if (tn[0]) {
             fputs(" ", r->out);
             put_clean(r->out, tn, 16);

@@ -107,7 +107,7 @@ static void strip(mw_report *r, const mw_proc *p, const mw_watch_var *v, double 
         unsigned c = thread_colour(seen, &nseen, e->tid);
         fprintf(r->out, "<line x1=\"%.1f\" y1=\"3\" x2=\"%.1f\" y2=\"23\" stroke=\"%s\" "
                 "stroke-width=\"2\"><title>%.6f s, ", x, x, palette[c], (double)e->t_ns / 1e9);
-        ESC(r, mw_thread_name_by_tid(p, e->tid));
+        ESC(r, (e->thread_name ? e->thread_name : ""));
         fprintf(r->out, ", +%" PRIu64 " (%" PRIu64 " bytes)</title></line>", e->offset, e->len);
     }
     fprintf(r->out, "<text x=\"2\" y=\"25\">0 s</text><text x=\"%d\" y=\"25\" "
@@ -157,7 +157,7 @@ void mw_html_watch(mw_report *r, mw_report_proc *rp)
             unsigned c = thread_colour(seen, &nseen, e->tid);
             fprintf(r->out, "<tr><td class=\"n\">%.6f</td><td><span style=\"color:%s\">&#9632;"
                     "</span> ", (double)e->t_ns / 1e9, palette[c]);
-            ESC(r, mw_thread_name_by_tid(p, e->tid));
+            ESC(r, (e->thread_name ? e->thread_name : ""));
             fprintf(r->out, " <span class=\"dim\">%" PRIu64 "</span></td><td class=\"n\">"
                     "+%" PRIu64 "&hellip;%" PRIu64 "</td><td class=\"mono\">", e->tid, e->offset,
                     e->offset + e->len);

@@ -492,6 +492,43 @@ Test(ingest, records_after_a_failed_exec_count)
     mw_tb_release(&b);
 }
 
+/* A thread index passes to a new thread once its thread ended (TRACE-FORMAT.md 3.1): block
+ * numbers continue, and a watch event keeps the name of the thread that wrote, not of the
+ * index's last thread. */
+Test(ingest, reused_thread_index_continues_its_stream)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    MW_TB_ADD(&b, mw_enc_watch_reg, 1, 0x5000, 8, 0x10, "g_balance", 9);
+    mw_tb_switch(&b, 1);
+    MW_TB_ADD(&b, mw_enc_thread_start, 1, 5001, 0, "writer-a", 8);
+    mw_block_ref a = mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000);
+    mw_watch_write_args w = {.id = 1, .offset = 0, .len = 4, .tid = 5001, .pc = 0x401000,
+                             .stack = 2, .flags = 0, .t_ns = 5, .syscall = -1};
+    MW_TB_ADD(&b, mw_enc_watch_write, &w);
+    MW_TB_ADD(&b, mw_enc_thread_end, 1);
+    MW_TB_ADD(&b, mw_enc_thread_start, 1, 5002, 0, "writer-b", 8);
+    mw_block_ref c = mw_tb_alloc(&b, MW_AK_MALLOC, 200, 2, 0x2000);
+    w.tid = 5002;
+    MW_TB_ADD(&b, mw_enc_watch_write, &w);
+    mw_tb_free_block(&b, a);   /* the block of the index's first thread, freed by the second */
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_expect_eq(c.seq, a.seq + 1, "the second thread's blocks continue the index's numbering");
+    cr_expect_eq(p->allocations, 2);
+    cr_expect_eq(p->frees, 1);
+    cr_expect_eq(p->heap_live, 200);
+    cr_expect_eq(p->unmatched_frees, 0);
+    cr_assert_eq(p->watch_events.n, 2);
+    cr_expect_str_eq(p->watch_events.v[0].thread_name, "writer-a");
+    cr_expect_str_eq(p->watch_events.v[1].thread_name, "writer-b");
+    cr_expect_str_eq(p->threads.v[1].name, "writer-b");
+    cr_expect_not(p->threads.v[1].ended);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 Test(ingest, corrupt_and_newer_version_fail_with_a_message)
 {
     mw_tracebuf b;
