@@ -343,11 +343,21 @@ static void copy_bytes(char *dst, size_t cap, mw_bytes b)
     dst[n] = 0;
 }
 
+static mwt_thread *thread_new(loader *L, uint64_t tidx);
+
+/* The thread that owns stream tidx now: the last one that took it (an index passes to a new
+ * thread once its thread ended, TRACE-FORMAT.md 3.1). */
 static mwt_thread *thread_get(loader *L, uint64_t tidx)
 {
     mwt_trace *t = L->t;
-    for (size_t i = 0; i < t->nthreads; i++)
+    for (size_t i = t->nthreads; i-- > 0;)
         if (t->threads[i].tidx == tidx) return &t->threads[i];
+    return thread_new(L, tidx);
+}
+
+static mwt_thread *thread_new(loader *L, uint64_t tidx)
+{
+    mwt_trace *t = L->t;
     GROW(t->threads, t->nthreads, L->thcap);
     mwt_thread *th = &t->threads[t->nthreads++];
     memset(th, 0, sizeof *th);
@@ -441,6 +451,8 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
         break;
     case MW_REC_THREAD_START: {
         mwt_thread *th = thread_get(L, rec->u.thread_start.tidx);
+        if (th->started) th = thread_new(L, rec->u.thread_start.tidx); /* a new owner */
+        th->started = true;
         th->tid = rec->u.thread_start.tid;
         th->parent = rec->u.thread_start.parent_tidx;
         copy_bytes(th->name, sizeof th->name, rec->u.thread_start.name);
@@ -665,7 +677,7 @@ const mwt_module *mwt_module_of(const mwt_trace *t, uint64_t ip)
 
 const mwt_thread *mwt_thread_of(const mwt_trace *t, uint64_t tidx)
 {
-    for (size_t i = 0; i < t->nthreads; i++)
+    for (size_t i = t->nthreads; i-- > 0;)
         if (t->threads[i].tidx == tidx) return &t->threads[i];
     return NULL;
 }

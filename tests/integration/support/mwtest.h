@@ -84,9 +84,10 @@ typedef struct mwt_block {
     uint64_t reach_addr;            /* the address its REACH entry gave (0 = none) */
 } mwt_block;
 
-typedef struct mwt_thread {
+typedef struct mwt_thread {          /* one per thread: an index ended threads hand on has several */
     uint64_t tidx, tid, parent;
     char name[64];                  /* last THREAD_START / THREAD_NAME name */
+    bool started;                   /* its THREAD_START was seen */
     bool ended;
     uint64_t allocs, frees;         /* records written in this thread's stream */
 } mwt_thread;
@@ -161,7 +162,7 @@ const mwt_trace *mwt_trace_with_live(const mwt_trace *ts, size_t n, uint64_t siz
 size_t mwt_stack_ips(const mwt_trace *t, uint64_t stack, uint64_t *ips, size_t max);
 /* The module containing ip, or NULL. */
 const mwt_module *mwt_module_of(const mwt_trace *t, uint64_t ip);
-/* The thread entry for tidx, or NULL. */
+/* The last thread that owned stream tidx, or NULL. */
 const mwt_thread *mwt_thread_of(const mwt_trace *t, uint64_t tidx);
 /* Live (unfreed) blocks of a given size; counts them. */
 size_t mwt_live_of_size(const mwt_trace *t, uint64_t size);
