@@ -107,7 +107,7 @@ static void *internal_trampoline(void *p)
     mw_internal_block_signals();
     if (nptl_nthreads) __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_ACQ_REL);
     atomic_store_explicit(&st->ready, 1, memory_order_release); /* st is gone after this */
-    void *r = fn(arg);
+    void *r = fn(arg);   /* the writer never returns (writer.c) */
     if (nptl_nthreads) __atomic_fetch_add(nptl_nthreads, 1, __ATOMIC_ACQ_REL); /* glibc takes it off */
     return r;
 }

@@ -587,6 +587,12 @@ static void *writer_main(void *arg)
     finish_stream();
     atomic_store(&mw_writer_alive, 0);
     atomic_store(&writer_done, 1);
+    /* The process is ending (nothing else stops the writer) and the thread that ends it goes
+     * on without this one. Returning would take this thread through glibc's end of thread,
+     * which calls exit(0) itself when no other thread is counted as live: after main's
+     * pthread_exit() the thread ending the process already was the last, so that would be a
+     * second exit() running beside the first. Wait for exit_group instead. */
+    for (;;) syscall(SYS_pause);
     return NULL;
 }
 
