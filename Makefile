@@ -108,7 +108,7 @@ $(B)/asan/%.o: %.c
 $(B)/obj/analyzer/schema_embed.o $(B)/asan/analyzer/schema_embed.o: analyzer/schema.sql
 
 $(SHIM): $(SHIM_OBJS)
-	$(CC) -shared -Wl,-z,now -Wl,--no-undefined -o $@ $^ $(SHIM_LIBS) $(LDFLAGS)
+	$(CC) -shared -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ $(SHIM_LIBS) $(LDFLAGS)
 
 $(ANA_LIB): $(ANA_OBJS) $(FMT_OBJS)
 	@rm -f $@
