@@ -7,9 +7,10 @@
  * hook's caller frame is known without unwinding (__builtin_frame_address of the hook, built
  * with frame pointers), and when it matches a cached frame whose cached ancestors still hold
  * the same return addresses in the same slots, the cached node is reused without unwinding:
- * a tight loop calling malloc costs a few loads. Otherwise unw_backtrace captures the stack
- * (fast once libunwind's trace cache is warm; unw_step would cost two sigprocmask calls per
- * frame with Debian's libunwind) and only the part not shared with the previous stack is
+ * a tight loop calling malloc costs a few loads. Otherwise libunwind captures the stack, on a
+ * stack of the shim's own (a program's thread may have little to spare): unw_step for a
+ * thread's first captures, then unw_backtrace, fast once its per-thread trace cache is warm
+ * but costly to set up (STEP_CAPTURES); only the part not shared with the previous stack is
  * interned.
  */
 #define UNW_LOCAL_ONLY
