@@ -139,9 +139,8 @@ static int parse(int argc, char **argv, cli_opts *o, bool *done)
         case 9: o->alert_kv[o->nalert_kv++] = val; break;
         }
     }
-    if (o->format && strcmp(o->format, "text") && strcmp(o->format, "json") &&
-        strcmp(o->format, "md") && strcmp(o->format, "html"))
-        return usage_error("unknown --format '%s' (text, json, md or html)", o->format);
+    if (o->format && !mw_report_format_known(o->format))
+        return usage_error("unknown --format '%s' (" MW_REPORT_FORMATS ")", o->format);
     if (o->ntraces == 0) return usage_error("%s", "no trace file given");
     if (o->output && !o->output[0]) return usage_error("%s", "-o needs a file name");
     if (o->db && !o->db[0]) return usage_error("%s", "--db needs a file name");

@@ -114,6 +114,11 @@ const char *mw_syscall_name(int64_t nr)
     return NULL;
 }
 
+bool mw_report_format_known(const char *fmt)
+{
+    return !strcmp(fmt, "text") || !strcmp(fmt, "json") || !strcmp(fmt, "md") || !strcmp(fmt, "html");
+}
+
 const char *mw_proc_name(const mw_proc *p)
 {
     const char *e = p->exe && p->exe[0] ? p->exe : p->argc ? p->argv[0] : NULL;

@@ -57,6 +57,9 @@ int mw_report_text(mw_report *r);
 int mw_report_json(mw_report *r);
 int mw_report_md(mw_report *r);
 int mw_report_html(mw_report *r);
+/* The report formats --format accepts: text, json, md, html. */
+#define MW_REPORT_FORMATS "text, json, md or html"
+bool mw_report_format_known(const char *fmt);
 
 /* ---- helpers --------------------------------------------------------------------------- */
 /* Human-readable bytes: "512 B", "1.5 KiB", "3.2 MiB". */

@@ -282,6 +282,18 @@ void mw_stack_deregister(unsigned id)
  * deep varied paths) soon switches to the cache. */
 #define STEP_CAPTURES 16u
 
+/* The instruction pointers of the cursor's frames, outermost last, at most max. */
+static int step_frames(unw_cursor_t *c, void **ips, int max)
+{
+    int n = 0;
+    do {
+        unw_word_t ip;
+        if (unw_get_reg(c, UNW_REG_IP, &ip) != 0 || !ip) break;
+        ips[n++] = (void *)ip;
+    } while (n < max && unw_step(c) > 0);
+    return n;
+}
+
 typedef struct unw_job { void **ips; int max, n; bool step; } unw_job;
 static void unwind_job(void *arg)
 {
@@ -293,12 +305,7 @@ static void unwind_job(void *arg)
     unw_context_t uc;
     unw_cursor_t c;
     j->n = 0;
-    if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) return;
-    do {
-        unw_word_t ip;
-        if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || !ip) break;
-        j->ips[j->n++] = (void *)ip;
-    } while (j->n < j->max && unw_step(&c) > 0);
+    if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0) j->n = step_frames(&c, j->ips, j->max);
 }
 
 /* The unwind (see STEP_CAPTURES) on the thread's unwinding stack (mapped on first use), or on
@@ -404,11 +411,7 @@ __attribute__((noinline)) uint64_t mw_stack_here(mw_thread *t)
     if (!t) return 0;
     void **fp = __builtin_frame_address(0);
     void **hook_fp = (void **)fp[0];
-    if (!hook_fp) return 0;
-    int g = mw_guard_enter();
-    uint64_t id = mw_stack_capture(t, hook_fp, hook_fp[1]);
-    mw_guard_leave(g);
-    return id;
+    return hook_fp ? mw_stack_at(t, hook_fp, hook_fp[1]) : 0;
 }
 
 uint64_t mw_stack_at(mw_thread *t, void *frame, void *ret)
@@ -426,22 +429,16 @@ uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext)
      * reserve and a commit (the new nodes' records could not be written) */
     if (!t || !ucontext || in_stack || t->nest) return 0;
     unw_cursor_t c;
-    uint64_t ips[MW_CACHE_FRAMES];
-    unsigned n = 0, max = mw_cfg.max_depth;
+    void *ips[MW_CACHE_FRAMES];
+    int n = 0;
     int g = mw_guard_enter();
     in_stack++;
-    if (unw_init_local2(&c, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) == 0) {
-        do {
-            unw_word_t ip;
-            unw_get_reg(&c, UNW_REG_IP, &ip);
-            if (!ip) break;
-            ips[n++] = ip;
-        } while (n < max && unw_step(&c) > 0);
-    }
+    if (unw_init_local2(&c, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) == 0)
+        n = step_frames(&c, ips, (int)mw_cfg.max_depth);
     uint64_t parent = 0;
-    for (unsigned i = n; i-- > 0;) {
+    for (int i = n; i-- > 0;) {
         bool created;
-        uint64_t id = intern(t, parent, ips[i], &created);
+        uint64_t id = intern(t, parent, (uint64_t)(uintptr_t)ips[i], &created);
         if (!id) break;
         parent = id;
     }

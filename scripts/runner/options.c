@@ -7,6 +7,7 @@
 
 #include "alerts.h"
 #include "failon.h"
+#include "report.h"
 #include "runner.h"
 #include "suppress.h"
 
@@ -22,9 +23,8 @@ static int check_values(const mw_run_opts *o)
             return -1;
         }
     }
-    if (o->format && strcmp(o->format, "text") && strcmp(o->format, "json") &&
-        strcmp(o->format, "md") && strcmp(o->format, "html")) {
-        fprintf(stderr, "memwatch: unknown --format '%s' (text, json, md or html)\n", o->format);
+    if (o->format && !mw_report_format_known(o->format)) {
+        fprintf(stderr, "memwatch: unknown --format '%s' (" MW_REPORT_FORMATS ")\n", o->format);
         return -1;
     }
     if (o->suppressions) {
