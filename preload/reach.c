@@ -124,6 +124,7 @@ static bool snapshot_blocks(reach_ctx *c)
 static inline long find_block(const reach_ctx *c, uintptr_t v)
 {
     if (v < c->min_addr || v >= c->max_end) return -1;
+    if (c->pages) return mw_reach_index_find(c, v);
     size_t lo = 0, hi = c->nblk;   /* last block with addr <= v */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
@@ -321,16 +322,119 @@ static void copy_blocks(reach_ctx *c)
     block_spans(c, total, c->copy);
 }
 
-/* Pops the mark stack until empty, scanning each block's bytes (its requested size, whole
- * words only, like valgrind): from the copy made by copy_blocks, or else read in batches of
- * one system call. */
-static void drain(reach_ctx *c, long clique)
+/* The window: a copy of the memory around recently needed blocks, for heaps larger than
+ * COPY_MAX (no copy of all blocks). It is read again around block i (win_size bytes within
+ * its mapping) before each clique leader outside it (leaders come in address order, and most
+ * cliques are their leader alone or with a neighbour), and in drain when a lone block is to be
+ * read (following a linked list, a block at a time). Its size adapts: a window that served
+ * many blocks makes the next one four times larger, up to WIN_BUF; one that served almost
+ * none makes it smaller, down to a page, so scattered blocks cost about a read each. A read
+ * per block made a heap of millions of small blocks take seconds at exit. */
+#define WIN_MIN 4096u
+static void window_at(reach_ctx *c, size_t i)
+{
+    if (!c->win || (c->copy && c->coff[i] != NO_COPY)) return;
+    uintptr_t a = c->blk[i].addr & ~(uintptr_t)7;
+    size_t sz = c->blk[i].size & ~(size_t)7;
+    if (a >= c->win_lo && a + sz <= c->win_hi) return;
+    if (c->win_hits >= 16 && c->win_size < WIN_BUF) c->win_size *= 4;
+    else if (c->win_hits < 2 && c->win_size > WIN_MIN) c->win_size /= 4;
+    c->win_hits = 0;
+    c->win_lo = c->win_hi = 0;
+    vma *v = mw_reach_vma_at(c, a);
+    size_t want = sz > c->win_size ? sz : c->win_size;
+    if (!v || want > WIN_BUF) return;
+    uintptr_t lo = a;
+    if (want > sz) {   /* around i: a list may run either way */
+        uintptr_t back = (want - sz) / 2 & ~(uintptr_t)7;
+        lo = a - v->lo > back ? a - back : v->lo;
+    }
+    if (v->hi - lo < want) want = v->hi - lo;
+    size_t got = mw_reach_read(c, c->win, lo, want) & ~(size_t)7;
+    if (lo + got < a + sz) return;
+    c->win_lo = lo;
+    c->win_hi = lo + got;
+}
+
+/* Sorts n block indices ascending, i.e. by address (heapsort: no allocation, no recursion). */
+static void sort_indices(uint32_t *a, size_t n)
+{
+    for (size_t start = n / 2; n > 1;) {
+        size_t root;
+        uint32_t v;
+        if (start > 0) {
+            root = --start;
+        } else {
+            n--;
+            v = a[n]; a[n] = a[0]; a[0] = v;
+            root = 0;
+        }
+        v = a[root];
+        for (size_t child; (child = 2 * root + 1) < n; root = child) {
+            if (child + 1 < n && a[child + 1] > a[child]) child++;
+            if (a[child] <= v) break;
+            a[root] = a[child];
+        }
+        a[root] = v;
+    }
+}
+
+#define BATCH_MAX 4096u   /* blocks read per round of drain */
+#define SPAN_GAP 512u     /* blocks this close are read as one span, their gap with them */
+
+/* Reads the batch of blocks bi[0, nb) (sorted) and scans them: neighbours in memory share
+ * one span, so a heap of small blocks costs a system call per RD_BUF bytes rather than a
+ * remote iovec per block (the kernel pins pages per iovec: a container of millions of small
+ * blocks took seconds). A span that cannot be read is retried block by block. */
+static void read_and_scan(reach_ctx *c, const uint32_t *bi, size_t nb, long clique)
 {
     enum { NIOV = 256 };
     struct iovec liov[NIOV], riov[NIOV];
+    size_t span_end[NIOV];
+#define A(k) (c->blk[bi[k]].addr)
+#define S(k) (c->blk[bi[k]].size & ~(size_t)7)
+    for (size_t k = 0; k < nb;) {
+        size_t n = 0, used = 0, first = k;
+        while (k < nb && n < NIOV) {
+            uintptr_t lo = A(k), hi = lo + S(k);
+            if (used + (hi - lo) > RD_BUF) break;
+            size_t j = k + 1;
+            for (; j < nb; j++) {
+                uintptr_t a = A(j), e = a + S(j), nhi = e > hi ? e : hi;
+                if (a > hi + SPAN_GAP || used + (nhi - lo) > RD_BUF) break;
+                hi = nhi;
+            }
+            liov[n].iov_base = c->buf + used; liov[n].iov_len = hi - lo;
+            riov[n].iov_base = (void *)lo; riov[n].iov_len = hi - lo;
+            span_end[n++] = j;
+            used += hi - lo;
+            k = j;
+        }
+        read_batch(c, liov, riov, n);
+        size_t b = first;
+        for (size_t s = 0; s < n; s++) {
+            uint8_t *base = liov[s].iov_base;
+            uintptr_t lo = (uintptr_t)riov[s].iov_base;
+            for (; b < span_end[s]; b++) {
+                uint8_t *at = base + (A(b) - lo);
+                if (liov[s].iov_len || mw_reach_read(c, at, A(b), S(b)) == S(b))
+                    scan_words(c, at, S(b), clique, 0);
+            }
+        }
+    }
+#undef A
+#undef S
+}
+
+/* Pops the mark stack until empty, scanning each block's bytes (its requested size, whole
+ * words only, like valgrind): from the copy made by copy_blocks or the clique window, or
+ * else read in batches (read_and_scan). */
+static void drain(reach_ctx *c, long clique)
+{
+    uint32_t bi[BATCH_MAX];
     while (c->sp > 0) {
-        size_t n = 0, used = 0;
-        while (c->sp > 0 && n < NIOV) {
+        size_t nb = 0, bytes = 0;
+        while (c->sp > 0 && nb < BATCH_MAX) {
             uint32_t i = c->stack[c->sp - 1];
             size_t sz = c->blk[i].size & ~(size_t)7;
             if (sz == 0) { c->sp--; continue; }
@@ -339,23 +443,36 @@ static void drain(reach_ctx *c, long clique)
                 scan_words(c, c->copy + c->coff[i], sz, clique, 0);
                 continue;
             }
+            if (c->blk[i].addr >= c->win_lo && c->blk[i].addr + sz <= c->win_hi) {
+                c->sp--;
+                c->win_hits++;
+                scan_words(c, c->win + (c->blk[i].addr - c->win_lo), sz, clique, 0);
+                continue;
+            }
             if (sz > RD_BUF / 2) {
-                if (n > 0) break;         /* flush the batch first */
+                if (nb > 0) break;         /* the batch first: scan_range uses the buffer */
                 c->sp--;
                 scan_range(c, c->blk[i].addr, c->blk[i].addr + sz, clique, 0, 0);
                 continue;
             }
-            if (used + sz > RD_BUF) break;
+            if (bytes + sz > RD_BUF) break;
             c->sp--;
-            liov[n].iov_base = c->buf + used; liov[n].iov_len = sz;
-            riov[n].iov_base = (void *)c->blk[i].addr; riov[n].iov_len = sz;
-            used += sz; n++;
+            bi[nb++] = i;
+            bytes += sz;
         }
-        if (n == 0) continue;
-        /* The buffer is reused by the scans that push; copy out first, then scan. */
-        read_batch(c, liov, riov, n);
-        for (size_t k = 0; k < n; k++)
-            if (liov[k].iov_len) scan_words(c, liov[k].iov_base, liov[k].iov_len, clique, 0);
+        if (nb == 0) continue;
+        if (nb == 1) {   /* a lone block (a list, followed a block at a time): see window_at */
+            uint32_t i = bi[0];
+            size_t sz = c->blk[i].size & ~(size_t)7;
+            window_at(c, i);
+            if (c->blk[i].addr >= c->win_lo && c->blk[i].addr + sz <= c->win_hi) {
+                c->win_hits++;
+                scan_words(c, c->win + (c->blk[i].addr - c->win_lo), sz, clique, 0);
+                continue;
+            }
+        }
+        sort_indices(bi, nb);
+        read_and_scan(c, bi, nb, clique);
     }
 }
 
@@ -418,6 +535,9 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     DBG_T("sorted");
     if (!mw_reach_load_maps(&c)) goto out;
     copy_blocks(&c);
+    if (!c.copy) c.win = mw_reach_alloc(WIN_BUF);
+    c.win_size = WIN_MIN;
+    mw_reach_index_build(&c);
     DBG_T("copied");
     c.state = mw_reach_alloc(c.nblk);
     c.stack = mw_reach_alloc((c.nblk + 1) * sizeof(uint32_t));
@@ -440,6 +560,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     /* 2. cliques among the unreached, in address order (valgrind's algorithm) */
     for (size_t i = 0; i < c.nblk; i++) {
         if (c.state[i] != ST_UNREACHED) continue;
+        window_at(&c, i);
         c.stack[c.sp++] = (uint32_t)i;
         drain(&c, (long)i);
     }
@@ -458,6 +579,8 @@ out:
     mw_reach_free(c.state, c.nblk);
     mw_reach_free(c.blk, c.blk_cap * sizeof(block_ent));
     mw_reach_free(c.buf, RD_BUF);
+    mw_reach_free(c.win, WIN_BUF);
+    mw_reach_index_free(&c);
     if (c.copy) {
         mw_reach_free(c.copy, c.copy_len);
         mw_reach_free(c.coff, c.nblk * sizeof(uint64_t));

@@ -15,6 +15,7 @@
 /* ---- shared types ---------------------------------------------------------------------- */
 #define PAGE 4096u
 #define RD_BUF (256u * 1024u)      /* scan buffer */
+#define WIN_BUF (1024u * 1024u)    /* clique phase: the heap around the next leaders */
 #define RED_ZONE 128u              /* x86-64 ABI red zone below sp (valgrind scans it too) */
 
 static inline uintptr_t page_up(uintptr_t x) { return (x + PAGE - 1) & ~(uintptr_t)(PAGE - 1); }
@@ -36,6 +37,11 @@ typedef struct range {
 #define R_CHUNKS 0x2u    /* anonymous: skip glibc mmapped chunks found at page starts */
 #define R_SKIP 0x4u      /* exclusion: not a root */
 #define R_ROOT 0x8u      /* exclusion that is itself a root (module segment) */
+
+typedef struct reach_page {   /* reach_index.c: the blocks overlapping one 4 KiB page */
+    uint64_t page;
+    uint32_t first, count;    /* count 0: empty slot */
+} reach_page;
 
 typedef struct vma {
     uintptr_t lo, hi;
@@ -66,6 +72,13 @@ typedef struct reach_ctx {
     uint8_t *copy;            /* clique phase: contents of the unreached blocks */
     uint64_t *coff;           /* per block: offset in copy, or NO_COPY */
     size_t copy_len;
+    uint8_t *win;             /* WIN_BUF bytes (reach.c, window_at): [win_lo, win_hi) as read */
+    uintptr_t win_lo, win_hi;
+    size_t win_size, win_hits;  /* next read's size; blocks served since the last read */
+    reach_page *pages;        /* reach_index.c; NULL: binary search over blk */
+    size_t pages_cap, pages_mask;
+    uint32_t *big;            /* blocks too large for the pages, in address order */
+    size_t nbig;
 } reach_ctx;
 
 /* ---- reach_roots.c ----------------------------------------------------------------------- */
@@ -86,5 +99,14 @@ size_t mw_reach_vma_from(const reach_ctx *c, uintptr_t a);
 /* Fills c->roots: the ranges to scan (see reach_roots.c); my_sp is the exiting thread's
  * lowest root address (its caller's frames). */
 void mw_reach_roots(reach_ctx *c, uintptr_t my_sp);
+
+/* ---- reach_index.c ----------------------------------------------------------------------- */
+/* Builds the address -> block index over the sorted c->blk (nothing when there are few
+ * blocks or memory is short: find_block then searches blk). */
+void mw_reach_index_build(reach_ctx *c);
+void mw_reach_index_free(reach_ctx *c);
+/* Index of the block containing v (start or interior; a 0-byte block only at its start), or
+ * -1; c->pages must be set. */
+long mw_reach_index_find(const reach_ctx *c, uintptr_t v);
 
 #endif /* MW_REACH_INT_H */

@@ -5,8 +5,8 @@
  *     mmapped block, globals, an interior pointer, a client mmap, main's TLS, a thread
  *     blocked at exit, a leak by a joined thread, freed memory holding a stale pointer), and
  *     the same under an unlimited stack rlimit;
- *   - reach_bigheap: 400k+ blocks and a 100k-deep reachable chain (no recursion, binary
- *     search over the sorted snapshot);
+ *   - reach_bigheap: 400k+ blocks, a 100k-deep reachable chain (no recursion), dangling and
+ *     interior pointers, with the heap copied for the scan and (nocopy) without;
  *   - MEMWATCH_REACH=0: no verdicts (every block "unknown"), the same unfreed totals;
  *   - reach_threads: exit() called by a secondary thread while main waits in pthread_join,
  *     a thread blocked in read(), a leak and a __thread pointer of a thread that exited;
@@ -34,8 +34,8 @@ static const char *build_abs(void)
 }
 
 /* Runs a victim under the shim; returns the single trace's path in trace. */
-static void run_victim(const char *dir, const char *victim, const char *arg, const char *reach,
-                       char *trace, size_t len)
+static void run_victim2(const char *dir, const char *victim, const char *arg, const char *arg2,
+                        const char *reach, char *trace, size_t len)
 {
     char exe[PATH_MAX + 64], pre[PATH_MAX + 64], out[PATH_MAX + 64], rs[32], op[1200];
     snprintf(exe, sizeof exe, "%s/tests/victims/%s", build_abs(), victim);
@@ -43,7 +43,7 @@ static void run_victim(const char *dir, const char *victim, const char *arg, con
     snprintf(out, sizeof out, "MEMWATCH_OUT=%s/t.trace.zst", dir);
     snprintf(rs, sizeof rs, "MEMWATCH_REACH=%s", reach);
     snprintf(op, sizeof op, "%s/stdout", dir);
-    char *argv[] = {exe, (char *)arg, NULL};
+    char *argv[] = {exe, (char *)arg, (char *)arg2, NULL};
     char *envp[] = {"PATH=/usr/bin:/bin", pre, out, rs, "MEMWATCH_QUIET=1", NULL};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
@@ -54,6 +54,12 @@ static void run_victim(const char *dir, const char *victim, const char *arg, con
     cr_assert_eq(st, 0, "%s exited with status %d", victim, st);
     snprintf(trace, len, "%s/t.trace.zst", dir);
     cr_assert_eq(access(trace, R_OK), 0, "no trace written");
+}
+
+static void run_victim(const char *dir, const char *victim, const char *arg, const char *reach,
+                       char *trace, size_t len)
+{
+    run_victim2(dir, victim, arg, NULL, reach, trace, len);
 }
 
 /* Per-size tallies of kinds. */
@@ -157,17 +163,24 @@ Test(reach, disabled_leaves_verdicts_unknown, .timeout = 60)
     mw_tempdir_remove(dir);
 }
 
-Test(reach, big_heap_deep_chain, .timeout = 120)
+static void run_and_check_bigheap(const char *how)
 {
     char dir[512], trace[PATH_MAX], err[512];
     cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachbig"), 0);
     const long n = 100000;
-    run_victim(dir, "reach_bigheap", "100000", "1", trace, sizeof trace);
+    char arg[64];
+    snprintf(arg, sizeof arg, "%ld", n);
+    run_victim2(dir, "reach_bigheap", arg, how, "1", trace, sizeof trace);
     tallies ts = {0};
     watch_size(&ts, 48);
     watch_size(&ts, 40);
     watch_size(&ts, 24);
     watch_size(&ts, 56);
+    watch_size(&ts, (uint64_t)n / 10 * 8);
+    watch_size(&ts, 72);
+    watch_size(&ts, 102400);
+    watch_size(&ts, 88);
+    watch_size(&ts, 4u << 20);
     mw_leak_totals t;
     cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
     cr_expect_eq(of(&ts, 48)->n[R], n, "reachable chain: %u of %ld", of(&ts, 48)->n[R], n);
@@ -176,9 +189,22 @@ Test(reach, big_heap_deep_chain, .timeout = 120)
     cr_expect_eq(of(&ts, 24)->n[D], n / 10, "singletons: %u definite", of(&ts, 24)->n[D]);
     const tally *f = of(&ts, 56);
     cr_expect_eq(f->n[0] + f->n[D] + f->n[I] + f->n[R], 0, "56-byte blocks were freed");
+    cr_expect_eq(of(&ts, (uint64_t)n / 10 * 8)->n[D], 1, "lost pointer array: %u definite",
+                 of(&ts, (uint64_t)n / 10 * 8)->n[D]);
+    cr_expect_eq(of(&ts, 72)->n[I], n / 20, "its live blocks: %u of %ld indirect", of(&ts, 72)->n[I], n / 20);
+    cr_expect_eq(of(&ts, 72)->n[D] + of(&ts, 72)->n[R], 0);
+    cr_expect_eq(of(&ts, 102400)->n[R], 1, "block reached through an interior pointer");
+    cr_expect_eq(of(&ts, 88)->n[R], 10, "blocks only it points to: %u reachable", of(&ts, 88)->n[R]);
+    cr_expect_eq(of(&ts, 4u << 20)->n[R], how ? 66u : 0u, "4 MiB blocks: %u reachable", of(&ts, 4u << 20)->n[R]);
     cr_expect_eq(t.kind_blocks[0], 0, "blocks without a verdict");
     mw_tempdir_remove(dir);
 }
+
+/* Heap copied whole for the scan; the address index (reach_index.c) over 300k blocks. */
+Test(reach, big_heap_deep_chain, .timeout = 120) { run_and_check_bigheap(NULL); }
+
+/* Live blocks spanning more than COPY_MAX: the window (lists, clique leaders) and span reads. */
+Test(reach, big_heap_not_copied, .timeout = 120) { run_and_check_bigheap("nocopy"); }
 
 Test(reach, threads_exit_from_a_thread, .timeout = 60)
 {
