@@ -214,6 +214,7 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
     pos_reset(&k);
     if (!*ok) {
         if (n) emit(ctx, p, n, 0);
+        c->now = MW_RUN_TIME_UNKNOWN;   /* whatever TIMEs those bytes held */
         return;
     }
     const uint8_t *rec = p;
@@ -253,6 +254,22 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             switch (type) {
             case MW_REC_TIME:
                 if (mw_get_uv(&q, pend, &v)) goto bad;
+                if (c->drop_same_time) {
+                    if (v == c->now) {
+                        /* inside a run that will be coded (it has enough ops): no op; else
+                         * the run so far stays plain records, and this one is cut out */
+                        if (run_start && k.ops < MW_RUN_MIN_OPS) {
+                            pos_reset(&k);
+                            run_start = NULL;
+                        }
+                        if (!run_start) {
+                            if (rec > plain) emit(ctx, plain, (size_t)(rec - plain), 0);
+                            plain = p;
+                        }
+                        continue;
+                    }
+                    c->now = v;
+                }
                 if (!run_start) run_start = rec;
                 c->ops[k.ops++] = MW_OP_TIME;
                 put_misc(c, &k, v);
@@ -311,6 +328,7 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
     return;
 bad:
     *ok = 0;
+    c->now = MW_RUN_TIME_UNKNOWN;
     /* the run before the bad record parsed fine (both sides' windows agree up to it); from the
      * bad record on, everything is copied */
     if (run_start && code && k.ops >= MW_RUN_MIN_OPS) {

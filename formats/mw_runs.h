@@ -100,7 +100,14 @@ typedef struct mw_run_cols {
     uint8_t raw[MW_RUN_MAX_OPS * 4u + 8u];   /* extra bits: at most 29 per op */
     uint8_t misc[MW_RUN_MAX_OPS * 10u];
     size_t n_ops, n_rsym, n_ssym, n_raw, n_misc;   /* fill levels of the run being emitted */
+    /* Set by the caller: TIME records that repeat the stream's current time are dropped (a
+     * TIME sets the time of whatever follows, from any thread: TRACE-FORMAT.md 3.4). now is
+     * that time as of the bytes emitted so far, MW_RUN_TIME_UNKNOWN when the caller wrote
+     * bytes it did not pass through mw_runs_code (or at the start of a stream). */
+    int drop_same_time;
+    uint64_t now;
 } mw_run_cols;
+#define MW_RUN_TIME_UNKNOWN UINT64_MAX
 
 /* Output of mw_runs_code: bytes for the stream; block_end asks the caller to end a compressed
  * block after them (a column of a coded run). */
@@ -113,7 +120,8 @@ typedef void (*mw_run_emit)(void *ctx, const uint8_t *p, size_t n, int block_end
  * caller must copy this thread's records unchanged from then on (with *ok clear, this
  * function does only that). code = 0: no runs, the records are only parsed to keep the window
  * (a writer codes runs only while they pay: not while the records repeat, where the plain
- * records give zstd's match finder longer matches). */
+ * records give zstd's match finder longer matches). With cols->drop_same_time, TIME records
+ * equal to cols->now are left out. */
 void mw_runs_code(mw_window *w, mw_run_cols *cols, const uint8_t *p, size_t n, int *ok,
                   int code, mw_run_emit emit, void *ctx);
 

@@ -241,16 +241,19 @@ static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
 }
 
 /* One thread's published records into the stream, its small events coded as runs unless the
- * records repeat (the last frame compressed 4:1) or MEMWATCH_CODED_RUNS=0. */
+ * records repeat (the last frame compressed 4:1) or MEMWATCH_CODED_RUNS=0. A TIME that repeats
+ * the stream's time is left out (run_cols.now): every thread writes one when the clock has
+ * moved since its own last, so threads that take turns wrote the same time again and again
+ * (a third of a thread-per-request program's trace). */
+static mw_run_cols run_cols;  /* ~0.5 MB, used by the writer thread only */
 static void feed_thread(mw_thread *t, const uint8_t *p, size_t n)
 {
-    static mw_run_cols cols;  /* ~0.5 MB, used by the writer thread only */
     int ok = !t->runs_off;
     if (!mw_cfg.coded_runs) {
         zfeed(p, n, ZSTD_e_continue);
         return;
     }
-    mw_runs_code(&t->win, &cols, p, n, &ok, !mw_zlevel_repetitive(), run_emit, NULL);
+    mw_runs_code(&t->win, &run_cols, p, n, &ok, !mw_zlevel_repetitive(), run_emit, NULL);
     if (!ok && !t->runs_off) {
         t->runs_off = true;
         mw_diag("thread %u: a record did not parse; its records are written uncoded from here on",
@@ -452,6 +455,8 @@ bool mw_writer_open(void)
     broken = false;
     frame_in = 0;
     cur_tidx = UINT64_MAX;
+    run_cols.drop_same_time = 1;
+    run_cols.now = MW_RUN_TIME_UNKNOWN;   /* a new stream */
     lost_written_ev = lost_written_by = 0;
     atomic_store(&lost_ev, 0);
     atomic_store(&lost_by, 0);

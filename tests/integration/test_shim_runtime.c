@@ -63,6 +63,8 @@ Test(shim_runtime, threads_named_totals_exact)
         cr_expect_neq(th->tid, 0);
     }
     cr_expect_eq(named, 4, "threads named worker-N: %d", named);
+    /* threads taking turns each write the time when the clock moved: the writer keeps one */
+    cr_expect_eq(R.t.time_repeats, 0, "%llu TIMEs repeat the time", (unsigned long long)R.t.time_repeats);
     for (int w = 0; w < 4; w++)
         cr_expect_eq(mwt_live_of_size(&R.t, 40000 + (uint64_t)w), (size_t)w + 1, "worker %d leaks", w);
     cr_expect_eq(mwt_live_of_size(&R.t, 777), 0, "the main thread's blocks freed by worker-0");

@@ -143,6 +143,10 @@ static uint64_t rnd_size(unsigned mode)
     }
 }
 
+/* The coder's columns, and whether it leaves out TIMEs repeating the stream's time. */
+static mw_run_cols g_cols;
+static int g_drop_time;
+
 static void drain(gthread *t, unsigned tidx, stream_pair *sp, int code)
 {
     uint8_t b[32];
@@ -150,8 +154,7 @@ static void drain(gthread *t, unsigned tidx, stream_pair *sp, int code)
     put(&sp->plain, b, n);
     put(&sp->coded, b, n);
     put(&sp->plain, t->seg.p, t->seg.n);
-    static mw_run_cols cols;
-    mw_runs_code(&t->wwin, &cols, t->seg.p, t->seg.n, &t->ok, code, emit_buf, &sp->coded);
+    mw_runs_code(&t->wwin, &g_cols, t->seg.p, t->seg.n, &t->ok, code, emit_buf, &sp->coded);
     cr_assert(t->ok, "the coder could not parse the records it was given");
     t->seg.n = 0;
 }
@@ -164,6 +167,8 @@ static void generate(stream_pair *sp, size_t steps, int code, unsigned mode)
 {
     static gthread th[NT];
     memset(th, 0, sizeof th);
+    g_cols.drop_same_time = g_drop_time;
+    g_cols.now = MW_RUN_TIME_UNKNOWN;
     static buf zero;
     for (unsigned i = 0; i < NT; i++) th[i].ok = 1;
     sp->plain = zero;
@@ -216,7 +221,7 @@ static void generate(stream_pair *sp, size_t steps, int code, unsigned mode)
             memmove(&t->live[j], &t->live[j + 1], (t->nlive - j - 1) * sizeof t->live[0]);
             t->live[t->nlive - 1] = ++t->seq;
         } else if (r < c[4]) {
-            clock += rnd() % 5000000;
+            if (rnd() % 2) clock += rnd() % 5000000;   /* or the same time again, from any thread */
             n = mw_enc_time(b, sizeof b, clock);
         } else {
             n = mw_enc_mark(b, sizeof b, "m", 1);
@@ -325,6 +330,60 @@ Test(format_runs, coded_stream_decodes_to_the_same_records)
         free(sp.plain.p);
         free(sp.coded.p);
     }
+}
+
+/* Events other than TIME, each with the stream's time at it; *times counts the TIMEs. */
+static evt *timed_events(const buf *s, size_t *count, size_t *times)
+{
+    size_t n, runs, k = 0;
+    evt *e = decode_all(s, &n, &runs);
+    uint64_t now = 0;
+    *times = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].type == MW_REC_TIME) {
+            now = e[i].a;
+            (*times)++;
+            continue;
+        }
+        e[k] = e[i];
+        e[k++].d = now;   /* d is unused by every event decode_all keeps */
+    }
+    *count = k;
+    return e;
+}
+
+/* The writer's setting: TIMEs that repeat the stream's time are left out, in runs and out of
+ * them, and every other event keeps its time. */
+Test(format_runs, repeated_times_left_out)
+{
+    g_drop_time = 1;
+    for (unsigned mode = 0; mode < 3; mode++) {
+        for (int code = 0; code < 2; code++) {
+            stream_pair sp;
+            generate(&sp, 300000, code, mode);
+            size_t np, nc, tp, tc;
+            evt *p = timed_events(&sp.plain, &np, &tp);
+            evt *c = timed_events(&sp.coded, &nc, &tc);
+            cr_assert_eq(np, nc, "mode %u code %d: plain %zu events, coded %zu", mode, code, np, nc);
+            for (size_t i = 0; i < np; i++)
+                cr_assert(p[i].type == c[i].type && p[i].a == c[i].a && p[i].b == c[i].b && p[i].c == c[i].c &&
+                              p[i].d == c[i].d && p[i].seq == c[i].seq,
+                          "mode %u code %d: event %zu (type %u/%u, a %llu/%llu, b %llu/%llu, seq %llu/%llu) at time %llu/%llu",
+                          mode, code, i, p[i].type, c[i].type, (unsigned long long)p[i].a, (unsigned long long)c[i].a,
+                          (unsigned long long)p[i].b, (unsigned long long)c[i].b, (unsigned long long)p[i].seq,
+                          (unsigned long long)c[i].seq, (unsigned long long)p[i].d, (unsigned long long)c[i].d);
+            cr_assert_gt(tp, 100, "mode %u: %zu TIMEs generated", mode, tp);
+            /* half of them repeat the clock, fewer the stream's time (threads are drained
+             * out of order) */
+            cr_log_info("mode %u code %d: %zu of %zu TIMEs kept", mode, code, tc, tp);
+            cr_assert_lt(tc * 10, tp * 8, "mode %u code %d: %zu of %zu TIMEs kept", mode, code, tc, tp);
+            free(p);
+            free(c);
+            free(sp.plain.p);
+            free(sp.coded.p);
+        }
+    }
+    g_drop_time = 0;
 }
 
 Test(format_runs, coder_off_copies_the_records)

@@ -447,6 +447,9 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
         t->last_t_ns = rec->u.end.t_ns;
         break;
     case MW_REC_TIME:
+        if (t->have_time && rec->u.time.t_ns == t->last_time) t->time_repeats++;
+        t->have_time = true;
+        t->last_time = rec->u.time.t_ns;
         t->last_t_ns = rec->u.time.t_ns;
         break;
     case MW_REC_THREAD_START: {

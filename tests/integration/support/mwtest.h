@@ -141,6 +141,9 @@ typedef struct mwt_trace {
     char marks[32][128];
     size_t nmarks;
     uint64_t rss_samples, max_rss, last_t_ns, limits_phys;
+    uint64_t time_repeats;    /* TIME records repeating the previous TIME's value */
+    uint64_t last_time;
+    bool have_time;
     /* stack tree: node id -> (parent, ip); ids are dense from 1 */
     uint64_t *node_parent, *node_ip;
     size_t nnodes;
