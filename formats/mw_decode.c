@@ -537,7 +537,19 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.thread_start.tid = rd_uv(&c);
         rec->u.thread_start.parent_tidx = rd_uv(&c);
         rec->u.thread_start.name = rd_bytes(&c);
+        if (!c.bad) d->last_tid = rec->u.thread_start.tid;
         break;
+    case MW_REC_THREAD_START_D: {
+        if (ver(d) < 3) return MW_OK; /* unassigned before version 3: an unknown record */
+        rec->u.thread_start.tidx = rd_uv(&c);
+        uint64_t tid = d->last_tid + (uint64_t)rd_sv(&c);
+        rec->u.thread_start.parent_tidx = rd_uv(&c);
+        rec->u.thread_start.name = rd_bytes(&c);
+        if (c.bad) break;
+        rec->type = MW_REC_THREAD_START;
+        rec->u.thread_start.tid = d->last_tid = tid;
+        break;
+    }
     case MW_REC_THREAD_NAME:
         rec->u.thread_name.tidx = rd_uv(&c);
         rec->u.thread_name.name = rd_bytes(&c);
@@ -769,6 +781,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_MODULE_UNLOAD: return "MODULE_UNLOAD";
     case MW_REC_STACK_NODE: return "STACK_NODE";
     case MW_REC_STACK_NODE_D: return "STACK_NODE_D";
+    case MW_REC_THREAD_START_D: return "THREAD_START_D";
     case MW_REC_ALLOC: return "ALLOC";
     case MW_REC_FREE: return "FREE";
     case MW_REC_REALLOC: return "REALLOC";

@@ -159,6 +159,15 @@ size_t mw_enc_time(uint8_t *dst, size_t cap, uint64_t t_ns)
     EMIT_UV(MW_REC_TIME, t_ns);
 }
 
+size_t mw_enc_thread_start_d(uint8_t *dst, size_t cap, uint64_t tidx, uint64_t tid,
+                             uint64_t parent_tidx, const uint8_t *name, size_t name_len, uint64_t *last_tid)
+{
+    const fld f[] = { UV(tidx), SV(tid - *last_tid), UV(parent_tidx), BYTES((const char *)name, name_len, MW_MAX_STR) };
+    size_t n = emit(dst, cap, MW_REC_THREAD_START_D, f, sizeof f / sizeof f[0]);
+    if (n) *last_tid = tid;
+    return n;
+}
+
 size_t mw_enc_thread_switch(uint8_t *dst, size_t cap, uint64_t tidx)
 {
     EMIT_UV(MW_REC_THREAD_SWITCH, tidx);

@@ -51,6 +51,7 @@ enum mw_record_type {
     MW_REC_MODULE_UNLOAD = 0x09,
     MW_REC_STACK_NODE = 0x0A,   /* stack-tree node: id, parent id, return address */
     MW_REC_STACK_NODE_D = 0x0B, /* the same, as deltas against the thread's previous node (v2) */
+    MW_REC_THREAD_START_D = 0x0C, /* THREAD_START, tid as a delta against the previous one (v3) */
     MW_REC_ALLOC = 0x10,        /* heap block allocated; implicit id (tidx, seq) */
     MW_REC_FREE = 0x11,         /* heap block freed; names the block by id */
     MW_REC_REALLOC = 0x12,      /* free of old id + allocation of a new implicit id */
@@ -239,6 +240,12 @@ size_t mw_enc_time(uint8_t *dst, size_t cap, uint64_t t_ns);
 size_t mw_enc_thread_switch(uint8_t *dst, size_t cap, uint64_t tidx);
 size_t mw_enc_thread_start(uint8_t *dst, size_t cap, uint64_t tidx, uint64_t tid,
                            uint64_t parent_tidx, const char *name, size_t name_len);
+/* THREAD_START_D (version 3): the same, tid written against *last_tid (the tid of the
+ * stream's previous THREAD_START, 0 before the first), which it then becomes. Written by the
+ * shim's writer in place of its threads' THREAD_STARTs (mw_runs_code): threads started one
+ * after another have tids one apart. */
+size_t mw_enc_thread_start_d(uint8_t *dst, size_t cap, uint64_t tidx, uint64_t tid,
+                             uint64_t parent_tidx, const uint8_t *name, size_t name_len, uint64_t *last_tid);
 size_t mw_enc_thread_name(uint8_t *dst, size_t cap, uint64_t tidx, const char *name,
                           size_t name_len);
 size_t mw_enc_thread_end(uint8_t *dst, size_t cap, uint64_t tidx);
@@ -443,6 +450,7 @@ enum mw_status {
  * delta base. Threads are indexed densely; the table grows on demand (analyzer side only). */
 typedef struct mw_decoder {
     uint64_t cur_tidx;
+    uint64_t last_tid;         /* tid of the last THREAD_START (THREAD_START_D's base) */
     uint64_t *prev_addr;       /* per tidx */
     uint64_t *seq;             /* per tidx: count of ALLOC/REALLOC records seen */
     uint64_t *sql_base;        /* per tidx: ctx of the last SQL_BEGIN (MW_HF_SQL_CTX_DELTA) */

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+_Static_assert(MW_RUN_REC_MAX >= MW_MAX_STR + 64u, "a rewritten THREAD_START fits");
+
 /* ---- the rank window ------------------------------------------------------------------ */
 static inline uint64_t win_word(const mw_window *w, uint64_t s) { return w->bits[(s / 64u) % MW_WIN_WORDS]; }
 
@@ -214,7 +216,8 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
     pos_reset(&k);
     if (!*ok) {
         if (n) emit(ctx, p, n, 0);
-        c->now = MW_RUN_TIME_UNKNOWN;   /* whatever TIMEs those bytes held */
+        c->now = MW_RUN_TIME_UNKNOWN;   /* whatever TIMEs and tids those bytes held */
+        c->tid_known = 0;
         return;
     }
     const uint8_t *rec = p;
@@ -222,6 +225,7 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
         rec = p;
         unsigned type = *p++;
         int coded = 0;
+        size_t rewrite = 0;   /* length of a rewritten record in c->rec */
         if (type >= MW_REC_FREE_NEAR) {
             uint64_t d = type - MW_REC_FREE_NEAR;
             if (d > w->top) goto bad;
@@ -286,6 +290,20 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             case MW_REC_ALLOC:
                 mw_win_new(w);
                 break;
+            case MW_REC_THREAD_START:
+                if (c->delta_tids) {
+                    uint64_t tidx, tid, parent, nlen;
+                    if (mw_get_uv(&q, pend, &tidx) || mw_get_uv(&q, pend, &tid) ||
+                        mw_get_uv(&q, pend, &parent) || mw_get_uv(&q, pend, &nlen) ||
+                        nlen > (uint64_t)(pend - q))
+                        goto bad;
+                    if (c->tid_known)
+                        rewrite = mw_enc_thread_start_d(c->rec, sizeof c->rec, tidx, tid, parent, q,
+                                                        (size_t)nlen, &c->last_tid);
+                    c->last_tid = tid;   /* written absolute: the base on both sides from here */
+                    c->tid_known = 1;
+                }
+                break;
             case MW_REC_REALLOC:
                 if (own_target(w, &q, pend, &s)) goto bad;
                 if (s) mw_win_free(w, s);
@@ -318,6 +336,11 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             }
             run_start = NULL;
         }
+        if (rewrite) {
+            if (rec > plain) emit(ctx, plain, (size_t)(rec - plain), 0);
+            emit(ctx, c->rec, rewrite, 0);
+            plain = p;
+        }
     }
     if (run_start && k.ops >= MW_RUN_MIN_OPS) {
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
@@ -329,6 +352,7 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
 bad:
     *ok = 0;
     c->now = MW_RUN_TIME_UNKNOWN;
+    c->tid_known = 0;
     /* the run before the bad record parsed fine (both sides' windows agree up to it); from the
      * bad record on, everything is copied */
     if (run_start && code && k.ops >= MW_RUN_MIN_OPS) {

@@ -93,6 +93,7 @@ enum mw_run_op {
 /* Column buffers of one run (writer side). */
 #define MW_RUN_MAX_OPS 32768u
 #define MW_RUN_MIN_OPS 32u      /* shorter runs stay as plain records */
+#define MW_RUN_REC_MAX (4096u + 64u)  /* a THREAD_START with a name of MW_MAX_STR bytes */
 typedef struct mw_run_cols {
     uint8_t ops[MW_RUN_MAX_OPS];
     uint8_t rsym[MW_RUN_MAX_OPS];
@@ -106,6 +107,12 @@ typedef struct mw_run_cols {
      * bytes it did not pass through mw_runs_code (or at the start of a stream). */
     int drop_same_time;
     uint64_t now;
+    /* Set by the caller: THREAD_STARTs are written as THREAD_START_D, their tid against the
+     * stream's previous THREAD_START (last_tid, when tid_known; an absolute one is written
+     * when it is not, e.g. after bytes that did not go through mw_runs_code). */
+    int delta_tids, tid_known;
+    uint64_t last_tid;
+    uint8_t rec[MW_RUN_REC_MAX];    /* a rewritten record */
 } mw_run_cols;
 #define MW_RUN_TIME_UNKNOWN UINT64_MAX
 
@@ -121,7 +128,8 @@ typedef void (*mw_run_emit)(void *ctx, const uint8_t *p, size_t n, int block_end
  * function does only that). code = 0: no runs, the records are only parsed to keep the window
  * (a writer codes runs only while they pay: not while the records repeat, where the plain
  * records give zstd's match finder longer matches). With cols->drop_same_time, TIME records
- * equal to cols->now are left out. */
+ * equal to cols->now are left out; with cols->delta_tids, THREAD_STARTs become
+ * THREAD_START_Ds. */
 void mw_runs_code(mw_window *w, mw_run_cols *cols, const uint8_t *p, size_t n, int *ok,
                   int code, mw_run_emit emit, void *ctx);
 

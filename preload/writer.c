@@ -244,7 +244,8 @@ static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
  * records repeat (the last frame compressed 4:1) or MEMWATCH_CODED_RUNS=0. A TIME that repeats
  * the stream's time is left out (run_cols.now): every thread writes one when the clock has
  * moved since its own last, so threads that take turns wrote the same time again and again
- * (a third of a thread-per-request program's trace). */
+ * (a third of a thread-per-request program's trace). THREAD_STARTs become THREAD_START_Ds:
+ * threads started one after another have tids one apart. */
 static mw_run_cols run_cols;  /* ~0.5 MB, used by the writer thread only */
 static void feed_thread(mw_thread *t, const uint8_t *p, size_t n)
 {
@@ -457,6 +458,8 @@ bool mw_writer_open(void)
     cur_tidx = UINT64_MAX;
     run_cols.drop_same_time = 1;
     run_cols.now = MW_RUN_TIME_UNKNOWN;   /* a new stream */
+    run_cols.delta_tids = 1;
+    run_cols.tid_known = 0;
     lost_written_ev = lost_written_by = 0;
     atomic_store(&lost_ev, 0);
     atomic_store(&lost_by, 0);

@@ -386,6 +386,72 @@ Test(format_runs, repeated_times_left_out)
     g_drop_time = 0;
 }
 
+/* The writer's setting: THREAD_STARTs become THREAD_START_Ds (tid against the stream's
+ * previous THREAD_START); after bytes the coder passed unparsed, one is written absolute. */
+Test(format_runs, thread_starts_delta_coded)
+{
+    static const uint64_t tids[] = { 1000, 1001, 1003, 999, 5, 40000000000ull, UINT64_MAX, 0, 77, 78 };
+    const size_t nt = sizeof tids / sizeof tids[0];
+    static mw_run_cols cols;
+    memset(&cols, 0, sizeof cols);
+    cols.delta_tids = 1;
+    static buf plain, coded;
+    memset(&plain, 0, sizeof plain);
+    memset(&coded, 0, sizeof coded);
+    uint8_t b[256];
+    size_t n = mw_enc_preamble(b, sizeof b);
+    put(&plain, b, n);
+    put(&coded, b, n);
+    n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
+    put(&plain, b, n);
+    put(&coded, b, n);
+    mw_window w[nt];
+    memset(w, 0, sizeof w);
+    size_t d_records = 0;
+    for (size_t i = 0; i < nt; i++) {
+        uint8_t seg[512];
+        size_t m = mw_enc_thread_start(seg, sizeof seg, i, tids[i], 0, "worker", 6);
+        uint64_t sw = mw_enc_thread_switch(b, sizeof b, i);
+        put(&plain, b, sw);
+        put(&coded, b, sw);
+        put(&plain, seg, m);
+        /* thread 4's records do not parse as far as the coder knows (*ok clear): copied as they are */
+        int ok = i != 4;
+        size_t before = coded.n;
+        mw_runs_code(&w[i], &cols, seg, m, &ok, 1, emit_buf, &coded);
+        cr_assert_eq(ok, i != 4);
+        d_records += coded.p[before] == MW_REC_THREAD_START_D;
+        /* the first, and the first after unparsed bytes, go absolute; every other one as a delta */
+        cr_assert_eq(coded.p[before], i == 0 || i == 4 || i == 5 ? MW_REC_THREAD_START : MW_REC_THREAD_START_D,
+                     "THREAD_START %zu written as type %#x", i, coded.p[before]);
+    }
+    cr_assert_eq(d_records, nt - 3);
+    mw_decoder d;
+    mw_decoder_init(&d);
+    size_t off = MW_PREAMBLE_LEN, k = 0;
+    uint32_t v;
+    cr_assert_eq(mw_decode_preamble(&d, coded.p, coded.n, &v), MW_OK);
+    while (off < coded.n) {
+        mw_record rec;
+        size_t used = 0;
+        uint64_t seq = 0;
+        cr_assert_eq(mw_decode_record(&d, coded.p + off, coded.n - off, off, &rec, &used, &seq), MW_OK, "%s", d.err);
+        off += used;
+        if (rec.type != MW_REC_THREAD_START) continue;
+        cr_assert_lt(k, nt);
+        cr_assert_eq(rec.u.thread_start.tidx, k);
+        cr_assert_eq(rec.u.thread_start.tid, tids[k], "THREAD_START %zu: tid %llu, want %llu", k,
+                     (unsigned long long)rec.u.thread_start.tid, (unsigned long long)tids[k]);
+        cr_assert_eq(rec.u.thread_start.name.len, 6);
+        cr_assert(memcmp(rec.u.thread_start.name.ptr, "worker", 6) == 0);
+        k++;
+    }
+    cr_assert_eq(k, nt);
+    mw_decoder_free(&d);
+    free(plain.p);
+    free(coded.p);
+}
+
 Test(format_runs, coder_off_copies_the_records)
 {
     stream_pair sp;
