@@ -356,6 +356,17 @@ static void window_at(reach_ctx *c, size_t i)
     c->win_hi = lo + got;
 }
 
+/* Whether block i's sz bytes lie in the window; scans them from there. */
+static inline bool in_window(const reach_ctx *c, uint32_t i, size_t sz)
+{
+    return c->blk[i].addr >= c->win_lo && c->blk[i].addr + sz <= c->win_hi;
+}
+static void scan_in_window(reach_ctx *c, uint32_t i, size_t sz, long clique)
+{
+    c->win_hits++;
+    scan_words(c, c->win + (c->blk[i].addr - c->win_lo), sz, clique, 0);
+}
+
 /* Sorts n block indices ascending, i.e. by address (heapsort: no allocation, no recursion). */
 static void sort_indices(uint32_t *a, size_t n)
 {
@@ -443,10 +454,9 @@ static void drain(reach_ctx *c, long clique)
                 scan_words(c, c->copy + c->coff[i], sz, clique, 0);
                 continue;
             }
-            if (c->blk[i].addr >= c->win_lo && c->blk[i].addr + sz <= c->win_hi) {
-                c->sp--;
-                c->win_hits++;
-                scan_words(c, c->win + (c->blk[i].addr - c->win_lo), sz, clique, 0);
+            if (in_window(c, i, sz)) {
+                c->sp--;   /* first: the scan pushes */
+                scan_in_window(c, i, sz, clique);
                 continue;
             }
             if (sz > RD_BUF / 2) {
@@ -465,9 +475,8 @@ static void drain(reach_ctx *c, long clique)
             uint32_t i = bi[0];
             size_t sz = c->blk[i].size & ~(size_t)7;
             window_at(c, i);
-            if (c->blk[i].addr >= c->win_lo && c->blk[i].addr + sz <= c->win_hi) {
-                c->win_hits++;
-                scan_words(c, c->win + (c->blk[i].addr - c->win_lo), sz, clique, 0);
+            if (in_window(c, i, sz)) {
+                scan_in_window(c, i, sz, clique);
                 continue;
             }
         }
