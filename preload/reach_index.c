@@ -55,8 +55,11 @@ void mw_reach_index_build(reach_ctx *c)
     while (cap < 2 * npages) cap *= 2;
     c->pages = mw_reach_alloc(cap * sizeof(reach_page));
     c->big = nbig ? mw_reach_alloc(nbig * sizeof(uint32_t)) : NULL;
-    if (!c->pages || (nbig && !c->big)) {
-        mw_reach_index_free(c);
+    if (!c->pages || (nbig && !c->big)) {   /* no index: find_block searches blk */
+        mw_reach_free(c->pages, cap * sizeof(reach_page));
+        mw_reach_free(c->big, nbig * sizeof(uint32_t));
+        c->pages = NULL;
+        c->big = NULL;
         return;
     }
     c->pages_cap = cap;
