@@ -11,15 +11,15 @@
 /* A thread's table stays sparse while small (at most 1/LT_SPARSE_LOAD full up to
  * LT_SPARSE_CAP slots): with few live blocks a collision makes probing and deletion branch
  * unpredictably, which costs more than the table's size in cache. Bigger tables are kept at
- * most half full. The shared table's shards (dense) start small and are kept up to 3/4 full:
- * there are 256 of them and they are off the common path. */
+ * most half full. The shared table's chunk tables (dense, live.c) start small and are kept up
+ * to 3/4 full: there are many of them and they are off the common path. */
 #define LT_INIT_CAP 256u
 #define LT_DENSE_INIT_CAP 16u
 #define LT_SPARSE_CAP 4096u
 #define LT_SPARSE_LOAD 32u
 /* A thread's own table holds at most this many blocks (8192 slots); more go to the shared
- * table, whose shards grow independently (live.c): growing a table never pauses the program
- * for long. */
+ * table, whose chunk tables grow independently (live.c): growing a table never pauses the
+ * program for long. */
 #define LT_MAX_OWN 2048u
 
 bool mw_lt_grow(mw_ltab *L);   /* caller holds the lock */
@@ -45,25 +45,23 @@ static inline uint32_t mw_lt_limit(bool dense, uint32_t cap)
 }
 static inline bool mw_lt_full(const mw_ltab *L) { return L->count >= L->limit; }
 
-/* Inserts addr into table L; if addr was still present (a free we missed), its block is
- * returned in *old and true. A table that cannot grow drops the block (counted as lost). */
-static inline __attribute__((always_inline)) bool mw_lt_insert(mw_ltab *L, uintptr_t addr, size_t size,
-                                                               mw_block_ref ref, mw_live_block *old)
+/* Inserts addr into table L, whose lock the caller holds; if addr was still present (a free
+ * we missed), its block is returned in *old and 1. A table that cannot grow drops the block
+ * (counted as lost): -1. */
+static inline __attribute__((always_inline)) int mw_lt_insert_held(mw_ltab *L, uintptr_t addr, size_t size,
+                                                                   mw_block_ref ref, mw_live_block *old)
 {
-    uint64_t h = mw_live_hash(addr);
-    bool had = false;
-    mw_lt_lock(L);
     if (MW_UNLIKELY(mw_lt_full(L)) && !mw_lt_grow(L)) {
-        mw_lt_unlock(L);
         mw_count_lost(1, 0);
-        return false;
+        return -1;
     }
-    uint32_t m = L->cap - 1, i = (uint32_t)h & m;
+    uint32_t m = L->cap - 1, i = (uint32_t)mw_live_hash(addr) & m;
+    int had = 0;
     for (;; i = (i + 1) & m) {
         mw_live_entry *e = &L->tab[i];
         if (e->addr == addr) {
             if (old) *old = (mw_live_block){ e->addr, e->size, { e->tidx, e->seq } };
-            had = true;
+            had = 1;
             break;
         }
         if (!e->addr) {
@@ -72,26 +70,28 @@ static inline __attribute__((always_inline)) bool mw_lt_insert(mw_ltab *L, uintp
         }
     }
     L->tab[i] = (mw_live_entry){ addr, size, ref.tidx, ref.seq };
-    mw_lt_unlock(L);
     return had;
 }
 
-/* Removes addr from table L; its block in *out (may be NULL). False when it is not there. */
-static inline __attribute__((always_inline)) bool mw_lt_remove(mw_ltab *L, uintptr_t addr, mw_live_block *out)
+/* Inserts addr into table L under its lock: true when addr was still present (*old). */
+static inline __attribute__((always_inline)) bool mw_lt_insert(mw_ltab *L, uintptr_t addr, size_t size,
+                                                               mw_block_ref ref, mw_live_block *old)
 {
-    uint64_t h = mw_live_hash(addr);
     mw_lt_lock(L);
-    if (MW_UNLIKELY(!L->cap)) {
-        mw_lt_unlock(L);
-        return false;
-    }
-    uint32_t m = L->cap - 1, i = (uint32_t)h & m;
+    int had = mw_lt_insert_held(L, addr, size, ref, old);
+    mw_lt_unlock(L);
+    return had > 0;
+}
+
+/* Removes addr from table L, whose lock the caller holds; its block in *out (may be NULL).
+ * False when it is not there. */
+static inline __attribute__((always_inline)) bool mw_lt_remove_held(mw_ltab *L, uintptr_t addr, mw_live_block *out)
+{
+    if (MW_UNLIKELY(!L->cap)) return false;
+    uint32_t m = L->cap - 1, i = (uint32_t)mw_live_hash(addr) & m;
     for (;; i = (i + 1) & m) {
         mw_live_entry *e = &L->tab[i];
-        if (!e->addr) {
-            mw_lt_unlock(L);
-            return false;
-        }
+        if (!e->addr) return false;
         if (e->addr == addr) break;
     }
     if (out) *out = (mw_live_block){ addr, L->tab[i].size, { L->tab[i].tidx, L->tab[i].seq } };
@@ -111,8 +111,16 @@ static inline __attribute__((always_inline)) bool mw_lt_remove(mw_ltab *L, uintp
     }
     L->tab[i].addr = 0;
     L->count--;
-    mw_lt_unlock(L);
     return true;
+}
+
+/* Removes addr from table L under its lock. */
+static inline __attribute__((always_inline)) bool mw_lt_remove(mw_ltab *L, uintptr_t addr, mw_live_block *out)
+{
+    mw_lt_lock(L);
+    bool r = mw_lt_remove_held(L, addr, out);
+    mw_lt_unlock(L);
+    return r;
 }
 
 /* ---- what the hooks call ---------------------------------------------------------------- */
@@ -125,26 +133,16 @@ static inline _Atomic uint16_t *mw_live_hint_of(uintptr_t addr)
     return &mw_live_hint[((uint64_t)(addr >> 16) * 0x9E3779B97F4A7C15ull) >> (64 - MW_HINT_BITS)];
 }
 
-/* The shared table's shards (live.c). */
-#define MW_SHARED_BITS 8u
-#define MW_SHARED_SHARDS (1u << MW_SHARED_BITS)
-typedef struct mw_shared_shard {
-    mw_ltab t;
-    char pad[64 - sizeof(mw_ltab)];
-} mw_shared_shard;
-extern mw_shared_shard mw_live_shared[MW_SHARED_SHARDS];
-static inline mw_ltab *mw_live_shared_of(uintptr_t addr)
-{
-    return &mw_live_shared[mw_live_hash(addr) >> (64 - MW_SHARED_BITS)].t;
-}
+/* The shared table (live.c): a block that does not go to its thread's own table. */
+bool mw_live_shared_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old);
 
 /* A new block of thread t: its own table, or the shared one once that holds LT_MAX_OWN. */
 static inline __attribute__((always_inline)) bool mw_live_insert_t(mw_thread *t, uintptr_t addr, size_t size,
                                                                    mw_block_ref ref, mw_live_block *old)
 {
-    mw_ltab *L = MW_LIKELY(__atomic_load_n(&t->lt.count, __ATOMIC_RELAXED) < LT_MAX_OWN) ? &t->lt
-                                                                                         : mw_live_shared_of(addr);
-    bool had = mw_lt_insert(L, addr, size, ref, old);
+    bool had = MW_LIKELY(__atomic_load_n(&t->lt.count, __ATOMIC_RELAXED) < LT_MAX_OWN)
+                   ? mw_lt_insert(&t->lt, addr, size, ref, old)
+                   : mw_live_shared_insert(addr, size, ref, old);
     _Atomic uint16_t *hp = mw_live_hint_of(addr);
     uint16_t me = (uint16_t)(t->slot + 1);
     if (MW_UNLIKELY(atomic_load_explicit(hp, memory_order_relaxed) != me))

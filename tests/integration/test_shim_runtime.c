@@ -104,6 +104,33 @@ Test(shim_runtime, cross_thread_frees_exact)
     run_free(&R);
 }
 
+/* A heap far bigger than a thread's own table (shim_bigheap.c): most blocks are in the shared
+ * table, by 64 KiB chunk (preload/live.c). Shuffled frees empty chunks, new blocks reuse their
+ * memory, an exited thread's blocks move over, reallocs leave it: every free still finds its
+ * block and every unfreed block is there. */
+Test(shim_runtime, big_heap_shared_table_exact)
+{
+    run R;
+    run_victim(&R, "shim_bigheap", NULL);
+    size_t live = 0, n = 0;
+    for (uint64_t size = 21; size <= 581; size += 16) {
+        n += mwt_allocs_of_size(&R.t, size);
+        live += mwt_live_of_size(&R.t, size);
+    }
+    cr_expect_eq(n, 200000, "%zu", n);
+    cr_expect_eq(live, 49000, "small blocks left: %zu", live);
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 200000), 64);
+    cr_expect_eq(mwt_live_of_size(&R.t, 200000), 32, "%zu", mwt_live_of_size(&R.t, 200000));
+    n = mwt_allocs_in_sizes(&R.t, 700, 800, &live);
+    cr_expect_eq(n, 50000, "%zu", n);
+    cr_expect_eq(live, 5000, "%zu", live);
+    n = mwt_allocs_in_sizes(&R.t, 3000, 3100, &live);
+    cr_expect_eq(n, 5000, "%zu", n);
+    cr_expect_eq(live, 2500, "blocks of the exited thread left: %zu", live);
+    cr_expect_eq(mwt_live_of_size(&R.t, 1500), 1000, "%zu", mwt_live_of_size(&R.t, 1500));
+    run_free(&R);
+}
+
 Test(shim_runtime, signal_handlers_and_longjmp)
 {
     run R;
