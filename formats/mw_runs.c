@@ -64,7 +64,21 @@ static inline __attribute__((always_inline)) int win_rank(const mw_window *w, ui
 {
     if (s < win_low(w) || s > w->top || !(win_word(w, s) >> (s % 64u) & 1)) return -1;
     uint64_t sw = s / 64u, tw = w->top / 64u, r;
-    uint64_t upto_top = w->top % 64u == 63 ? ~0ull : (1ull << (w->top % 64u + 1)) - 1;
+    uint64_t upto_top = ~((~0ull << (w->top % 64u)) << 1);   /* bits up to top in its word */
+    uint64_t d = tw - sw;
+    if (__builtin_expect(d <= 3, 1)) {
+        /* s and top at most 3 words apart (nearly every free of a program that keeps its
+         * live blocks few, as churn does): four words under masks, without the branches on
+         * the distance that mispredict at random */
+        uint64_t above_s = (~0ull << (s % 64u)) << 1;           /* bits after s in its word */
+        uint64_t m0 = above_s & (upto_top | (0 - (uint64_t)(d != 0)));
+        uint64_t m1 = (0 - (uint64_t)(d > 1)) | ((0 - (uint64_t)(d == 1)) & upto_top);
+        uint64_t m2 = (0 - (uint64_t)(d > 2)) | ((0 - (uint64_t)(d == 2)) & upto_top);
+        uint64_t m3 = (0 - (uint64_t)(d == 3)) & upto_top;
+        *rank = pop64(w->bits[sw % MW_WIN_WORDS] & m0) + pop64(w->bits[(sw + 1) % MW_WIN_WORDS] & m1) +
+                pop64(w->bits[(sw + 2) % MW_WIN_WORDS] & m2) + pop64(w->bits[(sw + 3) % MW_WIN_WORDS] & m3);
+        return 0;
+    }
     if (sw == tw) {
         r = pop64(win_word(w, s) & upto_top & ~((2ull << (s % 64u)) - 1));
     } else {
@@ -234,13 +248,12 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             coded = 1;
         } else if (type == MW_REC_ALLOC_SAME) {
             uint64_t size;
-            /* the sizes of small blocks: one or two varint bytes, read without the loop */
-            if (p < end && p[0] < 0x80) {
-                size = p[0];
-                p += 1;
-            } else if (end - p >= 2 && p[1] < 0x80) {
-                size = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
-                p += 2;
+            /* the sizes of small blocks: one or two varint bytes, read without the loop and
+             * without a branch on which (sizes fall on both sides of 128 at random) */
+            if (__builtin_expect(end - p >= 2 && !(p[0] & p[1] & 0x80), 1)) {
+                unsigned two = p[0] >> 7;
+                size = (uint64_t)(p[0] & 0x7f) | ((uint64_t)p[1] << 7 & (0 - (uint64_t)two));
+                p += 1 + two;
             } else if (mw_get_uv(&p, end, &size)) {
                 goto bad;
             }
