@@ -11,15 +11,13 @@
 /* A thread's table stays sparse while small (at most 1/LT_SPARSE_LOAD full up to
  * LT_SPARSE_CAP slots): with few live blocks a collision makes probing and deletion branch
  * unpredictably, which costs more than the table's size in cache. Bigger tables are kept at
- * most half full. The shared table's chunk tables (dense, live.c) start small and are kept up
- * to 3/4 full: there are many of them and they are off the common path. */
+ * most half full. */
 #define LT_INIT_CAP 256u
-#define LT_DENSE_INIT_CAP 16u
 #define LT_SPARSE_CAP 4096u
 #define LT_SPARSE_LOAD 32u
 /* A thread's own table holds at most this many blocks (8192 slots); more go to the shared
- * table, whose chunk tables grow independently (live.c): growing a table never pauses the
- * program for long. */
+ * table (live_shared.c), kept in small tables by address chunk: growing a table never pauses
+ * the program for long. */
 #define LT_MAX_OWN 2048u
 
 bool mw_lt_grow(mw_ltab *L);   /* caller holds the lock */
@@ -38,30 +36,31 @@ static inline void mw_lt_lock(mw_ltab *L)
 static inline void mw_lt_unlock(mw_ltab *L) { atomic_flag_clear_explicit(&L->lock, memory_order_release); }
 
 /* How many blocks a table of cap slots may hold (mw_ltab.limit, set whenever cap changes). */
-static inline uint32_t mw_lt_limit(bool dense, uint32_t cap)
+static inline uint32_t mw_lt_limit(uint32_t cap)
 {
-    if (dense) return (uint32_t)((uint64_t)cap * 3 / 4);
     return cap <= LT_SPARSE_CAP ? cap / LT_SPARSE_LOAD : cap / 2;
 }
 static inline bool mw_lt_full(const mw_ltab *L) { return L->count >= L->limit; }
 
-/* Inserts addr into table L, whose lock the caller holds; if addr was still present (a free
- * we missed), its block is returned in *old and 1. A table that cannot grow drops the block
- * (counted as lost): -1. */
-static inline __attribute__((always_inline)) int mw_lt_insert_held(mw_ltab *L, uintptr_t addr, size_t size,
-                                                                   mw_block_ref ref, mw_live_block *old)
+/* Inserts addr into table L; if addr was still present (a free we missed), its block is
+ * returned in *old and true. A table that cannot grow drops the block (counted as lost). */
+static inline __attribute__((always_inline)) bool mw_lt_insert(mw_ltab *L, uintptr_t addr, size_t size,
+                                                               mw_block_ref ref, mw_live_block *old)
 {
+    uint64_t h = mw_live_hash(addr);
+    bool had = false;
+    mw_lt_lock(L);
     if (MW_UNLIKELY(mw_lt_full(L)) && !mw_lt_grow(L)) {
+        mw_lt_unlock(L);
         mw_count_lost(1, 0);
-        return -1;
+        return false;
     }
-    uint32_t m = L->cap - 1, i = (uint32_t)mw_live_hash(addr) & m;
-    int had = 0;
+    uint32_t m = L->cap - 1, i = (uint32_t)h & m;
     for (;; i = (i + 1) & m) {
         mw_live_entry *e = &L->tab[i];
         if (e->addr == addr) {
             if (old) *old = (mw_live_block){ e->addr, e->size, { e->tidx, e->seq } };
-            had = 1;
+            had = true;
             break;
         }
         if (!e->addr) {
@@ -70,28 +69,26 @@ static inline __attribute__((always_inline)) int mw_lt_insert_held(mw_ltab *L, u
         }
     }
     L->tab[i] = (mw_live_entry){ addr, size, ref.tidx, ref.seq };
+    mw_lt_unlock(L);
     return had;
 }
 
-/* Inserts addr into table L under its lock: true when addr was still present (*old). */
-static inline __attribute__((always_inline)) bool mw_lt_insert(mw_ltab *L, uintptr_t addr, size_t size,
-                                                               mw_block_ref ref, mw_live_block *old)
+/* Removes addr from table L; its block in *out (may be NULL). False when it is not there. */
+static inline __attribute__((always_inline)) bool mw_lt_remove(mw_ltab *L, uintptr_t addr, mw_live_block *out)
 {
+    uint64_t h = mw_live_hash(addr);
     mw_lt_lock(L);
-    int had = mw_lt_insert_held(L, addr, size, ref, old);
-    mw_lt_unlock(L);
-    return had > 0;
-}
-
-/* Removes addr from table L, whose lock the caller holds; its block in *out (may be NULL).
- * False when it is not there. */
-static inline __attribute__((always_inline)) bool mw_lt_remove_held(mw_ltab *L, uintptr_t addr, mw_live_block *out)
-{
-    if (MW_UNLIKELY(!L->cap)) return false;
-    uint32_t m = L->cap - 1, i = (uint32_t)mw_live_hash(addr) & m;
+    if (MW_UNLIKELY(!L->cap)) {
+        mw_lt_unlock(L);
+        return false;
+    }
+    uint32_t m = L->cap - 1, i = (uint32_t)h & m;
     for (;; i = (i + 1) & m) {
         mw_live_entry *e = &L->tab[i];
-        if (!e->addr) return false;
+        if (!e->addr) {
+            mw_lt_unlock(L);
+            return false;
+        }
         if (e->addr == addr) break;
     }
     if (out) *out = (mw_live_block){ addr, L->tab[i].size, { L->tab[i].tidx, L->tab[i].seq } };
@@ -111,16 +108,8 @@ static inline __attribute__((always_inline)) bool mw_lt_remove_held(mw_ltab *L, 
     }
     L->tab[i].addr = 0;
     L->count--;
-    return true;
-}
-
-/* Removes addr from table L under its lock. */
-static inline __attribute__((always_inline)) bool mw_lt_remove(mw_ltab *L, uintptr_t addr, mw_live_block *out)
-{
-    mw_lt_lock(L);
-    bool r = mw_lt_remove_held(L, addr, out);
     mw_lt_unlock(L);
-    return r;
+    return true;
 }
 
 /* ---- what the hooks call ---------------------------------------------------------------- */
@@ -133,8 +122,12 @@ static inline _Atomic uint16_t *mw_live_hint_of(uintptr_t addr)
     return &mw_live_hint[((uint64_t)(addr >> 16) * 0x9E3779B97F4A7C15ull) >> (64 - MW_HINT_BITS)];
 }
 
-/* The shared table (live.c): a block that does not go to its thread's own table. */
+/* The shared table (live_shared.c): the blocks that do not go to their thread's own table. */
 bool mw_live_shared_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old);
+bool mw_live_shared_remove(uintptr_t addr, mw_live_block *out);
+void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg);
+size_t mw_live_shared_count(void);
+void mw_live_shared_init(void);
 
 /* A new block of thread t: its own table, or the shared one once that holds LT_MAX_OWN. */
 static inline __attribute__((always_inline)) bool mw_live_insert_t(mw_thread *t, uintptr_t addr, size_t size,

@@ -39,9 +39,7 @@ typedef struct mw_live_entry {
 
 /* A live-block table: open addressing behind a spinlock (live.c, live_impl.h). */
 typedef struct mw_ltab {
-    atomic_flag lock;   /* a thread's table; the shared table's chunk tables use their shard's */
-    bool dense;         /* kept up to 3/4 full (the shared table), else sparse while small */
-    bool pooled;        /* memory from the shared table's pool (live.c), not a mapping of its own */
+    atomic_flag lock;
     uint32_t cap;       /* power of two, 0 before first use */
     uint32_t count;
     uint32_t limit;     /* the most blocks cap slots may hold (live_impl.h); 0 with cap */

@@ -133,3 +133,23 @@ Test(shim_valgrind, cross_thread_tables, .timeout = 400)
     cr_expect_eq(left, 0);
     done(all, n, dir);
 }
+
+Test(shim_valgrind, shared_table_by_chunk, .timeout = 400)
+{
+    /* the shared table's chunk tables, their pool and the exit scan over them (shim_bigheap.c:
+     * 200 000 blocks, shuffled frees, an exited thread's blocks moved over): memcheck sees
+     * every access, and the trace still holds exactly what the victim left */
+    mwt_trace *all;
+    size_t n;
+    char *dir;
+    mwt_trace *t = run_under_valgrind("shim_bigheap", NULL, &all, &n, &dir);
+    size_t left = 0;
+    for (uint64_t size = 21; size <= 581; size += 16) left += mwt_live_of_size(t, size);
+    cr_expect_eq(left, 49000, "%zu", left);
+    cr_expect_eq(mwt_live_of_size(t, 200000), 32);
+    cr_expect_eq(mwt_live_of_size(t, 1500), 1000);
+    size_t from_thread = mwt_allocs_in_sizes(t, 3000, 3100, &left);
+    cr_expect_eq(from_thread, 5000);
+    cr_expect_eq(left, 2500);
+    done(all, n, dir);
+}

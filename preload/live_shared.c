@@ -1,0 +1,385 @@
+/*
+ * live_shared.c — the shared live-block table: the blocks of threads that exited and a
+ * thread's blocks beyond the first LT_MAX_OWN live ones (live_impl.h), i.e. the heap of a
+ * program with many live blocks. live.c keeps the per-thread tables and finds blocks across
+ * both.
+ *
+ * The table is kept by 64 KiB address chunk: 256 shards (by chunk hash, each behind its own
+ * lock), each a map from chunk to a small open-addressing table of that chunk's blocks. A
+ * program allocates and frees mostly in address order, so consecutive hooks find their slots
+ * in the same small table, already in the cache; one table over all blocks (by address hash)
+ * cost a cache and TLB miss per malloc and per free, about 0.8 us a block with 4 M live
+ * blocks (README, `pause`). Growing a chunk's table moves at most a few thousand entries: no
+ * long pause. An entry is 16 bytes: the chunk gives the address's upper bits.
+ *
+ * Chunk tables and maps come from a pool of big mappings (one own-range each, reach_roots.c:
+ * block addresses, never a root), in power-of-two pieces. No malloc anywhere.
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "live_impl.h"
+#include "mw_core.h"
+
+static inline void flag_lock(atomic_flag *f)
+{
+    if (MW_LIKELY(!atomic_flag_test_and_set_explicit(f, memory_order_acquire))) return;
+    mw_spin_lock_slow(f);
+}
+static inline void flag_unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
+
+/* ---- the pool ----------------------------------------------------------------------------- */
+/* Pieces of 2^POOL_MIN_SHIFT .. 2^(POOL_MIN_SHIFT + POOL_CLASSES - 1) bytes, each aligned to
+ * its size within a region, carved from POOL_REGION mappings; a freed piece waits on its
+ * class's list. */
+#define POOL_MIN_SHIFT 8u                /* 256 bytes: a chunk table of 16 slots */
+#define POOL_CLASSES 15u                 /* up to 4 MiB */
+#define POOL_REGION ((size_t)4 << 20)
+#define POOL_RELEASE ((size_t)64 << 10)  /* an emptied chunk's table this big gives its pages back */
+static struct {
+    atomic_flag lock;
+    uint8_t *base, *bump, *end;          /* the region being carved */
+    void *free_list[POOL_CLASSES];
+} pool;
+
+static inline size_t pool_size(unsigned c) { return (size_t)1 << (POOL_MIN_SHIFT + c); }
+
+static unsigned pool_class(size_t bytes)
+{
+    unsigned c = 0;
+    while (c < POOL_CLASSES && pool_size(c) < bytes) c++;
+    return c;
+}
+
+/* Puts [p, p + n) on the free lists, in aligned power-of-two pieces (n and p's offset in its
+ * region are multiples of the smallest piece). Pool lock held. */
+static void pool_spill(uint8_t *p, size_t n)
+{
+    while (n >= pool_size(0)) {
+        size_t off = (size_t)(p - pool.base);
+        unsigned c = POOL_CLASSES - 1;
+        while (c > 0 && ((off & (pool_size(c) - 1)) || pool_size(c) > n)) c--;
+        *(void **)p = pool.free_list[c];
+        pool.free_list[c] = p;
+        p += pool_size(c);
+        n -= pool_size(c);
+    }
+}
+
+/* A zeroed piece of at least `bytes` (<= 4 MiB), or NULL. */
+static void *pool_get(size_t bytes)
+{
+    unsigned c = pool_class(bytes);
+    if (c >= POOL_CLASSES) return NULL;
+    size_t sz = pool_size(c);
+    flag_lock(&pool.lock);
+    void *p = pool.free_list[c];
+    if (p) {
+        pool.free_list[c] = *(void **)p;
+        flag_unlock(&pool.lock);
+        memset(p, 0, sz);
+        return p;
+    }
+    size_t off = pool.base ? (size_t)(pool.bump - pool.base) : 0;
+    size_t aligned = (off + sz - 1) & ~(sz - 1);
+    if (!pool.base || aligned + sz > POOL_REGION) {
+        void *r = mw_real.mmap ? mw_real.mmap(NULL, POOL_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                               : MAP_FAILED;
+        if (r == MAP_FAILED) {
+            flag_unlock(&pool.lock);
+            return NULL;
+        }
+        mw_own_range_add(r, POOL_REGION);
+        if (pool.base) pool_spill(pool.bump, (size_t)(pool.end - pool.bump));
+        pool.base = pool.bump = r;
+        pool.end = pool.base + POOL_REGION;
+        off = aligned = 0;
+    }
+    pool_spill(pool.bump, aligned - off); /* the gap before an aligned piece */
+    p = pool.base + aligned;
+    pool.bump = (uint8_t *)p + sz;
+    flag_unlock(&pool.lock);
+    return p; /* never handed out before: zero */
+}
+
+/* Gives a piece back; release: its pages too, if it is big (a table that grew is not
+ * released: the next chunk to grow takes it over, and releasing costs a TLB shootdown). */
+static void pool_put(void *p, size_t bytes, bool release)
+{
+    if (!p) return;
+    unsigned c = pool_class(bytes);
+    if (release && pool_size(c) >= POOL_RELEASE) madvise(p, pool_size(c), MADV_DONTNEED);
+    flag_lock(&pool.lock);
+    *(void **)p = pool.free_list[c];
+    pool.free_list[c] = p;
+    flag_unlock(&pool.lock);
+}
+
+/* ---- a chunk's table ---------------------------------------------------------------------- */
+#define CHUNK_SHIFT 16u
+#define CHUNK_INIT_CAP 16u
+/* A block in 16 bytes: a = its offset in the chunk + 1 (17 bits) | size << 17, 0 = empty;
+ * b = tidx | seq << 16. A block whose tidx or seq does not fit (past 65 536 thread indexes,
+ * or 2^48 allocations of one) is not kept, and counted as lost; sizes are below 2^47 (the
+ * user address space). */
+#define CE_OFF_BITS 17u
+#define CE_TIDX_BITS 16u
+typedef struct chunk_entry {
+    uint64_t a, b;
+} chunk_entry;
+typedef struct chunk_tab {
+    uint32_t cap, count;  /* cap: power of two; kept at most 3/4 full */
+    chunk_entry *tab;
+} chunk_tab;
+
+static inline uintptr_t ce_addr(uintptr_t base, const chunk_entry *e)
+{
+    return base | ((e->a & ((1u << CE_OFF_BITS) - 1)) - 1);
+}
+static inline uint32_t ce_home(uintptr_t addr, uint32_t m) { return (uint32_t)mw_live_hash(addr) & m; }
+
+static bool ct_grow(chunk_tab *T, uintptr_t base)
+{
+    uint32_t ncap = T->cap * 2;
+    chunk_entry *nt = pool_get((size_t)ncap * sizeof *nt);
+    if (!nt) return false;
+    for (uint32_t i = 0; i < T->cap; i++) {
+        if (!T->tab[i].a) continue;
+        uint32_t j = ce_home(ce_addr(base, &T->tab[i]), ncap - 1);
+        while (nt[j].a) j = (j + 1) & (ncap - 1);
+        nt[j] = T->tab[i];
+    }
+    pool_put(T->tab, (size_t)T->cap * sizeof *T->tab, false);
+    T->tab = nt;
+    T->cap = ncap;
+    return true;
+}
+
+/* Inserts addr: 1 when it was still present (its block in *old), 0 when added, -1 when it
+ * cannot be kept (counted as lost). */
+static int ct_insert(chunk_tab *T, uintptr_t base, uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old)
+{
+    if (MW_UNLIKELY((ref.tidx >> CE_TIDX_BITS) || (ref.seq >> (64 - CE_TIDX_BITS)) ||
+                    ((T->count + 1) * 4 > T->cap * 3 && !ct_grow(T, base)))) {
+        mw_count_lost(1, 0);
+        return -1;
+    }
+    if (size >> (64 - CE_OFF_BITS)) size = (1ull << (64 - CE_OFF_BITS)) - 1;
+    uint64_t a = (addr - base + 1) | (uint64_t)size << CE_OFF_BITS, key = a & ((1u << CE_OFF_BITS) - 1);
+    uint32_t m = T->cap - 1, i = ce_home(addr, m);
+    int had = 0;
+    for (;; i = (i + 1) & m) {
+        chunk_entry *e = &T->tab[i];
+        if ((e->a & ((1u << CE_OFF_BITS) - 1)) == key) {
+            if (old) *old = (mw_live_block){ addr, e->a >> CE_OFF_BITS, { e->b & ((1u << CE_TIDX_BITS) - 1), e->b >> CE_TIDX_BITS } };
+            had = 1;
+            break;
+        }
+        if (!e->a) {
+            T->count++;
+            break;
+        }
+    }
+    T->tab[i] = (chunk_entry){ a, ref.tidx | ref.seq << CE_TIDX_BITS };
+    return had;
+}
+
+/* Removes addr (its block in *out, may be NULL); false when it is not there. */
+static bool ct_remove(chunk_tab *T, uintptr_t base, uintptr_t addr, mw_live_block *out)
+{
+    uint64_t key = addr - base + 1;
+    uint32_t m = T->cap - 1, i = ce_home(addr, m);
+    for (;; i = (i + 1) & m) {
+        const chunk_entry *e = &T->tab[i];
+        if (!e->a) return false;
+        if ((e->a & ((1u << CE_OFF_BITS) - 1)) == key) break;
+    }
+    if (out)
+        *out = (mw_live_block){ addr, T->tab[i].a >> CE_OFF_BITS,
+                                { T->tab[i].b & ((1u << CE_TIDX_BITS) - 1), T->tab[i].b >> CE_TIDX_BITS } };
+    /* backward-shift deletion, as in live_impl.h */
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & m;
+        if (!T->tab[j].a) break;
+        uint32_t home = ce_home(ce_addr(base, &T->tab[j]), m);
+        bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            T->tab[i] = T->tab[j];
+            i = j;
+        }
+    }
+    T->tab[i].a = 0;
+    T->count--;
+    return true;
+}
+
+/* ---- shards: chunk -> table --------------------------------------------------------------- */
+#define SHARDS 256u
+typedef struct chunk_slot {
+    uintptr_t key;      /* (address >> CHUNK_SHIFT) + 1; 0 = empty */
+    chunk_tab t;
+} chunk_slot;
+typedef struct shard {
+    _Alignas(64) atomic_flag lock;
+    uint32_t cap, used;     /* slots of the chunk map, chunks in it */
+    uint32_t last;          /* slot of the chunk found last */
+    uint64_t blocks;
+    chunk_slot *map;        /* open addressing by chunk hash */
+    chunk_entry *spare;     /* an emptied chunk's smallest table, kept for the next chunk */
+} shard;
+static shard shards[SHARDS];
+
+static inline uint64_t chunk_hash(uintptr_t key) { return mw_live_hash(key << 4); }
+static inline uintptr_t chunk_key(uintptr_t addr) { return (addr >> CHUNK_SHIFT) + 1; }
+static inline uintptr_t chunk_base(uintptr_t key) { return (key - 1) << CHUNK_SHIFT; }
+static inline shard *shard_of(uintptr_t addr) { return &shards[chunk_hash(chunk_key(addr)) >> (64 - 8)]; }
+
+/* Slot of the chunk in S's map, or -1. Shard lock held. */
+static long chunk_find(shard *S, uintptr_t key)
+{
+    if (!S->map) return -1;
+    if (S->map[S->last].key == key) return S->last;
+    uint32_t m = S->cap - 1;
+    for (uint32_t i = (uint32_t)chunk_hash(key) & m;; i = (i + 1) & m) {
+        if (S->map[i].key == key) {
+            S->last = i;
+            return i;
+        }
+        if (!S->map[i].key) return -1;
+    }
+}
+
+/* Places a chunk slot in a map of cap slots (key absent). */
+static uint32_t chunk_place(chunk_slot *map, uint32_t cap, const chunk_slot *c)
+{
+    uint32_t m = cap - 1, i = (uint32_t)chunk_hash(c->key) & m;
+    while (map[i].key) i = (i + 1) & m;
+    map[i] = *c;
+    return i;
+}
+
+/* Adds the chunk (a table of CHUNK_INIT_CAP slots), growing the map at half full. Shard lock
+ * held. -1 when memory is exhausted. */
+static long chunk_add(shard *S, uintptr_t key)
+{
+    if ((S->used + 1) * 2 > S->cap) {
+        uint32_t ncap = S->cap ? S->cap * 2 : 8;
+        chunk_slot *nm = pool_get((size_t)ncap * sizeof *nm);
+        if (!nm) return -1;
+        for (uint32_t i = 0; i < S->cap; i++)
+            if (S->map[i].key) chunk_place(nm, ncap, &S->map[i]);
+        pool_put(S->map, (size_t)S->cap * sizeof *S->map, false);
+        S->map = nm;
+        S->cap = ncap;
+    }
+    chunk_entry *tab = S->spare;
+    S->spare = NULL;
+    if (!tab && !(tab = pool_get(CHUNK_INIT_CAP * sizeof *tab))) return -1;
+    chunk_slot c = { key, { CHUNK_INIT_CAP, 0, tab } };
+    S->used++;
+    return S->last = chunk_place(S->map, S->cap, &c);
+}
+
+/* Drops the (empty) chunk in slot i: its table goes back (or becomes the spare), the map
+ * closes the hole by backward shift. Shard lock held. */
+static void chunk_drop(shard *S, uint32_t i)
+{
+    chunk_tab *T = &S->map[i].t;
+    if (T->cap == CHUNK_INIT_CAP && !S->spare)
+        S->spare = T->tab; /* every slot empty: ready for the next chunk */
+    else
+        pool_put(T->tab, (size_t)T->cap * sizeof *T->tab, true);
+    uint32_t m = S->cap - 1, j = i;
+    for (;;) {
+        j = (j + 1) & m;
+        if (!S->map[j].key) break;
+        uint32_t home = (uint32_t)chunk_hash(S->map[j].key) & m;
+        bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            S->map[i] = S->map[j];
+            i = j;
+        }
+    }
+    S->map[i].key = 0;
+    S->used--;
+    S->last = 0;
+}
+
+/* ---- what live.c calls -------------------------------------------------------------------- */
+bool mw_live_shared_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old)
+{
+    shard *S = shard_of(addr);
+    uintptr_t key = chunk_key(addr);
+    flag_lock(&S->lock);
+    long i = chunk_find(S, key);
+    if (i < 0) i = chunk_add(S, key);
+    int had = -1;
+    if (i >= 0) {
+        had = ct_insert(&S->map[i].t, chunk_base(key), addr, size, ref, old);
+        if (had == 0) S->blocks++;
+        if (had < 0 && !S->map[i].t.count) chunk_drop(S, (uint32_t)i);
+    } else {
+        mw_count_lost(1, 0);
+    }
+    flag_unlock(&S->lock);
+    return had > 0;
+}
+
+bool mw_live_shared_remove(uintptr_t addr, mw_live_block *out)
+{
+    shard *S = shard_of(addr);
+    uintptr_t key = chunk_key(addr);
+    flag_lock(&S->lock);
+    long i = chunk_find(S, key);
+    bool found = i >= 0 && ct_remove(&S->map[i].t, chunk_base(key), addr, out);
+    if (found) {
+        S->blocks--;
+        if (!S->map[i].t.count) chunk_drop(S, (uint32_t)i);
+    }
+    flag_unlock(&S->lock);
+    return found;
+}
+
+/* Every block, each shard locked while visited. */
+void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
+{
+    for (unsigned k = 0; k < SHARDS; k++) {
+        shard *S = &shards[k];
+        flag_lock(&S->lock);
+        for (uint32_t i = 0; i < S->cap; i++) {
+            const chunk_slot *c = &S->map[i];
+            if (!c->key) continue;
+            for (uint32_t j = 0; j < c->t.cap; j++) {
+                const chunk_entry *e = &c->t.tab[j];
+                if (!e->a) continue;
+                mw_live_block b = { ce_addr(chunk_base(c->key), e), e->a >> CE_OFF_BITS,
+                                    { e->b & ((1u << CE_TIDX_BITS) - 1), e->b >> CE_TIDX_BITS } };
+                fn(&b, arg);
+            }
+        }
+        flag_unlock(&S->lock);
+    }
+}
+
+size_t mw_live_shared_count(void)
+{
+    size_t n = 0;
+    for (unsigned k = 0; k < SHARDS; k++) n += __atomic_load_n(&shards[k].blocks, __ATOMIC_RELAXED);
+    return n;
+}
+
+/* At start and in a fork child: the parent's tables and pool are dropped (left mapped). */
+void mw_live_shared_init(void)
+{
+    for (unsigned i = 0; i < SHARDS; i++) {
+        atomic_flag_clear(&shards[i].lock);
+        shards[i].cap = shards[i].used = shards[i].last = 0;
+        shards[i].blocks = 0;
+        shards[i].map = NULL;
+        shards[i].spare = NULL;
+    }
+    atomic_flag_clear(&pool.lock);
+    pool.base = pool.bump = pool.end = NULL;
+    for (unsigned c = 0; c < POOL_CLASSES; c++) pool.free_list[c] = NULL;
+}
