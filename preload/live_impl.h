@@ -42,6 +42,13 @@ static inline uint32_t mw_lt_limit(uint32_t cap)
 }
 static inline bool mw_lt_full(const mw_ltab *L) { return L->count >= L->limit; }
 
+/* Backward-shift deletion (linear probing without tombstones): the entry at j, whose home
+ * slot is home, moves into the hole at i unless its home is cyclically in (i, j]. */
+static inline bool mw_moves_back(uint32_t home, uint32_t i, uint32_t j)
+{
+    return !((i <= j) ? (home > i && home <= j) : (home > i || home <= j));
+}
+
 /* Inserts addr into table L; if addr was still present (a free we missed), its block is
  * returned in *old and true. A table that cannot grow drops the block (counted as lost). */
 static inline __attribute__((always_inline)) bool mw_lt_insert(mw_ltab *L, uintptr_t addr, size_t size,
@@ -98,10 +105,7 @@ static inline __attribute__((always_inline)) bool mw_lt_remove(mw_ltab *L, uintp
         j = (j + 1) & m;
         mw_live_entry *e = &L->tab[j];
         if (!e->addr) break;
-        uint32_t home = (uint32_t)mw_live_hash(e->addr) & m;
-        /* move e into the hole at i if its home is not cyclically in (i, j] */
-        bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-        if (!in_range) {
+        if (mw_moves_back((uint32_t)mw_live_hash(e->addr) & m, i, j)) {
             L->tab[i] = *e;
             i = j;
         }

@@ -197,14 +197,11 @@ static bool ct_remove(chunk_tab *T, uintptr_t base, uintptr_t addr, mw_live_bloc
     if (out)
         *out = (mw_live_block){ addr, T->tab[i].a >> CE_OFF_BITS,
                                 { T->tab[i].b & ((1u << CE_TIDX_BITS) - 1), T->tab[i].b >> CE_TIDX_BITS } };
-    /* backward-shift deletion, as in live_impl.h */
     uint32_t j = i;
     for (;;) {
         j = (j + 1) & m;
         if (!T->tab[j].a) break;
-        uint32_t home = ce_home(ce_addr(base, &T->tab[j]), m);
-        bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-        if (!in_range) {
+        if (mw_moves_back(ce_home(ce_addr(base, &T->tab[j]), m), i, j)) {
             T->tab[i] = T->tab[j];
             i = j;
         }
@@ -294,9 +291,7 @@ static void chunk_drop(shard *S, uint32_t i)
     for (;;) {
         j = (j + 1) & m;
         if (!S->map[j].key) break;
-        uint32_t home = (uint32_t)chunk_hash(S->map[j].key) & m;
-        bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-        if (!in_range) {
+        if (mw_moves_back((uint32_t)chunk_hash(S->map[j].key) & m, i, j)) {
             S->map[i] = S->map[j];
             i = j;
         }
