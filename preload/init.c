@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,10 +34,42 @@ static _Atomic int finished;
 static _Atomic int atfork_done;
 
 
+/* The open file behind descriptor 2 when the shim started. A program may close its stderr
+ * and open a file of its own in its place (daemons do): a diagnostic written to that would
+ * change what the program writes, so it is written only while descriptor 2 is still the same
+ * file. No copy of the descriptor is kept: holding the program's stderr open would keep a
+ * reader waiting for its end (a shell's $(...)) waiting for ever. */
+static struct { _Atomic int state; dev_t dev; ino_t ino; } diag_fd; /* 0 unknown, 1 known, 2 none */
+
+static void diag_capture(void)
+{
+    struct stat st;
+    if (atomic_load(&diag_fd.state)) return;
+    if (fstat(2, &st) != 0) {
+        atomic_store(&diag_fd.state, 2);
+        return;
+    }
+    diag_fd.dev = st.st_dev;
+    diag_fd.ino = st.st_ino;
+    atomic_store(&diag_fd.state, 1);
+}
+
+static bool diag_fd_unchanged(void)
+{
+    struct stat st;
+    diag_capture();
+    return atomic_load(&diag_fd.state) == 1 && fstat(2, &st) == 0 && st.st_dev == diag_fd.dev &&
+           st.st_ino == diag_fd.ino;
+}
+
 void mw_diag(const char *fmt, ...)
 {
     char buf[1024];
     int saved = errno;
+    if (!diag_fd_unchanged()) {
+        errno = saved;
+        return;
+    }
     memcpy(buf, "memwatch: ", 10);
     va_list ap;
     va_start(ap, fmt);
@@ -132,6 +165,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     int expected = MW_ST_UNINIT;
     if (!atomic_compare_exchange_strong(&mw_state, &expected, MW_ST_INIT)) return;
     int g = mw_guard_enter();
+    diag_capture(); /* stderr as the program starts (mw_diag) */
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
     mw_real_resolve();
@@ -187,6 +221,7 @@ static void on_fork_child(void)
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_INIT);
     int g = mw_guard_enter();
+    diag_capture(); /* stderr as the program starts (mw_diag) */
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
     atomic_store(&finished, 0);

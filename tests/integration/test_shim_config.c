@@ -275,6 +275,33 @@ Test(shim_config, write_errors_counted_program_unchanged)
     mwt_run_free(&n);
 }
 
+Test(shim_config, diagnostics_never_into_a_reused_stderr)
+{
+    /* the program closes stderr and opens a file as descriptor 2; the trace write then fails
+     * (RLIMIT_FSIZE): the shim's line must not land in the program's file */
+    char shim[1200], out[1200], file[1200];
+    snprintf(shim, sizeof shim, "MW_TEST_SHIM=%s", mwt_shim());
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
+    snprintf(file, sizeof file, "%s/program.out", dir);
+    const char *env[] = { shim, out, NULL };
+    const char *argv[] = { "/bin/sh", "-c", "ulimit -f 2; LD_PRELOAD=$MW_TEST_SHIM exec \"$@\"", "sh",
+                           mwt_victim("shim_stderr_reused"), file, NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "status %d signal %d: %s", r.exit_code, r.term_signal, r.err);
+    cr_expect_str_eq(r.out, "done 0\n");
+    FILE *f = fopen(file, "r");
+    cr_assert(f != NULL);
+    char got[4096] = { 0 };
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    cr_expect_str_eq(got, "program data\n", "%zu bytes: %s", n, got);
+    mwt_trace t;
+    if (mwt_trace_load_one(dir, &t) == 0) cr_expect(!t.has_end, "the write must have failed");
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
+
 Test(shim_config, follow0_forked_child_untraced)
 {
     const char *env[] = { "MEMWATCH_FOLLOW=0", NULL };
