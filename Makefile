@@ -148,7 +148,16 @@ $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)
 
-tests-build: all $(ANALYZE_ASAN) $(UNIT_BINS) $(INTEG_BINS) $(VICTIM_BINS) $(B)/examples/leaky_server
+# Libraries victims load (tests/victims/lib/): the RTLD_DEEPBIND one, bound at load and lazily.
+VICTIM_LIBS := $(B)/tests/victims/libdeep_now.so $(B)/tests/victims/libdeep_lazy.so
+$(B)/tests/victims/libdeep_now.so: tests/victims/lib/deep.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -Wl,-z,now -Wl,-z,relro -o $@ $< $(LDFLAGS)
+$(B)/tests/victims/libdeep_lazy.so: tests/victims/lib/deep.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -Wl,-z,lazy -o $@ $< $(LDFLAGS)
+
+tests-build: all $(ANALYZE_ASAN) $(UNIT_BINS) $(INTEG_BINS) $(VICTIM_BINS) $(VICTIM_LIBS) $(B)/examples/leaky_server
 test: tests-build
 	@scripts/run-tests $(B)
 unit-tests: tests-build

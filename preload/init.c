@@ -169,6 +169,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
     mw_real_resolve();
+    mw_deepbind_init();
     Dl_info di = { 0 };
     if (dladdr((void *)mw_init, &di) && di.dli_fname) mw_self_path = di.dli_fname;
     mw_alloc_tracing = loaded_before_libc(di.dli_fbase);

@@ -85,6 +85,7 @@ static int visit(struct dl_phdr_info *info, size_t size, void *data)
     if (nmods >= MAX_MODS) return 0;
     mod *m = &mods[nmods++];
     *m = (mod){ info->dlpi_addr, lo, hi - lo, next_id++, true };
+    mw_deepbind_redirect(info); /* an object that binds past the shim (RTLD_DEEPBIND) */
     const char *path = info->dlpi_name;
     char exe[1024];
     if (!path || !*path) {

@@ -176,6 +176,11 @@ void mw_live_init(void);
  * table of exited threads' blocks (writer thread, from the registry). */
 void mw_live_thread_gone(mw_thread *t);
 
+/* deepbind.c: the allocation calls of objects loaded with RTLD_DEEPBIND go through the shim */
+struct dl_phdr_info;
+void mw_deepbind_init(void);                            /* at start, under the guard */
+void mw_deepbind_redirect(struct dl_phdr_info *info);   /* a newly seen object (modules.c) */
+
 /* stack.c (the fast path is inline here: it runs on every allocation) */
 uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0);
 

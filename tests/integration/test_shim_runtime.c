@@ -131,6 +131,35 @@ Test(shim_runtime, big_heap_shared_table_exact)
     run_free(&R);
 }
 
+/* A library loaded with RTLD_DEEPBIND binds its malloc family to libc, past the shim
+ * (shim_deepbind.c): the shim points its GOT slots at the hooks when its module scan sees it,
+ * bound at load (-z now: read-only slots) or lazily, so the library's blocks are traced and
+ * its frees of the program's blocks are seen. */
+static void deepbind_case(const char *lib)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/victims/%s", mwt_build_dir(), lib);
+    run R;
+    run_victim(&R, "shim_deepbind", path);
+    cr_expect_str_eq(R.traced.out, "deepbind bound map 0\n", "%s", lib);
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 4321), 100, "%s: %zu", lib, mwt_allocs_of_size(&R.t, 4321));
+    cr_expect_eq(mwt_live_of_size(&R.t, 4321), 40, "%s: %zu", lib, mwt_live_of_size(&R.t, 4321));
+    cr_expect_eq(mwt_live_of_size(&R.t, 800), 1, "%s: the library's calloc", lib);
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 5432), 50, "%s", lib);
+    cr_expect_eq(mwt_live_of_size(&R.t, 5432), 0, "%s: freed by the library", lib);
+    size_t maps = 0;
+    for (size_t i = 0; i < R.t.nmaps; i++)
+        if (R.t.maps[i].len == 3 * 4096 && R.t.maps[i].fd == -1 && R.t.maps[i].unmapped) maps++;
+    cr_expect_geq(maps, 1, "%s: the library's mapping, unmapped", lib);
+    run_free(&R);
+}
+
+Test(shim_runtime, deepbind_library_traced)
+{
+    deepbind_case("libdeep_now.so");
+    deepbind_case("libdeep_lazy.so");
+}
+
 Test(shim_runtime, signal_handlers_and_longjmp)
 {
     run R;
