@@ -269,7 +269,7 @@ static int decode_compact(mw_decoder *d, const uint8_t *p, size_t n, uint64_t st
     return MW_OK;
 }
 
-/* ---- CODED_RUN (version 3, TRACE-FORMAT.md 2.4) ------------------------------------------ */
+/* ---- CODED_RUN (version 3; op FREE_STEP from version 4; TRACE-FORMAT.md 2.4) ------------- */
 /* Starts expanding a run: its columns are copied (the caller's buffer does not outlive this
  * call) and its events are returned by the next calls, before any further input. */
 static int run_begin(mw_decoder *d, cur *c, mw_record *rec, uint64_t stream_offset)
@@ -368,11 +368,24 @@ static int run_next(mw_decoder *d, mw_record *rec, size_t *used, uint64_t *seq_o
         break;
     }
     case MW_OP_FREE_DIST:
-        if (run_misc(d, &v)) return run_corrupt(d, "misc column overrun");
+    case MW_OP_FREE_STEP: {
+        mw_window *w = d->win[d->cur_tidx];
+        if (op == MW_OP_FREE_DIST) {
+            if (run_misc(d, &v)) return run_corrupt(d, "misc column overrun");
+        } else {
+            /* version 4: a step from the block the last FREE_DIST / FREE_STEP named */
+            if (ver(d) < 4) return run_corrupt(d, "unknown op");
+            if (run_value(d, &d->run.rs, d->run.rs_end, &v)) return run_corrupt(d, "rank column overrun or bad symbol");
+            uint64_t s = (w ? w->far : 0) + (uint64_t)mw_unzigzag(v), top = d->seq[d->cur_tidx];
+            if (s > top) return run_corrupt(d, "bad block reference");
+            v = top - s;
+        }
         if (own_ref(d, v, &rec->u.free.ref)) return run_corrupt(d, "bad block reference");
+        if (w) w->far = rec->u.free.ref.seq;
         own_freed(d, rec->u.free.ref.seq);
         rec->type = MW_REC_FREE;
         break;
+    }
     case MW_OP_ALLOC: {
         if (run_value(d, &d->run.ss, d->run.ss_end, &v)) return run_corrupt(d, "size column overrun or bad symbol");
         if (!(d->hflags & MW_HF_NO_ADDRESSES)) return run_corrupt(d, "compact ALLOC in a trace with addresses");

@@ -206,19 +206,32 @@ static inline int own_target(const mw_window *w, const uint8_t **pp, const uint8
     return 0;
 }
 
-/* Adds an own-thread FREE of block s to the run. */
-static inline __attribute__((always_inline)) void run_free(mw_window *w, mw_run_cols *c, run_pos *k, uint64_t s)
+/* An own-thread FREE of block s: ranked if it is in the window (added to the run only with
+ * near), else coded as a distance or a step (always added). Returns 1 for the latter. */
+static inline __attribute__((always_inline)) int run_free(mw_window *w, mw_run_cols *c, run_pos *k, uint64_t s,
+                                                          int near)
 {
     uint64_t r;
     if (win_rank(w, s, &r) == 0) {
-        c->ops[k->ops++] = MW_OP_FREE_RANK;
-        c->rsym[k->rsym++] = put_value(c, k, r);
+        if (near) {
+            c->ops[k->ops++] = MW_OP_FREE_RANK;
+            c->rsym[k->rsym++] = put_value(c, k, r);
+        }
         w->bits[(s / 64u) % MW_WIN_WORDS] &= ~(1ull << (s % 64u)); /* s is in the window */
+        return 0;
+    }
+    /* older than the window: its distance back, or its step from the last such free */
+    uint64_t dist = w->top - s, step = mw_zigzag((int64_t)(s - w->far));
+    if (step < dist) {
+        c->ops[k->ops++] = MW_OP_FREE_STEP;
+        c->rsym[k->rsym++] = put_value(c, k, step);
     } else {
         c->ops[k->ops++] = MW_OP_FREE_DIST;
-        put_misc(c, k, w->top - s);
-        mw_win_free(w, s);
+        put_misc(c, k, dist);
     }
+    w->far = s;
+    mw_win_free(w, s);
+    return 1;
 }
 
 POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok,
@@ -226,6 +239,9 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
 {
     const uint8_t *end = p + n, *plain = p; /* plain: start of bytes not yet emitted */
     const uint8_t *run_start = NULL;        /* first record of the current run */
+    uint64_t far0 = w->far;                 /* w->far when the run began: a run left as plain
+                                               records must not move it (only coded FREE ops
+                                               do, on the reader's side) */
     run_pos k;
     pos_reset(&k);
     if (!*ok) {
@@ -243,9 +259,11 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
         if (type >= MW_REC_FREE_NEAR) {
             uint64_t d = type - MW_REC_FREE_NEAR;
             if (d > w->top) goto bad;
-            if (!run_start) run_start = rec;
-            run_free(w, c, &k, w->top - d);
-            coded = 1;
+            uint64_t far_before = w->far;
+            if (run_free(w, c, &k, w->top - d, code) || code) {
+                if (!run_start) { run_start = rec; far0 = far_before; }
+                coded = 1;
+            }
         } else if (type == MW_REC_ALLOC_SAME) {
             uint64_t size;
             /* the sizes of small blocks: one or two varint bytes, read without the loop and
@@ -257,11 +275,13 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             } else if (mw_get_uv(&p, end, &size)) {
                 goto bad;
             }
-            if (!run_start) run_start = rec;
-            c->ops[k.ops++] = MW_OP_ALLOC;
-            c->ssym[k.ssym++] = put_value(c, &k, size);
             mw_win_new(w);
-            coded = 1;
+            if (code) {
+                if (!run_start) { run_start = rec; far0 = w->far; }
+                c->ops[k.ops++] = MW_OP_ALLOC;
+                c->ssym[k.ssym++] = put_value(c, &k, size);
+                coded = 1;
+            }
         } else {
             uint64_t len;
             if (mw_get_uv(&p, end, &len) || len > (uint64_t)(end - p)) goto bad;
@@ -278,6 +298,7 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
                         if (run_start && k.ops < MW_RUN_MIN_OPS) {
                             pos_reset(&k);
                             run_start = NULL;
+                            w->far = far0;
                         }
                         if (!run_start) {
                             if (rec > plain) emit(ctx, plain, (size_t)(rec - plain), 0);
@@ -287,7 +308,8 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
                     }
                     c->now = v;
                 }
-                if (!run_start) run_start = rec;
+                if (!code) break;
+                if (!run_start) { run_start = rec; far0 = w->far; }
                 c->ops[k.ops++] = MW_OP_TIME;
                 put_misc(c, &k, v);
                 coded = 1;
@@ -295,9 +317,11 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             case MW_REC_FREE:
                 if (own_target(w, &q, pend, &s)) goto bad;
                 if (s) {
-                    if (!run_start) run_start = rec;
-                    run_free(w, c, &k, s);
-                    coded = 1;
+                    uint64_t far_before = w->far;
+                    if (run_free(w, c, &k, s, code) || code) {
+                        if (!run_start) { run_start = rec; far0 = far_before; }
+                        coded = 1;
+                    }
                 }
                 break;
             case MW_REC_ALLOC:
@@ -327,10 +351,7 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
             }
         }
         if (coded) {
-            if (!code) {
-                pos_reset(&k); /* only the window was wanted */
-                run_start = NULL;
-            } else if (k.ops == MW_RUN_MAX_OPS) {
+            if (k.ops == MW_RUN_MAX_OPS) {
                 if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
                 emit_run(c, &k, emit, ctx);
                 plain = p;
@@ -346,6 +367,7 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
                 plain = rec;
             } else {
                 pos_reset(&k); /* too short: its records stay as they are */
+                w->far = far0;
             }
             run_start = NULL;
         }
@@ -359,6 +381,8 @@ POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, 
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
         emit_run(c, &k, emit, ctx);
         plain = end;
+    } else if (run_start) {
+        w->far = far0; /* too short: plain records */
     }
     if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
     return;
@@ -368,10 +392,12 @@ bad:
     c->tid_known = 0;
     /* the run before the bad record parsed fine (both sides' windows agree up to it); from the
      * bad record on, everything is copied */
-    if (run_start && code && k.ops >= MW_RUN_MIN_OPS) {
+    if (run_start && k.ops >= MW_RUN_MIN_OPS) {
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
         emit_run(c, &k, emit, ctx);
         plain = rec;
+    } else if (run_start) {
+        w->far = far0;
     }
     if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
 }

@@ -1,5 +1,5 @@
 /*
- * mw_runs.h — coded runs (trace format version 3, TRACE-FORMAT.md 2.4): the per-thread rank
+ * mw_runs.h — coded runs (trace format version 3 and 4, TRACE-FORMAT.md 2.4): the per-thread rank
  * window, the value symbols, and the CODED_RUN coder.
  *
  * A CODED_RUN record holds a run of one thread's small allocation events (own-thread FREEs,
@@ -11,7 +11,11 @@
  * zstd block. The shim's writer builds runs off the program's threads (mw_runs_code); the
  * decoder expands them (mw_decode.c). Both keep the same window per thread index, updated by
  * every ALLOC/REALLOC/FREE of that thread's own stream, so the rank means the same on both
- * sides whatever other threads do. No allocation here: the shim links this file.
+ * sides whatever other threads do. A free of a block older than the window is coded as its
+ * distance back, or (version 4) as its step from the block the thread's previous such free
+ * named, whichever is smaller: a program that frees a big structure in the order it built it
+ * steps by the same few blocks each time, which zstd codes in next to nothing. No allocation
+ * here: the shim links this file.
  */
 #ifndef MW_RUNS_H
 #define MW_RUNS_H
@@ -27,6 +31,7 @@
  * not freed in this thread's own stream yet (a block freed by another thread stays set). */
 typedef struct mw_window {
     uint64_t top;                   /* this thread's ALLOC/REALLOC count (latest block's seq) */
+    uint64_t far;                   /* the block the thread's last FREE_DIST / FREE_STEP op freed */
     uint64_t bits[MW_WIN_WORDS];
 } mw_window;
 
@@ -88,7 +93,9 @@ enum mw_run_op {
     MW_OP_ALLOC = 1,      /* ALLOC_SAME of size sym(size column) */
     MW_OP_TIME = 2,       /* TIME, t_ns as a varint in the misc column */
     MW_OP_FREE_DIST = 3,  /* FREE of the own block at distance uv(misc) (outside the window) */
+    MW_OP_FREE_STEP = 4,  /* version 4: FREE of the own block far + unzigzag(sym(rank column)) */
 };
+#define MW_RUN_OPS_V3 4u  /* ops 0..3 exist in version 3 streams, 0..4 from version 4 */
 
 /* Column buffers of one run (writer side). */
 #define MW_RUN_MAX_OPS 32768u
@@ -120,14 +127,16 @@ typedef struct mw_run_cols {
  * block after them (a column of a coded run). */
 typedef void (*mw_run_emit)(void *ctx, const uint8_t *p, size_t n, int block_end);
 
-/* Copies one thread's records p[0..n) (whole records, version 3, as the shim encodes them)
- * to emit, with the runs of own-thread FREE / ALLOC_SAME / TIME records replaced by
- * CODED_RUN records, updating the thread's window. If a record does not parse, *ok is
- * cleared and the rest is copied unchanged: the window can no longer be trusted, and the
- * caller must copy this thread's records unchanged from then on (with *ok clear, this
- * function does only that). code = 0: no runs, the records are only parsed to keep the window
- * (a writer codes runs only while they pay: not while the records repeat, where the plain
- * records give zstd's match finder longer matches). With cols->drop_same_time, TIME records
+/* Copies one thread's records p[0..n) (whole records, as the shim encodes them) to emit, with
+ * the runs of own-thread FREE / ALLOC_SAME / TIME records replaced by CODED_RUN records,
+ * updating the thread's window. If a record does not parse, *ok is cleared and the rest is
+ * copied unchanged: the window can no longer be trusted, and the caller must copy this
+ * thread's records unchanged from then on (with *ok clear, this function does only that).
+ * code = 0: only runs of frees older than the window are coded, the other records only keep
+ * the window (a writer codes runs only while they pay: not while the records repeat, where
+ * the plain records give zstd's match finder longer matches; a teardown that frees blocks in
+ * the order they were made does not repeat as plain records, whose distances all differ,
+ * and its steps code in next to nothing). With cols->drop_same_time, TIME records
  * equal to cols->now are left out; with cols->delta_tids, THREAD_STARTs become
  * THREAD_START_Ds. */
 void mw_runs_code(mw_window *w, mw_run_cols *cols, const uint8_t *p, size_t n, int *ok,

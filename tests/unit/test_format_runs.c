@@ -525,6 +525,9 @@ Test(format_runs, forged_runs_are_corruption)
     static const uint8_t bad_op[] = { 1, 0, 0, 0, 0, 9 };
     static const uint8_t far[] = { 1, 0, 0, 0, 1, MW_OP_FREE_DIST, 5 };  /* distance 5 of 1 */
     static const uint8_t no_misc[] = { 1, 0, 0, 0, 0, MW_OP_TIME };
+    static const uint8_t step_far[] = { 1, 1, 0, 0, 0, MW_OP_FREE_STEP, 10 }; /* step +5 from 0, of 1 */
+    static const uint8_t step_neg[] = { 1, 1, 0, 0, 0, MW_OP_FREE_STEP, 1 };  /* step -1 from 0 */
+    static const uint8_t step_nosym[] = { 1, 0, 0, 0, 0, MW_OP_FREE_STEP };
     static const struct { const uint8_t *p; size_t n; const char *what; } cases[] = {
         { overrun, sizeof overrun, "column lengths overrun" },
         { bad_sym, sizeof bad_sym, "bad symbol" },
@@ -533,6 +536,9 @@ Test(format_runs, forged_runs_are_corruption)
         { bad_op, sizeof bad_op, "unknown op" },
         { far, sizeof far, "bad block reference" },
         { no_misc, sizeof no_misc, "misc column overrun" },
+        { step_far, sizeof step_far, "bad block reference" },
+        { step_neg, sizeof step_neg, "bad block reference" },
+        { step_nosym, sizeof step_nosym, "rank column overrun" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int st = decode_forged(cases[i].p, cases[i].n, err, sizeof err, 1);
@@ -546,6 +552,94 @@ Test(format_runs, forged_runs_are_corruption)
     /* a valid one: free rank 0 (the ALLOC), then an ALLOC of size 300 (symbol 16+8*4+1, 5 bits 12) */
     static const uint8_t good[] = { 2, 1, 1, 1, 0, MW_OP_FREE_RANK, MW_OP_ALLOC, 0, 49, 12 };
     cr_assert_eq(decode_forged(good, sizeof good, err, sizeof err, 1), MW_EOF, "%s", err);
+    /* and a step of +1 from block 0: the ALLOC's block */
+    static const uint8_t good_step[] = { 1, 1, 0, 0, 0, MW_OP_FREE_STEP, 2 };
+    cr_assert_eq(decode_forged(good_step, sizeof good_step, err, sizeof err, 1), MW_EOF, "%s", err);
+}
+
+/* FREE_STEP came with version 4: in a version 3 stream it is an unknown op. */
+Test(format_runs, version_3_has_no_free_step)
+{
+    mw_decoder d;
+    mw_decoder_init(&d);
+    uint8_t pre[MW_PREAMBLE_LEN], b[256];
+    mw_enc_preamble(pre, sizeof pre);
+    pre[8] = 3;
+    cr_assert_eq(mw_decode_preamble(&d, pre, sizeof pre, NULL), MW_OK);
+    size_t n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_NO_ADDRESSES, "x", 1, "", 0);
+    mw_alloc_last last = { 0 };
+    n += mw_enc_alloc_noaddr_hot(b + n, 0, 8, 1, &last);
+    static const uint8_t payload[] = { 1, 1, 0, 0, 0, MW_OP_FREE_STEP, 2 };
+    n += mw_enc_raw(b + n, sizeof b - n, MW_REC_CODED_RUN, payload, sizeof payload);
+    mw_record rec;
+    size_t off = 0, used;
+    int st;
+    while ((st = mw_decode_record(&d, b + off, n - off, off, &rec, &used, NULL)) == MW_OK) off += used;
+    cr_assert_eq(st, MW_CORRUPT, "status %d", st);
+    cr_assert(strstr(d.err, "unknown op"), "%s", d.err);
+    mw_decoder_free(&d);
+}
+
+/* A program that frees a big structure in the order it built it (and another the other way):
+ * frees far older than the window, each a step of the same few blocks from the last, coded in
+ * runs even with the coder off for everything else (plain records of such frees do not
+ * repeat), and decoded back to the same events. */
+Test(format_runs, teardown_in_order_coded_as_steps)
+{
+    for (int code = 0; code < 2; code++) {
+        static buf in;
+        stream_pair sp;
+        memset(&sp, 0, sizeof sp);
+        in.n = 0;
+        uint8_t b[256];
+        size_t n = mw_enc_preamble(b, sizeof b);
+        put(&sp.plain, b, n);
+        put(&sp.coded, b, n);
+        n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
+        put(&sp.plain, b, n);
+        put(&sp.coded, b, n);
+        mw_alloc_last last = { 0 };
+        enum { N = 60000 };
+        for (uint64_t i = 0; i < N; i++) put(&in, b, mw_enc_alloc_noaddr_hot(b, 0, 16 + i % 48, 1, &last));
+        size_t allocs_end = in.n;
+        for (uint64_t s = 2; s <= N; s += 2) put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, s }, 0, N));
+        for (int64_t s = N - 1; s >= 1; s -= 2) put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, (uint64_t)s }, 0, N));
+        mw_window w;
+        memset(&w, 0, sizeof w);
+        int ok = 1;
+        put(&sp.plain, in.p, in.n);
+        for (size_t at = 0; at < in.n;) { /* in the writer's pieces, whole records */
+            size_t end = at + 65536 < in.n ? at + 65536 : in.n;
+            if (end < in.n) {
+                size_t r = at; /* the last record boundary before `end` */
+                while (r < end) {
+                    size_t len = in.p[r] >= MW_REC_FREE_NEAR ? 1
+                               : in.p[r] == MW_REC_ALLOC_SAME ? (in.p[r + 1] < 0x80 ? 2u : 3u) : 0;
+                    if (!len) { /* FREE: type, uv length, payload */
+                        const uint8_t *q = in.p + r + 1;
+                        uint64_t l;
+                        cr_assert_eq(mw_get_uv(&q, in.p + in.n, &l), 0);
+                        len = (size_t)(q - (in.p + r)) + (size_t)l;
+                    }
+                    if (r + len > end) break;
+                    r += len;
+                }
+                end = r;
+            }
+            mw_runs_code(&w, &g_cols, in.p + at, end - at, &ok, code, emit_buf, &sp.coded);
+            cr_assert(ok);
+            at = end;
+        }
+        size_t runs;
+        same_events(&sp, &runs);
+        cr_assert_gt(runs, 0, "code %d", code);
+        /* the frees: next to nothing once compressed, where plain records take a byte each */
+        buf frees_plain = { in.p + allocs_end, in.n - allocs_end, in.n - allocs_end, { 0 }, 0 };
+        size_t zc = zsize(&sp.coded), zp = zsize(&frees_plain);
+        cr_assert_lt(zc * 20, zp, "code %d: whole coded stream %zu bytes, the plain frees alone %zu", code, zc, zp);
+        free(sp.plain.p);
+        free(sp.coded.p);
+    }
 }
 
 /* In a version 2 stream type 0x18 is unassigned: skipped by its length. */
