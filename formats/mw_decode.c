@@ -699,6 +699,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         }
         if (c.bad) break;
         rec->u.reach.count = count;
+        rec->u.reach.seq_delta = ver(d) >= 4;
         rec->u.reach.entries.ptr = start;
         rec->u.reach.entries.len = (size_t)(c.p - start);
         rec->u.reach.addrs.ptr = NULL;
@@ -746,12 +747,15 @@ void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec)
         it->left = rec->u.reach.count;
         it->ap = rec->u.reach.addrs.ptr;
         it->aend = it->ap ? it->ap + rec->u.reach.addrs.len : NULL;
+        it->seq_delta = rec->u.reach.seq_delta;
     } else {
         it->p = it->end = NULL;
         it->ap = it->aend = NULL;
         it->left = 0;
+        it->seq_delta = 0;
     }
     it->prev_addr = 0;
+    it->prev_seq = 0;
 }
 
 int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e)
@@ -760,6 +764,8 @@ int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e)
     cur c = { it->p, it->end, 0 };
     e->ref.tidx = rd_uv(&c);
     e->ref.seq = rd_uv(&c);
+    if (it->seq_delta) e->ref.seq = it->prev_seq + (uint64_t)mw_unzigzag(e->ref.seq);
+    it->prev_seq = e->ref.seq;
     e->kind = rd_uv(&c);
     e->addr = 0;
     if (it->ap) {

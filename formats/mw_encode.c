@@ -403,14 +403,15 @@ size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n,
     if (done) *done = 0;
     if (!dst || (n && !e)) return 0;
     size_t body = 0, k = 0;
-    uint64_t prev = 0;
+    uint64_t prev = 0, prev_seq = 0;
     for (; k < n; k++) {
-        size_t es = uv_size(e[k].ref.tidx) + uv_size(e[k].ref.seq) + uv_size(e[k].kind) +
-                    uv_size(mw_zigzag((int64_t)(e[k].addr - prev)));
+        size_t es = uv_size(e[k].ref.tidx) + uv_size(mw_zigzag((int64_t)(e[k].ref.seq - prev_seq))) +
+                    uv_size(e[k].kind) + uv_size(mw_zigzag((int64_t)(e[k].addr - prev)));
         size_t len = uv_size(k + 1) + body + es;
         if (len > MW_MAX_RECORD_PAYLOAD || 1 + uv_size(len) + len > cap) break;
         body += es;
         prev = e[k].addr;
+        prev_seq = e[k].ref.seq;
     }
     if (k == 0 && n > 0) return 0;
     size_t len = uv_size(k) + body;
@@ -420,9 +421,11 @@ size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n,
     *p++ = MW_REC_REACH;
     p = put_uv(p, len);
     p = put_uv(p, k);
+    prev_seq = 0;
     for (size_t i = 0; i < k; i++) {
         p = put_uv(p, e[i].ref.tidx);
-        p = put_uv(p, e[i].ref.seq);
+        p = put_uv(p, mw_zigzag((int64_t)(e[i].ref.seq - prev_seq))); /* version 4 */
+        prev_seq = e[i].ref.seq;
         p = put_uv(p, e[i].kind);
     }
     prev = 0;

@@ -26,7 +26,7 @@
 
 #define MW_MAGIC "MEMWATCH"
 #define MW_MAGIC_LEN 8
-#define MW_FORMAT_VERSION 4u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op */
+#define MW_FORMAT_VERSION 4u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op, REACH seqs as deltas */
 #define MW_PREAMBLE_LEN 12u /* magic + u16 version + u16 reserved */
 
 /* Largest payload a conforming writer emits; readers reject larger lengths as corruption. */
@@ -205,6 +205,7 @@ typedef struct mw_record {
             uint64_t count;
             mw_bytes entries;   /* iterate with mw_reach_next */
             mw_bytes addrs;     /* address section (len 0: absent, entries get addr 0) */
+            int seq_delta;      /* version 4: each seq against the previous entry's */
         } reach;
         struct { uint64_t events, bytes; } lost;
         struct { uint64_t child_pid; } fork;
@@ -489,7 +490,8 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
 typedef struct mw_reach_iter {
     const uint8_t *p, *end;
     const uint8_t *ap, *aend;   /* address section (ap == NULL: none) */
-    uint64_t left, prev_addr;
+    uint64_t left, prev_addr, prev_seq;
+    int seq_delta;
 } mw_reach_iter;
 void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec);
 int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e);

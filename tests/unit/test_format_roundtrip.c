@@ -574,7 +574,7 @@ Test(format_roundtrip, no_addresses_layout)
     size_t a3 = mw_enc_alloc_noaddr(buf + len, sizeof buf - len, MW_AK_MALLOC, 1, 0);
     cr_assert_eq(a3, 5); /* type, length, three one-byte fields */
     len += a3;
-    static const uint8_t old_reach[] = { 1, 0, 2, MW_REACH_DEFINITE };
+    static const uint8_t old_reach[] = { 1, 0, 4, MW_REACH_DEFINITE }; /* seq 2 (an sv delta from 0) */
     len += mw_enc_raw(buf + len, sizeof buf - len, MW_REC_REACH, old_reach, sizeof old_reach);
     mw_reach_entry re = { { 0, 3 }, MW_REACH_REACHABLE, 0x55550000u };
     len += mw_enc_reach(buf + len, sizeof buf - len, &re, 1, NULL);
@@ -619,6 +619,47 @@ Test(format_roundtrip, no_addresses_layout)
     }
     cr_assert_eq(off, len);
     mw_decoder_free(&d);
+}
+
+/* REACH seqs: version 4 writes each as a delta against the previous entry's (blocks listed by
+ * address are mostly in allocation order: small, repeating deltas); a version 3 stream holds
+ * them whole. */
+Test(format_roundtrip, reach_seq_deltas_from_version_4)
+{
+    mw_reach_entry in[5] = { { { 0, 7 }, MW_REACH_DEFINITE, 0x1000 }, { { 0, 9 }, MW_REACH_REACHABLE, 0x1040 },
+                             { { 2, 3 }, MW_REACH_INDIRECT, 0x1080 }, { { 0, 11 }, MW_REACH_DEFINITE, 0x10c0 },
+                             { { 0, 1000000 }, MW_REACH_DEFINITE, 0x2000 } };
+    uint8_t buf[256];
+    size_t done, n = mw_enc_reach(buf, sizeof buf, in, 5, &done);
+    cr_assert_eq(done, 5);
+    cr_assert_eq(buf[3], 0);    /* tidx 0, then seq 7 as sv: 14 */
+    cr_assert_eq(buf[4], 14);
+    cr_assert_eq(buf[7], 4);    /* +2 */
+    for (unsigned v = 3; v <= 4; v++) {
+        mw_decoder d;
+        mw_decoder_init(&d);
+        uint8_t pre[MW_PREAMBLE_LEN];
+        mw_enc_preamble(pre, sizeof pre);
+        pre[8] = (uint8_t)v;
+        cr_assert_eq(mw_decode_preamble(&d, pre, sizeof pre, NULL), MW_OK);
+        mw_record r;
+        size_t used;
+        cr_assert_eq(mw_decode_record(&d, buf, n, 0, &r, &used, NULL), MW_OK, "%s", d.err);
+        mw_reach_iter it;
+        mw_reach_entry x;
+        mw_reach_iter_init(&it, &r);
+        for (int i = 0; i < 5; i++) {
+            cr_assert_eq(mw_reach_next(&it, &x), 1);
+            cr_assert_eq(x.ref.tidx, in[i].ref.tidx);
+            cr_assert_eq(x.kind, in[i].kind);
+            cr_assert_eq(x.addr, in[i].addr);
+            /* version 3 reads the same bytes as whole seqs: the sv of 7 is 14 */
+            if (v == 4) cr_assert_eq(x.ref.seq, in[i].ref.seq, "entry %d", i);
+            else if (i == 0) cr_assert_eq(x.ref.seq, 14);
+        }
+        cr_assert_eq(mw_reach_next(&it, &x), 0);
+        mw_decoder_free(&d);
+    }
 }
 
 /* MW_HF_SQL_CTX_DELTA: SQL_BEGIN/SQL_END ctx fields are per-thread deltas; the decoder gives
