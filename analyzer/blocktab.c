@@ -6,9 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A big table (GROUPED_BITS or more: past the caches) keeps runs of GROUP consecutive
+ * sequence numbers in order in an aligned group of slots, the groups spread by Fibonacci
+ * hashing: a program's blocks are freed (and its exit verdicts listed) mostly in the order
+ * they were made, so consecutive lookups land in the same few cache lines instead of a miss
+ * each (bigheap's 2 M verdicts and frees: 10 s -> 6.5 s). A small table, which the caches
+ * hold anyway, hashes every seq on its own: there a few live blocks spread over a few dozen
+ * seqs would crowd into the same groups. */
+#define GROUP_BITS 5u
+#define GROUPED_BITS 16u
 static inline size_t home(uint64_t seq, unsigned bits)
 {
-    return (size_t)((seq * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    if (bits < GROUPED_BITS) return (size_t)((seq * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    size_t group = (size_t)(((seq >> GROUP_BITS) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    return (group & ~(((size_t)1 << GROUP_BITS) - 1)) | (size_t)(seq & ((1u << GROUP_BITS) - 1));
 }
 
 static bool grow(mw_btab *t)

@@ -67,6 +67,58 @@ Test(tables, hmap_matches_a_reference)
     mw_hmap_free(&m);
 }
 
+/* A table past 2^16 slots keeps runs of consecutive seqs together (blocktab.c): a big heap
+ * built in order, freed every other block, then at random, then refilled, against a
+ * reference, across the growths that switch hashing on. */
+Test(tables, blocktab_big_in_order)
+{
+    enum { N = 300000 };
+    static bool present[N + 1];
+    memset(present, 0, sizeof present);
+    mw_btab t = {0};
+    size_t count = 0;
+    bool added;
+    for (uint64_t s = 1; s <= N; s++) {
+        mw_block *b = mw_btab_put(&t, s, &added);
+        cr_assert(b && added);
+        b->size = s * 3;
+        present[s] = true;
+        count++;
+    }
+    cr_assert_geq(t.bits, 16);
+    for (uint64_t s = 2; s <= N; s += 2) {
+        cr_assert(mw_btab_del(&t, s, NULL));
+        present[s] = false;
+        count--;
+    }
+    for (int k = 0; k < 100000; k++) {
+        uint64_t s = 1 + next() % N;
+        mw_block out;
+        bool was = mw_btab_del(&t, s, &out);
+        cr_assert_eq(was, present[s], "seq %llu", (unsigned long long)s);
+        if (was) {
+            cr_assert_eq(out.size, s * 3);
+            count--;
+        }
+        present[s] = false;
+        if (next() % 3 == 0) {
+            s = 1 + next() % N;
+            mw_block *b = mw_btab_put(&t, s, &added);
+            cr_assert_eq(added, !present[s]);
+            if (added) count++;
+            b->size = s * 3;
+            present[s] = true;
+        }
+    }
+    cr_assert_eq(t.count, count);
+    for (uint64_t s = 1; s <= N; s++) {
+        mw_block *b = mw_btab_get(&t, s);
+        cr_assert_eq(b != NULL, present[s], "seq %llu", (unsigned long long)s);
+        if (b) cr_assert_eq(b->size, s * 3);
+    }
+    mw_btab_free(&t);
+}
+
 Test(tables, blocktab_matches_a_reference)
 {
     static uint64_t size[UNIVERSE + 1];
