@@ -28,12 +28,8 @@ static inline uint64_t mw_live_hash(uintptr_t a)
     return h ^ (h >> 32);
 }
 
-static inline void mw_lt_lock(mw_ltab *L)
-{
-    if (MW_LIKELY(!atomic_flag_test_and_set_explicit(&L->lock, memory_order_acquire))) return;
-    mw_spin_lock_slow(&L->lock);
-}
-static inline void mw_lt_unlock(mw_ltab *L) { atomic_flag_clear_explicit(&L->lock, memory_order_release); }
+static inline void mw_lt_lock(mw_ltab *L) { mw_spin_lock(&L->lock); }
+static inline void mw_lt_unlock(mw_ltab *L) { mw_spin_unlock(&L->lock); }
 
 /* How many blocks a table of cap slots may hold (mw_ltab.limit, set whenever cap changes). */
 static inline uint32_t mw_lt_limit(uint32_t cap)

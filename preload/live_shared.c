@@ -21,13 +21,6 @@
 #include "live_impl.h"
 #include "mw_core.h"
 
-static inline void flag_lock(atomic_flag *f)
-{
-    if (MW_LIKELY(!atomic_flag_test_and_set_explicit(f, memory_order_acquire))) return;
-    mw_spin_lock_slow(f);
-}
-static inline void flag_unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
-
 /* ---- the pool ----------------------------------------------------------------------------- */
 /* Pieces of 2^POOL_MIN_SHIFT .. 2^(POOL_MIN_SHIFT + POOL_CLASSES - 1) bytes, each aligned to
  * its size within a region, carved from POOL_REGION mappings; a freed piece waits on its
@@ -72,11 +65,11 @@ static void *pool_get(size_t bytes)
     unsigned c = pool_class(bytes);
     if (c >= POOL_CLASSES) return NULL;
     size_t sz = pool_size(c);
-    flag_lock(&pool.lock);
+    mw_spin_lock(&pool.lock);
     void *p = pool.free_list[c];
     if (p) {
         pool.free_list[c] = *(void **)p;
-        flag_unlock(&pool.lock);
+        mw_spin_unlock(&pool.lock);
         memset(p, 0, sz);
         return p;
     }
@@ -86,7 +79,7 @@ static void *pool_get(size_t bytes)
         void *r = mw_real.mmap ? mw_real.mmap(NULL, POOL_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                                : MAP_FAILED;
         if (r == MAP_FAILED) {
-            flag_unlock(&pool.lock);
+            mw_spin_unlock(&pool.lock);
             return NULL;
         }
         mw_own_range_add(r, POOL_REGION);
@@ -98,7 +91,7 @@ static void *pool_get(size_t bytes)
     pool_spill(pool.bump, aligned - off); /* the gap before an aligned piece */
     p = pool.base + aligned;
     pool.bump = (uint8_t *)p + sz;
-    flag_unlock(&pool.lock);
+    mw_spin_unlock(&pool.lock);
     return p; /* never handed out before: zero */
 }
 
@@ -109,10 +102,10 @@ static void pool_put(void *p, size_t bytes, bool release)
     if (!p) return;
     unsigned c = pool_class(bytes);
     if (release && pool_size(c) >= POOL_RELEASE) madvise(p, pool_size(c), MADV_DONTNEED);
-    flag_lock(&pool.lock);
+    mw_spin_lock(&pool.lock);
     *(void **)p = pool.free_list[c];
     pool.free_list[c] = p;
-    flag_unlock(&pool.lock);
+    mw_spin_unlock(&pool.lock);
 }
 
 /* ---- a chunk's table ---------------------------------------------------------------------- */
@@ -306,7 +299,7 @@ bool mw_live_shared_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_liv
 {
     shard *S = shard_of(addr);
     uintptr_t key = chunk_key(addr);
-    flag_lock(&S->lock);
+    mw_spin_lock(&S->lock);
     long i = chunk_find(S, key);
     if (i < 0) i = chunk_add(S, key);
     int had = -1;
@@ -317,7 +310,7 @@ bool mw_live_shared_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_liv
     } else {
         mw_count_lost(1, 0);
     }
-    flag_unlock(&S->lock);
+    mw_spin_unlock(&S->lock);
     return had > 0;
 }
 
@@ -325,14 +318,14 @@ bool mw_live_shared_remove(uintptr_t addr, mw_live_block *out)
 {
     shard *S = shard_of(addr);
     uintptr_t key = chunk_key(addr);
-    flag_lock(&S->lock);
+    mw_spin_lock(&S->lock);
     long i = chunk_find(S, key);
     bool found = i >= 0 && ct_remove(&S->map[i].t, chunk_base(key), addr, out);
     if (found) {
         S->blocks--;
         if (!S->map[i].t.count) chunk_drop(S, (uint32_t)i);
     }
-    flag_unlock(&S->lock);
+    mw_spin_unlock(&S->lock);
     return found;
 }
 
@@ -341,7 +334,7 @@ void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void 
 {
     for (unsigned k = 0; k < SHARDS; k++) {
         shard *S = &shards[k];
-        flag_lock(&S->lock);
+        mw_spin_lock(&S->lock);
         for (uint32_t i = 0; i < S->cap; i++) {
             const chunk_slot *c = &S->map[i];
             if (!c->key) continue;
@@ -353,7 +346,7 @@ void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void 
                 fn(&b, arg);
             }
         }
-        flag_unlock(&S->lock);
+        mw_spin_unlock(&S->lock);
     }
 }
 

@@ -169,6 +169,12 @@ static inline void mw_commit_fast(mw_thread *t, size_t used)
 /* ring.c: contended spinlock (pause, then sleep: with more threads than cores the holder may
  * be preempted, and waiters that stay runnable would keep it off the CPU) */
 void mw_spin_lock_slow(atomic_flag *f);
+static inline void mw_spin_lock(atomic_flag *f)
+{
+    if (MW_LIKELY(!atomic_flag_test_and_set_explicit(f, memory_order_acquire))) return;
+    mw_spin_lock_slow(f);
+}
+static inline void mw_spin_unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
 
 /* live.c (the hooks' operations are inline in live_impl.h) */
 void mw_live_init(void);

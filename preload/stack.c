@@ -134,9 +134,9 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
                               bool *created)
 {
     node_shard *s = &nshards[h >> 58];
-    if (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire)) mw_spin_lock_slow(&s->lock);
+    mw_spin_lock(&s->lock);
     if ((s->count + 1) * 4 > s->cap * 3 && !grow(s)) {
-        atomic_flag_clear_explicit(&s->lock, memory_order_release);
+        mw_spin_unlock(&s->lock);
         return 0;
     }
     uint32_t m = s->cap - 1, i = (uint32_t)h & m;
@@ -144,18 +144,18 @@ static uint64_t intern_global(mw_thread *t, uint64_t parent, uint64_t ip, uint64
     for (; s->tab[i].b; i = (i + 1) & m) {
         if (s->tab[i].a == key.a && (s->tab[i].b & ((1ull << 24) - 1)) == key.b) {
             uint64_t id = node_id(&s->tab[i]);
-            atomic_flag_clear_explicit(&s->lock, memory_order_release);
+            mw_spin_unlock(&s->lock);
             return id;
         }
     }
     uint64_t id = want ? want : atomic_fetch_add_explicit(&next_node, 1, memory_order_relaxed) + 1;
     if (id >> NODE_ID_BITS) { /* past a trillion nodes: unknown stacks from here on */
-        atomic_flag_clear_explicit(&s->lock, memory_order_release);
+        mw_spin_unlock(&s->lock);
         return 0;
     }
     s->tab[i] = node_pack(parent, ip, id);
     s->count++;
-    atomic_flag_clear_explicit(&s->lock, memory_order_release);
+    mw_spin_unlock(&s->lock);
     MW_EMIT(t, 40, mw_enc_stack_node_d, id, parent, ip, &t->node_last);
     *created = true;
     return id;

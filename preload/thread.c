@@ -46,9 +46,9 @@ static int (*real_prctl)(int, unsigned long, unsigned long, unsigned long, unsig
 
 static void rlock(void)
 {
-    if (atomic_flag_test_and_set_explicit(&reg_lock, memory_order_acquire)) mw_spin_lock_slow(&reg_lock);
+    mw_spin_lock(&reg_lock);
 }
-static void runlock(void) { atomic_flag_clear_explicit(&reg_lock, memory_order_release); }
+static void runlock(void) { mw_spin_unlock(&reg_lock); }
 
 /* mw_tls_internal tells the shim's own code (which enters through here) from a hook, so a
  * hook re-entered by a signal handler can be counted as lost rather than as internal. */
@@ -236,10 +236,10 @@ mw_thread *mw_self(void)
 mw_thread *mw_orphan_acquire(void)
 {
     if (!orphan) return NULL;
-    if (atomic_flag_test_and_set_explicit(&orphan_lock, memory_order_acquire)) mw_spin_lock_slow(&orphan_lock);
+    mw_spin_lock(&orphan_lock);
     return orphan;
 }
-void mw_orphan_release(void) { atomic_flag_clear_explicit(&orphan_lock, memory_order_release); }
+void mw_orphan_release(void) { mw_spin_unlock(&orphan_lock); }
 
 void mw_threads_mark_exited(mw_thread *t)
 {
