@@ -342,6 +342,37 @@ static void compare(const proc_res *p, int extra_tls)
                  "%s: reachable blocks", p->key);
 }
 
+/* Valgrind's own nondeterminism: about one run in twelve here, memcheck reports reach_leaky's
+ * 300000-byte block (and the 1015-byte block only it points to) as "possibly lost", through an
+ * interior pointer in memory its exit path leaves behind (a who_points_at just before exit()
+ * finds none; the other runs, and memwatch's scan, find the block definitely lost). A test
+ * that sets g_vg_retry_possible repeats the valgrind run, twice at most, while a summary
+ * counts that many possibly lost bytes or more; the comparison itself stays exact. */
+static uint64_t g_vg_retry_possible;
+
+static bool vg_possible_over(ref_ctx *c, uint64_t limit)
+{
+    proc_res p[MAXPROC];
+    int n = collect_vg(c, p, MAXPROC);
+    for (int i = 0; i < n; i++)
+        if (p[i].vg.possible_bytes >= limit) return true;
+    return false;
+}
+
+static void remove_vg_logs(ref_ctx *c)
+{
+    DIR *d = opendir(c->dir);
+    cr_assert(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "vg.", 3) || !strstr(e->d_name, ".log")) continue;
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", c->dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 /* Runs argv under valgrind, the shim (and heaptrack when with_heaptrack), compares. */
 static void reference(const char *tag, char *const argv[], int nproc, bool with_heaptrack)
 {
@@ -349,6 +380,12 @@ static void reference(const char *tag, char *const argv[], int nproc, bool with_
     setup(&c, tag);
     int st = run_valgrind(&c, argv);
     cr_assert(st >= 0, "valgrind run of %s timed out", argv[0]);
+    for (int again = 0; g_vg_retry_possible && again < 2 && vg_possible_over(&c, g_vg_retry_possible); again++) {
+        cr_log_warn("%s: valgrind found an interior pointer to a lost block; running it again", tag);
+        remove_vg_logs(&c);
+        st = run_valgrind(&c, argv);
+        cr_assert(st >= 0, "valgrind run of %s timed out", argv[0]);
+    }
     char out[PATH_MAX + 16];
     snprintf(out, sizeof out, "%s/mw.stdout", c.dir);
     int st2 = mw_run(argv, c.mw_env.v, c.dir, out, NULL, 120);
@@ -417,6 +454,7 @@ Test(reference, leaky_victim, .timeout = 120)
     char victim[PATH_MAX];
     snprintf(victim, sizeof victim, "%s/tests/victims/reach_leaky", build_abs());
     char *argv[] = {victim, NULL};
+    g_vg_retry_possible = 300000;
     reference("ref-victim", argv, 1, true);
 }
 
