@@ -377,7 +377,7 @@ static int run_next(mw_decoder *d, mw_record *rec, size_t *used, uint64_t *seq_o
             if (ver(d) < 4) return run_corrupt(d, "unknown op");
             if (run_value(d, &d->run.rs, d->run.rs_end, &v)) return run_corrupt(d, "rank column overrun or bad symbol");
             uint64_t s = (w ? w->far : 0) + (uint64_t)mw_unzigzag(v), top = d->seq[d->cur_tidx];
-            if (s > top) return run_corrupt(d, "bad block reference");
+            if (s == 0 || s > top) return run_corrupt(d, "bad block reference");
             v = top - s;
         }
         if (own_ref(d, v, &rec->u.free.ref)) return run_corrupt(d, "bad block reference");

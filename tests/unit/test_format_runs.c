@@ -542,6 +542,7 @@ Test(format_runs, forged_runs_are_corruption)
     static const uint8_t step_far[] = { 1, 1, 0, 0, 0, MW_OP_FREE_STEP, 10 }; /* step +5 from 0, of 1 */
     static const uint8_t step_neg[] = { 1, 1, 0, 0, 0, MW_OP_FREE_STEP, 1 };  /* step -1 from 0 */
     static const uint8_t step_nosym[] = { 1, 0, 0, 0, 0, MW_OP_FREE_STEP };
+    static const uint8_t step_zero[] = { 1, 1, 0, 0, 0, MW_OP_FREE_STEP, 0 };  /* block 0 */
     static const struct { const uint8_t *p; size_t n; const char *what; } cases[] = {
         { overrun, sizeof overrun, "column lengths overrun" },
         { bad_sym, sizeof bad_sym, "bad symbol" },
@@ -553,6 +554,7 @@ Test(format_runs, forged_runs_are_corruption)
         { step_far, sizeof step_far, "bad block reference" },
         { step_neg, sizeof step_neg, "bad block reference" },
         { step_nosym, sizeof step_nosym, "rank column overrun" },
+        { step_zero, sizeof step_zero, "bad block reference" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int st = decode_forged(cases[i].p, cases[i].n, err, sizeof err, 1);
