@@ -25,9 +25,9 @@
 
 #include "mw_shim.h"
 
-#define MAX_PROTECTED 4
+#define MAX_PROTECTED 8
 
-static _Atomic int prot_fd[MAX_PROTECTED] = { -1, -1, -1, -1 };
+static _Atomic int prot_fd[MAX_PROTECTED] = { -1, -1, -1, -1, -1, -1, -1, -1 };
 static int *prot_owner[MAX_PROTECTED];     /* the owner's variable, updated when moved */
 static pthread_mutex_t fd_mutex = PTHREAD_MUTEX_INITIALIZER;
 

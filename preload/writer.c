@@ -333,19 +333,54 @@ static uint64_t field_kb(const char *s, const char *key)
     return v * 1024;
 }
 
+/* The files RSS samples come from, opened by the writer thread as it starts (the process
+ * waits for that: mw_writer_start) and kept at high, protected numbers. Opened at each
+ * sample, they took the lowest free descriptor for a moment, from a thread running beside
+ * the program's: a program's open() that came then got the next number, so a single-threaded
+ * program saw its descriptor numbers change from run to run (shim_proc::descriptors_...). */
+static int rss_fd[2] = { -1, -1 };   /* statm, status */
+static _Atomic int rss_files_open;
+
+static void open_rss_files(void)
+{
+    /* the writer's own view of the shared memory map: /proc/self/statm reads all zeros
+     * once the main thread has called pthread_exit() (a zombie group leader has no map) */
+    static const char *const paths[2][2] = { { "/proc/thread-self/statm", "/proc/self/statm" },
+                                             { "/proc/thread-self/status", "/proc/self/status" } };
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i][0], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) fd = open(paths[i][1], O_RDONLY | O_CLOEXEC);
+        rss_fd[i] = fd;
+        if (fd >= 0) mw_fd_protect(&rss_fd[i]);
+    }
+    atomic_store(&rss_files_open, 1);
+}
+
+/* The whole of a /proc file kept open (read again from the start). */
+static ssize_t pread_all(int fd, char *buf, size_t cap)
+{
+    if (fd < 0) return -1;
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = pread(fd, buf + n, cap - 1 - n, (off_t)n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = 0;
+    return (ssize_t)n;
+}
+
 static void sample_rss(void)
 {
     char buf[4096];
-    /* the writer's own view of the shared memory map: /proc/self/statm reads all zeros
-     * once the main thread has called pthread_exit() (a zombie group leader has no map) */
-    bool ts = read_file("/proc/thread-self/statm", buf, sizeof buf) > 0;
-    if (!ts && read_file("/proc/self/statm", buf, sizeof buf) <= 0) return;
+    if (pread_all(rss_fd[0], buf, sizeof buf) <= 0) return;
     uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
     char *e;
     uint64_t vm = strtoull(buf, &e, 10) * pg;
     uint64_t rss = strtoull(e, &e, 10) * pg;
     uint64_t anon = 0, file = 0, shmem = 0;
-    if (read_file(ts ? "/proc/thread-self/status" : "/proc/self/status", buf, sizeof buf) > 0) {
+    if (pread_all(rss_fd[1], buf, sizeof buf) > 0) {
         anon = field_kb(buf, "RssAnon:");
         file = field_kb(buf, "RssFile:");
         shmem = field_kb(buf, "RssShmem:");
@@ -544,7 +579,10 @@ static void *writer_main(void *arg)
     /* last_flush 0: the first round flushes at once, so even a process killed right after it
      * started leaves a readable header, modules and limits */
     uint64_t last_flush = 0, last_rss = 0, last_mod = mono_ms();
-    if (mw_cfg.rss_ms) sample_rss();
+    if (mw_cfg.rss_ms) {
+        open_rss_files();
+        sample_rss();
+    }
     last_rss = mono_ms();
     for (;;) {
         atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_relaxed);
@@ -625,6 +663,11 @@ bool mw_writer_start(void)
         return false;
     }
     atomic_store(&writer_started, 1);
+    /* before the program goes on: the writer opens its /proc files now (open_rss_files) */
+    if (mw_cfg.rss_ms) {
+        struct timespec ts = { 0, 100 * 1000 };
+        for (unsigned i = 0; i < 20000 && !atomic_load(&rss_files_open); i++) nanosleep(&ts, NULL);
+    }
     return true;
 }
 
@@ -676,6 +719,11 @@ void mw_writer_after_fork_child(void)
     mw_fd_forget_all();
     if (out_fd >= 0) close(out_fd);
     out_fd = -1;
+    for (int i = 0; i < 2; i++) { /* the parent's writer's /proc files: the child's opens its own */
+        if (rss_fd[i] >= 0) close(rss_fd[i]);
+        rss_fd[i] = -1;
+    }
+    atomic_store(&rss_files_open, 0);
     cctx = NULL; /* the parent's context may have been mid-use: leave it */
     obuf = NULL; /* with the parent's unwritten output: the parent writes it */
     obuf_len = 0;
