@@ -289,11 +289,54 @@ static void write_facts(wctx *w, const mw_proc *p)
     sqlite3_finalize(s);
 }
 
-/* Stack nodes, the largest table (millions of rows for deep, varied stacks): NODE_BATCH rows
- * per statement, then one row per statement for the rest. */
-#define NODE_BATCH 256
-static void bind_node(wctx *w, sqlite3_stmt *s, int base, const mw_stack_node *nd)
+/* Multi-row INSERTs for the tables that get millions of rows (stack nodes of deep, varied
+ * stacks; the unfreed blocks of a program that ends with a big heap): SQLite's cost is per
+ * statement more than per row. `head` is "INSERT ... (cols) VALUES"; bind(w, s, base, i, ctx)
+ * binds row i's columns at base + 1 ... base + cols. Full statements of `batch` rows, then
+ * one row per statement for the rest. */
+typedef void (*bind_row_fn)(wctx *w, sqlite3_stmt *s, int base, size_t i, const void *ctx);
+
+static sqlite3_stmt *prep_rows(wctx *w, const char *head, int cols, int rows)
 {
+    size_t cap = strlen(head) + (size_t)rows * ((size_t)cols * 2 + 3) + 1, k;
+    char *sql = malloc(cap);
+    if (!sql) {
+        snprintf(w->err, w->errlen, "store: out of memory");
+        w->failed = 1;
+        return NULL;
+    }
+    k = (size_t)snprintf(sql, cap, "%s", head);
+    for (int r = 0; r < rows; r++) {
+        k += (size_t)snprintf(sql + k, cap - k, "%s(", r ? "," : "");
+        for (int c = 0; c < cols; c++) k += (size_t)snprintf(sql + k, cap - k, c ? ",?" : "?");
+        k += (size_t)snprintf(sql + k, cap - k, ")");
+    }
+    sqlite3_stmt *s = prep(w, sql);
+    free(sql);
+    return s;
+}
+
+static void insert_rows(wctx *w, const char *head, int cols, int batch, size_t n, bind_row_fn bind,
+                        const void *ctx)
+{
+    size_t i = 0;
+    sqlite3_stmt *many = n >= (size_t)batch ? prep_rows(w, head, cols, batch) : NULL;
+    for (; many && i + (size_t)batch <= n; i += (size_t)batch) {
+        for (int r = 0; r < batch; r++) bind(w, many, cols * r, i + (size_t)r, ctx);
+        step(w, many);
+    }
+    sqlite3_finalize(many);
+    sqlite3_stmt *one = i < n ? prep_rows(w, head, cols, 1) : NULL;
+    for (; one && i < n; i++) {
+        bind(w, one, 0, i, ctx);
+        step(w, one);
+    }
+    sqlite3_finalize(one);
+}
+
+static void bind_node(wctx *w, sqlite3_stmt *s, int base, size_t i, const void *ctx)
+{
+    const mw_stack_node *nd = &((const mw_proc *)ctx)->nodes.v[i];
     BI(s, base + 1, w->run);
     BI(s, base + 2, nd->id);
     BI(s, base + 3, nd->parent);
@@ -302,22 +345,8 @@ static void bind_node(wctx *w, sqlite3_stmt *s, int base, const mw_stack_node *n
 
 static void write_nodes(wctx *w, const mw_proc *p)
 {
-    char sql[96 + NODE_BATCH * 10];
-    size_t k = (size_t)snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO stack_nodes(run_id,node_id,parent_id,ip) VALUES");
-    for (int r = 0; r < NODE_BATCH; r++) k += (size_t)snprintf(sql + k, sizeof sql - k, "%s(?,?,?,?)", r ? "," : "");
-    sqlite3_stmt *many = prep(w, sql), *one = NULL;
-    size_t i = 0;
-    for (; many && i + NODE_BATCH <= p->nodes.n; i += NODE_BATCH) {
-        for (int r = 0; r < NODE_BATCH; r++) bind_node(w, many, 4 * r, &p->nodes.v[i + (size_t)r]);
-        step(w, many);
-    }
-    sqlite3_finalize(many);
-    one = prep(w, "INSERT OR REPLACE INTO stack_nodes(run_id,node_id,parent_id,ip) VALUES(?,?,?,?)");
-    for (; one && i < p->nodes.n; i++) {
-        bind_node(w, one, 0, &p->nodes.v[i]);
-        step(w, one);
-    }
-    sqlite3_finalize(one);
+    insert_rows(w, "INSERT OR REPLACE INTO stack_nodes(run_id,node_id,parent_id,ip) VALUES", 4, 256,
+                p->nodes.n, bind_node, p);
 }
 
 static void write_threads_modules_nodes(wctx *w, const mw_proc *p)
@@ -409,57 +438,44 @@ static void write_sites(wctx *w, const mw_proc *p)
     sqlite3_finalize(ss);
 }
 
-/* unfreed_blocks rows go in LEAK_BATCH at a time, one statement each: a program that ends with
- * millions of blocks allocated writes millions of rows, and SQLite's cost per statement, not
- * per row, was most of it (bench bigheap, 2 M rows: 5.0 s one row a statement, 1.4 s in
- * batches of 64). */
-#define LEAK_BATCH 64
-#define LEAK_COLS 9
-static sqlite3_stmt *prep_leaks(wctx *w, size_t rows)
+/* unfreed_blocks: a program that ends with millions of blocks allocated writes millions of
+ * rows (bench bigheap, 2 M rows: 5.0 s one row a statement, 1.4 s 64 to a statement). */
+typedef struct leak_rows {
+    const mw_proc *p;
+    mw_hmap *supp;   /* (site, kind) of suppressed leak groups */
+} leak_rows;
+
+static void bind_unfreed(wctx *w, sqlite3_stmt *s, int base, size_t i, const void *ctx)
 {
-    char sql[128 + LEAK_BATCH * 20];
-    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO unfreed_blocks(run_id,tidx,seq,addr,size,"
-                                                 "stack_id,kind,sql_fp,suppressed) VALUES");
-    for (size_t r = 0; r < rows; r++) n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?,?,?,?,?,?,?,?,?)", r ? "," : "");
-    return prep(w, sql);
+    const leak_rows *lr = ctx;
+    const mw_block *b = &lr->p->unfreed.v[i];
+    BI(s, base + 1, w->run);
+    BI(s, base + 2, b->tidx);
+    BI(s, base + 3, b->seq);
+    BI(s, base + 4, b->addr);
+    BI(s, base + 5, b->size);
+    BI(s, base + 6, lr->p->sites.v[b->site].stack);
+    BT(s, base + 7, mw_reach_kind_name(b->kind));
+    if (b->sql) {
+        char fp[17];
+        fp_hex(fp, lr->p->sql.v[b->sql - 1].fp);
+        BT(s, base + 8, fp);
+    }
+    BI(s, base + 9, mw_hmap_get(lr->supp, ((uint64_t)b->site << 2) | b->kind) != NULL);
 }
 
 static void write_leaks(wctx *w, const mw_proc *p)
 {
-    sqlite3_stmt *batch = p->unfreed.n >= LEAK_BATCH ? prep_leaks(w, LEAK_BATCH) : NULL, *one = prep_leaks(w, 1);
     /* suppressed per (site, kind): look it up in the leak groups. */
     mw_hmap supp;
     mw_hmap_init(&supp);
     for (size_t i = 0; i < p->leaks.n; i++)
         if (p->leaks.v[i].suppressed)
             mw_hmap_put(&supp, ((uint64_t)p->leaks.v[i].site << 2) | p->leaks.v[i].kind, NULL);
-    for (size_t i = 0; one && i < p->unfreed.n;) {
-        sqlite3_stmt *s = batch && p->unfreed.n - i >= LEAK_BATCH ? batch : one;
-        size_t rows = s == batch ? LEAK_BATCH : 1;
-        for (size_t r = 0; r < rows; r++, i++) {
-            const mw_block *b = &p->unfreed.v[i];
-            int c = (int)(r * LEAK_COLS);
-            char fp[17];
-            BI(s, c + 1, w->run);
-            BI(s, c + 2, b->tidx);
-            BI(s, c + 3, b->seq);
-            BI(s, c + 4, b->addr);
-            BI(s, c + 5, b->size);
-            BI(s, c + 6, p->sites.v[b->site].stack);
-            BT(s, c + 7, mw_reach_kind_name(b->kind));
-            if (b->sql) {
-                fp_hex(fp, p->sql.v[b->sql - 1].fp);
-                BT(s, c + 8, fp);
-            } else {
-                sqlite3_bind_null(s, c + 8);
-            }
-            BI(s, c + 9, mw_hmap_get(&supp, ((uint64_t)b->site << 2) | b->kind) != NULL);
-        }
-        step(w, s);
-    }
+    leak_rows lr = { p, &supp };
+    insert_rows(w, "INSERT OR REPLACE INTO unfreed_blocks(run_id,tidx,seq,addr,size,stack_id,kind,sql_fp,"
+                   "suppressed) VALUES", 9, 64, p->unfreed.n, bind_unfreed, &lr);
     mw_hmap_free(&supp);
-    sqlite3_finalize(batch);
-    sqlite3_finalize(one);
     sqlite3_stmt *s = prep(w, "INSERT OR REPLACE INTO leaks(run_id,stack_id,kind,bytes,blocks,suppressed)"
                               " VALUES(?,?,?,?,?,?)");
     for (size_t i = 0; s && i < p->leaks.n; i++) {
