@@ -222,7 +222,6 @@ static void on_fork_child(void)
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_INIT);
     int g = mw_guard_enter();
-    diag_capture(); /* stderr as the program starts (mw_diag) */
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
     atomic_store(&finished, 0);

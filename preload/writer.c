@@ -306,20 +306,28 @@ static uint64_t drain_all(void)
 }
 
 /* ---- RSS and limits (read(2) on /proc, no stdio) ----------------------------------------- */
-static ssize_t read_file(const char *path, char *buf, size_t cap)
+/* The whole of a /proc file (read from the start, so a file kept open reads afresh). */
+static ssize_t pread_all(int fd, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     size_t n = 0;
     while (n + 1 < cap) {
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        ssize_t r = pread(fd, buf + n, cap - 1 - n, (off_t)n);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         n += (size_t)r;
     }
-    close(fd);
     buf[n] = 0;
     return (ssize_t)n;
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = pread_all(fd, buf, cap);
+    close(fd);
+    return n;
 }
 
 static uint64_t field_kb(const char *s, const char *key)
@@ -354,21 +362,6 @@ static void open_rss_files(void)
         if (fd >= 0) mw_fd_protect(&rss_fd[i]);
     }
     atomic_store(&rss_files_open, 1);
-}
-
-/* The whole of a /proc file kept open (read again from the start). */
-static ssize_t pread_all(int fd, char *buf, size_t cap)
-{
-    if (fd < 0) return -1;
-    size_t n = 0;
-    while (n + 1 < cap) {
-        ssize_t r = pread(fd, buf + n, cap - 1 - n, (off_t)n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        n += (size_t)r;
-    }
-    buf[n] = 0;
-    return (ssize_t)n;
 }
 
 static void sample_rss(void)
@@ -642,6 +635,16 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+static void wait_flag(_Atomic int *flag, unsigned max_ms)
+{
+    struct timespec ts = { 0, 200 * 1000 };
+    for (unsigned i = 0; i < max_ms * 5 && !atomic_load(flag); i++) {
+        atomic_fetch_add(&mw_writer_futex, 1);
+        syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        nanosleep(&ts, NULL);
+    }
+}
+
 bool mw_writer_start(void)
 {
     atomic_store(&stop_req, 0);
@@ -664,21 +667,8 @@ bool mw_writer_start(void)
     }
     atomic_store(&writer_started, 1);
     /* before the program goes on: the writer opens its /proc files now (open_rss_files) */
-    if (mw_cfg.rss_ms) {
-        struct timespec ts = { 0, 100 * 1000 };
-        for (unsigned i = 0; i < 20000 && !atomic_load(&rss_files_open); i++) nanosleep(&ts, NULL);
-    }
+    if (mw_cfg.rss_ms) wait_flag(&rss_files_open, 2000);
     return true;
-}
-
-static void wait_flag(_Atomic int *flag, unsigned max_ms)
-{
-    struct timespec ts = { 0, 200 * 1000 };
-    for (unsigned i = 0; i < max_ms * 5 && !atomic_load(flag); i++) {
-        atomic_fetch_add(&mw_writer_futex, 1);
-        syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        nanosleep(&ts, NULL);
-    }
 }
 
 void mw_writer_sync_exec(void)

@@ -616,40 +616,35 @@ Test(format_runs, teardown_in_order_coded_as_steps)
         put(&sp.coded, b, n);
         mw_alloc_last last = { 0 };
         enum { N = 60000 };
-        for (uint64_t i = 0; i < N; i++) put(&in, b, mw_enc_alloc_noaddr_hot(b, 0, 16 + i % 48, 1, &last));
+        static size_t ends[2 * N];   /* where each record ends: the writer drains whole records */
+        size_t nrec = 0;
+        for (uint64_t i = 0; i < N; i++) {
+            put(&in, b, mw_enc_alloc_noaddr_hot(b, 0, 16 + i % 48, 1, &last));
+            ends[nrec++] = in.n;
+        }
         size_t allocs_end = in.n;
-        for (uint64_t s = 2; s <= N; s += 2) put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, s }, 0, N));
-        for (int64_t s = N - 1; s >= 1; s -= 2) put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, (uint64_t)s }, 0, N));
+        for (uint64_t s = 2; s <= N; s += 2) {
+            put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, s }, 0, N));
+            ends[nrec++] = in.n;
+        }
+        for (int64_t s = N - 1; s >= 1; s -= 2) {
+            put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, (uint64_t)s }, 0, N));
+            ends[nrec++] = in.n;
+        }
         mw_window w;
         memset(&w, 0, sizeof w);
         int ok = 1;
         put(&sp.plain, in.p, in.n);
-        for (size_t at = 0; at < in.n;) { /* in the writer's pieces, whole records */
-            size_t end = at + 65536 < in.n ? at + 65536 : in.n;
-            if (end < in.n) {
-                size_t r = at; /* the last record boundary before `end` */
-                while (r < end) {
-                    size_t len = in.p[r] >= MW_REC_FREE_NEAR ? 1
-                               : in.p[r] == MW_REC_ALLOC_SAME ? (in.p[r + 1] < 0x80 ? 2u : 3u) : 0;
-                    if (!len) { /* FREE: type, uv length, payload */
-                        const uint8_t *q = in.p + r + 1;
-                        uint64_t l;
-                        cr_assert_eq(mw_get_uv(&q, in.p + in.n, &l), 0);
-                        len = (size_t)(q - (in.p + r)) + (size_t)l;
-                    }
-                    if (r + len > end) break;
-                    r += len;
-                }
-                end = r;
-            }
-            mw_runs_code(&w, &g_cols, in.p + at, end - at, &ok, code, emit_buf, &sp.coded);
+        for (size_t r = 0, at = 0; r < nrec;) { /* in pieces of about 64 KiB, as the writer drains */
+            while (r + 1 < nrec && ends[r + 1] - at <= 65536) r++;
+            mw_runs_code(&w, &g_cols, in.p + at, ends[r] - at, &ok, code, emit_buf, &sp.coded);
             cr_assert(ok);
-            at = end;
+            at = ends[r++];
         }
         size_t runs;
         same_events(&sp, &runs);
         cr_assert_gt(runs, 0, "code %d", code);
-        /* the frees: next to nothing once compressed, where plain records take a byte each */
+        /* the frees: next to nothing once compressed, where the plain records take 3 bytes each */
         buf frees_plain = { in.p + allocs_end, in.n - allocs_end, in.n - allocs_end, { 0 }, 0 };
         size_t zc = zsize(&sp.coded), zp = zsize(&frees_plain);
         cr_assert_lt(zc * 20, zp, "code %d: whole coded stream %zu bytes, the plain frees alone %zu", code, zc, zp);
