@@ -149,10 +149,10 @@ static inline uint8_t put_value(mw_run_cols *c, run_pos *k, uint64_t v)
     unsigned e;
     uint64_t extra;
     unsigned sym = mw_sym_of(v, &e, &extra);
-    if (sym == MW_SYM_ESC)
+    if (__builtin_expect(sym == MW_SYM_ESC, 0))
         put_misc(c, k, v);
-    else if (e)
-        put_bits(c, k, extra, e);
+    else
+        put_bits(c, k, extra, e);   /* e = 0 adds nothing: no branch on it */
     return (uint8_t)sym;
 }
 

@@ -61,17 +61,20 @@ int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s);
 #define MW_SYM_ESC 255u
 #define MW_SYM_MAX 247u
 
-/* Encoder side: v's symbol (MW_SYM_ESC past 33 bits) and, in *e / *extra, its extra bits. */
+/* Encoder side: v's symbol (MW_SYM_ESC past 33 bits) and, in *e / *extra, its extra bits.
+ * Without a branch on v < 16 (ranks fall on both sides of it at random): with e = bit length
+ * of (v | 15) - 4, the symbol is 8 e + (v >> e), which is v itself below 16. */
 static inline unsigned mw_sym_of(uint64_t v, unsigned *e, uint64_t *extra)
 {
-    *e = 0;
-    *extra = 0;
-    if (v < 16) return (unsigned)v;
-    unsigned bits = 64u - (unsigned)__builtin_clzll(v);
-    if (bits > 33) return MW_SYM_ESC;
-    *e = bits - 4;
-    *extra = v & ((1ull << *e) - 1);
-    return 16u + 8u * (bits - 5u) + (unsigned)((v >> *e) & 7u);
+    unsigned x = 60u - (unsigned)__builtin_clzll(v | 15u);
+    if (__builtin_expect(x > 29u, 0)) {
+        *e = 0;
+        *extra = 0;
+        return MW_SYM_ESC;
+    }
+    *e = x;
+    *extra = v & ((1ull << x) - 1);
+    return 8u * x + (unsigned)(v >> x);
 }
 /* Decoder side: how many extra bits symbol sym (not MW_SYM_ESC) has; -1 for 248..254. */
 static inline int mw_sym_extra_bits(unsigned sym, unsigned *e)

@@ -22,6 +22,45 @@ static uint64_t rnd(void)
     return rng;
 }
 
+/* ---- value symbols against TRACE-FORMAT.md 2.4's definition ---------------------------- */
+/* The symbol as the format defines it: v < 16 is itself; else with c = bit length of v, 16 +
+ * 8 (c - 5) + the three bits after the leading one, and c - 4 extra bits; past 33 bits, ESC. */
+static unsigned spec_sym(uint64_t v, unsigned *e)
+{
+    *e = 0;
+    if (v < 16) return (unsigned)v;
+    unsigned c = 64u - (unsigned)__builtin_clzll(v);
+    if (c > 33) return MW_SYM_ESC;
+    *e = c - 4;
+    return 16u + 8u * (c - 5u) + (unsigned)((v >> (c - 4)) & 7u);
+}
+
+static void check_sym(uint64_t v)
+{
+    unsigned e, se, de;
+    uint64_t extra;
+    unsigned sym = mw_sym_of(v, &e, &extra), want = spec_sym(v, &se);
+    cr_assert_eq(sym, want, "v %llu: symbol %u, the format says %u", (unsigned long long)v, sym, want);
+    if (sym == MW_SYM_ESC) return;
+    cr_assert_eq(e, se, "v %llu: %u extra bits, the format says %u", (unsigned long long)v, e, se);
+    cr_assert_eq(mw_sym_extra_bits(sym, &de), 0);
+    cr_assert_eq(de, e, "v %llu: the decoder expects %u extra bits", (unsigned long long)v, de);
+    cr_assert_eq(mw_sym_value(sym, e, extra), v, "v %llu does not come back", (unsigned long long)v);
+}
+
+Test(format_runs, value_symbols_match_the_format)
+{
+    for (uint64_t v = 0; v < 70000; v++) check_sym(v);
+    for (unsigned b = 1; b < 64; b++) {  /* both sides of every power of two */
+        uint64_t p = 1ull << b;
+        check_sym(p - 1);
+        check_sym(p);
+        check_sym(p + 1);
+    }
+    check_sym(~0ull);
+    for (int i = 0; i < 200000; i++) check_sym(rnd() >> (rnd() % 64));
+}
+
 /* ---- the window against a model: live[s] for every block s ------------------------------ */
 Test(format_runs, window_rank_and_select_match_a_model)
 {
