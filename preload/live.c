@@ -13,7 +13,7 @@
  * then in every thread's table. Before, one table for the whole process (256 shards by
  * address hash) was what every hook touched: a shard header and a slot on lines other CPUs
  * had just written, a quarter of a traced malloc/free pair's time on one thread and more with
- * several (README, performance).
+ * several (bench/HISTORY.md).
  *
  * The shared table (live_shared.c) holds the blocks of threads that exited and a thread's
  * blocks beyond its first LT_MAX_OWN live ones, kept by 64 KiB address chunk.
