@@ -23,7 +23,8 @@
  *
  * Interior pointers count as reachable (LeakSanitizer's rule); valgrind calls blocks reached
  * only through interior pointers "possibly lost", so our "reachable" equals valgrind's
- * "still reachable" + "possibly lost" (README section "Reachability at exit" and the reference tests).
+ * "still reachable" + "possibly lost" (README section "Reachability at exit" and the
+ * reference tests).
  *
  * Constraints: no malloc (all memory is raw mmap, registered as the shim's own), no stdio,
  * errno preserved, other threads may still run: memory is read with process_vm_readv on our
