@@ -32,10 +32,12 @@ _Alignas(64) _Atomic uint16_t mw_live_hint[1u << MW_HINT_BITS];
 /* Odd while a thread's blocks move to the shared table; bumped twice per move. */
 static _Alignas(64) _Atomic uint64_t migrations;
 
+/* Pages given at once, for the reason stack.c's grow gives: probes read a slot before they
+ * write it. A table is at most 256 KiB, and its blocks are spread over all its pages. */
 static mw_live_entry *map_table(uint32_t cap)
 {
     void *p = mw_real.mmap ? mw_real.mmap(NULL, (size_t)cap * sizeof(mw_live_entry), PROT_READ | PROT_WRITE,
-                                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)
                            : MAP_FAILED;
     if (p == MAP_FAILED) return NULL;
     mw_own_range_add(p, (size_t)cap * sizeof(mw_live_entry)); /* block addresses: never a root */

@@ -85,11 +85,16 @@ void mw_stack_reset_after_fork(void)
     atomic_store(&next_node, 0);
 }
 
+/* The new table's pages are given at once (MAP_POPULATE): the rehash below, and every probe
+ * after it, reads a slot before writing it, so a page left to its first access would map the
+ * shared zero page and then be copied on the write, with a TLB shootdown on every CPU the
+ * process runs on. The rehash fills every page anyway (the table is at least 3/8 full).
+ * bench/deep: 0.7 -> 0.3 s of system time. */
 static bool grow(node_shard *s)
 {
     uint32_t ncap = s->cap ? s->cap * 2 : 1024;
     node_entry *nt = mw_real.mmap(NULL, (size_t)ncap * sizeof(node_entry), PROT_READ | PROT_WRITE,
-                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (nt == MAP_FAILED) return false;
     mw_own_range_add(nt, (size_t)ncap * sizeof(node_entry));
     for (uint32_t i = 0; i < s->cap; i++) {
