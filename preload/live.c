@@ -33,7 +33,7 @@ _Alignas(64) _Atomic uint16_t mw_live_hint[1u << MW_HINT_BITS];
 static _Alignas(64) _Atomic uint64_t migrations;
 
 /* Pages given at once, for the reason stack.c's grow gives: probes read a slot before they
- * write it. A table is at most 256 KiB, and its blocks are spread over all its pages. */
+ * write it. A table is 8 to 256 KiB, and a grown one has blocks on most of its pages. */
 static mw_live_entry *map_table(uint32_t cap)
 {
     void *p = mw_real.mmap ? mw_real.mmap(NULL, (size_t)cap * sizeof(mw_live_entry), PROT_READ | PROT_WRITE,

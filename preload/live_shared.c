@@ -62,11 +62,8 @@ static void pool_spill(uint8_t *p, size_t n)
     }
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-/* Gives the pages of [p, p + n) now, writable; an older kernel leaves them to the first
- * write. errno is left alone. */
+/* Gives the pages of [p, p + n) now, writable; a kernel before 5.14 (no MADV_POPULATE_WRITE)
+ * leaves them to the first write. errno is left alone. */
 static void populate(void *p, size_t n)
 {
     int saved = errno;
