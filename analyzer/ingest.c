@@ -786,24 +786,20 @@ static int cmp_leak(const void *a, const void *b)
     return (int)x->kind - (int)y->kind;
 }
 
-static int cmp_block(const void *a, const void *b)
+static bool push_unfreed(const mw_block *b, void *arg)
 {
-    const mw_block *x = a, *y = b;
-    if (x->tidx != y->tidx) return x->tidx < y->tidx ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    mw_proc *p = arg;
+    return MW_VEC_PUSH(p->unfreed, *b);
 }
 
 static int finish(mw_proc *p)
 {
     take_sample(p, p->t_ns);
     p->unmatched_frees += p->pending_frees.count;
-    /* Unfreed blocks, in id order (deterministic output). */
-    for (size_t t = 0; t < p->threads.n; t++) {
-        const mw_btab *bt = &p->threads.v[t].live;
-        for (size_t i = 0; i < mw_btab_cap(bt); i++)
-            if (bt->slots[i].seq && !MW_VEC_PUSH(p->unfreed, bt->slots[i])) return OOM;
-    }
-    if (p->unfreed.n) qsort(p->unfreed.v, p->unfreed.n, sizeof *p->unfreed.v, cmp_block);
+    /* Unfreed blocks, in id order (deterministic output): threads by index, each thread's
+     * blocks by seq. */
+    for (size_t t = 0; t < p->threads.n; t++)
+        if (!mw_btab_each(&p->threads.v[t].live, push_unfreed, p)) return OOM;
     /* Group by (site, kind). */
     mw_hmap groups;
     mw_hmap_init(&groups);

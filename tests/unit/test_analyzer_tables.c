@@ -67,9 +67,9 @@ Test(tables, hmap_matches_a_reference)
     mw_hmap_free(&m);
 }
 
-/* A table past 2^16 slots keeps runs of consecutive seqs together (blocktab.c): a big heap
- * built in order, freed every other block, then at random, then refilled, against a
- * reference, across the growths that switch hashing on. */
+/* A big heap built in order (blocktab.c's pages), freed every other block, then at random
+ * (pages turn sparse and move to the spill), then refilled at random seqs (into pages still
+ * there or into the spill), against a reference. */
 Test(tables, blocktab_big_in_order)
 {
     enum { N = 300000 };
@@ -85,7 +85,6 @@ Test(tables, blocktab_big_in_order)
         present[s] = true;
         count++;
     }
-    cr_assert_geq(t.bits, 16);
     for (uint64_t s = 2; s <= N; s += 2) {
         cr_assert(mw_btab_del(&t, s, NULL));
         present[s] = false;
@@ -117,6 +116,25 @@ Test(tables, blocktab_big_in_order)
         if (b) cr_assert_eq(b->size, s * 3);
     }
     mw_btab_free(&t);
+}
+
+/* mw_btab_each's visit: every block present with its size, in ascending seq order. */
+typedef struct each_ctx {
+    const bool *present;
+    const uint64_t *size;
+    size_t seen;
+    uint64_t last;
+} each_ctx;
+
+static bool check_each(const mw_block *b, void *arg)
+{
+    each_ctx *c = arg;
+    cr_assert(c->present[b->seq], "seq %llu", (unsigned long long)b->seq);
+    cr_assert_eq(b->size, c->size[b->seq]);
+    cr_assert_gt(b->seq, c->last, "in order");
+    c->last = b->seq;
+    c->seen++;
+    return true;
 }
 
 Test(tables, blocktab_matches_a_reference)
@@ -151,14 +169,59 @@ Test(tables, blocktab_matches_a_reference)
         }
         cr_assert_eq(t.count, count);
     }
-    size_t seen = 0;
-    for (size_t i = 0; i < mw_btab_cap(&t); i++)
-        if (t.slots[i].seq) {
-            seen++;
-            cr_assert(present[t.slots[i].seq]);
-            cr_assert_eq(t.slots[i].size, size[t.slots[i].seq]);
-        }
-    cr_assert_eq(seen, count);
+    each_ctx c = { present, size, 0, 0 };
+    cr_assert(mw_btab_each(&t, check_each, &c));
+    cr_assert_eq(c.seen, count);
     cr_assert_null(mw_btab_get(&t, 0), "seq 0 is never a block");
+    mw_btab_free(&t);
+}
+
+/* A program that keeps a few blocks of every page (a slow leak under churn) and a handful
+ * of long-lived ones, with a corrupt far-ahead seq: sparse pages and pages far behind move
+ * to the spill, so the table holds few pages; every block stays findable and mw_btab_each
+ * lists them in seq order, the spilled ones merged with the paged ones. */
+Test(tables, blocktab_sparse_pages_spill)
+{
+    enum { N = 3000000 };
+    static bool present[N + 1];
+    static uint64_t size[N + 1];
+    memset(present, 0, sizeof present);
+    mw_btab t = {0};
+    size_t count = 0;
+    bool added;
+    for (uint64_t s = 1; s <= N; s++) {
+        mw_block *b = mw_btab_put(&t, s, &added);
+        cr_assert(b && added);
+        b->size = size[s] = s ^ 0x5a5a;
+        present[s] = true;
+        count++;
+        /* free the block made 64 allocations ago unless it is a keeper */
+        if (s > 64 && (s - 64) % 997 != 0 && (s - 64) % 100003 != 1) {
+            cr_assert(mw_btab_del(&t, s - 64, NULL));
+            present[s - 64] = false;
+            count--;
+        }
+    }
+    cr_assert_eq(t.count, count);
+    size_t pages = 0;
+    for (size_t d = 0; d < t.ndir; d++) pages += t.dir[d] != NULL;
+    cr_assert_leq(pages, 4, "sparse pages behind the newest went to the spill (%zu kept)", pages);
+    cr_assert_geq(t.spill_count + 4 * MW_BPAGE_SLOTS, count);
+    cr_assert_gt(t.spill_count, 2900, "the keepers of the sparse pages are in the spill");
+    /* a seq far past the newest page (a corrupt trace) is kept too, in the spill */
+    uint64_t far = (uint64_t)1 << 40;
+    mw_block *b = mw_btab_put(&t, far, &added);
+    cr_assert(b && added);
+    b->size = 7;
+    cr_assert_eq(mw_btab_get(&t, far)->size, 7);
+    for (uint64_t s = 1; s <= N; s++) {
+        mw_block *g = mw_btab_get(&t, s);
+        cr_assert_eq(g != NULL, present[s], "seq %llu", (unsigned long long)s);
+        if (g) cr_assert_eq(g->size, size[s]);
+    }
+    cr_assert(mw_btab_del(&t, far, NULL));
+    each_ctx c = { present, size, 0, 0 };
+    cr_assert(mw_btab_each(&t, check_each, &c));
+    cr_assert_eq(c.seen, count);
     mw_btab_free(&t);
 }
