@@ -19,7 +19,8 @@
 #define PAGE_MASK ((uint64_t)MW_BPAGE_SLOTS - 1)
 #define FAR_PAGES 2u                     /* behind the newest page by this many: far */
 #define SPARSE (MW_BPAGE_SLOTS / 8u)     /* a far page with fewer blocks goes to the spill */
-#define MAX_SPAN 65536u                  /* pages kept behind the newest, dense or not */
+#define MAX_SPAN (1u << 20)              /* pages kept behind the newest, dense or not: the
+                                            directory stays under 8 MB a thread */
 #define MAX_JUMP 65536u                  /* a seq further ahead (corrupt trace) goes to the spill */
 
 /* ---- the spill: open addressing, Fibonacci hashing, backward-shift deletion ------------ */
