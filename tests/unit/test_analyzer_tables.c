@@ -67,6 +67,17 @@ Test(tables, hmap_matches_a_reference)
     mw_hmap_free(&m);
 }
 
+/* A new block seq s of the given size, noted in the reference. */
+static void put_fresh(mw_btab *t, uint64_t s, uint64_t size, bool *present, size_t *count)
+{
+    bool added;
+    mw_block *b = mw_btab_put(t, s, &added);
+    cr_assert(b && added, "seq %llu", (unsigned long long)s);
+    b->size = size;
+    present[s] = true;
+    (*count)++;
+}
+
 /* A big heap built in order (blocktab.c's pages), freed every other block, then at random
  * (pages turn sparse and move to the spill), then refilled at random seqs (into pages still
  * there or into the spill), against a reference. */
@@ -78,13 +89,7 @@ Test(tables, blocktab_big_in_order)
     mw_btab t = {0};
     size_t count = 0;
     bool added;
-    for (uint64_t s = 1; s <= N; s++) {
-        mw_block *b = mw_btab_put(&t, s, &added);
-        cr_assert(b && added);
-        b->size = s * 3;
-        present[s] = true;
-        count++;
-    }
+    for (uint64_t s = 1; s <= N; s++) put_fresh(&t, s, s * 3, present, &count);
     for (uint64_t s = 2; s <= N; s += 2) {
         cr_assert(mw_btab_del(&t, s, NULL));
         present[s] = false;
@@ -190,11 +195,7 @@ Test(tables, blocktab_sparse_pages_spill)
     size_t count = 0;
     bool added;
     for (uint64_t s = 1; s <= N; s++) {
-        mw_block *b = mw_btab_put(&t, s, &added);
-        cr_assert(b && added);
-        b->size = size[s] = s ^ 0x5a5a;
-        present[s] = true;
-        count++;
+        put_fresh(&t, s, size[s] = s ^ 0x5a5a, present, &count);
         /* free the block made 64 allocations ago unless it is a keeper */
         if (s > 64 && (s - 64) % 997 != 0 && (s - 64) % 100003 != 1) {
             cr_assert(mw_btab_del(&t, s - 64, NULL));
