@@ -6,8 +6,9 @@
  * A thread numbers its blocks 1, 2, 3... in allocation order, so the table is an array of
  * pages of consecutive seqs, indexed directly: no hashing, no probing, blocks of a page in
  * seq order. A page is allocated when the first seq in it arrives (from the second page on:
- * a thread's first blocks go to the spill) and freed when its last block is. A page left sparse behind the newest one (a few long-lived blocks) hands its
- * blocks to a hash table (the "spill") and is freed, so memory stays near the live blocks'.
+ * a thread's first blocks go to the spill) and freed when its last block is. A page left
+ * sparse behind the newest one (a few long-lived blocks) hands its blocks to a hash table
+ * (the "spill") and is freed, so memory stays near the live blocks'.
  */
 #ifndef MW_BLOCKTAB_H
 #define MW_BLOCKTAB_H
