@@ -135,6 +135,9 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
     else sqlite3_bind_null(s, i);
 }
 #define BT(s, i, v) bind_text((s), (i), (v))
+/* A string constant (a reach kind's name): SQLite keeps the pointer instead of a copy, which
+ * is a malloc and a free per row of unfreed_blocks. */
+#define BS(s, i, v) sqlite3_bind_text((s), (i), (v), -1, SQLITE_STATIC)
 
 static void fp_hex(char out[17], uint64_t fp) { snprintf(out, 17, "%016llx", (unsigned long long)fp); }
 
@@ -455,7 +458,7 @@ static void bind_unfreed(wctx *w, sqlite3_stmt *s, int base, size_t i, const voi
     BI(s, base + 4, b->addr);
     BI(s, base + 5, b->size);
     BI(s, base + 6, lr->p->sites.v[b->site].stack);
-    BT(s, base + 7, mw_reach_kind_name(b->kind));
+    BS(s, base + 7, mw_reach_kind_name(b->kind));
     if (b->sql) {
         char fp[17];
         fp_hex(fp, lr->p->sql.v[b->sql - 1].fp);
@@ -482,7 +485,7 @@ static void write_leaks(wctx *w, const mw_proc *p)
         const mw_leak *l = &p->leaks.v[i];
         BI(s, 1, w->run);
         BI(s, 2, p->sites.v[l->site].stack);
-        BT(s, 3, mw_reach_kind_name(l->kind));
+        BS(s, 3, mw_reach_kind_name(l->kind));
         BI(s, 4, l->bytes);
         BI(s, 5, l->blocks);
         BI(s, 6, l->suppressed);
