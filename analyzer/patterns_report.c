@@ -23,18 +23,20 @@ static const char *label(int ser)
 
 void mw_patterns_where(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
 {
-    mw_frame f[4];
-    size_t n = mw_stack_frames(rp, stack, f, 4);
-    if (n == 0) {
+    mw_frame f[1];
+    const char *via;
+    if (!mw_site_frame(rp, stack, f, &via)) {
         snprintf(buf, len, "(no stack)");
         return;
     }
     const char *file = f[0].file ? strrchr(f[0].file, '/') : NULL;
     file = file ? file + 1 : f[0].file;
+    int o;
     if (file)
-        snprintf(buf, len, "%s %s:%llu", f[0].function ? f[0].function : "?", file,
-                 (unsigned long long)f[0].line);
-    else snprintf(buf, len, "%s", f[0].function ? f[0].function : "?");
+        o = snprintf(buf, len, "%s %s:%llu", f[0].function ? f[0].function : "?", file,
+                     (unsigned long long)f[0].line);
+    else o = snprintf(buf, len, "%s", f[0].function ? f[0].function : "?");
+    if (via && o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", via);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------ */

@@ -133,18 +133,36 @@ size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t
     return mw_sym_stack(rp->sym, stack, out, max);
 }
 
+/* Whether an object is part of the system's runtime rather than the program: a library in
+ * the distribution's directories, the dynamic linker's vdso, or memwatch itself. The traced
+ * executable never is, wherever it lives (gcc's cc1 sits under /usr/lib). */
+static bool runtime_object(const char *path, const char *exe)
+{
+    if (!path || path[0] != '/') return true;
+    if (exe && !strcmp(path, exe)) return false;
+    static const char *const dirs[] = { "/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (!strncmp(path, dirs[i], strlen(dirs[i]))) return true;
+    const char *b = strrchr(path, '/');
+    return !strncmp(b + 1, "libmemwatch", 11);
+}
+
+size_t mw_site_index(const mw_report_proc *rp, const mw_frame *fr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!runtime_object(fr[i].module, rp->p->exe)) return i;
+    for (size_t i = 0; i < n; i++)
+        if (fr[i].file) return i;
+    return 0;
+}
+
 bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char **via)
 {
     mw_frame fr[16];
-    size_t n = mw_stack_frames(rp, stack, fr, 16), at = 0;
+    size_t n = mw_stack_frames(rp, stack, fr, 16);
     if (via) *via = NULL;
     if (!n) return false;
-    for (size_t i = 0; i < n; i++) {
-        if (fr[i].file) {
-            at = i;
-            break;
-        }
-    }
+    size_t at = mw_site_index(rp, fr, n);
     *f = fr[at];
     /* The library entry point it called: the outermost named frame below it. */
     for (size_t i = at; via && i-- > 0;) {

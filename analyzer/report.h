@@ -74,10 +74,14 @@ const char *mw_proc_name(const mw_proc *p);
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);
-/* The frame that best names a site on one line: the first with source info (past allocator
- * wrappers of libraries without debug info), else the innermost. Fills *f, and *via (may be
+/* The frame that best names a site on one line: the first in the program's own code (the
+ * executable or a library outside the system's library directories), else the first with
+ * source info, else the innermost: past malloc wrappers, operator new and libc's internals
+ * even when the system libraries have debug info and the program has none. Fills *f, and *via (may be
  * NULL) with the named library function it called into (NULL when none); false when the
  * stack is empty. */
 bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char **via);
+/* The index of that frame among n symbolized frames (0 when n is 0). */
+size_t mw_site_index(const mw_report_proc *rp, const mw_frame *fr, size_t n);
 
 #endif /* MW_REPORT_H */

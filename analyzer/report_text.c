@@ -71,8 +71,19 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
         fprintf(r->out, "%s%s(no stack recorded)%s\n", indent, DIM(r), OFF(r));
         return;
     }
-    for (size_t i = 0; i < n && i < max; i++) frame_line(r, &f[i], i, indent);
-    if (n > max) fprintf(r->out, "%s%s... %zu more frames%s\n", indent, DIM(r), n - max, OFF(r));
+    /* When the program's own first frame lies past the frames shown, show the innermost, skip
+     * the runtime's frames and go on from the program's (a stdio buffer is 10 frames deep in
+     * libc before the printf call that asked for it). */
+    size_t at = mw_site_index(rp, f, n), from = at >= max && max >= 2 ? at : 1, end;
+    frame_line(r, &f[0], 0, indent);
+    if (from > 1)
+        fprintf(r->out, "%s%s... %zu frame%s in system libraries%s\n", indent, DIM(r), from - 1,
+                from == 2 ? "" : "s", OFF(r));
+    end = from + max - 1 < n ? from + max - 1 : n;
+    for (size_t i = from; i < end; i++) frame_line(r, &f[i], i, indent);
+    if (end < n)
+        fprintf(r->out, "%s%s... %zu more frame%s%s\n", indent, DIM(r), n - end, n - end == 1 ? "" : "s",
+                OFF(r));
 }
 
 /* "func file:line" of a stack's first frame, for one-line tables. */

@@ -1,0 +1,87 @@
+/*
+ * test_analyzer_site.c — which frame names an allocation site on one line (mw_site_index):
+ * the program's own first frame even when the system libraries carry debug info and the
+ * program none, the traced executable counted as the program wherever it is installed,
+ * memwatch's own frames and unmapped addresses skipped, and the fallbacks (first frame with
+ * source, else the innermost) when every frame is the runtime's.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "model.h"
+#include "report.h"
+
+#define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
+#define LIBSTDCXX "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+
+static size_t site(const char *exe, const mw_frame *f, size_t n)
+{
+    mw_proc *p = mw_proc_new("/tmp/x.trace.zst");
+    cr_assert_not_null(p);
+    p->exe = exe ? strdup(exe) : NULL;
+    mw_report_proc rp = { .p = p };
+    size_t at = mw_site_index(&rp, f, n);
+    mw_proc_free(p);
+    return at;
+}
+
+Test(site, program_without_debug_info_past_libc_with_it)
+{
+    /* a stdio buffer: deep in libc (which has line info), asked for by the program's main */
+    mw_frame f[] = {
+        { .function = "_IO_file_doallocate", .file = "filedoalloc.c", .line = 101, .module = LIBC },
+        { .function = "_IO_doallocbuf", .file = "genops.c", .line = 347, .module = LIBC },
+        { .function = "printf", .file = "printf.c", .line = 33, .module = LIBC },
+        { .function = "main", .module = "/opt/app/bin/app" },
+        { .function = "__libc_start_call_main", .file = "libc_start_call_main.h", .line = 58,
+          .module = LIBC },
+    };
+    cr_assert_eq(site("/opt/app/bin/app", f, 5), 3);
+}
+
+Test(site, operator_new_then_program)
+{
+    mw_frame f[] = {
+        { .function = "operator new(unsigned long)", .module = LIBSTDCXX },
+        { .function = "grow", .file = "app.cc", .line = 12, .module = "/home/u/app" },
+    };
+    cr_assert_eq(site("/home/u/app", f, 2), 1);
+}
+
+Test(site, executable_under_usr_lib_is_the_program)
+{
+    mw_frame f[] = {
+        { .function = "xmalloc", .file = "xmalloc.c", .line = 149, .module = LIBC },
+        { .function = "ggc_internal_alloc", .module = "/usr/lib/gcc/x86_64-linux-gnu/12/cc1" },
+    };
+    cr_assert_eq(site("/usr/lib/gcc/x86_64-linux-gnu/12/cc1", f, 2), 1);
+    /* the same frames in another process: cc1 is then just a system object */
+    cr_assert_eq(site("/usr/bin/other", f, 2), 0);
+}
+
+Test(site, own_frames_vdso_and_unknown_addresses_skipped)
+{
+    mw_frame f[] = {
+        { .function = "0x7f0000001000" },
+        { .function = "linux-vdso.so.1+0x10", .module = "linux-vdso.so.1" },
+        { .function = "memwatch_watch", .module = "/opt/mw/lib/libmemwatch_preload.so" },
+        { .function = "foo_new", .module = "/opt/lib/libfoo.so" },
+    };
+    cr_assert_eq(site("/opt/app", f, 4), 3, "a library outside the system directories is the program's");
+}
+
+Test(site, all_runtime_falls_back_to_source_then_innermost)
+{
+    mw_frame with_src[] = {
+        { .function = "libstdc++.so.6+0xa57ba", .module = LIBSTDCXX },
+        { .function = "call_init", .file = "dl-init.c", .line = 74,
+          .module = "/lib64/ld-linux-x86-64.so.2" },
+    };
+    cr_assert_eq(site("/usr/bin/app", with_src, 2), 1);
+    mw_frame bare[] = {
+        { .function = "malloc", .module = LIBC },
+        { .function = "strdup", .module = LIBC },
+    };
+    cr_assert_eq(site(NULL, bare, 2), 0);
+    cr_assert_eq(site("/usr/bin/app", bare, 0), 0);
+}
