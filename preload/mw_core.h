@@ -78,9 +78,12 @@ struct mw_thread {
     /* stack cache (stack.c) */
     unsigned cache_n;
     bool cache_slots_ok;        /* cache[].slot all known: the fast path may use the cache */
+    bool cache_trunc;           /* the cached stack was cut at the depth limit (outer frames missing) */
     uint8_t slots_backoff;      /* log2 of the slot searches to skip after useless ones (stack.c) */
     uint32_t slots_skip;        /* slot searches still to skip */
     uint64_t slots_seq;         /* seq when the slots were last found */
+    uint8_t partial_backoff;    /* log2 of the partial captures to skip after failed ones (stack.c) */
+    uint32_t partial_skip;      /* partial captures still to skip */
     mw_frame cache[MW_CACHE_FRAMES];
     struct { uint64_t parent, ip, id; } icache[MW_ICACHE]; /* per-thread intern cache */
     /* a full capture's work arrays (stack.c), here rather than on the program's stack, which
@@ -219,7 +222,9 @@ static inline uint64_t mw_stack_capture(mw_thread *t, void *frame, void *ret)
     uintptr_t slot0 = (uintptr_t)frame + 8, ret0 = (uintptr_t)ret;
     if (MW_LIKELY(t->cache_slots_ok && t->cache_n)) {
         int k = mw_cache_find(t, slot0, ret0);
-        if (k >= 0 && mw_cache_valid_above(t, (unsigned)k)) {
+        /* past a cut stack's innermost frame its frames are no longer the innermost ones a
+         * capture keeps: unwind again */
+        if (k >= 0 && (k == 0 || !t->cache_trunc) && mw_cache_valid_above(t, (unsigned)k)) {
             if (k > 0) {
                 t->cache_n -= (unsigned)k;
                 __builtin_memmove(&t->cache[0], &t->cache[k], t->cache_n * sizeof(mw_frame));

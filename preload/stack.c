@@ -7,7 +7,10 @@
  * hook's caller frame is known without unwinding (__builtin_frame_address of the hook, built
  * with frame pointers), and when it matches a cached frame whose cached ancestors still hold
  * the same return addresses in the same slots, the cached node is reused without unwinding:
- * a tight loop calling malloc costs a few loads. Otherwise libunwind captures the stack, on a
+ * a tight loop calling malloc costs a few loads. Otherwise, when the slots are known, a
+ * partial capture unwinds the few innermost frames until one of them is a cached frame still
+ * in place, and keeps the cached part above it (an interpreter: its eval loop's frame stays
+ * while the frames under it change from one malloc to the next). Otherwise libunwind captures the stack, on a
  * stack of the shim's own (a program's thread may have little to spare): unw_step for a
  * thread's first captures, then unw_backtrace, fast once its per-thread trace cache is warm
  * but costly to set up (STEP_CAPTURES); only the part not shared with the previous stack is
@@ -205,25 +208,39 @@ static bool intern_chain(mw_thread *t, mw_frame *fr, unsigned n, uint64_t parent
     return true;
 }
 
+/* The first stack word above *p (within hi and *budget words) that holds ret: its address in
+ * *p. Words of frames not written yet are compared too (never used; tests/valgrind/shim.supp
+ * names this function). */
+static __attribute__((noinline)) bool scan_slot(uintptr_t *p, uintptr_t hi, uintptr_t ret, unsigned *budget)
+{
+    for (uintptr_t q = *p + 8; q + 8 <= hi && *budget; q += 8, --*budget) {
+        if (*(const uintptr_t *)q == ret) {
+            *p = q;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a frame's slot address can start a scan: inside the thread's known stack. */
+static inline bool slot_in_stack(const mw_thread *t, uintptr_t p)
+{
+    return t->stack_hi && p >= t->stack_lo && p < t->stack_hi && !(p & 7);
+}
+
+#define SLOT_SCAN_WORDS 4096u /* 32 KiB of stack */
+
 /* Slot addresses of the frames' return addresses, for the fast path: unw_backtrace gives only
  * the return addresses, so each one is looked up in the stack words above the previous slot
  * (within the thread's stack and a scan budget). False when any is not found: the fast path
  * is then off until the next capture. */
 static bool find_slots(const mw_thread *t, mw_frame *fr, unsigned m)
 {
-    uintptr_t hi = t->stack_hi, p = fr[0].slot;
-    if (!hi || p < t->stack_lo || p >= hi || (p & 7)) return false;
-    unsigned budget = 4096; /* words: 32 KiB of stack */
+    uintptr_t p = fr[0].slot;
+    if (!slot_in_stack(t, p)) return false;
+    unsigned budget = SLOT_SCAN_WORDS;
     for (unsigned j = 1; j < m; j++) {
-        uintptr_t want = fr[j].ret;
-        bool found = false;
-        for (p += 8; p + 8 <= hi && budget; p += 8, budget--) {
-            if (*(const uintptr_t *)p == want) {
-                found = true;
-                break;
-            }
-        }
-        if (!found) return false;
+        if (!scan_slot(&p, t->stack_hi, fr[j].ret, &budget)) return false;
         fr[j].slot = p;
     }
     return true;
@@ -333,7 +350,77 @@ static int backtrace_on_own_stack(mw_thread *t, void **ips, int max)
     return j.n;
 }
 
-/* Full capture: libunwind's unw_backtrace (its per-thread trace cache makes this a table
+/* Partial capture, tried before a full one when the cache's slots are known: unwinds only the
+ * innermost PARTIAL_FRAMES frames, finds their slots, and looks for the first of them that is
+ * a cached frame (same slot, same return address) whose cached ancestors still hold theirs:
+ * that frame is the same activation as when it was cached, so the stack is the new inner
+ * frames on top of the cached outer part. An interpreter's C stack is deep, and between two
+ * allocations only its few innermost frames change (the eval loop's frame stays): unwinding
+ * 60 frames for each malloc was most of a traced Python program's time. False when no
+ * frame matched (the caller unwinds the whole stack). */
+#define PARTIAL_FRAMES 6u
+#define PARTIAL_SKIP 7u /* the shim's own frames the unwind starts in (the hook's caller's index) */
+static bool capture_partial(mw_thread *t, uintptr_t slot0, uintptr_t ret0, uint64_t *out)
+{
+    void **ips = t->unw_ips;
+    mw_frame *fr = t->unw_fr;
+    int g = mw_guard_enter();
+    int saved_errno = errno;
+    int n = backtrace_on_own_stack(t, ips, (int)(PARTIAL_FRAMES + PARTIAL_SKIP));
+    errno = saved_errno;
+    mw_guard_leave(g);
+    int z = -1;
+    for (int i = 0; i < n; i++) {
+        if ((uintptr_t)ips[i] == ret0) {
+            z = i;
+            break;
+        }
+    }
+    if (z < 0) return false;
+    unsigned m = 0;
+    for (int i = z; i < n && m < PARTIAL_FRAMES && ips[i]; i++) fr[m++] = (mw_frame){ 0, (uintptr_t)ips[i], 0 };
+    fr[0].slot = slot0;
+    /* frame by frame: the slot of each (searched in the stack words above the previous
+     * one), then whether the cache holds it; most calls stop at the first few frames */
+    uintptr_t p = slot0;
+    if (!slot_in_stack(t, p)) return false;
+    unsigned budget = SLOT_SCAN_WORDS, j = 0, k = 0;
+    for (;; j++) {
+        if (j == m) return false;
+        if (j > 0) {
+            if (!scan_slot(&p, t->stack_hi, fr[j].ret, &budget)) return false;
+            fr[j].slot = p;
+        }
+        while (k < t->cache_n && t->cache[k].slot < fr[j].slot) k++;
+        if (k == t->cache_n) return false;
+        if (t->cache[k].slot == fr[j].slot && t->cache[k].ret == fr[j].ret && mw_cache_valid_above(t, k))
+            break;
+    }
+    /* a stack deeper than the depth limit: only when its depth stays the same are its innermost
+     * frames what a full capture would keep */
+    if (j + (t->cache_n - k) > mw_cfg.max_depth || (t->cache_trunc && j != k)) return false;
+    uint64_t parent = t->cache[k].node;
+    for (unsigned i = j; i-- > 0;) {
+        bool created = false;
+        uint64_t id = intern(t, parent, fr[i].ret, &created);
+        if (id) {
+            fr[i].node = id;
+            parent = id;
+            if (!created || i == 0) continue;
+            if (intern_chain(t, fr, i, parent)) break;
+        }
+        t->cache_n = 0; /* out of memory (or ids): unknown stack */
+        *out = 0;
+        return true;
+    }
+    __builtin_memmove(&t->cache[j], &t->cache[k], (t->cache_n - k) * sizeof(mw_frame));
+    __builtin_memcpy(t->cache, fr, j * sizeof(mw_frame));
+    t->cache_n = j + (t->cache_n - k);
+    *out = t->cache[0].node;
+    return true;
+}
+
+/* A partial capture if it applies, else a full one: libunwind's unw_backtrace (its per-thread trace cache makes this a table
  * lookup per frame once warm, with no system call, unlike unw_step), then interning of the
  * frames not shared with the previous capture's outer part (node ids depend only on the
  * return addresses from the root, so a common suffix of return addresses is exact). */
@@ -344,6 +431,23 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
     mw_frame *fr = t->unw_fr;
     unsigned m = 0;
     in_stack++;
+    /* A partial capture that failed makes the next 1, 2, 4 ... 64 slow captures skip it (a
+     * program whose stacks change all the way up, like bench/deep's); one that worked resets
+     * that. */
+    if (t->cache_slots_ok && t->cache_n) {
+        if (t->partial_skip) {
+            t->partial_skip--;
+        } else {
+            uint64_t id;
+            if (capture_partial(t, slot0, ret0, &id)) {
+                t->partial_backoff = 0;
+                in_stack--;
+                return id;
+            }
+            if (t->partial_backoff < 6) t->partial_backoff++;
+            t->partial_skip = 1u << t->partial_backoff;
+        }
+    }
     int g = mw_guard_enter(); /* libunwind may allocate */
     int saved_errno = errno;
     int n = backtrace_on_own_stack(t, ips, (int)(max + 16));
@@ -357,10 +461,13 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
             break;
         }
     }
+    bool trunc = true;
     if (z < 0) {
         fr[m++] = (mw_frame){ 0, ret0, 0 };
     } else {
-        for (int i = z; i < n && m < max && ips[i]; i++) fr[m++] = (mw_frame){ 0, (uintptr_t)ips[i], 0 };
+        int i = z;
+        for (; i < n && m < max && ips[i]; i++) fr[m++] = (mw_frame){ 0, (uintptr_t)ips[i], 0 };
+        trunc = i < n && ips[i];
     }
     fr[0].slot = slot0;
     unsigned common = 0;
@@ -383,13 +490,13 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
         in_stack--;
         return 0;
     }
-    /* Finding the slots scans the stack, so it is done only when this call site came back
-     * right away (a loop): then the fast path will pay for it. Unless it did not last time:
-     * a search after which at most one allocation took the fast path (a loop whose ancestors
-     * keep changing, as in a program running varied queries through the same allocator
-     * wrapper) makes the next 1, 2, 4 ... 64 searches skipped; one that paid resets that. */
-    bool again = t->cache_n && t->cache[0].slot == slot0 && t->cache[0].ret == ret0;
-    if (t->cache_slots_ok) { /* the fast path was armed and has just failed */
+    /* Finding the slots scans the stack; they let the next captures take the fast path (a
+     * loop) or a partial capture (the same outer frames). A search after which at most one
+     * allocation used them (ancestors that keep changing, as in a program running varied
+     * queries through the same allocator wrapper) makes the next 1, 2, 4 ... 64 searches
+     * skipped; one that paid resets that. */
+    bool search = true;
+    if (t->cache_slots_ok) { /* the slots were known, and neither way applied */
         if (t->seq - t->slots_seq <= 1) {
             if (t->slots_backoff < 6) t->slots_backoff++;
             t->slots_skip = 1u << t->slots_backoff;
@@ -397,14 +504,15 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
             t->slots_backoff = 0;
         }
     }
-    if (again && t->slots_skip) {
+    if (t->slots_skip) {
         t->slots_skip--;
-        again = false;
+        search = false;
     }
-    t->cache_slots_ok = again && find_slots(t, fr, m);
+    t->cache_slots_ok = search && find_slots(t, fr, m);
     if (t->cache_slots_ok) t->slots_seq = t->seq;
     __builtin_memcpy(t->cache, fr, m * sizeof(mw_frame));
     t->cache_n = m;
+    t->cache_trunc = trunc;
     in_stack--;
     return fr[0].node;
 }

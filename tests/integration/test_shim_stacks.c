@@ -58,8 +58,27 @@ static void path_of(const fnmap *fm, const mwt_trace *t, uint64_t stack, const c
     }
 }
 
-static const char *const stacks_names[] = { "leaf", "b", "a", "rec", "main", "x", "y" };
-static fnmap stacks_fm = { "shim_stacks", stacks_names, 7, { 0 } };
+static const char *const stacks_names[] = { "leaf", "b",      "a",      "rec",  "main", "x",
+                                            "y",    "interp", "wrap", "via_ptr", "rec2" };
+static fnmap stacks_fm = { "shim_stacks", stacks_names, 11, { 0 } };
+
+/* The path each test size was allocated from (the victim's header), NULL for others. */
+static const char *stacks_want(uint64_t s)
+{
+    static const char *const k80[] = { "leaf>main", "leaf>b>a>main", "leaf>b>main",
+                                       "leaf>rec>rec>rec>rec>rec>rec>main", "leaf>rec>rec>rec>main",
+                                       "leaf>x>main", "leaf>y>main", "leaf>x>main" };
+    static const char *const k95[] = { "leaf>interp>main", "leaf>x>interp>main",
+                                       "leaf>b>a>interp>main", "leaf>rec>rec>rec>rec>interp>main",
+                                       "interp>main" };
+    if (s >= 80001 && s <= 80040 && (s - 80001) % 10 <= 7) return k80[(s - 80001) % 10];
+    if (s == 90001 || s == 90003) return "leaf>x>main";
+    if (s == 90002) return "leaf>y>main";
+    if (s >= 95001 && s <= 95005) return k95[s - 95001];
+    if (s == 96001) return "wrap>via_ptr>rec2>rec2>rec2>rec2>main";
+    if (s == 96002) return "via_ptr>rec2>rec2>rec2>rec2>main";
+    return NULL;
+}
 
 Test(shim_stacks, cached_unwinds_are_exact)
 {
@@ -71,17 +90,13 @@ Test(shim_stacks, cached_unwinds_are_exact)
     fnmap_read(&stacks_fm, r.out);
     mwt_trace t;
     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
-    const char *want[] = { "leaf>main", "leaf>b>a>main", "leaf>b>main",
-                           "leaf>rec>rec>rec>rec>rec>rec>main", "leaf>rec>rec>rec>main", "leaf>x>main",
-                           "leaf>y>main", "leaf>x>main" };
     int checked = 0;
     for (size_t i = 0; i < t.nblocks; i++) {
         uint64_t s = t.blocks[i].size;
-        if (s < 80001 || s > 80040 || (s - 80001) % 10 > 7) continue;
-        int kind = (int)((s - 80001) % 10);
+        if (s < 80001 || s > 80040 || !stacks_want(s)) continue;
         char got[512];
         path_of(&stacks_fm, &t, t.blocks[i].stack, "main", got, sizeof got);
-        cr_expect_str_eq(got, want[kind], "block of %llu bytes", (unsigned long long)s);
+        cr_expect_str_eq(got, stacks_want(s), "block of %llu bytes", (unsigned long long)s);
         checked++;
     }
     cr_expect_eq(checked, 32);
@@ -99,6 +114,66 @@ Test(shim_stacks, cached_unwinds_are_exact)
     cr_expect_eq(n90[0], 600);
     cr_expect_eq(n90[1], 300);
     cr_expect_eq(n90[2], 300);
+    /* the interpreter's loop, mostly through partial captures */
+    size_t n95 = 0;
+    for (size_t i = 0; i < t.nblocks; i++) {
+        uint64_t s = t.blocks[i].size;
+        if (s < 95001 || s > 95005) continue;
+        char got[512];
+        path_of(&stacks_fm, &t, t.blocks[i].stack, "main", got, sizeof got);
+        cr_expect_str_eq(got, stacks_want(s), "block of %llu bytes", (unsigned long long)s);
+        n95++;
+    }
+    cr_expect_eq(n95, 100);
+    size_t n96 = 0;
+    for (size_t i = 0; i < t.nblocks; i++) {
+        uint64_t s = t.blocks[i].size;
+        if (s != 96001 && s != 96002) continue;
+        char got[512];
+        path_of(&stacks_fm, &t, t.blocks[i].stack, "main", got, sizeof got);
+        cr_expect_str_eq(got, stacks_want(s), "block of %llu bytes", (unsigned long long)s);
+        n96++;
+    }
+    cr_expect_eq(n96, 100);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
+/* With MEMWATCH_STACK_DEPTH=4 every stack of the victim is cut: each block must carry exactly
+ * the innermost 4 frames of its path, whichever way it was captured (a cached stack that was
+ * cut lacks its outer frames, so reusing its upper part for a shallower or deeper call would
+ * give fewer, or other, frames than an unwind). */
+Test(shim_stacks, cut_stacks_keep_the_innermost_frames)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("shim_stacks"), NULL };
+    const char *env[] = { "MEMWATCH_STACK_DEPTH=4", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_assert_eq(r.exit_code, 0);
+    fnmap_read(&stacks_fm, r.out);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    size_t checked = 0;
+    for (size_t i = 0; i < t.nblocks; i++) {
+        const char *want = stacks_want(t.blocks[i].size);
+        if (!want) continue;
+        uint64_t ips[8];
+        cr_expect_eq(mwt_stack_ips(&t, t.blocks[i].stack, ips, 8), 4, "block of %llu bytes",
+                     (unsigned long long)t.blocks[i].size);
+        /* the first 4 functions of the path, or all of it up to main */
+        char cut[512];
+        const char *p = want;
+        for (int k = 0; k < 4 && p; k++) p = strchr(p + 1, '>');
+        snprintf(cut, sizeof cut, "%.*s", p ? (int)(p - want) : (int)strlen(want), want);
+        char got[512];
+        path_of(&stacks_fm, &t, t.blocks[i].stack, "main", got, sizeof got);
+        cr_expect_str_eq(got, cut, "block of %llu bytes", (unsigned long long)t.blocks[i].size);
+        checked++;
+    }
+    cr_expect_eq(checked, 32 + 1200 + 100 + 100);
     mwt_trace_free(&t);
     mwt_run_free(&r);
     mwt_rmtree(dir);
