@@ -358,6 +358,10 @@ static int backtrace_on_own_stack(mw_thread *t, void **ips, int max)
  * allocations only its few innermost frames change (the eval loop's frame stays): unwinding
  * 60 frames for each malloc was most of a traced Python program's time. False when no
  * frame matched (the caller unwinds the whole stack). */
+/* Back-offs (partial captures, slot searches) go up to 2^BACKOFF_MAX skips: a search scans
+ * the whole stack (2 us through the sqlite3 CLI's big frames), and at 64 the searches that
+ * never paid there still cost 5% of its run. */
+#define BACKOFF_MAX 10u
 #define PARTIAL_FRAMES 6u
 #define PARTIAL_SKIP 7u /* the shim's own frames the unwind starts in (the hook's caller's index) */
 static bool capture_partial(mw_thread *t, uintptr_t slot0, uintptr_t ret0, uint64_t *out)
@@ -431,7 +435,7 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
     mw_frame *fr = t->unw_fr;
     unsigned m = 0;
     in_stack++;
-    /* A partial capture that failed makes the next 1, 2, 4 ... 64 slow captures skip it (a
+    /* A partial capture that failed makes the next 1, 2, 4 ... 1024 slow captures skip it (a
      * program whose stacks change all the way up, like bench/deep's); one that worked resets
      * that. */
     if (t->cache_slots_ok && t->cache_n) {
@@ -444,7 +448,7 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
                 in_stack--;
                 return id;
             }
-            if (t->partial_backoff < 6) t->partial_backoff++;
+            if (t->partial_backoff < BACKOFF_MAX) t->partial_backoff++;
             t->partial_skip = 1u << t->partial_backoff;
         }
     }
@@ -493,12 +497,12 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
     /* Finding the slots scans the stack; they let the next captures take the fast path (a
      * loop) or a partial capture (the same outer frames). A search after which at most one
      * allocation used them (ancestors that keep changing, as in a program running varied
-     * queries through the same allocator wrapper) makes the next 1, 2, 4 ... 64 searches
+     * queries through the same allocator wrapper) makes the next 1, 2, 4 ... 1024 searches
      * skipped; one that paid resets that. */
     bool search = true;
     if (t->cache_slots_ok) { /* the slots were known, and neither way applied */
         if (t->seq - t->slots_seq <= 1) {
-            if (t->slots_backoff < 6) t->slots_backoff++;
+            if (t->slots_backoff < BACKOFF_MAX) t->slots_backoff++;
             t->slots_skip = 1u << t->slots_backoff;
         } else {
             t->slots_backoff = 0;
