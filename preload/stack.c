@@ -350,6 +350,11 @@ static int backtrace_on_own_stack(mw_thread *t, void **ips, int max)
     return j.n;
 }
 
+/* Back-offs (partial captures, slot searches) go up to 2^BACKOFF_MAX skips: a search scans
+ * the whole stack (2 us through the sqlite3 CLI's big frames), and at 64 the searches that
+ * never paid there still cost 5% of its run. */
+#define BACKOFF_MAX 10u
+
 /* Partial capture, tried before a full one when the cache's slots are known: unwinds only the
  * innermost PARTIAL_FRAMES frames, finds their slots, and looks for the first of them that is
  * a cached frame (same slot, same return address) whose cached ancestors still hold theirs:
@@ -358,10 +363,6 @@ static int backtrace_on_own_stack(mw_thread *t, void **ips, int max)
  * allocations only its few innermost frames change (the eval loop's frame stays): unwinding
  * 60 frames for each malloc was most of a traced Python program's time. False when no
  * frame matched (the caller unwinds the whole stack). */
-/* Back-offs (partial captures, slot searches) go up to 2^BACKOFF_MAX skips: a search scans
- * the whole stack (2 us through the sqlite3 CLI's big frames), and at 64 the searches that
- * never paid there still cost 5% of its run. */
-#define BACKOFF_MAX 10u
 #define PARTIAL_FRAMES 6u
 #define PARTIAL_SKIP 7u /* the shim's own frames the unwind starts in (the hook's caller's index) */
 static bool capture_partial(mw_thread *t, uintptr_t slot0, uintptr_t ret0, uint64_t *out)
