@@ -43,6 +43,10 @@
  * ======================================================================================== */
 typedef struct snap_arg { reach_ctx *c; size_t seen; } snap_arg;
 
+/* Each entry remembers when it was seen, in ref.tidx's upper half (thread indexes fit the
+ * lower one), until the duplicates are dropped (snapshot_blocks). */
+#define VISIT_SHIFT 32u
+
 static void snap_one(const mw_live_block *b, void *arg)
 {
     snap_arg *a = arg;
@@ -51,37 +55,72 @@ static void snap_one(const mw_live_block *b, void *arg)
         e->addr = b->addr;
         e->size = b->size;
         e->ref = b->ref;
+        e->ref.tidx = (b->ref.tidx & 0xffffffffu) | (uint64_t)(a->seen & 0xffffffffu) << VISIT_SHIFT;
     }
     a->seen++;
 }
 
-/* LSD radix sort by address (16-bit digits over the 48 address bits of x86-64 user space;
- * a fourth pass only if some address has higher bits): O(n), one temporary array. */
-static bool sort_blocks(block_ent *a, size_t n)
+/* In-place MSD radix sort by address (American flag sort): 8-bit digits from the highest
+ * address byte in use down, each bucket permuted into place by following cycles, buckets of
+ * fewer than 32 blocks finished by insertion sort. No temporary array: an LSD sort's is as
+ * big as the snapshot itself (64 MB for 2 M blocks), and the exit scan's peak memory is the
+ * program's too. One thread runs the exit scan, once: each level's bucket bounds live in a
+ * static row. */
+#define FLAG_LEVELS 8u
+static size_t flag_end[FLAG_LEVELS][256], flag_next[FLAG_LEVELS][256];
+
+static void insertion_sort(block_ent *a, size_t n)
 {
-    if (n < 2) return true;
+    for (size_t i = 1; i < n; i++) {
+        block_ent v = a[i];
+        size_t j = i;
+        for (; j > 0 && a[j - 1].addr > v.addr; j--) a[j] = a[j - 1];
+        a[j] = v;
+    }
+}
+
+static void flag_sort(block_ent *a, size_t n, int shift, unsigned lvl)
+{
+    if (n < 32 || shift < 0 || lvl >= FLAG_LEVELS) {
+        insertion_sort(a, n);
+        return;
+    }
+    size_t *end = flag_end[lvl], *next = flag_next[lvl];
+    memset(end, 0, sizeof flag_end[0]);
+    for (size_t i = 0; i < n; i++) end[(a[i].addr >> shift) & 255]++;
+    size_t sum = 0;
+    for (unsigned d = 0; d < 256; d++) {
+        next[d] = sum;
+        sum += end[d];
+        end[d] = sum;
+    }
+    for (unsigned d = 0; d < 256; d++) {
+        while (next[d] < end[d]) {
+            block_ent v = a[next[d]];
+            unsigned k = (unsigned)(v.addr >> shift) & 255;
+            while (k != d) { /* v goes to bucket k; take what was there */
+                block_ent w = a[next[k]];
+                a[next[k]++] = v;
+                v = w;
+                k = (unsigned)(v.addr >> shift) & 255;
+            }
+            a[next[d]++] = v;
+        }
+    }
+    if (shift == 0) return; /* every bucket holds one address */
+    int lower = shift >= 8 ? shift - 8 : 0;
+    for (unsigned d = 0; d < 256; d++) {
+        size_t lo = d ? end[d - 1] : 0, cnt = end[d] - lo;
+        if (cnt > 1) flag_sort(a + lo, cnt, lower, lvl + 1);
+    }
+}
+
+static void sort_blocks(block_ent *a, size_t n)
+{
     uintptr_t all = 0;
     for (size_t i = 0; i < n; i++) all |= a[i].addr;
-    block_ent *tmp = mw_reach_alloc(n * sizeof *tmp);
-    size_t *cnt = mw_reach_alloc(65536 * sizeof *cnt);
-    if (!tmp || !cnt) {
-        mw_reach_free(tmp, n * sizeof *tmp);
-        mw_reach_free(cnt, 65536 * sizeof *cnt);
-        return false;
-    }
-    block_ent *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 64 && (shift == 0 || (all >> shift)); shift += 16) {
-        memset(cnt, 0, 65536 * sizeof *cnt);
-        for (size_t i = 0; i < n; i++) cnt[(src[i].addr >> shift) & 0xffff]++;
-        size_t sum = 0;
-        for (size_t d = 0; d < 65536; d++) { size_t k = cnt[d]; cnt[d] = sum; sum += k; }
-        for (size_t i = 0; i < n; i++) dst[cnt[(src[i].addr >> shift) & 0xffff]++] = src[i];
-        block_ent *t = src; src = dst; dst = t;
-    }
-    if (src != a) memcpy(a, src, n * sizeof *a);
-    mw_reach_free(tmp, n * sizeof *tmp);
-    mw_reach_free(cnt, 65536 * sizeof *cnt);
-    return true;
+    int top = all ? 63 - __builtin_clzll(all) : 0;
+    flag_sort(a, n, top >= 8 ? top - 7 : 0, 0);
 }
 
 static bool snapshot_blocks(reach_ctx *c)
@@ -103,13 +142,19 @@ static bool snapshot_blocks(reach_ctx *c)
         c->blk = NULL;
         want = a.seen;
     }
-    if (!sort_blocks(c->blk, c->nblk)) return false;
-    /* Drop duplicates a concurrent free/malloc may have produced (keep the later entry). */
+    sort_blocks(c->blk, c->nblk);
+    /* Drop duplicates a concurrent free/malloc may have produced: keep the entry seen last
+     * (a block freed from one table and allocated into another meanwhile is current in the
+     * table visited later), then clear the visit numbers. */
     size_t w = 0;
     for (size_t i = 0; i < c->nblk; i++) {
-        if (w > 0 && c->blk[w - 1].addr == c->blk[i].addr) c->blk[w - 1] = c->blk[i];
-        else c->blk[w++] = c->blk[i];
+        if (w > 0 && c->blk[w - 1].addr == c->blk[i].addr) {
+            if (c->blk[i].ref.tidx >> VISIT_SHIFT > c->blk[w - 1].ref.tidx >> VISIT_SHIFT) c->blk[w - 1] = c->blk[i];
+        } else {
+            c->blk[w++] = c->blk[i];
+        }
     }
+    for (size_t i = 0; i < w; i++) c->blk[i].ref.tidx &= 0xffffffffu;
     c->nblk = w;
     c->min_addr = w ? c->blk[0].addr : 1;
     c->max_end = 0;
