@@ -208,6 +208,22 @@ static bool intern_chain(mw_thread *t, mw_frame *fr, unsigned n, uint64_t parent
     return true;
 }
 
+/* Interns fr[n-1] (a child of parent) down to fr[0], filling their nodes: looked up one by
+ * one until one is new, then every frame below it as a batch (intern_chain). False when
+ * memory (or ids) ran out. */
+static bool intern_below(mw_thread *t, mw_frame *fr, unsigned n, uint64_t parent)
+{
+    for (unsigned i = n; i-- > 0;) {
+        bool created = false;
+        uint64_t id = intern(t, parent, fr[i].ret, &created);
+        if (!id) return false;
+        fr[i].node = id;
+        parent = id;
+        if (created && i > 0) return intern_chain(t, fr, i, parent); /* the frames below a new node */
+    }
+    return true;
+}
+
 /* The first stack word above *p (within hi and *budget words) that holds ret: its address in
  * *p. Words of frames not written yet are compared too (never used; tests/valgrind/shim.supp
  * names this function). */
@@ -405,16 +421,7 @@ static bool capture_partial(mw_thread *t, uintptr_t slot0, uintptr_t ret0, uint6
     /* a stack deeper than the depth limit: only when its depth stays the same are its innermost
      * frames what a full capture would keep */
     if (j + (t->cache_n - k) > mw_cfg.max_depth || (t->cache_trunc && j != k)) return false;
-    uint64_t parent = t->cache[k].node;
-    for (unsigned i = j; i-- > 0;) {
-        bool created = false;
-        uint64_t id = intern(t, parent, fr[i].ret, &created);
-        if (id) {
-            fr[i].node = id;
-            parent = id;
-            if (!created || i == 0) continue;
-            if (intern_chain(t, fr, i, parent)) break;
-        }
+    if (!intern_below(t, fr, j, t->cache[k].node)) {
         t->cache_n = 0; /* out of memory (or ids): unknown stack */
         *out = 0;
         return true;
@@ -481,16 +488,7 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
            t->cache[t->cache_n - 1 - common].ret == fr[m - 1 - common].ret)
         common++;
     for (unsigned j = 0; j < common; j++) fr[m - 1 - j].node = t->cache[t->cache_n - 1 - j].node;
-    uint64_t parent = common ? fr[m - common].node : 0;
-    for (unsigned i = m - common; i-- > 0;) {
-        bool created = false;
-        uint64_t id = intern(t, parent, fr[i].ret, &created);
-        if (id) {
-            fr[i].node = id;
-            parent = id;
-            if (!created || i == 0) continue;
-            if (intern_chain(t, fr, i, parent)) break; /* the frames below a new node */
-        }
+    if (!intern_below(t, fr, m - common, common ? fr[m - common].node : 0)) {
         /* out of memory (or ids): unknown stack, forget the cache */
         t->cache_n = 0;
         in_stack--;
