@@ -80,10 +80,10 @@ struct mw_thread {
     bool cache_slots_ok;        /* cache[].slot all known: the fast path may use the cache */
     bool cache_trunc;           /* the cached stack was cut at the depth limit (outer frames missing) */
     uint8_t slots_backoff;      /* log2 of the slot searches to skip after useless ones (stack.c) */
-    uint32_t slots_skip;        /* slot searches still to skip */
-    uint64_t slots_seq;         /* seq when the slots were last found */
     uint8_t partial_backoff;    /* log2 of the partial captures to skip after failed ones (stack.c) */
+    uint32_t slots_skip;        /* slot searches still to skip */
     uint32_t partial_skip;      /* partial captures still to skip */
+    uint64_t slots_seq;         /* seq when the slots were last found */
     mw_frame cache[MW_CACHE_FRAMES];
     struct { uint64_t parent, ip, id; } icache[MW_ICACHE]; /* per-thread intern cache */
     /* a full capture's work arrays (stack.c), here rather than on the program's stack, which

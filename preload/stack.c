@@ -10,11 +10,11 @@
  * a tight loop calling malloc costs a few loads. Otherwise, when the slots are known, a
  * partial capture unwinds the few innermost frames until one of them is a cached frame still
  * in place, and keeps the cached part above it (an interpreter: its eval loop's frame stays
- * while the frames under it change from one malloc to the next). Otherwise libunwind captures the stack, on a
- * stack of the shim's own (a program's thread may have little to spare): unw_step for a
- * thread's first captures, then unw_backtrace, fast once its per-thread trace cache is warm
- * but costly to set up (STEP_CAPTURES); only the part not shared with the previous stack is
- * interned.
+ * while the frames under it change from one malloc to the next). Otherwise libunwind
+ * captures the stack, on a stack of the shim's own (a program's thread may have little to
+ * spare): unw_step for a thread's first captures, then unw_backtrace, fast once its
+ * per-thread trace cache is warm but costly to set up (STEP_CAPTURES); only the part not
+ * shared with the previous stack is interned.
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -433,10 +433,11 @@ static bool capture_partial(mw_thread *t, uintptr_t slot0, uintptr_t ret0, uint6
     return true;
 }
 
-/* A partial capture if it applies, else a full one: libunwind's unw_backtrace (its per-thread trace cache makes this a table
- * lookup per frame once warm, with no system call, unlike unw_step), then interning of the
- * frames not shared with the previous capture's outer part (node ids depend only on the
- * return addresses from the root, so a common suffix of return addresses is exact). */
+/* A partial capture if it applies, else a full one: libunwind's unw_backtrace (its per-thread
+ * trace cache makes this a table lookup per frame once warm, with no system call, unlike
+ * unw_step), then interning of the frames not shared with the previous capture's outer part
+ * (node ids depend only on the return addresses from the root, so a common suffix of return
+ * addresses is exact). */
 __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0)
 {
     unsigned max = mw_cfg.max_depth;
