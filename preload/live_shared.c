@@ -10,7 +10,9 @@
  * in the same small table, already in the cache; one table over all blocks (by address hash)
  * cost a cache and TLB miss per malloc and per free, about 0.8 us a block with 4 M live
  * blocks (README, `pause`). Growing a chunk's table moves at most a few thousand entries: no
- * long pause. An entry is 16 bytes: the chunk gives the address's upper bits.
+ * long pause. An entry is 8 bytes for the chunk's owner thread's small blocks, 16 for the
+ * others: the chunk gives the address's upper bits, and its owner and base seq the block's
+ * thread and most of its seq.
  *
  * Chunk tables and maps come from a pool of big mappings (one own-range each, reach_roots.c:
  * block addresses, never a root), in power-of-two pieces. No malloc anywhere.
@@ -125,38 +127,75 @@ static void pool_put(void *p, size_t bytes, bool release)
     mw_spin_unlock(&pool.lock);
 }
 
-/* ---- a chunk's table ---------------------------------------------------------------------- */
+/* ---- a chunk's tables --------------------------------------------------------------------- */
+/* A chunk keeps most of its blocks in compact 8-byte entries and the rest in 16-byte wide
+ * ones. Compact: the block belongs to the chunk's owner (the thread index of the block that
+ * created the chunk: glibc gives each thread arenas of its own), starts on 16 bytes, is under
+ * 512 KiB, and its seq lies within 2^32 above the chunk's base seq (that first block's): bits
+ * 0-12 its offset / 16 + 1 (0 = empty), 13-31 its size, 32-63 its seq - base. Anything else
+ * (a block of another thread, one of an exited thread moved here, an odd address, a big
+ * block) is wide: a = its offset + 1 (17 bits) | size << 17, 0 = empty; b = tidx | seq << 16.
+ * A block whose tidx or seq does not fit even that (past 65 536 thread indexes, or 2^48
+ * allocations of one) is not kept, and counted as lost; sizes are below 2^47 (the user address
+ * space). The compact form halves the table of a program with millions of small blocks
+ * (bench/bigheap: 130 MB for 4 M blocks before it). Both tables: open addressing by address
+ * hash, linear probing, at most 3/4 full, backward-shift deletion. */
 #define CHUNK_SHIFT 16u
-#define CHUNK_INIT_CAP 16u
-/* A block in 16 bytes: a = its offset in the chunk + 1 (17 bits) | size << 17, 0 = empty;
- * b = tidx | seq << 16. A block whose tidx or seq does not fit (past 65 536 thread indexes,
- * or 2^48 allocations of one) is not kept, and counted as lost; sizes are below 2^47 (the
- * user address space). */
+#define CC_INIT_CAP 32u        /* a 256-byte piece, the pool's smallest */
+#define CW_INIT_CAP 16u
+#define CC_KEY_BITS 13u
+#define CC_SIZE_BITS 19u
 #define CE_OFF_BITS 17u
 #define CE_TIDX_BITS 16u
 typedef struct chunk_entry {
     uint64_t a, b;
 } chunk_entry;
 typedef struct chunk_tab {
-    uint32_t cap, count;  /* cap: power of two; kept at most 3/4 full */
-    chunk_entry *tab;
+    uint32_t cap, count;   /* compact table: cap a power of two */
+    uint64_t *tab;
+    uint32_t wcap, wcount; /* wide table: none (0) until a block needs it */
+    chunk_entry *wtab;
+    uint64_t seq_base;
+    uint64_t owner;
 } chunk_tab;
 
+static inline uint32_t ce_home(uintptr_t addr, uint32_t m) { return (uint32_t)mw_live_hash(addr) & m; }
+static inline uintptr_t cc_addr(uintptr_t base, uint64_t e)
+{
+    return base | (uintptr_t)((e & ((1u << CC_KEY_BITS) - 1)) - 1) << 4;
+}
 static inline uintptr_t ce_addr(uintptr_t base, const chunk_entry *e)
 {
     return base | ((e->a & ((1u << CE_OFF_BITS) - 1)) - 1);
 }
-static inline uint32_t ce_home(uintptr_t addr, uint32_t m) { return (uint32_t)mw_live_hash(addr) & m; }
-
-static bool ct_grow(chunk_tab *T, uintptr_t base)
+static inline mw_live_block cc_block(const chunk_tab *T, uintptr_t base, uint64_t e)
 {
+    return (mw_live_block){ cc_addr(base, e), (e >> CC_KEY_BITS) & ((1u << CC_SIZE_BITS) - 1),
+                            { T->owner, T->seq_base + (e >> 32) } };
+}
+static inline mw_live_block ce_block(uintptr_t base, const chunk_entry *e)
+{
+    return (mw_live_block){ ce_addr(base, e), e->a >> CE_OFF_BITS,
+                            { e->b & ((1u << CE_TIDX_BITS) - 1), e->b >> CE_TIDX_BITS } };
+}
+
+static inline bool cc_fits(const chunk_tab *T, uintptr_t addr, size_t size, mw_block_ref ref)
+{
+    return !(addr & 15) && size < (1u << CC_SIZE_BITS) && ref.tidx == T->owner &&
+           ref.seq >= T->seq_base && ref.seq - T->seq_base <= UINT32_MAX;
+}
+
+/* Room for one more entry in the compact (wide) table, grown (created) if needed. */
+static bool cc_reserve(chunk_tab *T, uintptr_t base)
+{
+    if ((T->count + 1) * 4 <= T->cap * 3) return true;
     uint32_t ncap = T->cap * 2;
-    chunk_entry *nt = pool_get((size_t)ncap * sizeof *nt);
+    uint64_t *nt = pool_get((size_t)ncap * sizeof *nt);
     if (!nt) return false;
     for (uint32_t i = 0; i < T->cap; i++) {
-        if (!T->tab[i].a) continue;
-        uint32_t j = ce_home(ce_addr(base, &T->tab[i]), ncap - 1);
-        while (nt[j].a) j = (j + 1) & (ncap - 1);
+        if (!T->tab[i]) continue;
+        uint32_t j = ce_home(cc_addr(base, T->tab[i]), ncap - 1);
+        while (nt[j]) j = (j + 1) & (ncap - 1);
         nt[j] = T->tab[i];
     }
     pool_put(T->tab, (size_t)T->cap * sizeof *T->tab, false);
@@ -164,61 +203,123 @@ static bool ct_grow(chunk_tab *T, uintptr_t base)
     T->cap = ncap;
     return true;
 }
-
-/* Inserts addr: 1 when it was still present (its block in *old), 0 when added, -1 when it
- * cannot be kept (counted as lost). */
-static int ct_insert(chunk_tab *T, uintptr_t base, uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old)
+static bool cw_reserve(chunk_tab *T, uintptr_t base)
 {
-    if (MW_UNLIKELY((ref.tidx >> CE_TIDX_BITS) || (ref.seq >> (64 - CE_TIDX_BITS)) ||
-                    ((T->count + 1) * 4 > T->cap * 3 && !ct_grow(T, base)))) {
-        mw_count_lost(1, 0);
-        return -1;
+    if ((T->wcount + 1) * 4 <= T->wcap * 3) return true;
+    uint32_t ncap = T->wcap ? T->wcap * 2 : CW_INIT_CAP;
+    chunk_entry *nt = pool_get((size_t)ncap * sizeof *nt);
+    if (!nt) return false;
+    for (uint32_t i = 0; i < T->wcap; i++) {
+        if (!T->wtab[i].a) continue;
+        uint32_t j = ce_home(ce_addr(base, &T->wtab[i]), ncap - 1);
+        while (nt[j].a) j = (j + 1) & (ncap - 1);
+        nt[j] = T->wtab[i];
     }
-    if (size >> (64 - CE_OFF_BITS)) size = (1ull << (64 - CE_OFF_BITS)) - 1;
-    uint64_t a = (addr - base + 1) | (uint64_t)size << CE_OFF_BITS, key = a & ((1u << CE_OFF_BITS) - 1);
-    uint32_t m = T->cap - 1, i = ce_home(addr, m);
-    int had = 0;
-    for (;; i = (i + 1) & m) {
-        chunk_entry *e = &T->tab[i];
-        if ((e->a & ((1u << CE_OFF_BITS) - 1)) == key) {
-            if (old) *old = (mw_live_block){ addr, e->a >> CE_OFF_BITS, { e->b & ((1u << CE_TIDX_BITS) - 1), e->b >> CE_TIDX_BITS } };
-            had = 1;
-            break;
-        }
-        if (!e->a) {
-            T->count++;
-            break;
-        }
-    }
-    T->tab[i] = (chunk_entry){ a, ref.tidx | ref.seq << CE_TIDX_BITS };
-    return had;
+    if (T->wtab) pool_put(T->wtab, (size_t)T->wcap * sizeof *T->wtab, false);
+    T->wtab = nt;
+    T->wcap = ncap;
+    return true;
 }
 
-/* Removes addr (its block in *out, may be NULL); false when it is not there. */
-static bool ct_remove(chunk_tab *T, uintptr_t base, uintptr_t addr, mw_live_block *out)
+/* Removes addr from the compact (wide) table, its block in *out (may be NULL); false when it
+ * is not there. */
+static bool cc_remove(chunk_tab *T, uintptr_t base, uintptr_t addr, mw_live_block *out)
 {
-    uint64_t key = addr - base + 1;
+    if (!T->count || (addr & 15)) return false;
+    uint64_t key = ((addr - base) >> 4) + 1;
     uint32_t m = T->cap - 1, i = ce_home(addr, m);
     for (;; i = (i + 1) & m) {
-        const chunk_entry *e = &T->tab[i];
-        if (!e->a) return false;
-        if ((e->a & ((1u << CE_OFF_BITS) - 1)) == key) break;
+        if (!T->tab[i]) return false;
+        if ((T->tab[i] & ((1u << CC_KEY_BITS) - 1)) == key) break;
     }
-    if (out)
-        *out = (mw_live_block){ addr, T->tab[i].a >> CE_OFF_BITS,
-                                { T->tab[i].b & ((1u << CE_TIDX_BITS) - 1), T->tab[i].b >> CE_TIDX_BITS } };
+    if (out) *out = cc_block(T, base, T->tab[i]);
     uint32_t j = i;
     for (;;) {
         j = (j + 1) & m;
-        if (!T->tab[j].a) break;
-        if (mw_moves_back(ce_home(ce_addr(base, &T->tab[j]), m), i, j)) {
+        if (!T->tab[j]) break;
+        if (mw_moves_back(ce_home(cc_addr(base, T->tab[j]), m), i, j)) {
             T->tab[i] = T->tab[j];
             i = j;
         }
     }
-    T->tab[i].a = 0;
+    T->tab[i] = 0;
     T->count--;
     return true;
+}
+static bool cw_remove(chunk_tab *T, uintptr_t base, uintptr_t addr, mw_live_block *out)
+{
+    if (!T->wcount) return false;
+    uint64_t key = addr - base + 1;
+    uint32_t m = T->wcap - 1, i = ce_home(addr, m);
+    for (;; i = (i + 1) & m) {
+        if (!T->wtab[i].a) return false;
+        if ((T->wtab[i].a & ((1u << CE_OFF_BITS) - 1)) == key) break;
+    }
+    if (out) *out = ce_block(base, &T->wtab[i]);
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & m;
+        if (!T->wtab[j].a) break;
+        if (mw_moves_back(ce_home(ce_addr(base, &T->wtab[j]), m), i, j)) {
+            T->wtab[i] = T->wtab[j];
+            i = j;
+        }
+    }
+    T->wtab[i].a = 0;
+    T->wcount--;
+    return true;
+}
+
+/* Removes addr from whichever table holds it. */
+static bool ct_remove(chunk_tab *T, uintptr_t base, uintptr_t addr, mw_live_block *out)
+{
+    return cc_remove(T, base, addr, out) || cw_remove(T, base, addr, out);
+}
+
+/* Inserts addr: 1 when it was still present (its block in *old), 0 when added, -1 when it
+ * cannot be kept (counted as lost). Room is made first, so nothing is removed for a block
+ * that then cannot be added. */
+static int ct_insert(chunk_tab *T, uintptr_t base, uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old)
+{
+    bool compact = cc_fits(T, addr, size, ref);
+    if (MW_UNLIKELY(!compact && ((ref.tidx >> CE_TIDX_BITS) || (ref.seq >> (64 - CE_TIDX_BITS))))) {
+        mw_count_lost(1, 0);
+        return -1;
+    }
+    if (MW_UNLIKELY(compact ? !cc_reserve(T, base) : !cw_reserve(T, base))) {
+        mw_count_lost(1, 0);
+        return -1;
+    }
+    int had = ct_remove(T, base, addr, old) ? 1 : 0;
+    uint32_t i;
+    if (compact) {
+        uint32_t m = T->cap - 1;
+        for (i = ce_home(addr, m); T->tab[i]; i = (i + 1) & m) {}
+        T->tab[i] = (((addr - base) >> 4) + 1) | (uint64_t)size << CC_KEY_BITS | (ref.seq - T->seq_base) << 32;
+        T->count++;
+    } else {
+        if (size >> (64 - CE_OFF_BITS)) size = (1ull << (64 - CE_OFF_BITS)) - 1;
+        uint32_t m = T->wcap - 1;
+        for (i = ce_home(addr, m); T->wtab[i].a; i = (i + 1) & m) {}
+        T->wtab[i] = (chunk_entry){ (addr - base + 1) | (uint64_t)size << CE_OFF_BITS, ref.tidx | ref.seq << CE_TIDX_BITS };
+        T->wcount++;
+    }
+    return had;
+}
+
+/* Every block of a chunk. */
+static void ct_foreach(const chunk_tab *T, uintptr_t base, void (*fn)(const mw_live_block *b, void *arg), void *arg)
+{
+    for (uint32_t j = 0; j < T->cap; j++) {
+        if (!T->tab[j]) continue;
+        mw_live_block b = cc_block(T, base, T->tab[j]);
+        fn(&b, arg);
+    }
+    for (uint32_t j = 0; j < T->wcap; j++) {
+        if (!T->wtab[j].a) continue;
+        mw_live_block b = ce_block(base, &T->wtab[j]);
+        fn(&b, arg);
+    }
 }
 
 /* ---- shards: chunk -> table --------------------------------------------------------------- */
@@ -233,7 +334,7 @@ typedef struct shard {
     uint32_t last;          /* slot of the chunk found last */
     uint64_t blocks;
     chunk_slot *map;        /* open addressing by chunk hash */
-    chunk_entry *spare;     /* an emptied chunk's smallest table, kept for the next chunk */
+    uint64_t *spare;        /* an emptied chunk's smallest compact table, kept for the next chunk */
 } shard;
 static shard shards[SHARDS];
 
@@ -266,9 +367,10 @@ static uint32_t chunk_place(chunk_slot *map, uint32_t cap, const chunk_slot *c)
     return i;
 }
 
-/* Adds the chunk (a table of CHUNK_INIT_CAP slots), growing the map at half full. Shard lock
- * held. -1 when memory is exhausted. */
-static long chunk_add(shard *S, uintptr_t key)
+/* Adds the chunk (a compact table of CC_INIT_CAP slots; its owner and base seq those of the
+ * block about to be inserted), growing the map at half full. Shard lock held. -1 when memory
+ * is exhausted. */
+static long chunk_add(shard *S, uintptr_t key, mw_block_ref first)
 {
     if ((S->used + 1) * 2 > S->cap) {
         uint32_t ncap = S->cap ? S->cap * 2 : 8;
@@ -280,10 +382,10 @@ static long chunk_add(shard *S, uintptr_t key)
         S->map = nm;
         S->cap = ncap;
     }
-    chunk_entry *tab = S->spare;
+    uint64_t *tab = S->spare;
     S->spare = NULL;
-    if (!tab && !(tab = pool_get(CHUNK_INIT_CAP * sizeof *tab))) return -1;
-    chunk_slot c = { key, { CHUNK_INIT_CAP, 0, tab } };
+    if (!tab && !(tab = pool_get(CC_INIT_CAP * sizeof *tab))) return -1;
+    chunk_slot c = { key, { CC_INIT_CAP, 0, tab, 0, 0, NULL, first.seq, first.tidx } };
     S->used++;
     return S->last = chunk_place(S->map, S->cap, &c);
 }
@@ -293,10 +395,11 @@ static long chunk_add(shard *S, uintptr_t key)
 static void chunk_drop(shard *S, uint32_t i)
 {
     chunk_tab *T = &S->map[i].t;
-    if (T->cap == CHUNK_INIT_CAP && !S->spare)
+    if (T->cap == CC_INIT_CAP && !S->spare)
         S->spare = T->tab; /* every slot empty: ready for the next chunk */
     else
         pool_put(T->tab, (size_t)T->cap * sizeof *T->tab, true);
+    if (T->wtab) pool_put(T->wtab, (size_t)T->wcap * sizeof *T->wtab, true);
     uint32_t m = S->cap - 1, j = i;
     for (;;) {
         j = (j + 1) & m;
@@ -318,12 +421,13 @@ bool mw_live_shared_insert(uintptr_t addr, size_t size, mw_block_ref ref, mw_liv
     uintptr_t key = chunk_key(addr);
     mw_spin_lock(&S->lock);
     long i = chunk_find(S, key);
-    if (i < 0) i = chunk_add(S, key);
+    if (i < 0) i = chunk_add(S, key, ref);
     int had = -1;
     if (i >= 0) {
-        had = ct_insert(&S->map[i].t, chunk_base(key), addr, size, ref, old);
+        chunk_tab *T = &S->map[i].t;
+        had = ct_insert(T, chunk_base(key), addr, size, ref, old);
         if (had == 0) S->blocks++;
-        if (had < 0 && !S->map[i].t.count) chunk_drop(S, (uint32_t)i);
+        if (had < 0 && !T->count && !T->wcount) chunk_drop(S, (uint32_t)i);
     } else {
         mw_count_lost(1, 0);
     }
@@ -340,7 +444,7 @@ bool mw_live_shared_remove(uintptr_t addr, mw_live_block *out)
     bool found = i >= 0 && ct_remove(&S->map[i].t, chunk_base(key), addr, out);
     if (found) {
         S->blocks--;
-        if (!S->map[i].t.count) chunk_drop(S, (uint32_t)i);
+        if (!S->map[i].t.count && !S->map[i].t.wcount) chunk_drop(S, (uint32_t)i);
     }
     mw_spin_unlock(&S->lock);
     return found;
@@ -354,14 +458,7 @@ void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void 
         mw_spin_lock(&S->lock);
         for (uint32_t i = 0; i < S->cap; i++) {
             const chunk_slot *c = &S->map[i];
-            if (!c->key) continue;
-            for (uint32_t j = 0; j < c->t.cap; j++) {
-                const chunk_entry *e = &c->t.tab[j];
-                if (!e->a) continue;
-                mw_live_block b = { ce_addr(chunk_base(c->key), e), e->a >> CE_OFF_BITS,
-                                    { e->b & ((1u << CE_TIDX_BITS) - 1), e->b >> CE_TIDX_BITS } };
-                fn(&b, arg);
-            }
+            if (c->key) ct_foreach(&c->t, chunk_base(c->key), fn, arg);
         }
         mw_spin_unlock(&S->lock);
     }

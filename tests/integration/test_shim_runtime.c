@@ -128,6 +128,10 @@ Test(shim_runtime, big_heap_shared_table_exact)
     cr_expect_eq(n, 5000, "%zu", n);
     cr_expect_eq(live, 2500, "blocks of the exited thread left: %zu", live);
     cr_expect_eq(mwt_live_of_size(&R.t, 1500), 1000, "%zu", mwt_live_of_size(&R.t, 1500));
+    /* blocks too big for the shared table's compact entries */
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 600000), 40);
+    cr_expect_eq(mwt_live_of_size(&R.t, 600000), 20, "%zu", mwt_live_of_size(&R.t, 600000));
+    cr_expect_eq(mwt_live_of_size(&R.t, 45), 40, "%zu", mwt_live_of_size(&R.t, 45));
     run_free(&R);
 }
 

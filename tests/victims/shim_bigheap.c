@@ -13,7 +13,10 @@
  *   3. a thread allocates 5 000 blocks of 3000..3099 bytes and exits; main frees every other
  *      one of them: 2 500 stay;
  *   4. main reallocates 1 000 of the small blocks that stay to 1 500 bytes: 49 000 small and
- *      1 000 of 1 500 bytes stay.
+ *      1 000 of 1 500 bytes stay;
+ *   5. main allocates 40 blocks of 600 000 bytes (over what the shared table's compact 8-byte
+ *      entries hold: they take its 16-byte ones) each followed by one of 45 bytes, and frees
+ *      every other big one: 20 of 600 000 and 40 of 45 bytes stay.
  * Prints a checksum line; exit status 0.
  */
 #include <pthread.h>
@@ -31,6 +34,7 @@ static void *small[SMALL];
 static void *big[BIG];
 static void *second[SECOND];
 static void *from_thread[THREAD_BLOCKS];
+static void *huge[40], *tiny[40];
 static unsigned idx[SMALL];
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -94,6 +98,12 @@ int main(void)
         small[i] = touch(q, 1500);
         moved++;
     }
+    for (int i = 0; i < 40; i++) {
+        huge[i] = touch(malloc(600000), 600000);
+        tiny[i] = touch(malloc(45), 45);
+    }
+    for (int i = 0; i < 40; i += 2) free(huge[i]);
+    for (int i = 0; i < 40; i++) sum += (huge[i] != NULL) + (tiny[i] != NULL);
     for (int i = 0; i < SMALL; i++) sum += small[i] != NULL;
     for (int i = 0; i < BIG; i++) sum += big[i] != NULL;
     printf("bigheap sum=%lu\n", sum);
