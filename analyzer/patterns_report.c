@@ -21,6 +21,10 @@ static const char *label(int ser)
     return ser == MW_SER_RSS ? "RSS" : mw_series_name(ser);
 }
 
+/* Fewer samples than this: the text and Markdown reports say the run was too short instead of
+ * showing the verdicts (patterns.c's rule A classifies them, at half confidence). */
+#define SHORT_RUN 3u
+
 void mw_patterns_where(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
 {
     mw_frame f[1];
@@ -295,15 +299,22 @@ void mw_patterns_text_sec(mw_report *r, mw_report_proc *rp)
     char lim[48], b1[48], b2[48], b3[48];
     if (pt->limit.bytes > 0) mw_fmt_bytes_h(lim, sizeof lim, pt->limit.bytes);
     else snprintf(lim, sizeof lim, "unknown");
-    fprintf(o, "\n%sGrowth patterns%s (%zu samples; memory limit %s, %s)\n", B, OFF, pt->n, lim,
-            pt->limit.source);
-    for (int k = 0; k < MW_SER_COUNT; k++) {
-        const mw_pattern *v = &pt->verdict[ORDER[k]];
-        rate_str(b1, sizeof b1, v->growth_bytes_per_s);
-        eta_str(b2, sizeof b2, v);
-        fprintf(o, "  %-9s %-12s confidence %.2f  %14s  %s\n", label(ORDER[k]),
-                mw_pattern_type_name(v->type), v->confidence, b1, b2);
-        put_wrapped(o, v->sentence, 12);
+    if (pt->n < SHORT_RUN) {
+        /* the verdicts of 1 or 2 points (JSON and HTML still give them) would only say how
+         * the run began: a rate and a time to the limit from them would be read as a forecast */
+        fprintf(o, "\n%sGrowth patterns%s: %zu sample%s, too short a run to tell (one every "
+                   "MEMWATCH_RSS_MS, 100 ms by default)\n", B, OFF, pt->n, pt->n == 1 ? "" : "s");
+    } else {
+        fprintf(o, "\n%sGrowth patterns%s (%zu samples; memory limit %s, %s)\n", B, OFF, pt->n, lim,
+                pt->limit.source);
+        for (int k = 0; k < MW_SER_COUNT; k++) {
+            const mw_pattern *v = &pt->verdict[ORDER[k]];
+            rate_str(b1, sizeof b1, v->growth_bytes_per_s);
+            eta_str(b2, sizeof b2, v);
+            fprintf(o, "  %-9s %-12s confidence %.2f  %14s  %s\n", label(ORDER[k]),
+                    mw_pattern_type_name(v->type), v->confidence, b1, b2);
+            put_wrapped(o, v->sentence, 12);
+        }
     }
     if (pt->nsites) {
         fprintf(o, "\n%sGrowing sites%s (live bytes keep growing while the program runs)\n", B,
@@ -347,18 +358,23 @@ void mw_patterns_md_sec(mw_report *r, mw_report_proc *rp)
     char b1[48], b2[48], b3[48];
     if (pt->limit.bytes > 0) mw_fmt_bytes_h(b3, sizeof b3, pt->limit.bytes);
     else snprintf(b3, sizeof b3, "unknown");
-    fprintf(o, "\n## Growth patterns\n\nMemory limit: %s (%s); %zu samples.\n\n", b3,
-            pt->limit.source, pt->n);
-    fprintf(o, "| series | pattern | confidence | growth | time to limit | why |\n");
-    fprintf(o, "| --- | --- | ---: | ---: | --- | --- |\n");
-    for (int k = 0; k < MW_SER_COUNT; k++) {
-        const mw_pattern *v = &pt->verdict[ORDER[k]];
-        rate_str(b1, sizeof b1, v->growth_bytes_per_s);
-        eta_str(b2, sizeof b2, v);
-        fprintf(o, "| %s | %s | %.2f | %s | %s | ", label(ORDER[k]),
-                mw_pattern_type_name(v->type), v->confidence, b1, b2);
-        mw_md_escape(o, v->sentence);
-        fputs(" |\n", o);
+    if (pt->n < SHORT_RUN) {
+        fprintf(o, "\n## Growth patterns\n\n%zu sample%s: too short a run to tell (one every "
+                   "`MEMWATCH_RSS_MS`, 100 ms by default).\n", pt->n, pt->n == 1 ? "" : "s");
+    } else {
+        fprintf(o, "\n## Growth patterns\n\nMemory limit: %s (%s); %zu samples.\n\n", b3,
+                pt->limit.source, pt->n);
+        fprintf(o, "| series | pattern | confidence | growth | time to limit | why |\n");
+        fprintf(o, "| --- | --- | ---: | ---: | --- | --- |\n");
+        for (int k = 0; k < MW_SER_COUNT; k++) {
+            const mw_pattern *v = &pt->verdict[ORDER[k]];
+            rate_str(b1, sizeof b1, v->growth_bytes_per_s);
+            eta_str(b2, sizeof b2, v);
+            fprintf(o, "| %s | %s | %.2f | %s | %s | ", label(ORDER[k]),
+                    mw_pattern_type_name(v->type), v->confidence, b1, b2);
+            mw_md_escape(o, v->sentence);
+            fputs(" |\n", o);
+        }
     }
     fprintf(o, "\n### Growing sites\n\n");
     if (!pt->nsites) fprintf(o, "No allocation site keeps growing.\n");

@@ -22,7 +22,7 @@
 /* 3 s of a process leaking 64 KiB per 50 ms from stack 1, churning from stack 2, mapping
  * 1 MiB anonymous at step 10 and a 2 MiB file at step 20; RSS = 4 MiB + heap + anon + a slow
  * external drift of 8 KiB per step. */
-static mw_proc *make_proc(void)
+static mw_proc *make_proc_steps(uint64_t steps)
 {
     mw_tracebuf b;
     mw_tb_init(&b);
@@ -33,7 +33,7 @@ static mw_proc *make_proc(void)
     MW_TB_ADD(&b, mw_enc_stack_node, 2, 0, 0x402000);
     mw_tb_switch(&b, 0);
     uint64_t heap = 0;
-    for (uint64_t i = 0; i < STEPS; i++) {
+    for (uint64_t i = 0; i < steps; i++) {
         uint64_t t = (i + 1) * DT_NS;
         MW_TB_ADD(&b, mw_enc_time, t);
         mw_tb_alloc(&b, MW_AK_MALLOC, 65536, 1, 0x10000000 + i * 65536);
@@ -49,7 +49,7 @@ static mw_proc *make_proc(void)
         uint64_t rss = (uint64_t)(4 * MiB) + heap + anon + i * 8192;
         MW_TB_ADD(&b, mw_enc_rss, t, rss, rss, 0, 0, rss * 2);
     }
-    MW_TB_ADD(&b, mw_enc_end, (STEPS + 1) * DT_NS, 0, 0, MW_END_EXIT, 0);
+    MW_TB_ADD(&b, mw_enc_end, (steps + 1) * DT_NS, 0, 0, MW_END_EXIT, 0);
     uint8_t *data;
     size_t len;
     cr_assert_eq(mw_tb_encode(&b, NULL, &data, &len), 0);
@@ -63,6 +63,7 @@ static mw_proc *make_proc(void)
     free(data);
     return p;
 }
+static mw_proc *make_proc(void) { return make_proc_steps(STEPS); }
 
 Test(patterns_proc, series_verdicts_sites_alerts)
 {
@@ -159,6 +160,44 @@ Test(patterns_proc, empty_process)
     for (int k = 0; k < MW_SER_COUNT; k++) {
         cr_assert_eq(pt->verdict[k].type, MW_PAT_STABLE);
         cr_assert_eq(pt->verdict[k].confidence, 0);
+    }
+    mw_patterns_free(pt);
+    mw_proc_free(p);
+}
+
+/* A run too short for a pattern (a process that lived 100 ms): the text and Markdown reports
+ * say so in one line instead of verdicts, rates and times to the limit drawn from two points;
+ * JSON keeps the verdicts. */
+Test(patterns_proc, short_run_says_too_short)
+{
+    mw_proc *p = make_proc_steps(1);
+    mw_patterns *pt = mw_patterns_analyze(p, NULL);
+    cr_assert_not_null(pt);
+    cr_assert(pt->n >= 1 && pt->n < 3, "%zu samples", pt->n);
+    mw_report_proc rp = {.p = p, .patterns = pt};
+    mw_report r = {.procs = &rp, .n = 1, .top = 10};
+    for (int k = 0; k < 3; k++) {
+        char *buf = NULL;
+        size_t len = 0;
+        r.out = open_memstream(&buf, &len);
+        cr_assert_not_null(r.out);
+        if (k == 0) {
+            mw_json j;
+            mw_json_init(&j, r.out);
+            mw_json_obj(&j);
+            mw_patterns_json_sec(&r, &rp, &j);
+            mw_json_obj_end(&j);
+        } else if (k == 1) mw_patterns_text_sec(&r, &rp);
+        else mw_patterns_md_sec(&r, &rp);
+        fclose(r.out);
+        if (k == 0) {
+            cr_assert(strstr(buf, "\"type\""), "JSON keeps the verdicts: %s", buf);
+        } else {
+            cr_assert(strstr(buf, "too short a run to tell"), "format %d: %s", k, buf);
+            cr_assert_null(strstr(buf, "limit in"), "format %d: %s", k, buf);
+            cr_assert_null(strstr(buf, "confidence"), "format %d: %s", k, buf);
+        }
+        free(buf);
     }
     mw_patterns_free(pt);
     mw_proc_free(p);
