@@ -72,9 +72,16 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
         return;
     }
     /* When the program's own first frame lies past the frames shown, show the innermost, skip
-     * the runtime's frames and go on from the program's (a stdio buffer is 10 frames deep in
-     * libc before the printf call that asked for it). */
-    size_t at = mw_site_index(rp, f, n), from = at >= max && max >= 2 ? at : 1, end;
+     * the runtime's frames and go on from the library function the program called (a stdio
+     * buffer is 10 frames deep in libc below the printf that asked for it). */
+    /* and, as valgrind does, nothing below main (libc's start-up frames) */
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].function && (!strcmp(f[i].function, "main") || !strcmp(f[i].function, "main.cold"))) {
+            n = i + 1;
+            break;
+        }
+    }
+    size_t at = mw_site_index(rp, f, n), from = at >= max && max >= 3 ? at - 1 : 1, end;
     frame_line(r, &f[0], 0, indent);
     if (from > 1)
         fprintf(r->out, "%s%s... %zu frame%s in system libraries%s\n", indent, DIM(r), from - 1,

@@ -176,6 +176,32 @@ Test(analyzer_cli, text_report_ranks_the_leak_first)
     cr_assert_eq(access(path_in("leaky/x"), F_OK), -1);
 }
 
+/* Text stacks: when the program's first frame lies past the frames shown (stdio's buffer,
+ * allocated deep in libc below puts; pthread_create's calloc), the innermost frame, then
+ * "... N frames in system libraries", the library function called and the program's frame;
+ * nothing below main (libc's start-up frames), as valgrind shows it. */
+Test(analyzer_cli, text_stacks_skip_system_frames_and_stop_at_main)
+{
+    const char *t = trace_of(mwt_victim("reach_leaky"), "stdio", NULL);
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "50", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    size_t skips = 0;
+    for (const char *p = r.out; (p = strstr(p, "frames in system libraries")); p++) {
+        const char *l1 = strchr(p, '\n'), *l2 = l1 ? strchr(l1 + 1, '\n') : NULL;
+        cr_assert_not_null(l2, "%s", r.out);
+        const char *l3 = strchr(l2 + 1, '\n');
+        char line[256];
+        snprintf(line, sizeof line, "%.*s", (int)(l3 ? l3 - l2 - 1 : (long)strlen(l2 + 1)), l2 + 1);
+        cr_expect(strstr(line, " main ") && strstr(line, "reach_leaky.c:"),
+                  "the program's frame after the library function: %s\n%s", line, r.out);
+        skips++;
+    }
+    cr_expect_geq(skips, 1, "%s", r.out);
+    cr_expect_null(strstr(r.out, "__libc_start_call_main"), "%s", r.out);
+    mwt_run_free(&r);
+}
+
 Test(analyzer_cli, suppressions_and_fail_on)
 {
     const char *t = leak_trace();
