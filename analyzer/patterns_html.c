@@ -150,7 +150,7 @@ static void site_multiple(FILE *o, mw_report_proc *rp, const mw_growth_site *g, 
     char rate[32], live[32], where[300];
     mw_fmt_bytes_h(rate, sizeof rate, g->verdict.growth_bytes_per_s);
     mw_fmt_bytes_h(live, sizeof live, (double)s->live);
-    mw_patterns_where(rp, s->stack, where, sizeof where);
+    mw_site_label(rp, s->stack, where, sizeof where);
     fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"240\" height=\"110\" "
                "viewBox=\"0 0 240 110\" font-family=\"sans-serif\" font-size=\"10\">\n");
     fprintf(o, "<text x=\"4\" y=\"12\" font-weight=\"bold\">#%zu +%s/s, %s (%s)</text>\n", rank,

@@ -25,23 +25,6 @@ static const char *label(int ser)
  * showing the verdicts (patterns.c's rule A classifies them, at half confidence). */
 #define SHORT_RUN 3u
 
-void mw_patterns_where(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
-{
-    mw_frame f[1];
-    const char *via;
-    if (!mw_site_frame(rp, stack, f, &via)) {
-        snprintf(buf, len, "(no stack)");
-        return;
-    }
-    const char *file = f[0].file ? strrchr(f[0].file, '/') : NULL;
-    file = file ? file + 1 : f[0].file;
-    int o;
-    if (file)
-        o = snprintf(buf, len, "%s %s:%llu", f[0].function ? f[0].function : "?", file,
-                     (unsigned long long)f[0].line);
-    else o = snprintf(buf, len, "%s", f[0].function ? f[0].function : "?");
-    if (via && o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", via);
-}
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
@@ -325,7 +308,7 @@ void mw_patterns_text_sec(mw_report *r, mw_report_proc *rp)
             rate_str(b1, sizeof b1, g->verdict.growth_bytes_per_s);
             mw_fmt_bytes_h(b2, sizeof b2, (double)s->live);
             char where[300];
-            mw_patterns_where(rp, s->stack, where, sizeof where);
+            mw_site_label(rp, s->stack, where, sizeof where);
             fprintf(o, "  %2zu. %14s  %-11s live %-10s ", i + 1, b1,
                     mw_pattern_type_name(g->verdict.type), b2);
             put_clean(o, where);
@@ -386,7 +369,7 @@ void mw_patterns_md_sec(mw_report *r, mw_report_proc *rp)
             rate_str(b1, sizeof b1, g->verdict.growth_bytes_per_s);
             mw_fmt_bytes_h(b2, sizeof b2, (double)s->live);
             char where[300];
-            mw_patterns_where(rp, s->stack, where, sizeof where);
+            mw_site_label(rp, s->stack, where, sizeof where);
             fprintf(o, "| %zu | %s | %s | %s | ", i + 1, b1, mw_pattern_type_name(g->verdict.type),
                     b2);
             mw_md_escape(o, where);

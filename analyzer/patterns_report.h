@@ -19,8 +19,4 @@ void mw_patterns_text_sec(mw_report *r, mw_report_proc *rp);
 void mw_patterns_md_sec(mw_report *r, mw_report_proc *rp);
 void mw_patterns_html_sec(mw_report *r, mw_report_proc *rp);
 
-/* "func file:line via lib_function" of a stack's site frame (mw_site_frame) into buf
- * ("(no stack)" when none). */
-void mw_patterns_where(mw_report_proc *rp, uint64_t stack, char *buf, size_t len);
-
 #endif /* MW_PATTERNS_REPORT_H */

@@ -173,3 +173,115 @@ bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char *
     }
     return true;
 }
+
+/* The callers above a stack's site frame, innermost first, up to main: "function:line" (the
+ * line tells two calls of one function apart), each function once in a row (inlined copies
+ * and a recursion's repeats say nothing new), at most max, copied into names. */
+#define CHAIN_MAX 16
+#define NAME_MAX_LEN 120
+static size_t caller_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAME_MAX_LEN], size_t max)
+{
+    mw_frame fr[MW_STACK_MAX];
+    size_t n = mw_stack_frames(rp, stack, fr, MW_STACK_MAX), k = 0;
+    if (!n) return 0;
+    size_t at = mw_site_index(rp, fr, n);
+    const char *last = fr[at].function ? fr[at].function : "?";
+    for (size_t i = at + 1; i < n && k < max; i++) {
+        const char *f = fr[i].function ? fr[i].function : "?";
+        if (strcmp(f, last)) {
+            if (fr[i].line) snprintf(names[k++], NAME_MAX_LEN, "%.90s:%llu", f, (unsigned long long)fr[i].line % 100000000ull);
+            else snprintf(names[k++], NAME_MAX_LEN, "%s", f);
+            last = f;
+        }
+        if (!strcmp(f, "main")) break;
+    }
+    return k;
+}
+
+void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
+{
+    mw_frame fr[24];
+    size_t n = mw_stack_frames(rp, stack, fr, 24);
+    if (!len) return;
+    if (!n) {
+        snprintf(buf, len, "(no stack)");
+        return;
+    }
+    size_t at = mw_site_index(rp, fr, n);
+    const mw_frame *f = &fr[at];
+    const char *file = f->file ? strrchr(f->file, '/') : NULL;
+    file = file ? file + 1 : f->file;
+    int o = file ? snprintf(buf, len, "%s %s:%llu", f->function ? f->function : "?", file,
+                            (unsigned long long)f->line)
+                 : snprintf(buf, len, "%s", f->function ? f->function : "?");
+    /* the library entry point it called: the outermost named frame below it */
+    for (size_t i = at; i-- > 0;) {
+        if (fr[i].function && !strstr(fr[i].function, "+0x")) {
+            if (o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", fr[i].function);
+            break;
+        }
+    }
+}
+
+void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_label *labels)
+{
+    for (size_t i = 0; i < n; i++) mw_site_label(rp, stacks[i], labels[i], sizeof labels[i]);
+    char (*chains)[CHAIN_MAX][NAME_MAX_LEN] = NULL;
+    size_t *depth = NULL, *from = NULL;
+    bool *grp = NULL, *done = NULL;
+    /* a few rounds: each gives the rows that still read alike the first caller where they
+     * differ, after the ones they share ("... <" stands for those) */
+    for (int round = 0; round < 3; round++) {
+        bool any = false;
+        if (grp) memset(done, 0, n * sizeof *done);
+        for (size_t i = 0; i < n; i++) {
+            if (done && done[i]) continue;
+            bool dup = false;
+            for (size_t j = 0; j < n && !dup; j++)
+                dup = j != i && stacks[j] != stacks[i] && !strcmp(labels[i], labels[j]);
+            if (!dup) continue;
+            if (!chains) {
+                chains = calloc(n, sizeof *chains);
+                depth = calloc(n, sizeof *depth);
+                from = calloc(n, sizeof *from);
+                grp = calloc(n, sizeof *grp);
+                done = calloc(n, sizeof *done);
+                if (!chains || !depth || !from || !grp || !done) goto out;
+                for (size_t k = 0; k < n; k++) depth[k] = caller_chain(rp, stacks[k], chains[k], CHAIN_MAX);
+            }
+            /* the group of rows reading as row i (of other stacks, or the same) */
+            for (size_t j = 0; j < n; j++) grp[j] = !strcmp(labels[j], labels[i]);
+            for (size_t j = 0; j < n; j++) done[j] |= grp[j];
+            size_t d = from[i];
+            bool differ, past;
+            for (;; d++) {
+                differ = false;
+                past = true;
+                for (size_t j = 0; j < n; j++) {
+                    if (!grp[j]) continue;
+                    if (d < depth[j]) past = false;
+                    if (!differ && (d >= depth[j] || d >= depth[i] || strcmp(chains[j][d], chains[i][d])))
+                        differ = true;
+                }
+                if (differ || past || d + 1 >= CHAIN_MAX) break;
+            }
+            if (!differ || past) continue; /* the same callers all the way up: nothing tells them apart */
+            mw_label base;
+            snprintf(base, sizeof base, "%s", labels[i]);
+            for (size_t j = 0; j < n; j++) {
+                if (!grp[j]) continue;
+                snprintf(labels[j], sizeof labels[j], "%.250s%s < %.120s", base, d > from[j] ? " < ..." : "",
+                         d < depth[j] ? chains[j][d] : "(stack ends)");
+                from[j] = d + 1;
+            }
+            any = true;
+        }
+        if (!any) break;
+    }
+out:
+    free(chains);
+    free(depth);
+    free(from);
+    free(grp);
+    free(done);
+}

@@ -83,5 +83,12 @@ size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t
 bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char **via);
 /* The index of that frame among n symbolized frames (0 when n is 0). */
 size_t mw_site_index(const mw_report_proc *rp, const mw_frame *fr, size_t n);
+/* A site on one line: "func file:line via lib_function" of mw_site_frame's frame, into buf
+ * ("(no stack)" when none). */
+void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len);
+/* Labels of n rows (one stack each) for a table: rows of different stacks that would read the
+ * same get the first caller where they differ ("site < ... < caller"), for up to 3 rounds. */
+typedef char mw_label[400];
+void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_label *labels);
 
 #endif /* MW_REPORT_H */

@@ -132,12 +132,17 @@ static void sec_sites(mw_report *r, mw_report_proc *rp)
     size_t n = mw_rank_sites(p, MW_RANK_BYTES, idx, r->top < 20 ? r->top : 20);
     if (!n) return;
     fputs("#### Top allocation sites\n\n| bytes | calls | temporary | site |\n|---:|---:|---:|---|\n", r->out);
+    /* rows of different stacks that would read the same get their callers */
+    uint64_t stacks[20];
+    static mw_label labels[20];
+    for (size_t i = 0; i < n; i++) stacks[i] = p->sites.v[idx[i]].stack;
+    mw_site_labels(rp, stacks, n, labels);
     for (size_t i = 0; i < n; i++) {
         const mw_site *s = &p->sites.v[idx[i]];
         char b[32];
         fprintf(r->out, "| %s | %llu | %llu | ", mw_fmt_bytes(s->bytes, b), (unsigned long long)s->calls,
                 (unsigned long long)s->temporary);
-        where(r, rp, s->stack);
+        ESC(r, labels[i]);
         fputs(" |\n", r->out);
     }
     fputs("\n", r->out);

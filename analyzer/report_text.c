@@ -93,24 +93,12 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
                 OFF(r));
 }
 
-/* "func file:line" of a stack's first frame, for one-line tables. */
+/* A stack's site on one line (mw_site_label), for one-line tables. */
 static void where(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t max)
 {
-    mw_frame f[1];
-    const char *via;
-    if (!mw_site_frame(rp, stack, f, &via)) {
-        fputs("(no stack)", r->out);
-        return;
-    }
-    char buf[400];
-    int o;
-    if (f[0].file)
-        o = snprintf(buf, sizeof buf, "%s %s:%llu", f[0].function ? f[0].function : "?",
-                     base(f[0].file), (unsigned long long)f[0].line);
-    else
-        o = snprintf(buf, sizeof buf, "%s", f[0].function ? f[0].function : "?");
-    if (via && o > 0 && (size_t)o < sizeof buf) snprintf(buf + o, sizeof buf - (size_t)o, " via %s", via);
-    put_clean(r->out, buf, max);
+    mw_label l;
+    mw_site_label(rp, stack, l, sizeof l);
+    put_clean(r->out, l, max);
 }
 
 static void heading(mw_report *r, const char *title)
@@ -282,16 +270,27 @@ static void sec_top_sites(mw_report *r, mw_report_proc *rp)
     if (r->compact) return;
     uint32_t *idx = malloc(r->top * sizeof *idx);
     if (!idx) return;
+    uint64_t *stacks = malloc(r->top * sizeof *stacks);
+    mw_label *labels = malloc(r->top * sizeof *labels);
+    if (!stacks || !labels) {
+        free(idx);
+        free(stacks);
+        free(labels);
+        return;
+    }
+    /* rows of different stacks that would read the same get their callers */
     size_t n = mw_rank_sites(p, MW_RANK_BYTES, idx, r->top);
     if (n) {
         heading(r, "Top allocation sites (by bytes allocated)");
         fprintf(r->out, "  %10s %10s %10s  %s\n", "bytes", "calls", "peak live", "site");
+        for (size_t i = 0; i < n; i++) stacks[i] = p->sites.v[idx[i]].stack;
+        mw_site_labels(rp, stacks, n, labels);
         for (size_t i = 0; i < n; i++) {
             const mw_site *s = &p->sites.v[idx[i]];
             char b1[32], b2[32];
             fprintf(r->out, "  %10s %10llu %10s  ", mw_fmt_bytes(s->bytes, b1),
                     (unsigned long long)s->calls, mw_fmt_bytes(s->peak_live, b2));
-            where(r, rp, s->stack, WIDTH - 37);
+            put_clean(r->out, labels[i], WIDTH - 37);
             fputc('\n', r->out);
         }
     }
@@ -299,15 +298,19 @@ static void sec_top_sites(mw_report *r, mw_report_proc *rp)
     if (n) {
         heading(r, "Temporary allocations (freed with no other allocation in between)");
         fprintf(r->out, "  %10s %10s  %s\n", "temporary", "of calls", "site");
+        for (size_t i = 0; i < n; i++) stacks[i] = p->sites.v[idx[i]].stack;
+        mw_site_labels(rp, stacks, n, labels);
         for (size_t i = 0; i < n; i++) {
             const mw_site *s = &p->sites.v[idx[i]];
             fprintf(r->out, "  %10llu %10llu  ", (unsigned long long)s->temporary,
                     (unsigned long long)s->calls);
-            where(r, rp, s->stack, WIDTH - 26);
+            put_clean(r->out, labels[i], WIDTH - 26);
             fputc('\n', r->out);
         }
     }
     free(idx);
+    free(stacks);
+    free(labels);
 }
 
 static void sec_mappings(mw_report *r, mw_report_proc *rp)

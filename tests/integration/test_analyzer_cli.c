@@ -202,6 +202,42 @@ Test(analyzer_cli, text_stacks_skip_system_frames_and_stop_at_main)
     mwt_run_free(&r);
 }
 
+/* Top sites that one line would name alike (leaf() reached from many places in
+ * shim_stacks.c) are told apart by the first callers where their stacks differ, with the
+ * callers' lines: every row of the table reads differently. */
+Test(analyzer_cli, top_sites_told_apart_by_their_callers)
+{
+    const char *t = trace_of(mwt_victim("shim_stacks"), "paths", NULL);
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "20", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    const char *p = strstr(r.out, "Top allocation sites");
+    cr_assert_not_null(p, "%s", r.out);
+    p = strchr(p, '\n');
+    p = p ? strchr(p + 1, '\n') : NULL; /* past the column titles */
+    cr_assert_not_null(p);
+    char rows[32][128];
+    size_t n = 0;
+    for (p++; *p && *p != '\n' && n < 32;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        cr_assert_gt(len, 36, "%.*s", (int)len, p);
+        snprintf(rows[n++], sizeof rows[0], "%.*s", (int)(len - 36), p + 36); /* the site column */
+        if (!e) break;
+        p = e + 1;
+    }
+    cr_assert_geq(n, 10, "%s", r.out);
+    size_t x = 0, y = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) cr_expect_str_neq(rows[i], rows[j], "rows %zu and %zu", i, j);
+        if (strstr(rows[i], "leaf shim_stacks.c:") && strstr(rows[i], " < x:")) x++;
+        if (strstr(rows[i], "leaf shim_stacks.c:") && strstr(rows[i], " < y:")) y++;
+    }
+    cr_expect_geq(x, 2, "%s", r.out);
+    cr_expect_geq(y, 1, "%s", r.out);
+    mwt_run_free(&r);
+}
+
 Test(analyzer_cli, suppressions_and_fail_on)
 {
     const char *t = leak_trace();
