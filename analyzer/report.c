@@ -158,8 +158,8 @@ size_t mw_site_index(const mw_report_proc *rp, const mw_frame *fr, size_t n)
 
 bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char **via)
 {
-    mw_frame fr[16];
-    size_t n = mw_stack_frames(rp, stack, fr, 16);
+    mw_frame fr[MW_STACK_MAX];
+    size_t n = mw_stack_frames(rp, stack, fr, MW_STACK_MAX);
     if (via) *via = NULL;
     if (!n) return false;
     size_t at = mw_site_index(rp, fr, n);
@@ -198,90 +198,134 @@ static size_t caller_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAM
     return k;
 }
 
+/* The functions below the library entry point a stack's site frame called (the "via"),
+ * outermost first down to the innermost frame, each once in a row, at most max, copied into
+ * names: where inside the library two allocations made by one call differ. */
+static size_t callee_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAME_MAX_LEN], size_t max)
+{
+    mw_frame fr[MW_STACK_MAX];
+    size_t n = mw_stack_frames(rp, stack, fr, MW_STACK_MAX), k = 0;
+    if (!n) return 0;
+    size_t at = mw_site_index(rp, fr, n);
+    const char *last = at ? (fr[at - 1].function ? fr[at - 1].function : "?") : "";
+    for (size_t i = at >= 1 ? at - 1 : 0; i-- > 0 && k < max;) {
+        const char *f = fr[i].function ? fr[i].function : "?";
+        if (!strcmp(f, last)) continue;
+        snprintf(names[k++], NAME_MAX_LEN, "%s", f);
+        last = f;
+    }
+    return k;
+}
+
+/* The first index at which the chains of the rows in grp differ (a shorter chain differs from
+ * a longer one), from `from` on; -1 when they are the same to the end. */
+static long first_difference(char (*chains)[CHAIN_MAX][NAME_MAX_LEN], const size_t *depth, const bool *grp,
+                             size_t n, size_t ref, size_t from)
+{
+    for (size_t d = from; d < CHAIN_MAX; d++) {
+        bool past = true;
+        for (size_t j = 0; j < n; j++) {
+            if (!grp[j]) continue;
+            if (d < depth[j]) past = false;
+            if (d >= depth[j] || d >= depth[ref]) {
+                if (depth[j] != depth[ref]) return (long)d;
+                continue;
+            }
+            if (strcmp(chains[j][d], chains[ref][d])) return (long)d;
+        }
+        if (past) return -1;
+    }
+    return -1;
+}
+
 void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
 {
-    mw_frame fr[24];
-    size_t n = mw_stack_frames(rp, stack, fr, 24);
+    mw_frame f;
+    const char *via;
     if (!len) return;
-    if (!n) {
+    if (!mw_site_frame(rp, stack, &f, &via)) {
         snprintf(buf, len, "(no stack)");
         return;
     }
-    size_t at = mw_site_index(rp, fr, n);
-    const mw_frame *f = &fr[at];
-    const char *file = f->file ? strrchr(f->file, '/') : NULL;
-    file = file ? file + 1 : f->file;
-    int o = file ? snprintf(buf, len, "%s %s:%llu", f->function ? f->function : "?", file,
-                            (unsigned long long)f->line)
-                 : snprintf(buf, len, "%s", f->function ? f->function : "?");
-    /* the library entry point it called: the outermost named frame below it */
-    for (size_t i = at; i-- > 0;) {
-        if (fr[i].function && !strstr(fr[i].function, "+0x")) {
-            if (o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", fr[i].function);
-            break;
-        }
-    }
+    const char *file = f.file ? strrchr(f.file, '/') : NULL;
+    file = file ? file + 1 : f.file;
+    int o = file ? snprintf(buf, len, "%s %s:%llu", f.function ? f.function : "?", file,
+                            (unsigned long long)f.line)
+                 : snprintf(buf, len, "%s", f.function ? f.function : "?");
+    if (via && o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", via);
 }
 
 void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_label *labels)
 {
     for (size_t i = 0; i < n; i++) mw_site_label(rp, stacks[i], labels[i], sizeof labels[i]);
-    char (*chains)[CHAIN_MAX][NAME_MAX_LEN] = NULL;
-    size_t *depth = NULL, *from = NULL;
+    char (*up)[CHAIN_MAX][NAME_MAX_LEN] = NULL, (*down)[CHAIN_MAX][NAME_MAX_LEN] = NULL;
+    size_t *up_n = NULL, *down_n = NULL, *from = NULL, *dfrom = NULL;
     bool *grp = NULL, *done = NULL;
-    /* a few rounds: each gives the rows that still read alike the first caller where they
-     * differ, after the ones they share ("... <" stands for those) */
+    /* A few rounds: each gives the rows that still read alike the first caller where their
+     * stacks differ, after the callers they share ("< ..." stands for those); rows whose
+     * callers are all the same (one call into a library that allocates in several places)
+     * get the first function inside the library where they differ ("> ..." likewise). */
     for (int round = 0; round < 3; round++) {
         bool any = false;
-        if (grp) memset(done, 0, n * sizeof *done);
+        if (done) memset(done, 0, n * sizeof *done);
         for (size_t i = 0; i < n; i++) {
             if (done && done[i]) continue;
             bool dup = false;
             for (size_t j = 0; j < n && !dup; j++)
                 dup = j != i && stacks[j] != stacks[i] && !strcmp(labels[i], labels[j]);
             if (!dup) continue;
-            if (!chains) {
-                chains = calloc(n, sizeof *chains);
-                depth = calloc(n, sizeof *depth);
+            if (!up) {
+                up = calloc(n, sizeof *up);
+                down = calloc(n, sizeof *down);
+                up_n = calloc(n, sizeof *up_n);
+                down_n = calloc(n, sizeof *down_n);
                 from = calloc(n, sizeof *from);
+                dfrom = calloc(n, sizeof *dfrom);
                 grp = calloc(n, sizeof *grp);
                 done = calloc(n, sizeof *done);
-                if (!chains || !depth || !from || !grp || !done) goto out;
-                for (size_t k = 0; k < n; k++) depth[k] = caller_chain(rp, stacks[k], chains[k], CHAIN_MAX);
+                if (!up || !down || !up_n || !down_n || !from || !dfrom || !grp || !done) goto out;
+                for (size_t k = 0; k < n; k++) {
+                    up_n[k] = caller_chain(rp, stacks[k], up[k], CHAIN_MAX);
+                    down_n[k] = callee_chain(rp, stacks[k], down[k], CHAIN_MAX);
+                }
             }
-            /* the group of rows reading as row i (of other stacks, or the same) */
+            /* the group of rows reading as row i */
             for (size_t j = 0; j < n; j++) grp[j] = !strcmp(labels[j], labels[i]);
             for (size_t j = 0; j < n; j++) done[j] |= grp[j];
-            size_t d = from[i];
-            bool differ, past;
-            for (;; d++) {
-                differ = false;
-                past = true;
-                for (size_t j = 0; j < n; j++) {
-                    if (!grp[j]) continue;
-                    if (d < depth[j]) past = false;
-                    if (!differ && (d >= depth[j] || d >= depth[i] || strcmp(chains[j][d], chains[i][d])))
-                        differ = true;
-                }
-                if (differ || past || d + 1 >= CHAIN_MAX) break;
-            }
-            if (!differ || past) continue; /* the same callers all the way up: nothing tells them apart */
             mw_label base;
             snprintf(base, sizeof base, "%s", labels[i]);
+            long d = first_difference(up, up_n, grp, n, i, from[i]);
+            if (d >= 0) {
+                for (size_t j = 0; j < n; j++) {
+                    if (!grp[j]) continue;
+                    snprintf(labels[j], sizeof labels[j], "%.250s%s < %.120s", base,
+                             (size_t)d > from[j] ? " < ..." : "",
+                             (size_t)d < up_n[j] ? up[j][d] : "(stack ends)");
+                    from[j] = (size_t)d + 1;
+                }
+                any = true;
+                continue;
+            }
+            d = first_difference(down, down_n, grp, n, i, dfrom[i]);
+            if (d < 0) continue; /* the same frames all the way: nothing tells them apart */
             for (size_t j = 0; j < n; j++) {
                 if (!grp[j]) continue;
-                snprintf(labels[j], sizeof labels[j], "%.250s%s < %.120s", base, d > from[j] ? " < ..." : "",
-                         d < depth[j] ? chains[j][d] : "(stack ends)");
-                from[j] = d + 1;
+                snprintf(labels[j], sizeof labels[j], "%.250s%s > %.120s", base,
+                         (size_t)d > dfrom[j] ? " > ..." : "",
+                         (size_t)d < down_n[j] ? down[j][d] : "(no deeper frame)");
+                dfrom[j] = (size_t)d + 1;
             }
             any = true;
         }
         if (!any) break;
     }
 out:
-    free(chains);
-    free(depth);
+    free(up);
+    free(down);
+    free(up_n);
+    free(down_n);
     free(from);
+    free(dfrom);
     free(grp);
     free(done);
 }

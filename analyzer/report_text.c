@@ -93,6 +93,32 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
                 OFF(r));
 }
 
+/* A site label in a table's last column (max wide, starting at column indent): broken at a
+ * " < ", " > " or " via " that fits and continued on the next line under the column, up to 3
+ * lines, so the part that tells two rows apart (at the end) is not cut off. */
+static void put_label(FILE *o, const char *s, size_t max, size_t indent)
+{
+    for (int line = 0; line < 3; line++) {
+        size_t n = strlen(s);
+        if (n <= max || line == 2) {
+            put_clean(o, s, max);
+            return;
+        }
+        size_t cut = 0;
+        for (size_t i = 1; i + 3 <= max; i++)
+            if (!strncmp(s + i, " < ", 3) || !strncmp(s + i, " > ", 3) || !strncmp(s + i, " via ", 5)) cut = i;
+        if (!cut) {
+            put_clean(o, s, max);
+            return;
+        }
+        char part[512];
+        snprintf(part, sizeof part, "%.*s", (int)cut, s);
+        put_clean(o, part, max);
+        fprintf(o, "\n%*s", (int)indent + 2, "");
+        s += cut + 1; /* the separator starts the next line */
+    }
+}
+
 /* A stack's site on one line (mw_site_label), for one-line tables. */
 static void where(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t max)
 {
@@ -290,7 +316,7 @@ static void sec_top_sites(mw_report *r, mw_report_proc *rp)
             char b1[32], b2[32];
             fprintf(r->out, "  %10s %10llu %10s  ", mw_fmt_bytes(s->bytes, b1),
                     (unsigned long long)s->calls, mw_fmt_bytes(s->peak_live, b2));
-            put_clean(r->out, labels[i], WIDTH - 37);
+            put_label(r->out, labels[i], WIDTH - 37, 36);
             fputc('\n', r->out);
         }
     }
@@ -304,7 +330,7 @@ static void sec_top_sites(mw_report *r, mw_report_proc *rp)
             const mw_site *s = &p->sites.v[idx[i]];
             fprintf(r->out, "  %10llu %10llu  ", (unsigned long long)s->temporary,
                     (unsigned long long)s->calls);
-            put_clean(r->out, labels[i], WIDTH - 26);
+            put_label(r->out, labels[i], WIDTH - 26, 25);
             fputc('\n', r->out);
         }
     }

@@ -65,6 +65,27 @@ static mw_proc *make_proc_steps(uint64_t steps)
 }
 static mw_proc *make_proc(void) { return make_proc_steps(STEPS); }
 
+/* One format's growth-pattern section into a new buffer (k: 0 JSON, 1 text, 2 Markdown,
+ * 3 HTML); the caller frees it. */
+static char *render(mw_report *r, mw_report_proc *rp, int k)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    r->out = open_memstream(&buf, &len);
+    cr_assert_not_null(r->out);
+    if (k == 0) {
+        mw_json j;
+        mw_json_init(&j, r->out);
+        mw_json_obj(&j);
+        mw_patterns_json_sec(r, rp, &j);
+        mw_json_obj_end(&j);
+    } else if (k == 1) mw_patterns_text_sec(r, rp);
+    else if (k == 2) mw_patterns_md_sec(r, rp);
+    else mw_patterns_html_sec(r, rp);
+    fclose(r->out);
+    return buf;
+}
+
 Test(patterns_proc, series_verdicts_sites_alerts)
 {
     mw_proc *p = make_proc();
@@ -124,20 +145,7 @@ Test(patterns_proc, series_verdicts_sites_alerts)
     static const char *const needle[] = {"\"patterns\": {", "Growth patterns", "## Growth patterns",
                                          "<svg"};
     for (int k = 0; k < 4; k++) {
-        char *buf = NULL;
-        size_t len = 0;
-        r.out = open_memstream(&buf, &len);
-        cr_assert_not_null(r.out);
-        if (k == 0) {
-            mw_json j;
-            mw_json_init(&j, r.out);
-            mw_json_obj(&j);
-            mw_patterns_json_sec(&r, &rp, &j);
-            mw_json_obj_end(&j);
-        } else if (k == 1) mw_patterns_text_sec(&r, &rp);
-        else if (k == 2) mw_patterns_md_sec(&r, &rp);
-        else mw_patterns_html_sec(&r, &rp);
-        fclose(r.out);
+        char *buf = render(&r, &rp, k);
         cr_assert(strstr(buf, needle[k]) || (k == 0 && strstr(buf, "\"patterns\":{")),
                   "format %d lacks %s:\n%.400s", k, needle[k], buf);
         cr_assert(strstr(buf, "leak"), "format %d has no verdict", k);
@@ -177,19 +185,7 @@ Test(patterns_proc, short_run_says_too_short)
     mw_report_proc rp = {.p = p, .patterns = pt};
     mw_report r = {.procs = &rp, .n = 1, .top = 10};
     for (int k = 0; k < 3; k++) {
-        char *buf = NULL;
-        size_t len = 0;
-        r.out = open_memstream(&buf, &len);
-        cr_assert_not_null(r.out);
-        if (k == 0) {
-            mw_json j;
-            mw_json_init(&j, r.out);
-            mw_json_obj(&j);
-            mw_patterns_json_sec(&r, &rp, &j);
-            mw_json_obj_end(&j);
-        } else if (k == 1) mw_patterns_text_sec(&r, &rp);
-        else mw_patterns_md_sec(&r, &rp);
-        fclose(r.out);
+        char *buf = render(&r, &rp, k);
         if (k == 0) {
             cr_assert(strstr(buf, "\"type\""), "JSON keeps the verdicts: %s", buf);
         } else {
