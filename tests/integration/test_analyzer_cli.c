@@ -205,27 +205,40 @@ Test(analyzer_cli, text_stacks_skip_system_frames_and_stop_at_main)
 /* Top sites that one line would name alike (leaf() reached from many places in
  * shim_stacks.c) are told apart by the first callers where their stacks differ, with the
  * callers' lines: every row of the table reads differently. */
+/* The site column of the "Top allocation sites" table, one entry per row (continuation lines
+ * joined), into rows; the number of rows. */
+static size_t top_site_rows(const char *out, char (*rows)[256], size_t max)
+{
+    const char *p = strstr(out, "Top allocation sites");
+    cr_assert_not_null(p, "%s", out);
+    p = strchr(p, '\n');
+    p = p ? strchr(p + 1, '\n') : NULL; /* past the column titles */
+    cr_assert_not_null(p);
+    size_t n = 0;
+    for (p++; *p && *p != '\n';) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        cr_assert_gt(len, 36, "%.*s", (int)len, p);
+        bool cont = !strncmp(p, "                                    ", 36); /* under the column */
+        if (!cont && n < max) snprintf(rows[n++], 256, "%.*s", (int)(len - 36), p + 36);
+        else if (cont && n > 0) {
+            size_t l = strlen(rows[n - 1]);
+            snprintf(rows[n - 1] + l, 256 - l, "%.*s", (int)(len - 37), p + 37);
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    return n;
+}
+
 Test(analyzer_cli, top_sites_told_apart_by_their_callers)
 {
     const char *t = trace_of(mwt_victim("shim_stacks"), "paths", NULL);
     mwt_run r;
     analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "20", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    const char *p = strstr(r.out, "Top allocation sites");
-    cr_assert_not_null(p, "%s", r.out);
-    p = strchr(p, '\n');
-    p = p ? strchr(p + 1, '\n') : NULL; /* past the column titles */
-    cr_assert_not_null(p);
-    char rows[32][128];
-    size_t n = 0;
-    for (p++; *p && *p != '\n' && n < 32;) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        cr_assert_gt(len, 36, "%.*s", (int)len, p);
-        snprintf(rows[n++], sizeof rows[0], "%.*s", (int)(len - 36), p + 36); /* the site column */
-        if (!e) break;
-        p = e + 1;
-    }
+    char rows[32][256];
+    size_t n = top_site_rows(r.out, rows, 32);
     cr_assert_geq(n, 10, "%s", r.out);
     size_t x = 0, y = 0;
     for (size_t i = 0; i < n; i++) {
@@ -235,6 +248,28 @@ Test(analyzer_cli, top_sites_told_apart_by_their_callers)
     }
     cr_expect_geq(x, 2, "%s", r.out);
     cr_expect_geq(y, 1, "%s", r.out);
+    mwt_run_free(&r);
+}
+
+/* The demo program (examples/leaky_server.c) allocates through one sqlite3_step call line and
+ * one sqlite3_prepare_v2 line in several places inside SQLite: its rows are told apart by the
+ * first function inside the library where their stacks differ. */
+Test(analyzer_cli, top_sites_told_apart_inside_a_library)
+{
+    char prog[4200];
+    snprintf(prog, sizeof prog, "%s/examples/leaky_server", mwt_build_dir());
+    const char *t = trace_of(prog, "demo", NULL);
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char rows[32][256];
+    size_t n = top_site_rows(r.out, rows, 32), inside = 0;
+    cr_assert_geq(n, 5, "%s", r.out);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) cr_expect_str_neq(rows[i], rows[j], "rows %zu and %zu", i, j);
+        if (strstr(rows[i], " via sqlite3_") && strstr(rows[i], " > ")) inside++;
+    }
+    cr_expect_geq(inside, 2, "%s", r.out);
     mwt_run_free(&r);
 }
 
