@@ -258,6 +258,13 @@ static void sec_sites(mw_report *r, mw_report_proc *rp)
         fputs("<h3>Top allocation sites</h3>\n<table>\n<tr><th class=\"n\">bytes</th>"
               "<th class=\"n\">calls</th><th class=\"n\">temporary</th><th class=\"n\">peak live</th>"
               "<th>site</th></tr>\n", r->out);
+        /* rows of different stacks that would read the same get their callers */
+        uint64_t *stacks = malloc(n * sizeof *stacks);
+        mw_label *labels = malloc(n * sizeof *labels);
+        if (stacks && labels) {
+            for (size_t i = 0; i < n; i++) stacks[i] = p->sites.v[idx[i]].stack;
+            mw_site_labels(rp, stacks, n, labels);
+        }
         for (size_t i = 0; i < n; i++) {
             const mw_site *s = &p->sites.v[idx[i]];
             char b1[32], b2[32];
@@ -265,12 +272,20 @@ static void sec_sites(mw_report *r, mw_report_proc *rp)
                     "<td class=\"n\">%s</td><td><details><summary>", mw_fmt_bytes(s->bytes, b1),
                     (unsigned long long)s->calls, (unsigned long long)s->temporary,
                     mw_fmt_bytes(s->peak_live, b2));
-            where(r, rp, s->stack);
+            if (stacks && labels) {
+                fputs("<code>", r->out);
+                ESC(r, labels[i]);
+                fputs("</code>", r->out);
+            } else {
+                where(r, rp, s->stack);
+            }
             fputs("</summary>", r->out);
             frames_list(r, rp, s->stack);
             fputs("</details></td></tr>\n", r->out);
         }
         fputs("</table>\n", r->out);
+        free(stacks);
+        free(labels);
     }
     free(idx);
 }
