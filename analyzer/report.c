@@ -255,6 +255,21 @@ void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
     if (via && o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", via);
 }
 
+/* Appends to each label of the group its chain's entry d, after " X ..." when it skips
+ * entries since the last one it showed (X the separator, '<' callers, '>' inner frames). */
+static void extend_group(mw_label *labels, const bool *grp, size_t n, const char *base, char sep,
+                         char (*chains)[CHAIN_MAX][NAME_MAX_LEN], const size_t *depth, size_t *from,
+                         size_t d, const char *ends)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (!grp[j]) continue;
+        snprintf(labels[j], sizeof labels[j], "%.250s%s %c %.120s", base,
+                 d > from[j] ? (sep == '<' ? " < ..." : " > ...") : "", sep,
+                 d < depth[j] ? chains[j][d] : ends);
+        from[j] = d + 1;
+    }
+}
+
 void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_label *labels)
 {
     for (size_t i = 0; i < n; i++) mw_site_label(rp, stacks[i], labels[i], sizeof labels[i]);
@@ -296,24 +311,11 @@ void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_lab
             snprintf(base, sizeof base, "%s", labels[i]);
             long d = first_difference(up, up_n, grp, n, i, from[i]);
             if (d >= 0) {
-                for (size_t j = 0; j < n; j++) {
-                    if (!grp[j]) continue;
-                    snprintf(labels[j], sizeof labels[j], "%.250s%s < %.120s", base,
-                             (size_t)d > from[j] ? " < ..." : "",
-                             (size_t)d < up_n[j] ? up[j][d] : "(stack ends)");
-                    from[j] = (size_t)d + 1;
-                }
-                any = true;
-                continue;
-            }
-            d = first_difference(down, down_n, grp, n, i, dfrom[i]);
-            if (d < 0) continue; /* the same frames all the way: nothing tells them apart */
-            for (size_t j = 0; j < n; j++) {
-                if (!grp[j]) continue;
-                snprintf(labels[j], sizeof labels[j], "%.250s%s > %.120s", base,
-                         (size_t)d > dfrom[j] ? " > ..." : "",
-                         (size_t)d < down_n[j] ? down[j][d] : "(no deeper frame)");
-                dfrom[j] = (size_t)d + 1;
+                extend_group(labels, grp, n, base, '<', up, up_n, from, (size_t)d, "(stack ends)");
+            } else {
+                d = first_difference(down, down_n, grp, n, i, dfrom[i]);
+                if (d < 0) continue; /* the same frames all the way: nothing tells them apart */
+                extend_group(labels, grp, n, base, '>', down, down_n, dfrom, (size_t)d, "(no deeper frame)");
             }
             any = true;
         }
