@@ -281,6 +281,11 @@ static bool ct_remove(chunk_tab *T, uintptr_t base, uintptr_t addr, mw_live_bloc
  * that then cannot be added. */
 static int ct_insert(chunk_tab *T, uintptr_t base, uintptr_t addr, size_t size, mw_block_ref ref, mw_live_block *old)
 {
+    if (!T->count) { /* no compact entry depends on them: the chunk changes hands (an arena reused
+                      * by a new thread) or its base moves up with the owner's seqs */
+        T->owner = ref.tidx;
+        T->seq_base = ref.seq;
+    }
     bool compact = cc_fits(T, addr, size, ref);
     if (MW_UNLIKELY(!compact && ((ref.tidx >> CE_TIDX_BITS) || (ref.seq >> (64 - CE_TIDX_BITS))))) {
         mw_count_lost(1, 0);
