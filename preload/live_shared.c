@@ -132,7 +132,8 @@ static void pool_put(void *p, size_t bytes, bool release)
  * ones. Compact: the block belongs to the chunk's owner (the thread index of the block that
  * created the chunk: glibc gives each thread arenas of its own), starts on 16 bytes, is under
  * 512 KiB, and its seq lies within 2^32 above the chunk's base seq (that first block's): bits
- * 0-12 its offset / 16 + 1 (0 = empty), 13-31 its size, 32-63 its seq - base. Anything else
+ * 0-12 its offset / 16 + 1 (0 = empty), 13-31 its size, 32-63 its seq - base (owner and base
+ * are taken again from the next block whenever no compact entry is left). Anything else
  * (a block of another thread, one of an exited thread moved here, an odd address, a big
  * block) is wide: a = its offset + 1 (17 bits) | size << 17, 0 = empty; b = tidx | seq << 16.
  * A block whose tidx or seq does not fit even that (past 65 536 thread indexes, or 2^48
