@@ -195,6 +195,11 @@ Test(patterns_proc, short_run_says_too_short)
         }
         free(buf);
     }
+    /* in a report of several processes it says nothing at all: nothing grew, no alert fired */
+    r.compact = true;
+    char *buf = render(&r, &rp, 1);
+    cr_assert_str_eq(buf, "", "compact text: %s", buf);
+    free(buf);
     mw_patterns_free(pt);
     mw_proc_free(p);
 }
