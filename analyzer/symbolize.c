@@ -297,6 +297,22 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
     Dwarf_Die *cudie = dwfl_module_addrdie(dm, a, &bias);
     Dwarf_Die *scopes = NULL;
     int nscopes = cudie ? dwarf_getscopes(cudie, a - bias, &scopes) : 0;
+    /* dwarf_getscopes goes on from an inlined instance into the scopes of its abstract
+     * definition, not into the function it was inlined in: from the innermost inlined
+     * instance, dwarf_getscopes_die gives the physical nesting (inlined in inlined ... in the
+     * subprogram), which is the call chain. */
+    for (int i = 0; i < nscopes; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_subprogram) break;
+        if (tag != DW_TAG_inlined_subroutine) continue;
+        Dwarf_Die inner = scopes[i], *chain = NULL;
+        int nchain = dwarf_getscopes_die(&inner, &chain);
+        free(scopes);
+        scopes = nchain > 0 ? chain : NULL;
+        nscopes = nchain > 0 ? nchain : 0;
+        if (nchain <= 0) free(chain);
+        break;
+    }
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
     if (cudie && dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = NULL;

@@ -81,10 +81,17 @@ Test(analyzer_symbolize, cxx_demangled_and_inlined_frames)
              "assert a[1][\"function\"]==\"shop::Cart::make_leak(int)\" and a[1][\"line\"]==%d, a[1]\n"
              "assert a[1][\"ip\"]==a[0][\"ip\"] and a[1][\"inlined\"] is False\n"
              "b=s[2400]\n"
-             "assert any(f[\"function\"]==\"double* shop::spawn<double>(unsigned long)\" and f[\"line\"]==%d for f in b), b\n",
+             "assert any(f[\"function\"]==\"double* shop::spawn<double>(unsigned long)\" and f[\"line\"]==%d for f in b), b\n"
+             "c=s[5022]\n"
+             "assert [f[\"function\"] for f in c[:3]]==[\"shop::Cart::grab(unsigned long)\", \"shop::Cart::grab_more(unsigned long)\", \"shop::Cart::make_deep_leak(int)\"], c[:3]\n"
+             "assert [f[\"line\"] for f in c[:3]]==[%d, %d, %d], c[:3]\n"
+             "assert [f[\"inlined\"] for f in c[:3]]==[True, True, False] and c[0][\"ip\"]==c[2][\"ip\"], c[:3]\n",
              line_of("analyzer_cxx.cc", "inlined leak site"),
              line_of("analyzer_cxx.cc", "call of the inlined grab"),
-             line_of("analyzer_cxx.cc", "template leak site"));
+             line_of("analyzer_cxx.cc", "template leak site"),
+             line_of("analyzer_cxx.cc", "inlined leak site"),
+             line_of("analyzer_cxx.cc", "inlined call of the inlined grab"),
+             line_of("analyzer_cxx.cc", "call of the twice-inlined grab"));
     check_json(json, script);
 }
 
