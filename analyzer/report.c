@@ -147,10 +147,18 @@ static bool runtime_object(const char *path, const char *exe)
     return !strncmp(b + 1, "libmemwatch", 11);
 }
 
+/* Whether a frame is the system's rather than the program's: in a system object, or code of
+ * a system header inlined into the program (std::vector's allocate, in the program's binary
+ * but not its code). */
+static bool runtime_frame(const mw_frame *f, const char *exe)
+{
+    return runtime_object(f->module, exe) || (f->file && !strncmp(f->file, "/usr/include/", 13));
+}
+
 size_t mw_site_index(const mw_report_proc *rp, const mw_frame *fr, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!runtime_object(fr[i].module, rp->p->exe)) return i;
+        if (!runtime_frame(&fr[i], rp->p->exe)) return i;
     for (size_t i = 0; i < n; i++)
         if (fr[i].file) return i;
     return 0;

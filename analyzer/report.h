@@ -75,7 +75,8 @@ const char *mw_proc_name(const mw_proc *p);
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);
 /* The frame that best names a site on one line: the first in the program's own code (the
- * executable or a library outside the system's library directories), else the first with
+ * executable or a library outside the system's library directories, and not code of a system
+ * header under /usr/include inlined there), else the first with
  * source info, else the innermost: past malloc wrappers, operator new and libc's internals
  * even when the system libraries have debug info and the program has none. Fills *f, and *via (may be
  * NULL) with the named library function it called into (NULL when none); false when the

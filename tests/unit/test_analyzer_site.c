@@ -48,6 +48,20 @@ Test(site, operator_new_then_program)
     cr_assert_eq(site("/home/u/app", f, 2), 1);
 }
 
+Test(site, system_header_code_inlined_into_the_program)
+{
+    /* std::vector's allocate, inlined into the program's binary from a system header: the
+     * program's own code is the function that built the vector */
+    mw_frame f[] = {
+        { .function = "operator new(unsigned long)", .module = LIBSTDCXX },
+        { .function = "std::__new_allocator<int>::allocate(unsigned long, void const*)",
+          .file = "/usr/include/c++/12/bits/new_allocator.h", .line = 137, .inline_depth = 1,
+          .module = "/home/u/app" },
+        { .function = "make(int)", .file = "/home/u/app.cc", .line = 8, .module = "/home/u/app" },
+    };
+    cr_assert_eq(site("/home/u/app", f, 3), 2);
+}
+
 Test(site, executable_under_usr_lib_is_the_program)
 {
     mw_frame f[] = {
