@@ -81,16 +81,27 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
             break;
         }
     }
-    size_t at = mw_site_index(rp, f, n), from = at >= max && max >= 3 ? at - 1 : 1, end;
-    frame_line(r, &f[0], 0, indent);
-    if (from > 1)
-        fprintf(r->out, "%s%s... %zu frame%s in system libraries%s\n", indent, DIM(r), from - 1,
-                from == 2 ? "" : "s", OFF(r));
-    end = from + max - 1 < n ? from + max - 1 : n;
-    for (size_t i = from; i < end; i++) frame_line(r, &f[i], i, indent);
-    if (end < n)
-        fprintf(r->out, "%s%s... %zu more frame%s%s\n", indent, DIM(r), n - end, n - end == 1 ? "" : "s",
-                OFF(r));
+    size_t at = mw_site_index(rp, f, n), from = at >= max && max >= 3 ? at - 1 : 1;
+    size_t i = 0, lines = 0;
+    while (i < n && lines < max) {
+        if (i == 1 && from > 1) {
+            fprintf(r->out, "%s%s... %zu frame%s in system libraries%s\n", indent, DIM(r), from - 1,
+                    from == 2 ? "" : "s", OFF(r));
+            i = from;
+            continue;
+        }
+        frame_line(r, &f[i], i, indent);
+        lines++;
+        /* a recursion: the same frame again and again is one line */
+        size_t k = 0;
+        while (i + 1 + k < n && f[i + 1 + k].ip == f[i].ip && f[i + 1 + k].inline_depth == f[i].inline_depth) k++;
+        if (k)
+            fprintf(r->out, "%s%s    ... the same frame %zu more time%s%s\n", indent, DIM(r), k,
+                    k == 1 ? "" : "s", OFF(r));
+        i += 1 + k;
+    }
+    if (i < n)
+        fprintf(r->out, "%s%s... %zu more frame%s%s\n", indent, DIM(r), n - i, n - i == 1 ? "" : "s", OFF(r));
 }
 
 /* A site label in a table's last column (max wide, starting at column indent): broken at a

@@ -248,6 +248,10 @@ Test(analyzer_cli, top_sites_told_apart_by_their_callers)
     }
     cr_expect_geq(x, 2, "%s", r.out);
     cr_expect_geq(y, 1, "%s", r.out);
+    /* a recursion's repeated frame is one line in the text stacks: rec(3) from interp gives
+     * rec's frame around leaf's call, then the same recursive call 3 times */
+    cr_expect(strstr(r.out, "rec  shim_stacks.c:") && strstr(r.out, "... the same frame 2 more times"),
+              "%s", r.out);
     mwt_run_free(&r);
 }
 
