@@ -17,8 +17,8 @@ typedef void (*md_section)(mw_report *r, mw_report_proc *rp);
 static void stack_block(mw_report *r, mw_report_proc *rp, uint64_t stack)
 {
     mw_frame f[MW_STACK_MAX];
-    size_t n = mw_stack_frames(rp, stack, f, 16);
-    for (size_t i = 0; i < n; i++) {
+    size_t n = mw_stack_frames(rp, stack, f, MW_STACK_MAX), lines = 0, i = 0;
+    for (; i < n && lines < 16; i++, lines++) {
         fprintf(r->out, "%zu. `", i);
         /* inside a code span only the backtick matters: drop it */
         for (const char *c = f[i].function ? f[i].function : "?"; *c; c++)
@@ -29,8 +29,14 @@ static void stack_block(mw_report *r, mw_report_proc *rp, uint64_t stack)
             ESC(r, f[i].file);
             fprintf(r->out, ":%llu", (unsigned long long)f[i].line);
         }
+        /* a recursion: the same frame again and again is one line */
+        size_t k = 0;
+        while (i + 1 + k < n && f[i + 1 + k].ip == f[i].ip && f[i + 1 + k].inline_depth == f[i].inline_depth) k++;
+        if (k) fprintf(r->out, " (the same frame %zu more time%s)", k, k == 1 ? "" : "s");
+        i += k;
         fputs("\n", r->out);
     }
+    if (i < n) fprintf(r->out, "\n... %zu more frame%s\n", n - i, n - i == 1 ? "" : "s");
     if (!n) fputs("(no stack recorded)\n", r->out);
 }
 
