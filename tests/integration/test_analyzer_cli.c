@@ -97,21 +97,23 @@ static void check_json(const char *file, const char *script)
 }
 
 /* The line of analyzer_leak.c that allocates the definite leak. */
-static int leak_line(void)
+/* The line of a victim's source (tests/victims/FILE) holding marker. */
+static int victim_line(const char *file, const char *marker)
 {
     char p[4200], line[512];
-    snprintf(p, sizeof p, "%s/tests/victims/analyzer_leak.c", mwt_src_dir());
+    snprintf(p, sizeof p, "%s/tests/victims/%s", mwt_src_dir(), file);
     FILE *f = fopen(p, "r");
     cr_assert_not_null(f, "%s", p);
     int n = 0, found = 0;
     while (fgets(line, sizeof line, f)) {
         n++;
-        if (strstr(line, "this line is the leak site")) found = n;
+        if (strstr(line, marker)) found = n;
     }
     fclose(f);
-    cr_assert_gt(found, 0);
+    cr_assert_gt(found, 0, "%s not in %s", marker, file);
     return found;
 }
+static int leak_line(void) { return victim_line("analyzer_leak.c", "this line is the leak site"); }
 
 static size_t one_line(const char *s)
 {
@@ -252,6 +254,13 @@ Test(analyzer_cli, top_sites_told_apart_by_their_callers)
      * rec's frame around leaf's call, then the same recursive call 3 times */
     cr_expect(strstr(r.out, "rec  shim_stacks.c:") && strstr(r.out, "... the same frame 2 more times"),
               "%s", r.out);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "20", "--format", "md", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char rec_line[64]; /* "shim\\_stacks.c" in Markdown */
+    snprintf(rec_line, sizeof rec_line, "stacks.c:%d (the same frame 2 more times)",
+             victim_line("shim_stacks.c", "rec(d - 1, n);"));
+    cr_expect(strstr(r.out, rec_line), "%s", r.out);
     mwt_run_free(&r);
 }
 
