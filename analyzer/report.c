@@ -339,3 +339,10 @@ out:
     free(grp);
     free(done);
 }
+
+size_t mw_frame_repeats(const mw_frame *f, size_t i, size_t n)
+{
+    size_t k = 0;
+    while (i + 1 + k < n && f[i + 1 + k].ip == f[i].ip && f[i + 1 + k].inline_depth == f[i].inline_depth) k++;
+    return k;
+}

@@ -30,8 +30,7 @@ static void stack_block(mw_report *r, mw_report_proc *rp, uint64_t stack)
             fprintf(r->out, ":%llu", (unsigned long long)f[i].line);
         }
         /* a recursion: the same frame again and again is one line */
-        size_t k = 0;
-        while (i + 1 + k < n && f[i + 1 + k].ip == f[i].ip && f[i + 1 + k].inline_depth == f[i].inline_depth) k++;
+        size_t k = mw_frame_repeats(f, i, n);
         if (k) fprintf(r->out, " (the same frame %zu more time%s)", k, k == 1 ? "" : "s");
         i += k;
         fputs("\n", r->out);

@@ -93,8 +93,7 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
         frame_line(r, &f[i], i, indent);
         lines++;
         /* a recursion: the same frame again and again is one line */
-        size_t k = 0;
-        while (i + 1 + k < n && f[i + 1 + k].ip == f[i].ip && f[i + 1 + k].inline_depth == f[i].inline_depth) k++;
+        size_t k = mw_frame_repeats(f, i, n);
         if (k)
             fprintf(r->out, "%s%s    ... the same frame %zu more time%s%s\n", indent, DIM(r), k,
                     k == 1 ? "" : "s", OFF(r));
