@@ -263,16 +263,16 @@ void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
     if (via && o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", via);
 }
 
-/* Appends to each label of the group its chain's entry d, after " X ..." when it skips
- * entries since the last one it showed (X the separator, '<' callers, '>' inner frames). */
+/* Appends to each label of the group its chain's entry d, after " <- ..." (" -> ...") when it
+ * skips entries since the last one it showed (sep '<': callers, "<-"; '>': inner frames, "->"). */
 static void extend_group(mw_label *labels, const bool *grp, size_t n, const char *base, char sep,
                          char (*chains)[CHAIN_MAX][NAME_MAX_LEN], const size_t *depth, size_t *from,
                          size_t d, const char *ends)
 {
     for (size_t j = 0; j < n; j++) {
         if (!grp[j]) continue;
-        snprintf(labels[j], sizeof labels[j], "%.250s%s %c %.120s", base,
-                 d > from[j] ? (sep == '<' ? " < ..." : " > ...") : "", sep,
+        snprintf(labels[j], sizeof labels[j], "%.250s%s %s %.120s", base,
+                 d > from[j] ? (sep == '<' ? " <- ..." : " -> ...") : "", sep == '<' ? "<-" : "->",
                  d < depth[j] ? chains[j][d] : ends);
         from[j] = d + 1;
     }
@@ -285,9 +285,10 @@ void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_lab
     size_t *up_n = NULL, *down_n = NULL, *from = NULL, *dfrom = NULL;
     bool *grp = NULL, *done = NULL;
     /* A few rounds: each gives the rows that still read alike the first caller where their
-     * stacks differ, after the callers they share ("< ..." stands for those); rows whose
+     * stacks differ, after the callers they share ("<- ..." stands for those); rows whose
      * callers are all the same (one call into a library that allocates in several places)
-     * get the first function inside the library where they differ ("> ..." likewise). */
+     * get the first function inside the library where they differ ("-> ..." likewise).
+     * Arrows, not "<" and ">": those are in C++ names ("std::allocator<char> > const&"). */
     for (int round = 0; round < 3; round++) {
         bool any = false;
         if (done) memset(done, 0, n * sizeof *done);

@@ -88,9 +88,9 @@ size_t mw_site_index(const mw_report_proc *rp, const mw_frame *fr, size_t n);
  * ("(no stack)" when none). */
 void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len);
 /* Labels of n rows (one stack each) for a table: rows of different stacks that would read the
- * same get the first caller where they differ ("site < ... < caller"), or, when their callers
- * are the same, the first frame inside the library they called where they differ
- * ("site via f > ... > g"), for up to 3 rounds. */
+ * same get the first caller where they differ ("site <- ... <- caller"), or, when their
+ * callers are the same, the first frame inside the library they called where they differ
+ * ("site via f -> ... -> g"), for up to 3 rounds. */
 typedef char mw_label[400];
 void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_label *labels);
 /* How many frames right after f[i] (of n) are the same frame again: a recursion through one

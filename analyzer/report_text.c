@@ -104,7 +104,7 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
 }
 
 /* A site label in a table's last column (max wide, starting at column indent): broken at a
- * " < ", " > " or " via " that fits and continued on the next line under the column, up to 3
+ * " <- ", " -> " or " via " that fits and continued on the next line under the column, up to 3
  * lines, so the part that tells two rows apart (at the end) is not cut off. */
 static void put_label(FILE *o, const char *s, size_t max, size_t indent)
 {
@@ -114,15 +114,20 @@ static void put_label(FILE *o, const char *s, size_t max, size_t indent)
             put_clean(o, s, max);
             return;
         }
-        size_t cut = 0;
-        for (size_t i = 1; i + 3 <= max; i++)
-            if (!strncmp(s + i, " < ", 3) || !strncmp(s + i, " > ", 3) || !strncmp(s + i, " via ", 5)) cut = i;
+        /* the last separator that fits; else the first one (a long C++ name before it is cut) */
+        size_t cut = 0, first = 0;
+        for (size_t i = 1; i < n; i++) {
+            if (strncmp(s + i, " <- ", 4) && strncmp(s + i, " -> ", 4) && strncmp(s + i, " via ", 5)) continue;
+            if (!first) first = i;
+            if (i + 4 <= max) cut = i;
+        }
+        if (!cut) cut = first;
         if (!cut) {
             put_clean(o, s, max);
             return;
         }
         char part[512];
-        snprintf(part, sizeof part, "%.*s", (int)cut, s);
+        snprintf(part, sizeof part, "%.*s", (int)(cut < sizeof part - 1 ? cut : sizeof part - 1), s);
         put_clean(o, part, max);
         fprintf(o, "\n%*s", (int)indent + 2, "");
         s += cut + 1; /* the separator starts the next line */
