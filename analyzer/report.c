@@ -184,7 +184,9 @@ bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char *
 
 /* The callers above a stack's site frame, innermost first, up to main: "function:line" (the
  * line tells two calls of one function apart), each function once in a row (inlined copies
- * and a recursion's repeats say nothing new), at most max, copied into names. */
+ * say nothing new), at most max, copied into names. A recursion is one entry with its depth,
+ * "walk:12 (x3)": a directory walk that allocates at every level is told apart by how deep
+ * it was, which is all that differs when every level recurses from the same line. */
 #define CHAIN_MAX 16
 #define NAME_MAX_LEN 120
 static size_t caller_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAME_MAX_LEN], size_t max)
@@ -194,12 +196,23 @@ static size_t caller_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAM
     if (!n) return 0;
     size_t at = mw_site_index(rp, fr, n);
     const char *last = fr[at].function ? fr[at].function : "?";
-    for (size_t i = at + 1; i < n && k < max; i++) {
+    unsigned times = 0;          /* physical frames of names[k - 1]'s function in a row */
+    size_t base_len = 0;         /* names[k - 1] without its " (xN)" */
+    for (size_t i = at + 1; i < n; i++) {
         const char *f = fr[i].function ? fr[i].function : "?";
         if (strcmp(f, last)) {
-            if (fr[i].line) snprintf(names[k++], NAME_MAX_LEN, "%.90s:%llu", f, (unsigned long long)fr[i].line % 100000000ull);
-            else snprintf(names[k++], NAME_MAX_LEN, "%s", f);
+            if (k == max) break;
+            int o = fr[i].line ? snprintf(names[k], NAME_MAX_LEN, "%.90s:%llu", f,
+                                          (unsigned long long)fr[i].line % 100000000ull)
+                               : snprintf(names[k], NAME_MAX_LEN, "%.100s", f);
+            base_len = o > 0 ? (size_t)o : 0;
+            k++;
+            times = 1;
             last = f;
+        } else if (k && fr[i].inline_depth == 0 && times < 999999) {
+            /* the same function in a new physical frame: one level deeper (an inlined copy at
+             * the same address is not) */
+            snprintf(names[k - 1] + base_len, NAME_MAX_LEN - base_len, " (x%u)", ++times);
         }
         if (!strcmp(f, "main")) break;
     }

@@ -237,7 +237,7 @@ Test(analyzer_cli, top_sites_told_apart_by_their_callers)
 {
     const char *t = trace_of(mwt_victim("shim_stacks"), "paths", NULL);
     mwt_run r;
-    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "20", NULL});
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "30", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     char rows[32][256];
     size_t n = top_site_rows(r.out, rows, 32);
@@ -250,6 +250,14 @@ Test(analyzer_cli, top_sites_told_apart_by_their_callers)
     }
     cr_expect_geq(x, 2, "%s", r.out);
     cr_expect_geq(y, 1, "%s", r.out);
+    /* recursions entered from one line differ only in depth, which the row says */
+    for (int d = 8; d <= 10; d++) {
+        char depth[32];
+        snprintf(depth, sizeof depth, " <- rec:%d (x%d)", victim_line("shim_stacks.c", "        leaf(n);"), d);
+        bool seen = false;
+        for (size_t i = 0; i < n; i++) seen |= strstr(rows[i], depth) != NULL;
+        cr_expect(seen, "no row with '%s': %s", depth, r.out);
+    }
     /* a recursion's repeated frame is one line in the text stacks: rec(3) from interp gives
      * rec's frame around leaf's call, then the same recursive call 3 times */
     cr_expect(strstr(r.out, "rec  shim_stacks.c:") && strstr(r.out, "... the same frame 2 more times"),

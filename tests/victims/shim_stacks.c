@@ -10,7 +10,8 @@
  * interpreter's loop (interp): 95001 leaf>interp, 95002 leaf>x>interp, 95003 leaf>b>a>interp,
  * 95004 leaf>rec*4>interp, 95005 interp itself (each >main); then one call site calling
  * through a pointer, to a wrapper of malloc or to malloc itself: 96001 wrap>via_ptr>rec2*4,
- * 96002 via_ptr>rec2*4 (each >main).
+ * 96002 via_ptr>rec2*4 (each >main); then 97000+d main>rec*(d+1)>leaf for d = 7, 8, 9, the three
+ * recursions entered from one line (only their depth tells them apart).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,5 +119,6 @@ int main(void)
     for (int i = 0; i < 300; i++) x(90003);
     interp(100);
     for (int i = 0; i < 100; i++) rec2(3, i);
+    for (int d = 7; d <= 9; d++) rec(d, 97000 + (size_t)d);
     return 0;
 }
