@@ -127,6 +127,12 @@ const char *mw_proc_name(const mw_proc *p)
     return b && b[1] ? b + 1 : e;
 }
 
+const char *mw_proc_exec_target(const mw_proc *p)
+{
+    if (!p->have_end || p->end_reason != MW_END_EXEC) return NULL;
+    return p->execs.n && p->execs.v[p->execs.n - 1][0] ? p->execs.v[p->execs.n - 1] : "another program";
+}
+
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max)
 {
     if (!rp->sym) return 0;

@@ -71,6 +71,9 @@ size_t mw_rank_sites(const mw_proc *p, enum mw_rank by, uint32_t *out, size_t ma
 const char *mw_syscall_name(int64_t nr);
 /* Short program name: basename of exe, else argv[0], else "?". */
 const char *mw_proc_name(const mw_proc *p);
+/* The program a process became when its trace ended at an exec (its blocks still live then
+ * were replaced with its memory, not leaked), else NULL. */
+const char *mw_proc_exec_target(const mw_proc *p);
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);

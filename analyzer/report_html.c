@@ -84,7 +84,12 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     if (leaked)
         fprintf(r->out, "<span class=\"bad\">leaked %llu bytes (%s)</span>",
                 (unsigned long long)leaked, mw_fmt_bytes(leaked, b1));
-    else if (p->leak_bytes[MW_REACH_UNKNOWN])
+    else if (p->leak_bytes[MW_REACH_UNKNOWN] && mw_proc_exec_target(p)) {
+        fputs("<span class=\"dim\">exec'd ", r->out);
+        ESC(r, mw_proc_exec_target(p));
+        fprintf(r->out, " with %s live (the new program replaced them: not leaks)</span>",
+                mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b1));
+    } else if (p->leak_bytes[MW_REACH_UNKNOWN])
         fprintf(r->out, "<span class=\"warn\">%s unfreed at exit (no reachability scan)</span>",
                 mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b1));
     else
@@ -209,7 +214,9 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
 {
     const mw_proc *p = rp->p;
     if (!p->leaks.n) return;
-    fputs("<h3>Unfreed at exit, by allocation stack</h3>\n<table>\n<tr><th class=\"n\">bytes</th>"
+    fputs(mw_proc_exec_target(p) ? "<h3>Unfreed at exit, or live when it exec'd, by allocation stack</h3>\n"
+                                 : "<h3>Unfreed at exit, by allocation stack</h3>\n", r->out);
+    fputs("<table>\n<tr><th class=\"n\">bytes</th>"
           "<th class=\"n\">blocks</th><th>kind</th><th>allocated at</th></tr>\n", r->out);
     size_t shown = 0;
     for (size_t i = 0; i < p->leaks.n && shown < r->top * 5; i++) {

@@ -64,6 +64,12 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     ESC(r, mw_proc_name(p));
     fprintf(r->out, " (pid %llu): ", (unsigned long long)p->pid);
     if (leaked) fprintf(r->out, ":x: leaked %llu bytes (%s)", (unsigned long long)leaked, mw_fmt_bytes(leaked, b));
+    else if (p->leak_bytes[MW_REACH_UNKNOWN] && mw_proc_exec_target(p)) {
+        fputs(":arrow_right: exec'd ", r->out);
+        ESC(r, mw_proc_exec_target(p));
+        fprintf(r->out, " with %s live (replaced, not leaks)", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b));
+    } else if (p->leak_bytes[MW_REACH_UNKNOWN])
+        fprintf(r->out, ":warning: %s unfreed at exit (no reachability scan)", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b));
     else fputs(":white_check_mark: no leaks", r->out);
     fputs("\n\n", r->out);
     if (rp->failed_conditions) {
@@ -108,7 +114,9 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
     for (size_t i = 0; i < p->leaks.n && shown < r->top; i++) {
         const mw_leak *l = &p->leaks.v[i];
         if (l->suppressed) continue;
-        if (!shown) fputs("#### Unfreed at exit\n\n", r->out);
+        if (!shown)
+            fputs(mw_proc_exec_target(p) ? "#### Unfreed at exit, or live when it exec'd\n\n" : "#### Unfreed at exit\n\n",
+                  r->out);
         shown++;
         fprintf(r->out, "<details><summary>%llu bytes in %llu block%s, %s: ", (unsigned long long)l->bytes,
                 (unsigned long long)l->blocks, l->blocks == 1 ? "" : "s", mw_reach_kind_name(l->kind));

@@ -163,6 +163,13 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
                 (unsigned long long)lblocks, lblocks == 1 ? "" : "s", OFF(r));
         fprintf(o, "  definite %s, indirect %s", mw_fmt_bytes(p->leak_bytes[MW_REACH_DEFINITE], b1),
                 mw_fmt_bytes(p->leak_bytes[MW_REACH_INDIRECT], b2));
+    } else if (p->leak_bytes[MW_REACH_UNKNOWN] && mw_proc_exec_target(p)) {
+        fprintf(o, "exec'd ");
+        put_clean(o, mw_proc_exec_target(p), 60);
+        fprintf(o, " with %llu bytes live in %llu block%s\n  (the new program replaced them: not leaks)",
+                (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN],
+                (unsigned long long)p->leak_blocks[MW_REACH_UNKNOWN],
+                p->leak_blocks[MW_REACH_UNKNOWN] == 1 ? "" : "s");
     } else if (p->leak_bytes[MW_REACH_UNKNOWN]) {
         fprintf(o, "%s%llu bytes unfreed at exit%s in %llu blocks\n  (no reachability scan)", YEL(r),
                 (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN], OFF(r),
@@ -219,11 +226,21 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
     char b[32];
     size_t shown = 0, more = 0;
     uint64_t more_bytes = 0;
-    bool any = false;
+    bool any = false, scanned = false;
     for (size_t i = 0; i < p->leaks.n; i++)
-        if (!p->leaks.v[i].suppressed && p->leaks.v[i].kind != MW_REACH_REACHABLE) any = true;
+        if (!p->leaks.v[i].suppressed && p->leaks.v[i].kind != MW_REACH_REACHABLE) {
+            any = true;
+            scanned |= p->leaks.v[i].kind != MW_REACH_UNKNOWN;
+        }
+    /* blocks no scan judged: live at an exec (in a report of several processes, where every
+     * shell that runs a command is one, the verdict line says enough), or at an exit without
+     * a scan (killed, MEMWATCH_REACH=0) */
+    bool exec = !scanned && mw_proc_exec_target(p);
+    if (exec && r->compact) any = false;
     if (any) {
-        heading(r, "Leaks at exit (unfreed and not reachable, by allocation stack)");
+        heading(r, scanned ? "Leaks at exit (unfreed and not reachable, by allocation stack)"
+                   : exec  ? "Live when it exec'd (replaced by the new program, by allocation stack)"
+                           : "Unfreed at exit, not scanned for reachability (by allocation stack)");
         for (size_t i = 0; i < p->leaks.n; i++) {
             const mw_leak *l = &p->leaks.v[i];
             if (l->suppressed || l->kind == MW_REACH_REACHABLE) continue;

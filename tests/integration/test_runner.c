@@ -128,6 +128,34 @@ Test(runner, leaky_program_fails_the_gate_and_is_named)
     cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
 }
 
+/* A process that exec'd another program is listed with what was live at the exec, which the
+ * new program replaced: not a leak, not gated, and no stacks in the run's report; the
+ * analyzer's own report of that trace titles its stacks accordingly. */
+Test(runner, exec_is_not_a_leak)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run_exec", "--fail-on", "leaked>0", "--",
+                     path_of("tests/victims/runner_child"), "exec", "777",
+                     path_of("tests/victims/runner_child"), "clean", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->out, "clean\n"), "%s", r->out);
+    cr_assert(strstr(r->err, "exec'd ") && strstr(r->err, "runner_child with 777 bytes live in 1 block"),
+              "%s", r->err);
+    cr_assert(strstr(r->err, "(the new program replaced them: not leaks)"), "%s", r->err);
+    cr_assert_null(strstr(r->err, "Leaks at exit"), "%s", r->err);
+    cr_assert_null(strstr(r->err, "Live when it exec'd"), "no stacks in a run's report: %s", r->err);
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd,
+             "for t in '%s'/run_exec/memwatch.runner_child.*.trace.zst*; do '%s' --db :memory: \"$t\"; done",
+             g_tmp, path_of("memwatch-analyze"));
+    char *argv2[] = { "/bin/sh", "-c", cmd, NULL };
+    r = run(NULL, argv2);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_assert(strstr(r->out, "Live when it exec'd (replaced by the new program, by allocation stack)\n"
+                             "  777 bytes in 1 block, unknown"), "%s", r->out);
+    cr_assert_null(strstr(r->out, "Leaks at exit"), "%s", r->out);
+}
+
 Test(runner, exit_status_passes_through)
 {
     char *argv[] = { path_of("memwatch"), "run", "--out", "run3", "--", path_of("tests/victims/runner_child"),

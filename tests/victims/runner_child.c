@@ -1,7 +1,9 @@
 /*
  * runner_child.c — a configurable process for the runner's tests.
  * Usage: runner_child clean | leak BYTES | exit CODE | kill | preload | sleep MS
+ *                    | exec BYTES PROGRAM [ARGS...]
  * clean: allocates and frees; leak: loses BYTES in one block; exit: exits with CODE;
+ * exec: keeps BYTES in one block, then becomes PROGRAM (its memory replaced, not leaked);
  * kill: dies of SIGTERM; preload: prints whether the LD_PRELOAD entries are loaded;
  * sleep: waits (for the signal-forwarding test), printing "ready" first.
  */
@@ -31,6 +33,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "exit") && argc > 2) return atoi(argv[2]);
+    if (!strcmp(argv[1], "exec") && argc > 3) {
+        g_sink = malloc((size_t)atol(argv[2]));
+        execv(argv[3], argv + 3);
+        return 127;
+    }
     if (!strcmp(argv[1], "kill")) {
         fflush(stdout);
         raise(SIGTERM);
