@@ -188,37 +188,67 @@ bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char *
     return true;
 }
 
-/* The callers above a stack's site frame, innermost first, up to main: "function:line" (the
- * line tells two calls of one function apart), each function once in a row (inlined copies
- * say nothing new), at most max, copied into names. A recursion is one entry with its depth,
- * "walk:12 (x3)": a directory walk that allocates at every level is told apart by how deep
- * it was, which is all that differs when every level recurses from the same line. */
+/* One entry of a chain of frames: what tells it apart from another row's entry (the full
+ * function name with its line, or its offset where it has none) and what a label shows (the
+ * short name, mw_short_function, with the same line or offset). */
 #define CHAIN_MAX 16
 #define NAME_MAX_LEN 120
-static size_t caller_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAME_MAX_LEN], size_t max)
+#define KEY_MAX_LEN 280
+typedef struct chain_entry {
+    char key[KEY_MAX_LEN];
+    char show[NAME_MAX_LEN];
+} chain_entry;
+
+/* Fills e from frame f; with_pos: ":line", else "+0xoffset" when f has neither line nor a
+ * module+offset name (which holds its position already). */
+static void chain_entry_of(chain_entry *e, const mw_frame *f, bool with_pos)
+{
+    const char *fn = f->function ? f->function : "?";
+    char pos[32] = "";
+    if (with_pos && f->line) snprintf(pos, sizeof pos, ":%llu", (unsigned long long)f->line % 100000000ull);
+    else if (with_pos && f->fn_offset) snprintf(pos, sizeof pos, "+0x%llx", (unsigned long long)f->fn_offset);
+    char sh[NAME_MAX_LEN];
+    mw_short_function(fn, sh, 90);
+    snprintf(e->key, sizeof e->key, "%.240s%s", fn, pos);
+    snprintf(e->show, sizeof e->show, "%s%s", sh, pos);
+}
+
+/* Appends " (xN)" to an entry (a recursion's depth). */
+static void chain_entry_times(chain_entry *e, size_t key_len, size_t show_len, unsigned times)
+{
+    snprintf(e->key + key_len, sizeof e->key - key_len, " (x%u)", times);
+    snprintf(e->show + show_len, sizeof e->show - show_len, " (x%u)", times);
+}
+
+/* The callers above a stack's site frame, innermost first, up to main: function and line (the
+ * line, or the offset in a function without line information, tells two calls of one function
+ * apart), each function once in a row (inlined copies say nothing new), at most max. A
+ * recursion is one entry with its depth, "walk:12 (x3)": a directory walk that allocates at
+ * every level is told apart by how deep it was, which is all that differs when every level
+ * recurses from the same line. */
+static size_t caller_chain(mw_report_proc *rp, uint64_t stack, chain_entry *names, size_t max)
 {
     mw_frame fr[MW_STACK_MAX];
     size_t n = mw_stack_frames(rp, stack, fr, MW_STACK_MAX), k = 0;
     if (!n) return 0;
     size_t at = mw_site_index(rp, fr, n);
     const char *last = fr[at].function ? fr[at].function : "?";
-    unsigned times = 0;          /* physical frames of names[k - 1]'s function in a row */
-    size_t base_len = 0;         /* names[k - 1] without its " (xN)" */
+    unsigned times = 0;                 /* physical frames of names[k - 1]'s function in a row */
+    size_t key_len = 0, show_len = 0;   /* names[k - 1] without its " (xN)" */
     for (size_t i = at + 1; i < n; i++) {
         const char *f = fr[i].function ? fr[i].function : "?";
         if (strcmp(f, last)) {
             if (k == max) break;
-            int o = fr[i].line ? snprintf(names[k], NAME_MAX_LEN, "%.90s:%llu", f,
-                                          (unsigned long long)fr[i].line % 100000000ull)
-                               : snprintf(names[k], NAME_MAX_LEN, "%.100s", f);
-            base_len = o > 0 ? (size_t)o : 0;
+            chain_entry_of(&names[k], &fr[i], true);
+            key_len = strlen(names[k].key);
+            show_len = strlen(names[k].show);
             k++;
             times = 1;
             last = f;
         } else if (k && fr[i].inline_depth == 0 && times < 999999) {
             /* the same function in a new physical frame: one level deeper (an inlined copy at
              * the same address is not) */
-            snprintf(names[k - 1] + base_len, NAME_MAX_LEN - base_len, " (x%u)", ++times);
+            chain_entry_times(&names[k - 1], key_len, show_len, ++times);
         }
         if (!strcmp(f, "main")) break;
     }
@@ -226,9 +256,9 @@ static size_t caller_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAM
 }
 
 /* The functions below the library entry point a stack's site frame called (the "via"),
- * outermost first down to the innermost frame, each once in a row, at most max, copied into
- * names: where inside the library two allocations made by one call differ. */
-static size_t callee_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAME_MAX_LEN], size_t max)
+ * outermost first down to the innermost frame, each once in a row, at most max: where inside
+ * the library two allocations made by one call differ. */
+static size_t callee_chain(mw_report_proc *rp, uint64_t stack, chain_entry *names, size_t max)
 {
     mw_frame fr[MW_STACK_MAX];
     size_t n = mw_stack_frames(rp, stack, fr, MW_STACK_MAX), k = 0;
@@ -238,7 +268,7 @@ static size_t callee_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAM
     for (size_t i = at >= 1 ? at - 1 : 0; i-- > 0 && k < max;) {
         const char *f = fr[i].function ? fr[i].function : "?";
         if (!strcmp(f, last)) continue;
-        snprintf(names[k++], NAME_MAX_LEN, "%s", f);
+        chain_entry_of(&names[k++], &fr[i], false);
         last = f;
     }
     return k;
@@ -246,7 +276,7 @@ static size_t callee_chain(mw_report_proc *rp, uint64_t stack, char (*names)[NAM
 
 /* The first index at which the chains of the rows in grp differ (a shorter chain differs from
  * a longer one), from `from` on; -1 when they are the same to the end. */
-static long first_difference(char (*chains)[CHAIN_MAX][NAME_MAX_LEN], const size_t *depth, const bool *grp,
+static long first_difference(chain_entry (*chains)[CHAIN_MAX], const size_t *depth, const bool *grp,
                              size_t n, size_t ref, size_t from)
 {
     for (size_t d = from; d < CHAIN_MAX; d++) {
@@ -258,7 +288,7 @@ static long first_difference(char (*chains)[CHAIN_MAX][NAME_MAX_LEN], const size
                 if (depth[j] != depth[ref]) return (long)d;
                 continue;
             }
-            if (strcmp(chains[j][d], chains[ref][d])) return (long)d;
+            if (strcmp(chains[j][d].key, chains[ref][d].key)) return (long)d;
         }
         if (past) return -1;
     }
@@ -274,25 +304,29 @@ void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
         snprintf(buf, len, "(no stack)");
         return;
     }
+    char fn[NAME_MAX_LEN], vn[NAME_MAX_LEN];
+    mw_short_function(f.function ? f.function : "?", fn, sizeof fn);
     const char *file = f.file ? strrchr(f.file, '/') : NULL;
     file = file ? file + 1 : f.file;
-    int o = file ? snprintf(buf, len, "%s %s:%llu", f.function ? f.function : "?", file,
-                            (unsigned long long)f.line)
-                 : snprintf(buf, len, "%s", f.function ? f.function : "?");
-    if (via && o > 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " via %s", via);
+    int o = file ? snprintf(buf, len, "%s %s:%llu", fn, file, (unsigned long long)f.line)
+                 : snprintf(buf, len, "%s", fn);
+    if (via && o > 0 && (size_t)o < len) {
+        mw_short_function(via, vn, sizeof vn);
+        snprintf(buf + o, len - (size_t)o, " via %s", vn);
+    }
 }
 
 /* Appends to each label of the group its chain's entry d, after " <- ..." (" -> ...") when it
  * skips entries since the last one it showed (sep '<': callers, "<-"; '>': inner frames, "->"). */
 static void extend_group(mw_label *labels, const bool *grp, size_t n, const char *base, char sep,
-                         char (*chains)[CHAIN_MAX][NAME_MAX_LEN], const size_t *depth, size_t *from,
+                         chain_entry (*chains)[CHAIN_MAX], const size_t *depth, size_t *from,
                          size_t d, const char *ends)
 {
     for (size_t j = 0; j < n; j++) {
         if (!grp[j]) continue;
         snprintf(labels[j], sizeof labels[j], "%.250s%s %s %.120s", base,
                  d > from[j] ? (sep == '<' ? " <- ..." : " -> ...") : "", sep == '<' ? "<-" : "->",
-                 d < depth[j] ? chains[j][d] : ends);
+                 d < depth[j] ? chains[j][d].show : ends);
         from[j] = d + 1;
     }
 }
@@ -300,7 +334,7 @@ static void extend_group(mw_label *labels, const bool *grp, size_t n, const char
 void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_label *labels)
 {
     for (size_t i = 0; i < n; i++) mw_site_label(rp, stacks[i], labels[i], sizeof labels[i]);
-    char (*up)[CHAIN_MAX][NAME_MAX_LEN] = NULL, (*down)[CHAIN_MAX][NAME_MAX_LEN] = NULL;
+    chain_entry (*up)[CHAIN_MAX] = NULL, (*down)[CHAIN_MAX] = NULL;
     size_t *up_n = NULL, *down_n = NULL, *from = NULL, *dfrom = NULL;
     bool *grp = NULL, *done = NULL;
     /* A few rounds: each gives the rows that still read alike the first caller where their

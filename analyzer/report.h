@@ -69,6 +69,10 @@ enum mw_rank { MW_RANK_BYTES, MW_RANK_TEMPORARY, MW_RANK_PEAK };
 size_t mw_rank_sites(const mw_proc *p, enum mw_rank by, uint32_t *out, size_t max);
 /* System call name for a number (x86_64), or NULL when unknown. */
 const char *mw_syscall_name(int64_t nr);
+/* A demangled function name without its return type, template arguments and parameters,
+ * for one-line labels ("v8::internal::Scavenger::Evacuate<...>"; C names unchanged), into out
+ * (len > 0); returns its length (shortname.c). */
+size_t mw_short_function(const char *name, char *out, size_t len);
 /* Short program name: basename of exe, else argv[0], else "?". */
 const char *mw_proc_name(const mw_proc *p);
 /* The program a process became when its trace ended at an exec (its blocks still live then

@@ -103,6 +103,23 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
         fprintf(r->out, "%s%s... %zu more frame%s%s\n", indent, DIM(r), n - i, n - i == 1 ? "" : "s", OFF(r));
 }
 
+/* A continuation line of a site label ("<- caller", "-> callee"), at most max wide: when too
+ * long, its arrow, "...", and its end, where the function's own name and line (or offset)
+ * are: that part tells two rows apart, not the namespaces in front. */
+static void put_label_tail(FILE *o, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max || max < 16 || (strncmp(s, "<- ", 3) && strncmp(s, "-> ", 3))) {
+        put_clean(o, s, max);
+        return;
+    }
+    char head[4];
+    snprintf(head, sizeof head, "%.3s", s);
+    put_clean(o, head, 3);
+    fputs("...", o);
+    put_clean(o, s + n - (max - 6), max - 6);
+}
+
 /* A site label in a table's last column (max wide, starting at column indent): broken at a
  * " <- ", " -> " or " via " that fits and continued on the next line under the column, up to 3
  * lines, so the part that tells two rows apart (at the end) is not cut off. */
@@ -111,7 +128,8 @@ static void put_label(FILE *o, const char *s, size_t max, size_t indent)
     for (int line = 0; line < 3; line++) {
         size_t n = strlen(s);
         if (n <= max || line == 2) {
-            put_clean(o, s, max);
+            if (line) put_label_tail(o, s, max);
+            else put_clean(o, s, max);
             return;
         }
         /* the last separator that fits; else the first one (a long C++ name before it is cut) */
@@ -128,7 +146,8 @@ static void put_label(FILE *o, const char *s, size_t max, size_t indent)
         }
         char part[512];
         snprintf(part, sizeof part, "%.*s", (int)(cut < sizeof part - 1 ? cut : sizeof part - 1), s);
-        put_clean(o, part, max);
+        if (line) put_label_tail(o, part, max);
+        else put_clean(o, part, max);
         fprintf(o, "\n%*s", (int)indent + 2, "");
         s += cut + 1; /* the separator starts the next line */
     }

@@ -244,7 +244,7 @@ static const char *die_name(mw_symbolizer *s, Dwarf_Die *die)
 static bool push_frame(mw_symbolizer *s, uint64_t ip, unsigned depth, const char *fn,
                        const char *file, uint64_t line, const char *module)
 {
-    mw_frame f = {ip, depth, fn, file, line, module};
+    mw_frame f = {ip, depth, fn, file, line, module, 0};
     return MW_VEC_PUSH(s->frames, f);
 }
 
@@ -340,13 +340,16 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
         }
     }
     free(scopes);
-    if (push_frame(s, ip, (unsigned)pushed, fn, file, (uint64_t)line, modpath)) pushed++;
+    if (push_frame(s, ip, (unsigned)pushed, fn, file, (uint64_t)line, modpath)) {
+        if (symname) s->frames.v[s->frames.n - 1].fn_offset = off + (ip - m->bias - a);
+        pushed++;
+    }
     return pushed;
 }
 
 size_t mw_sym_addr(mw_symbolizer *s, uint64_t ip, bool is_return, const mw_frame **out)
 {
-    static const mw_frame oom = {0, 0, "?", NULL, 0, NULL};
+    static const mw_frame oom = {0, 0, "?", NULL, 0, NULL, 0};
     uint64_t key = ip ^ (is_return ? 0 : (1ull << 63));
     uint64_t *v = mw_hmap_get(&s->cache, key);
     if (!v) {

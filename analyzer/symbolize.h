@@ -19,6 +19,9 @@ typedef struct mw_frame {
     const char *file;       /* NULL when no line info */
     uint64_t line;          /* 0 when unknown */
     const char *module;     /* object path, NULL when no module contains ip */
+    uint64_t fn_offset;     /* ip's offset in its function's symbol (the outermost frame at an
+                               ip, when a symbol holds it), else 0: "f+0x2a" tells two calls in
+                               f apart where there is no line information */
 } mw_frame;
 
 typedef struct mw_symbolizer mw_symbolizer;

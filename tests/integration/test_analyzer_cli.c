@@ -272,6 +272,31 @@ Test(analyzer_cli, top_sites_told_apart_by_their_callers)
     mwt_run_free(&r);
 }
 
+/* The same victim without its debug information (objcopy --strip-debug: function names from
+ * the symbol table, no lines): calls of one function from several places in another are told
+ * apart by their offsets in it ("<- main+0x1f3"), where the lines used to. */
+Test(analyzer_cli, top_sites_told_apart_without_line_information)
+{
+    char *bin = path_in("shim_stacks_nodebug");
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "objcopy --strip-debug '%s' '%s'", mwt_victim("shim_stacks"), bin);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    const char *t = trace_of(bin, "nodebug", NULL);
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "30", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    char rows[32][256];
+    size_t n = top_site_rows(r.out, rows, 32), offsets = 0;
+    cr_assert_geq(n, 10, "%s", r.out);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) cr_expect_str_neq(rows[i], rows[j], "rows %zu and %zu", i, j);
+        cr_expect_null(strstr(rows[i], "shim_stacks.c:"), "no line information: %s", rows[i]);
+        if (strstr(rows[i], "<- main+0x")) offsets++;
+    }
+    cr_expect_geq(offsets, 3, "%s", r.out);
+    mwt_run_free(&r);
+}
+
 /* The demo program (examples/leaky_server.c) allocates through one sqlite3_step call line and
  * one sqlite3_prepare_v2 line in several places inside SQLite: its rows are told apart by the
  * first function inside the library where their stacks differ. */

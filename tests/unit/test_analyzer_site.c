@@ -99,3 +99,47 @@ Test(site, all_runtime_falls_back_to_source_then_innermost)
     cr_assert_eq(site(NULL, bare, 2), 0);
     cr_assert_eq(site("/usr/bin/app", bare, 0), 0);
 }
+
+/* Demangled names cut down for one-line labels: return type, template arguments and
+ * parameters go; what names the function stays. */
+static void short_is(const char *name, const char *want)
+{
+    char out[128];
+    size_t n = mw_short_function(name, out, sizeof out);
+    cr_expect_str_eq(out, want, "%s", name);
+    cr_expect_eq(n, strlen(out), "%s", name);
+}
+
+Test(site, short_function_names)
+{
+    short_is("main", "main");
+    short_is("git+0x169436", "git+0x169436");
+    short_is("shop::Cart::grab(unsigned long)", "shop::Cart::grab");
+    short_is("double* shop::spawn<double>(unsigned long)", "shop::spawn<...>");
+    short_is("heap::base::Worklist<std::pair<v8::internal::HeapObject, int>, (unsigned short)256>::Local::"
+             "PublishPushSegment()",
+             "heap::base::Worklist<...>::Local::PublishPushSegment");
+    short_is("heap::base::SlotCallbackResult v8::internal::Scavenger::EvacuateInPlaceInternalizableString"
+             "<v8::internal::FullHeapObjectSlot>(v8::internal::Map, v8::internal::FullHeapObjectSlot)",
+             "v8::internal::Scavenger::EvacuateInPlaceInternalizableString<...>");
+    short_is("v8::internal::(anonymous namespace)::Invoke(v8::internal::Isolate*, v8::internal::"
+             "(anonymous namespace)::InvokeParams const&)",
+             "v8::internal::(anonymous namespace)::Invoke");
+    short_is("operator new(unsigned long)", "operator new");
+    short_is("operator delete[](void*, unsigned long)", "operator delete[]");
+    short_is("std::vector<int, std::allocator<int> >::operator[](unsigned long) const",
+             "std::vector<...>::operator[]");
+    short_is("std::ostream& std::operator<< <std::char_traits<char> >(std::ostream&, char const*)",
+             "std::operator<<<...>");
+    short_is("bool operator< <int>(A<int> const&, A<int> const&)", "operator<<...>");
+    short_is("main::{lambda(int)#1}::operator()(int) const", "main::{lambda(int)#1}::operator()");
+    short_is("Foo::operator bool() const", "Foo::operator bool");
+    short_is("f(int)::cache::get()", "f::cache::get");
+    short_is("std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const& "
+             "name_of(int)",
+             "name_of");
+    /* the output buffer bounds the result */
+    char small[8];
+    cr_expect_eq(mw_short_function("shop::Cart::grab(unsigned long)", small, sizeof small), 7);
+    cr_expect_str_eq(small, "shop::C");
+}

@@ -62,12 +62,12 @@ Test(suppress, frames_match_function_file_or_module)
     char err[256];
     mw_supp_init(&s);
     cr_assert_eq(mw_supp_parse(&s, "leak:nomatch\nleak:victim.c\nleak:^libz", "x", err, sizeof err), 0);
-    mw_frame f[2] = {{0x10, 0, "alloc_thing", "/src/victim.c", 12, "/bin/victim"},
-                     {0x20, 0, "main", NULL, 0, "/bin/victim"}};
+    mw_frame f[2] = {{0x10, 0, "alloc_thing", "/src/victim.c", 12, "/bin/victim", 0},
+                     {0x20, 0, "main", NULL, 0, "/bin/victim", 0}};
     cr_assert_eq(mw_supp_match_frames(&s, f, 2), 1, "file name match");
-    mw_frame g[1] = {{0x30, 0, "inflate", NULL, 0, "libz.so.1"}};
+    mw_frame g[1] = {{0x30, 0, "inflate", NULL, 0, "libz.so.1", 0}};
     cr_assert_eq(mw_supp_match_frames(&s, g, 1), 2, "module name match");
-    mw_frame h[1] = {{0x40, 0, "other", "/src/a.c", 1, "/lib/libzz.so"}};
+    mw_frame h[1] = {{0x40, 0, "other", "/src/a.c", 1, "/lib/libzz.so", 0}};
     cr_assert_eq(mw_supp_match_frames(&s, h, 1), -1);
     mw_supp_free(&s);
 }
