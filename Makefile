@@ -190,12 +190,19 @@ bench: all $(BENCH_BINS)
 FUZZ_SECONDS ?= 60
 $(B)/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FMT_SRCS) formats/mw_format.h | $(DEPS_OK)
 	@mkdir -p $(@D)
-	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -Iformats -fsanitize=fuzzer,address,undefined \
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -Iformats -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ tests/fuzz/fuzz_decode.c $(FMT_SRCS) $(call pc_libs,libzstd)
-fuzz: $(B)/fuzz/fuzz_decode
-	@mkdir -p $(B)/fuzz/corpus
+# names from the traced program's objects, cut down for labels (analyzer/shortname.c)
+$(B)/fuzz/fuzz_shortname: tests/fuzz/fuzz_shortname.c analyzer/shortname.c analyzer/report.h | $(DEPS_OK)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -Iformats -Ianalyzer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ tests/fuzz/fuzz_shortname.c analyzer/shortname.c
+FUZZ_NAME_SECONDS ?= 20
+fuzz: $(B)/fuzz/fuzz_decode $(B)/fuzz/fuzz_shortname
+	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus_names
 	@scripts/fuzz-seed $(B)/fuzz/corpus
 	$(B)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus tests/fuzz/seeds
+	$(B)/fuzz/fuzz_shortname -max_total_time=$(FUZZ_NAME_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus_names
 
 # ---- install ----------------------------------------------------------------------------
 install: all

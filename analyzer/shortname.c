@@ -30,15 +30,19 @@ static size_t past_group(const char *s, size_t i, char open, char close)
     return i;
 }
 
+/* Appends c to out (len bytes, one kept for the terminator) at *o, if it fits. A function,
+ * not a macro: callers pass name[i++]. */
+static inline void put(char *out, size_t len, size_t *o, char c)
+{
+    if (*o + 1 < len) out[(*o)++] = c;
+}
+
 size_t mw_short_function(const char *name, char *out, size_t len)
 {
     if (!len) return 0;
     size_t o = 0, i = 0;
     bool stop = false;
-#define PUT(c)                                                                                      \
-    do {                                                                                            \
-        if (o + 1 < len) out[o++] = (c);                                                            \
-    } while (0)
+#define PUT(c) put(out, len, &o, (c))
     while (name[i] && !stop) {
         char c = name[i];
         if (!strncmp(name + i, "operator", 8) && (i == 0 || name[i - 1] == ':' || name[i - 1] == ' ') &&

@@ -292,7 +292,10 @@ static int run_begin(mw_decoder *d, cur *c, mw_record *rec, uint64_t stream_offs
         d->run.cap = (size_t)need;
     }
     if (need) memcpy(d->run.buf, c->p, (size_t)need);
-    const uint8_t *q = d->run.buf;
+    /* a run with empty columns may come before any buffer exists: point them at a static
+     * byte, not at NULL (NULL + 0 is undefined behaviour, UBSan under `make fuzz` said so) */
+    static const uint8_t no_columns[1];
+    const uint8_t *q = need ? d->run.buf : no_columns;
     d->run.ops = q;
     d->run.rs = q += n_ops;
     d->run.rs_end = d->run.ss = q += n_rs;

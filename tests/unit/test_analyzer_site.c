@@ -142,4 +142,9 @@ Test(site, short_function_names)
     char small[8];
     cr_expect_eq(mw_short_function("shop::Cart::grab(unsigned long)", small, sizeof small), 7);
     cr_expect_str_eq(small, "shop::C");
+    /* an operator's symbol and words past a full buffer (these looped forever when the copy
+     * stopped advancing along with the output) */
+    cr_expect_eq(mw_short_function("bool operator<<=(A&, int)", small, 4), 3);
+    cr_expect_eq(mw_short_function("X::operator new[](unsigned long)", small, 1), 0);
+    cr_expect_str_eq(small, "");
 }
