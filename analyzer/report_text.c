@@ -505,9 +505,22 @@ int mw_report_text(mw_report *r)
     if (r->n > 1) {
         char b1[32], b2[32];
         uint64_t leaked = r->bytes[MW_REACH_DEFINITE] + r->bytes[MW_REACH_INDIRECT];
+        /* blocks no scan judged, but for those live at an exec (replaced, not leaked): a
+         * killed process's, or one traced with MEMWATCH_REACH=0 */
+        uint64_t unscanned = 0;
+        size_t unscanned_procs = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            const mw_proc *p = r->procs[i].p;
+            if (!p->leak_bytes[MW_REACH_UNKNOWN] || mw_proc_exec_target(p)) continue;
+            unscanned += p->leak_bytes[MW_REACH_UNKNOWN];
+            unscanned_procs++;
+        }
         fprintf(r->out, "\n%smemwatch: %zu processes: %s%s leaked%s, %s still reachable", BOLD(r),
                 r->n, leaked ? RED(r) : GRN(r), mw_fmt_bytes(leaked, b1), OFF(r),
                 mw_fmt_bytes(r->bytes[MW_REACH_REACHABLE], b2));
+        if (unscanned)
+            fprintf(r->out, ", %s%s unfreed and not scanned%s in %zu process%s", YEL(r),
+                    mw_fmt_bytes(unscanned, b1), OFF(r), unscanned_procs, unscanned_procs == 1 ? "" : "es");
         if (r->failon)
             fprintf(r->out, "; --fail-on %s%s%s", r->failed ? RED(r) : GRN(r),
                     r->failed ? "FAILS" : "passes", OFF(r));
@@ -520,6 +533,14 @@ int mw_report_text(mw_report *r)
             put_clean(r->out, mw_proc_name(rp->p), 30);
             fprintf(r->out, " (pid %llu): leaked %s", (unsigned long long)rp->p->pid,
                     mw_fmt_bytes(mw_proc_leaked_bytes(rp->p), b1));
+            const char *exec = mw_proc_exec_target(rp->p);
+            if (exec) {
+                fputs("; exec'd ", r->out);
+                put_clean(r->out, exec, 40);
+            } else if (rp->p->leak_bytes[MW_REACH_UNKNOWN]) {
+                fprintf(r->out, "; %s unfreed, not scanned", mw_fmt_bytes(rp->p->leak_bytes[MW_REACH_UNKNOWN], b1));
+            }
+            if (rp->p->truncated) fputs(" (its trace was cut short: killed?)", r->out);
             if (rp->failed_conditions) fprintf(r->out, "; %s", rp->fail_desc);
             fputc('\n', r->out);
         }

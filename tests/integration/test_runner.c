@@ -144,6 +144,7 @@ Test(runner, exec_is_not_a_leak)
     cr_assert(strstr(r->err, "(the new program replaced them: not leaks)"), "%s", r->err);
     cr_assert_null(strstr(r->err, "Leaks at exit"), "%s", r->err);
     cr_assert_null(strstr(r->err, "Live when it exec'd"), "no stacks in a run's report: %s", r->err);
+    cr_assert(strstr(r->err, "  skip runner_child (pid ") && strstr(r->err, "leaked 0 B; exec'd "), "%s", r->err);
     char cmd[3000];
     snprintf(cmd, sizeof cmd,
              "for t in '%s'/run_exec/memwatch.runner_child.*.trace.zst*; do '%s' --db :memory: \"$t\"; done",
@@ -154,6 +155,31 @@ Test(runner, exec_is_not_a_leak)
     cr_assert(strstr(r->out, "Live when it exec'd (replaced by the new program, by allocation stack)\n"
                              "  777 bytes in 1 block, unknown"), "%s", r->out);
     cr_assert_null(strstr(r->out, "Leaks at exit"), "%s", r->out);
+}
+
+/* Blocks no scan judged (MEMWATCH_REACH=0 here, a killed process likewise) are neither
+ * "leaked" nor "no leaks": the run's summary counts them apart, and each process's line says
+ * how much it left unscanned. */
+Test(runner, unscanned_blocks_are_counted_apart)
+{
+    char script[4096];
+    snprintf(script, sizeof script, "%s leak 5000; %s clean", path_of("tests/victims/runner_child"),
+             path_of("tests/victims/runner_child"));
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run_noscan", "--", "/bin/sh", "-c", script, NULL };
+    run_result *r = run("MEMWATCH_REACH=0", argv);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->err, " processes: 0 B leaked, ") && strstr(r->err, " unfreed and not scanned in "),
+              "%s", r->err);
+    const char *line = strstr(r->err, "  ok runner_child (pid ");
+    cr_assert_not_null(line, "%s", r->err);
+    bool seen = false;
+    for (; line; line = strstr(line + 1, "  ok runner_child (pid ")) {
+        const char *e = strchr(line, '\n');
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", e ? (int)(e - line) : 200, line);
+        seen |= strstr(buf, "leaked 0 B; ") && strstr(buf, " unfreed, not scanned");
+    }
+    cr_assert(seen, "%s", r->err);
 }
 
 Test(runner, exit_status_passes_through)
