@@ -331,6 +331,30 @@ static void extend_group(mw_label *labels, const bool *grp, size_t n, const char
     }
 }
 
+/* Appends "@+0xOFF", the offset of the site frame's call in its function, to the labels of
+ * the group when those offsets differ; false when they do not (or are unknown). */
+static bool tell_apart_by_offset(mw_report_proc *rp, const uint64_t *stacks, mw_label *labels,
+                                 const bool *grp, size_t n)
+{
+    uint64_t first = 0;
+    bool differ = false, seen = false;
+    for (size_t j = 0; j < n; j++) {
+        mw_frame f;
+        if (!grp[j] || !mw_site_frame(rp, stacks[j], &f, NULL) || f.line || !f.fn_offset) continue;
+        if (seen && f.fn_offset != first) differ = true;
+        if (!seen) first = f.fn_offset;
+        seen = true;
+    }
+    if (!differ) return false;
+    for (size_t j = 0; j < n; j++) {
+        mw_frame f;
+        if (!grp[j] || !mw_site_frame(rp, stacks[j], &f, NULL) || f.line || !f.fn_offset) continue;
+        size_t l = strlen(labels[j]);
+        snprintf(labels[j] + l, sizeof labels[j] - l, " @+0x%llx", (unsigned long long)f.fn_offset);
+    }
+    return true;
+}
+
 void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_label *labels)
 {
     for (size_t i = 0; i < n; i++) mw_site_label(rp, stacks[i], labels[i], sizeof labels[i]);
@@ -376,8 +400,14 @@ void mw_site_labels(mw_report_proc *rp, const uint64_t *stacks, size_t n, mw_lab
                 extend_group(labels, grp, n, base, '<', up, up_n, from, (size_t)d, "(stack ends)");
             } else {
                 d = first_difference(down, down_n, grp, n, i, dfrom[i]);
-                if (d < 0) continue; /* the same frames all the way: nothing tells them apart */
-                extend_group(labels, grp, n, base, '>', down, down_n, dfrom, (size_t)d, "(no deeper frame)");
+                if (d < 0) {
+                    /* the same functions all the way: where in the site's function each
+                     * call is, when it has no line that says so (two calls of malloc in one
+                     * function of a program without debug information) */
+                    if (!tell_apart_by_offset(rp, stacks, labels, grp, n)) continue;
+                } else {
+                    extend_group(labels, grp, n, base, '>', down, down_n, dfrom, (size_t)d, "(no deeper frame)");
+                }
             }
             any = true;
         }

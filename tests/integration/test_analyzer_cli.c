@@ -286,14 +286,16 @@ Test(analyzer_cli, top_sites_told_apart_without_line_information)
     analyze(&r, (const char *const[]){t, "--db", ":memory:", "--top", "30", NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     char rows[32][256];
-    size_t n = top_site_rows(r.out, rows, 32), offsets = 0;
+    size_t n = top_site_rows(r.out, rows, 32), offsets = 0, in_two = 0;
     cr_assert_geq(n, 10, "%s", r.out);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = i + 1; j < n; j++) cr_expect_str_neq(rows[i], rows[j], "rows %zu and %zu", i, j);
         cr_expect_null(strstr(rows[i], "shim_stacks.c:"), "no line information: %s", rows[i]);
         if (strstr(rows[i], "<- main+0x")) offsets++;
+        if (!strncmp(rows[i], "two @+0x", 8)) in_two++;
     }
     cr_expect_geq(offsets, 3, "%s", r.out);
+    cr_expect_eq(in_two, 2, "two calls of malloc in two(), by offset: %s", r.out);
     mwt_run_free(&r);
 }
 

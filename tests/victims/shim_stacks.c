@@ -11,7 +11,8 @@
  * 95004 leaf>rec*4>interp, 95005 interp itself (each >main); then one call site calling
  * through a pointer, to a wrapper of malloc or to malloc itself: 96001 wrap>via_ptr>rec2*4,
  * 96002 via_ptr>rec2*4 (each >main); then 97000+d main>rec*(d+1)>leaf for d = 7, 8, 9, the three
- * recursions entered from one line (only their depth tells them apart).
+ * recursions entered from one line (only their depth tells them apart); then 98001 and 98002
+ * two>main, two calls of malloc in one function.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,14 @@ __attribute__((noinline)) void rec2(int d, int i)
     __asm__ volatile("");
 }
 
+__attribute__((noinline)) void two(size_t n)
+{
+    sink = malloc(n);
+    __asm__ volatile("");
+    sink = malloc(n + 1);
+    __asm__ volatile("");
+}
+
 int main(void)
 {
     printf("leaf %p\nb %p\na %p\nrec %p\nmain %p\nx %p\ny %p\ninterp %p\nwrap %p\nvia_ptr %p\nrec2 %p\n",
@@ -120,5 +129,6 @@ int main(void)
     interp(100);
     for (int i = 0; i < 100; i++) rec2(3, i);
     for (int d = 7; d <= 9; d++) rec(d, 97000 + (size_t)d);
+    two(98001);
     return 0;
 }
