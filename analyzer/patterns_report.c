@@ -277,9 +277,12 @@ void mw_patterns_text_sec(mw_report *r, mw_report_proc *rp)
 {
     const mw_patterns *pt = rp->patterns;
     if (!pt) return;
-    /* several processes (memwatch run over a test suite): a short run with nothing growing
-     * and no alert fired has nothing to say here */
-    if (r->compact && pt->n < SHORT_RUN && !pt->nsites && !pt->alerts.n) return;
+    /* several processes (memwatch run over a test suite): a run with nothing growing and no
+     * alert fired has nothing to say here when it was too short to tell or every series was
+     * stable (four verdicts of "stable" per process would bury the one that is not) */
+    bool all_stable = true;
+    for (int k = 0; k < MW_SER_COUNT; k++) all_stable &= pt->verdict[k].type == MW_PAT_STABLE;
+    if (r->compact && (pt->n < SHORT_RUN || all_stable) && !pt->nsites && !pt->alerts.n) return;
     FILE *o = r->out;
     const char *B = r->color ? "\033[1m" : "", *OFF = r->color ? "\033[0m" : "";
     char lim[48], b1[48], b2[48], b3[48];

@@ -65,6 +65,36 @@ static mw_proc *make_proc_steps(uint64_t steps)
 }
 static mw_proc *make_proc(void) { return make_proc_steps(STEPS); }
 
+/* A process whose memory stays flat for steps samples: one block kept, RSS constant. */
+static mw_proc *make_flat_proc(uint64_t steps)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 43, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_STACKS,
+              "/bin/flat", 9, "flat\0", 5);
+    MW_TB_ADD(&b, mw_enc_stack_node, 1, 0, 0x401000);
+    mw_tb_switch(&b, 0);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 65536, 1, 0x10000000);
+    for (uint64_t i = 0; i < steps; i++) {
+        uint64_t t = (i + 1) * DT_NS;
+        MW_TB_ADD(&b, mw_enc_time, t);
+        uint64_t rss = (uint64_t)(8 * MiB);
+        MW_TB_ADD(&b, mw_enc_rss, t, rss, rss, 0, 0, rss * 2);
+    }
+    MW_TB_ADD(&b, mw_enc_end, (steps + 1) * DT_NS, 0, 0, MW_END_EXIT, 0);
+    uint8_t *data;
+    size_t len;
+    cr_assert_eq(mw_tb_encode(&b, NULL, &data, &len), 0);
+    char err[256];
+    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_proc *p = mw_proc_new("synthetic-flat");
+    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
+    mw_reader_close(r);
+    free(data);
+    return p;
+}
+
 /* One format's growth-pattern section into a new buffer (k: 0 JSON, 1 text, 2 Markdown,
  * 3 HTML); the caller frees it. */
 static char *render(mw_report *r, mw_report_proc *rp, int k)
@@ -198,6 +228,29 @@ Test(patterns_proc, short_run_says_too_short)
     /* in a report of several processes it says nothing at all: nothing grew, no alert fired */
     r.compact = true;
     char *buf = render(&r, &rp, 1);
+    cr_assert_str_eq(buf, "", "compact text: %s", buf);
+    free(buf);
+    mw_patterns_free(pt);
+    mw_proc_free(p);
+}
+
+/* Every series stable, nothing growing, no alert: the report of one process gives the four
+ * verdicts; a report of several processes (memwatch run) leaves the section out. */
+Test(patterns_proc, all_stable_is_left_out_of_a_compact_report)
+{
+    mw_proc *p = make_flat_proc(20);
+    mw_patterns *pt = mw_patterns_analyze(p, NULL);
+    cr_assert_not_null(pt);
+    for (int k = 0; k < MW_SER_COUNT; k++)
+        cr_assert_eq(pt->verdict[k].type, MW_PAT_STABLE, "series %d: %s", k,
+                     mw_pattern_type_name(pt->verdict[k].type));
+    mw_report_proc rp = {.p = p, .patterns = pt};
+    mw_report r = {.procs = &rp, .n = 1, .top = 10};
+    char *buf = render(&r, &rp, 1);
+    cr_assert(strstr(buf, "Growth patterns (") && strstr(buf, "  heap      stable"), "%s", buf);
+    free(buf);
+    r.compact = true;
+    buf = render(&r, &rp, 1);
     cr_assert_str_eq(buf, "", "compact text: %s", buf);
     free(buf);
     mw_patterns_free(pt);
