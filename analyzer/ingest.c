@@ -127,7 +127,7 @@ static void site_point(mw_site *s, uint64_t t, int64_t v)
 static void take_sample(mw_proc *p, uint64_t t)
 {
     mw_sample smp = {t, p->heap_live > 0 ? (uint64_t)p->heap_live : 0, p->mmap_live,
-                     p->last_rss, p->last_anon, p->last_file, p->mmap_anon_live};
+                     p->last_rss, p->last_anon, p->last_file, p->mmap_anon_live, p->last_own};
     if (p->series.n >= MW_SERIES_CAP) {
         /* Merge pairs (keeping each pair's maxima and later time) and halve the rate. */
         size_t k = 0;
@@ -136,7 +136,10 @@ static void take_sample(mw_proc *p, uint64_t t)
             mw_sample m = b;
             if (a.heap > m.heap) m.heap = a.heap;
             if (a.mmap > m.mmap) m.mmap = a.mmap;
-            if (a.rss > m.rss) m.rss = a.rss;
+            if (a.rss > m.rss) {
+                m.rss = a.rss;
+                m.own = a.own;
+            }
             p->series.v[k++] = m;
         }
         if (p->series.n % 2) p->series.v[k++] = p->series.v[p->series.n - 1];
@@ -623,10 +626,12 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
     case MW_REC_RSS:
         if (r->u.rss.t_ns > p->t_ns) p->t_ns = r->u.rss.t_ns;
         p->last_rss = r->u.rss.rss;
+        p->last_own = r->u.rss.own <= r->u.rss.rss ? r->u.rss.own : r->u.rss.rss;
         p->last_anon = r->u.rss.anon;
         p->last_file = r->u.rss.file;
         if (r->u.rss.rss > p->peak_rss) {
             p->peak_rss = r->u.rss.rss;
+            p->own_at_peak_rss = p->last_own;
             p->peak_rss_t = r->u.rss.t_ns;
         }
         /* Every RSS sample becomes a point until the series is first decimated; then every

@@ -37,6 +37,8 @@ typedef struct mw_sample {
     uint64_t mmap;   /* tracked mmap live bytes */
     uint64_t rss, anon, file; /* last RSS sample at or before t (0 before the first) */
     uint64_t mmap_anon; /* tracked anonymous mmap live bytes (patterns: external memory) */
+    uint64_t own;       /* of rss, memwatch's own memory (the RSS record's own field; 0 when
+                           the trace does not say) */
 } mw_sample;
 
 /* An allocation site: every allocation made with the same stack. */
@@ -161,6 +163,7 @@ typedef struct mw_proc {
     uint64_t mmap_live, peak_mmap, mmaps, munmaps;
     uint64_t mmap_anon_live;          /* of mmap_live, anonymous mappings (patterns) */
     uint64_t t_ns, last_tick_ns, last_rss, last_anon, last_file;
+    uint64_t last_own, own_at_peak_rss; /* memwatch's own memory (RSS records), then and at the peak */
     uint64_t rss_records;             /* RSS records seen */
 
     /* tables */

@@ -122,8 +122,11 @@ mw_patterns *mw_patterns_analyze(const mw_proc *p, const mw_alert_config *cfg)
         pt->t[i] = (double)s->t_ns / 1e9;
         pt->v[MW_SER_HEAP][i] = (double)s->heap;
         pt->v[MW_SER_MAPPED][i] = (double)s->mmap;
-        pt->v[MW_SER_RSS][i] = (double)s->rss;
-        pt->v[MW_SER_EXTERNAL][i] = (double)s->rss - (double)s->heap - (double)s->mmap_anon;
+        /* the program's memory: memwatch's own (rings, tables, compressor) is left out, or a
+         * process that only waits would seem to grow while the shim's buffers fill */
+        double rss = (double)s->rss - (double)s->own;
+        pt->v[MW_SER_RSS][i] = rss;
+        pt->v[MW_SER_EXTERNAL][i] = rss - (double)s->heap - (double)s->mmap_anon;
         if (s->rss > 0 && first_rss == n) first_rss = i;
     }
     pt->first[MW_SER_HEAP] = pt->first[MW_SER_MAPPED] = 0;

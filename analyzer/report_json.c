@@ -131,6 +131,8 @@ static void sec_totals(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_u64(j, p->peak_heap);
     mw_json_key(j, "peak_rss_bytes");
     mw_json_u64(j, p->peak_rss);
+    mw_json_key(j, "memwatch_own_bytes_at_peak_rss"); /* of peak_rss, memwatch's own (0: unknown) */
+    mw_json_u64(j, p->own_at_peak_rss);
     mw_json_key(j, "reallocs");
     mw_json_u64(j, p->reallocs);
     mw_json_key(j, "temporary");

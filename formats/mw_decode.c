@@ -613,6 +613,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.rss.file = rd_uv(&c);
         rec->u.rss.shmem = rd_uv(&c);
         rec->u.rss.vm_size = rd_uv(&c);
+        rec->u.rss.own = c.p < c.end ? rd_uv(&c) : 0; /* appended field: older shims lack it */
         break;
     case MW_REC_SQL_QUERY:
         rec->u.sql_query.fp = rd_uv(&c);

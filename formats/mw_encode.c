@@ -302,9 +302,9 @@ size_t mw_enc_mremap(uint8_t *dst, size_t cap, uint64_t old_addr, uint64_t old_l
 }
 
 size_t mw_enc_rss(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t rss, uint64_t anon,
-                  uint64_t file, uint64_t shmem, uint64_t vm_size)
+                  uint64_t file, uint64_t shmem, uint64_t vm_size, uint64_t own)
 {
-    EMIT_UV(MW_REC_RSS, t_ns, rss, anon, file, shmem, vm_size);
+    EMIT_UV(MW_REC_RSS, t_ns, rss, anon, file, shmem, vm_size, own);
 }
 
 size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, const char *text,

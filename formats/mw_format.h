@@ -183,7 +183,7 @@ typedef struct mw_record {
         } mmap;
         struct { uint64_t addr, len, stack; } munmap;
         struct { uint64_t old_addr, old_len, new_addr, new_len, stack; } mremap;
-        struct { uint64_t t_ns, rss, anon, file, shmem, vm_size; } rss;
+        struct { uint64_t t_ns, rss, anon, file, shmem, vm_size, own; } rss; /* own: 0 if absent */
         struct { uint64_t fp, db; mw_bytes text; } sql_query;
         struct { uint64_t ctx, fp; } sql_begin;
         struct { uint64_t ctx; } sql_end;
@@ -371,8 +371,10 @@ size_t mw_enc_mmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64
 size_t mw_enc_munmap(uint8_t *dst, size_t cap, uint64_t addr, uint64_t len, uint64_t stack);
 size_t mw_enc_mremap(uint8_t *dst, size_t cap, uint64_t old_addr, uint64_t old_len,
                      uint64_t new_addr, uint64_t new_len, uint64_t stack);
+/* own: bytes memwatch itself holds in the process (its own mappings and its compressor's
+ * memory; 0 when not known) */
 size_t mw_enc_rss(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t rss, uint64_t anon,
-                  uint64_t file, uint64_t shmem, uint64_t vm_size);
+                  uint64_t file, uint64_t shmem, uint64_t vm_size, uint64_t own);
 size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, const char *text,
                         size_t text_len);
 size_t mw_enc_sql_begin(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp);

@@ -174,6 +174,12 @@ void mw_reach_run(mw_thread *t);
  * Lock-free, allocation-free, async-signal-safe; up to 4096 ranges. */
 void mw_own_range_add(const void *p, size_t len);
 void mw_own_range_del(const void *p, size_t len);
+/* The same, for a range whose pages past its first `counted` bytes are those of the first
+ * part mapped again (a ring's mirror): they are resident once. */
+void mw_own_range_add_counted(const void *p, size_t len, size_t counted);
+/* The resident bytes of the registered ranges (RSS records' own field, with the compressor's
+ * memory: the shim's own share of the process's RSS). */
+uint64_t mw_own_resident_bytes(void);
 
 /* ---- protected descriptors (hooks_fd.c) -------------------------------------------------- *
  * The trace fd survives the program's close()/close_range()/closefrom() and dup2() onto it.

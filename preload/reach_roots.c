@@ -32,10 +32,12 @@
  * filled, lo == 0 a free slot.
  * ======================================================================================== */
 #define OWN_MAX 4096
-static struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; } own_tab[OWN_MAX];
+/* counted: the end of the part whose resident pages are the shim's memory (a ring's mirror,
+ * the same pages mapped again after it, is not counted twice) */
+static struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; _Atomic uintptr_t counted; } own_tab[OWN_MAX];
 static _Atomic unsigned own_overflow;
 
-void mw_own_range_add(const void *p, size_t len)
+void mw_own_range_add_counted(const void *p, size_t len, size_t counted)
 {
     if (!p || !len) return;
     for (size_t i = 0; i < OWN_MAX; i++) {
@@ -43,10 +45,38 @@ void mw_own_range_add(const void *p, size_t len)
         if (atomic_load_explicit(&own_tab[i].lo, memory_order_relaxed) != 0) continue;
         if (!atomic_compare_exchange_strong(&own_tab[i].lo, &z, (uintptr_t)1)) continue;
         atomic_store(&own_tab[i].hi, (uintptr_t)p + len);
+        atomic_store(&own_tab[i].counted, (uintptr_t)p + (counted < len ? counted : len));
         atomic_store(&own_tab[i].lo, (uintptr_t)p);
         return;
     }
     atomic_fetch_add(&own_overflow, 1);
+}
+
+void mw_own_range_add(const void *p, size_t len) { mw_own_range_add_counted(p, len, len); }
+
+/* The resident bytes of the registered ranges, by mincore(2) over each (its counted part, in
+ * steps of 4096 pages). Ranges are read without a lock: one removed meanwhile gives ENOMEM
+ * and counts for nothing; a page two small ranges share counts twice. */
+uint64_t mw_own_resident_bytes(void)
+{
+    static unsigned char vec[4096]; /* the writer thread's alone (its one caller) */
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uint64_t total = 0;
+    for (size_t i = 0; i < OWN_MAX; i++) {
+        uintptr_t lo = atomic_load_explicit(&own_tab[i].lo, memory_order_acquire);
+        if (lo <= 1) continue;
+        uintptr_t end = atomic_load_explicit(&own_tab[i].counted, memory_order_relaxed);
+        if (end <= lo) continue;
+        uintptr_t a = lo & ~(pg - 1), e = (end + pg - 1) & ~(pg - 1);
+        while (a < e) {
+            size_t pages = (size_t)((e - a) / pg);
+            if (pages > sizeof vec) pages = sizeof vec;
+            if (mincore((void *)a, pages * pg, vec) != 0) break;
+            for (size_t k = 0; k < pages; k++) total += vec[k] & 1u;
+            a += pages * pg;
+        }
+    }
+    return total * pg;
 }
 
 void mw_own_range_del(const void *p, size_t len)

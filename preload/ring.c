@@ -72,7 +72,7 @@ bool mw_ring_init(mw_thread *t, uint64_t size)
         mw_real.munmap(base, size * 2);
         return false;
     }
-    mw_own_range_add(base, size * 2);
+    mw_own_range_add_counted(base, size * 2, size); /* the mirror is the same pages */
     t->ring = base;
     t->ring_size = size;
     t->mask = size - 1;

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -78,8 +79,53 @@ void mw_count_lost(uint64_t events, uint64_t bytes)
  * of repeating records less (sqlite3 CLI trace: 36 -> 33.5 KB). */
 static inline uint64_t clock_tick(void) { return mw_now_ns() & ~(MW_CLOCK_UNIT_NS - 1); }
 
-static void *zalloc(void *op, size_t n) { (void)op; return mw_real.malloc(n); }
-static void zfree(void *op, void *p) { (void)op; mw_real.free(p); }
+/* The compressor's memory. Its big workspaces (window, match tables: megabytes at the strong
+ * settings, mostly untouched at the fast ones) come from mmap and are registered as the shim's
+ * own ranges, so that RSS records count what of them is resident (mw_own_resident_bytes); the
+ * small ones come from the real malloc and count whole (zsmall_bytes). A 16-byte header keeps
+ * the size and where the memory came from (and malloc's 16-byte alignment). */
+#define ZBIG ((size_t)64 << 10)
+static _Atomic uint64_t zsmall_bytes;
+static void *zalloc(void *op, size_t n)
+{
+    (void)op;
+    size_t total = n + 16;
+    if (total < n) return NULL;
+    uint8_t *p;
+    uint64_t hdr[2];
+    if (total >= ZBIG) {
+        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+        total = (total + pg - 1) & ~(pg - 1);
+        void *m = mw_real.mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return NULL;
+        mw_own_range_add(m, total);
+        p = m;
+        hdr[1] = 1;
+    } else {
+        p = mw_real.malloc(total);
+        if (!p) return NULL;
+        atomic_fetch_add_explicit(&zsmall_bytes, total, memory_order_relaxed);
+        hdr[1] = 0;
+    }
+    hdr[0] = total;
+    memcpy(p, hdr, sizeof hdr);
+    return p + 16;
+}
+static void zfree(void *op, void *q)
+{
+    (void)op;
+    if (!q) return;
+    uint8_t *p = (uint8_t *)q - 16;
+    uint64_t hdr[2];
+    memcpy(hdr, p, sizeof hdr);
+    if (hdr[1]) {
+        mw_own_range_del(p, hdr[0]);
+        mw_real.munmap(p, hdr[0]);
+    } else {
+        atomic_fetch_sub_explicit(&zsmall_bytes, hdr[0], memory_order_relaxed);
+        mw_real.free(p);
+    }
+}
 
 /* write(2) with SIGXFSZ blocked: past RLIMIT_FSIZE the kernel would kill the program for OUR
  * write; blocked, the write fails with EFBIG (counted like any write error) and the pending
@@ -378,8 +424,11 @@ static void sample_rss(void)
         file = field_kb(buf, "RssFile:");
         shmem = field_kb(buf, "RssShmem:");
     }
-    uint8_t b[80];
-    size_t n = mw_enc_rss(b, sizeof b, mw_now_ns(), rss, anon, file, shmem, vm);
+    /* the shim's own share: the resident part of its mappings (the compressor's workspaces
+     * among them), its compressor's small allocations and its output buffer */
+    uint64_t own = mw_own_resident_bytes() + atomic_load_explicit(&zsmall_bytes, memory_order_relaxed) + obuf_size;
+    uint8_t b[96];
+    size_t n = mw_enc_rss(b, sizeof b, mw_now_ns(), rss, anon, file, shmem, vm, own);
     zfeed(b, n, ZSTD_e_continue);
 }
 

@@ -219,6 +219,27 @@ Test(shim_config, follow_default_traces_exec_and_system)
     mwt_run_free(&r);
 }
 
+/* Every RSS sample says how much of the RSS is memwatch's own (its resident tables, rings and
+ * compressor): more than nothing, never more than the RSS, and growing with the live-block
+ * tables: 200 000 live blocks (shim_bigheap) take the shared table's megabytes. */
+Test(shim_config, rss_samples_carry_memwatchs_own_share)
+{
+    const char *env[] = { "MEMWATCH_RSS_MS=1", NULL };
+    const char *argv[] = { mwt_victim("shim_bigheap"), NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_assert_geq(t.rss_samples, 2);
+    cr_expect_eq(t.own_odd, 0, "%llu of %llu samples", (unsigned long long)t.own_odd,
+                 (unsigned long long)t.rss_samples);
+    cr_expect_geq(t.max_own, 2u << 20, "own at most %llu bytes", (unsigned long long)t.max_own);
+    cr_expect_lt(t.max_own, t.max_rss);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
+
 Test(shim_config, stacks_off_depth_and_rss)
 {
     const char *env[] = { "MEMWATCH_STACKS=0", "MEMWATCH_RSS_MS=0", NULL };

@@ -581,7 +581,7 @@ Test(ingest, json_report_has_every_contract_key, .timeout = 30)
                              .new_bytes = n, .bytes_len = 2, .loc_file = "a.py",
                              .loc_file_len = 4, .loc_line = 3, .loc_func = "f", .loc_func_len = 1};
     MW_TB_ADD(&b, mw_enc_watch_write, &w);
-    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 19, 0, 1 << 24);
+    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 19, 0, 1 << 24, 0);
     mw_reach_entry e = {a, MW_REACH_DEFINITE, 0};
     mw_tb_reach(&b, &e, 1, 0);
     end(&b, 0);
@@ -643,7 +643,7 @@ Test(store, reingest_is_idempotent_and_values_are_bound)
     mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000);
     mw_tb_free_block(&b, mw_tb_alloc(&b, MW_AK_MALLOC, 10, 3, 0x2000));
     MW_TB_ADD(&b, mw_enc_mark, "phase 'one'", 11);
-    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 19, 0, 1 << 24);
+    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 19, 0, 1 << 24, 0);
     end(&b, 0);
     mw_proc *p = ingest_ok(&b);
     mw_store *st = mw_store_open(":memory:", err, sizeof err);
@@ -715,7 +715,7 @@ Test(ingest, long_runs_keep_a_bounded_evenly_spread_series)
     for (uint64_t i = 1; i <= 20000; i++) {
         MW_TB_ADD(&b, mw_enc_time, i * 10000000ull);
         mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000 + 128 * i);
-        MW_TB_ADD(&b, mw_enc_rss, i * 10000000ull, (1 << 20) + i * 4096, 0, 0, 0, 0);
+        MW_TB_ADD(&b, mw_enc_rss, i * 10000000ull, (1 << 20) + i * 4096, 0, 0, 0, 0, 0);
     }
     end(&b, 0);
     mw_proc *p = ingest_ok(&b);

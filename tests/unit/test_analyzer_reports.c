@@ -44,8 +44,8 @@ static mw_proc *evil_proc(void)
                              .loc_file = EVIL, .loc_file_len = strlen(EVIL), .loc_line = 1,
                              .loc_func = EVIL, .loc_func_len = strlen(EVIL)};
     MW_TB_ADD(&b, mw_enc_watch_write, &w);
-    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 0, 0, 0, 0);
-    MW_TB_ADD(&b, mw_enc_rss, 20, 2 << 20, 0, 0, 0, 0);
+    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 0, 0, 0, 0, 0);
+    MW_TB_ADD(&b, mw_enc_rss, 20, 2 << 20, 0, 0, 0, 0, 0);
     MW_TB_ADD(&b, mw_enc_end, 30, 0, 0, MW_END_EXIT, 0);
     uint8_t *data;
     size_t len;

@@ -30,7 +30,7 @@ static void small_trace(mw_tracebuf *b)
     mw_tb_switch(b, 0);
     mw_tb_realloc(b, c, 600, 1, 0x20000);
     MW_TB_ADD(b, mw_enc_mark, "phase", 5);
-    MW_TB_ADD(b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 18, 0, 1 << 22);
+    MW_TB_ADD(b, mw_enc_rss, 10, 1 << 20, 1 << 19, 1 << 18, 0, 1 << 22, 0);
     MW_TB_ADD(b, mw_enc_end, 11, 0, 0, MW_END_EXIT, 0);
 }
 

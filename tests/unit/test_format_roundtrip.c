@@ -160,7 +160,7 @@ Test(format_roundtrip, modules_stacks_maps_rss)
         cr_assert_eq(r.u.mremap.new_len, v + 3);
         cr_assert_eq(r.u.mremap.stack, v + 4);
 
-        n = mw_enc_rss(buf, sizeof buf, v, v + 1, v + 2, v + 3, v + 4, v + 5);
+        n = mw_enc_rss(buf, sizeof buf, v, v + 1, v + 2, v + 3, v + 4, v + 5, v + 6);
         r = dec1(&d, buf, n, NULL);
         cr_assert_eq(r.type, MW_REC_RSS);
         cr_assert_eq(r.u.rss.t_ns, v);
@@ -169,6 +169,15 @@ Test(format_roundtrip, modules_stacks_maps_rss)
         cr_assert_eq(r.u.rss.file, v + 3);
         cr_assert_eq(r.u.rss.shmem, v + 4);
         cr_assert_eq(r.u.rss.vm_size, v + 5);
+        cr_assert_eq(r.u.rss.own, v + 6);
+        /* an RSS record of an older shim, without the appended own field: own is 0 */
+        uint8_t payload[64], *q = payload;
+        for (uint64_t k = 0; k < 6; k++) q = mw_put_uv(q, v + k);
+        n = mw_enc_raw(buf, sizeof buf, MW_REC_RSS, payload, (size_t)(q - payload));
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_RSS);
+        cr_assert_eq(r.u.rss.vm_size, v + 5);
+        cr_assert_eq(r.u.rss.own, 0);
     }
     mw_decoder_free(&d);
 }
@@ -873,7 +882,7 @@ static size_t e_rl(uint8_t *d, size_t c, const void *a) { (void)a; uint64_t p = 
 static size_t e_mm(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_mmap(d, c, U, U, 3, 34, -1, U, U, "f", 1); }
 static size_t e_mu2(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_munmap(d, c, U, U, U); }
 static size_t e_mr(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_mremap(d, c, U, U, U, U, U); }
-static size_t e_rss(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_rss(d, c, U, U, U, U, U, U); }
+static size_t e_rss(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_rss(d, c, U, U, U, U, U, U, U); }
 static size_t e_sq(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_query(d, c, U, 1, "select", 6); }
 static size_t e_sb(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_begin(d, c, U, U); }
 static size_t e_se(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_sql_end(d, c, U); }

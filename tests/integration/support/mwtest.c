@@ -542,6 +542,8 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
     case MW_REC_RSS:
         t->rss_samples++;
         if (rec->u.rss.rss > t->max_rss) t->max_rss = rec->u.rss.rss;
+        if (rec->u.rss.own > t->max_own) t->max_own = rec->u.rss.own;
+        if (!rec->u.rss.own || rec->u.rss.own > rec->u.rss.rss) t->own_odd++;
         break;
     case MW_REC_FORK:
         if (t->nforks < 64) t->forks[t->nforks++] = rec->u.fork.child_pid;
