@@ -161,8 +161,20 @@ static bool runtime_frame(const mw_frame *f, const char *exe)
     return runtime_object(f->module, exe) || (f->file && !strncmp(f->file, "/usr/include/", 13));
 }
 
+/* A frame of a script's generated code (a JavaScript function of the program, named by the
+ * runtime's perf map): no object holds it and its file is a path, not the runtime's own
+ * ("node:internal/..."). */
+static bool script_frame(const mw_frame *f)
+{
+    return !f->module && f->file && f->file[0] == '/';
+}
+
 size_t mw_site_index(const mw_report_proc *rp, const mw_frame *fr, size_t n)
 {
+    /* an interpreter's program is its script: the script's frame names the site, not the
+     * interpreter's own code (node's binary is the traced executable) */
+    for (size_t i = 0; i < n; i++)
+        if (script_frame(&fr[i])) return i;
     for (size_t i = 0; i < n; i++)
         if (!runtime_frame(&fr[i], rp->p->exe)) return i;
     for (size_t i = 0; i < n; i++)
@@ -191,7 +203,7 @@ bool mw_site_frame(mw_report_proc *rp, uint64_t stack, mw_frame *f, const char *
 /* One entry of a chain of frames: what tells it apart from another row's entry (the full
  * function name with its line, or its offset where it has none) and what a label shows (the
  * short name, mw_short_function, with the same line or offset). */
-#define CHAIN_MAX 16
+#define CHAIN_MAX 48
 #define NAME_MAX_LEN 120
 #define KEY_MAX_LEN 280
 typedef struct chain_entry {

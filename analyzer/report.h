@@ -81,7 +81,8 @@ const char *mw_proc_exec_target(const mw_proc *p);
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);
-/* The frame that best names a site on one line: the first in the program's own code (the
+/* The frame that best names a site on one line: the first of a script's code named by the
+ * runtime's perf map (a JavaScript function in a file, symbolize.c), else the first in the program's own code (the
  * executable or a library outside the system's library directories, and not code of a system
  * header under /usr/include inlined there), else the first with
  * source info, else the innermost: past malloc wrappers, operator new and libc's internals

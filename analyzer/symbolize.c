@@ -13,6 +13,7 @@
  * __cxa_demangle, loaded with dlopen so the analyzer needs no C++ runtime when it is absent.
  */
 #include "symbolize.h"
+#include "perfmap.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* One object opened with libdw, shared by all symbolizers (the analyzer is single-threaded). */
 typedef struct shared_obj {
@@ -58,6 +60,8 @@ struct mw_symbolizer {
     MW_VEC(sym_entry) entries;
     MW_VEC(mw_frame) frames;
     MW_VEC(char *) strings;
+    mw_perfmap *perfmap;    /* the process's JIT code names (perfmap.h), loaded on first miss */
+    bool perfmap_tried;
 };
 
 /* ---- demangling ------------------------------------------------------------------------ */
@@ -198,6 +202,7 @@ void mw_sym_free(mw_symbolizer *s)
     free(s->frames.v);
     free(s->entries.v);
     mw_hmap_free(&s->cache);
+    mw_perfmap_free(s->perfmap);
     free(s->mods);
     free(s);
     if (--g_objs.refs == 0) {
@@ -248,6 +253,25 @@ static bool push_frame(mw_symbolizer *s, uint64_t ip, unsigned depth, const char
     return MW_VEC_PUSH(s->frames, f);
 }
 
+/* The name the process's perf map gives address a (perfmap.h): /tmp/perf-<pid>.map, read on
+ * the first address outside every object, if it was written by the trace file's owner while
+ * the process ran. */
+static bool jit_name(mw_symbolizer *s, uint64_t a, mw_perfmap_sym *out)
+{
+    if (!s->perfmap_tried) {
+        s->perfmap_tried = true;
+        const mw_proc *p = s->p;
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/perf-%llu.map", (unsigned long long)p->pid);
+        struct stat st;
+        uid_t owner = p->trace_path && stat(p->trace_path, &st) == 0 ? st.st_uid : getuid();
+        int64_t start = (int64_t)(p->start_realtime_ns / 1000000000u);
+        int64_t end = (int64_t)((p->start_realtime_ns + p->t_ns) / 1000000000u);
+        if (p->pid && p->start_realtime_ns) s->perfmap = mw_perfmap_load(path, owner, start - 2, end + 5, NULL, 0);
+    }
+    return mw_perfmap_lookup(s->perfmap, a, out);
+}
+
 /* Symbolizes a (the adjusted address) into frames; returns how many were pushed. */
 static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
 {
@@ -255,6 +279,14 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
     const sym_mod *m = find_mod(s, a);
     Dwfl_Module *dm = m ? m->dm : NULL;
     const char *modpath = m ? m->path : NULL;
+    mw_perfmap_sym js;
+    if (!m && jit_name(s, a, &js)) {
+        /* generated code the runtime named in its perf map: a JavaScript function and its
+         * script line under node --perf-basic-prof */
+        if (!push_frame(s, ip, 0, js.function, js.file, js.line, NULL)) return 0;
+        s->frames.v[s->frames.n - 1].fn_offset = js.offset + (ip - a);
+        return 1;
+    }
     if (!dm) {
         /* No usable object: module+0xoffset (offset from the load bias, i.e. the link-time
          * address, which addr2line -e MODULE accepts), or the bare address. */

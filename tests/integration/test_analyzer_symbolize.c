@@ -109,3 +109,58 @@ Test(analyzer_symbolize, no_debug_info_gives_module_offset)
                "assert f[\"module\"].endswith(\"stripped_leak\"), f\n"
                "assert any(x[\"function\"].startswith(\"__libc_start\") for x in s), s\n");
 }
+
+/* JavaScript frames: node run with --perf-basic-prof writes /tmp/perf-<pid>.map, which names
+ * its generated code; the analyzer reads it for addresses no object holds, so the stack shows
+ * the script's functions with their lines, and the script's function names the site. */
+Test(analyzer_symbolize, javascript_frames_from_nodes_perf_map, .timeout = 180)
+{
+    char dir[4100], js[4200], cmd[9000];
+    snprintf(dir, sizeof dir, "%s/js", g_dir);
+    mkdir(dir, 0755);
+    snprintf(js, sizeof js, "%s/app.js", g_dir);
+    FILE *f = fopen(js, "w");
+    cr_assert_not_null(f);
+    fputs("function makeThing(i) { return Buffer.alloc(5000 + (i % 7)); }\n"
+          "function keepThings() { const a = []; for (let i = 0; i < 2000; i++) a.push(makeThing(i)); return a; }\n"
+          "globalThis.kept = keepThings();\n"
+          "console.log(globalThis.kept.length);\n", f);
+    fclose(f);
+    const char *argv[] = {"/usr/bin/node", "--perf-basic-prof", "--interpreted-frames-native-stack", js, NULL};
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .preload = true, .trace_dir = dir}, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "2000"), "%s", r.out);
+    mwt_run_free(&r);
+    char **paths;
+    size_t n = mwt_find_traces(dir, &paths);
+    cr_assert_eq(n, 1);
+    char json[4200];
+    snprintf(json, sizeof json, "%s.json", dir);
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format json -o '%s'",
+             mwt_build_dir(), paths[0], json);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    char text[4200];
+    snprintf(text, sizeof text, "%s.txt", dir);
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: -o '%s'", mwt_build_dir(),
+             paths[0], text);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    mwt_free_list(paths, n);
+    /* the top site is the script's allocating function; its stack goes on through the
+     * script's other functions, each with its line */
+    check_json(json, "import os\n"
+                     "s=d[\"top_sites\"][0][\"stack\"]\n"
+                     "fr=[(f[\"function\"],os.path.basename(f[\"file\"] or \"\"),f[\"line\"]) for f in s]\n"
+                     "assert (\"makeThing\",\"app.js\",1) in fr, fr\n"
+                     "assert (\"keepThings\",\"app.js\",2) in fr, fr\n"
+                     "i=fr.index((\"makeThing\",\"app.js\",1))\n"
+                     "assert fr.index((\"keepThings\",\"app.js\",2))>i, fr\n"
+                     "os.unlink(\"/tmp/perf-%d.map\" % d[\"process\"][\"pid\"])\n");
+    f = fopen(text, "r");
+    cr_assert_not_null(f);
+    char line[512];
+    bool site = false;
+    while (fgets(line, sizeof line, f)) site |= strstr(line, "  makeThing app.js:1 via ") != NULL;
+    fclose(f);
+    cr_assert(site, "the script's function names the top site (%s)", text);
+}

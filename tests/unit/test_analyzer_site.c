@@ -84,6 +84,19 @@ Test(site, own_frames_vdso_and_unknown_addresses_skipped)
     cr_assert_eq(site("/opt/app", f, 4), 3, "a library outside the system directories is the program's");
 }
 
+Test(site, script_function_over_the_interpreter)
+{
+    /* node: its own binary is the traced executable, the program is the script, whose
+     * functions the runtime's perf map named (no object holds them) */
+    mw_frame f[] = {
+        { .function = "node::NodeArrayBufferAllocator::Allocate(unsigned long)", .module = "/usr/bin/node" },
+        { .function = "alloc", .file = "node:buffer", .line = 391 },
+        { .function = "makeThing", .file = "/srv/app/x.js", .line = 12 },
+        { .function = "keepThings", .file = "/srv/app/x.js", .line = 20 },
+    };
+    cr_assert_eq(site("/usr/bin/node", f, 4), 2);
+}
+
 Test(site, all_runtime_falls_back_to_source_then_innermost)
 {
     mw_frame with_src[] = {
