@@ -19,6 +19,24 @@
 #define STEPS 60
 #define DT_NS 50000000ull /* 50 ms */
 
+/* Ends the trace built in b at step steps + 1, encodes it (releasing b) and ingests it. */
+static mw_proc *ingest_built(mw_tracebuf *b, uint64_t steps, const char *name)
+{
+    MW_TB_ADD(b, mw_enc_end, (steps + 1) * DT_NS, 0, 0, MW_END_EXIT, 0);
+    uint8_t *data;
+    size_t len;
+    cr_assert_eq(mw_tb_encode(b, NULL, &data, &len), 0);
+    mw_tb_release(b);
+    char err[256];
+    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_proc *p = mw_proc_new(name);
+    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
+    mw_reader_close(r);
+    free(data);
+    return p;
+}
+
 /* 3 s of a process leaking 64 KiB per 50 ms from stack 1, churning from stack 2, mapping
  * 1 MiB anonymous at step 10 and a 2 MiB file at step 20; RSS = 4 MiB + heap + anon + a slow
  * external drift of 8 KiB per step. */
@@ -49,19 +67,7 @@ static mw_proc *make_proc_steps(uint64_t steps)
         uint64_t rss = (uint64_t)(4 * MiB) + heap + anon + i * 8192;
         MW_TB_ADD(&b, mw_enc_rss, t, rss, rss, 0, 0, rss * 2, 0);
     }
-    MW_TB_ADD(&b, mw_enc_end, (steps + 1) * DT_NS, 0, 0, MW_END_EXIT, 0);
-    uint8_t *data;
-    size_t len;
-    cr_assert_eq(mw_tb_encode(&b, NULL, &data, &len), 0);
-    mw_tb_release(&b);
-    char err[256];
-    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
-    cr_assert_not_null(r, "%s", err);
-    mw_proc *p = mw_proc_new("synthetic");
-    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
-    mw_reader_close(r);
-    free(data);
-    return p;
+    return ingest_built(&b, steps, "synthetic");
 }
 static mw_proc *make_proc(void) { return make_proc_steps(STEPS); }
 
@@ -84,19 +90,7 @@ static mw_proc *make_flat_proc_own(uint64_t steps, uint64_t own_step, bool say_o
         uint64_t rss = (uint64_t)(8 * MiB) + own;
         MW_TB_ADD(&b, mw_enc_rss, t, rss, rss, 0, 0, rss * 2, say_own ? own : 0);
     }
-    MW_TB_ADD(&b, mw_enc_end, (steps + 1) * DT_NS, 0, 0, MW_END_EXIT, 0);
-    uint8_t *data;
-    size_t len;
-    cr_assert_eq(mw_tb_encode(&b, NULL, &data, &len), 0);
-    mw_tb_release(&b);
-    char err[256];
-    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
-    cr_assert_not_null(r, "%s", err);
-    mw_proc *p = mw_proc_new("synthetic-flat");
-    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
-    mw_reader_close(r);
-    free(data);
-    return p;
+    return ingest_built(&b, steps, "synthetic-flat");
 }
 
 static mw_proc *make_flat_proc(uint64_t steps) { return make_flat_proc_own(steps, 0, true); }
