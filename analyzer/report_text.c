@@ -336,7 +336,7 @@ static void sec_totals(mw_report *r, mw_report_proc *rp)
     fprintf(r->out, "  peak heap %s at %.2f s, peak RSS %s, peak mmap %s, run %.2f s\n",
             mw_fmt_bytes(p->peak_heap, b1), (double)p->peak_heap_t / 1e9,
             mw_fmt_bytes(p->peak_rss, b2), mw_fmt_bytes(p->peak_mmap, b3), (double)p->t_ns / 1e9);
-    if (p->own_at_peak_rss)
+    if (p->own_at_peak_rss && !r->compact) /* not for each process of a run: the same line each time */
         fprintf(r->out, "  of the peak RSS, memwatch's own memory: %s (not in the growth patterns)\n",
                 mw_fmt_bytes(p->own_at_peak_rss, b2));
     if (p->unmatched_frees)
