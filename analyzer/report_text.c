@@ -391,6 +391,13 @@ static void sec_top_sites(mw_report *r, mw_report_proc *rp)
     free(idx);
     free(stacks);
     free(labels);
+    /* node's JavaScript frames are bare addresses unless it wrote a perf map */
+    const char *name = mw_proc_name(p);
+    size_t unnamed = mw_sym_unnamed_jit(rp->sym);
+    if (unnamed && (!strcmp(name, "node") || !strcmp(name, "nodejs")))
+        fprintf(r->out, "\n  hint: %zu JavaScript frame address%s in these stacks had no name: run node with\n"
+                        "  --perf-basic-prof --interpreted-frames-native-stack (or NODE_OPTIONS) to name them\n",
+                unnamed, unnamed == 1 ? "" : "es");
 }
 
 static void sec_mappings(mw_report *r, mw_report_proc *rp)

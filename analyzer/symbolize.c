@@ -62,6 +62,7 @@ struct mw_symbolizer {
     MW_VEC(char *) strings;
     mw_perfmap *perfmap;    /* the process's JIT code names (perfmap.h), loaded on first miss */
     bool perfmap_tried;
+    size_t unnamed_jit;     /* addresses outside every object the perf map did not name */
 };
 
 /* ---- demangling ------------------------------------------------------------------------ */
@@ -295,6 +296,7 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
             if (asprintf(&n, "%s+0x%" PRIx64, basename_of(m->path), ip - m->bias) < 0) n = NULL;
             return push_frame(s, ip, 0, keep(s, n), NULL, 0, modpath);
         }
+        if (!m) s->unnamed_jit++;
         snprintf(buf, sizeof buf, "0x%" PRIx64, ip);
         return push_frame(s, ip, 0, keep_dup(s, buf), NULL, 0, modpath);
     }
@@ -421,6 +423,8 @@ size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max)
     }
     return k;
 }
+
+size_t mw_sym_unnamed_jit(const mw_symbolizer *s) { return s && !s->perfmap ? s->unnamed_jit : 0; }
 
 void mw_sym_foreach(const mw_symbolizer *s, void (*fn)(const mw_frame *f, void *arg), void *arg)
 {

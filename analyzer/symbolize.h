@@ -38,6 +38,10 @@ size_t mw_sym_addr(mw_symbolizer *s, uint64_t ip, bool is_return, const mw_frame
 /* Frames of a whole stack (innermost first, frames inside the shim itself left out), at
  * most max; returns the count. */
 size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max);
+/* How many distinct addresses looked up so far lay outside every object, when the process
+ * has no perf map to name them (generated code: JavaScript without node --perf-basic-prof);
+ * 0 when it has one. */
+size_t mw_sym_unnamed_jit(const mw_symbolizer *s);
 /* Every frame symbolized so far (for the store's frames table). */
 void mw_sym_foreach(const mw_symbolizer *s, void (*fn)(const mw_frame *f, void *arg), void *arg);
 

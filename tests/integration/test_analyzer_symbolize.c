@@ -163,4 +163,24 @@ Test(analyzer_symbolize, javascript_frames_from_nodes_perf_map, .timeout = 180)
     while (fgets(line, sizeof line, f)) site |= strstr(line, "  makeThing app.js:1 via ") != NULL;
     fclose(f);
     cr_assert(site, "the script's function names the top site (%s)", text);
+    /* without the flags node writes no map: the report says how to get the names */
+    char dir2[4200];
+    snprintf(dir2, sizeof dir2, "%s/js-plain", g_dir);
+    mkdir(dir2, 0755);
+    const char *argv2[] = {"/usr/bin/node", js, NULL};
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv2, .preload = true, .trace_dir = dir2}, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    n = mwt_find_traces(dir2, &paths);
+    cr_assert_eq(n, 1);
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: -o '%s'", mwt_build_dir(),
+             paths[0], text);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    mwt_free_list(paths, n);
+    f = fopen(text, "r");
+    cr_assert_not_null(f);
+    bool hint = false;
+    while (fgets(line, sizeof line, f)) hint |= strstr(line, "  hint: ") && strstr(line, "JavaScript frame");
+    fclose(f);
+    cr_assert(hint, "no hint in %s", text);
 }
