@@ -26,7 +26,7 @@ uint64_t mw_metric_value(const mw_proc *p, int metric)
     case MW_M_INDIRECT: return p->leak_bytes[MW_REACH_INDIRECT];
     case MW_M_REACHABLE: return p->leak_bytes[MW_REACH_REACHABLE];
     case MW_M_PEAK_HEAP: return p->peak_heap;
-    case MW_M_PEAK_RSS: return p->peak_rss;
+    case MW_M_PEAK_RSS: return p->peak_prog_rss; /* the program's: memwatch's own left out */
     case MW_M_LOST_EVENTS: return p->lost_events;
     default: return 0;
     }

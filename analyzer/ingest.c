@@ -629,6 +629,7 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         p->last_own = r->u.rss.own <= r->u.rss.rss ? r->u.rss.own : r->u.rss.rss;
         p->last_anon = r->u.rss.anon;
         p->last_file = r->u.rss.file;
+        if (r->u.rss.rss - p->last_own > p->peak_prog_rss) p->peak_prog_rss = r->u.rss.rss - p->last_own;
         if (r->u.rss.rss > p->peak_rss) {
             p->peak_rss = r->u.rss.rss;
             p->own_at_peak_rss = p->last_own;

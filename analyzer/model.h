@@ -164,6 +164,7 @@ typedef struct mw_proc {
     uint64_t mmap_anon_live;          /* of mmap_live, anonymous mappings (patterns) */
     uint64_t t_ns, last_tick_ns, last_rss, last_anon, last_file;
     uint64_t last_own, own_at_peak_rss; /* memwatch's own memory (RSS records), then and at the peak */
+    uint64_t peak_prog_rss;           /* the largest RSS less memwatch's own (--fail-on peak_rss) */
     uint64_t rss_records;             /* RSS records seen */
 
     /* tables */

@@ -67,7 +67,8 @@ Test(failon, evaluation_on_a_process)
     p->leak_bytes[MW_REACH_INDIRECT] = 20;
     p->leak_bytes[MW_REACH_REACHABLE] = 7;
     p->peak_heap = 5000;
-    p->peak_rss = 1 << 20;
+    p->peak_rss = 3 << 20;
+    p->peak_prog_rss = 1 << 20; /* the program's part of it: memwatch's own memory left out */
     p->lost_events = 0;
     char out[256];
     cr_assert_eq(mw_failon_parse(&f, "leaked>119,unfreed>127,reachable>6,lost_events>0", err,

@@ -102,6 +102,7 @@ Test(patterns_proc, memwatchs_own_memory_is_not_the_programs)
 {
     mw_proc *p = make_flat_proc_own(20, 2 * MiB, true);
     cr_assert_eq(p->own_at_peak_rss, (uint64_t)MiB + 19 * 2 * MiB);
+    cr_assert_eq(p->peak_prog_rss, (uint64_t)(8 * MiB), "--fail-on's peak_rss is the program's");
     mw_patterns *pt = mw_patterns_analyze(p, NULL);
     cr_assert_not_null(pt);
     cr_expect_eq(pt->verdict[MW_SER_RSS].type, MW_PAT_STABLE, "%s", mw_pattern_type_name(pt->verdict[MW_SER_RSS].type));
