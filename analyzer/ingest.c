@@ -758,6 +758,17 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         }
         return 0;
     }
+    case MW_REC_FATAL_SIGNAL:
+        if (!p->fatal_signo) { /* the first: others are threads dying of it meanwhile */
+            p->fatal_signo = r->u.fatal.signo;
+            p->fatal_code = r->u.fatal.code;
+            p->fatal_addr = r->u.fatal.addr;
+            p->fatal_stack = r->u.fatal.stack;
+            p->fatal_t_ns = r->u.fatal.t_ns;
+            p->fatal_tidx = p->cur_tidx;
+        }
+        if (r->u.fatal.t_ns > p->t_ns) p->t_ns = r->u.fatal.t_ns;
+        return 0;
     case MW_REC_LIMITS:
         p->limit_cgroup = r->u.limits.cgroup_max;
         p->limit_rlimit_as = r->u.limits.rlimit_as;

@@ -153,6 +153,8 @@ typedef struct mw_proc {
     uint64_t lost_events, lost_bytes;
     uint64_t records, unknown_records, unmatched_frees;
     uint64_t limit_cgroup, limit_rlimit_as, limit_phys;
+    /* FATAL_SIGNAL: the signal the process died of (0 = none recorded), where and when */
+    uint64_t fatal_signo, fatal_code, fatal_addr, fatal_stack, fatal_t_ns, fatal_tidx;
     MW_VEC(uint64_t) forks;
     MW_VEC(char *) execs;
 

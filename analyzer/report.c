@@ -3,6 +3,7 @@
  */
 #include "report.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,38 @@ const char *mw_proc_exec_target(const mw_proc *p)
 {
     if (!p->have_end || p->end_reason != MW_END_EXEC) return NULL;
     return p->execs.n && p->execs.v[p->execs.n - 1][0] ? p->execs.v[p->execs.n - 1] : "another program";
+}
+
+const char *mw_signal_name(uint64_t signo, char buf[24])
+{
+    const char *a = signo > 0 && signo < 65 ? sigabbrev_np((int)signo) : NULL;
+    if (a) snprintf(buf, 24, "SIG%.16s", a);
+    else snprintf(buf, 24, "signal %llu", (unsigned long long)(signo % 1000000u));
+    return buf;
+}
+
+const char *mw_thread_name_of(const mw_proc *p, uint64_t tidx)
+{
+    for (size_t i = 0; i < p->threads.n; i++)
+        if (p->threads.v[i].tidx == tidx && p->threads.v[i].name) return p->threads.v[i].name;
+    return "";
+}
+
+bool mw_fatal_line(const mw_proc *p, char *buf, size_t len)
+{
+    if (!p->fatal_signo || !len) return false;
+    char sn[24];
+    mw_signal_name(p->fatal_signo, sn);
+    int o = snprintf(buf, len, "%s", sn);
+    bool fault = p->fatal_signo == SIGSEGV || p->fatal_signo == SIGBUS || p->fatal_signo == SIGFPE ||
+                 p->fatal_signo == SIGILL;
+    if (fault && o >= 0 && (size_t)o < len)
+        o += snprintf(buf + o, len - (size_t)o, " (address 0x%llx)", (unsigned long long)p->fatal_addr);
+    if (o >= 0 && (size_t)o < len)
+        o += snprintf(buf + o, len - (size_t)o, " at +%.2f s", (double)p->fatal_t_ns / 1e9);
+    const char *tn = mw_thread_name_of(p, p->fatal_tidx);
+    if (tn[0] && o >= 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " in thread %.40s", tn);
+    return true;
 }
 
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max)

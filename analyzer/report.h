@@ -78,6 +78,13 @@ const char *mw_proc_name(const mw_proc *p);
 /* The program a process became when its trace ended at an exec (its blocks still live then
  * were replaced with its memory, not leaked), else NULL. */
 const char *mw_proc_exec_target(const mw_proc *p);
+/* "SIGSEGV" for 11 ("signal 77" for a number without a name), into buf. */
+const char *mw_signal_name(uint64_t signo, char buf[24]);
+/* The name of thread tidx of p ("" when unknown). */
+const char *mw_thread_name_of(const mw_proc *p, uint64_t tidx);
+/* One line on the fatal signal p died of (FATAL_SIGNAL): "SIGSEGV (address 0x0) at +0.01 s
+ * in thread main", into buf; false when it recorded none. */
+bool mw_fatal_line(const mw_proc *p, char *buf, size_t len);
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);

@@ -112,8 +112,17 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     ESC(r, p->exe);
     fputs("</td></tr>\n<tr><th>trace</th><td class=\"mono\">", r->out);
     ESC(r, p->trace_path);
-    if (p->truncated) fputs(" <span class=\"warn\">(truncated: no end record)</span>", r->out);
+    char fatal[200];
+    bool died = mw_fatal_line(p, fatal, sizeof fatal);
+    if (p->truncated && !died) fputs(" <span class=\"warn\">(truncated: no end record)</span>", r->out);
     fputs("</td></tr>\n", r->out);
+    if (died) {
+        fputs("<tr><th>died of</th><td class=\"bad\"><details><summary>", r->out);
+        ESC(r, fatal);
+        fputs(" (the trace holds all it did before)</summary>", r->out);
+        frames_list(r, rp, p->fatal_stack);
+        fputs("</details></td></tr>\n", r->out);
+    }
     if (p->lost_events)
         fprintf(r->out, "<tr><th>lost events</th><td class=\"bad\">%llu (%llu bytes)</td></tr>\n",
                 (unsigned long long)p->lost_events, (unsigned long long)p->lost_bytes);

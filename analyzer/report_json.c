@@ -89,6 +89,31 @@ static void sec_process(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_key(j, "exit_status");
     if (p->have_end && p->exit_status >= 0) mw_json_i64(j, p->exit_status);
     else mw_json_null(j);
+    /* the signal it died of (FATAL_SIGNAL), null when none was recorded */
+    mw_json_key(j, "fatal_signal");
+    if (p->fatal_signo) {
+        char sn[24];
+        mw_json_obj(j);
+        mw_json_key(j, "signal");
+        mw_json_u64(j, p->fatal_signo);
+        mw_json_key(j, "name");
+        mw_json_str(j, mw_signal_name(p->fatal_signo, sn));
+        mw_json_key(j, "code");
+        mw_json_i64(j, (int32_t)(uint32_t)p->fatal_code);
+        mw_json_key(j, "addr");
+        char a[24];
+        snprintf(a, sizeof a, "0x%llx", (unsigned long long)p->fatal_addr);
+        mw_json_str(j, a);
+        mw_json_key(j, "t_s");
+        mw_json_f64(j, (double)p->fatal_t_ns / 1e9);
+        mw_json_key(j, "thread");
+        mw_json_str(j, mw_thread_name_of(p, p->fatal_tidx));
+        mw_json_key(j, "stack");
+        json_stack(rp, j, p->fatal_stack);
+        mw_json_obj_end(j);
+    } else {
+        mw_json_null(j);
+    }
     mw_json_key(j, "forks");
     mw_json_arr(j);
     for (size_t i = 0; i < p->forks.n; i++) mw_json_u64(j, p->forks.v[i]);

@@ -88,7 +88,16 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         ESC(r, p->argv[i]);
     }
     fputs("\n\n", r->out);
-    if (p->truncated) fputs("**The trace is truncated** (no end record): figures cover what was recorded.\n\n", r->out);
+    char fatal[200];
+    if (mw_fatal_line(p, fatal, sizeof fatal)) {
+        fputs("**It died of ", r->out);
+        ESC(r, fatal);
+        fputs("** (the trace holds all it did before); the signal arrived here:\n\n", r->out);
+        stack_block(r, rp, p->fatal_stack);
+        fputs("\n", r->out);
+    } else if (p->truncated) {
+        fputs("**The trace is truncated** (no end record): figures cover what was recorded.\n\n", r->out);
+    }
     if (p->lost_events)
         fprintf(r->out, "**%llu events were lost** by the tracer.\n\n", (unsigned long long)p->lost_events);
 }

@@ -190,8 +190,8 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
                 (unsigned long long)p->leak_blocks[MW_REACH_UNKNOWN],
                 p->leak_blocks[MW_REACH_UNKNOWN] == 1 ? "" : "s");
     } else if (p->leak_bytes[MW_REACH_UNKNOWN]) {
-        fprintf(o, "%s%llu bytes unfreed at exit%s in %llu blocks\n  (no reachability scan)", YEL(r),
-                (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN], OFF(r),
+        fprintf(o, "%s%llu bytes unfreed %s%s in %llu blocks\n  (no reachability scan)", YEL(r),
+                (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN], p->fatal_signo ? "when it died" : "at exit", OFF(r),
                 (unsigned long long)p->leak_blocks[MW_REACH_UNKNOWN]);
     } else {
         fprintf(o, "%sno leaks%s\n ", GRN(r), OFF(r));
@@ -219,9 +219,15 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
     fputs("  trace:   ", o);
     put_clean(o, p->trace_path, WIDTH - 12);
     fputc('\n', o);
-    if (p->truncated)
+    char fatal[200];
+    if (mw_fatal_line(p, fatal, sizeof fatal)) {
+        fprintf(o, "  %sit died of %s%s\n"
+                   "  (the trace holds all it did before); the signal arrived here:\n", RED(r), fatal, OFF(r));
+        stack_lines(r, rp, p->fatal_stack, TEXT_FRAMES, "      ");
+    } else if (p->truncated) {
         fprintf(o, "  %sthe trace is truncated%s: it has no end record (killed, or still being\n"
                 "  written); the figures cover what was recorded\n", YEL(r), OFF(r));
+    }
     if (p->lost_events)
         fprintf(o, "  %s%llu events (%llu bytes) were lost%s by the tracer: figures may be "
                 "incomplete\n", RED(r), (unsigned long long)p->lost_events,
@@ -257,9 +263,10 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
     bool exec = !scanned && mw_proc_exec_target(p);
     if (exec && r->compact) any = false;
     if (any) {
-        heading(r, scanned ? "Leaks at exit (unfreed and not reachable, by allocation stack)"
-                   : exec  ? "Live when it exec'd (replaced by the new program, by allocation stack)"
-                           : "Unfreed at exit, not scanned for reachability (by allocation stack)");
+        heading(r, scanned          ? "Leaks at exit (unfreed and not reachable, by allocation stack)"
+                   : exec           ? "Live when it exec'd (replaced by the new program, by allocation stack)"
+                   : p->fatal_signo ? "Unfreed when it died, not scanned for reachability (by allocation stack)"
+                                    : "Unfreed at exit, not scanned for reachability (by allocation stack)");
         for (size_t i = 0; i < p->leaks.n; i++) {
             const mw_leak *l = &p->leaks.v[i];
             if (l->suppressed || l->kind == MW_REACH_REACHABLE) continue;

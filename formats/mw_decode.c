@@ -727,6 +727,13 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
     case MW_REC_EXEC:
         rec->u.exec.path = rd_bytes(&c);
         break;
+    case MW_REC_FATAL_SIGNAL:
+        rec->u.fatal.t_ns = rd_uv(&c);
+        rec->u.fatal.signo = rd_uv(&c);
+        rec->u.fatal.code = rd_uv(&c);
+        rec->u.fatal.addr = rd_uv(&c);
+        rec->u.fatal.stack = rd_uv(&c);
+        break;
     case MW_REC_LIMITS:
         rec->u.limits.cgroup_max = rd_uv(&c);
         rec->u.limits.rlimit_as = rd_uv(&c);
@@ -829,6 +836,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_FORK: return "FORK";
     case MW_REC_EXEC: return "EXEC";
     case MW_REC_LIMITS: return "LIMITS";
+    case MW_REC_FATAL_SIGNAL: return "FATAL_SIGNAL";
     default: return "unknown";
     }
 }

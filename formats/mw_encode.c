@@ -452,6 +452,12 @@ size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len)
     EMIT(MW_REC_EXEC, BYTES(path, path_len, MW_MAX_STR));
 }
 
+size_t mw_enc_fatal_signal(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t signo, uint64_t code,
+                           uint64_t addr, uint64_t stack)
+{
+    EMIT_UV(MW_REC_FATAL_SIGNAL, t_ns, signo, code, addr, stack);
+}
+
 size_t mw_enc_limits(uint8_t *dst, size_t cap, uint64_t cgroup_max, uint64_t rlimit_as,
                      uint64_t phys_mem)
 {

@@ -76,6 +76,7 @@ enum mw_record_type {
     MW_REC_FORK = 0x43,         /* this process forked child pid */
     MW_REC_EXEC = 0x44,         /* this process is about to exec path */
     MW_REC_LIMITS = 0x45,       /* memory limits in force at start (0 = none) */
+    MW_REC_FATAL_SIGNAL = 0x46, /* the process is dying of a signal: which, where, the thread's stack */
 };
 
 /* Allocation kinds (ALLOC.kind, REALLOC uses its own record). */
@@ -211,6 +212,7 @@ typedef struct mw_record {
         struct { uint64_t child_pid; } fork;
         struct { mw_bytes path; } exec;
         struct { uint64_t cgroup_max, rlimit_as, phys_mem; } limits;
+        struct { uint64_t t_ns, signo, code, addr, stack; } fatal;
         struct { uint64_t ops; } coded_run; /* its events follow as ordinary records */
     } u;
 } mw_record;
@@ -433,6 +435,10 @@ size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n,
 size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes);
 size_t mw_enc_fork(uint8_t *dst, size_t cap, uint64_t child_pid);
 size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len);
+/* The thread writing it is about to die of signal signo (si_code code, si_addr addr: the
+ * faulting address of SIGSEGV/SIGBUS/SIGFPE/SIGILL), its stack there (0 = unknown). */
+size_t mw_enc_fatal_signal(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t signo, uint64_t code,
+                           uint64_t addr, uint64_t stack);
 size_t mw_enc_limits(uint8_t *dst, size_t cap, uint64_t cgroup_max, uint64_t rlimit_as,
                      uint64_t phys_mem);
 /* Generic record: type + raw payload (used by tests to forge unknown records). */

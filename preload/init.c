@@ -145,6 +145,7 @@ static void start_tracing(void)
     mw_self();                 /* this thread is tidx 0 */
     atomic_store(&mw_alloc_hot, mw_alloc_tracing ? 1 : 0);
     mw_threads_orphan_init();
+    mw_fatal_install();        /* a process killed by a signal still leaves all it recorded */
 }
 
 __attribute__((constructor(101))) static void mw_init(void);

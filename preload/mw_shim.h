@@ -213,6 +213,10 @@ void mw_creds_after_prctl(int option, unsigned long a2, unsigned long a3, unsign
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
 void mw_writer_sync(void);               /* drain every ring and flush */
+void mw_writer_sync_for(unsigned max_ms); /* the same, waiting at most max_ms (signal handlers) */
+/* fatal.c: the handlers that flush the trace before a signal's default action ends the
+ * process (installed once tracing is on, for signals whose action is the default) */
+void mw_fatal_install(void);
 void mw_count_lost(uint64_t events, uint64_t bytes);
 
 #endif /* MW_SHIM_H */

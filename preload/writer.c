@@ -727,13 +727,16 @@ void mw_writer_sync_exec(void)
     mw_writer_sync();
 }
 
-void mw_writer_sync(void)
+void mw_writer_sync(void) { mw_writer_sync_for(5000); }
+
+/* Async-signal-safe: atomics, futex and nanosleep only (fatal.c calls it from a handler). */
+void mw_writer_sync_for(unsigned max_ms)
 {
     if (!atomic_load(&mw_writer_alive)) return;
     int saved = errno;
     uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
     struct timespec ts = { 0, 200 * 1000 };
-    for (unsigned i = 0; i < 25000 && atomic_load(&sync_done) < req && atomic_load(&mw_writer_alive); i++) {
+    for (unsigned i = 0; i < max_ms * 5u && atomic_load(&sync_done) < req && atomic_load(&mw_writer_alive); i++) {
         atomic_fetch_add(&mw_writer_futex, 1);
         syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         nanosleep(&ts, NULL);

@@ -545,6 +545,13 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
         if (rec->u.rss.own > t->max_own) t->max_own = rec->u.rss.own;
         if (!rec->u.rss.own || rec->u.rss.own > rec->u.rss.rss) t->own_odd++;
         break;
+    case MW_REC_FATAL_SIGNAL:
+        if (!t->fatal_signo) {
+            t->fatal_signo = rec->u.fatal.signo;
+            t->fatal_addr = rec->u.fatal.addr;
+            t->fatal_stack = rec->u.fatal.stack;
+        }
+        break;
     case MW_REC_FORK:
         if (t->nforks < 64) t->forks[t->nforks++] = rec->u.fork.child_pid;
         break;

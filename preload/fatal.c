@@ -1,0 +1,124 @@
+/*
+ * fatal.c — the trace up to a signal that kills the process.
+ *
+ * A process that dies of a signal (a crash: SIGSEGV, SIGBUS, SIGFPE, SIGILL, abort()'s
+ * SIGABRT, SIGSYS; or a request to end: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE) runs no
+ * exit path: what its threads' rings held since the writer's last flush (up to 200 ms, all
+ * of a short program) would go down with it. For each of those signals whose action is the
+ * default when tracing starts, the shim installs a handler that records the signal (which
+ * one, the faulting address, the thread's stack there: FATAL_SIGNAL), has the writer drain
+ * every ring and flush (at most 2 s), then restores the default action and raises the signal
+ * again, so the process dies exactly as it would have: same signal, same core dump, same
+ * status for its parent.
+ *
+ * The program does not see the handler: sigaction() and signal() report the default action
+ * where the shim's handler is installed, and a program that installs its own action (or
+ * ignores the signal) replaces it, as it would have replaced the default. A signal that
+ * arrives while its thread is inside the shim is not recorded (the thread's ring may hold
+ * half a record), but the flush still happens. Not covered: SIGKILL (cannot be caught), a
+ * crash in the shim's writer thread, and a stack overflow on a thread without an alternate
+ * signal stack (the handler cannot run; the kernel kills the process as before).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "mw_core.h"
+
+static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS,
+                                  SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE };
+#define NFATAL (sizeof fatal_sigs / sizeof fatal_sigs[0])
+
+/* ours[s]: the shim's handler is the action of signal s (the program has not replaced it) */
+static _Atomic unsigned char ours[NSIG];
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef void (*sighandler_fn)(int);
+static sigaction_fn real_sigaction;
+static sighandler_fn (*real_signal)(int, sighandler_fn);
+
+static void resolve(void)
+{
+    if (real_sigaction && real_signal) return;
+    int g = mw_guard_enter(); /* dlsym may allocate */
+    if (!real_sigaction) real_sigaction = (sigaction_fn)mw_next_symbol("sigaction");
+    if (!real_signal) real_signal = (sighandler_fn(*)(int, sighandler_fn))mw_next_symbol("signal");
+    mw_guard_leave(g);
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+    int saved = errno;
+    atomic_store(&ours[sig], 0); /* SA_RESETHAND: the default action is back */
+    mw_thread *t = mw_tls_self;
+    if (t && !mw_tls_guard && !mw_tls_internal && atomic_load(&mw_state) == MW_ST_ON) {
+        uint64_t stack = mw_stack_from_ucontext(t, uc);
+        int g = mw_guard_enter();
+        uint64_t addr = (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL)
+                            ? (uint64_t)(uintptr_t)si->si_addr : 0;
+        MW_EMIT(t, 64, mw_enc_fatal_signal, mw_now_ns(), (uint64_t)sig, (uint64_t)(uint32_t)si->si_code,
+                addr, stack);
+        mw_guard_leave(g);
+    }
+    if (!mw_tls_internal) mw_writer_sync_for(2000);
+    /* The signal is blocked while this handler runs: raised now, it is delivered with the
+     * default action as the handler returns, before a faulting instruction could run again
+     * (and also when it came from kill(), which no instruction would repeat). */
+    raise(sig);
+    errno = saved;
+}
+
+void mw_fatal_install(void)
+{
+    resolve();
+    if (!real_sigaction) return;
+    for (size_t i = 0; i < NFATAL; i++) {
+        int s = fatal_sigs[i];
+        struct sigaction cur;
+        if (real_sigaction(s, NULL, &cur) != 0) continue;
+        if ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL) continue; /* the program's */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fatal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK | SA_RESTART;
+        if (real_sigaction(s, &sa, NULL) == 0) atomic_store(&ours[s], 1);
+    }
+}
+
+/* ---- what the program sees --------------------------------------------------------------- */
+MW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    resolve();
+    if (!real_sigaction) {
+        errno = ENOSYS;
+        return -1;
+    }
+    bool hide = sig > 0 && sig < NSIG && atomic_load(&ours[sig]);
+    int r = real_sigaction(sig, act, old);
+    if (r == 0 && hide) {
+        if (old) { /* the action the program would have found: the default */
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+            sigemptyset(&old->sa_mask);
+        }
+        if (act) atomic_store(&ours[sig], 0); /* the program's own action from now on */
+    }
+    return r;
+}
+
+MW_EXPORT sighandler_fn signal(int sig, sighandler_fn handler)
+{
+    resolve();
+    if (!real_signal) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    bool hide = sig > 0 && sig < NSIG && atomic_load(&ours[sig]);
+    sighandler_fn old = real_signal(sig, handler);
+    if (old != SIG_ERR && hide) {
+        atomic_store(&ours[sig], 0);
+        return SIG_DFL;
+    }
+    return old;
+}

@@ -1,0 +1,115 @@
+/*
+ * test_shim_fatal.c — a process killed by a signal keeps what it recorded (preload/fatal.c):
+ * a crash right after 1 000 allocations (a NULL write, abort(), SIGFPE, SIGTERM, SIGPIPE)
+ * leaves all 1 000 in the trace and a FATAL_SIGNAL record with the signal, the faulting
+ * address and the crashing function in its stack; the process dies exactly as natively (same
+ * output, same signal); the program does not see the shim's handlers, and its own replace
+ * them. The analyzer names the signal and where it arrived.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "mwtest.h"
+
+static char *dir;
+static void setup(void) { dir = mwt_tmpdir(); }
+static void teardown(void)
+{
+    mwt_rmtree(dir);
+    free(dir);
+}
+TestSuite(shim_fatal, .init = setup, .fini = teardown, .timeout = 120);
+
+static void check_trace(const char *how, int sig, const mwt_run *r)
+{
+    uint64_t crash_fn = 0;
+    const char *a = strstr(r->out, "crash_here 0x");
+    cr_assert_not_null(a, "%s: %s", how, r->out);
+    crash_fn = strtoull(a + 11, NULL, 16);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_eq(mwt_allocs_of_size(&t, 321), 1000, "%s: every allocation made before the signal", how);
+    cr_expect_eq(t.nrec[MW_REC_FATAL_SIGNAL], 1, "%s", how);
+    cr_expect_eq(t.fatal_signo, (uint64_t)sig, "%s: %llu", how, (unsigned long long)t.fatal_signo);
+    cr_expect_not(t.has_end, "%s: no END after a fatal signal", how);
+    /* the signal arrived in crash_here (its frame among the stack's innermost) */
+    uint64_t ips[64];
+    size_t n = mwt_stack_ips(&t, t.fatal_stack, ips, 64), in_fn = 0;
+    for (size_t i = 0; i < n && i < 64; i++) in_fn += ips[i] >= crash_fn && ips[i] < crash_fn + 512;
+    cr_expect_geq(in_fn, 1, "%s: crash_here not in the %zu-frame stack", how, n);
+    if (sig == SIGSEGV) cr_expect_eq(t.fatal_addr, 0, "the NULL write's address");
+    mwt_trace_free(&t);
+}
+
+Test(shim_fatal, crashes_keep_the_trace)
+{
+    static const struct { const char *how; int sig; } cases[] = {
+        { "segv", SIGSEGV }, { "abort", SIGABRT }, { "fpe", SIGFPE }, { "term", SIGTERM }, { "pipe", SIGPIPE },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mwt_run r;
+        const char *argv[] = { mwt_victim("shim_fatal"), cases[i].how, NULL };
+        mwt_run native;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &native), 0);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_assert(WIFSIGNALED(native.raw_status) && WTERMSIG(native.raw_status) == cases[i].sig,
+                  "%s: native status 0x%x", cases[i].how, native.raw_status);
+        cr_expect_eq(r.raw_status, native.raw_status, "%s: status 0x%x natively, 0x%x traced", cases[i].how,
+                     native.raw_status, r.raw_status);
+        /* the same output but for the function's address (ASLR) */
+        cr_expect_eq(strncmp(r.out, "crash_here 0x", 13), 0, "%s", r.out);
+        cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "%s", r.err);
+        check_trace(cases[i].how, cases[i].sig, &r);
+        mwt_run_free(&native);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        mkdir(dir, 0700);
+    }
+}
+
+Test(shim_fatal, the_program_sees_no_handler_and_its_own_wins)
+{
+    const char *argv[] = { mwt_victim("shim_fatal"), "own", NULL };
+    mwt_run native, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &native), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(native.out, "SIGSEGV default\nSIGINT default\nhandled\n");
+    cr_expect_str_eq(r.out, native.out);
+    cr_expect_eq(r.raw_status, native.raw_status);
+    cr_expect_eq(r.exit_code, 3);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_eq(t.nrec[MW_REC_FATAL_SIGNAL], 0, "the program handled its SIGTERM itself");
+    mwt_trace_free(&t);
+    mwt_run_free(&native);
+    mwt_run_free(&r);
+}
+
+/* The analyzer's report of a crashed process: the signal, where it arrived, what it held. */
+Test(shim_fatal, the_report_names_the_signal_and_where)
+{
+    const char *argv[] = { mwt_victim("shim_fatal"), "segv", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    mwt_run_free(&r);
+    char **paths;
+    size_t n = mwt_find_traces(dir, &paths);
+    cr_assert_eq(n, 1);
+    char analyzer[4200];
+    snprintf(analyzer, sizeof analyzer, "%s/asan/memwatch-analyze", mwt_build_dir());
+    const char *aargv[] = { analyzer, paths[0], "--db", ":memory:", NULL };
+    mwt_run a;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = aargv }, &a), 0);
+    mwt_free_list(paths, n);
+    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    cr_expect(strstr(a.out, "it died of SIGSEGV (address 0x0) at +"), "%s", a.out);
+    cr_expect(strstr(a.out, "the signal arrived here:\n      #0  crash_here  shim_fatal.c:"), "%s", a.out);
+    cr_expect(strstr(a.out, "321000 bytes in 1000 blocks, unknown"), "%s", a.out);
+    cr_expect(strstr(a.out, "Unfreed when it died"), "%s", a.out);
+    mwt_run_free(&a);
+}

@@ -1,0 +1,65 @@
+/*
+ * shim_fatal.c — victim: a process that dies of a signal, right after allocating (so its
+ * records are still in the shim's rings), for the fatal-signal handlers (preload/fatal.c).
+ *
+ *   shim_fatal segv | abort | term | pipe | fpe    allocates 1000 blocks of 321 bytes, prints
+ *       "crash_here 0xADDR", then dies: a NULL write, abort(), raise(SIGTERM), a write to a
+ *       pipe with no reader, an integer division by zero, each inside crash_here();
+ *   shim_fatal own      what the program sees: sigaction() and signal() report the default
+ *       action for SIGSEGV and SIGINT; then its own SIGTERM handler replaces the shim's and
+ *       runs (prints "handled", exits 3).
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *volatile keep[1000];
+static volatile int zero;
+
+__attribute__((noinline)) static void crash_here(const char *how)
+{
+    if (!strcmp(how, "segv")) *(volatile int *)(uintptr_t)zero = 1;
+    else if (!strcmp(how, "abort")) abort();
+    else if (!strcmp(how, "term")) raise(SIGTERM);
+    else if (!strcmp(how, "fpe")) printf("%d\n", 1000 / zero); /* not 1 / x: gcc turns that into compares */
+    else if (!strcmp(how, "pipe")) {
+        int p[2];
+        if (pipe(p) != 0) exit(2);
+        close(p[0]);
+        (void)!write(p[1], "x", 1);
+    }
+    __asm__ volatile("");
+}
+
+static void on_term(int sig)
+{
+    (void)sig;
+    static const char m[] = "handled\n";
+    (void)!write(1, m, sizeof m - 1);
+    _exit(3);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return 64;
+    if (!strcmp(argv[1], "own")) {
+        struct sigaction old;
+        sigaction(SIGSEGV, NULL, &old);
+        printf("SIGSEGV %s\n", !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL ? "default" : "handled");
+        void (*prev)(int) = signal(SIGINT, SIG_IGN);
+        printf("SIGINT %s\n", prev == SIG_DFL ? "default" : "handled");
+        signal(SIGINT, prev);
+        signal(SIGTERM, on_term);
+        fflush(stdout);
+        raise(SIGTERM);
+        return 0;
+    }
+    for (int i = 0; i < 1000; i++) keep[i] = malloc(321);
+    printf("crash_here %p\n", (void *)crash_here);
+    fflush(stdout);
+    crash_here(argv[1]);
+    return 0;
+}
