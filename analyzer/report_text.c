@@ -557,7 +557,9 @@ int mw_report_text(mw_report *r)
             } else if (rp->p->leak_bytes[MW_REACH_UNKNOWN]) {
                 fprintf(r->out, "; %s unfreed, not scanned", mw_fmt_bytes(rp->p->leak_bytes[MW_REACH_UNKNOWN], b1));
             }
-            if (rp->p->truncated) fputs(" (its trace was cut short: killed?)", r->out);
+            char sn[24];
+            if (rp->p->fatal_signo) fprintf(r->out, " (died of %s)", mw_signal_name(rp->p->fatal_signo, sn));
+            else if (rp->p->truncated) fputs(" (its trace was cut short: killed?)", r->out);
             if (rp->failed_conditions) fprintf(r->out, "; %s", rp->fail_desc);
             fputc('\n', r->out);
         }

@@ -60,7 +60,8 @@ static void every_record(mw_tracebuf *b)
     mw_tb_realloc(b, c, 8192, 1, 0x5555aaab0000ull);
     MW_TB_ADD(b, mw_enc_sql_res_close, MW_RES_STATEMENT, 0x5555bbbb0000ull);
     MW_TB_ADD(b, mw_enc_mark, "phase 2", 7);
-    MW_TB_ADD(b, mw_enc_rss, 3000, 8 << 20, 6 << 20, 2 << 20, 0, 64 << 20, 0);
+    MW_TB_ADD(b, mw_enc_rss, 3000, 8 << 20, 6 << 20, 2 << 20, 0, 64 << 20, 3 << 20);
+    MW_TB_ADD(b, mw_enc_fatal_signal, 3100, 11, 1, 0, 1);
     MW_TB_ADD(b, mw_enc_fork, 102);
     MW_TB_ADD(b, mw_enc_exec, "/bin/true", 9);
     MW_TB_ADD(b, mw_enc_lost, 0, 0);

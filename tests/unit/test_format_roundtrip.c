@@ -178,6 +178,15 @@ Test(format_roundtrip, modules_stacks_maps_rss)
         cr_assert_eq(r.type, MW_REC_RSS);
         cr_assert_eq(r.u.rss.vm_size, v + 5);
         cr_assert_eq(r.u.rss.own, 0);
+
+        n = mw_enc_fatal_signal(buf, sizeof buf, v, 11, (uint32_t)-1, v + 1, v + 2);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_FATAL_SIGNAL);
+        cr_assert_eq(r.u.fatal.t_ns, v);
+        cr_assert_eq(r.u.fatal.signo, 11);
+        cr_assert_eq(r.u.fatal.code, 0xffffffffu);
+        cr_assert_eq(r.u.fatal.addr, v + 1);
+        cr_assert_eq(r.u.fatal.stack, v + 2);
     }
     mw_decoder_free(&d);
 }
@@ -917,13 +926,14 @@ static size_t e_fk(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc
 static size_t e_ex(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_exec(d, c, "/bin/sh", 7); }
 static size_t e_li(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_limits(d, c, U, U, U); }
 static size_t e_raw(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_raw(d, c, 0x7f, (const uint8_t *)"abc", 3); }
+static size_t e_fs(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_fatal_signal(d, c, U, 11, 1, U, U); }
 
 Test(format_roundtrip, encoders_return_zero_when_cap_too_small)
 {
     size_t (*const encs[])(uint8_t *, size_t, const void *) = {
         e_pre, e_hdr, e_end, e_time, e_sw, e_ts, e_tn, e_te, e_ml, e_mu, e_sn, e_al, e_fr,
         e_rl, e_mm, e_mu2, e_mr, e_rss, e_sq, e_sb, e_se, e_so, e_sc, e_wr, e_wu, e_wm,
-        e_ww, e_mk, e_rc, e_lo, e_fk, e_ex, e_li, e_raw,
+        e_ww, e_mk, e_rc, e_lo, e_fk, e_ex, e_li, e_raw, e_fs,
     };
     for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++) check_caps(encs[i], NULL);
 }
@@ -951,6 +961,7 @@ Test(format_roundtrip, names)
 {
     cr_assert_str_eq(mw_record_type_name(MW_REC_ALLOC), "ALLOC");
     cr_assert_str_eq(mw_record_type_name(MW_REC_LIMITS), "LIMITS");
+    cr_assert_str_eq(mw_record_type_name(MW_REC_FATAL_SIGNAL), "FATAL_SIGNAL");
     cr_assert_str_eq(mw_record_type_name(0x6E), "unknown");
     cr_assert_str_eq(mw_record_type_name(0xEE), "FREE_NEAR");
     cr_assert_str_eq(mw_record_type_name(MW_REC_ALLOC_SAME), "ALLOC_SAME");
