@@ -48,16 +48,29 @@ static void resolve(void)
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
+    mw_fatal_default(sig, si, uc);
+}
+
+void mw_fatal_default(int sig, void *siginfo, void *uc)
+{
+    siginfo_t *si = siginfo;
     int saved = errno;
-    atomic_store(&ours[sig], 0); /* SA_RESETHAND: the default action is back */
+    if (sig > 0 && sig < NSIG) atomic_store(&ours[sig], 0);
+    if (real_sigaction) { /* ours had SA_RESETHAND; a handler chaining to us (the watch core's) did not */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        real_sigaction(sig, &dfl, NULL);
+    }
     mw_thread *t = mw_tls_self;
     if (t && !mw_tls_guard && !mw_tls_internal && atomic_load(&mw_state) == MW_ST_ON) {
         uint64_t stack = mw_stack_from_ucontext(t, uc);
         int g = mw_guard_enter();
-        uint64_t addr = (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL)
+        uint64_t addr = si && (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL)
                             ? (uint64_t)(uintptr_t)si->si_addr : 0;
-        MW_EMIT(t, 64, mw_enc_fatal_signal, mw_now_ns(), (uint64_t)sig, (uint64_t)(uint32_t)si->si_code,
-                addr, stack);
+        MW_EMIT(t, 64, mw_enc_fatal_signal, mw_now_ns(), (uint64_t)sig,
+                si ? (uint64_t)(uint32_t)si->si_code : 0, addr, stack);
         mw_guard_leave(g);
     }
     if (!mw_tls_internal) mw_writer_sync_for(2000);

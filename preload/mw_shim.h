@@ -217,6 +217,10 @@ void mw_writer_sync_for(unsigned max_ms); /* the same, waiting at most max_ms (s
 /* fatal.c: the handlers that flush the trace before a signal's default action ends the
  * process (installed once tracing is on, for signals whose action is the default) */
 void mw_fatal_install(void);
+/* The default action of a fatal signal, after recording it and flushing: for a handler of
+ * the shim's (the watch core's SIGSEGV) that finds the signal is not its own and would have
+ * let the default action kill the process. Does not return when the signal kills. */
+void mw_fatal_default(int sig, void *siginfo, void *ucontext);
 void mw_count_lost(uint64_t events, uint64_t bytes);
 
 #endif /* MW_SHIM_H */

@@ -18,6 +18,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "mw_shim.h"
 #include "watch_core.h"
 
 static struct sigaction old_segv;
@@ -43,8 +44,8 @@ static void chain_segv(int sig, siginfo_t *si, void *uc)
         return;
     }
     if (old_segv.sa_handler == SIG_DFL || old_segv.sa_handler == SIG_IGN) {
-        /* Not ours: let the fault happen again with the default action (core dump). */
-        signal(SIGSEGV, SIG_DFL);
+        /* Not ours: the default action (core dump), after the trace is flushed (fatal.c) */
+        mw_fatal_default(sig, si, uc);
         return;
     }
     old_segv.sa_handler(sig);

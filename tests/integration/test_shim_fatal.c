@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "mwtest.h"
 
@@ -112,4 +114,27 @@ Test(shim_fatal, the_report_names_the_signal_and_where)
     cr_expect(strstr(a.out, "321000 bytes in 1000 blocks, unknown"), "%s", a.out);
     cr_expect(strstr(a.out, "Unfreed when it died"), "%s", a.out);
     mwt_run_free(&a);
+}
+
+/* Under the watch core's mprotect fallback (as nobody: no userfaultfd) its SIGSEGV handler
+ * takes the shim's place; a fault that is not a watched write still records the signal and
+ * flushes before the default action (the handler hands it to fatal.c). */
+Test(shim_fatal, crash_under_the_watch_fallback)
+{
+    if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0 || !getpwnam("nobody"))
+        cr_skip_test("needs root, setpriv and user nobody");
+    chmod(dir, 0777);
+    char pre[4200], out[4300];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s/libmemwatch_preload.so", mwt_build_dir());
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s/t.%%p.trace.zst", dir);
+    const char *argv[] = { "/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           "/usr/bin/env", pre, out, "MEMWATCH_WATCH=zero", mwt_victim("shim_fatal"), "segv",
+                           NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &r), 0);
+    cr_assert(WIFSIGNALED(r.raw_status) && WTERMSIG(r.raw_status) == SIGSEGV, "status 0x%x: %s", r.raw_status,
+              r.err);
+    cr_expect(strstr(r.err, "userfaultfd unavailable"), "the fallback is in use: %s", r.err);
+    check_trace("segv under the watch fallback", SIGSEGV, &r);
+    mwt_run_free(&r);
 }
