@@ -353,8 +353,9 @@ void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
     mw_short_function(f.function ? f.function : "?", fn, sizeof fn);
     const char *file = f.file ? strrchr(f.file, '/') : NULL;
     file = file ? file + 1 : f.file;
-    int o = file ? snprintf(buf, len, "%s %s:%llu", fn, file, (unsigned long long)f.line)
-                 : snprintf(buf, len, "%s", fn);
+    int o = file && f.line ? snprintf(buf, len, "%s %s:%llu", fn, file, (unsigned long long)f.line)
+            : file         ? snprintf(buf, len, "%s %s", fn, file) /* a file without lines (Python's perf map) */
+                           : snprintf(buf, len, "%s", fn);
     if (via && o > 0 && (size_t)o < len) {
         mw_short_function(via, vn, sizeof vn);
         snprintf(buf + o, len - (size_t)o, " via %s", vn);

@@ -42,7 +42,8 @@ static void frames_list(mw_report *r, mw_report_proc *rp, uint64_t stack)
         if (f[i].file) {
             fputs(" <span class=\"dim\">", r->out);
             ESC(r, f[i].file);
-            fprintf(r->out, ":%llu</span>", (unsigned long long)f[i].line);
+            if (f[i].line) fprintf(r->out, ":%llu", (unsigned long long)f[i].line);
+            fputs("</span>", r->out);
         }
         if (f[i].module) {
             fputs(" <span class=\"dim\">[", r->out);

@@ -27,7 +27,7 @@ static void stack_block(mw_report *r, mw_report_proc *rp, uint64_t stack)
         if (f[i].file) {
             fputs(" ", r->out);
             ESC(r, f[i].file);
-            fprintf(r->out, ":%llu", (unsigned long long)f[i].line);
+            if (f[i].line) fprintf(r->out, ":%llu", (unsigned long long)f[i].line);
         }
         /* a recursion: the same frame again and again is one line */
         size_t k = mw_frame_repeats(f, i, n);
@@ -51,7 +51,7 @@ static void where(mw_report *r, mw_report_proc *rp, uint64_t stack)
         const char *b = strrchr(f[0].file, '/');
         fputs(" ", r->out);
         ESC(r, b ? b + 1 : f[0].file);
-        fprintf(r->out, ":%llu", (unsigned long long)f[0].line);
+        if (f[0].line) fprintf(r->out, ":%llu", (unsigned long long)f[0].line);
     }
 }
 

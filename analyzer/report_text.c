@@ -53,7 +53,8 @@ static void frame_line(mw_report *r, const mw_frame *f, size_t i, const char *in
     if (f->file) {
         fprintf(o, "  %s", DIM(r));
         put_clean(o, base(f->file), 26);
-        fprintf(o, ":%llu%s", (unsigned long long)f->line, OFF(r));
+        if (f->line) fprintf(o, ":%llu", (unsigned long long)f->line);
+        fputs(OFF(r), o);
     } else if (f->module && !strchr(f->function ? f->function : "", '+')) {
         fprintf(o, "  %s(", DIM(r));
         put_clean(o, base(f->module), 30);
