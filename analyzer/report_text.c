@@ -75,10 +75,19 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
     /* When the program's own first frame lies past the frames shown, show the innermost, skip
      * the runtime's frames and go on from the library function the program called (a stdio
      * buffer is 10 frames deep in libc below the printf that asked for it). */
-    /* and, as valgrind does, nothing below main (libc's start-up frames) */
+    /* and, as valgrind does, nothing below main (libc's start-up frames); in a program
+     * without symbols (main unnamed), nothing from libc's caller of main on */
+    bool main_seen = false;
     for (size_t i = 0; i < n; i++) {
         if (f[i].function && (!strcmp(f[i].function, "main") || !strcmp(f[i].function, "main.cold"))) {
             n = i + 1;
+            main_seen = true;
+            break;
+        }
+    }
+    for (size_t i = 1; i < n && !main_seen; i++) {
+        if (f[i].function && !strcmp(f[i].function, "__libc_start_call_main")) {
+            n = i;
             break;
         }
     }

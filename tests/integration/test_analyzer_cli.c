@@ -297,6 +297,18 @@ Test(analyzer_cli, top_sites_told_apart_without_line_information)
     cr_expect_geq(offsets, 3, "%s", r.out);
     cr_expect_eq(in_two, 2, "two calls of malloc in two(), by offset: %s", r.out);
     mwt_run_free(&r);
+    /* stripped of its symbols too, main has no name: the text stacks still end above libc's
+     * start-up code */
+    char *bare = path_in("shim_stacks_stripped");
+    snprintf(cmd, sizeof cmd, "strip --strip-all -o '%s' '%s'", bare, mwt_victim("shim_stacks"));
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    t = trace_of(bare, "stripped", NULL);
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "      #1  shim_stacks_stripped+0x"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "__libc_start_call_main"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "__libc_start_main"), "%s", r.out);
+    mwt_run_free(&r);
 }
 
 /* The demo program (examples/leaky_server.c) allocates through one sqlite3_step call line and
