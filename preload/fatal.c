@@ -73,7 +73,9 @@ void mw_fatal_default(int sig, void *siginfo, void *uc)
                 si ? (uint64_t)(uint32_t)si->si_code : 0, addr, stack);
         mw_guard_leave(g);
     }
-    if (!mw_tls_internal) mw_writer_sync_for(2000);
+    /* not from the shim's own threads, nor from a vfork child (the writer it would wait for
+     * is the parent's) */
+    if (!mw_tls_internal && mw_tls_guard < MW_GUARD_VFORK) mw_writer_sync_for(2000);
     /* The signal is blocked while this handler runs: raised now, it is delivered with the
      * default action as the handler returns, before a faulting instruction could run again
      * (and also when it came from kill(), which no instruction would repeat). */
