@@ -621,10 +621,13 @@ static void *writer_main(void *arg)
     /* last_flush 0: the first round flushes at once, so even a process killed right after it
      * started leaves a readable header, modules and limits */
     uint64_t last_flush = 0, last_rss = 0, last_mod = mono_ms();
-    if (mw_cfg.rss_ms) {
-        open_rss_files();
-        sample_rss();
-    }
+    if (mw_cfg.rss_ms) open_rss_files();
+    /* The first RSS sample comes one period after the start, not at it: the shim's own
+     * start-up (the compressor's code and workspace, libunwind's first unwinds: about 2 MB the
+     * program did not ask for, a megabyte of it outside `own`) happens in those first
+     * milliseconds, and a sample taken before it showed every program's RSS jumping at its
+     * start. A process that ends sooner gets one sample at its end. */
+    bool first_rss = mw_cfg.rss_ms != 0;
     last_rss = mono_ms();
     for (;;) {
         atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_relaxed);
@@ -635,12 +638,16 @@ static void *writer_main(void *arg)
         if (mw_cfg.rss_ms && now - last_rss >= mw_cfg.rss_ms) {
             sample_rss();
             last_rss = now;
+            first_rss = false;
         }
         if (now - last_mod >= 20) {
             if (mw_modules_changed()) mw_modules_refresh(NULL);
             last_mod = now;
         }
-        if (atomic_load(&stop_req)) break;
+        if (atomic_load(&stop_req)) {
+            if (first_rss) sample_rss(); /* a process that ended within the first period */
+            break;
+        }
         if (sreq != atomic_load(&sync_done) && atomic_exchange(&sync_exec, 0)) {
             /* the process is about to exec: a complete, properly ended trace (if the exec
              * fails, records simply continue after this END, and a final END follows) */

@@ -240,6 +240,26 @@ Test(shim_config, rss_samples_carry_memwatchs_own_share)
     mwt_run_free(&r);
 }
 
+/* A process that only waits: its RSS less memwatch's own stays where it was from the first
+ * sample to the last (the first came before the shim's start-up work and read a megabyte
+ * low, so every program seemed to grow at its start). */
+Test(shim_config, a_waiting_process_has_a_flat_rss)
+{
+    const char *env[] = { "MEMWATCH_RSS_MS=50", NULL };
+    const char *argv[] = { mwt_victim("runner_child"), "sleep", "600", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_assert_geq(t.rss_samples, 5);
+    int64_t d = (int64_t)t.last_prog_rss - (int64_t)t.first_prog_rss;
+    cr_expect(d < 256 * 1024 && d > -256 * 1024, "first %llu, last %llu bytes", (unsigned long long)t.first_prog_rss,
+              (unsigned long long)t.last_prog_rss);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
+
 Test(shim_config, stacks_off_depth_and_rss)
 {
     const char *env[] = { "MEMWATCH_STACKS=0", "MEMWATCH_RSS_MS=0", NULL };

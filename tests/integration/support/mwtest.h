@@ -143,6 +143,7 @@ typedef struct mwt_trace {
     uint64_t rss_samples, max_rss, last_t_ns, limits_phys;
     uint64_t max_own, own_odd;   /* RSS records: memwatch's own bytes at most; samples whose
                                     own was 0 or more than their rss */
+    uint64_t first_prog_rss, last_prog_rss; /* rss - own of the first and the last sample */
     uint64_t fatal_signo, fatal_addr, fatal_stack;  /* the first FATAL_SIGNAL (signo 0: none) */
     uint64_t time_repeats;    /* TIME records repeating the previous TIME's value */
     uint64_t last_time;
