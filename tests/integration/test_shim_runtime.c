@@ -104,6 +104,26 @@ Test(shim_runtime, cross_thread_frees_exact)
     run_free(&R);
 }
 
+/* An arena handed from an exited thread to a new one (shim_reown.c): chunks of the shared
+ * table hold one thread's blocks in 8-byte entries and the other's in 16-byte ones, lose
+ * their owner's last block and change hands. Every free still finds its block; exactly the
+ * blocks left are live. */
+Test(shim_runtime, shared_table_chunks_change_hands)
+{
+    run R;
+    run_victim(&R, "shim_reown", NULL);
+    cr_expect_str_eq(R.traced.out, "reown 1500\n");
+    size_t n = 0, live = 0, l;
+    for (uint64_t size = 48; size <= 160; size += 16) {
+        n += mwt_allocs_of_size(&R.t, size);
+        l = mwt_live_of_size(&R.t, size);
+        live += l;
+    }
+    cr_expect_geq(n, 6000 + 6000, "%zu", n);
+    cr_expect_eq(live, 1500, "blocks left: %zu", live);
+    run_free(&R);
+}
+
 /* A heap far bigger than a thread's own table (shim_bigheap.c): most blocks are in the shared
  * table, by 64 KiB chunk (preload/live.c). Shuffled frees empty chunks, new blocks reuse their
  * memory, an exited thread's blocks move over, reallocs leave it: every free still finds its
