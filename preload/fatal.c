@@ -2,7 +2,9 @@
  * fatal.c — the trace up to a signal that kills the process.
  *
  * A process that dies of a signal (a crash: SIGSEGV, SIGBUS, SIGFPE, SIGILL, abort()'s
- * SIGABRT, SIGSYS; or a request to end: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE) runs no
+ * SIGABRT, SIGSYS; a request to end: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE; or any other
+ * signal whose default action ends the process: SIGALRM, SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ,
+ * SIGVTALRM, SIGPROF) runs no
  * exit path: what its threads' rings held since the writer's last flush (up to 200 ms, all
  * of a short program) would go down with it. For each of those signals whose action is the
  * default when tracing starts, the shim installs a handler that records the signal (which
@@ -26,7 +28,8 @@
 #include "mw_core.h"
 
 static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS,
-                                  SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE };
+                                  SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGALRM,
+                                  SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF };
 #define NFATAL (sizeof fatal_sigs / sizeof fatal_sigs[0])
 
 /* ours[s]: the shim's handler is the action of signal s (the program has not replaced it) */
