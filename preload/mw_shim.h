@@ -177,6 +177,11 @@ void mw_own_range_del(const void *p, size_t len);
 /* The same, for a range whose pages past its first `counted` bytes are those of the first
  * part mapped again (a ring's mirror): they are resident once. */
 void mw_own_range_add_counted(const void *p, size_t len, size_t counted);
+/* Raw anonymous memory (never malloc: page-rounded mmap), registered as the shim's own, so it
+ * is never a root and RSS records count its resident pages (the exit scan's buffers, the
+ * compressor's workspaces); mw_own_free takes the size given to mw_own_alloc. */
+void *mw_own_alloc(size_t n);
+void mw_own_free(void *p, size_t n);
 /* The resident bytes of the registered ranges (RSS records' own field, with the compressor's
  * memory: the shim's own share of the process's RSS). */
 uint64_t mw_own_resident_bytes(void);
@@ -219,7 +224,8 @@ void mw_writer_sync_for(unsigned max_ms); /* the same, waiting at most max_ms (s
 void mw_fatal_install(void);
 /* The default action of a fatal signal, after recording it and flushing: for a handler of
  * the shim's (the watch core's SIGSEGV) that finds the signal is not its own and would have
- * let the default action kill the process. Does not return when the signal kills. */
+ * let the default action kill the process. It returns with the signal raised again and
+ * blocked: the default action kills as the calling handler returns. */
 void mw_fatal_default(int sig, void *siginfo, void *ucontext);
 void mw_count_lost(uint64_t events, uint64_t bytes);
 

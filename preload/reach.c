@@ -128,7 +128,7 @@ static bool snapshot_blocks(reach_ctx *c)
     size_t want = mw_live_count();
     for (int attempt = 0; attempt < 4; attempt++) {
         c->blk_cap = want + want / 4 + 1024;
-        c->blk = mw_reach_alloc(c->blk_cap * sizeof(block_ent));
+        c->blk = mw_own_alloc(c->blk_cap * sizeof(block_ent));
         if (!c->blk) return false;
         c->nblk = 0;
         snap_arg a = {c, 0};
@@ -138,7 +138,7 @@ static bool snapshot_blocks(reach_ctx *c)
 #endif
         if (a.seen <= c->blk_cap) break;
         if (attempt == 3) break;   /* keep what fits: the rest get no verdict (unknown) */
-        mw_reach_free(c->blk, c->blk_cap * sizeof(block_ent));
+        mw_own_free(c->blk, c->blk_cap * sizeof(block_ent));
         c->blk = NULL;
         want = a.seen;
     }
@@ -358,11 +358,11 @@ static void copy_blocks(reach_ctx *c)
 {
     size_t total = block_spans(c, 0, NULL);
     if (total == 0 || total > COPY_MAX) return;
-    c->coff = mw_reach_alloc(c->nblk * sizeof(uint64_t));
-    c->copy = mw_reach_alloc(total);
+    c->coff = mw_own_alloc(c->nblk * sizeof(uint64_t));
+    c->copy = mw_own_alloc(total);
     if (!c->coff || !c->copy) {
-        mw_reach_free(c->coff, c->nblk * sizeof(uint64_t));
-        mw_reach_free(c->copy, total);
+        mw_own_free(c->coff, c->nblk * sizeof(uint64_t));
+        mw_own_free(c->copy, total);
         c->coff = NULL;
         c->copy = NULL;
         return;
@@ -588,18 +588,18 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
      * task, and the main thread's has none once it has called pthread_exit() */
     c.pid = mw_gettid();
     c.pvr = true;
-    c.buf = mw_reach_alloc(RD_BUF);
+    c.buf = mw_own_alloc(RD_BUF);
     if (!c.buf || !snapshot_blocks(&c)) goto out;
     if (c.nblk == 0) goto out;
     DBG_T("sorted");
     if (!mw_reach_load_maps(&c)) goto out;
     copy_blocks(&c);
-    if (!c.copy) c.win = mw_reach_alloc(WIN_BUF);
+    if (!c.copy) c.win = mw_own_alloc(WIN_BUF);
     c.win_size = WIN_MIN;
     mw_reach_index_build(&c);
     DBG_T("copied");
-    c.state = mw_reach_alloc(c.nblk);
-    c.stack = mw_reach_alloc((c.nblk + 1) * sizeof(uint32_t));
+    c.state = mw_own_alloc(c.nblk);
+    c.stack = mw_own_alloc((c.nblk + 1) * sizeof(uint32_t));
     if (!c.state || !c.stack) goto out;
     mw_reach_roots(&c, my_sp);
     DBG_T("roots");
@@ -631,18 +631,18 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     emit(&c, t);
     DBG_T("emitted");
 out:
-    mw_reach_free(c.roots, c.roots_cap * sizeof(range));
-    mw_reach_free(c.excl, c.excl_cap * sizeof(range));
-    mw_reach_free(c.vmas, c.vma_cap * sizeof(vma));
-    mw_reach_free(c.stack, (c.nblk + 1) * sizeof(uint32_t));
-    mw_reach_free(c.state, c.nblk);
-    mw_reach_free(c.blk, c.blk_cap * sizeof(block_ent));
-    mw_reach_free(c.buf, RD_BUF);
-    mw_reach_free(c.win, WIN_BUF);
+    mw_own_free(c.roots, c.roots_cap * sizeof(range));
+    mw_own_free(c.excl, c.excl_cap * sizeof(range));
+    mw_own_free(c.vmas, c.vma_cap * sizeof(vma));
+    mw_own_free(c.stack, (c.nblk + 1) * sizeof(uint32_t));
+    mw_own_free(c.state, c.nblk);
+    mw_own_free(c.blk, c.blk_cap * sizeof(block_ent));
+    mw_own_free(c.buf, RD_BUF);
+    mw_own_free(c.win, WIN_BUF);
     mw_reach_index_free(&c);
     if (c.copy) {
-        mw_reach_free(c.copy, c.copy_len);
-        mw_reach_free(c.coff, c.nblk * sizeof(uint64_t));
+        mw_own_free(c.copy, c.copy_len);
+        mw_own_free(c.coff, c.nblk * sizeof(uint64_t));
     }
 }
 
@@ -666,12 +666,12 @@ void mw_reach_run(mw_thread *t)
      * own frames, below this local (or on a stack of its own), are not. */
     volatile uintptr_t here = 0;
     reach_job job = { t, (uintptr_t)&here & ~(uintptr_t)7 };
-    uint8_t *stk = mw_reach_alloc(REACH_STACK);
+    uint8_t *stk = mw_own_alloc(REACH_STACK);
     if (stk) {
         unsigned vg = mw_stack_register(stk, REACH_STACK);
         mw_call_on_stack(reach_on_stack, &job, stk + REACH_STACK);
         mw_stack_deregister(vg);
-        mw_reach_free(stk, REACH_STACK);
+        mw_own_free(stk, REACH_STACK);
     } else {
         reach_work(t, job.my_sp);
     }

@@ -53,11 +53,11 @@ void mw_reach_index_build(reach_ctx *c)
     }
     size_t cap = 1024;
     while (cap < 2 * npages) cap *= 2;
-    c->pages = mw_reach_alloc(cap * sizeof(reach_page));
-    c->big = nbig ? mw_reach_alloc(nbig * sizeof(uint32_t)) : NULL;
+    c->pages = mw_own_alloc(cap * sizeof(reach_page));
+    c->big = nbig ? mw_own_alloc(nbig * sizeof(uint32_t)) : NULL;
     if (!c->pages || (nbig && !c->big)) {   /* no index: find_block searches blk */
-        mw_reach_free(c->pages, cap * sizeof(reach_page));
-        mw_reach_free(c->big, nbig * sizeof(uint32_t));
+        mw_own_free(c->pages, cap * sizeof(reach_page));
+        mw_own_free(c->big, nbig * sizeof(uint32_t));
         c->pages = NULL;
         c->big = NULL;
         return;
@@ -74,8 +74,8 @@ void mw_reach_index_build(reach_ctx *c)
 
 void mw_reach_index_free(reach_ctx *c)
 {
-    mw_reach_free(c->pages, c->pages_cap * sizeof(reach_page));
-    mw_reach_free(c->big, c->nbig * sizeof(uint32_t));
+    mw_own_free(c->pages, c->pages_cap * sizeof(reach_page));
+    mw_own_free(c->big, c->nbig * sizeof(uint32_t));
     c->pages = NULL;
     c->big = NULL;
     c->pages_cap = c->nbig = 0;

@@ -82,9 +82,6 @@ typedef struct reach_ctx {
 } reach_ctx;
 
 /* ---- reach_roots.c ----------------------------------------------------------------------- */
-/* Raw anonymous memory (never malloc), registered as the shim's own so it is never a root. */
-void *mw_reach_alloc(size_t n);
-void mw_reach_free(void *p, size_t n);
 /* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
  * first page is not readable). process_vm_readv on our own pid, or, where that system call
  * is not permitted, a direct copy inside the maps snapshot. */

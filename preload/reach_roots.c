@@ -91,7 +91,7 @@ void mw_own_range_del(const void *p, size_t len)
     }
 }
 
-void *mw_reach_alloc(size_t n)
+void *mw_own_alloc(size_t n)
 {
     n = page_up(n);
     long r = syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -101,7 +101,7 @@ void *mw_reach_alloc(size_t n)
     return (void *)r;
 }
 
-void mw_reach_free(void *p, size_t n)
+void mw_own_free(void *p, size_t n)
 {
     if (!p) return;
     n = page_up(n);
@@ -157,16 +157,16 @@ static char *slurp(const char *path, size_t *len, size_t *cap_out)
 {
     size_t cap = 64 * 1024;
     for (;;) {
-        char *b = mw_reach_alloc(cap);
+        char *b = mw_own_alloc(cap);
         if (!b) return NULL;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) { mw_reach_free(b, cap); return NULL; }
+        if (fd < 0) { mw_own_free(b, cap); return NULL; }
         size_t n = 0;
         ssize_t r;
         while (n < cap && (r = read(fd, b + n, cap - n)) > 0) n += (size_t)r;
         close(fd);
         if (n < cap) { *len = n; *cap_out = cap; return b; }
-        mw_reach_free(b, cap);
+        mw_own_free(b, cap);
         cap *= 4;
     }
 }
@@ -182,8 +182,8 @@ bool mw_reach_load_maps(reach_ctx *c)
     size_t lines = 0;
     for (size_t i = 0; i < len; i++) lines += txt[i] == '\n';
     c->vma_cap = lines + 1;
-    c->vmas = mw_reach_alloc(c->vma_cap * sizeof(vma));
-    if (!c->vmas) { mw_reach_free(txt, cap); return false; }
+    c->vmas = mw_own_alloc(c->vma_cap * sizeof(vma));
+    if (!c->vmas) { mw_own_free(txt, cap); return false; }
     const char *p = txt, *end = txt + len;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -217,7 +217,7 @@ bool mw_reach_load_maps(reach_ctx *c)
         if (v->hi > v->lo) c->nvma++;
         p = eol + 1;
     }
-    mw_reach_free(txt, cap);
+    mw_own_free(txt, cap);
     return true;
 }
 
@@ -251,11 +251,11 @@ static void add_root(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
     if (hi <= lo) return;
     if (c->nroots >= c->roots_cap) {
         size_t ncap = c->roots_cap ? c->roots_cap * 2 : 1024;
-        range *n = mw_reach_alloc(ncap * sizeof(range));
+        range *n = mw_own_alloc(ncap * sizeof(range));
         if (!n) return;
         if (c->roots) {
             memcpy(n, c->roots, c->nroots * sizeof(range));
-            mw_reach_free(c->roots, c->roots_cap * sizeof(range));
+            mw_own_free(c->roots, c->roots_cap * sizeof(range));
         }
         c->roots = n;
         c->roots_cap = ncap;
@@ -385,7 +385,7 @@ static uintptr_t stack_mapped_low(reach_ctx *c, uintptr_t lo, uintptr_t hi)
 static void thread_roots(reach_ctx *c, uintptr_t my_sp)
 {
     enum { MAXT = 4096 };
-    mw_thread_stack *ts = mw_reach_alloc(MAXT * sizeof *ts);
+    mw_thread_stack *ts = mw_own_alloc(MAXT * sizeof *ts);
     if (!ts) return;
     size_t n = 0;
     if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXT / 2);
@@ -439,7 +439,7 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
                 c->tls_below = ts[i].tls_hi - ts[i].tls_lo - MW_TCB_SIZE;
         }
     }
-    mw_reach_free(ts, MAXT * sizeof *ts);
+    mw_own_free(ts, MAXT * sizeof *ts);
 }
 
 /* A glibc thread stack (a guard mapping right below, a TCB that points to itself near the
@@ -488,7 +488,7 @@ static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, i
 void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
 {
     c->excl_cap = OWN_MAX + 8192;
-    c->excl = mw_reach_alloc(c->excl_cap * sizeof(range));
+    c->excl = mw_own_alloc(c->excl_cap * sizeof(range));
     if (!c->excl) return;
     for (size_t i = 0; i < OWN_MAX; i++) {
         uintptr_t lo = atomic_load(&own_tab[i].lo), hi = atomic_load(&own_tab[i].hi);

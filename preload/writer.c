@@ -18,7 +18,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -80,8 +79,8 @@ void mw_count_lost(uint64_t events, uint64_t bytes)
 static inline uint64_t clock_tick(void) { return mw_now_ns() & ~(MW_CLOCK_UNIT_NS - 1); }
 
 /* The compressor's memory. Its big workspaces (window, match tables: megabytes at the strong
- * settings, mostly untouched at the fast ones) come from mmap and are registered as the shim's
- * own ranges, so that RSS records count what of them is resident (mw_own_resident_bytes); the
+ * settings, mostly untouched at the fast ones) come from mw_own_alloc, so that RSS records
+ * count what of them is resident (mw_own_resident_bytes); the
  * small ones come from the real malloc and count whole (zsmall_bytes). A 16-byte header keeps
  * the size and where the memory came from (and malloc's 16-byte alignment). */
 #define ZBIG ((size_t)64 << 10)
@@ -94,12 +93,7 @@ static void *zalloc(void *op, size_t n)
     uint8_t *p;
     uint64_t hdr[2];
     if (total >= ZBIG) {
-        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-        total = (total + pg - 1) & ~(pg - 1);
-        void *m = mw_real.mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) return NULL;
-        mw_own_range_add(m, total);
-        p = m;
+        if (!(p = mw_own_alloc(total))) return NULL;
         hdr[1] = 1;
     } else {
         p = mw_real.malloc(total);
@@ -119,8 +113,7 @@ static void zfree(void *op, void *q)
     uint64_t hdr[2];
     memcpy(hdr, p, sizeof hdr);
     if (hdr[1]) {
-        mw_own_range_del(p, hdr[0]);
-        mw_real.munmap(p, hdr[0]);
+        mw_own_free(p, hdr[0]);
     } else {
         atomic_fetch_sub_explicit(&zsmall_bytes, hdr[0], memory_order_relaxed);
         mw_real.free(p);
