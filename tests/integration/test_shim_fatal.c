@@ -115,6 +115,34 @@ Test(shim_fatal, the_report_names_the_signal_and_where)
     cr_expect(strstr(a.out, "321000 bytes in 1000 blocks, unknown"), "%s", a.out);
     cr_expect(strstr(a.out, "Unfreed when it died"), "%s", a.out);
     mwt_run_free(&a);
+    /* JSON: process.fatal_signal */
+    n = mwt_find_traces(dir, &paths);
+    const char *jargv[] = { analyzer, paths[0], "--db", ":memory:", "--format", "json", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = jargv }, &a), 0);
+    mwt_free_list(paths, n);
+    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    const char *fs = strstr(a.out, "\"fatal_signal\": {");
+    cr_assert_not_null(fs, "%s", a.out);
+    const char *fe = strstr(fs, "\"forks\"");
+    cr_assert_not_null(fe, "%s", fs);
+    char obj[8192];
+    snprintf(obj, sizeof obj, "%.*s", (int)(fe - fs), fs);
+    cr_expect(strstr(obj, "\"signal\": 11,") && strstr(obj, "\"name\": \"SIGSEGV\""), "%s", obj);
+    cr_expect(strstr(obj, "\"function\": \"crash_here\""), "%s", obj);
+    mwt_run_free(&a);
+    /* with a second process (SIGTERM) the run's summary names each one's signal */
+    const char *argv2[] = { mwt_victim("shim_fatal"), "term", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2, .preload = true, .trace_dir = dir }, &r), 0);
+    mwt_run_free(&r);
+    n = mwt_find_traces(dir, &paths);
+    cr_assert_eq(n, 2);
+    const char *margv[] = { analyzer, paths[0], paths[1], "--db", ":memory:", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = margv }, &a), 0);
+    mwt_free_list(paths, n);
+    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    cr_expect(strstr(a.out, " not scanned (died of SIGSEGV)\n") && strstr(a.out, " not scanned (died of SIGTERM)\n"),
+              "%s", a.out);
+    mwt_run_free(&a);
 }
 
 /* Under the watch core's mprotect fallback (as nobody: no userfaultfd) its SIGSEGV handler
