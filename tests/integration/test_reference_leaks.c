@@ -38,6 +38,7 @@
 
 #include "leaksum.h"
 #include "mw_format.h"
+#include "mwtest.h"
 
 #define MAXENV 256
 #define MAXPROC 16
@@ -504,12 +505,9 @@ Test(reference, sqlite3_cli, .timeout = 120)
  * it (a difference we would otherwise have to name). */
 Test(reference, python3, .timeout = 120)
 {
-    char exe[PATH_MAX] = "";
-    FILE *f = popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null", "r");
-    cr_assert(f && fgets(exe, sizeof exe, f), "python3 not found");
-    pclose(f);
-    exe[strcspn(exe, "\n")] = 0;
-    char *argv[] = {exe, "-S", "-c",
+    const char *exe = mwt_python();
+    cr_assert(exe, "python3 not found");
+    char *argv[] = {(char *)exe, "-S", "-c",
                     "import json, collections, re\n"
                     "class Node:\n"
                     "    def __init__(self, v): self.v = v; self.kids = []\n"

@@ -64,6 +64,22 @@ const char *mwt_victim(const char *name)
     return b;
 }
 
+const char *mwt_python(void)
+{
+    static char exe[PATH_MAX];
+    static bool looked;
+    if (!looked) {
+        looked = true;
+        FILE *f = popen("python3 -c 'import sys; print(sys.executable)' 2>/dev/null", "r");
+        if (f) {
+            if (!fgets(exe, sizeof exe, f)) exe[0] = 0;
+            pclose(f);
+        }
+        exe[strcspn(exe, "\n")] = 0;
+    }
+    return exe[0] == '/' ? exe : NULL;
+}
+
 char *mwt_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");

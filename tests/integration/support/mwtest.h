@@ -34,6 +34,9 @@ const char *mwt_build_dir(void);            /* absolute */
 const char *mwt_src_dir(void);              /* absolute */
 const char *mwt_shim(void);                 /* <build>/libmemwatch_preload.so */
 const char *mwt_victim(const char *name);   /* <build>/tests/victims/<name> (static ring of 16) */
+/* The real Python interpreter (sys.executable of python3 on the PATH, which may be a pyenv
+ * shell shim around it), or NULL when there is none. Looked up once. */
+const char *mwt_python(void);
 char *mwt_tmpdir(void);                     /* new mkdtemp dir under $TMPDIR or /tmp; free() it */
 void mwt_rmtree(const char *dir);           /* rm -r (no symlink following) */
 
