@@ -20,11 +20,12 @@
  * (its thread is about to wait for room), or, in writer.c, a piece of input compressed slower
  * than a few MB/s, or a megabyte of input compressed less than 2:1. The strong setting
  * uses about 16 MB of compressor memory, only in processes that write enough records to reach
- * it. Between the two, a frame after one that compressed LDM_RATIO to 1 (but not strong's
+ * it. Between the two, a frame after one that compressed MEDIUM_RATIO to 1 (but not strong's
  * PROMOTE_RATIO) with the writer busy under half of the time is compressed with the middle
  * setting, level 6 with small tables: Python's start-up and object building are like that
  * (they compress 4:1 to 14:1 at level 1, and level 6 writes a fifth less for three times
- * level 1's time, which an idle writer has; churn compresses 2:1 and never gets it). An
+ * level 1's time, which an idle writer has; churn compresses 2:1 and never gets it). A middle
+ * frame that falls behind (a ring BEHIND_FILL_PCT full) ends and backs off as a strong one. An
  * explicit MEMWATCH_ZSTD_LEVEL is used for every frame, with long-distance matching, in frames
  * of FAST_FRAME after the first.
  */
@@ -39,6 +40,7 @@
 #define STRONG_FRAME (16u << 20)
 #define PROMOTE_RATIO 8u
 #define LDM_RATIO 4u
+#define MEDIUM_RATIO 3u
 #define BEHIND_FILL_PCT 75u
 #define BACKOFF_MAX 64u
 
@@ -131,7 +133,7 @@ uint64_t mw_zlevel_frame_bytes(void)
 
 bool mw_zlevel_behind(unsigned ring_fill_pct)
 {
-    return strong && mw_cfg.zstd_level == 0 && ring_fill_pct >= BEHIND_FILL_PCT;
+    return (strong || medium) && mw_cfg.zstd_level == 0 && ring_fill_pct >= BEHIND_FILL_PCT;
 }
 
 void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
@@ -141,8 +143,8 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
     bool was = strong, was_first = first, was_ldm = ldm, was_medium = medium;
     /* the writer spent less than half of the frame's time compressing */
     bool idle = wall && f_busy_ns * 2 < wall;
-    if (mw_cfg.zstd_level == 0 && was && behind) { /* even if the frame was empty */
-        strong = false;
+    if (mw_cfg.zstd_level == 0 && (was || was_medium) && behind) { /* even if the frame was empty */
+        strong = medium = false;
         backoff = backoff_next;
         if (backoff_next < BACKOFF_MAX) backoff_next *= 2;
     } else if (mw_cfg.zstd_level == 0 && f_in > 0) {
@@ -161,10 +163,11 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
     if (f_in > 0) repetitive = f_in >= (uint64_t)LDM_RATIO * (f_out ? f_out : 1);
     if (mw_cfg.zstd_level == 0 && f_in > 0) {
         ldm = repetitive;
-        /* the middle setting needs both: never on churn (it compresses 2:1 and level 6 would
-         * take three times level 1's time for nothing) nor when the writer is busy (after a
-         * strong frame that fell behind, backoff keeps it at level 1) */
-        medium = repetitive && idle && !(was && behind) && !backoff;
+        /* the middle setting needs both records that repeat (3:1: Python's first frame
+         * compresses 3.6-4.2:1 at level 9) and time: never on churn (it compresses 2:1 and
+         * level 6 would take three times level 1's time for nothing) nor when the writer is
+         * busy (after a strong or middle frame that fell behind, backoff keeps it at level 1) */
+        medium = f_in >= (uint64_t)MEDIUM_RATIO * (f_out ? f_out : 1) && idle && !behind && !backoff;
     }
     f_in = f_out = f_busy_ns = 0;
     f_start_ns = now;

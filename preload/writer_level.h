@@ -14,8 +14,8 @@ void mw_zlevel_init(ZSTD_CCtx *c);
 void mw_zlevel_account(uint64_t in, uint64_t out, uint64_t busy_ns);
 /* Input after which the writer ends the current frame. */
 uint64_t mw_zlevel_frame_bytes(void);
-/* True when the writer, compressing strong, is falling behind the program (the fullest ring
- * it just drained, in percent): the caller ends the frame (frame_end with behind). */
+/* True when the writer, compressing strong or middle, is falling behind the program (the
+ * fullest ring it just drained, in percent): the caller ends the frame (frame_end with behind). */
 bool mw_zlevel_behind(unsigned ring_fill_pct);
 /* A frame just ended (ZSTD_e_end done): picks and applies the next frame's settings. */
 void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind);
