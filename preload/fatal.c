@@ -16,8 +16,9 @@
  * The program does not see the handler: sigaction() and signal() report the default action
  * where the shim's handler is installed, and a program that installs its own action (or
  * ignores the signal) replaces it, as it would have replaced the default. A signal that
- * arrives while its thread is inside the shim is not recorded (the thread's ring may hold
- * half a record), but the flush still happens. Not covered: SIGKILL (cannot be caught), a
+ * arrives while its thread is in an allocation hook is recorded too (a double free makes
+ * glibc's free() abort there), unless the thread was writing a record or its stack at that
+ * moment: then it is not recorded, but the flush still happens. Not covered: SIGKILL (cannot be caught), a
  * crash in the shim's writer thread, and a stack overflow on a thread without an alternate
  * signal stack (the handler cannot run; the kernel kills the process as before).
  */
@@ -67,7 +68,13 @@ void mw_fatal_default(int sig, void *siginfo, void *uc)
         real_sigaction(sig, &dfl, NULL);
     }
     mw_thread *t = mw_tls_self;
-    if (t && !mw_tls_guard && !mw_tls_internal && atomic_load(&mw_state) == MW_ST_ON) {
+    /* Also from inside a hook (mw_tls_guard set, not the shim's internal code), where the
+     * heap's own crashes happen: glibc's free() aborting on a double free, malloc() faulting
+     * on a corrupted chunk. Safe there unless a record is half written (t->nest: the hooks
+     * hold no reservation while they call the real allocator); the stack is 0 when the
+     * interrupted code was unwinding or interning (mw_stack_from_ucontext). */
+    if (t && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal && !t->nest &&
+        atomic_load(&mw_state) == MW_ST_ON) {
         uint64_t stack = mw_stack_from_ucontext(t, uc);
         int g = mw_guard_enter();
         uint64_t addr = si && (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL)

@@ -2,10 +2,11 @@
  * shim_fatal.c — victim: a process that dies of a signal, right after allocating (so its
  * records are still in the shim's rings), for the fatal-signal handlers (preload/fatal.c).
  *
- *   shim_fatal segv | abort | term | pipe | fpe | alarm | usr1    allocates 1000 blocks of 321
- *       bytes, prints "crash_here 0xADDR", then dies: a NULL write, abort(), raise(SIGTERM), a
- *       write to a pipe with no reader, an integer division by zero, raise(SIGALRM),
- *       raise(SIGUSR1), each inside crash_here();
+ *   shim_fatal segv | abort | term | pipe | fpe | alarm | usr1 | doublefree    allocates 1000
+ *       blocks of 321 bytes, prints "crash_here 0xADDR", then dies: a NULL write, abort(),
+ *       raise(SIGTERM), a write to a pipe with no reader, an integer division by zero,
+ *       raise(SIGALRM), raise(SIGUSR1), freeing a block twice (glibc's free() aborts), each
+ *       inside crash_here();
  *   shim_fatal own      what the program sees: sigaction() and signal() report the default
  *       action for SIGSEGV and SIGINT; then its own SIGTERM handler replaces the shim's and
  *       runs (prints "handled", exits 3).
@@ -27,6 +28,10 @@ __attribute__((noinline)) static void crash_here(const char *how)
     else if (!strcmp(how, "term")) raise(SIGTERM);
     else if (!strcmp(how, "alarm")) raise(SIGALRM);
     else if (!strcmp(how, "usr1")) raise(SIGUSR1);
+    else if (!strcmp(how, "doublefree")) {
+        free(keep[0]);
+        free(keep[0]);
+    }
     else if (!strcmp(how, "fpe")) printf("%d\n", 1000 / zero); /* not 1 / x: gcc turns that into compares */
     else if (!strcmp(how, "pipe")) {
         int p[2];
