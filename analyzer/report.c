@@ -172,6 +172,19 @@ size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t
     return mw_sym_stack(rp->sym, stack, out, max);
 }
 
+bool mw_fatal_heap_error(mw_report_proc *rp, char *buf, size_t len)
+{
+    const mw_proc *p = rp->p;
+    if (!p->fatal_signo || !p->fatal_stack || !len) return false;
+    mw_frame fr[32]; /* malloc_printerr is a few frames below the signal */
+    size_t n = mw_stack_frames(rp, p->fatal_stack, fr, sizeof fr / sizeof fr[0]);
+    bool heap = false;
+    for (size_t i = 0; i < n && !heap; i++) heap = fr[i].function && !strcmp(fr[i].function, "malloc_printerr");
+    if (!heap) return false;
+    mw_site_label(rp, p->fatal_stack, buf, len);
+    return true;
+}
+
 /* Whether an object is part of the system's runtime rather than the program: a library in
  * the distribution's directories, the dynamic linker's vdso, or memwatch itself. The traced
  * executable never is, wherever it lives (gcc's cc1 sits under /usr/lib). */

@@ -85,6 +85,12 @@ const char *mw_thread_name_of(const mw_proc *p, uint64_t tidx);
 /* One line on the fatal signal p died of (FATAL_SIGNAL): "SIGSEGV (address 0x0) at +0.01 s
  * in thread main", into buf; false when it recorded none. */
 bool mw_fatal_line(const mw_proc *p, char *buf, size_t len);
+/* When the fatal stack shows glibc's allocator stopping the process because it found its heap
+ * corrupt (malloc_printerr: a double free, a free of a pointer it did not allocate, a write
+ * past a block into the allocator's own data), the site of the allocator call it was in
+ * ("crash_here file.c:33 via free", as mw_site_label), into buf; false otherwise (and when
+ * libc's internal symbols are unknown). */
+bool mw_fatal_heap_error(mw_report_proc *rp, char *buf, size_t len);
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);

@@ -120,6 +120,12 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     if (died) {
         fputs("<tr><th>died of</th><td class=\"bad\"><details><summary>", r->out);
         ESC(r, fatal);
+        char site[400];
+        if (mw_fatal_heap_error(rp, site, sizeof site)) {
+            fputs(": glibc's allocator found its heap corrupt and stopped the process (a double free, a "
+                  "free of a pointer it did not allocate, or a write past the end of a block), in ", r->out);
+            ESC(r, site);
+        }
         fputs(" (the trace holds all it did before)</summary>", r->out);
         frames_list(r, rp, p->fatal_stack);
         fputs("</details></td></tr>\n", r->out);

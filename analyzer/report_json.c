@@ -110,6 +110,11 @@ static void sec_process(mw_report *r, mw_report_proc *rp, mw_json *j)
         mw_json_str(j, mw_thread_name_of(p, p->fatal_tidx));
         mw_json_key(j, "stack");
         json_stack(rp, j, p->fatal_stack);
+        /* glibc's allocator stopped the process on a corrupt heap: where it was called */
+        mw_json_key(j, "heap_error_site");
+        char site[400];
+        if (mw_fatal_heap_error(rp, site, sizeof site)) mw_json_str(j, site);
+        else mw_json_null(j);
         mw_json_obj_end(j);
     } else {
         mw_json_null(j);

@@ -92,7 +92,14 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     if (mw_fatal_line(p, fatal, sizeof fatal)) {
         fputs("**It died of ", r->out);
         ESC(r, fatal);
-        fputs("** (the trace holds all it did before); the signal arrived here:\n\n", r->out);
+        fputs("**", r->out);
+        char site[400];
+        if (mw_fatal_heap_error(rp, site, sizeof site)) {
+            fputs(": glibc's allocator found its heap corrupt and stopped the process (a double free, a "
+                  "free of a pointer it did not allocate, or a write past the end of a block), in ", r->out);
+            ESC(r, site);
+        }
+        fputs(" (the trace holds all it did before); the signal arrived here:\n\n", r->out);
         stack_block(r, rp, p->fatal_stack);
         fputs("\n", r->out);
     } else if (p->truncated) {

@@ -231,8 +231,15 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
     fputc('\n', o);
     char fatal[200];
     if (mw_fatal_line(p, fatal, sizeof fatal)) {
-        fprintf(o, "  %sit died of %s%s\n"
-                   "  (the trace holds all it did before); the signal arrived here:\n", RED(r), fatal, OFF(r));
+        fprintf(o, "  %sit died of %s%s\n", RED(r), fatal, OFF(r));
+        char site[400];
+        if (mw_fatal_heap_error(rp, site, sizeof site)) {
+            fputs("  glibc's allocator found its heap corrupt in ", o);
+            put_clean(o, site, WIDTH - 45);
+            fputs("\n  and stopped the process: a double free, a free of a pointer it did not\n"
+                  "  allocate, or a write past the end of a block\n", o);
+        }
+        fputs("  (the trace holds all it did before); the signal arrived here:\n", o);
         stack_lines(r, rp, p->fatal_stack, TEXT_FRAMES, "      ");
     } else if (p->truncated) {
         fprintf(o, "  %sthe trace is truncated%s: it has no end record (killed, or still being\n"

@@ -130,6 +130,7 @@ Test(shim_fatal, the_report_names_the_signal_and_where)
     snprintf(obj, sizeof obj, "%.*s", (int)(fe - fs), fs);
     cr_expect(strstr(obj, "\"signal\": 11,") && strstr(obj, "\"name\": \"SIGSEGV\""), "%s", obj);
     cr_expect(strstr(obj, "\"function\": \"crash_here\""), "%s", obj);
+    cr_expect(strstr(obj, "\"heap_error_site\": null"), "a NULL write is not the allocator's: %s", obj);
     mwt_run_free(&a);
     /* with a second process (SIGTERM) the run's summary names each one's signal */
     const char *argv2[] = { mwt_victim("shim_fatal"), "term", NULL };
@@ -144,6 +145,37 @@ Test(shim_fatal, the_report_names_the_signal_and_where)
     cr_expect(strstr(a.out, " not scanned (died of SIGSEGV)\n") && strstr(a.out, " not scanned (died of SIGTERM)\n"),
               "%s", a.out);
     mwt_run_free(&a);
+}
+
+/* A double free: glibc's free() aborts inside the shim's, and the report says the allocator
+ * found its heap corrupt, and where the program called it (text and JSON). */
+Test(shim_fatal, a_double_free_is_named_in_the_report)
+{
+    const char *argv[] = { mwt_victim("shim_fatal"), "doublefree", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect(WIFSIGNALED(r.raw_status) && WTERMSIG(r.raw_status) == SIGABRT, "status 0x%x", r.raw_status);
+    mwt_run_free(&r);
+    char **paths;
+    size_t n = mwt_find_traces(dir, &paths);
+    cr_assert_eq(n, 1);
+    char analyzer[4200];
+    snprintf(analyzer, sizeof analyzer, "%s/asan/memwatch-analyze", mwt_build_dir());
+    const char *aargv[] = { analyzer, paths[0], "--db", ":memory:", NULL };
+    const char *jargv[] = { analyzer, paths[0], "--db", ":memory:", "--format", "json", NULL };
+    mwt_run a, j;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = aargv }, &a), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = jargv }, &j), 0);
+    mwt_free_list(paths, n);
+    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    cr_assert_eq(j.exit_code, 0, "%s", j.err);
+    cr_expect(strstr(a.out, "it died of SIGABRT at +"), "%s", a.out);
+    cr_expect(strstr(a.out, "glibc's allocator found its heap corrupt in crash_here shim_fatal.c:"), "%s", a.out);
+    cr_expect(strstr(a.out, " via free\n  and stopped the process: a double free"), "%s", a.out);
+    const char *site = strstr(j.out, "\"heap_error_site\": \"crash_here shim_fatal.c:");
+    cr_expect(site && !strncmp(strchr(site + 40, ' '), " via free\"", 10), "%s", j.out);
+    mwt_run_free(&a);
+    mwt_run_free(&j);
 }
 
 /* Under the watch core's mprotect fallback (as nobody: no userfaultfd) its SIGSEGV handler
