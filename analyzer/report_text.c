@@ -276,9 +276,11 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
         }
     /* blocks no scan judged: live at an exec (in a report of several processes, where every
      * shell that runs a command is one, the verdict line says enough), or at an exit without
-     * a scan (killed, MEMWATCH_REACH=0) */
+     * a scan (killed, MEMWATCH_REACH=0). In a report of several processes the stacks of one
+     * that died of a signal are left out too: a pipeline's writer dies of SIGPIPE as a matter
+     * of course, and a crash is told by its own stack above, not by what it held then. */
     bool exec = !scanned && mw_proc_exec_target(p);
-    if (exec && r->compact) any = false;
+    if ((exec || (!scanned && p->fatal_signo)) && r->compact) any = false;
     if (any) {
         heading(r, scanned          ? "Leaks at exit (unfreed and not reachable, by allocation stack)"
                    : exec           ? "Live when it exec'd (replaced by the new program, by allocation stack)"

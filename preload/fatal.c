@@ -15,7 +15,9 @@
  *
  * The program does not see the handler: sigaction() and signal() report the default action
  * where the shim's handler is installed, and a program that installs its own action (or
- * ignores the signal) replaces it, as it would have replaced the default. A signal that
+ * ignores the signal) replaces it, as it would have replaced the default. A program that asks
+ * for the default action again (a clean-up handler restoring it to die of the signal it
+ * caught, as git's does on SIGPIPE) gets the shim's handler back. A signal that
  * arrives while its thread is in an allocation hook is recorded too (a double free makes
  * glibc's free() abort there), unless the thread was writing a record or its stack at that
  * moment: then it is not recorded, but the flush still happens. Not covered: SIGKILL (cannot be caught), a
@@ -93,6 +95,31 @@ void mw_fatal_default(int sig, void *siginfo, void *uc)
     errno = saved;
 }
 
+static bool is_fatal_sig(int sig)
+{
+    for (size_t i = 0; i < NFATAL; i++)
+        if (fatal_sigs[i] == sig) return true;
+    return false;
+}
+
+static bool is_default(const struct sigaction *a)
+{
+    return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
+}
+
+/* Makes the shim's handler signal s's action; the action it replaced in *prev (may be NULL). */
+static int install_ours(int s, struct sigaction *prev)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK | SA_RESTART;
+    int r = real_sigaction(s, &sa, prev);
+    if (r == 0) atomic_store(&ours[s], 1);
+    return r;
+}
+
 void mw_fatal_install(void)
 {
     resolve();
@@ -101,14 +128,17 @@ void mw_fatal_install(void)
         int s = fatal_sigs[i];
         struct sigaction cur;
         if (real_sigaction(s, NULL, &cur) != 0) continue;
-        if ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL) continue; /* the program's */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_fatal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK | SA_RESTART;
-        if (real_sigaction(s, &sa, NULL) == 0) atomic_store(&ours[s], 1);
+        if (!is_default(&cur)) continue; /* the program's */
+        install_ours(s, NULL);
     }
+}
+
+/* The action the program would have found where the shim's handler is: the default. */
+static void as_default(struct sigaction *a)
+{
+    memset(a, 0, sizeof *a);
+    a->sa_handler = SIG_DFL;
+    sigemptyset(&a->sa_mask);
 }
 
 /* ---- what the program sees --------------------------------------------------------------- */
@@ -120,13 +150,21 @@ MW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         return -1;
     }
     bool hide = sig > 0 && sig < NSIG && atomic_load(&ours[sig]);
+    if (act && is_default(act) && is_fatal_sig(sig)) {
+        /* the program asks for the default action (often to die of the signal it just
+         * handled, as git's and many clean-up handlers do: restore, then raise): the shim's
+         * handler, which records the signal and then does exactly that */
+        struct sigaction prev;
+        int r = install_ours(sig, &prev);
+        if (r == 0 && old) {
+            if (hide) as_default(old);
+            else *old = prev;
+        }
+        return r;
+    }
     int r = real_sigaction(sig, act, old);
     if (r == 0 && hide) {
-        if (old) { /* the action the program would have found: the default */
-            memset(old, 0, sizeof *old);
-            old->sa_handler = SIG_DFL;
-            sigemptyset(&old->sa_mask);
-        }
+        if (old) as_default(old);
         if (act) atomic_store(&ours[sig], 0); /* the program's own action from now on */
     }
     return r;
@@ -140,6 +178,12 @@ MW_EXPORT sighandler_fn signal(int sig, sighandler_fn handler)
         return SIG_ERR;
     }
     bool hide = sig > 0 && sig < NSIG && atomic_load(&ours[sig]);
+    if (handler == SIG_DFL && is_fatal_sig(sig)) { /* as in sigaction() above */
+        struct sigaction prev;
+        if (install_ours(sig, &prev) != 0) return SIG_ERR;
+        if (hide || !(prev.sa_flags & SA_SIGINFO)) return hide ? SIG_DFL : prev.sa_handler;
+        return (sighandler_fn)(void *)prev.sa_sigaction;
+    }
     sighandler_fn old = real_signal(sig, handler);
     if (old != SIG_ERR && hide) {
         atomic_store(&ours[sig], 0);

@@ -641,6 +641,13 @@ static void *writer_main(void *arg)
             if (first_rss) sample_rss(); /* a process that ended within the first period */
             break;
         }
+        if (first_rss && sreq != atomic_load(&sync_done)) {
+            /* a sync within the first period: the process is dying of a signal, about to exec,
+             * or ending (the exit scan): its only chance of a sample */
+            sample_rss();
+            last_rss = now;
+            first_rss = false;
+        }
         if (sreq != atomic_load(&sync_done) && atomic_exchange(&sync_exec, 0)) {
             /* the process is about to exec: a complete, properly ended trace (if the exec
              * fails, records simply continue after this END, and a final END follows) */

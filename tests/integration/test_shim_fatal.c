@@ -39,6 +39,8 @@ static void check_trace(const char *how, int sig, const mwt_run *r)
     cr_expect_eq(t.nrec[MW_REC_FATAL_SIGNAL], 1, "%s", how);
     cr_expect_eq(t.fatal_signo, (uint64_t)sig, "%s: %llu", how, (unsigned long long)t.fatal_signo);
     cr_expect_not(t.has_end, "%s: no END after a fatal signal", how);
+    /* dead within the first RSS period (100 ms): the sample taken as it died */
+    cr_expect_geq(t.nrec[MW_REC_RSS], 1, "%s: no RSS sample", how);
     /* the signal arrived in crash_here (its frame among the stack's innermost) */
     uint64_t ips[64];
     size_t n = mwt_stack_ips(&t, t.fatal_stack, ips, 64), in_fn = 0;
@@ -54,6 +56,7 @@ Test(shim_fatal, crashes_keep_the_trace)
         { "segv", SIGSEGV }, { "abort", SIGABRT }, { "fpe", SIGFPE }, { "term", SIGTERM }, { "pipe", SIGPIPE },
         { "alarm", SIGALRM }, { "usr1", SIGUSR1 },
         { "doublefree", SIGABRT }, /* glibc's free() aborts inside the shim's free() */
+        { "reraise", SIGTERM },    /* the program's handler restores SIG_DFL and raises again */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mwt_run r;
@@ -67,6 +70,8 @@ Test(shim_fatal, crashes_keep_the_trace)
                      native.raw_status, r.raw_status);
         /* the same output but for the function's address (ASLR) */
         cr_expect_eq(strncmp(r.out, "crash_here 0x", 13), 0, "%s", r.out);
+        const char *rn = strchr(native.out, '\n'), *rt = strchr(r.out, '\n');
+        cr_expect(rn && rt && !strcmp(rn, rt), "%s: native %s, traced %s", cases[i].how, native.out, r.out);
         cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "%s", r.err);
         check_trace(cases[i].how, cases[i].sig, &r);
         mwt_run_free(&native);

@@ -2,16 +2,19 @@
  * shim_fatal.c — victim: a process that dies of a signal, right after allocating (so its
  * records are still in the shim's rings), for the fatal-signal handlers (preload/fatal.c).
  *
- *   shim_fatal segv | abort | term | pipe | fpe | alarm | usr1 | doublefree    allocates 1000
- *       blocks of 321 bytes, prints "crash_here 0xADDR", then dies: a NULL write, abort(),
- *       raise(SIGTERM), a write to a pipe with no reader, an integer division by zero,
- *       raise(SIGALRM), raise(SIGUSR1), freeing a block twice (glibc's free() aborts), each
- *       inside crash_here();
+ *   shim_fatal segv | abort | term | pipe | fpe | alarm | usr1 | doublefree | reraise
+ *       allocates 1000 blocks of 321 bytes, prints "crash_here 0xADDR", then dies: a NULL
+ *       write, abort(), raise(SIGTERM), a write to a pipe with no reader, an integer division
+ *       by zero, raise(SIGALRM), raise(SIGUSR1), freeing a block twice (glibc's free()
+ *       aborts), or SIGTERM caught by a clean-up handler that restores the default action,
+ *       says what sigaction() reports then, and raises it again (as git does); each inside
+ *       crash_here();
  *   shim_fatal own      what the program sees: sigaction() and signal() report the default
  *       action for SIGSEGV and SIGINT; then its own SIGTERM handler replaces the shim's and
  *       runs (prints "handled", exits 3).
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,17 @@
 static void *volatile keep[1000];
 static volatile int zero;
 
+static void cleanup_then_die(int sig)
+{
+    signal(sig, SIG_DFL);
+    struct sigaction cur;
+    sigaction(sig, NULL, &cur);
+    static const char d[] = "restored: default\n", o[] = "restored: other\n";
+    bool dfl = !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL;
+    (void)!write(1, dfl ? d : o, dfl ? sizeof d - 1 : sizeof o - 1);
+    raise(sig);
+}
+
 __attribute__((noinline)) static void crash_here(const char *how)
 {
     if (!strcmp(how, "segv")) *(volatile int *)(uintptr_t)zero = 1;
@@ -28,7 +42,10 @@ __attribute__((noinline)) static void crash_here(const char *how)
     else if (!strcmp(how, "term")) raise(SIGTERM);
     else if (!strcmp(how, "alarm")) raise(SIGALRM);
     else if (!strcmp(how, "usr1")) raise(SIGUSR1);
-    else if (!strcmp(how, "doublefree")) {
+    else if (!strcmp(how, "reraise")) {
+        signal(SIGTERM, cleanup_then_die);
+        raise(SIGTERM);
+    } else if (!strcmp(how, "doublefree")) {
         free(keep[0]);
         free(keep[0]);
     }
