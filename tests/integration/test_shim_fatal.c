@@ -149,6 +149,9 @@ Test(shim_fatal, the_report_names_the_signal_and_where)
     cr_assert_eq(a.exit_code, 0, "%s", a.err);
     cr_expect(strstr(a.out, " not scanned (died of SIGSEGV)\n") && strstr(a.out, " not scanned (died of SIGTERM)\n"),
               "%s", a.out);
+    /* the report of several processes: where each died, not the stacks of what it held */
+    cr_expect(strstr(a.out, "it died of SIGSEGV") && strstr(a.out, "it died of SIGTERM"), "%s", a.out);
+    cr_expect_null(strstr(a.out, "Unfreed when it died"), "%s", a.out);
     mwt_run_free(&a);
 }
 
