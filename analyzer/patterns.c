@@ -466,9 +466,23 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
     out->confidence = evid * (1 - 0.5 * clamp01(fabs(trend_rise) / rise_thr));
     mw_fmt_bytes_h(b3, sizeof b3, out->level);
     mw_fmt_bytes_h(b4, sizeof b4, out->v_max - out->v_min);
-    snprintf(out->sentence, sizeof out->sentence,
-             "%s stayed around %s over %s (range %s, net change %s, %.1f%% of the level).",
-             name, b3, b2, b4, b1, 100 * out->rise / ref);
+    double q10 = mw_quantile(w.v, n, 0.1), q90 = mw_quantile(w.v, n, 0.9);
+    if (q90 - q10 > fmax(ref, rise_thr)) {
+        /* no trend, but no level either: most of it (10th to 90th percentile) spread wider
+         * than its median (a few samples of a short run around one big allocation): say that,
+         * and trust it half as much. A start-up ramp or a short excursion does not count. */
+        char lo[32], hi[32];
+        mw_fmt_bytes_h(lo, sizeof lo, out->v_min);
+        mw_fmt_bytes_h(hi, sizeof hi, out->v_max);
+        out->confidence *= 0.5;
+        snprintf(out->sentence, sizeof out->sentence,
+                 "%s moved between %s and %s over %s (median %s) with no trend, spike or cycle "
+                 "that %zu samples show.", name, lo, hi, b2, b3, n);
+    } else {
+        snprintf(out->sentence, sizeof out->sentence,
+                 "%s stayed around %s over %s (range %s, net change %s, %.1f%% of the level).",
+                 name, b3, b2, b4, b1, 100 * out->rise / ref);
+    }
 
 limit:
     out->confidence = clamp01(out->confidence);

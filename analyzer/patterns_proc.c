@@ -5,7 +5,8 @@
  *   heap      tracked live heap bytes (malloc family)
  *   mapped    tracked live mmap bytes (every mapping the program made through mmap/mremap)
  *   rss       resident set size (from the first RSS record on)
- *   external  rss - heap - tracked anonymous mappings: what no traced call explains
+ *   external  rss - heap - tracked anonymous mappings (as far as resident anonymous memory
+ *             can hold them): what no traced call explains
  *             (fragmentation, allocator caches, thread stacks, untraced allocators)
  * Each is classified by mw_pattern_classify against the limit in force. growth_sites are the
  * sites whose own live-bytes series classifies as leak, linear or exponential with a positive
@@ -126,7 +127,19 @@ mw_patterns *mw_patterns_analyze(const mw_proc *p, const mw_alert_config *cfg)
          * process that only waits would seem to grow while the shim's buffers fill */
         double rss = (double)s->rss - (double)s->own;
         pt->v[MW_SER_RSS][i] = rss;
-        pt->v[MW_SER_EXTERNAL][i] = rss - (double)s->heap - (double)s->mmap_anon;
+        /* the heap and the tracked anonymous mappings count only as far as they can be
+         * resident: a reservation (node's V8 maps 512 MiB it may never touch) or a big calloc
+         * never written made external negative. Resident anonymous memory (RssAnon, less
+         * memwatch's own) bounds the heap, and what is left of it the mappings, so external is
+         * at least the file-backed and shared RSS; a trace without RssAnon (0) subtracts both
+         * whole. */
+        double heap_res = (double)s->heap, anon_maps = (double)s->mmap_anon;
+        if (s->anon > 0) {
+            double prog_anon = s->anon > s->own ? (double)(s->anon - s->own) : 0;
+            if (heap_res > prog_anon) heap_res = prog_anon;
+            if (anon_maps > prog_anon - heap_res) anon_maps = prog_anon - heap_res;
+        }
+        pt->v[MW_SER_EXTERNAL][i] = rss - heap_res - anon_maps;
         if (s->rss > 0 && first_rss == n) first_rss = i;
     }
     pt->first[MW_SER_HEAP] = pt->first[MW_SER_MAPPED] = 0;

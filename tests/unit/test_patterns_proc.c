@@ -119,6 +119,40 @@ Test(patterns_proc, memwatchs_own_memory_is_not_the_programs)
     mw_proc_free(p);
 }
 
+/* External memory counts the heap and the tracked anonymous mappings only as far as resident
+ * anonymous memory can hold them: a 512 MiB reservation never touched (node's V8) and a 1 GiB
+ * calloc never written made it hundreds of MiB below zero. */
+Test(patterns_proc, external_memory_is_never_below_the_file_backed_rss)
+{
+    for (int big_heap = 0; big_heap < 2; big_heap++) {
+        mw_tracebuf b;
+        mw_tb_init(&b);
+        MW_TB_ADD(&b, mw_enc_header, 44, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_STACKS,
+                  "/bin/resv", 9, "resv\0", 5);
+        MW_TB_ADD(&b, mw_enc_stack_node, 1, 0, 0x401000);
+        mw_tb_switch(&b, 0);
+        mw_tb_alloc(&b, MW_AK_MALLOC, big_heap ? 1024 * MiB : MiB, 1, 0x10000000);
+        MW_TB_ADD(&b, mw_enc_mmap, 0x7f0000000000ull, 512 * MiB, 0 /* PROT_NONE */, 0x22, -1, 0, 1, "", 0);
+        for (uint64_t i = 0; i < 20; i++) {
+            uint64_t t = (i + 1) * DT_NS;
+            MW_TB_ADD(&b, mw_enc_time, t);
+            /* RSS 10 MiB: 6 MiB anonymous (1 MiB of heap written, the rest untraced), 4 MiB of files */
+            MW_TB_ADD(&b, mw_enc_rss, t, 10 * MiB, 6 * MiB, 4 * MiB, 0, 600 * MiB, 0);
+        }
+        mw_proc *p = ingest_built(&b, 20, "synthetic-reservation");
+        mw_patterns *pt = mw_patterns_analyze(p, NULL);
+        cr_assert_not_null(pt);
+        /* rss - heap - mappings, each bounded by the 6 MiB of resident anonymous memory */
+        double want = big_heap ? 4.0 * MiB : 10.0 * MiB - 1.0 * MiB - 5.0 * MiB;
+        for (size_t i = pt->first[MW_SER_EXTERNAL]; i < pt->n; i++)
+            cr_expect_eq(pt->v[MW_SER_EXTERNAL][i], want, "heap %s: sample %zu: %.0f", big_heap ? "1 GiB" : "1 MiB", i,
+                         pt->v[MW_SER_EXTERNAL][i]);
+        cr_expect_eq(pt->verdict[MW_SER_EXTERNAL].type, MW_PAT_STABLE);
+        mw_patterns_free(pt);
+        mw_proc_free(p);
+    }
+}
+
 /* One format's growth-pattern section into a new buffer (k: 0 JSON, 1 text, 2 Markdown,
  * 3 HTML); the caller frees it. */
 static char *render(mw_report *r, mw_report_proc *rp, int k)
