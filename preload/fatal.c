@@ -20,13 +20,16 @@
  * caught, as git's does on SIGPIPE) gets the shim's handler back. A signal that
  * arrives while its thread is in an allocation hook is recorded too (a double free makes
  * glibc's free() abort there), unless the thread was writing a record or its stack at that
- * moment: then it is not recorded, but the flush still happens. Not covered: SIGKILL (cannot be caught), a
- * crash in the shim's writer thread, and a stack overflow on a thread without an alternate
- * signal stack (the handler cannot run; the kernel kills the process as before).
+ * moment: then it is not recorded, but the flush still happens. A stack overflow is handled
+ * on an alternate signal stack (below). Not covered: SIGKILL (cannot be caught), a crash in
+ * the shim's writer thread, and a stack overflow on a thread left without an alternate stack
+ * (the program disabled it, or none could be mapped).
  */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mw_core.h"
 
@@ -141,7 +144,61 @@ static void as_default(struct sigaction *a)
     sigemptyset(&a->sa_mask);
 }
 
+/* ---- the alternate signal stack ------------------------------------------------------------ */
+/* A stack overflow's SIGSEGV can only be handled on another stack: without one the kernel
+ * kills the process at once, and everything since the writer's last flush is lost. Each
+ * traced thread that has no alternate signal stack of the program's gets the shim's: its own
+ * unwinding stack (stack.c, 64 KiB, kept with the thread's state), which the fatal handler
+ * (SA_ONSTACK) runs on. The program does not see it: sigaltstack() reports none where it is,
+ * and the program's own replaces it. It is disabled as the thread ends, before its state can
+ * go to another thread. A program's handler with SA_ONSTACK, which had no alternate stack
+ * to run on, now runs on this one. */
+static __thread bool alt_ours;  /* this thread's alternate stack is the shim's */
+static __thread void *alt_lo;
+
+static int raw_sigaltstack(const stack_t *ss, stack_t *old) { return (int)syscall(SYS_sigaltstack, ss, old); }
+
+void mw_fatal_thread_start(mw_thread *t)
+{
+    stack_t cur;
+    void *lo;
+    size_t len;
+    if (raw_sigaltstack(NULL, &cur) != 0 || (cur.ss_flags & SS_ONSTACK)) return;
+    if (!(cur.ss_flags & SS_DISABLE) && !alt_ours) return; /* the program's own */
+    if (!mw_stack_own_stack(t, &lo, &len)) return;
+    /* alt_ours already set: a fork child's thread, whose stack was the parent's state's */
+    stack_t ss = { .ss_sp = lo, .ss_flags = 0, .ss_size = len };
+    if (raw_sigaltstack(&ss, NULL) == 0) {
+        alt_ours = true;
+        alt_lo = lo;
+    }
+}
+
+void mw_fatal_thread_exit(void)
+{
+    if (!alt_ours) return;
+    stack_t ss = { .ss_sp = NULL, .ss_flags = SS_DISABLE, .ss_size = 0 };
+    if (raw_sigaltstack(&ss, NULL) == 0) alt_ours = false;
+}
+
 /* ---- what the program sees --------------------------------------------------------------- */
+MW_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+    stack_t prev;
+    if (raw_sigaltstack(ss, &prev) != 0) return -1;
+    if (old) {
+        if (alt_ours && prev.ss_sp == alt_lo && !(prev.ss_flags & SS_ONSTACK)) {
+            old->ss_sp = NULL; /* none, as far as the program knows */
+            old->ss_flags = SS_DISABLE;
+            old->ss_size = 0;
+        } else {
+            *old = prev;
+        }
+    }
+    if (ss) alt_ours = false; /* the program's choice from now on */
+    return 0;
+}
+
 MW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     resolve();

@@ -143,6 +143,9 @@ unsigned mw_stack_register(void *lo, size_t len);
 void mw_stack_deregister(unsigned id);
 /* Stack of a signal context (watch core: the faulting instruction is frame 0). */
 uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext);
+/* The thread's own stack (the one full captures unwind on, also its alternate signal stack:
+ * fatal.c), mapped on first use; false when it cannot be mapped. */
+bool mw_stack_own_stack(mw_thread *t, void **lo, size_t *len);
 
 /* ---- live-block table (live.c): address -> block, sharded, no global lock ---------------- */
 typedef struct mw_live_block {
@@ -227,6 +230,10 @@ void mw_fatal_install(void);
  * let the default action kill the process. It returns with the signal raised again and
  * blocked: the default action kills as the calling handler returns. */
 void mw_fatal_default(int sig, void *siginfo, void *ucontext);
+/* A traced thread starts / ends: its alternate signal stack (the shim's, unless the program
+ * set one), so a stack overflow still reaches the fatal-signal handler. */
+void mw_fatal_thread_start(mw_thread *t);
+void mw_fatal_thread_exit(void);
 void mw_count_lost(uint64_t events, uint64_t bytes);
 
 #endif /* MW_SHIM_H */

@@ -220,6 +220,7 @@ mw_thread *mw_self_slow(void)
         mw_tls_self = t;
         if (atomic_load(&key_ok)) pthread_setspecific(exit_key, t);
         mw_thread_emit_start(t);
+        mw_fatal_thread_start(t);
     }
     errno = saved_errno;
     mw_guard_leave(g);
@@ -252,6 +253,7 @@ static void on_thread_exit(void *arg)
     mw_thread *t = arg;
     if (!t || t != mw_tls_self) return;
     int g = mw_guard_enter();
+    mw_fatal_thread_exit(); /* before the state (and its stack) can go to another thread */
     mw_tls_self = NULL;
     mw_tls_dead = 1;
     mw_threads_mark_exited(t);

@@ -186,6 +186,44 @@ Test(shim_fatal, a_double_free_is_named_in_the_report)
     mwt_run_free(&j);
 }
 
+/* A stack overflow (on the main thread, and on a second thread): the fatal handler runs on
+ * the shim's alternate signal stack, so the trace keeps every allocation and says where it
+ * died; the program sees no alternate stack, and dies of SIGSEGV as natively. */
+Test(shim_fatal, a_stack_overflow_keeps_the_trace)
+{
+    const char *modes[] = { "overflow", "overflow_thread" };
+    for (size_t m = 0; m < 2; m++) {
+        const char *argv[] = { mwt_victim("shim_fatal"), modes[m], NULL };
+        mwt_run native, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &native), 0);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_assert(WIFSIGNALED(native.raw_status) && WTERMSIG(native.raw_status) == SIGSEGV, "%s: native 0x%x",
+                  modes[m], native.raw_status);
+        cr_expect_eq(r.raw_status, native.raw_status, "%s: 0x%x natively, 0x%x traced", modes[m], native.raw_status,
+                     r.raw_status);
+        const char *ln = strchr(native.out, '\n'), *lt = strchr(r.out, '\n');
+        cr_expect(ln && lt && !strcmp(ln, lt), "%s: native %s, traced %s", modes[m], native.out, r.out);
+        cr_expect(strstr(r.out, "altstack none\n"), "%s", r.out);
+        const char *a = strstr(r.out, "recurse 0x");
+        cr_assert_not_null(a, "%s", r.out);
+        uint64_t fn = strtoull(a + 8, NULL, 16);
+        mwt_trace t;
+        cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+        cr_expect_eq(mwt_allocs_of_size(&t, 321), 1000, "%s", modes[m]);
+        cr_expect_eq(t.nrec[MW_REC_FATAL_SIGNAL], 1, "%s", modes[m]);
+        cr_expect_eq(t.fatal_signo, (uint64_t)SIGSEGV, "%s", modes[m]);
+        uint64_t ips[64];
+        size_t n = mwt_stack_ips(&t, t.fatal_stack, ips, 64), in_fn = 0;
+        for (size_t i = 0; i < n && i < 64; i++) in_fn += ips[i] >= fn && ips[i] < fn + 256;
+        cr_expect_geq(in_fn, 10, "%s: recurse %zu times in the %zu-frame stack", modes[m], in_fn, n);
+        mwt_trace_free(&t);
+        mwt_run_free(&native);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        mkdir(dir, 0700);
+    }
+}
+
 /* Under the watch core's mprotect fallback (as nobody: no userfaultfd) its SIGSEGV handler
  * takes the shim's place; a fault that is not a watched write still records the signal and
  * flushes before the default action (the handler hands it to fatal.c). */

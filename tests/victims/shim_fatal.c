@@ -9,10 +9,14 @@
  *       aborts), or SIGTERM caught by a clean-up handler that restores the default action,
  *       says what sigaction() reports then, and raises it again (as git does); each inside
  *       crash_here();
+ *   shim_fatal overflow | overflow_thread    allocates 1000 blocks of 321 bytes, prints
+ *       "recurse 0xADDR" and whether sigaltstack() reports an alternate signal stack, then
+ *       overflows its stack in recurse(), on the main thread or on a second one;
  *   shim_fatal own      what the program sees: sigaction() and signal() report the default
  *       action for SIGSEGV and SIGINT; then its own SIGTERM handler replaces the shim's and
  *       runs (prints "handled", exits 3).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -59,6 +63,27 @@ __attribute__((noinline)) static void crash_here(const char *how)
     __asm__ volatile("");
 }
 
+/* Recursion with a frame the compiler cannot drop, deeper than any stack: it overflows. */
+static volatile int depth_limit = 1 << 30;
+__attribute__((noinline)) static int recurse(int n)
+{
+    volatile char pad[512];
+    pad[0] = (char)n;
+    if (n >= depth_limit) return 0;
+    return recurse(n + 1) + pad[0];
+}
+
+static void *overflow_thread(void *arg)
+{
+    (void)arg;
+    stack_t ss;
+    sigaltstack(NULL, &ss);
+    printf("thread altstack %s\n", (ss.ss_flags & SS_DISABLE) ? "none" : "set");
+    fflush(stdout);
+    recurse(0);
+    return NULL;
+}
+
 static void on_term(int sig)
 {
     (void)sig;
@@ -83,6 +108,18 @@ int main(int argc, char **argv)
         return 0;
     }
     for (int i = 0; i < 1000; i++) keep[i] = malloc(321);
+    if (!strncmp(argv[1], "overflow", 8)) {
+        stack_t ss;
+        sigaltstack(NULL, &ss);
+        printf("recurse %p\naltstack %s\n", (void *)recurse, (ss.ss_flags & SS_DISABLE) ? "none" : "set");
+        fflush(stdout);
+        if (!strcmp(argv[1], "overflow_thread")) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, overflow_thread, NULL) != 0) return 2;
+            pthread_join(t, NULL);
+        }
+        recurse(0);
+    }
     printf("crash_here %p\n", (void *)crash_here);
     fflush(stdout);
     crash_here(argv[1]);
