@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -147,12 +148,13 @@ static void as_default(struct sigaction *a)
 /* ---- the alternate signal stack ------------------------------------------------------------ */
 /* A stack overflow's SIGSEGV can only be handled on another stack: without one the kernel
  * kills the process at once, and everything since the writer's last flush is lost. Each
- * traced thread that has no alternate signal stack of the program's gets the shim's: its own
- * unwinding stack (stack.c, 64 KiB, kept with the thread's state), which the fatal handler
- * (SA_ONSTACK) runs on. The program does not see it: sigaltstack() reports none where it is,
- * and the program's own replaces it. It is disabled as the thread ends, before its state can
- * go to another thread. A program's handler with SA_ONSTACK, which had no alternate stack
- * to run on, now runs on this one. */
+ * traced thread that has no alternate signal stack of the program's gets the shim's (ALT_STACK
+ * bytes, mapped once and kept with the thread's state; a capture from a handler running on
+ * it unwinds there, stack.c), which the fatal handler (SA_ONSTACK) runs on. The program does not see it: sigaltstack() reports none where it is, and the
+ * program's own replaces it. It is disabled as the thread ends, before its state can go to
+ * another thread. A program's handler with SA_ONSTACK, which had no alternate stack to run
+ * on, now runs on this one. */
+#define ALT_STACK MW_ALT_STACK
 static __thread bool alt_ours;  /* this thread's alternate stack is the shim's */
 static __thread void *alt_lo;
 
@@ -161,16 +163,21 @@ static int raw_sigaltstack(const stack_t *ss, stack_t *old) { return (int)syscal
 void mw_fatal_thread_start(mw_thread *t)
 {
     stack_t cur;
-    void *lo;
-    size_t len;
     if (raw_sigaltstack(NULL, &cur) != 0 || (cur.ss_flags & SS_ONSTACK)) return;
     if (!(cur.ss_flags & SS_DISABLE) && !alt_ours) return; /* the program's own */
-    if (!mw_stack_own_stack(t, &lo, &len)) return;
+    if (!t->alt_stack) {
+        void *p = mw_real.mmap ? mw_real.mmap(NULL, ALT_STACK, PROT_READ | PROT_WRITE,
+                                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)
+                               : MAP_FAILED;
+        if (p == MAP_FAILED) return;
+        mw_own_range_add(p, ALT_STACK); /* never a root */
+        t->alt_stack = p;
+    }
     /* alt_ours already set: a fork child's thread, whose stack was the parent's state's */
-    stack_t ss = { .ss_sp = lo, .ss_flags = 0, .ss_size = len };
+    stack_t ss = { .ss_sp = t->alt_stack, .ss_flags = 0, .ss_size = ALT_STACK };
     if (raw_sigaltstack(&ss, NULL) == 0) {
         alt_ours = true;
-        alt_lo = lo;
+        alt_lo = t->alt_stack;
     }
 }
 

@@ -21,6 +21,7 @@
 #define MW_CACHE_FRAMES 256u       /* per-thread stack cache; MEMWATCH_STACK_DEPTH <= this */
 #define MW_TIME_RESERVE 12u        /* bytes a TIME record may add in front of any record */
 #define MW_ICACHE 512u             /* per-thread (parent, ip) -> node cache entries (power of 2) */
+#define MW_ALT_STACK (64u * 1024u) /* a thread's alternate signal stack (fatal.c) */
 
 /* ---- per-thread state ---------------------------------------------------------------- */
 typedef struct mw_frame {
@@ -91,6 +92,8 @@ struct mw_thread {
     void *unw_ips[MW_CACHE_FRAMES + 16];
     mw_frame unw_fr[MW_CACHE_FRAMES];
     void *unw_stack;            /* the stack libunwind runs on (stack.c), kept with the state */
+    void *alt_stack;            /* its alternate signal stack (fatal.c, MW_ALT_STACK bytes), kept
+                                   with the state */
     uint32_t full_captures;     /* full captures so far, up to STEP_CAPTURES (stack.c) */
     /* writer side: coded runs (formats/mw_runs.h), touched only by the writer thread */
     mw_window win;              /* rank window of this thread's stream */

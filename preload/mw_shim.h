@@ -143,9 +143,6 @@ unsigned mw_stack_register(void *lo, size_t len);
 void mw_stack_deregister(unsigned id);
 /* Stack of a signal context (watch core: the faulting instruction is frame 0). */
 uint64_t mw_stack_from_ucontext(mw_thread *t, void *ucontext);
-/* The thread's own stack (the one full captures unwind on, also its alternate signal stack:
- * fatal.c), mapped on first use; false when it cannot be mapped. */
-bool mw_stack_own_stack(mw_thread *t, void **lo, size_t *len);
 
 /* ---- live-block table (live.c): address -> block, sharded, no global lock ---------------- */
 typedef struct mw_live_block {

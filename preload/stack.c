@@ -346,39 +346,33 @@ static void unwind_job(void *arg)
     if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0) j->n = step_frames(&c, j->ips, j->max);
 }
 
-bool mw_stack_own_stack(mw_thread *t, void **lo, size_t *len)
+/* The unwind (see STEP_CAPTURES) on the thread's unwinding stack (mapped on first use), or on
+ * the current stack when none can be mapped or when a signal handler runs on the shim's
+ * alternate signal stack (fatal.c: 64 KiB, enough; and valgrind, which knows that stack from
+ * sigaltstack(), takes a switch from it to a registered stack and back for a frame that
+ * grew and shrank by megabytes). The frames above the hook's caller are skipped by the
+ * caller. */
+static int backtrace_on_own_stack(mw_thread *t, void **ips, int max)
 {
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0), alt = (uintptr_t)t->alt_stack;
+    if (alt && sp >= alt && sp < alt + MW_ALT_STACK) {
+        unw_job j = { ips, max, 0, t->full_captures < STEP_CAPTURES };
+        if (t->full_captures < STEP_CAPTURES) t->full_captures++;
+        unwind_job(&j);
+        return j.n;
+    }
     if (!t->unw_stack) {
         void *p = mw_real.mmap ? mw_real.mmap(NULL, UNW_STACK, PROT_READ | PROT_WRITE,
                                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)
                                : MAP_FAILED;
-        if (p == MAP_FAILED) return false;
+        if (p == MAP_FAILED) return unw_backtrace(ips, max); /* rare: no room for a stepping frame either */
         mw_own_range_add(p, UNW_STACK); /* never a root */
         mw_stack_register(p, UNW_STACK); /* for good: the stack stays with the state */
         t->unw_stack = p;
     }
-    *lo = t->unw_stack;
-    *len = UNW_STACK;
-    return true;
-}
-
-/* The unwind (see STEP_CAPTURES) on the thread's unwinding stack (mapped on first use), or on
- * the current stack when none can be mapped or the thread is already on it: it is also the
- * thread's alternate signal stack (fatal.c), and a handler running there that allocates
- * must not have its own frames overwritten. The frames above the hook's caller are skipped
- * by the caller. */
-static int backtrace_on_own_stack(mw_thread *t, void **ips, int max)
-{
-    void *lo;
-    size_t len;
     unw_job j = { ips, max, 0, t->full_captures < STEP_CAPTURES };
     if (t->full_captures < STEP_CAPTURES) t->full_captures++;
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    if (!mw_stack_own_stack(t, &lo, &len) || (sp >= (uintptr_t)lo && sp < (uintptr_t)lo + len)) {
-        unwind_job(&j); /* rare: no room for a stepping frame either, or a handler on it */
-        return j.n;
-    }
-    mw_call_on_stack(unwind_job, &j, (uint8_t *)lo + len);
+    mw_call_on_stack(unwind_job, &j, (uint8_t *)t->unw_stack + UNW_STACK);
     return j.n;
 }
 

@@ -89,7 +89,7 @@ static mw_thread *state_new(void)
     }
     uint8_t *ring = t->ring;
     uint64_t rs = t->ring_size, mask = t->mask;
-    void *unw_stack = t->unw_stack;
+    void *unw_stack = t->unw_stack, *alt_stack = t->alt_stack;
     /* A recycled state keeps its thread index and that index's stream state (block numbers,
      * the encoder's delta bases, the writer's rank window): the new thread's records continue
      * the stream the previous owner ended (THREAD_END, then THREAD_START with the new tid),
@@ -111,6 +111,7 @@ static mw_thread *state_new(void)
     t->ring_size = rs;
     t->mask = mask;
     t->unw_stack = unw_stack;   /* the memory stays with the state */
+    t->alt_stack = alt_stack;
     if (!fresh) {
         t->tidx = keep.tidx;
         t->seq = keep.seq;

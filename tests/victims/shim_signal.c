@@ -2,6 +2,9 @@
  * shim_signal.c — victim: malloc/free inside a signal handler (raise() and a timer while the
  * main thread computes without allocating), setjmp/longjmp out of a function that allocated,
  * siglongjmp out of a handler. Leaks: 50001 (first handler run), 50002 (before longjmp).
+ * The handlers ask for SA_ONSTACK without an alternate stack of the program's: natively they
+ * run on the thread's stack, under the shim on its alternate stack (preload/fatal.c), where
+ * the allocations' stacks are captured in place.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -46,6 +49,7 @@ int main(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
+    sa.sa_flags = SA_ONSTACK;
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = on_usr2;
