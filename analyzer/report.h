@@ -91,6 +91,10 @@ bool mw_fatal_line(const mw_proc *p, char *buf, size_t len);
  * ("crash_here file.c:33 via free", as mw_site_label), into buf; false otherwise (and when
  * libc's internal symbols are unknown). */
 bool mw_fatal_heap_error(mw_report_proc *rp, char *buf, size_t len);
+/* What the Markdown and HTML reports say before that site (the text report wraps its own). */
+#define MW_HEAP_ERROR_LEAD                                                                   \
+    ": glibc's allocator found its heap corrupt and stopped the process (a double free, a free " \
+    "of a pointer it did not allocate, or a write past the end of a block), in "
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);

@@ -122,8 +122,7 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         ESC(r, fatal);
         char site[400];
         if (mw_fatal_heap_error(rp, site, sizeof site)) {
-            fputs(": glibc's allocator found its heap corrupt and stopped the process (a double free, a "
-                  "free of a pointer it did not allocate, or a write past the end of a block), in ", r->out);
+            fputs(MW_HEAP_ERROR_LEAD, r->out);
             ESC(r, site);
         }
         fputs(" (the trace holds all it did before)</summary>", r->out);

@@ -95,8 +95,7 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         fputs("**", r->out);
         char site[400];
         if (mw_fatal_heap_error(rp, site, sizeof site)) {
-            fputs(": glibc's allocator found its heap corrupt and stopped the process (a double free, a "
-                  "free of a pointer it did not allocate, or a write past the end of a block), in ", r->out);
+            fputs(MW_HEAP_ERROR_LEAD, r->out);
             ESC(r, site);
         }
         fputs(" (the trace holds all it did before); the signal arrived here:\n\n", r->out);

@@ -99,6 +99,27 @@ Test(shim_fatal, the_program_sees_no_handler_and_its_own_wins)
     mwt_run_free(&r);
 }
 
+/* The ASan analyzer's report (fmt NULL: text) of the traces in dir, which must hold n. */
+static void analyze(size_t n, const char *fmt, mwt_run *a)
+{
+    char **paths;
+    cr_assert_eq(mwt_find_traces(dir, &paths), n);
+    char analyzer[4200];
+    snprintf(analyzer, sizeof analyzer, "%s/asan/memwatch-analyze", mwt_build_dir());
+    const char *argv[8] = { analyzer, paths[0] };
+    size_t k = 2;
+    if (n > 1) argv[k++] = paths[1];
+    argv[k++] = "--db";
+    argv[k++] = ":memory:";
+    if (fmt) {
+        argv[k++] = "--format";
+        argv[k++] = fmt;
+    }
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, a), 0);
+    mwt_free_list(paths, n);
+    cr_assert_eq(a->exit_code, 0, "%s", a->err);
+}
+
 /* The analyzer's report of a crashed process: the signal, where it arrived, what it held. */
 Test(shim_fatal, the_report_names_the_signal_and_where)
 {
@@ -106,27 +127,15 @@ Test(shim_fatal, the_report_names_the_signal_and_where)
     mwt_run r;
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
     mwt_run_free(&r);
-    char **paths;
-    size_t n = mwt_find_traces(dir, &paths);
-    cr_assert_eq(n, 1);
-    char analyzer[4200];
-    snprintf(analyzer, sizeof analyzer, "%s/asan/memwatch-analyze", mwt_build_dir());
-    const char *aargv[] = { analyzer, paths[0], "--db", ":memory:", NULL };
     mwt_run a;
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = aargv }, &a), 0);
-    mwt_free_list(paths, n);
-    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    analyze(1, NULL, &a);
     cr_expect(strstr(a.out, "it died of SIGSEGV (address 0x0) at +"), "%s", a.out);
     cr_expect(strstr(a.out, "the signal arrived here:\n      #0  crash_here  shim_fatal.c:"), "%s", a.out);
     cr_expect(strstr(a.out, "321000 bytes in 1000 blocks, unknown"), "%s", a.out);
     cr_expect(strstr(a.out, "Unfreed when it died"), "%s", a.out);
     mwt_run_free(&a);
     /* JSON: process.fatal_signal */
-    n = mwt_find_traces(dir, &paths);
-    const char *jargv[] = { analyzer, paths[0], "--db", ":memory:", "--format", "json", NULL };
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = jargv }, &a), 0);
-    mwt_free_list(paths, n);
-    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    analyze(1, "json", &a);
     const char *fs = strstr(a.out, "\"fatal_signal\": {");
     cr_assert_not_null(fs, "%s", a.out);
     const char *fe = strstr(fs, "\"forks\"");
@@ -141,12 +150,7 @@ Test(shim_fatal, the_report_names_the_signal_and_where)
     const char *argv2[] = { mwt_victim("shim_fatal"), "term", NULL };
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2, .preload = true, .trace_dir = dir }, &r), 0);
     mwt_run_free(&r);
-    n = mwt_find_traces(dir, &paths);
-    cr_assert_eq(n, 2);
-    const char *margv[] = { analyzer, paths[0], paths[1], "--db", ":memory:", NULL };
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = margv }, &a), 0);
-    mwt_free_list(paths, n);
-    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    analyze(2, NULL, &a);
     cr_expect(strstr(a.out, " not scanned (died of SIGSEGV)\n") && strstr(a.out, " not scanned (died of SIGTERM)\n"),
               "%s", a.out);
     /* the report of several processes: where each died, not the stacks of what it held */
@@ -164,19 +168,9 @@ Test(shim_fatal, a_double_free_is_named_in_the_report)
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
     cr_expect(WIFSIGNALED(r.raw_status) && WTERMSIG(r.raw_status) == SIGABRT, "status 0x%x", r.raw_status);
     mwt_run_free(&r);
-    char **paths;
-    size_t n = mwt_find_traces(dir, &paths);
-    cr_assert_eq(n, 1);
-    char analyzer[4200];
-    snprintf(analyzer, sizeof analyzer, "%s/asan/memwatch-analyze", mwt_build_dir());
-    const char *aargv[] = { analyzer, paths[0], "--db", ":memory:", NULL };
-    const char *jargv[] = { analyzer, paths[0], "--db", ":memory:", "--format", "json", NULL };
     mwt_run a, j;
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = aargv }, &a), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = jargv }, &j), 0);
-    mwt_free_list(paths, n);
-    cr_assert_eq(a.exit_code, 0, "%s", a.err);
-    cr_assert_eq(j.exit_code, 0, "%s", j.err);
+    analyze(1, NULL, &a);
+    analyze(1, "json", &j);
     cr_expect(strstr(a.out, "it died of SIGABRT at +"), "%s", a.out);
     cr_expect(strstr(a.out, "glibc's allocator found its heap corrupt in crash_here shim_fatal.c:"), "%s", a.out);
     cr_expect(strstr(a.out, " via free\n  and stopped the process: a double free"), "%s", a.out);
