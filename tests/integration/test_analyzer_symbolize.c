@@ -128,7 +128,8 @@ Test(analyzer_symbolize, javascript_frames_from_nodes_perf_map, .timeout = 180)
     fclose(f);
     const char *argv[] = {"/usr/bin/node", "--perf-basic-prof", "--interpreted-frames-native-stack", js, NULL};
     mwt_run r;
-    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .preload = true, .trace_dir = dir}, &r), 0);
+    /* in the test's directory: V8 writes an isolate-*-v8.log into its working directory */
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .preload = true, .trace_dir = dir, .cwd = g_dir}, &r), 0);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     cr_assert(strstr(r.out, "2000"), "%s", r.out);
     mwt_run_free(&r);
