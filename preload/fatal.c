@@ -148,12 +148,13 @@ static void as_default(struct sigaction *a)
 /* ---- the alternate signal stack ------------------------------------------------------------ */
 /* A stack overflow's SIGSEGV can only be handled on another stack: without one the kernel
  * kills the process at once, and everything since the writer's last flush is lost. Each
- * traced thread that has no alternate signal stack of the program's gets the shim's (ALT_STACK
- * bytes, mapped once and kept with the thread's state; a capture from a handler running on
- * it unwinds there, stack.c), which the fatal handler (SA_ONSTACK) runs on. The program does not see it: sigaltstack() reports none where it is, and the
- * program's own replaces it. It is disabled as the thread ends, before its state can go to
- * another thread. A program's handler with SA_ONSTACK, which had no alternate stack to run
- * on, now runs on this one. */
+ * traced thread that has no alternate signal stack of the program's gets the shim's
+ * (ALT_STACK bytes, mapped once and kept with the thread's state; a capture from a handler
+ * running on it unwinds there, stack.c), which the fatal handler (SA_ONSTACK) runs on. The
+ * program does not see it: sigaltstack() reports none where it is, and the program's own
+ * replaces it. It is disabled as the thread ends, before its state can go to another thread.
+ * A program's handler with SA_ONSTACK, which had no alternate stack to run on, now runs on
+ * this one. */
 #define ALT_STACK MW_ALT_STACK
 static __thread bool alt_ours;  /* this thread's alternate stack is the shim's */
 static __thread void *alt_lo;
