@@ -172,15 +172,44 @@ size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t
     return mw_sym_stack(rp->sym, stack, out, max);
 }
 
+static bool is_libc(const mw_frame *f)
+{
+    const char *b = f->module ? strrchr(f->module, '/') : NULL;
+    return b && !strncmp(b + 1, "libc.so", 7);
+}
+
+static bool is_allocator_entry(const char *fn)
+{
+    static const char *const names[] = { "free", "malloc", "calloc", "realloc", "reallocarray",
+                                         "posix_memalign", "aligned_alloc", "memalign", "valloc",
+                                         "pvalloc", "cfree", "__libc_free", "__libc_malloc",
+                                         "__libc_calloc", "__libc_realloc", "__libc_memalign" };
+    for (size_t i = 0; fn && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(fn, names[i])) return true;
+    return false;
+}
+
+bool mw_frames_heap_error(const mw_frame *fr, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!fr[i].function) continue;
+        if (!strcmp(fr[i].function, "malloc_printerr")) return true;
+        if (strcmp(fr[i].function, "abort") || !is_libc(&fr[i])) continue;
+        /* abort's callers out to the first frame outside libc: one of them an entry point */
+        for (size_t j = i + 1; j < n && is_libc(&fr[j]); j++)
+            if (is_allocator_entry(fr[j].function)) return true;
+        return false;
+    }
+    return false;
+}
+
 bool mw_fatal_heap_error(mw_report_proc *rp, char *buf, size_t len)
 {
     const mw_proc *p = rp->p;
     if (!p->fatal_signo || !p->fatal_stack || !len) return false;
-    mw_frame fr[32]; /* malloc_printerr is a few frames below the signal */
+    mw_frame fr[32]; /* the allocator's abort is a few frames below the signal */
     size_t n = mw_stack_frames(rp, p->fatal_stack, fr, sizeof fr / sizeof fr[0]);
-    bool heap = false;
-    for (size_t i = 0; i < n && !heap; i++) heap = fr[i].function && !strcmp(fr[i].function, "malloc_printerr");
-    if (!heap) return false;
+    if (!mw_frames_heap_error(fr, n)) return false;
     mw_site_label(rp, p->fatal_stack, buf, len);
     return true;
 }

@@ -88,9 +88,12 @@ bool mw_fatal_line(const mw_proc *p, char *buf, size_t len);
 /* When the fatal stack shows glibc's allocator stopping the process because it found its heap
  * corrupt (malloc_printerr: a double free, a free of a pointer it did not allocate, a write
  * past a block into the allocator's own data), the site of the allocator call it was in
- * ("crash_here file.c:33 via free", as mw_site_label), into buf; false otherwise (and when
- * libc's internal symbols are unknown). */
+ * ("crash_here file.c:33 via free", as mw_site_label), into buf; false otherwise. */
 bool mw_fatal_heap_error(mw_report_proc *rp, char *buf, size_t len);
+/* Its test on n symbolized frames (innermost first): malloc_printerr among them (libc with
+ * debug info), or, without libc's internal names, abort() reached from one of the allocator's
+ * entry points (free, malloc, realloc ...) through libc's own frames only. */
+bool mw_frames_heap_error(const mw_frame *fr, size_t n);
 /* What the Markdown and HTML reports say before that site (the text report wraps its own). */
 #define MW_HEAP_ERROR_LEAD                                                                   \
     ": glibc's allocator found its heap corrupt and stopped the process (a double free, a free " \

@@ -161,3 +161,41 @@ Test(site, short_function_names)
     cr_expect_eq(mw_short_function("X::operator new[](unsigned long)", small, 1), 0);
     cr_expect_str_eq(small, "");
 }
+
+/* glibc's allocator stopping the process on a corrupt heap (mw_frames_heap_error): with
+ * libc's debug info (malloc_printerr named), and without it (only abort and free are named,
+ * the frames between are libc+offset); an abort the program asked for is not one. */
+Test(site, the_allocators_abort_with_and_without_libc_symbols)
+{
+    mw_frame dbg[] = {
+        { .function = "__pthread_kill_implementation", .module = LIBC },
+        { .function = "raise", .module = LIBC },
+        { .function = "abort", .module = LIBC },
+        { .function = "__libc_message", .module = LIBC },
+        { .function = "malloc_printerr", .module = LIBC },
+        { .function = "_int_free", .module = LIBC },
+        { .function = "free", .module = LIBC },
+        { .function = "crash_here", .module = "/opt/app" },
+    };
+    cr_expect(mw_frames_heap_error(dbg, 8));
+    mw_frame bare[] = {
+        { .function = "libc.so.6+0x8aeec", .module = LIBC },
+        { .function = "raise", .module = LIBC },
+        { .function = "abort", .module = LIBC },
+        { .function = "libc.so.6+0x7f1f6", .module = LIBC },
+        { .function = "libc.so.6+0x96a0a", .module = LIBC },
+        { .function = "libc.so.6+0x98a3c", .module = LIBC },
+        { .function = "__libc_free", .module = LIBC },
+        { .function = "crash_here", .module = "/opt/app" },
+    };
+    cr_expect(mw_frames_heap_error(bare, 8));
+    mw_frame own[] = {
+        { .function = "raise", .module = LIBC },
+        { .function = "abort", .module = LIBC },
+        { .function = "check", .module = "/opt/app" },
+        { .function = "free_all", .module = "/opt/app" }, /* the program's, not libc's */
+        { .function = "free", .module = LIBC },
+    };
+    cr_expect_not(mw_frames_heap_error(own, 5));
+    cr_expect_not(mw_frames_heap_error(own, 0));
+}
