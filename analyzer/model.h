@@ -84,7 +84,7 @@ typedef struct mw_thread_info {
 typedef struct mw_mapping {
     uint64_t addr, len, prot, flags, offset, stack;
     int64_t fd;
-    char *path;             /* NULL for anonymous */
+    char *path;             /* NULL for anonymous ("[brk]": what the program's sbrk added) */
     uint64_t t_ns;
 } mw_mapping;
 

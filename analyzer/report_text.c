@@ -435,7 +435,9 @@ static void sec_mappings(mw_report *r, mw_report_proc *rp)
     fprintf(r->out, "  %zu mappings, %s\n", p->mappings.n, mw_fmt_bytes(p->mmap_live, b));
     for (size_t i = 0; i < p->mappings.n && i < r->top; i++) {
         const mw_mapping *m = &p->mappings.v[i];
-        fprintf(r->out, "  %10s  %s  ", mw_fmt_bytes(m->len, b), m->path ? "file" : "anon");
+        /* an anonymous mapping may have a name: "[brk]", what the program's sbrk added */
+        fprintf(r->out, "  %10s  %s  ", mw_fmt_bytes(m->len, b),
+                m->path && !(m->flags & 0x20 /* MAP_ANONYMOUS */) ? "file" : "anon");
         if (m->path) {
             put_clean(r->out, base(m->path), 24);
             fputs("  ", r->out);

@@ -1,9 +1,12 @@
 /*
- * hooks_mmap.c — mmap, mmap64, munmap, mremap: MMAP / MUNMAP / MREMAP records.
+ * hooks_mmap.c — mmap, mmap64, munmap, mremap: MMAP / MUNMAP / MREMAP records; and the
+ * program's own sbrk / brk calls, whose growth of the data segment is recorded as an
+ * anonymous MMAP named "[brk]" and whose shrinking as a MUNMAP of the part given back.
  *
  * Only calls made through the PLT are seen: glibc's malloc maps its large blocks with its
- * internal mmap, so they are recorded once, as heap blocks. A file mapping records the file's
- * path (readlink of /proc/self/fd/N, no allocation). errno is preserved.
+ * internal mmap, and grows its heap with its internal sbrk, so they are recorded once, as
+ * heap blocks. A file mapping records the file's path (readlink of /proc/self/fd/N, no
+ * allocation). errno is preserved.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -104,4 +107,120 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         errno = e;
     }
     return p;
+}
+
+/* ---- sbrk / brk -------------------------------------------------------------------------- */
+#define BRK_PATH "[brk]"
+
+typedef void *(*sbrk_fn)(intptr_t);
+typedef int (*brk_fn)(void *);
+static _Atomic(sbrk_fn) real_sbrk;
+static _Atomic(brk_fn) real_brk;
+
+static sbrk_fn get_sbrk(void)
+{
+    sbrk_fn f = atomic_load_explicit(&real_sbrk, memory_order_acquire);
+    if (!f) {
+        int g = mw_guard_enter(); /* dlsym may allocate */
+        f = (sbrk_fn)mw_next_symbol("sbrk");
+        mw_guard_leave(g);
+        atomic_store_explicit(&real_sbrk, f, memory_order_release);
+    }
+    return f;
+}
+
+/* The parts of the data segment the program grew itself (not glibc's heap, which shares
+ * [heap] with them): the reachability scan's roots (reach_roots.c), as its own mappings are.
+ * Growth at the end of the last part extends it; past BRK_PARTS parts the last one stretches
+ * over whatever lies between (the scan then reads some of glibc's heap as roots). */
+#define BRK_PARTS 64u
+static struct { uintptr_t lo, hi; } brk_parts[BRK_PARTS];
+static unsigned n_brk_parts;
+static atomic_flag brk_lock = ATOMIC_FLAG_INIT;
+
+static void track_brk(uintptr_t old_end, uintptr_t new_end)
+{
+    mw_spin_lock(&brk_lock);
+    if (new_end > old_end) {
+        if (n_brk_parts && brk_parts[n_brk_parts - 1].hi == old_end)
+            brk_parts[n_brk_parts - 1].hi = new_end;
+        else if (n_brk_parts < BRK_PARTS) {
+            brk_parts[n_brk_parts].lo = old_end;
+            brk_parts[n_brk_parts].hi = new_end;
+            n_brk_parts++;
+        } else
+            brk_parts[n_brk_parts - 1].hi = new_end;
+    } else {
+        while (n_brk_parts && brk_parts[n_brk_parts - 1].lo >= new_end) n_brk_parts--;
+        if (n_brk_parts && brk_parts[n_brk_parts - 1].hi > new_end) brk_parts[n_brk_parts - 1].hi = new_end;
+    }
+    mw_spin_unlock(&brk_lock);
+}
+
+size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max)
+{
+    mw_spin_lock(&brk_lock);
+    size_t n = 0;
+    for (; n < n_brk_parts && n < max; n++) {
+        lo[n] = brk_parts[n].lo;
+        hi[n] = brk_parts[n].hi;
+    }
+    mw_spin_unlock(&brk_lock);
+    return n;
+}
+
+/* The data segment moved from old_end to new_end: the part added, or the part given back. */
+static void note_brk(uintptr_t old_end, uintptr_t new_end, void *fa, void *ra)
+{
+    if (old_end == new_end) return;
+    track_brk(old_end, new_end);
+    if (!tracing()) return;
+    int e = errno;
+    mw_tls_guard++;
+    mw_thread *t = mw_self();
+    if (t) {
+        uint64_t st = mw_stack_capture(t, fa, ra);
+        if (new_end > old_end)
+            MW_EMIT(t, 96, mw_enc_mmap, old_end, new_end - old_end, (uint64_t)(PROT_READ | PROT_WRITE),
+                    (uint64_t)(MAP_PRIVATE | MAP_ANONYMOUS), -1, 0, st, BRK_PATH, sizeof BRK_PATH - 1);
+        else
+            MW_EMIT(t, 40, mw_enc_munmap, new_end, old_end - new_end, st);
+    }
+    mw_tls_guard--;
+    errno = e;
+}
+
+MW_EXPORT void *sbrk(intptr_t inc)
+{
+    sbrk_fn f = get_sbrk();
+    if (!f) {
+        errno = ENOMEM;
+        return (void *)-1;
+    }
+    void *old = f(inc);
+    if (old != (void *)-1 && inc != 0)
+        note_brk((uintptr_t)old, (uintptr_t)old + (uintptr_t)inc, __builtin_frame_address(0),
+                 __builtin_return_address(0));
+    return old;
+}
+
+MW_EXPORT int brk(void *addr)
+{
+    brk_fn f = atomic_load_explicit(&real_brk, memory_order_acquire);
+    if (!f) {
+        int g = mw_guard_enter();
+        f = (brk_fn)mw_next_symbol("brk");
+        mw_guard_leave(g);
+        atomic_store_explicit(&real_brk, f, memory_order_release);
+    }
+    sbrk_fn s = get_sbrk();
+    if (!f || !s) {
+        errno = ENOMEM;
+        return -1;
+    }
+    void *old = s(0);
+    int rc = f(addr);
+    if (rc == 0 && old != (void *)-1)
+        note_brk((uintptr_t)old, (uintptr_t)addr, __builtin_frame_address(0), __builtin_return_address(0));
+    return rc;
 }

@@ -188,6 +188,10 @@ void mw_live_init(void);
  * table of exited threads' blocks (writer thread, from the registry). */
 void mw_live_thread_gone(mw_thread *t);
 
+/* hooks_mmap.c: the parts of the data segment the program grew with sbrk/brk itself, at most
+ * max of them into lo[]/hi[] (the reachability scan's roots) */
+size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max);
+
 /* deepbind.c: the allocation calls of objects loaded with RTLD_DEEPBIND go through the shim */
 struct dl_phdr_info;
 void mw_deepbind_init(void);                            /* at start, under the guard */

@@ -4,7 +4,8 @@
  *
  * Roots: writable PT_LOAD segments of loaded objects, live program threads' stacks from their
  * stack pointer up (with their TLS and thread descriptor), the program's anonymous read-write
- * mappings and writable file mappings. Not roots: glibc's malloc heap ([heap], arena heaps,
+ * mappings and writable file mappings, the parts of the data segment the program grew with
+ * sbrk/brk itself (hooks_mmap.c). Not roots: glibc's malloc heap ([heap], arena heaps,
  * large blocks' own mappings), the shim's own memory (segments, per-thread states, rings,
  * registered ranges), cached stacks of exited threads (except their descriptor and static
  * TLS), the shim's own threads, devices. Everything is found without malloc or stdio, from
@@ -505,8 +506,14 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
     for (size_t vi = 0; vi < c->nvma; vi++) {
         const vma *v = &c->vmas[vi];
         if (v->perm[0] != 'r' || v->perm[1] != 'w') continue;
-        if (v->kind == VK_HEAP || v->kind == VK_SPECIAL || v->kind == VK_DEV ||
-            v->kind == VK_STACK)
+        if (v->kind == VK_HEAP) { /* glibc's heap is not; what the program's sbrk added is */
+            uintptr_t lo[64], hi[64];
+            size_t n = mw_brk_parts(lo, hi, 64);
+            for (size_t k = 0; k < n; k++)
+                add_root(c, lo[k] > v->lo ? lo[k] : v->lo, hi[k] < v->hi ? hi[k] : v->hi, 0);
+            continue;
+        }
+        if (v->kind == VK_SPECIAL || v->kind == VK_DEV || v->kind == VK_STACK)
             continue;   /* [stack] is a root only as a live thread's stack */
         intptr_t cls = 0;
         if (v->kind == VK_ANON) {

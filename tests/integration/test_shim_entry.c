@@ -144,3 +144,47 @@ Test(shim_entry, mappings_and_modules)
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* A program's own sbrk/brk: each growth of the data segment is an anonymous mapping named
+ * "[brk]" with its stack, each shrink a munmap of the part given back; what the program
+ * added is a root of the reachability scan (glibc's heap, which shares [heap] with it, is
+ * not), so a block whose only pointer is kept there is still reachable, and one whose
+ * pointer was in the part given back is lost. */
+Test(shim_entry, sbrk_and_brk_of_the_program)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("shim_brk"), NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_null(strstr(n.out, "FAILED"), "%s", n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "%s", r.err);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    size_t grown = 0, grown64 = 0, grown8 = 0;
+    for (size_t i = 0; i < t.nmaps; i++) {
+        if (strcmp(t.maps[i].path, "[brk]")) continue;
+        grown++;
+        cr_expect(t.maps[i].flags & MAP_ANONYMOUS);
+        grown64 += t.maps[i].len == 65536;
+        grown8 += t.maps[i].len == 8192;
+    }
+    cr_expect_eq(grown, 2, "%zu [brk] mappings", grown);
+    cr_expect(grown64 == 1 && grown8 == 1);
+    cr_expect_eq(t.munmaps, 2, "the two shrinks");
+    size_t kept = 0, lost = 0;
+    for (size_t i = 0; i < t.nblocks; i++) {
+        if (t.blocks[i].freed) continue;
+        if (t.blocks[i].size == 10061) kept = t.blocks[i].reach;
+        if (t.blocks[i].size == 10063) lost = t.blocks[i].reach;
+    }
+    cr_expect_eq(kept, MW_REACH_REACHABLE, "the block kept in sbrk'd memory: verdict %zu", kept);
+    cr_expect_eq(lost, MW_REACH_DEFINITE, "the block whose pointer was given back: verdict %zu", lost);
+    mwt_trace_free(&t);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
