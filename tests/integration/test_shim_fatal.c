@@ -180,13 +180,14 @@ Test(shim_fatal, a_double_free_is_named_in_the_report)
     mwt_run_free(&j);
 }
 
-/* A stack overflow (on the main thread, and on a second thread): the fatal handler runs on
- * the shim's alternate signal stack, so the trace keeps every allocation and says where it
- * died; the program sees no alternate stack, and dies of SIGSEGV as natively. */
+/* A stack overflow (on the main thread, on a second thread, and with an alternate stack the
+ * program set itself): the fatal handler runs on the alternate signal stack, the shim's or
+ * the program's, so the trace keeps every allocation and says where it died; the program
+ * sees no alternate stack but its own, and dies of SIGSEGV as natively. */
 Test(shim_fatal, a_stack_overflow_keeps_the_trace)
 {
-    const char *modes[] = { "overflow", "overflow_thread" };
-    for (size_t m = 0; m < 2; m++) {
+    const char *modes[] = { "overflow", "overflow_thread", "overflow_ownalt" };
+    for (size_t m = 0; m < 3; m++) {
         const char *argv[] = { mwt_victim("shim_fatal"), modes[m], NULL };
         mwt_run native, r;
         cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &native), 0);

@@ -9,9 +9,11 @@
  *       aborts), or SIGTERM caught by a clean-up handler that restores the default action,
  *       says what sigaction() reports then, and raises it again (as git does); each inside
  *       crash_here();
- *   shim_fatal overflow | overflow_thread    allocates 1000 blocks of 321 bytes, prints
- *       "recurse 0xADDR" and whether sigaltstack() reports an alternate signal stack, then
- *       overflows its stack in recurse(), on the main thread or on a second one;
+ *   shim_fatal overflow | overflow_thread | overflow_ownalt    allocates 1000 blocks of 321
+ *       bytes, prints "recurse 0xADDR" and whether sigaltstack() reports an alternate signal
+ *       stack, then overflows its stack in recurse(), on the main thread or on a second one,
+ *       or on the main thread after setting an alternate stack of its own (and saying
+ *       whether sigaltstack() then reports that one);
  *   shim_fatal own      what the program sees: sigaction() and signal() report the default
  *       action for SIGSEGV and SIGINT; then its own SIGTERM handler replaces the shim's and
  *       runs (prints "handled", exits 3).
@@ -113,6 +115,15 @@ int main(int argc, char **argv)
         sigaltstack(NULL, &ss);
         printf("recurse %p\naltstack %s\n", (void *)recurse, (ss.ss_flags & SS_DISABLE) ? "none" : "set");
         fflush(stdout);
+        if (!strcmp(argv[1], "overflow_ownalt")) {
+            static char own[64 * 1024];
+            stack_t mine = { .ss_sp = own, .ss_flags = 0, .ss_size = sizeof own };
+            stack_t now;
+            int ok = sigaltstack(&mine, NULL) == 0 && sigaltstack(NULL, &now) == 0 && now.ss_sp == own &&
+                     !(now.ss_flags & SS_DISABLE);
+            printf("own altstack %s\n", ok ? "set" : "FAILED");
+            fflush(stdout);
+        }
         if (!strcmp(argv[1], "overflow_thread")) {
             pthread_t t;
             if (pthread_create(&t, NULL, overflow_thread, NULL) != 0) return 2;
