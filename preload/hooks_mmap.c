@@ -114,17 +114,17 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 
 typedef void *(*sbrk_fn)(intptr_t);
 typedef int (*brk_fn)(void *);
-static _Atomic(sbrk_fn) real_sbrk;
-static _Atomic(brk_fn) real_brk;
+static void *_Atomic real_sbrk, *_Atomic real_brk;
 
-static sbrk_fn get_sbrk(void)
+/* libc's function behind ours, looked up on first use. */
+static void *next_once(void *_Atomic *slot, const char *name)
 {
-    sbrk_fn f = atomic_load_explicit(&real_sbrk, memory_order_acquire);
+    void *f = atomic_load_explicit(slot, memory_order_acquire);
     if (!f) {
         int g = mw_guard_enter(); /* dlsym may allocate */
-        f = (sbrk_fn)mw_next_symbol("sbrk");
+        f = mw_next_symbol(name);
         mw_guard_leave(g);
-        atomic_store_explicit(&real_sbrk, f, memory_order_release);
+        atomic_store_explicit(slot, f, memory_order_release);
     }
     return f;
 }
@@ -192,7 +192,7 @@ static void note_brk(uintptr_t old_end, uintptr_t new_end, void *fa, void *ra)
 
 MW_EXPORT void *sbrk(intptr_t inc)
 {
-    sbrk_fn f = get_sbrk();
+    sbrk_fn f = (sbrk_fn)next_once(&real_sbrk, "sbrk");
     if (!f) {
         errno = ENOMEM;
         return (void *)-1;
@@ -206,14 +206,8 @@ MW_EXPORT void *sbrk(intptr_t inc)
 
 MW_EXPORT int brk(void *addr)
 {
-    brk_fn f = atomic_load_explicit(&real_brk, memory_order_acquire);
-    if (!f) {
-        int g = mw_guard_enter();
-        f = (brk_fn)mw_next_symbol("brk");
-        mw_guard_leave(g);
-        atomic_store_explicit(&real_brk, f, memory_order_release);
-    }
-    sbrk_fn s = get_sbrk();
+    brk_fn f = (brk_fn)next_once(&real_brk, "brk");
+    sbrk_fn s = (sbrk_fn)next_once(&real_sbrk, "sbrk");
     if (!f || !s) {
         errno = ENOMEM;
         return -1;
