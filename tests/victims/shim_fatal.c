@@ -6,9 +6,9 @@
  *       allocates 1000 blocks of 321 bytes, prints "crash_here 0xADDR", then dies: a NULL
  *       write, abort(), raise(SIGTERM), a write to a pipe with no reader, an integer division
  *       by zero, raise(SIGALRM), raise(SIGUSR1), freeing a block twice (glibc's free()
- *       aborts), or SIGTERM caught by a clean-up handler that restores the default action,
- *       says what sigaction() reports then, and raises it again (as git does); each inside
- *       crash_here();
+ *       aborts), or SIGTERM caught by a clean-up handler that restores the default action
+ *       with signal(), says what sigaction() reports then and what it replaced when asked for
+ *       the default once more, and raises it again (as git does); each inside crash_here();
  *   shim_fatal overflow | overflow_thread | overflow_ownalt    allocates 1000 blocks of 321
  *       bytes, prints "recurse 0xADDR" and whether sigaltstack() reports an alternate signal
  *       stack, then overflows its stack in recurse(), on the main thread or on a second one,
@@ -37,6 +37,14 @@ static void cleanup_then_die(int sig)
     sigaction(sig, NULL, &cur);
     static const char d[] = "restored: default\n", o[] = "restored: other\n";
     bool dfl = !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL;
+    (void)!write(1, dfl ? d : o, dfl ? sizeof d - 1 : sizeof o - 1);
+    /* once more through sigaction(): the action it replaced reads as the default too */
+    struct sigaction def, prev;
+    memset(&def, 0, sizeof def);
+    def.sa_handler = SIG_DFL;
+    sigemptyset(&def.sa_mask);
+    sigaction(sig, &def, &prev);
+    dfl = !(prev.sa_flags & SA_SIGINFO) && prev.sa_handler == SIG_DFL;
     (void)!write(1, dfl ? d : o, dfl ? sizeof d - 1 : sizeof o - 1);
     raise(sig);
 }
