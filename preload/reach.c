@@ -540,11 +540,22 @@ static void drain(reach_ctx *c, long clique)
  * ======================================================================================== */
 static void emit(reach_ctx *c, mw_thread *t)
 {
-    enum { CHUNK = 1024 };
-    mw_reach_entry ent[CHUNK];
+    /* Records as big as a reservation allows (half the ring): a heap left at exit lists its
+     * blocks by address, which repeats (the same sizes and verdicts in the same order), and
+     * each record restarts the deltas; 1 024-entry records made bigheap's 2 M verdicts 25 KB
+     * of trace, 16 384-entry ones make them a few. The entries are built in our own memory:
+     * the scan's stack has no room for them. */
+    enum { SMALL = 256, BIG = 16384, RESERVE = 200u * 1024u };
+    mw_reach_entry small[SMALL];
+    size_t chunk = BIG, bytes = BIG * sizeof(mw_reach_entry);
+    mw_reach_entry *ent = mw_own_alloc(bytes);
+    if (!ent) {
+        ent = small;
+        chunk = SMALL;
+    }
     for (size_t i = 0; i < c->nblk;) {
         size_t n = 0;
-        for (; i < c->nblk && n < CHUNK; i++, n++) {
+        for (; i < c->nblk && n < chunk; i++, n++) {
             ent[n].ref = c->blk[i].ref;
             ent[n].addr = c->blk[i].addr;
             ent[n].kind = c->state[i] == ST_REACHABLE ? MW_REACH_REACHABLE
@@ -552,15 +563,18 @@ static void emit(reach_ctx *c, mw_thread *t)
         }
         size_t off = 0;
         while (off < n) {
-            size_t cap, done = 0;
-            uint8_t *p = mw_reserve(t, 32 + (n - off) * 32, &cap);
-            if (!p) return;
+            /* the encoder puts in as many entries as the room takes (26 bytes at most each) */
+            size_t cap, done = 0, need = 32 + (n - off) * 26;
+            uint8_t *p = mw_reserve(t, need < RESERVE ? need : RESERVE, &cap);
+            if (!p) goto out;
             size_t used = mw_enc_reach(p, cap, ent + off, n - off, &done);
             mw_commit(t, used);
-            if (done == 0) return;   /* cannot make progress: give up (blocks stay unknown) */
+            if (done == 0) goto out;   /* cannot make progress: give up (blocks stay unknown) */
             off += done;
         }
     }
+out:
+    if (ent != small) mw_own_free(ent, bytes);
 }
 
 /* ======================================================================================== */
