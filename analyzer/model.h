@@ -172,6 +172,11 @@ typedef struct mw_proc {
     /* tables */
     MW_VEC(mw_thread_info) threads;   /* indexed by tidx */
     uint64_t cur_tidx;
+    /* the last MW_ENDED_NAMES threads whose index a new thread took over: a record read after
+     * that (a watch event the fault thread wrote about an earlier writer) still names them */
+#define MW_ENDED_NAMES 1024u
+    struct { uint64_t tid; char *name; } ended_names[MW_ENDED_NAMES];
+    size_t ended_next;                /* slots used so far (the ring wraps) */
     MW_VEC(mw_module) modules;
     mw_hmap module_by_id;
     MW_VEC(mw_stack_node) nodes;

@@ -63,7 +63,8 @@ struct mw_thread {
     /* shared with the writer */
     _Atomic uint64_t head;      /* published bytes */
     _Atomic uint64_t tail;      /* consumed bytes (writer) */
-    _Atomic int exited;         /* 1: thread is gone; drain then recycle */
+    _Atomic int exited;         /* 1: thread is gone (a new thread may take the state over),
+                                   2: the writer claimed it to drain and recycle */
     _Atomic int started_emitted;
     uint32_t parent_tidx;
     pid_t tid;
@@ -118,7 +119,9 @@ void mw_threads_mark_exited(mw_thread *t);
 /* Iterates registry slots [0, high-water); returns the thread in slot i or NULL. */
 unsigned mw_registry_hwm(void);
 mw_thread *mw_registry_get(unsigned i);
-void mw_registry_release(unsigned i, mw_thread *t); /* writer: drained exited thread */
+/* writer: an exited thread's state, for release (false: a new thread took it over) */
+bool mw_registry_claim(mw_thread *t);
+void mw_registry_release(unsigned i, mw_thread *t); /* writer: drained claimed state */
 void mw_thread_emit_start(mw_thread *t);
 void mw_threads_init(void);
 void mw_threads_orphan_init(void);

@@ -309,6 +309,20 @@ static void emit_direct_switch(uint64_t tidx)
     cur_tidx = tidx;
 }
 
+/* Copies a ring's published bytes into the stream. Returns how many. */
+static uint64_t drain_one(mw_thread *t)
+{
+    uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+    if (head == tail) return 0;
+    unsigned fill = (unsigned)((head - tail) * 100 / t->ring_size);
+    if (fill > max_fill_pct) max_fill_pct = fill;
+    if (cur_tidx != t->tidx) emit_direct_switch(t->tidx);
+    feed_thread(t, t->ring + (tail & t->mask), (size_t)(head - tail));
+    atomic_store_explicit(&t->tail, head, memory_order_release);
+    return head - tail;
+}
+
 /* Copies every ring's published bytes into the stream; recycles drained exited threads.
  * Returns how many ring bytes it moved. */
 static uint64_t drain_all(void)
@@ -320,17 +334,13 @@ static uint64_t drain_all(void)
         mw_thread *t = mw_registry_get(i);
         if (!t) continue;
         int ex = atomic_load_explicit(&t->exited, memory_order_acquire);
-        uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
-        uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
-        if (head != tail) {
-            unsigned fill = (unsigned)((head - tail) * 100 / t->ring_size);
-            if (fill > max_fill_pct) max_fill_pct = fill;
-            if (cur_tidx != t->tidx) emit_direct_switch(t->tidx);
-            feed_thread(t, t->ring + (tail & t->mask), (size_t)(head - tail));
-            atomic_store_explicit(&t->tail, head, memory_order_release);
-            moved += head - tail;
+        moved += drain_one(t);
+        /* an ended thread's state, unless a new thread took it over (thread.c): claimed, it is
+         * drained again (a new owner may have come and gone since the drain above) */
+        if (ex == 1 && mw_registry_claim(t)) {
+            moved += drain_one(t);
+            mw_registry_release(i, t);
         }
-        if (ex) mw_registry_release(i, t);
     }
     if (moved) mw_writer_space_wake();
     uint64_t le = atomic_load(&lost_ev), lb = atomic_load(&lost_by);

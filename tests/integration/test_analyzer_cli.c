@@ -564,7 +564,11 @@ Test(analyzer_cli, store_default_path_reingest_and_memory)
 }
 
 /* A thread per request, 70 000 threads: the trace stays readable (the shim reuses the index
- * of a thread that ended; the reader accepts 65 536 indexes) and every block is accounted for. */
+ * of a thread that ended; the reader accepts 65 536 indexes) and every block is accounted for.
+ * A new thread takes over the state of one that ended without waiting for the writer, so the
+ * indexes are the few of the threads alive at once (6 here, loaded or not; 83 to 190 when the
+ * writer had to drain a state first), and the blocks an ended thread left stay with its
+ * index's next thread. */
 Test(analyzer_cli, seventy_thousand_threads)
 {
     const char *trace = trace_of(mwt_victim("shim_thread_churn"), "churn", NULL);
@@ -580,7 +584,7 @@ Test(analyzer_cli, seventy_thousand_threads)
                      "assert d[\"lost_events\"] == 0\n"
                      "assert not d[\"truncated\"]\n"
                      "assert d[\"process\"][\"exit_status\"] == 0\n"
-                     "assert len(d[\"process\"][\"threads\"]) < 1000, len(d[\"process\"][\"threads\"])\n"
+                     "assert len(d[\"process\"][\"threads\"]) <= 16, len(d[\"process\"][\"threads\"])\n"
                      "k = d[\"leaks\"][\"by_kind\"]\n"
                      "assert k[\"reachable\"][\"bytes\"] >= 17500 * 48, k\n"
                      "assert k[\"definite\"][\"bytes\"] == 0 and k[\"unknown\"][\"bytes\"] == 0, k");

@@ -494,7 +494,7 @@ Test(ingest, records_after_a_failed_exec_count)
 
 /* A thread index passes to a new thread once its thread ended (TRACE-FORMAT.md 3.1): block
  * numbers continue, and a watch event keeps the name of the thread that wrote, not of the
- * index's last thread. */
+ * index's last thread, also when it is read after the index passed on. */
 Test(ingest, reused_thread_index_continues_its_stream)
 {
     mw_tracebuf b;
@@ -513,6 +513,12 @@ Test(ingest, reused_thread_index_continues_its_stream)
     w.tid = 5002;
     MW_TB_ADD(&b, mw_enc_watch_write, &w);
     mw_tb_free_block(&b, a);   /* the block of the index's first thread, freed by the second */
+    /* the fault thread's event about writer-a, read after writer-b took the index over (the
+     * shim hands an ended thread's index, and ring, to the next new thread at once) */
+    mw_tb_switch(&b, 2);
+    MW_TB_ADD(&b, mw_enc_thread_start, 2, 5003, 0, "memwatch-watch", 14);
+    w.tid = 5001;
+    MW_TB_ADD(&b, mw_enc_watch_write, &w);
     end(&b, 0);
     mw_proc *p = ingest_ok(&b);
     cr_expect_eq(c.seq, a.seq + 1, "the second thread's blocks continue the index's numbering");
@@ -520,9 +526,11 @@ Test(ingest, reused_thread_index_continues_its_stream)
     cr_expect_eq(p->frees, 1);
     cr_expect_eq(p->heap_live, 200);
     cr_expect_eq(p->unmatched_frees, 0);
-    cr_assert_eq(p->watch_events.n, 2);
+    cr_assert_eq(p->watch_events.n, 3);
     cr_expect_str_eq(p->watch_events.v[0].thread_name, "writer-a");
     cr_expect_str_eq(p->watch_events.v[1].thread_name, "writer-b");
+    cr_assert_not_null(p->watch_events.v[2].thread_name, "a taken-over index's earlier thread is unnamed");
+    cr_expect_str_eq(p->watch_events.v[2].thread_name, "writer-a");
     cr_expect_str_eq(p->threads.v[1].name, "writer-b");
     cr_expect_not(p->threads.v[1].ended);
     mw_proc_free(p);
