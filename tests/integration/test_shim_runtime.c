@@ -1,7 +1,8 @@
 /*
  * test_shim_runtime.c — threads (names, per-thread totals, cross-thread frees), signal
  * handlers that allocate, setjmp/longjmp, C++ new/delete/exceptions, dlopen/dlclose, threads
- * with PTHREAD_STACK_MIN stacks (one of them calling exit()), and the watch-only mode (shim
+ * with PTHREAD_STACK_MIN stacks (one of them calling exit()), threads taking over the states
+ * of ended ones, and the watch-only mode (shim
  * dlopen()ed instead of preloaded). Output and exit status must be the
  * same as without the shim.
  */
@@ -121,6 +122,51 @@ Test(shim_runtime, shared_table_chunks_change_hands)
     }
     cr_expect_geq(n, 6000 + 6000, "%zu", n);
     cr_expect_eq(live, 1500, "blocks left: %zu", live);
+    run_free(&R);
+}
+
+/* Threads one after another (shim_takeover.c): each takes over the state the one before left,
+ * with its index and its unfreed blocks, and frees and reallocates some of them, a later
+ * thread and main free more. Every free finds its block, the blocks left are exactly those
+ * expected, and the exit scan gives each its verdict. The ten threads share one index, or
+ * two or three when the writer happened to recycle a state between a thread's end and the
+ * next one's start (one index each before states were taken over). */
+Test(shim_runtime, a_new_thread_takes_over_an_ended_threads_state)
+{
+    run R;
+    run_victim(&R, "shim_takeover", NULL);
+    cr_expect_str_eq(R.traced.out, "takeover 10\n");
+    uint64_t idx[16];
+    size_t nidx = 0, named = 0;
+    for (size_t i = 0; i < R.t.nthreads; i++) {
+        const mwt_thread *th = &R.t.threads[i];
+        if (strncmp(th->name, "req-", 4) != 0) continue;
+        named++;
+        bool seen = false;
+        for (size_t k = 0; k < nidx; k++) seen |= idx[k] == th->tidx;
+        if (!seen && nidx < 16) idx[nidx++] = th->tidx;
+    }
+    cr_expect_eq(named, 10, "threads named req-N: %zu", named);
+    cr_expect_leq(nidx, 3, "the ten threads used %zu indexes", nidx);
+    for (uint64_t k = 1; k <= 10; k++) {
+        cr_expect_eq(mwt_allocs_of_size(&R.t, 1400 + k), 40);
+        cr_expect_eq(mwt_live_of_size(&R.t, 1400 + k), k < 10 ? 18u : 20u, "size %llu",
+                     (unsigned long long)(1400 + k));
+        cr_expect_eq(mwt_live_of_size(&R.t, 1500 + k), 2);
+        cr_expect_eq(mwt_live_of_size(&R.t, 1600 + k), k > 1 ? 2u : 0u);
+    }
+    size_t reach[4] = {0};
+    for (size_t i = 0; i < R.t.nblocks; i++) {
+        const mwt_block *b = &R.t.blocks[i];
+        if (b->freed || b->size < 1401 || b->size > 1610) continue;
+        bool lost = b->size >= 1501 && b->size <= 1510;
+        cr_expect_eq(b->reach, lost ? MW_REACH_DEFINITE : MW_REACH_REACHABLE,
+                     "block of %llu bytes: verdict %llu", (unsigned long long)b->size,
+                     (unsigned long long)b->reach);
+        if (b->reach < 4) reach[b->reach]++;
+    }
+    cr_expect_eq(reach[MW_REACH_DEFINITE], 20);
+    cr_expect_eq(reach[MW_REACH_REACHABLE], 9 * 18 + 20 + 9 * 2);
     run_free(&R);
 }
 

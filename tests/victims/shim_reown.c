@@ -6,8 +6,10 @@
  *   1. thread A allocates 6 000 blocks of 48..160 bytes (past its own table's 2 048: most go
  *      to the shared table, in chunks A owns), frees every other one and exits: glibc puts its
  *      arena on the free list;
- *   2. thread B, started after A ended, gets that arena and allocates 3 000 blocks of the
- *      same sizes: they fill A's holes, in chunks A still owns (16-byte entries);
+ *   2. thread B, started while A runs but allocating only after A ended, gets that arena and
+ *      allocates 3 000 blocks of the same sizes: they fill A's holes, in chunks A still owns
+ *      (16-byte entries). B must start before A ends: a thread started after it would take
+ *      over A's state and thread index (preload/thread.c), and its blocks would be A's index's;
  *   3. main frees A's 3 000 remaining blocks: those chunks keep only B's blocks, none of their
  *      owner's;
  *   4. B allocates 3 000 more, into the holes A's blocks left: the first of them in each
@@ -24,7 +26,7 @@
 #define NB 3000
 
 static void *a_blocks[NA], *b_blocks[2 * NB];
-static sem_t b_done1, main_done, b_done2;
+static sem_t a_gone, b_done1, main_done, b_done2;
 
 static size_t size_of(int i) { return 48 + 16 * (size_t)(i % 8); }
 
@@ -42,6 +44,7 @@ static void *thread_a(void *arg)
 static void *thread_b(void *arg)
 {
     (void)arg;
+    sem_wait(&a_gone);
     for (int i = 0; i < NB; i++) b_blocks[i] = malloc(size_of(i));
     sem_post(&b_done1);
     sem_wait(&main_done);
@@ -52,13 +55,15 @@ static void *thread_b(void *arg)
 
 int main(void)
 {
+    sem_init(&a_gone, 0, 0);
     sem_init(&b_done1, 0, 0);
     sem_init(&main_done, 0, 0);
     sem_init(&b_done2, 0, 0);
     pthread_t a, b;
     if (pthread_create(&a, NULL, thread_a, NULL) != 0) return 1;
-    pthread_join(a, NULL);
     if (pthread_create(&b, NULL, thread_b, NULL) != 0) return 1;
+    pthread_join(a, NULL);
+    sem_post(&a_gone);
     sem_wait(&b_done1);
     for (int i = 0; i < NA; i++) free(a_blocks[i]);
     sem_post(&main_done);

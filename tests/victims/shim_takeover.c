@@ -1,0 +1,69 @@
+/*
+ * shim_takeover.c — victim: ten threads one after another ("req-1" .. "req-10"), each started
+ * after the one before ended, so each takes over the state, thread index and live blocks the
+ * one before left (preload/thread.c). Thread k
+ *   - frees 20 of the 40 blocks thread k-1 kept (blocks of its own index when it took k-1's
+ *     state over) and reallocates 2 more of them to 1600 + k bytes;
+ *   - keeps 40 blocks of 1400 + k bytes in a global array;
+ *   - allocates 2 blocks of 1500 + k bytes and drops their pointers (definitely lost).
+ * main then frees 20 of req-10's blocks and exits. Left at exit: 18 blocks of 1400 + k for
+ * k = 1..9, 20 of 1410, 2 of 1600 + k for k = 2..10 (all reachable), 2 of 1500 + k for
+ * k = 1..10 (definite).
+ *
+ *     shim_takeover      prints "takeover 10"; exit status 0
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROUNDS 10
+#define KEEP 40
+
+static void *kept[ROUNDS + 1][KEEP];
+
+static void *request(void *arg)
+{
+    long k = (long)arg;
+    char name[16];
+    snprintf(name, sizeof name, "req-%ld", k);
+    pthread_setname_np(pthread_self(), name);
+    if (k > 1) {
+        for (int i = 0; i < 20; i++) {
+            free(kept[k - 1][i]);
+            kept[k - 1][i] = NULL;
+        }
+        for (int i = 20; i < 22; i++) {
+            void *p = realloc(kept[k - 1][i], 1600 + (size_t)k);
+            if (!p) abort();
+            kept[k - 1][i] = p;
+        }
+    }
+    for (int i = 0; i < KEEP; i++) {
+        kept[k][i] = malloc(1400 + (size_t)k);
+        if (!kept[k][i]) abort();
+        memset(kept[k][i], 0, 16);
+    }
+    for (int i = 0; i < 2; i++) {
+        char *volatile lost = malloc(1500 + (size_t)k);
+        if (!lost) abort();
+        lost[0] = 1;
+        lost = NULL;
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    for (long k = 1; k <= ROUNDS; k++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, request, (void *)k) != 0) return 1;
+        pthread_join(t, NULL);
+    }
+    for (int i = 0; i < 20; i++) {
+        free(kept[ROUNDS][i]);
+        kept[ROUNDS][i] = NULL;
+    }
+    printf("takeover %d\n", ROUNDS);
+    return 0;
+}
