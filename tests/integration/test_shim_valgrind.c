@@ -6,9 +6,9 @@
  * error fails the test (--error-exitcode), except the two the shim causes on purpose
  * (tests/valgrind/shim.supp: libunwind's address probe, the stack-slot scan). The victims
  * exercise threads, frees by other threads and the per-thread live-block tables, realloc,
- * thread exit and state recycling, signal handlers that allocate, C++, the writer, and the
- * reachability scan at exit; the trace the victim wrote under valgrind must hold exactly what
- * it did.
+ * thread exit, state recycling and takeover, signal handlers that allocate, C++, the writer,
+ * and the reachability scan at exit; the trace the victim wrote under valgrind must hold
+ * exactly what it did.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -131,6 +131,22 @@ Test(shim_valgrind, cross_thread_tables, .timeout = 400)
     size_t left, swapped = mwt_allocs_in_sizes(t, 5000, 5100, &left);
     cr_expect_eq(swapped, 8000);
     cr_expect_eq(left, 0);
+    done(all, n, dir);
+}
+
+Test(shim_valgrind, threads_taking_over_states, .timeout = 400)
+{
+    /* each thread takes over the state, ring and live blocks of the one before (thread.c's
+     * take_over_exited, shim_takeover.c): memcheck sees the handover, and the blocks are
+     * still exactly the ones left */
+    mwt_trace *all;
+    size_t n;
+    char *dir;
+    mwt_trace *t = run_under_valgrind("shim_takeover", NULL, &all, &n, &dir);
+    size_t left = 0;
+    for (uint64_t k = 1; k <= 10; k++)
+        left += mwt_live_of_size(t, 1400 + k) + mwt_live_of_size(t, 1500 + k) + mwt_live_of_size(t, 1600 + k);
+    cr_expect_eq(left, 9 * 18 + 20 + 10 * 2 + 9 * 2, "%zu", left);
     done(all, n, dir);
 }
 
