@@ -197,6 +197,11 @@ static void run_and_check_bigheap(const char *how)
     cr_expect_eq(of(&ts, 88)->n[R], 10, "blocks only it points to: %u reachable", of(&ts, 88)->n[R]);
     cr_expect_eq(of(&ts, 4u << 20)->n[R], how ? 66u : 0u, "4 MiB blocks: %u reachable", of(&ts, 4u << 20)->n[R]);
     cr_expect_eq(t.kind_blocks[0], 0, "blocks without a verdict");
+    /* verdicts in records of up to 16 384 entries: each record restarts its deltas, and
+     * 1 024-entry records made a big heap's verdicts several times the size in the trace */
+    cr_expect_geq(t.reach_entries, (uint64_t)n * 2, "%llu verdicts", (unsigned long long)t.reach_entries);
+    cr_expect_leq(t.reach_records * 8192, t.reach_entries, "%llu verdicts in %llu REACH records",
+                  (unsigned long long)t.reach_entries, (unsigned long long)t.reach_records);
     mw_tempdir_remove(dir);
 }
 

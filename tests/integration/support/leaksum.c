@@ -135,6 +135,7 @@ int mw_leaks_each(const char *path, mw_leak_totals *out,
             mw_reach_entry e;
             int k;
             mw_reach_iter_init(&it, &rec);
+            out->reach_records++;
             while ((k = mw_reach_next(&it, &e)) == 1) {
                 out->reach_entries++;
                 if (lb_put(&kinds, lb_key(e.ref), e.kind < 4 ? e.kind : 0)) rc = -1;

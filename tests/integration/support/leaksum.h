@@ -18,7 +18,7 @@
 typedef struct mw_leak_totals {
     uint64_t bytes, blocks;              /* unfreed at the end of the trace */
     uint64_t kind_bytes[4], kind_blocks[4]; /* by enum mw_reach_kind (0 = no verdict) */
-    uint64_t pid, records, reach_entries;
+    uint64_t pid, records, reach_entries, reach_records;
     bool ended;                          /* END record seen */
     uint64_t end_reason;                 /* enum mw_end_reason */
     int64_t exit_status;
