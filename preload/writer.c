@@ -207,20 +207,12 @@ static void out_write(void)
     obuf_len = 0;
 }
 
-/* The writer thread's CPU time, in ns. */
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* One compressor call sequence: all of src with the given end directive, its output appended
  * to obuf (written once obuf has less room than zstd's recommended output size left). Returns
  * the time it took in ns, or -1 when compression failed (the rest is counted as lost). */
 static int64_t zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool behind)
 {
-    uint64_t t0 = mw_mono_raw_ns(), c0 = thread_cpu_ns(), produced = 0;
+    uint64_t t0 = mw_mono_raw_ns(), produced = 0;
     ZSTD_inBuffer in = { src, n, 0 };
     for (;;) {
         ZSTD_outBuffer out = { obuf, obuf_size, obuf_len };
@@ -237,9 +229,7 @@ static int64_t zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool
         if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0) break;
     }
     uint64_t dt = mw_mono_raw_ns() - t0;
-    /* the time it took the writer's CPU: on a host whose other programs take the CPUs, the
-     * wall time of a compression grows with theirs, and the writer would never look idle */
-    mw_zlevel_account(n, produced, thread_cpu_ns() - c0);
+    mw_zlevel_account(n, produced, dt);
     frame_in += n;
     piece_out = produced;
     if (mode == ZSTD_e_end) {

@@ -13,8 +13,7 @@
  * long-distance matching over 2 MiB when the last frame compressed LDM_RATIO to 1: on random
  * churn it only costs time, on repetitive records it writes a tenth), and at each frame end
  * looks at that frame: if it compressed at least PROMOTE_RATIO to 1 while the writer was busy
- * under half of the time (its CPU time compressing against the frame's wall time: preempted
- * by other programs, it is not busy), the next frame is strong (and long: long frames keep the match
+ * under half of the time, the next frame is strong (and long: long frames keep the match
  * window); a strong frame that compressed less than that goes back to fast. A strong frame is
  * ended early, and the writer goes back to fast for a while (doubling each time), as soon as
  * it falls behind or the records stop repeating: a thread's ring found BEHIND_FILL_PCT full
@@ -145,8 +144,7 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
     uint64_t now = mw_mono_raw_ns();
     uint64_t wall = now - f_start_ns;
     bool was = strong, was_first = first, was_ldm = ldm, was_medium = medium;
-    /* the writer spent less than half of the frame's time compressing (its CPU time: busy_ns
-     * of mw_zlevel_account) */
+    /* the writer spent less than half of the frame's time compressing */
     bool idle = wall && f_busy_ns * 2 < wall;
     if (mw_cfg.zstd_level == 0 && (was || was_medium) && behind) { /* even if the frame was empty */
         strong = medium = false;

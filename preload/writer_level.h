@@ -10,8 +10,7 @@
 
 /* Sets the first frame's parameters on c. */
 void mw_zlevel_init(ZSTD_CCtx *c);
-/* Input bytes, compressed bytes and the writer's CPU time spent compressing, for the current
- * frame. */
+/* Input bytes, compressed bytes and time spent compressing, for the current frame. */
 void mw_zlevel_account(uint64_t in, uint64_t out, uint64_t busy_ns);
 /* Input after which the writer ends the current frame. */
 uint64_t mw_zlevel_frame_bytes(void);
