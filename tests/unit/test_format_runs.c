@@ -509,6 +509,65 @@ Test(format_runs, coder_off_copies_the_records)
     free(sp.coded.p);
 }
 
+/* A structure freed in the order it was built (bigheap: 200 000 blocks, every other one
+ * freed, oldest first) while the coder leaves everything else plain (records that repeat):
+ * the frees are steps, also those of blocks inside the rank window, where they were left as
+ * plain records, each naming a new distance; the steps' columns, one repeated byte each, end
+ * no compressed block (but in the first run, which begins with a distance). The events
+ * decode the same. */
+Test(format_runs, frees_in_building_order_stay_steps_into_the_window)
+{
+    enum { N = 200000 };
+    static mw_run_cols cols;
+    static buf plain, coded;
+    static uint8_t seg[N * 8];
+    memset(&cols, 0, sizeof cols);
+    cols.now = MW_RUN_TIME_UNKNOWN;
+    uint8_t b[64];
+    size_t n = mw_enc_preamble(b, sizeof b);
+    put(&plain, b, n);
+    put(&coded, b, n);
+    n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
+    put(&plain, b, n);
+    put(&coded, b, n);
+    mw_alloc_last last = {0};
+    size_t sn = 0;
+    for (uint64_t i = 1; i <= N; i++) sn += mw_enc_alloc_noaddr_hot(seg + sn, 0, 16 + i % 48, 1, &last);
+    for (uint64_t s = 1; s <= N; s += 2) sn += mw_enc_free(seg + sn, sizeof seg - sn, (mw_block_ref){ 0, s }, 0, N);
+    put(&plain, seg, sn);
+    mw_window w = {0};
+    int ok = 1;
+    mw_runs_code(&w, &cols, seg, sn, &ok, 0, emit_buf, &coded);
+    cr_assert(ok);
+    stream_pair sp = { plain, coded, 0 };
+    size_t runs;
+    same_events(&sp, &runs);
+    cr_expect_geq(runs, 1, "no coded run");
+    /* what is left plain: the allocations, and no free */
+    size_t left_plain = 0;
+    mw_decoder d;
+    mw_decoder_init(&d);
+    uint32_t v;
+    cr_assert_eq(mw_decode_preamble(&d, coded.p, coded.n, &v), MW_OK);
+    size_t off = MW_PREAMBLE_LEN, in_run = 0;
+    while (off < coded.n) {
+        mw_record rec;
+        size_t used = 0;
+        uint64_t seq = 0;
+        cr_assert_eq(mw_decode_record(&d, coded.p + off, coded.n - off, off, &rec, &used, &seq), MW_OK);
+        if (rec.type == MW_REC_CODED_RUN) in_run = 1;
+        if (rec.type == MW_REC_FREE && used > 0) left_plain++;
+        off += used;
+    }
+    (void)in_run;
+    mw_decoder_free(&d);
+    cr_expect_eq(left_plain, 0, "%zu of %d frees left plain", left_plain, N / 2);
+    cr_expect_geq(runs, 4, "%zu runs", runs);
+    cr_expect_leq(coded.nmarks, 1, "%zu compressed blocks ended in %zu runs", coded.nmarks, runs);
+    free(plain.p);
+    free(coded.p);
+}
+
 /* A record the coder cannot parse: everything from there is copied, and the coder stays off. */
 Test(format_runs, unparsable_records_are_copied_and_coding_stops)
 {
