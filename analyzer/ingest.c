@@ -784,6 +784,8 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
             p->fatal_stack = r->u.fatal.stack;
             p->fatal_t_ns = r->u.fatal.t_ns;
             p->fatal_tidx = p->cur_tidx;
+            const mw_thread_info *ft = p->cur_tidx < p->threads.n ? &p->threads.v[p->cur_tidx] : NULL;
+            if (ft && ft->name && !(p->fatal_thread = strdup(ft->name))) return OOM;
         }
         if (r->u.fatal.t_ns > p->t_ns) p->t_ns = r->u.fatal.t_ns;
         return 0;

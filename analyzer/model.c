@@ -52,6 +52,7 @@ void mw_proc_free(mw_proc *p)
     }
     free(p->threads.v);
     for (size_t i = 0; i < MW_ENDED_NAMES; i++) free(p->ended_names[i].name);
+    free(p->fatal_thread);
     for (size_t i = 0; i < p->modules.n; i++) free(p->modules.v[i].path);
     free(p->modules.v);
     mw_hmap_free(&p->module_by_id);

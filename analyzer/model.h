@@ -155,6 +155,8 @@ typedef struct mw_proc {
     uint64_t limit_cgroup, limit_rlimit_as, limit_phys;
     /* FATAL_SIGNAL: the signal the process died of (0 = none recorded), where and when */
     uint64_t fatal_signo, fatal_code, fatal_addr, fatal_stack, fatal_t_ns, fatal_tidx;
+    char *fatal_thread;               /* its thread's name when the signal was read (the index
+                                         may pass to a new thread after it) */
     MW_VEC(uint64_t) forks;
     MW_VEC(char *) execs;
 

@@ -149,6 +149,11 @@ const char *mw_thread_name_of(const mw_proc *p, uint64_t tidx)
     return "";
 }
 
+const char *mw_fatal_thread_name(const mw_proc *p)
+{
+    return p->fatal_thread ? p->fatal_thread : mw_thread_name_of(p, p->fatal_tidx);
+}
+
 bool mw_fatal_line(const mw_proc *p, char *buf, size_t len)
 {
     if (!p->fatal_signo || !len) return false;
@@ -161,7 +166,7 @@ bool mw_fatal_line(const mw_proc *p, char *buf, size_t len)
         o += snprintf(buf + o, len - (size_t)o, " (address 0x%llx)", (unsigned long long)p->fatal_addr);
     if (o >= 0 && (size_t)o < len)
         o += snprintf(buf + o, len - (size_t)o, " at +%.2f s", (double)p->fatal_t_ns / 1e9);
-    const char *tn = mw_thread_name_of(p, p->fatal_tidx);
+    const char *tn = mw_fatal_thread_name(p);
     if (tn[0] && o >= 0 && (size_t)o < len) snprintf(buf + o, len - (size_t)o, " in thread %.40s", tn);
     return true;
 }

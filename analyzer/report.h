@@ -82,6 +82,8 @@ const char *mw_proc_exec_target(const mw_proc *p);
 const char *mw_signal_name(uint64_t signo, char buf[24]);
 /* The name of thread tidx of p ("" when unknown). */
 const char *mw_thread_name_of(const mw_proc *p, uint64_t tidx);
+/* The name of the thread that got the fatal signal ("" when unknown). */
+const char *mw_fatal_thread_name(const mw_proc *p);
 /* One line on the fatal signal p died of (FATAL_SIGNAL): "SIGSEGV (address 0x0) at +0.01 s
  * in thread main", into buf; false when it recorded none. */
 bool mw_fatal_line(const mw_proc *p, char *buf, size_t len);

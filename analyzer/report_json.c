@@ -107,7 +107,7 @@ static void sec_process(mw_report *r, mw_report_proc *rp, mw_json *j)
         mw_json_key(j, "t_s");
         mw_json_f64(j, (double)p->fatal_t_ns / 1e9);
         mw_json_key(j, "thread");
-        mw_json_str(j, mw_thread_name_of(p, p->fatal_tidx));
+        mw_json_str(j, mw_fatal_thread_name(p));
         mw_json_key(j, "stack");
         json_stack(rp, j, p->fatal_stack);
         /* glibc's allocator stopped the process on a corrupt heap: where it was called */

@@ -537,6 +537,28 @@ Test(ingest, reused_thread_index_continues_its_stream)
     mw_tb_release(&b);
 }
 
+/* The thread a fatal signal arrived in is named as it was then: another thread may take its
+ * index over before the trace ends (a thread started while the process was dying). */
+Test(ingest, the_fatal_signals_thread_keeps_its_name)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    mw_tb_switch(&b, 1);
+    MW_TB_ADD(&b, mw_enc_thread_start, 1, 7001, 0, "crasher", 7);
+    mw_tb_alloc(&b, MW_AK_MALLOC, 100, 2, 0x1000);
+    MW_TB_ADD(&b, mw_enc_fatal_signal, 50, 11, 1, 0, 2);
+    MW_TB_ADD(&b, mw_enc_thread_end, 1);
+    MW_TB_ADD(&b, mw_enc_thread_start, 1, 7002, 0, "latecomer", 9);
+    mw_proc *p = ingest_ok(&b);
+    char line[256];
+    cr_assert(mw_fatal_line(p, line, sizeof line));
+    cr_expect(strstr(line, "in thread crasher") != NULL, "%s", line);
+    cr_expect_str_eq(mw_fatal_thread_name(p), "crasher");
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 Test(ingest, corrupt_and_newer_version_fail_with_a_message)
 {
     mw_tracebuf b;
