@@ -57,7 +57,7 @@ static const char *thread_name_now(const mw_proc *p, uint64_t tid)
     }
     if (ended) return ended;
     /* a thread whose index another thread took over since, the latest first */
-    size_t n = p->ended_next < MW_ENDED_NAMES ? p->ended_next : MW_ENDED_NAMES;
+    size_t n = !p->ended_names ? 0 : p->ended_next < MW_ENDED_NAMES ? p->ended_next : MW_ENDED_NAMES;
     for (size_t k = 1; k <= n; k++) {
         size_t i = (p->ended_next - k) % MW_ENDED_NAMES;
         if (p->ended_names[i].tid == tid) return p->ended_names[i].name;
@@ -65,14 +65,18 @@ static const char *thread_name_now(const mw_proc *p, uint64_t tid)
     return NULL;
 }
 
-/* Keeps the name of the thread whose index a new thread takes over (thread_name_now). */
-static void remember_ended(mw_proc *p, mw_thread_info *thr)
+/* Keeps the name of the thread whose index a new thread takes over (thread_name_now).
+ * False when out of memory. */
+static bool remember_ended(mw_proc *p, mw_thread_info *thr)
 {
+    if (!p->ended_names && !(p->ended_names = calloc(MW_ENDED_NAMES, sizeof *p->ended_names)))
+        return false;
     size_t i = p->ended_next++ % MW_ENDED_NAMES;
     free(p->ended_names[i].name);
     p->ended_names[i].tid = thr->tid;
     p->ended_names[i].name = thr->name;
     thr->name = NULL;
+    return true;
 }
 
 
@@ -569,7 +573,7 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         } else if (r->type == MW_REC_THREAD_START) {
             /* A thread index is reused once its thread has ended: the new thread continues
              * that stream (block numbers go on), with no SQL context of its own yet. */
-            if (thr->seen && thr->name) remember_ended(p, thr);
+            if (thr->seen && thr->name && !remember_ended(p, thr)) return OOM;
             thr->seen = true;
             thr->ended = false;
             thr->sql_depth = 0;

@@ -51,7 +51,8 @@ void mw_proc_free(mw_proc *p)
         mw_btab_free(&p->threads.v[i].live);
     }
     free(p->threads.v);
-    for (size_t i = 0; i < MW_ENDED_NAMES; i++) free(p->ended_names[i].name);
+    for (size_t i = 0; p->ended_names && i < MW_ENDED_NAMES; i++) free(p->ended_names[i].name);
+    free(p->ended_names);
     free(p->fatal_thread);
     for (size_t i = 0; i < p->modules.n; i++) free(p->modules.v[i].path);
     free(p->modules.v);

@@ -177,7 +177,7 @@ typedef struct mw_proc {
     /* the last MW_ENDED_NAMES threads whose index a new thread took over: a record read after
      * that (a watch event the fault thread wrote about an earlier writer) still names them */
 #define MW_ENDED_NAMES 1024u
-    struct { uint64_t tid; char *name; } ended_names[MW_ENDED_NAMES];
+    struct mw_ended_name { uint64_t tid; char *name; } *ended_names; /* allocated at the first */
     size_t ended_next;                /* slots used so far (the ring wraps) */
     MW_VEC(mw_module) modules;
     mw_hmap module_by_id;
