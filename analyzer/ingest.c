@@ -57,7 +57,9 @@ static const char *thread_name_now(const mw_proc *p, uint64_t tid)
     }
     if (ended) return ended;
     /* a thread whose index another thread took over since, the latest first */
-    size_t n = !p->ended_names ? 0 : p->ended_next < MW_ENDED_NAMES ? p->ended_next : MW_ENDED_NAMES;
+    size_t n = !p->ended_names              ? 0
+               : p->ended_next < MW_ENDED_NAMES ? p->ended_next
+                                                : MW_ENDED_NAMES;
     for (size_t k = 1; k <= n; k++) {
         size_t i = (p->ended_next - k) % MW_ENDED_NAMES;
         if (p->ended_names[i].tid == tid) return p->ended_names[i].name;
@@ -788,7 +790,8 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
             p->fatal_stack = r->u.fatal.stack;
             p->fatal_t_ns = r->u.fatal.t_ns;
             p->fatal_tidx = p->cur_tidx;
-            const mw_thread_info *ft = p->cur_tidx < p->threads.n ? &p->threads.v[p->cur_tidx] : NULL;
+            const mw_thread_info *ft =
+                p->cur_tidx < p->threads.n ? &p->threads.v[p->cur_tidx] : NULL;
             if (ft && ft->name && !(p->fatal_thread = strdup(ft->name))) return OOM;
         }
         if (r->u.fatal.t_ns > p->t_ns) p->t_ns = r->u.fatal.t_ns;

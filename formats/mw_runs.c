@@ -194,7 +194,8 @@ static void emit_run(mw_run_cols *c, run_pos *k, mw_run_emit emit, void *ctx)
     const uint8_t *col[5] = { c->ops, c->rsym, c->ssym, c->raw, c->misc };
     size_t len5[5] = { c->n_ops, c->n_rsym, c->n_ssym, c->n_raw, c->n_misc };
     for (unsigned i = 0; i < 5; i++)
-        if (len5[i]) emit(ctx, col[i], len5[i], i < 4 && len5[i] >= big && !uniform(col[i], len5[i]));
+        if (len5[i])
+            emit(ctx, col[i], len5[i], i < 4 && len5[i] >= big && !uniform(col[i], len5[i]));
     pos_reset(k);
 }
 

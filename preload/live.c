@@ -21,7 +21,8 @@
  * An exited thread's blocks stay in its table when a new thread takes its state over
  * (thread.c: the same index, so they are that thread's own), and move to the shared table
  * when the writer recycles the state instead (mw_live_thread_gone); a search that may have
- * missed a block while it moved is repeated (migration counter). No malloc anywhere: raw mmap, registered as the shim's own memory.
+ * missed a block while it moved is repeated (migration counter). No malloc anywhere: raw
+ * mmap, registered as the shim's own memory.
  */
 #include <sys/mman.h>
 
