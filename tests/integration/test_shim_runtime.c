@@ -170,6 +170,30 @@ Test(shim_runtime, a_new_thread_takes_over_an_ended_threads_state)
     run_free(&R);
 }
 
+/* States the writer recycled go to new threads lowest index first, as taken-over ones do
+ * (shim_takeover.c recycled): the thread started after eight ended ones gets the lowest of
+ * their indexes (the last one recycled, handed out first, before 20:26 UTC on 2026-11-22). */
+Test(shim_runtime, recycled_states_go_lowest_index_first)
+{
+    run R;
+    run_victim(&R, "shim_takeover", "recycled");
+    cr_expect_str_eq(R.traced.out, "recycled 8\n");
+    uint64_t lowest = UINT64_MAX, late = UINT64_MAX;
+    size_t pools = 0;
+    for (size_t i = 0; i < R.t.nthreads; i++) {
+        const mwt_thread *th = &R.t.threads[i];
+        if (strncmp(th->name, "pool-", 5) == 0) {
+            pools++;
+            if (th->tidx < lowest) lowest = th->tidx;
+        }
+        if (strcmp(th->name, "late") == 0) late = th->tidx;
+    }
+    cr_expect_eq(pools, 8);
+    cr_expect_eq(late, lowest, "the late thread got index %llu, the pool's lowest is %llu",
+                 (unsigned long long)late, (unsigned long long)lowest);
+    run_free(&R);
+}
+
 /* A heap far bigger than a thread's own table (shim_bigheap.c): most blocks are in the shared
  * table, by 64 KiB chunk (preload/live.c). Shuffled frees empty chunks, new blocks reuse their
  * memory, an exited thread's blocks move over, reallocs leave it: every free still finds its

@@ -11,11 +11,18 @@
  * k = 1..10 (definite).
  *
  *     shim_takeover      prints "takeover 10"; exit status 0
+ *
+ * With the argument "recycled": eight threads at once ("pool-0" .. "pool-7"), joined, then
+ * 200 ms for the writer to recycle their states, then one more thread ("late"), which gets
+ * the lowest of their indexes, whether it takes over a state or gets a recycled one.
+ *
+ *     shim_takeover recycled      prints "recycled 8"; exit status 0
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ROUNDS 10
 #define KEEP 40
@@ -53,8 +60,37 @@ static void *request(void *arg)
     return NULL;
 }
 
-int main(void)
+static void *pool(void *arg)
 {
+    char name[16];
+    snprintf(name, sizeof name, "%s", (const char *)arg);
+    pthread_setname_np(pthread_self(), name);
+    void *volatile p = malloc(100);
+    free(p);
+    return NULL;
+}
+
+static int recycled(void)
+{
+    static char names[8][16];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(names[i], sizeof names[i], "pool-%d", i);
+        if (pthread_create(&t[i], NULL, pool, names[i]) != 0) return 1;
+    }
+    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+    struct timespec ts = { 0, 200 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    pthread_t late;
+    if (pthread_create(&late, NULL, pool, "late") != 0) return 1;
+    pthread_join(late, NULL);
+    printf("recycled 8\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "recycled") == 0) return recycled();
     for (long k = 1; k <= ROUNDS; k++) {
         pthread_t t;
         if (pthread_create(&t, NULL, request, (void *)k) != 0) return 1;
