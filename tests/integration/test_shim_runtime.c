@@ -172,7 +172,7 @@ Test(shim_runtime, a_new_thread_takes_over_an_ended_threads_state)
 
 /* States the writer recycled go to new threads lowest index first, as taken-over ones do
  * (shim_takeover.c recycled): the thread started after eight ended ones gets the lowest of
- * their indexes (the last one recycled, handed out first, before 20:26 UTC on 2026-11-22). */
+ * their indexes (the last one recycled, handed out first, before 20:32 UTC on 2026-11-22). */
 Test(shim_runtime, recycled_states_go_lowest_index_first)
 {
     run R;
