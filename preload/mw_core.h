@@ -65,7 +65,6 @@ struct mw_thread {
     _Atomic uint64_t tail;      /* consumed bytes (writer) */
     _Atomic int exited;         /* 1: thread is gone (a new thread may take the state over),
                                    2: the writer claimed it to drain and recycle */
-    _Atomic int started_emitted;
     uint32_t parent_tidx;
     pid_t tid;
     pthread_t pth;
