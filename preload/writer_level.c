@@ -43,6 +43,7 @@
 #define MEDIUM_RATIO 3u
 #define BEHIND_FILL_PCT 75u
 #define BACKOFF_MAX 64u
+#define SLOW_LEVEL 4 /* explicit levels from here on compress under ~150 MB/s */
 
 static bool strong;          /* the current frame's setting */
 static bool first = true;    /* still in the first frame */
@@ -179,5 +180,11 @@ void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind)
 }
 
 bool mw_zlevel_strong(void) { return strong; }
+
+bool mw_zlevel_slow(void)
+{
+    if (mw_cfg.zstd_level > 0) return mw_cfg.zstd_level >= SLOW_LEVEL;
+    return first || strong || medium;
+}
 
 bool mw_zlevel_repetitive(void) { return repetitive; }

@@ -20,6 +20,10 @@ bool mw_zlevel_behind(unsigned ring_fill_pct);
 /* A frame just ended (ZSTD_e_end done): picks and applies the next frame's settings. */
 void mw_zlevel_frame_end(ZSTD_CCtx *c, bool behind);
 bool mw_zlevel_strong(void);
+/* The current frame compresses at a setting much slower than level 1 (the first frame's
+ * level 9, the middle or strong setting, an explicit level of 4 or more): the writer copies
+ * a ring's bytes out before compressing them (writer.c, drain_one). */
+bool mw_zlevel_slow(void);
 /* The last frame compressed 4:1 or better: the records repeat, and the writer leaves them
  * as they are (no coded runs) for zstd's match finder. */
 bool mw_zlevel_repetitive(void);
