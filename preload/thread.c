@@ -72,6 +72,20 @@ static void on_thread_exit(void *arg);
 /* States whose thread ended and that neither the writer nor a new thread has taken yet
  * (exited == 1): a new thread looks for one to take over only while there are some. */
 static _Atomic unsigned exited_pending;
+/* The slots of such states, bit i for slot i: set as the thread ends, cleared when the state
+ * is taken over or claimed by the writer. take_over_exited reads these words instead of every
+ * registered state, a cache miss each under reg_lock (bench `idle`, 4 000 threads alive: a
+ * thread started in 143-162 us with that scan, 49-64 us with the bits, 28-36 us natively).
+ * A bit set for a state whose thread is still ending is skipped: the state's own `exited`
+ * decides. */
+static _Atomic uint64_t exited_bits[MW_MAX_THREADS / 64u];
+
+static void exited_bit_clear(int slot)
+{
+    if (slot >= 0)
+        atomic_fetch_and_explicit(&exited_bits[(unsigned)slot / 64u], ~(1ull << ((unsigned)slot % 64u)),
+                              memory_order_relaxed);
+}
 
 /* Recycled states wait for new threads in thread-index order, so a new thread gets the lowest
  * free index, as it does when it takes over an ended thread's state (take_over_exited): the
@@ -119,11 +133,15 @@ static mw_thread *take_over_exited(void)
     if (!atomic_load_explicit(&exited_pending, memory_order_relaxed)) return NULL;
     mw_thread *best = NULL;
     unsigned h = atomic_load(&hwm);
-    for (unsigned i = 0; i < h; i++) {
-        mw_thread *u = atomic_load_explicit(&slots[i], memory_order_relaxed);
-        if (u && u != orphan && atomic_load_explicit(&u->exited, memory_order_relaxed) == 1 &&
-            (!best || u->tidx < best->tidx))
-            best = u;
+    for (unsigned w = 0; w < (h + 63u) / 64u; w++) {
+        uint64_t bits = atomic_load_explicit(&exited_bits[w], memory_order_relaxed);
+        for (; bits; bits &= bits - 1) {
+            mw_thread *u = atomic_load_explicit(&slots[w * 64u + (unsigned)__builtin_ctzll(bits)],
+                                                memory_order_relaxed);
+            if (u && u != orphan && atomic_load_explicit(&u->exited, memory_order_relaxed) == 1 &&
+                (!best || u->tidx < best->tidx))
+                best = u;
+        }
     }
     if (!best || (free_list && free_list->tidx < best->tidx)) return NULL;
     int one = 1;
@@ -131,6 +149,7 @@ static mw_thread *take_over_exited(void)
                                                  memory_order_relaxed))
         return NULL;   /* the writer claimed it meanwhile */
     atomic_fetch_sub_explicit(&exited_pending, 1, memory_order_relaxed);
+    exited_bit_clear(best->slot);
     return best;
 }
 
@@ -318,6 +337,9 @@ void mw_orphan_release(void) { mw_spin_unlock(&orphan_lock); }
 void mw_threads_mark_exited(mw_thread *t)
 {
     MW_EMIT(t, 16, mw_enc_thread_end, t->tidx);
+    if (t->slot >= 0)
+        atomic_fetch_or_explicit(&exited_bits[(unsigned)t->slot / 64u], 1ull << ((unsigned)t->slot % 64u),
+                                 memory_order_relaxed);
     atomic_fetch_add_explicit(&exited_pending, 1, memory_order_relaxed);
     atomic_store_explicit(&t->exited, 1, memory_order_release);
 }
@@ -344,6 +366,7 @@ bool mw_registry_claim(mw_thread *t)
                                                  memory_order_acquire))
         return false;
     atomic_fetch_sub_explicit(&exited_pending, 1, memory_order_relaxed);
+    exited_bit_clear(t->slot);
     return true;
 }
 
@@ -390,6 +413,7 @@ void mw_threads_reset_after_fork(void)
     atomic_flag_clear(&orphan_lock);
     free_list = NULL;
     atomic_store(&exited_pending, 0);
+    for (unsigned w = 0; w < MW_MAX_THREADS / 64u; w++) atomic_store(&exited_bits[w], 0);
     orphan = NULL;
     atomic_store(&next_tidx, 0);
     mw_tls_self = NULL;

@@ -170,6 +170,32 @@ Test(shim_runtime, a_new_thread_takes_over_an_ended_threads_state)
     run_free(&R);
 }
 
+/* The same with 150 other threads alive (shim_takeover.c crowd): an ended thread's state is
+ * found past the registry's first 128 slots (thread.c keeps a bit per slot whose thread
+ * ended; before 21:55 UTC on 2026-11-22 every registered state was looked at, a cache miss
+ * each, on every thread start while one had just ended). */
+Test(shim_runtime, a_new_thread_takes_over_a_state_among_many_live_threads)
+{
+    run R;
+    run_victim(&R, "shim_takeover", "crowd");
+    cr_expect_str_eq(R.traced.out, "crowd 10\n");
+    uint64_t idx[16];
+    size_t nidx = 0, named = 0;
+    for (size_t i = 0; i < R.t.nthreads; i++) {
+        const mwt_thread *th = &R.t.threads[i];
+        if (strncmp(th->name, "crowd-", 6) != 0) continue;
+        named++;
+        bool seen = false;
+        for (size_t k = 0; k < nidx; k++) seen |= idx[k] == th->tidx;
+        if (!seen && nidx < 16) idx[nidx++] = th->tidx;
+        cr_expect_gt(th->tidx, 150, "%s has index %llu: not after the 150 waiting threads'", th->name,
+                     (unsigned long long)th->tidx);
+    }
+    cr_expect_eq(named, 10, "threads named crowd-N: %zu", named);
+    cr_expect_leq(nidx, 3, "the ten threads used %zu indexes", nidx);
+    run_free(&R);
+}
+
 /* States the writer recycled go to new threads lowest index first, as taken-over ones do
  * (shim_takeover.c recycled): the thread started after eight ended ones gets the lowest of
  * their indexes (the last one recycled, handed out first, before 20:32 UTC on 2026-11-22). */

@@ -17,6 +17,12 @@
  * the lowest of their indexes, whether it takes over a state or gets a recycled one.
  *
  *     shim_takeover recycled      prints "recycled 8"; exit status 0
+ *
+ * With the argument "crowd": 150 threads stay alive (waiting) while ten more ("crowd-1" ..
+ * "crowd-10") run one after another; each takes over the state the one before left, found in
+ * the registry past its first 128 slots.
+ *
+ *     shim_takeover crowd      prints "crowd 10"; exit status 0
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -88,9 +94,51 @@ static int recycled(void)
     return 0;
 }
 
+#define CROWD 150
+
+static pthread_mutex_t crowd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t crowd_cv = PTHREAD_COND_INITIALIZER;
+static int crowd_go;
+
+static void *waiter(void *arg)
+{
+    void *volatile p = malloc(64);
+    free(p);
+    pthread_mutex_lock(&crowd_mu);
+    while (!crowd_go) pthread_cond_wait(&crowd_cv, &crowd_mu);
+    pthread_mutex_unlock(&crowd_mu);
+    return arg;
+}
+
+static int crowd(void)
+{
+    static pthread_t w[CROWD];
+    static char names[10][16];
+    pthread_attr_t small;
+    pthread_attr_init(&small);
+    pthread_attr_setstacksize(&small, 64 * 1024);
+    for (int i = 0; i < CROWD; i++)
+        if (pthread_create(&w[i], &small, waiter, NULL) != 0) return 1;
+    for (int k = 0; k < 10; k++) {
+        snprintf(names[k], sizeof names[k], "crowd-%d", k + 1);
+        pthread_t t;
+        if (pthread_create(&t, &small, pool, names[k]) != 0) return 1;
+        pthread_join(t, NULL);
+    }
+    pthread_mutex_lock(&crowd_mu);
+    crowd_go = 1;
+    pthread_cond_broadcast(&crowd_cv);
+    pthread_mutex_unlock(&crowd_mu);
+    for (int i = 0; i < CROWD; i++) pthread_join(w[i], NULL);
+    pthread_attr_destroy(&small);
+    printf("crowd 10\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "recycled") == 0) return recycled();
+    if (argc > 1 && strcmp(argv[1], "crowd") == 0) return crowd();
     for (long k = 1; k <= ROUNDS; k++) {
         pthread_t t;
         if (pthread_create(&t, NULL, request, (void *)k) != 0) return 1;
