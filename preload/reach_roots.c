@@ -444,14 +444,18 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
 }
 
 /* A glibc thread stack (a guard mapping right below, a TCB that points to itself near the
- * top): the cached stack of an exited thread or a shim thread. Returns the TCB address. */
-static uintptr_t thread_stack_tcb(reach_ctx *c, size_t vi)
+ * top, `top`): the cached stack of an exited thread or a shim thread. Returns the TCB
+ * address. */
+static bool guard_below(reach_ctx *c, size_t vi)
+{
+    return vi > 0 && c->vmas[vi - 1].hi == c->vmas[vi].lo && !memcmp(c->vmas[vi - 1].perm, "---", 3);
+}
+
+static uintptr_t thread_stack_tcb(reach_ctx *c, size_t vi, uintptr_t top)
 {
     const vma *v = &c->vmas[vi];
-    if (vi == 0 || c->vmas[vi - 1].hi != v->lo || memcmp(c->vmas[vi - 1].perm, "---", 3))
-        return 0;
-    uintptr_t from = v->hi - 8192 > v->lo ? v->hi - 8192 : v->lo;
-    size_t n = mw_reach_read(c, c->buf, from, v->hi - from);
+    uintptr_t from = top - 8192 > v->lo ? top - 8192 : v->lo;
+    size_t n = mw_reach_read(c, c->buf, from, top - from);
     for (size_t off = 0; off + 24 <= n; off += 64) {
         const uintptr_t *w = (const uintptr_t *)(c->buf + off);
         if (w[0] == from + off && w[2] == from + off) return from + off;
@@ -516,10 +520,25 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
         if (v->kind == VK_SPECIAL || v->kind == VK_DEV || v->kind == VK_STACK)
             continue;   /* [stack] is a root only as a live thread's stack */
         intptr_t cls = 0;
+        uintptr_t stack_top = v->hi; /* a cached stack's cls applies below it */
         if (v->kind == VK_ANON) {
-            uintptr_t tcb;
-            if (is_arena_heap(c, v)) cls = -1;
-            else if ((tcb = thread_stack_tcb(c, vi)) != 0) cls = (intptr_t)tcb;
+            if (is_arena_heap(c, v)) {
+                cls = -1;
+            } else if (guard_below(c, vi)) {
+                /* The stack's top is the mapping's end, or where a mapping of the shim's own
+                 * that the kernel merged into it begins: a thread's alternate signal stack
+                 * mapped before the next thread's stack was placed right below it. Missing
+                 * the TCB there made the whole old stack a root (a block leaked by an
+                 * exited thread came out reachable: tests/victims/reach_threads.c merged). */
+                uintptr_t tcb = thread_stack_tcb(c, vi, v->hi);
+                for (size_t e = 0; !tcb && e < c->nexcl; e++) {
+                    const range *x = &c->excl[e];
+                    if (x->lo <= v->lo) continue;
+                    if (x->lo >= v->hi) break;
+                    if ((tcb = thread_stack_tcb(c, vi, x->lo)) != 0) stack_top = x->lo;
+                }
+                if (tcb) cls = (intptr_t)tcb;
+            }
         }
         uintptr_t cur = v->lo;
         for (size_t e = 0; e < c->nexcl && cur < v->hi; e++) {
@@ -528,10 +547,10 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
             if (x->lo >= v->hi) break;
             uintptr_t s = x->lo > cur ? x->lo : cur;
             uintptr_t t = x->hi < v->hi ? x->hi : v->hi;
-            if (s > cur) generic_piece(c, vi, cur, s, cls);
+            if (s > cur) generic_piece(c, vi, cur, s, cls > 0 && cur >= stack_top ? 0 : cls);
             if (x->flags & R_ROOT) add_root(c, s, t, x->flags & R_LIBC);
             cur = t;
         }
-        if (cur < v->hi) generic_piece(c, vi, cur, v->hi, cls);
+        if (cur < v->hi) generic_piece(c, vi, cur, v->hi, cls > 0 && cur >= stack_top ? 0 : cls);
     }
 }

@@ -232,6 +232,24 @@ Test(reach, threads_exit_from_a_thread, .timeout = 60)
     mw_tempdir_remove(dir);
 }
 
+/* A block leaked by an exited thread whose cached stack the kernel merged with a mapping of
+ * the shim's own right above it (reach_threads.c merged): definite, as valgrind says
+ * (test_reference_leaks.c threads_merged_stacks). */
+Test(reach, exited_thread_stack_merged_with_a_mapping_above, .timeout = 60)
+{
+    char dir[512], trace[PATH_MAX], err[512];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachmerged"), 0);
+    run_victim(dir, "reach_threads", "merged", "1", trace, sizeof trace);
+    tallies ts = {0};
+    watch_size(&ts, 3013);
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(of(&ts, 3013)->n[D], 1, "leaked by the last thread: %u definite, %u reachable",
+                 of(&ts, 3013)->n[D], of(&ts, 3013)->n[R]);
+    cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks must be reachable");
+    mw_tempdir_remove(dir);
+}
+
 Test(reach, other_threads_still_running, .timeout = 60)
 {
     char dir[512], trace[PATH_MAX], err[512];

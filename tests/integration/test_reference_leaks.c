@@ -478,6 +478,15 @@ Test(reference, threads_victim, .timeout = 120)
     reference("ref-threads", argv, 1, true);
 }
 
+/* Threads whose stacks the kernel merged with mappings above them under the shim. */
+Test(reference, threads_merged_stacks, .timeout = 120)
+{
+    char victim[PATH_MAX];
+    snprintf(victim, sizeof victim, "%s/tests/victims/reach_threads", build_abs());
+    char *argv[] = {victim, "merged", NULL};
+    reference("ref-merged", argv, 1, true);
+}
+
 Test(reference, cxx_victim, .timeout = 120)
 {
     char victim[PATH_MAX];

@@ -11,8 +11,18 @@
  *   3009  on the stack of the thread that calls exit()              reachable
  *   3011  only in dead stack of the blocked thread, below its sp and right below its static
  *         TLS (the top of its stack, where the shim once took TLS to begin) definite
+ *
+ * With the argument "merged": ten threads of 64 KiB stacks started one after another, each
+ * once the one before is running, all alive until the last has allocated; the last one
+ * leaks 3013 (its pointer only on its own stack, dead once it exits); main joins them and
+ * returns. Under the shim each thread's own mappings (its alternate signal stack) sit right
+ * above the next thread's stack, and the kernel merges the two mappings into one: the scan
+ * must still find the cached stack's top there (before 22:00 UTC on 2026-11-22 it did not,
+ * and 3013 came out reachable every time).
+ *   3013  leaked by a thread that exited, its stack merged with a mapping above   definite
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,8 +101,47 @@ static void *exiter(void *arg)
     exit(0);
 }
 
-int main(void)
+#define MERGED_THREADS 10
+static pthread_barrier_t g_all_up;
+static sem_t g_running;
+
+static __attribute__((noinline)) void leak_one(void)
 {
+    void *volatile p = mk(3013);
+    __asm__ volatile("" : : "r"(&p) : "memory");
+}
+
+static void *merged_thread(void *arg)
+{
+    free(malloc(16));
+    sem_post(&g_running);
+    if ((long)arg == MERGED_THREADS - 1) leak_one();
+    pthread_barrier_wait(&g_all_up);
+    return arg;
+}
+
+static int merged(void)
+{
+    pthread_t t[MERGED_THREADS];
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 64 * 1024);
+    pthread_barrier_init(&g_all_up, NULL, MERGED_THREADS + 1);
+    sem_init(&g_running, 0, 0);
+    for (long i = 0; i < MERGED_THREADS; i++) {
+        if (pthread_create(&t[i], &at, merged_thread, (void *)i) != 0) return 2;
+        sem_wait(&g_running);
+    }
+    pthread_barrier_wait(&g_all_up);
+    for (int i = 0; i < MERGED_THREADS; i++) pthread_join(t[i], NULL);
+    pthread_attr_destroy(&at);
+    printf("reach_threads merged %d\n", MERGED_THREADS);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "merged") == 0) return merged();
     if (pipe(g_block) != 0 || pipe(g_ready) != 0) return 2;
     pthread_t a, b, c;
     if (pthread_create(&b, NULL, leaker, NULL) != 0) return 2;
