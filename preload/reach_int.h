@@ -62,8 +62,9 @@ typedef struct reach_ctx {
     pid_t pid;
     vma *vmas;
     size_t nvma, vma_cap;
-    range *excl;              /* sorted exclusions */
+    range *excl;              /* exclusions, sorted by lo once all are in (reach_roots.c) */
     size_t nexcl, excl_cap;
+    size_t excl_lost;         /* exclusions that found no room */
     range *roots;
     size_t nroots, roots_cap;
     uintptr_t libc_lo[4], libc_hi[4];

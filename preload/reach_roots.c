@@ -29,31 +29,57 @@
 
 /* ======================================================================================== *
  * Own-range registry: memory the shim maps for itself must never be a root (its live table
- * and buffers hold every block's address). Lock-free fixed table; lo == 1 marks a slot being
- * filled, lo == 0 a free slot.
+ * and buffers hold every block's address). A lock-free hash table by start address (linear
+ * probing; ranges are added and removed from hooks, also in signal handlers): lo == 0 marks
+ * a free slot, 1 a removed one (probes go on past it, an insert takes it again), 2 one being
+ * filled; a slot goes 0 -> 2 -> lo -> 1 -> 2 ..., never back to 0, so a probe for a range
+ * meets its slot before any free one. Readers take slots whose lo is a range (> 2), hi
+ * stored before it. Each thread's state, ring, live table, alternate signal stack and
+ * unwinder stack are ranges of their own: 65 536 slots hold those of the registry's 8 192
+ * threads. (Until 2026-11-22 a table of 4 096 slots scanned from its start filled up at
+ * about 1 000 threads alive, and the ranges left out were scanned as roots: a leak of such
+ * a program came out reachable.)
  * ======================================================================================== */
-#define OWN_MAX 4096
+#define OWN_BITS 16u
+#define OWN_CAP (1u << OWN_BITS)
+#define OWN_FREE 0u
+#define OWN_REMOVED 1u
+#define OWN_FILLING 2u
 /* counted: the end of the part whose resident pages are the shim's memory (a ring's mirror,
  * the same pages mapped again after it, is not counted twice) */
-static struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; _Atomic uintptr_t counted; } own_tab[OWN_MAX];
-static _Atomic unsigned own_overflow;
+static struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; _Atomic uintptr_t counted; } own_tab[OWN_CAP];
+static _Atomic unsigned own_used;      /* slots ever taken (not free) */
+static _Atomic unsigned own_overflow;  /* ranges that found no slot */
+
+static inline size_t own_home(uintptr_t p)
+{
+    return (size_t)(((uint64_t)(p >> 12) * 0x9E3779B97F4A7C15ull) >> (64u - OWN_BITS));
+}
 
 void mw_own_range_add_counted(const void *p, size_t len, size_t counted)
 {
-    if (!p || !len) return;
-    for (size_t i = 0; i < OWN_MAX; i++) {
-        uintptr_t z = 0;
-        if (atomic_load_explicit(&own_tab[i].lo, memory_order_relaxed) != 0) continue;
-        if (!atomic_compare_exchange_strong(&own_tab[i].lo, &z, (uintptr_t)1)) continue;
-        atomic_store(&own_tab[i].hi, (uintptr_t)p + len);
-        atomic_store(&own_tab[i].counted, (uintptr_t)p + (counted < len ? counted : len));
-        atomic_store(&own_tab[i].lo, (uintptr_t)p);
+    if ((uintptr_t)p <= OWN_FILLING || !len) return;
+    uintptr_t lo = (uintptr_t)p;
+    size_t i = own_home(lo);
+    for (size_t k = 0; k < OWN_CAP; k++, i = (i + 1) & (OWN_CAP - 1)) {
+        uintptr_t cur = atomic_load_explicit(&own_tab[i].lo, memory_order_relaxed);
+        if (cur > OWN_REMOVED) continue;
+        /* a free slot only while the table is at most 7/8 used: probe chains stay short */
+        if (cur == OWN_FREE && atomic_load_explicit(&own_used, memory_order_relaxed) >= OWN_CAP / 8u * 7u)
+            break;
+        if (!atomic_compare_exchange_strong(&own_tab[i].lo, &cur, (uintptr_t)OWN_FILLING)) continue;
+        if (cur == OWN_FREE) atomic_fetch_add_explicit(&own_used, 1, memory_order_relaxed);
+        atomic_store_explicit(&own_tab[i].hi, lo + len, memory_order_relaxed);
+        atomic_store_explicit(&own_tab[i].counted, lo + (counted < len ? counted : len), memory_order_relaxed);
+        atomic_store_explicit(&own_tab[i].lo, lo, memory_order_release);
         return;
     }
     atomic_fetch_add(&own_overflow, 1);
 }
 
 void mw_own_range_add(const void *p, size_t len) { mw_own_range_add_counted(p, len, len); }
+
+unsigned mw_own_range_overflow(void) { return atomic_load(&own_overflow); }
 
 /* The resident bytes of the registered ranges, by mincore(2) over each (its counted part, in
  * steps of 4096 pages). Ranges are read without a lock: one removed meanwhile gives ENOMEM
@@ -63,9 +89,9 @@ uint64_t mw_own_resident_bytes(void)
     static unsigned char vec[4096]; /* the writer thread's alone (its one caller) */
     const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     uint64_t total = 0;
-    for (size_t i = 0; i < OWN_MAX; i++) {
+    for (size_t i = 0; i < OWN_CAP; i++) {
         uintptr_t lo = atomic_load_explicit(&own_tab[i].lo, memory_order_acquire);
-        if (lo <= 1) continue;
+        if (lo <= OWN_FILLING) continue;
         uintptr_t end = atomic_load_explicit(&own_tab[i].counted, memory_order_relaxed);
         if (end <= lo) continue;
         uintptr_t a = lo & ~(pg - 1), e = (end + pg - 1) & ~(pg - 1);
@@ -83,10 +109,15 @@ uint64_t mw_own_resident_bytes(void)
 void mw_own_range_del(const void *p, size_t len)
 {
     (void)len;
-    for (size_t i = 0; i < OWN_MAX; i++) {
-        if (atomic_load_explicit(&own_tab[i].lo, memory_order_acquire) == (uintptr_t)p) {
-            atomic_store(&own_tab[i].hi, (uintptr_t)0);
-            atomic_store(&own_tab[i].lo, (uintptr_t)0);
+    uintptr_t lo = (uintptr_t)p;
+    if (lo <= OWN_FILLING) return;
+    size_t i = own_home(lo);
+    for (size_t k = 0; k < OWN_CAP; k++, i = (i + 1) & (OWN_CAP - 1)) {
+        uintptr_t cur = atomic_load_explicit(&own_tab[i].lo, memory_order_acquire);
+        if (cur == OWN_FREE) return;
+        if (cur == lo) {
+            atomic_store_explicit(&own_tab[i].hi, (uintptr_t)0, memory_order_relaxed);
+            atomic_store_explicit(&own_tab[i].lo, (uintptr_t)OWN_REMOVED, memory_order_release);
             return;
         }
     }
@@ -239,12 +270,44 @@ vma *mw_reach_vma_at(reach_ctx *c, uintptr_t a)
     return i < c->nvma && c->vmas[i].lo <= a ? &c->vmas[i] : NULL;
 }
 
+/* Exclusions are collected unsorted (tens of thousands with thousands of threads alive),
+ * then sorted once by sort_excl before use. */
 static void add_excl(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
 {
-    if (hi <= lo || c->nexcl >= c->excl_cap) return;
-    size_t i = c->nexcl++;
-    while (i > 0 && c->excl[i - 1].lo > lo) { c->excl[i] = c->excl[i - 1]; i--; }
-    c->excl[i] = (range){lo, hi, flags};
+    if (hi <= lo) return;
+    if (c->nexcl >= c->excl_cap) {
+        c->excl_lost++;
+        return;
+    }
+    c->excl[c->nexcl++] = (range){lo, hi, flags};
+}
+
+/* Heapsort by lo: no malloc (qsort may call it), O(n log n) on any input. */
+static void excl_sift(range *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= n) return;
+        if (k + 1 < n && a[k + 1].lo > a[k].lo) k++;
+        if (a[i].lo >= a[k].lo) return;
+        range t = a[i];
+        a[i] = a[k];
+        a[k] = t;
+        i = k;
+    }
+}
+
+static void sort_excl(reach_ctx *c)
+{
+    range *a = c->excl;
+    size_t n = c->nexcl;
+    for (size_t i = n / 2; i-- > 0;) excl_sift(a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        range t = a[0];
+        a[0] = a[end - 1];
+        a[end - 1] = t;
+        excl_sift(a, 0, end - 1);
+    }
 }
 
 static void add_root(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
@@ -492,12 +555,14 @@ static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, i
 
 void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
 {
-    c->excl_cap = OWN_MAX + 8192;
+    /* the own ranges, the registry's states, each live thread's stack mappings, module
+     * segments */
+    c->excl_cap = OWN_CAP + 4u * MW_MAX_THREADS + 8192u;
     c->excl = mw_own_alloc(c->excl_cap * sizeof(range));
     if (!c->excl) return;
-    for (size_t i = 0; i < OWN_MAX; i++) {
+    for (size_t i = 0; i < OWN_CAP; i++) {
         uintptr_t lo = atomic_load(&own_tab[i].lo), hi = atomic_load(&own_tab[i].hi);
-        if (lo > 1 && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);
+        if (lo > OWN_FILLING && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);
     }
     /* The shim's per-thread states (encoder state holds the last allocated address). */
     unsigned hwm = mw_registry_hwm();
@@ -507,6 +572,11 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
     }
     dl_iterate_phdr(phdr_cb, c);
     thread_roots(c, my_sp);
+    sort_excl(c);
+    unsigned lost = atomic_load(&own_overflow);
+    if (lost || c->excl_lost)
+        mw_diag("reachability: %u of the shim's own mappings and %zu exclusions found no room; "
+                "blocks they point to may be called reachable", lost, c->excl_lost);
     for (size_t vi = 0; vi < c->nvma; vi++) {
         const vma *v = &c->vmas[vi];
         if (v->perm[0] != 'r' || v->perm[1] != 'w') continue;

@@ -250,6 +250,26 @@ Test(reach, exited_thread_stack_merged_with_a_mapping_above, .timeout = 60)
     mw_tempdir_remove(dir);
 }
 
+/* The same with 1 500 threads (reach_threads.c merged 1500): the shim's own mappings for all
+ * of them (each thread's state, ring, live table, alternate signal stack) stay out of the
+ * roots. With the own-range table of 4 096 slots before 22:05 UTC on 2026-11-22 the ranges
+ * of the later threads found no room, were scanned as roots, and the leak came out
+ * reachable. */
+Test(reach, fifteen_hundred_threads_own_mappings_are_not_roots, .timeout = 120)
+{
+    char dir[512], trace[PATH_MAX], err[512];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachcrowd"), 0);
+    run_victim2(dir, "reach_threads", "merged", "1500", "1", trace, sizeof trace);
+    tallies ts = {0};
+    watch_size(&ts, 3013);
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(of(&ts, 3013)->n[D], 1, "leaked by the last thread: %u definite, %u reachable",
+                 of(&ts, 3013)->n[D], of(&ts, 3013)->n[R]);
+    cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks must be reachable");
+    mw_tempdir_remove(dir);
+}
+
 Test(reach, other_threads_still_running, .timeout = 60)
 {
     char dir[512], trace[PATH_MAX], err[512];

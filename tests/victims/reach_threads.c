@@ -12,10 +12,10 @@
  *   3011  only in dead stack of the blocked thread, below its sp and right below its static
  *         TLS (the top of its stack, where the shim once took TLS to begin) definite
  *
- * With the argument "merged": ten threads of 64 KiB stacks started one after another, each
- * once the one before is running, all alive until the last has allocated; the last one
- * leaks 3013 (its pointer only on its own stack, dead once it exits); main joins them and
- * returns. Under the shim each thread's own mappings (its alternate signal stack) sit right
+ * With the argument "merged" [N]: N threads (default 10, at most 4 000) of 64 KiB stacks
+ * started one after another, each once the one before is running, all alive until the last
+ * has allocated; the last one leaks 3013 (its pointer only on its own stack, dead once it
+ * exits); main joins them and returns. Under the shim each thread's own mappings (its alternate signal stack) sit right
  * above the next thread's stack, and the kernel merges the two mappings into one: the scan
  * must still find the cached stack's top there (before 22:00 UTC on 2026-11-22 it did not,
  * and 3013 came out reachable every time).
@@ -102,6 +102,7 @@ static void *exiter(void *arg)
 }
 
 #define MERGED_THREADS 10
+static long g_merged = MERGED_THREADS;
 static pthread_barrier_t g_all_up;
 static sem_t g_running;
 
@@ -115,33 +116,37 @@ static void *merged_thread(void *arg)
 {
     free(malloc(16));
     sem_post(&g_running);
-    if ((long)arg == MERGED_THREADS - 1) leak_one();
+    if ((long)arg == g_merged - 1) leak_one();
     pthread_barrier_wait(&g_all_up);
     return arg;
 }
 
 static int merged(void)
 {
-    pthread_t t[MERGED_THREADS];
+    static pthread_t t[4000];
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setstacksize(&at, 64 * 1024);
-    pthread_barrier_init(&g_all_up, NULL, MERGED_THREADS + 1);
+    pthread_barrier_init(&g_all_up, NULL, (unsigned)g_merged + 1);
     sem_init(&g_running, 0, 0);
-    for (long i = 0; i < MERGED_THREADS; i++) {
+    for (long i = 0; i < g_merged; i++) {
         if (pthread_create(&t[i], &at, merged_thread, (void *)i) != 0) return 2;
         sem_wait(&g_running);
     }
     pthread_barrier_wait(&g_all_up);
-    for (int i = 0; i < MERGED_THREADS; i++) pthread_join(t[i], NULL);
+    for (long i = 0; i < g_merged; i++) pthread_join(t[i], NULL);
     pthread_attr_destroy(&at);
-    printf("reach_threads merged %d\n", MERGED_THREADS);
+    printf("reach_threads merged %ld\n", g_merged);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "merged") == 0) return merged();
+    if (argc > 1 && strcmp(argv[1], "merged") == 0) {
+        if (argc > 2) g_merged = strtol(argv[2], NULL, 10);
+        if (g_merged < 1 || g_merged > 4000) return 2;
+        return merged();
+    }
     if (pipe(g_block) != 0 || pipe(g_ready) != 0) return 2;
     pthread_t a, b, c;
     if (pthread_create(&b, NULL, leaker, NULL) != 0) return 2;

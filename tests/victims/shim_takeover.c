@@ -100,11 +100,15 @@ static pthread_mutex_t crowd_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t crowd_cv = PTHREAD_COND_INITIALIZER;
 static int crowd_go;
 
+static int crowd_up;
+
 static void *waiter(void *arg)
 {
     void *volatile p = malloc(64);
     free(p);
     pthread_mutex_lock(&crowd_mu);
+    crowd_up++;
+    pthread_cond_broadcast(&crowd_cv);
     while (!crowd_go) pthread_cond_wait(&crowd_cv, &crowd_mu);
     pthread_mutex_unlock(&crowd_mu);
     return arg;
@@ -119,6 +123,9 @@ static int crowd(void)
     pthread_attr_setstacksize(&small, 64 * 1024);
     for (int i = 0; i < CROWD; i++)
         if (pthread_create(&w[i], &small, waiter, NULL) != 0) return 1;
+    pthread_mutex_lock(&crowd_mu); /* every waiter has its state (and index) before the ten */
+    while (crowd_up < CROWD) pthread_cond_wait(&crowd_cv, &crowd_mu);
+    pthread_mutex_unlock(&crowd_mu);
     for (int k = 0; k < 10; k++) {
         snprintf(names[k], sizeof names[k], "crowd-%d", k + 1);
         pthread_t t;
