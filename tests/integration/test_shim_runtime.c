@@ -197,26 +197,43 @@ Test(shim_runtime, a_new_thread_takes_over_a_state_among_many_live_threads)
 }
 
 /* States the writer recycled go to new threads lowest index first, as taken-over ones do
- * (shim_takeover.c recycled): the thread started after eight ended ones gets the lowest of
- * their indexes (the last one recycled, handed out first, before 20:32 UTC on 2026-11-22). */
+ * (shim_takeover.c recycled): the threads started after eight ended ones, one after another
+ * while alive, get their indexes in order, lowest first (the last one recycled was handed
+ * out first before 20:32 UTC on 2026-11-22; a heap since 22:10). */
 Test(shim_runtime, recycled_states_go_lowest_index_first)
 {
     run R;
     run_victim(&R, "shim_takeover", "recycled");
     cr_expect_str_eq(R.traced.out, "recycled 8\n");
-    uint64_t lowest = UINT64_MAX, late = UINT64_MAX;
+    uint64_t pool_idx[8], late[8];
     size_t pools = 0;
+    for (int k = 0; k < 8; k++) late[k] = UINT64_MAX;
     for (size_t i = 0; i < R.t.nthreads; i++) {
         const mwt_thread *th = &R.t.threads[i];
-        if (strncmp(th->name, "pool-", 5) == 0) {
-            pools++;
-            if (th->tidx < lowest) lowest = th->tidx;
-        }
-        if (strcmp(th->name, "late") == 0) late = th->tidx;
+        if (strncmp(th->name, "pool-", 5) == 0 && pools < 8) pool_idx[pools++] = th->tidx;
+        if (strcmp(th->name, "late") == 0) late[0] = th->tidx;
+        if (strncmp(th->name, "late-", 5) == 0 && th->name[5] >= '1' && th->name[5] <= '7')
+            late[th->name[5] - '0'] = th->tidx;
     }
-    cr_expect_eq(pools, 8);
-    cr_expect_eq(late, lowest, "the late thread got index %llu, the pool's lowest is %llu",
-                 (unsigned long long)late, (unsigned long long)lowest);
+    cr_assert_eq(pools, 8);
+    for (size_t a = 1; a < 8; a++) /* the pool's indexes, lowest first */
+        for (size_t b = a; b > 0 && pool_idx[b - 1] > pool_idx[b]; b--) {
+            uint64_t x = pool_idx[b];
+            pool_idx[b] = pool_idx[b - 1];
+            pool_idx[b - 1] = x;
+        }
+    size_t nd = 0; /* distinct: a pool thread may have taken over another's state */
+    for (size_t a = 0; a < 8; a++)
+        if (nd == 0 || pool_idx[nd - 1] != pool_idx[a]) pool_idx[nd++] = pool_idx[a];
+    for (size_t k = 0; k < 8; k++) {
+        if (k < nd)
+            cr_expect_eq(late[k], pool_idx[k], "late thread %zu got index %llu, the pool's %zu-th "
+                         "lowest is %llu", k, (unsigned long long)late[k], k + 1,
+                         (unsigned long long)pool_idx[k]);
+        else /* past the recycled states: new indexes, in order */
+            cr_expect_gt(late[k], k ? late[k - 1] : 0, "late thread %zu got index %llu after %llu",
+                         k, (unsigned long long)late[k], (unsigned long long)late[k - 1]);
+    }
     run_free(&R);
 }
 

@@ -13,8 +13,10 @@
  *     shim_takeover      prints "takeover 10"; exit status 0
  *
  * With the argument "recycled": eight threads at once ("pool-0" .. "pool-7"), joined, then
- * 200 ms for the writer to recycle their states, then one more thread ("late"), which gets
- * the lowest of their indexes, whether it takes over a state or gets a recycled one.
+ * 200 ms for the writer to recycle their states, then eight more ("late", "late-1" ..
+ * "late-7"), each started once the one before has its state and all alive until the last
+ * has: "late" gets the lowest of the pool's indexes, whether it takes over a state or gets a
+ * recycled one, and each next one the next lowest.
  *
  *     shim_takeover recycled      prints "recycled 8"; exit status 0
  *
@@ -76,6 +78,22 @@ static void *pool(void *arg)
     return NULL;
 }
 
+static pthread_mutex_t late_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t late_cv = PTHREAD_COND_INITIALIZER;
+static int late_up, late_go;
+
+/* pool's allocation first (the thread's state and index), then alive until all are up */
+static void *late_one(void *arg)
+{
+    pool(arg);
+    pthread_mutex_lock(&late_mu);
+    late_up++;
+    pthread_cond_broadcast(&late_cv);
+    while (!late_go) pthread_cond_wait(&late_cv, &late_mu);
+    pthread_mutex_unlock(&late_mu);
+    return NULL;
+}
+
 static int recycled(void)
 {
     static char names[8][16];
@@ -87,9 +105,20 @@ static int recycled(void)
     for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
     struct timespec ts = { 0, 200 * 1000 * 1000 };
     nanosleep(&ts, NULL);
-    pthread_t late;
-    if (pthread_create(&late, NULL, pool, "late") != 0) return 1;
-    pthread_join(late, NULL);
+    static char late_names[8][16];
+    pthread_t late[8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(late_names[i], sizeof late_names[i], i ? "late-%d" : "late", i);
+        if (pthread_create(&late[i], NULL, late_one, late_names[i]) != 0) return 1;
+        pthread_mutex_lock(&late_mu);
+        while (late_up <= i) pthread_cond_wait(&late_cv, &late_mu);
+        pthread_mutex_unlock(&late_mu);
+    }
+    pthread_mutex_lock(&late_mu);
+    late_go = 1;
+    pthread_cond_broadcast(&late_cv);
+    pthread_mutex_unlock(&late_mu);
+    for (int i = 0; i < 8; i++) pthread_join(late[i], NULL);
     printf("recycled 8\n");
     return 0;
 }
