@@ -98,6 +98,8 @@ struct mw_thread {
     /* writer side: coded runs (formats/mw_runs.h), touched only by the writer thread */
     mw_window win;              /* rank window of this thread's stream */
     bool runs_off;              /* a record did not parse: copy this thread's records as they are */
+    uint64_t ring_counted;      /* bytes of the ring the writer counts as resident: as far as it
+                                   was ever written (writer.c, drain_one), kept with the ring */
     /* the blocks this thread allocated (live.c); last, on its own cache line, and never
      * cleared when the state is recycled (another thread may hold its lock) */
     _Alignas(64) mw_ltab lt;

@@ -209,6 +209,7 @@ static mw_thread *state_new(void)
     uint8_t *ring = t->ring;
     uint64_t rs = t->ring_size, mask = t->mask;
     void *unw_stack = t->unw_stack, *alt_stack = t->alt_stack;
+    uint64_t ring_counted = t->ring_counted;
     /* A recycled state keeps its thread index and that index's stream state (block numbers,
      * the encoder's delta bases, the writer's rank window): the new thread's records continue
      * the stream the previous owner ended (THREAD_END, then THREAD_START with the new tid),
@@ -229,6 +230,7 @@ static mw_thread *state_new(void)
     t->ring = ring;
     t->ring_size = rs;
     t->mask = mask;
+    t->ring_counted = ring_counted; /* its pages stay resident with it */
     t->unw_stack = unw_stack;   /* the memory stays with the state */
     t->alt_stack = alt_stack;
     if (!fresh) {

@@ -8,13 +8,17 @@
  *     compress_mix random N    N malloc/free pairs with random sizes over 64 random slots
  *                              (a fixed-seed PRNG: incompressible beyond entropy coding)
  *     compress_mix mixed N     N requests, then 60 N random pairs as fast as it can
+ *     compress_mix rings N     8 threads, N random pairs each, all alive until all are done
+ *                              and 50 ms more (each fills its ring under the shim)
  *
  * Prints a checksum of what it wrote, so the traced run's output can be compared.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static uint64_t sum;
 
@@ -51,14 +55,56 @@ static void random_pairs(unsigned long n)
     for (unsigned k = 0; k < 64; k++) free(slot[k]);
 }
 
+#define RING_THREADS 8
+static pthread_barrier_t rings_done;
+static unsigned long rings_n;
+
+static void *ring_thread(void *arg)
+{
+    void *slot[64] = { 0 };
+    uint64_t s = 0x9E3779B97F4A7C15ull * ((uintptr_t)arg + 1), local = 0;
+    for (unsigned long i = 0; i < rings_n; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        unsigned k = (unsigned)(s % 64);
+        free(slot[k]);
+        size_t n = 16 + (s >> 16) % 400;
+        char *p = malloc(n);
+        if (!p) abort();
+        p[0] = (char)s;
+        local += (unsigned char)p[0] + n;
+        slot[k] = p;
+    }
+    for (unsigned k = 0; k < 64; k++) free(slot[k]);
+    pthread_barrier_wait(&rings_done);
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    return (void *)(uintptr_t)local;
+}
+
+static void rings(unsigned long n)
+{
+    pthread_t t[RING_THREADS];
+    rings_n = n;
+    pthread_barrier_init(&rings_done, NULL, RING_THREADS);
+    for (uintptr_t i = 0; i < RING_THREADS; i++)
+        if (pthread_create(&t[i], NULL, ring_thread, (void *)i) != 0) abort();
+    for (int i = 0; i < RING_THREADS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        sum += (uintptr_t)r;
+    }
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) { fprintf(stderr, "usage: compress_mix repeat|random|mixed N\n"); return 2; }
+    if (argc != 3) { fprintf(stderr, "usage: compress_mix repeat|random|mixed|rings N\n"); return 2; }
     unsigned long n = strtoul(argv[2], NULL, 10);
     if (!strcmp(argv[1], "repeat")) {
         for (unsigned long i = 0; i < n; i++) request(i);
     } else if (!strcmp(argv[1], "random")) {
         random_pairs(n);
+    } else if (!strcmp(argv[1], "rings")) {
+        rings(n);
     } else if (!strcmp(argv[1], "mixed")) {
         for (unsigned long i = 0; i < n; i++) request(i);
         random_pairs(60 * n);
