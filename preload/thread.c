@@ -36,7 +36,7 @@ static atomic_flag reg_lock = ATOMIC_FLAG_INIT;
 /* Recycled states, a binary min-heap on thread index (free_list_put / free_list_peek /
  * free_list_take), under reg_lock: a sorted list took O(states) per put, and the writer
  * recycling thousands of ended threads' states spent most of its time walking it (18% of a
- * run starting 4 000 threads, at 22:05 UTC on 2026-11-22). */
+ * run starting 4 000 threads, at 22:02 UTC on 2026-11-22). */
 #define FREE_CAP (MW_MAX_THREADS + 64u)
 static mw_thread *free_heap[FREE_CAP];
 static unsigned free_n;
