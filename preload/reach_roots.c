@@ -79,8 +79,6 @@ void mw_own_range_add_counted(const void *p, size_t len, size_t counted)
 
 void mw_own_range_add(const void *p, size_t len) { mw_own_range_add_counted(p, len, len); }
 
-unsigned mw_own_range_overflow(void) { return atomic_load(&own_overflow); }
-
 /* The resident bytes of the registered ranges, by mincore(2) over each (its counted part, in
  * steps of 4096 pages). Ranges are read without a lock: one removed meanwhile gives ENOMEM
  * and counts for nothing; a page two small ranges share counts twice. */
