@@ -575,8 +575,10 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
     if (lost || c->excl_lost)
         mw_diag("reachability: %u of the shim's own mappings and %zu exclusions found no room; "
                 "blocks they point to may be called reachable", lost, c->excl_lost);
+    size_t e0 = 0; /* exclusions before it end below the mappings still to come */
     for (size_t vi = 0; vi < c->nvma; vi++) {
         const vma *v = &c->vmas[vi];
+        while (e0 < c->nexcl && c->excl[e0].hi <= v->lo) e0++;
         if (v->perm[0] != 'r' || v->perm[1] != 'w') continue;
         if (v->kind == VK_HEAP) { /* glibc's heap is not; what the program's sbrk added is */
             uintptr_t lo[64], hi[64];
@@ -599,7 +601,7 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
                  * the TCB there made the whole old stack a root (a block leaked by an
                  * exited thread came out reachable: tests/victims/reach_threads.c merged). */
                 uintptr_t tcb = thread_stack_tcb(c, vi, v->hi);
-                for (size_t e = 0; !tcb && e < c->nexcl; e++) {
+                for (size_t e = e0; !tcb && e < c->nexcl; e++) {
                     const range *x = &c->excl[e];
                     if (x->lo <= v->lo) continue;
                     if (x->lo >= v->hi) break;
@@ -609,7 +611,7 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
             }
         }
         uintptr_t cur = v->lo;
-        for (size_t e = 0; e < c->nexcl && cur < v->hi; e++) {
+        for (size_t e = e0; e < c->nexcl && cur < v->hi; e++) {
             const range *x = &c->excl[e];
             if (x->hi <= cur) continue;
             if (x->lo >= v->hi) break;
