@@ -196,6 +196,44 @@ Test(shim_runtime, a_new_thread_takes_over_a_state_among_many_live_threads)
     run_free(&R);
 }
 
+/* An idle program (shim_idle.c): after 100 ms with nothing in the rings the writer sleeps
+ * 20 ms a round instead of 5 (64-65 wake-ups in the second, 195 with 5 ms rounds; checked),
+ * and the block allocated at the end of that second still gets its time: the program's
+ * thread reads the clock itself while the writer sleeps (with the writer's last tick left
+ * as it was, the blocks came out 17 ms too close in one run of three; checked). */
+Test(shim_runtime, an_idle_writer_sleeps_longer_and_times_stay_right)
+{
+    /* not run_victim: the victim prints what it sees of the writer, so its output differs
+     * from the native run's by design */
+    run R;
+    memset(&R, 0, sizeof R);
+    R.dir = mwt_tmpdir();
+    cr_assert(R.dir);
+    const char *argv[] = { mwt_victim("shim_idle"), NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &R.native), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R.dir }, &R.traced), 0);
+    cr_expect_eq(R.traced.exit_code, 0, "%s", R.traced.err);
+    cr_assert_eq(mwt_trace_load_one(R.dir, &R.t), 0, "%s", R.t.err);
+    long wakeups = -2;
+    cr_assert_eq(sscanf(R.traced.out, "writer wakeups %ld", &wakeups), 1, "%s", R.traced.out);
+    cr_expect_str_eq(R.native.out, "writer wakeups -1\n");
+    cr_expect_geq(wakeups, 20, "%ld wake-ups in a second", wakeups);
+    cr_expect_leq(wakeups, 110, "%ld wake-ups in a second", wakeups);
+    const mwt_block *early = NULL, *late = NULL;
+    for (size_t i = 0; i < R.t.nblocks; i++) {
+        if (R.t.blocks[i].size == 100 && !early) early = &R.t.blocks[i];
+        if (R.t.blocks[i].size == 4242) late = &R.t.blocks[i];
+    }
+    cr_assert(early && late, "no block of 100 or of 4242 bytes");
+    /* 1.2 s apart, in ticks of 4.2 ms; a clock left as the writer last set it before its 20 ms
+     * sleeps would lag up to 20 ms */
+    uint64_t apart = late->t_ns - early->t_ns;
+    cr_log_info("wake-ups %ld, blocks %llu ns apart", wakeups, (unsigned long long)apart);
+    cr_expect_geq(apart, 1192000000ull, "the blocks' times are %llu ns apart", (unsigned long long)apart);
+    cr_expect_leq(apart, 60000000000ull, "the blocks' times are %llu ns apart", (unsigned long long)apart);
+    run_free(&R);
+}
+
 /* States the writer recycled go to new threads lowest index first, as taken-over ones do
  * (shim_takeover.c recycled): the threads started after eight ended ones, one after another
  * while alive, get their indexes in order, lowest first (the last one recycled was handed

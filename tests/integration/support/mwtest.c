@@ -393,7 +393,8 @@ static void add_block(loader *L, uint64_t tidx, uint64_t seq, uint64_t kind, uin
 {
     mwt_trace *t = L->t;
     GROW(t->blocks, t->nblocks, L->bcap);
-    t->blocks[t->nblocks] = (mwt_block){ tidx, seq, kind, size, addr, stack, false, 0, 0 };
+    t->blocks[t->nblocks] = (mwt_block){ tidx, seq, kind, size, addr, stack, false, 0, 0,
+                                         t->have_time ? t->last_time : 0 };
     if (tidx >= L->ntidx) {
         size_t nn = tidx + 16;
         L->by_tidx = realloc(L->by_tidx, nn * sizeof *L->by_tidx);

@@ -85,6 +85,7 @@ typedef struct mwt_block {
     bool freed;
     uint64_t reach;                 /* enum mw_reach_kind from REACH records (0 = none) */
     uint64_t reach_addr;            /* the address its REACH entry gave (0 = none) */
+    uint64_t t_ns;                  /* the stream's time at its ALLOC record (0 = none yet) */
 } mwt_block;
 
 typedef struct mwt_thread {          /* one per thread: an index ended threads hand on has several */
