@@ -442,32 +442,66 @@ static uintptr_t stack_mapped_low(reach_ctx *c, uintptr_t lo, uintptr_t hi)
     return low > lo ? low : lo;
 }
 
+/* Heapsort of thread entries by tid (no malloc). */
+static void ts_sift(mw_thread_stack *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= n) return;
+        if (k + 1 < n && a[k + 1].tid > a[k].tid) k++;
+        if (a[i].tid >= a[k].tid) return;
+        mw_thread_stack t = a[i];
+        a[i] = a[k];
+        a[k] = t;
+        i = k;
+    }
+}
+
+static void ts_sort(mw_thread_stack *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;) ts_sift(a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        mw_thread_stack t = a[0];
+        a[0] = a[end - 1];
+        a[end - 1] = t;
+        ts_sift(a, 0, end - 1);
+    }
+}
+
 /* The live program threads' stacks: from sp (minus the red zone) to the top of the stack
- * range, plus their TLS ranges. Their mappings are then excluded from the generic scan. */
+ * range, plus their TLS ranges. Their mappings are then excluded from the generic scan. Room
+ * for every registered thread and 64 Ki more tasks (4 096 in all, half of them registered,
+ * before 22:30 UTC on 2026-11-22: past that the stacks of live threads were not roots, and
+ * what only they pointed to came out lost). */
 static void thread_roots(reach_ctx *c, uintptr_t my_sp)
 {
-    enum { MAXT = 4096 };
+    enum { MAXREG = MW_MAX_THREADS, MAXT = MW_MAX_THREADS + 65536 };
     mw_thread_stack *ts = mw_own_alloc(MAXT * sizeof *ts);
     if (!ts) return;
     size_t n = 0;
-    if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXT / 2);
-    if (n > MAXT / 2) n = MAXT / 2;
+    if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXREG);
+    if (n > MAXREG) n = MAXREG;
     /* Threads the registry does not know (they never allocated, e.g. idle worker pools):
      * from /proc/self/task, minus the shim's own threads (named "memwatch-..."). */
     size_t base = n;
     size_t nt = list_tasks(ts + base, MAXT - base);
+    if (nt == MAXT - base) mw_diag("reachability: more than %zu threads; some stacks are not roots", nt);
     /* Registry entries of threads that are gone (their exit not yet noticed by the registry)
-     * are dropped: only tids present in /proc/self/task are live. */
+     * are dropped: only tids present in /proc/self/task are live. Both lists sorted by tid,
+     * then walked side by side. */
+    ts_sort(ts, base);
+    ts_sort(ts + base, nt);
     size_t nreg = 0;
-    for (size_t i = 0; i < base; i++) {
+    for (size_t i = 0, k = base; i < base; i++) {
         bool alive = nt == 0;   /* /proc unreadable: trust the registry */
-        for (size_t k = base; k < base + nt && !alive; k++) alive = ts[k].tid == ts[i].tid;
-        if (alive) ts[nreg++] = ts[i];
+        while (k < base + nt && ts[k].tid < ts[i].tid) k++;
+        alive |= k < base + nt && ts[k].tid == ts[i].tid;
+        if (alive && (nreg == 0 || ts[nreg - 1].tid != ts[i].tid)) ts[nreg++] = ts[i];
     }
     n = nreg;
-    for (size_t k = base; k < base + nt; k++) {   /* compacts in place: n <= k always */
-        bool known = false;
-        for (size_t i = 0; i < nreg && !known; i++) known = ts[i].tid == ts[k].tid;
+    for (size_t k = base, i = 0; k < base + nt; k++) {   /* compacts in place: n <= k always */
+        while (i < nreg && ts[i].tid < ts[k].tid) i++;
+        bool known = i < nreg && ts[i].tid == ts[k].tid;
         if (!known && !is_shim_thread(ts[k].tid)) ts[n++] = ts[k];
     }
     pid_t me = mw_gettid();

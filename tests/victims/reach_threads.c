@@ -20,6 +20,10 @@
  * must still find the cached stack's top there (before 22:00 UTC on 2026-11-22 it did not,
  * and 3013 came out reachable every time).
  *   3013  leaked by a thread that exited, its stack merged with a mapping above   definite
+ *
+ * With the argument "alive" N: N threads (at most 8 000, 64 KiB stacks) each keep a block of
+ * 3019 bytes only in a local variable and wait; main calls exit() once all are up.
+ *   3019  x N, each on the stack of a live thread                           reachable
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -140,8 +144,38 @@ static int merged(void)
     return 0;
 }
 
+static sem_t g_alive_up;
+
+static void *alive_thread(void *arg)
+{
+    void *volatile kept = mk(3019);
+    sem_post(&g_alive_up);
+    for (;;) pause();
+    return kept == NULL ? arg : NULL;
+}
+
+static int alive(long n)
+{
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 64 * 1024);
+    sem_init(&g_alive_up, 0, 0);
+    for (long i = 0; i < n; i++) {
+        pthread_t t;
+        if (pthread_create(&t, &at, alive_thread, NULL) != 0) return 2;
+    }
+    for (long i = 0; i < n; i++) sem_wait(&g_alive_up);
+    printf("reach_threads alive %ld\n", n);
+    fflush(stdout);
+    exit(0);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "alive") == 0) {
+        long n = strtol(argv[2], NULL, 10);
+        return n >= 1 && n <= 8000 ? alive(n) : 2;
+    }
     if (argc > 1 && strcmp(argv[1], "merged") == 0) {
         if (argc > 2) g_merged = strtol(argv[2], NULL, 10);
         if (g_merged < 1 || g_merged > 4000) return 2;
