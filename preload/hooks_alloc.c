@@ -26,27 +26,8 @@ static inline bool active(void)
     return MW_LIKELY(atomic_load_explicit(&mw_alloc_hot, memory_order_relaxed) != 0);
 }
 
-/* The calling thread's state, or the shared orphan state (locked) for exiting threads. */
-static inline mw_thread *acquire(bool *orphan)
-{
-    mw_thread *t = mw_tls_self;
-    *orphan = false;
-    if (MW_LIKELY(t)) return t;
-    if (mw_tls_dead) {
-        t = mw_orphan_acquire();
-        if (t) {
-            *orphan = true;
-            t->cache_n = 0; /* cached frames belong to other threads' stacks */
-        }
-        return t;
-    }
-    return mw_self_slow();
-}
-
-static inline void release(bool orphan)
-{
-    if (MW_UNLIKELY(orphan)) mw_orphan_release();
-}
+#define acquire mw_acquire
+#define release mw_release
 
 static inline __attribute__((always_inline)) void emit_free(mw_thread *t, mw_block_ref ref)
 {

@@ -25,7 +25,8 @@ static void note_mmap(void *p, size_t len, int prot, int flags, int fd, off_t of
 {
     int e = errno;
     mw_tls_guard++;
-    mw_thread *t = mw_self();
+    bool orph;
+    mw_thread *t = mw_acquire(&orph);
     if (t) {
         char path[1024];
         ssize_t pl = 0;
@@ -35,9 +36,10 @@ static void note_mmap(void *p, size_t len, int prot, int flags, int fd, off_t of
             pl = readlink(link, path, sizeof path);
             if (pl < 0) pl = 0;
         }
-        uint64_t st = mw_stack_capture(t, fa, ra);
+        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
         MW_EMIT(t, 96 + (size_t)pl, mw_enc_mmap, (uintptr_t)p, len, (uint64_t)prot, (uint64_t)flags, fd,
                 (uint64_t)off, st, path, (size_t)pl);
+        mw_release(orph);
     }
     mw_tls_guard--;
     errno = e;
@@ -69,10 +71,12 @@ MW_EXPORT int munmap(void *addr, size_t len)
     if (rc == 0 && tracing()) {
         int e = errno;
         mw_tls_guard++;
-        mw_thread *t = mw_self();
+        bool orph;
+        mw_thread *t = mw_acquire(&orph);
         if (t) {
-            uint64_t st = mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
+            uint64_t st = orph ? 0 : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
             MW_EMIT(t, 40, mw_enc_munmap, (uintptr_t)addr, len, st);
+            mw_release(orph);
         }
         mw_tls_guard--;
         errno = e;
@@ -98,10 +102,12 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     if (p != MAP_FAILED && tracing()) {
         int e = errno;
         mw_tls_guard++;
-        mw_thread *t = mw_self();
+        bool orph;
+        mw_thread *t = mw_acquire(&orph);
         if (t) {
-            uint64_t st = mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
+            uint64_t st = orph ? 0 : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
             MW_EMIT(t, 64, mw_enc_mremap, (uintptr_t)old, old_len, (uintptr_t)p, new_len, st);
+            mw_release(orph);
         }
         mw_tls_guard--;
         errno = e;
@@ -177,14 +183,16 @@ static void note_brk(uintptr_t old_end, uintptr_t new_end, void *fa, void *ra)
     if (!tracing()) return;
     int e = errno;
     mw_tls_guard++;
-    mw_thread *t = mw_self();
+    bool orph;
+    mw_thread *t = mw_acquire(&orph);
     if (t) {
-        uint64_t st = mw_stack_capture(t, fa, ra);
+        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
         if (new_end > old_end)
             MW_EMIT(t, 96, mw_enc_mmap, old_end, new_end - old_end, (uint64_t)(PROT_READ | PROT_WRITE),
                     (uint64_t)(MAP_PRIVATE | MAP_ANONYMOUS), -1, 0, st, BRK_PATH, sizeof BRK_PATH - 1);
         else
             MW_EMIT(t, 40, mw_enc_munmap, new_end, old_end - new_end, st);
+        mw_release(orph);
     }
     mw_tls_guard--;
     errno = e;

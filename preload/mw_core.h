@@ -128,6 +128,33 @@ void mw_threads_orphan_init(void);
 mw_thread *mw_orphan_acquire(void);  /* shared stream for exiting threads (locked) */
 void mw_orphan_release(void);
 
+/* The calling thread's state for a hook's record, or the shared orphan stream (locked, *orphan
+ * set: release it with mw_release) for a thread that has none: one that is exiting, or one
+ * whose state could not be set up (more threads at once than registry slots, no memory).
+ * NULL only while nothing is traced. The orphan stream's stack cache belongs to whichever
+ * thread used it last: callers record no stack through it. */
+static inline mw_thread *mw_acquire(bool *orphan)
+{
+    mw_thread *t = mw_tls_self;
+    *orphan = false;
+    if (MW_LIKELY(t)) return t;
+    if (!mw_tls_dead) {
+        t = mw_self_slow();
+        if (t || !mw_tls_dead) return t;
+    }
+    t = mw_orphan_acquire();
+    if (t) {
+        *orphan = true;
+        t->cache_n = 0; /* cached frames belong to other threads' stacks */
+    }
+    return t;
+}
+
+static inline void mw_release(bool orphan)
+{
+    if (MW_UNLIKELY(orphan)) mw_orphan_release();
+}
+
 /* ring.c */
 bool mw_ring_init(mw_thread *t, uint64_t size);
 void mw_ring_release(mw_thread *t);

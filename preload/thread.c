@@ -183,6 +183,9 @@ static mw_thread *take_over_exited(void)
     return best;
 }
 
+/* Set when this thread found every registry slot taken (mw_self_slow says which cause). */
+static __thread int registry_full_seen __attribute__((tls_model("initial-exec")));
+
 /* A state for a new thread, registered in a slot: an ended thread's taken over, a recycled
  * one, or a fresh one with a new thread index. */
 static mw_thread *state_new(void)
@@ -263,6 +266,7 @@ static mw_thread *state_new(void)
     }
     runlock();
     if (t->slot < 0) { /* registry full: nobody would drain this ring */
+        registry_full_seen = 1;
         if (!fresh) { /* a recycled state stays mapped: a free searching tables may still see it */
             rlock();
             free_list_put(t);
@@ -327,13 +331,23 @@ mw_thread *mw_self_slow(void)
     if (mw_tls_dead || atomic_load_explicit(&mw_state, memory_order_acquire) != MW_ST_ON) return NULL;
     int g = mw_guard_enter();
     int saved_errno = errno;
+    registry_full_seen = 0;
     mw_thread *t = state_new();
     if (!t) {
-        /* no memory for a ring: this thread is not traced (and does not retry every call) */
+        /* No state: more threads at once than registry slots, or no memory for a ring. This
+         * thread's allocation and mapping calls go to the shared stream of exiting threads
+         * (mw_acquire), without stacks; a watch event of its is counted as lost. One line on
+         * stderr per cause, not one per thread. */
+        static _Atomic int said_full, said_nomem;
+        bool full = registry_full_seen;
         mw_tls_dead = 1;
-        mw_count_lost(1, 0);
-        mw_diag("cannot set up tracing for thread %d (out of memory); its calls are not recorded",
-                (int)mw_gettid());
+        if (full && !atomic_exchange(&said_full, 1))
+            mw_diag("more than %u threads at once: thread %d and others past that many are recorded in "
+                    "the shared stream of exited threads, without stacks",
+                    MW_MAX_THREADS, (int)mw_gettid());
+        else if (!full && !atomic_exchange(&said_nomem, 1))
+            mw_diag("cannot set up tracing for thread %d (out of memory): its calls are recorded in the "
+                    "shared stream of exited threads, without stacks", (int)mw_gettid());
     }
     if (t) {
         t->parent_tidx = tls_parent;

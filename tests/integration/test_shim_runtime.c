@@ -234,6 +234,38 @@ Test(shim_runtime, an_idle_writer_sleeps_longer_and_times_stay_right)
     run_free(&R);
 }
 
+/* More threads alive at once than registry slots (shim_many_threads.c, 8 300 threads): the
+ * ones past the 8 192 slots are recorded in the shared stream of exited threads, so every
+ * malloc, mmap and munmap is in the trace and nothing is lost; one line on stderr says so.
+ * (Before 22:40 UTC on 2026-11-22 their first call was lost, their mappings were not
+ * recorded at all, and each such thread printed a line that blamed memory.) */
+Test(shim_runtime, more_threads_than_registry_slots_lose_nothing, .timeout = 120)
+{
+    run R;
+    memset(&R, 0, sizeof R);
+    R.dir = mwt_tmpdir();
+    cr_assert(R.dir);
+    const char *argv[] = { mwt_victim("shim_many_threads"), NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R.dir }, &R.traced), 0);
+    cr_expect_str_eq(R.traced.out, "threads 8300\n");
+    cr_expect_eq(R.traced.exit_code, 0, "%s", R.traced.err);
+    cr_expect_eq(mwt_count_lines(R.traced.err, "memwatch:"), 1, "%s", R.traced.err);
+    cr_expect(strstr(R.traced.err, "more than 8192 threads at once"), "%s", R.traced.err);
+    cr_assert_eq(mwt_trace_load_one(R.dir, &R.t), 0, "%s", R.t.err);
+    cr_expect_eq(R.t.lost_events, 0);
+    cr_expect_eq(mwt_allocs_of_size(&R.t, 5555), 8300);
+    cr_expect_eq(mwt_live_of_size(&R.t, 5555), 0);
+    size_t maps = 0, unmapped = 0;
+    for (size_t i = 0; i < R.t.nmaps; i++)
+        if (R.t.maps[i].len == 12288) {
+            maps++;
+            unmapped += R.t.maps[i].unmapped;
+        }
+    cr_expect_eq(maps, 8300, "%zu mappings of 12288 bytes", maps);
+    cr_expect_eq(unmapped, 8300, "%zu of them unmapped", unmapped);
+    run_free(&R);
+}
+
 /* States the writer recycled go to new threads lowest index first, as taken-over ones do
  * (shim_takeover.c recycled): the threads started after eight ended ones, one after another
  * while alive, get their indexes in order, lowest first (the last one recycled was handed
