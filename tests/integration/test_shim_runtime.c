@@ -237,7 +237,7 @@ Test(shim_runtime, an_idle_writer_sleeps_longer_and_times_stay_right)
 /* More threads alive at once than registry slots (shim_many_threads.c, 8 300 threads): the
  * ones past the 8 192 slots are recorded in the shared stream of exited threads, so every
  * malloc, mmap and munmap is in the trace and nothing is lost; one line on stderr says so.
- * (Before 22:40 UTC on 2026-11-22 their first call was lost, their mappings were not
+ * (Before 22:30 UTC on 2026-11-22 their first call was lost, their mappings were not
  * recorded at all, and each such thread printed a line that blamed memory.) */
 Test(shim_runtime, more_threads_than_registry_slots_lose_nothing, .timeout = 120)
 {
