@@ -26,9 +26,6 @@ static inline bool active(void)
     return MW_LIKELY(atomic_load_explicit(&mw_alloc_hot, memory_order_relaxed) != 0);
 }
 
-#define acquire mw_acquire
-#define release mw_release
-
 static inline __attribute__((always_inline)) void emit_free(mw_thread *t, mw_block_ref ref)
 {
     size_t cap;
@@ -63,11 +60,11 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
 static __attribute__((noinline)) void after_alloc_slow(void *p, unsigned kind, size_t size, void *fa, void *ra)
 {
     bool orph;
-    mw_thread *t = acquire(&orph);
+    mw_thread *t = mw_acquire(&orph);
     if (t) {
         uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
         note_alloc(t, kind, p, size, st);
-        release(orph);
+        mw_release(orph);
     }
 }
 
@@ -146,10 +143,10 @@ static inline __attribute__((always_inline)) void record_free(mw_thread *t, void
 static __attribute__((noinline)) void record_free_slow(void *p)
 {
     bool orph;
-    mw_thread *t = acquire(&orph);
+    mw_thread *t = mw_acquire(&orph);
     if (t) {
         record_free(t, p);
-        release(orph);
+        mw_release(orph);
     }
 }
 
@@ -180,7 +177,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
     int e;
     bool orph;
     mw_tls_guard++;
-    mw_thread *t = acquire(&orph);
+    mw_thread *t = mw_acquire(&orph);
     if (!t) {
         void *q = call(p, a, b);
         mw_tls_guard--;
@@ -217,7 +214,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         else
             mw_live_insert_t(t, (uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
     }
-    release(orph);
+    mw_release(orph);
     mw_tls_guard--;
     errno = e;
     return q;
