@@ -74,7 +74,8 @@ MW_EXPORT int munmap(void *addr, size_t len)
         bool orph;
         mw_thread *t = mw_acquire(&orph);
         if (t) {
-            uint64_t st = orph ? 0 : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
+            uint64_t st = orph ? 0
+                                 : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
             MW_EMIT(t, 40, mw_enc_munmap, (uintptr_t)addr, len, st);
             mw_release(orph);
         }
@@ -105,7 +106,8 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         bool orph;
         mw_thread *t = mw_acquire(&orph);
         if (t) {
-            uint64_t st = orph ? 0 : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
+            uint64_t st = orph ? 0
+                                 : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
             MW_EMIT(t, 64, mw_enc_mremap, (uintptr_t)old, old_len, (uintptr_t)p, new_len, st);
             mw_release(orph);
         }

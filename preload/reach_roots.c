@@ -70,7 +70,8 @@ void mw_own_range_add_counted(const void *p, size_t len, size_t counted)
         if (!atomic_compare_exchange_strong(&own_tab[i].lo, &cur, (uintptr_t)OWN_FILLING)) continue;
         if (cur == OWN_FREE) atomic_fetch_add_explicit(&own_used, 1, memory_order_relaxed);
         atomic_store_explicit(&own_tab[i].hi, lo + len, memory_order_relaxed);
-        atomic_store_explicit(&own_tab[i].counted, lo + (counted < len ? counted : len), memory_order_relaxed);
+        atomic_store_explicit(&own_tab[i].counted, lo + (counted < len ? counted : len),
+                              memory_order_relaxed);
         atomic_store_explicit(&own_tab[i].lo, lo, memory_order_release);
         return;
     }

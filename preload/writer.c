@@ -689,7 +689,8 @@ static void *writer_main(void *arg)
     last_rss = mono_ms();
     unsigned idle_passes = 0;
     uint64_t idle_ns = IDLE_WAKE_NS;
-    if (mw_cfg.rss_ms && (uint64_t)mw_cfg.rss_ms * 1000000u < idle_ns) idle_ns = (uint64_t)mw_cfg.rss_ms * 1000000u;
+    if (mw_cfg.rss_ms && (uint64_t)mw_cfg.rss_ms * 1000000u < idle_ns)
+        idle_ns = (uint64_t)mw_cfg.rss_ms * 1000000u;
     if ((uint64_t)mw_cfg.flush_ms * 1000000u < idle_ns) idle_ns = (uint64_t)mw_cfg.flush_ms * 1000000u;
     if (idle_ns < WAKE_NS) idle_ns = WAKE_NS;
     for (;;) {

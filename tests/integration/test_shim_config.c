@@ -256,7 +256,8 @@ Test(shim_config, rss_samples_count_the_rings_written)
     cr_assert_geq(t.rss_samples, 2);
     cr_expect_eq(t.own_odd, 0, "%llu of %llu samples", (unsigned long long)t.own_odd,
                  (unsigned long long)t.rss_samples);
-    cr_expect_geq(t.max_own, 8u * (512u << 10) + (2u << 20), "own at most %llu bytes", (unsigned long long)t.max_own);
+    cr_expect_geq(t.max_own, 8u * (512u << 10) + (2u << 20), "own at most %llu bytes",
+                  (unsigned long long)t.max_own);
     cr_expect_lt(t.max_own, t.max_rss);
     mwt_trace_free(&t);
     mwt_run_free(&r);

@@ -15,10 +15,10 @@
  * With the argument "merged" [N]: N threads (default 10, at most 4 000) of 64 KiB stacks
  * started one after another, each once the one before is running, all alive until the last
  * has allocated; the last one leaks 3013 (its pointer only on its own stack, dead once it
- * exits); main joins them and returns. Under the shim each thread's own mappings (its alternate signal stack) sit right
- * above the next thread's stack, and the kernel merges the two mappings into one: the scan
- * must still find the cached stack's top there (before 22:00 UTC on 2026-11-22 it did not,
- * and 3013 came out reachable every time).
+ * exits); main joins them and returns. Under the shim each thread's own mappings (its
+ * alternate signal stack) sit right above the next thread's stack, and the kernel merges the
+ * two mappings into one: the scan must still find the cached stack's top there (before
+ * 22:00 UTC on 2026-11-22 it did not, and 3013 came out reachable every time).
  *   3013  leaked by a thread that exited, its stack merged with a mapping above   definite
  *
  * With the argument "alive" N: N threads (at most 8 000, 64 KiB stacks) each keep a block of
