@@ -281,33 +281,43 @@ static void add_excl(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
     c->excl[c->nexcl++] = (range){lo, hi, flags};
 }
 
-/* Heapsort by lo: no malloc (qsort may call it), O(n log n) on any input. */
-static void excl_sift(range *a, size_t i, size_t n)
+/* Heapsort of n elements of `size` bytes (at most 64) by key(element): no malloc (qsort may
+ * call it), O(n log n) on any input. Sorts the exclusions by lo and the threads by tid. */
+typedef uint64_t (*sort_key_fn)(const void *);
+
+static void swap_elems(uint8_t *x, uint8_t *y, size_t size)
+{
+    uint8_t t[64];
+    memcpy(t, x, size);
+    memcpy(x, y, size);
+    memcpy(y, t, size);
+}
+
+static void heap_sift(uint8_t *a, size_t size, sort_key_fn key, size_t i, size_t n)
 {
     for (;;) {
         size_t k = 2 * i + 1;
         if (k >= n) return;
-        if (k + 1 < n && a[k + 1].lo > a[k].lo) k++;
-        if (a[i].lo >= a[k].lo) return;
-        range t = a[i];
-        a[i] = a[k];
-        a[k] = t;
+        if (k + 1 < n && key(a + (k + 1) * size) > key(a + k * size)) k++;
+        if (key(a + i * size) >= key(a + k * size)) return;
+        swap_elems(a + i * size, a + k * size, size);
         i = k;
     }
 }
 
-static void sort_excl(reach_ctx *c)
+static void heap_sort(void *base, size_t n, size_t size, sort_key_fn key)
 {
-    range *a = c->excl;
-    size_t n = c->nexcl;
-    for (size_t i = n / 2; i-- > 0;) excl_sift(a, i, n);
+    uint8_t *a = base;
+    for (size_t i = n / 2; i-- > 0;) heap_sift(a, size, key, i, n);
     for (size_t end = n; end > 1; end--) {
-        range t = a[0];
-        a[0] = a[end - 1];
-        a[end - 1] = t;
-        excl_sift(a, 0, end - 1);
+        swap_elems(a, a + (end - 1) * size, size);
+        heap_sift(a, size, key, 0, end - 1);
     }
 }
+
+_Static_assert(sizeof(range) <= 64 && sizeof(mw_thread_stack) <= 64, "swap_elems' buffer");
+static uint64_t range_lo(const void *r) { return ((const range *)r)->lo; }
+static void sort_excl(reach_ctx *c) { heap_sort(c->excl, c->nexcl, sizeof(range), range_lo); }
 
 static void add_root(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
 {
@@ -443,31 +453,8 @@ static uintptr_t stack_mapped_low(reach_ctx *c, uintptr_t lo, uintptr_t hi)
     return low > lo ? low : lo;
 }
 
-/* Heapsort of thread entries by tid (no malloc). */
-static void ts_sift(mw_thread_stack *a, size_t i, size_t n)
-{
-    for (;;) {
-        size_t k = 2 * i + 1;
-        if (k >= n) return;
-        if (k + 1 < n && a[k + 1].tid > a[k].tid) k++;
-        if (a[i].tid >= a[k].tid) return;
-        mw_thread_stack t = a[i];
-        a[i] = a[k];
-        a[k] = t;
-        i = k;
-    }
-}
-
-static void ts_sort(mw_thread_stack *a, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;) ts_sift(a, i, n);
-    for (size_t end = n; end > 1; end--) {
-        mw_thread_stack t = a[0];
-        a[0] = a[end - 1];
-        a[end - 1] = t;
-        ts_sift(a, 0, end - 1);
-    }
-}
+static uint64_t stack_tid(const void *t) { return (uint64_t)(uint32_t)((const mw_thread_stack *)t)->tid; }
+static void ts_sort(mw_thread_stack *a, size_t n) { heap_sort(a, n, sizeof *a, stack_tid); }
 
 /* The live program threads' stacks: from sp (minus the red zone) to the top of the stack
  * range, plus their TLS ranges. Their mappings are then excluded from the generic scan. Room

@@ -232,22 +232,32 @@ Test(reach, threads_exit_from_a_thread, .timeout = 60)
     mw_tempdir_remove(dir);
 }
 
+/* Runs reach_threads with ARG and N (NULL: no count) and checks the verdicts on its blocks of
+ * `size` bytes: `want` of them of kind `kind`; with `others_reachable`, every other block is
+ * reachable. */
+static void threads_case(const char *tag, const char *arg, const char *n, uint64_t size, unsigned kind,
+                         unsigned want, bool others_reachable)
+{
+    char dir[512], trace[PATH_MAX], err[512];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, tag), 0);
+    run_victim2(dir, "reach_threads", arg, n, "1", trace, sizeof trace);
+    tallies ts = {0};
+    watch_size(&ts, size);
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(of(&ts, size)->n[kind], want, "blocks of %llu bytes: %u definite, %u reachable",
+                 (unsigned long long)size, of(&ts, size)->n[D], of(&ts, size)->n[R]);
+    if (others_reachable)
+        cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks must be reachable");
+    mw_tempdir_remove(dir);
+}
+
 /* A block leaked by an exited thread whose cached stack the kernel merged with a mapping of
  * the shim's own right above it (reach_threads.c merged): definite, as valgrind says
  * (test_reference_leaks.c threads_merged_stacks). */
 Test(reach, exited_thread_stack_merged_with_a_mapping_above, .timeout = 60)
 {
-    char dir[512], trace[PATH_MAX], err[512];
-    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachmerged"), 0);
-    run_victim(dir, "reach_threads", "merged", "1", trace, sizeof trace);
-    tallies ts = {0};
-    watch_size(&ts, 3013);
-    mw_leak_totals t;
-    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(of(&ts, 3013)->n[D], 1, "leaked by the last thread: %u definite, %u reachable",
-                 of(&ts, 3013)->n[D], of(&ts, 3013)->n[R]);
-    cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks must be reachable");
-    mw_tempdir_remove(dir);
+    threads_case("reachmerged", "merged", NULL, 3013, D, 1, true);
 }
 
 /* The same with 1 500 threads (reach_threads.c merged 1500): the shim's own mappings for all
@@ -257,17 +267,7 @@ Test(reach, exited_thread_stack_merged_with_a_mapping_above, .timeout = 60)
  * reachable. */
 Test(reach, fifteen_hundred_threads_own_mappings_are_not_roots, .timeout = 120)
 {
-    char dir[512], trace[PATH_MAX], err[512];
-    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachcrowd"), 0);
-    run_victim2(dir, "reach_threads", "merged", "1500", "1", trace, sizeof trace);
-    tallies ts = {0};
-    watch_size(&ts, 3013);
-    mw_leak_totals t;
-    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(of(&ts, 3013)->n[D], 1, "leaked by the last thread: %u definite, %u reachable",
-                 of(&ts, 3013)->n[D], of(&ts, 3013)->n[R]);
-    cr_expect_eq(ts.other[D] + ts.other[I] + ts.other[0], 0, "other blocks must be reachable");
-    mw_tempdir_remove(dir);
+    threads_case("reachcrowd", "merged", "1500", 3013, D, 1, true);
 }
 
 /* 5 000 threads alive at exit (reach_threads.c alive 5000), each with a block only on its
@@ -276,16 +276,7 @@ Test(reach, fifteen_hundred_threads_own_mappings_are_not_roots, .timeout = 120)
  * definitely lost. */
 Test(reach, five_thousand_live_threads_stacks_are_roots, .timeout = 180)
 {
-    char dir[512], trace[PATH_MAX], err[512];
-    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachalive"), 0);
-    run_victim2(dir, "reach_threads", "alive", "5000", "1", trace, sizeof trace);
-    tallies ts = {0};
-    watch_size(&ts, 3019);
-    mw_leak_totals t;
-    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(of(&ts, 3019)->n[R], 5000, "kept on live stacks: %u reachable, %u definite",
-                 of(&ts, 3019)->n[R], of(&ts, 3019)->n[D]);
-    mw_tempdir_remove(dir);
+    threads_case("reachalive", "alive", "5000", 3019, R, 5000, false);
 }
 
 Test(reach, other_threads_still_running, .timeout = 60)

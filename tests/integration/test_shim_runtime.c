@@ -125,6 +125,25 @@ Test(shim_runtime, shared_table_chunks_change_hands)
     run_free(&R);
 }
 
+/* How many thread indexes the threads whose names start with `prefix` used (*named: how many
+ * such threads); each index must be at least `min_idx`. */
+static size_t distinct_indexes(const mwt_trace *t, const char *prefix, uint64_t min_idx, size_t *named)
+{
+    uint64_t idx[16];
+    size_t nidx = 0;
+    *named = 0;
+    for (size_t i = 0; i < t->nthreads; i++) {
+        const mwt_thread *th = &t->threads[i];
+        if (strncmp(th->name, prefix, strlen(prefix)) != 0) continue;
+        (*named)++;
+        bool seen = false;
+        for (size_t k = 0; k < nidx; k++) seen |= idx[k] == th->tidx;
+        if (!seen && nidx < 16) idx[nidx++] = th->tidx;
+        cr_expect_geq(th->tidx, min_idx, "%s has index %llu", th->name, (unsigned long long)th->tidx);
+    }
+    return nidx;
+}
+
 /* Threads one after another (shim_takeover.c): each takes over the state the one before left,
  * with its index and its unfreed blocks, and frees and reallocates some of them, a later
  * thread and main free more. Every free finds its block, the blocks left are exactly those
@@ -136,16 +155,7 @@ Test(shim_runtime, a_new_thread_takes_over_an_ended_threads_state)
     run R;
     run_victim(&R, "shim_takeover", NULL);
     cr_expect_str_eq(R.traced.out, "takeover 10\n");
-    uint64_t idx[16];
-    size_t nidx = 0, named = 0;
-    for (size_t i = 0; i < R.t.nthreads; i++) {
-        const mwt_thread *th = &R.t.threads[i];
-        if (strncmp(th->name, "req-", 4) != 0) continue;
-        named++;
-        bool seen = false;
-        for (size_t k = 0; k < nidx; k++) seen |= idx[k] == th->tidx;
-        if (!seen && nidx < 16) idx[nidx++] = th->tidx;
-    }
+    size_t named, nidx = distinct_indexes(&R.t, "req-", 0, &named);
     cr_expect_eq(named, 10, "threads named req-N: %zu", named);
     cr_expect_leq(nidx, 3, "the ten threads used %zu indexes", nidx);
     for (uint64_t k = 1; k <= 10; k++) {
@@ -179,18 +189,8 @@ Test(shim_runtime, a_new_thread_takes_over_a_state_among_many_live_threads)
     run R;
     run_victim(&R, "shim_takeover", "crowd");
     cr_expect_str_eq(R.traced.out, "crowd 10\n");
-    uint64_t idx[16];
-    size_t nidx = 0, named = 0;
-    for (size_t i = 0; i < R.t.nthreads; i++) {
-        const mwt_thread *th = &R.t.threads[i];
-        if (strncmp(th->name, "crowd-", 6) != 0) continue;
-        named++;
-        bool seen = false;
-        for (size_t k = 0; k < nidx; k++) seen |= idx[k] == th->tidx;
-        if (!seen && nidx < 16) idx[nidx++] = th->tidx;
-        cr_expect_gt(th->tidx, 150, "%s has index %llu: not after the 150 waiting threads'", th->name,
-                     (unsigned long long)th->tidx);
-    }
+    /* every one after the 150 waiting threads' indexes */
+    size_t named, nidx = distinct_indexes(&R.t, "crowd-", 151, &named);
     cr_expect_eq(named, 10, "threads named crowd-N: %zu", named);
     cr_expect_leq(nidx, 3, "the ten threads used %zu indexes", nidx);
     run_free(&R);

@@ -78,19 +78,45 @@ static void *pool(void *arg)
     return NULL;
 }
 
-static pthread_mutex_t late_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t late_cv = PTHREAD_COND_INITIALIZER;
-static int late_up, late_go;
+/* A gate: threads check in and wait until it opens; the opener waits for N check-ins. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int up, open;
+} gate;
+#define GATE_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 }
+
+static void gate_check_in_and_wait(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->up++;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_wait_for(gate *g, int n)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->up < n) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static gate late_gate = GATE_INIT;
 
 /* pool's allocation first (the thread's state and index), then alive until all are up */
 static void *late_one(void *arg)
 {
     pool(arg);
-    pthread_mutex_lock(&late_mu);
-    late_up++;
-    pthread_cond_broadcast(&late_cv);
-    while (!late_go) pthread_cond_wait(&late_cv, &late_mu);
-    pthread_mutex_unlock(&late_mu);
+    gate_check_in_and_wait(&late_gate);
     return NULL;
 }
 
@@ -110,14 +136,9 @@ static int recycled(void)
     for (int i = 0; i < 8; i++) {
         snprintf(late_names[i], sizeof late_names[i], i ? "late-%d" : "late", i);
         if (pthread_create(&late[i], NULL, late_one, late_names[i]) != 0) return 1;
-        pthread_mutex_lock(&late_mu);
-        while (late_up <= i) pthread_cond_wait(&late_cv, &late_mu);
-        pthread_mutex_unlock(&late_mu);
+        gate_wait_for(&late_gate, i + 1);
     }
-    pthread_mutex_lock(&late_mu);
-    late_go = 1;
-    pthread_cond_broadcast(&late_cv);
-    pthread_mutex_unlock(&late_mu);
+    gate_open(&late_gate);
     for (int i = 0; i < 8; i++) pthread_join(late[i], NULL);
     printf("recycled 8\n");
     return 0;
@@ -125,21 +146,14 @@ static int recycled(void)
 
 #define CROWD 150
 
-static pthread_mutex_t crowd_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t crowd_cv = PTHREAD_COND_INITIALIZER;
-static int crowd_go;
+static gate crowd_gate = GATE_INIT;
 
-static int crowd_up;
 
 static void *waiter(void *arg)
 {
     void *volatile p = malloc(64);
     free(p);
-    pthread_mutex_lock(&crowd_mu);
-    crowd_up++;
-    pthread_cond_broadcast(&crowd_cv);
-    while (!crowd_go) pthread_cond_wait(&crowd_cv, &crowd_mu);
-    pthread_mutex_unlock(&crowd_mu);
+    gate_check_in_and_wait(&crowd_gate);
     return arg;
 }
 
@@ -152,19 +166,14 @@ static int crowd(void)
     pthread_attr_setstacksize(&small, 64 * 1024);
     for (int i = 0; i < CROWD; i++)
         if (pthread_create(&w[i], &small, waiter, NULL) != 0) return 1;
-    pthread_mutex_lock(&crowd_mu); /* every waiter has its state (and index) before the ten */
-    while (crowd_up < CROWD) pthread_cond_wait(&crowd_cv, &crowd_mu);
-    pthread_mutex_unlock(&crowd_mu);
+    gate_wait_for(&crowd_gate, CROWD); /* every waiter has its state (and index) before the ten */
     for (int k = 0; k < 10; k++) {
         snprintf(names[k], sizeof names[k], "crowd-%d", k + 1);
         pthread_t t;
         if (pthread_create(&t, &small, pool, names[k]) != 0) return 1;
         pthread_join(t, NULL);
     }
-    pthread_mutex_lock(&crowd_mu);
-    crowd_go = 1;
-    pthread_cond_broadcast(&crowd_cv);
-    pthread_mutex_unlock(&crowd_mu);
+    gate_open(&crowd_gate);
     for (int i = 0; i < CROWD; i++) pthread_join(w[i], NULL);
     pthread_attr_destroy(&small);
     printf("crowd 10\n");
