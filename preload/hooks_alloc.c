@@ -62,7 +62,7 @@ static __attribute__((noinline)) void after_alloc_slow(void *p, unsigned kind, s
     bool orph;
     mw_thread *t = mw_acquire(&orph);
     if (t) {
-        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
+        uint64_t st = !mw_stack_ok(orph) ? 0 : mw_stack_capture(t, fa, ra);
         note_alloc(t, kind, p, size, st);
         mw_release(orph);
     }
@@ -188,7 +188,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
     void *q = call(p, a, b);
     e = errno;
     if (q) {
-        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
+        uint64_t st = !mw_stack_ok(orph) ? 0 : mw_stack_capture(t, fa, ra);
         if (had) {
             mw_live_block stale;
             mw_block_ref ref = { t->tidx, t->seq + 1 };

@@ -36,7 +36,7 @@ static void note_mmap(void *p, size_t len, int prot, int flags, int fd, off_t of
             pl = readlink(link, path, sizeof path);
             if (pl < 0) pl = 0;
         }
-        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
+        uint64_t st = !mw_stack_ok(orph) ? 0 : mw_stack_capture(t, fa, ra);
         MW_EMIT(t, 96 + (size_t)pl, mw_enc_mmap, (uintptr_t)p, len, (uint64_t)prot, (uint64_t)flags, fd,
                 (uint64_t)off, st, path, (size_t)pl);
         mw_release(orph);
@@ -74,7 +74,7 @@ MW_EXPORT int munmap(void *addr, size_t len)
         bool orph;
         mw_thread *t = mw_acquire(&orph);
         if (t) {
-            uint64_t st = orph ? 0
+            uint64_t st = !mw_stack_ok(orph) ? 0
                                  : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
             MW_EMIT(t, 40, mw_enc_munmap, (uintptr_t)addr, len, st);
             mw_release(orph);
@@ -106,7 +106,7 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         bool orph;
         mw_thread *t = mw_acquire(&orph);
         if (t) {
-            uint64_t st = orph ? 0
+            uint64_t st = !mw_stack_ok(orph) ? 0
                                  : mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
             MW_EMIT(t, 64, mw_enc_mremap, (uintptr_t)old, old_len, (uintptr_t)p, new_len, st);
             mw_release(orph);
@@ -188,7 +188,7 @@ static void note_brk(uintptr_t old_end, uintptr_t new_end, void *fa, void *ra)
     bool orph;
     mw_thread *t = mw_acquire(&orph);
     if (t) {
-        uint64_t st = orph ? 0 : mw_stack_capture(t, fa, ra);
+        uint64_t st = !mw_stack_ok(orph) ? 0 : mw_stack_capture(t, fa, ra);
         if (new_end > old_end)
             MW_EMIT(t, 96, mw_enc_mmap, old_end, new_end - old_end, (uint64_t)(PROT_READ | PROT_WRITE),
                     (uint64_t)(MAP_PRIVATE | MAP_ANONYMOUS), -1, 0, st, BRK_PATH, sizeof BRK_PATH - 1);

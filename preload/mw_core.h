@@ -108,7 +108,11 @@ struct mw_thread {
 /* TLS of the calling thread (initial-exec, no allocation on first access). */
 extern __thread mw_thread *mw_tls_self;
 extern __thread int mw_tls_guard;       /* >0: inside the shim (or a vfork child) */
-extern __thread int mw_tls_dead;        /* 1: this thread's state was released (exiting) */
+extern __thread int mw_tls_dead;        /* MW_DEAD_EXITING: this thread's state was released
+                                           (exiting); MW_DEAD_STATELESS: it never got one (past
+                                           the registry's slots, or no memory) */
+#define MW_DEAD_EXITING 1
+#define MW_DEAD_STATELESS 2
 extern __thread int mw_tls_internal;    /* >0: inside shim code entered via mw_guard_enter */
 #define MW_GUARD_VFORK (1 << 20)        /* guard value of a vfork child (process.c) */
 
@@ -132,7 +136,7 @@ void mw_orphan_release(void);
  * set: release it with mw_release) for a thread that has none: one that is exiting, or one
  * whose state could not be set up (more threads at once than registry slots, no memory).
  * NULL only while nothing is traced. The orphan stream's stack cache belongs to whichever
- * thread used it last: callers record no stack through it. */
+ * thread used it last, so it is emptied here; mw_stack_ok says whether to unwind at all. */
 static inline mw_thread *mw_acquire(bool *orphan)
 {
     mw_thread *t = mw_tls_self;
@@ -153,6 +157,14 @@ static inline mw_thread *mw_acquire(bool *orphan)
 static inline void mw_release(bool orphan)
 {
     if (MW_UNLIKELY(orphan)) mw_orphan_release();
+}
+
+/* Whether a record taken through mw_acquire may carry the caller's stack: always through the
+ * thread's own state; through the orphan stream only for a live thread without a state (an
+ * exiting thread's TLS, which the unwinder uses, may be gone). */
+static inline bool mw_stack_ok(bool orphan)
+{
+    return !orphan || mw_tls_dead == MW_DEAD_STATELESS;
 }
 
 /* ring.c */

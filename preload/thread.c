@@ -336,18 +336,19 @@ mw_thread *mw_self_slow(void)
     if (!t) {
         /* No state: more threads at once than registry slots, or no memory for a ring. This
          * thread's allocation and mapping calls go to the shared stream of exiting threads
-         * (mw_acquire), without stacks; a watch event of its is counted as lost. One line on
-         * stderr per cause, not one per thread. */
+         * (mw_acquire), with their stacks (a full unwind each: that stream's cache is shared);
+         * a watch event of its is counted as lost. One line on stderr per cause, not one per
+         * thread. */
         static _Atomic int said_full, said_nomem;
         bool full = registry_full_seen;
-        mw_tls_dead = 1;
+        mw_tls_dead = MW_DEAD_STATELESS;
         if (full && !atomic_exchange(&said_full, 1))
             mw_diag("more than %u threads at once: thread %d and others past that many are recorded in "
-                    "the shared stream of exited threads, without stacks",
+                    "the shared stream of exited threads",
                     MW_MAX_THREADS, (int)mw_gettid());
         else if (!full && !atomic_exchange(&said_nomem, 1))
             mw_diag("cannot set up tracing for thread %d (out of memory): its calls are recorded in the "
-                    "shared stream of exited threads, without stacks", (int)mw_gettid());
+                    "shared stream of exited threads", (int)mw_gettid());
     }
     if (t) {
         t->parent_tidx = tls_parent;
@@ -394,7 +395,7 @@ static void on_thread_exit(void *arg)
     int g = mw_guard_enter();
     mw_fatal_thread_exit(); /* before the state (and its stack) can go to another thread */
     mw_tls_self = NULL;
-    mw_tls_dead = 1;
+    mw_tls_dead = MW_DEAD_EXITING;
     mw_threads_mark_exited(t);
     mw_guard_leave(g);
 }

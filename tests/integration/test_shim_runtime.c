@@ -235,8 +235,9 @@ Test(shim_runtime, an_idle_writer_sleeps_longer_and_times_stay_right)
 }
 
 /* More threads alive at once than registry slots (shim_many_threads.c, 8 300 threads): the
- * ones past the 8 192 slots are recorded in the shared stream of exited threads, so every
- * malloc, mmap and munmap is in the trace and nothing is lost; one line on stderr says so.
+ * ones past the 8 192 slots are recorded in the shared stream of exited threads, with their
+ * stacks, so every malloc, mmap and munmap is in the trace and nothing is lost; one line on
+ * stderr says so.
  * (Before 22:30 UTC on 2026-11-22 their first call was lost, their mappings were not
  * recorded at all, and each such thread printed a line that blamed memory.) */
 Test(shim_runtime, more_threads_than_registry_slots_lose_nothing, .timeout = 120)
@@ -255,6 +256,9 @@ Test(shim_runtime, more_threads_than_registry_slots_lose_nothing, .timeout = 120
     cr_expect_eq(R.t.lost_events, 0);
     cr_expect_eq(mwt_allocs_of_size(&R.t, 5555), 8300);
     cr_expect_eq(mwt_live_of_size(&R.t, 5555), 0);
+    size_t stackless = 0; /* the shared stream's records carry their callers' stacks too */
+    for (size_t i = 0; i < R.t.nblocks; i++) stackless += R.t.blocks[i].size == 5555 && !R.t.blocks[i].stack;
+    cr_expect_eq(stackless, 0, "%zu blocks of 5555 bytes without a stack", stackless);
     size_t maps = 0, unmapped = 0;
     for (size_t i = 0; i < R.t.nmaps; i++)
         if (R.t.maps[i].len == 12288) {
