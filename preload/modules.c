@@ -82,7 +82,13 @@ static int visit(struct dl_phdr_info *info, size_t size, void *data)
             return 0;
         }
     }
-    if (nmods >= MAX_MODS) return 0;
+    if (nmods >= MAX_MODS) { /* its frames stay unsymbolized: say so, once */
+        static _Atomic int said;
+        if (!atomic_exchange(&said, 1))
+            mw_diag("more than %u objects loaded at once: the ones past that are not recorded "
+                    "(frames in them stay unnamed)", MAX_MODS);
+        return 0;
+    }
     mod *m = &mods[nmods++];
     *m = (mod){ info->dlpi_addr, lo, hi - lo, next_id++, true };
     mw_deepbind_redirect(info); /* an object that binds past the shim (RTLD_DEEPBIND) */
