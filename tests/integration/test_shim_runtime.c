@@ -270,6 +270,33 @@ Test(shim_runtime, more_threads_than_registry_slots_lose_nothing, .timeout = 120
     run_free(&R);
 }
 
+/* More objects loaded at once than the shim records (shim_many_objects.c: 4 150 copies of a
+ * library): the first 4 096 are in the trace, and one line on stderr says the rest are not
+ * (before 23:00 UTC on 2026-11-22 they were left out without a word). */
+Test(shim_runtime, more_objects_than_recorded_are_said, .timeout = 120)
+{
+    char lib[4096];
+    snprintf(lib, sizeof lib, "%s/tests/victims/libdeep_now.so", mwt_build_dir());
+    run R;
+    memset(&R, 0, sizeof R);
+    R.dir = mwt_tmpdir();
+    cr_assert(R.dir);
+    char *objs = mwt_tmpdir();
+    cr_assert(objs);
+    const char *argv[] = { mwt_victim("shim_many_objects"), lib, objs, "4150", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R.dir }, &R.traced), 0);
+    cr_expect_str_eq(R.traced.out, "loaded 4150\n");
+    cr_expect_eq(R.traced.exit_code, 0, "%s", R.traced.err);
+    cr_expect_eq(mwt_count_lines(R.traced.err, "memwatch:"), 1, "%s", R.traced.err);
+    cr_expect(strstr(R.traced.err, "more than 4096 objects loaded at once"), "%s", R.traced.err);
+    cr_assert_eq(mwt_trace_load_one(R.dir, &R.t), 0, "%s", R.t.err);
+    cr_expect_eq(R.t.nrec[MW_REC_MODULE_LOAD], 4096, "%llu objects recorded",
+                 (unsigned long long)R.t.nrec[MW_REC_MODULE_LOAD]);
+    mwt_rmtree(objs);
+    free(objs);
+    run_free(&R);
+}
+
 /* States the writer recycled go to new threads lowest index first, as taken-over ones do
  * (shim_takeover.c recycled): the threads started after eight ended ones, one after another
  * while alive, get their indexes in order, lowest first (the last one recycled was handed
