@@ -37,7 +37,11 @@
 #define NOSTACK_MAX_NS 2000000ull     /* signal-blocked writer: page open at most 2 ms */
 #define KERNEL_MAX_NS 2000000ull      /* kernel write: page open at most 2 ms */
 #define SIGNAL_WAIT_MS 10             /* capture handler not run yet: check for a block */
-#define QUEUE_MAX 4096u
+/* Messages read from the userfaultfd but not served yet. Each is a thread blocked in a fault
+ * (or an event) until served: one at most per thread, so room for 64 Ki threads (2 MiB of
+ * .bss, touched only as far as it is used). A message that found no room would leave its
+ * thread blocked until something else woke its page (4 096 until 2026-11-22). */
+#define QUEUE_MAX 65536u
 #define RESUME_AFTER_NS 200000000ull  /* paused threads are released after 200 ms at most */
 
 static struct uffd_msg queue[QUEUE_MAX];
