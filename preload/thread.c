@@ -183,13 +183,12 @@ static mw_thread *take_over_exited(void)
     return best;
 }
 
-/* Set when this thread found every registry slot taken (mw_self_slow says which cause). */
-static __thread int registry_full_seen __attribute__((tls_model("initial-exec")));
-
 /* A state for a new thread, registered in a slot: an ended thread's taken over, a recycled
- * one, or a fresh one with a new thread index. */
-static mw_thread *state_new(void)
+ * one, or a fresh one with a new thread index. NULL with *full set when every slot is taken,
+ * with it clear when memory ran out. */
+static mw_thread *state_new(bool *full)
 {
+    *full = false;
     mw_thread *t = NULL;
     bool fresh = false;
     rlock();
@@ -266,7 +265,7 @@ static mw_thread *state_new(void)
     }
     runlock();
     if (t->slot < 0) { /* registry full: nobody would drain this ring */
-        registry_full_seen = 1;
+        *full = true;
         if (!fresh) { /* a recycled state stays mapped: a free searching tables may still see it */
             rlock();
             free_list_put(t);
@@ -331,8 +330,8 @@ mw_thread *mw_self_slow(void)
     if (mw_tls_dead || atomic_load_explicit(&mw_state, memory_order_acquire) != MW_ST_ON) return NULL;
     int g = mw_guard_enter();
     int saved_errno = errno;
-    registry_full_seen = 0;
-    mw_thread *t = state_new();
+    bool full;
+    mw_thread *t = state_new(&full);
     if (!t) {
         /* No state: more threads at once than registry slots, or no memory for a ring. This
          * thread's allocation and mapping calls go to the shared stream of exiting threads
@@ -340,7 +339,6 @@ mw_thread *mw_self_slow(void)
          * a watch event of its is counted as lost. One line on stderr per cause, not one per
          * thread. */
         static _Atomic int said_full, said_nomem;
-        bool full = registry_full_seen;
         mw_tls_dead = MW_DEAD_STATELESS;
         if (full && !atomic_exchange(&said_full, 1))
             mw_diag("more than %u threads at once: thread %d and others past that many are recorded in "
@@ -439,7 +437,8 @@ void mw_threads_init(void)
 void mw_threads_orphan_init(void)
 {
     if (orphan) return;
-    mw_thread *o = state_new();
+    bool full;
+    mw_thread *o = state_new(&full);
     if (!o) return;
     o->parent_tidx = 0;
     static const char name[] = "(exited threads)";
