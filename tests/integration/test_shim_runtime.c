@@ -37,6 +37,21 @@ static void run_victim(run *R, const char *victim, const char *arg)
     cr_expect_eq(R->t.unknown_frees, 0);
 }
 
+/* Runs argv under the shim only, for victims whose output or stderr tells what they saw of the
+ * shim (run_victim compares both with a native run): exit status 0, `said` in the one
+ * memwatch: line on stderr (NULL: no such line), the trace loaded into R->t. */
+static void run_traced(run *R, const char *const *argv, const char *said)
+{
+    memset(R, 0, sizeof *R);
+    R->dir = mwt_tmpdir();
+    cr_assert(R->dir);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R->dir }, &R->traced), 0);
+    cr_expect_eq(R->traced.exit_code, 0, "%s", R->traced.err);
+    cr_expect_eq(mwt_count_lines(R->traced.err, "memwatch:"), said ? 1 : 0, "%s", R->traced.err);
+    if (said) cr_expect(strstr(R->traced.err, said), "%s", R->traced.err);
+    cr_assert_eq(mwt_trace_load_one(R->dir, &R->t), 0, "%s", R->t.err);
+}
+
 static void run_free(run *R)
 {
     mwt_trace_free(&R->t);
@@ -206,14 +221,9 @@ Test(shim_runtime, an_idle_writer_sleeps_longer_and_times_stay_right)
     /* not run_victim: the victim prints what it sees of the writer, so its output differs
      * from the native run's by design */
     run R;
-    memset(&R, 0, sizeof R);
-    R.dir = mwt_tmpdir();
-    cr_assert(R.dir);
     const char *argv[] = { mwt_victim("shim_idle"), NULL };
+    run_traced(&R, argv, NULL);
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &R.native), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R.dir }, &R.traced), 0);
-    cr_expect_eq(R.traced.exit_code, 0, "%s", R.traced.err);
-    cr_assert_eq(mwt_trace_load_one(R.dir, &R.t), 0, "%s", R.t.err);
     long wakeups = -2;
     cr_assert_eq(sscanf(R.traced.out, "writer wakeups %ld", &wakeups), 1, "%s", R.traced.out);
     cr_expect_str_eq(R.native.out, "writer wakeups -1\n");
@@ -243,16 +253,9 @@ Test(shim_runtime, an_idle_writer_sleeps_longer_and_times_stay_right)
 Test(shim_runtime, more_threads_than_registry_slots_lose_nothing, .timeout = 120)
 {
     run R;
-    memset(&R, 0, sizeof R);
-    R.dir = mwt_tmpdir();
-    cr_assert(R.dir);
     const char *argv[] = { mwt_victim("shim_many_threads"), NULL };
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R.dir }, &R.traced), 0);
+    run_traced(&R, argv, "more than 8192 threads at once");
     cr_expect_str_eq(R.traced.out, "threads 8300\n");
-    cr_expect_eq(R.traced.exit_code, 0, "%s", R.traced.err);
-    cr_expect_eq(mwt_count_lines(R.traced.err, "memwatch:"), 1, "%s", R.traced.err);
-    cr_expect(strstr(R.traced.err, "more than 8192 threads at once"), "%s", R.traced.err);
-    cr_assert_eq(mwt_trace_load_one(R.dir, &R.t), 0, "%s", R.t.err);
     cr_expect_eq(R.t.lost_events, 0);
     cr_expect_eq(mwt_allocs_of_size(&R.t, 5555), 8300);
     cr_expect_eq(mwt_live_of_size(&R.t, 5555), 0);
@@ -278,18 +281,11 @@ Test(shim_runtime, more_objects_than_recorded_are_said, .timeout = 120)
     char lib[4096];
     snprintf(lib, sizeof lib, "%s/tests/victims/libdeep_now.so", mwt_build_dir());
     run R;
-    memset(&R, 0, sizeof R);
-    R.dir = mwt_tmpdir();
-    cr_assert(R.dir);
     char *objs = mwt_tmpdir();
     cr_assert(objs);
     const char *argv[] = { mwt_victim("shim_many_objects"), lib, objs, "4150", NULL };
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R.dir }, &R.traced), 0);
+    run_traced(&R, argv, "more than 4096 objects loaded at once");
     cr_expect_str_eq(R.traced.out, "loaded 4150\n");
-    cr_expect_eq(R.traced.exit_code, 0, "%s", R.traced.err);
-    cr_expect_eq(mwt_count_lines(R.traced.err, "memwatch:"), 1, "%s", R.traced.err);
-    cr_expect(strstr(R.traced.err, "more than 4096 objects loaded at once"), "%s", R.traced.err);
-    cr_assert_eq(mwt_trace_load_one(R.dir, &R.t), 0, "%s", R.t.err);
     cr_expect_eq(R.t.nrec[MW_REC_MODULE_LOAD], 4096, "%llu objects recorded",
                  (unsigned long long)R.t.nrec[MW_REC_MODULE_LOAD]);
     mwt_rmtree(objs);
