@@ -117,12 +117,8 @@ POPCNT_CLONES int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s)
 /* The column fill levels and the bit accumulator while a run is built: a local of
  * mw_runs_code, so they stay in registers (the column stores are bytes, which the compiler
  * must assume alias any field of mw_run_cols); written back to the columns' owner only when a
- * run is emitted. */
-typedef struct run_pos {
-    size_t ops, rsym, ssym, raw, misc;
-    uint64_t acc;       /* bits not yet in raw[] */
-    unsigned nacc;
-} run_pos;
+ * run is emitted or kept open (pend_pos). */
+typedef mw_run_pos run_pos;
 
 /* v's n bits (n <= 29) after the pending ones; whole bytes go out with one 8-byte store (raw[]
  * has 8 bytes of slack), the rest stays pending: at most 7 + 29 bits, so no shift reaches 64. */
@@ -269,6 +265,17 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
                                                do, on the reader's side) */
     run_pos k;
     pos_reset(&k);
+    if (c->pend) {
+        /* the run this window's last call left open goes on from here (its records are
+         * coded already: nothing before p is needed) */
+        c->pend = 0;
+        if (c->pend_w == w && *ok) {
+            k = c->pend_pos;
+            run_start = p;
+        } else {
+            emit_run(c, &c->pend_pos, emit, ctx);
+        }
+    }
     if (!*ok) {
         if (n) emit(ctx, p, n, 0);
         c->now = MW_RUN_TIME_UNKNOWN;   /* whatever TIMEs and tids those bytes held */
@@ -333,7 +340,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
                     }
                     c->now = v;
                 }
-                if (!code) break;
+                if (!code && !run_start) break;   /* a teardown's run goes on over it */
                 if (!run_start) { run_start = rec; far0 = w->far; }
                 c->ops[k.ops++] = MW_OP_TIME;
                 put_misc(c, &k, v);
@@ -404,7 +411,13 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
     }
     if (run_start && k.ops >= MW_RUN_MIN_OPS) {
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
-        emit_run(c, &k, emit, ctx);
+        if (c->keep_open) {
+            c->pend = 1;
+            c->pend_w = w;
+            c->pend_pos = k;
+        } else {
+            emit_run(c, &k, emit, ctx);
+        }
         plain = end;
     } else if (run_start) {
         w->far = far0; /* too short: plain records */
@@ -425,6 +438,13 @@ bad:
         w->far = far0;
     }
     if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
+}
+
+void mw_runs_flush(mw_run_cols *c, mw_run_emit emit, void *ctx)
+{
+    if (!c->pend) return;
+    c->pend = 0;
+    emit_run(c, &c->pend_pos, emit, ctx);
 }
 
 /* The loop compiled twice, code a constant in each: random churn's ranked path carries no

@@ -104,6 +104,13 @@ enum mw_run_op {
 #define MW_RUN_MAX_OPS 32768u
 #define MW_RUN_MIN_OPS 32u      /* shorter runs stay as plain records */
 #define MW_RUN_REC_MAX (4096u + 64u)  /* a THREAD_START with a name of MW_MAX_STR bytes */
+/* The column fill levels and the bit accumulator while a run is built (mw_runs.c). */
+typedef struct mw_run_pos {
+    size_t ops, rsym, ssym, raw, misc;
+    uint64_t acc;       /* bits not yet in raw[] */
+    unsigned nacc;
+} mw_run_pos;
+
 typedef struct mw_run_cols {
     uint8_t ops[MW_RUN_MAX_OPS];
     uint8_t rsym[MW_RUN_MAX_OPS];
@@ -122,6 +129,16 @@ typedef struct mw_run_cols {
      * when it is not, e.g. after bytes that did not go through mw_runs_code). */
     int delta_tids, tid_known;
     uint64_t last_tid;
+    /* Set by the caller: a run still open at the end of the bytes passed is kept open (only
+     * its columns, which hold everything the run needs), to go on in the next call for the
+     * same window; the caller must call mw_runs_flush before it emits anything else. Runs cut
+     * where the writer's drains happen to end differ from each other, so a teardown's runs of
+     * identical steps did not repeat (bigheap: 116 runs of 3 000 to 32 768 frees, each with a
+     * header and a few plain frees of its own). */
+    int keep_open;
+    int pend;                        /* a run is open (keep_open) */
+    const mw_window *pend_w;         /* whose */
+    mw_run_pos pend_pos;             /* its fill levels and pending bits */
     uint8_t rec[MW_RUN_REC_MAX];    /* a rewritten record */
 } mw_run_cols;
 #define MW_RUN_TIME_UNKNOWN UINT64_MAX
@@ -144,5 +161,8 @@ typedef void (*mw_run_emit)(void *ctx, const uint8_t *p, size_t n, int block_end
  * THREAD_START_Ds. */
 void mw_runs_code(mw_window *w, mw_run_cols *cols, const uint8_t *p, size_t n, int *ok,
                   int code, mw_run_emit emit, void *ctx);
+
+/* Emits the run kept open by mw_runs_code (cols->keep_open), if any. */
+void mw_runs_flush(mw_run_cols *cols, mw_run_emit emit, void *ctx);
 
 #endif /* MW_RUNS_H */

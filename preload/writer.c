@@ -248,7 +248,7 @@ static int64_t zpiece(const uint8_t *src, size_t n, ZSTD_EndDirective mode, bool
 
 /* Feeds bytes to the compressor with the given end directive. Compressing strong, the input
  * goes in pieces, and a slow piece ends the frame there (the rest is compressed fast). */
-static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
+static void zfeed_raw(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
 {
     if (broken || !cctx) {
         atomic_fetch_add(&lost_by, n);
@@ -270,6 +270,25 @@ static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
     zpiece(src, n, mode, false);
 }
 
+/* mw_runs_code's output: ends a compressed block after each big column of a coded run, so
+ * each column gets its own Huffman table (a flush ends a zstd block). */
+static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
+{
+    (void)ctx;
+    zfeed_raw(p, n, block_end ? ZSTD_e_flush : ZSTD_e_continue);
+}
+
+/* The coder's state between drains (feed_thread). */
+static mw_run_cols run_cols;  /* ~0.5 MB, used by the writer thread only */
+
+/* zfeed_raw for everything but a thread's coded records: a run the coder kept open goes
+ * first (feed_thread). */
+static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
+{
+    if (run_cols.pend) mw_runs_flush(&run_cols, run_emit, NULL);
+    zfeed_raw(src, n, mode);
+}
+
 /* Called once per writer round: ends a strong frame when the writer has fallen behind. */
 static void check_load(void)
 {
@@ -278,21 +297,14 @@ static void check_load(void)
 
 void mw_writer_direct(const uint8_t *p, size_t n) { zfeed(p, n, ZSTD_e_continue); }
 
-/* mw_runs_code's output: ends a compressed block after each big column of a coded run, so
- * each column gets its own Huffman table (a flush ends a zstd block). */
-static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
-{
-    (void)ctx;
-    zfeed(p, n, block_end ? ZSTD_e_flush : ZSTD_e_continue);
-}
-
 /* One thread's published records into the stream, its small events coded as runs unless the
  * records repeat (the last frame compressed 4:1) or MEMWATCH_CODED_RUNS=0. A TIME that repeats
  * the stream's time is left out (run_cols.now): every thread writes one when the clock has
  * moved since its own last, so threads that take turns wrote the same time again and again
  * (a third of a thread-per-request program's trace). THREAD_STARTs become THREAD_START_Ds:
- * threads started one after another have tids one apart. */
-static mw_run_cols run_cols;  /* ~0.5 MB, used by the writer thread only */
+ * threads started one after another have tids one apart. A run still open at the end of the
+ * bytes stays open for the thread's next drain, unless anything else is written first (zfeed
+ * emits it): a teardown's runs then all have the maximum length and repeat. */
 static void feed_thread(mw_thread *t, const uint8_t *p, size_t n)
 {
     int ok = !t->runs_off;
@@ -596,6 +608,8 @@ bool mw_writer_open(void)
     run_cols.now = MW_RUN_TIME_UNKNOWN;   /* a new stream */
     run_cols.delta_tids = 1;
     run_cols.tid_known = 0;
+    run_cols.keep_open = 1;
+    run_cols.pend = 0;     /* a forked child's: its parent's stream */
     lost_written_ev = lost_written_by = 0;
     atomic_store(&lost_ev, 0);
     atomic_store(&lost_by, 0);

@@ -182,16 +182,24 @@ static uint64_t rnd_size(unsigned mode)
     }
 }
 
-/* The coder's columns, and whether it leaves out TIMEs repeating the stream's time. */
+/* The coder's columns, whether it leaves out TIMEs repeating the stream's time, and whether
+ * it keeps a run open for the same thread's next drain (as the shim's writer does). */
 static mw_run_cols g_cols;
-static int g_drop_time;
+static int g_drop_time, g_keep_open;
+static unsigned g_last_tidx;
 
+/* As the writer does: a THREAD_SWITCH when the thread changes, and before anything the coder
+ * did not write, the run it kept open. */
 static void drain(gthread *t, unsigned tidx, stream_pair *sp, int code)
 {
     uint8_t b[32];
-    size_t n = mw_enc_thread_switch(b, sizeof b, tidx);
-    put(&sp->plain, b, n);
-    put(&sp->coded, b, n);
+    if (tidx != g_last_tidx) {
+        mw_runs_flush(&g_cols, emit_buf, &sp->coded);
+        size_t n = mw_enc_thread_switch(b, sizeof b, tidx);
+        put(&sp->plain, b, n);
+        put(&sp->coded, b, n);
+        g_last_tidx = tidx;
+    }
     put(&sp->plain, t->seg.p, t->seg.n);
     mw_runs_code(&t->wwin, &g_cols, t->seg.p, t->seg.n, &t->ok, code, emit_buf, &sp->coded);
     cr_assert(t->ok, "the coder could not parse the records it was given");
@@ -207,7 +215,10 @@ static void generate(stream_pair *sp, size_t steps, int code, unsigned mode)
     static gthread th[NT];
     memset(th, 0, sizeof th);
     g_cols.drop_same_time = g_drop_time;
+    g_cols.keep_open = g_keep_open;
+    g_cols.pend = 0;
     g_cols.now = MW_RUN_TIME_UNKNOWN;
+    g_last_tidx = UINT32_MAX;
     static buf zero;
     for (unsigned i = 0; i < NT; i++) th[i].ok = 1;
     sp->plain = zero;
@@ -272,6 +283,7 @@ static void generate(stream_pair *sp, size_t steps, int code, unsigned mode)
         drain(&th[k], k, sp, code);
         free(th[k].seg.p);
     }
+    mw_runs_flush(&g_cols, emit_buf, &sp->coded);
 }
 
 typedef struct evt {
@@ -339,7 +351,9 @@ static void same_events(const stream_pair *sp, size_t *runs_out)
 
 Test(format_runs, coded_stream_decodes_to_the_same_records)
 {
-    for (unsigned mode = 0; mode < 3; mode++) {
+    for (unsigned pass = 0; pass < 6; pass++) {
+        unsigned mode = pass % 3;
+        g_keep_open = pass >= 3;   /* runs kept open across a thread's drains, or not */
         stream_pair sp;
         generate(&sp, 300000, 1, mode);
         size_t runs;
@@ -369,6 +383,7 @@ Test(format_runs, coded_stream_decodes_to_the_same_records)
         free(sp.plain.p);
         free(sp.coded.p);
     }
+    g_keep_open = 0;
 }
 
 /* Events other than TIME, each with the stream's time at it; *times counts the TIMEs. */
@@ -396,7 +411,9 @@ static evt *timed_events(const buf *s, size_t *count, size_t *times)
 Test(format_runs, repeated_times_left_out)
 {
     g_drop_time = 1;
-    for (unsigned mode = 0; mode < 3; mode++) {
+    for (unsigned pass = 0; pass < 6; pass++) {
+        unsigned mode = pass % 3;
+        g_keep_open = pass >= 3;
         for (int code = 0; code < 2; code++) {
             stream_pair sp;
             generate(&sp, 300000, code, mode);
@@ -423,6 +440,7 @@ Test(format_runs, repeated_times_left_out)
         }
     }
     g_drop_time = 0;
+    g_keep_open = 0;
 }
 
 /* The writer's setting: THREAD_STARTs become THREAD_START_Ds (tid against the stream's
@@ -749,6 +767,104 @@ Test(format_runs, teardown_in_order_coded_as_steps)
         buf frees_plain = { in.p + allocs_end, in.n - allocs_end, in.n - allocs_end, { 0 }, 0 };
         size_t zc = zsize(&sp.coded), zp = zsize(&frees_plain);
         cr_assert_lt(zc * 20, zp, "code %d: whole coded stream %zu bytes, the plain frees alone %zu", code, zc, zp);
+        free(sp.plain.p);
+        free(sp.coded.p);
+    }
+}
+
+/* The op count of each CODED_RUN of a stream, in order; returns how many runs. */
+static size_t run_lengths(const buf *s, size_t *ops, size_t cap)
+{
+    mw_decoder d;
+    mw_decoder_init(&d);
+    uint32_t v;
+    cr_assert_eq(mw_decode_preamble(&d, s->p, s->n, &v), MW_OK);
+    size_t off = MW_PREAMBLE_LEN, n = 0;
+    while (off < s->n) {
+        mw_record rec;
+        size_t used = 0;
+        uint64_t seq = 0;
+        cr_assert_eq(mw_decode_record(&d, s->p + off, s->n - off, off, &rec, &used, &seq), MW_OK, "%s", d.err);
+        if (rec.type == MW_REC_CODED_RUN) {
+            const uint8_t *q = s->p + rec.offset + 1, *end = s->p + s->n;
+            uint64_t len, nops;
+            cr_assert_eq(mw_get_uv(&q, end, &len), 0);
+            cr_assert_eq(mw_get_uv(&q, end, &nops), 0);
+            cr_assert_lt(n, cap);
+            ops[n++] = (size_t)nops;
+        }
+        off += used;
+    }
+    mw_decoder_free(&d);
+    return n;
+}
+
+/* The writer drains a thread's ring wherever it happens to stand: with cols.keep_open, a
+ * teardown's run goes on over the drains (and over TIMEs, the coder on or off), so every run
+ * but the last has the most ops a run takes, and the runs repeat byte for byte; without it
+ * each drain ended a run (bigheap: 116 runs of 3 000 to 32 768 frees, each with a header of
+ * its own and a few plain frees at the drain's end). The events decode the same. */
+Test(format_runs, runs_go_on_over_the_drains_of_one_thread)
+{
+    for (int code = 0; code < 2; code++) {
+        static buf in;
+        stream_pair sp;
+        memset(&sp, 0, sizeof sp);
+        in.n = 0;
+        static mw_run_cols cols;
+        memset(&cols, 0, sizeof cols);
+        cols.keep_open = 1;
+        cols.now = MW_RUN_TIME_UNKNOWN;
+        uint8_t b[256];
+        size_t n = mw_enc_preamble(b, sizeof b);
+        put(&sp.plain, b, n);
+        put(&sp.coded, b, n);
+        n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
+        put(&sp.plain, b, n);
+        put(&sp.coded, b, n);
+        mw_alloc_last last = { 0 };
+        enum { N = 200000 };
+        static size_t ends[2 * N];
+        size_t nrec = 0, frees_from = 0;
+        uint64_t clock = 0;
+        for (uint64_t i = 0; i < N; i++) {
+            put(&in, b, mw_enc_alloc_noaddr_hot(b, 0, 16 + i % 48, 1, &last));
+            ends[nrec++] = in.n;
+        }
+        frees_from = nrec;
+        for (uint64_t s = 1; s <= N; s += 2) {
+            if (s % 5001 == 0) { /* the clock moved */
+                put(&in, b, mw_enc_time(b, sizeof b, clock += 4194304));
+                ends[nrec++] = in.n;
+            }
+            put(&in, b, mw_enc_free(b, sizeof b, (mw_block_ref){ 0, s }, 0, N));
+            ends[nrec++] = in.n;
+        }
+        mw_window w;
+        memset(&w, 0, sizeof w);
+        int ok = 1;
+        put(&sp.plain, in.p, in.n);
+        for (size_t r = 0, at = 0; r < nrec;) { /* drains of 1 to 40 000 bytes */
+            size_t want = 1 + (size_t)(rnd() % 40000);
+            while (r + 1 < nrec && ends[r + 1] - at <= want) r++;
+            mw_runs_code(&w, &cols, in.p + at, ends[r] - at, &ok, code, emit_buf, &sp.coded);
+            cr_assert(ok);
+            at = ends[r++];
+        }
+        mw_runs_flush(&cols, emit_buf, &sp.coded);
+        cr_assert_eq(cols.pend, 0);
+        size_t runs;
+        same_events(&sp, &runs);
+        static size_t ops[4096];
+        size_t nr = run_lengths(&sp.coded, ops, 4096);
+        cr_assert_eq(nr, runs);
+        /* the coder on: one run from the first allocation to the last free; off: the
+         * allocations stay plain, one run from the first free */
+        size_t events = code ? nrec : nrec - frees_from;
+        cr_assert_eq(nr, (events + MW_RUN_MAX_OPS - 1) / MW_RUN_MAX_OPS, "code %d: %zu runs for %zu events", code,
+                     nr, events);
+        for (size_t i = 0; i + 1 < nr; i++)
+            cr_assert_eq(ops[i], MW_RUN_MAX_OPS, "code %d: run %zu of %zu has %zu ops", code, i, nr, ops[i]);
         free(sp.plain.p);
         free(sp.coded.p);
     }
