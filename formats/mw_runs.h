@@ -133,7 +133,7 @@ typedef struct mw_run_cols {
      * its columns, which hold everything the run needs), to go on in the next call for the
      * same window; the caller must call mw_runs_flush before it emits anything else. Runs cut
      * where the writer's drains happen to end differ from each other, so a teardown's runs of
-     * identical steps did not repeat (bigheap: 116 runs of 3 000 to 32 768 frees, each with a
+     * identical steps did not repeat (bigheap: 113 runs of 3 000 to 32 768 frees, each with a
      * header and a few plain frees of its own). */
     int keep_open;
     int pend;                        /* a run is open (keep_open) */
