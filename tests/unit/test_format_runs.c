@@ -129,6 +129,18 @@ static void emit_buf(void *ctx, const uint8_t *p, size_t n, int block_end)
     if (block_end && b->nmarks < sizeof b->marks / sizeof b->marks[0]) b->marks[b->nmarks++] = b->n;
 }
 
+/* The preamble and a HEADER (allocation tracing, no addresses) at the start of both streams. */
+static void start_streams(buf *plain, buf *coded)
+{
+    uint8_t b[256];
+    size_t n = mw_enc_preamble(b, sizeof b);
+    put(plain, b, n);
+    put(coded, b, n);
+    n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
+    put(plain, b, n);
+    put(coded, b, n);
+}
+
 /* zstd level 1 size of a stream, ending a block at each mark (as the shim's writer does). */
 static size_t zsize(const buf *b)
 {
@@ -225,12 +237,8 @@ static void generate(stream_pair *sp, size_t steps, int code, unsigned mode)
     sp->coded = zero;
     sp->runs = 0;
     uint8_t b[256];
-    size_t n = mw_enc_preamble(b, sizeof b);
-    put(&sp->plain, b, n);
-    put(&sp->coded, b, n);
-    n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
-    put(&sp->plain, b, n);
-    put(&sp->coded, b, n);
+    size_t n;
+    start_streams(&sp->plain, &sp->coded);
     uint64_t clock = 0;
     for (size_t i = 0; i < steps; i++) {
         unsigned k = (unsigned)(rnd() % 16 < 13 ? 0 : rnd() % NT); /* thread 0 does most */
@@ -541,13 +549,7 @@ Test(format_runs, frees_in_building_order_stay_steps_into_the_window)
     static uint8_t seg[N * 8];
     memset(&cols, 0, sizeof cols);
     cols.now = MW_RUN_TIME_UNKNOWN;
-    uint8_t b[64];
-    size_t n = mw_enc_preamble(b, sizeof b);
-    put(&plain, b, n);
-    put(&coded, b, n);
-    n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
-    put(&plain, b, n);
-    put(&coded, b, n);
+    start_streams(&plain, &coded);
     mw_alloc_last last = {0};
     size_t sn = 0;
     for (uint64_t i = 1; i <= N; i++) sn += mw_enc_alloc_noaddr_hot(seg + sn, 0, 16 + i % 48, 1, &last);
@@ -727,12 +729,7 @@ Test(format_runs, teardown_in_order_coded_as_steps)
         memset(&sp, 0, sizeof sp);
         in.n = 0;
         uint8_t b[256];
-        size_t n = mw_enc_preamble(b, sizeof b);
-        put(&sp.plain, b, n);
-        put(&sp.coded, b, n);
-        n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
-        put(&sp.plain, b, n);
-        put(&sp.coded, b, n);
+        start_streams(&sp.plain, &sp.coded);
         mw_alloc_last last = { 0 };
         enum { N = 60000 };
         static size_t ends[2 * N];   /* where each record ends: the writer drains whole records */
@@ -816,12 +813,7 @@ Test(format_runs, runs_go_on_over_the_drains_of_one_thread)
         cols.keep_open = 1;
         cols.now = MW_RUN_TIME_UNKNOWN;
         uint8_t b[256];
-        size_t n = mw_enc_preamble(b, sizeof b);
-        put(&sp.plain, b, n);
-        put(&sp.coded, b, n);
-        n = mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "", 0);
-        put(&sp.plain, b, n);
-        put(&sp.coded, b, n);
+        start_streams(&sp.plain, &sp.coded);
         mw_alloc_last last = { 0 };
         enum { N = 200000 };
         static size_t ends[2 * N];
