@@ -20,14 +20,14 @@ typedef struct run {
     size_t n;
 } run;
 
-static void run_mode(run *R, const char *mode, unsigned kill_ms)
+static void run_mode_env(run *R, const char *mode, unsigned kill_ms, const char *const *env)
 {
     memset(R, 0, sizeof *R);
     R->dir = mwt_tmpdir();
     cr_assert(R->dir);
     const char *argv[] = { mwt_victim("shim_proc"), mode, NULL };
     if (!kill_ms) cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &R->native), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = R->dir,
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = R->dir,
                                         .signal_after_ms = kill_ms, .signal_no = SIGKILL },
                            &R->traced),
                  0);
@@ -38,6 +38,8 @@ static void run_mode(run *R, const char *mode, unsigned kill_ms)
         cr_expect_eq(mwt_count_lines(R->traced.err, "memwatch:"), 0, "%s", R->traced.err);
     }
 }
+
+static void run_mode(run *R, const char *mode, unsigned kill_ms) { run_mode_env(R, mode, kill_ms, NULL); }
 
 static void run_free(run *R)
 {
@@ -204,6 +206,27 @@ Test(shim_proc, abort_leaves_readable_prefix)
     cr_expect(!t->has_end);
     cr_expect_eq(t->status, MW_TRUNCATED, "%s", t->err);
     cr_expect_eq(mwt_live_of_size(t, 30013), 1, "the leak made 600 ms before abort is in the trace");
+    run_free(&R);
+}
+
+/* The writer keeps a coded run open from one drain to the next (writer.c, feed_thread): a
+ * program whose last act was to free a structure in order leaves its frees in such a run.
+ * The flush at least every 200 ms must write it, even with nothing else to write (no RSS
+ * samples, which would write it too). */
+Test(shim_proc, sigkill_after_a_teardown_keeps_its_frees, .timeout = 30)
+{
+    run R;
+    static const char *const env[] = { "MEMWATCH_RSS_MS=0", NULL };
+    run_mode_env(&R, "teardown", 1500, env);
+    cr_expect_eq(R.traced.term_signal, SIGKILL);
+    cr_expect_str_eq(R.traced.out, "torn down\n", "the teardown ended well before the kill");
+    cr_assert_eq(R.n, 1);
+    const mwt_trace *t = &R.ts[0];
+    cr_expect(!t->has_end);
+    cr_expect(t->status == MW_TRUNCATED || t->status == MW_EOF, "%d %s", t->status, t->err);
+    cr_expect_eq(mwt_live_of_size(t, 30016), 1);
+    cr_expect_geq(t->frees, 100000, "%llu of the teardown's 100 000 frees in the trace",
+                  (unsigned long long)t->frees);
     run_free(&R);
 }
 

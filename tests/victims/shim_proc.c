@@ -1,7 +1,7 @@
 /*
  * shim_proc.c — victim for the process-tree tests: fork, exec, vfork, posix_spawn, system,
  * popen, exit from a thread, _exit, quick_exit, main ending with pthread_exit, abort and
- * SIGKILL. Every process leaks one block whose
+ * SIGKILL (also after a teardown, the last thing the program did). Every process leaks one block whose
  * size identifies it (see the mode comments), so the test can match traces to processes.
  * Usage: shim_proc MODE [ARG]
  */
@@ -187,6 +187,19 @@ int main(int argc, char **argv)
         struct timespec ts = { 0, 600 * 1000000 };
         nanosleep(&ts, NULL);
         abort();
+    }
+    if (!strcmp(mode, "teardown")) {               /* leaks 30016, builds and frees 100 000
+                                                      blocks in order, then sleeps (killed) */
+        leak(30016);
+        enum { N = 100000 };
+        void **v = malloc(N * sizeof *v);
+        for (int i = 0; i < N; i++) v[i] = malloc(16 + (size_t)(i % 48));
+        for (int i = 0; i < N; i++) free(v[i]);
+        say("torn down\n");
+        for (;;) {
+            struct timespec ts = { 1, 0 };
+            nanosleep(&ts, NULL);
+        }
     }
     if (!strcmp(mode, "spin")) {                   /* allocates forever (the test kills it) */
         leak(30014);
