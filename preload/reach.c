@@ -545,9 +545,9 @@ static void emit(reach_ctx *c, mw_thread *t)
      * address, which repeats (the same sizes and verdicts in the same order), and each record
      * restarts the deltas. bigheap's 2 M verdicts: 25 KB of trace in records of 1 024
      * entries, 2.3 KB in records of 16 384, 1.4-1.5 KB in records of 49 152 or 65 536
-     * (compressed alone, zstd -3, 2026-11-22 23:22 UTC; the whole trace 5.7-6.4 KB against
-     * 6.3-6.4 with records of 49 152 and 5.8-6.0 with records of 98 304 entries). The entries are built in our own
-     * memory: the scan's stack has no room for them. */
+     * (compressed alone, zstd -3, 2026-11-22 23:22 UTC; the whole trace 5.7-6.4 KB, against
+     * 6.3-6.4 with records of 49 152 and 5.8-6.0 with records of 98 304 entries). The
+     * entries are built in our own memory: the scan's stack has no room for them. */
     enum { SMALL = 256, BIG = 65536, RESERVE = 256u * 1024u - 64u };
     mw_reach_entry small[SMALL];
     size_t chunk = BIG, bytes = BIG * sizeof(mw_reach_entry);
