@@ -798,9 +798,9 @@ static size_t run_lengths(const buf *s, size_t *ops, size_t cap)
 
 /* The writer drains a thread's ring wherever it happens to stand: with cols.keep_open, a
  * teardown's run goes on over the drains (and over TIMEs, the coder on or off), so every run
- * but the last has the most ops a run takes, and the runs repeat byte for byte; without it
- * each drain ended a run (bigheap: 113 runs of 3 000 to 32 768 frees, each with a header of
- * its own and a few plain frees at the drain's end). The events decode the same. */
+ * but the last has the most ops a run takes, and the runs repeat but for their TIMEs;
+ * without it each drain ended a run (bigheap: 113 runs of 3 000 to 32 768 frees, each with a
+ * header of its own and a few plain frees at the drain's end). The events decode the same. */
 Test(format_runs, runs_go_on_over_the_drains_of_one_thread)
 {
     for (int code = 0; code < 2; code++) {
