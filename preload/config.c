@@ -13,7 +13,7 @@
 extern char **environ;
 
 mw_config mw_cfg = {
-    .out_pattern = "memwatch.%e.%p.trace.zst",
+    .out_pattern = MW_OUT_DEFAULT,
     .rss_ms = 100,
     .flush_ms = 200,
     .follow = true,
@@ -55,7 +55,9 @@ static void get_uint(const char *name, unsigned *dst, unsigned min, unsigned max
     if (!s) return;
     unsigned long long v;
     if (!parse_uint(s, max, &v) || v < min) {
-        mw_diag("%s=%s: expected an integer in %u..%u; using default %u", name, s, min, max, *dst);
+        char b[MW_DIAG_VAL];
+        mw_diag("%s=%s: expected an integer in %u..%u; using default %u", name, mw_diag_val(s, b, sizeof b), min,
+                max, *dst);
         return;
     }
     *dst = (unsigned)v;
@@ -71,8 +73,9 @@ static void get_bool(const char *name, bool *dst)
         if (strcasecmp(s, yes[i]) == 0) { *dst = true; return; }
         if (strcasecmp(s, no[i]) == 0) { *dst = false; return; }
     }
-    mw_diag("%s=%s: expected 0/1 (or yes/no, true/false, on/off); using default %d", name, s,
-            *dst ? 1 : 0);
+    char b[MW_DIAG_VAL];
+    mw_diag("%s=%s: expected 0/1 (or yes/no, true/false, on/off); using default %d", name,
+            mw_diag_val(s, b, sizeof b), *dst ? 1 : 0);
 }
 
 /* A pattern is valid when every % is followed by p, e or %. */
@@ -96,8 +99,11 @@ bool mw_config_load(void)
         const char *why = NULL;
         if (pattern_ok(out, &why))
             strcpy(mw_cfg.out_pattern, out);
-        else
-            mw_diag("MEMWATCH_OUT=%s: %s; using default %s", out, why, mw_cfg.out_pattern);
+        else {
+            char b[MW_DIAG_VAL];
+            mw_diag("MEMWATCH_OUT=%s: %s; using default %s", mw_diag_val(out, b, sizeof b), why,
+                    mw_cfg.out_pattern);
+        }
     }
     get_uint("MEMWATCH_RSS_MS", &mw_cfg.rss_ms, 0, 3600000u);
     get_uint("MEMWATCH_FLUSH_MS", &mw_cfg.flush_ms, 1, 200);
@@ -113,8 +119,11 @@ bool mw_config_load(void)
         unsigned long long v;
         if (parse_uint(lvl, 19, &v) && v >= 1)
             mw_cfg.zstd_level = (int)v;
-        else
-            mw_diag("MEMWATCH_ZSTD_LEVEL=%s: expected auto or an integer in 1..19; using auto", lvl);
+        else {
+            char b[MW_DIAG_VAL];
+            mw_diag("MEMWATCH_ZSTD_LEVEL=%s: expected auto or an integer in 1..19; using auto",
+                    mw_diag_val(lvl, b, sizeof b));
+        }
     }
     const char *w = env_get("MEMWATCH_WATCH");
     if (w) {

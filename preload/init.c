@@ -77,10 +77,27 @@ void mw_diag(const char *fmt, ...)
     va_end(ap);
     if (n < 0) n = 0;
     size_t len = 10 + ((size_t)n < sizeof buf - 11 ? (size_t)n : sizeof buf - 12);
+    /* one line, whatever the environment or a path put into it; a value's terminal escapes
+     * never reach the terminal */
+    for (size_t i = 10; i < len; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) buf[i] = '?';
     buf[len++] = '\n';
     ssize_t w = write(2, buf, len);
     (void)w;
     errno = saved;
+}
+
+const char *mw_diag_val(const char *s, char *buf, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n < cap) return s;
+    /* its head and its tail (a path's file name), the middle left out */
+    size_t keep = (cap - 4) / 2;
+    memcpy(buf, s, keep);
+    memcpy(buf + keep, "...", 3);
+    memcpy(buf + keep + 3, s + n - keep, keep);
+    buf[2 * keep + 3] = 0;
+    return buf;
 }
 
 uint64_t mw_mono_raw_ns(void)

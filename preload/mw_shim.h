@@ -27,8 +27,11 @@
 #define MW_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- config.c: MEMWATCH_* environment, parsed once at start ----------------------------- */
+/* The trace's name when MEMWATCH_OUT is unset or bad, or names a directory (then inside it). */
+#define MW_OUT_DEFAULT "memwatch.%e.%p.trace.zst"
+
 typedef struct mw_config {
-    char out_pattern[1024];   /* MEMWATCH_OUT (default memwatch.%e.%p.trace.zst) */
+    char out_pattern[1024];   /* MEMWATCH_OUT (default MW_OUT_DEFAULT) */
     unsigned rss_ms;          /* MEMWATCH_RSS_MS (default 100; 0 = off) */
     unsigned flush_ms;        /* MEMWATCH_FLUSH_MS (default 200, at most 200) */
     bool follow;              /* MEMWATCH_FOLLOW (default 1) */
@@ -58,6 +61,10 @@ enum mw_state {
 extern _Atomic int mw_state;
 extern bool mw_alloc_tracing;   /* false when loaded by dlopen (watch core only) */
 void mw_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "memwatch: ..." on stderr, no malloc */
+/* s for a mw_diag line: itself if shorter than cap, else its head and tail joined by "..." in
+ * buf (cap bytes, at least 8): a long value leaves room for what the line says of it. */
+#define MW_DIAG_VAL 160u
+const char *mw_diag_val(const char *s, char *buf, size_t cap);
 
 /* ---- real functions (real.c): resolved with dlsym(RTLD_NEXT) once ------------------------ */
 typedef struct mw_real_fns {

@@ -141,8 +141,9 @@ void mw_watch_from_env(const char *spec)
             errno = 0;
             unsigned long long v = strtoull(colon + 1, &end, 0);
             if (errno || *end || v == 0 || end == colon + 1) {
-                mw_diag("MEMWATCH_WATCH=%s: bad length '%s' for '%s'; skipped", spec, colon + 1,
-                        item);
+                char b1[MW_DIAG_VAL], b2[MW_DIAG_VAL];
+                mw_diag("MEMWATCH_WATCH: bad length '%s' for '%s'; skipped",
+                        mw_diag_val(colon + 1, b1, sizeof b1), mw_diag_val(item, b2, sizeof b2));
                 continue;
             }
             len = (size_t)v;
@@ -150,8 +151,9 @@ void mw_watch_from_env(const char *spec)
         uintptr_t addr;
         size_t size;
         if (!find_symbol(item, &addr, &size)) {
+            char b[MW_DIAG_VAL];
             mw_diag("MEMWATCH_WATCH: symbol '%s' not found in the program or its libraries; "
-                    "skipped", item);
+                    "skipped", mw_diag_val(item, b, sizeof b));
             continue;
         }
         if (!len) len = size ? size : 1;
