@@ -182,8 +182,9 @@ static void write_all(const uint8_t *p, size_t n)
 {
     if (n && !broken && !out_fd_checked()) {
         broken = true;
+        char b[MW_DIAG_VAL];
         mw_diag("writing %s failed (its descriptor was closed and the file cannot be opened again); "
-                "further trace data is counted as lost", trace_path);
+                "further trace data is counted as lost", mw_diag_val(trace_path, b, sizeof b));
         return;
     }
     /* write(2) may block (slow disk): meanwhile producers read the clock themselves, so their
@@ -197,8 +198,9 @@ static void write_all(const uint8_t *p, size_t n)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             broken = true;
-            mw_diag("writing %s failed (%s); further trace data is counted as lost", trace_path,
-                    w < 0 ? strerror(errno) : "short write");
+            char b[MW_DIAG_VAL];
+            mw_diag("writing %s failed (%s); further trace data is counted as lost",
+                    mw_diag_val(trace_path, b, sizeof b), w < 0 ? strerror(errno) : "short write");
             break;
         }
         p += w;
@@ -547,8 +549,8 @@ size_t mw_u64_to_dec(char *buf, uint64_t v)
     return n;
 }
 
-/* Expands %p, %e, %% of MEMWATCH_OUT. */
-static bool expand_pattern(char *dst, size_t cap)
+/* Expands %p, %e, %% of pattern (MEMWATCH_OUT, or the default name) into dst. */
+static bool expand_pattern(const char *pattern, char *dst, size_t cap)
 {
     char exe[1024];
     exe_path(exe, sizeof exe);
@@ -556,7 +558,7 @@ static bool expand_pattern(char *dst, size_t cap)
     base = base ? base + 1 : exe;
     if (!*base) base = "unknown";
     size_t n = 0;
-    for (const char *p = mw_cfg.out_pattern; *p; p++) {
+    for (const char *p = pattern; *p; p++) {
         char tmp[24];
         const char *ins = tmp;
         size_t il;
@@ -574,6 +576,22 @@ static bool expand_pattern(char *dst, size_t cap)
         n += il;
     }
     dst[n] = 0;
+    return true;
+}
+
+/* path names a directory: path becomes the default name (memwatch.%e.%p.trace.zst) in it.
+ * False, said on stderr, when that is too long. */
+static bool in_dir(char *path, size_t cap)
+{
+    size_t n = strlen(path);
+    char name[512], b[MW_DIAG_VAL];
+    if (!expand_pattern(MW_OUT_DEFAULT, name, sizeof name) || n + (path[n - 1] != '/') + strlen(name) + 1 > cap) {
+        mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
+                mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
+        return false;
+    }
+    if (path[n - 1] != '/') path[n++] = '/';
+    strcpy(path + n, name);
     return true;
 }
 
@@ -613,11 +631,30 @@ bool mw_writer_open(void)
     lost_written_ev = lost_written_by = 0;
     atomic_store(&lost_ev, 0);
     atomic_store(&lost_by, 0);
-    if (!expand_pattern(trace_path, sizeof trace_path)) {
-        mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process", mw_cfg.out_pattern);
+    char b[MW_DIAG_VAL];
+    if (!expand_pattern(mw_cfg.out_pattern, trace_path, sizeof trace_path)) {
+        mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
+                mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
         return false;
     }
+    /* a directory (a pattern ending in '/', or an existing directory): the default name in it */
+    size_t tl = strlen(trace_path);
+    if (trace_path[tl - 1] == '/' && !in_dir(trace_path, sizeof trace_path)) return false;
     out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat ls;
+    if (out_fd < 0 && errno == EEXIST && lstat(trace_path, &ls) == 0) {
+        if (S_ISDIR(ls.st_mode)) {
+            if (!in_dir(trace_path, sizeof trace_path)) return false;
+            out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        } else if (!S_ISREG(ls.st_mode) && !S_ISLNK(ls.st_mode)) {
+            /* a device, a FIFO, a socket: numbering would put a file beside /dev/null */
+            mw_diag("cannot create trace file %s: it exists and is not a regular file or a directory; "
+                    "not tracing this process", mw_diag_val(trace_path, b, sizeof b));
+            return false;
+        } else {
+            errno = EEXIST; /* a file or a symlink: numbered below */
+        }
+    }
     /* an exec'd program keeps the pid: "sh -c 'exec sh ...'" expands to the same name again.
      * Never reuse or follow an existing path: number the new one instead (NAME.1.trace.zst). */
     for (unsigned k = 1; out_fd < 0 && errno == EEXIST && k < 100; k++) {
@@ -636,7 +673,8 @@ bool mw_writer_open(void)
         if (out_fd >= 0) strcpy(trace_path, alt);
     }
     if (out_fd < 0) {
-        mw_diag("cannot create trace file %s: %s; not tracing this process", trace_path, strerror(errno));
+        mw_diag("cannot create trace file %s: %s; not tracing this process", mw_diag_val(trace_path, b, sizeof b),
+                strerror(errno));
         return false;
     }
     mw_fd_protect(&out_fd); /* survives the program's close()/dup2() (hooks_fd.c) */

@@ -92,6 +92,72 @@ Test(shim_config, bad_values_one_line_each_defaults_kept)
     mwt_run_free(&r);
 }
 
+/* A value that would break the one line (a newline, a terminal escape) or bury its reason (4 000
+ * bytes) is shown shortened, its control characters as '?': still one line, with what is wrong. */
+Test(shim_config, bad_values_stay_one_readable_line)
+{
+    char *longv = malloc(4100);
+    memcpy(longv, "MEMWATCH_FLUSH_MS=", 18);
+    memset(longv + 18, '7', 4000);
+    longv[4018] = 0;
+    const char *env[] = { "MEMWATCH_RSS_MS=12\n\033[31mred", longv, NULL };
+    mwt_run r;
+    leaf_run(env, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 2, "stderr: %s", r.err);
+    cr_expect_eq(strchr(r.err, '\033'), NULL, "an escape reached stderr: %s", r.err);
+    cr_expect(strstr(r.err, "MEMWATCH_RSS_MS=12??[31mred: expected an integer") != NULL, "%s", r.err);
+    const char *f = strstr(r.err, "MEMWATCH_FLUSH_MS=");
+    cr_assert(f != NULL, "%s", r.err);
+    const char *nl = strchr(f, '\n');
+    cr_assert(nl != NULL);
+    cr_expect_lt((size_t)(nl - f), 300, "the line is %zu bytes", (size_t)(nl - f));
+    cr_expect(strstr(f, "...7777") != NULL && strstr(f, ": expected an integer in 1..200") < nl, "%s", f);
+    mwt_run_free(&r);
+    free(longv);
+}
+
+/* MEMWATCH_OUT naming a directory (an existing one, or any path ending in '/') puts the default
+ * name in it; an existing path that is neither a file nor a directory (a device) is refused with
+ * one line, never numbered beside it (/dev/null.1). */
+Test(shim_config, out_directory_gets_the_default_name_a_device_is_refused)
+{
+    char sub[1024], slash[1024];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(slash, sizeof slash, "%s/slash", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    cr_assert_eq(mkdir(slash, 0700), 0);
+    char *o1 = fmt("MEMWATCH_OUT=%s", sub), *o2 = fmt("MEMWATCH_OUT=%s/", slash);
+    const char *env1[] = { o1, NULL }, *env2[] = { o2, NULL };
+    const char *in[] = { sub, slash };
+    for (int k = 0; k < 2; k++) {
+        mwt_run r;
+        leaf_run(k ? env2 : env1, &r);
+        cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "stderr: %s", r.err);
+        mwt_trace t;
+        cr_assert_eq(mwt_trace_load_one(in[k], &t), 0, "%s", t.err);
+        char want[1100];
+        snprintf(want, sizeof want, "%s/memwatch.shim_proc.%llu.trace.zst", in[k], (unsigned long long)t.pid);
+        cr_expect_str_eq(t.path, want);
+        cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
+        mwt_trace_free(&t);
+        mwt_run_free(&r);
+    }
+    struct stat st;
+    bool had = lstat("/dev/null.1", &st) == 0;
+    const char *env3[] = { "MEMWATCH_OUT=/dev/null", NULL };
+    mwt_run r;
+    leaf_run(env3, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "/dev/null: it exists and is not a regular file or a directory") != NULL, "%s", r.err);
+    if (!had) {
+        cr_expect_neq(lstat("/dev/null.1", &st), 0, "a trace was put beside /dev/null");
+        unlink("/dev/null.1");
+    }
+    mwt_run_free(&r);
+    free(o1);
+    free(o2);
+}
+
 /* MEMWATCH_ADDRESSES: off by default (no block address in ALLOC/REALLOC; the blocks live at
  * exit get theirs from REACH), 1 records every address, and REACH agrees with it. */
 Test(shim_config, addresses_default_off_reach_has_live_ones)
