@@ -193,6 +193,8 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_alloc_tracing = loaded_before_libc(di.dli_fbase);
     mw_config_load();
     if (!mw_cfg.follow) mw_env_strip_self();
+    else mw_env_keep_follow();
+    mw_env_hide_added();
     mw_stack_init();
     mw_threads_init();
     mw_process_init();

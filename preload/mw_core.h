@@ -313,7 +313,17 @@ uint64_t mw_mono_raw_ns(void);
 /* process.c */
 void mw_process_init(void);
 /* filtering our own entry out of LD_PRELOAD */
-void mw_env_strip_self(void);
+/* process_env.c: the environment of exec'd and spawned programs (MEMWATCH_FOLLOW) */
+void mw_env_strip_self(void);    /* FOLLOW=0: our LD_PRELOAD entry out of environ, at start */
+void mw_env_keep_follow(void);   /* FOLLOW=1: what an exec into a new environment gets added */
+void mw_env_hide_added(void);    /* takes what a traced parent added out of environ again */
+/* envp as it goes to the new program: out[] of mw_exec_env_slots(envp) pointers, buf of
+ * mw_exec_env_buf(envp) bytes and mark of MW_EXEC_ENV_MARK bytes hold what is made for it
+ * (no allocation: a vfork child calls it). */
+#define MW_EXEC_ENV_MARK (32u + 32u * 64u)
+size_t mw_exec_env_slots(char *const *envp);
+size_t mw_exec_env_buf(char *const *envp);
+char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark);
 extern const char *mw_self_path;         /* path of this .so (dladdr) */
 
 /* real.c: bootstrap pool for allocations made before the real functions are known */

@@ -1,6 +1,6 @@
 /*
- * process.c — following the process tree: fork, vfork, the exec family, posix_spawn, and the
- * MEMWATCH_FOLLOW=0 filtering of our own LD_PRELOAD entry.
+ * process.c — following the process tree: fork, vfork, the exec family, posix_spawn (the
+ * environment they pass on, MEMWATCH_FOLLOW, is made in process_env.c).
  *
  * fork: the parent writes a FORK record; the child restarts tracing into its own file (the
  * pthread_atfork child handler in init.c). vfork: the child shares the parent's memory, so it
@@ -49,86 +49,13 @@ static void resolve(void)
     }
 }
 
-/* ---- LD_PRELOAD filtering ---------------------------------------------------------------- */
-static bool is_self(const char *s, size_t n)
-{
-    static const char base[] = "libmemwatch_preload.so";
-    size_t bl = sizeof base - 1;
-    if (mw_self_path && strlen(mw_self_path) == n && memcmp(s, mw_self_path, n) == 0) return true;
-    return n >= bl && memcmp(s + n - bl, base, bl) == 0 && (n == bl || s[n - bl - 1] == '/');
-}
-
-/* Writes `val` (an LD_PRELOAD list, ':' or ' ' separated) without our entries into out
- * (capacity >= strlen(val) + 1). */
-static void strip_list(const char *val, char *out)
-{
-    size_t o = 0;
-    const char *p = val;
-    while (*p) {
-        size_t n = strcspn(p, ": ");
-        if (n && !is_self(p, n)) {
-            if (o) out[o++] = ':';
-            memcpy(out + o, p, n);
-            o += n;
-        }
-        p += n;
-        if (*p) p++;
-    }
-    out[o] = 0;
-}
-
-/* At start with MEMWATCH_FOLLOW=0: edit our own environment in place (the string only
- * shrinks), so every child and exec inherits LD_PRELOAD without us and with the others. */
-void mw_env_strip_self(void)
-{
-    for (char **e = environ; e && *e; e++) {
-        if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
-        char *v = *e + 11;
-        size_t n = strlen(v);
-        char tmp[n + 1];
-        strip_list(v, tmp);
-        memcpy(v, tmp, strlen(tmp) + 1);
-    }
-}
-
-static size_t env_count(char *const *envp)
-{
-    size_t n = 0;
-    while (envp && envp[n]) n++;
-    return n;
-}
-
-static size_t preload_len(char *const *envp)
-{
-    for (size_t i = 0; envp && envp[i]; i++)
-        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) return strlen(envp[i]) + 1;
-    return 1;
-}
-
-/* Fills out[] (n+1 slots) with envp where LD_PRELOAD lacks our entry (string built in buf). */
-static char *const *filter_env(char *const *envp, char **out, char *buf)
-{
-    size_t i = 0;
-    for (; envp && envp[i]; i++) {
-        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
-            memcpy(buf, "LD_PRELOAD=", 11);
-            strip_list(envp[i] + 11, buf + 11);
-            out[i] = buf;
-        } else {
-            out[i] = envp[i];
-        }
-    }
-    out[i] = NULL;
-    return out;
-}
-
-#define WITH_ENV(envp, body)                                                       \
-    do {                                                                           \
-        size_t n_ = env_count(envp);                                               \
-        char *arr_[n_ + 1];                                                        \
-        char buf_[preload_len(envp) + 16];                                         \
-        char *const *env_ = mw_cfg.follow ? (envp) : filter_env((envp), arr_, buf_); \
-        body;                                                                      \
+/* The environment an exec or spawn passes on (process_env.c), in arrays on this stack. */
+#define WITH_ENV(envp, body)                                                                  \
+    do {                                                                                      \
+        char *arr_[mw_exec_env_slots(envp)];                                                  \
+        char buf_[mw_exec_env_buf(envp)], mark_[MW_EXEC_ENV_MARK];                            \
+        char *const *env_ = mw_exec_env((envp), arr_, buf_, mark_);                           \
+        body;                                                                                 \
     } while (0)
 
 /* ---- fork / vfork -------------------------------------------------------------------------- */
@@ -254,7 +181,7 @@ MW_EXPORT int execle(const char *path, const char *arg, ...)
     return execve(path, argv, envp);
 }
 
-/* ---- posix_spawn: only the environment needs our attention (FOLLOW=0) --------------------- */
+/* ---- posix_spawn: the environment (process_env.c) and a FORK record ----------------------- */
 MW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {

@@ -131,6 +131,35 @@ Test(shim_proc, posix_spawn_system_popen)
     }
 }
 
+/* A program that starts others with an environment of its own making (posix_spawn with a
+ * list of two variables, an exec with none) still has them traced: the shim adds its
+ * LD_PRELOAD entry and the MEMWATCH_* settings, and takes them out again in the new process
+ * (the exec'd program prints exactly the empty environment it was given, as natively). A
+ * MEMWATCH_* variable the program set itself wins (MEMWATCH_RSS_MS=0: no RSS samples where
+ * the others have them). MEMWATCH_FOLLOW=0: only the first program is traced. */
+Test(shim_proc, children_given_an_environment_of_their_own_are_followed)
+{
+    const char *env[] = { "MEMWATCH_RSS_MS=1", NULL };
+    run R;
+    run_mode_env(&R, "ownenv", 0, env);
+    cr_expect_str_eq(R.traced.out, "leaf 30022\nspawn ok\nenv end\n");
+    cr_expect_eq(R.n, 3, "%zu traces", R.n);
+    const mwt_trace *p = with(&R, 30021), *s = with(&R, 30022), *e = with(&R, 30023);
+    cr_expect(p != s && s != e && p != e);
+    cr_expect_eq(s->ppid, p->pid);
+    cr_expect_eq(e->pid, p->pid, "the exec keeps the pid");
+    cr_expect_gt(p->rss_samples, 0);
+    cr_expect_eq(s->rss_samples, 0, "the spawned program's own MEMWATCH_RSS_MS=0 was replaced");
+    cr_expect_gt(e->rss_samples, 0, "MEMWATCH_RSS_MS=1 not passed on");
+    cr_expect(s->has_end && e->has_end);
+    run_free(&R);
+    const char *env0[] = { "MEMWATCH_FOLLOW=0", NULL };
+    run_mode_env(&R, "ownenv", 0, env0);
+    cr_expect_eq(R.n, 1, "%zu traces", R.n);
+    with(&R, 30021);
+    run_free(&R);
+}
+
 Test(shim_proc, exit_from_thread__exit_quick_exit)
 {
     run R;

@@ -111,6 +111,31 @@ int main(int argc, char **argv)
         say(rc == 0 && WEXITSTATUS(st) == 0 ? "spawn ok\n" : "spawn bad\n");
         return 0;
     }
+    if (!strcmp(mode, "ownenv")) {                 /* 30021; children given environments of
+                                                      its own making: posix_spawn leaf 30022 with
+                                                      FOO and MEMWATCH_RSS_MS=0 only, then exec
+                                                      of "env" mode with none at all */
+        leak(30021);
+        pid_t p;
+        char *args[] = { (char *)self, "leaf", "30022", NULL };
+        char *env1[] = { "FOO=1", "MEMWATCH_RSS_MS=0", NULL };
+        int rc = posix_spawn(&p, self, NULL, NULL, args, env1);
+        int st = 0;
+        if (rc == 0) waitpid(p, &st, 0);
+        say(rc == 0 && WEXITSTATUS(st) == 0 ? "spawn ok\n" : "spawn bad\n");
+        char *env2[] = { NULL };
+        execle(self, self, "env", (char *)NULL, env2);
+        return 1;
+    }
+    if (!strcmp(mode, "env")) {                    /* 30023; prints its environment */
+        leak(30023);
+        for (char **e = environ; *e; e++) {
+            say(*e);
+            say("\n");
+        }
+        say("env end\n");
+        return 0;
+    }
     if (!strcmp(mode, "system")) {                 /* sh -c 'leaf 30007' */
         snprintf(cmd, sizeof cmd, "%s leaf 30007", self);
         fflush(stdout);

@@ -1,0 +1,267 @@
+/*
+ * process_env.c — the environment a traced program passes to the programs it starts (the exec
+ * family and posix_spawn in process.c): with MEMWATCH_FOLLOW=0 our own LD_PRELOAD entry taken
+ * out (also of this process's environment at start); with MEMWATCH_FOLLOW=1 our entry and the
+ * MEMWATCH_* settings added to an environment the program built without them, and taken out
+ * again in the new process, so that it sees the environment it was given.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "mw_core.h"
+
+extern char **environ;
+
+/* ---- LD_PRELOAD filtering ---------------------------------------------------------------- */
+static bool is_self(const char *s, size_t n)
+{
+    static const char base[] = "libmemwatch_preload.so";
+    size_t bl = sizeof base - 1;
+    if (mw_self_path && strlen(mw_self_path) == n && memcmp(s, mw_self_path, n) == 0) return true;
+    return n >= bl && memcmp(s + n - bl, base, bl) == 0 && (n == bl || s[n - bl - 1] == '/');
+}
+
+/* Writes `val` (an LD_PRELOAD list, ':' or ' ' separated) without our entries into out
+ * (capacity >= strlen(val) + 1). */
+static void strip_list(const char *val, char *out)
+{
+    size_t o = 0;
+    const char *p = val;
+    while (*p) {
+        size_t n = strcspn(p, ": ");
+        if (n && !is_self(p, n)) {
+            if (o) out[o++] = ':';
+            memcpy(out + o, p, n);
+            o += n;
+        }
+        p += n;
+        if (*p) p++;
+    }
+    out[o] = 0;
+}
+
+/* At start with MEMWATCH_FOLLOW=0: edit our own environment in place (the string only
+ * shrinks), so every child and exec inherits LD_PRELOAD without us and with the others. */
+void mw_env_strip_self(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
+        char *v = *e + 11;
+        size_t n = strlen(v);
+        char tmp[n + 1];
+        strip_list(v, tmp);
+        memcpy(v, tmp, strlen(tmp) + 1);
+    }
+}
+
+/* ---- following through an environment of the program's own (MEMWATCH_FOLLOW=1) ----------- */
+/* A program may start another with an environment it built (env -i, a subprocess given env=,
+ * execle): without our LD_PRELOAD entry and the MEMWATCH_* settings that program would run
+ * untraced, and the tree would be followed only where the environment happens to be inherited.
+ * So at start the shim keeps its own LD_PRELOAD entry (as the program was given it) and the
+ * MEMWATCH_* variables; an exec or spawn whose environment lacks them gets them added (ours
+ * first in an LD_PRELOAD of other entries; a MEMWATCH_* variable the program set itself is
+ * kept). Only for a shim that came in through LD_PRELOAD.
+ *
+ * The new program must still see the environment it was given: the additions are listed in
+ * MEMWATCH_ADDED (names; "LD_PRELOAD+" for our entry put before others), and the shim in the
+ * new process takes them out of its environ again at start (mw_env_hide_added), after keeping
+ * them for the next exec. Only /proc/PID/environ, the kernel's copy, still shows them. */
+#define FOLLOW_VARS_MAX 32u
+static char follow_self[1024];              /* our LD_PRELOAD entry, "" = do not add */
+static char follow_store[8192];             /* the MEMWATCH_* "K=V" strings */
+static char *follow_vars[FOLLOW_VARS_MAX];
+static unsigned follow_nvars;
+
+void mw_env_keep_follow(void)
+{
+    size_t used = 0;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) == 0 && !follow_self[0]) {
+            for (const char *p = *e + 11; *p;) {
+                size_t n = strcspn(p, ": ");
+                if (n && is_self(p, n) && n < sizeof follow_self) {
+                    memcpy(follow_self, p, n);
+                    follow_self[n] = 0;
+                    break;
+                }
+                p += n;
+                if (*p) p++;
+            }
+        } else if (strncmp(*e, "MEMWATCH_", 9) == 0 && strchr(*e, '=') &&
+                   strncmp(*e, "MEMWATCH_ADDED=", 15) != 0) {
+            size_t n = strlen(*e) + 1;
+            if (follow_nvars == FOLLOW_VARS_MAX || used + n > sizeof follow_store) continue;
+            follow_vars[follow_nvars++] = memcpy(follow_store + used, *e, n);
+            used += n;
+        }
+    }
+}
+
+/* envp has the variable of the "K=V" string kv. */
+static bool env_has(char *const *envp, const char *kv)
+{
+    size_t kl = (size_t)(strchr(kv, '=') - kv) + 1;
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], kv, kl) == 0) return true;
+    return false;
+}
+
+/* An LD_PRELOAD value naming us. */
+static bool lists_self(const char *val)
+{
+    for (const char *p = val; *p;) {
+        size_t n = strcspn(p, ": ");
+        if (n && is_self(p, n)) return true;
+        p += n;
+        if (*p) p++;
+    }
+    return false;
+}
+
+/* Appends name to the MEMWATCH_ADDED string in mark (FOLLOW_MARK_CAP bytes: always room). */
+#define FOLLOW_MARK_CAP MW_EXEC_ENV_MARK
+_Static_assert(MW_EXEC_ENV_MARK == 32u + FOLLOW_VARS_MAX * 64u, "room for every name added");
+static void mark_add(char *mark, const char *name, size_t nl)
+{
+    size_t l = strlen(mark);
+    if (mark[l - 1] != '=') mark[l++] = ',';
+    if (nl > 60) nl = 60; /* not one of ours: MEMWATCH_ names are short */
+    memcpy(mark + l, name, nl);
+    mark[l + nl] = 0;
+}
+
+/* envp, or (when it lacks them) a copy in out[] (n + 3 + FOLLOW_VARS_MAX slots) with our
+ * LD_PRELOAD entry, the missing MEMWATCH_* variables and the MEMWATCH_ADDED list of them
+ * added; a new LD_PRELOAD string is built in buf (strlen of envp's LD_PRELOAD + sizeof
+ * follow_self + 16 bytes), the list in mark. */
+static char *const *follow_env(char *const *envp, char **out, char *buf, char *mark)
+{
+    if (!follow_self[0] || !mw_alloc_tracing) return envp;
+    bool need = false, seen = false;
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
+            seen = true;
+            need |= !lists_self(envp[i] + 11);
+        }
+    need |= !seen;
+    for (unsigned v = 0; v < follow_nvars && !need; v++) need = !env_has(envp, follow_vars[v]);
+    if (!need) return envp;
+    size_t k = 0;
+    bool added = false;
+    strcpy(mark, "MEMWATCH_ADDED=");
+    for (size_t i = 0; envp && envp[i]; i++) {
+        if (strncmp(envp[i], "MEMWATCH_ADDED=", 15) == 0) continue; /* ours is made below */
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0 && !added) {
+            added = true;
+            if (!lists_self(envp[i] + 11)) {
+                const char *rest = envp[i] + 11;
+                strcpy(buf, "LD_PRELOAD=");
+                strcat(buf, follow_self);
+                if (*rest) {
+                    strcat(buf, ":");
+                    strcat(buf, rest);
+                }
+                mark_add(mark, *rest ? "LD_PRELOAD+" : "LD_PRELOAD", *rest ? 11 : 10);
+                out[k++] = buf;
+                continue;
+            }
+        }
+        out[k++] = envp[i];
+    }
+    if (!added) {
+        strcpy(buf, "LD_PRELOAD=");
+        strcat(buf, follow_self);
+        mark_add(mark, "LD_PRELOAD", 10);
+        out[k++] = buf;
+    }
+    for (unsigned v = 0; v < follow_nvars; v++)
+        if (!env_has(envp, follow_vars[v])) {
+            out[k++] = follow_vars[v];
+            mark_add(mark, follow_vars[v], (size_t)(strchr(follow_vars[v], '=') - follow_vars[v]));
+        }
+    out[k++] = mark;
+    out[k] = NULL;
+    return out;
+}
+
+/* Takes variable name out of environ (the array is compacted in place). */
+static void env_remove(const char *name, size_t nl)
+{
+    char **w = environ;
+    for (char **r = environ; r && *r; r++)
+        if (!(strncmp(*r, name, nl) == 0 && (*r)[nl] == '=')) *w++ = *r;
+    if (w) *w = NULL;
+}
+
+void mw_env_hide_added(void)
+{
+    const char *m = NULL;
+    for (char **e = environ; e && *e && !m; e++)
+        if (strncmp(*e, "MEMWATCH_ADDED=", 15) == 0) m = *e + 15;
+    if (!m) return;
+    char list[FOLLOW_MARK_CAP];
+    size_t ml = strnlen(m, sizeof list - 1);
+    memcpy(list, m, ml);
+    list[ml] = 0;
+    env_remove("MEMWATCH_ADDED", 14);
+    for (char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 11 && memcmp(p, "LD_PRELOAD+", 11) == 0) {
+            /* our entry went before the program's own: those stay */
+            for (char **e = environ; e && *e; e++) {
+                if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
+                char *v = *e + 11;
+                char tmp[strlen(v) + 1];
+                strip_list(v, tmp);
+                memcpy(v, tmp, strlen(tmp) + 1);
+                break;
+            }
+        } else if (n) {
+            env_remove(p, n);
+        }
+        p += n;
+        if (*p) p++;
+    }
+}
+
+static size_t env_count(char *const *envp)
+{
+    size_t n = 0;
+    while (envp && envp[n]) n++;
+    return n;
+}
+
+static size_t preload_len(char *const *envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) return strlen(envp[i]) + 1;
+    return 1;
+}
+
+/* Fills out[] (n+1 slots) with envp where LD_PRELOAD lacks our entry (string built in buf). */
+static char *const *filter_env(char *const *envp, char **out, char *buf)
+{
+    size_t i = 0;
+    for (; envp && envp[i]; i++) {
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
+            memcpy(buf, "LD_PRELOAD=", 11);
+            strip_list(envp[i] + 11, buf + 11);
+            out[i] = buf;
+        } else {
+            out[i] = envp[i];
+        }
+    }
+    out[i] = NULL;
+    return out;
+}
+
+/* ---- what process.c's WITH_ENV calls -------------------------------------------------------- */
+size_t mw_exec_env_slots(char *const *envp) { return env_count(envp) + 3 + FOLLOW_VARS_MAX; }
+
+size_t mw_exec_env_buf(char *const *envp) { return preload_len(envp) + sizeof follow_self + 16; }
+
+char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
+{
+    return mw_cfg.follow ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
+}
