@@ -79,6 +79,7 @@ void mw_fatal_default(int sig, void *siginfo, void *uc)
      * on a corrupted chunk. Safe there unless a record is half written (t->nest: the hooks
      * hold no reservation while they call the real allocator); the stack is 0 when the
      * interrupted code was unwinding or interning (mw_stack_from_ucontext). */
+    if (!mw_own()) mw_not_own(); /* a child of a fork we did not see: no writer to wait for */
     if (t && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal && !t->nest &&
         atomic_load(&mw_state) == MW_ST_ON) {
         uint64_t stack = mw_stack_from_ucontext(t, uc);
@@ -91,7 +92,7 @@ void mw_fatal_default(int sig, void *siginfo, void *uc)
     }
     /* not from the shim's own threads, nor from a vfork child (the writer it would wait for
      * is the parent's) */
-    if (!mw_tls_internal && mw_tls_guard < MW_GUARD_VFORK) mw_writer_sync_for(2000);
+    if (!mw_tls_internal && mw_tls_guard < MW_GUARD_VFORK && mw_own()) mw_writer_sync_for(2000);
     /* The signal is blocked while this handler runs: raised now, it is delivered with the
      * default action as the handler returns, before a faulting instruction could run again
      * (and also when it came from kill(), which no instruction would repeat). */

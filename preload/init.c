@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,7 +26,7 @@
 
 _Atomic int mw_state;
 bool mw_alloc_tracing;
-_Atomic int mw_alloc_hot;
+mw_fork_page mw_fp __attribute__((aligned(4096)));
 pid_t mw_pid;
 uint64_t mw_start_mono_ns;
 int64_t mw_exit_status = -1;
@@ -183,6 +184,12 @@ __attribute__((constructor(101))) static void mw_init(void)
     int expected = MW_ST_UNINIT;
     if (!atomic_compare_exchange_strong(&mw_state, &expected, MW_ST_INIT)) return;
     int g = mw_guard_enter();
+    /* a zero-filled .bss page: anonymous memory, which MADV_WIPEONFORK takes (a kernel before
+     * 4.14 refuses it: such children then go on as before) */
+    int e = errno;
+    madvise(&mw_fp, sizeof mw_fp, MADV_WIPEONFORK);
+    errno = e;
+    atomic_store(&mw_fp.own, 1);
     diag_capture(); /* stderr as the program starts (mw_diag) */
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
@@ -205,6 +212,10 @@ __attribute__((constructor(101))) static void mw_init(void)
 
 void mw_finish(int64_t status, uint64_t reason)
 {
+    if (!mw_own()) { /* a child of a fork we did not see: no writer here to end a trace with */
+        mw_not_own();
+        return;
+    }
     if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return;
     int g = mw_guard_enter();
     mw_thread *t = mw_tls_self;
@@ -230,8 +241,16 @@ void mw_finish(int64_t status, uint64_t reason)
 __attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_status, MW_END_EXIT); }
 
 /* fork: the child gets its own trace file, writer thread and rings. */
+/* A process the shim's state was copied into by a fork it did not see (mw_fork_page). */
+void mw_not_own(void)
+{
+    atomic_store(&mw_alloc_hot, 0);
+    atomic_store(&mw_state, MW_ST_OFF);
+}
+
 static void on_fork_child(void)
 {
+    atomic_store(&mw_fp.own, 1); /* this child's state is set up here, whatever it becomes */
     if (atomic_load(&mw_state) != MW_ST_ON) return;
     if (!mw_cfg.follow) { /* MEMWATCH_FOLLOW=0: children are not traced */
         atomic_store(&mw_alloc_hot, 0);

@@ -47,6 +47,23 @@ typedef struct mw_ltab {
     mw_live_entry *tab;
 } mw_ltab;
 
+/* The flags a fork the shim does not see must not carry into the child: a raw fork(2) or
+ * clone(2) system call, glibc's _Fork (no atfork handlers). Such a child would go on writing
+ * into its parent's rings (shared memory: the parent's records clobbered) and wait for a
+ * writer thread it does not have. They live alone in a page marked MADV_WIPEONFORK, so every
+ * child reads them as 0 until the shim sets it up (the atfork child handler of fork()); a
+ * child that never gets set up runs untraced (mw_not_own). */
+typedef struct mw_fork_page {
+    _Atomic int alloc_hot;  /* 1 while allocation hooks record (state ON and preloaded): the
+                               one flag the hot path reads */
+    _Atomic int own;        /* 1: this process set up the shim's state (rings, writer) */
+    char pad[4096 - 2 * sizeof(int)];
+} mw_fork_page;
+extern mw_fork_page mw_fp;
+#define mw_alloc_hot (mw_fp.alloc_hot)
+static inline bool mw_own(void) { return MW_LIKELY(atomic_load_explicit(&mw_fp.own, memory_order_relaxed) != 0); }
+void mw_not_own(void);   /* a child of a fork the shim did not see: tracing off, here only */
+
 struct mw_thread {
     /* producer side of the ring (only this thread writes these) */
     uint8_t *ring;              /* ring_size bytes, mapped twice back to back (mirror) */
@@ -183,7 +200,10 @@ void mw_writer_kick(void);
 void mw_writer_space_wake(void);         /* writer: after a drain, wake producers waiting for room */
 
 /* Inline fast path of mw_reserve/mw_commit for the allocation hooks: the common case (room in
- * the ring, no TIME record due, not nested) without a call; anything else goes to ring.c. */
+ * the ring, no TIME record due, not nested) without a call; anything else goes to ring.c.
+ * Only for the allocation hooks: they run only with mw_alloc_hot set, which a child of a fork
+ * the shim did not see reads as 0 (mw_fork_page); every other caller goes through mw_reserve,
+ * which checks mw_own(). */
 static inline uint8_t *mw_reserve_fast(mw_thread *t, size_t need, size_t *cap)
 {
     uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
@@ -303,8 +323,6 @@ void mw_writer_direct(const uint8_t *p, size_t n);
 extern pid_t mw_pid;
 extern uint64_t mw_start_mono_ns;
 extern int64_t mw_exit_status;
-/* 1 while allocation hooks record (state ON and preloaded): the one flag the hot path reads */
-extern _Atomic int mw_alloc_hot;
 void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
 void mw_lazy_init(void);  /* start tracing from a hook if the constructor has not run yet */
 void mw_init_child_after_fork(void);

@@ -107,6 +107,10 @@ __asm__(".text\n"
 static void before_exec(const char *path)
 {
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return; /* vfork child: hands off */
+    if (!mw_own()) { /* a child of a fork we did not see (_Fork, then exec) */
+        mw_not_own();
+        return;
+    }
     int e = errno;
     mw_thread *t = mw_self();
     size_t n = path ? strnlen(path, MW_MAX_STR) : 0;

@@ -165,6 +165,10 @@ void mw_writer_space_wake(void)
 
 uint8_t *mw_reserve(mw_thread *t, size_t need, size_t *cap)
 {
+    if (MW_UNLIKELY(!mw_own())) { /* the ring is our parent's (mw_fork_page) */
+        mw_not_own();
+        return NULL;
+    }
     if (MW_UNLIKELY(!t || !t->ring || t->nest > 0)) {
         mw_count_lost(1, need);
         return NULL;

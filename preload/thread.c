@@ -328,6 +328,10 @@ void mw_thread_emit_start(mw_thread *t)
 mw_thread *mw_self_slow(void)
 {
     if (mw_tls_dead || atomic_load_explicit(&mw_state, memory_order_acquire) != MW_ST_ON) return NULL;
+    if (!mw_own()) {
+        mw_not_own();
+        return NULL;
+    }
     int g = mw_guard_enter();
     int saved_errno = errno;
     bool full;

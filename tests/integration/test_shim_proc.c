@@ -160,6 +160,25 @@ Test(shim_proc, children_given_an_environment_of_their_own_are_followed)
     run_free(&R);
 }
 
+/* A fork the shim does not see (the system call itself: no atfork handlers; glibc's _Fork is
+ * the same) copies its state into the child. The child must not write into the parent's rings
+ * (shared memory) nor wait for a writer it does not have: it runs untraced, and the parent's
+ * trace holds exactly the parent's own churn, none of the child's. */
+Test(shim_proc, a_fork_the_shim_does_not_see_leaves_the_parents_trace_whole)
+{
+    run R;
+    run_mode(&R, "rawfork", 0);
+    cr_expect_eq(R.n, 1, "%zu traces", R.n);
+    const mwt_trace *p = with(&R, 30024);
+    cr_expect_eq(p->status, MW_EOF, "%s", p->err);
+    cr_expect_eq(mwt_allocs_of_size(p, 555), 200000, "%zu", mwt_allocs_of_size(p, 555));
+    cr_expect_eq(mwt_allocs_of_size(p, 777), 0, "%zu of the child's", mwt_allocs_of_size(p, 777));
+    cr_expect_eq(mwt_live_of_size(p, 30025), 0);
+    cr_expect_eq(p->unknown_frees, 0);
+    cr_expect_eq(p->lost_events, 0);
+    run_free(&R);
+}
+
 Test(shim_proc, exit_from_thread__exit_quick_exit)
 {
     run R;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,30 @@ int main(int argc, char **argv)
             say("\n");
         }
         say("env end\n");
+        return 0;
+    }
+    if (!strcmp(mode, "rawfork")) {                /* 30024; a child by the fork system call
+                                                      itself (no atfork handlers: the shim does
+                                                      not see it) churns 200 000 x 777 bytes and
+                                                      leaks 30025 while the parent churns
+                                                      200 000 x 555 bytes */
+        leak(30024);
+        pid_t p = (pid_t)syscall(SYS_fork);
+        if (p == 0) {
+            for (int i = 0; i < 200000; i++) {
+                churned = malloc(777);
+                free(churned);
+            }
+            leak(30025);
+            _exit(3);
+        }
+        for (int i = 0; i < 200000; i++) {
+            churned = malloc(555);
+            free(churned);
+        }
+        int st = 0;
+        if (p > 0) waitpid(p, &st, 0);
+        say(p > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 3 ? "rawfork ok\n" : "rawfork bad\n");
         return 0;
     }
     if (!strcmp(mode, "system")) {                 /* sh -c 'leaf 30007' */

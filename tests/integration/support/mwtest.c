@@ -198,6 +198,7 @@ int mwt_spawn(const mwt_opts *o, mwt_run *r)
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        setpgid(0, 0); /* its own group: a timeout kills whatever it started, too */
         dup2(pi[0], 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
@@ -222,6 +223,7 @@ int mwt_spawn(const mwt_opts *o, mwt_run *r)
     append(&r->err, &r->err_len, &ecap, "", 0);
     uint64_t start = now_ms(), limit = o->timeout_ms ? o->timeout_ms : 60000;
     bool signalled = false;
+    setpgid(pid, pid); /* also here: whichever of the two runs first */
     struct pollfd fds[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
     int open_fds = 2;
     while (open_fds > 0) {
@@ -231,9 +233,12 @@ int mwt_spawn(const mwt_opts *o, mwt_run *r)
             signalled = true;
         }
         if (el >= limit && !r->timed_out) {
+            kill(-pid, SIGKILL); /* the group: a descendant holding the pipes ends too */
             kill(pid, SIGKILL);
             r->timed_out = true;
         }
+        /* a descendant that left the group still holds the pipes: stop reading */
+        if (r->timed_out && el >= limit + 2000) break;
         int rc = poll(fds, 2, 20);
         if (rc < 0 && errno != EINTR) break;
         for (int i = 0; i < 2; i++) {
@@ -262,6 +267,7 @@ int mwt_spawn(const mwt_opts *o, mwt_run *r)
             signalled = true;
         }
         if (el >= limit && !r->timed_out) {
+            kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             r->timed_out = true;
         }

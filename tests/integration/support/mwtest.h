@@ -48,7 +48,9 @@ typedef struct mwt_opts {
     const char *trace_dir;          /* MEMWATCH_OUT=<dir>/%e.%p.trace.zst unless env sets it */
     const char *cwd;                /* working directory of the child (default: unchanged) */
     const char *stdin_data;         /* bytes fed to stdin (default: /dev/null) */
-    unsigned timeout_ms;            /* SIGKILL after this (default 60000); r->timed_out */
+    unsigned timeout_ms;            /* SIGKILL after this (default 60000), to the program and all
+                                       it started (it runs in a process group of its own);
+                                       r->timed_out */
     unsigned signal_after_ms;       /* if set: send signal_no after this many ms */
     int signal_no;
 } mwt_opts;
