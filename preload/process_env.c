@@ -217,8 +217,8 @@ void mw_env_hide_added(void)
                 memcpy(v, tmp, strlen(tmp) + 1);
                 break;
             }
-        } else if (n) {
-            env_remove(p, n);
+        } else if ((n == 10 && memcmp(p, "LD_PRELOAD", 10) == 0) || (n > 9 && memcmp(p, "MEMWATCH_", 9) == 0)) {
+            env_remove(p, n); /* only what the shim adds: never another variable of the program's */
         }
         p += n;
         if (*p) p++;

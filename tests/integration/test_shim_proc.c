@@ -160,6 +160,27 @@ Test(shim_proc, children_given_an_environment_of_their_own_are_followed)
     run_free(&R);
 }
 
+/* MEMWATCH_ADDED names only what the shim adds: LD_PRELOAD and MEMWATCH_* variables are taken
+ * out of the environment at start, any other name it lists is left alone. */
+Test(shim_proc, memwatch_added_takes_out_only_the_shims_variables)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("shim_proc"), "env", NULL };
+    const char *env[] = { "MEMWATCH_ADDED=FOO,MEMWATCH_RSS_MS,LD_PRELOAD+", "FOO=kept", "MEMWATCH_RSS_MS=0",
+                          "LD_PRELOAD=/lib/x86_64-linux-gnu/libz.so.1", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\nFOO=kept\n") != NULL || strncmp(r.out, "FOO=kept\n", 9) == 0, "%s", r.out);
+    cr_expect(strstr(r.out, "MEMWATCH_RSS_MS") == NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "MEMWATCH_ADDED") == NULL, "%s", r.out);
+    cr_expect(strstr(r.out, "LD_PRELOAD=/lib/x86_64-linux-gnu/libz.so.1\n") != NULL, "our entry only: %s", r.out);
+    cr_expect(strstr(r.out, "MEMWATCH_OUT=") != NULL, "not listed: kept (%s)", r.out);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
 /* A fork the shim does not see (the system call itself: no atfork handlers; glibc's _Fork is
  * the same) copies its state into the child. The child must not write into the parent's rings
  * (shared memory) nor wait for a writer it does not have: it runs untraced, and the parent's
