@@ -165,6 +165,9 @@ static void track_brk(uintptr_t old_end, uintptr_t new_end)
     mw_spin_unlock(&brk_lock);
 }
 
+/* A thread of the parent may have held the lock at the fork: it does not exist in the child. */
+void mw_brk_reset_after_fork(void) { atomic_flag_clear(&brk_lock); }
+
 size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max)
 {
     mw_spin_lock(&brk_lock);

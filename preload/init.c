@@ -269,6 +269,7 @@ static void on_fork_child(void)
     mw_threads_reset_after_fork();
     mw_stack_reset_after_fork();
     mw_modules_reset_after_fork();
+    mw_brk_reset_after_fork();
     mw_guard_leave(g);
     g = mw_guard_enter();
     start_tracing();

@@ -253,6 +253,7 @@ void mw_live_thread_gone(mw_thread *t);
 /* hooks_mmap.c: the parts of the data segment the program grew with sbrk/brk itself, at most
  * max of them into lo[]/hi[] (the reachability scan's roots) */
 size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max);
+void mw_brk_reset_after_fork(void); /* the parts stay (the child's memory is a copy), the lock is freed */
 
 /* deepbind.c: the allocation calls of objects loaded with RTLD_DEEPBIND go through the shim */
 struct dl_phdr_info;
