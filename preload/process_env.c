@@ -88,8 +88,10 @@ void mw_env_keep_follow(void)
                 p += n;
                 if (*p) p++;
             }
-        } else if (strncmp(*e, "MEMWATCH_", 9) == 0 && strchr(*e, '=') &&
+        } else if (strncmp(*e, "MEMWATCH_", 9) == 0 && strchr(*e, '=') && strchr(*e, '=') - *e <= 60 &&
                    strncmp(*e, "MEMWATCH_ADDED=", 15) != 0) {
+            /* (a name longer than 60 bytes is none of ours: not passed on, so that
+             * MEMWATCH_ADDED always has room to name what was added) */
             size_t n = strlen(*e) + 1;
             if (follow_nvars == FOLLOW_VARS_MAX || used + n > sizeof follow_store) continue;
             follow_vars[follow_nvars++] = memcpy(follow_store + used, *e, n);
@@ -119,14 +121,14 @@ static bool lists_self(const char *val)
     return false;
 }
 
-/* Appends name to the MEMWATCH_ADDED string in mark (FOLLOW_MARK_CAP bytes: always room). */
+/* Appends name (at most 60 bytes: mw_env_keep_follow) to the MEMWATCH_ADDED string in mark
+ * (FOLLOW_MARK_CAP bytes: room for all of them). */
 #define FOLLOW_MARK_CAP MW_EXEC_ENV_MARK
 _Static_assert(MW_EXEC_ENV_MARK == 32u + FOLLOW_VARS_MAX * 64u, "room for every name added");
 static void mark_add(char *mark, const char *name, size_t nl)
 {
     size_t l = strlen(mark);
     if (mark[l - 1] != '=') mark[l++] = ',';
-    if (nl > 60) nl = 60; /* not one of ours: MEMWATCH_ names are short */
     memcpy(mark + l, name, nl);
     mark[l + nl] = 0;
 }
