@@ -6,6 +6,7 @@
  * again in the new process, so that it sees the environment it was given.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mw_core.h"
@@ -73,6 +74,31 @@ static char follow_store[8192];             /* the MEMWATCH_* "K=V" strings */
 static char *follow_vars[FOLLOW_VARS_MAX];
 static unsigned follow_nvars;
 
+/* Our LD_PRELOAD entry given as a relative path with a '/' ("build/libmemwatch_preload.so",
+ * as the README's examples have it) names the shim only from the directory the program
+ * started in: a child that changes directory before its exec (make's "cd dir && ...", a
+ * script) would get ld.so's "cannot be preloaded" line on its stderr and run untraced. So the
+ * entry is made absolute in this process's environment (*e, entry: n bytes in it). A bare
+ * file name is left as it is: ld.so looks that up in the library path from anywhere. */
+static char abs_preload[8192];
+static void absolutize_self(char **e, const char *entry, size_t n)
+{
+    char rel[1024], abs[4096];
+    if (entry[0] == '/' || !memchr(entry, '/', n) || n >= sizeof rel) return;
+    memcpy(rel, entry, n);
+    rel[n] = 0;
+    if (!realpath(rel, abs) || strlen(abs) >= sizeof follow_self) return;
+    const char *val = *e + 11;
+    size_t off = (size_t)(entry - val), al = strlen(abs);
+    if (11 + strlen(val) - n + al + 1 > sizeof abs_preload) return;
+    memcpy(abs_preload, "LD_PRELOAD=", 11);
+    memcpy(abs_preload + 11, val, off);
+    memcpy(abs_preload + 11 + off, abs, al);
+    strcpy(abs_preload + 11 + off + al, entry + n);
+    *e = abs_preload;
+    strcpy(follow_self, abs);
+}
+
 void mw_env_keep_follow(void)
 {
     size_t used = 0;
@@ -83,6 +109,7 @@ void mw_env_keep_follow(void)
                 if (n && is_self(p, n) && n < sizeof follow_self) {
                     memcpy(follow_self, p, n);
                     follow_self[n] = 0;
+                    absolutize_self(e, p, n);
                     break;
                 }
                 p += n;

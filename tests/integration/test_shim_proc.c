@@ -160,6 +160,33 @@ Test(shim_proc, children_given_an_environment_of_their_own_are_followed)
     run_free(&R);
 }
 
+/* LD_PRELOAD naming the shim by a relative path (./libmemwatch_preload.so from the build
+ * directory): a program that changes directory and then execs still has the new program
+ * traced, without ld.so's "cannot be preloaded" line on stderr (the entry is made absolute in
+ * the environment at start). */
+Test(shim_proc, a_relative_ld_preload_survives_a_change_of_directory)
+{
+    char *dir = mwt_tmpdir();
+    char out[1100];
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
+    const char *argv[] = { mwt_victim("shim_proc"), "cdexec", NULL };
+    const char *env[] = { "LD_PRELOAD=./libmemwatch_preload.so", out, NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .cwd = mwt_build_dir() }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "leaf 30027\n");
+    cr_expect_eq(strstr(r.err, "ld.so"), NULL, "%s", r.err);
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_expect_eq(n, 2, "%zu traces", n);
+    cr_expect(mwt_trace_with_live(ts, n, 30026) != NULL);
+    cr_expect(mwt_trace_with_live(ts, n, 30027) != NULL, "the exec'd program was not traced");
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
 /* MEMWATCH_ADDED names only what the shim adds: LD_PRELOAD and MEMWATCH_* variables are taken
  * out of the environment at start, any other name it lists is left alone. */
 Test(shim_proc, memwatch_added_takes_out_only_the_shims_variables)

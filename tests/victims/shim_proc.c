@@ -161,6 +161,13 @@ int main(int argc, char **argv)
         say(p > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 3 ? "rawfork ok\n" : "rawfork bad\n");
         return 0;
     }
+    if (!strcmp(mode, "cdexec")) {                 /* 30026; changes directory, then execs
+                                                      leaf 30027 (argv[0] must be absolute) */
+        leak(30026);
+        if (chdir("/") != 0) return 1;
+        execl(self, self, "leaf", "30027", (char *)NULL);
+        return 1;
+    }
     if (!strcmp(mode, "system")) {                 /* sh -c 'leaf 30007' */
         snprintf(cmd, sizeof cmd, "%s leaf 30007", self);
         fflush(stdout);
