@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mw_core.h"
 
@@ -99,8 +100,38 @@ static void absolutize_self(char **e, const char *entry, size_t n)
     strcpy(follow_self, abs);
 }
 
+/* A relative MEMWATCH_OUT names a place beside the program that first loaded the shim: made
+ * absolute (the working directory at start, its '%' doubled, in front) in the environment and
+ * in this process's pattern, so that a child forked or exec'd after a change of directory
+ * writes there too instead of failing with a line on its stderr. */
+static char abs_out[sizeof mw_cfg.out_pattern + 16];
+static void absolutize_out(void)
+{
+    if (mw_cfg.out_pattern[0] == '/') return;
+    char cwd[4096], pat[sizeof mw_cfg.out_pattern];
+    if (!getcwd(cwd, sizeof cwd)) return;
+    size_t n = 0;
+    for (const char *c = cwd; *c; c++) {
+        if (n + 3 >= sizeof pat) return;
+        if (*c == '%') pat[n++] = '%';
+        pat[n++] = *c;
+    }
+    if (n + 1 + strlen(mw_cfg.out_pattern) + 1 > sizeof pat) return;
+    pat[n++] = '/';
+    strcpy(pat + n, mw_cfg.out_pattern);
+    strcpy(mw_cfg.out_pattern, pat);
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, "MEMWATCH_OUT=", 13) == 0) {
+            memcpy(abs_out, "MEMWATCH_OUT=", 13);
+            strcpy(abs_out + 13, pat);
+            *e = abs_out;
+            break;
+        }
+}
+
 void mw_env_keep_follow(void)
 {
+    absolutize_out();
     size_t used = 0;
     for (char **e = environ; e && *e; e++) {
         if (strncmp(*e, "LD_PRELOAD=", 11) == 0 && !follow_self[0]) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mwtest.h"
 
@@ -182,6 +183,30 @@ Test(shim_proc, a_relative_ld_preload_survives_a_change_of_directory)
     cr_expect(mwt_trace_with_live(ts, n, 30026) != NULL);
     cr_expect(mwt_trace_with_live(ts, n, 30027) != NULL, "the exec'd program was not traced");
     mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
+/* A relative MEMWATCH_OUT is made absolute at start: the program exec'd after a change of
+ * directory writes its trace beside the first one, not into the new directory. */
+Test(shim_proc, a_relative_memwatch_out_survives_a_change_of_directory)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("shim_proc"), "cdexec", NULL };
+    const char *env[] = { "MEMWATCH_OUT=mwtest-cd.%p.%e.trace.zst", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .cwd = dir }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.err, "");
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_expect_eq(n, 2, "%zu traces in %s", n, dir);
+    cr_expect(mwt_trace_with_live(ts, n, 30027) != NULL, "the exec'd program's trace is elsewhere");
+    mwt_traces_free(ts, n);
+    char stray[128];
+    snprintf(stray, sizeof stray, "/mwtest-cd.%d.shim_proc.trace.zst", r.pid);
+    unlink(stray); /* where it went before */
     mwt_run_free(&r);
     mwt_rmtree(dir);
     free(dir);
