@@ -80,12 +80,17 @@ static unsigned follow_nvars;
  * started in: a child that changes directory before its exec (make's "cd dir && ...", a
  * script) would get ld.so's "cannot be preloaded" line on its stderr and run untraced. So the
  * entry is made absolute in this process's environment (*e, entry: n bytes in it). A bare
- * file name is left as it is: ld.so looks that up in the library path from anywhere. */
+ * file name is left as it is there (ld.so looks it up in the library path, which children
+ * inherit with it); what is added to an environment of the program's making (follow_env) is
+ * the absolute path of the object ld.so loaded, whatever the entry. */
 static char abs_preload[8192];
 static void absolutize_self(char **e, const char *entry, size_t n)
 {
-    char rel[1024], abs[4096];
-    if (entry[0] == '/' || !memchr(entry, '/', n) || n >= sizeof rel) return;
+    char abs[4096];
+    if (mw_self_path && realpath(mw_self_path, abs) && strlen(abs) < sizeof follow_self)
+        strcpy(follow_self, abs); /* what ld.so opened, relative to the directory at start */
+    if (entry[0] == '/' || !memchr(entry, '/', n) || n >= sizeof abs) return;
+    char rel[sizeof abs];
     memcpy(rel, entry, n);
     rel[n] = 0;
     if (!realpath(rel, abs) || strlen(abs) >= sizeof follow_self) return;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mwtest.h"
@@ -182,6 +183,19 @@ Test(shim_proc, a_relative_ld_preload_survives_a_change_of_directory)
     cr_expect_eq(n, 2, "%zu traces", n);
     cr_expect(mwt_trace_with_live(ts, n, 30026) != NULL);
     cr_expect(mwt_trace_with_live(ts, n, 30027) != NULL, "the exec'd program was not traced");
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    /* a bare file name found through LD_LIBRARY_PATH: children given an environment without
+     * either get the absolute path of the loaded object */
+    const char *argv2[] = { mwt_victim("shim_proc"), "ownenv", NULL };
+    const char *env2[] = { "LD_PRELOAD=libmemwatch_preload.so", "LD_LIBRARY_PATH=.", out, NULL };
+    mwt_rmtree(dir);
+    mkdir(dir, 0700);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2, .env = env2, .cwd = mwt_build_dir() }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_eq(strstr(r.err, "ld.so"), NULL, "%s", r.err);
+    ts = mwt_trace_load_all(dir, &n);
+    cr_expect_eq(n, 3, "%zu traces", n);
     mwt_traces_free(ts, n);
     mwt_run_free(&r);
     mwt_rmtree(dir);
