@@ -60,8 +60,8 @@ void mw_env_strip_self(void)
 /* A program may start another with an environment it built (env -i, a subprocess given env=,
  * execle): without our LD_PRELOAD entry and the MEMWATCH_* settings that program would run
  * untraced, and the tree would be followed only where the environment happens to be inherited.
- * So at start the shim keeps its own LD_PRELOAD entry (as the program was given it) and the
- * MEMWATCH_* variables; an exec or spawn whose environment lacks them gets them added (ours
+ * So at start the shim keeps its own LD_PRELOAD entry (the absolute path of the loaded object,
+ * absolutize_self) and the MEMWATCH_* variables; an exec or spawn whose environment lacks them gets them added (ours
  * first in an LD_PRELOAD of other entries; a MEMWATCH_* variable the program set itself is
  * kept). Only for a shim that came in through LD_PRELOAD.
  *
@@ -124,14 +124,16 @@ static void absolutize_out(void)
     if (n + 1 + strlen(mw_cfg.out_pattern) + 1 > sizeof pat) return;
     pat[n++] = '/';
     strcpy(pat + n, mw_cfg.out_pattern);
-    strcpy(mw_cfg.out_pattern, pat);
     for (char **e = environ; e && *e; e++)
         if (strncmp(*e, "MEMWATCH_OUT=", 13) == 0) {
+            /* only the value in use: a bad one (the default pattern is used) stays as given */
+            if (strcmp(*e + 13, mw_cfg.out_pattern) != 0) break;
             memcpy(abs_out, "MEMWATCH_OUT=", 13);
             strcpy(abs_out + 13, pat);
             *e = abs_out;
             break;
         }
+    strcpy(mw_cfg.out_pattern, pat);
 }
 
 void mw_env_keep_follow(void)
