@@ -240,7 +240,6 @@ void mw_finish(int64_t status, uint64_t reason)
 
 __attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_status, MW_END_EXIT); }
 
-/* fork: the child gets its own trace file, writer thread and rings. */
 /* A process the shim's state was copied into by a fork it did not see (mw_fork_page). */
 void mw_not_own(void)
 {
@@ -248,6 +247,7 @@ void mw_not_own(void)
     atomic_store(&mw_state, MW_ST_OFF);
 }
 
+/* fork: the child gets its own trace file, writer thread and rings. */
 static void on_fork_child(void)
 {
     atomic_store(&mw_fp.own, 1); /* this child's state is set up here, whatever it becomes */
