@@ -33,6 +33,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -252,8 +255,10 @@ static uintptr_t past_unreadable(reach_ctx *c, uintptr_t pos)
 /* Scans [lo, hi) (word-aligned inside) through the bounce buffer. With R_CHUNKS, a page that
  * starts with a glibc mmapped-chunk header (prev_size 0, size|IS_MMAPPED, the chunk within
  * lim) is malloc's memory, not a root: the chunk is skipped. */
-static void scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, unsigned flags,
-                       uintptr_t lim)
+/* Scans [lo, hi); returns where it stopped: hi, or past a glibc mmapped chunk that ends
+ * beyond it (R_CHUNKS). */
+static uintptr_t scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, unsigned flags,
+                            uintptr_t lim)
 {
     lo = (lo + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
     hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
@@ -279,6 +284,95 @@ static void scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, un
         if (next == (size_t)-1) continue;
         scan_words(c, c->buf + start, got - start, clique, flags);
         pos += got;
+    }
+    return pos;
+}
+
+/* An anonymous root's pages that were never touched hold nothing but zeros, and reading them
+ * would map the zero page into each: ASan's shadow, 14 TiB of read-write anonymous memory,
+ * took page tables for all of it and hours at exit. So a large anonymous root is scanned only
+ * where pages are present (or swapped out): the runs of them from the PAGEMAP_SCAN ioctl
+ * (Linux 6.7), which skips empty page tables at their own level, or else mincore(2),
+ * RESIDENT_WIN at a time (a byte per page, about 3 s for those 14 TiB, and it cannot tell a
+ * page that is in swap: only while the process has nothing there, c->no_swap). */
+#define RESIDENT_WIN ((uintptr_t)64 << 20)
+static unsigned char resident_vec[RESIDENT_WIN / PAGE];
+
+struct pm_scan { /* struct pm_scan_arg of <linux/fs.h> (6.7), not in older headers */
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct pm_region { uint64_t start, end, categories; };
+#define PM_SCAN _IOWR('f', 16, struct pm_scan)
+#define PM_PRESENT (1u << 3)
+#define PM_SWAPPED (1u << 4)
+#define PM_REGIONS 512u
+static struct pm_region pm_regions[PM_REGIONS];
+
+/* Scans the present or swapped runs of [lo, hi) found by PAGEMAP_SCAN; false (nothing done)
+ * where the ioctl is not there. */
+static bool scan_present(reach_ctx *c, const range *r, uintptr_t lim)
+{
+    if (c->pagemap_fd < 0) return false;
+    uintptr_t pos = r->lo, at = page_down(r->lo), end = page_up(r->hi);
+    while (at < end) {
+        struct pm_scan a = { sizeof a, 0, at, end, 0, (uint64_t)(uintptr_t)pm_regions, PM_REGIONS, 0,
+                             0, 0, PM_PRESENT | PM_SWAPPED, PM_PRESENT | PM_SWAPPED };
+        long n = ioctl(c->pagemap_fd, PM_SCAN, &a);
+        if (n < 0) {
+            if (at != page_down(r->lo)) break; /* scanned up to here: the rest as it is */
+            close(c->pagemap_fd);
+            c->pagemap_fd = -1;
+            return false;
+        }
+        for (long k = 0; k < n; k++) {
+            uintptr_t s = pm_regions[k].start, e = pm_regions[k].end;
+            if (s < pos) s = pos;
+            if (e > r->hi) e = r->hi;
+            if (s < e) pos = scan_range(c, s, e, -1, r->flags, lim);
+        }
+        if (a.walk_end <= at) break;
+        at = a.walk_end;
+    }
+    if (at < end && pos < r->hi) scan_range(c, pos > at ? pos : at, r->hi, -1, r->flags, lim);
+    return true;
+}
+
+static void scan_root(reach_ctx *c, const range *r, const vma *v)
+{
+    uintptr_t lim = v ? v->hi : 0;
+    if (!v || v->kind != VK_ANON || r->hi - r->lo <= RESIDENT_WIN) {
+        scan_range(c, r->lo, r->hi, -1, r->flags, lim);
+        return;
+    }
+    if (scan_present(c, r, lim)) return;
+    if (!c->no_swap) {
+        scan_range(c, r->lo, r->hi, -1, r->flags, lim);
+        return;
+    }
+    uintptr_t pos = r->lo; /* scanned up to here */
+    for (uintptr_t w = page_down(r->lo); w < r->hi; w += RESIDENT_WIN) {
+        uintptr_t we = page_up(r->hi) - w > RESIDENT_WIN ? w + RESIDENT_WIN : page_up(r->hi);
+        if (we <= pos) continue;
+        if (mincore((void *)w, we - w, resident_vec) != 0) { /* cannot tell: all of it */
+            uintptr_t b = we < r->hi ? we : r->hi;
+            pos = scan_range(c, pos > w ? pos : w, b, -1, r->flags, lim);
+            continue;
+        }
+        size_t np = (we - w) / PAGE;
+        for (size_t i = 0; i < np;) {
+            if (!(resident_vec[i] & 1)) {
+                i++;
+                continue;
+            }
+            size_t j = i + 1;
+            while (j < np && (resident_vec[j] & 1)) j++;
+            uintptr_t a = w + i * PAGE, b = w + j * PAGE;
+            if (a < pos) a = pos;
+            if (b > r->hi) b = r->hi;
+            if (a < b) pos = scan_range(c, a, b, -1, r->flags, lim);
+            i = j;
+        }
     }
 }
 
@@ -601,6 +695,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
 #endif
     reach_ctx c;
     memset(&c, 0, sizeof c);
+    c.pagemap_fd = -1;
     /* this thread's id, not the pid: process_vm_readv finds the memory map through that
      * task, and the main thread's has none once it has called pthread_exit() */
     c.pid = mw_gettid();
@@ -619,6 +714,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     c.stack = mw_own_alloc((c.nblk + 1) * sizeof(uint32_t));
     if (!c.state || !c.stack) goto out;
     mw_reach_roots(&c, my_sp);
+    c.pagemap_fd = open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
     DBG_T("roots");
 
 #ifdef MW_REACH_DEBUG   /* build with CFLAGS=-DMW_REACH_DEBUG to list the roots on stderr */
@@ -628,8 +724,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
 #endif
     /* 1. roots -> reachable, transitively */
     for (size_t r = 0; r < c.nroots; r++) {
-        vma *v = mw_reach_vma_at(&c, c.roots[r].lo);
-        scan_range(&c, c.roots[r].lo, c.roots[r].hi, -1, c.roots[r].flags, v ? v->hi : 0);
+        scan_root(&c, &c.roots[r], mw_reach_vma_at(&c, c.roots[r].lo));
         drain(&c, -1);
     }
     DBG_T("marked");
@@ -648,6 +743,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     emit(&c, t);
     DBG_T("emitted");
 out:
+    if (c.pagemap_fd >= 0) close(c.pagemap_fd);
     mw_own_free(c.roots, c.roots_cap * sizeof(range));
     mw_own_free(c.excl, c.excl_cap * sizeof(range));
     mw_own_free(c.vmas, c.vma_cap * sizeof(vma));

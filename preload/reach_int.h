@@ -59,6 +59,8 @@ typedef struct reach_ctx {
     uintptr_t min_addr, max_end;
     uint8_t *buf;             /* RD_BUF bytes */
     bool pvr;                 /* process_vm_readv usable */
+    bool no_swap;             /* nothing of the process in swap: mincore's absent = untouched */
+    int pagemap_fd;           /* /proc/thread-self/pagemap for PAGEMAP_SCAN, -1: none */
     pid_t pid;
     vma *vmas;
     size_t nvma, vma_cap;

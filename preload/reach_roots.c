@@ -414,6 +414,23 @@ static uintptr_t thread_sp(pid_t tid)
     return parse_hex(&s, buf + n);
 }
 
+/* Nothing of this process is in swap (VmSwap: 0 kB in /proc/self/status): a page mincore(2)
+ * finds absent in an anonymous mapping was then never touched. False when unknown. */
+static bool nothing_swapped(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = 0;
+    const char *s = strstr(buf, "\nVmSwap:");
+    if (!s) return false;
+    for (s += 8; *s == ' ' || *s == '\t'; s++) {}
+    return s[0] == '0' && s[1] == ' ';
+}
+
 /* Tids of this process from /proc/self/task. */
 static size_t list_tasks(mw_thread_stack *out, size_t max)
 {
@@ -575,6 +592,7 @@ static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, i
 
 void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
 {
+    c->no_swap = nothing_swapped();
     /* the own ranges, the registry's states, each live thread's stack mappings, module
      * segments */
     c->excl_cap = OWN_CAP + 4u * MW_MAX_THREADS + 8192u;
