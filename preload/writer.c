@@ -66,6 +66,18 @@ static bool broken;                 /* a write failed: discard, count */
 static pthread_t writer_th;
 static _Atomic int stop_req, writer_done, writer_started;
 static _Atomic uint64_t sync_req, sync_done;
+
+/* The writer's answers to a thread waiting for it (the files for RSS open, a sync done, the
+ * stream ended): each bumps done_seq and wakes the waiters, so a wait ends as soon as the
+ * writer is done, not at the next 200 us poll (a process that did nothing but start and end
+ * waited for four or five of those: about 2 ms of the 5 ms /bin/true took under the shim). */
+static _Atomic uint32_t done_seq;
+static void done_signal(void)
+{
+    atomic_fetch_add(&done_seq, 1);
+    syscall(SYS_futex, &done_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
 static _Atomic int sync_exec;       /* the pending sync is for an exec: END(exec) + frame end */
 static _Atomic uint64_t lost_ev, lost_by;
 static uint64_t lost_written_ev, lost_written_by;
@@ -469,6 +481,7 @@ static void open_rss_files(void)
         if (fd >= 0) mw_fd_protect(&rss_fd[i]);
     }
     atomic_store(&rss_files_open, 1);
+    done_signal();
 }
 
 static uint64_t own_mapped, own_next_ns; /* the last mw_own_resident_bytes, when to look again */
@@ -782,11 +795,15 @@ static void *writer_main(void *arg)
             out_write();
             last_flush = now;
             atomic_store(&sync_done, sreq);
+            done_signal();
         } else if (sreq != atomic_load(&sync_done) || now - last_flush >= mw_cfg.flush_ms) {
             zfeed(NULL, 0, frame_in >= mw_zlevel_frame_bytes() ? ZSTD_e_end : ZSTD_e_flush);
             out_write();
             last_flush = now;
+            bool asked = sreq != atomic_load(&sync_done);
             atomic_store(&sync_done, sreq);
+            if (asked) done_signal();
+            done_signal();
         } else if (frame_in >= mw_zlevel_frame_bytes()) {
             zfeed(NULL, 0, ZSTD_e_end);
         }
@@ -811,6 +828,7 @@ static void *writer_main(void *arg)
     finish_stream();
     atomic_store(&mw_writer_alive, 0);
     atomic_store(&writer_done, 1);
+    done_signal();
     /* The process is ending (nothing else stops the writer) and the thread that ends it goes
      * on without this one. Returning would take this thread through glibc's end of thread,
      * which calls exit(0) itself when no other thread is counted as live: after main's
@@ -820,15 +838,30 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void wait_flag(_Atomic int *flag, unsigned max_ms)
+static uint64_t mono_us(void)
 {
-    struct timespec ts = { 0, 200 * 1000 };
-    for (unsigned i = 0; i < max_ms * 5 && !atomic_load(flag); i++) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* Waits up to max_ms for done() to hold, waking the writer meanwhile. Async-signal-safe:
+ * atomics, clock_gettime and futex only (fatal.c waits for a sync from a handler). */
+static void wait_done(bool (*done)(const void *), const void *arg, unsigned max_ms)
+{
+    uint64_t end = mono_us() + (uint64_t)max_ms * 1000u;
+    for (;;) {
+        uint32_t seen = atomic_load(&done_seq);
+        if (done(arg) || mono_us() >= end) return;
         atomic_fetch_add(&mw_writer_futex, 1);
         syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        nanosleep(&ts, NULL);
+        struct timespec ts = { 0, 200 * 1000 }; /* the writer may have been asleep already */
+        syscall(SYS_futex, &done_seq, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
     }
 }
+
+static bool flag_set(const void *flag) { return atomic_load((_Atomic int *)flag) != 0; }
+static void wait_flag(_Atomic int *flag, unsigned max_ms) { wait_done(flag_set, flag, max_ms); }
 
 bool mw_writer_start(void)
 {
@@ -865,18 +898,19 @@ void mw_writer_sync_exec(void)
 
 void mw_writer_sync(void) { mw_writer_sync_for(5000); }
 
-/* Async-signal-safe: atomics, futex and nanosleep only (fatal.c calls it from a handler). */
+/* Sync request *req served, or the writer gone. */
+static bool synced(const void *req)
+{
+    return atomic_load(&sync_done) >= *(const uint64_t *)req || !atomic_load(&mw_writer_alive);
+}
+
+/* Async-signal-safe: atomics, clock_gettime and futex only (fatal.c calls it from a handler). */
 void mw_writer_sync_for(unsigned max_ms)
 {
     if (!atomic_load(&mw_writer_alive)) return;
     int saved = errno;
     uint64_t req = atomic_fetch_add(&sync_req, 1) + 1;
-    struct timespec ts = { 0, 200 * 1000 };
-    for (unsigned i = 0; i < max_ms * 5u && atomic_load(&sync_done) < req && atomic_load(&mw_writer_alive); i++) {
-        atomic_fetch_add(&mw_writer_futex, 1);
-        syscall(SYS_futex, &mw_writer_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        nanosleep(&ts, NULL);
-    }
+    wait_done(synced, &req, max_ms);
     errno = saved;
 }
 
