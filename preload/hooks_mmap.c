@@ -87,13 +87,16 @@ MW_EXPORT int munmap(void *addr, size_t len)
 
 MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
-    void *new_addr = NULL;
-    if (flags & MREMAP_FIXED) {
-        va_list ap;
-        va_start(ap, flags);
-        new_addr = va_arg(ap, void *);
-        va_end(ap);
-    }
+    /* The fifth argument is passed on whatever the flags, as glibc's own mremap (a plain
+     * five-argument system call) does: the kernel reads it with MREMAP_FIXED and also with
+     * MREMAP_DONTUNMAP, and a caller that left it out gets the same answer from it as
+     * without the shim (passing NULL instead made an mremap that fails natively succeed).
+     * On x86-64 an argument not passed is read from the register save area: the caller's
+     * r8, which is what the system call gets natively. */
+    va_list ap;
+    va_start(ap, flags);
+    void *new_addr = va_arg(ap, void *);
+    va_end(ap);
     if (MW_UNLIKELY(!mw_real.mremap)) mw_real_resolve();
     void *p = mw_real.mremap(old, old_len, new_len, flags, new_addr);
     if (p != MAP_FAILED) { /* the part of the old range that went away ends fallback watches */

@@ -96,6 +96,15 @@ int main(int argc, char **argv)
     void *m2 = mremap(m, 3 * pg, 6 * pg, MREMAP_MAYMOVE);
     check(m2 != MAP_FAILED, "mremap");
     check(munmap(m2, 6 * pg) == 0, "munmap");
+    /* mremap's fifth argument goes to the kernel whatever the flags (glibc passes it on as
+     * given): with MREMAP_DONTUNMAP the kernel takes it as the new place, and a misaligned
+     * one is refused, natively and under the shim alike */
+    void *d = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *d2 = mremap(d, 4 * pg, 4 * pg, MREMAP_MAYMOVE | 4 /* MREMAP_DONTUNMAP */, (void *)0x1234);
+    say(d2 == MAP_FAILED ? "mremap with a misaligned fifth argument: refused\n"
+                         : "mremap with a misaligned fifth argument: moved\n");
+    if (d2 != MAP_FAILED) munmap(d2, 4 * pg);
+    munmap(d, 4 * pg);
     int fd = open(tmp, O_RDONLY);
     void *fm = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 0);
     check(fm != MAP_FAILED && memcmp(fm, "line one", 8) == 0, "mmap file");
