@@ -224,6 +224,11 @@ void mw_creds_after_prctl(int option, unsigned long a2, unsigned long a3, unsign
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
+/* The writer thread flushes and ends, so that the program is single-threaded for a call that
+ * needs it (hooks_ns.c); false when there is no writer running to pause. mw_writer_resume
+ * starts it again. */
+bool mw_writer_pause(void);
+void mw_writer_resume(void);
 void mw_writer_sync(void);               /* drain every ring and flush */
 void mw_writer_sync_for(unsigned max_ms); /* the same, waiting at most max_ms (signal handlers) */
 /* fatal.c: the handlers that flush the trace before a signal's default action ends the

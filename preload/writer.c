@@ -65,6 +65,7 @@ static uint64_t cur_tidx = UINT64_MAX;
 static bool broken;                 /* a write failed: discard, count */
 static pthread_t writer_th;
 static _Atomic int stop_req, writer_done, writer_started;
+static _Atomic int pause_req, paused; /* mw_writer_pause: asked; the thread has flushed and ends */
 static _Atomic uint64_t sync_req, sync_done;
 
 /* The writer's answers to a thread waiting for it (the files for RSS open, a sync done, the
@@ -761,6 +762,24 @@ static void *writer_main(void *arg)
     if (idle_ns < WAKE_NS) idle_ns = WAKE_NS;
     for (;;) {
         atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_relaxed);
+        if (atomic_load(&pause_req)) {
+            /* the program needs to be single-threaded for a moment (mw_writer_pause): all
+             * that was recorded goes to the file, and this thread ends; its /proc files are
+             * this thread's own (thread-self), the next writer opens them again */
+            drain_all();
+            zfeed(NULL, 0, ZSTD_e_flush);
+            out_write();
+            for (int i = 0; i < 2; i++) {
+                if (rss_fd[i] < 0) continue;
+                mw_fd_unprotect(rss_fd[i]);
+                close(rss_fd[i]);
+                rss_fd[i] = -1;
+            }
+            atomic_store(&rss_files_open, 0);
+            atomic_store(&paused, 1);
+            done_signal();
+            return NULL;
+        }
         uint64_t sreq = atomic_load(&sync_req);
         uint64_t moved = drain_all();
         if (!broken && cctx) check_load();
@@ -863,13 +882,9 @@ static void wait_done(bool (*done)(const void *), const void *arg, unsigned max_
 static bool flag_set(const void *flag) { return atomic_load((_Atomic int *)flag) != 0; }
 static void wait_flag(_Atomic int *flag, unsigned max_ms) { wait_done(flag_set, flag, max_ms); }
 
-bool mw_writer_start(void)
+/* Starts the writer thread (again, after a pause); false, said on stderr, when it cannot. */
+static bool start_thread(void)
 {
-    atomic_store(&stop_req, 0);
-    atomic_store(&writer_done, 0);
-    atomic_store(&sync_req, 0);
-    atomic_store(&sync_done, 0);
-    end_reason = UINT64_MAX;
     atomic_store(&mw_writer_alive, 1);
     int g = mw_guard_enter();
     pthread_attr_t a;
@@ -883,10 +898,48 @@ bool mw_writer_start(void)
         mw_diag("cannot start the writer thread (%s); not tracing this process", strerror(rc));
         return false;
     }
-    atomic_store(&writer_started, 1);
     /* before the program goes on: the writer opens its /proc files now (open_rss_files) */
     if (mw_cfg.rss_ms) wait_flag(&rss_files_open, 2000);
     return true;
+}
+
+bool mw_writer_start(void)
+{
+    atomic_store(&stop_req, 0);
+    atomic_store(&writer_done, 0);
+    atomic_store(&sync_req, 0);
+    atomic_store(&sync_done, 0);
+    atomic_store(&pause_req, 0);
+    end_reason = UINT64_MAX;
+    if (!start_thread()) return false;
+    atomic_store(&writer_started, 1);
+    return true;
+}
+
+bool mw_writer_pause(void)
+{
+    if (!atomic_load(&writer_started) || !atomic_load(&mw_writer_alive) || atomic_load(&stop_req)) return false;
+    int saved = errno;
+    atomic_store(&paused, 0);
+    atomic_store(&pause_req, 1);
+    wait_flag(&paused, 2000);
+    bool ok = atomic_load(&paused);
+    if (ok) {
+        pthread_join(writer_th, NULL); /* its task is gone from the thread group */
+        atomic_store(&mw_writer_alive, 0); /* producers meanwhile: a full ring counts as lost */
+    } else {
+        atomic_store(&pause_req, 0);
+    }
+    errno = saved;
+    return ok;
+}
+
+void mw_writer_resume(void)
+{
+    int saved = errno;
+    atomic_store(&pause_req, 0);
+    if (!start_thread()) atomic_store(&mw_state, MW_ST_OFF);
+    errno = saved;
 }
 
 void mw_writer_sync_exec(void)

@@ -226,6 +226,23 @@ Test(shim_proc, a_relative_memwatch_out_survives_a_change_of_directory)
     free(dir);
 }
 
+/* unshare(CLONE_NEWUSER) needs a single-threaded process: the shim's writer thread steps
+ * aside around it (hooks_ns.c), so the call does what it does natively (with the old shim:
+ * EINVAL, `unshare -U` failed), and tracing goes on after it. */
+Test(shim_proc, unshare_of_a_user_namespace_as_natively)
+{
+    run R;
+    run_mode(&R, "unshare", 0);   /* stdout and status equal to the native run's */
+    cr_expect_eq(R.n, 1, "%zu traces", R.n);
+    const mwt_trace *t = with(&R, 30028);
+    cr_expect_eq(mwt_live_of_size(t, 30029), 1, "recorded after the unshare");
+    cr_expect(t->has_end);
+    cr_expect_eq(t->lost_events, 0);
+    if (strstr(R.native.out, "unshare ok") == NULL)
+        cr_log_warn("user namespaces are not available here: %s", R.native.out);
+    run_free(&R);
+}
+
 /* MEMWATCH_ADDED names only what the shim adds: LD_PRELOAD and MEMWATCH_* variables are taken
  * out of the environment at start, any other name it lists is left alone. */
 Test(shim_proc, memwatch_added_takes_out_only_the_shims_variables)

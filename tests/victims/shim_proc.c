@@ -5,7 +5,9 @@
  * size identifies it (see the mode comments), so the test can match traces to processes.
  * Usage: shim_proc MODE [ARG]
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -167,6 +169,17 @@ int main(int argc, char **argv)
         if (chdir("/") != 0) return 1;
         execl(self, self, "leaf", "30027", (char *)NULL);
         return 1;
+    }
+    if (!strcmp(mode, "unshare")) {                /* 30028 before, 30029 after entering a
+                                                      new user namespace (which the kernel
+                                                      allows only a single-threaded process) */
+        leak(30028);
+        int rc = unshare(CLONE_NEWUSER);
+        char m[64];
+        snprintf(m, sizeof m, rc == 0 ? "unshare ok\n" : "unshare failed: %s\n", strerror(errno));
+        say(m);
+        leak(30029);
+        return 0;
     }
     if (!strcmp(mode, "system")) {                 /* sh -c 'leaf 30007' */
         snprintf(cmd, sizeof cmd, "%s leaf 30007", self);

@@ -1,0 +1,75 @@
+/*
+ * hooks_ns.c — unshare and setns: the calls into namespaces that the kernel allows only a
+ * single-threaded process (unshare(CLONE_NEWUSER), joining a user or mount namespace with
+ * setns). The shim's writer thread would make every traced program multithreaded, so
+ * `unshare -U`, bwrap, podman's and browsers' sandboxes failed under it with EINVAL. Around
+ * such a call the writer flushes and ends its thread (mw_writer_pause) and starts again
+ * after it (mw_writer_resume), in the new namespace, on the trace file it already has open.
+ *
+ * A thread's end is seen by the kernel a moment after pthread_join returns (the thread still
+ * holds the memory map while it leaves): a call refused with EINVAL is tried again for up to
+ * 20 ms. A program with threads of its own gets EINVAL as without the shim, 20 ms later.
+ * Not paused: the watch core's thread (a program that watches memory stays multithreaded).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <time.h>
+
+#include "mw_core.h"
+
+typedef int (*ns_fn)(int, int);
+
+/* real(a, b) with the writer paused around it. */
+static int call_single(int (*real)(int, int), int a, int b)
+{
+    bool paused = mw_writer_pause();
+    int rc = real(a, b);
+    for (int i = 0; paused && rc != 0 && errno == EINVAL && i < 20; i++) {
+        struct timespec ts = { 0, 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        rc = real(a, b);
+    }
+    if (paused) {
+        int e = errno;
+        mw_writer_resume();
+        errno = e;
+    }
+    return rc;
+}
+
+static int real_unshare_1(int flags, int unused)
+{
+    (void)unused;
+    static int (*real)(int);
+    if (!real) real = (int (*)(int))mw_next_symbol("unshare");
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real(flags);
+}
+
+MW_EXPORT int unshare(int flags)
+{
+    if (flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM))
+        return call_single(real_unshare_1, flags, 0);
+    return real_unshare_1(flags, 0);
+}
+
+static int real_setns(int fd, int nstype)
+{
+    static int (*real)(int, int);
+    if (!real) real = (int (*)(int, int))mw_next_symbol("setns");
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real(fd, nstype);
+}
+
+MW_EXPORT int setns(int fd, int nstype)
+{
+    /* a user or mount namespace needs one thread; 0 may be either (the fd decides) */
+    if (nstype == 0 || (nstype & (CLONE_NEWUSER | CLONE_NEWNS))) return call_single(real_setns, fd, nstype);
+    return real_setns(fd, nstype);
+}
