@@ -925,8 +925,10 @@ bool mw_writer_pause(void)
     wait_flag(&paused, 2000);
     bool ok = atomic_load(&paused);
     if (ok) {
-        pthread_join(writer_th, NULL); /* its task is gone from the thread group */
-        atomic_store(&mw_writer_alive, 0); /* producers meanwhile: a full ring counts as lost */
+        /* its task is gone from the thread group. mw_writer_alive stays set: a thread that
+         * fills its ring meanwhile waits for the writer to come back (a few ms), as it
+         * would wait for a busy one, instead of counting its records as lost */
+        pthread_join(writer_th, NULL);
     } else {
         atomic_store(&pause_req, 0);
     }
@@ -938,7 +940,7 @@ void mw_writer_resume(void)
 {
     int saved = errno;
     atomic_store(&pause_req, 0);
-    if (!start_thread()) atomic_store(&mw_state, MW_ST_OFF);
+    if (!start_thread()) atomic_store(&mw_state, MW_ST_OFF); /* alive 0: waiting threads go on */
     errno = saved;
 }
 
