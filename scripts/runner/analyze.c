@@ -1,12 +1,14 @@
 /*
- * analyze.c — hands a run directory to memwatch-analyze: every *.trace.zst in it, one store
- * (DIR/run.db), the user's report options passed through, and --ignore patterns for gating.
+ * analyze.c — hands a run directory to memwatch-analyze: the run's *.trace.zst in it (not the
+ * ones an earlier run left in a reused --out DIR), one store (DIR/run.db), the user's report
+ * options passed through, and --ignore patterns for gating.
  * The report goes to stderr (CMD owns stdout) unless -o names a file.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,42 @@ static int list_traces(const char *dir, char ***out)
     return (int)n;
 }
 
+int mw_runner_existing(const char *dir, mw_trace_list *l)
+{
+    l->paths = NULL;
+    l->n = list_traces(dir, &l->paths);
+    if (l->n < 0) {
+        l->n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+void mw_trace_list_free(mw_trace_list *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->paths[i]);
+    free(l->paths);
+    l->paths = NULL;
+    l->n = 0;
+}
+
+static bool in_list(const mw_trace_list *l, const char *path)
+{
+    return l && l->n && bsearch(&path, l->paths, (size_t)l->n, sizeof *l->paths, cmp_str) != NULL;
+}
+
+/* The traces of dir not in before (this run's), in traces[0..return). */
+static int run_traces(const char *dir, const mw_trace_list *before, char ***traces)
+{
+    int n = list_traces(dir, traces);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (in_list(before, (*traces)[i])) free((*traces)[i]);
+        else (*traces)[k++] = (*traces)[i];
+    }
+    return n < 0 ? n : k;
+}
+
 /* Runs the analyzer with argv; its stdout goes to fd out_fd. Returns its exit status, or -1. */
 static int run_analyzer(char **argv, int out_fd)
 {
@@ -73,13 +111,14 @@ static int run_analyzer(char **argv, int out_fd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o)
+int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before)
 {
     char **traces = NULL;
-    int n = list_traces(dir, &traces);
+    int n = run_traces(dir, before, &traces);
     if (n <= 0) {
         if (n == 0)
             fprintf(stderr, "memwatch: no traces were written in %s (is the program dynamically linked?)\n", dir);
+        free(traces);
         return o->fail_on ? 1 : 0;
     }
     char db[PATH_MAX];
@@ -140,16 +179,17 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
     return gate;
 }
 
-void mw_runner_cleanup(const char *dir, const mw_run_opts *o)
+void mw_runner_cleanup(const char *dir, const mw_run_opts *o, const mw_trace_list *before)
 {
     (void)o;
     char **traces = NULL;
-    int n = list_traces(dir, &traces);
+    int n = run_traces(dir, before, &traces);
     for (int i = 0; i < n; i++) {
         unlink(traces[i]);
         free(traces[i]);
     }
     free(traces);
+    if (before && before->n) return; /* the store holds the earlier runs' rows too: it stays */
     char p[PATH_MAX];
     const char *extra[] = { "run.db", "run.db-journal", "run.db-wal", "run.db-shm" };
     for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {

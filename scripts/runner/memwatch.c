@@ -173,6 +173,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    mw_trace_list before; /* a reused --out DIR: what earlier runs left there */
+    if (mw_runner_existing(absdir, &before) != 0) return 2;
     install_forwarders();
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) != 0) { perror("memwatch: pipe"); return 2; }
@@ -204,7 +206,10 @@ int main(int argc, char **argv)
         if (errno != EINTR) { perror("memwatch: waitpid"); return 2; }
     }
     g_child = 0;
-    if (exec_errno) { mw_runner_cleanup(absdir, &o); return 127; }
+    if (exec_errno) {
+        mw_runner_cleanup(absdir, &o, &before);
+        return 127;
+    }
 
     int term_sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int cmd_rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + term_sig;
@@ -212,9 +217,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "memwatch: %s was killed by signal %d (%s)\n", argv[cmd_at], term_sig,
                 strsignal(term_sig));
 
-    int gate = mw_runner_analyze(analyzer, absdir, &o);
-    if (!o.keep) mw_runner_cleanup(absdir, &o);
+    int gate = mw_runner_analyze(analyzer, absdir, &o, &before);
+    if (!o.keep) mw_runner_cleanup(absdir, &o, &before);
     else if (!o.quiet || gate == 1) fprintf(stderr, "memwatch: traces and store kept in %s\n", absdir);
+    mw_trace_list_free(&before);
 
     if (gate == 1) return 1;
     if (term_sig) {

@@ -31,10 +31,21 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o);
  * otherwise both are looked up beside this executable, then in ../lib/memwatch/ (installed
  * layout). Returns 0, or -1 after one error line. */
 int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyzer_len);
-/* Runs the analyzer over every trace in dir. Returns 1 when the gate failed, 0 otherwise
- * (also when there were no traces or the analyzer could not run: said on stderr). */
-int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o);
-/* Deletes the traces and the store of the run directory (and the directory if empty). */
-void mw_runner_cleanup(const char *dir, const mw_run_opts *o);
+/* The traces a reused run directory (--out DIR) already holds before the run: they belong
+ * to earlier runs, and this run's report, gate and clean-up leave them alone. */
+typedef struct mw_trace_list {
+    char **paths;   /* sorted */
+    int n;
+} mw_trace_list;
+/* Fills *l with dir's traces (none for a new directory); -1 after one error line. */
+int mw_runner_existing(const char *dir, mw_trace_list *l);
+void mw_trace_list_free(mw_trace_list *l);
+/* Runs the analyzer over the traces in dir that are not in before. Returns 1 when the gate
+ * failed, 0 otherwise (also when there were no traces or the analyzer could not run: said on
+ * stderr). */
+int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before);
+/* Deletes the run's traces (those not in before) and the store of the run directory, and
+ * the directory if that leaves it empty. */
+void mw_runner_cleanup(const char *dir, const mw_run_opts *o, const mw_trace_list *before);
 
 #endif

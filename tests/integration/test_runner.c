@@ -285,6 +285,34 @@ Test(runner, no_keep_removes_traces_and_html_is_written)
     cr_assert_gt(st.st_size, 200);
 }
 
+/* --out naming a directory an earlier run used: the traces already there are not this run's
+ * (its report and gate leave out the earlier run's leak), and --no-keep deletes only this
+ * run's traces. Before, the earlier leak failed the second run's gate and --no-keep deleted
+ * every trace in the directory. */
+Test(runner, a_reused_out_directory_holds_earlier_runs_apart)
+{
+    char *a1[] = { path_of("memwatch"), "run", "--out", "runR", "--", path_of("tests/victims/runner_child"),
+                   "leak", "5000", NULL };
+    run_result *r = run(NULL, a1);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    char *a2[] = { path_of("memwatch"), "run", "--out", "runR", "--fail-on", "leaked>0", "--",
+                   path_of("tests/victims/runner_child"), "clean", NULL };
+    r = run(NULL, a2);
+    cr_assert_eq(exit_code(r), 0, "the earlier run's leak was gated again:\n%s", r->err);
+    cr_assert_eq(strstr(r->err, "5000"), NULL, "the earlier run is in this report:\n%s", r->err);
+    char *a3[] = { path_of("memwatch"), "run", "--out", "runR", "--no-keep", "--",
+                   path_of("tests/victims/runner_child"), "clean", NULL };
+    r = run(NULL, a3);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "ls '%s/runR' | grep -c 'trace.zst$' > '%s/count'", g_tmp, g_tmp);
+    cr_assert_eq(system(cmd), 0);
+    char count[32], cp[1200];
+    snprintf(cp, sizeof cp, "%s/count", g_tmp);
+    slurp(cp, count, sizeof count);
+    cr_expect_eq(atoi(count), 2, "the two kept runs' traces stay (%s)", count);
+}
+
 Test(runner, usage_errors_are_one_line_and_exit_2)
 {
     char *a1[] = { path_of("memwatch"), "run", "--bogus", "--", "/bin/true", NULL };
