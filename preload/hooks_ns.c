@@ -22,7 +22,9 @@ typedef int (*ns_fn)(int, int);
 /* real(a, b) with the writer paused around it. */
 static int call_single(int (*real)(int, int), int a, int b)
 {
-    bool paused = mw_writer_pause();
+    /* not from a vfork child (the writer is its parent's) nor from the child of a fork the
+     * shim did not see (it has no writer: mw_own) */
+    bool paused = mw_tls_guard < MW_GUARD_VFORK && mw_own() && mw_writer_pause();
     int rc = real(a, b);
     for (int i = 0; paused && rc != 0 && errno == EINVAL && i < 20; i++) {
         struct timespec ts = { 0, 1000 * 1000 };
