@@ -65,7 +65,8 @@ static uint64_t cur_tidx = UINT64_MAX;
 static bool broken;                 /* a write failed: discard, count */
 static pthread_t writer_th;
 static _Atomic int stop_req, writer_done, writer_started;
-static _Atomic int pause_req, paused; /* mw_writer_pause: asked; the thread has flushed and ends */
+static _Atomic int pause_req, paused; /* mw_writer_pause: 1 asked, 2 taken; the thread has flushed
+                                         and ends */
 static _Atomic uint64_t sync_req, sync_done;
 
 /* The writer's answers to a thread waiting for it (the files for RSS open, a sync done, the
@@ -762,7 +763,9 @@ static void *writer_main(void *arg)
     if (idle_ns < WAKE_NS) idle_ns = WAKE_NS;
     for (;;) {
         atomic_store_explicit(&mw_clock_ns, clock_tick(), memory_order_relaxed);
-        if (atomic_load(&pause_req)) {
+        int want_pause = 1;
+        if (atomic_load_explicit(&pause_req, memory_order_relaxed) == 1 &&
+            atomic_compare_exchange_strong(&pause_req, &want_pause, 2)) { /* 2: taken */
             /* the program needs to be single-threaded for a moment (mw_writer_pause): all
              * that was recorded goes to the file, and this thread ends; its /proc files are
              * this thread's own (thread-self), the next writer opens them again */
@@ -923,14 +926,16 @@ bool mw_writer_pause(void)
     atomic_store(&paused, 0);
     atomic_store(&pause_req, 1);
     wait_flag(&paused, 2000);
-    bool ok = atomic_load(&paused);
+    int asked = 1;
+    /* not taken within 2 s (the writer stuck in a slow write): withdrawn, unless the writer
+     * took it just now, which it then finishes */
+    bool ok = !atomic_compare_exchange_strong(&pause_req, &asked, 0);
     if (ok) {
+        while (!atomic_load(&paused)) wait_flag(&paused, 1000);
         /* its task is gone from the thread group. mw_writer_alive stays set: a thread that
          * fills its ring meanwhile waits for the writer to come back (a few ms), as it
          * would wait for a busy one, instead of counting its records as lost */
         pthread_join(writer_th, NULL);
-    } else {
-        atomic_store(&pause_req, 0);
     }
     errno = saved;
     return ok;
