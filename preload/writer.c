@@ -594,6 +594,11 @@ static bool expand_pattern(const char *pattern, char *dst, size_t cap)
     return true;
 }
 
+/* How many numbered names an existing trace path is tried with: a daemon that execs itself
+ * again on every reload keeps its pid and name, and stopped being traced after 99 of them;
+ * each name taken costs one open() at the next exec. */
+#define MAX_NUMBERED 100000u
+
 /* path names a directory: path becomes the default name (memwatch.%e.%p.trace.zst) in it.
  * False, said on stderr, when that is too long. */
 static bool in_dir(char *path, size_t cap)
@@ -672,7 +677,7 @@ bool mw_writer_open(void)
     }
     /* an exec'd program keeps the pid: "sh -c 'exec sh ...'" expands to the same name again.
      * Never reuse or follow an existing path: number the new one instead (NAME.1.trace.zst). */
-    for (unsigned k = 1; out_fd < 0 && errno == EEXIST && k < 100; k++) {
+    for (unsigned k = 1; out_fd < 0 && errno == EEXIST && k < MAX_NUMBERED; k++) {
         static const char sfx[] = ".trace.zst";
         size_t n = strlen(trace_path), sl = sizeof sfx - 1;
         char alt[sizeof trace_path], num[24];

@@ -248,6 +248,33 @@ Test(shim_config, existing_file_and_symlink_untouched)
     free(o2);
 }
 
+/* A program that keeps its pid and name through many execs (a daemon re-executing itself on
+ * every reload) finds its numbered names taken up to .150: the trace is .151 (the numbering
+ * once gave up at .99, and the program ran untraced with a line on stderr). */
+Test(shim_config, numbered_names_go_past_a_hundred)
+{
+    char p[1200];
+    for (int k = 0; k <= 150; k++) {
+        if (k) snprintf(p, sizeof p, "%s/fixed.%d.trace.zst", dir, k);
+        else snprintf(p, sizeof p, "%s/fixed.trace.zst", dir);
+        FILE *f = fopen(p, "w");
+        cr_assert(f);
+        fclose(f);
+    }
+    char *o = fmt("MEMWATCH_OUT=%s/fixed.trace.zst", dir);
+    const char *env[] = { o, NULL };
+    mwt_run r;
+    leaf_run(env, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "%s", r.err);
+    snprintf(p, sizeof p, "%s/fixed.151.trace.zst", dir);
+    mwt_trace t;
+    cr_expect_eq(mwt_trace_load(p, &t), 0, "%s", t.err);
+    cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    free(o);
+}
+
 Test(shim_config, follow0_keeps_other_preloads)
 {
     const char *other = "/lib/x86_64-linux-gnu/libz.so.1";
