@@ -20,7 +20,7 @@
 typedef int (*ns_fn)(int, int);
 
 /* real(a, b) with the writer paused around it. */
-static int call_single(int (*real)(int, int), int a, int b)
+static int call_single(ns_fn real, int a, int b)
 {
     /* not from a vfork child (the writer is its parent's) nor from the child of a fork the
      * shim did not see (it has no writer: mw_own) */
@@ -39,7 +39,8 @@ static int call_single(int (*real)(int, int), int a, int b)
     return rc;
 }
 
-static int real_unshare_1(int flags, int unused)
+/* unshare in ns_fn's shape (the second argument unused) */
+static int real_unshare(int flags, int unused)
 {
     (void)unused;
     static int (*real)(int);
@@ -54,8 +55,8 @@ static int real_unshare_1(int flags, int unused)
 MW_EXPORT int unshare(int flags)
 {
     if (flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM))
-        return call_single(real_unshare_1, flags, 0);
-    return real_unshare_1(flags, 0);
+        return call_single(real_unshare, flags, 0);
+    return real_unshare(flags, 0);
 }
 
 static int real_setns(int fd, int nstype)

@@ -32,8 +32,8 @@
  * call is not permitted, only ranges inside the maps snapshot are read directly).
  */
 #include <errno.h>
-#include <string.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -254,9 +254,8 @@ static uintptr_t past_unreadable(reach_ctx *c, uintptr_t pos)
 
 /* Scans [lo, hi) (word-aligned inside) through the bounce buffer. With R_CHUNKS, a page that
  * starts with a glibc mmapped-chunk header (prev_size 0, size|IS_MMAPPED, the chunk within
- * lim) is malloc's memory, not a root: the chunk is skipped. */
-/* Scans [lo, hi); returns where it stopped: hi, or past a glibc mmapped chunk that ends
- * beyond it (R_CHUNKS). */
+ * lim) is malloc's memory, not a root: the chunk is skipped. Returns where it stopped: hi,
+ * or past such a chunk when it ends beyond hi. */
 static uintptr_t scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, unsigned flags,
                             uintptr_t lim)
 {
@@ -293,7 +292,7 @@ static uintptr_t scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long cliqu
  * took page tables for all of it and hours at exit. So a large anonymous root is scanned only
  * where pages are present (or swapped out): the runs of them from the PAGEMAP_SCAN ioctl
  * (Linux 6.7), which skips empty page tables at their own level, or else mincore(2),
- * RESIDENT_WIN at a time (a byte per page, about 3 s for those 14 TiB, and it cannot tell a
+ * RESIDENT_WIN at a time (a byte per page, 3-4 s for those 14 TiB, and it cannot tell a
  * page that is in swap: only while the process has nothing there, c->no_swap). */
 #define RESIDENT_WIN ((uintptr_t)64 << 20)
 static unsigned char resident_vec[RESIDENT_WIN / PAGE];
