@@ -252,10 +252,24 @@ static uintptr_t past_unreadable(reach_ctx *c, uintptr_t pos)
     return page_down(pos) + PAGE;
 }
 
-/* Scans [lo, hi) (word-aligned inside) through the bounce buffer. With R_CHUNKS, a page that
- * starts with a glibc mmapped-chunk header (prev_size 0, size|IS_MMAPPED, the chunk within
- * lim) is malloc's memory, not a root: the chunk is skipped. Returns where it stopped: hi,
- * or past such a chunk when it ends beyond hi. */
+/* Where the glibc mmapped chunk at page pg ends, or 0 when pg does not start one: a header
+ * of prev_size 0 and size|IS_MMAPPED, the chunk within lim, holding a block of the snapshot
+ * at pg + 16 that fits in it. Any program's data may look like such a header (a JVM's did,
+ * with a size that wrapped pg + size round to below pg: the scan went back for ever); only
+ * a block the shim handed out makes it malloc's memory. */
+static uintptr_t mmapped_chunk_end(reach_ctx *c, uintptr_t pg, const uint64_t *h, uintptr_t lim)
+{
+    uint64_t sz = h[1] & ~(uint64_t)7;
+    if (h[0] != 0 || (h[1] & 7u) != 2u || sz == 0 || sz % PAGE || pg >= lim || sz > lim - pg)
+        return 0;
+    long i = find_block(c, pg + 16);
+    if (i < 0 || c->blk[i].addr != pg + 16 || c->blk[i].size > sz - 16) return 0;
+    return pg + sz;
+}
+
+/* Scans [lo, hi) (word-aligned inside) through the bounce buffer. With R_CHUNKS, a glibc
+ * mmapped chunk starting at a page (mmapped_chunk_end) is malloc's memory, not a root: it is
+ * skipped. Returns where it stopped: hi, or past such a chunk when it ends beyond hi. */
 static uintptr_t scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long clique, unsigned flags,
                             uintptr_t lim)
 {
@@ -270,12 +284,11 @@ static uintptr_t scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long cliqu
         size_t start = 0, next = got;
         if (flags & R_CHUNKS) {
             for (uintptr_t pg = page_up(pos); pg + 16 <= pos + got; pg += PAGE) {
-                const uint64_t *h = (const uint64_t *)(c->buf + (pg - pos));
-                uint64_t sz = h[1] & ~(uint64_t)7;
-                if (h[0] == 0 && (h[1] & 7u) == 2u && sz && sz % PAGE == 0 && pg + sz <= lim) {
+                uintptr_t end = mmapped_chunk_end(c, pg, (const uint64_t *)(c->buf + (pg - pos)), lim);
+                if (end) {
                     scan_words(c, c->buf + start, (pg - pos) - start, clique, flags);
                     next = (size_t)-1;
-                    pos = pg + sz;
+                    pos = end;
                     break;
                 }
             }

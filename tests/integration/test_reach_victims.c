@@ -309,6 +309,32 @@ Test(reach, sparse_terabyte_mapping_only_its_touched_pages, .timeout = 60)
     mw_tempdir_remove(dir);
 }
 
+/* Words in a program's own anonymous memory that look like glibc's mmapped-chunk header are
+ * data, scanned as the root they are in: a size that wraps the address space made the old
+ * scan go back over the same pages for ever (a JVM at exit), a plausible one hid the
+ * pointers behind it. A real mmapped chunk is still skipped (its block is lost here). */
+Test(reach, fake_mmapped_chunk_headers_are_data, .timeout = 60)
+{
+    char dir[512], trace[PATH_MAX], err[512];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachfake"), 0);
+    run_victim(dir, "reach_fakechunk", NULL, "1", trace, sizeof trace);
+    tallies ts = {0};
+    watch_size(&ts, 2345);
+    watch_size(&ts, 2347);
+    watch_size(&ts, 2349);
+    watch_size(&ts, 300000);
+    watch_size(&ts, 1234);
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
+    cr_assert(t.ended);
+    cr_expect_eq(of(&ts, 2345)->n[R], 1, "behind a header whose size wraps");
+    cr_expect_eq(of(&ts, 2347)->n[R], 1, "behind a plausible header of no block");
+    cr_expect_eq(of(&ts, 300000)->n[D], 1, "the dropped mmapped block");
+    cr_expect_eq(of(&ts, 2349)->n[I], 1, "only in the dropped mmapped block");
+    cr_expect_eq(of(&ts, 1234)->n[D], 1, "dropped");
+    mw_tempdir_remove(dir);
+}
+
 Test(reach, other_threads_still_running, .timeout = 60)
 {
     char dir[512], trace[PATH_MAX], err[512];
