@@ -21,6 +21,7 @@ mw_config mw_cfg = {
     .stacks = true,
     .max_depth = 64,
     .reach = true,
+    .reach_timeout_ms = 60000,
     .coded_runs = true,
     .zstd_level = 0, /* auto: writer_level.c */
     .watch_spec = "",
@@ -112,6 +113,7 @@ bool mw_config_load(void)
     get_bool("MEMWATCH_STACKS", &mw_cfg.stacks);
     get_uint("MEMWATCH_STACK_DEPTH", &mw_cfg.max_depth, 1, MW_CACHE_FRAMES);
     get_bool("MEMWATCH_REACH", &mw_cfg.reach);
+    get_uint("MEMWATCH_REACH_TIMEOUT_MS", &mw_cfg.reach_timeout_ms, 0, 86400000u);
     get_bool("MEMWATCH_ADDRESSES", &mw_cfg.addresses);
     get_bool("MEMWATCH_CODED_RUNS", &mw_cfg.coded_runs);
     const char *lvl = env_get("MEMWATCH_ZSTD_LEVEL");

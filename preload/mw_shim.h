@@ -39,11 +39,12 @@ typedef struct mw_config {
     bool stacks;              /* MEMWATCH_STACKS (default 1) */
     unsigned max_depth;       /* MEMWATCH_STACK_DEPTH (default 64) */
     bool reach;               /* MEMWATCH_REACH (default 1): reachability scan at exit */
+    unsigned reach_timeout_ms; /* MEMWATCH_REACH_TIMEOUT_MS (default 60000; 0 = none) */
     bool addresses;           /* MEMWATCH_ADDRESSES (default 0): every block's address */
     int zstd_level;           /* MEMWATCH_ZSTD_LEVEL: 1..19, 0 = auto (writer_level.c) */
     bool coded_runs;          /* MEMWATCH_CODED_RUNS (default 1): CODED_RUN records (writer.c) */
     char watch_spec[1024];    /* MEMWATCH_WATCH=symbol[:len][,...] */
-    bool quiet;               /* MEMWATCH_QUIET: no informational stderr lines */
+    bool quiet;               /* MEMWATCH_QUIET: read, nothing to silence yet (README) */
 } mw_config;
 extern mw_config mw_cfg;
 /* Parses the environment into mw_cfg; invalid values print one line on stderr each

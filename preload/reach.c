@@ -252,6 +252,21 @@ static uintptr_t past_unreadable(reach_ctx *c, uintptr_t pos)
     return page_down(pos) + PAGE;
 }
 
+/* True once the scan has run past its deadline (MEMWATCH_REACH_TIMEOUT_MS): every loop of
+ * it then ends and no verdict is written. A bound on whatever the scan may meet: a program's
+ * data once sent it round the same pages for ever (mmapped_chunk_end), and the program's
+ * exit waited. Callers ask per read of up to RD_BUF bytes, per mark batch, per 256 clique
+ * leaders and per RESIDENT_WIN of a sparse mapping: the clock costs nothing next to those. */
+static bool late(reach_ctx *c)
+{
+    if (c->out_of_time) return true;
+    if (!c->deadline_ns) return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    c->out_of_time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec >= c->deadline_ns;
+    return c->out_of_time;
+}
+
 /* Where the glibc mmapped chunk at page pg ends, or 0 when pg does not start one: a header
  * of prev_size 0 and size|IS_MMAPPED, the chunk within lim, holding a block of the snapshot
  * at pg + 16 that fits in it. Any program's data may look like such a header (a JVM's did,
@@ -277,6 +292,7 @@ static uintptr_t scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long cliqu
     hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
     uintptr_t pos = lo;
     while (pos < hi) {
+        if (late(c)) return hi;
         size_t want = hi - pos < RD_BUF ? hi - pos : RD_BUF;
         size_t got = mw_reach_read(c, c->buf, pos, want);
         got &= ~(size_t)(sizeof(uintptr_t) - 1);
@@ -328,6 +344,7 @@ static bool scan_present(reach_ctx *c, const range *r, uintptr_t lim)
     if (c->pagemap_fd < 0) return false;
     uintptr_t pos = r->lo, at = page_down(r->lo), end = page_up(r->hi);
     while (at < end) {
+        if (late(c)) return true;
         struct pm_scan a = { sizeof a, 0, at, end, 0, (uint64_t)(uintptr_t)pm_regions, PM_REGIONS, 0,
                              0, 0, PM_PRESENT | PM_SWAPPED, PM_PRESENT | PM_SWAPPED };
         long n = ioctl(c->pagemap_fd, PM_SCAN, &a);
@@ -366,6 +383,7 @@ static void scan_root(reach_ctx *c, const range *r, const vma *v)
     for (uintptr_t w = page_down(r->lo); w < r->hi; w += RESIDENT_WIN) {
         uintptr_t we = page_up(r->hi) - w > RESIDENT_WIN ? w + RESIDENT_WIN : page_up(r->hi);
         if (we <= pos) continue;
+        if (late(c)) return;
         if (mincore((void *)w, we - w, resident_vec) != 0) { /* cannot tell: all of it */
             uintptr_t b = we < r->hi ? we : r->hi;
             pos = scan_range(c, pos > w ? pos : w, b, -1, r->flags, lim);
@@ -600,6 +618,10 @@ static void drain(reach_ctx *c, long clique)
 {
     uint32_t bi[BATCH_MAX];
     while (c->sp > 0) {
+        if (late(c)) {
+            c->sp = 0;
+            return;
+        }
         size_t nb = 0, bytes = 0;
         while (c->sp > 0 && nb < BATCH_MAX) {
             uint32_t i = c->stack[c->sp - 1];
@@ -708,6 +730,12 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     reach_ctx c;
     memset(&c, 0, sizeof c);
     c.pagemap_fd = -1;
+    if (mw_cfg.reach_timeout_ms) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        c.deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+                        (uint64_t)mw_cfg.reach_timeout_ms * 1000000u;
+    }
     /* this thread's id, not the pid: process_vm_readv finds the memory map through that
      * task, and the main thread's has none once it has called pthread_exit() */
     c.pid = mw_gettid();
@@ -741,13 +769,20 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     }
     DBG_T("marked");
     /* 2. cliques among the unreached, in address order (valgrind's algorithm) */
-    for (size_t i = 0; i < c.nblk; i++) {
+    for (size_t i = 0, leaders = 0; i < c.nblk; i++) {
         if (c.state[i] != ST_UNREACHED) continue;
+        if ((leaders++ & 255) == 0 && late(&c)) break;
         window_at(&c, i);
         c.stack[c.sp++] = (uint32_t)i;
         drain(&c, (long)i);
     }
     DBG_T("cliques");
+    if (c.out_of_time) {
+        mw_diag("the reachability scan at exit ran past MEMWATCH_REACH_TIMEOUT_MS=%u and was "
+                "stopped: the %zu blocks still allocated have no verdict",
+                mw_cfg.reach_timeout_ms, c.nblk);
+        goto out;
+    }
     /* Every record written before the snapshot goes to the file first: a block another
      * thread allocated just before (its ring not drained yet) must precede the verdict that
      * names it, or the verdict would name a block the reader has not seen. */

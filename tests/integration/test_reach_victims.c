@@ -163,6 +163,43 @@ Test(reach, disabled_leaves_verdicts_unknown, .timeout = 60)
     mw_tempdir_remove(dir);
 }
 
+/* A scan that runs past MEMWATCH_REACH_TIMEOUT_MS stops: the program ends as natively, the
+ * trace ends properly with no verdicts, and stderr says so in one line. 300 000 blocks and a
+ * 300 000-deep chain take far longer than the 1 ms allowed here. */
+Test(reach, a_scan_past_its_time_limit_stops_without_verdicts, .timeout = 60)
+{
+    char dir[512], trace[PATH_MAX], err[512], exe[PATH_MAX + 64], pre[PATH_MAX + 64],
+        out[PATH_MAX + 64], op[1200], ep[1200];
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachlate"), 0);
+    snprintf(exe, sizeof exe, "%s/tests/victims/reach_bigheap", build_abs());
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s/libmemwatch_preload.so", build_abs());
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s/t.trace.zst", dir);
+    snprintf(op, sizeof op, "%s/stdout", dir);
+    snprintf(ep, sizeof ep, "%s/stderr", dir);
+    char *argv[] = {exe, "300000", NULL};
+    char *envp[] = {"PATH=/usr/bin:/bin", pre, out, "MEMWATCH_REACH_TIMEOUT_MS=1", NULL};
+    cr_assert_eq(mw_run(argv, envp, dir, op, ep, 120), 0, "the victim's status changed");
+    char line[1024] = "", extra[256] = "";
+    FILE *f = fopen(op, "r");
+    cr_assert(f && fgets(line, sizeof line, f), "no output");
+    fclose(f);
+    cr_expect(strcmp(line, "reach_bigheap n=300000\n") == 0, "output: %s", line);
+    f = fopen(ep, "r");
+    cr_assert(f && fgets(line, sizeof line, f), "nothing on stderr");
+    cr_expect(!fgets(extra, sizeof extra, f), "a second line: %s", extra);
+    fclose(f);
+    cr_expect(strstr(line, "memwatch: ") == line && strstr(line, "MEMWATCH_REACH_TIMEOUT_MS=1") &&
+              strstr(line, "no verdict"), "stderr: %s", line);
+    snprintf(trace, sizeof trace, "%s/t.trace.zst", dir);
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_from_trace(trace, &t, err, sizeof err), 0, "%s", err);
+    cr_expect(t.ended, "the trace has its END record");
+    cr_expect_eq(t.reach_entries, 0, "%lu verdicts", t.reach_entries);
+    cr_expect_geq(t.blocks, 300000, "unfreed blocks: %lu", t.blocks);
+    cr_expect_eq(t.kind_blocks[0], t.blocks, "all without a verdict");
+    mw_tempdir_remove(dir);
+}
+
 static void run_and_check_bigheap(const char *how)
 {
     char dir[512], trace[PATH_MAX], err[512];

@@ -77,10 +77,12 @@ Test(shim_config, bad_values_one_line_each_defaults_kept)
     const char *env[] = { "MEMWATCH_RSS_MS=abc",   "MEMWATCH_FLUSH_MS=500", "MEMWATCH_STACK_DEPTH=0",
                           "MEMWATCH_FOLLOW=maybe", "MEMWATCH_ZSTD_LEVEL=99", "MEMWATCH_STACKS=",
                           "MEMWATCH_REACH=2",      "MEMWATCH_SQL=x",        "MEMWATCH_QUIET=perhaps",
-                          "MEMWATCH_ADDRESSES=all", "MEMWATCH_CODED_RUNS=often", NULL };
+                          "MEMWATCH_ADDRESSES=all", "MEMWATCH_CODED_RUNS=often",
+                          "MEMWATCH_REACH_TIMEOUT_MS=-1", NULL };
     mwt_run r;
     leaf_run(env, &r);
-    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 11, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 12, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "MEMWATCH_REACH_TIMEOUT_MS=-1: expected an integer") != NULL, "%s", r.err);
     cr_expect(strstr(r.err, "MEMWATCH_FLUSH_MS=500") != NULL, "%s", r.err);
     mwt_trace t;
     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
