@@ -68,15 +68,35 @@ static void credsync_handler(int sig, siginfo_t *si, void *uc)
     errno = saved;
 }
 
-static void install_handler(void)
+static void set_handler(void)
 {
-    if (atomic_exchange(&handler_installed, 1)) return;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = credsync_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
     sigaction(MW_SIG_CREDSYNC, &sa, NULL);
+}
+
+static void install_handler(void)
+{
+    if (atomic_exchange(&handler_installed, 1)) return;
+    set_handler();
+}
+
+/* Whether MW_SIG_CREDSYNC may be sent: its action is the handler, or is again after the
+ * program reset it to the default or to ignore (chromium's children reset every signal's
+ * action, through the system call, before they exec: the default action of a real-time
+ * signal ends the process). Not when the program put a handler of its own there: the shim
+ * must not run it. */
+static bool handler_in_place(void)
+{
+    struct sigaction cur;
+    if (sigaction(MW_SIG_CREDSYNC, NULL, &cur) != 0) return false;
+    if (cur.sa_flags & SA_SIGINFO) return cur.sa_sigaction == credsync_handler;
+    if (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN) return false;
+    set_handler();
+    return true;
 }
 
 void mw_internal_block_signals(void)
@@ -185,6 +205,7 @@ static void replicate(void)
     size_t n = internal_tids(tids, 16);
     if (n == 0) return;
     install_handler();
+    if (!handler_in_place()) return;
     atomic_store(&sync_acks, 0);
     size_t sent = 0;
     for (size_t i = 0; i < n; i++)

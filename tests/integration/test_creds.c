@@ -2,7 +2,8 @@
  * test_creds.c — programs that manage per-thread credentials run under the shim exactly as
  * without it: a victim doing setpriv's PR_SET_KEEPCAPS + setresuid + capset + setresgid
  * sequence (glibc aborts the process when set*id fails in any thread, and the shim has
- * threads of its own), and the real setpriv(1). Needs root; skipped otherwise.
+ * threads of its own), and the real setpriv(1), which need root (skipped otherwise); and a
+ * program that resets every signal's action before such a call, which does not.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -46,4 +47,14 @@ Test(creds, real_setpriv, .timeout = 60)
     const char *argv[] = { "/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                            "/usr/bin/id", "-u", NULL };
     same_with_and_without_shim(argv, "65534\n");
+}
+
+/* chromium's children reset every signal's action (through the system call) before they
+ * exec, and set PR_SET_NO_NEW_PRIVS: the shim's signal for repeating that in its threads then
+ * had its default action and ended the child (chromium: "GPU process isn't usable. Goodbye").
+ * A handler of the program's own on that signal must not be run by the shim either. */
+Test(creds, options_after_every_signal_action_was_reset, .timeout = 60)
+{
+    const char *argv[] = { mwt_victim("creds_reset_signals"), NULL };
+    same_with_and_without_shim(argv, "nnp=1 own=0\n");
 }
