@@ -100,6 +100,11 @@ bool mw_frames_heap_error(const mw_frame *fr, size_t n);
 #define MW_HEAP_ERROR_LEAD                                                                   \
     ": glibc's allocator found its heap corrupt and stopped the process (a double free, a free " \
     "of a pointer it did not allocate, or a write past the end of a block), in "
+/* What the Markdown and HTML reports say of a trace whose HEADER has MW_HF_MALLOC_SHADOWED,
+ * after "malloc is the program's own (found before memwatch's): " (the text report wraps its
+ * own). */
+#define MW_SHADOWED_NOTE \
+    "heap blocks it does not take from the C library are not traced (mappings are)"
 /* Symbolized frames of a stack (innermost first), at most max; 0 without a symbolizer.
  * The one place every format gets its stacks from. */
 size_t mw_stack_frames(mw_report_proc *rp, uint64_t stack, mw_frame *out, size_t max);

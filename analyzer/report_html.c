@@ -117,6 +117,9 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     bool died = mw_fatal_line(p, fatal, sizeof fatal);
     if (p->truncated && !died) fputs(" <span class=\"warn\">(truncated: no end record)</span>", r->out);
     fputs("</td></tr>\n", r->out);
+    if (p->flags & MW_HF_MALLOC_SHADOWED)
+        fprintf(r->out, "<tr><th>heap</th><td class=\"warn\">malloc is the program's own (found before "
+                "memwatch's): %s</td></tr>\n", MW_SHADOWED_NOTE);
     if (died) {
         fputs("<tr><th>died of</th><td class=\"bad\"><details><summary>", r->out);
         ESC(r, fatal);

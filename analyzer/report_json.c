@@ -526,6 +526,8 @@ static void sec_facts(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_u64(j, p->lost_bytes);
     mw_json_key(j, "truncated");
     mw_json_bool(j, p->truncated);
+    mw_json_key(j, "malloc_shadowed");
+    mw_json_bool(j, (p->flags & MW_HF_MALLOC_SHADOWED) != 0);
 }
 
 static void sec_proc_verdict(mw_report *r, mw_report_proc *rp, mw_json *j)

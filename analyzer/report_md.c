@@ -106,6 +106,8 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     }
     if (p->lost_events)
         fprintf(r->out, "**%llu events were lost** by the tracer.\n\n", (unsigned long long)p->lost_events);
+    if (p->flags & MW_HF_MALLOC_SHADOWED)
+        fprintf(r->out, "**malloc is the program's own** (found before memwatch's): %s.\n\n", MW_SHADOWED_NOTE);
 }
 
 static void sec_totals(mw_report *r, mw_report_proc *rp)

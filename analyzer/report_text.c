@@ -249,6 +249,9 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
         fprintf(o, "  %s%llu events (%llu bytes) were lost%s by the tracer: figures may be "
                 "incomplete\n", RED(r), (unsigned long long)p->lost_events,
                 (unsigned long long)p->lost_bytes, OFF(r));
+    if (p->flags & MW_HF_MALLOC_SHADOWED)
+        fprintf(o, "  %smalloc is the program's own%s (found before memwatch's): heap blocks it does\n"
+                "  not take from the C library are not traced (mappings are)\n", YEL(r), OFF(r));
 }
 
 static void leak_group(mw_report *r, mw_report_proc *rp, const mw_leak *l, size_t frames)

@@ -130,6 +130,8 @@ enum mw_unwatch_reason { MW_UNWATCH_EXPLICIT = 0, MW_UNWATCH_UNMAPPED = 1, MW_UN
 #define MW_HF_NO_ADDRESSES 0x10u  /* ALLOC/REALLOC carry no address field (MEMWATCH_ADDRESSES=0);
                                    * unfreed blocks' addresses are in the REACH records */
 #define MW_HF_SQL_CTX_DELTA 0x20u /* SQL_BEGIN/SQL_END ctx fields are per-thread deltas (below) */
+#define MW_HF_MALLOC_SHADOWED 0x40u /* an object before the shim defines malloc or free: heap
+                                      * blocks it does not take from libc are not traced */
 
 /* ---- decoded records ---------------------------------------------------------------- */
 typedef struct mw_bytes {

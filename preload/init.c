@@ -146,6 +146,26 @@ static bool loaded_before_libc(const void *self_base)
     return a.self_at >= 0 && (a.libc_at < 0 || a.self_at < a.libc_at);
 }
 
+/* An object ahead of the shim in the global scope that defines malloc or free itself: the
+ * executable (chromium, a program linked statically with jemalloc, tcmalloc or mimalloc) or
+ * a preload listed before ours. Every call in the process, libc's own included, then goes
+ * to it, and the shim sees only what it passes on to the next malloc: usually nothing. NULL
+ * when the shim's hooks are the ones called. A non-PIE program that takes malloc's address
+ * makes its PLT slot the address dlsym returns (see above): that is no definition, and no
+ * symbol of the executable starts there. */
+bool mw_malloc_shadowed;
+static const char *malloc_shadow(const void *self_base)
+{
+    static const char *const names[] = { "malloc", "free" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *f = dlsym(RTLD_DEFAULT, names[i]);
+        Dl_info d;
+        if (f && dladdr(f, &d) && d.dli_fbase != self_base && d.dli_saddr == f)
+            return d.dli_fname && d.dli_fname[0] ? d.dli_fname : "the executable";
+    }
+    return NULL;
+}
+
 /* Opens the trace and starts the writer; leaves mw_state ON or OFF. */
 static void start_tracing(void)
 {
@@ -199,6 +219,16 @@ __attribute__((constructor(101))) static void mw_init(void)
     if (dladdr((void *)mw_init, &di) && di.dli_fname) mw_self_path = di.dli_fname;
     mw_alloc_tracing = loaded_before_libc(di.dli_fbase);
     mw_config_load();
+    const char *shadow = mw_alloc_tracing ? malloc_shadow(di.dli_fbase) : NULL;
+    if (shadow) {
+        mw_malloc_shadowed = true;
+        if (!mw_cfg.quiet) {
+            char b[MW_DIAG_VAL];
+            mw_diag("%s has a malloc of its own, found before the shim's: heap blocks it does not "
+                    "take from the C library are not traced (mappings are)",
+                    mw_diag_val(shadow, b, sizeof b));
+        }
+    }
     if (!mw_cfg.follow) mw_env_strip_self();
     else mw_env_keep_follow();
     mw_env_hide_added();
@@ -248,6 +278,10 @@ void mw_not_own(void)
 }
 
 /* fork: the child gets its own trace file, writer thread and rings. */
+/* Set in a fork child whose tracing restarts in fork() (process.c) rather than in the atfork
+ * handler: see on_fork_child. */
+_Atomic int mw_fork_restart_pending;
+
 static void on_fork_child(void)
 {
     atomic_store(&mw_fp.own, 1); /* this child's state is set up here, whatever it becomes */
@@ -260,6 +294,22 @@ static void on_fork_child(void)
     }
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_INIT);
+    /* A malloc of the program's own (mw_malloc_shadowed) takes its locks in a prepare handler
+     * and frees them in a child handler registered after ours, which runs after ours: the
+     * restart's calls that allocate (pthread_getattr_np reads /proc/self/maps with stdio,
+     * pthread_create's thread-local storage) waited there for ever (chromium's crashpad
+     * handler). Such a child restarts once fork() returns in it, every handler run; one
+     * forked inside libc (daemon()) stays untraced. */
+    if (mw_malloc_shadowed) {
+        atomic_store(&mw_fork_restart_pending, 1);
+        return;
+    }
+    mw_fork_restart();
+}
+
+void mw_fork_restart(void)
+{
+    atomic_store(&mw_fork_restart_pending, 0);
     int g = mw_guard_enter();
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();

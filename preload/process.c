@@ -63,6 +63,11 @@ MW_EXPORT pid_t fork(void)
 {
     if (!real_fork) resolve();
     pid_t p = real_fork();
+    if (p == 0 && atomic_load(&mw_fork_restart_pending)) {
+        int e = errno;
+        mw_fork_restart(); /* after the program's own allocator's child handler (init.c) */
+        errno = e;
+    }
     if (p > 0 && !mw_tls_guard && atomic_load(&mw_state) == MW_ST_ON) {
         int e = errno;
         mw_thread *t = mw_self();

@@ -628,7 +628,8 @@ static void write_header(void)
     clock_gettime(CLOCK_REALTIME, &rt);
     uint64_t flags = (mw_alloc_tracing ? MW_HF_ALLOC_TRACING : 0) | (mw_cfg.follow ? MW_HF_FOLLOW : 0) |
                      (mw_cfg.sql ? MW_HF_SQL : 0) | (mw_cfg.stacks && mw_alloc_tracing ? MW_HF_STACKS : 0) |
-                     (mw_cfg.addresses ? 0 : MW_HF_NO_ADDRESSES) | MW_HF_SQL_CTX_DELTA;
+                     (mw_cfg.addresses ? 0 : MW_HF_NO_ADDRESSES) | MW_HF_SQL_CTX_DELTA |
+                     (mw_malloc_shadowed ? MW_HF_MALLOC_SHADOWED : 0);
     static uint8_t hb[9300];
     size_t n = mw_enc_header(hb, sizeof hb, (uint64_t)mw_pid, (uint64_t)getppid(),
                              (uint64_t)sysconf(_SC_PAGESIZE),

@@ -1,0 +1,77 @@
+/*
+ * test_shim_own_malloc.c — a program whose executable defines malloc itself (chromium's
+ * PartitionAlloc, jemalloc or tcmalloc linked statically): the shim's hooks never see its heap,
+ * and says so (one stderr line, a HEADER flag the reports show); and its fork children, whose
+ * allocator frees its locks in a child handler that runs after the shim's, trace and end as
+ * natively (they waited for ever: chromium's crashpad handler stayed behind every run).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mwtest.h"
+
+Test(shim_own_malloc, forks_end_and_the_trace_says_the_heap_is_not_seen, .timeout = 90)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("own_malloc"), NULL };
+    mwt_run plain, traced;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &plain), 0);
+    cr_assert_eq(plain.exit_code, 0, "natively: %s", plain.err);
+    cr_assert_str_eq(plain.out, "child ok\nparent ok 0\n");
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir,
+                                        .timeout_ms = 30000 }, &traced), 0);
+    cr_assert(!traced.timed_out, "the program did not end (its fork child waits for a lock)");
+    cr_assert_eq(traced.exit_code, 0, "stderr: %s", traced.err);
+    cr_assert_str_eq(traced.out, plain.out);
+    cr_expect_eq(mwt_count_lines(traced.err, "memwatch:"), 1, "stderr: %s", traced.err);
+    cr_expect(strstr(traced.err, "own_malloc has a malloc of its own, found before the shim's") != NULL,
+              "stderr: %s", traced.err);
+
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_assert_eq(n, 2, "a trace for the parent and one for its child (%zu)", n);
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(ts[i].has_end, "%s: no END (%s)", ts[i].path, ts[i].err);
+        cr_expect(ts[i].flags & MW_HF_MALLOC_SHADOWED, "%s: flags %#lx", ts[i].path,
+                  (unsigned long)ts[i].flags);
+        cr_expect_eq(ts[i].allocs, 0, "the program's own malloc is not the shim's");
+    }
+    cr_expect(ts[0].nmaps + ts[1].nmaps >= 1, "mappings are traced");
+
+    /* every report format says so */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/memwatch-analyze", mwt_build_dir());
+    const char *fmts[] = { "text", "json", "md", "html" };
+    const char *want[] = { "malloc is the program's own", "\"malloc_shadowed\": true",
+                           "**malloc is the program's own**", "<th>heap</th><td class=\"warn\">malloc is the program's own" };
+    for (size_t f = 0; f < 4; f++) {
+        const char *av[] = { cmd, "--db", ":memory:", "--format", fmts[f], ts[0].path, NULL };
+        mwt_run a;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = av }, &a), 0);
+        cr_expect(strstr(a.out, want[f]) != NULL, "%s report lacks %s", fmts[f], want[f]);
+        mwt_run_free(&a);
+    }
+    mwt_traces_free(ts, n);
+    mwt_run_free(&plain);
+    mwt_run_free(&traced);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
+Test(shim_own_malloc, quiet_leaves_the_line_out, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("own_malloc"), NULL };
+    const char *env[] = { "MEMWATCH_QUIET=1", NULL };
+    mwt_run traced;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir,
+                                        .timeout_ms = 30000 }, &traced), 0);
+    cr_assert_eq(traced.exit_code, 0, "stderr: %s", traced.err);
+    cr_expect_str_eq(traced.err, "");
+    mwt_run_free(&traced);
+    mwt_rmtree(dir);
+    free(dir);
+}
