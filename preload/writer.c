@@ -638,6 +638,19 @@ static void write_header(void)
     zfeed(hb, n, ZSTD_e_continue);
 }
 
+/* Closes the trace file made by mw_writer_open and removes it, when the process will not be
+ * traced after all: an empty file would only leave the analyzer a warning to give. Only the
+ * file this process created (same device and inode as its descriptor). */
+static void abandon_file(void)
+{
+    if (out_fd < 0) return;
+    struct stat st;
+    if (lstat(trace_path, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino) unlink(trace_path);
+    mw_fd_unprotect(out_fd);
+    close(out_fd);
+    out_fd = -1;
+}
+
 bool mw_writer_open(void)
 {
     broken = false;
@@ -711,9 +724,7 @@ bool mw_writer_open(void)
     obuf = mw_real.malloc(obuf_size);
     if (!cctx || !obuf) {
         mw_diag("out of memory setting up the trace compressor; not tracing this process");
-        mw_fd_unprotect(out_fd);
-        close(out_fd);
-        out_fd = -1;
+        abandon_file();
         return false;
     }
     mw_zlevel_init(cctx); /* fast first; stronger per frame when it pays (writer_level.c) */
@@ -920,7 +931,10 @@ bool mw_writer_start(void)
     atomic_store(&sync_done, 0);
     atomic_store(&pause_req, 0);
     end_reason = UINT64_MAX;
-    if (!start_thread()) return false;
+    if (!start_thread()) {
+        abandon_file(); /* nothing will ever be written to it */
+        return false;
+    }
     atomic_store(&writer_started, 1);
     return true;
 }

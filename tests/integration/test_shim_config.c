@@ -72,6 +72,39 @@ Test(shim_config, unwritable_output_one_line_program_unchanged)
     mwt_run_free(&r);
 }
 
+/* A process whose writer thread cannot start (RLIMIT_NPROC reached: it needs a user other
+ * than root, whom the kernel exempts) runs untraced with one line, and leaves no trace file:
+ * an empty one was left behind before, for the analyzer to warn about. */
+Test(shim_config, no_writer_thread_one_line_no_file, .timeout = 60)
+{
+    if (geteuid() != 0) cr_skip_test("needs root to run the program as another user");
+    if (access("/usr/bin/setpriv", X_OK) != 0 || access("/usr/bin/prlimit", X_OK) != 0)
+        cr_skip_test("setpriv or prlimit not installed");
+    cr_assert_eq(chmod(dir, 0777), 0);
+    char *pre = fmt("LD_PRELOAD=%s/libmemwatch_preload.so", mwt_build_dir());
+    char *out = fmt("MEMWATCH_OUT=%s/t.%%p.trace.zst", dir);
+    const char *plain[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "/usr/bin/prlimit", "--nproc=1", mwt_victim("shim_proc"), "leaf", "4242", NULL };
+    const char *traced[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             "/usr/bin/prlimit", "--nproc=1", "/usr/bin/env", pre, out,
+                             mwt_victim("shim_proc"), "leaf", "4242", NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = plain }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = traced }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "memwatch: cannot start the writer thread") != NULL, "stderr: %s", r.err);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    cr_expect_eq(nt, 0, "%zu trace files left", nt);
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    free(pre);
+    free(out);
+}
+
 Test(shim_config, bad_values_one_line_each_defaults_kept)
 {
     const char *env[] = { "MEMWATCH_RSS_MS=abc",   "MEMWATCH_FLUSH_MS=500", "MEMWATCH_STACK_DEPTH=0",
