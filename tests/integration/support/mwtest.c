@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,10 +196,13 @@ int mwt_spawn(const mwt_opts *o, mwt_run *r)
     char *owned[4];
     size_t nowned = 0;
     char **env = build_env(o, owned, &nowned);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
         setpgid(0, 0); /* its own group: a timeout kills whatever it started, too */
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* and it ends with the test (Criterion's timeout) */
+        if (getppid() != parent) _exit(126);
         dup2(pi[0], 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
