@@ -1,8 +1,8 @@
 /*
  * fatal.c — the trace up to a signal that kills the process.
  *
- * A process that dies of a signal (a crash: SIGSEGV, SIGBUS, SIGFPE, SIGILL, abort()'s
- * SIGABRT, SIGSYS; a request to end: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE; or any other
+ * A process that dies of a signal (a crash: SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP (an int3
+ * left in the code: chromium's CHECK), abort()'s SIGABRT, SIGSYS; a request to end: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE; or any other
  * signal whose default action ends the process: SIGALRM, SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ,
  * SIGVTALRM, SIGPROF) runs no
  * exit path: what its threads' rings held since the writer's last flush (up to 200 ms, all
@@ -34,7 +34,7 @@
 
 #include "mw_core.h"
 
-static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS,
+static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS,
                                   SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGALRM,
                                   SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF };
 #define NFATAL (sizeof fatal_sigs / sizeof fatal_sigs[0])

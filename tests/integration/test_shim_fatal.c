@@ -1,6 +1,7 @@
 /*
  * test_shim_fatal.c — a process killed by a signal keeps what it recorded (preload/fatal.c):
- * a crash right after 1 000 allocations (a NULL write, abort(), SIGFPE, SIGTERM, SIGPIPE)
+ * a crash right after 1 000 allocations (a NULL write, abort(), SIGFPE, SIGTERM, SIGPIPE, an int3,
+ * a ud2)
  * leaves all 1 000 in the trace and a FATAL_SIGNAL record with the signal, the faulting
  * address and the crashing function in its stack; the process dies exactly as natively (same
  * output, same signal); the program does not see the shim's handlers, and its own replace
@@ -54,7 +55,7 @@ Test(shim_fatal, crashes_keep_the_trace)
 {
     static const struct { const char *how; int sig; } cases[] = {
         { "segv", SIGSEGV }, { "abort", SIGABRT }, { "fpe", SIGFPE }, { "term", SIGTERM }, { "pipe", SIGPIPE },
-        { "alarm", SIGALRM }, { "usr1", SIGUSR1 },
+        { "alarm", SIGALRM }, { "usr1", SIGUSR1 }, { "trap", SIGTRAP }, { "ill", SIGILL },
         { "doublefree", SIGABRT }, /* glibc's free() aborts inside the shim's free() */
         { "reraise", SIGTERM },    /* the program's handler restores SIG_DFL and raises again */
     };

@@ -2,11 +2,11 @@
  * shim_fatal.c — victim: a process that dies of a signal, right after allocating (so its
  * records are still in the shim's rings), for the fatal-signal handlers (preload/fatal.c).
  *
- *   shim_fatal segv | abort | term | pipe | fpe | alarm | usr1 | doublefree | reraise
+ *   shim_fatal segv | abort | term | pipe | fpe | alarm | usr1 | trap | ill | doublefree | reraise
  *       allocates 1000 blocks of 321 bytes, prints "crash_here 0xADDR", then dies: a NULL
  *       write, abort(), raise(SIGTERM), a write to a pipe with no reader, an integer division
- *       by zero, raise(SIGALRM), raise(SIGUSR1), freeing a block twice (glibc's free()
- *       aborts), or SIGTERM caught by a clean-up handler that restores the default action
+ *       by zero, raise(SIGALRM), raise(SIGUSR1), an int3 (SIGTRAP, as chromium's CHECK), a ud2
+ *       (SIGILL, __builtin_trap), freeing a block twice (glibc's free() aborts), or SIGTERM caught by a clean-up handler that restores the default action
  *       with signal(), says what sigaction() reports then and what it replaced when asked for
  *       the default once more, and raises it again (as git does); each inside crash_here();
  *   shim_fatal overflow | overflow_thread | overflow_ownalt    allocates 1000 blocks of 321
@@ -56,6 +56,8 @@ __attribute__((noinline)) static void crash_here(const char *how)
     else if (!strcmp(how, "term")) raise(SIGTERM);
     else if (!strcmp(how, "alarm")) raise(SIGALRM);
     else if (!strcmp(how, "usr1")) raise(SIGUSR1);
+    else if (!strcmp(how, "trap")) __asm__ volatile("int3");
+    else if (!strcmp(how, "ill")) __builtin_trap();
     else if (!strcmp(how, "reraise")) {
         signal(SIGTERM, cleanup_then_die);
         raise(SIGTERM);
