@@ -148,8 +148,13 @@ $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)
 
-# Libraries victims load (tests/victims/lib/): the RTLD_DEEPBIND one, bound at load and lazily.
-VICTIM_LIBS := $(B)/tests/victims/libdeep_now.so $(B)/tests/victims/libdeep_lazy.so
+# Libraries victims load (tests/victims/lib/): the RTLD_DEEPBIND one, bound at load and lazily;
+# a malloc of a test's own (bump_alloc.c), preloaded after the shim.
+VICTIM_LIBS := $(B)/tests/victims/libdeep_now.so $(B)/tests/victims/libdeep_lazy.so \
+               $(B)/tests/victims/libbump_alloc.so
+$(B)/tests/victims/libbump_alloc.so: tests/victims/lib/bump_alloc.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
 $(B)/tests/victims/libdeep_now.so: tests/victims/lib/deep.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -Wl,-z,now -Wl,-z,relro -o $@ $< $(LDFLAGS)

@@ -154,6 +154,17 @@ static bool loaded_before_libc(const void *self_base)
  * makes its PLT slot the address dlsym returns (see above): that is no definition, and no
  * symbol of the executable starts there. */
 bool mw_malloc_shadowed;
+
+/* The malloc behind the shim's is not the C library's (a preload after ours, a DT_NEEDED
+ * jemalloc: Debian's redis-server), or the program's own comes first (mw_malloc_shadowed):
+ * either may hold its locks in a fork child until its own child handler has run. */
+static bool foreign_malloc;
+
+static bool from_libc(void *f)
+{
+    Dl_info d;
+    return f && dladdr(f, &d) && d.dli_fname && strstr(d.dli_fname, "/libc.so");
+}
 static const char *malloc_shadow(const void *self_base)
 {
     static const char *const names[] = { "malloc", "free" };
@@ -220,6 +231,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_alloc_tracing = loaded_before_libc(di.dli_fbase);
     mw_config_load();
     const char *shadow = mw_alloc_tracing ? malloc_shadow(di.dli_fbase) : NULL;
+    foreign_malloc = shadow || !from_libc((void *)mw_real.malloc);
     if (shadow) {
         mw_malloc_shadowed = true;
         if (!mw_cfg.quiet) {
@@ -294,13 +306,14 @@ static void on_fork_child(void)
     }
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_INIT);
-    /* A malloc of the program's own (mw_malloc_shadowed) takes its locks in a prepare handler
-     * and frees them in a child handler registered after ours, which runs after ours: the
-     * restart's calls that allocate (pthread_getattr_np reads /proc/self/maps with stdio,
-     * pthread_create's thread-local storage) waited there for ever (chromium's crashpad
-     * handler). Such a child restarts once fork() returns in it, every handler run; one
-     * forked inside libc (daemon()) stays untraced. */
-    if (mw_malloc_shadowed) {
+    /* A malloc other than the C library's (foreign_malloc) takes its locks in a prepare
+     * handler and frees them in a child handler registered after ours, which runs after ours:
+     * the restart's calls that allocate (pthread_getattr_np reads /proc/self/maps with stdio,
+     * pthread_create's thread-local storage, the writer's buffers) waited there for ever
+     * (chromium's crashpad handler; redis-server with jemalloc behind the shim). Such a child
+     * restarts once fork() returns in it, every handler run; one forked inside libc
+     * (daemon()) stays untraced. */
+    if (foreign_malloc) {
         atomic_store(&mw_fork_restart_pending, 1);
         return;
     }

@@ -75,3 +75,34 @@ Test(shim_own_malloc, quiet_leaves_the_line_out, .timeout = 60)
     mwt_rmtree(dir);
     free(dir);
 }
+
+Test(shim_own_malloc, an_allocator_after_the_shim_is_traced_and_its_fork_children_end, .timeout = 90)
+{
+    char *dir = mwt_tmpdir();
+    char lib[4096];
+    snprintf(lib, sizeof lib, "LD_PRELOAD=%s/tests/victims/libbump_alloc.so", mwt_build_dir());
+    const char *env[] = { lib, NULL };
+    const char *argv[] = { mwt_victim("fork_alloc"), NULL };
+    mwt_run plain, traced;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &plain), 0);
+    cr_assert_str_eq(plain.out, "child ok\nparent ok 0\n", "natively: %s", plain.err);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir,
+                                        .timeout_ms = 30000 }, &traced), 0);
+    cr_assert(!traced.timed_out, "the program did not end (its fork child waits for a lock)");
+    cr_assert_eq(traced.exit_code, 0, "stderr: %s", traced.err);
+    cr_assert_str_eq(traced.out, plain.out);
+    cr_expect_eq(mwt_count_lines(traced.err, "memwatch:"), 0, "stderr: %s", traced.err);
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_assert_eq(n, 2, "a trace for the parent and one for its child (%zu)", n);
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(ts[i].has_end, "%s: no END (%s)", ts[i].path, ts[i].err);
+        cr_expect_not(ts[i].flags & MW_HF_MALLOC_SHADOWED, "%s", ts[i].path);
+    }
+    cr_expect_not_null(mwt_trace_with_live(ts, n, 100), "the child's 100-byte block, through the shim");
+    mwt_traces_free(ts, n);
+    mwt_run_free(&plain);
+    mwt_run_free(&traced);
+    mwt_rmtree(dir);
+    free(dir);
+}
