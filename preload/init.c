@@ -146,6 +146,18 @@ static bool loaded_before_libc(const void *self_base)
     return a.self_at >= 0 && (a.libc_at < 0 || a.self_at < a.libc_at);
 }
 
+/* The malloc behind the shim's is not the C library's (a preload after ours, a DT_NEEDED
+ * jemalloc: Debian's redis-server), or the program's own comes first (mw_malloc_shadowed):
+ * either may hold its locks in a fork child until its own child handler has run. */
+static bool foreign_malloc;
+bool mw_malloc_shadowed;   /* malloc_shadow found one (mw_shim.h) */
+
+static bool from_libc(void *f)
+{
+    Dl_info d;
+    return f && dladdr(f, &d) && d.dli_fname && strstr(d.dli_fname, "/libc.so");
+}
+
 /* An object ahead of the shim in the global scope that defines malloc or free itself: the
  * executable (chromium, a program linked statically with jemalloc, tcmalloc or mimalloc) or
  * a preload listed before ours. Every call in the process, libc's own included, then goes
@@ -153,18 +165,6 @@ static bool loaded_before_libc(const void *self_base)
  * when the shim's hooks are the ones called. A non-PIE program that takes malloc's address
  * makes its PLT slot the address dlsym returns (see above): that is no definition, and no
  * symbol of the executable starts there. */
-bool mw_malloc_shadowed;
-
-/* The malloc behind the shim's is not the C library's (a preload after ours, a DT_NEEDED
- * jemalloc: Debian's redis-server), or the program's own comes first (mw_malloc_shadowed):
- * either may hold its locks in a fork child until its own child handler has run. */
-static bool foreign_malloc;
-
-static bool from_libc(void *f)
-{
-    Dl_info d;
-    return f && dladdr(f, &d) && d.dli_fname && strstr(d.dli_fname, "/libc.so");
-}
 static const char *malloc_shadow(const void *self_base)
 {
     static const char *const names[] = { "malloc", "free" };
@@ -289,11 +289,11 @@ void mw_not_own(void)
     atomic_store(&mw_state, MW_ST_OFF);
 }
 
-/* fork: the child gets its own trace file, writer thread and rings. */
 /* Set in a fork child whose tracing restarts in fork() (process.c) rather than in the atfork
  * handler: see on_fork_child. */
 _Atomic int mw_fork_restart_pending;
 
+/* fork: the child gets its own trace file, writer thread and rings. */
 static void on_fork_child(void)
 {
     atomic_store(&mw_fp.own, 1); /* this child's state is set up here, whatever it becomes */

@@ -65,7 +65,7 @@ MW_EXPORT pid_t fork(void)
     pid_t p = real_fork();
     if (p == 0 && atomic_load(&mw_fork_restart_pending)) {
         int e = errno;
-        mw_fork_restart(); /* after the program's own allocator's child handler (init.c) */
+        mw_fork_restart(); /* after every atfork child handler has run (init.c) */
         errno = e;
     }
     if (p > 0 && !mw_tls_guard && atomic_load(&mw_state) == MW_ST_ON) {
