@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -252,6 +254,48 @@ __attribute__((constructor(101))) static void mw_init(void)
     start_tracing();
 }
 
+/* Threads that end the process while another one is ending it. glibc 2.36 lets two threads
+ * run exit() at once: the second one's handlers find the list the first emptied and it calls
+ * _exit at once, killing the first in the middle of the shim's destructor; a thread calling
+ * _exit meanwhile does the same. Every trace of a program whose threads exit together (4
+ * workers and main calling exit() at once: 20 runs of 20) lost its tail and its END record.
+ * Such a thread now waits until the trace has ended (finish_done) and the first thread has
+ * ended the process, as glibc 2.41's exit() makes later callers wait; at most 10 s for the
+ * first to reach the shim's destructor (its atexit handlers run first: one may wait for this
+ * very thread), then as long as the reachability scan may take, then 10 s more, so that no
+ * program hangs on it for good. */
+static _Atomic pid_t exiting_tid;
+static _Atomic int finish_done;
+
+static void wait_for_finish_elsewhere(void)
+{
+    uint64_t start = mw_mono_raw_ns(), pre = 10000000000ull,
+             scan = (uint64_t)(mw_cfg.reach_timeout_ms ? mw_cfg.reach_timeout_ms : 600000u) * 1000000u;
+    while (!atomic_load(&finish_done)) {
+        uint64_t el = mw_mono_raw_ns() - start;
+        if (el > (atomic_load(&finished) ? pre + scan : pre)) return;
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        syscall(SYS_futex, &finish_done, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+    }
+}
+
+/* The calling thread is ending the process: false when another thread already is (then it
+ * has waited for that one to end the trace, wait_for_finish_elsewhere). */
+static bool first_to_exit(void)
+{
+    if (atomic_load(&mw_state) != MW_ST_ON && !atomic_load(&finished)) return true;
+    pid_t me = mw_gettid(), none = 0;
+    if (atomic_compare_exchange_strong(&exiting_tid, &none, me) || none == me) return true;
+    wait_for_finish_elsewhere();
+    /* and for that thread to end the process with its status, the one the trace's END
+     * holds: 10 s more at most, then this thread's own exit goes on */
+    for (int i = 0; i < 500; i++) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 void mw_finish(int64_t status, uint64_t reason)
 {
     if (!mw_own()) { /* a child of a fork we did not see: no writer here to end a trace with */
@@ -277,6 +321,8 @@ void mw_finish(int64_t status, uint64_t reason)
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_OFF);
     mw_writer_stop(status, reason);
+    atomic_store(&finish_done, 1);
+    syscall(SYS_futex, &finish_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     mw_guard_leave(g);
 }
 
@@ -297,6 +343,8 @@ _Atomic int mw_fork_restart_pending;
 static void on_fork_child(void)
 {
     atomic_store(&mw_fp.own, 1); /* this child's state is set up here, whatever it becomes */
+    atomic_store(&exiting_tid, 0); /* a thread of the parent was ending it: not this process */
+    atomic_store(&finish_done, 0);
     if (atomic_load(&mw_state) != MW_ST_ON) return;
     if (!mw_cfg.follow) { /* MEMWATCH_FOLLOW=0: children are not traced */
         atomic_store(&mw_alloc_hot, 0);
@@ -389,7 +437,7 @@ MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
  * the guard is set (a vfork child, or the shim itself), then leave. */
 static __attribute__((noreturn)) void finish_then(void (*real)(int), int status)
 {
-    if (!mw_tls_guard) {
+    if (!mw_tls_guard && mw_own() && first_to_exit()) {
         scrub_stack_below();
         mw_finish(status, MW_END_EXIT);
     }
@@ -401,7 +449,7 @@ MW_EXPORT void exit(int status)
 {
     static void (*real)(int);
     if (!real) real = (void (*)(int))mw_next_symbol("exit");
-    if (!mw_tls_guard) {
+    if (!mw_tls_guard && mw_own() && first_to_exit()) {
         mw_exit_status = status;
         scrub_stack_below();
     }

@@ -400,3 +400,28 @@ Test(shim_proc, sigkill_leaves_readable_prefix, .timeout = 30)
                  (unsigned long long)t->last_t_ns);
     run_free(&R);
 }
+
+/* Threads that call exit() together: the trace ends properly (END, with the status the
+ * process ended with) in every run; before, the second caller's _exit killed the first in
+ * the middle of the shim's destructor and 20 runs of 20 lost their tail and END. */
+Test(shim_proc, threads_exiting_together_leave_a_whole_trace, .timeout = 120)
+{
+    for (int run = 0; run < 10; run++) {
+        char *dir = mwt_tmpdir();
+        const char *argv[] = { mwt_victim("exit_together"), NULL };
+        mwt_run r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_assert(r.exit_code == 9 || (r.exit_code >= 3 && r.exit_code <= 6), "run %d: status 0x%x, %s", run,
+                  r.raw_status, r.err);
+        mwt_trace t;
+        cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+        cr_expect(t.has_end, "run %d: no END record (%s)", run, t.err);
+        cr_expect_eq(t.exit_status, r.exit_code, "run %d: END says %lld, the process ended with %d", run,
+                     (long long)t.exit_status, r.exit_code);
+        cr_expect_geq(t.allocs, 20000, "run %d: %llu allocations recorded", run, (unsigned long long)t.allocs);
+        mwt_trace_free(&t);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        free(dir);
+    }
+}
