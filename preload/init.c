@@ -418,8 +418,10 @@ static main_fn real_main;
 static int main_wrapper(int argc, char **argv, char **envp)
 {
     int r = real_main(argc, argv, envp);
-    mw_exit_status = r;
-    scrub_stack_below();
+    if (!mw_tls_guard && mw_own() && first_to_exit()) { /* glibc's exit(r) follows */
+        mw_exit_status = r;
+        scrub_stack_below();
+    }
     return r;
 }
 

@@ -401,14 +401,14 @@ Test(shim_proc, sigkill_leaves_readable_prefix, .timeout = 30)
     run_free(&R);
 }
 
-/* Threads that call exit() together: the trace ends properly (END, with the status the
- * process ended with) in every run; before, the second caller's _exit killed the first in
+/* Threads that call exit() together (main calling it too, or returning from main): the trace
+ * ends properly (END, with the status the process ended with) in every run; before, the second caller's _exit killed the first in
  * the middle of the shim's destructor and 20 runs of 20 lost their tail and END. */
 Test(shim_proc, threads_exiting_together_leave_a_whole_trace, .timeout = 120)
 {
-    for (int run = 0; run < 10; run++) {
+    for (int run = 0; run < 12; run++) {
         char *dir = mwt_tmpdir();
-        const char *argv[] = { mwt_victim("exit_together"), NULL };
+        const char *argv[] = { mwt_victim("exit_together"), run % 2 ? "return" : NULL, NULL };
         mwt_run r;
         cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
         cr_assert(r.exit_code == 9 || (r.exit_code >= 3 && r.exit_code <= 6), "run %d: status 0x%x, %s", run,
