@@ -583,7 +583,7 @@ int mw_report_text(mw_report *r)
             }
             char sn[24];
             if (rp->p->fatal_signo) fprintf(r->out, " (died of %s)", mw_signal_name(rp->p->fatal_signo, sn));
-            else if (rp->p->truncated) fputs(" (its trace was cut short: killed?)", r->out);
+            else if (rp->p->truncated) fputs(" (its trace has no end record: killed, or still running)", r->out);
             if (rp->failed_conditions) fprintf(r->out, "; %s", rp->fail_desc);
             fputc('\n', r->out);
         }
