@@ -140,8 +140,11 @@ Test(shim_compress, repetitive_records_get_the_long_window_and_a_small_trace)
      * this victim's later records are so repetitive that level 1 with long matching nearly
      * matches the strong setting (half of level 1 once, when an explicit level wrote frames of
      * 128 KiB). The middle setting's test below shows auto gaining on records that repeat
-     * less. */
-    cr_expect_lt(fa.file_size, fl.file_size, "auto %zu bytes, level 1 %zu", fa.file_size, fl.file_size);
+     * less. With another program busy on both cores (a fresh clone's `make test` beside a
+     * sweep at 03:50 UTC on 2026-11-23) it was 1.02x: how much the writer takes into its
+     * level-9 first frame depends on how late it is. So: no more than a tenth above level 1,
+     * which a broken auto setting (frames of 128 KiB, no long window) is far beyond. */
+    cr_expect_leq(fa.file_size * 10, fl.file_size * 11, "auto %zu bytes, level 1 %zu", fa.file_size, fl.file_size);
     /* coded runs only before the writer has seen the records repeat (the first frames): 2.4 M
      * events in runs of at most 32768 would otherwise make at least 73 CODED_RUN records */
     cr_expect_leq(a.nrec[MW_REC_CODED_RUN], 8, "%llu runs", (unsigned long long)a.nrec[MW_REC_CODED_RUN]);
