@@ -334,6 +334,7 @@ void mw_process_init(void);
 /* filtering our own entry out of LD_PRELOAD */
 /* process_env.c: the environment of exec'd and spawned programs (MEMWATCH_FOLLOW) */
 void mw_env_strip_self(void);    /* FOLLOW=0: our LD_PRELOAD entry out of environ, at start */
+void mw_env_after_chroot(void);  /* the shim out of reach after chroot(): stop passing it on */
 void mw_env_keep_follow(void);   /* FOLLOW=1: what an exec into a new environment gets added */
 void mw_env_hide_added(void);    /* takes what a traced parent added out of environ again */
 /* envp as it goes to the new program: out[] of mw_exec_env_slots(envp) pointers, buf of

@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mw_core.h"
@@ -107,6 +108,21 @@ __asm__(".text\n"
         "  mov %rax, %rdi\n"
         "  jmp mw_vfork_fail\n"
         ".size vfork, .-vfork\n");
+
+/* ---- chroot ----------------------------------------------------------------------------------- */
+/* What the process execs after it may not reach the shim's file any more (process_env.c). */
+MW_EXPORT int chroot(const char *path)
+{
+    static int (*real)(const char *);
+    if (!real) real = (int (*)(const char *))mw_next_symbol("chroot");
+    int rc = real ? real(path) : (int)syscall(SYS_chroot, path);
+    if (rc == 0) {
+        int e = errno;
+        mw_env_after_chroot();
+        errno = e;
+    }
+    return rc;
+}
 
 /* ---- exec ------------------------------------------------------------------------------------ */
 static void before_exec(const char *path)

@@ -328,7 +328,20 @@ size_t mw_exec_env_slots(char *const *envp) { return env_count(envp) + 3 + FOLLO
 
 size_t mw_exec_env_buf(char *const *envp) { return preload_len(envp) + sizeof follow_self + 16; }
 
+/* After a chroot() from which the shim's file cannot be reached, a program exec'd there would
+ * get ld.so's "cannot be preloaded" line on its stderr: our entry is taken out of what such
+ * a program receives, and out of environ for what libc starts itself (system(), popen()). */
+static bool shim_unreachable;
+
+void mw_env_after_chroot(void)
+{
+    const char *self = follow_self[0] ? follow_self : mw_self_path;
+    if (!self || self[0] != '/' || access(self, R_OK) == 0) return;
+    shim_unreachable = true;
+    mw_env_strip_self();
+}
+
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
 {
-    return mw_cfg.follow ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
+    return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
 }

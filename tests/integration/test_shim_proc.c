@@ -425,3 +425,40 @@ Test(shim_proc, threads_exiting_together_leave_a_whole_trace, .timeout = 120)
         free(dir);
     }
 }
+
+/* A program that chroots where the shim's file cannot be reached and then execs: ld.so of
+ * the new program printed "cannot be preloaded" on its stderr (the environment still named
+ * the shim); now our entry is no longer passed on there (the programs run untraced). Needs
+ * root. */
+Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
+{
+    if (geteuid() != 0) cr_skip_test("chroot needs root");
+    char *dir = mwt_tmpdir();
+    char root[1024], script[8192];
+    snprintf(root, sizeof root, "%s/root", dir);
+    snprintf(script, sizeof script,
+             "set -e; mkdir -p '%s/bin'; cp /bin/echo '%s/bin/'; "
+             "for l in $(ldd /bin/echo | grep -o '/lib[^ ]*'); do mkdir -p \"%s$(dirname $l)\"; cp \"$l\" \"%s$l\"; done",
+             root, root, root, root);
+    const char *prep[] = { "/bin/sh", "-c", script, NULL };
+    mwt_run p;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = prep }, &p), 0);
+    cr_assert_eq(p.exit_code, 0, "could not make the chroot: %s", p.err);
+    mwt_run_free(&p);
+    const char *argv[] = { mwt_victim("chroot_exec"), root, NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_str_eq(n.out, "inside 1\ninside 2\n", "natively: %s", n.err);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    /* no line of ld.so's; the forked child's own trace cannot be made inside the chroot (the
+     * output directory is outside): that is the documented one line */
+    cr_expect(strstr(r.err, "cannot be preloaded") == NULL, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch: cannot create trace file"), 1, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, ""), 1, "stderr: %s", r.err);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
