@@ -289,10 +289,8 @@ static bool first_to_exit(void)
     wait_for_finish_elsewhere();
     /* and for that thread to end the process with its status, the one the trace's END
      * holds: 10 s more at most, then this thread's own exit goes on */
-    for (int i = 0; i < 500; i++) {
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
+    struct timespec ts = { 10, 0 };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
     return false;
 }
 

@@ -44,7 +44,7 @@ typedef struct mw_config {
     int zstd_level;           /* MEMWATCH_ZSTD_LEVEL: 1..19, 0 = auto (writer_level.c) */
     bool coded_runs;          /* MEMWATCH_CODED_RUNS (default 1): CODED_RUN records (writer.c) */
     char watch_spec[1024];    /* MEMWATCH_WATCH=symbol[:len][,...] */
-    bool quiet;               /* MEMWATCH_QUIET: read, nothing to silence yet (README) */
+    bool quiet;               /* MEMWATCH_QUIET: no "malloc of its own" line (init.c) */
 } mw_config;
 extern mw_config mw_cfg;
 /* Parses the environment into mw_cfg; invalid values print one line on stderr each

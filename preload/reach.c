@@ -261,9 +261,7 @@ static bool late(reach_ctx *c)
 {
     if (c->out_of_time) return true;
     if (!c->deadline_ns) return false;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->out_of_time = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec >= c->deadline_ns;
+    c->out_of_time = mw_now_ns() >= c->deadline_ns;
     return c->out_of_time;
 }
 
@@ -730,12 +728,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     reach_ctx c;
     memset(&c, 0, sizeof c);
     c.pagemap_fd = -1;
-    if (mw_cfg.reach_timeout_ms) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        c.deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
-                        (uint64_t)mw_cfg.reach_timeout_ms * 1000000u;
-    }
+    if (mw_cfg.reach_timeout_ms) c.deadline_ns = mw_now_ns() + (uint64_t)mw_cfg.reach_timeout_ms * 1000000u;
     /* this thread's id, not the pid: process_vm_readv finds the memory map through that
      * task, and the main thread's has none once it has called pthread_exit() */
     c.pid = mw_gettid();

@@ -82,7 +82,7 @@ typedef struct reach_ctx {
     size_t pages_cap, pages_mask;
     uint32_t *big;            /* blocks too large for the pages, in address order */
     size_t nbig;
-    uint64_t deadline_ns;     /* CLOCK_MONOTONIC; 0: none (MEMWATCH_REACH_TIMEOUT_MS=0) */
+    uint64_t deadline_ns;     /* mw_now_ns(); 0: none (MEMWATCH_REACH_TIMEOUT_MS=0) */
     bool out_of_time;         /* the deadline passed: the scan stops, no verdicts */
 } reach_ctx;
 
