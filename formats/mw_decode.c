@@ -739,6 +739,21 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.limits.rlimit_as = rd_uv(&c);
         rec->u.limits.phys_mem = rd_uv(&c);
         break;
+    case MW_REC_INHERIT: {
+        uint64_t size = rd_uv(&c), ptidx = rd_uv(&c);
+        int64_t dseq = rd_sv(&c), daddr = rd_sv(&c);
+        if (c.bad) break;
+        if (ptidx > MW_MAX_TIDX) return corrupt(d, "thread index over the limit", type, stream_offset);
+        uint64_t unused;
+        if (next_block(d, 0, 0, &unused, seq_out))
+            return corrupt(d, "thread table exhausted", type, stream_offset);
+        d->inherit_last.seq += (uint64_t)dseq;
+        d->inherit_last.addr += (uint64_t)daddr;
+        rec->u.inherit.size = size;
+        rec->u.inherit.parent = (mw_block_ref){ ptidx, d->inherit_last.seq };
+        rec->u.inherit.addr = d->inherit_last.addr;
+        return MW_OK;
+    }
     case MW_REC_CODED_RUN:
         if (ver(d) < 3) return MW_OK; /* unassigned before version 3: an unknown record */
         return run_begin(d, &c, rec, stream_offset);
@@ -813,6 +828,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_STACK_NODE_D: return "STACK_NODE_D";
     case MW_REC_THREAD_START_D: return "THREAD_START_D";
     case MW_REC_ALLOC: return "ALLOC";
+    case MW_REC_INHERIT: return "INHERIT";
     case MW_REC_FREE: return "FREE";
     case MW_REC_REALLOC: return "REALLOC";
     case MW_REC_MMAP: return "MMAP";

@@ -464,6 +464,15 @@ size_t mw_enc_limits(uint8_t *dst, size_t cap, uint64_t cgroup_max, uint64_t rli
     EMIT_UV(MW_REC_LIMITS, cgroup_max, rlimit_as, phys_mem);
 }
 
+size_t mw_enc_inherit(uint8_t *dst, size_t cap, uint64_t size, mw_block_ref parent, uint64_t addr,
+                      mw_inherit_last *last)
+{
+    const fld f[] = { UV(size), UV(parent.tidx), SV(parent.seq - last->seq), SV(addr - last->addr) };
+    size_t n = emit(dst, cap, MW_REC_INHERIT, f, sizeof f / sizeof f[0]);
+    if (n) *last = (mw_inherit_last){ parent.seq, addr };
+    return n;
+}
+
 /* Any type, any payload (tests forge unknown and malformed records with it): the only
  * encoder that may exceed MW_MAX_RECORD_PAYLOAD. */
 size_t mw_enc_raw(uint8_t *dst, size_t cap, uint8_t type, const uint8_t *payload, size_t len)

@@ -61,6 +61,7 @@ enum mw_record_type {
     MW_REC_RSS = 0x16,          /* RSS sample */
     MW_REC_ALLOC_SAME = 0x17,   /* v2 compact ALLOC: no length, kind and stack as the thread's last ALLOC */
     MW_REC_CODED_RUN = 0x18,    /* v3: a run of FREE/ALLOC_SAME/TIME events in columns (mw_runs.h) */
+    MW_REC_INHERIT = 0x19,      /* a fork child's copy of a block its parent had: implicit id, like ALLOC */
     MW_REC_SQL_QUERY = 0x20,    /* fingerprint -> normalized text (written once per fp) */
     MW_REC_SQL_BEGIN = 0x21,    /* thread's SQL context begins (thread stream scoped) */
     MW_REC_SQL_END = 0x22,
@@ -216,6 +217,10 @@ typedef struct mw_record {
         struct { uint64_t cgroup_max, rlimit_as, phys_mem; } limits;
         struct { uint64_t t_ns, signo, code, addr, stack; } fatal;
         struct { uint64_t ops; } coded_run; /* its events follow as ordinary records */
+        struct {
+            uint64_t size, addr;
+            mw_block_ref parent; /* the block in the parent's trace (HEADER.ppid) */
+        } inherit;
     } u;
 } mw_record;
 
@@ -443,6 +448,15 @@ size_t mw_enc_fatal_signal(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t sig
                            uint64_t addr, uint64_t stack);
 size_t mw_enc_limits(uint8_t *dst, size_t cap, uint64_t cgroup_max, uint64_t rlimit_as,
                      uint64_t phys_mem);
+/* INHERIT: a block the process had when it was forked (a copy of block `parent` of its
+ * parent's trace), created in the current thread stream like an ALLOC. parent.seq and addr
+ * are written against *last (the previous INHERIT's, zero before the first; updated when the
+ * record was written): the shim writes a child's inherited blocks in address order. */
+typedef struct mw_inherit_last {
+    uint64_t seq, addr;
+} mw_inherit_last;
+size_t mw_enc_inherit(uint8_t *dst, size_t cap, uint64_t size, mw_block_ref parent, uint64_t addr,
+                      mw_inherit_last *last);
 /* Generic record: type + raw payload (used by tests to forge unknown records). */
 size_t mw_enc_raw(uint8_t *dst, size_t cap, uint8_t type, const uint8_t *payload, size_t len);
 
@@ -467,6 +481,7 @@ typedef struct mw_decoder {
     uint64_t *sql_base;        /* per tidx: ctx of the last SQL_BEGIN (MW_HF_SQL_CTX_DELTA) */
     mw_alloc_last *alloc_last; /* per tidx: kind and stack of the last full ALLOC (ALLOC_SAME) */
     mw_node_last *node_last;   /* per tidx: id and ip of the last STACK_NODE_D */
+    mw_inherit_last inherit_last; /* parent seq and address of the stream's last INHERIT */
     mw_window **win;           /* per tidx (version 3): rank window, allocated on first use */
     size_t nthreads;           /* capacity of the per-tidx arrays */
     struct mw_run_state {      /* the CODED_RUN being expanded (version 3) */

@@ -357,6 +357,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
                 }
                 break;
             case MW_REC_ALLOC:
+            case MW_REC_INHERIT:
                 mw_win_new(w);
                 break;
             case MW_REC_THREAD_START:

@@ -61,6 +61,14 @@ static void every_record(mw_tracebuf *b)
     MW_TB_ADD(b, mw_enc_sql_res_close, MW_RES_STATEMENT, 0x5555bbbb0000ull);
     MW_TB_ADD(b, mw_enc_mark, "phase 2", 7);
     MW_TB_ADD(b, mw_enc_rss, 3000, 8 << 20, 6 << 20, 2 << 20, 0, 64 << 20, 3 << 20);
+    /* a fork child's inherited blocks: a stream of their own, freed from thread 0 */
+    mw_tb_switch(b, 2);
+    MW_TB_ADD(b, mw_enc_thread_start, 2, 0, 0, "(inherited from pid 1)", 22);
+    mw_inherit_last il = { 0, 0 };
+    MW_TB_ADD(b, mw_enc_inherit, 48, ((mw_block_ref){ 0, 7 }), 0x5555eeee0000ull, &il);
+    MW_TB_ADD(b, mw_enc_inherit, 16, ((mw_block_ref){ 3, 2 }), 0x5555eeee0040ull, &il);
+    mw_tb_switch(b, 0);
+    mw_tb_free_block(b, (mw_block_ref){ 2, 1 });
     MW_TB_ADD(b, mw_enc_fatal_signal, 3100, 11, 1, 0, 1);
     MW_TB_ADD(b, mw_enc_fork, 102);
     MW_TB_ADD(b, mw_enc_exec, "/bin/true", 9);

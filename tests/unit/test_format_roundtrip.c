@@ -1016,3 +1016,74 @@ Test(format_roundtrip, stack_node_deltas)
     cr_assert(strstr(d.err, "STACK_NODE_D"), "%s", d.err);
     mw_decoder_free(&d);
 }
+
+/* INHERIT: a fork child's copies of its parent's blocks. Each creates the next block of the
+ * current thread stream, like an ALLOC; the parent's seq and the address are deltas against
+ * the previous INHERIT (going down as well as up); a FREE names the block by its new id; a
+ * parent thread index over the limit is corruption. */
+Test(format_roundtrip, inherit_blocks)
+{
+    mw_tracebuf b;
+    mw_tb_init_empty(&b);
+    mw_tb_switch(&b, 3);
+    const uint64_t sizes[] = { 48, 0, U64MAX, 4096 };
+    const mw_block_ref parents[] = { { 0, 7 }, { 5, 2 }, { MW_MAX_TIDX, U64MAX }, { 1, 1 } };
+    const uint64_t addrs[] = { 0x5555eeee0000ull, 0x5555eeee0040ull, 16, 0 };
+    mw_inherit_last last = { 0, 0 };
+    for (int i = 0; i < 4; i++) MW_TB_ADD(&b, mw_enc_inherit, sizes[i], parents[i], addrs[i], &last);
+    cr_assert_eq(last.seq, 1);
+    cr_assert_eq(last.addr, 0);
+    mw_block_ref a = mw_tb_alloc(&b, MW_AK_MALLOC, 8, 1, 0x1000);
+    mw_tb_switch(&b, 0);
+    mw_tb_free_block(&b, (mw_block_ref){ 3, 2 });
+
+    mw_decoder d;
+    mw_decoder_init(&d);
+    size_t off = 0, used;
+    mw_record r;
+    uint64_t seq;
+    cr_assert_eq(mw_decode_record(&d, b.data, b.len, 0, &r, &used, &seq), MW_OK, "%s", d.err);
+    off += used;
+    for (int i = 0; i < 4; i++) {
+        seq = 0;
+        cr_assert_eq(mw_decode_record(&d, b.data + off, b.len - off, off, &r, &used, &seq), MW_OK, "%s", d.err);
+        off += used;
+        cr_assert_eq(r.type, MW_REC_INHERIT);
+        cr_assert_str_eq(mw_record_type_name(r.type), "INHERIT");
+        cr_assert_eq(r.u.inherit.size, sizes[i]);
+        cr_assert_eq(r.u.inherit.parent.tidx, parents[i].tidx);
+        cr_assert_eq(r.u.inherit.parent.seq, parents[i].seq);
+        cr_assert_eq(r.u.inherit.addr, addrs[i]);
+        cr_assert_eq(seq, (uint64_t)i + 1, "INHERIT %d is block %lu of its stream", i, (unsigned long)seq);
+    }
+    cr_assert_eq(mw_decode_record(&d, b.data + off, b.len - off, off, &r, &used, &seq), MW_OK, "%s", d.err);
+    off += used;
+    cr_assert_eq(r.type, MW_REC_ALLOC);
+    cr_assert_eq(seq, 5, "the ALLOC after four INHERITs");
+    cr_assert_eq(seq, a.seq + 4, "(the test buffer counts ALLOCs only)");
+    cr_assert_eq(mw_decode_record(&d, b.data + off, b.len - off, off, &r, &used, &seq), MW_OK, "%s", d.err);
+    off += used;
+    cr_assert_eq(mw_decode_record(&d, b.data + off, b.len - off, off, &r, &used, &seq), MW_OK, "%s", d.err);
+    off += used;
+    cr_assert_eq(r.type, MW_REC_FREE);
+    cr_assert_eq(r.u.free.ref.tidx, 3);
+    cr_assert_eq(r.u.free.ref.seq, 2);
+    cr_assert_eq(off, b.len);
+
+    /* a parent thread index over the limit */
+    uint8_t buf[64];
+    mw_inherit_last l2 = { 0, 0 };
+    size_t n = mw_enc_inherit(buf, sizeof buf, 1, (mw_block_ref){ MW_MAX_TIDX + 1, 1 }, 0, &l2);
+    cr_assert_eq(mw_decode_record(&d, buf, n, 77, &r, &used, &seq), MW_CORRUPT);
+    cr_assert(strstr(d.err, "INHERIT") && strstr(d.err, "offset 77"), "%s", d.err);
+    /* fields missing */
+    const uint8_t cut[] = { MW_REC_INHERIT, 2, 1, 0 };
+    cr_assert_eq(mw_decode_record(&d, cut, sizeof cut, 78, &r, &used, &seq), MW_CORRUPT);
+    cr_assert(strstr(d.err, "INHERIT"), "%s", d.err);
+    /* an encoder without room writes nothing and leaves its state */
+    mw_inherit_last before = l2;
+    cr_assert_eq(mw_enc_inherit(buf, 3, 1, (mw_block_ref){ 1, 9 }, 0x9000, &l2), 0);
+    cr_assert(l2.seq == before.seq && l2.addr == before.addr);
+    mw_decoder_free(&d);
+    mw_tb_release(&b);
+}
