@@ -12,6 +12,7 @@
 
 #include "analyzer.h"
 #include "failon.h"
+#include "inherit.h"
 #include "ingest.h"
 #include "patterns_proc.h"
 #include "report.h"
@@ -220,6 +221,18 @@ static int run(cli_opts *o)
             fprintf(stderr, PROG ": %s: warning: the trace is empty (the process ended before "
                     "its first flush)\n", o->traces[i]);
     }
+    /* Fork children's inherited blocks: the stacks their parents allocated them with. */
+    mw_proc **pv = malloc((n ? n : 1) * sizeof *pv);
+    if (pv) {
+        for (size_t i = 0; i < n; i++) pv[i] = procs[i].p;
+    }
+    if (!pv || mw_link_inherited(pv, n)) {
+        free(pv);
+        fprintf(stderr, PROG ": out of memory\n");
+        status = MW_EXIT_ERROR;
+        goto out;
+    }
+    free(pv);
     for (size_t i = 0; i < n; i++) {
         procs[i].sym = mw_sym_new(procs[i].p);
         mw_supp_apply(o->suppressions ? &supp : NULL, procs[i].p, procs[i].sym);

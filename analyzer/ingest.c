@@ -214,22 +214,20 @@ static int add_node(mw_proc *p, uint64_t id, uint64_t parent, uint64_t ip)
     return 0;
 }
 
-static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t seq,
-                       uint64_t size, uint64_t stack, uint64_t addr)
+/* Whether a block of site si is one the process inherited at fork: such blocks are not in
+ * its heap's size (heap_live, the peak, the growth patterns), which is what it allocated
+ * itself; the child records them when it first needs them (preload/inherit.c), so their
+ * bytes would otherwise appear as a jump in its heap at some moment of its run. */
+static inline bool site_inherited(const mw_proc *p, uint32_t si)
 {
-    p->allocations++;
-    p->bytes_allocated += size;
-    uint32_t si = site_for(p, stack);
-    if (si == UINT32_MAX) return OOM;
+    return p->sites.v[si].stack == MW_STACK_INHERITED;
+}
+
+/* A new live block (tidx, seq) of site si: an allocation or an inherited block. */
+static int place_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t seq,
+                       uint64_t size, uint64_t addr, uint32_t si, uint32_t sql)
+{
     mw_site *s = &p->sites.v[si];
-    s->calls++;
-    s->bytes += size;
-    uint32_t sql = 0;
-    if (thr->sql_depth > 0) {
-        sql = thr->sql_idx[thr->sql_depth - 1] + 1;
-        p->sql.v[sql - 1].bytes_allocated += size;
-        p->sql.v[sql - 1].allocations++;
-    }
     uint64_t key = block_key(tidx, seq);
     if (p->pending_frees.count && mw_hmap_del(&p->pending_frees, key, NULL)) {
         /* Its free was already seen (another thread's chunk came first). */
@@ -242,7 +240,7 @@ static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t 
     if (!b) return OOM;
     if (!added) {
         /* A duplicate id (corrupt trace): forget the older block. */
-        p->heap_live -= (int64_t)b->size;
+        if (!site_inherited(p, b->site)) p->heap_live -= (int64_t)b->size;
         p->sites.v[b->site].live -= (int64_t)b->size;
         p->sites.v[b->site].live_blocks--;
         p->nlive--;
@@ -260,12 +258,50 @@ static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t 
     s->live_blocks++;
     if ((uint64_t)s->live > s->peak_live) s->peak_live = (uint64_t)s->live;
     site_changed(p, si);
+    if (site_inherited(p, si)) return 0;
     p->heap_live += (int64_t)size;
     if (p->heap_live > 0 && (uint64_t)p->heap_live > p->peak_heap) {
         p->peak_heap = (uint64_t)p->heap_live;
         p->peak_heap_t = p->t_ns;
     }
     return 0;
+}
+
+static int alloc_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t seq,
+                       uint64_t size, uint64_t stack, uint64_t addr)
+{
+    p->allocations++;
+    p->bytes_allocated += size;
+    uint32_t si = site_for(p, stack);
+    if (si == UINT32_MAX) return OOM;
+    mw_site *s = &p->sites.v[si];
+    s->calls++;
+    s->bytes += size;
+    uint32_t sql = 0;
+    if (thr->sql_depth > 0) {
+        sql = thr->sql_idx[thr->sql_depth - 1] + 1;
+        p->sql.v[sql - 1].bytes_allocated += size;
+        p->sql.v[sql - 1].allocations++;
+    }
+    return place_block(p, thr, tidx, seq, size, addr, si, sql);
+}
+
+/* INHERIT: a block the process had from its parent when it was forked. It is live and gets a
+ * verdict at exit, but it is not an allocation of this process (no call, no bytes allocated)
+ * nor part of its heap's size (site_inherited);
+ * its site is the inherited one (MW_STACK_INHERITED) until mw_link_inherited finds the
+ * parent's allocation stack in the parent's trace. */
+static int inherit_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t seq,
+                         const mw_record *r)
+{
+    uint32_t si = site_for(p, MW_STACK_INHERITED);
+    if (si == UINT32_MAX) return OOM;
+    p->inherited_blocks++;
+    p->inherited_bytes += r->u.inherit.size;
+    uint64_t *v = mw_hmap_put(&p->inherit_parent, block_key(tidx, seq), NULL);
+    if (!v) return OOM;
+    *v = block_key(r->u.inherit.parent.tidx, r->u.inherit.parent.seq);
+    return place_block(p, thr, tidx, seq, r->u.inherit.size, r->u.inherit.addr, si, 0);
 }
 
 static int free_block(mw_proc *p, mw_block_ref ref, bool may_be_temporary)
@@ -280,7 +316,7 @@ static int free_block(mw_proc *p, mw_block_ref ref, bool may_be_temporary)
         s->live -= (int64_t)b.size;
         s->live_blocks--;
         site_changed(p, b.site);
-        p->heap_live -= (int64_t)b.size;
+        if (!site_inherited(p, b.site)) p->heap_live -= (int64_t)b.size;
         if (may_be_temporary && ref.tidx == p->cur_tidx && owner->seq == ref.seq) {
             s->temporary++;
             p->temporary++;
@@ -621,6 +657,10 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         thr->seq = seq;
         return alloc_block(p, thr, p->cur_tidx, seq, r->u.alloc.size, r->u.alloc.stack,
                            r->u.alloc.addr);
+    case MW_REC_INHERIT:
+        if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
+        thr->seq = seq;
+        return inherit_block(p, thr, p->cur_tidx, seq, r);
     case MW_REC_FREE:
         if (!(thr = thread_get(p, p->cur_tidx))) return OOM;
         return free_block(p, r->u.free.ref, true);
@@ -836,15 +876,21 @@ static bool push_unfreed(const mw_block *b, void *arg)
     return MW_VEC_PUSH(p->unfreed, *b);
 }
 
-static int finish(mw_proc *p)
+/* Leak groups by (site, kind) from the unfreed blocks; again after mw_link_inherited moved
+ * inherited blocks to their parent's allocation sites (everything it sums is reset first). */
+int mw_proc_group_leaks(mw_proc *p)
 {
-    take_sample(p, p->t_ns);
-    p->unmatched_frees += p->pending_frees.count;
-    /* Unfreed blocks, in id order (deterministic output): threads by index, each thread's
-     * blocks by seq. */
-    for (size_t t = 0; t < p->threads.n; t++)
-        if (!mw_btab_each(&p->threads.v[t].live, push_unfreed, p)) return OOM;
-    /* Group by (site, kind). */
+    p->leaks.n = 0;
+    for (size_t i = 0; i < p->sites.n; i++) {
+        memset(p->sites.v[i].leaked_bytes, 0, sizeof p->sites.v[i].leaked_bytes);
+        memset(p->sites.v[i].leaked_blocks, 0, sizeof p->sites.v[i].leaked_blocks);
+    }
+    memset(p->unfreed_bytes, 0, sizeof p->unfreed_bytes);
+    memset(p->unfreed_blocks, 0, sizeof p->unfreed_blocks);
+    for (size_t i = 0; i < p->sql.n; i++) {
+        p->sql.v[i].bytes_leaked = 0;
+        p->sql.v[i].blocks_leaked = 0;
+    }
     mw_hmap groups;
     mw_hmap_init(&groups);
     for (size_t i = 0; i < p->unfreed.n; i++) {
@@ -879,6 +925,24 @@ static int finish(mw_proc *p)
     if (p->leaks.n) qsort(p->leaks.v, p->leaks.n, sizeof *p->leaks.v, cmp_leak);
     memcpy(p->leak_bytes, p->unfreed_bytes, sizeof p->leak_bytes);
     memcpy(p->leak_blocks, p->unfreed_blocks, sizeof p->leak_blocks);
+    return 0;
+}
+
+uint32_t mw_proc_site_for(mw_proc *p, uint64_t stack) { return site_for(p, stack); }
+int mw_proc_add_node(mw_proc *p, uint64_t id, uint64_t parent, uint64_t ip)
+{
+    return add_node(p, id, parent, ip) ? -1 : 0;
+}
+
+static int finish(mw_proc *p)
+{
+    take_sample(p, p->t_ns);
+    p->unmatched_frees += p->pending_frees.count;
+    /* Unfreed blocks, in id order (deterministic output): threads by index, each thread's
+     * blocks by seq. */
+    for (size_t t = 0; t < p->threads.n; t++)
+        if (!mw_btab_each(&p->threads.v[t].live, push_unfreed, p)) return OOM;
+    if (mw_proc_group_leaks(p)) return OOM;
     /* Leaked SQL resources grouped by (type, stack). */
     mw_hmap rg;
     mw_hmap_init(&rg);

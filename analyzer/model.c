@@ -66,6 +66,7 @@ void mw_proc_free(mw_proc *p)
     mw_hmap_free(&p->site_by_stack);
     free(p->dirty_sites.v);
     mw_hmap_free(&p->pending_frees);
+    mw_hmap_free(&p->inherit_parent);
     free(p->series.v);
     for (size_t i = 0; i < p->mappings.n; i++) free(p->mappings.v[i].path);
     free(p->mappings.v);

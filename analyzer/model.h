@@ -41,6 +41,15 @@ typedef struct mw_sample {
                            the trace does not say) */
 } mw_sample;
 
+/* The site of blocks a fork child inherited from its parent whose allocation stack is not
+ * known (the parent's trace was not analyzed with the child's): a stack id no trace of the
+ * shim reaches (it numbers nodes from 1). */
+#define MW_STACK_INHERITED ((uint64_t)INT64_MAX)
+/* Stacks from 2^62 on are a parent's, copied into a child's tree for its inherited blocks
+ * (analyzer/inherit.c); with MW_STACK_INHERITED, the sites of inherited blocks. */
+#define MW_STACK_IMPORTED_BASE (1ull << 62)
+static inline bool mw_stack_inherited(uint64_t stack) { return stack >= MW_STACK_IMPORTED_BASE; }
+
 /* An allocation site: every allocation made with the same stack. */
 typedef struct mw_site {
     uint64_t stack;          /* stack node id (0 = no stack recorded) */
@@ -194,6 +203,8 @@ typedef struct mw_proc {
     uint64_t last_stack;              /* one-entry cache of site_for() */
     uint32_t last_site;               /* UINT32_MAX: empty */
     mw_hmap pending_frees;            /* frees seen before their allocation */
+    uint64_t inherited_blocks, inherited_bytes; /* INHERIT records: the parent's blocks at fork */
+    mw_hmap inherit_parent;           /* inherited block's key (tidx << 44 ^ seq) -> the parent's */
     MW_VEC(mw_sample) series;
     uint32_t series_stride;           /* samples merged per point after decimation */
     MW_VEC(mw_mapping) mappings;      /* live mappings */

@@ -393,7 +393,7 @@ void mw_site_label(mw_report_proc *rp, uint64_t stack, char *buf, size_t len)
     const char *via;
     if (!len) return;
     if (!mw_site_frame(rp, stack, &f, &via)) {
-        snprintf(buf, len, "(no stack)");
+        snprintf(buf, len, stack == MW_STACK_INHERITED ? "(inherited at fork)" : "(no stack)");
         return;
     }
     char fn[NAME_MAX_LEN], vn[NAME_MAX_LEN];

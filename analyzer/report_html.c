@@ -32,7 +32,9 @@ static void frames_list(mw_report *r, mw_report_proc *rp, uint64_t stack)
     mw_frame f[MW_STACK_MAX];
     size_t n = mw_stack_frames(rp, stack, f, MW_STACK_MAX);
     if (!n) {
-        fputs("<span class=\"dim\">(no stack recorded)</span>", r->out);
+        fputs(stack == MW_STACK_INHERITED ? "<span class=\"dim\">(allocated by the parent before fork(): analyze its "
+                                            "trace with this one to see where)</span>"
+                                          : "<span class=\"dim\">(no stack recorded)</span>", r->out);
         return;
     }
     fputs("<ol class=\"stack mono\" start=\"0\">", r->out);
@@ -60,7 +62,7 @@ static void where(mw_report *r, mw_report_proc *rp, uint64_t stack)
 {
     mw_frame f[1];
     if (!mw_site_frame(rp, stack, f, NULL)) {
-        fputs("(no stack)", r->out);
+        fputs(stack == MW_STACK_INHERITED ? "(inherited at fork)" : "(no stack)", r->out);
         return;
     }
     fputs("<code>", r->out);
@@ -244,6 +246,8 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
                 "<details><summary>", (unsigned long long)l->bytes, (unsigned long long)l->blocks,
                 l->kind == MW_REACH_DEFINITE ? "bad" : l->kind == MW_REACH_REACHABLE ? "dim" : "warn",
                 mw_reach_kind_name(l->kind), l->suppressed ? " (suppressed)" : "");
+        if (mw_stack_inherited(p->sites.v[l->site].stack))
+            fprintf(r->out, "<span class=\"dim\">inherited from pid %llu</span> ", (unsigned long long)p->ppid);
         where(r, rp, p->sites.v[l->site].stack);
         fputs("</summary>", r->out);
         frames_list(r, rp, p->sites.v[l->site].stack);

@@ -171,6 +171,10 @@ static void sec_totals(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_u64(j, p->peak_mmap);
     mw_json_key(j, "unmatched_frees");
     mw_json_u64(j, p->unmatched_frees);
+    mw_json_key(j, "inherited_blocks"); /* a fork child's copies of its parent's blocks */
+    mw_json_u64(j, p->inherited_blocks);
+    mw_json_key(j, "inherited_bytes");
+    mw_json_u64(j, p->inherited_bytes);
     mw_json_obj_end(j);
 }
 
@@ -183,6 +187,8 @@ static void leak_site(mw_report_proc *rp, mw_json *j, const mw_leak *l)
     mw_json_u64(j, l->blocks);
     mw_json_key(j, "kind");
     mw_json_str(j, mw_reach_kind_name(l->kind));
+    mw_json_key(j, "inherited"); /* from the parent at fork (process.ppid); stack: the parent's */
+    mw_json_bool(j, mw_stack_inherited(rp->p->sites.v[l->site].stack));
     mw_json_key(j, "stack");
     json_stack(rp, j, rp->p->sites.v[l->site].stack);
     mw_json_obj_end(j);

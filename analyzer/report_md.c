@@ -36,14 +36,16 @@ static void stack_block(mw_report *r, mw_report_proc *rp, uint64_t stack)
         fputs("\n", r->out);
     }
     if (i < n) fprintf(r->out, "\n... %zu more frame%s\n", n - i, n - i == 1 ? "" : "s");
-    if (!n) fputs("(no stack recorded)\n", r->out);
+    if (!n)
+        fputs(stack == MW_STACK_INHERITED ? "(allocated by the parent before fork(): analyze its trace with this one to see where)\n"
+                                          : "(no stack recorded)\n", r->out);
 }
 
 static void where(mw_report *r, mw_report_proc *rp, uint64_t stack)
 {
     mw_frame f[1];
     if (!mw_site_frame(rp, stack, f, NULL)) {
-        fputs("(no stack)", r->out);
+        fputs(stack == MW_STACK_INHERITED ? "(inherited at fork)" : "(no stack)", r->out);
         return;
     }
     ESC(r, f[0].function);
@@ -135,8 +137,11 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
             fputs(mw_proc_exec_target(p) ? "#### Unfreed at exit, or live when it exec'd\n\n" : "#### Unfreed at exit\n\n",
                   r->out);
         shown++;
-        fprintf(r->out, "<details><summary>%llu bytes in %llu block%s, %s: ", (unsigned long long)l->bytes,
+        fprintf(r->out, "<details><summary>%llu bytes in %llu block%s, %s", (unsigned long long)l->bytes,
                 (unsigned long long)l->blocks, l->blocks == 1 ? "" : "s", mw_reach_kind_name(l->kind));
+        if (mw_stack_inherited(p->sites.v[l->site].stack))
+            fprintf(r->out, ", inherited from pid %llu", (unsigned long long)p->ppid);
+        fputs(": ", r->out);
         where(r, rp, p->sites.v[l->site].stack);
         fputs("</summary>\n\n", r->out);
         stack_block(r, rp, p->sites.v[l->site].stack);

@@ -69,7 +69,11 @@ static void stack_lines(mw_report *r, mw_report_proc *rp, uint64_t stack, size_t
     mw_frame f[MW_STACK_MAX];
     size_t n = mw_stack_frames(rp, stack, f, MW_STACK_MAX);
     if (n == 0) {
-        fprintf(r->out, "%s%s(no stack recorded)%s\n", indent, DIM(r), OFF(r));
+        if (stack == MW_STACK_INHERITED)
+            fprintf(r->out, "%s%s(allocated by the parent, pid %llu, before fork(): analyze its trace with\n"
+                    "%s this one to see where)%s\n", indent, DIM(r), (unsigned long long)rp->p->ppid, indent, OFF(r));
+        else
+            fprintf(r->out, "%s%s(no stack recorded)%s\n", indent, DIM(r), OFF(r));
         return;
     }
     /* When the program's own first frame lies past the frames shown, show the innermost, skip
@@ -259,9 +263,13 @@ static void leak_group(mw_report *r, mw_report_proc *rp, const mw_leak *l, size_
     const char *c = l->kind == MW_REACH_DEFINITE   ? RED(r)
                     : l->kind == MW_REACH_REACHABLE ? YEL(r)
                                                     : BOLD(r);
-    fprintf(r->out, "  %s%llu bytes in %llu block%s, %s%s\n", c, (unsigned long long)l->bytes,
+    uint64_t stack = rp->p->sites.v[l->site].stack;
+    char inh[64] = "";
+    if (mw_stack_inherited(stack))
+        snprintf(inh, sizeof inh, ", inherited from pid %llu", (unsigned long long)rp->p->ppid);
+    fprintf(r->out, "  %s%llu bytes in %llu block%s, %s%s%s\n", c, (unsigned long long)l->bytes,
             (unsigned long long)l->blocks, l->blocks == 1 ? "" : "s", mw_reach_kind_name(l->kind),
-            OFF(r));
+            inh, OFF(r));
     stack_lines(r, rp, rp->p->sites.v[l->site].stack, frames, "      ");
 }
 
@@ -368,6 +376,10 @@ static void sec_totals(mw_report *r, mw_report_proc *rp)
     if (p->own_at_peak_rss && !r->compact) /* not for each process of a run: the same line each time */
         fprintf(r->out, "  of the peak RSS, memwatch's own memory: %s (not in the growth patterns)\n",
                 mw_fmt_bytes(p->own_at_peak_rss, b2));
+    if (p->inherited_blocks)
+        fprintf(r->out, "  inherited from pid %llu at fork: %llu block%s, %s (allocated there)\n",
+                (unsigned long long)p->ppid, (unsigned long long)p->inherited_blocks,
+                p->inherited_blocks == 1 ? "" : "s", mw_fmt_bytes(p->inherited_bytes, b1));
     if (p->unmatched_frees)
         fprintf(r->out, "  %llu frees named blocks the trace never allocated\n",
                 (unsigned long long)p->unmatched_frees);
