@@ -249,7 +249,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_stack_init();
     mw_threads_init();
     mw_process_init();
-    if (!atomic_exchange(&atfork_done, 1)) pthread_atfork(NULL, NULL, on_fork_child);
+    if (!atomic_exchange(&atfork_done, 1)) pthread_atfork(mw_inherit_prepare, mw_inherit_parent, on_fork_child);
     mw_guard_leave(g);
     start_tracing();
 }
@@ -340,6 +340,7 @@ _Atomic int mw_fork_restart_pending;
 /* fork: the child gets its own trace file, writer thread and rings. */
 static void on_fork_child(void)
 {
+    mw_inherit_child(); /* the parent's blocks, while fork's prepare handler holds their tables */
     atomic_store(&mw_fp.own, 1); /* this child's state is set up here, whatever it becomes */
     atomic_store(&exiting_tid, 0); /* a thread of the parent was ending it: not this process */
     atomic_store(&finish_done, 0);

@@ -97,7 +97,9 @@ bool mw_live_remove_other(mw_thread *t, uintptr_t addr, mw_live_block *out)
             if (!u || u == t || u == owner) continue;
             if (mw_lt_remove(&u->lt, addr, out)) return true;
         }
-        /* not found: really not traced, unless a thread's blocks were moving meanwhile */
+        /* not found: really not traced, unless a thread's blocks were moving meanwhile or it
+         * is one this fork child inherited and has not recorded yet (inherit.c) */
+        if (mw_inherit_now()) continue;
         if (!(gen & 1) && atomic_load_explicit(&migrations, memory_order_acquire) == gen) return false;
     }
     return false;
@@ -150,6 +152,7 @@ static void foreach_entry(const mw_ltab *L, void (*fn)(const mw_live_block *b, v
  * another meanwhile may be seen twice (the reachability scan keeps the later one). */
 void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
 {
+    mw_inherit_now(); /* a fork child's inherited blocks are live blocks too */
     unsigned n = mw_registry_hwm();
     for (unsigned i = 0; i < n; i++) {
         mw_thread *u = mw_registry_get(i);
@@ -163,6 +166,7 @@ void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
 
 size_t mw_live_count(void)
 {
+    mw_inherit_now();
     size_t n = 0;
     unsigned h = mw_registry_hwm();
     for (unsigned i = 0; i < h; i++) {

@@ -128,6 +128,16 @@ bool mw_live_shared_remove(uintptr_t addr, mw_live_block *out);
 void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg);
 size_t mw_live_shared_count(void);
 void mw_live_shared_init(void);
+/* fork (inherit.c): the shared table's shard locks, taken[4] marking the ones taken; the
+ * taken shards frozen in the child (before mw_live_shared_init drops them), counted, walked
+ * and forgotten */
+#define MW_LIVE_SHARDS 256u
+void mw_live_shared_lock_all(uint64_t deadline, uint64_t *taken);
+void mw_live_shared_unlock_all(const uint64_t *taken);
+void mw_live_shared_freeze(const uint64_t *taken);
+size_t mw_live_shared_frozen_count(void);
+void mw_live_shared_frozen_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg);
+void mw_live_shared_frozen_drop(void);
 
 /* A new block of thread t: its own table, or the shared one once that holds LT_MAX_OWN. */
 static inline __attribute__((always_inline)) bool mw_live_insert_t(mw_thread *t, uintptr_t addr, size_t size,

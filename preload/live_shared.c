@@ -329,7 +329,7 @@ static void ct_foreach(const chunk_tab *T, uintptr_t base, void (*fn)(const mw_l
 }
 
 /* ---- shards: chunk -> table --------------------------------------------------------------- */
-#define SHARDS 256u
+#define SHARDS MW_LIVE_SHARDS
 typedef struct chunk_slot {
     uintptr_t key;      /* (address >> CHUNK_SHIFT) + 1; 0 = empty */
     chunk_tab t;
@@ -476,6 +476,57 @@ size_t mw_live_shared_count(void)
     for (unsigned k = 0; k < SHARDS; k++) n += __atomic_load_n(&shards[k].blocks, __ATOMIC_RELAXED);
     return n;
 }
+
+/* fork (inherit.c): every shard's lock, each taken unless still busy at deadline (mw_now_ns);
+ * the taken ones are marked in taken[SHARDS / 64]. */
+void mw_live_shared_lock_all(uint64_t deadline, uint64_t *taken)
+{
+    for (unsigned k = 0; k < SHARDS; k++) {
+        taken[k / 64] &= ~(1ull << (k % 64));
+        if (mw_spin_lock_until(&shards[k].lock, deadline)) taken[k / 64] |= 1ull << (k % 64);
+    }
+}
+
+void mw_live_shared_unlock_all(const uint64_t *taken)
+{
+    for (unsigned k = 0; k < SHARDS; k++)
+        if (taken[k / 64] >> (k % 64) & 1) mw_spin_unlock(&shards[k].lock);
+}
+
+/* fork (inherit.c): the parent's shards as they were at the fork, copied in the child while
+ * the prepare handler holds their locks. mw_live_shared_init then drops them, but the child
+ * keeps the memory they point to (nothing frees or reuses it), so the parent's blocks can be
+ * walked later, and only if the child needs them. */
+static shard frozen[SHARDS];
+static uint64_t frozen_taken[SHARDS / 64];
+
+void mw_live_shared_freeze(const uint64_t *taken)
+{
+    memcpy(frozen, shards, sizeof frozen);
+    memcpy(frozen_taken, taken, sizeof frozen_taken);
+}
+
+size_t mw_live_shared_frozen_count(void)
+{
+    size_t n = 0;
+    for (unsigned k = 0; k < SHARDS; k++)
+        if (frozen_taken[k / 64] >> (k % 64) & 1) n += frozen[k].blocks;
+    return n;
+}
+
+void mw_live_shared_frozen_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
+{
+    for (unsigned k = 0; k < SHARDS; k++) {
+        if (!(frozen_taken[k / 64] >> (k % 64) & 1)) continue;
+        const shard *S = &frozen[k];
+        for (uint32_t i = 0; i < S->cap; i++) {
+            const chunk_slot *c = &S->map[i];
+            if (c->key) ct_foreach(&c->t, chunk_base(c->key), fn, arg);
+        }
+    }
+}
+
+void mw_live_shared_frozen_drop(void) { memset(frozen_taken, 0, sizeof frozen_taken); }
 
 /* At start and in a fork child: the parent's tables and pool are dropped (left mapped). */
 void mw_live_shared_init(void)

@@ -146,6 +146,14 @@ void mw_registry_release(unsigned i, mw_thread *t); /* writer: drained claimed s
 void mw_thread_emit_start(mw_thread *t);
 void mw_threads_init(void);
 void mw_threads_orphan_init(void);
+mw_thread *mw_threads_stream_new(const char *name, size_t len); /* no thread's: orphan, inherited */
+/* inherit.c: fork's prepare and parent handlers, the child handler's note of where the
+ * parent's blocks are (first thing in the child), and their recording once the child needs
+ * them (true: recorded now) */
+void mw_inherit_prepare(void);
+void mw_inherit_parent(void);
+void mw_inherit_child(void);
+bool mw_inherit_now(void);
 mw_thread *mw_orphan_acquire(void);  /* shared stream for exiting threads (locked) */
 void mw_orphan_release(void);
 
@@ -243,6 +251,7 @@ static inline void mw_spin_lock(atomic_flag *f)
     mw_spin_lock_slow(f);
 }
 static inline void mw_spin_unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
+bool mw_spin_lock_until(atomic_flag *f, uint64_t deadline_ns); /* false: still busy at the deadline */
 
 /* live.c (the hooks' operations are inline in live_impl.h) */
 void mw_live_init(void);

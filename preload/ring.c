@@ -110,6 +110,26 @@ void mw_spin_lock_slow(atomic_flag *f)
     errno = saved;
 }
 
+/* mw_spin_lock with a deadline (mw_now_ns): false, not taken, when the lock is still busy then. */
+bool mw_spin_lock_until(atomic_flag *f, uint64_t deadline)
+{
+    int saved = errno;
+    bool ok = true;
+    for (unsigned n = 0; atomic_flag_test_and_set_explicit(f, memory_order_acquire); n++) {
+        if (n < 200) {
+            __builtin_ia32_pause();
+        } else if (mw_now_ns() >= deadline) {
+            ok = false;
+            break;
+        } else {
+            struct timespec ts = { 0, 20 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    errno = saved;
+    return ok;
+}
+
 void mw_writer_kick(void)
 {
     if (atomic_load_explicit(&mw_writer_sleeping, memory_order_relaxed) &&

@@ -438,17 +438,25 @@ void mw_threads_init(void)
         atomic_store(&key_ok, 1);
 }
 
+/* A stream that is no thread's own (tid 0, no stack): it never ends, so its index is never
+ * taken over. The exited threads' shared stream, a fork child's inherited blocks (inherit.c). */
+mw_thread *mw_threads_stream_new(const char *name, size_t len)
+{
+    bool full;
+    mw_thread *o = state_new(&full);
+    if (!o) return NULL;
+    o->tid = 0;
+    o->parent_tidx = 0;
+    MW_EMIT(o, 48 + len, mw_enc_thread_start, o->tidx, 0, 0, name, len);
+    return o;
+}
+
 /* The shared stream for exiting threads; created after the main thread's state (tidx 1). */
 void mw_threads_orphan_init(void)
 {
     if (orphan) return;
-    bool full;
-    mw_thread *o = state_new(&full);
-    if (!o) return;
-    o->parent_tidx = 0;
     static const char name[] = "(exited threads)";
-    MW_EMIT(o, 48, mw_enc_thread_start, o->tidx, 0, 0, name, sizeof name - 1);
-    orphan = o;
+    orphan = mw_threads_stream_new(name, sizeof name - 1);
 }
 
 void mw_threads_reset_after_fork(void)

@@ -1,0 +1,216 @@
+/*
+ * inherit.c — a fork child's inherited heap.
+ *
+ * A child of fork() has a copy of every block its parent had. The parent's trace holds their
+ * allocations; without this file the child's trace knew nothing of them: their frees went
+ * unrecorded, a leak of one in the child went unreported, and (worse) a block the child
+ * reached only through an inherited one (a new entry in an inherited list) was called
+ * definitely lost, since the exit scan did not know the inherited block was heap to look in.
+ *
+ * fork's prepare handler takes the lock of every live-block table (each thread's own and the
+ * shared table's shards), so that the child gets them whole; the forking thread's guard is
+ * raised meanwhile, so that another prepare handler's malloc cannot wait for a lock its own
+ * thread holds (such calls are counted as lost). The child's handler notes where the parent's
+ * tables are (the child keeps their memory: its tracing restarts with new tables and never
+ * touches the old ones) and lets the locks go. Nothing more happens until the child needs the
+ * blocks: its first free or realloc of a block its tables do not have, its exit scan, its own
+ * fork. Then they are written as INHERIT records (TRACE-FORMAT.md), in address order, in a
+ * stream of their own, "(inherited from pid N)", and put in the child's shared table under
+ * their new ids, where frees, reallocs and the exit scan find them like any other block. A
+ * child that only execs (a shell's) pays nothing but the locking. A lock still busy after
+ * 100 ms (a fork from a signal handler that interrupted a thread's table operation) is left:
+ * that table's blocks are not inherited, and the child says so.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "live_impl.h"
+#include "mw_core.h"
+
+/* How long fork's prepare handler waits for the tables' locks, in all. */
+#define LOCK_WAIT_NS (100u * 1000000u)
+
+/* What the prepare handler took, for the parent and child handlers (the forking thread only:
+ * fork's handlers run in it, one fork at a time). */
+static struct {
+    bool armed;
+    int guard;                          /* the forking thread's guard before prepare */
+    unsigned nown, busy;                /* own tables locked; tables left (busy) */
+    mw_thread *own[MW_MAX_THREADS];
+    uint64_t shards[MW_LIVE_SHARDS / 64];
+} held;
+
+/* In the child: the parent's tables as the child handler found them, until recorded. */
+static struct {
+    _Atomic int pending;                /* the parent's blocks are not in the trace yet */
+    atomic_flag lock;                   /* held while they are being recorded */
+    unsigned nown, busy;
+    mw_thread *own[MW_MAX_THREADS];     /* the parent's thread states (their tables) */
+    pid_t parent;
+} kept;
+
+void mw_inherit_prepare(void)
+{
+    held.armed = false;
+    if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON || !mw_cfg.follow || !mw_alloc_tracing) return;
+    mw_inherit_now(); /* what this process inherited itself, for its child to inherit in turn */
+    held.guard = mw_tls_guard++;
+    uint64_t deadline = mw_now_ns() + LOCK_WAIT_NS;
+    unsigned h = mw_registry_hwm(), n = 0, busy = 0;
+    for (unsigned i = 0; i < h; i++) {
+        mw_thread *u = mw_registry_get(i);
+        if (!u) continue;
+        if (mw_spin_lock_until(&u->lt.lock, deadline)) held.own[n++] = u;
+        else busy++;
+    }
+    mw_live_shared_lock_all(deadline, held.shards);
+    for (unsigned k = 0; k < MW_LIVE_SHARDS; k++) busy += !(held.shards[k / 64] >> (k % 64) & 1);
+    held.nown = n;
+    held.busy = busy;
+    held.armed = true;
+}
+
+static void release(void)
+{
+    for (unsigned i = 0; i < held.nown; i++) mw_spin_unlock(&held.own[i]->lt.lock);
+    mw_live_shared_unlock_all(held.shards);
+    held.armed = false;
+    mw_tls_guard = held.guard;
+}
+
+void mw_inherit_parent(void)
+{
+    if (held.armed) release();
+}
+
+/* fork's child handler, first of all: where the parent's blocks are; then the locks go. */
+void mw_inherit_child(void)
+{
+    atomic_store(&kept.pending, 0);
+    atomic_flag_clear(&kept.lock);
+    if (!held.armed) return;
+    memcpy(kept.own, held.own, held.nown * sizeof *held.own);
+    kept.nown = held.nown;
+    kept.busy = held.busy;
+    kept.parent = getppid();
+    mw_live_shared_freeze(held.shards);
+    release();
+    atomic_store(&kept.pending, 1);
+}
+
+typedef struct collect {
+    mw_live_block *v;
+    size_t n, cap;
+} collect;
+
+static void copy_block(const mw_live_block *b, void *arg)
+{
+    collect *c = arg;
+    if (c->n < c->cap) c->v[c->n++] = *b;
+}
+
+/* Address order: a radix sort, 16 bits of the address a pass, a pass skipped when every
+ * address has the same digit there (the top ones, and often the next). tmp holds n blocks; the
+ * result is in a or tmp, returned. NULL without memory for the counts (nothing sorted). */
+#define RADIX_BITS 16u
+static mw_live_block *sort_by_addr(mw_live_block *a, mw_live_block *tmp, size_t n)
+{
+    size_t cnt_bytes = ((size_t)1 << RADIX_BITS) * sizeof(size_t);
+    size_t *cnt = mw_own_alloc(cnt_bytes);
+    if (!cnt) return NULL;
+    mw_live_block *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+        unsigned sh = shift;
+        memset(cnt, 0, cnt_bytes);
+        for (size_t i = 0; i < n; i++) cnt[(src[i].addr >> sh) & 0xFFFFu]++;
+        if (cnt[(src[0].addr >> sh) & 0xFFFFu] == n) continue; /* one digit: nothing to do */
+        size_t sum = 0;
+        for (size_t d = 0; d <= 0xFFFFu; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) dst[cnt[(src[i].addr >> sh) & 0xFFFFu]++] = src[i];
+        mw_live_block *t = src;
+        src = dst;
+        dst = t;
+    }
+    mw_own_free(cnt, cnt_bytes);
+    return src;
+}
+
+/* The parent's blocks into the trace and the shared table, in address order. */
+static void record(mw_live_block *a, size_t n)
+{
+    char name[64];
+    int len = snprintf(name, sizeof name, "(inherited from pid %d)", (int)kept.parent);
+    mw_thread *o = mw_threads_stream_new(name, len > 0 ? (size_t)len : 0);
+    mw_inherit_last last = { 0, 0 };
+    size_t lost = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && a[i].addr == a[i - 1].addr) continue; /* seen twice in the parent's tables */
+        size_t cap, used = 0;
+        uint8_t *q = o ? mw_reserve(o, 64, &cap) : NULL;
+        if (q) {
+            used = mw_enc_inherit(q, cap, a[i].size, a[i].ref, a[i].addr, &last);
+            mw_commit(o, used);
+        }
+        if (!used) {
+            lost++;
+            continue;
+        }
+        mw_live_shared_insert(a[i].addr, a[i].size, (mw_block_ref){ o->tidx, ++o->seq }, NULL);
+    }
+    if (lost) mw_count_lost(lost, 0);
+}
+
+/* Records the parent's blocks if the child has not yet (once; a thread that comes while
+ * another records waits for it). Called where the child needs them: a free of a block its
+ * tables do not have (live.c), the exit scan's snapshot (mw_live_count, mw_live_foreach), its
+ * own fork (mw_inherit_prepare). Returns whether anything was recorded now. */
+bool mw_inherit_now(void)
+{
+    if (MW_LIKELY(!atomic_load_explicit(&kept.pending, memory_order_acquire))) return false;
+    /* the guard first: a signal handler's free in this thread, once the lock is held, must
+     * not come back here and wait for it */
+    int g = mw_guard_enter();
+    mw_spin_lock(&kept.lock);
+    if (!atomic_load(&kept.pending)) {
+        mw_spin_unlock(&kept.lock);
+        mw_guard_leave(g);
+        return false;
+    }
+    if (kept.busy)
+        mw_diag("fork: %u of the parent's live-block tables were busy; their blocks are not in "
+                "this child's trace", kept.busy);
+    size_t n = mw_live_shared_frozen_count();
+    for (unsigned i = 0; i < kept.nown; i++) n += kept.own[i]->lt.count;
+    size_t bytes = n * sizeof(mw_live_block);
+    collect c = { n ? mw_own_alloc(bytes) : NULL, 0, n }; /* heap addresses: never a root */
+    if (c.v && atomic_load(&mw_state) == MW_ST_ON) {
+        for (unsigned i = 0; i < kept.nown; i++) {
+            const mw_ltab *L = &kept.own[i]->lt;
+            for (uint32_t j = 0; j < L->cap; j++) {
+                const mw_live_entry *e = &L->tab[j];
+                if (!e->addr) continue;
+                mw_live_block b = { e->addr, e->size, { e->tidx, e->seq } };
+                copy_block(&b, &c);
+            }
+        }
+        mw_live_shared_frozen_foreach(copy_block, &c);
+        mw_live_block *tmp = mw_own_alloc(bytes), *sorted = tmp ? sort_by_addr(c.v, tmp, c.n) : NULL;
+        record(sorted ? sorted : c.v, c.n); /* unsorted: only the deltas are bigger */
+        if (tmp) mw_own_free(tmp, bytes);
+    } else if (n && !c.v) {
+        mw_diag("fork: no memory to record the %zu blocks this child inherited", n);
+        mw_count_lost(n, 0);
+    }
+    if (c.v) mw_own_free(c.v, bytes);
+    mw_live_shared_frozen_drop();
+    kept.nown = 0;
+    atomic_store(&kept.pending, 0);
+    mw_spin_unlock(&kept.lock);
+    mw_guard_leave(g);
+    return true;
+}
