@@ -240,9 +240,41 @@ typedef struct proc_res {
     bool have_mw;
 } proc_res;
 
+/* A process's depth in the tree of the run's processes (0: started by the test; 1: its
+ * child...), from the (pid, ppid) pairs of every log or trace of the run: with the program's
+ * name it tells a fork child from its parent (both the same program). */
+typedef struct pidpair { uint64_t pid, ppid; } pidpair;
+
+static int depth_of(uint64_t pid, const pidpair *pp, int n)
+{
+    int depth = 0;
+    for (int guard = 0; guard < n; guard++) {
+        uint64_t parent = 0;
+        bool found = false, parent_in = false;
+        for (int i = 0; i < n; i++)
+            if (pp[i].pid == pid) { parent = pp[i].ppid; found = true; }
+        if (!found) break;
+        for (int i = 0; i < n; i++) parent_in |= pp[i].pid == parent;
+        if (!parent_in) break;
+        depth++;
+        pid = parent;
+    }
+    return depth;
+}
+
+static void keyed(char *key, size_t len, const char *cmd, int depth)
+{
+    char prog[200];
+    program_key(cmd, prog, sizeof prog);
+    if (depth) snprintf(key, len, "%s (depth %d)", prog, depth);
+    else snprintf(key, len, "%s", prog);
+}
+
 /* Valgrind logs of processes that ran to a leak summary. */
 static int collect_vg(ref_ctx *c, proc_res *p, int max)
 {
+    pidpair pp[4 * MAXPROC];
+    int npp = 0;
     DIR *d = opendir(c->dir);
     cr_assert(d);
     struct dirent *e;
@@ -252,45 +284,58 @@ static int collect_vg(ref_ctx *c, proc_res *p, int max)
         char path[PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", c->dir, e->d_name);
         mw_vg_totals t;
-        if (mw_vg_parse(path, &t) || !t.have_summary || !t.have_in_use) continue;
+        if (mw_vg_parse(path, &t)) continue;
+        if (npp < 4 * MAXPROC) pp[npp++] = (pidpair){ (uint64_t)t.pid, (uint64_t)t.ppid };
+        if (!t.have_summary || !t.have_in_use) continue;
         cr_assert_lt(n, max);
         memset(&p[n], 0, sizeof p[n]);
         p[n].vg = t;
-        program_key(t.command, p[n].key, sizeof p[n].key);
         mw_vg_records_with(path, ": allocate_dtv ", NULL, &p[n].dtv_bytes, &p[n].n_dtv);
         mw_vg_records_with(path, "libstdc++.so", "_dl_init", &p[n].cxx_pool_bytes,
                            &p[n].cxx_pool_blocks);
         n++;
     }
     closedir(d);
+    for (int i = 0; i < n; i++)
+        keyed(p[i].key, sizeof p[i].key, p[i].vg.command, depth_of((uint64_t)p[i].vg.pid, pp, npp));
     return n;
 }
 
-/* Our traces of processes that exited normally, matched to the valgrind ones by program. */
+/* Our traces of processes that exited normally, matched to the valgrind ones by program and
+ * depth. */
 static void collect_mw(ref_ctx *c, proc_res *p, int n)
 {
+    static mw_leak_totals all[4 * MAXPROC];
+    pidpair pp[4 * MAXPROC];
+    int nall = 0;
     DIR *d = opendir(c->dir);
     cr_assert(d);
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "mw.", 3) || !strstr(e->d_name, ".trace.zst")) continue;
-        char path[PATH_MAX + 300], err[512], key[256];
+        char path[PATH_MAX + 300], err[512];
         snprintf(path, sizeof path, "%s/%s", c->dir, e->d_name);
-        mw_leak_totals t;
-        cr_assert_eq(mw_leaks_from_trace(path, &t, err, sizeof err), 0, "%s", err);
-        if (!t.ended || t.end_reason != MW_END_EXIT) continue;   /* exec'd: no exit */
-        program_key(t.exe, key, sizeof key);
+        cr_assert_lt(nall, 4 * MAXPROC);
+        cr_assert_eq(mw_leaks_from_trace(path, &all[nall], err, sizeof err), 0, "%s", err);
+        pp[nall] = (pidpair){ all[nall].pid, all[nall].ppid };
+        nall++;
+    }
+    closedir(d);
+    for (int k = 0; k < nall; k++) {
+        const mw_leak_totals *t = &all[k];
+        if (!t->ended || t->end_reason != MW_END_EXIT) continue;   /* exec'd: no exit */
+        char key[256];
+        keyed(key, sizeof key, t->exe, depth_of(t->pid, pp, nall));
         int hit = -1;
         for (int i = 0; i < n; i++)
             if (!strcmp(p[i].key, key)) {
                 cr_assert(!p[i].have_mw, "two traces of %s exited normally", key);
                 hit = i;
             }
-        cr_assert_geq(hit, 0, "trace of %s (%s) has no valgrind counterpart", key, path);
-        p[hit].mw = t;
+        cr_assert_geq(hit, 0, "trace of %s (pid %lu) has no valgrind counterpart", key, t->pid);
+        p[hit].mw = *t;
         p[hit].have_mw = true;
     }
-    closedir(d);
 }
 
 /* Set by programs whose lost memory contains pointer cycles between blocks (the demo's SQLite
@@ -537,6 +582,17 @@ Test(reference, node, .timeout = 180)
                     "console.log(JSON.stringify({n: m.size, s: b.reduce((a, x) => a + x, 0)}));",
                     NULL};
     reference("ref-node", argv, 1, true);
+}
+
+/* Fork children that free, realloc and leak what they inherited, a grandchild, a worker
+ * thread's block in the copy (tests/victims/fork_inherit.c): each process's unfreed blocks
+ * and their verdicts as valgrind's for the same process. */
+Test(reference, fork_children, .timeout = 120)
+{
+    char victim[PATH_MAX];
+    snprintf(victim, sizeof victim, "%s/tests/victims/fork_inherit", build_abs());
+    char *argv[] = {victim, NULL};
+    reference("ref-fork", argv, 3, false);
 }
 
 Test(reference, sh_pipeline, .timeout = 120)

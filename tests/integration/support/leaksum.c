@@ -111,6 +111,7 @@ int mw_leaks_each(const char *path, mw_leak_totals *out,
         switch (rec.type) {
         case MW_REC_HEADER:
             out->pid = rec.u.header.pid;
+            out->ppid = rec.u.header.ppid;
             snprintf(out->exe, sizeof out->exe, "%.*s", (int)rec.u.header.exe.len,
                      (const char *)rec.u.header.exe.ptr);
             break;
@@ -118,6 +119,10 @@ int mw_leaks_each(const char *path, mw_leak_totals *out,
         case MW_REC_ALLOC:
             if (lb_del(&early, lb_key((mw_block_ref){cur, seq}), NULL)) break;
             if (lb_put(&live, lb_key((mw_block_ref){cur, seq}), rec.u.alloc.size)) rc = -1;
+            break;
+        case MW_REC_INHERIT: /* a fork child's copy of its parent's block: unfreed like any */
+            if (lb_del(&early, lb_key((mw_block_ref){cur, seq}), NULL)) break;
+            if (lb_put(&live, lb_key((mw_block_ref){cur, seq}), rec.u.inherit.size)) rc = -1;
             break;
         case MW_REC_REALLOC:
             if (!lb_del(&live, lb_key(rec.u.realloc.old), NULL) &&
@@ -212,6 +217,7 @@ int mw_vg_parse(const char *log_path, mw_vg_totals *out)
         body += 3;
         line[strcspn(line, "\n")] = 0;
         if (!strncmp(body, "Command: ", 9)) snprintf(out->command, sizeof out->command, "%s", body + 9);
+        if (!strncmp(body, "Parent PID: ", 12)) out->ppid = strtol(body + 12, NULL, 10);
         if (bytes_blocks(body, "in use at exit:", &out->in_use_bytes, &out->in_use_blocks))
             out->have_in_use = true;
         if (strstr(body, "All heap blocks were freed")) out->have_summary = out->have_in_use = true;

@@ -1,7 +1,7 @@
 /*
  * leaksum.h — unfreed-at-exit figures from three independent sources, for the reference
  * tests (test_reference_*.c, test_reach_*.c) and scripts/bench:
- *   - a memwatch trace: live blocks replayed from ALLOC/REALLOC/FREE, split by the REACH
+ *   - a memwatch trace: live blocks replayed from ALLOC/REALLOC/INHERIT/FREE, split by the REACH
  *     verdicts the shim wrote at exit;
  *   - a valgrind memcheck log: "in use at exit" and the LEAK SUMMARY;
  *   - a heaptrack data file (zstd text): allocations minus deallocations, exactly.
@@ -18,7 +18,7 @@
 typedef struct mw_leak_totals {
     uint64_t bytes, blocks;              /* unfreed at the end of the trace */
     uint64_t kind_bytes[4], kind_blocks[4]; /* by enum mw_reach_kind (0 = no verdict) */
-    uint64_t pid, records, reach_entries, reach_records;
+    uint64_t pid, ppid, records, reach_entries, reach_records;
     bool ended;                          /* END record seen */
     uint64_t end_reason;                 /* enum mw_end_reason */
     int64_t exit_status;
@@ -40,7 +40,7 @@ typedef struct mw_vg_totals {
     uint64_t possible_bytes, possible_blocks;
     uint64_t reachable_bytes, reachable_blocks;
     uint64_t suppressed_bytes, suppressed_blocks;
-    long pid;
+    long pid, ppid;                      /* ppid: the "Parent PID:" line */
     char command[512];                   /* the "Command:" line */
 } mw_vg_totals;
 

@@ -531,6 +531,15 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
                   rec->u.alloc.size, rec->u.alloc.addr, rec->u.alloc.stack);
         thread_get(L, cur_tidx)->allocs++;
         break;
+    case MW_REC_INHERIT: /* live from the start, not an allocation of this process */
+        add_block(L, cur_tidx, seq, MW_AK_COUNT, rec->u.inherit.size, rec->u.inherit.addr, 0);
+        t->allocs--;
+        t->bytes_allocated -= rec->u.inherit.size;
+        t->kind_count[MW_AK_COUNT]--;
+        t->kind_bytes[MW_AK_COUNT] -= rec->u.inherit.size;
+        t->inherited++;
+        t->inherited_bytes += rec->u.inherit.size;
+        break;
     case MW_REC_FREE:
         free_block(L, rec->u.free.ref);
         t->frees++;

@@ -127,6 +127,8 @@ typedef struct mwt_trace {
     uint64_t allocs, frees, reallocs, bytes_allocated;  /* reallocs also count as allocs */
     uint64_t kind_count[MW_AK_COUNT + 1], kind_bytes[MW_AK_COUNT + 1];
     uint64_t live_blocks, live_bytes;   /* unfreed at the end of the trace */
+    uint64_t inherited, inherited_bytes; /* INHERIT records (a fork child's copies of its
+                                            parent's blocks: in blocks and live, not allocs) */
     uint64_t unknown_frees;             /* FREE/REALLOC naming a block never seen (a free that
                                            comes before its ALLOC in the stream, as records of
                                            different threads may, is matched when it arrives) */

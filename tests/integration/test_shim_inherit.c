@@ -1,0 +1,207 @@
+/*
+ * test_shim_inherit.c — fork children and the blocks they inherit (preload/inherit.c,
+ * analyzer/inherit.c). A child's trace holds its copies of the parent's blocks (INHERIT), so
+ * that its frees and reallocs of them are recorded, its leaks of them reported, and a block it
+ * reaches only through an inherited one is not called lost (it was: the exit scan did not know
+ * inherited memory was heap). Analyzed with the parent's trace, an inherited leak has the stack
+ * the parent (or the grandparent) allocated it with. Victim: tests/victims/fork_inherit.c;
+ * its verdicts are checked against valgrind's in test_reference_leaks.c (fork_children).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mwtest.h"
+
+/* The traces of the victim's three processes, by depth: parent, child, grandchild. */
+typedef struct family {
+    char *dir;
+    mwt_trace *ts;
+    size_t n;
+    const mwt_trace *gen[3];
+} family;
+
+static void run_family(family *f)
+{
+    f->dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("fork_inherit"), NULL };
+    mwt_run plain, traced;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &plain), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = f->dir }, &traced), 0);
+    cr_assert_eq(plain.exit_code, 0, "natively: %s", plain.err);
+    cr_assert_str_eq(plain.out, "grandchild 0\nchild 0\nparent 0\n");
+    cr_assert_eq(traced.exit_code, 0, "stderr: %s", traced.err);
+    cr_assert_str_eq(traced.out, plain.out);
+    cr_assert_str_eq(traced.err, plain.err);
+    f->ts = mwt_trace_load_all(f->dir, &f->n);
+    cr_assert_eq(f->n, 3, "%zu traces", f->n);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert(f->ts[i].has_end, "%s: %s", f->ts[i].path, f->ts[i].err);
+        int depth = 0;
+        for (uint64_t pp = f->ts[i].ppid; depth < 3;) {
+            size_t k = 0;
+            while (k < 3 && f->ts[k].pid != pp) k++;
+            if (k == 3) break;
+            depth++;
+            pp = f->ts[k].ppid;
+        }
+        cr_assert_lt(depth, 3);
+        f->gen[depth] = &f->ts[i];
+    }
+    for (int g = 0; g < 3; g++) cr_assert(f->gen[g], "no process at depth %d", g);
+    mwt_run_free(&plain);
+    mwt_run_free(&traced);
+}
+
+static void family_free(family *f)
+{
+    mwt_traces_free(f->ts, f->n);
+    mwt_rmtree(f->dir);
+    free(f->dir);
+}
+
+/* The block of `size` bytes in t: inherited (kind MW_AK_COUNT, stack 0) or the process's own. */
+static const mwt_block *block(const mwt_trace *t, uint64_t size, bool inherited)
+{
+    for (size_t i = 0; i < t->nblocks; i++) {
+        const mwt_block *b = &t->blocks[i];
+        if (b->size == size && (b->kind == MW_AK_COUNT && b->stack == 0) == inherited) return b;
+    }
+    return NULL;
+}
+
+Test(shim_inherit, children_trace_what_they_inherited, .timeout = 90)
+{
+    family f;
+    run_family(&f);
+    const mwt_trace *p = f.gen[0], *c = f.gen[1], *g = f.gen[2];
+    cr_expect_eq(p->inherited, 0, "the first process inherited nothing");
+    /* the child: the parent's blocks at fork, the worker thread's 777 among them */
+    static const uint64_t parents[] = { 1111, 2222, 5555, 777, sizeof(void *) * 4 };
+    for (size_t i = 0; i < sizeof parents / sizeof *parents; i++)
+        cr_expect(block(c, parents[i], true), "the child did not inherit the %lu-byte block",
+                  (unsigned long)parents[i]);
+    cr_expect_geq(c->inherited, 5);
+    cr_expect(block(c, 1111, true) && block(c, 1111, true)->freed, "the child's free of 1111");
+    cr_expect(block(c, 777, true) && block(c, 777, true)->freed, "the child's free of the worker's 777");
+    cr_expect(block(c, 5555, true) && block(c, 5555, true)->freed, "realloc freed the inherited 5555");
+    cr_expect_eq(c->unknown_frees, 0, "frees of blocks the trace never had");
+    const mwt_block *b;
+    cr_expect((b = block(c, 2222, true)) && !b->freed && b->reach == MW_REACH_DEFINITE,
+              "the inherited 2222 the child dropped is definitely lost there");
+    cr_expect((b = block(c, 3333, false)) && !b->freed && b->reach == MW_REACH_REACHABLE,
+              "3333, reachable only through the inherited table, is reachable (verdict %lu)",
+              b ? (unsigned long)b->reach : 99ul);
+    cr_expect((b = block(c, 6666, false)) && b->reach == MW_REACH_REACHABLE);
+    cr_expect((b = block(c, 4444, false)) && b->reach == MW_REACH_DEFINITE);
+    /* the grandchild: the child's blocks at its fork, itself inheriting the parent's */
+    cr_expect((b = block(g, 3333, true)) && b->freed, "the grandchild's free of 3333");
+    cr_expect((b = block(g, 2222, true)) && b->reach == MW_REACH_DEFINITE);
+    cr_expect((b = block(g, 4444, true)) && b->reach == MW_REACH_DEFINITE);
+    cr_expect((b = block(g, 6666, true)) && b->reach == MW_REACH_DEFINITE);
+    cr_expect((b = block(g, 99, false)) && b->reach == MW_REACH_DEFINITE);
+    cr_expect_eq(g->unknown_frees, 0);
+    family_free(&f);
+}
+
+/* JSON text without the whitespace between tokens, in place. */
+static void squash(char *s)
+{
+    bool in = false;
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (in) {
+            *o++ = *p;
+            if (*p == '\\' && p[1]) *o++ = *++p;
+            else if (*p == '"') in = false;
+        } else if (*p == '"') {
+            in = true;
+            *o++ = *p;
+        } else if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') {
+            *o++ = *p;
+        }
+    }
+    *o = 0;
+}
+
+/* JSON of memwatch-analyze over the given traces (--db :memory:), squashed. */
+static char *analyze_json(const char *const *traces, size_t n)
+{
+    char prog[4096];
+    snprintf(prog, sizeof prog, "%s/memwatch-analyze", mwt_build_dir());
+    const char *av[16] = { prog, "--db", ":memory:", "--format", "json" };
+    size_t k = 5;
+    for (size_t i = 0; i < n; i++) av[k++] = traces[i];
+    av[k] = NULL;
+    mwt_run a;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = av }, &a), 0);
+    cr_assert_eq(a.exit_code, 0, "%s", a.err);
+    char *out = strdup(a.out);
+    mwt_run_free(&a);
+    squash(out);
+    return out;
+}
+
+/* The leak site object of `bytes` bytes in process pid's part of a JSON report (up to the next
+ * process), or NULL. */
+static const char *site_of(const char *json, uint64_t pid, uint64_t bytes)
+{
+    char key[64], want[64];
+    snprintf(key, sizeof key, "\"pid\":%lu,", (unsigned long)pid);
+    const char *p = strstr(json, key);
+    if (!p) return NULL;
+    const char *next = strstr(p + 1, "\"process\":{");
+    snprintf(want, sizeof want, "{\"bytes\":%lu,\"blocks\":1,", (unsigned long)bytes);
+    const char *s = strstr(p, want);
+    return s && (!next || s < next) ? s : NULL;
+}
+
+Test(shim_inherit, reports_name_where_the_parent_allocated, .timeout = 90)
+{
+    family f;
+    run_family(&f);
+    /* the child alone: inherited, no stack */
+    const char *child_only[] = { f.gen[1]->path };
+    char *j = analyze_json(child_only, 1);
+    const char *s = site_of(j, f.gen[1]->pid, 2222);
+    cr_assert(s, "no 2222-byte leak site: %s", j);
+    cr_expect(strstr(s, "\"inherited\":true,\"stack\":[]") && strstr(s, "\"inherited\":true,\"stack\":[]") - s < 80,
+              "%.200s", s);
+    cr_expect(strstr(j, "\"inherited_blocks\":"), "totals name the inherited blocks");
+    free(j);
+    /* with the parent's and the grandchild's: the parent's allocation line, two levels up */
+    const char *all[] = { f.gen[2]->path, f.gen[1]->path, f.gen[0]->path };
+    j = analyze_json(all, 3);
+    for (int gen = 1; gen <= 2; gen++) {
+        s = site_of(j, f.gen[gen]->pid, 2222);
+        cr_assert(s, "generation %d: no 2222-byte leak site", gen);
+        const char *st = strstr(s, "\"inherited\":true,\"stack\":[{\"function\":\"main\",\"file\":\"");
+        cr_expect(st && st - s < 120, "generation %d: %.300s", gen, s);
+        cr_expect(st && strstr(st, "fork_inherit.c") && strstr(st, "fork_inherit.c") - st < 200,
+                  "generation %d: %.300s", gen, s);
+    }
+    /* the grandchild's 6666 is the child's realloc */
+    s = site_of(j, f.gen[2]->pid, 6666);
+    cr_assert(s);
+    cr_expect(strstr(s, "\"inherited\":true,\"stack\":[{\"function\":\"child\""), "%.300s", s);
+    /* its own 99 is not inherited */
+    s = site_of(j, f.gen[2]->pid, 99);
+    cr_assert(s);
+    cr_expect(strstr(s, "\"inherited\":false"), "%.200s", s);
+    free(j);
+
+    /* text: the line says so */
+    char prog[4096];
+    snprintf(prog, sizeof prog, "%s/memwatch-analyze", mwt_build_dir());
+    const char *av[] = { prog, "--db", ":memory:", f.gen[1]->path, NULL };
+    mwt_run a;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = av }, &a), 0);
+    char want[96];
+    snprintf(want, sizeof want, "2222 bytes in 1 block, definite, inherited from pid %lu",
+             (unsigned long)f.gen[0]->pid);
+    cr_expect(strstr(a.out, want), "%s", a.out);
+    cr_expect(strstr(a.out, "allocated by the parent"), "%s", a.out);
+    mwt_run_free(&a);
+    family_free(&f);
+}
