@@ -39,7 +39,26 @@ static struct {
     unsigned nown, busy;                /* own tables locked; tables left (busy) */
     mw_thread *own[MW_MAX_THREADS];
     uint64_t shards[MW_LIVE_SHARDS / 64];
+    unsigned nstacks;                   /* the other program threads' stacks */
+    struct stack_span { uintptr_t lo, hi; } stacks[MW_MAX_THREADS];
 } held;
+
+/* In a child: the stacks of its ancestors' threads that were alive at each fork but are not
+ * in this process (only the forking thread is). No thread runs on them, but they are memory
+ * of this process that still points at blocks: valgrind scans them (from where those
+ * threads' stack pointers were), and so does the exit scan here (reach_roots.c, the whole
+ * stack). Without them, a block only such a stack pointed to was called definitely lost in
+ * every fork child of a multithreaded program. Copied to grandchildren by fork itself. */
+#define DEAD_STACKS 1024u
+static struct stack_span dead[DEAD_STACKS];
+static unsigned ndead;
+
+bool mw_inherit_dead_stack(uintptr_t lo, uintptr_t hi)
+{
+    for (unsigned i = 0; i < ndead; i++)
+        if (lo < dead[i].hi && dead[i].lo < hi) return true;
+    return false;
+}
 
 /* In the child: the parent's tables as the child handler found them, until recorded. */
 static struct {
@@ -58,11 +77,14 @@ void mw_inherit_prepare(void)
     held.guard = mw_tls_guard++;
     uint64_t deadline = mw_now_ns() + LOCK_WAIT_NS;
     unsigned h = mw_registry_hwm(), n = 0, busy = 0;
+    held.nstacks = 0;
     for (unsigned i = 0; i < h; i++) {
         mw_thread *u = mw_registry_get(i);
         if (!u) continue;
         if (mw_spin_lock_until(&u->lt.lock, deadline)) held.own[n++] = u;
         else busy++;
+        if (u != mw_tls_self && u->tid != mw_gettid() && u->stack_hi && !atomic_load(&u->exited))
+            held.stacks[held.nstacks++] = (struct stack_span){ u->stack_lo, u->stack_hi };
     }
     mw_live_shared_lock_all(deadline, held.shards);
     for (unsigned k = 0; k < MW_LIVE_SHARDS; k++) busy += !(held.shards[k / 64] >> (k % 64) & 1);
@@ -90,6 +112,7 @@ void mw_inherit_child(void)
     atomic_store(&kept.pending, 0);
     atomic_flag_clear(&kept.lock);
     if (!held.armed) return;
+    for (unsigned i = 0; i < held.nstacks && ndead < DEAD_STACKS; i++) dead[ndead++] = held.stacks[i];
     memcpy(kept.own, held.own, held.nown * sizeof *held.own);
     kept.nown = held.nown;
     kept.busy = held.busy;

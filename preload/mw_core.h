@@ -154,6 +154,9 @@ void mw_inherit_prepare(void);
 void mw_inherit_parent(void);
 void mw_inherit_child(void);
 bool mw_inherit_now(void);
+/* whether [lo, hi) holds a stack of an ancestor's thread that was alive at a fork (a root
+ * of this fork child's exit scan; reach_roots.c) */
+bool mw_inherit_dead_stack(uintptr_t lo, uintptr_t hi);
 mw_thread *mw_orphan_acquire(void);  /* shared stream for exiting threads (locked) */
 void mw_orphan_release(void);
 

@@ -5,7 +5,8 @@
  * Roots: writable PT_LOAD segments of loaded objects, live program threads' stacks from their
  * stack pointer up (with their TLS and thread descriptor), the program's anonymous read-write
  * mappings and writable file mappings, the parts of the data segment the program grew with
- * sbrk/brk itself (hooks_mmap.c). Not roots: glibc's malloc heap ([heap], arena heaps,
+ * sbrk/brk itself (hooks_mmap.c), and in a fork child the stacks of threads its ancestors had
+ * alive at each fork (inherit.c). Not roots: glibc's malloc heap ([heap], arena heaps,
  * large blocks' own mappings), the shim's own memory (segments, per-thread states, rings,
  * registered ranges), cached stacks of exited threads (except their descriptor and static
  * TLS), the shim's own threads, devices. Everything is found without malloc or stdio, from
@@ -641,6 +642,10 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
                 add_root(c, lo[k] > v->lo ? lo[k] : v->lo, hi[k] < v->hi ? hi[k] : v->hi, 0);
             continue;
         }
+        if (v->kind == VK_STACK && mw_inherit_dead_stack(v->lo, v->hi)) {
+            add_root(c, v->lo, v->hi, 0); /* the main thread's, in a child another thread forked */
+            continue;
+        }
         if (v->kind == VK_SPECIAL || v->kind == VK_DEV || v->kind == VK_STACK)
             continue;   /* [stack] is a root only as a live thread's stack */
         intptr_t cls = 0;
@@ -661,7 +666,9 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
                     if (x->lo >= v->hi) break;
                     if ((tcb = thread_stack_tcb(c, vi, x->lo)) != 0) stack_top = x->lo;
                 }
-                if (tcb) cls = (intptr_t)tcb;
+                /* a stack of a thread alive when an ancestor forked this process is a root
+                 * (inherit.c); other cached stacks are not */
+                if (tcb && !mw_inherit_dead_stack(v->lo, v->hi)) cls = (intptr_t)tcb;
             }
         }
         uintptr_t cur = v->lo;

@@ -595,6 +595,15 @@ Test(reference, fork_children, .timeout = 120)
     reference("ref-fork", argv, 3, false);
 }
 
+/* A fork from a thread other than main: in the child main's stack is a root (fork_thread.c). */
+Test(reference, fork_from_a_thread, .timeout = 120)
+{
+    char victim[PATH_MAX];
+    snprintf(victim, sizeof victim, "%s/tests/victims/fork_thread", build_abs());
+    char *argv[] = {victim, NULL};
+    reference("ref-fork-thread", argv, 2, false);
+}
+
 Test(reference, sh_pipeline, .timeout = 120)
 {
     char *argv[] = {"/bin/sh", "-c",

@@ -5,7 +5,9 @@
  *
  * The parent allocates a table `g` (a global points to it) and blocks of 1111, 2222 and 5555
  * bytes; a worker thread, still alive at the fork, allocates 777 bytes (in its own live-block
- * table, not the main thread's). The child then:
+ * table, not the main thread's) and 888 that only its stack points to: in the children, which
+ * have no such thread, its stack is still their memory (reachable, as valgrind says). The
+ * child then:
  *   - puts a new 3333-byte block in the inherited table (reachable only through it),
  *   - frees the inherited 1111 and the worker's 777,
  *   - reallocs the inherited 5555 to 6666 (kept in the table),
@@ -41,12 +43,15 @@ static void *worker(void *arg)
     (void)arg;
     void *w = malloc(777);
     memset(w, 7, 777);
+    char *volatile on_stack = malloc(888); /* only this thread's stack points to it */
+    memset(on_stack, 8, 888);
     pthread_mutex_lock(&mu);
     worker_block = w;
     stage = 1;
     pthread_cond_broadcast(&cv);
     while (stage < 2) pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
+    free(on_stack);
     return NULL;
 }
 
