@@ -574,6 +574,28 @@ Test(reference, python3, .timeout = 120)
     reference("ref-python", argv, 1, true);
 }
 
+/* python3's os.fork(): the child changes and drops what it inherited and ends with os._exit
+ * (as multiprocessing's workers do); each process as valgrind says, the child's definite
+ * leaks included (the runtime locks Python replaces after a fork). */
+Test(reference, python3_fork, .timeout = 120)
+{
+    const char *exe = mwt_python();
+    cr_assert(exe, "python3 not found");
+    char *argv[] = {(char *)exe, "-S", "-c",
+                    "import os\n"
+                    "table = {i: [bytearray(64)] * 3 for i in range(3000)}\n"
+                    "blobs = [bytearray(5000) for _ in range(10)]\n"
+                    "pid = os.fork()\n"
+                    "if pid == 0:\n"
+                    "    table['new'] = [bytearray(300) for _ in range(50)]\n"
+                    "    del blobs[:5]\n"
+                    "    os._exit(0)\n"
+                    "os.waitpid(pid, 0)\n"
+                    "print(len(table), len(blobs))\n",
+                    NULL};
+    reference("ref-python-fork", argv, 2, false);
+}
+
 Test(reference, node, .timeout = 180)
 {
     char *argv[] = {"/usr/bin/node", "-e",
