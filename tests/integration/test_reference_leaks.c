@@ -495,13 +495,20 @@ static void reference(const char *tag, char *const argv[], int nproc, bool with_
 }
 
 /* ---- the programs ------------------------------------------------------------------------- */
-Test(reference, leaky_victim, .timeout = 120)
+/* A victim of tests/victims (one argument or none). */
+static void victim_reference(const char *name, const char *arg, const char *tag, int nproc,
+                             bool with_heaptrack)
 {
     char victim[PATH_MAX];
-    snprintf(victim, sizeof victim, "%s/tests/victims/reach_leaky", build_abs());
-    char *argv[] = {victim, NULL};
+    snprintf(victim, sizeof victim, "%s/tests/victims/%s", build_abs(), name);
+    char *argv[] = {victim, (char *)arg, NULL};
+    reference(tag, argv, nproc, with_heaptrack);
+}
+
+Test(reference, leaky_victim, .timeout = 120)
+{
     g_vg_retry_possible = 300000;
-    reference("ref-victim", argv, 1, true);
+    victim_reference("reach_leaky", NULL, "ref-victim", 1, true);
 }
 
 /* The program `make demo` shows (examples/leaky_server.c): a lost SQLite connection with
@@ -517,27 +524,18 @@ Test(reference, demo_leaky_server, .timeout = 120)
 
 Test(reference, threads_victim, .timeout = 120)
 {
-    char victim[PATH_MAX];
-    snprintf(victim, sizeof victim, "%s/tests/victims/reach_threads", build_abs());
-    char *argv[] = {victim, NULL};
-    reference("ref-threads", argv, 1, true);
+    victim_reference("reach_threads", NULL, "ref-threads", 1, true);
 }
 
 /* Threads whose stacks the kernel merged with mappings above them under the shim. */
 Test(reference, threads_merged_stacks, .timeout = 120)
 {
-    char victim[PATH_MAX];
-    snprintf(victim, sizeof victim, "%s/tests/victims/reach_threads", build_abs());
-    char *argv[] = {victim, "merged", NULL};
-    reference("ref-merged", argv, 1, true);
+    victim_reference("reach_threads", "merged", "ref-merged", 1, true);
 }
 
 Test(reference, cxx_victim, .timeout = 120)
 {
-    char victim[PATH_MAX];
-    snprintf(victim, sizeof victim, "%s/tests/victims/reach_cxx", build_abs());
-    char *argv[] = {victim, NULL};
-    reference("ref-cxx", argv, 1, true);
+    victim_reference("reach_cxx", NULL, "ref-cxx", 1, true);
 }
 
 Test(reference, sqlite3_cli, .timeout = 120)
@@ -557,21 +555,25 @@ Test(reference, sqlite3_cli, .timeout = 120)
  * machine-specific; the script avoids modules whose libraries the shim itself links
  * (liblzma): a library already loaded makes no loader allocations when the program loads
  * it (a difference we would otherwise have to name). */
-Test(reference, python3, .timeout = 120)
+static void python_reference(const char *script, const char *tag, int nproc, bool with_heaptrack)
 {
     const char *exe = mwt_python();
     cr_assert(exe, "python3 not found");
-    char *argv[] = {(char *)exe, "-S", "-c",
-                    "import json, collections, re\n"
-                    "class Node:\n"
-                    "    def __init__(self, v): self.v = v; self.kids = []\n"
-                    "root = Node(0)\n"
-                    "for i in range(2000): root.kids.append(Node(i))\n"
-                    "blobs = [bytearray(5000) for _ in range(10)]\n"
-                    "words = collections.Counter(re.findall(r'\\w+', 'a b a c b a'))\n"
-                    "print(json.dumps({'n': len(root.kids), 'w': words}, sort_keys=True))\n",
-                    NULL};
-    reference("ref-python", argv, 1, true);
+    char *argv[] = {(char *)exe, "-S", "-c", (char *)script, NULL};
+    reference(tag, argv, nproc, with_heaptrack);
+}
+
+Test(reference, python3, .timeout = 120)
+{
+    python_reference("import json, collections, re\n"
+                     "class Node:\n"
+                     "    def __init__(self, v): self.v = v; self.kids = []\n"
+                     "root = Node(0)\n"
+                     "for i in range(2000): root.kids.append(Node(i))\n"
+                     "blobs = [bytearray(5000) for _ in range(10)]\n"
+                     "words = collections.Counter(re.findall(r'\\w+', 'a b a c b a'))\n"
+                     "print(json.dumps({'n': len(root.kids), 'w': words}, sort_keys=True))\n",
+                     "ref-python", 1, true);
 }
 
 /* python3's os.fork(): the child changes and drops what it inherited and ends with os._exit
@@ -579,21 +581,17 @@ Test(reference, python3, .timeout = 120)
  * leaks included (the runtime locks Python replaces after a fork). */
 Test(reference, python3_fork, .timeout = 120)
 {
-    const char *exe = mwt_python();
-    cr_assert(exe, "python3 not found");
-    char *argv[] = {(char *)exe, "-S", "-c",
-                    "import os\n"
-                    "table = {i: [bytearray(64)] * 3 for i in range(3000)}\n"
-                    "blobs = [bytearray(5000) for _ in range(10)]\n"
-                    "pid = os.fork()\n"
-                    "if pid == 0:\n"
-                    "    table['new'] = [bytearray(300) for _ in range(50)]\n"
-                    "    del blobs[:5]\n"
-                    "    os._exit(0)\n"
-                    "os.waitpid(pid, 0)\n"
-                    "print(len(table), len(blobs))\n",
-                    NULL};
-    reference("ref-python-fork", argv, 2, false);
+    python_reference("import os\n"
+                     "table = {i: [bytearray(64)] * 3 for i in range(3000)}\n"
+                     "blobs = [bytearray(5000) for _ in range(10)]\n"
+                     "pid = os.fork()\n"
+                     "if pid == 0:\n"
+                     "    table['new'] = [bytearray(300) for _ in range(50)]\n"
+                     "    del blobs[:5]\n"
+                     "    os._exit(0)\n"
+                     "os.waitpid(pid, 0)\n"
+                     "print(len(table), len(blobs))\n",
+                     "ref-python-fork", 2, false);
 }
 
 Test(reference, node, .timeout = 180)
@@ -611,19 +609,13 @@ Test(reference, node, .timeout = 180)
  * and their verdicts as valgrind's for the same process. */
 Test(reference, fork_children, .timeout = 120)
 {
-    char victim[PATH_MAX];
-    snprintf(victim, sizeof victim, "%s/tests/victims/fork_inherit", build_abs());
-    char *argv[] = {victim, NULL};
-    reference("ref-fork", argv, 3, false);
+    victim_reference("fork_inherit", NULL, "ref-fork", 3, false);
 }
 
 /* A fork from a thread other than main: in the child main's stack is a root (fork_thread.c). */
 Test(reference, fork_from_a_thread, .timeout = 120)
 {
-    char victim[PATH_MAX];
-    snprintf(victim, sizeof victim, "%s/tests/victims/fork_thread", build_abs());
-    char *argv[] = {victim, NULL};
-    reference("ref-fork-thread", argv, 2, false);
+    victim_reference("fork_thread", NULL, "ref-fork-thread", 2, false);
 }
 
 Test(reference, sh_pipeline, .timeout = 120)
