@@ -13,8 +13,8 @@
  * thread holds (such calls are counted as lost). The child's handler notes where the parent's
  * tables are (the child keeps their memory: its tracing restarts with new tables and never
  * touches the old ones) and lets the locks go. Nothing more happens until the child needs the
- * blocks: its first free or realloc of a block its tables do not have, its exit scan, its own
- * fork. Then they are written as INHERIT records (TRACE-FORMAT.md), in address order, in a
+ * blocks: its first free or realloc of a block its tables do not have, its own fork, its
+ * normal exit (mw_finish). Then they are written as INHERIT records (TRACE-FORMAT.md), in address order, in a
  * stream of their own, "(inherited from pid N)", and put in the child's shared table under
  * their new ids, where frees, reallocs and the exit scan find them like any other block. A
  * child that only execs (a shell's) pays nothing but the locking. A lock still busy after
@@ -190,8 +190,9 @@ static void record(mw_live_block *a, size_t n)
 
 /* Records the parent's blocks if the child has not yet (once; a thread that comes while
  * another records waits for it). Called where the child needs them: a free of a block its
- * tables do not have (live.c), the exit scan's snapshot (mw_live_count, mw_live_foreach), its
- * own fork (mw_inherit_prepare). Returns whether anything was recorded now. */
+ * tables do not have (live.c), anything that lists the live blocks (mw_live_count,
+ * mw_live_foreach: the exit scan), its own fork (mw_inherit_prepare), its normal exit
+ * (mw_finish, also without the scan). Returns whether anything was recorded now. */
 bool mw_inherit_now(void)
 {
     if (MW_LIKELY(!atomic_load_explicit(&kept.pending, memory_order_acquire))) return false;

@@ -313,6 +313,9 @@ void mw_finish(int64_t status, uint64_t reason)
         orphan = t != NULL;
         if (status < 0) status = 0;
     }
+    /* a fork child's inherited blocks are unfreed at its exit like its own blocks, also when
+     * no scan asks for them (MEMWATCH_REACH=0) */
+    if (mw_alloc_tracing && t) mw_inherit_now();
     if (mw_cfg.reach && mw_alloc_tracing && t) mw_reach_run(t);
     if (orphan) mw_orphan_release();
     else if (t) mw_modules_refresh(t);

@@ -22,13 +22,13 @@ typedef struct family {
     const mwt_trace *gen[3];
 } family;
 
-static void run_family(family *f)
+static void run_family(family *f, const char *const *env)
 {
     f->dir = mwt_tmpdir();
     const char *argv[] = { mwt_victim("fork_inherit"), NULL };
     mwt_run plain, traced;
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &plain), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = f->dir }, &traced), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = f->dir }, &traced), 0);
     cr_assert_eq(plain.exit_code, 0, "natively: %s", plain.err);
     cr_assert_str_eq(plain.out, "grandchild 0\nchild 0\nparent 0\n");
     cr_assert_eq(traced.exit_code, 0, "stderr: %s", traced.err);
@@ -74,7 +74,7 @@ static const mwt_block *block(const mwt_trace *t, uint64_t size, bool inherited)
 Test(shim_inherit, children_trace_what_they_inherited, .timeout = 90)
 {
     family f;
-    run_family(&f);
+    run_family(&f, NULL);
     const mwt_trace *p = f.gen[0], *c = f.gen[1], *g = f.gen[2];
     cr_expect_eq(p->inherited, 0, "the first process inherited nothing");
     /* the child: the parent's blocks at fork, the worker thread's 777 among them */
@@ -160,7 +160,7 @@ static const char *site_of(const char *json, uint64_t pid, uint64_t bytes)
 Test(shim_inherit, reports_name_where_the_parent_allocated, .timeout = 90)
 {
     family f;
-    run_family(&f);
+    run_family(&f, NULL);
     /* the child alone: inherited, no stack */
     const char *child_only[] = { f.gen[1]->path };
     char *j = analyze_json(child_only, 1);
@@ -204,4 +204,29 @@ Test(shim_inherit, reports_name_where_the_parent_allocated, .timeout = 90)
     cr_expect(strstr(a.out, "allocated by the parent"), "%s", a.out);
     mwt_run_free(&a);
     family_free(&f);
+}
+
+/* Without the exit scan (MEMWATCH_REACH=0) nothing at exit asks for the inherited blocks; a
+ * child that never freed one records them at its exit anyway: they are unfreed there like its
+ * own blocks (without verdicts). Victim: shim_proc fork (parent leaks 30001, child 30002). */
+Test(shim_inherit, without_the_exit_scan_still_recorded, .timeout = 90)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("shim_proc"), "fork", NULL };
+    const char *env[] = { "MEMWATCH_REACH=0", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_assert_eq(n, 2);
+    const mwt_trace *c = ts[0].ppid == ts[1].pid ? &ts[0] : &ts[1];
+    cr_assert_eq(c->ppid, (c == &ts[0] ? ts[1] : ts[0]).pid);
+    const mwt_block *b = block(c, 30001, true);
+    cr_expect(b && !b->freed && b->reach == 0, "the child's copy of 30001: unfreed, no verdict");
+    cr_expect(block(c, 30002, false) != NULL);
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
 }
