@@ -323,6 +323,10 @@ void mw_stack_reset_after_fork(void);
 bool mw_writer_open(void);               /* opens the trace file, writes preamble + header */
 void mw_writer_sync_exec(void);          /* same, then END(reason exec) and a frame end */
 void mw_writer_after_fork_child(void);
+/* chroot(): keep the output directory open first, so that the children made after it can
+ * still create their traces there; a fork child that is not traced closes it */
+void mw_writer_before_chroot(void);
+void mw_writer_child_keeps_dir(bool keep);
 
 /* modules.c */
 void mw_modules_refresh(mw_thread *t);   /* t NULL: writer context (direct to the stream) */

@@ -115,6 +115,12 @@ MW_EXPORT int chroot(const char *path)
 {
     static int (*real)(const char *);
     if (!real) real = (int (*)(const char *))mw_next_symbol("chroot");
+    if (!mw_tls_guard && mw_own()) {
+        int e = errno, g = mw_guard_enter();
+        mw_writer_before_chroot(); /* children made after it still reach the output directory */
+        mw_guard_leave(g);
+        errno = e;
+    }
     int rc = real ? real(path) : (int)syscall(SYS_chroot, path);
     if (rc == 0) {
         int e = errno;

@@ -165,6 +165,85 @@ static ssize_t write_nosig(int fd, const void *p, size_t n)
 static dev_t out_dev;
 static ino_t out_ino;
 
+/* After a chroot() the output directory, given by a path from the old root, may be out of
+ * reach: forked children could not create their traces. So before the chroot the shim opens
+ * the directory (when every process's trace goes to the same one: no %p or %e in the
+ * pattern's directory part) and, from then on, names traces relative to that descriptor. It
+ * is protected like the trace file (hooks_fd.c), close-on-exec, and checked to be the same
+ * directory before use. */
+static int dir_fd = -1;
+static dev_t dir_dev;
+static ino_t dir_ino;
+
+static char dir_path[1024];  /* its path, for messages (the old root's) */
+static bool expand_pattern(const char *pattern, char *dst, size_t cap);
+static bool dir_is_pattern;  /* MEMWATCH_OUT named the directory itself: default names in it */
+
+void mw_writer_before_chroot(void)
+{
+    if (dir_fd >= 0 || out_fd < 0) return; /* done before, or not tracing */
+    const char *pat = mw_cfg.out_pattern, *ps = strrchr(pat, '/');
+    for (const char *q = pat; ps && q < ps; q++)
+        if (*q == '%') return; /* each process's directory is its own */
+    const char *slash = strrchr(trace_path, '/');
+    size_t n = slash ? (size_t)(slash - trace_path) : 1;
+    if (slash && n == 0) n = 1; /* "/name": the root */
+    if (n >= sizeof dir_path) return;
+    memcpy(dir_path, slash ? trace_path : ".", n);
+    dir_path[n] = 0;
+    char expanded[sizeof trace_path];
+    if (!expand_pattern(pat, expanded, sizeof expanded)) return;
+    size_t el = strlen(expanded);
+    while (el > 1 && expanded[el - 1] == '/') expanded[--el] = 0;
+    bool is_pattern = strcmp(expanded, dir_path) == 0;
+    if (is_pattern && strchr(pat, '%')) return; /* MEMWATCH_OUT=out.%p, a directory each */
+    int fd = open(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) return;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    dir_is_pattern = is_pattern;
+    dir_fd = fd;
+    dir_dev = st.st_dev;
+    dir_ino = st.st_ino;
+    mw_fd_protect(&dir_fd);
+}
+
+/* The directory and name to create or find a trace path with: after a chroot the kept
+ * directory and the path's last component, else the path itself. */
+static int at_dir(const char *path, const char **name)
+{
+    struct stat st;
+    if (dir_fd >= 0 && fstat(dir_fd, &st) == 0 && st.st_dev == dir_dev && st.st_ino == dir_ino) {
+        const char *s = strrchr(path, '/');
+        *name = s ? s + 1 : path;
+        return dir_fd;
+    }
+    *name = path;
+    return AT_FDCWD;
+}
+
+/* fork: a child keeps the directory only if it goes on tracing. */
+void mw_writer_child_keeps_dir(bool keep)
+{
+    if (dir_fd < 0) return;
+    if (keep) {
+        mw_fd_protect(&dir_fd);
+    } else {
+        close(dir_fd);
+        dir_fd = -1;
+    }
+}
+
+static int trace_open(const char *path, int flags)
+{
+    const char *name;
+    int d = at_dir(path, &name);
+    return openat(d, name, flags, 0600);
+}
+
 static bool is_trace_file(int fd)
 {
     struct stat st;
@@ -180,7 +259,7 @@ static bool out_fd_checked(void)
     bool ours = is_trace_file(out_fd);
     mw_fd_unlock();
     if (ours) return true;
-    int fd = open(trace_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    int fd = trace_open(trace_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0 && !is_trace_file(fd)) {
         close(fd);
         fd = -1;
@@ -546,9 +625,19 @@ static void write_limits(void)
 }
 
 /* ---- file and header ------------------------------------------------------------------- */
+/* The executable's path; the last one read when /proc cannot tell (a fork child inside a
+ * chroot without /proc: the same program as its parent, which read it before). */
+static char exe_seen[1024];
 static size_t exe_path(char *buf, size_t cap)
 {
     ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n > 0 && (size_t)n < sizeof exe_seen) {
+        memcpy(exe_seen, buf, (size_t)n);
+        exe_seen[n] = 0;
+    } else if (n <= 0 && exe_seen[0]) {
+        n = (ssize_t)strnlen(exe_seen, cap - 1);
+        memcpy(buf, exe_seen, (size_t)n);
+    }
     if (n < 0) n = 0;
     buf[n] = 0;
     return (size_t)n;
@@ -645,7 +734,10 @@ static void abandon_file(void)
 {
     if (out_fd < 0) return;
     struct stat st;
-    if (lstat(trace_path, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino) unlink(trace_path);
+    const char *name;
+    int d = at_dir(trace_path, &name);
+    if (fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == out_dev && st.st_ino == out_ino)
+        unlinkat(d, name, 0);
     mw_fd_unprotect(out_fd);
     close(out_fd);
     out_fd = -1;
@@ -671,6 +763,27 @@ bool mw_writer_open(void)
                 mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
         return false;
     }
+    const char *lname;
+    if (at_dir(trace_path, &lname) != AT_FDCWD) {
+        /* after a chroot: in the directory kept from before it, the name the pattern gives,
+         * or the default name when the pattern named the directory itself */
+        char name[512];
+        size_t nl = strlen(lname);
+        bool ok = dir_is_pattern ? expand_pattern(MW_OUT_DEFAULT, name, sizeof name) : nl < sizeof name;
+        if (ok && !dir_is_pattern) memcpy(name, lname, nl + 1);
+        size_t dl = strcmp(dir_path, "/") ? strlen(dir_path) : 0;
+        nl = ok ? strlen(name) : 0;
+        if (!ok || dl + 1 + nl + 1 > sizeof trace_path) {
+            mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
+                    mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
+            return false;
+        }
+        memmove(trace_path + dl + 1, name, nl + 1);
+        memcpy(trace_path, dir_path, dl);
+        trace_path[dl] = '/';
+        out_fd = trace_open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC);
+        goto numbered;
+    }
     /* a directory (a pattern ending in '/', or an existing directory): the default name in it */
     size_t tl = strlen(trace_path);
     if (trace_path[tl - 1] == '/' && !in_dir(trace_path, sizeof trace_path)) return false;
@@ -689,6 +802,7 @@ bool mw_writer_open(void)
             errno = EEXIST; /* a file or a symlink: numbered below */
         }
     }
+numbered:
     /* an exec'd program keeps the pid: "sh -c 'exec sh ...'" expands to the same name again.
      * Never reuse or follow an existing path: number the new one instead (NAME.1.trace.zst). */
     for (unsigned k = 1; out_fd < 0 && errno == EEXIST && k < MAX_NUMBERED; k++) {
@@ -703,7 +817,7 @@ bool mw_writer_open(void)
         alt[stem] = '.';
         strcpy(alt + stem + 1, num);
         if (has) strcat(alt, sfx);
-        out_fd = open(alt, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        out_fd = trace_open(alt, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC);
         if (out_fd >= 0) strcpy(trace_path, alt);
     }
     if (out_fd < 0) {
@@ -1011,6 +1125,7 @@ void mw_writer_after_fork_child(void)
     mw_fd_forget_all();
     if (out_fd >= 0) close(out_fd);
     out_fd = -1;
+    mw_writer_child_keeps_dir(true); /* a child that is not traced closes it (init.c) */
     for (int i = 0; i < 2; i++) { /* the parent's writer's /proc files: the child's opens its own */
         if (rss_fd[i] >= 0) close(rss_fd[i]);
         rss_fd[i] = -1;
