@@ -133,33 +133,33 @@ static void copy_block(const mw_live_block *b, void *arg)
     if (c->n < c->cap) c->v[c->n++] = *b;
 }
 
-/* Address order: a radix sort, 16 bits of the address a pass, a pass skipped when every
- * address has the same digit there (the top ones, and often the next). tmp holds n blocks; the
- * result is in a or tmp, returned. NULL without memory for the counts (nothing sorted). */
-#define RADIX_BITS 16u
+/* Address order: a radix sort, RADIX_BITS of the address a pass, a pass skipped when every
+ * address has the same digit there (the top ones, and often the next). tmp holds n blocks;
+ * the result is in a or tmp, returned. The counts are static (a child records once, under
+ * kept.lock): 11-bit digits keep them at 16 KiB, which a small heap (a shell's) would not
+ * want to fault in at 16 bits. */
+#define RADIX_BITS 11u
+#define RADIX_DIGITS (1u << RADIX_BITS)
+static size_t radix_count[RADIX_DIGITS];
+
 static mw_live_block *sort_by_addr(mw_live_block *a, mw_live_block *tmp, size_t n)
 {
-    size_t cnt_bytes = ((size_t)1 << RADIX_BITS) * sizeof(size_t);
-    size_t *cnt = mw_own_alloc(cnt_bytes);
-    if (!cnt) return NULL;
     mw_live_block *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
-        unsigned sh = shift;
-        memset(cnt, 0, cnt_bytes);
-        for (size_t i = 0; i < n; i++) cnt[(src[i].addr >> sh) & 0xFFFFu]++;
-        if (cnt[(src[0].addr >> sh) & 0xFFFFu] == n) continue; /* one digit: nothing to do */
+    for (unsigned sh = 0; sh < 64 && n; sh += RADIX_BITS) {
+        memset(radix_count, 0, sizeof radix_count);
+        for (size_t i = 0; i < n; i++) radix_count[(src[i].addr >> sh) & (RADIX_DIGITS - 1)]++;
+        if (radix_count[(src[0].addr >> sh) & (RADIX_DIGITS - 1)] == n) continue; /* one digit */
         size_t sum = 0;
-        for (size_t d = 0; d <= 0xFFFFu; d++) {
-            size_t c = cnt[d];
-            cnt[d] = sum;
+        for (size_t d = 0; d < RADIX_DIGITS; d++) {
+            size_t c = radix_count[d];
+            radix_count[d] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < n; i++) dst[cnt[(src[i].addr >> sh) & 0xFFFFu]++] = src[i];
+        for (size_t i = 0; i < n; i++) dst[radix_count[(src[i].addr >> sh) & (RADIX_DIGITS - 1)]++] = src[i];
         mw_live_block *t = src;
         src = dst;
         dst = t;
     }
-    mw_own_free(cnt, cnt_bytes);
     return src;
 }
 
@@ -223,8 +223,8 @@ bool mw_inherit_now(void)
             }
         }
         mw_live_shared_frozen_foreach(copy_block, &c);
-        mw_live_block *tmp = mw_own_alloc(bytes), *sorted = tmp ? sort_by_addr(c.v, tmp, c.n) : NULL;
-        record(sorted ? sorted : c.v, c.n); /* unsorted: only the deltas are bigger */
+        mw_live_block *tmp = mw_own_alloc(bytes);
+        record(tmp ? sort_by_addr(c.v, tmp, c.n) : c.v, c.n); /* unsorted: only the deltas are bigger */
         if (tmp) mw_own_free(tmp, bytes);
     } else if (n && !c.v) {
         mw_diag("fork: no memory to record the %zu blocks this child inherited", n);

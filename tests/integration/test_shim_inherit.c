@@ -83,6 +83,15 @@ Test(shim_inherit, children_trace_what_they_inherited, .timeout = 90)
         cr_expect(block(c, parents[i], true), "the child did not inherit the %lu-byte block",
                   (unsigned long)parents[i]);
     cr_expect_geq(c->inherited, 5);
+    /* written in address order, each with its address */
+    uint64_t last = 0;
+    for (size_t i = 0; i < c->nblocks; i++) {
+        const mwt_block *x = &c->blocks[i];
+        if (x->kind != MW_AK_COUNT || x->stack != 0) continue;
+        cr_expect_gt(x->addr, last, "inherited block %lu at %#lx after %#lx", (unsigned long)x->seq,
+                     (unsigned long)x->addr, (unsigned long)last);
+        last = x->addr;
+    }
     cr_expect(block(c, 1111, true) && block(c, 1111, true)->freed, "the child's free of 1111");
     cr_expect(block(c, 777, true) && block(c, 777, true)->freed, "the child's free of the worker's 777");
     cr_expect(block(c, 5555, true) && block(c, 5555, true)->freed, "realloc freed the inherited 5555");
