@@ -239,3 +239,46 @@ Test(shim_inherit, without_the_exit_scan_still_recorded, .timeout = 90)
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* Forks while four threads churn malloc/free (tests/victims/fork_busy.c): fork's prepare
+ * handler takes every table's lock, so each child gets whole tables: its trace has the 1000
+ * blocks main kept (and the threads' live ones), its free of one of them names a block it
+ * has, and no line says a table was busy. */
+Test(shim_inherit, forks_beside_busy_threads_inherit_whole_tables, .timeout = 120)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("fork_busy"), NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir,
+                                        .timeout_ms = 100000 }, &r), 0);
+    cr_assert(!r.timed_out);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "children 30 bad 0\n");
+    cr_expect_str_eq(r.err, "");
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_assert_eq(n, 31, "%zu traces", n);
+    size_t children = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mwt_trace *t = &ts[i];
+        cr_expect(t->has_end, "%s: %s", t->path, t->err);
+        cr_expect_eq(t->unknown_frees, 0, "%s", t->path);
+        if (!t->inherited) continue;
+        children++;
+        uint64_t kept = 0, freed = 0;
+        for (size_t b = 0; b < t->nblocks; b++) {
+            const mwt_block *x = &t->blocks[b];
+            if (x->kind != MW_AK_COUNT || x->stack != 0 || x->size != 100) continue;
+            kept++;
+            freed += x->freed;
+        }
+        cr_expect_geq(kept, 1000, "%s: %lu of main's blocks", t->path, (unsigned long)kept);
+        cr_expect_eq(freed, 1, "%s: the child's free of one of them", t->path);
+        cr_expect(block(t, 10, false) != NULL, "%s: its own block", t->path);
+    }
+    cr_expect_eq(children, 30);
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
