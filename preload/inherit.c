@@ -17,8 +17,10 @@
  * normal exit (mw_finish). Then they are written as INHERIT records (TRACE-FORMAT.md), in address order, in a
  * stream of their own, "(inherited from pid N)", and put in the child's shared table under
  * their new ids, where frees, reallocs and the exit scan find them like any other block. A
- * child that only execs (a shell's) pays nothing but the locking. A lock still busy after
- * 100 ms (a fork from a signal handler that interrupted a thread's table operation) is left:
+ * child that only execs (a shell's) pays nothing but the locking. A table's lock is held only
+ * for moments, by threads that go on (a fork from a signal handler that interrupted this
+ * thread inside the shim finds its guard raised and does not lock at all: that child
+ * inherits nothing); one still busy after 10 s (its holder stopped by a debugger) is left:
  * that table's blocks are not inherited, and the child says so.
  */
 #include <stdio.h>
@@ -28,13 +30,18 @@
 #include "live_impl.h"
 #include "mw_core.h"
 
-/* How long fork's prepare handler waits for the tables' locks, in all. */
-#define LOCK_WAIT_NS (100u * 1000000u)
+/* How long fork's prepare handler waits for the tables' locks, in all. 100 ms was too short:
+ * a holder preempted on a busy machine kept one longer (tests/victims/fork_busy.c, 1 run in 5
+ * at 05:00 UTC on 2026-11-23, both cores busy). */
+#define LOCK_WAIT_NS (10000ull * 1000000u)
 
-/* What the prepare handler took, for the parent and child handlers (the forking thread only:
- * fork's handlers run in it, one fork at a time). */
+/* What the prepare handler took, for the parent and child handlers of the same fork. glibc
+ * runs the handlers of two threads' forks at once (it lets its own lock go around each
+ * handler): fork_lock makes the shim's handlers take turns, from prepare to parent or child,
+ * and fork_armed (the forking thread's own) says which thread's fork armed them. */
+static atomic_flag fork_lock = ATOMIC_FLAG_INIT;
+static __thread int fork_armed;
 static struct {
-    bool armed;
     int guard;                          /* the forking thread's guard before prepare */
     unsigned nown, busy;                /* own tables locked; tables left (busy) */
     mw_thread *own[MW_MAX_THREADS];
@@ -71,9 +78,11 @@ static struct {
 
 void mw_inherit_prepare(void)
 {
-    held.armed = false;
+    fork_armed = 0;
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON || !mw_cfg.follow || !mw_alloc_tracing) return;
     mw_inherit_now(); /* what this process inherited itself, for its child to inherit in turn */
+    mw_spin_lock(&fork_lock); /* another thread's fork: after it */
+    fork_armed = 1;
     held.guard = mw_tls_guard++;
     uint64_t deadline = mw_now_ns() + LOCK_WAIT_NS;
     unsigned h = mw_registry_hwm(), n = 0, busy = 0;
@@ -90,20 +99,20 @@ void mw_inherit_prepare(void)
     for (unsigned k = 0; k < MW_LIVE_SHARDS; k++) busy += !(held.shards[k / 64] >> (k % 64) & 1);
     held.nown = n;
     held.busy = busy;
-    held.armed = true;
 }
 
 static void release(void)
 {
     for (unsigned i = 0; i < held.nown; i++) mw_spin_unlock(&held.own[i]->lt.lock);
     mw_live_shared_unlock_all(held.shards);
-    held.armed = false;
     mw_tls_guard = held.guard;
+    fork_armed = 0;
+    mw_spin_unlock(&fork_lock);
 }
 
 void mw_inherit_parent(void)
 {
-    if (held.armed) release();
+    if (fork_armed) release();
 }
 
 /* fork's child handler, first of all: where the parent's blocks are; then the locks go. */
@@ -111,7 +120,10 @@ void mw_inherit_child(void)
 {
     atomic_store(&kept.pending, 0);
     atomic_flag_clear(&kept.lock);
-    if (!held.armed) return;
+    if (!fork_armed) {
+        atomic_flag_clear(&fork_lock); /* another thread's fork held it: not in this process */
+        return;
+    }
     for (unsigned i = 0; i < held.nstacks && ndead < DEAD_STACKS; i++) dead[ndead++] = held.stacks[i];
     memcpy(kept.own, held.own, held.nown * sizeof *held.own);
     kept.nown = held.nown;

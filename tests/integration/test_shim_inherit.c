@@ -282,3 +282,47 @@ Test(shim_inherit, forks_beside_busy_threads_inherit_whole_tables, .timeout = 12
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* Four threads fork at once (tests/victims/fork_concurrent.c): the shim's fork handlers take
+ * turns, so every fork copies whole tables; each child's trace has the kept blocks and its
+ * free of one, stderr stays empty, and the program ends. Before 04:58 UTC on 2026-11-23 it
+ * hung, or printed "tables were busy" lines, in about one run of three: three runs here. */
+Test(shim_inherit, concurrent_forks_take_turns, .timeout = 150)
+{
+    for (int run = 0; run < 3; run++) {
+        char *dir = mwt_tmpdir();
+        const char *argv[] = { mwt_victim("fork_concurrent"), NULL };
+        mwt_run r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir,
+                                            .timeout_ms = 40000 }, &r), 0);
+        cr_assert(!r.timed_out, "run %d: the program hung", run);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "bad 0\n");
+        cr_expect_str_eq(r.err, "");
+        size_t n = 0;
+        mwt_trace *ts = mwt_trace_load_all(dir, &n);
+        cr_assert_eq(n, 161, "%zu traces", n);
+        size_t children = 0;
+        for (size_t i = 0; i < n; i++) {
+            const mwt_trace *t = &ts[i];
+            cr_expect(t->has_end, "%s: %s", t->path, t->err);
+            cr_expect_eq(t->unknown_frees, 0, "%s", t->path);
+            if (!t->inherited) continue;
+            children++;
+            uint64_t kept = 0, freed = 0;
+            for (size_t b = 0; b < t->nblocks; b++) {
+                const mwt_block *x = &t->blocks[b];
+                if (x->kind != MW_AK_COUNT || x->stack != 0 || x->size != 100) continue;
+                kept++;
+                freed += x->freed;
+            }
+            cr_expect_eq(kept, 160, "%s: %lu of main's 160 blocks", t->path, (unsigned long)kept);
+            cr_expect_eq(freed, 1, "%s", t->path);
+        }
+        cr_expect_eq(children, 160);
+        mwt_traces_free(ts, n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        free(dir);
+    }
+}
