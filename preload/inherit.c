@@ -204,7 +204,8 @@ static void record(mw_live_block *a, size_t n)
  * another records waits for it). Called where the child needs them: a free of a block its
  * tables do not have (live.c), anything that lists the live blocks (mw_live_count,
  * mw_live_foreach: the exit scan), its own fork (mw_inherit_prepare), its normal exit
- * (mw_finish, also without the scan). Returns whether anything was recorded now. */
+ * (mw_finish, also without the scan). Returns whether they were recorded during the call (by
+ * this thread or by another one it waited for): a block looked for in vain may be there now. */
 bool mw_inherit_now(void)
 {
     if (MW_LIKELY(!atomic_load_explicit(&kept.pending, memory_order_acquire))) return false;
@@ -212,10 +213,10 @@ bool mw_inherit_now(void)
      * not come back here and wait for it */
     int g = mw_guard_enter();
     mw_spin_lock(&kept.lock);
-    if (!atomic_load(&kept.pending)) {
+    if (!atomic_load(&kept.pending)) { /* another thread recorded them meanwhile */
         mw_spin_unlock(&kept.lock);
         mw_guard_leave(g);
-        return false;
+        return true;
     }
     if (kept.busy)
         mw_diag("fork: %u of the parent's live-block tables were busy; their blocks are not in "

@@ -149,11 +149,11 @@ void mw_threads_orphan_init(void);
 mw_thread *mw_threads_stream_new(const char *name, size_t len); /* no thread's: orphan, inherited */
 /* inherit.c: fork's prepare and parent handlers, the child handler's note of where the
  * parent's blocks are (first thing in the child), and their recording once the child needs
- * them (true: recorded now) */
+ * them */
 void mw_inherit_prepare(void);
 void mw_inherit_parent(void);
 void mw_inherit_child(void);
-bool mw_inherit_now(void);
+bool mw_inherit_now(void); /* true: recorded during the call (here, or by a thread it waited for) */
 /* whether [lo, hi) holds a stack of an ancestor's thread that was alive at a fork (a root
  * of this fork child's exit scan; reach_roots.c) */
 bool mw_inherit_dead_stack(uintptr_t lo, uintptr_t hi);

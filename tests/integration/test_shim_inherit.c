@@ -326,3 +326,36 @@ Test(shim_inherit, concurrent_forks_take_turns, .timeout = 150)
         free(dir);
     }
 }
+
+/* A fork child's first frees of inherited blocks from four threads at once
+ * (tests/victims/fork_child_threads.c): each of the 400 is freed in the child's trace. Ten
+ * runs: the race needs a free to come while another thread records the blocks. */
+Test(shim_inherit, first_frees_from_several_threads_all_count, .timeout = 120)
+{
+    for (int run = 0; run < 10; run++) {
+        char *dir = mwt_tmpdir();
+        const char *argv[] = { mwt_victim("fork_child_threads"), NULL };
+        mwt_run r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_assert_eq(r.exit_code, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "child 0\n");
+        size_t n = 0;
+        mwt_trace *ts = mwt_trace_load_all(dir, &n);
+        cr_assert_eq(n, 2);
+        const mwt_trace *c = ts[0].inherited ? &ts[0] : &ts[1];
+        uint64_t kept = 0, freed = 0;
+        for (size_t b = 0; b < c->nblocks; b++) {
+            const mwt_block *x = &c->blocks[b];
+            if (x->kind != MW_AK_COUNT || x->stack != 0 || x->size != 100) continue;
+            kept++;
+            freed += x->freed;
+        }
+        cr_expect_eq(kept, 400, "run %d", run);
+        cr_expect_eq(freed, 400, "run %d: %lu of the 400 frees in the child's trace", run, (unsigned long)freed);
+        cr_expect_eq(c->unknown_frees, 0);
+        mwt_traces_free(ts, n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        free(dir);
+    }
+}
