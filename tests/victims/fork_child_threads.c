@@ -4,7 +4,7 @@
  * of 100 bytes; the child starts four threads that wait for each other, then each frees 100
  * of them. The first free records the inherited blocks (preload/inherit.c); a thread whose
  * free came while another was recording them lost that free (the block stayed live in the
- * trace) before 05:25 UTC on 2026-11-23.
+ * trace) before 05:16 UTC on 2026-11-23.
  *
  *     fork_child_threads  prints: child 0
  */
