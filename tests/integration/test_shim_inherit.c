@@ -114,6 +114,18 @@ Test(shim_inherit, children_trace_what_they_inherited, .timeout = 90)
     family_free(&f);
 }
 
+/* How many inherited blocks of `size` bytes t has, and how many of them it freed. */
+static void inherited_of_size(const mwt_trace *t, uint64_t size, uint64_t *kept, uint64_t *freed)
+{
+    *kept = *freed = 0;
+    for (size_t b = 0; b < t->nblocks; b++) {
+        const mwt_block *x = &t->blocks[b];
+        if (x->kind != MW_AK_COUNT || x->stack != 0 || x->size != size) continue;
+        (*kept)++;
+        *freed += x->freed;
+    }
+}
+
 /* JSON text without the whitespace between tokens, in place. */
 static void squash(char *s)
 {
@@ -240,47 +252,52 @@ Test(shim_inherit, without_the_exit_scan_still_recorded, .timeout = 90)
     free(dir);
 }
 
+/* Runs a victim whose main keeps blocks of 100 bytes and forks `children` children, each of
+ * which frees one of them (and, when own_size is not 0, leaks a block of that size): its
+ * output and an empty stderr, every trace whole, no free of a block a trace lacks, and in each
+ * child at least (exactly, when exact) kept_min of main's blocks, one of them freed. */
+static void forker_run(const char *victim, const char *out, size_t children, uint64_t kept_min,
+                       bool exact, uint64_t own_size, unsigned timeout_ms)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim(victim), NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir,
+                                        .timeout_ms = timeout_ms }, &r), 0);
+    cr_assert(!r.timed_out, "%s hung", victim);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, out);
+    cr_expect_str_eq(r.err, "");
+    size_t n = 0, seen = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_assert_eq(n, children + 1, "%zu traces", n);
+    for (size_t i = 0; i < n; i++) {
+        const mwt_trace *t = &ts[i];
+        cr_expect(t->has_end, "%s: %s", t->path, t->err);
+        cr_expect_eq(t->unknown_frees, 0, "%s", t->path);
+        if (!t->inherited) continue;
+        seen++;
+        uint64_t kept, freed;
+        inherited_of_size(t, 100, &kept, &freed);
+        if (exact) cr_expect_eq(kept, kept_min, "%s: %lu of main's blocks", t->path, (unsigned long)kept);
+        else cr_expect_geq(kept, kept_min, "%s: %lu of main's blocks", t->path, (unsigned long)kept);
+        cr_expect_eq(freed, 1, "%s: the child's free of one of them", t->path);
+        if (own_size) cr_expect(block(t, own_size, false) != NULL, "%s: its own block", t->path);
+    }
+    cr_expect_eq(seen, children);
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
 /* Forks while four threads churn malloc/free (tests/victims/fork_busy.c): fork's prepare
  * handler takes every table's lock, so each child gets whole tables: its trace has the 1000
  * blocks main kept (and the threads' live ones), its free of one of them names a block it
  * has, and no line says a table was busy. */
 Test(shim_inherit, forks_beside_busy_threads_inherit_whole_tables, .timeout = 120)
 {
-    char *dir = mwt_tmpdir();
-    const char *argv[] = { mwt_victim("fork_busy"), NULL };
-    mwt_run r;
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir,
-                                        .timeout_ms = 100000 }, &r), 0);
-    cr_assert(!r.timed_out);
-    cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    cr_expect_str_eq(r.out, "children 30 bad 0\n");
-    cr_expect_str_eq(r.err, "");
-    size_t n = 0;
-    mwt_trace *ts = mwt_trace_load_all(dir, &n);
-    cr_assert_eq(n, 31, "%zu traces", n);
-    size_t children = 0;
-    for (size_t i = 0; i < n; i++) {
-        const mwt_trace *t = &ts[i];
-        cr_expect(t->has_end, "%s: %s", t->path, t->err);
-        cr_expect_eq(t->unknown_frees, 0, "%s", t->path);
-        if (!t->inherited) continue;
-        children++;
-        uint64_t kept = 0, freed = 0;
-        for (size_t b = 0; b < t->nblocks; b++) {
-            const mwt_block *x = &t->blocks[b];
-            if (x->kind != MW_AK_COUNT || x->stack != 0 || x->size != 100) continue;
-            kept++;
-            freed += x->freed;
-        }
-        cr_expect_geq(kept, 1000, "%s: %lu of main's blocks", t->path, (unsigned long)kept);
-        cr_expect_eq(freed, 1, "%s: the child's free of one of them", t->path);
-        cr_expect(block(t, 10, false) != NULL, "%s: its own block", t->path);
-    }
-    cr_expect_eq(children, 30);
-    mwt_traces_free(ts, n);
-    mwt_run_free(&r);
-    mwt_rmtree(dir);
-    free(dir);
+    forker_run("fork_busy", "children 30 bad 0\n", 30, 1000, false, 10, 100000);
 }
 
 /* Four threads fork at once (tests/victims/fork_concurrent.c): the shim's fork handlers take
@@ -289,42 +306,7 @@ Test(shim_inherit, forks_beside_busy_threads_inherit_whole_tables, .timeout = 12
  * hung, or printed "tables were busy" lines, in about one run of three: three runs here. */
 Test(shim_inherit, concurrent_forks_take_turns, .timeout = 150)
 {
-    for (int run = 0; run < 3; run++) {
-        char *dir = mwt_tmpdir();
-        const char *argv[] = { mwt_victim("fork_concurrent"), NULL };
-        mwt_run r;
-        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir,
-                                            .timeout_ms = 40000 }, &r), 0);
-        cr_assert(!r.timed_out, "run %d: the program hung", run);
-        cr_assert_eq(r.exit_code, 0, "%s", r.err);
-        cr_expect_str_eq(r.out, "bad 0\n");
-        cr_expect_str_eq(r.err, "");
-        size_t n = 0;
-        mwt_trace *ts = mwt_trace_load_all(dir, &n);
-        cr_assert_eq(n, 161, "%zu traces", n);
-        size_t children = 0;
-        for (size_t i = 0; i < n; i++) {
-            const mwt_trace *t = &ts[i];
-            cr_expect(t->has_end, "%s: %s", t->path, t->err);
-            cr_expect_eq(t->unknown_frees, 0, "%s", t->path);
-            if (!t->inherited) continue;
-            children++;
-            uint64_t kept = 0, freed = 0;
-            for (size_t b = 0; b < t->nblocks; b++) {
-                const mwt_block *x = &t->blocks[b];
-                if (x->kind != MW_AK_COUNT || x->stack != 0 || x->size != 100) continue;
-                kept++;
-                freed += x->freed;
-            }
-            cr_expect_eq(kept, 160, "%s: %lu of main's 160 blocks", t->path, (unsigned long)kept);
-            cr_expect_eq(freed, 1, "%s", t->path);
-        }
-        cr_expect_eq(children, 160);
-        mwt_traces_free(ts, n);
-        mwt_run_free(&r);
-        mwt_rmtree(dir);
-        free(dir);
-    }
+    for (int run = 0; run < 3; run++) forker_run("fork_concurrent", "bad 0\n", 160, 160, true, 0, 40000);
 }
 
 /* A fork child's first frees of inherited blocks from four threads at once
@@ -343,13 +325,8 @@ Test(shim_inherit, first_frees_from_several_threads_all_count, .timeout = 120)
         mwt_trace *ts = mwt_trace_load_all(dir, &n);
         cr_assert_eq(n, 2);
         const mwt_trace *c = ts[0].inherited ? &ts[0] : &ts[1];
-        uint64_t kept = 0, freed = 0;
-        for (size_t b = 0; b < c->nblocks; b++) {
-            const mwt_block *x = &c->blocks[b];
-            if (x->kind != MW_AK_COUNT || x->stack != 0 || x->size != 100) continue;
-            kept++;
-            freed += x->freed;
-        }
+        uint64_t kept, freed;
+        inherited_of_size(c, 100, &kept, &freed);
         cr_expect_eq(kept, 400, "run %d", run);
         cr_expect_eq(freed, 400, "run %d: %lu of the 400 frees in the child's trace", run, (unsigned long)freed);
         cr_expect_eq(c->unknown_frees, 0);
