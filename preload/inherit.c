@@ -81,9 +81,10 @@ void mw_inherit_prepare(void)
     fork_armed = 0;
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON || !mw_cfg.follow || !mw_alloc_tracing) return;
     mw_inherit_now(); /* what this process inherited itself, for its child to inherit in turn */
+    int g = mw_tls_guard++; /* first: a signal handler's fork here must not wait for fork_lock */
     mw_spin_lock(&fork_lock); /* another thread's fork: after it */
     fork_armed = 1;
-    held.guard = mw_tls_guard++;
+    held.guard = g;
     uint64_t deadline = mw_now_ns() + LOCK_WAIT_NS;
     unsigned h = mw_registry_hwm(), n = 0, busy = 0;
     held.nstacks = 0;
