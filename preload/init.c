@@ -164,16 +164,20 @@ static bool from_libc(void *f)
  * executable (chromium, a program linked statically with jemalloc, tcmalloc or mimalloc) or
  * a preload listed before ours. Every call in the process, libc's own included, then goes
  * to it, and the shim sees only what it passes on to the next malloc: usually nothing. NULL
- * when the shim's hooks are the ones called. A non-PIE program that takes malloc's address
- * makes its PLT slot the address dlsym returns (see above): that is no definition, and no
- * symbol of the executable starts there. */
+ * when the shim's hooks are the ones called. A non-PIE program that takes malloc's address in
+ * its code gives its undefined malloc the address of its PLT entry (a canonical PLT entry:
+ * node is built so), and dlsym returns that: a symbol starts there, but an undefined one, no
+ * definition (until 05:24 UTC on 2026-11-23 such programs were said to have a malloc of their
+ * own, on stderr and in every report). */
 static const char *malloc_shadow(const void *self_base)
 {
     static const char *const names[] = { "malloc", "free" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         void *f = dlsym(RTLD_DEFAULT, names[i]);
         Dl_info d;
-        if (f && dladdr(f, &d) && d.dli_fbase != self_base && d.dli_saddr == f)
+        const ElfW(Sym) *sym = NULL;
+        if (f && dladdr1(f, &d, (void **)&sym, RTLD_DL_SYMENT) && d.dli_fbase != self_base &&
+            d.dli_saddr == f && sym && sym->st_shndx != SHN_UNDEF)
             return d.dli_fname && d.dli_fname[0] ? d.dli_fname : "the executable";
     }
     return NULL;

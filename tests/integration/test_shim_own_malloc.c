@@ -106,3 +106,26 @@ Test(shim_own_malloc, an_allocator_after_the_shim_is_traced_and_its_fork_childre
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* A program linked without PIE that takes malloc's address (tests/victims/nopie_malloc_addr.c,
+ * as node is built): dlsym finds its PLT entry, an undefined symbol, not a malloc of its own.
+ * Nothing on stderr, no flag in the trace, and its heap is traced (it said "has a malloc of
+ * its own" on every run of node before 05:24 UTC on 2026-11-23). */
+Test(shim_own_malloc, a_canonical_plt_entry_is_no_malloc_of_its_own, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("nopie_malloc_addr"), NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "ok\n");
+    cr_expect_str_eq(r.err, "");
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_eq(t.flags & MW_HF_MALLOC_SHADOWED, 0, "flags %#lx", (unsigned long)t.flags);
+    cr_expect_eq(mwt_live_of_size(&t, 4321), 1, "the leaked block is traced");
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
