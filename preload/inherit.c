@@ -227,15 +227,7 @@ bool mw_inherit_now(void)
     size_t bytes = n * sizeof(mw_live_block);
     collect c = { n ? mw_own_alloc(bytes) : NULL, 0, n }; /* heap addresses: never a root */
     if (c.v && atomic_load(&mw_state) == MW_ST_ON) {
-        for (unsigned i = 0; i < kept.nown; i++) {
-            const mw_ltab *L = &kept.own[i]->lt;
-            for (uint32_t j = 0; j < L->cap; j++) {
-                const mw_live_entry *e = &L->tab[j];
-                if (!e->addr) continue;
-                mw_live_block b = { e->addr, e->size, { e->tidx, e->seq } };
-                copy_block(&b, &c);
-            }
-        }
+        for (unsigned i = 0; i < kept.nown; i++) mw_live_table_foreach(&kept.own[i]->lt, copy_block, &c);
         mw_live_shared_frozen_foreach(copy_block, &c);
         mw_live_block *tmp = mw_own_alloc(bytes);
         record(tmp ? sort_by_addr(c.v, tmp, c.n) : c.v, c.n); /* unsorted: only the deltas are bigger */

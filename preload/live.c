@@ -138,7 +138,9 @@ void mw_live_thread_gone(mw_thread *t)
     unmap_table(tab, cap);
 }
 
-static void foreach_entry(const mw_ltab *L, void (*fn)(const mw_live_block *b, void *arg), void *arg)
+/* One table's blocks; the caller holds its lock (or, in a fork child, the parent's tables are
+ * its own copies: inherit.c). */
+void mw_live_table_foreach(const mw_ltab *L, void (*fn)(const mw_live_block *b, void *arg), void *arg)
 {
     for (uint32_t i = 0; i < L->cap; i++) {
         const mw_live_entry *e = &L->tab[i];
@@ -158,7 +160,7 @@ void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
         mw_thread *u = mw_registry_get(i);
         if (!u) continue;
         mw_lt_lock(&u->lt);
-        foreach_entry(&u->lt, fn, arg);
+        mw_live_table_foreach(&u->lt, fn, arg);
         mw_lt_unlock(&u->lt);
     }
     mw_live_shared_foreach(fn, arg);

@@ -128,6 +128,7 @@ bool mw_live_shared_remove(uintptr_t addr, mw_live_block *out);
 void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg);
 size_t mw_live_shared_count(void);
 void mw_live_shared_init(void);
+void mw_live_table_foreach(const mw_ltab *L, void (*fn)(const mw_live_block *b, void *arg), void *arg);
 /* fork (inherit.c): the shared table's shard locks, taken[4] marking the ones taken; the
  * taken shards frozen in the child (before mw_live_shared_init drops them), counted, walked
  * and forgotten */

@@ -456,16 +456,22 @@ bool mw_live_shared_remove(uintptr_t addr, mw_live_block *out)
     return found;
 }
 
+/* One shard's blocks (its lock held, or a frozen copy). */
+static void shard_foreach(const shard *S, void (*fn)(const mw_live_block *b, void *arg), void *arg)
+{
+    for (uint32_t i = 0; i < S->cap; i++) {
+        const chunk_slot *c = &S->map[i];
+        if (c->key) ct_foreach(&c->t, chunk_base(c->key), fn, arg);
+    }
+}
+
 /* Every block, each shard locked while visited. */
 void mw_live_shared_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
 {
     for (unsigned k = 0; k < SHARDS; k++) {
         shard *S = &shards[k];
         mw_spin_lock(&S->lock);
-        for (uint32_t i = 0; i < S->cap; i++) {
-            const chunk_slot *c = &S->map[i];
-            if (c->key) ct_foreach(&c->t, chunk_base(c->key), fn, arg);
-        }
+        shard_foreach(S, fn, arg);
         mw_spin_unlock(&S->lock);
     }
 }
@@ -516,14 +522,8 @@ size_t mw_live_shared_frozen_count(void)
 
 void mw_live_shared_frozen_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg)
 {
-    for (unsigned k = 0; k < SHARDS; k++) {
-        if (!(frozen_taken[k / 64] >> (k % 64) & 1)) continue;
-        const shard *S = &frozen[k];
-        for (uint32_t i = 0; i < S->cap; i++) {
-            const chunk_slot *c = &S->map[i];
-            if (c->key) ct_foreach(&c->t, chunk_base(c->key), fn, arg);
-        }
-    }
+    for (unsigned k = 0; k < SHARDS; k++)
+        if (frozen_taken[k / 64] >> (k % 64) & 1) shard_foreach(&frozen[k], fn, arg);
 }
 
 void mw_live_shared_frozen_drop(void) { memset(frozen_taken, 0, sizeof frozen_taken); }
