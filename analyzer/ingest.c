@@ -24,8 +24,6 @@ static char *bytes_dup(mw_bytes b)
     return s;
 }
 
-static inline uint64_t block_key(uint64_t tidx, uint64_t seq) { return (tidx << 44) ^ seq; }
-
 /* ---- threads ------------------------------------------------------------------------- */
 static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
 {
@@ -228,7 +226,7 @@ static int place_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t 
                        uint64_t size, uint64_t addr, uint32_t si, uint32_t sql)
 {
     mw_site *s = &p->sites.v[si];
-    uint64_t key = block_key(tidx, seq);
+    uint64_t key = mw_block_key(tidx, seq);
     if (p->pending_frees.count && mw_hmap_del(&p->pending_frees, key, NULL)) {
         /* Its free was already seen (another thread's chunk came first). */
         s->frees++;
@@ -298,9 +296,9 @@ static int inherit_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_
     if (si == UINT32_MAX) return OOM;
     p->inherited_blocks++;
     p->inherited_bytes += r->u.inherit.size;
-    uint64_t *v = mw_hmap_put(&p->inherit_parent, block_key(tidx, seq), NULL);
+    uint64_t *v = mw_hmap_put(&p->inherit_parent, mw_block_key(tidx, seq), NULL);
     if (!v) return OOM;
-    *v = block_key(r->u.inherit.parent.tidx, r->u.inherit.parent.seq);
+    *v = mw_block_key(r->u.inherit.parent.tidx, r->u.inherit.parent.seq);
     return place_block(p, thr, tidx, seq, r->u.inherit.size, r->u.inherit.addr, si, 0);
 }
 
@@ -326,7 +324,7 @@ static int free_block(mw_proc *p, mw_block_ref ref, bool may_be_temporary)
     }
     uint64_t known = owner ? owner->seq : 0;
     if (ref.seq > known && ref.tidx < MAX_TIDX) {
-        if (!mw_hmap_put(&p->pending_frees, block_key(ref.tidx, ref.seq), NULL)) return OOM;
+        if (!mw_hmap_put(&p->pending_frees, mw_block_key(ref.tidx, ref.seq), NULL)) return OOM;
         p->frees--; /* counted when the allocation arrives */
     } else {
         p->unmatched_frees++;

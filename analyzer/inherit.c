@@ -24,7 +24,6 @@
 #define IMPORT_BASE MW_STACK_IMPORTED_BASE
 #define IMPORT_FRAMES 256u
 
-static inline uint64_t block_key(uint64_t tidx, uint64_t seq) { return (tidx << 44) ^ seq; }
 
 typedef struct link {
     long parent;        /* index of the parent's trace in procs, -1: not given */
@@ -77,12 +76,12 @@ static int look_up(const mw_proc *p, link *l)
         case MW_REC_INHERIT: stack = 0; break;
         default: continue;
         }
-        uint64_t key = block_key(tidx, seq), *w = mw_hmap_get(&l->want, key);
+        uint64_t key = mw_block_key(tidx, seq), *w = mw_hmap_get(&l->want, key);
         if (!w || *w) continue;
         *w = 1;
         uint64_t *v = mw_hmap_put(rec.type == MW_REC_INHERIT ? &l->from : &l->stack_of, key, NULL);
         if (!v) rc = OOM;
-        else *v = rec.type == MW_REC_INHERIT ? block_key(rec.u.inherit.parent.tidx, rec.u.inherit.parent.seq) : stack;
+        else *v = rec.type == MW_REC_INHERIT ? mw_block_key(rec.u.inherit.parent.tidx, rec.u.inherit.parent.seq) : stack;
     }
     mw_reader_close(r);
     return rc;
@@ -133,7 +132,7 @@ static int relink(mw_proc **procs, link *L, size_t n, size_t ci)
     for (size_t i = 0; i < c->unfreed.n; i++) {
         mw_block *b = &c->unfreed.v[i];
         if (b->site != (uint32_t)old) continue;
-        const uint64_t *pk = mw_hmap_get(&c->inherit_parent, block_key(b->tidx, b->seq));
+        const uint64_t *pk = mw_hmap_get(&c->inherit_parent, mw_block_key(b->tidx, b->seq));
         uint64_t stack = pk ? stack_in_child(procs, L, c, &imported, L[ci].parent, *pk, n) : 0;
         if (!stack) continue;
         uint32_t si = mw_proc_site_for(c, stack);
@@ -171,7 +170,7 @@ int mw_link_inherited(mw_proc **procs, size_t n)
         for (size_t k = 0; k < c->unfreed.n && !rc; k++) {
             const mw_block *b = &c->unfreed.v[k];
             if (b->site != (uint32_t)si) continue;
-            const uint64_t *pk = mw_hmap_get(&c->inherit_parent, block_key(b->tidx, b->seq));
+            const uint64_t *pk = mw_hmap_get(&c->inherit_parent, mw_block_key(b->tidx, b->seq));
             if (pk) rc = ask(&L[L[i].parent], *pk);
         }
     }

@@ -50,6 +50,10 @@ typedef struct mw_sample {
 #define MW_STACK_IMPORTED_BASE (1ull << 62)
 static inline bool mw_stack_inherited(uint64_t stack) { return stack >= MW_STACK_IMPORTED_BASE; }
 
+/* A block's id (tidx, seq) as one map key: pending frees, an inherited block's parent
+ * (mw_proc.inherit_parent, written by ingest.c, read by inherit.c). */
+static inline uint64_t mw_block_key(uint64_t tidx, uint64_t seq) { return (tidx << 44) ^ seq; }
+
 /* An allocation site: every allocation made with the same stack. */
 typedef struct mw_site {
     uint64_t stack;          /* stack node id (0 = no stack recorded) */
