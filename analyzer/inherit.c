@@ -24,7 +24,6 @@
 #define IMPORT_BASE MW_STACK_IMPORTED_BASE
 #define IMPORT_FRAMES 256u
 
-
 typedef struct link {
     long parent;        /* index of the parent's trace in procs, -1: not given */
     mw_hmap want;       /* keys of this process's blocks asked for -> 0 not looked up, 1 looked up */
