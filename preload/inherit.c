@@ -60,6 +60,11 @@ static struct {
 static struct stack_span dead[DEAD_STACKS];
 static unsigned ndead;
 
+/* This process forked or is a fork child: some of its pages may be shared copy-on-write with
+ * another process (the exit scan reads them without pinning: reach_roots.c). */
+static bool forked;
+bool mw_inherit_shares_pages(void) { return forked; }
+
 bool mw_inherit_dead_stack(uintptr_t lo, uintptr_t hi)
 {
     for (unsigned i = 0; i < ndead; i++)
@@ -113,12 +118,14 @@ static void release(void)
 
 void mw_inherit_parent(void)
 {
+    forked = true;
     if (fork_armed) release();
 }
 
 /* fork's child handler, first of all: where the parent's blocks are; then the locks go. */
 void mw_inherit_child(void)
 {
+    forked = true;
     atomic_store(&kept.pending, 0);
     atomic_flag_clear(&kept.lock);
     if (!fork_armed) {

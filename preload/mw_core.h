@@ -157,6 +157,8 @@ bool mw_inherit_now(void); /* true: recorded during the call (here, or by a thre
 /* whether [lo, hi) holds a stack of an ancestor's thread that was alive at a fork (a root
  * of this fork child's exit scan; reach_roots.c) */
 bool mw_inherit_dead_stack(uintptr_t lo, uintptr_t hi);
+/* whether this process has forked or is a fork child: pages maybe shared copy-on-write */
+bool mw_inherit_shares_pages(void);
 mw_thread *mw_orphan_acquire(void);  /* shared stream for exiting threads (locked) */
 void mw_orphan_release(void);
 

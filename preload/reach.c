@@ -411,7 +411,7 @@ static void read_batch(reach_ctx *c, struct iovec *liov, struct iovec *riov, siz
     size_t done = 0;
     while (done < n) {
         size_t got;
-        if (c->pvr) {
+        if (c->pvr && c->mem_fd < 0) {   /* else a read per span (mw_reach_read) */
             ssize_t r = process_vm_readv(c->pid, liov + done, n - done, riov + done, n - done, 0);
             if (r < 0 && (errno == ENOSYS || errno == EPERM)) { c->pvr = false; continue; }
             got = r < 0 ? 0 : (size_t)r;
@@ -728,6 +728,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     reach_ctx c;
     memset(&c, 0, sizeof c);
     c.pagemap_fd = -1;
+    c.mem_fd = -1;
     if (mw_cfg.reach_timeout_ms) c.deadline_ns = mw_now_ns() + (uint64_t)mw_cfg.reach_timeout_ms * 1000000u;
     /* this thread's id, not the pid: process_vm_readv finds the memory map through that
      * task, and the main thread's has none once it has called pthread_exit() */
@@ -738,6 +739,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     if (c.nblk == 0) goto out;
     DBG_T("sorted");
     if (!mw_reach_load_maps(&c)) goto out;
+    mw_reach_read_setup(&c);
     copy_blocks(&c);
     if (!c.copy) c.win = mw_own_alloc(WIN_BUF);
     c.win_size = WIN_MIN;
@@ -784,6 +786,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
     DBG_T("emitted");
 out:
     if (c.pagemap_fd >= 0) close(c.pagemap_fd);
+    if (c.mem_fd >= 0) close(c.mem_fd);
     mw_own_free(c.roots, c.roots_cap * sizeof(range));
     mw_own_free(c.excl, c.excl_cap * sizeof(range));
     mw_own_free(c.vmas, c.vma_cap * sizeof(vma));

@@ -59,6 +59,7 @@ typedef struct reach_ctx {
     uintptr_t min_addr, max_end;
     uint8_t *buf;             /* RD_BUF bytes */
     bool pvr;                 /* process_vm_readv usable */
+    int mem_fd;               /* /proc/thread-self/mem, -1: none (mw_reach_read_setup) */
     bool no_swap;             /* nothing of the process in swap: mincore's absent = untouched */
     int pagemap_fd;           /* /proc/thread-self/pagemap for PAGEMAP_SCAN, -1: none */
     pid_t pid;
@@ -91,6 +92,8 @@ typedef struct reach_ctx {
  * first page is not readable). process_vm_readv on our own pid, or, where that system call
  * is not permitted, a direct copy inside the maps snapshot. */
 size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n);
+/* Chooses how mw_reach_read reads (before the first read). */
+void mw_reach_read_setup(reach_ctx *c);
 /* Snapshot of /proc/self/maps into c->vmas (sorted); false on failure. */
 bool mw_reach_load_maps(reach_ctx *c);
 /* The mapping containing a, or NULL. */

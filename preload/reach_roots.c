@@ -156,9 +156,25 @@ void mw_own_free(void *p, size_t n)
 }
 
 /* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
- * first page is not readable). */
+ * first page is not readable). Through /proc/thread-self/mem (c->mem_fd) in a process whose
+ * pages may be shared copy-on-write with another (it forked, or is a fork child); else with
+ * process_vm_readv on our own thread, or, where that system call is not permitted, a copy
+ * inside the maps snapshot. Both system calls fail cleanly on memory unmapped since the
+ * snapshot (the scan's own buffers, a shim thread's). process_vm_readv pins the pages it
+ * reads, and pinning a page shared copy-on-write copies it first (Linux 5.19 and later): a
+ * fork child's exit scan read that way made a private copy of every page of the heap it
+ * inherited (64 MiB read: 16 646 page faults, 64 MiB more memory, 34 ms, against 260 faults
+ * and 20-29 ms through /proc/thread-self/mem; measured 2026-11-23 on Linux 6.18). Unshared,
+ * process_vm_readv is the faster (9 ms against 20 for the 64 MiB). */
 size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n)
 {
+    if (c->mem_fd >= 0) {
+        ssize_t got = pread(c->mem_fd, dst, n, (off_t)src);
+        if (got >= 0) return (size_t)got;
+        if (errno == EIO || errno == EFAULT) return 0;   /* not mapped, or not readable */
+        close(c->mem_fd);
+        c->mem_fd = -1;
+    }
     if (c->pvr) {
         struct iovec l = {dst, n}, r = {(void *)src, n};
         ssize_t got = process_vm_readv(c->pid, &l, 1, &r, 1, 0);
@@ -175,6 +191,14 @@ size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n)
         }
     }
     return 0;
+}
+
+/* How the exit scan reads memory (mw_reach_read): c->mem_fd when pages may be shared with
+ * another process. */
+void mw_reach_read_setup(reach_ctx *c)
+{
+    c->mem_fd = -1;
+    if (mw_inherit_shares_pages()) c->mem_fd = open("/proc/thread-self/mem", O_RDONLY | O_CLOEXEC);
 }
 
 /* ======================================================================================== *
