@@ -53,7 +53,10 @@ static ZSTD_CCtx *cctx;
 /* Compressed output waits in obuf (OBUF_CAP bytes) until less than zstd's recommended output
  * size is left or the writer flushes (at least every MEMWATCH_FLUSH_MS, on a sync, at the
  * end): a coded run ends four zstd blocks, and writing each as it came cost a write(2) and two
- * sigprocmask(2) per ~8 KB. */
+ * sigprocmask(2) per ~8 KB. It is the shim's own memory (mw_own_alloc), so the exit scan
+ * does not take it for a root: from the real malloc it was a glibc mmapped chunk of no block,
+ * which the scan read as the program's memory (a megabyte of compressed bytes, whose words
+ * could pass for pointers). A fork child keeps it, empty. */
 #define OBUF_CAP (1u << 20)
 static uint8_t *obuf;
 static size_t obuf_size, obuf_len; /* capacity; bytes not written yet */
@@ -835,7 +838,7 @@ numbered:
     cctx = ZSTD_createCCtx_advanced(cm);
     obuf_size = OBUF_CAP;
     obuf_len = 0;
-    obuf = mw_real.malloc(obuf_size);
+    if (!obuf) obuf = mw_own_alloc(obuf_size);
     if (!cctx || !obuf) {
         mw_diag("out of memory setting up the trace compressor; not tracing this process");
         abandon_file();
@@ -1132,8 +1135,7 @@ void mw_writer_after_fork_child(void)
     }
     atomic_store(&rss_files_open, 0);
     cctx = NULL; /* the parent's context may have been mid-use: leave it */
-    obuf = NULL; /* with the parent's unwritten output: the parent writes it */
-    obuf_len = 0;
+    obuf_len = 0; /* the parent's unwritten output is the parent's to write */
     ring_resident = 0; /* the child's threads get rings of their own */
     own_next_ns = 0;
     atomic_store(&writer_started, 0);
