@@ -92,10 +92,12 @@ void mw_stack_reset_after_fork(void)
  * after it, reads a slot before writing it, so a page left to its first access would map the
  * shared zero page and then be copied on the write, with a TLB shootdown on every CPU the
  * process runs on. A grown table is 3/8 full after the rehash, entries on every page anyway;
- * a shard's first table is 16 KiB. bench/deep: 0.6-0.7 -> 0.3-0.5 s of system time. */
+ * a shard's first table is a page (256 nodes: a fork child starts all 64 shards afresh, and
+ * at 16 KiB each that was a megabyte mapped and zeroed per child, 10% of a shell's subshell
+ * under the shim). bench/deep: 0.6-0.7 -> 0.3-0.5 s of system time. */
 static bool grow(node_shard *s)
 {
-    uint32_t ncap = s->cap ? s->cap * 2 : 1024;
+    uint32_t ncap = s->cap ? s->cap * 2 : 256;
     node_entry *nt = mw_real.mmap(NULL, (size_t)ncap * sizeof(node_entry), PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (nt == MAP_FAILED) return false;
