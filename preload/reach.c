@@ -195,7 +195,7 @@ static inline long find_block(const reach_ctx *c, uintptr_t v)
 static bool is_next_chunk_header(reach_ctx *c, const block_ent *b, uintptr_t v)
 {
     uint64_t hdr = 0;
-    if (b->addr < 8 || mw_reach_read(c, &hdr, b->addr - 8, 8) != 8) return false;
+    if (b->addr < 8 || mw_reach_read_heap(c, &hdr, b->addr - 8, 8) != 8) return false;
     if (hdr & 2u) return false;   /* mmapped chunk: no neighbour */
     uint64_t csz = hdr & ~(uint64_t)7;
     return csz >= 32 && v == b->addr - 16 + csz;
@@ -292,7 +292,8 @@ static uintptr_t scan_range(reach_ctx *c, uintptr_t lo, uintptr_t hi, long cliqu
     while (pos < hi) {
         if (late(c)) return hi;
         size_t want = hi - pos < RD_BUF ? hi - pos : RD_BUF;
-        size_t got = mw_reach_read(c, c->buf, pos, want);
+        size_t got = (flags & R_HEAP) ? mw_reach_read_heap(c, c->buf, pos, want)
+                                      : mw_reach_read(c, c->buf, pos, want);
         got &= ~(size_t)(sizeof(uintptr_t) - 1);
         if (got == 0) { pos = past_unreadable(c, pos); continue; }
         size_t start = 0, next = got;
@@ -411,12 +412,12 @@ static void read_batch(reach_ctx *c, struct iovec *liov, struct iovec *riov, siz
     size_t done = 0;
     while (done < n) {
         size_t got;
-        if (c->pvr && c->mem_fd < 0) {   /* else a read per span (mw_reach_read) */
+        if (c->pvr && c->mem_fd < 0 && !c->alone) {   /* else a read per span */
             ssize_t r = process_vm_readv(c->pid, liov + done, n - done, riov + done, n - done, 0);
             if (r < 0 && (errno == ENOSYS || errno == EPERM)) { c->pvr = false; continue; }
             got = r < 0 ? 0 : (size_t)r;
         } else {
-            got = mw_reach_read(c, liov[done].iov_base, (uintptr_t)riov[done].iov_base,
+            got = mw_reach_read_heap(c, liov[done].iov_base, (uintptr_t)riov[done].iov_base,
                             riov[done].iov_len);
             if (got < riov[done].iov_len) got = 0;
         }
@@ -460,7 +461,7 @@ static size_t block_spans(reach_ctx *c, size_t budget, uint8_t *copy)
             bool ok = true;
             for (size_t off = 0; off < len && ok; off += COPY_CHUNK) {
                 size_t want = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
-                ok = mw_reach_read(c, copy + total + off, lo + off, want) == want;
+                ok = mw_reach_read_heap(c, copy + total + off, lo + off, want) == want;
             }
             for (size_t k = i; k < j && ok; k++)
                 if (c->blk[k].addr + (c->blk[k].size & ~(size_t)7) <= hi)
@@ -522,7 +523,7 @@ static void window_at(reach_ctx *c, size_t i)
         lo = a - v->lo > back ? a - back : v->lo;
     }
     if (v->hi - lo < want) want = v->hi - lo;
-    size_t got = mw_reach_read(c, c->win, lo, want) & ~(size_t)7;
+    size_t got = mw_reach_read_heap(c, c->win, lo, want) & ~(size_t)7;
     if (lo + got < a + sz) return;
     c->win_lo = lo;
     c->win_hi = lo + got;
@@ -600,7 +601,7 @@ static void read_and_scan(reach_ctx *c, const uint32_t *bi, size_t nb, long cliq
             uintptr_t lo = (uintptr_t)riov[s].iov_base;
             for (; b < span_end[s]; b++) {
                 uint8_t *at = base + (A(b) - lo);
-                if (liov[s].iov_len || mw_reach_read(c, at, A(b), S(b)) == S(b))
+                if (liov[s].iov_len || mw_reach_read_heap(c, at, A(b), S(b)) == S(b))
                     scan_words(c, at, S(b), clique, 0);
             }
         }
@@ -638,7 +639,7 @@ static void drain(reach_ctx *c, long clique)
             if (sz > RD_BUF / 2) {
                 if (nb > 0) break;         /* the batch first: scan_range uses the buffer */
                 c->sp--;
-                scan_range(c, c->blk[i].addr, c->blk[i].addr + sz, clique, 0, 0);
+                scan_range(c, c->blk[i].addr, c->blk[i].addr + sz, clique, R_HEAP, 0);
                 continue;
             }
             if (bytes + sz > RD_BUF) break;

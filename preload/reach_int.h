@@ -37,6 +37,7 @@ typedef struct range {
 #define R_CHUNKS 0x2u    /* anonymous: skip glibc mmapped chunks found at page starts */
 #define R_SKIP 0x4u      /* exclusion: not a root */
 #define R_ROOT 0x8u      /* exclusion that is itself a root (module segment) */
+#define R_HEAP 0x10u     /* scan_range over a block's own memory (mw_reach_read_heap) */
 
 typedef struct reach_page {   /* reach_index.c: the blocks overlapping one 4 KiB page */
     uint64_t page;
@@ -59,6 +60,7 @@ typedef struct reach_ctx {
     uintptr_t min_addr, max_end;
     uint8_t *buf;             /* RD_BUF bytes */
     bool pvr;                 /* process_vm_readv usable */
+    bool alone;               /* no program thread but this one: heap blocks are read directly */
     int mem_fd;               /* /proc/thread-self/mem, -1: none (mw_reach_read_setup) */
     bool no_swap;             /* nothing of the process in swap: mincore's absent = untouched */
     int pagemap_fd;           /* /proc/thread-self/pagemap for PAGEMAP_SCAN, -1: none */
@@ -92,8 +94,11 @@ typedef struct reach_ctx {
  * first page is not readable). process_vm_readv on our own pid, or, where that system call
  * is not permitted, a direct copy inside the maps snapshot. */
 size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n);
-/* Chooses how mw_reach_read reads (before the first read). */
+/* Chooses how mw_reach_read and mw_reach_read_heap read (before the first read). */
 void mw_reach_read_setup(reach_ctx *c);
+/* mw_reach_read for the memory of live blocks (the program's heap): a plain copy when c->alone
+ * and src lies in an anonymous or heap mapping of the maps snapshot. */
+size_t mw_reach_read_heap(reach_ctx *c, void *dst, uintptr_t src, size_t n);
 /* Snapshot of /proc/self/maps into c->vmas (sorted); false on failure. */
 bool mw_reach_load_maps(reach_ctx *c);
 /* The mapping containing a, or NULL. */
