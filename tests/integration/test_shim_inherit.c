@@ -340,7 +340,7 @@ Test(shim_inherit, first_frees_from_several_threads_all_count, .timeout = 120)
 /* A fork child's exit scan reads the heap it inherited without copying it
  * (tests/victims/fork_scan_copy.c): 64 MiB of inherited 4 KiB blocks, a chain the scan
  * follows through every one of them, shared copy-on-write with the parent. Read with
- * process_vm_readv (before 06:00 UTC on 2026-11-23) every page was copied first: 16 384 page
+ * process_vm_readv (before 05:50 UTC on 2026-11-23) every page was copied first: 16 384 page
  * faults and 64 MiB more memory in the child. Read through /proc/thread-self/mem, with or
  * without a second thread in the child, the child's faults stay far below one per page, and
  * the verdicts are right (the chain reachable, a new block stored only in its last
