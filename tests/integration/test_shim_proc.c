@@ -474,8 +474,23 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
     for (size_t i = 0; i < nt; i++) /* named after the program, also where /proc is not */
         cr_expect(strstr(ts[i].path, "/chroot_exec.") != NULL, "%s", ts[i].path);
     mwt_traces_free(ts, nt);
+    mwt_run_free(&r);
+    /* the same with MEMWATCH_OUT naming the directory itself (default file names in it) */
+    char *dir2 = mwt_tmpdir(), out[1100];
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s", dir2);
+    const char *env[] = { out, NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir2 }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_str_eq(r.err, n.err);
+    ts = mwt_trace_load_all(dir2, &nt);
+    cr_expect_eq(nt, 2, "MEMWATCH_OUT a directory: the program's trace and its child's (%zu)", nt);
+    for (size_t i = 0; i < nt; i++)
+        cr_expect(strstr(ts[i].path, "/memwatch.chroot_exec.") != NULL, "%s", ts[i].path);
+    mwt_traces_free(ts, nt);
     mwt_run_free(&n);
     mwt_run_free(&r);
+    mwt_rmtree(dir2);
+    free(dir2);
     mwt_rmtree(dir);
     free(dir);
 }
