@@ -72,6 +72,7 @@ typedef struct reach_ctx {
     size_t excl_lost;         /* exclusions that found no room */
     range *roots;
     size_t nroots, roots_cap;
+    bool roots_short;         /* a root found no room (no memory): no verdicts then */
     uintptr_t libc_lo[4], libc_hi[4];
     size_t nlibc;
     size_t tls_below;         /* static TLS bytes below the thread pointer (0: unknown) */

@@ -390,7 +390,10 @@ static void add_root(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
     if (c->nroots >= c->roots_cap) {
         size_t ncap = c->roots_cap ? c->roots_cap * 2 : 1024;
         range *n = mw_own_alloc(ncap * sizeof(range));
-        if (!n) return;
+        if (!n) {
+            c->roots_short = true;
+            return;
+        }
         if (c->roots) {
             memcpy(n, c->roots, c->nroots * sizeof(range));
             mw_own_free(c->roots, c->roots_cap * sizeof(range));
@@ -577,7 +580,10 @@ static void thread_roots(reach_ctx *c, uintptr_t my_sp)
 {
     enum { MAXREG = MW_MAX_THREADS, MAXT = MW_MAX_THREADS + 65536 };
     mw_thread_stack *ts = mw_own_alloc(MAXT * sizeof *ts);
-    if (!ts) return;
+    if (!ts) {
+        c->roots_short = true;
+        return;
+    }
     size_t n = 0;
     if (mw_threads_stacks) n = mw_threads_stacks(ts, MAXREG);
     if (n > MAXREG) n = MAXREG;
@@ -692,7 +698,10 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
      * segments */
     c->excl_cap = OWN_CAP + 4u * MW_MAX_THREADS + 8192u;
     c->excl = mw_own_alloc(c->excl_cap * sizeof(range));
-    if (!c->excl) return;
+    if (!c->excl) {
+        c->roots_short = true;
+        return;
+    }
     FOR_EACH_OWN_SLOT(i) {
         uintptr_t lo = atomic_load(&own_tab[i].lo), hi = atomic_load(&own_tab[i].hi);
         if (lo > OWN_FILLING && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);

@@ -382,3 +382,39 @@ Test(shim_inherit, exit_scan_reads_the_inherited_heap_without_copying_it, .timeo
     scan_copy_run("alone");
     scan_copy_run("thread");
 }
+
+/* A fork child out of address space (tests/victims/fork_nomem.c, RLIMIT_AS at what it has
+ * mapped plus 1 MiB): the program's output and status as natively, a line for the inherited
+ * blocks it could not record and one for the exit scan it could not do, every other line on
+ * stderr the shim's, and no wrong verdict: the stdout buffer, which only libc's data points
+ * to, was called definitely lost before 06:20 UTC on 2026-11-23 (the scan went on without
+ * the roots it had no memory to list). */
+Test(shim_inherit, a_child_out_of_memory_says_so_and_gives_no_wrong_verdict, .timeout = 90)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("fork_nomem"), NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_str_eq(n.out, "child ok\nparent 0\n", "natively: %s", n.err);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    size_t lines = mwt_count_lines(r.err, "");
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch: "), lines, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "no memory to record the 200000 blocks this child inherited"), "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "the reachability scan at exit"), "stderr: %s", r.err);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    cr_assert_eq(nt, 2);
+    const mwt_trace *c = ts[0].ppid == ts[1].pid ? &ts[0] : &ts[1];
+    cr_expect(c->has_end, "%s: %s", c->path, c->err);
+    cr_expect_geq(c->lost_events, 200000, "the child's lost events: %lu", (unsigned long)c->lost_events);
+    size_t definite = 0;
+    for (size_t i = 0; i < c->nblocks; i++) definite += c->blocks[i].reach == MW_REACH_DEFINITE;
+    cr_expect_eq(definite, 0, "%zu blocks of the child called definitely lost", definite);
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
