@@ -722,7 +722,7 @@ static double dbg_now(void)
 #endif
 
 /* One line when the scan ends without verdicts (the analyzer then counts the blocks as
- * unknown): wrong ones would be worse. Until 06:20 UTC on 2026-11-23 a scan short of memory
+ * unknown): wrong ones would be worse. Until 06:05 UTC on 2026-11-23 a scan short of memory
  * for its roots went on without them, and called what only they pointed to definitely lost
  * (a fork child under RLIMIT_AS: its stdout buffer; tests/victims/fork_nomem.c). */
 static void no_verdicts(const char *why, size_t n)

@@ -387,7 +387,7 @@ Test(shim_inherit, exit_scan_reads_the_inherited_heap_without_copying_it, .timeo
  * mapped plus 1 MiB): the program's output and status as natively, a line for the inherited
  * blocks it could not record and one for the exit scan it could not do, every other line on
  * stderr the shim's, and no wrong verdict: the stdout buffer, which only libc's data points
- * to, was called definitely lost before 06:20 UTC on 2026-11-23 (the scan went on without
+ * to, was called definitely lost before 06:05 UTC on 2026-11-23 (the scan went on without
  * the roots it had no memory to list). */
 Test(shim_inherit, a_child_out_of_memory_says_so_and_gives_no_wrong_verdict, .timeout = 90)
 {

@@ -6,7 +6,7 @@
  * through stdout (whose buffer it allocates now: a block only libc's data points to) and
  * exits with _exit. The shim must say what it could not do, and its exit scan, short of
  * memory for its roots, must give no verdict rather than call the stdout buffer lost (it did
- * before 06:20 UTC on 2026-11-23).
+ * before 06:05 UTC on 2026-11-23).
  *
  *     fork_nomem      prints: child ok / parent 0
  */
