@@ -55,8 +55,10 @@ static struct {
  * of this process that still points at blocks: valgrind scans them (from where those
  * threads' stack pointers were), and so does the exit scan here (reach_roots.c, the whole
  * stack). Without them, a block only such a stack pointed to was called definitely lost in
- * every fork child of a multithreaded program. Copied to grandchildren by fork itself. */
-#define DEAD_STACKS 1024u
+ * every fork child of a multithreaded program. Copied to grandchildren by fork itself. Room
+ * for two generations of the most threads the registry holds (untouched pages cost nothing);
+ * past that the child says so. */
+#define DEAD_STACKS (2u * MW_MAX_THREADS)
 static struct stack_span dead[DEAD_STACKS];
 static unsigned ndead;
 
@@ -132,7 +134,11 @@ void mw_inherit_child(void)
         atomic_flag_clear(&fork_lock); /* another thread's fork held it: not in this process */
         return;
     }
-    for (unsigned i = 0; i < held.nstacks && ndead < DEAD_STACKS; i++) dead[ndead++] = held.stacks[i];
+    unsigned dropped = 0;
+    for (unsigned i = 0; i < held.nstacks; i++) {
+        if (ndead < DEAD_STACKS) dead[ndead++] = held.stacks[i];
+        else dropped++;
+    }
     memcpy(kept.own, held.own, held.nown * sizeof *held.own);
     kept.nown = held.nown;
     kept.busy = held.busy;
@@ -140,6 +146,9 @@ void mw_inherit_child(void)
     mw_live_shared_freeze(held.shards);
     release();
     atomic_store(&kept.pending, 1);
+    if (dropped)
+        mw_diag("fork: %u stacks of threads this child's ancestors had are past the %u it keeps; "
+                "its exit scan may call lost what only they point to", dropped, DEAD_STACKS);
 }
 
 typedef struct collect {
