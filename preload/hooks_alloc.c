@@ -95,6 +95,11 @@ static inline bool pass_through(void)
         mw_lazy_init();
         if (mw_tls_guard == 0 && active()) return false;
     }
+    if (MW_UNLIKELY(mw_tls_guard == 0 &&
+                    atomic_load_explicit(&mw_fork_restart_pending, memory_order_relaxed) == MW_RESTART_AFTER_HOOK)) {
+        mw_fork_restart(); /* a child forked by a signal handler inside a hook (init.c) */
+        if (active()) return false;
+    }
     if (mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal && mw_tls_self && active())
         mw_count_lost(1, 0);
     return true;

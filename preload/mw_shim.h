@@ -62,7 +62,9 @@ enum mw_state {
 extern _Atomic int mw_state;
 extern bool mw_alloc_tracing;   /* false when loaded by dlopen (watch core only) */
 extern bool mw_malloc_shadowed; /* an object before the shim defines malloc or free (init.c) */
-extern _Atomic int mw_fork_restart_pending; /* fork child: restart in fork() (init.c) */
+extern _Atomic int mw_fork_restart_pending; /* fork child: restart pending (init.c) */
+enum { MW_RESTART_IN_FORK = 1,     /* when fork() returns in the child (process.c) */
+       MW_RESTART_AFTER_HOOK = 2 }; /* at the first allocation call outside any hook (hooks_alloc.c) */
 void mw_fork_restart(void);       /* a fork child's own trace, writer and state (init.c) */
 void mw_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "memwatch: ..." on stderr, no malloc */
 /* s for a mw_diag line: itself if shorter than cap, else its head and tail joined by "..." in

@@ -64,7 +64,7 @@ MW_EXPORT pid_t fork(void)
 {
     if (!real_fork) resolve();
     pid_t p = real_fork();
-    if (p == 0 && atomic_load(&mw_fork_restart_pending)) {
+    if (p == 0 && atomic_load(&mw_fork_restart_pending) == MW_RESTART_IN_FORK) {
         int e = errno;
         mw_fork_restart(); /* after every atfork child handler has run (init.c) */
         errno = e;
@@ -74,6 +74,9 @@ MW_EXPORT pid_t fork(void)
         mw_thread *t = mw_self();
         if (t) MW_EMIT(t, 24, mw_enc_fork, (uint64_t)p);
         errno = e;
+    } else if (p > 0 && mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal &&
+               atomic_load(&mw_state) == MW_ST_ON) {
+        mw_count_lost(1, 0); /* a signal handler's fork inside a hook: no FORK record (init.c) */
     }
     return p;
 }

@@ -418,3 +418,52 @@ Test(shim_inherit, a_child_out_of_memory_says_so_and_gives_no_wrong_verdict, .ti
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* Forks from a signal handler that interrupted a hook (tests/victims/fork_in_handler.c): a
+ * child that ends inside the handler has no trace and its parent counts the fork as lost (30
+ * forks: child traces and lost events add up to 30), every trace there is has its end (most
+ * had none, or were empty, before 06:40 UTC on 2026-11-23); a child that lives on as a
+ * worker is traced from its first allocation after the handler, with its leak. */
+Test(shim_inherit, forks_from_a_signal_handler_inside_a_hook, .timeout = 120)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("fork_in_handler"), "exit", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir, .timeout_ms = 90000 }, &r), 0);
+    cr_assert(!r.timed_out);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "forks 30\nparent 0\n");
+    cr_expect_str_eq(r.err, "");
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_assert_geq(n, 1);
+    uint64_t children = 0, lost = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(ts[i].has_end, "%s: %s", ts[i].path, ts[i].err);
+        if (ts[i].nforks || ts[i].lost_events) lost += ts[i].lost_events; /* the parent */
+        else children++;
+    }
+    cr_expect_eq(children + lost, 30, "%lu child traces, %lu forks counted lost", (unsigned long)children,
+                 (unsigned long)lost);
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+
+    dir = mwt_tmpdir();
+    const char *argv2[] = { mwt_victim("fork_in_handler"), "respawn", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2, .preload = true, .trace_dir = dir, .timeout_ms = 60000 }, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "worker done\nparent 0\n");
+    ts = mwt_trace_load_all(dir, &n);
+    cr_assert_eq(n, 2, "%zu traces", n);
+    const mwt_trace *w = ts[0].ppid == ts[1].pid ? &ts[0] : &ts[1];
+    cr_expect(w->has_end, "%s: %s", w->path, w->err);
+    cr_expect_geq(w->allocs, 1001, "the worker's allocations: %lu", (unsigned long)w->allocs);
+    const mwt_block *b = block(w, 7777, false);
+    cr_expect(b && !b->freed && b->reach == MW_REACH_DEFINITE, "the worker's leak");
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
