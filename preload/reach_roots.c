@@ -207,25 +207,33 @@ size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n)
     return 0;
 }
 
-/* The dirty pages this process shares with others (Shared_Dirty of smaps_rollup, in kB: what
- * a fork shares copy-on-write, and MAP_SHARED memory), UINT64_MAX when it cannot be read.
- * The kernel walks the page tables for it: about a millisecond per few hundred MB. */
-static uint64_t shared_dirty_kb(void)
+/* The number after `key` (e.g. "\nVmSwap:") in the /proc file at path, in kB as the file
+ * gives it; UINT64_MAX when the file or the key is not there. No stdio, no malloc. */
+static uint64_t proc_field_kb(const char *path, const char *key)
 {
-    char buf[2048];
-    int fd = open("/proc/thread-self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+    char buf[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return UINT64_MAX;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0) return UINT64_MAX;
     buf[n] = 0;
-    const char *s = strstr(buf, "\nShared_Dirty:");
+    const char *s = strstr(buf, key);
     if (!s) return UINT64_MAX;
-    for (s += 14; *s == ' ' || *s == '\t'; s++) {}
+    for (s += strlen(key); *s == ' ' || *s == '\t'; s++) {}
+    if (*s < '0' || *s > '9') return UINT64_MAX;
     uint64_t kb = 0;
     for (; *s >= '0' && *s <= '9'; s++) kb = kb * 10 + (uint64_t)(*s - '0');
     return kb;
+}
+
+/* The dirty pages this process shares with others (Shared_Dirty of smaps_rollup: what a fork
+ * shares copy-on-write, and MAP_SHARED memory), UINT64_MAX when it cannot be read. The
+ * kernel walks the page tables for it: about a millisecond per few hundred MB. */
+static uint64_t shared_dirty_kb(void)
+{
+    uint64_t kb = proc_field_kb("/proc/thread-self/smaps_rollup", "\nShared_Dirty:");
+    return kb != UINT64_MAX ? kb : proc_field_kb("/proc/self/smaps_rollup", "\nShared_Dirty:");
 }
 
 /* How the exit scan reads memory: c->mem_fd when this process forked or is a fork child and
@@ -522,20 +530,7 @@ static uintptr_t thread_sp(pid_t tid)
 
 /* Nothing of this process is in swap (VmSwap: 0 kB in /proc/self/status): a page mincore(2)
  * finds absent in an anonymous mapping was then never touched. False when unknown. */
-static bool nothing_swapped(void)
-{
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return false;
-    buf[n] = 0;
-    const char *s = strstr(buf, "\nVmSwap:");
-    if (!s) return false;
-    for (s += 8; *s == ' ' || *s == '\t'; s++) {}
-    return s[0] == '0' && s[1] == ' ';
-}
+static bool nothing_swapped(void) { return proc_field_kb("/proc/self/status", "\nVmSwap:") == 0; }
 
 /* Calls fn(tid, arg) for each task of this process (/proc/self/task) until it returns
  * false. Returns false when fn did, or the directory could not be read. */
