@@ -463,7 +463,11 @@ void mw_threads_reset_after_fork(void)
 {
     /* The parent's states and rings are shared memory (memfd) or belong to threads that do not
      * exist here: drop them all without touching them, start numbering again. */
-    for (unsigned i = 0; i < MW_MAX_THREADS; i++) atomic_store(&slots[i], NULL);
+    /* Slots past the high-water mark were never used, but slot hwm itself may have been
+     * taken by a thread of the parent that had not yet raised the mark when the parent forked
+     * (state_new). Not writing the rest spares a fork child copying 16 pages of the parent's. */
+    unsigned h = atomic_load(&hwm);
+    for (unsigned i = 0; i <= h && i < MW_MAX_THREADS; i++) atomic_store(&slots[i], NULL);
     atomic_store(&hwm, 0);
     atomic_flag_clear(&reg_lock);
     atomic_flag_clear(&orphan_lock);
