@@ -27,9 +27,12 @@
  * reference tests).
  *
  * Constraints: no malloc (all memory is raw mmap, registered as the shim's own), no stdio,
- * errno preserved, other threads may still run: memory is read with process_vm_readv on our
- * own pid, so a page unmapped concurrently yields EFAULT instead of a crash (when that system
- * call is not permitted, only ranges inside the maps snapshot are read directly).
+ * errno preserved, other threads may still run: memory is read with a system call
+ * (process_vm_readv on our own thread, or /proc/thread-self/mem while pages are shared with
+ * another process), so a page unmapped concurrently yields an error instead of a crash; when
+ * no other program thread runs, the live blocks' memory is copied directly (mw_reach_read_heap
+ * in reach_roots.c), and when the system calls are not permitted, only ranges inside the maps
+ * snapshot are read directly.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -92,8 +92,9 @@ typedef struct reach_ctx {
 
 /* ---- reach_roots.c ----------------------------------------------------------------------- */
 /* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
- * first page is not readable). process_vm_readv on our own pid, or, where that system call
- * is not permitted, a direct copy inside the maps snapshot. */
+ * first page is not readable): through /proc/thread-self/mem while pages are shared with
+ * another process, else process_vm_readv on our own thread, or, where that system call is
+ * not permitted, a direct copy inside the maps snapshot (reach_roots.c). */
 size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n);
 /* Chooses how mw_reach_read and mw_reach_read_heap read (before the first read). */
 void mw_reach_read_setup(reach_ctx *c);

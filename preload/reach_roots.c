@@ -170,8 +170,8 @@ void mw_own_free(void *p, size_t n)
 }
 
 /* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
- * first page is not readable). Through /proc/thread-self/mem (c->mem_fd) in a process whose
- * pages may be shared copy-on-write with another (it forked, or is a fork child); else with
+ * first page is not readable). Through /proc/thread-self/mem (c->mem_fd) in a process that
+ * shares pages copy-on-write with another (mw_reach_read_setup); else with
  * process_vm_readv on our own thread, or, where that system call is not permitted, a copy
  * inside the maps snapshot. Both system calls fail cleanly on memory unmapped since the
  * snapshot (the scan's own buffers, a shim thread's). process_vm_readv pins the pages it
