@@ -102,31 +102,21 @@ void mw_count_lost(uint64_t events, uint64_t bytes)
  * of repeating records less (sqlite3 CLI trace: 36 -> 33.5 KB). */
 static inline uint64_t clock_tick(void) { return mw_now_ns() & ~(MW_CLOCK_UNIT_NS - 1); }
 
-/* The compressor's memory. Its big workspaces (window, match tables: megabytes at the strong
- * settings, mostly untouched at the fast ones) come from mw_own_alloc, so that RSS records
- * count what of them is resident (mw_own_resident_bytes); the
- * small ones come from the real malloc and count whole (zsmall_bytes). A 16-byte header keeps
- * the size and where the memory came from (and malloc's 16-byte alignment). */
-#define ZBIG ((size_t)64 << 10)
-static _Atomic uint64_t zsmall_bytes;
+/* The compressor's memory, all of it from mw_own_alloc: RSS records count what of it is
+ * resident (mw_own_resident_bytes; the workspaces, megabytes at the strong settings, are mostly
+ * untouched at the fast ones), the exit scan takes none of it for the program's, and no shim
+ * thread calls glibc's malloc, so that with one program thread left nothing but that thread
+ * changes the heap (reach_roots.c, mw_reach_read_heap). Its one small allocation, the context
+ * (5 KB), came from the real malloc until 06:50 UTC on 2026-11-23. A 16-byte header keeps the
+ * size (and malloc's 16-byte alignment). */
 static void *zalloc(void *op, size_t n)
 {
     (void)op;
     size_t total = n + 16;
     if (total < n) return NULL;
-    uint8_t *p;
-    uint64_t hdr[2];
-    if (total >= ZBIG) {
-        if (!(p = mw_own_alloc(total))) return NULL;
-        hdr[1] = 1;
-    } else {
-        p = mw_real.malloc(total);
-        if (!p) return NULL;
-        atomic_fetch_add_explicit(&zsmall_bytes, total, memory_order_relaxed);
-        hdr[1] = 0;
-    }
-    hdr[0] = total;
-    memcpy(p, hdr, sizeof hdr);
+    uint8_t *p = mw_own_alloc(total);
+    if (!p) return NULL;
+    memcpy(p, &total, sizeof total);
     return p + 16;
 }
 static void zfree(void *op, void *q)
@@ -134,14 +124,9 @@ static void zfree(void *op, void *q)
     (void)op;
     if (!q) return;
     uint8_t *p = (uint8_t *)q - 16;
-    uint64_t hdr[2];
-    memcpy(hdr, p, sizeof hdr);
-    if (hdr[1]) {
-        mw_own_free(p, hdr[0]);
-    } else {
-        atomic_fetch_sub_explicit(&zsmall_bytes, hdr[0], memory_order_relaxed);
-        mw_real.free(p);
-    }
+    size_t total;
+    memcpy(&total, p, sizeof total);
+    mw_own_free(p, total);
 }
 
 /* write(2) with SIGXFSZ blocked: past RLIMIT_FSIZE the kernel would kill the program for OUR
@@ -584,8 +569,8 @@ static void sample_rss(void)
         file = field_kb(buf, "RssFile:");
         shmem = field_kb(buf, "RssShmem:");
     }
-    /* the shim's own share: the resident part of its mappings (the compressor's workspaces
-     * among them), its compressor's small allocations and its output buffer. Looking the
+    /* the shim's own share: the resident part of its mappings (the compressor's memory and
+     * the output buffer among them) and of its rings. Looking the
      * mappings up (mincore(2) page by page) takes about a millisecond per 10 000 pages: with
      * thousands of threads (each a state, a live table and signal and unwinder stacks) it is
      * done again only after a hundred times what it took, so that it costs the writer at
@@ -595,8 +580,7 @@ static void sample_rss(void)
         own_mapped = mw_own_resident_bytes();
         own_next_ns = t0 + (mw_mono_raw_ns() - t0) * 100u;
     }
-    uint64_t own = own_mapped + ring_resident + atomic_load_explicit(&zsmall_bytes, memory_order_relaxed) +
-                   obuf_size;
+    uint64_t own = own_mapped + ring_resident;
     uint8_t b[96];
     size_t n = mw_enc_rss(b, sizeof b, mw_now_ns(), rss, anon, file, shmem, vm, own);
     zfeed(b, n, ZSTD_e_continue);
