@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -53,7 +54,7 @@ static ZSTD_CCtx *cctx;
 /* Compressed output waits in obuf (OBUF_CAP bytes) until less than zstd's recommended output
  * size is left or the writer flushes (at least every MEMWATCH_FLUSH_MS, on a sync, at the
  * end): a coded run ends four zstd blocks, and writing each as it came cost a write(2) and two
- * sigprocmask(2) per ~8 KB. It is the shim's own memory (mw_own_alloc), so the exit scan
+ * sigprocmask(2) per ~8 KB. It is the shim's own memory (a registered range), so the exit scan
  * does not take it for a root: from the real malloc it was a glibc mmapped chunk of no block,
  * which the scan read as the program's memory (a megabyte of compressed bytes, whose words
  * could pass for pointers). A fork child keeps it, empty. */
@@ -569,8 +570,8 @@ static void sample_rss(void)
         file = field_kb(buf, "RssFile:");
         shmem = field_kb(buf, "RssShmem:");
     }
-    /* the shim's own share: the resident part of its mappings (the compressor's memory and
-     * the output buffer among them) and of its rings. Looking the
+    /* the shim's own share: the resident part of its mappings (the compressor's memory among
+     * them), of its rings, and its output buffer whole. Looking the
      * mappings up (mincore(2) page by page) takes about a millisecond per 10 000 pages: with
      * thousands of threads (each a state, a live table and signal and unwinder stacks) it is
      * done again only after a hundred times what it took, so that it costs the writer at
@@ -580,7 +581,7 @@ static void sample_rss(void)
         own_mapped = mw_own_resident_bytes();
         own_next_ns = t0 + (mw_mono_raw_ns() - t0) * 100u;
     }
-    uint64_t own = own_mapped + ring_resident;
+    uint64_t own = own_mapped + ring_resident + obuf_size;
     uint8_t b[96];
     size_t n = mw_enc_rss(b, sizeof b, mw_now_ns(), rss, anon, file, shmem, vm, own);
     zfeed(b, n, ZSTD_e_continue);
@@ -822,7 +823,13 @@ numbered:
     cctx = ZSTD_createCCtx_advanced(cm);
     obuf_size = OBUF_CAP;
     obuf_len = 0;
-    if (!obuf) obuf = mw_own_alloc(obuf_size);
+    if (!obuf) { /* counted whole in the RSS records' own share (sample_rss), not by mincore */
+        void *m = mw_real.mmap(NULL, obuf_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED) {
+            obuf = m;
+            mw_own_range_add_counted(obuf, obuf_size, 0);
+        }
+    }
     if (!cctx || !obuf) {
         mw_diag("out of memory setting up the trace compressor; not tracing this process");
         abandon_file();
