@@ -162,36 +162,6 @@ static void copy_block(const mw_live_block *b, void *arg)
     if (c->n < c->cap) c->v[c->n++] = *b;
 }
 
-/* Address order: a radix sort, RADIX_BITS of the address a pass, a pass skipped when every
- * address has the same digit there (the top ones, and often the next). tmp holds n blocks;
- * the result is in a or tmp, returned. The counts are static (a child records once, under
- * kept.lock): 11-bit digits keep them at 16 KiB, which a small heap (a shell's) would not
- * want to fault in at 16 bits. */
-#define RADIX_BITS 11u
-#define RADIX_DIGITS (1u << RADIX_BITS)
-static size_t radix_count[RADIX_DIGITS];
-
-static mw_live_block *sort_by_addr(mw_live_block *a, mw_live_block *tmp, size_t n)
-{
-    mw_live_block *src = a, *dst = tmp;
-    for (unsigned sh = 0; sh < 64 && n; sh += RADIX_BITS) {
-        memset(radix_count, 0, sizeof radix_count);
-        for (size_t i = 0; i < n; i++) radix_count[(src[i].addr >> sh) & (RADIX_DIGITS - 1)]++;
-        if (radix_count[(src[0].addr >> sh) & (RADIX_DIGITS - 1)] == n) continue; /* one digit */
-        size_t sum = 0;
-        for (size_t d = 0; d < RADIX_DIGITS; d++) {
-            size_t c = radix_count[d];
-            radix_count[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) dst[radix_count[(src[i].addr >> sh) & (RADIX_DIGITS - 1)]++] = src[i];
-        mw_live_block *t = src;
-        src = dst;
-        dst = t;
-    }
-    return src;
-}
-
 /* The parent's blocks into the trace and the shared table, in address order. */
 static void record(mw_live_block *a, size_t n)
 {
@@ -245,9 +215,8 @@ bool mw_inherit_now(void)
     if (c.v && atomic_load(&mw_state) == MW_ST_ON) {
         for (unsigned i = 0; i < kept.nown; i++) mw_live_table_foreach(&kept.own[i]->lt, copy_block, &c);
         mw_live_shared_frozen_foreach(copy_block, &c);
-        mw_live_block *tmp = mw_own_alloc(bytes);
-        record(tmp ? sort_by_addr(c.v, tmp, c.n) : c.v, c.n); /* unsorted: only the deltas are bigger */
-        if (tmp) mw_own_free(tmp, bytes);
+        mw_live_sort_by_addr(c.v, c.n); /* in place: 32 bytes a block, none more */
+        record(c.v, c.n);
     } else if (n && !c.v) {
         mw_diag("fork: no memory to record the %zu blocks this child inherited", n);
         mw_count_lost(n, 0);

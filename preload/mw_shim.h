@@ -163,6 +163,9 @@ typedef struct mw_live_block {
     size_t size;
     mw_block_ref ref;
 } mw_live_block;
+/* Sorts a by address, in place (reach.c; not reentrant: the exit scan and a fork child's
+ * recording of its inheritance, one after the other). */
+void mw_live_sort_by_addr(mw_live_block *a, size_t n);
 /* Calls fn for every live block (shard by shard, each shard locked while visited). */
 void mw_live_foreach(void (*fn)(const mw_live_block *b, void *arg), void *arg);
 size_t mw_live_count(void);

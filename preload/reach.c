@@ -70,8 +70,9 @@ static void snap_one(const mw_live_block *b, void *arg)
  * address byte in use down, each bucket permuted into place by following cycles, buckets of
  * fewer than 32 blocks finished by insertion sort. No temporary array: an LSD sort's is as
  * big as the snapshot itself (64 MB for 2 M blocks), and the exit scan's peak memory is the
- * program's too. One thread runs the exit scan, once: each level's bucket bounds live in a
- * static row. */
+ * program's too. Each level's bucket bounds live in a static row: its two callers run one
+ * after the other, once each per process (a fork child's recording of what it inherited,
+ * which the exit scan's snapshot waits for, then the scan). */
 #define FLAG_LEVELS 8u
 static size_t flag_end[FLAG_LEVELS][256], flag_next[FLAG_LEVELS][256];
 
@@ -121,7 +122,7 @@ static void flag_sort(block_ent *a, size_t n, int shift, unsigned lvl)
     }
 }
 
-static void sort_blocks(block_ent *a, size_t n)
+void mw_live_sort_by_addr(mw_live_block *a, size_t n)
 {
     uintptr_t all = 0;
     for (size_t i = 0; i < n; i++) all |= a[i].addr;
@@ -148,7 +149,7 @@ static bool snapshot_blocks(reach_ctx *c)
         c->blk = NULL;
         want = a.seen;
     }
-    sort_blocks(c->blk, c->nblk);
+    mw_live_sort_by_addr(c->blk, c->nblk);
     /* Drop duplicates a concurrent free/malloc may have produced: keep the entry seen last
      * (a block freed from one table and allocated into another meanwhile is current in the
      * table visited later), then clear the visit numbers. */

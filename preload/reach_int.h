@@ -21,11 +21,7 @@
 static inline uintptr_t page_up(uintptr_t x) { return (x + PAGE - 1) & ~(uintptr_t)(PAGE - 1); }
 static inline uintptr_t page_down(uintptr_t x) { return x & ~(uintptr_t)(PAGE - 1); }
 
-typedef struct block_ent {   /* = mw_live_block, sorted by addr */
-    uintptr_t addr;
-    size_t size;
-    mw_block_ref ref;
-} block_ent;
+typedef mw_live_block block_ent;   /* the snapshot's entries, sorted by addr */
 
 enum { ST_UNREACHED = 0, ST_REACHABLE = 1, ST_INDIRECT = 2 };
 
