@@ -71,7 +71,7 @@ static int ensure_backend(void)
     b = atomic_load(&backend);
     if (b == MW_WB_NONE) {
         static bool atfork_done;
-        if (!atfork_done) { pthread_atfork(NULL, NULL, atfork_child); atfork_done = true; }
+        if (!atfork_done) { mw_atfork(NULL, NULL, atfork_child); atfork_done = true; }
         int err = 0;
         if (!mw_step_install_handlers()) {
             b = -1;

@@ -253,7 +253,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_stack_init();
     mw_threads_init();
     mw_process_init();
-    if (!atomic_exchange(&atfork_done, 1)) pthread_atfork(mw_inherit_prepare, mw_inherit_parent, on_fork_child);
+    if (!atomic_exchange(&atfork_done, 1)) mw_atfork(mw_inherit_prepare, mw_inherit_parent, on_fork_child);
     mw_guard_leave(g);
     start_tracing();
 }

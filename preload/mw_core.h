@@ -159,6 +159,9 @@ bool mw_inherit_now(void); /* true: recorded during the call (here, or by a thre
 bool mw_inherit_dead_stack(uintptr_t lo, uintptr_t hi);
 /* whether this process has forked or is a fork child: pages maybe shared copy-on-write */
 bool mw_inherit_shares_pages(void);
+/* reach_roots.c: whether the calling thread is the process's only one besides the shim's own
+ * (from /proc/self/task; false when it cannot be read). Async-signal-safe. */
+bool mw_alone_in_process(void);
 mw_thread *mw_orphan_acquire(void);  /* shared stream for exiting threads (locked) */
 void mw_orphan_release(void);
 

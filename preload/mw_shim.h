@@ -66,6 +66,9 @@ extern _Atomic int mw_fork_restart_pending; /* fork child: restart pending (init
 enum { MW_RESTART_IN_FORK = 1,     /* when fork() returns in the child (process.c) */
        MW_RESTART_AFTER_HOOK = 2 }; /* at the first allocation call outside any hook (hooks_alloc.c) */
 void mw_fork_restart(void);       /* a fork child's own trace, writer and state (init.c) */
+/* pthread_atfork for the shim's own handlers (process.c): their child handlers also run after
+ * the fork that bypasses glibc's (a signal handler's, inside a hook) */
+int mw_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 void mw_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "memwatch: ..." on stderr, no malloc */
 /* s for a mw_diag line: itself if shorter than cap, else its head and tail joined by "..." in
  * buf (cap bytes, at least 8): a long value leaves room for what the line says of it. */

@@ -12,9 +12,12 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,6 +26,7 @@
 extern char **environ;
 
 static pid_t (*real_fork)(void);
+static pid_t (*real_Fork)(void); /* glibc 2.34+: fork without the atfork handlers and locks */
 static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execvpe)(const char *, char *const[], char *const[]);
 static int (*real_fexecve)(int, char *const[], char *const[]);
@@ -34,6 +38,7 @@ static int (*real_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_
 void mw_process_init(void)
 {
     real_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
+    real_Fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "_Fork");
     real_execve = dlsym(RTLD_NEXT, "execve");
     real_execvpe = dlsym(RTLD_NEXT, "execvpe");
     real_fexecve = dlsym(RTLD_NEXT, "fexecve");
@@ -60,9 +65,57 @@ static void resolve(void)
     } while (0)
 
 /* ---- fork / vfork -------------------------------------------------------------------------- */
+/* The shim's own child handlers (mw_atfork), for the fork below that runs none of glibc's. */
+#define OWN_CHILD_MAX 8u
+static void (*own_child[OWN_CHILD_MAX])(void);
+static _Atomic unsigned n_own_child;
+
+int mw_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    if (child) {
+        unsigned i = atomic_load(&n_own_child);
+        if (i < OWN_CHILD_MAX) {
+            own_child[i] = child;
+            atomic_store(&n_own_child, i + 1);
+        }
+    }
+    return pthread_atfork(prepare, parent, child);
+}
+
+/* A fork from a signal handler that interrupted this thread inside one of the shim's hooks,
+ * in a process with no other program thread: natively single-threaded, so glibc's fork would
+ * take none of malloc's locks. Under the shim the writer thread makes it multithreaded, and
+ * glibc's fork waits for the arena lock that the interrupted malloc or free holds, for ever
+ * (a 20 ms SIGALRM handler forking while main frees 2-6 KB blocks hung in 3 runs of 3 at
+ * 06:35 UTC on 2026-11-23; a crash handler that forks after a fault inside free() would hang
+ * the same way). So this fork is glibc's _Fork, which takes no lock and runs no atfork
+ * handler: the shim runs its own child handlers, and tells glibc the child is single-threaded
+ * (it is), as its fork would have. The program's own atfork handlers do not run for it; such
+ * a child may only call async-signal-safe functions anyway (POSIX.1-2024 names _Fork, not
+ * fork, for signal handlers). The parent counts the fork as a lost event (no FORK record). */
+static bool fork_in_hook(void)
+{
+    return mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal &&
+           atomic_load(&mw_state) == MW_ST_ON;
+}
+
+static pid_t fork_bypassing_glibc(void)
+{
+    pid_t p = real_Fork();
+    if (p == 0) {
+        __libc_single_threaded = 1;
+        unsigned n = atomic_load(&n_own_child);
+        for (unsigned i = 0; i < n && i < OWN_CHILD_MAX; i++) own_child[i]();
+    } else if (p > 0) {
+        mw_count_lost(1, 0);
+    }
+    return p;
+}
+
 MW_EXPORT pid_t fork(void)
 {
     if (!real_fork) resolve();
+    if (MW_UNLIKELY(fork_in_hook()) && real_Fork && mw_alone_in_process()) return fork_bypassing_glibc();
     pid_t p = real_fork();
     if (p == 0 && atomic_load(&mw_fork_restart_pending) == MW_RESTART_IN_FORK) {
         int e = errno;

@@ -25,8 +25,6 @@
 #include "mw_core.h"   /* the thread registry: the shim's per-thread states are not roots */
 #include "reach_int.h"
 
-static bool only_task(void);
-
 /* Whether the program runs under valgrind (its vgpreload_*.so is loaded; the shim's own tests
  * run it so, test_shim_valgrind.c): a plain copy of the heap reads the gaps between blocks,
  * which memcheck calls invalid reads, and its words carry memcheck's "undefined" into the
@@ -248,7 +246,7 @@ void mw_reach_read_setup(reach_ctx *c)
     c->mem_fd = -1;
     if (mw_inherit_shares_pages() && shared_dirty_kb() >= SHARED_DIRTY_MIN_KB)
         c->mem_fd = open("/proc/thread-self/mem", O_RDONLY | O_CLOEXEC);
-    c->alone = only_task() && !under_valgrind();
+    c->alone = mw_alone_in_process() && !under_valgrind();
 }
 
 /* The live blocks' memory is the program's heap: with no other program thread nothing frees
@@ -579,9 +577,7 @@ static size_t list_tasks(mw_thread_stack *out, size_t max)
 
 static bool me_or_shim(pid_t tid, void *me) { return tid == *(pid_t *)me || is_shim_thread(tid); }
 
-/* Whether this thread is the process's only one besides the shim's own (false when
- * /proc/self/task cannot be read). */
-static bool only_task(void)
+bool mw_alone_in_process(void)
 {
     pid_t me = mw_gettid();
     return tasks_each(me_or_shim, &me);

@@ -6,7 +6,7 @@
  * libraries loaded RTLD_LOCAL, as Python's _sqlite3 loads libsqlite3).
  *
  * Nothing here runs unless a hooked SQL function is called: a program without SQL pays one
- * pthread_atfork registration at load time and nothing else.
+ * pthread_atfork registration (mw_atfork) at load time and nothing else.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -111,7 +111,7 @@ static void after_fork_child(void)
 __attribute__((constructor)) static void sql_core_init(void)
 {
     int g = mw_guard_enter();
-    pthread_atfork(NULL, NULL, after_fork_child);
+    mw_atfork(NULL, NULL, after_fork_child);
     mw_guard_leave(g);
 }
 

@@ -8,10 +8,15 @@
  *                               they have no trace, and the parent counts each such fork as
  *                               lost (before 06:40 UTC on 2026-11-23 most of them left a
  *                               trace without its end, or an empty one)
+ *     fork_in_handler big       the same with blocks of 2-6 KB, which glibc's per-thread cache
+ *                               does not hold: free takes the arena lock, and the signal often
+ *                               lands inside it. glibc's fork, which takes that lock in a
+ *                               multithreaded process (the shim's writer thread makes it one),
+ *                               hung on it within a few forks before 07:20 UTC on 2026-11-23
  *     fork_in_handler respawn   one child that returns from the handler and lives on as a
  *                               worker: 1 000 malloc/free pairs, one block of 7777 bytes leaked
  *
- * prints: forks 30 / parent 0 (exit); worker done / parent 0 (respawn)
+ * prints: forks 30 / parent 0 (exit, big); worker done / parent 0 (respawn)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +55,7 @@ int main(int argc, char **argv)
 {
     if (argc != 2) return 2;
     respawn = !strcmp(argv[1], "respawn");
+    size_t base = strcmp(argv[1], "big") ? 64 : 2048, span = strcmp(argv[1], "big") ? 512 : 4096;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;
@@ -57,7 +63,7 @@ int main(int argc, char **argv)
     sigaction(SIGALRM, &sa, NULL);
     timer(5000);
     for (unsigned long n = 0; respawn ? !worker : forks < 30; n++) {
-        sink = malloc(64 + n % 512);
+        sink = malloc(base + n % span);
         free(sink);
     }
     timer(0);
