@@ -100,7 +100,7 @@ static inline bool pass_through(void)
         mw_fork_restart(); /* a child forked by a signal handler inside a hook (init.c) */
         if (active()) return false;
     }
-    if (mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal && mw_tls_self && active())
+    if (mw_in_interrupted_hook() && mw_tls_self && active())
         mw_count_lost(1, 0);
     return true;
 }

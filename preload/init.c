@@ -371,7 +371,7 @@ static void on_fork_child(void)
      * after the interrupted hook is done (hooks_alloc.c), so a child that lives on (a worker
      * respawned from a SIGCHLD handler) is traced from there; one that ends inside the handler
      * has no trace, and its parent counts the fork as a lost event (process.c). */
-    if (mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal) {
+    if (mw_in_interrupted_hook()) {
         atomic_store(&mw_fork_restart_pending, MW_RESTART_AFTER_HOOK);
         return;
     }

@@ -132,6 +132,13 @@ extern __thread int mw_tls_dead;        /* MW_DEAD_EXITING: this thread's state 
 #define MW_DEAD_STATELESS 2
 extern __thread int mw_tls_internal;    /* >0: inside shim code entered via mw_guard_enter */
 #define MW_GUARD_VFORK (1 << 20)        /* guard value of a vfork child (process.c) */
+/* This thread is inside one of the shim's hooks and not in the shim's own code: a signal
+ * handler that interrupted the hook is running (its allocations are counted lost, its forks
+ * take process.c's and init.c's special paths). */
+static inline bool mw_in_interrupted_hook(void)
+{
+    return mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal;
+}
 
 /* thread.c */
 mw_thread *mw_self_slow(void);

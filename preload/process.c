@@ -95,8 +95,7 @@ int mw_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
  * fork, for signal handlers). The parent counts the fork as a lost event (no FORK record). */
 static bool fork_in_hook(void)
 {
-    return mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal &&
-           atomic_load(&mw_state) == MW_ST_ON;
+    return mw_in_interrupted_hook() && atomic_load(&mw_state) == MW_ST_ON;
 }
 
 static pid_t fork_bypassing_glibc(void)
@@ -127,8 +126,7 @@ MW_EXPORT pid_t fork(void)
         mw_thread *t = mw_self();
         if (t) MW_EMIT(t, 24, mw_enc_fork, (uint64_t)p);
         errno = e;
-    } else if (p > 0 && mw_tls_guard > 0 && mw_tls_guard < MW_GUARD_VFORK && !mw_tls_internal &&
-               atomic_load(&mw_state) == MW_ST_ON) {
+    } else if (p > 0 && fork_in_hook()) {
         mw_count_lost(1, 0); /* a signal handler's fork inside a hook: no FORK record (init.c) */
     }
     return p;
