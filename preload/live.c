@@ -75,8 +75,16 @@ bool mw_lt_grow(mw_ltab *L)
     return true;
 }
 
+/* Tracing starts with every table empty. The first start finds them so already (zero bss:
+ * nothing is recorded before it), and clearing them there wrote 12 pages of zeros into pages
+ * the process had never touched, a page fault each; a fork child's restart clears them. */
 void mw_live_init(void)
 {
+    static bool started;
+    if (!started) {
+        started = true;
+        return;
+    }
     mw_live_shared_init(); /* after fork: the parent's shared table is dropped (left mapped) */
     for (unsigned i = 0; i < (1u << MW_HINT_BITS); i++) atomic_store_explicit(&mw_live_hint[i], 0, memory_order_relaxed);
     atomic_store(&migrations, 0);

@@ -55,53 +55,82 @@ static bool under_valgrind(void) { return dl_iterate_phdr(vgpreload_cb, NULL) !=
  * ======================================================================================== */
 #define OWN_BITS 16u
 #define OWN_CAP (1u << OWN_BITS)
+/* Ranges go to a small table first (three pages), to the big one once it is 7/8 used: the
+ * big table's slots are spread over 1.5 MB by the hash, and the 40 to 50 ranges of a
+ * process that has started tracing touched about 90 of its pages, a page fault each (about
+ * 2.5 us on this VM): a quarter of the page faults /bin/true takes under the shim, and as
+ * many copy-on-write faults again in every fork child that registers its own. */
+#define OWN_SMALL_BITS 9u
 #define OWN_FREE 0u
 #define OWN_REMOVED 1u
 #define OWN_FILLING 2u
 /* counted: the end of the part whose resident pages are the shim's memory (a ring's mirror,
  * the same pages mapped again after it, is not counted twice) */
-static struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; _Atomic uintptr_t counted; } own_tab[OWN_CAP];
-static _Atomic unsigned own_used;      /* slots ever taken (not free) */
+typedef struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; _Atomic uintptr_t counted; } own_slot;
 /* The groups of OWN_GROUP slots in which a slot was ever taken: the walks over the table
  * (mw_own_resident_bytes at every RSS sample, the exit scan's exclusions) read only those. A
  * short-lived process otherwise read all 1.5 MB of the table, a zero-page fault per page:
  * about 400 of the 770 page faults that /bin/true took under the shim. */
 #define OWN_GROUP 128u
-static _Atomic uint64_t own_groups[OWN_CAP / OWN_GROUP / 64u];
-#define FOR_EACH_OWN_SLOT(i)                                                                    \
-    for (size_t g_ = 0; g_ < OWN_CAP / OWN_GROUP; g_++)                                       \
-        if (atomic_load_explicit(&own_groups[g_ / 64u], memory_order_acquire) >> (g_ % 64u) & 1u) \
-            for (size_t i = g_ * OWN_GROUP; i < (g_ + 1) * OWN_GROUP; i++)
+typedef struct {
+    own_slot *slot;
+    unsigned bits;
+    _Atomic unsigned *used;     /* slots ever taken (not free) */
+    _Atomic uint64_t *groups;
+} own_table;
+static own_slot own_small_slots[1u << OWN_SMALL_BITS], own_big_slots[OWN_CAP];
+static _Atomic unsigned own_small_used, own_big_used;
+static _Atomic uint64_t own_small_groups[1], own_big_groups[OWN_CAP / OWN_GROUP / 64u];
+_Static_assert((1u << OWN_SMALL_BITS) / OWN_GROUP <= 64u, "one word of groups");
+static const own_table own_tables[2] = {
+    {own_small_slots, OWN_SMALL_BITS, &own_small_used, own_small_groups},
+    {own_big_slots, OWN_BITS, &own_big_used, own_big_groups},
+};
+#define OWN_SLOTS (OWN_CAP + (1u << OWN_SMALL_BITS))
+/* Every slot ever taken, as own_slot *s, in both tables. */
+#define FOR_EACH_OWN_SLOT(s)                                                                        \
+    for (const own_table *t_ = own_tables; t_ < own_tables + 2; t_++)                                \
+        for (size_t g_ = 0; g_ < ((size_t)1 << t_->bits) / OWN_GROUP; g_++)                          \
+            if (atomic_load_explicit(&t_->groups[g_ / 64u], memory_order_acquire) >> (g_ % 64u) & 1u) \
+                for (own_slot *s = t_->slot + g_ * OWN_GROUP; s < t_->slot + (g_ + 1) * OWN_GROUP; s++)
 static _Atomic unsigned own_overflow;  /* ranges that found no slot */
 
-static inline size_t own_home(uintptr_t p)
+static inline size_t own_home(uintptr_t p, unsigned bits)
 {
-    return (size_t)(((uint64_t)(p >> 12) * 0x9E3779B97F4A7C15ull) >> (64u - OWN_BITS));
+    return (size_t)(((uint64_t)(p >> 12) * 0x9E3779B97F4A7C15ull) >> (64u - bits));
+}
+
+/* Adds the range to table T unless it is 7/8 used and no removed slot comes first on the
+ * probe (probe chains stay short). */
+static bool own_add_to(const own_table *T, uintptr_t lo, size_t len, size_t counted)
+{
+    size_t cap = (size_t)1 << T->bits, i = own_home(lo, T->bits);
+    for (size_t k = 0; k < cap; k++, i = (i + 1) & (cap - 1)) {
+        uintptr_t cur = atomic_load_explicit(&T->slot[i].lo, memory_order_relaxed);
+        if (cur > OWN_REMOVED) continue;
+        if (cur == OWN_FREE && atomic_load_explicit(T->used, memory_order_relaxed) >= cap / 8u * 7u)
+            return false;
+        if (!atomic_compare_exchange_strong(&T->slot[i].lo, &cur, (uintptr_t)OWN_FILLING)) continue;
+        if (cur == OWN_FREE) {
+            atomic_fetch_add_explicit(T->used, 1, memory_order_relaxed);
+            atomic_fetch_or_explicit(&T->groups[i / OWN_GROUP / 64u], 1ull << (i / OWN_GROUP % 64u),
+                                     memory_order_release);
+        }
+        atomic_store_explicit(&T->slot[i].hi, lo + len, memory_order_relaxed);
+        atomic_store_explicit(&T->slot[i].counted, lo + (counted < len ? counted : len),
+                              memory_order_relaxed);
+        atomic_store_explicit(&T->slot[i].lo, lo, memory_order_release);
+        return true;
+    }
+    return false;
 }
 
 void mw_own_range_add_counted(const void *p, size_t len, size_t counted)
 {
     if ((uintptr_t)p <= OWN_FILLING || !len) return;
-    uintptr_t lo = (uintptr_t)p;
-    size_t i = own_home(lo);
-    for (size_t k = 0; k < OWN_CAP; k++, i = (i + 1) & (OWN_CAP - 1)) {
-        uintptr_t cur = atomic_load_explicit(&own_tab[i].lo, memory_order_relaxed);
-        if (cur > OWN_REMOVED) continue;
-        /* a free slot only while the table is at most 7/8 used: probe chains stay short */
-        if (cur == OWN_FREE && atomic_load_explicit(&own_used, memory_order_relaxed) >= OWN_CAP / 8u * 7u)
-            break;
-        if (!atomic_compare_exchange_strong(&own_tab[i].lo, &cur, (uintptr_t)OWN_FILLING)) continue;
-        if (cur == OWN_FREE) {
-            atomic_fetch_add_explicit(&own_used, 1, memory_order_relaxed);
-            atomic_fetch_or_explicit(&own_groups[i / OWN_GROUP / 64u], 1ull << (i / OWN_GROUP % 64u),
-                                     memory_order_release);
-        }
-        atomic_store_explicit(&own_tab[i].hi, lo + len, memory_order_relaxed);
-        atomic_store_explicit(&own_tab[i].counted, lo + (counted < len ? counted : len),
-                              memory_order_relaxed);
-        atomic_store_explicit(&own_tab[i].lo, lo, memory_order_release);
+    if (own_add_to(&own_tables[0], (uintptr_t)p, len, counted) ||
+        own_add_to(&own_tables[1], (uintptr_t)p, len, counted))
         return;
-    }
     atomic_fetch_add(&own_overflow, 1);
 }
 
@@ -115,10 +144,10 @@ uint64_t mw_own_resident_bytes(void)
     static unsigned char vec[4096]; /* the writer thread's alone (its one caller) */
     const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     uint64_t total = 0;
-    FOR_EACH_OWN_SLOT(i) {
-        uintptr_t lo = atomic_load_explicit(&own_tab[i].lo, memory_order_acquire);
+    FOR_EACH_OWN_SLOT(s) {
+        uintptr_t lo = atomic_load_explicit(&s->lo, memory_order_acquire);
         if (lo <= OWN_FILLING) continue;
-        uintptr_t end = atomic_load_explicit(&own_tab[i].counted, memory_order_relaxed);
+        uintptr_t end = atomic_load_explicit(&s->counted, memory_order_relaxed);
         if (end <= lo) continue;
         uintptr_t a = lo & ~(pg - 1), e = (end + pg - 1) & ~(pg - 1);
         while (a < e) {
@@ -132,19 +161,24 @@ uint64_t mw_own_resident_bytes(void)
     return total * pg;
 }
 
+/* A range is in the table it was added to; a probe for it meets it before a free slot there
+ * (a slot never becomes free again), so one that meets a free slot in the small table goes on
+ * in the big one. */
 void mw_own_range_del(const void *p, size_t len)
 {
     (void)len;
     uintptr_t lo = (uintptr_t)p;
     if (lo <= OWN_FILLING) return;
-    size_t i = own_home(lo);
-    for (size_t k = 0; k < OWN_CAP; k++, i = (i + 1) & (OWN_CAP - 1)) {
-        uintptr_t cur = atomic_load_explicit(&own_tab[i].lo, memory_order_acquire);
-        if (cur == OWN_FREE) return;
-        if (cur == lo) {
-            atomic_store_explicit(&own_tab[i].hi, (uintptr_t)0, memory_order_relaxed);
-            atomic_store_explicit(&own_tab[i].lo, (uintptr_t)OWN_REMOVED, memory_order_release);
-            return;
+    for (const own_table *T = own_tables; T < own_tables + 2; T++) {
+        size_t cap = (size_t)1 << T->bits, i = own_home(lo, T->bits);
+        for (size_t k = 0; k < cap; k++, i = (i + 1) & (cap - 1)) {
+            uintptr_t cur = atomic_load_explicit(&T->slot[i].lo, memory_order_acquire);
+            if (cur == OWN_FREE) break;
+            if (cur == lo) {
+                atomic_store_explicit(&T->slot[i].hi, (uintptr_t)0, memory_order_relaxed);
+                atomic_store_explicit(&T->slot[i].lo, (uintptr_t)OWN_REMOVED, memory_order_release);
+                return;
+            }
         }
     }
 }
@@ -725,14 +759,14 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
     c->no_swap = nothing_swapped();
     /* the own ranges, the registry's states, each live thread's stack mappings, module
      * segments */
-    c->excl_cap = OWN_CAP + 4u * MW_MAX_THREADS + 8192u;
+    c->excl_cap = OWN_SLOTS + 4u * MW_MAX_THREADS + 8192u;
     c->excl = mw_own_alloc(c->excl_cap * sizeof(range));
     if (!c->excl) {
         c->roots_short = true;
         return;
     }
-    FOR_EACH_OWN_SLOT(i) {
-        uintptr_t lo = atomic_load(&own_tab[i].lo), hi = atomic_load(&own_tab[i].hi);
+    FOR_EACH_OWN_SLOT(s) {
+        uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
         if (lo > OWN_FILLING && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);
     }
     /* The shim's per-thread states (encoder state holds the last allocated address). */
