@@ -208,6 +208,18 @@ MW_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
     return 0;
 }
 
+/* glibc's sigaction, past the shim's own below (the exit scan swaps a handler in and out
+ * around its direct copies: reach_roots.c). */
+int mw_sigaction_real(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    resolve();
+    if (!real_sigaction) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_sigaction(sig, act, old);
+}
+
 MW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     resolve();

@@ -246,6 +246,9 @@ void mw_writer_sync_for(unsigned max_ms); /* the same, waiting at most max_ms (s
 /* fatal.c: the handlers that flush the trace before a signal's default action ends the
  * process (installed once tracing is on, for signals whose action is the default) */
 void mw_fatal_install(void);
+struct sigaction;
+/* glibc's sigaction(2) wrapper, not the shim's interposed one (fatal.c). */
+int mw_sigaction_real(int sig, const struct sigaction *act, struct sigaction *old);
 /* The default action of a fatal signal, after recording it and flushing: for a handler of
  * the shim's (the watch core's SIGSEGV) that finds the signal is not its own and would have
  * let the default action kill the process. It returns with the signal raised again and

@@ -6,6 +6,7 @@
 #ifndef MW_REACH_INT_H
 #define MW_REACH_INT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,8 @@ typedef struct reach_ctx {
     uint8_t *buf;             /* RD_BUF bytes */
     bool pvr;                 /* process_vm_readv usable */
     bool alone;               /* no program thread but this one: heap blocks are read directly */
+    bool direct_ok;           /* no direct copy has faulted (reach_roots.c, guarded_copy) */
+    sigset_t copy_mask;       /* this thread's signal mask before the direct copies' handler */
     int mem_fd;               /* /proc/thread-self/mem, -1: none (mw_reach_read_setup) */
     bool no_swap;             /* nothing of the process in swap: mincore's absent = untouched */
     int pagemap_fd;           /* /proc/thread-self/pagemap for PAGEMAP_SCAN, -1: none */
@@ -94,6 +97,9 @@ typedef struct reach_ctx {
 size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n);
 /* Chooses how mw_reach_read and mw_reach_read_heap read (before the first read). */
 void mw_reach_read_setup(reach_ctx *c);
+/* After the last read: gives SIGSEGV and SIGBUS back the actions they had before the scan's
+ * direct copies (and the thread its signal mask). */
+void mw_reach_read_done(reach_ctx *c);
 /* mw_reach_read for the memory of live blocks (the program's heap): a plain copy when c->alone
  * and src lies in an anonymous or heap mapping of the maps snapshot. */
 size_t mw_reach_read_heap(reach_ctx *c, void *dst, uintptr_t src, size_t n);

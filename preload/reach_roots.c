@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -201,6 +203,111 @@ void mw_own_free(void *p, size_t n)
     syscall(SYS_munmap, p, n);
 }
 
+/* ---- direct copies that survive an unreadable page ------------------------------------- *
+ * A page of a readable mapping can still fault on a read: a guard region
+ * (madvise(MADV_GUARD_INSTALL), Linux 6.13: no mapping of its own, /proc/self/maps shows the
+ * mapping readable) inside a heap block or a root. The scan's direct copies (mw_reach_read_heap
+ * in a process with no other program thread; mw_reach_read where neither system call may be
+ * used) catch that fault: for the scan, SIGSEGV and SIGBUS get a handler that jumps back out
+ * of the copy, which then reads through the system calls, and the direct copies end for the
+ * rest of the scan. Until 07:50 UTC on 2026-11-23 a program with a guard page in a block it
+ * still held at exit died there of SIGSEGV, its trace empty (tests/victims/reach_guard.c). A
+ * fault of another thread, or of this one outside a copy, goes to the action the program had
+ * (called from here when it is a handler, else restored so that the fault, repeated, meets it). */
+static struct sigaction copy_prev[2];   /* SIGSEGV's, SIGBUS's action before the scan */
+static volatile sig_atomic_t copy_installed;
+/* In the shim's bss, which is not a root: in thread-local storage (which is) the registers
+ * sigsetjmp saves there held block addresses, and bigheap's lost chain came out reachable. */
+static sigjmp_buf copy_env;
+static volatile sig_atomic_t copy_armed;   /* the thread copy_tid is in a copy */
+static volatile pid_t copy_tid;
+
+static void on_copy_fault(int sig, siginfo_t *si, void *uc)
+{
+    if (copy_armed && copy_tid == mw_gettid()) {
+        copy_armed = 0;
+        siglongjmp(copy_env, 1);
+    }
+    const struct sigaction *prev = &copy_prev[sig == SIGBUS];
+    if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
+        prev->sa_sigaction(sig, si, uc);
+    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+    } else {
+        mw_sigaction_real(sig, prev, NULL);
+    }
+}
+
+static void copy_guard_install(reach_ctx *c)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_copy_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;   /* siglongjmp leaves the mask as it is */
+    sigemptyset(&sa.sa_mask);
+    if (mw_sigaction_real(SIGSEGV, &sa, &copy_prev[0]) != 0) return;
+    if (mw_sigaction_real(SIGBUS, &sa, &copy_prev[1]) != 0) {
+        mw_sigaction_real(SIGSEGV, &copy_prev[0], NULL);
+        return;
+    }
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGSEGV);
+    sigaddset(&both, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &both, &c->copy_mask);   /* a blocked fault would kill */
+    copy_tid = mw_gettid();
+    copy_installed = 1;
+}
+
+void mw_reach_read_done(reach_ctx *c)
+{
+    if (!copy_installed) return;
+    copy_installed = 0;
+    mw_sigaction_real(SIGSEGV, &copy_prev[0], NULL);
+    mw_sigaction_real(SIGBUS, &copy_prev[1], NULL);
+    pthread_sigmask(SIG_SETMASK, &c->copy_mask, NULL);
+}
+
+/* memcpy of [src, src + n) into dst, true; false when a page faulted (or the handler could not
+ * be installed). Not inlined: nothing of its caller's is live across the jump. */
+static __attribute__((noinline)) bool try_copy(reach_ctx *c, void *dst, uintptr_t src, size_t n)
+{
+    if (!copy_installed) copy_guard_install(c);
+    if (!copy_installed) return false;
+    if (sigsetjmp(copy_env, 0) != 0) return false;   /* the handler cleared copy_armed */
+    copy_armed = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    memcpy(dst, (const void *)src, n);
+    atomic_signal_fence(memory_order_seq_cst);
+    copy_armed = 0;
+    return true;
+}
+
+/* The leading bytes of [src, src + n) that can be read, copied directly: the system calls'
+ * read once a page has faulted, or, where neither may be used, a copy page by page up to the
+ * page that faults. */
+static size_t guarded_copy(reach_ctx *c, void *dst, uintptr_t src, size_t n)
+{
+    bool other = c->mem_fd >= 0 || c->pvr;
+    if (c->direct_ok || !other) {
+        if (try_copy(c, dst, src, n)) return n;
+        if (other) {
+            c->direct_ok = false;
+            c->alone = false;   /* the heap too is read through the system calls from now on */
+        } else {
+            size_t done = 0;
+            while (done < n) {
+                size_t step = 4096 - ((src + done) & 4095);
+                if (step > n - done) step = n - done;
+                if (!try_copy(c, (uint8_t *)dst + done, src + done, step)) break;
+                done += step;
+            }
+            return done;
+        }
+    }
+    return mw_reach_read(c, dst, src, n);
+}
+
 /* Reads n bytes at src into dst; returns how many leading bytes could be read (0 when the
  * first page is not readable). Through /proc/thread-self/mem (c->mem_fd) in a process that
  * shares pages copy-on-write with another (mw_reach_read_setup); else with
@@ -232,8 +339,7 @@ size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n)
         vma *v = &c->vmas[i];
         if (src >= v->lo && src < v->hi && v->perm[0] == 'r') {
             size_t can = v->hi - src < n ? v->hi - src : n;
-            memcpy(dst, (const void *)src, can);
-            return can;
+            return guarded_copy(c, dst, src, can);
         }
     }
     return 0;
@@ -278,6 +384,7 @@ static uint64_t shared_dirty_kb(void)
 void mw_reach_read_setup(reach_ctx *c)
 {
     c->mem_fd = -1;
+    c->direct_ok = true;
     if (mw_inherit_shares_pages() && shared_dirty_kb() >= SHARED_DIRTY_MIN_KB)
         c->mem_fd = open("/proc/thread-self/mem", O_RDONLY | O_CLOEXEC);
     c->alone = mw_alone_in_process() && !under_valgrind();
@@ -298,8 +405,7 @@ size_t mw_reach_read_heap(reach_ctx *c, void *dst, uintptr_t src, size_t n)
         const vma *v = mw_reach_vma_at(c, src);
         if (v && v->perm[0] == 'r' && (v->kind == VK_ANON || v->kind == VK_HEAP)) {
             size_t can = v->hi - src < n ? v->hi - src : n;
-            memcpy(dst, (const void *)src, can);
-            return can;
+            return guarded_copy(c, dst, src, can);
         }
     }
     return mw_reach_read(c, dst, src, n);
