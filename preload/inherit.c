@@ -193,6 +193,8 @@ static void record(mw_live_block *a, size_t n)
  * mw_live_foreach: the exit scan), its own fork (mw_inherit_prepare), its normal exit
  * (mw_finish, also without the scan). Returns whether they were recorded during the call (by
  * this thread or by another one it waited for): a block looked for in vain may be there now. */
+bool mw_inherit_pending(void) { return atomic_load_explicit(&kept.pending, memory_order_acquire) != 0; }
+
 bool mw_inherit_now(void)
 {
     if (MW_LIKELY(!atomic_load_explicit(&kept.pending, memory_order_acquire))) return false;

@@ -161,6 +161,7 @@ void mw_inherit_prepare(void);
 void mw_inherit_parent(void);
 void mw_inherit_child(void);
 bool mw_inherit_now(void); /* true: recorded during the call (here, or by a thread it waited for) */
+bool mw_inherit_pending(void); /* the parent's blocks are not recorded yet */
 /* whether [lo, hi) holds a stack of an ancestor's thread that was alive at a fork (a root
  * of this fork child's exit scan; reach_roots.c) */
 bool mw_inherit_dead_stack(uintptr_t lo, uintptr_t hi);
