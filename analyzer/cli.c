@@ -163,6 +163,8 @@ static void not_gated(const mw_proc *p, const cli_opts *o, char *why, size_t len
     }
     if (p->have_end && p->end_reason == MW_END_EXEC)
         snprintf(why, len, "it exec'd another program (its memory was replaced, not leaked)");
+    if (mw_proc_stopped(p))
+        snprintf(why, len, "its tracing stopped before it ended (what it held then is not judged)");
 }
 
 static int run(cli_opts *o)

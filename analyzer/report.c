@@ -134,6 +134,8 @@ const char *mw_proc_exec_target(const mw_proc *p)
     return p->execs.n && p->execs.v[p->execs.n - 1][0] ? p->execs.v[p->execs.n - 1] : "another program";
 }
 
+bool mw_proc_stopped(const mw_proc *p) { return p->have_end && p->end_reason == MW_END_SHUTDOWN; }
+
 const char *mw_signal_name(uint64_t signo, char buf[24])
 {
     const char *a = signo > 0 && signo < 65 ? sigabbrev_np((int)signo) : NULL;

@@ -78,6 +78,9 @@ const char *mw_proc_name(const mw_proc *p);
 /* The program a process became when its trace ended at an exec (its blocks still live then
  * were replaced with its memory, not leaked), else NULL. */
 const char *mw_proc_exec_target(const mw_proc *p);
+/* Its trace ended before the process did (END reason shutdown: the shim stopped tracing, as
+ * before a seccomp filter): what it held then is not judged. */
+bool mw_proc_stopped(const mw_proc *p);
 /* "SIGSEGV" for 11 ("signal 77" for a number without a name), into buf. */
 const char *mw_signal_name(uint64_t signo, char buf[24]);
 /* The name of thread tidx of p ("" when unknown). */

@@ -92,7 +92,10 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         ESC(r, mw_proc_exec_target(p));
         fprintf(r->out, " with %s live (the new program replaced them: not leaks)</span>",
                 mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b1));
-    } else if (p->leak_bytes[MW_REACH_UNKNOWN])
+    } else if (p->leak_bytes[MW_REACH_UNKNOWN] && mw_proc_stopped(p))
+        fprintf(r->out, "<span class=\"dim\">tracing stopped before it ended, with %s live (not judged)</span>",
+                mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b1));
+    else if (p->leak_bytes[MW_REACH_UNKNOWN])
         fprintf(r->out, "<span class=\"warn\">%s unfreed at exit (no reachability scan)</span>",
                 mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b1));
     else
@@ -235,7 +238,8 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
     const mw_proc *p = rp->p;
     if (!p->leaks.n) return;
     fputs(mw_proc_exec_target(p) ? "<h3>Unfreed at exit, or live when it exec'd, by allocation stack</h3>\n"
-                                 : "<h3>Unfreed at exit, by allocation stack</h3>\n", r->out);
+          : mw_proc_stopped(p)     ? "<h3>Live when tracing stopped (not judged), by allocation stack</h3>\n"
+                                   : "<h3>Unfreed at exit, by allocation stack</h3>\n", r->out);
     fputs("<table>\n<tr><th class=\"n\">bytes</th>"
           "<th class=\"n\">blocks</th><th>kind</th><th>allocated at</th></tr>\n", r->out);
     size_t shown = 0;

@@ -70,7 +70,9 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         fputs(":arrow_right: exec'd ", r->out);
         ESC(r, mw_proc_exec_target(p));
         fprintf(r->out, " with %s live (replaced, not leaks)", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b));
-    } else if (p->leak_bytes[MW_REACH_UNKNOWN])
+    } else if (p->leak_bytes[MW_REACH_UNKNOWN] && mw_proc_stopped(p))
+        fprintf(r->out, ":pause_button: tracing stopped before it ended, with %s live (not judged)", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b));
+    else if (p->leak_bytes[MW_REACH_UNKNOWN])
         fprintf(r->out, ":warning: %s unfreed at exit (no reachability scan)", mw_fmt_bytes(p->leak_bytes[MW_REACH_UNKNOWN], b));
     else fputs(":white_check_mark: no leaks", r->out);
     fputs("\n\n", r->out);
@@ -134,7 +136,9 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
         const mw_leak *l = &p->leaks.v[i];
         if (l->suppressed) continue;
         if (!shown)
-            fputs(mw_proc_exec_target(p) ? "#### Unfreed at exit, or live when it exec'd\n\n" : "#### Unfreed at exit\n\n",
+            fputs(mw_proc_exec_target(p) ? "#### Unfreed at exit, or live when it exec'd\n\n"
+                  : mw_proc_stopped(p)   ? "#### Live when tracing stopped (not judged)\n\n"
+                                         : "#### Unfreed at exit\n\n",
                   r->out);
         shown++;
         fprintf(r->out, "<details><summary>%llu bytes in %llu block%s, %s", (unsigned long long)l->bytes,

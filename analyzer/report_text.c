@@ -203,6 +203,11 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
                 (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN],
                 (unsigned long long)p->leak_blocks[MW_REACH_UNKNOWN],
                 p->leak_blocks[MW_REACH_UNKNOWN] == 1 ? "" : "s");
+    } else if (p->leak_bytes[MW_REACH_UNKNOWN] && mw_proc_stopped(p)) {
+        fprintf(o, "tracing stopped before it ended, with %llu bytes live in %llu block%s\n  (not judged)",
+                (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN],
+                (unsigned long long)p->leak_blocks[MW_REACH_UNKNOWN],
+                p->leak_blocks[MW_REACH_UNKNOWN] == 1 ? "" : "s");
     } else if (p->leak_bytes[MW_REACH_UNKNOWN]) {
         fprintf(o, "%s%llu bytes unfreed %s%s in %llu blocks\n  (no reachability scan)", YEL(r),
                 (unsigned long long)p->leak_bytes[MW_REACH_UNKNOWN], p->fatal_signo ? "when it died" : "at exit", OFF(r),
@@ -295,6 +300,7 @@ static void sec_leaks(mw_report *r, mw_report_proc *rp)
     if (any) {
         heading(r, scanned          ? "Leaks at exit (unfreed and not reachable, by allocation stack)"
                    : exec           ? "Live when it exec'd (replaced by the new program, by allocation stack)"
+                   : mw_proc_stopped(p) ? "Live when tracing stopped (not judged, by allocation stack)"
                    : p->fatal_signo ? "Unfreed when it died, not scanned for reachability (by allocation stack)"
                                     : "Unfreed at exit, not scanned for reachability (by allocation stack)");
         for (size_t i = 0; i < p->leaks.n; i++) {

@@ -331,6 +331,23 @@ void mw_finish(int64_t status, uint64_t reason)
     mw_guard_leave(g);
 }
 
+/* Tracing ends here and the process goes on untraced: the trace gets its END (reason
+ * shutdown: no exit, no reachability scan, the blocks still allocated are not judged) and the
+ * writer thread ends. For a program about to install a seccomp filter (hooks_seccomp.c). */
+void mw_stop_tracing(void)
+{
+    if (!mw_own()) return;
+    if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return;
+    int g = mw_guard_enter();
+    if (mw_tls_self) mw_modules_refresh(mw_tls_self);
+    atomic_store(&mw_alloc_hot, 0);
+    atomic_store(&mw_state, MW_ST_OFF);
+    mw_writer_stop(-1, MW_END_SHUTDOWN);
+    atomic_store(&finish_done, 1);
+    syscall(SYS_futex, &finish_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    mw_guard_leave(g);
+}
+
 __attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_status, MW_END_EXIT); }
 
 /* A process the shim's state was copied into by a fork it did not see (mw_fork_page). */

@@ -354,6 +354,8 @@ extern pid_t mw_pid;
 extern uint64_t mw_start_mono_ns;
 extern int64_t mw_exit_status;
 void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
+void mw_stop_tracing(void); /* END (reason shutdown) now, untraced from here (init.c) */
+void mw_seccomp_before(const char *how); /* a seccomp filter is about to go in (hooks_seccomp.c) */
 void mw_lazy_init(void);  /* start tracing from a hook if the constructor has not run yet */
 void mw_init_child_after_fork(void);
 uint64_t mw_mono_raw_ns(void);
@@ -364,6 +366,7 @@ void mw_process_init(void);
 /* process_env.c: the environment of exec'd and spawned programs (MEMWATCH_FOLLOW) */
 void mw_env_strip_self(void);    /* FOLLOW=0: our LD_PRELOAD entry out of environ, at start */
 void mw_env_after_chroot(void);  /* the shim out of reach after chroot(): stop passing it on */
+void mw_env_drop_self(void);     /* stop passing the shim on to exec'd programs (process_env.c) */
 void mw_env_keep_follow(void);   /* FOLLOW=1: what an exec into a new environment gets added */
 void mw_env_hide_added(void);    /* takes what a traced parent added out of environ again */
 /* envp as it goes to the new program: out[] of mw_exec_env_slots(envp) pointers, buf of

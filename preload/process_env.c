@@ -341,6 +341,12 @@ void mw_env_after_chroot(void)
     mw_env_strip_self();
 }
 
+void mw_env_drop_self(void)
+{
+    shim_unreachable = true;
+    mw_env_strip_self();
+}
+
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
 {
     return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);

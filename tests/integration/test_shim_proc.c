@@ -494,3 +494,40 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* A program that sandboxes itself with a seccomp filter (tests/victims/seccomp_sandbox.c: an
+ * allow-list, SIGSYS for the rest) runs as natively: the shim ends its trace before the filter
+ * goes in (END reason shutdown, one line on stderr) and passes itself on to no program the
+ * sandbox execs. Before 08:25 UTC on 2026-11-23 the shim's own system calls (its writer's,
+ * the exit scan's) got the process killed with SIGSYS. */
+Test(shim_proc, a_seccomp_sandbox_ends_the_trace_before_it, .timeout = 60)
+{
+    static const char *const modes[] = { "seccomp", "prctl", "errno", "exec" };
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        char *dir = mwt_tmpdir();
+        const char *argv[] = { mwt_victim("seccomp_sandbox"), modes[m], NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        cr_assert_eq(n.raw_status, 0, "%s natively: %s", modes[m], n.err);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_expect_eq(r.raw_status, n.raw_status, "%s: status %#x under the shim, %#x natively", modes[m],
+                     (unsigned)r.raw_status, (unsigned)n.raw_status);
+        cr_expect_str_eq(r.out, n.out, "%s", modes[m]);
+        cr_expect(strstr(r.err, "memwatch: the program installs a seccomp filter") != NULL, "%s: %s", modes[m], r.err);
+        size_t nt = 0;
+        mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+        cr_expect_eq(nt, 1, "%s: one trace (none for /bin/true): %zu", modes[m], nt);
+        if (nt >= 1) {
+            cr_expect(ts[0].has_end, "%s: %s", modes[m], ts[0].err);
+            cr_expect_eq(ts[0].end_reason, MW_END_SHUTDOWN, "%s", modes[m]);
+            cr_expect_eq(mwt_live_of_size(&ts[0], 1001), 1, "%s: kept before the filter", modes[m]);
+            cr_expect_eq(mwt_live_of_size(&ts[0], 1003), 1, "%s", modes[m]);
+            cr_expect_lt(ts[0].allocs, 1000, "%s: nothing after the filter (%lu allocations)", modes[m],
+                         (unsigned long)ts[0].allocs);
+        }
+        mwt_traces_free(ts, nt);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+    }
+}

@@ -1,0 +1,72 @@
+/*
+ * hooks_seccomp.c — a program that installs a seccomp filter: tracing stops first.
+ *
+ * A filter decides which system calls the process may make from then on, and the shim makes
+ * its own: the writer thread's (the trace file, RSS samples, its wake-ups), the exit scan's
+ * (/proc/self/maps, process_vm_readv). A sandbox's allow-list does not have them, and its
+ * usual action on the others kills the process with SIGSYS: a program that ran natively died
+ * under the shim (tests/victims/seccomp_sandbox.c, 2026-11-23). What a filter allows cannot be
+ * known from here, so the shim ends the trace before the filter goes in (END, reason
+ * shutdown: what the program held then is not judged a leak), says so in one line, stops
+ * passing itself on (a filter stays across exec: a program the sandbox execs would start
+ * the shim inside it), and the program goes on untraced.
+ *
+ * Seen here: prctl(PR_SET_SECCOMP) (thread.c's prctl hook) and seccomp(2) through glibc's
+ * syscall(), which libseccomp uses; interposing syscall() means doing its work: the system
+ * call itself, inline (x86-64), errno from a result in [-4095, -1]. A filter installed with
+ * an inline system call instruction of the program's own (Chromium's sandbox) is not seen.
+ */
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "mw_core.h"
+
+void mw_seccomp_before(const char *how)
+{
+    if (mw_tls_guard) return; /* the shim's own call (it makes none) */
+    static _Atomic int said;
+    if (!atomic_exchange(&said, 1))
+        mw_diag("the program installs a seccomp filter (%s): tracing ends before it (the filter "
+                "could refuse the shim's system calls, or kill the process for them); the "
+                "program and what it execs go on untraced", how);
+    mw_stop_tracing();
+    /* a fork child whose tracing was to start again at its next allocation (init.c): not
+     * any more */
+    atomic_store(&mw_fork_restart_pending, 0);
+    if (atomic_load(&mw_state) != MW_ST_ON) atomic_store(&mw_state, MW_ST_OFF);
+    mw_env_drop_self();
+}
+
+static inline long raw_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+MW_EXPORT long syscall(long n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    if ((n == SYS_seccomp && (a1 == SECCOMP_SET_MODE_FILTER || a1 == SECCOMP_SET_MODE_STRICT)) ||
+        (n == SYS_prctl && a1 == PR_SET_SECCOMP))
+        mw_seccomp_before(n == SYS_seccomp ? "seccomp(2)" : "prctl(PR_SET_SECCOMP)");
+    long r = raw_syscall6(n, a1, a2, a3, a4, a5, a6);
+    if ((unsigned long)r > -4096ul) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
