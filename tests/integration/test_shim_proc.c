@@ -498,7 +498,7 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
 /* A program that sandboxes itself with a seccomp filter (tests/victims/seccomp_sandbox.c: an
  * allow-list, SIGSYS for the rest) runs as natively: the shim ends its trace before the filter
  * goes in (END reason shutdown, one line on stderr) and passes itself on to no program the
- * sandbox execs. Before 08:25 UTC on 2026-11-23 the shim's own system calls (its writer's,
+ * sandbox execs. Before 07:53 UTC on 2026-11-23 the shim's own system calls (its writer's,
  * the exit scan's) got the process killed with SIGSYS. */
 Test(shim_proc, a_seccomp_sandbox_ends_the_trace_before_it, .timeout = 60)
 {
