@@ -24,9 +24,12 @@
 
 #include "mw_core.h"
 
+_Atomic int mw_sandboxed;
+
 void mw_seccomp_before(const char *how)
 {
     if (mw_tls_guard) return; /* the shim's own call (it makes none) */
+    atomic_store(&mw_sandboxed, 1);
     static _Atomic int said;
     if (!atomic_exchange(&said, 1))
         mw_diag("the program installs a seccomp filter (%s): tracing ends before it (the filter "

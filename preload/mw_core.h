@@ -356,6 +356,7 @@ extern int64_t mw_exit_status;
 void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
 void mw_stop_tracing(void); /* END (reason shutdown) now, untraced from here (init.c) */
 void mw_seccomp_before(const char *how); /* a seccomp filter is about to go in (hooks_seccomp.c) */
+extern _Atomic int mw_sandboxed;         /* one has: the hooks make no system call of their own */
 void mw_lazy_init(void);  /* start tracing from a hook if the constructor has not run yet */
 void mw_init_child_after_fork(void);
 uint64_t mw_mono_raw_ns(void);
@@ -373,6 +374,8 @@ void mw_env_hide_added(void);    /* takes what a traced parent added out of envi
  * mw_exec_env_buf(envp) bytes and mark of MW_EXEC_ENV_MARK bytes hold what is made for it
  * (no allocation: a vfork child calls it). */
 #define MW_EXEC_ENV_MARK (32u + 32u * 64u)
+bool mw_exec_env_readable(char *const *envp); /* every pointer and string, without a fault */
+bool mw_exec_str_readable(const char *s);     /* (process_env.c) */
 size_t mw_exec_env_slots(char *const *envp);
 size_t mw_exec_env_buf(char *const *envp);
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark);

@@ -55,12 +55,15 @@ static void resolve(void)
     }
 }
 
-/* The environment an exec or spawn passes on (process_env.c), in arrays on this stack. */
+/* The environment an exec or spawn passes on (process_env.c), in arrays on this stack; the
+ * program's own, untouched, when it cannot be read (the call then fails with EFAULT, as
+ * natively). */
 #define WITH_ENV(envp, body)                                                                  \
     do {                                                                                      \
-        char *arr_[mw_exec_env_slots(envp)];                                                  \
-        char buf_[mw_exec_env_buf(envp)], mark_[MW_EXEC_ENV_MARK];                            \
-        char *const *env_ = mw_exec_env((envp), arr_, buf_, mark_);                           \
+        bool ok_ = mw_exec_env_readable(envp);                                                \
+        char *arr_[ok_ ? mw_exec_env_slots(envp) : 1];                                        \
+        char buf_[ok_ ? mw_exec_env_buf(envp) : 1], mark_[MW_EXEC_ENV_MARK];                  \
+        char *const *env_ = ok_ ? mw_exec_env((envp), arr_, buf_, mark_) : (envp);           \
         body;                                                                                 \
     } while (0)
 
@@ -188,6 +191,7 @@ MW_EXPORT int chroot(const char *path)
 static void before_exec(const char *path)
 {
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return; /* vfork child: hands off */
+    if (path && !mw_exec_str_readable(path)) return; /* the exec fails (EFAULT): tracing goes on */
     if (!mw_own()) { /* a child of a fork we did not see (_Fork, then exec) */
         mw_not_own();
         return;

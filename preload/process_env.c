@@ -5,9 +5,12 @@
  * MEMWATCH_* settings added to an environment the program built without them, and taken out
  * again in the new process, so that it sees the environment it was given.
  */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mw_core.h"
@@ -345,6 +348,59 @@ void mw_env_drop_self(void)
 {
     shim_unreachable = true;
     mw_env_strip_self();
+}
+
+/* ---- what the program passes to an exec, checked before it is read ------------------------- *
+ * A path or environment the kernel cannot read makes exec fail with EFAULT; the shim reads
+ * them first (the EXEC record's path, the environment it passes on), and a bad pointer
+ * killed the program with SIGSEGV instead (execve with envp (char **)16, 2026-11-23). So each
+ * page they lie in is read once with process_vm_readv on ourselves, which fails cleanly;
+ * where that system call is refused (EPERM), and once the program has installed a seccomp
+ * filter (which may kill it for the call: hooks_seccomp.c), they are read as before. */
+typedef struct { uintptr_t pg[8]; unsigned n; } pages_seen;
+
+static bool page_readable(pages_seen *ps, uintptr_t pg)
+{
+    if (atomic_load_explicit(&mw_sandboxed, memory_order_relaxed)) return true;
+    for (unsigned i = 0; i < ps->n && i < 8; i++)
+        if (ps->pg[i] == pg) return true;
+    char b;
+    struct iovec l = {&b, 1}, r = {(void *)pg, 1};
+    int e = errno;
+    ssize_t got = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+    bool bad = got != 1 && errno == EFAULT;
+    errno = e;
+    if (bad) return false;
+    ps->pg[ps->n++ % 8] = pg;
+    return true;
+}
+
+static bool str_readable(pages_seen *ps, const char *s)
+{
+    for (uintptr_t a = (uintptr_t)s;;) {
+        uintptr_t pg = a & ~(uintptr_t)4095;
+        if (!page_readable(ps, pg)) return false;
+        if (memchr((const void *)a, 0, pg + 4096 - a)) return true;
+        a = pg + 4096;
+    }
+}
+
+bool mw_exec_str_readable(const char *s)
+{
+    pages_seen ps = {{0}, 0};
+    return s && str_readable(&ps, s);
+}
+
+bool mw_exec_env_readable(char *const *envp)
+{
+    if (!envp) return true; /* an empty environment (Linux) */
+    pages_seen ps = {{0}, 0};
+    for (char *const *e = envp;; e++) {
+        uintptr_t a = (uintptr_t)e, first = a & ~(uintptr_t)4095, last = (a + sizeof *e - 1) & ~(uintptr_t)4095;
+        if (!page_readable(&ps, first) || (last != first && !page_readable(&ps, last))) return false;
+        if (!*e) return true;
+        if (!str_readable(&ps, *e)) return false;
+    }
 }
 
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)

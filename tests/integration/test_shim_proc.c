@@ -531,3 +531,31 @@ Test(shim_proc, a_seccomp_sandbox_ends_the_trace_before_it, .timeout = 60)
         mwt_rmtree(dir);
     }
 }
+
+/* exec and posix_spawn given a path, an environment array or an environment string the kernel
+ * cannot read (tests/victims/exec_badptr.c): EFAULT as natively. The shim's hooks read the
+ * path (the EXEC record) and the environment (what it passes on) first: the program died of
+ * SIGSEGV there before 08:05 UTC on 2026-11-23. */
+Test(shim_proc, exec_of_unreadable_pointers_fails_as_natively, .timeout = 60)
+{
+    static const char *const modes[] = { "path", "envp", "envstr", "spawn" };
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        char *dir = mwt_tmpdir();
+        const char *argv[] = { mwt_victim("exec_badptr"), modes[m], NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        cr_assert_eq(n.raw_status, 0, "%s natively: %s", modes[m], n.err);
+        cr_expect(strstr(n.out, "EFAULT") != NULL, "%s natively: %s", modes[m], n.out);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_expect_eq(r.raw_status, n.raw_status, "%s: status %#x under the shim", modes[m], (unsigned)r.raw_status);
+        cr_expect_str_eq(r.out, n.out, "%s", modes[m]);
+        size_t nt = 0;
+        mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+        cr_expect_eq(nt, 1, "%s: %zu traces", modes[m], nt);
+        if (nt == 1) cr_expect(ts[0].has_end, "%s: %s", modes[m], ts[0].err);
+        mwt_traces_free(ts, nt);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+    }
+}
