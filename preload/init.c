@@ -13,6 +13,7 @@
 #include <link.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,8 +86,23 @@ void mw_diag(const char *fmt, ...)
     for (size_t i = 10; i < len; i++)
         if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) buf[i] = '?';
     buf[len++] = '\n';
+    /* Without raising SIGPIPE: a program whose stderr is a pipe its reader has closed (`2>&1
+     * | head -1`) would otherwise die of our line where natively it ended well (it exited
+     * 141 after a line at exit, 2026-11-23). The signal our write raises is this thread's,
+     * held by the mask and taken back; one already pending stays so. */
+    sigset_t pipe_sig, old_mask, pending;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    bool masked = pthread_sigmask(SIG_BLOCK, &pipe_sig, &old_mask) == 0;
+    bool was_pending = masked && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
     ssize_t w = write(2, buf, len);
-    (void)w;
+    if (masked) {
+        if (w < 0 && errno == EPIPE && !was_pending) {
+            struct timespec zero = {0, 0};
+            while (sigtimedwait(&pipe_sig, NULL, &zero) < 0 && errno == EINTR) {}
+        }
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    }
     errno = saved;
 }
 

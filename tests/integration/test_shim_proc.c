@@ -532,6 +532,27 @@ Test(shim_proc, a_seccomp_sandbox_ends_the_trace_before_it, .timeout = 60)
     }
 }
 
+/* The shim's lines on stderr never raise SIGPIPE: with stderr a pipe whose reader has gone
+ * (`2>&1 | head -c 1`), the line about a seccomp filter met EPIPE, and the program, which
+ * natively wrote nothing more there, died of SIGPIPE (status 141) before 08:10 UTC on
+ * 2026-11-23. */
+Test(shim_proc, a_line_of_the_shims_into_a_closed_pipe_raises_no_sigpipe, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    char script[2048];
+    snprintf(script, sizeof script, "'%s' closedpipe 2>&1 | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}",
+             mwt_victim("seccomp_sandbox"));
+    const char *argv[] = { "/bin/bash", "-c", script, NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(n.exit_code, 0, "natively: status %#x: %s", (unsigned)n.raw_status, n.err);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.exit_code, 0, "under the shim: the victim's status %d (141: SIGPIPE)", r.exit_code);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+}
+
 /* exec and posix_spawn given a path, an environment array or an environment string the kernel
  * cannot read (tests/victims/exec_badptr.c): EFAULT as natively. The shim's hooks read the
  * path (the EXEC record) and the environment (what it passes on) first: the program died of

@@ -5,13 +5,18 @@
  *
  * argv[1]: "seccomp" (seccomp(2) through syscall(), all threads: TSYNC), "prctl"
  * (prctl(PR_SET_SECCOMP), this thread's), "errno" (seccomp(2), refused calls fail with EPERM
- * instead), "exec" (seccomp(2), then exec /bin/true under the filter). Allocates 1001 and 1003
+ * instead), "exec" (seccomp(2), then exec /bin/true under the filter), "closedpipe" (as "errno",
+ * but first writes a byte to stdout and waits until the reader of its stderr, a pipe, has gone:
+ * run as `seccomp_sandbox closedpipe 2>&1 | head -c 1`, the shim's line about the filter meets a
+ * pipe without a reader). Allocates 1001 and 1003
  * bytes before the filter (kept), then 3000 pairs after it, and prints "sandboxed ok" (exec:
  * before the exec). Natively it exits 0 in every mode.
  */
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +32,8 @@ static void *volatile keep[2];
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "seccomp";
-    unsigned deny = strcmp(mode, "errno") == 0 ? SECCOMP_RET_ERRNO | 1u : SECCOMP_RET_KILL_PROCESS;
+    bool closed = strcmp(mode, "closedpipe") == 0;
+    unsigned deny = strcmp(mode, "errno") == 0 || closed ? SECCOMP_RET_ERRNO | 1u : SECCOMP_RET_KILL_PROCESS;
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -46,6 +52,11 @@ int main(int argc, char **argv)
     struct sock_fprog prog = { (unsigned short)(sizeof f / sizeof f[0]), f };
     keep[0] = malloc(1001);
     keep[1] = malloc(1003);
+    if (closed) {
+        if (write(1, "x", 1) != 1) return 5;
+        struct pollfd p = { .fd = 2, .events = 0 };
+        if (poll(&p, 1, 10000) != 1 || !(p.revents & POLLERR)) return 6;
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         perror("PR_SET_NO_NEW_PRIVS");
         return 2;
@@ -63,6 +74,7 @@ int main(int argc, char **argv)
         p[0] = (char)i;
         free(p);
     }
+    if (closed) return 0; /* its stdout has no reader either */
     printf("sandboxed ok\n");
     fflush(stdout);
     if (strcmp(mode, "exec") == 0) {
