@@ -15,6 +15,9 @@
  * syscall(), which libseccomp uses; interposing syscall() means doing its work: the system
  * call itself, inline (x86-64), errno from a result in [-4095, -1]. A filter installed with
  * an inline system call instruction of the program's own (Chromium's sandbox) is not seen.
+ * Only calls that can install one count: libseccomp probes what the kernel supports with
+ * calls that cannot (strict mode with flags, a filter mode without a filter), and man-db's
+ * tools (man, whatis, apropos, mandb) make those probes at every start.
  */
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -26,12 +29,22 @@
 
 _Atomic int mw_sandboxed;
 
+/* Whether the call can put a filter in place (or strict mode): the kernel refuses strict mode
+ * with flags or an argument (EINVAL) and a filter mode without a program (EFAULT). */
+bool mw_seccomp_installs(long op, unsigned long flags, const void *arg, bool via_prctl)
+{
+    if (via_prctl) /* prctl(PR_SET_SECCOMP, mode, filter) */
+        return op == SECCOMP_MODE_STRICT || (op == SECCOMP_MODE_FILTER && arg != NULL);
+    if (op == SECCOMP_SET_MODE_STRICT) return flags == 0 && arg == NULL;
+    return op == SECCOMP_SET_MODE_FILTER && arg != NULL;
+}
+
 void mw_seccomp_before(const char *how)
 {
     if (mw_tls_guard) return; /* the shim's own call (it makes none) */
     atomic_store(&mw_sandboxed, 1);
     static _Atomic int said;
-    if (!atomic_exchange(&said, 1))
+    if (!mw_cfg.quiet && !atomic_exchange(&said, 1)) /* informational: the reports say it too */
         mw_diag("the program installs a seccomp filter (%s): tracing ends before it (the filter "
                 "could refuse the shim's system calls, or kill the process for them); the "
                 "program and what it execs go on untraced", how);
@@ -63,9 +76,10 @@ MW_EXPORT long syscall(long n, ...)
     long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
-    if ((n == SYS_seccomp && (a1 == SECCOMP_SET_MODE_FILTER || a1 == SECCOMP_SET_MODE_STRICT)) ||
-        (n == SYS_prctl && a1 == PR_SET_SECCOMP))
-        mw_seccomp_before(n == SYS_seccomp ? "seccomp(2)" : "prctl(PR_SET_SECCOMP)");
+    if (n == SYS_seccomp && mw_seccomp_installs(a1, (unsigned long)a2, (const void *)a3, false))
+        mw_seccomp_before("seccomp(2)");
+    else if (n == SYS_prctl && a1 == PR_SET_SECCOMP && mw_seccomp_installs(a2, 0, (const void *)a3, true))
+        mw_seccomp_before("prctl(PR_SET_SECCOMP)");
     long r = raw_syscall6(n, a1, a2, a3, a4, a5, a6);
     if ((unsigned long)r > -4096ul) {
         errno = (int)-r;

@@ -356,6 +356,7 @@ extern int64_t mw_exit_status;
 void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
 void mw_stop_tracing(void); /* END (reason shutdown) now, untraced from here (init.c) */
 void mw_seccomp_before(const char *how); /* a seccomp filter is about to go in (hooks_seccomp.c) */
+bool mw_seccomp_installs(long op, unsigned long flags, const void *arg, bool via_prctl);
 extern _Atomic int mw_sandboxed;         /* one has: the hooks make no system call of their own */
 void mw_lazy_init(void);  /* start tracing from a hook if the constructor has not run yet */
 void mw_init_child_after_fork(void);

@@ -605,7 +605,8 @@ MW_EXPORT int prctl(int option, ...)
                   a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
     va_end(ap);
     if (!real_prctl) real_prctl = dlsym(RTLD_NEXT, "prctl");
-    if (option == PR_SET_SECCOMP) mw_seccomp_before("prctl(PR_SET_SECCOMP)"); /* hooks_seccomp.c */
+    if (option == PR_SET_SECCOMP && mw_seccomp_installs((long)a2, 0, (const void *)a3, true))
+        mw_seccomp_before("prctl(PR_SET_SECCOMP)"); /* hooks_seccomp.c */
     int rc = real_prctl(option, a2, a3, a4, a5);
     mw_creds_after_prctl(option, a2, a3, a4, a5, rc); /* per-thread credentials: hooks_creds.c */
     if (rc == 0 && option == PR_SET_NAME && atomic_load(&mw_state) == MW_ST_ON && !mw_tls_guard) {

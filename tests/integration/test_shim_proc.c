@@ -532,6 +532,29 @@ Test(shim_proc, a_seccomp_sandbox_ends_the_trace_before_it, .timeout = 60)
     }
 }
 
+/* The calls libseccomp probes the kernel with install nothing, and tracing goes on through
+ * them (man-db's tools make them at every start; they stopped it before 08:15 UTC on
+ * 2026-11-23). */
+Test(shim_proc, seccomp_probes_that_install_nothing_leave_tracing_on, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("seccomp_sandbox"), "probe", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.raw_status, 0, "status %#x: %s", (unsigned)r.raw_status, r.err);
+    cr_expect_str_eq(r.out, "probed ok\n");
+    cr_expect(strstr(r.err, "seccomp") == NULL, "stderr: %s", r.err);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    cr_assert_eq(nt, 1);
+    cr_expect(ts[0].has_end);
+    cr_expect_eq(ts[0].end_reason, MW_END_EXIT);
+    cr_expect_geq(ts[0].allocs, 3000, "the allocations after the probes: %lu", (unsigned long)ts[0].allocs);
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+}
+
 /* The shim's lines on stderr never raise SIGPIPE: with stderr a pipe whose reader has gone
  * (`2>&1 | head -c 1`), the line about a seccomp filter met EPIPE, and the program, which
  * natively wrote nothing more there, died of SIGPIPE (status 141) before 08:10 UTC on

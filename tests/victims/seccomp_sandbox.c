@@ -8,7 +8,9 @@
  * instead), "exec" (seccomp(2), then exec /bin/true under the filter), "closedpipe" (as "errno",
  * but first writes a byte to stdout and waits until the reader of its stderr, a pipe, has gone:
  * run as `seccomp_sandbox closedpipe 2>&1 | head -c 1`, the shim's line about the filter meets a
- * pipe without a reader). Allocates 1001 and 1003
+ * pipe without a reader), "probe" (only the calls libseccomp probes the kernel with, which
+ * install nothing: strict mode with a flag, a filter mode without a filter, the same through
+ * prctl; no filter goes in). Allocates 1001 and 1003
  * bytes before the filter (kept), then 3000 pairs after it, and prints "sandboxed ok" (exec:
  * before the exec). Natively it exits 0 in every mode.
  */
@@ -56,6 +58,18 @@ int main(int argc, char **argv)
         if (write(1, "x", 1) != 1) return 5;
         struct pollfd p = { .fd = 2, .events = 0 };
         if (poll(&p, 1, 10000) != 1 || !(p.revents & POLLERR)) return 6;
+    }
+    if (strcmp(mode, "probe") == 0) {
+        long a = syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 1, NULL);
+        long b = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, NULL);
+        int c = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, 0, 0, 0);
+        if (a != -1 || b != -1 || c != -1) return 7; /* each fails: nothing installed */
+        for (int i = 0; i < 3000; i++) {
+            char *volatile q = malloc(64 + (size_t)i % 500);
+            free(q);
+        }
+        printf("probed ok\n");
+        return 0;
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         perror("PR_SET_NO_NEW_PRIVS");
