@@ -603,3 +603,21 @@ Test(shim_proc, exec_of_unreadable_pointers_fails_as_natively, .timeout = 60)
         mwt_rmtree(dir);
     }
 }
+
+/* A program that looks at its signals' actions finds what it would natively
+ * (tests/victims/sig_dispositions.c): no handler of the shim's. gdb warned about the shim's
+ * credential-sync handler ("Found custom handler for signal 60 ... preinstalled") on every
+ * start until 08:15 UTC on 2026-11-23. */
+Test(shim_proc, a_program_sees_no_signal_handler_of_the_shims, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("sig_dispositions"), NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+}
