@@ -62,6 +62,18 @@ static void run_victim(const char *dir, const char *victim, const char *arg, con
     run_victim2(dir, victim, arg, NULL, reach, trace, len);
 }
 
+/* Whether the first line the victim printed (dir/stdout) is want; the line in line either way. */
+static bool first_line_is(const char *dir, const char *want, char *line, size_t len)
+{
+    char out[PATH_MAX + 16];
+    snprintf(out, sizeof out, "%s/stdout", dir);
+    line[0] = '\0';
+    FILE *f = fopen(out, "r");
+    cr_assert(f && fgets(line, (int)len, f), "no line on the victim's stdout");
+    fclose(f);
+    return strcmp(line, want) == 0;
+}
+
 /* Per-size tallies of kinds. */
 typedef struct tally { uint64_t size; unsigned n[4]; } tally;
 typedef struct tallies { tally t[64]; int n; unsigned other[4]; } tallies;
@@ -322,14 +334,10 @@ Test(reach, five_thousand_live_threads_stacks_are_roots, .timeout = 180)
  * within the timeout (and maps page tables for a TiB). */
 Test(reach, sparse_terabyte_mapping_only_its_touched_pages, .timeout = 60)
 {
-    char dir[512], trace[PATH_MAX], err[512], out[PATH_MAX + 16], line[64] = "";
+    char dir[512], trace[PATH_MAX], err[512], line[64];
     cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachsparse"), 0);
     run_victim(dir, "reach_sparse", NULL, "1", trace, sizeof trace);
-    snprintf(out, sizeof out, "%s/stdout", dir);
-    FILE *f = fopen(out, "r");
-    cr_assert(f && fgets(line, sizeof line, f));
-    fclose(f);
-    if (strcmp(line, "sparse ok\n") != 0) {
+    if (!first_line_is(dir, "sparse ok\n", line, sizeof line)) {
         mw_tempdir_remove(dir);
         cr_skip_test("the system refused a 1 TiB MAP_NORESERVE mapping: %s", line);
     }
@@ -354,14 +362,10 @@ Test(reach, sparse_terabyte_mapping_only_its_touched_pages, .timeout = 60)
  * came out definitely lost). */
 static void guard_case(const char *tag, const char *mode)
 {
-    char dir[512], trace[PATH_MAX], err[512], out[PATH_MAX + 16], line[64] = "";
+    char dir[512], trace[PATH_MAX], err[512], line[64];
     cr_assert_eq(mw_tempdir(dir, sizeof dir, tag), 0);
     run_victim(dir, "reach_guard", mode, "1", trace, sizeof trace);
-    snprintf(out, sizeof out, "%s/stdout", dir);
-    FILE *f = fopen(out, "r");
-    cr_assert(f && fgets(line, sizeof line, f));
-    fclose(f);
-    if (strcmp(line, "guard ok\n") != 0) {
+    if (!first_line_is(dir, "guard ok\n", line, sizeof line)) {
         mw_tempdir_remove(dir);
         cr_skip_test("no guard regions on this kernel: %s", line);
     }
