@@ -187,14 +187,16 @@ static void record(mw_live_block *a, size_t n)
     if (lost) mw_count_lost(lost, 0);
 }
 
+/* Whether the parent's blocks are still to be recorded (a free that finds nothing while
+ * they are looks again: live.c). */
+bool mw_inherit_pending(void) { return atomic_load_explicit(&kept.pending, memory_order_acquire) != 0; }
+
 /* Records the parent's blocks if the child has not yet (once; a thread that comes while
  * another records waits for it). Called where the child needs them: a free of a block its
  * tables do not have (live.c), anything that lists the live blocks (mw_live_count,
  * mw_live_foreach: the exit scan), its own fork (mw_inherit_prepare), its normal exit
  * (mw_finish, also without the scan). Returns whether they were recorded during the call (by
  * this thread or by another one it waited for): a block looked for in vain may be there now. */
-bool mw_inherit_pending(void) { return atomic_load_explicit(&kept.pending, memory_order_acquire) != 0; }
-
 bool mw_inherit_now(void)
 {
     if (MW_LIKELY(!atomic_load_explicit(&kept.pending, memory_order_acquire))) return false;
