@@ -61,7 +61,9 @@ static bool under_valgrind(void) { return dl_iterate_phdr(vgpreload_cb, NULL) !=
  * big table's slots are spread over 1.5 MB by the hash, and the 40 to 50 ranges of a
  * process that has started tracing touched about 90 of its pages, a page fault each (about
  * 2.5 us on this VM): a quarter of the page faults /bin/true takes under the shim, and as
- * many copy-on-write faults again in every fork child that registers its own. */
+ * many copy-on-write faults again in every fork child that registers its own. The big table
+ * is mapped when it is first needed (about 90 threads alive): in .bss its 1.5 MB were address
+ * space, and memory mlockall() locked, in every process. */
 #define OWN_SMALL_BITS 9u
 #define OWN_FREE 0u
 #define OWN_REMOVED 1u
@@ -75,26 +77,30 @@ typedef struct { _Atomic uintptr_t lo; _Atomic uintptr_t hi; _Atomic uintptr_t c
  * about 400 of the 770 page faults that /bin/true took under the shim. */
 #define OWN_GROUP 128u
 typedef struct {
-    own_slot *slot;
+    own_slot *_Atomic *at;      /* where its slots are; NULL until mapped (the big table) */
     unsigned bits;
     _Atomic unsigned *used;     /* slots ever taken (not free) */
     _Atomic uint64_t *groups;
 } own_table;
-static own_slot own_small_slots[1u << OWN_SMALL_BITS], own_big_slots[OWN_CAP];
+static own_slot own_small_slots[1u << OWN_SMALL_BITS];
+static own_slot *_Atomic own_small_at = own_small_slots, *_Atomic own_big_at;
 static _Atomic unsigned own_small_used, own_big_used;
 static _Atomic uint64_t own_small_groups[1], own_big_groups[OWN_CAP / OWN_GROUP / 64u];
 _Static_assert((1u << OWN_SMALL_BITS) / OWN_GROUP <= 64u, "one word of groups");
 static const own_table own_tables[2] = {
-    {own_small_slots, OWN_SMALL_BITS, &own_small_used, own_small_groups},
-    {own_big_slots, OWN_BITS, &own_big_used, own_big_groups},
+    {&own_small_at, OWN_SMALL_BITS, &own_small_used, own_small_groups},
+    {&own_big_at, OWN_BITS, &own_big_used, own_big_groups},
 };
 #define OWN_SLOTS (OWN_CAP + (1u << OWN_SMALL_BITS))
-/* Every slot ever taken, as own_slot *s, in both tables. */
+#define OWN_BIG_BYTES ((size_t)OWN_CAP * sizeof(own_slot))
+/* Every slot ever taken, as own_slot *s, in both tables (a group's bit is set only once its
+ * table is mapped). */
 #define FOR_EACH_OWN_SLOT(s)                                                                        \
     for (const own_table *t_ = own_tables; t_ < own_tables + 2; t_++)                                \
-        for (size_t g_ = 0; g_ < ((size_t)1 << t_->bits) / OWN_GROUP; g_++)                          \
-            if (atomic_load_explicit(&t_->groups[g_ / 64u], memory_order_acquire) >> (g_ % 64u) & 1u) \
-                for (own_slot *s = t_->slot + g_ * OWN_GROUP; s < t_->slot + (g_ + 1) * OWN_GROUP; s++)
+        for (own_slot *b_ = atomic_load_explicit(t_->at, memory_order_acquire); b_; b_ = NULL)      \
+            for (size_t g_ = 0; g_ < ((size_t)1 << t_->bits) / OWN_GROUP; g_++)                      \
+                if (atomic_load_explicit(&t_->groups[g_ / 64u], memory_order_acquire) >> (g_ % 64u) & 1u) \
+                    for (own_slot *s = b_ + g_ * OWN_GROUP; s < b_ + (g_ + 1) * OWN_GROUP; s++)
 static _Atomic unsigned own_overflow;  /* ranges that found no slot */
 
 static inline size_t own_home(uintptr_t p, unsigned bits)
@@ -104,24 +110,42 @@ static inline size_t own_home(uintptr_t p, unsigned bits)
 
 /* Adds the range to table T unless it is 7/8 used and no removed slot comes first on the
  * probe (probe chains stay short). */
+/* The big table's slots, mapped by the first range that needs them (a raw mmap: ranges are
+ * added from hooks, also in signal handlers); NULL when no memory. */
+static own_slot *own_big_map(void)
+{
+    own_slot *cur = atomic_load_explicit(&own_big_at, memory_order_acquire);
+    if (cur) return cur;
+    long r = syscall(SYS_mmap, NULL, OWN_BIG_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r == -1) return NULL;
+    own_slot *mine = (own_slot *)r;
+    if (!atomic_compare_exchange_strong(&own_big_at, &cur, mine)) { /* another thread's won */
+        syscall(SYS_munmap, mine, OWN_BIG_BYTES);
+        return cur;
+    }
+    return mine;
+}
+
 static bool own_add_to(const own_table *T, uintptr_t lo, size_t len, size_t counted)
 {
+    own_slot *slot = atomic_load_explicit(T->at, memory_order_acquire);
+    if (!slot && !(T == &own_tables[1] && (slot = own_big_map()))) return false;
     size_t cap = (size_t)1 << T->bits, i = own_home(lo, T->bits);
     for (size_t k = 0; k < cap; k++, i = (i + 1) & (cap - 1)) {
-        uintptr_t cur = atomic_load_explicit(&T->slot[i].lo, memory_order_relaxed);
+        uintptr_t cur = atomic_load_explicit(&slot[i].lo, memory_order_relaxed);
         if (cur > OWN_REMOVED) continue;
         if (cur == OWN_FREE && atomic_load_explicit(T->used, memory_order_relaxed) >= cap / 8u * 7u)
             return false;
-        if (!atomic_compare_exchange_strong(&T->slot[i].lo, &cur, (uintptr_t)OWN_FILLING)) continue;
+        if (!atomic_compare_exchange_strong(&slot[i].lo, &cur, (uintptr_t)OWN_FILLING)) continue;
         if (cur == OWN_FREE) {
             atomic_fetch_add_explicit(T->used, 1, memory_order_relaxed);
             atomic_fetch_or_explicit(&T->groups[i / OWN_GROUP / 64u], 1ull << (i / OWN_GROUP % 64u),
                                      memory_order_release);
         }
-        atomic_store_explicit(&T->slot[i].hi, lo + len, memory_order_relaxed);
-        atomic_store_explicit(&T->slot[i].counted, lo + (counted < len ? counted : len),
+        atomic_store_explicit(&slot[i].hi, lo + len, memory_order_relaxed);
+        atomic_store_explicit(&slot[i].counted, lo + (counted < len ? counted : len),
                               memory_order_relaxed);
-        atomic_store_explicit(&T->slot[i].lo, lo, memory_order_release);
+        atomic_store_explicit(&slot[i].lo, lo, memory_order_release);
         return true;
     }
     return false;
@@ -172,13 +196,15 @@ void mw_own_range_del(const void *p, size_t len)
     uintptr_t lo = (uintptr_t)p;
     if (lo <= OWN_FILLING) return;
     for (const own_table *T = own_tables; T < own_tables + 2; T++) {
+        own_slot *slot = atomic_load_explicit(T->at, memory_order_acquire);
+        if (!slot) continue;
         size_t cap = (size_t)1 << T->bits, i = own_home(lo, T->bits);
         for (size_t k = 0; k < cap; k++, i = (i + 1) & (cap - 1)) {
-            uintptr_t cur = atomic_load_explicit(&T->slot[i].lo, memory_order_acquire);
+            uintptr_t cur = atomic_load_explicit(&slot[i].lo, memory_order_acquire);
             if (cur == OWN_FREE) break;
             if (cur == lo) {
-                atomic_store_explicit(&T->slot[i].hi, (uintptr_t)0, memory_order_relaxed);
-                atomic_store_explicit(&T->slot[i].lo, (uintptr_t)OWN_REMOVED, memory_order_release);
+                atomic_store_explicit(&slot[i].hi, (uintptr_t)0, memory_order_relaxed);
+                atomic_store_explicit(&slot[i].lo, (uintptr_t)OWN_REMOVED, memory_order_release);
                 return;
             }
         }
@@ -875,6 +901,8 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
         uintptr_t lo = atomic_load(&s->lo), hi = atomic_load(&s->hi);
         if (lo > OWN_FILLING && hi > lo) add_excl(c, page_down(lo), page_up(hi), R_SKIP);
     }
+    own_slot *big = atomic_load(&own_big_at); /* the registry's own big table */
+    if (big) add_excl(c, (uintptr_t)big, (uintptr_t)big + OWN_BIG_BYTES, R_SKIP);
     /* The shim's per-thread states (encoder state holds the last allocated address). */
     unsigned hwm = mw_registry_hwm();
     for (unsigned i = 0; i < hwm; i++) {

@@ -40,11 +40,13 @@
 /* Messages read from the userfaultfd but not served yet. Each is a thread blocked in a fault
  * (or an event) until served: one at most per thread, so room for 64 Ki threads (2 MiB of
  * .bss, touched only as far as it is used). A message that found no room would leave its
- * thread blocked until something else woke its page (4 096 until 2026-11-22). */
+ * thread blocked until something else woke its page (4 096 until 2026-11-22). Mapped when the
+ * fault thread starts: in .bss its 2 MiB were address space, and memory mlockall() locked, in
+ * every traced process, watching or not. */
 #define QUEUE_MAX 65536u
 #define RESUME_AFTER_NS 200000000ull  /* paused threads are released after 200 ms at most */
 
-static struct uffd_msg queue[QUEUE_MAX];
+static struct uffd_msg *queue;
 static unsigned q_head, q_len;
 static pthread_t fault_thread;
 static _Atomic int thread_started;
@@ -496,7 +498,9 @@ bool mw_uffd_start_thread(void)
     static _Atomic int lock;
     while (atomic_exchange(&lock, 1)) sched_yield();
     bool ok = true;
-    if (!atomic_load(&thread_started)) {
+    if (!atomic_load(&thread_started) && !queue) queue = mw_own_alloc(QUEUE_MAX * sizeof *queue);
+    if (!queue) ok = false;
+    if (ok && !atomic_load(&thread_started)) {
         int g = mw_guard_enter();
         pthread_attr_t at;
         pthread_attr_init(&at);

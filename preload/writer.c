@@ -362,14 +362,16 @@ static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
     zfeed_raw(p, n, block_end ? ZSTD_e_flush : ZSTD_e_continue);
 }
 
-/* The coder's state between drains (feed_thread). */
-static mw_run_cols run_cols;  /* ~0.5 MB, used by the writer thread only */
+/* The coder's state between drains (feed_thread): ~0.5 MB, used by the writer thread only,
+ * mapped at the first mw_writer_open (in .bss it was address space, and memory mlockall()
+ * locked, before anything was traced). */
+static mw_run_cols *run_cols;
 
 /* zfeed_raw for everything but a thread's coded records: a run the coder kept open goes
  * first (feed_thread). */
 static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
 {
-    if (run_cols.pend) mw_runs_flush(&run_cols, run_emit, NULL);
+    if (run_cols->pend) mw_runs_flush(run_cols, run_emit, NULL);
     zfeed_raw(src, n, mode);
 }
 
@@ -383,7 +385,7 @@ void mw_writer_direct(const uint8_t *p, size_t n) { zfeed(p, n, ZSTD_e_continue)
 
 /* One thread's published records into the stream, its small events coded as runs unless the
  * records repeat (the last frame compressed 4:1) or MEMWATCH_CODED_RUNS=0. A TIME that repeats
- * the stream's time is left out (run_cols.now): every thread writes one when the clock has
+ * the stream's time is left out (run_cols->now): every thread writes one when the clock has
  * moved since its own last, so threads that take turns wrote the same time again and again
  * (a third of a thread-per-request program's trace). THREAD_STARTs become THREAD_START_Ds:
  * threads started one after another have tids one apart. A run still open at the end of the
@@ -396,7 +398,7 @@ static void feed_thread(mw_thread *t, const uint8_t *p, size_t n)
         zfeed(p, n, ZSTD_e_continue);
         return;
     }
-    mw_runs_code(&t->win, &run_cols, p, n, &ok, !mw_zlevel_repetitive(), run_emit, NULL);
+    mw_runs_code(&t->win, run_cols, p, n, &ok, !mw_zlevel_repetitive(), run_emit, NULL);
     if (!ok && !t->runs_off) {
         t->runs_off = true;
         mw_diag("thread %u: a record did not parse; its records are written uncoded from here on",
@@ -733,15 +735,20 @@ static void abandon_file(void)
 
 bool mw_writer_open(void)
 {
+    if (!run_cols) run_cols = mw_own_alloc(sizeof *run_cols);
+    if (!run_cols) {
+        mw_diag("no memory for the trace's coder; not tracing this process");
+        return false;
+    }
     broken = false;
     frame_in = 0;
     cur_tidx = UINT64_MAX;
-    run_cols.drop_same_time = 1;
-    run_cols.now = MW_RUN_TIME_UNKNOWN;   /* a new stream */
-    run_cols.delta_tids = 1;
-    run_cols.tid_known = 0;
-    run_cols.keep_open = 1;
-    run_cols.pend = 0;     /* a forked child's: its parent's stream */
+    run_cols->drop_same_time = 1;
+    run_cols->now = MW_RUN_TIME_UNKNOWN;   /* a new stream */
+    run_cols->delta_tids = 1;
+    run_cols->tid_known = 0;
+    run_cols->keep_open = 1;
+    run_cols->pend = 0;     /* a forked child's: its parent's stream */
     lost_written_ev = lost_written_by = 0;
     atomic_store(&lost_ev, 0);
     atomic_store(&lost_by, 0);
