@@ -249,6 +249,22 @@ Test(shim_proc, unshare_of_a_user_namespace_as_natively)
     run_free(&R);
 }
 
+/* setns into a user namespace (the kernel allows it only a single-threaded process, as
+ * unshare): the writer pauses around it (preload/hooks_ns.c), so it succeeds as natively, and
+ * tracing goes on after it. Untested until 08:30 UTC on 2026-11-23. */
+Test(shim_proc, setns_into_a_user_namespace_as_natively)
+{
+    run R;
+    run_mode(&R, "setns", 0);   /* stdout and status equal to the native run's */
+    const mwt_trace *t = with(&R, 30030);
+    cr_expect_eq(mwt_live_of_size(t, 30031), 1, "recorded after the setns");
+    cr_expect(t->has_end);
+    cr_expect_eq(t->lost_events, 0);
+    if (strstr(R.native.out, "setns ok") == NULL)
+        cr_log_warn("user namespaces cannot be joined here: %s", R.native.out);
+    run_free(&R);
+}
+
 /* MEMWATCH_ADDED names only what the shim adds: LD_PRELOAD and MEMWATCH_* variables are taken
  * out of the environment at start, any other name it lists is left alone. */
 Test(shim_proc, memwatch_added_takes_out_only_the_shims_variables)

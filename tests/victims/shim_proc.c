@@ -181,6 +181,36 @@ int main(int argc, char **argv)
         leak(30029);
         return 0;
     }
+    if (!strcmp(mode, "setns")) {                  /* 30030 before, 30031 after joining a
+                                                      child's new user namespace with setns
+                                                      (single-threaded only, as unshare) */
+        leak(30030);
+        int go[2], ready[2];
+        if (pipe(go) != 0 || pipe(ready) != 0) return 1;
+        pid_t c = fork();
+        if (c < 0) return 1;
+        if (c == 0) { /* a namespace to join: kept until the parent is done */
+            char b = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+            if (write(ready[1], &b, 1) != 1) _exit(1);
+            if (read(go[0], &b, 1) < 0) _exit(1);
+            _exit(0);
+        }
+        char b = 'n', path[64], m[96];
+        if (read(ready[0], &b, 1) != 1 || b != 'y') {
+            say("setns: no user namespace to join\n");
+        } else {
+            snprintf(path, sizeof path, "/proc/%d/ns/user", (int)c);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            int rc = fd < 0 ? -1 : setns(fd, CLONE_NEWUSER);
+            snprintf(m, sizeof m, rc == 0 ? "setns ok\n" : "setns failed: %s\n", strerror(errno));
+            say(m);
+            if (fd >= 0) close(fd);
+        }
+        if (write(go[1], "x", 1) != 1) return 1;
+        waitpid(c, NULL, 0);
+        leak(30031);
+        return 0;
+    }
     if (!strcmp(mode, "system")) {                 /* sh -c 'leaf 30007' */
         snprintf(cmd, sizeof cmd, "%s leaf 30007", self);
         fflush(stdout);
