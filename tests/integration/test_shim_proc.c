@@ -101,6 +101,24 @@ Test(shim_proc, exec_ends_trace_and_new_program_traces)
     run_free(&R);
 }
 
+/* execveat (glibc 2.34) ends the trace as execve does: before 08:35 UTC on 2026-11-23 it was
+ * not interposed, and the process's trace was cut short at the exec (no END, its last
+ * records lost). */
+Test(shim_proc, execveat_ends_trace_and_new_program_traces)
+{
+    run R;
+    run_mode(&R, "execveat", 0);
+    const mwt_trace *a = with(&R, 30032), *b = with(&R, 30033);
+    cr_assert_neq(a, b);
+    cr_expect_eq(a->pid, b->pid);
+    cr_expect_eq(a->nexecs, 1);
+    cr_expect(a->has_end, "%s", a->err);
+    cr_expect_eq(a->end_reason, MW_END_EXEC);
+    cr_expect(b->has_end);
+    cr_expect_eq(b->exit_status, 0);
+    run_free(&R);
+}
+
 Test(shim_proc, failed_exec_keeps_tracing)
 {
     run R;

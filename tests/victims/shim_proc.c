@@ -83,6 +83,13 @@ int main(int argc, char **argv)
         execl(self, self, "leaf", "30004", (char *)NULL);
         return 99;
     }
+    if (!strcmp(mode, "execveat")) {               /* before execveat 30032, after 30033 */
+        leak(30032);
+        char *argv2[] = { (char *)self, "leaf", "30033", NULL };
+        int dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        execveat(dfd, self + 1, argv2, environ, 0); /* self is absolute: relative to / */
+        return 99;
+    }
     if (!strcmp(mode, "execfail")) {               /* failed exec: tracing goes on, 30011 */
         execl("/nonexistent/program", "x", (char *)NULL);
         leak(30011);
