@@ -269,7 +269,7 @@ static int decode_compact(mw_decoder *d, const uint8_t *p, size_t n, uint64_t st
     return MW_OK;
 }
 
-/* ---- CODED_RUN (version 3; op FREE_STEP from version 4; TRACE-FORMAT.md 2.4) ------------- */
+/* ---- CODED_RUN (version 3; op FREE_STEP from version 4, STEP_AGAIN from 5; TRACE-FORMAT.md 2.4) */
 /* Starts expanding a run: its columns are copied (the caller's buffer does not outlive this
  * call) and its events are returned by the next calls, before any further input. */
 static int run_begin(mw_decoder *d, cur *c, mw_record *rec, uint64_t stream_offset)
@@ -306,6 +306,8 @@ static int run_begin(mw_decoder *d, cur *c, mw_record *rec, uint64_t stream_offs
     d->run.nacc = 0;
     d->run.offset = stream_offset;
     d->run.left = n_ops;
+    d->run.has_step = 0;
+    d->run.again = 0;
     rec->u.coded_run.ops = n_ops;
     return MW_OK;
 }
@@ -348,6 +350,7 @@ static int run_value(mw_decoder *d, const uint8_t **col, const uint8_t *end, uin
 static int run_corrupt(mw_decoder *d, const char *what)
 {
     d->run.left = 0;
+    d->run.again = 0;
     return corrupt(d, what, MW_REC_CODED_RUN, d->run.offset);
 }
 
@@ -371,14 +374,34 @@ static int run_next(mw_decoder *d, mw_record *rec, size_t *used, uint64_t *seq_o
         break;
     }
     case MW_OP_FREE_DIST:
-    case MW_OP_FREE_STEP: {
+    case MW_OP_FREE_STEP:
+    case MW_OP_STEP_AGAIN: {
         mw_window *w = d->win[d->cur_tidx];
         if (op == MW_OP_FREE_DIST) {
             if (run_misc(d, &v)) return run_corrupt(d, "misc column overrun");
         } else {
-            /* version 4: a step from the block the last FREE_DIST / FREE_STEP named */
-            if (ver(d) < 4) return run_corrupt(d, "unknown op");
-            if (run_value(d, &d->run.rs, d->run.rs_end, &v)) return run_corrupt(d, "rank column overrun or bad symbol");
+            /* version 4: a step from the block the last FREE_DIST / FREE_STEP named; version
+             * 5: op 5 is a count of frees, each the run's last op 4 step again */
+            if (op == MW_OP_FREE_STEP) {
+                if (ver(d) < 4) return run_corrupt(d, "unknown op");
+                if (run_value(d, &d->run.rs, d->run.rs_end, &v)) return run_corrupt(d, "rank column overrun or bad symbol");
+                d->run.step_z = v;
+                d->run.has_step = 1;
+            } else {
+                if (ver(d) < 5) return run_corrupt(d, "unknown op");
+                if (!d->run.again) {
+                    uint64_t n;
+                    if (run_misc(d, &n)) return run_corrupt(d, "misc column overrun");
+                    /* each repeat names another block (a step of 0 is refused), so a count
+                     * over the thread's blocks cannot be right: the expansion stays bounded
+                     * by what the stream created */
+                    if (!d->run.has_step || d->run.step_z == 0)
+                        return run_corrupt(d, "op 5 without a step to repeat");
+                    if (n == 0 || n > d->seq[d->cur_tidx]) return run_corrupt(d, "bad repeat count");
+                    d->run.again = n;
+                }
+                v = d->run.step_z;
+            }
             uint64_t s = (w ? w->far : 0) + (uint64_t)mw_unzigzag(v), top = d->seq[d->cur_tidx];
             if (s == 0 || s > top) return run_corrupt(d, "bad block reference");
             v = top - s;
@@ -387,6 +410,7 @@ static int run_next(mw_decoder *d, mw_record *rec, size_t *used, uint64_t *seq_o
         if (w) w->far = rec->u.free.ref.seq;
         own_freed(d, rec->u.free.ref.seq);
         rec->type = MW_REC_FREE;
+        if (op == MW_OP_STEP_AGAIN && --d->run.again) return MW_OK;   /* the op goes on */
         break;
     }
     case MW_OP_ALLOC: {
@@ -414,6 +438,25 @@ static int run_next(mw_decoder *d, mw_record *rec, size_t *used, uint64_t *seq_o
     d->run.ops++;
     d->run.left--;
     return MW_OK;
+}
+
+/* A REACH_C section of count values: as deltas (count svs) or as runs (uv len - 1, sv
+ * delta, the lens adding up to count). -1: runs that overrun the count; an overrun of the
+ * payload sets c->bad. Each pass reads at least a byte: bounded by the payload. */
+static int reach_c_section(cur *c, uint64_t count, int runs)
+{
+    if (!runs) {
+        for (uint64_t i = 0; i < count && !c->bad; i++) (void)rd_uv(c);
+        return 0;
+    }
+    for (uint64_t covered = 0; covered < count && !c->bad;) {
+        uint64_t lm1 = rd_uv(c);
+        (void)rd_uv(c);
+        if (c->bad) break;
+        if (lm1 >= count - covered) return -1;
+        covered += lm1 + 1;
+    }
+    return 0;
 }
 
 int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
@@ -614,7 +657,30 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.rss.shmem = rd_uv(&c);
         rec->u.rss.vm_size = rd_uv(&c);
         rec->u.rss.own = c.p < c.end ? rd_uv(&c) : 0; /* appended field: older shims lack it */
+        if (!c.bad)
+            d->rss_last = (mw_rss_last){ rec->u.rss.t_ns, { rec->u.rss.rss, rec->u.rss.anon, rec->u.rss.file,
+                                                            rec->u.rss.shmem, rec->u.rss.vm_size, rec->u.rss.own } };
         break;
+    case MW_REC_RSS_D: {
+        if (ver(d) < 5) return MW_OK; /* unassigned before version 5: an unknown record */
+        int64_t dt = rd_sv(&c);
+        uint64_t shift = rd_uv(&c), v[6];
+        for (unsigned i = 0; i < 6; i++) v[i] = (uint64_t)rd_sv(&c);
+        if (c.bad) break;
+        if (shift > 63) return corrupt(d, "shift over 63", type, stream_offset);
+        mw_rss_last *l = &d->rss_last;
+        l->t_ns += (uint64_t)dt;
+        for (unsigned i = 0; i < 6; i++) l->v[i] += v[i] << shift;
+        rec->type = MW_REC_RSS;
+        rec->u.rss.t_ns = l->t_ns;
+        rec->u.rss.rss = l->v[0];
+        rec->u.rss.anon = l->v[1];
+        rec->u.rss.file = l->v[2];
+        rec->u.rss.shmem = l->v[3];
+        rec->u.rss.vm_size = l->v[4];
+        rec->u.rss.own = l->v[5];
+        break;
+    }
     case MW_REC_SQL_QUERY:
         rec->u.sql_query.fp = rd_uv(&c);
         rec->u.sql_query.db = rd_uv(&c);
@@ -704,6 +770,7 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         if (c.bad) break;
         rec->u.reach.count = count;
         rec->u.reach.seq_delta = ver(d) >= 4;
+        rec->u.reach.compact = 0;
         rec->u.reach.entries.ptr = start;
         rec->u.reach.entries.len = (size_t)(c.p - start);
         rec->u.reach.addrs.ptr = NULL;
@@ -754,6 +821,46 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
         rec->u.inherit.addr = d->inherit_last.addr;
         return MW_OK;
     }
+    case MW_REC_REACH_C: {
+        if (ver(d) < 5) return MW_OK; /* unassigned before version 5: an unknown record */
+        /* count, flags, groups, seqs, addresses (mw_enc_reach_c); every loop below reads at
+         * least one byte per pass, so each is bounded by the payload */
+        uint64_t count = rd_uv(&c), flags = rd_uv(&c), ngroups = rd_uv(&c);
+        if (c.bad) break;
+        if (flags >> 8) return corrupt(d, "unknown flags", type, stream_offset);
+        const uint8_t *gs = c.p;
+        uint64_t covered = 0;
+        for (uint64_t i = 0; i < ngroups && !c.bad; i++) {
+            uint64_t len = rd_uv(&c), tidx = rd_uv(&c);
+            (void)rd_uv(&c);
+            if (c.bad) break;
+            if (len == 0 || len > count - covered)
+                return corrupt(d, "group lengths do not add up to the count", type, stream_offset);
+            if (tidx > MW_MAX_TIDX) return corrupt(d, "thread index over the limit", type, stream_offset);
+            covered += len;
+        }
+        if (c.bad) break;
+        if (covered != count) return corrupt(d, "group lengths do not add up to the count", type, stream_offset);
+        const uint8_t *ge = c.p, *ss = c.p;
+        if (reach_c_section(&c, count, flags & 1))
+            return corrupt(d, "seq runs do not add up to the count", type, stream_offset);
+        if (c.bad) break;
+        const uint8_t *se = c.p, *as = c.p;
+        if (reach_c_section(&c, count, flags >> 7 & 1))
+            return corrupt(d, "address runs do not add up to the count", type, stream_offset);
+        if (c.bad) break;
+        rec->type = MW_REC_REACH;   /* readers see one kind of verdict record */
+        rec->u.reach.count = count;
+        rec->u.reach.seq_delta = 1;
+        rec->u.reach.compact = 1;
+        rec->u.reach.seq_runs = (int)(flags & 1);
+        rec->u.reach.addr_runs = (int)(flags >> 7 & 1);
+        rec->u.reach.shift = (unsigned)(flags >> 1 & 63);
+        rec->u.reach.entries = (mw_bytes){ gs, (size_t)(ge - gs) };
+        rec->u.reach.seqs = (mw_bytes){ ss, (size_t)(se - ss) };
+        rec->u.reach.addrs = (mw_bytes){ as, (size_t)(c.p - as) };
+        break;
+    }
     case MW_REC_CODED_RUN:
         if (ver(d) < 3) return MW_OK; /* unassigned before version 3: an unknown record */
         return run_begin(d, &c, rec, stream_offset);
@@ -767,6 +874,22 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
 /* ---- REACH entries ---------------------------------------------------------------------- */
 void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec)
 {
+    it->compact = rec->type == MW_REC_REACH && rec->u.reach.compact;
+    if (it->compact) {
+        it->p = rec->u.reach.entries.ptr;
+        it->end = it->p + rec->u.reach.entries.len;
+        it->sp = rec->u.reach.seqs.ptr;
+        it->send = it->sp + rec->u.reach.seqs.len;
+        it->ap = rec->u.reach.addrs.ptr;
+        it->aend = it->ap + rec->u.reach.addrs.len;
+        it->left = rec->u.reach.count;
+        it->seq_runs = rec->u.reach.seq_runs;
+        it->addr_runs = rec->u.reach.addr_runs;
+        it->shift = rec->u.reach.shift;
+        it->g_left = it->s_left = it->a_left = 0;
+        it->prev_addr = it->prev_seq = 0;
+        return;
+    }
     if (rec->type == MW_REC_REACH && rec->u.reach.entries.ptr) {
         it->p = rec->u.reach.entries.ptr;
         it->end = it->p + rec->u.reach.entries.len;
@@ -784,9 +907,56 @@ void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec)
     it->prev_seq = 0;
 }
 
+/* The next value of a REACH_C section: a delta of its own, or its run's (a new run read when
+ * the last one is used up). */
+static inline uint64_t reach_c_value(cur *c, int runs, uint64_t *left, uint64_t *delta)
+{
+    if (!runs) return *delta = rd_uv(c);
+    if (*left == 0) {
+        *left = rd_uv(c) + 1;
+        *delta = rd_uv(c);
+        if (*left == 0) c->bad = 1;
+    }
+    --*left;
+    return *delta;
+}
+
+/* REACH_C's entry: the group, the seq run and the address each go on (validated when the
+ * record was decoded; checked again here, the iterator may be given any record). */
+static int reach_c_next(mw_reach_iter *it, mw_reach_entry *e)
+{
+    cur g = { it->p, it->end, 0 }, s = { it->sp, it->send, 0 }, a = { it->ap, it->aend, 0 };
+    if (it->g_left == 0) {
+        it->g_left = rd_uv(&g);
+        it->g_tidx = rd_uv(&g);
+        it->g_kind = rd_uv(&g);
+        if (it->g_left == 0) g.bad = 1;
+    }
+    reach_c_value(&s, it->seq_runs, &it->s_left, &it->s_delta);
+    reach_c_value(&a, it->addr_runs, &it->a_left, &it->a_delta);
+    uint64_t ad = it->a_delta;
+    if (g.bad || s.bad || a.bad) {
+        it->left = 0;
+        return -1;
+    }
+    it->g_left--;
+    e->ref.tidx = it->g_tidx;
+    e->kind = it->g_kind;
+    e->ref.seq = it->prev_seq + (uint64_t)mw_unzigzag(it->s_delta);
+    e->addr = it->prev_addr + ((uint64_t)mw_unzigzag(ad) << it->shift);
+    it->prev_seq = e->ref.seq;
+    it->prev_addr = e->addr;
+    it->p = g.p;
+    it->sp = s.p;
+    it->ap = a.p;
+    it->left--;
+    return 1;
+}
+
 int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e)
 {
     if (it->left == 0) return 0;
+    if (it->compact) return reach_c_next(it, e);
     cur c = { it->p, it->end, 0 };
     e->ref.tidx = rd_uv(&c);
     e->ref.seq = rd_uv(&c);
@@ -848,6 +1018,8 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_WATCH_WRITE: return "WATCH_WRITE";
     case MW_REC_MARK: return "MARK";
     case MW_REC_REACH: return "REACH";
+    case MW_REC_REACH_C: return "REACH_C";
+    case MW_REC_RSS_D: return "RSS_D";
     case MW_REC_LOST: return "LOST";
     case MW_REC_FORK: return "FORK";
     case MW_REC_EXEC: return "EXEC";

@@ -307,6 +307,21 @@ size_t mw_enc_rss(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t rss, uint64_
     EMIT_UV(MW_REC_RSS, t_ns, rss, anon, file, shmem, vm_size, own);
 }
 
+size_t mw_enc_rss_d(uint8_t *dst, size_t cap, uint64_t t_ns, const uint64_t v[6], mw_rss_last *last)
+{
+    uint64_t all = 0;
+    for (unsigned i = 0; i < 6; i++) all |= v[i] - last->v[i];
+    unsigned shift = all ? (unsigned)__builtin_ctzll(all) : 0;
+    fld f[8] = { SV(t_ns - last->t_ns), UV(shift) };
+    for (unsigned i = 0; i < 6; i++) f[2 + i] = (fld){ .v = mw_zigzag((int64_t)(v[i] - last->v[i]) >> shift), .p = NULL, .len = FLD_UV };
+    size_t n = emit(dst, cap, MW_REC_RSS_D, f, 8);
+    if (n) {
+        last->t_ns = t_ns;
+        memcpy(last->v, v, sizeof last->v);
+    }
+    return n;
+}
+
 size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, const char *text,
                         size_t text_len)
 {
@@ -433,6 +448,126 @@ size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n,
         p = put_uv(p, mw_zigzag((int64_t)(e[i].addr - prev)));
         prev = e[i].addr;
     }
+    if (done) *done = k;
+    return total;
+}
+
+/* REACH_C: uv count, uv flags (bit 0: seqs as runs; bits 1..6: the address shift; bit 7:
+ * addresses as runs), uv n_groups, the groups (uv len, uv tidx, uv kind), the seq section,
+ * the address section (TRACE-FORMAT.md section 4). A section as runs is a list of (uv len - 1,
+ * sv delta): each of the run's entries is the previous entry's value plus delta. Sizes are
+ * kept exact while entries are added, so a record takes as many as fit in cap and in
+ * MW_MAX_RECORD_PAYLOAD (and one fits in exactly its size); each section takes the layout
+ * that is smaller. */
+typedef struct sect_size {
+    size_t plain, runs, open;   /* as deltas; as runs: the closed runs and the open one */
+    uint64_t len, delta;        /* the open run */
+} sect_size;
+
+/* The section's size with value v (zigzagged delta) added as entry k. */
+static inline void sect_add(sect_size *s, size_t k, uint64_t v)
+{
+    s->plain += uv_size(v);
+    if (k && v == s->delta) {
+        s->len++;
+    } else {
+        if (k) s->runs += s->open;
+        s->len = 1;
+        s->delta = v;
+    }
+    s->open = uv_size(s->len - 1) + uv_size(v);
+}
+static inline int sect_runs(const sect_size *s) { return s->runs + s->open < s->plain; }
+static inline size_t sect_best(const sect_size *s) { return sect_runs(s) ? s->runs + s->open : s->plain; }
+static inline uint64_t reach_c_flags(const sect_size *sq, const sect_size *ad, unsigned shift)
+{
+    return (uint64_t)sect_runs(ad) << 7 | (uint64_t)shift << 1 | (uint64_t)sect_runs(sq);
+}
+
+static inline uint64_t reach_seq_d(const mw_reach_entry *e, size_t i)
+{
+    return mw_zigzag((int64_t)(e[i].ref.seq - (i ? e[i - 1].ref.seq : 0)));
+}
+static inline uint64_t reach_addr_d(const mw_reach_entry *e, size_t i, unsigned shift)
+{
+    return mw_zigzag((int64_t)(e[i].addr - (i ? e[i - 1].addr : 0)) >> shift);
+}
+
+static uint8_t *put_sect(uint8_t *p, const mw_reach_entry *e, size_t k, int runs, unsigned shift,
+                         uint64_t (*val)(const mw_reach_entry *, size_t, unsigned))
+{
+    for (size_t i = 0; i < k;) {
+        uint64_t d = val(e, i, shift);
+        size_t j = i + 1;
+        if (runs) {
+            while (j < k && val(e, j, shift) == d) j++;
+            p = put_uv(p, j - i - 1);
+        }
+        p = put_uv(p, d);
+        i = j;
+    }
+    return p;
+}
+static uint64_t seq_val(const mw_reach_entry *e, size_t i, unsigned shift) { (void)shift; return reach_seq_d(e, i); }
+static uint64_t addr_val(const mw_reach_entry *e, size_t i, unsigned shift) { return reach_addr_d(e, i, shift); }
+
+size_t mw_enc_reach_c(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n, size_t *done)
+{
+    if (done) *done = 0;
+    if (!dst || (n && !e)) return 0;
+    /* the shift: the alignment all addresses share (each entry takes at least one payload
+     * byte, so no more entries than that can be in this record) */
+    size_t scan = n < cap ? n : cap;
+    if (scan > MW_MAX_RECORD_PAYLOAD) scan = MW_MAX_RECORD_PAYLOAD;
+    uint64_t all = 0;
+    for (size_t i = 0; i < scan; i++) all |= e[i].addr;
+    unsigned shift = all ? (unsigned)__builtin_ctzll(all) : 0;
+    size_t groups = 0, ngroups = 0, gsize = 0;   /* closed groups' bytes, their count, the open one's */
+    uint64_t glen = 0;
+    sect_size sq = { 0 }, ad = { 0 };
+    size_t k = 0;
+    for (; k < n; k++) {
+        size_t g2 = groups, ng2 = ngroups;
+        uint64_t gl2 = glen;
+        if (k && e[k].ref.tidx == e[k - 1].ref.tidx && e[k].kind == e[k - 1].kind) {
+            gl2++;
+        } else {
+            if (k) { g2 += gsize; ng2++; }
+            gl2 = 1;
+        }
+        size_t gs2 = uv_size(gl2) + uv_size(e[k].ref.tidx) + uv_size(e[k].kind);
+        sect_size sq2 = sq, ad2 = ad;
+        sect_add(&sq2, k, reach_seq_d(e, k));
+        sect_add(&ad2, k, reach_addr_d(e, k, shift));
+        size_t len = uv_size(k + 1) + uv_size(reach_c_flags(&sq2, &ad2, shift)) + uv_size(ng2 + 1) + g2 + gs2 +
+                     sect_best(&sq2) + sect_best(&ad2);
+        if (len > MW_MAX_RECORD_PAYLOAD || 1 + uv_size(len) + len > cap) break;
+        groups = g2; ngroups = ng2; gsize = gs2; glen = gl2;
+        sq = sq2; ad = ad2;
+    }
+    if (k == 0) return 0;
+    int seq_runs = sect_runs(&sq), addr_runs = sect_runs(&ad);
+    uint64_t flags = reach_c_flags(&sq, &ad, shift);
+    size_t len = uv_size(k) + uv_size(flags) + uv_size(ngroups + 1) + groups + gsize + sect_best(&sq) +
+                 sect_best(&ad);
+    size_t total = 1 + uv_size(len) + len;
+    uint8_t *p = dst;
+    *p++ = MW_REC_REACH_C;
+    p = put_uv(p, len);
+    p = put_uv(p, k);
+    p = put_uv(p, flags);
+    p = put_uv(p, ngroups + 1);
+    for (size_t i = 0; i < k;) {   /* groups */
+        size_t j = i + 1;
+        while (j < k && e[j].ref.tidx == e[i].ref.tidx && e[j].kind == e[i].kind) j++;
+        p = put_uv(p, j - i);
+        p = put_uv(p, e[i].ref.tidx);
+        p = put_uv(p, e[i].kind);
+        i = j;
+    }
+    p = put_sect(p, e, k, seq_runs, 0, seq_val);
+    p = put_sect(p, e, k, addr_runs, shift, addr_val);
+    if ((size_t)(p - dst) != total) return 0;   /* cannot happen: the sizes above are exact */
     if (done) *done = k;
     return total;
 }

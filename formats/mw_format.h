@@ -26,7 +26,7 @@
 
 #define MW_MAGIC "MEMWATCH"
 #define MW_MAGIC_LEN 8
-#define MW_FORMAT_VERSION 4u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op, REACH seqs as deltas */
+#define MW_FORMAT_VERSION 5u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op, REACH seqs as deltas; 5: its STEP_AGAIN op, REACH_C */
 #define MW_PREAMBLE_LEN 12u /* magic + u16 version + u16 reserved */
 
 /* Largest payload a conforming writer emits; readers reject larger lengths as corruption. */
@@ -78,6 +78,8 @@ enum mw_record_type {
     MW_REC_EXEC = 0x44,         /* this process is about to exec path */
     MW_REC_LIMITS = 0x45,       /* memory limits in force at start (0 = none) */
     MW_REC_FATAL_SIGNAL = 0x46, /* the process is dying of a signal: which, where, the thread's stack */
+    MW_REC_REACH_C = 0x47,      /* v5: REACH verdicts in a compact layout (readers return REACH) */
+    MW_REC_RSS_D = 0x48,        /* v5: an RSS sample as deltas from the last (readers return RSS) */
 };
 
 /* Allocation kinds (ALLOC.kind, REALLOC uses its own record). */
@@ -207,9 +209,14 @@ typedef struct mw_record {
         struct { mw_bytes label; } mark;
         struct {
             uint64_t count;
-            mw_bytes entries;   /* iterate with mw_reach_next */
+            mw_bytes entries;   /* iterate with mw_reach_next (REACH_C: its groups) */
             mw_bytes addrs;     /* address section (len 0: absent, entries get addr 0) */
             int seq_delta;      /* version 4: each seq against the previous entry's */
+            int compact;        /* version 5: decoded from a REACH_C record */
+            int seq_runs;       /* REACH_C: seqs as runs of one step */
+            int addr_runs;      /* REACH_C: addresses as runs of one step */
+            unsigned shift;     /* REACH_C: address deltas are in units of 2^shift */
+            mw_bytes seqs;      /* REACH_C: its seq section */
         } reach;
         struct { uint64_t events, bytes; } lost;
         struct { uint64_t child_pid; } fork;
@@ -384,6 +391,13 @@ size_t mw_enc_mremap(uint8_t *dst, size_t cap, uint64_t old_addr, uint64_t old_l
  * memory; 0 when not known) */
 size_t mw_enc_rss(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t rss, uint64_t anon,
                   uint64_t file, uint64_t shmem, uint64_t vm_size, uint64_t own);
+/* RSS_D (version 5): the same sample as deltas from *last (the stream's previous RSS or RSS_D,
+ * all 0 before the first), which it then becomes. Memory figures move by pages and kilobytes,
+ * so their deltas go in units of the alignment they share. */
+typedef struct mw_rss_last {
+    uint64_t t_ns, v[6];   /* rss, anon, file, shmem, vm_size, own */
+} mw_rss_last;
+size_t mw_enc_rss_d(uint8_t *dst, size_t cap, uint64_t t_ns, const uint64_t v[6], mw_rss_last *last);
 size_t mw_enc_sql_query(uint8_t *dst, size_t cap, uint64_t fp, uint64_t db, const char *text,
                         size_t text_len);
 size_t mw_enc_sql_begin(uint8_t *dst, size_t cap, uint64_t ctx, uint64_t fp);
@@ -439,6 +453,11 @@ typedef struct mw_reach_entry {
     uint64_t addr;
 } mw_reach_entry;
 size_t mw_enc_reach(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n, size_t *done);
+/* REACH_C (version 5): the same entries in the compact layout (TRACE-FORMAT.md section 4):
+ * groups of one thread and kind; seqs, and addresses in units of their common alignment, each
+ * as deltas or as runs of one delta, whichever is smaller. Readers return it as a REACH
+ * record. */
+size_t mw_enc_reach_c(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t n, size_t *done);
 size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes);
 size_t mw_enc_fork(uint8_t *dst, size_t cap, uint64_t child_pid);
 size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len);
@@ -482,6 +501,7 @@ typedef struct mw_decoder {
     mw_alloc_last *alloc_last; /* per tidx: kind and stack of the last full ALLOC (ALLOC_SAME) */
     mw_node_last *node_last;   /* per tidx: id and ip of the last STACK_NODE_D */
     mw_inherit_last inherit_last; /* parent seq and address of the stream's last INHERIT */
+    mw_rss_last rss_last;      /* the stream's last RSS sample (RSS_D's base) */
     mw_window **win;           /* per tidx (version 3): rank window, allocated on first use */
     size_t nthreads;           /* capacity of the per-tidx arrays */
     struct mw_run_state {      /* the CODED_RUN being expanded (version 3) */
@@ -491,6 +511,9 @@ typedef struct mw_decoder {
         uint64_t acc, offset;
         unsigned nacc;
         uint64_t left;         /* ops not yet returned */
+        uint64_t step_z;       /* version 5: the value of the run's last op 4 (op 5 repeats it) */
+        uint64_t again;        /* frees of the op 5 being expanded still to return */
+        int has_step;          /* an op 4 came in this run */
     } run;
     uint32_t version;          /* from the preamble; 0 (not seen) decodes as the current one */
     uint64_t hflags;           /* flags of the last HEADER decoded (MW_HF_*) */
@@ -517,6 +540,11 @@ typedef struct mw_reach_iter {
     const uint8_t *ap, *aend;   /* address section (ap == NULL: none) */
     uint64_t left, prev_addr, prev_seq;
     int seq_delta;
+    /* REACH_C: the group and the seq run being read */
+    int compact, seq_runs, addr_runs;
+    unsigned shift;
+    const uint8_t *sp, *send;
+    uint64_t g_left, g_tidx, g_kind, s_left, s_delta, a_left, a_delta;
 } mw_reach_iter;
 void mw_reach_iter_init(mw_reach_iter *it, const mw_record *rec);
 int mw_reach_next(mw_reach_iter *it, mw_reach_entry *e);

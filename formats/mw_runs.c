@@ -160,12 +160,45 @@ static int uniform(const uint8_t *p, size_t n)
     return n > 1 && memcmp(p, p + 1, n - 1) == 0;
 }
 
-static inline void pos_reset(run_pos *k) { *k = (run_pos){ 0, 0, 0, 0, 0, 0, 0 }; }
+static inline void pos_reset(run_pos *k) { *k = (run_pos){ 0 }; }
+
+/* Version 5: the frees of the run's last step repeated since (k->again) go out as one op 5,
+ * before any other op; the hot paths only test k->again. */
+static __attribute__((noinline)) void put_again(mw_run_cols *c, run_pos *k)
+{
+    c->ops[k->ops++] = MW_OP_STEP_AGAIN;
+    put_misc(c, k, k->again);
+    k->again = 0;
+}
+#define FLUSH_AGAIN(c, k)                                                                     \
+    do {                                                                                      \
+        if (__builtin_expect((k)->again != 0, 0)) put_again(c, k);                            \
+    } while (0)
+
+/* A FREE of block s as a step from the thread's far block (op 4, value v = the zigzagged
+ * step), or, when v is the run's last op 4 step again, one more of that step (counted, to go
+ * out as one op 5): a structure freed in the order it was built is then a few bytes for any
+ * number of frees, where it was two bytes each (bigheap's 2 M frees: 4 MB of columns). */
+static inline void put_step(mw_window *w, mw_run_cols *c, run_pos *k, uint64_t s, uint64_t v)
+{
+    if (k->has_step && v == k->step_v && v != 0) {
+        k->again++;
+        k->rep++;
+    } else {
+        FLUSH_AGAIN(c, k);
+        c->ops[k->ops++] = MW_OP_FREE_STEP;
+        c->rsym[k->rsym++] = put_value(c, k, v);
+        k->step_v = v;
+        k->has_step = 1;
+    }
+    w->far = s;
+}
 
 /* Writes the run as one CODED_RUN record: header and ops, then one column per piece. A column
  * big enough to be worth its own compressed block ends one. */
 static void emit_run(mw_run_cols *c, run_pos *k, mw_run_emit emit, void *ctx)
 {
+    FLUSH_AGAIN(c, k);
     if (k->nacc) put_bits(c, k, 0, 8 - k->nacc);
     c->n_ops = k->ops;
     c->n_rsym = k->rsym;
@@ -217,9 +250,7 @@ static inline int own_target(const mw_window *w, const uint8_t **pp, const uint8
  * repeated value. Out of line: the ranked path of random churn stays as it was. */
 static __attribute__((noinline)) int step_in_window(mw_window *w, mw_run_cols *c, run_pos *k, uint64_t s)
 {
-    c->ops[k->ops++] = MW_OP_FREE_STEP;
-    c->rsym[k->rsym++] = put_value(c, k, mw_zigzag((int64_t)(s - w->far)));
-    w->far = s;
+    put_step(w, c, k, s, mw_zigzag((int64_t)(s - w->far)));
     w->bits[(s / 64u) % MW_WIN_WORDS] &= ~(1ull << (s % 64u)); /* s is in the window */
     return 1;
 }
@@ -232,6 +263,7 @@ static inline __attribute__((always_inline)) int run_free(mw_window *w, mw_run_c
     uint64_t r;
     if (win_rank(w, s, &r) == 0) {
         if (near) {
+            FLUSH_AGAIN(c, k);
             c->ops[k->ops++] = MW_OP_FREE_RANK;
             c->rsym[k->rsym++] = put_value(c, k, r);
         } else if (__builtin_expect(w->far != 0 && s - w->far < 8, 0)) {
@@ -243,13 +275,13 @@ static inline __attribute__((always_inline)) int run_free(mw_window *w, mw_run_c
     /* older than the window: its distance back, or its step from the last such free */
     uint64_t dist = w->top - s, step = mw_zigzag((int64_t)(s - w->far));
     if (step < dist) {
-        c->ops[k->ops++] = MW_OP_FREE_STEP;
-        c->rsym[k->rsym++] = put_value(c, k, step);
+        put_step(w, c, k, s, step);
     } else {
+        FLUSH_AGAIN(c, k);
         c->ops[k->ops++] = MW_OP_FREE_DIST;
         put_misc(c, k, dist);
+        w->far = s;
     }
-    w->far = s;
     mw_win_free(w, s);
     return 1;
 }
@@ -310,6 +342,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
             mw_win_new(w);
             if (code) {
                 if (!run_start) { run_start = rec; far0 = w->far; }
+                FLUSH_AGAIN(c, &k);
                 c->ops[k.ops++] = MW_OP_ALLOC;
                 c->ssym[k.ssym++] = put_value(c, &k, size);
                 coded = 1;
@@ -327,7 +360,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
                     if (v == c->now) {
                         /* inside a run that will be coded (it has enough ops): no op; else
                          * the run so far stays plain records, and this one is cut out */
-                        if (run_start && k.ops < MW_RUN_MIN_OPS) {
+                        if (run_start && k.ops + k.rep < MW_RUN_MIN_OPS) {
                             pos_reset(&k);
                             run_start = NULL;
                             w->far = far0;
@@ -342,6 +375,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
                 }
                 if (!code && !run_start) break;   /* a teardown's run goes on over it */
                 if (!run_start) { run_start = rec; far0 = w->far; }
+                FLUSH_AGAIN(c, &k);
                 c->ops[k.ops++] = MW_OP_TIME;
                 put_misc(c, &k, v);
                 coded = 1;
@@ -384,7 +418,9 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
             }
         }
         if (coded) {
-            if (k.ops == MW_RUN_MAX_OPS) {
+            /* full; or one short with repeats pending, which the next record or the run's end
+             * writes as an op 5 before anything else */
+            if (k.ops + (k.again != 0) >= MW_RUN_MAX_OPS) {
                 if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
                 emit_run(c, &k, emit, ctx);
                 plain = p;
@@ -394,7 +430,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
         }
         /* a record that ends the run */
         if (run_start) {
-            if (k.ops >= MW_RUN_MIN_OPS) {
+            if (k.ops + k.rep >= MW_RUN_MIN_OPS) {
                 if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
                 emit_run(c, &k, emit, ctx);
                 plain = rec;
@@ -410,7 +446,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
             plain = p;
         }
     }
-    if (run_start && k.ops >= MW_RUN_MIN_OPS) {
+    if (run_start && k.ops + k.rep >= MW_RUN_MIN_OPS) {
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
         if (c->keep_open) {
             c->pend = 1;
@@ -431,7 +467,7 @@ bad:
     c->tid_known = 0;
     /* the run before the bad record parsed fine (both sides' windows agree up to it); from the
      * bad record on, everything is copied */
-    if (run_start && k.ops >= MW_RUN_MIN_OPS) {
+    if (run_start && k.ops + k.rep >= MW_RUN_MIN_OPS) {
         if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
         emit_run(c, &k, emit, ctx);
         plain = rec;

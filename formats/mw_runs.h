@@ -1,5 +1,5 @@
 /*
- * mw_runs.h — coded runs (trace format version 3 and 4, TRACE-FORMAT.md 2.4): the per-thread rank
+ * mw_runs.h — coded runs (trace format versions 3 to 5, TRACE-FORMAT.md 2.4): the per-thread rank
  * window, the value symbols, and the CODED_RUN coder.
  *
  * A CODED_RUN record holds a run of one thread's small allocation events (own-thread FREEs,
@@ -14,8 +14,8 @@
  * sides whatever other threads do. A free of a block older than the window is coded as its
  * distance back, or (version 4) as its step from the block the thread's previous such free
  * named, whichever is smaller: a program that frees a big structure in the order it built it
- * steps by the same few blocks each time, which zstd codes in next to nothing. No allocation
- * here: the shim links this file.
+ * steps by the same few blocks each time, and (version 5) the same step again is counted, not
+ * written: one op for any number of them. No allocation here: the shim links this file.
  */
 #ifndef MW_RUNS_H
 #define MW_RUNS_H
@@ -97,8 +97,9 @@ enum mw_run_op {
     MW_OP_TIME = 2,       /* TIME, t_ns as a varint in the misc column */
     MW_OP_FREE_DIST = 3,  /* FREE of the own block at distance uv(misc) (outside the window) */
     MW_OP_FREE_STEP = 4,  /* version 4: FREE of the own block far + unzigzag(sym(rank column)) */
+    MW_OP_STEP_AGAIN = 5, /* version 5: uv(misc) more FREEs, each the run's last op 4 step again */
 };
-#define MW_RUN_OPS_V3 4u  /* ops 0..3 exist in version 3 streams, 0..4 from version 4 */
+#define MW_RUN_OPS_V3 4u  /* ops 0..3 exist in version 3 streams, 0..4 from version 4, 0..5 from 5 */
 
 /* Column buffers of one run (writer side). */
 #define MW_RUN_MAX_OPS 32768u
@@ -109,6 +110,10 @@ typedef struct mw_run_pos {
     size_t ops, rsym, ssym, raw, misc;
     uint64_t acc;       /* bits not yet in raw[] */
     unsigned nacc;
+    unsigned has_step;  /* an op 4 is in the run: step_v is its value */
+    uint64_t step_v;    /* the value (zigzagged step) of the run's last op 4 */
+    uint64_t again;     /* frees of that step again, not yet written (an op 5 to come) */
+    uint64_t rep;       /* frees the run's op 5s stand for (a run is worth coding by events) */
 } mw_run_pos;
 
 typedef struct mw_run_cols {

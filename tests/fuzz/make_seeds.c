@@ -219,5 +219,49 @@ int main(int argc, char **argv)
     MW_TB_ADD(&b, mw_enc_end, 5000, 0, 0, MW_END_EXIT, 0);
     bad |= put(argv[1], "shim-runs.raw", &b, o);
     mw_tb_release(&b);
+
+    /* version 5: a structure of 3 000 blocks torn down in building order (every other block,
+     * oldest first, the clock moving now and then), coded with the coder off as the writer
+     * does for records that repeat: op 4 steps and op 5 repeats; three RSS_D samples; the
+     * REACH_C verdicts of the 1 500 blocks left */
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 10, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "x", 1);
+    {
+        mw_window w = { 0 };
+        mw_alloc_last l = { 0, 0, 0 };
+        static mw_run_cols c5;
+        c5.now = MW_RUN_TIME_UNKNOWN;
+        c5.drop_same_time = 1;
+        size_t n = 0;
+        for (uint64_t i = 0; i < 3000; i++) n += mw_enc_alloc_noaddr_hot(seg + n, MW_AK_MALLOC, 16 + i % 48, 1, &l);
+        for (uint64_t s = 1; s <= 3000; s += 2) {
+            if (s % 500 == 1) n += mw_enc_time(seg + n, sizeof seg - n, (s / 500 + 1) * 8388608ull);
+            n += mw_enc_free(seg + n, sizeof seg - n, (mw_block_ref){ 0, s }, 0, 3000);
+        }
+        mw_tb_switch(&b, 0);
+        int ok = 1;
+        mw_runs_code(&w, &c5, seg, n, &ok, 0, tb_emit, &b);
+        if (!ok) bad = 1;
+        mw_rss_last rl = { 0 };
+        for (uint64_t k = 1; k <= 3; k++) {
+            const uint64_t v[6] = { 4096 * (100 + k), 4096 * (60 + k), 4096 * 40, 0, 4096 * 1000, 65536 * k };
+            MW_TB_ADD(&b, mw_enc_rss_d, 100000000 * k, v, &rl);
+        }
+        static mw_reach_entry re[1500];
+        for (uint64_t k = 0; k < 1500; k++)
+            re[k] = (mw_reach_entry){ { 0, 2 * k + 2 }, k < 1000 ? MW_REACH_REACHABLE : MW_REACH_DEFINITE,
+                                      0x560000010000ull + 96 * k };
+        for (size_t at = 0; at < 1500;) {
+            size_t done = 0, cap;
+            uint8_t *p = mw_tb_reserve(&b, 4096, &cap);
+            size_t used = mw_enc_reach_c(p, cap, re + at, 1500 - at, &done);
+            if (!used) { bad = 1; break; }
+            mw_tb_commit(&b, used);
+            at += done;
+        }
+    }
+    MW_TB_ADD(&b, mw_enc_end, 900000000, 0, 0, MW_END_EXIT, 0);
+    bad |= put(argv[1], "shim-v5.raw", &b, o);
+    mw_tb_release(&b);
     return bad;
 }

@@ -4,7 +4,8 @@
  * present in every-record.{raw,zst}, the raw and zstd files yield identical records, and the
  * cut-short ones end in MW_TRUNCATED after a readable prefix; shim-default.raw (a later build)
  * holds the shim's default layout, shim-compact.raw (format version 2) its compact ALLOC_SAME
- * and FREE_NEAR forms, shim-runs.raw (version 3) coded runs. Guards against silent layout
+ * and FREE_NEAR forms, shim-runs.raw (version 3) coded runs, shim-v5.raw (version 5) op 5
+ * repeats, RSS_D and REACH_C. Guards against silent layout
  * changes that would make old traces unreadable.
  */
 #include <criterion/criterion.h>
@@ -232,5 +233,60 @@ Test(format_golden, shim_runs_layout)
     cr_assert_eq(mw_reader_version(r), 3);
     cr_assert_geq(runs, 2);
     cr_assert_gt(seen, 2000);
+    mw_reader_close(r);
+}
+
+/* shim-v5.raw (format version 5, tests/fuzz/make_seeds.c): a structure of 3 000 blocks torn
+ * down in building order, coded as op 4 steps and op 5 repeats (the frees come back as blocks
+ * 1, 3, 5, ... with the times in force), three RSS_D samples (whole figures), and REACH_C
+ * verdicts for the 1 500 blocks left (seqs, kinds, addresses). */
+Test(format_golden, shim_v5_layout)
+{
+    char path[4096], err[256];
+    seed_path(path, sizeof path, "shim-v5.raw");
+    mw_reader *r = mw_reader_open(path, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_record rec;
+    uint64_t seq = 0, allocs = 0, frees = 0, runs = 0, rss = 0, reach = 0, now = 0;
+    int st;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        if (rec.type == MW_REC_ALLOC) cr_assert_eq(rec.u.alloc.size, 16 + allocs++ % 48);
+        if (rec.type == MW_REC_TIME) now = rec.u.time.t_ns;
+        if (rec.type == MW_REC_CODED_RUN) runs++;
+        if (rec.type == MW_REC_FREE) {
+            cr_assert_eq(rec.u.free.ref.seq, 2 * frees + 1);
+            cr_assert_eq(now, (2 * frees / 500 + 1) * 8388608ull, "free %llu", (unsigned long long)frees);
+            frees++;
+        }
+        if (rec.type == MW_REC_RSS) {
+            rss++;
+            cr_assert_eq(rec.u.rss.t_ns, 100000000 * rss);
+            cr_assert_eq(rec.u.rss.rss, 4096 * (100 + rss));
+            cr_assert_eq(rec.u.rss.anon, 4096 * (60 + rss));
+            cr_assert_eq(rec.u.rss.file, 4096 * 40);
+            cr_assert_eq(rec.u.rss.vm_size, 4096 * 1000);
+            cr_assert_eq(rec.u.rss.own, 65536 * rss);
+        }
+        if (rec.type == MW_REC_REACH) {
+            mw_reach_iter it;
+            mw_reach_entry e;
+            mw_reach_iter_init(&it, &rec);
+            while ((st = mw_reach_next(&it, &e)) == 1) {
+                cr_assert_eq(e.ref.tidx, 0);
+                cr_assert_eq(e.ref.seq, 2 * reach + 2);
+                cr_assert_eq(e.kind, reach < 1000 ? MW_REACH_REACHABLE : MW_REACH_DEFINITE);
+                cr_assert_eq(e.addr, 0x560000010000ull + 96 * reach);
+                reach++;
+            }
+            cr_assert_eq(st, 0);
+        }
+    }
+    cr_assert_eq(st, MW_EOF, "%s", mw_reader_error(r));
+    cr_assert_eq(mw_reader_version(r), 5);
+    cr_assert_eq(allocs, 3000);
+    cr_assert_eq(frees, 1500);
+    cr_assert_eq(runs, 1);
+    cr_assert_eq(rss, 3);
+    cr_assert_eq(reach, 1500);
     mw_reader_close(r);
 }
