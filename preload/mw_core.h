@@ -215,7 +215,7 @@ void mw_ring_release(mw_thread *t);
  * set while the writer is in write(2) (producers then read the clock themselves). One word, so
  * the hooks' fast path checks both with one comparison. */
 extern _Atomic uint64_t mw_clock_ns;
-#define MW_CLOCK_UNIT_NS (1ull << 22)     /* its granularity (writer.c) */
+#define MW_CLOCK_UNIT_NS (1ull << 23)     /* its granularity (writer.c) */
 #define MW_CLOCK_LIVE 1u
 extern _Atomic int mw_writer_alive;      /* 0: nobody drains rings, reserve must not wait */
 extern _Atomic int mw_writer_sleeping;

@@ -689,14 +689,16 @@ static void drain(reach_ctx *c, long clique)
 static void emit(reach_ctx *c, mw_thread *t)
 {
     /* Big records (a reservation is at most half the ring, and the encoder fills what room
-     * the ring has, about 320 KB of 65 536 entries): a heap left at exit lists its blocks by
-     * address, which repeats (the same sizes and verdicts in the same order), and each record
-     * restarts the deltas. bigheap's 2 M verdicts: 25 KB of trace in records of 1 024
-     * entries, 2.3 KB in records of 16 384, 1.4-1.5 KB in records of 49 152 or 65 536
-     * (compressed alone, zstd -3, 2026-11-22 23:22 UTC; the whole trace 5.7-6.4 KB, against
-     * 6.3-6.4 with records of 49 152 and 5.8-6.0 with records of 98 304 entries). The
-     * entries are built in our own memory: the scan's stack has no room for them. */
-    enum { SMALL = 256, BIG = 65536, RESERVE = 256u * 1024u - 64u };
+     * the ring has, up to 256 KB): a heap left at exit lists its blocks by address, which
+     * repeats (the same sizes and verdicts in the same order), and each record restarts the
+     * deltas. bigheap's 2 M verdicts as REACH: 25 KB of trace in records of 1 024 entries,
+     * 2.3 KB in records of 16 384, 1.4-1.5 KB in records of 49 152 or 65 536 (compressed
+     * alone, zstd -3, 2026-11-22 23:22 UTC). As REACH_C (about a byte each) chunks of 65 536
+     * entries made 31 records of 64 KB whose starts cost 0.3 KB of the trace's 3.1 KB; chunks
+     * of 262 144 make 8 (2.9 KB; 09:20 UTC on 2026-11-23). The entries are built in our own
+     * memory (8 MB of address space, touched as far as there are blocks): the scan's stack
+     * has no room for them. */
+    enum { SMALL = 256, BIG = 262144, RESERVE = 256u * 1024u - 64u };
     mw_reach_entry small[SMALL];
     size_t chunk = BIG, bytes = BIG * sizeof(mw_reach_entry);
     mw_reach_entry *ent = mw_own_alloc(bytes);
@@ -714,11 +716,12 @@ static void emit(reach_ctx *c, mw_thread *t)
         }
         size_t off = 0;
         while (off < n) {
-            /* the encoder puts in as many entries as the room takes (26 bytes at most each) */
-            size_t cap, done = 0, need = 32 + (n - off) * 26;
+            /* the encoder puts in as many entries as the room takes (28 bytes at most each;
+             * bigheap's 2 M blocks take about one each in the compact layout, against five) */
+            size_t cap, done = 0, need = 32 + (n - off) * 28;
             uint8_t *p = mw_reserve(t, need < RESERVE ? need : RESERVE, &cap);
             if (!p) goto out;
-            size_t used = mw_enc_reach(p, cap, ent + off, n - off, &done);
+            size_t used = mw_enc_reach_c(p, cap, ent + off, n - off, &done);
             mw_commit(t, used);
             if (done == 0) goto out;   /* cannot make progress: give up (blocks stay unknown) */
             off += done;
