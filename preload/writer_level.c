@@ -49,7 +49,7 @@ static bool strong;          /* the current frame's setting */
 static bool first = true;    /* still in the first frame */
 static bool ldm;             /* fast frames: long-distance matching (the data repeats) */
 static bool medium;          /* fast frames: the middle setting (repeats, an idle writer) */
-static bool repetitive;      /* the last frame compressed LDM_RATIO to 1 (any setting) */
+static bool repetitive;      /* the last frame compressed LDM_RATIO to 1 (any setting); at first: yes */
 static unsigned backoff;     /* fast frames to go before trying strong again */
 static unsigned backoff_next = 1;
 static uint64_t f_in, f_out, f_busy_ns, f_start_ns;
@@ -118,7 +118,12 @@ void mw_zlevel_init(ZSTD_CCtx *c)
     first = true;
     ldm = false;
     medium = false;
-    repetitive = false;
+    /* until a frame says otherwise, records are taken to repeat: the first frame's records
+     * stay plain (runs only of teardown frees, mw_runs_code). A program that repeats gets
+     * longer matches from the start (bigheap's trace 2.75 -> 2.65 KB, compress_mix repeat at
+     * level 1 14 -> 5.3 KB); random churn loses its coded runs for the first 128 KiB of
+     * records only (+0.1% on churn's 41 MB, 09:05 UTC on 2026-11-23). */
+    repetitive = true;
     backoff = 0;
     backoff_next = 1;
     f_in = f_out = f_busy_ns = 0;

@@ -142,9 +142,13 @@ Test(shim_compress, repetitive_records_get_the_long_window_and_a_small_trace)
      * 128 KiB). The middle setting's test below shows auto gaining on records that repeat
      * less. With another program busy on both cores (a fresh clone's `make test` beside a
      * sweep at 03:50 UTC on 2026-11-23) it was 1.02x: how much the writer takes into its
-     * level-9 first frame depends on how late it is. So: no more than a tenth above level 1,
-     * which a broken auto setting (frames of 128 KiB, no long window) is far beyond. */
-    cr_expect_leq(fa.file_size * 10, fl.file_size * 11, "auto %zu bytes, level 1 %zu", fa.file_size, fl.file_size);
+     * level-9 first frame depends on how late it is. Since the writer leaves the first
+     * frame's records plain too (09:10 UTC on 2026-11-23), level 1 writes 5.2-5.6 KB here
+     * instead of 14 KB, and auto 5.5-9.6 KB (a strong frame ended early starts a new frame,
+     * 2.3-2.6 KB each on this victim; 8.3-12.3 KB before): 1.0-1.4x of level 1, as loaded as
+     * the host is. So: at most twice level 1, which a broken auto setting (frames of 128 KiB,
+     * no long window: 34 frames) is far beyond. */
+    cr_expect_leq(fa.file_size, fl.file_size * 2, "auto %zu bytes, level 1 %zu", fa.file_size, fl.file_size);
     /* coded runs only before the writer has seen the records repeat (the first frames): 2.4 M
      * events in runs of at most 32768 would otherwise make at least 73 CODED_RUN records */
     cr_expect_leq(a.nrec[MW_REC_CODED_RUN], 8, "%llu runs", (unsigned long long)a.nrec[MW_REC_CODED_RUN]);
