@@ -349,7 +349,8 @@ Test(shim_config, follow_default_traces_exec_and_system)
 
 /* Runs argv under the shim with an RSS sample every millisecond and checks that every
  * sample says how much of the RSS is memwatch's own: more than nothing, never more than the
- * RSS, and at least `min_own` bytes at its largest. */
+ * RSS, and at least `min_own` bytes at its largest; and that every sample is a figure a
+ * process could have. */
 static void own_share_case(const char *const *argv, uint64_t min_own)
 {
     const char *env[] = { "MEMWATCH_RSS_MS=1", NULL };
@@ -361,6 +362,8 @@ static void own_share_case(const char *const *argv, uint64_t min_own)
     cr_assert_geq(t.rss_samples, 2);
     cr_expect_eq(t.own_odd, 0, "%llu of %llu samples", (unsigned long long)t.own_odd,
                  (unsigned long long)t.rss_samples);
+    cr_expect_eq(t.rss_odd, 0, "%llu of %llu samples odd", (unsigned long long)t.rss_odd,
+                 (unsigned long long)t.rss_samples);   /* whole figures back from RSS_D */
     cr_expect_geq(t.max_own, min_own, "own at most %llu bytes", (unsigned long long)t.max_own);
     cr_expect_lt(t.max_own, t.max_rss);
     mwt_trace_free(&t);

@@ -186,6 +186,38 @@ Test(shim_proc, children_given_an_environment_of_their_own_are_followed)
     run_free(&R);
 }
 
+/* RSS samples are written as deltas from the trace's previous one (RSS_D): a fork child's
+ * trace starts from nothing, not from the last sample its parent wrote (its first figures
+ * would be the child's minus the parent's). A shell and the subshell it forks each write
+ * samples for a few hundred milliseconds; every one is a figure a process could have. */
+Test(shim_proc, rss_samples_of_a_fork_child_start_from_its_own)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { "/bin/sh", "-c", "sleep 0.2; (sleep 0.3; true); true", NULL };
+    const char *env[] = { "MEMWATCH_RSS_MS=20", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.raw_status, 0);
+    size_t n;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    const mwt_trace *sh = NULL, *sub = NULL;
+    for (size_t i = 0; i < n; i++) {
+        cr_expect_eq(ts[i].rss_odd, 0, "%s: %llu of %llu samples odd (largest rss %llu)", ts[i].path,
+                     (unsigned long long)ts[i].rss_odd, (unsigned long long)ts[i].rss_samples,
+                     (unsigned long long)ts[i].max_rss);
+        if (!strstr(ts[i].exe, "sleep") && ts[i].ppid != (uint64_t)getpid()) sub = &ts[i];
+        if (ts[i].ppid == (uint64_t)getpid()) sh = &ts[i];
+    }
+    cr_assert(sh && sub, "no trace of the shell and of its subshell (%zu traces)", n);
+    cr_expect_eq(sub->ppid, sh->pid);
+    cr_expect_geq(sh->rss_samples, 5);
+    cr_expect_geq(sub->rss_samples, 5);
+    mwt_traces_free(ts, n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
 /* LD_PRELOAD naming the shim by a relative path (./libmemwatch_preload.so from the build
  * directory): a program that changes directory and then execs still has the new program
  * traced, without ld.so's "cannot be preloaded" line on stderr (the entry is made absolute in

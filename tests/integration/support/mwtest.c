@@ -580,6 +580,10 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
         if (rec->u.rss.rss > t->max_rss) t->max_rss = rec->u.rss.rss;
         if (rec->u.rss.own > t->max_own) t->max_own = rec->u.rss.own;
         if (!rec->u.rss.own || rec->u.rss.own > rec->u.rss.rss) t->own_odd++;
+        if (rec->u.rss.rss < (1u << 20) || rec->u.rss.rss > rec->u.rss.vm_size || rec->u.rss.vm_size < (4u << 20) ||
+            rec->u.rss.vm_size > (1ull << 47) || rec->u.rss.anon > rec->u.rss.vm_size ||
+            rec->u.rss.file > rec->u.rss.vm_size || rec->u.rss.shmem > rec->u.rss.vm_size)
+            t->rss_odd++;
         if (rec->u.rss.own <= rec->u.rss.rss) {
             t->last_prog_rss = rec->u.rss.rss - rec->u.rss.own;
             if (t->rss_samples == 1) t->first_prog_rss = t->last_prog_rss;

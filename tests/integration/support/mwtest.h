@@ -152,6 +152,10 @@ typedef struct mwt_trace {
     uint64_t max_own, own_odd;   /* RSS records: memwatch's own bytes at most; samples whose
                                     own was 0 or more than their rss */
     uint64_t first_prog_rss, last_prog_rss; /* rss - own of the first and the last sample */
+    uint64_t rss_odd;            /* RSS records no traced process could have sent: rss under
+                                    1 MiB (the shim's own share is more) or over vm_size, anon,
+                                    file or shmem over vm_size, vm_size under 4 MiB (the
+                                    writer's stack alone reserves 8) or past 47 bits */
     uint64_t fatal_signo, fatal_addr, fatal_stack;  /* the first FATAL_SIGNAL (signo 0: none) */
     uint64_t time_repeats;    /* TIME records repeating the previous TIME's value */
     uint64_t last_time;
