@@ -26,7 +26,7 @@
 
 #define MW_MAGIC "MEMWATCH"
 #define MW_MAGIC_LEN 8
-#define MW_FORMAT_VERSION 5u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op, REACH seqs as deltas; 5: its STEP_AGAIN op, REACH_C */
+#define MW_FORMAT_VERSION 5u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op, REACH seqs as deltas; 5: its STEP_AGAIN op, REACH_C, RSS_D */
 #define MW_PREAMBLE_LEN 12u /* magic + u16 version + u16 reserved */
 
 /* Largest payload a conforming writer emits; readers reject larger lengths as corruption. */
