@@ -37,11 +37,12 @@ static inline __attribute__((always_inline)) void emit_free(mw_thread *t, mw_blo
 }
 
 /* Records a new block: live table first (its id is the next seq), then the ALLOC record. */
-static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsigned kind, void *p, size_t size, uint64_t stack)
+static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, bool own, unsigned kind, void *p, size_t size,
+                                                            uint64_t stack)
 {
     mw_live_block old;
     mw_block_ref ref = { t->tidx, t->seq + 1 };
-    if (MW_UNLIKELY(mw_live_insert_t(t, (uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
+    if (MW_UNLIKELY(mw_live_insert_t(t, own, (uintptr_t)p, size, ref, &old))) emit_free(t, old.ref);
     size_t cap;
     uint8_t *q = mw_reserve_fast(t, 40, &cap); /* >= MW_ENC_HOT_CAP: a reservation has need bytes */
     if (MW_LIKELY(q != NULL)) {
@@ -52,7 +53,7 @@ static inline __attribute__((always_inline)) void note_alloc(mw_thread *t, unsig
         mw_commit_fast(t, n);
         if (n) return;
     }
-    mw_live_remove_t(t, (uintptr_t)p, NULL); /* not recorded: its free must not name it */
+    mw_live_remove_t(t, own, (uintptr_t)p, NULL); /* not recorded: its free must not name it */
 }
 
 /* after_alloc for a thread without a state of its own right now: a new thread (set up here)
@@ -63,7 +64,7 @@ static __attribute__((noinline)) void after_alloc_slow(void *p, unsigned kind, s
     mw_thread *t = mw_acquire(&orph);
     if (t) {
         uint64_t st = !mw_stack_ok(orph) ? 0 : mw_stack_capture(t, fa, ra);
-        note_alloc(t, kind, p, size, st);
+        note_alloc(t, !orph, kind, p, size, st);
         mw_release(orph);
     }
 }
@@ -75,7 +76,7 @@ static inline __attribute__((always_inline)) void after_alloc(void *p, unsigned 
     if (!p) return;
     mw_thread *t = mw_tls_self;
     if (MW_LIKELY(t))
-        note_alloc(t, kind, p, size, mw_stack_capture(t, fa, ra));
+        note_alloc(t, true, kind, p, size, mw_stack_capture(t, fa, ra));
     else
         after_alloc_slow(p, kind, size, fa, ra);
 }
@@ -138,10 +139,10 @@ MW_EXPORT void *calloc(size_t a, size_t b)
 
 /* The FREE of p's block, if it is traced: before the real free, so that an address reused by
  * another thread meanwhile is never confused. */
-static inline __attribute__((always_inline)) void record_free(mw_thread *t, void *p)
+static inline __attribute__((always_inline)) void record_free(mw_thread *t, bool own, void *p)
 {
     mw_live_block b;
-    if (mw_live_remove_t(t, (uintptr_t)p, &b)) emit_free(t, b.ref);
+    if (mw_live_remove_t(t, own, (uintptr_t)p, &b)) emit_free(t, b.ref);
 }
 
 /* record_free for a thread without a state of its own right now (see after_alloc_slow). */
@@ -150,7 +151,7 @@ static __attribute__((noinline)) void record_free_slow(void *p)
     bool orph;
     mw_thread *t = mw_acquire(&orph);
     if (t) {
-        record_free(t, p);
+        record_free(t, !orph, p);
         mw_release(orph);
     }
 }
@@ -167,7 +168,7 @@ MW_EXPORT void free(void *p)
     mw_tls_guard++;
     mw_thread *t = mw_tls_self;
     if (MW_LIKELY(t))
-        record_free(t, p);
+        record_free(t, true, p);
     else
         record_free_slow(p);
     mw_real.free(p); /* last: free leaves errno alone (glibc >= 2.33) */
@@ -189,7 +190,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         return q;
     }
     mw_live_block old;
-    bool had = p && mw_live_remove_t(t, (uintptr_t)p, &old);
+    bool had = p && mw_live_remove_t(t, !orph, (uintptr_t)p, &old);
     void *q = call(p, a, b);
     e = errno;
     if (q) {
@@ -197,7 +198,7 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
         if (had) {
             mw_live_block stale;
             mw_block_ref ref = { t->tidx, t->seq + 1 };
-            if (mw_live_insert_t(t, (uintptr_t)q, n, ref, &stale)) emit_free(t, stale.ref);
+            if (mw_live_insert_t(t, !orph, (uintptr_t)q, n, ref, &stale)) emit_free(t, stale.ref);
             size_t cap;
             uint8_t *w = mw_reserve(t, 48, &cap);
             size_t used = 0;
@@ -209,15 +210,15 @@ static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, 
                 if (used) t->seq++;
                 mw_commit(t, used);
             }
-            if (!used) mw_live_remove_t(t, (uintptr_t)q, NULL);
+            if (!used) mw_live_remove_t(t, !orph, (uintptr_t)q, NULL);
         } else {
-            note_alloc(t, kind, q, n, st);
+            note_alloc(t, !orph, kind, q, n, st);
         }
     } else if (had) {
         if (n == 0)
             emit_free(t, old.ref); /* realloc(p, 0) freed p */
         else
-            mw_live_insert_t(t, (uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
+            mw_live_insert_t(t, !orph, (uintptr_t)p, old.size, old.ref, NULL); /* failed: p still live */
     }
     mw_release(orph);
     mw_tls_guard--;

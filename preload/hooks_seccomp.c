@@ -56,19 +56,6 @@ void mw_seccomp_before(const char *how)
     mw_env_drop_self();
 }
 
-static inline long raw_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-    register long r10 __asm__("r10") = a4;
-    register long r8 __asm__("r8") = a5;
-    register long r9 __asm__("r9") = a6;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
 MW_EXPORT long syscall(long n, ...)
 {
     va_list ap;
@@ -80,7 +67,7 @@ MW_EXPORT long syscall(long n, ...)
         mw_seccomp_before("seccomp(2)");
     else if (n == SYS_prctl && a1 == PR_SET_SECCOMP && mw_seccomp_installs(a2, 0, (const void *)a3, true))
         mw_seccomp_before("prctl(PR_SET_SECCOMP)");
-    long r = raw_syscall6(n, a1, a2, a3, a4, a5, a6);
+    long r = mw_raw_syscall6(n, a1, a2, a3, a4, a5, a6);
     if ((unsigned long)r > -4096ul) {
         errno = (int)-r;
         return -1;

@@ -8,9 +8,10 @@
  * definitely lost, since the exit scan did not know the inherited block was heap to look in.
  *
  * fork's prepare handler takes the lock of every live-block table (each thread's own and the
- * shared table's shards), so that the child gets them whole; the forking thread's guard is
- * raised meanwhile, so that another prepare handler's malloc cannot wait for a lock its own
- * thread holds (such calls are counted as lost). The child's handler notes where the parent's
+ * shared table's shards; a table biased to its owner is made LOCKED, with one membarrier for
+ * all of them, and its owner waited for: live_impl.h), so that the child gets them whole; the
+ * forking thread's guard is raised meanwhile, so that another prepare handler's malloc cannot
+ * wait for a lock its own thread holds (such calls are counted as lost). The child's handler notes where the parent's
  * tables are (the child keeps their memory: its tracing restarts with new tables and never
  * touches the old ones) and lets the locks go. Nothing more happens until the child needs the
  * blocks: its first free or realloc of a block its tables do not have, its own fork, its
@@ -20,11 +21,16 @@
  * child that only execs (a shell's) pays nothing but the locking. A table's lock is held only
  * for moments, by threads that go on (a fork from a signal handler that interrupted this
  * thread inside the shim finds its guard raised and does not lock at all: that child
- * inherits nothing); one still busy after 10 s (its holder stopped by a debugger) is left:
+ * inherits nothing); one still busy after 10 s (its holder, or its owner inside a biased
+ * operation, stopped by a debugger) is left:
  * that table's blocks are not inherited, and the child says so.
  */
+#include <errno.h>
+#include <linux/membarrier.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "live_impl.h"
@@ -83,6 +89,45 @@ static struct {
     pid_t parent;
 } kept;
 
+/* The tables whose locks prepare holds that are biased to their owner (live_impl.h): LOCKED,
+ * with one membarrier for all, then each owner out of its operation by the deadline; a table
+ * whose owner is not (a signal handler's fork interrupted it, on this thread or a stopped
+ * one) is let go and counted busy, as a lock not taken in time is. Returns how many are
+ * still held (compacted in held.own). */
+static unsigned revoke_held(unsigned n, uint64_t deadline, unsigned *busy)
+{
+    for (unsigned i = 0; i < n; i++) atomic_store_explicit(&held.own[i]->lt.mode, MW_LT_LOCKED, memory_order_relaxed);
+    if (mw_raw_syscall6(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0) != 0) {
+        mw_lt_bias_ok = false; /* as in mw_lt_revoke */
+        atomic_thread_fence(memory_order_seq_cst);
+    }
+    unsigned k = 0;
+    int saved = errno;
+    for (unsigned i = 0; i < n; i++) {
+        mw_ltab *L = &held.own[i]->lt;
+        bool out = true;
+        for (unsigned spins = 0; atomic_load_explicit(&L->busy, memory_order_acquire); spins++) {
+            if (spins < 200) {
+                __builtin_ia32_pause();
+            } else if (mw_now_ns() >= deadline) {
+                out = false;
+                break;
+            } else {
+                struct timespec ts = { 0, 20 * 1000 };
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (out) {
+            held.own[k++] = held.own[i];
+        } else {
+            mw_spin_unlock(&L->lock);
+            ++*busy;
+        }
+    }
+    errno = saved;
+    return k;
+}
+
 void mw_inherit_prepare(void)
 {
     fork_armed = 0;
@@ -95,14 +140,21 @@ void mw_inherit_prepare(void)
     uint64_t deadline = mw_now_ns() + LOCK_WAIT_NS;
     unsigned h = mw_registry_hwm(), n = 0, busy = 0;
     held.nstacks = 0;
+    bool biased = false;
     for (unsigned i = 0; i < h; i++) {
         mw_thread *u = mw_registry_get(i);
         if (!u) continue;
-        if (mw_spin_lock_until(&u->lt.lock, deadline)) held.own[n++] = u;
-        else busy++;
+        if (mw_spin_lock_until(&u->lt.lock, deadline)) {
+            held.own[n++] = u;
+            u->lt.remote++;
+            if (atomic_load_explicit(&u->lt.mode, memory_order_relaxed) == MW_LT_BIASED) biased = true;
+        } else {
+            busy++;
+        }
         if (u != mw_tls_self && u->tid != mw_gettid() && u->stack_hi && !atomic_load(&u->exited))
             held.stacks[held.nstacks++] = (struct stack_span){ u->stack_lo, u->stack_hi };
     }
+    if (biased) n = revoke_held(n, deadline, &busy);
     mw_live_shared_lock_all(deadline, held.shards);
     for (unsigned k = 0; k < MW_LIVE_SHARDS; k++) busy += !(held.shards[k / 64] >> (k % 64) & 1);
     held.nown = n;

@@ -6,7 +6,9 @@
  *
  * Each thread keeps the blocks it allocated in its own table (mw_thread.lt): open addressing,
  * linear probing, backward-shift deletion, behind a spinlock that only the owner takes in the
- * common case (its cache line stays with the owner's CPU), grown with raw mmap. A thread's
+ * common case (its cache line stays with the owner's CPU), and that the owner does without
+ * while no other thread comes (biased, live_impl.h: the lock's barrier was a tenth of a traced
+ * malloc/free pair), grown with raw mmap. A thread's
  * table stays sparse while small (live_impl.h). A free looks in the freeing thread's own table
  * first; a block of another thread is found through a per-64-KiB owner hint (the thread that
  * last allocated there: glibc gives each thread its own arena), then in the shared table,
@@ -24,11 +26,57 @@
  * missed a block while it moved is repeated (migration counter). No malloc anywhere: raw
  * mmap, registered as the shim's own memory.
  */
+#include <errno.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 
 #include "mw_core.h"
 
 #include "live_impl.h"
+
+/* ---- the biased lock (live_impl.h) ---------------------------------------------------- */
+bool mw_lt_bias_ok;
+
+/* Registers for membarrier's expedited command, as every process must before using it (a
+ * fork child too: registration belongs to the address space). Tables are only biased when it
+ * worked. */
+static void bias_init(void)
+{
+    mw_lt_bias_ok = mw_raw_syscall6(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0) == 0;
+}
+
+void mw_lt_revoke(mw_ltab *L)
+{
+    atomic_store_explicit(&L->mode, MW_LT_LOCKED, memory_order_relaxed);
+    /* a full barrier on every thread of the process: from here the owner either is seen
+     * busy or sees LOCKED (its next operation takes the lock, which we hold) */
+    if (mw_raw_syscall6(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0) != 0) {
+        /* cannot happen once registered (it can only fail unregistered); should it, no table
+         * is biased again, and a full barrier of our own and the wait below cover an owner
+         * whose busy mark is already visible */
+        mw_lt_bias_ok = false;
+        atomic_thread_fence(memory_order_seq_cst);
+    }
+    int saved = errno;
+    for (unsigned n = 0; atomic_load_explicit(&L->busy, memory_order_acquire); n++) {
+        if (n < 200) {
+            __builtin_ia32_pause();
+        } else {
+            struct timespec ts = { 0, 20 * 1000 }; /* the owner may be preempted */
+            nanosleep(&ts, NULL);
+        }
+    }
+    errno = saved;
+}
+
+void mw_lt_rebias_check(mw_ltab *L)
+{
+    L->locked_ops = 0;
+    if (mw_lt_bias_ok && L->remote == L->remote_seen) atomic_store_explicit(&L->mode, MW_LT_BIASED, memory_order_relaxed);
+    L->remote_seen = L->remote;
+}
 
 _Alignas(64) _Atomic uint16_t mw_live_hint[1u << MW_HINT_BITS];
 /* Odd while a thread's blocks move to the shared table; bumped twice per move. */
@@ -81,6 +129,7 @@ bool mw_lt_grow(mw_ltab *L)
 void mw_live_init(void)
 {
     static bool started;
+    bias_init();
     if (!started) {
         started = true;
         return;
@@ -98,13 +147,13 @@ bool mw_live_remove_other(mw_thread *t, uintptr_t addr, mw_live_block *out)
         bool inheriting = mw_inherit_pending();
         unsigned hint = atomic_load_explicit(mw_live_hint_of(addr), memory_order_relaxed);
         mw_thread *owner = hint ? mw_registry_get(hint - 1) : NULL;
-        if (owner && owner != t && mw_lt_remove(&owner->lt, addr, out)) return true;
+        if (owner && owner != t && mw_lt_remove(&owner->lt, addr, out, false)) return true;
         if (mw_live_shared_remove(addr, out)) return true;
         unsigned n = mw_registry_hwm();
         for (unsigned i = 0; i < n; i++) {
             mw_thread *u = mw_registry_get(i);
             if (!u || u == t || u == owner) continue;
-            if (mw_lt_remove(&u->lt, addr, out)) return true;
+            if (mw_lt_remove(&u->lt, addr, out, false)) return true;
         }
         /* not found: really not traced, unless a thread's blocks were moving meanwhile or it
          * is one this fork child inherited and has not recorded yet (inherit.c), or had not

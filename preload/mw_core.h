@@ -38,12 +38,17 @@ typedef struct mw_live_entry {
     uint64_t seq;
 } mw_live_entry;
 
-/* A live-block table: open addressing behind a spinlock (live.c, live_impl.h). */
+/* A live-block table: open addressing behind a spinlock that its owner thread does without
+ * while no other thread comes (biased: live.c, live_impl.h). */
 typedef struct mw_ltab {
     atomic_flag lock;
+    _Atomic uint8_t mode;   /* MW_LT_LOCKED (0) or MW_LT_BIASED: the owner enters without the lock */
+    _Atomic uint8_t busy;   /* biased: the owner is inside an operation */
     uint32_t cap;       /* power of two, 0 before first use */
     uint32_t count;
     uint32_t limit;     /* the most blocks cap slots may hold (live_impl.h); 0 with cap */
+    uint32_t locked_ops;    /* the owner's operations under the lock since it last looked */
+    uint32_t remote, remote_seen; /* other threads' lockings (under the lock); at that look */
     mw_live_entry *tab;
 } mw_ltab;
 
@@ -256,6 +261,21 @@ static inline void mw_commit_fast(mw_thread *t, size_t used)
     }
     t->head_local -= used;
     mw_commit(t, used);
+}
+
+/* A system call made inline (not through glibc's syscall(), which hooks_seccomp.c
+ * interposes): the raw return, -errno on failure. */
+static inline long mw_raw_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
 }
 
 /* ring.c: contended spinlock (pause, then sleep: with more threads than cores the holder may

@@ -120,6 +120,35 @@ Test(shim_runtime, cross_thread_frees_exact)
     run_free(&R);
 }
 
+/* A thread's table biased to it (preload/live_impl.h: no lock while no other thread comes)
+ * and another thread's free of one of its blocks while it works (shim_bias.c: 160 such frees
+ * and reallocs, each revoking a table that went biased again since the last): every free
+ * finds its block, exactly the blocks left are live, nothing is lost. */
+Test(shim_runtime, frees_into_a_table_biased_to_its_working_owner)
+{
+    for (int round = 0; round < 3; round++) {
+        run R;
+        run_victim(&R, "shim_bias", NULL);
+        cr_expect_str_eq(R.traced.out, "handed 160 freed 160\n");
+        size_t moved = 0;
+        for (unsigned w = 0; w < 4; w++) {
+            cr_expect_eq(mwt_live_of_size(&R.t, 7000 + w), 3, "worker %u", w);
+            size_t live, handed = mwt_allocs_in_sizes(&R.t, 9000 + w, 9000 + w + 1, &live);
+            cr_expect_eq(handed, 40, "worker %u", w);
+            cr_expect_eq(live, 0, "worker %u: %zu handed blocks left", w, live);
+            moved += mwt_allocs_of_size(&R.t, 9500 + w);   /* every other one, whoever's */
+            cr_expect_eq(mwt_live_of_size(&R.t, 9500 + w), 0, "worker %u", w);
+        }
+        cr_expect_eq(moved, 80);
+        /* the workers' churn: all freed; in its sizes only pthread_create's 304-byte thread
+         * vector of each worker stays (glibc keeps it with the cached stack) */
+        size_t churn_live, churn = mwt_allocs_in_sizes(&R.t, 16, 1016, &churn_live);
+        cr_expect_geq(churn, 4 * 2000000);
+        cr_expect_leq(churn_live, 4, "%zu of the churn's blocks left", churn_live);
+        run_free(&R);
+    }
+}
+
 /* An arena handed from an exited thread to a new one (shim_reown.c): chunks of the shared
  * table hold one thread's blocks in 8-byte entries and the other's in 16-byte ones, lose
  * their owner's last block and change hands. Every free still finds its block; exactly the
