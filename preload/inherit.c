@@ -26,10 +26,8 @@
  * that table's blocks are not inherited, and the child says so.
  */
 #include <errno.h>
-#include <linux/membarrier.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,34 +95,17 @@ static struct {
 static unsigned revoke_held(unsigned n, uint64_t deadline, unsigned *busy)
 {
     for (unsigned i = 0; i < n; i++) atomic_store_explicit(&held.own[i]->lt.mode, MW_LT_LOCKED, memory_order_relaxed);
-    if (mw_raw_syscall6(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0) != 0) {
-        mw_lt_bias_ok = false; /* as in mw_lt_revoke */
-        atomic_thread_fence(memory_order_seq_cst);
-    }
+    mw_lt_barrier_all();
     unsigned k = 0;
-    int saved = errno;
     for (unsigned i = 0; i < n; i++) {
         mw_ltab *L = &held.own[i]->lt;
-        bool out = true;
-        for (unsigned spins = 0; atomic_load_explicit(&L->busy, memory_order_acquire); spins++) {
-            if (spins < 200) {
-                __builtin_ia32_pause();
-            } else if (mw_now_ns() >= deadline) {
-                out = false;
-                break;
-            } else {
-                struct timespec ts = { 0, 20 * 1000 };
-                nanosleep(&ts, NULL);
-            }
-        }
-        if (out) {
+        if (mw_wait_clear_until(&L->busy, deadline)) {
             held.own[k++] = held.own[i];
         } else {
             mw_spin_unlock(&L->lock);
             ++*busy;
         }
     }
-    errno = saved;
     return k;
 }
 

@@ -47,28 +47,24 @@ static void bias_init(void)
     mw_lt_bias_ok = mw_raw_syscall6(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0) == 0;
 }
 
-void mw_lt_revoke(mw_ltab *L)
+/* A full barrier on every thread of the process (after tables were made LOCKED): from here
+ * each owner either is seen busy or sees LOCKED (its next operation takes the lock). */
+void mw_lt_barrier_all(void)
 {
-    atomic_store_explicit(&L->mode, MW_LT_LOCKED, memory_order_relaxed);
-    /* a full barrier on every thread of the process: from here the owner either is seen
-     * busy or sees LOCKED (its next operation takes the lock, which we hold) */
     if (mw_raw_syscall6(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0) != 0) {
         /* cannot happen once registered (it can only fail unregistered); should it, no table
-         * is biased again, and a full barrier of our own and the wait below cover an owner
-         * whose busy mark is already visible */
+         * is biased again, and a full barrier of our own and the waits after it cover an
+         * owner whose busy mark is already visible */
         mw_lt_bias_ok = false;
         atomic_thread_fence(memory_order_seq_cst);
     }
-    int saved = errno;
-    for (unsigned n = 0; atomic_load_explicit(&L->busy, memory_order_acquire); n++) {
-        if (n < 200) {
-            __builtin_ia32_pause();
-        } else {
-            struct timespec ts = { 0, 20 * 1000 }; /* the owner may be preempted */
-            nanosleep(&ts, NULL);
-        }
-    }
-    errno = saved;
+}
+
+void mw_lt_revoke(mw_ltab *L)
+{
+    atomic_store_explicit(&L->mode, MW_LT_LOCKED, memory_order_relaxed);
+    mw_lt_barrier_all();
+    mw_wait_clear_until(&L->busy, UINT64_MAX); /* the owner may be preempted: it sleeps */
 }
 
 void mw_lt_rebias_check(mw_ltab *L)

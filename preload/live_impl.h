@@ -46,6 +46,7 @@ static inline uint64_t mw_live_hash(uintptr_t a)
 #define MW_REBIAS_OPS 65536u
 extern bool mw_lt_bias_ok;       /* membarrier's expedited command is registered (live.c) */
 void mw_lt_revoke(mw_ltab *L);   /* holding L's lock: BIASED -> LOCKED, once the owner is out */
+void mw_lt_barrier_all(void);    /* membarrier: every owner's busy mark seen, or LOCKED seen by it */
 void mw_lt_rebias_check(mw_ltab *L); /* the owner, holding L's lock */
 
 /* The owner enters: true when biased (no lock taken), false holding the lock. */

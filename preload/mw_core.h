@@ -288,6 +288,7 @@ static inline void mw_spin_lock(atomic_flag *f)
 }
 static inline void mw_spin_unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
 bool mw_spin_lock_until(atomic_flag *f, uint64_t deadline_ns); /* false: still busy at the deadline */
+bool mw_wait_clear_until(_Atomic uint8_t *flag, uint64_t deadline_ns); /* false: still set then */
 
 /* live.c (the hooks' operations are inline in live_impl.h) */
 void mw_live_init(void);

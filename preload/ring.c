@@ -110,6 +110,27 @@ void mw_spin_lock_slow(atomic_flag *f)
     errno = saved;
 }
 
+/* Waits until *flag reads 0, pausing then sleeping as the locks do; false when it still did
+ * not at the deadline (mw_now_ns; UINT64_MAX: none). errno is kept. */
+bool mw_wait_clear_until(_Atomic uint8_t *flag, uint64_t deadline)
+{
+    int saved = errno;
+    bool ok = true;
+    for (unsigned n = 0; atomic_load_explicit(flag, memory_order_acquire); n++) {
+        if (n < 200) {
+            __builtin_ia32_pause();
+        } else if (deadline != UINT64_MAX && mw_now_ns() >= deadline) {
+            ok = false;
+            break;
+        } else {
+            struct timespec ts = { 0, 20 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    errno = saved;
+    return ok;
+}
+
 /* mw_spin_lock with a deadline (mw_now_ns): false, not taken, when the lock is still busy then. */
 bool mw_spin_lock_until(atomic_flag *f, uint64_t deadline)
 {
