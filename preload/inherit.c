@@ -25,10 +25,8 @@
  * operation, stopped by a debugger) is left:
  * that table's blocks are not inherited, and the child says so.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "live_impl.h"
