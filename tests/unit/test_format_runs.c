@@ -1015,13 +1015,12 @@ Test(format_runs, runs_go_on_over_the_drains_of_one_thread)
         mw_alloc_last last = { 0 };
         enum { N = 200000 };
         static size_t ends[2 * N];
-        size_t nrec = 0, frees_from = 0;
+        size_t nrec = 0;
         uint64_t clock = 0;
         for (uint64_t i = 0; i < N; i++) {
             put(&in, b, mw_enc_alloc_noaddr_hot(b, 0, 16 + i % 48, 1, &last));
             ends[nrec++] = in.n;
         }
-        frees_from = nrec;
         for (uint64_t s = 1; s <= N; s += 2) {
             if (s % 5001 == 0) { /* the clock moved */
                 put(&in, b, mw_enc_time(b, sizeof b, clock += 4194304));
@@ -1052,7 +1051,6 @@ Test(format_runs, runs_go_on_over_the_drains_of_one_thread)
          * allocation; off: the allocations stay plain, one run from the first free, an op 5
          * and a TIME op each time the clock moved, and ranks for the last 1 024 frees (in the
          * window) */
-        (void)frees_from;
         if (code) {
             cr_assert_eq(nr, (N + MW_RUN_MAX_OPS - 1) / MW_RUN_MAX_OPS, "code 1: %zu runs", nr);
         } else {
