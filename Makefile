@@ -3,7 +3,7 @@
 # Everything is built out of tree into build/. Source sets are found by directory, so adding
 # a file to preload/, analyzer/, formats/ or tests/ needs no edit here:
 #   preload/*.c               -> build/libmemwatch_preload.so   (the shim, LD_PRELOAD target)
-#   formats/mw_encode.c       -> linked into the shim (allocation-free encoder)
+#   formats/mw_encode.c, mw_runs.c, mw_repeat.c -> linked into the shim (allocation-free writing)
 #   formats/*.c               -> linked into the analyzer, runner and tests (decoder, reader)
 #   analyzer/*.c (not main.c) -> build/libmwanalyze.a; analyzer/main.c -> build/memwatch-analyze
 #   scripts/runner/*.c        -> build/memwatch (the test-suite runner; links libmwanalyze.a)
@@ -53,7 +53,7 @@ TEST_CFLAGS := $(ANA_CFLAGS) -Itests/integration/support $(call pc_cflags,criter
 TEST_LIBS   := $(call pc_libs,criterion) $(ANA_LIBS)
 
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
-FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c
+FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c formats/mw_repeat.c
 FMT_SRCS     := $(sort $(wildcard formats/*.c))
 ANA_SRCS     := $(sort $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)))
 RUNNER_SRCS  := $(sort $(wildcard scripts/runner/*.c))

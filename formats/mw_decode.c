@@ -97,6 +97,7 @@ void mw_decoder_free(mw_decoder *d)
     d->run.buf = NULL;
     d->run.cap = 0;
     d->run.left = 0;
+    d->rep.left = 0;
     d->prev_addr = d->seq = d->sql_base = NULL;
     d->alloc_last = NULL;
     d->node_last = NULL;
@@ -459,10 +460,68 @@ static int reach_c_section(cur *c, uint64_t count, int runs)
     return 0;
 }
 
+static int decode_one(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
+                      mw_record *rec, size_t *used, uint64_t *seq_out);
+
+/* ---- REPEAT (version 6, TRACE-FORMAT.md 2.5) ------------------------------------------- */
+/* Starts a REPEAT: its records are checked to be whole records of the kinds a pattern may
+ * hold, copied (the caller's buffer does not outlive this call), and returned by the next
+ * calls, count times over, before any further input. */
+static int rep_begin(mw_decoder *d, cur *c, mw_record *rec, uint64_t stream_offset)
+{
+    uint64_t count = rd_uv(c);
+    if (c->bad) return corrupt(d, "malformed count", MW_REC_REPEAT, stream_offset);
+    size_t len = (size_t)(c->end - c->p);
+    if (count == 0 || len == 0) return corrupt(d, "no records or a count of 0", MW_REC_REPEAT, stream_offset);
+    if (len > MW_REPEAT_MAX_PATTERN || count > MW_REPEAT_MAX_BYTES / len)
+        return corrupt(d, "records or count over the limits", MW_REC_REPEAT, stream_offset);
+    for (size_t at = 0, sz; at < len; at += sz) {
+        unsigned t = c->p[at];
+        if (mw_record_size(c->p + at, len - at, &sz))
+            return corrupt(d, "its last record is cut short or malformed", MW_REC_REPEAT, stream_offset);
+        if (t == MW_REC_HEADER || t == MW_REC_CODED_RUN || t == MW_REC_REPEAT)
+            return corrupt(d, "a HEADER, CODED_RUN or REPEAT among its records", MW_REC_REPEAT, stream_offset);
+    }
+    memcpy(d->rep.buf, c->p, len);
+    d->rep.len = len;
+    d->rep.pos = 0;
+    d->rep.left = count;
+    d->rep.offset = stream_offset;
+    rec->u.repeat.count = count;
+    rec->u.repeat.bytes = len;
+    return MW_OK;
+}
+
+/* The next record of the REPEAT being replayed. */
+static int rep_next(mw_decoder *d, mw_record *rec, size_t *used, uint64_t *seq_out)
+{
+    size_t u = 0;
+    int st = decode_one(d, d->rep.buf + d->rep.pos, d->rep.len - d->rep.pos, d->rep.offset, rec, &u, seq_out);
+    if (st != MW_OK) {
+        d->rep.left = 0;
+        /* whole records were checked at the start: only a record's fields can be wrong */
+        return st == MW_NEED_MORE ? corrupt(d, "a record cut short", MW_REC_REPEAT, d->rep.offset) : st;
+    }
+    d->rep.pos += u;
+    if (d->rep.pos >= d->rep.len) {
+        d->rep.pos = 0;
+        d->rep.left--;
+    }
+    *used = 0;
+    return MW_OK;
+}
+
 int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
                      mw_record *rec, size_t *used, uint64_t *seq_out)
 {
     if (d->run.left) return run_next(d, rec, used, seq_out);
+    if (d->rep.left) return rep_next(d, rec, used, seq_out);
+    return decode_one(d, p, n, stream_offset, rec, used, seq_out);
+}
+
+static int decode_one(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_offset,
+                      mw_record *rec, size_t *used, uint64_t *seq_out)
+{
     if (n < 1) return MW_NEED_MORE;
     unsigned type = p[0];
     if ((type >= MW_REC_FREE_NEAR || type == MW_REC_ALLOC_SAME) && d->version != 1)
@@ -864,6 +923,9 @@ int mw_decode_record(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream_
     case MW_REC_CODED_RUN:
         if (ver(d) < 3) return MW_OK; /* unassigned before version 3: an unknown record */
         return run_begin(d, &c, rec, stream_offset);
+    case MW_REC_REPEAT:
+        if (ver(d) < 6) return MW_OK; /* unassigned before version 6: an unknown record */
+        return rep_begin(d, &c, rec, stream_offset);
     default:
         return MW_OK; /* unknown type: skipped by length */
     }
@@ -1007,6 +1069,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_RSS: return "RSS";
     case MW_REC_ALLOC_SAME: return "ALLOC_SAME";
     case MW_REC_CODED_RUN: return "CODED_RUN";
+    case MW_REC_REPEAT: return "REPEAT";
     case MW_REC_SQL_QUERY: return "SQL_QUERY";
     case MW_REC_SQL_BEGIN: return "SQL_BEGIN";
     case MW_REC_SQL_END: return "SQL_END";

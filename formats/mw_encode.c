@@ -621,3 +621,19 @@ size_t mw_enc_raw(uint8_t *dst, size_t cap, uint8_t type, const uint8_t *payload
     if (len) memcpy(p, payload, len);
     return total;
 }
+
+size_t mw_enc_repeat(uint8_t *dst, size_t cap, uint64_t count, const uint8_t *pat, size_t len)
+{
+    if (!dst || !pat || count == 0 || len == 0 || len > MW_REPEAT_MAX_PATTERN ||
+        count > MW_REPEAT_MAX_BYTES / len)
+        return 0;
+    size_t payload = uv_size(count) + len;
+    size_t total = 1 + uv_size(payload) + payload;
+    if (total > cap) return 0;
+    uint8_t *p = dst;
+    *p++ = MW_REC_REPEAT;
+    p = put_uv(p, payload);
+    p = put_uv(p, count);
+    memcpy(p, pat, len);
+    return total;
+}

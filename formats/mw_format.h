@@ -26,7 +26,7 @@
 
 #define MW_MAGIC "MEMWATCH"
 #define MW_MAGIC_LEN 8
-#define MW_FORMAT_VERSION 5u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op, REACH seqs as deltas; 5: its STEP_AGAIN op, REACH_C, RSS_D */
+#define MW_FORMAT_VERSION 6u   /* 2: compact ALLOC_SAME and FREE_NEAR (2.3); 3: CODED_RUN (2.4); 4: its FREE_STEP op, REACH seqs as deltas; 5: its STEP_AGAIN op, REACH_C, RSS_D; 6: REPEAT (2.5) */
 #define MW_PREAMBLE_LEN 12u /* magic + u16 version + u16 reserved */
 
 /* Largest payload a conforming writer emits; readers reject larger lengths as corruption. */
@@ -80,7 +80,13 @@ enum mw_record_type {
     MW_REC_FATAL_SIGNAL = 0x46, /* the process is dying of a signal: which, where, the thread's stack */
     MW_REC_REACH_C = 0x47,      /* v5: REACH verdicts in a compact layout (readers return REACH) */
     MW_REC_RSS_D = 0x48,        /* v5: an RSS sample as deltas from the last (readers return RSS) */
+    MW_REC_REPEAT = 0x49,       /* v6: records given once, to be taken n times (2.5) */
 };
+
+/* REPEAT (version 6): its records are at most this many bytes, and n times them at most
+ * MW_REPEAT_MAX_BYTES (a writer splits a longer repeat over several REPEATs). */
+#define MW_REPEAT_MAX_PATTERN 4096u
+#define MW_REPEAT_MAX_BYTES (1u << 24)
 
 /* Allocation kinds (ALLOC.kind, REALLOC uses its own record). */
 enum mw_alloc_kind {
@@ -224,6 +230,7 @@ typedef struct mw_record {
         struct { uint64_t cgroup_max, rlimit_as, phys_mem; } limits;
         struct { uint64_t t_ns, signo, code, addr, stack; } fatal;
         struct { uint64_t ops; } coded_run; /* its events follow as ordinary records */
+        struct { uint64_t count, bytes; } repeat; /* its records follow, count times over */
         struct {
             uint64_t size, addr;
             mw_block_ref parent; /* the block in the parent's trace (HEADER.ppid) */
@@ -342,6 +349,26 @@ static inline int mw_get_uv(const uint8_t **p, const uint8_t *end, uint64_t *v)
         }
     }
     return -1;
+}
+/* The total size of the record at p[0..n) (type byte, length, payload) without decoding it:
+ * 0, or -1 when it is cut short by n or its length is malformed or over the limit. Shared by
+ * the decoder (REPEAT's records) and the writer's repeat finder (mw_repeat.c). */
+static inline int mw_record_size(const uint8_t *p, size_t n, size_t *size)
+{
+    if (n < 1) return -1;
+    if (p[0] >= MW_REC_FREE_NEAR) {
+        *size = 1;
+        return 0;
+    }
+    const uint8_t *q = p + 1, *end = p + n;
+    uint64_t v;
+    if (mw_get_uv(&q, end, &v)) return -1;
+    if (p[0] != MW_REC_ALLOC_SAME) {
+        if (v > MW_MAX_RECORD_PAYLOAD || v > (uint64_t)(end - q)) return -1;
+        q += v;
+    }
+    *size = (size_t)(q - p);
+    return 0;
 }
 static inline size_t mw_enc_alloc_noaddr_hot(uint8_t *dst, uint64_t kind, uint64_t size,
                                              uint64_t stack, mw_alloc_last *last)
@@ -476,6 +503,11 @@ typedef struct mw_inherit_last {
 } mw_inherit_last;
 size_t mw_enc_inherit(uint8_t *dst, size_t cap, uint64_t size, mw_block_ref parent, uint64_t addr,
                       mw_inherit_last *last);
+/* REPEAT (version 6): the len bytes at pat (whole records, none of them HEADER, CODED_RUN or
+ * REPEAT) to be taken count times. 0 when count or len is out of bounds (count 0, len 0 or
+ * over MW_REPEAT_MAX_PATTERN, count * len over MW_REPEAT_MAX_BYTES) or cap is short. The
+ * records are not checked here (the writer's detector, mw_repeat.h, gives whole records). */
+size_t mw_enc_repeat(uint8_t *dst, size_t cap, uint64_t count, const uint8_t *pat, size_t len);
 /* Generic record: type + raw payload (used by tests to forge unknown records). */
 size_t mw_enc_raw(uint8_t *dst, size_t cap, uint8_t type, const uint8_t *payload, size_t len);
 
@@ -515,6 +547,12 @@ typedef struct mw_decoder {
         uint64_t again;        /* frees of the op 5 being expanded still to return */
         int has_step;          /* an op 4 came in this run */
     } run;
+    struct mw_repeat_state {   /* the REPEAT being replayed (version 6) */
+        uint8_t buf[MW_REPEAT_MAX_PATTERN]; /* a copy of its records */
+        size_t len, pos;       /* their length; where the next record starts */
+        uint64_t left;         /* times still to go, counting the one under way */
+        uint64_t offset;       /* the REPEAT's stream offset */
+    } rep;
     uint32_t version;          /* from the preamble; 0 (not seen) decodes as the current one */
     uint64_t hflags;           /* flags of the last HEADER decoded (MW_HF_*) */
     char err[160];
@@ -528,7 +566,9 @@ int mw_decode_preamble(mw_decoder *d, const uint8_t *p, size_t n, uint32_t *vers
  * and rec->offset). On MW_OK *used is the record's total size. A CODED_RUN (version 3) is
  * returned as itself (type MW_REC_CODED_RUN, its bytes used), and its events by the next calls
  * as ordinary FREE/ALLOC/TIME records with *used 0, rec->length 0 and rec->offset the run's;
- * those calls do not look at p. Unknown types decode as MW_OK
+ * those calls do not look at p. A REPEAT (version 6) likewise: returned as itself, then its
+ * records as many times as it says, each with *used 0 and rec->offset the REPEAT's (a
+ * CODED_RUN's events before anything else). Unknown types decode as MW_OK
  * with rec->type set and no fields. For ALLOC/REALLOC, *seq_out (if non-NULL) receives the
  * implicit sequence number and rec->u.*.addr the absolute address; for FREE/REALLOC refs are
  * resolved to absolute (tidx, seq). */

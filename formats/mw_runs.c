@@ -194,10 +194,27 @@ static inline void put_step(mw_window *w, mw_run_cols *c, run_pos *k, uint64_t s
     w->far = s;
 }
 
+/* Plain records out: through the repeat finder while the records repeat (code 0, with
+ * c->repeats), else as they are. */
+static inline void out_plain(mw_run_cols *c, const mw_window *w, const int code, const uint8_t *p, size_t n,
+                             mw_run_emit emit, void *ctx)
+{
+    if (!n) return;
+    if (!code && c->repeats) mw_repeat_feed(&c->rep, w, p, n, emit, ctx);
+    else emit(ctx, p, n, 0);
+}
+
+/* Before anything else goes out: the records the finder holds. */
+static inline void out_held(mw_run_cols *c, mw_run_emit emit, void *ctx)
+{
+    if (mw_repeat_pending(&c->rep)) mw_repeat_flush(&c->rep, emit, ctx);
+}
+
 /* Writes the run as one CODED_RUN record: header and ops, then one column per piece. A column
  * big enough to be worth its own compressed block ends one. */
 static void emit_run(mw_run_cols *c, run_pos *k, mw_run_emit emit, void *ctx)
 {
+    out_held(c, emit, ctx);
     FLUSH_AGAIN(c, k);
     if (k->nacc) put_bits(c, k, 0, 8 - k->nacc);
     c->n_ops = k->ops;
@@ -297,6 +314,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
                                                do, on the reader's side) */
     run_pos k;
     pos_reset(&k);
+    if (code) out_held(c, emit, ctx);   /* the finder works only while records repeat */
     if (c->pend) {
         /* the run this window's last call left open goes on from here (its records are
          * coded already: nothing before p is needed) */
@@ -309,6 +327,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
         }
     }
     if (!*ok) {
+        out_held(c, emit, ctx);
         if (n) emit(ctx, p, n, 0);
         c->now = MW_RUN_TIME_UNKNOWN;   /* whatever TIMEs and tids those bytes held */
         c->tid_known = 0;
@@ -366,7 +385,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
                             w->far = far0;
                         }
                         if (!run_start) {
-                            if (rec > plain) emit(ctx, plain, (size_t)(rec - plain), 0);
+                            if (rec > plain) out_plain(c, w, code, plain, (size_t)(rec - plain), emit, ctx);
                             plain = p;
                         }
                         continue;
@@ -421,7 +440,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
             /* full; or one short with repeats pending, which the next record or the run's end
              * writes as an op 5 before anything else */
             if (k.ops + (k.again != 0) >= MW_RUN_MAX_OPS) {
-                if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+                if (run_start > plain) out_plain(c, w, code, plain, (size_t)(run_start - plain), emit, ctx);
                 emit_run(c, &k, emit, ctx);
                 plain = p;
                 run_start = NULL;
@@ -431,7 +450,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
         /* a record that ends the run */
         if (run_start) {
             if (k.ops + k.rep >= MW_RUN_MIN_OPS) {
-                if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+                if (run_start > plain) out_plain(c, w, code, plain, (size_t)(run_start - plain), emit, ctx);
                 emit_run(c, &k, emit, ctx);
                 plain = rec;
             } else {
@@ -441,13 +460,14 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
             run_start = NULL;
         }
         if (rewrite) {
-            if (rec > plain) emit(ctx, plain, (size_t)(rec - plain), 0);
+            if (rec > plain) out_plain(c, w, code, plain, (size_t)(rec - plain), emit, ctx);
+            out_held(c, emit, ctx);
             emit(ctx, c->rec, rewrite, 0);
             plain = p;
         }
     }
     if (run_start && k.ops + k.rep >= MW_RUN_MIN_OPS) {
-        if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+        if (run_start > plain) out_plain(c, w, code, plain, (size_t)(run_start - plain), emit, ctx);
         if (c->keep_open) {
             c->pend = 1;
             c->pend_w = w;
@@ -459,7 +479,7 @@ static inline __attribute__((always_inline)) void runs_code(mw_window *w, mw_run
     } else if (run_start) {
         w->far = far0; /* too short: plain records */
     }
-    if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
+    if (end > plain) out_plain(c, w, code, plain, (size_t)(end - plain), emit, ctx);
     return;
 bad:
     *ok = 0;
@@ -468,17 +488,20 @@ bad:
     /* the run before the bad record parsed fine (both sides' windows agree up to it); from the
      * bad record on, everything is copied */
     if (run_start && k.ops + k.rep >= MW_RUN_MIN_OPS) {
-        if (run_start > plain) emit(ctx, plain, (size_t)(run_start - plain), 0);
+        if (run_start > plain) out_plain(c, w, code, plain, (size_t)(run_start - plain), emit, ctx);
         emit_run(c, &k, emit, ctx);
         plain = rec;
     } else if (run_start) {
         w->far = far0;
     }
-    if (end > plain) emit(ctx, plain, (size_t)(end - plain), 0);
+    if (rec > plain) out_plain(c, w, code, plain, (size_t)(rec - plain), emit, ctx);
+    out_held(c, emit, ctx);
+    if (end > rec) emit(ctx, rec, (size_t)(end - rec), 0);
 }
 
 void mw_runs_flush(mw_run_cols *c, mw_run_emit emit, void *ctx)
 {
+    out_held(c, emit, ctx);   /* held records came before the open run */
     if (!c->pend) return;
     c->pend = 0;
     emit_run(c, &c->pend_pos, emit, ctx);

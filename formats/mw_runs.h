@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mw_repeat.h"
+
 /* ---- the rank window ------------------------------------------------------------------ */
 #define MW_WIN_BITS 2048u
 #define MW_WIN_WORDS (MW_WIN_BITS / 64u)
@@ -145,12 +147,17 @@ typedef struct mw_run_cols {
     const mw_window *pend_w;         /* whose */
     mw_run_pos pend_pos;             /* its fill levels and pending bits */
     uint8_t rec[MW_RUN_REC_MAX];    /* a rewritten record */
+    /* Set by the caller (version 6): while records repeat (code = 0), the plain ones go
+     * through the repeat finder, and stretches repeated over and over become REPEATs. Its
+     * state goes on across calls like an open run's; mw_runs_flush empties it too. */
+    int repeats;
+    mw_repeat rep;
 } mw_run_cols;
 #define MW_RUN_TIME_UNKNOWN UINT64_MAX
 
 /* Output of mw_runs_code: bytes for the stream; block_end asks the caller to end a compressed
  * block after them (a column of a coded run). */
-typedef void (*mw_run_emit)(void *ctx, const uint8_t *p, size_t n, int block_end);
+typedef mw_emit_fn mw_run_emit;
 
 /* Copies one thread's records p[0..n) (whole records, as the shim encodes them) to emit, with
  * the runs of own-thread FREE / ALLOC_SAME / TIME records replaced by CODED_RUN records,
@@ -167,7 +174,9 @@ typedef void (*mw_run_emit)(void *ctx, const uint8_t *p, size_t n, int block_end
 void mw_runs_code(mw_window *w, mw_run_cols *cols, const uint8_t *p, size_t n, int *ok,
                   int code, mw_run_emit emit, void *ctx);
 
-/* Emits the run kept open by mw_runs_code (cols->keep_open), if any. */
+/* Emits the records the repeat finder holds and the run kept open by mw_runs_code
+ * (cols->keep_open), if any: the caller must before it emits anything else. */
 void mw_runs_flush(mw_run_cols *cols, mw_run_emit emit, void *ctx);
+static inline int mw_runs_pending(const mw_run_cols *cols) { return cols->pend || mw_repeat_pending(&cols->rep); }
 
 #endif /* MW_RUNS_H */

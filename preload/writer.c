@@ -369,11 +369,25 @@ static void run_emit(void *ctx, const uint8_t *p, size_t n, int block_end)
  * locked, before anything was traced). */
 static mw_run_cols *run_cols;
 
-/* zfeed_raw for everything but a thread's coded records: a run the coder kept open goes
- * first (feed_thread). */
+/* The bytes REPEAT records stood for beyond their own count as compressor input: the frame
+ * compressed them (zstd would have matched them all), and whether records repeat is judged by
+ * that ratio (writer_level.c). */
+static uint64_t rep_saved_counted;
+static void count_repeats(void)
+{
+    uint64_t s = run_cols->rep.saved;
+    if (s != rep_saved_counted) mw_zlevel_account(s - rep_saved_counted, 0, 0);
+    rep_saved_counted = s;
+}
+
+/* zfeed_raw for everything but a thread's coded records: a run the coder kept open, and the
+ * records the repeat finder holds, go first (feed_thread). */
 static void zfeed(const uint8_t *src, size_t n, ZSTD_EndDirective mode)
 {
-    if (run_cols->pend) mw_runs_flush(run_cols, run_emit, NULL);
+    if (mw_runs_pending(run_cols)) {
+        mw_runs_flush(run_cols, run_emit, NULL);
+        count_repeats();
+    }
     zfeed_raw(src, n, mode);
 }
 
@@ -401,6 +415,7 @@ static void feed_thread(mw_thread *t, const uint8_t *p, size_t n)
         return;
     }
     mw_runs_code(&t->win, run_cols, p, n, &ok, !mw_zlevel_repetitive(), run_emit, NULL);
+    count_repeats();
     if (!ok && !t->runs_off) {
         t->runs_off = true;
         mw_diag("thread %u: a record did not parse; its records are written uncoded from here on",
@@ -756,6 +771,9 @@ bool mw_writer_open(void)
     run_cols->tid_known = 0;
     run_cols->keep_open = 1;
     run_cols->pend = 0;     /* a forked child's: its parent's stream */
+    run_cols->repeats = 1;
+    mw_repeat_init(&run_cols->rep);
+    rep_saved_counted = 0;
     rss_last = (mw_rss_last){ 0 };
     lost_written_ev = lost_written_by = 0;
     atomic_store(&lost_ev, 0);

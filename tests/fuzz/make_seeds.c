@@ -263,5 +263,36 @@ int main(int argc, char **argv)
     MW_TB_ADD(&b, mw_enc_end, 900000000, 0, 0, MW_END_EXIT, 0);
     bad |= put(argv[1], "shim-v5.raw", &b, o);
     mw_tb_release(&b);
+
+    /* version 6: a loop of 24 000 allocations (sizes going round 48 values) and 12 000 frees
+     * of the latest block but one, with a TIME in the middle, through the writer's coder with
+     * the repeat finder on, as the shim's writer does while records repeat: REPEATs */
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 11, 1, 4096, 0, 0, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "x", 1, "x", 1);
+    {
+        mw_window w = { 0 };
+        mw_alloc_last l = { 0, 0, 0 };
+        static mw_run_cols c6;
+        c6.now = MW_RUN_TIME_UNKNOWN;
+        c6.drop_same_time = 1;
+        c6.repeats = 1;
+        mw_repeat_init(&c6.rep);
+        size_t n = 0;
+        uint64_t sq = 0;
+        for (uint64_t i = 0; i < 24000; i++) {
+            if (i == 12000) n += mw_enc_time(seg + n, sizeof seg - n, 8388608);
+            n += mw_enc_alloc_noaddr_hot(seg + n, MW_AK_MALLOC, 16 + i % 48, 1, &l);
+            sq++;
+            if (i % 2) n += mw_enc_free(seg + n, sizeof seg - n, (mw_block_ref){ 0, sq - 1 }, 0, sq);
+        }
+        mw_tb_switch(&b, 0);
+        int ok = 1;
+        mw_runs_code(&w, &c6, seg, n, &ok, 0, tb_emit, &b);
+        mw_runs_flush(&c6, tb_emit, &b);
+        if (!ok || c6.rep.written < 2) bad = 1;
+    }
+    MW_TB_ADD(&b, mw_enc_end, 900000000, 0, 0, MW_END_EXIT, 0);
+    bad |= put(argv[1], "shim-v6.raw", &b, o);
+    mw_tb_release(&b);
     return bad;
 }

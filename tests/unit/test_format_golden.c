@@ -5,7 +5,7 @@
  * cut-short ones end in MW_TRUNCATED after a readable prefix; shim-default.raw (a later build)
  * holds the shim's default layout, shim-compact.raw (format version 2) its compact ALLOC_SAME
  * and FREE_NEAR forms, shim-runs.raw (version 3) coded runs, shim-v5.raw (version 5) op 5
- * repeats, RSS_D and REACH_C. Guards against silent layout
+ * repeats, RSS_D and REACH_C, shim-v6.raw (version 6) REPEATs. Guards against silent layout
  * changes that would make old traces unreadable.
  */
 #include <criterion/criterion.h>
@@ -288,5 +288,41 @@ Test(format_golden, shim_v5_layout)
     cr_assert_eq(runs, 1);
     cr_assert_eq(rss, 3);
     cr_assert_eq(reach, 1500);
+    mw_reader_close(r);
+}
+
+/* shim-v6.raw (format version 6, tests/fuzz/make_seeds.c): a loop of 24 000 allocations with
+ * sizes going round 48 values and a free of the latest block but one after every second,
+ * with a TIME after the first 12 000, written by the coder with the repeat finder on: the
+ * records come back from REPEATs in order, each block with its seq, the time in force. */
+Test(format_golden, shim_v6_layout)
+{
+    char path[4096], err[256];
+    seed_path(path, sizeof path, "shim-v6.raw");
+    mw_reader *r = mw_reader_open(path, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_record rec;
+    uint64_t seq = 0, allocs = 0, frees = 0, reps = 0, now = 0;
+    int st;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        if (rec.type == MW_REC_REPEAT) reps++;
+        if (rec.type == MW_REC_TIME) now = rec.u.time.t_ns;
+        if (rec.type == MW_REC_ALLOC) {
+            cr_assert_eq(rec.u.alloc.size, 16 + allocs % 48);
+            cr_assert_eq(seq, allocs + 1);
+            cr_assert_eq(now, allocs < 12000 ? 0 : 8388608u, "alloc %llu", (unsigned long long)allocs);
+            allocs++;
+        }
+        if (rec.type == MW_REC_FREE) {
+            cr_assert_eq(rec.u.free.ref.tidx, 0);
+            cr_assert_eq(rec.u.free.ref.seq, 2 * frees + 1, "free %llu", (unsigned long long)frees);
+            frees++;
+        }
+    }
+    cr_assert_eq(st, MW_EOF, "%s", mw_reader_error(r));
+    cr_assert_eq(mw_reader_version(r), 6);
+    cr_assert_eq(allocs, 24000);
+    cr_assert_eq(frees, 12000);
+    cr_assert_geq(reps, 2);
     mw_reader_close(r);
 }

@@ -2,7 +2,10 @@
  * test_format_runs.c — coded runs (TRACE-FORMAT.md 2.4, formats/mw_runs.c): the rank window
  * against a brute-force model, the writer's coder against the plain records it replaces (a
  * random multi-thread stream decodes to the same records either way, through the decoder and
- * through the reader), the coder left off, and forged runs that must be corruption.
+ * through the reader), the coder left off, and forged runs that must be corruption. And the
+ * repeats that go out through the coder (TRACE-FORMAT.md 2.5, formats/mw_repeat.c): the
+ * finder's output against its input, looping threads through coder and finder against their
+ * plain records, REPEAT records at and past their bounds.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -197,7 +200,7 @@ static uint64_t rnd_size(unsigned mode)
 /* The coder's columns, whether it leaves out TIMEs repeating the stream's time, and whether
  * it keeps a run open for the same thread's next drain (as the shim's writer does). */
 static mw_run_cols g_cols;
-static int g_drop_time, g_keep_open;
+static int g_drop_time, g_keep_open, g_repeat_finder;
 static unsigned g_last_tidx;
 
 /* As the writer does: a THREAD_SWITCH when the thread changes, and before anything the coder
@@ -225,6 +228,8 @@ static void gen_start(gthread *th, stream_pair *sp)
     g_cols.drop_same_time = g_drop_time;
     g_cols.keep_open = g_keep_open;
     g_cols.pend = 0;
+    g_cols.repeats = g_repeat_finder;
+    mw_repeat_init(&g_cols.rep);
     g_cols.now = MW_RUN_TIME_UNKNOWN;
     g_last_tidx = UINT32_MAX;
     static buf zero;
@@ -372,7 +377,11 @@ typedef struct evt {
     uint64_t a, b, c, d, seq;
 } evt;
 
-/* Decodes a whole in-memory stream into events (CODED_RUN records themselves left out). */
+/* REPEAT records decode_all met (their records are counted as events). */
+static size_t g_repeats;
+
+/* Decodes a whole in-memory stream into events (CODED_RUN and REPEAT records themselves left
+ * out). */
 static evt *decode_all(const buf *s, size_t *count, size_t *runs)
 {
     mw_decoder d;
@@ -392,6 +401,10 @@ static evt *decode_all(const buf *s, size_t *count, size_t *runs)
         off += used;
         if (rec.type == MW_REC_CODED_RUN) {
             (*runs)++;
+            continue;
+        }
+        if (rec.type == MW_REC_REPEAT) {
+            g_repeats++;
             continue;
         }
         if (n == cap) e = realloc(e, (cap *= 2) * sizeof *e);
@@ -751,29 +764,46 @@ Test(format_runs, unparsable_records_are_copied_and_coding_stops)
 }
 
 /* ---- forged runs ------------------------------------------------------------------------ */
-/* preamble, HEADER (no addresses), one full ALLOC, then the forged record. */
-static int decode_forged(const uint8_t *payload, size_t plen, char *err, size_t errlen, int alloc_first)
+/* preamble (version `version`), HEADER (no addresses), one full ALLOC (if alloc_first), then
+ * `len` bytes; read to the end. Returns the last status; the ALLOCs and FREEs read, and
+ * REPEATs (each ALLOC's seq checked to be its number). */
+static int decode_tail(unsigned version, int alloc_first, const uint8_t *tail, size_t len, char *err, size_t errlen,
+                       size_t *allocs, size_t *frees, size_t *reps)
 {
-    static buf s;
-    s.n = 0;
-    s.p = NULL;
-    s.cap = 0;
+    buf s = { 0 };
     uint8_t b[256];
-    put(&s, b, mw_enc_preamble(b, sizeof b));
+    size_t n = mw_enc_preamble(b, sizeof b);
+    b[8] = (uint8_t)version;
+    put(&s, b, n);
     put(&s, b, mw_enc_header(b, sizeof b, 1, 0, 4096, 0, 0, MW_HF_NO_ADDRESSES, "x", 1, "", 0));
     mw_alloc_last last = { 0 };
     if (alloc_first) put(&s, b, mw_enc_alloc_noaddr_hot(b, 0, 8, 1, &last));
-    put(&s, b, mw_enc_raw(b, sizeof b, MW_REC_CODED_RUN, payload, plen));
+    put(&s, tail, len);
     char e[256];
     mw_reader *r = mw_reader_open_mem(s.p, s.n, e, sizeof e);
-    cr_assert_not_null(r);
+    cr_assert_not_null(r, "%s", e);
     mw_record rec;
+    uint64_t seq;
     int st;
-    while ((st = mw_reader_next(r, &rec, NULL)) == MW_OK) {}
+    *allocs = *frees = *reps = 0;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) {
+        *allocs += rec.type == MW_REC_ALLOC;
+        *frees += rec.type == MW_REC_FREE;
+        *reps += rec.type == MW_REC_REPEAT;
+        if (rec.type == MW_REC_ALLOC) cr_assert_eq(seq, *allocs, "ALLOC %zu has seq %llu", *allocs, (unsigned long long)seq);
+    }
     snprintf(err, errlen, "%s", mw_reader_error(r));
     mw_reader_close(r);
     free(s.p);
     return st;
+}
+
+/* The forged run's payload after the ALLOC (if alloc_first). */
+static int decode_forged(const uint8_t *payload, size_t plen, char *err, size_t errlen, int alloc_first)
+{
+    uint8_t b[256];
+    size_t n = mw_enc_raw(b, sizeof b, MW_REC_CODED_RUN, payload, plen), a, f, r;
+    return decode_tail(MW_FORMAT_VERSION, alloc_first, b, n, err, errlen, &a, &f, &r);
 }
 
 Test(format_runs, forged_runs_are_corruption)
@@ -1082,4 +1112,318 @@ Test(format_runs, version_2_skips_type_0x18)
     cr_assert_eq(used, n);
     cr_assert_eq(d.run.left, 0);
     mw_decoder_free(&d);
+}
+
+/* ---- REPEAT (version 6, TRACE-FORMAT.md 2.5, formats/mw_repeat.c) -------------------- */
+/* Loops: each thread goes round a body of its own (allocations of fixed sizes, frees of
+ * blocks a fixed number of allocations back), many times over, interrupted at random by
+ * TIMEs, MARKs, allocations of other sizes, frees far back and other threads' frees; drained at
+ * random points, each drain coded (code 1, as while records do not repeat) one time in
+ * `coded_one_in` (0: never). */
+static void generate_loops(stream_pair *sp, size_t steps, unsigned coded_one_in)
+{
+    static gthread th[NT];
+    static struct { unsigned len, at; uint8_t op[64]; uint16_t v[64]; } body[NT];
+    gen_start(th, sp);
+    for (unsigned k = 0; k < NT; k++) {
+        /* as many frees as allocations (the live set stays as big): op 0 allocates v bytes,
+         * op 1 frees the live block v places from the latest */
+        unsigned allocs = 1 + (unsigned)(rnd() % 30), len = 0, frees = 0;
+        for (unsigned j = 0; j < allocs; j++) {
+            body[k].op[len] = 0;
+            body[k].v[len++] = (uint16_t)(16 + rnd() % 300);
+            if (rnd() % 2) {
+                body[k].op[len] = 1;
+                body[k].v[len++] = (uint16_t)(rnd() % 3);
+                frees++;
+            }
+        }
+        for (; frees < allocs; frees++) {
+            body[k].op[len] = 1;
+            body[k].v[len++] = (uint16_t)(rnd() % 3);
+        }
+        body[k].len = len;
+        body[k].at = 0;
+    }
+    uint8_t b[256];
+    uint64_t clock = 0;
+    for (size_t i = 0; i < steps; i++) {
+        unsigned k = (unsigned)(rnd() % 64 < 60 ? 0 : rnd() % NT);
+        gthread *t = &th[k];
+        size_t n = 0;
+        /* per 100 000 events: 5 interruptions (loops go round for thousands of events) */
+        uint64_t r = rnd() % 100000;
+        r = r < 99995 ? 0 : 990 + (r - 99995) * 2;
+        if (t->nlive >= 4000) r = 995;   /* keep the live set bounded: free the oldest */
+        if (r < 990) {
+            unsigned j = body[k].at;
+            body[k].at = (j + 1) % body[k].len;
+            if (body[k].op[j] == 0 || t->nlive <= body[k].v[j]) {
+                n = mw_enc_alloc_noaddr_hot(b, 0, body[k].op[j] == 0 ? body[k].v[j] : 7, 1, &t->last);
+                t->live[t->nlive++] = ++t->seq;
+            } else {
+                size_t at = t->nlive - 1 - body[k].v[j];
+                n = mw_enc_free(b, sizeof b, (mw_block_ref){ k, t->live[at] }, k, t->seq);
+                memmove(&t->live[at], &t->live[at + 1], (t->nlive - at - 1) * sizeof t->live[0]);
+                t->nlive--;
+            }
+        } else if (r < 993) {
+            if (rnd() % 2) clock += 8388608;
+            n = mw_enc_time(b, sizeof b, clock);
+        } else if (r < 994) {
+            n = mw_enc_mark(b, sizeof b, "m", 1);
+        } else if (r < 996 && t->nlive) {
+            size_t at = r == 995 ? 0 : (size_t)(rnd() % t->nlive);
+            unsigned o = rnd() % 2 ? k : (k + 1) % NT;   /* its own thread, or another */
+            n = mw_enc_free(b, sizeof b, (mw_block_ref){ k, t->live[at] }, o, th[o].seq);
+            memmove(&t->live[at], &t->live[at + 1], (t->nlive - at - 1) * sizeof t->live[0]);
+            t->nlive--;
+            if (o != k) {
+                put(&th[o].seg, b, n);
+                n = 0;
+            }
+        } else {
+            n = mw_enc_alloc_noaddr_hot(b, rnd() % 8 == 0, 1000 + rnd() % 5000, 1 + rnd() % 3, &t->last);
+            t->live[t->nlive++] = ++t->seq;
+        }
+        if (n) put(&t->seg, b, n);
+        if (rnd() % 5000 == 0) drain(t, k, sp, coded_one_in && rnd() % coded_one_in == 0);
+    }
+    for (unsigned k = 0; k < NT; k++) {
+        drain(&th[k], k, sp, 0);
+        free(th[k].seg.p);
+    }
+    mw_runs_flush(&g_cols, emit_buf, &sp->coded);
+}
+
+Test(format_runs, repeated_stretches_come_back_from_repeats)
+{
+    g_repeat_finder = 1;
+    for (unsigned pass = 0; pass < 8; pass++) {
+        g_keep_open = pass & 1;
+        g_drop_time = (pass >> 1) & 1;
+        stream_pair sp;
+        g_repeats = 0;
+        generate_loops(&sp, 400000, pass < 4 ? 0 : 3);
+        /* both decoded (REPEATs counted in g_repeats); with TIMEs that repeat the stream's
+         * time left out, every other event at the same time */
+        size_t runs, tp, tc;
+        if (g_drop_time) same_timed_events(&sp, &tp, &tc);
+        else same_events(&sp, &runs);
+        cr_assert_gt(g_repeats, 5, "pass %u: %zu REPEATs", pass, g_repeats);
+        cr_assert_eq(g_repeats, g_cols.rep.written, "pass %u", pass);
+        /* what they are for: the loops' records written once per stretch of repeats, and
+         * less after compression too (passes 4 on mix in coded runs: only about decoding) */
+        if (pass < 4) {
+            cr_assert_lt(sp.coded.n * 4, sp.plain.n, "pass %u: %zu bytes from %zu", pass, sp.coded.n, sp.plain.n);
+            size_t zc = zsize(&sp.coded), zp = zsize(&sp.plain);
+            cr_assert_lt(zc, zp, "pass %u: compressed %zu bytes, plain %zu", pass, zc, zp);
+        }
+        /* the same through the reader */
+        char err[256];
+        mw_reader *r = mw_reader_open_mem(sp.coded.p, sp.coded.n, err, sizeof err);
+        cr_assert_not_null(r, "%s", err);
+        mw_record rec;
+        int st;
+        size_t allocs = 0;
+        while ((st = mw_reader_next(r, &rec, NULL)) == MW_OK) allocs += rec.type == MW_REC_ALLOC;
+        cr_assert_eq(st, MW_EOF, "%s", mw_reader_error(r));
+        cr_assert_gt(allocs, 100000);
+        mw_reader_close(r);
+        free(sp.plain.p);
+        free(sp.coded.p);
+    }
+    /* the finder off (as before version 6): no REPEAT */
+    g_repeat_finder = 0;
+    g_drop_time = 0;
+    stream_pair sp;
+    g_repeats = 0;
+    generate_loops(&sp, 100000, 0);
+    size_t runs;
+    same_events(&sp, &runs);
+    cr_assert_eq(g_repeats, 0);
+    free(sp.plain.p);
+    free(sp.coded.p);
+    g_keep_open = g_drop_time = 0;
+}
+
+/* The finder by itself: a stretch repeated to just under MW_REP_MIN_BYTES stays plain (the
+ * output is the input), one repeated past it is one REPEAT, its leftover part of a stretch
+ * plain after it; fed one record per call or all at once, the output is the same. */
+static void feed_records(mw_repeat *f, const uint8_t *p, size_t n, int one_by_one, buf *out)
+{
+    if (!one_by_one) {
+        mw_repeat_feed(f, f, p, n, emit_buf, out);
+    } else {
+        for (size_t at = 0, len; at < n; at += len) {
+            cr_assert_eq(mw_record_size(p + at, n - at, &len), 0);
+            mw_repeat_feed(f, f, p + at, len, emit_buf, out);
+        }
+    }
+    mw_repeat_flush(f, emit_buf, out);
+}
+
+Test(format_runs, repeat_finder_thresholds_and_drains)
+{
+    static mw_repeat f;
+    uint8_t stretch[64];
+    mw_alloc_last last = { 1, 1, 1 };
+    size_t sl = 0;
+    for (unsigned j = 0; j < 20; j++) sl += mw_enc_alloc_noaddr_hot(stretch + sl, 1, 16 + j, 1, &last);
+    cr_assert_eq(sl, 40);
+    for (int one = 0; one < 2; one++) {
+        /* 102 stretches: 4080 bytes, under the 4096 a REPEAT needs */
+        buf in = { 0 }, out = { 0 };
+        for (unsigned i = 0; i < 102; i++) put(&in, stretch, sl);
+        mw_repeat_init(&f);
+        feed_records(&f, in.p, in.n, one, &out);
+        cr_assert_eq(f.written, 0);
+        cr_assert_eq(out.n, in.n);
+        cr_assert_eq(memcmp(out.p, in.p, in.n), 0);
+        /* 1000 stretches and half of one more: the first as is, a REPEAT of 999, the half */
+        in.n = out.n = 0;
+        for (unsigned i = 0; i < 1000; i++) put(&in, stretch, sl);
+        put(&in, stretch, sl / 2);
+        mw_repeat_init(&f);
+        feed_records(&f, in.p, in.n, one, &out);
+        cr_assert_eq(f.written, 1, "one by one %d", one);
+        cr_assert_eq(out.n, sl + 4 + sl + sl / 2, "%zu bytes", out.n);
+        cr_assert_eq(memcmp(out.p, stretch, sl), 0);
+        cr_assert_eq(out.p[sl], MW_REC_REPEAT);
+        cr_assert_eq(out.p[sl + 1], 2 + sl);          /* payload: count (2 bytes), the stretch */
+        cr_assert_eq(out.p[sl + 2], 0xe7);           /* 999 */
+        cr_assert_eq(out.p[sl + 3], 0x07);
+        cr_assert_eq(memcmp(out.p + sl + 4, stretch, sl), 0);
+        cr_assert_eq(memcmp(out.p + 2 * sl + 4, stretch, sl / 2), 0);
+        free(in.p);
+        free(out.p);
+    }
+}
+
+Test(format_runs, repeat_records_and_their_bounds)
+{
+    char err[256];
+    size_t a, f, rp;
+    uint8_t rec[MW_REPEAT_MAX_PATTERN + 64], pat[MW_REPEAT_MAX_PATTERN + 1];
+    /* ALLOC_SAME 10, FREE_NEAR 0 (it), ALLOC_SAME 20: three times */
+    const uint8_t body[] = { MW_REC_ALLOC_SAME, 10, MW_REC_FREE_NEAR, MW_REC_ALLOC_SAME, 20 };
+    size_t n = mw_enc_repeat(rec, sizeof rec, 3, body, sizeof body);
+    cr_assert_eq(n, 1 + 1 + 1 + sizeof body);
+    cr_assert_eq(decode_tail(MW_FORMAT_VERSION, 1, rec, n, err, sizeof err, &a, &f, &rp), MW_EOF, "%s", err);
+    cr_assert_eq(a, 1 + 6);
+    cr_assert_eq(f, 3);
+    cr_assert_eq(rp, 1);
+    /* before version 6 the type is unassigned: skipped by its length */
+    cr_assert_eq(decode_tail(5, 1, rec, n, err, sizeof err, &a, &f, &rp), MW_EOF, "%s", err);
+    cr_assert_eq(a, 1);
+    cr_assert_eq(f, 0);
+    cr_assert_eq(rp, 1);   /* as a record of a type unknown to the version */
+    /* the encoder's bounds */
+    memset(pat, 0x80, sizeof pat);   /* FREE_NEARs */
+    cr_assert_eq(mw_enc_repeat(rec, sizeof rec, 0, body, sizeof body), 0);
+    cr_assert_eq(mw_enc_repeat(rec, sizeof rec, 1, body, 0), 0);
+    cr_assert_gt(mw_enc_repeat(rec, sizeof rec, 1, pat, MW_REPEAT_MAX_PATTERN), 0);
+    cr_assert_eq(mw_enc_repeat(rec, sizeof rec, 1, pat, MW_REPEAT_MAX_PATTERN + 1), 0);
+    cr_assert_gt(mw_enc_repeat(rec, sizeof rec, MW_REPEAT_MAX_BYTES / 4, pat, 4), 0);
+    cr_assert_eq(mw_enc_repeat(rec, sizeof rec, MW_REPEAT_MAX_BYTES / 4 + 1, pat, 4), 0);
+    cr_assert_eq(mw_enc_repeat(rec, 7, 3, body, sizeof body), 0);
+    /* forged ones: corruption, named */
+    static const uint8_t header[] = { MW_REC_HEADER, 1, 6 };
+    static const uint8_t run[] = { MW_REC_CODED_RUN, 5, 0, 0, 0, 0, 0 };
+    static const uint8_t nested[] = { MW_REC_REPEAT, 3, 1, MW_REC_ALLOC_SAME, 9 };
+    static const uint8_t cut[] = { MW_REC_ALLOC_SAME, 10, MW_REC_MARK, 5, 1 };
+    static const uint8_t cut_uv[] = { MW_REC_ALLOC_SAME, 0x88 };
+    static const uint8_t far[] = { MW_REC_FREE_NEAR + 9 };   /* distance 9 of 1 block */
+    const struct { const uint8_t *p; size_t n; uint64_t count; const char *what; } cases[] = {
+        { body, 0, 1, "no records or a count of 0" },
+        { body, sizeof body, 0, "no records or a count of 0" },
+        { header, sizeof header, 1, "a HEADER, CODED_RUN or REPEAT among" },
+        { run, sizeof run, 1, "a HEADER, CODED_RUN or REPEAT among" },
+        { nested, sizeof nested, 1, "a HEADER, CODED_RUN or REPEAT among" },
+        { cut, sizeof cut, 1, "cut short or malformed" },
+        { cut_uv, sizeof cut_uv, 1, "cut short or malformed" },
+        { pat, MW_REPEAT_MAX_PATTERN + 1, 1, "over the limits" },
+        { body, 1, MW_REPEAT_MAX_BYTES + 1ull, "over the limits" },
+        { far, sizeof far, 2, "bad block reference in FREE" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t payload[MW_REPEAT_MAX_PATTERN + 16], *q = mw_put_uv(payload, cases[i].count);
+        memcpy(q, cases[i].p, cases[i].n);
+        n = mw_enc_raw(rec, sizeof rec, MW_REC_REPEAT, payload, (size_t)(q - payload) + cases[i].n);
+        cr_assert_gt(n, 0);
+        int st = decode_tail(MW_FORMAT_VERSION, 1, rec, n, err, sizeof err, &a, &f, &rp);
+        cr_assert_eq(st, MW_CORRUPT, "case %zu: status %d (%s)", i, st, err);
+        cr_assert(strstr(err, cases[i].what), "case %zu: %s", i, err);
+        /* the offset named is the REPEAT's: after preamble 12, HEADER and the ALLOC */
+        cr_assert(strstr(err, "at stream offset"), "case %zu: %s", i, err);
+    }
+    /* a malformed count */
+    static const uint8_t bad_count[] = { MW_REC_REPEAT, 11, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f };
+    cr_assert_eq(decode_tail(MW_FORMAT_VERSION, 1, bad_count, sizeof bad_count, err, sizeof err, &a, &f, &rp), MW_CORRUPT);
+    cr_assert(strstr(err, "malformed count in REPEAT"), "%s", err);
+}
+
+/* The finder's output with its REPEATs written out as the records they stand for. */
+static void expand_repeats(const buf *in, buf *out)
+{
+    out->n = 0;
+    for (size_t at = 0, len; at < in->n; at += len) {
+        cr_assert_eq(mw_record_size(in->p + at, in->n - at, &len), 0, "at %zu of %zu", at, in->n);
+        if (in->p[at] != MW_REC_REPEAT) {
+            put(out, in->p + at, len);
+            continue;
+        }
+        const uint8_t *q = in->p + at + 1, *end = in->p + at + len;
+        uint64_t plen, count;
+        cr_assert_eq(mw_get_uv(&q, end, &plen), 0);
+        cr_assert_eq(mw_get_uv(&q, end, &count), 0);
+        cr_assert_gt(count, 1);
+        for (uint64_t i = 0; i < count; i++) put(out, q, (size_t)(end - q));
+    }
+}
+
+/* Random streams of a few kinds of records, repeating at random, fed in random pieces with
+ * flushes between some: the output stands for exactly the input. */
+Test(format_runs, repeat_finder_output_stands_for_its_input)
+{
+    static mw_repeat f;
+    static const uint8_t kinds[][4] = { { MW_REC_ALLOC_SAME, 16 }, { MW_REC_ALLOC_SAME, 17 }, { MW_REC_FREE_NEAR },
+                                        { MW_REC_FREE_NEAR + 1 }, { MW_REC_TIME, 1, 0 }, { MW_REC_TIME, 1, 5 },
+                                        { MW_REC_MARK, 2, 1, 'm' } };
+    static const size_t klen[] = { 2, 2, 1, 1, 3, 3, 4 };
+    for (unsigned pass = 0; pass < 200; pass++) {
+        buf in = { 0 }, out = { 0 }, back = { 0 };
+        /* stretches of 1..40 records, each repeated 1..300 times, over and over */
+        size_t target = 20000 + rnd() % 200000;
+        while (in.n < target) {
+            uint8_t st[40 * 4];
+            size_t sl = 0, nrec = 1 + rnd() % (rnd() % 2 ? 4 : 40);
+            for (size_t j = 0; j < nrec; j++) {
+                unsigned k = (unsigned)(rnd() % 7);
+                memcpy(st + sl, kinds[k], klen[k]);
+                sl += klen[k];
+            }
+            for (uint64_t times = 1 + rnd() % 300; times; times--) put(&in, st, sl);
+        }
+        mw_repeat_init(&f);
+        size_t at = 0;
+        while (at < in.n) {
+            size_t piece = 0, len;   /* whole records, 1..5000 bytes of them */
+            size_t want = 1 + rnd() % 5000;
+            while (at + piece < in.n && piece < want) {
+                cr_assert_eq(mw_record_size(in.p + at + piece, in.n - at - piece, &len), 0);
+                piece += len;
+            }
+            mw_repeat_feed(&f, f.hist, in.p + at, piece, emit_buf, &out);
+            at += piece;
+            if (rnd() % 4 == 0) mw_repeat_flush(&f, emit_buf, &out);
+        }
+        mw_repeat_flush(&f, emit_buf, &out);
+        expand_repeats(&out, &back);
+        cr_assert_eq(back.n, in.n, "pass %u: %zu bytes back of %zu (%zu REPEATs)", pass, back.n, in.n, (size_t)f.written);
+        cr_assert_eq(memcmp(back.p, in.p, in.n), 0, "pass %u", pass);
+        free(in.p);
+        free(out.p);
+        free(back.p);
+    }
 }

@@ -10,6 +10,9 @@
  *     compress_mix mixed N     N requests, then 60 N random pairs as fast as it can
  *     compress_mix rings N     8 threads, N random pairs each, all alive until all are done
  *                              and 50 ms more (each fills its ring under the shim)
+ *     compress_mix loop N      a list of N blocks of 16 to 63 bytes (sizes going round 48
+ *                              values), built in a loop and freed, every third one left
+ *                              allocated: the same records over and over
  *
  * Prints a checksum of what it wrote, so the traced run's output can be compared.
  */
@@ -55,6 +58,17 @@ static void random_pairs(unsigned long n)
     for (unsigned k = 0; k < 64; k++) free(slot[k]);
 }
 
+/* A structure built in a loop: the shim's writer sees its records repeat a stretch exactly. */
+static void loop(unsigned long n)
+{
+    void **v = malloc(n * sizeof *v);
+    if (!v) abort();
+    for (unsigned long i = 0; i < n; i++) v[i] = make(16 + i % 48, (int)i);
+    for (unsigned long i = 0; i < n; i++)
+        if (i % 3) free(v[i]);
+    free(v);
+}
+
 #define RING_THREADS 8
 static pthread_barrier_t rings_done;
 static unsigned long rings_n;
@@ -97,7 +111,7 @@ static void rings(unsigned long n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) { fprintf(stderr, "usage: compress_mix repeat|random|mixed|rings N\n"); return 2; }
+    if (argc != 3) { fprintf(stderr, "usage: compress_mix repeat|random|mixed|rings|loop N\n"); return 2; }
     unsigned long n = strtoul(argv[2], NULL, 10);
     if (!strcmp(argv[1], "repeat")) {
         for (unsigned long i = 0; i < n; i++) request(i);
@@ -105,6 +119,8 @@ int main(int argc, char **argv)
         random_pairs(n);
     } else if (!strcmp(argv[1], "rings")) {
         rings(n);
+    } else if (!strcmp(argv[1], "loop")) {
+        loop(n);
     } else if (!strcmp(argv[1], "mixed")) {
         for (unsigned long i = 0; i < n; i++) request(i);
         random_pairs(60 * n);
