@@ -24,6 +24,11 @@
  * With the argument "alive" N: N threads (at most 8 000, 64 KiB stacks) each keep a block of
  * 3019 bytes only in a local variable and wait; main calls exit() once all are up.
  *   3019  x N, each on the stack of a live thread                           reachable
+ *
+ * With the argument "busy" N: the same, each thread first making 70 000 malloc/free pairs
+ * (under the shim its live-block table is then biased to it: preload/live_impl.h), its
+ * block of 3021 bytes.
+ *   3021  x N, each on the stack of a live thread whose table is biased    reachable
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -146,9 +151,16 @@ static int merged(void)
 
 static sem_t g_alive_up;
 
+static size_t g_alive_size = 3019;
+static long g_alive_pairs;
+
 static void *alive_thread(void *arg)
 {
-    void *volatile kept = mk(3019);
+    for (long i = 0; i < g_alive_pairs; i++) {
+        void *volatile p = malloc(16 + (size_t)(i % 64));
+        free(p);
+    }
+    void *volatile kept = mk(g_alive_size);
     sem_post(&g_alive_up);
     for (;;) pause();
     return kept == NULL ? arg : NULL;
@@ -165,7 +177,7 @@ static int alive(long n)
         if (pthread_create(&t, &at, alive_thread, NULL) != 0) return 2;
     }
     for (long i = 0; i < n; i++) sem_wait(&g_alive_up);
-    printf("reach_threads alive %ld\n", n);
+    printf("reach_threads %s %ld\n", g_alive_pairs ? "busy" : "alive", n);
     fflush(stdout);
     exit(0);
 }
@@ -175,6 +187,12 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "alive") == 0) {
         long n = strtol(argv[2], NULL, 10);
         return n >= 1 && n <= 8000 ? alive(n) : 2;
+    }
+    if (argc > 2 && strcmp(argv[1], "busy") == 0) {
+        long n = strtol(argv[2], NULL, 10);
+        g_alive_pairs = 70000;
+        g_alive_size = 3021;
+        return n >= 1 && n <= 1000 ? alive(n) : 2;
     }
     if (argc > 1 && strcmp(argv[1], "merged") == 0) {
         if (argc > 2) g_merged = strtol(argv[2], NULL, 10);
