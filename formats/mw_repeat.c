@@ -4,9 +4,10 @@
  *
  * Every record fed is looked up by its bytes in a hash table of the latest occurrence of each;
  * a record seen again at most MW_REP_PATTERN bytes back starts a candidate: the stretch from
- * that occurrence up to here is the pattern, and the records that follow are compared with it,
- * over and over, while they agree. They are held back meanwhile (only counted: they are the
- * pattern). When a record disagrees (or the caller flushes), a repeat long enough is written
+ * that occurrence up to here is the pattern, and each record that follows is compared with the
+ * bytes one stretch back in the history, while they agree. They are held back meanwhile (only
+ * counted: they are the stretch over and over; a copy of it is made only when the repeat
+ * ends, which the history still holds then). When a record disagrees (or the caller flushes), a repeat long enough is written
  * as the bytes before it, one REPEAT of whole stretches and the part of a stretch left over; a
  * shorter one is let go as the plain bytes it stands for.
  */
@@ -69,6 +70,14 @@ static inline int worth(const mw_repeat *r)
     return r->held >= 2u * r->per && r->held - r->held % r->per >= MW_REP_MIN_BYTES;
 }
 
+/* The stretch into pat: the last whole one of the held bytes, or the one before them (the
+ * history holds both: they end at most 2 MW_REP_PATTERN bytes back). */
+static void take_pattern(mw_repeat *r)
+{
+    uint64_t end = r->start + r->held / r->per * r->per;
+    hist_get(r, end - r->per, r->pat, r->per);
+}
+
 /* Emits the held bytes from the pattern (before any held in the caller's buffer). */
 static void emit_expanded(mw_repeat *r, uint64_t n, mw_emit_fn emit, void *ctx)
 {
@@ -93,6 +102,7 @@ static void emit_expanded(mw_repeat *r, uint64_t n, mw_emit_fn emit, void *ctx)
 static const uint8_t *end_repeat(mw_repeat *r, const uint8_t *span, const uint8_t *hold, const uint8_t *here,
                                  mw_emit_fn emit, void *ctx)
 {
+    if (worth(r) || r->held_before) take_pattern(r);
     if (worth(r)) {
         if (hold > span) emit(ctx, span, (size_t)(hold - span), 0);
         uint64_t count = r->held / r->per, rem = r->held % r->per;
@@ -138,7 +148,8 @@ void mw_repeat_feed(mw_repeat *r, const void *owner, const uint8_t *p, size_t n,
         }
         if (r->per) {
             size_t off = (size_t)(r->held % r->per);
-            if (off + len <= r->per && r->held + len <= MW_REPEAT_MAX_BYTES && memcmp(r->pat + off, q, len) == 0) {
+            if (off + len <= r->per && r->held + len <= MW_REPEAT_MAX_BYTES &&
+                hist_equal(r, r->pos - r->per, q, len)) {
                 r->held += len;
                 hist_put(r, q, len);
                 q += len;
@@ -153,7 +164,7 @@ void mw_repeat_feed(mw_repeat *r, const void *owner, const uint8_t *p, size_t n,
             r->tab[h] = r->pos + 1;
             if (x && r->pos - (x - 1) <= MW_REP_PATTERN && r->pos - (x - 1) >= len && hist_equal(r, x - 1, q, len)) {
                 r->per = (size_t)(r->pos - (x - 1));
-                hist_get(r, x - 1, r->pat, r->per);
+                r->start = r->pos;
                 r->held = len;
                 r->held_before = 0;
                 hold = q;

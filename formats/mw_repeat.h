@@ -37,9 +37,11 @@ typedef struct mw_repeat {
     uint8_t hist[MW_REP_HIST];     /* the last bytes fed, at their stream offset % MW_REP_HIST */
     uint64_t pos;                  /* bytes fed so far (plus a gap at each change of owner) */
     uint64_t tab[MW_REP_TAB];      /* a record's hash -> 1 + offset of its latest occurrence */
-    uint8_t pat[MW_REP_PATTERN];   /* the stretch the incoming records repeat */
-    size_t per;                    /* its length (0: no repeat under way) */
-    uint64_t held;                 /* bytes fed since the repeat began: pat over and over */
+    uint8_t pat[MW_REP_PATTERN];   /* a copy of the stretch, made when the repeat ends */
+    size_t per;                    /* the stretch's length (0: no repeat under way) */
+    uint64_t start;                /* stream offset of the repeat's first byte (the stretch
+                                      is the per bytes before it) */
+    uint64_t held;                 /* bytes fed since the repeat began: the stretch over and over */
     uint64_t held_before;          /* of those, fed by earlier calls (gone from their buffers) */
     const void *owner;             /* whose records (a thread's window) */
     uint64_t saved;                /* bytes REPEATs stood for beyond their own copy (the
