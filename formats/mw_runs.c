@@ -32,15 +32,33 @@ static inline uint64_t byte_counts(uint64_t x)
     x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
     return (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
 }
-static inline unsigned pop64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
+static inline __attribute__((always_inline)) unsigned pop64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
 
 /* rank and select run once per coded free on both sides: where the CPU has POPCNT (every
- * x86-64 since 2008, not in the baseline ABI) a clone of each uses it; the default clone counts
- * with a library call. The choice is made once, when the library is loaded (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+ * x86-64 since 2008, not in the baseline ABI) a copy of each compiled for it runs; the default
+ * copy counts with a library call. The choice is glibc's (its table of CPU features, filled
+ * in before any program code runs), looked up at the first call. Not target_clones: its
+ * resolvers made libgcc run its own CPU detection in every process the shim starts in, a
+ * dozen CPUID instructions that a virtual machine traps (10 us each here): 70-110 us of the
+ * ~1.3 ms a traced process costs at start (median of 5 alternating runs of 400 spawns of
+ * /bin/true, 2026-11-23). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __has_include(<sys/platform/x86.h>)
+#include <stdatomic.h>
+#include <sys/platform/x86.h>
+#define POPCNT_DISPATCH 1
+#define POPCNT_TARGET __attribute__((target("popcnt")))
+static _Atomic int popcnt_state; /* 0 not looked up yet, 1 absent, 2 present */
+static inline int have_popcnt(void)
+{
+    int st = atomic_load_explicit(&popcnt_state, memory_order_relaxed);
+    if (__builtin_expect(st == 0, 0)) {
+        st = CPU_FEATURE_ACTIVE(POPCNT) ? 2 : 1;
+        atomic_store_explicit(&popcnt_state, st, memory_order_relaxed);
+    }
+    return st == 2;
+}
 #else
-#define POPCNT_CLONES
+#define POPCNT_DISPATCH 0
 #endif
 
 /* Position of the set bit of b with `rank` set bits above it (rank < pop64(b)). */
@@ -92,9 +110,18 @@ static inline __attribute__((always_inline)) int win_rank(const mw_window *w, ui
     return 0;
 }
 
-POPCNT_CLONES int mw_win_rank(const mw_window *w, uint64_t s, uint64_t *rank) { return win_rank(w, s, rank); }
+#if POPCNT_DISPATCH
+static POPCNT_TARGET int win_rank_popcnt(const mw_window *w, uint64_t s, uint64_t *rank) { return win_rank(w, s, rank); }
+#endif
+int mw_win_rank(const mw_window *w, uint64_t s, uint64_t *rank)
+{
+#if POPCNT_DISPATCH
+    if (have_popcnt()) return win_rank_popcnt(w, s, rank);
+#endif
+    return win_rank(w, s, rank);
+}
 
-POPCNT_CLONES int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s)
+static inline __attribute__((always_inline)) int win_select(const mw_window *w, uint64_t rank, uint64_t *s)
 {
     uint64_t low = win_low(w);
     if (w->top == 0) return -1;
@@ -111,6 +138,17 @@ POPCNT_CLONES int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s)
         if (lo == low) return -1;
         x = lo - 1;
     }
+}
+
+#if POPCNT_DISPATCH
+static POPCNT_TARGET int win_select_popcnt(const mw_window *w, uint64_t rank, uint64_t *s) { return win_select(w, rank, s); }
+#endif
+int mw_win_select(const mw_window *w, uint64_t rank, uint64_t *s)
+{
+#if POPCNT_DISPATCH
+    if (have_popcnt()) return win_select_popcnt(w, rank, s);
+#endif
+    return win_select(w, rank, s);
 }
 
 /* ---- writer: building one run --------------------------------------------------------- */
@@ -509,9 +547,32 @@ void mw_runs_flush(mw_run_cols *c, mw_run_emit emit, void *ctx)
 
 /* The loop compiled twice, code a constant in each: random churn's ranked path carries no
  * test for what only the other one does (its in-window steps, step_in_window). */
-POPCNT_CLONES void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok,
-                                int code, mw_run_emit emit, void *ctx)
+static inline __attribute__((always_inline)) void runs_code_any(mw_window *w, mw_run_cols *c, const uint8_t *p,
+                                                               size_t n, int *ok, int code, mw_run_emit emit,
+                                                               void *ctx)
 {
     if (code) runs_code(w, c, p, n, ok, 1, emit, ctx);
     else runs_code(w, c, p, n, ok, 0, emit, ctx);
+}
+#if POPCNT_DISPATCH
+static POPCNT_TARGET void runs_code_popcnt(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok,
+                                           int code, mw_run_emit emit, void *ctx)
+{
+    runs_code_any(w, c, p, n, ok, code, emit, ctx);
+}
+static void runs_code_default(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok, int code,
+                              mw_run_emit emit, void *ctx)
+{
+    runs_code_any(w, c, p, n, ok, code, emit, ctx);
+}
+#endif
+void mw_runs_code(mw_window *w, mw_run_cols *c, const uint8_t *p, size_t n, int *ok, int code, mw_run_emit emit,
+                  void *ctx)
+{
+#if POPCNT_DISPATCH
+    if (have_popcnt()) runs_code_popcnt(w, c, p, n, ok, code, emit, ctx);
+    else runs_code_default(w, c, p, n, ok, code, emit, ctx);
+#else
+    runs_code_any(w, c, p, n, ok, code, emit, ctx);
+#endif
 }
