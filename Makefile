@@ -36,6 +36,18 @@ WERROR ?= -Werror
 DEP_PKGS := libzstd libxxhash libunwind libdw sqlite3 libpq criterion
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+# pkg-config's answers are taken when a recipe first needs them, then kept: not when make reads
+# this file, because on a fresh machine $(DEPS_OK) installs pkg-config and the -dev packages
+# during this very run (read at parse time they were empty, and the first link of a fresh
+# machine's `make test` failed: 2026-11-23). $(call pc_once,VAR,pc_libs,PKGS) sets VAR once.
+pc_once = $(eval $(1) := $(call $(2),$(3)))$($(1))
+PC_SHIM_CFLAGS = $(call pc_once,PC_SHIM_CFLAGS,pc_cflags,libzstd libxxhash libunwind)
+PC_SHIM_LIBS   = $(call pc_once,PC_SHIM_LIBS,pc_libs,libunwind libzstd libxxhash)
+PC_ANA_CFLAGS  = $(call pc_once,PC_ANA_CFLAGS,pc_cflags,libzstd libdw sqlite3)
+PC_ANA_LIBS    = $(call pc_once,PC_ANA_LIBS,pc_libs,sqlite3 libdw libzstd libxxhash)
+PC_CRIT_CFLAGS = $(call pc_once,PC_CRIT_CFLAGS,pc_cflags,criterion)
+PC_CRIT_LIBS   = $(call pc_once,PC_CRIT_LIBS,pc_libs,criterion)
+PC_PQ_CFLAGS   = $(call pc_once,PC_PQ_CFLAGS,pc_cflags,libpq)
 
 BASE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra $(WERROR) -MMD -MP -Iformats -Ipreload \
                -D_GNU_SOURCE -DMEMWATCH_VERSION=\"$(MEMWATCH_VERSION)\"
@@ -43,14 +55,14 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 
 # The shim: PIC, hidden by default (only memwatch_* and the hooked libc names are exported),
 # initial-exec TLS (no allocation on first TLS access), frame pointers in our own frames.
-SHIM_CFLAGS := $(BASE_CFLAGS) -DMEMWATCH_NO_WEAK -fPIC -fvisibility=hidden -ftls-model=initial-exec \
-               -fno-omit-frame-pointer -fno-strict-aliasing -pthread \
-               $(call pc_cflags,libzstd libxxhash libunwind) $(CFLAGS)
-SHIM_LIBS   := $(call pc_libs,libunwind libzstd libxxhash) -ldl -pthread
-ANA_CFLAGS  := $(BASE_CFLAGS) -Ianalyzer -pthread $(call pc_cflags,libzstd libdw sqlite3) $(CFLAGS)
-ANA_LIBS    := $(call pc_libs,sqlite3 libdw libzstd libxxhash) -lelf -lm -pthread
-TEST_CFLAGS := $(ANA_CFLAGS) -Itests/integration/support $(call pc_cflags,criterion)
-TEST_LIBS   := $(call pc_libs,criterion) $(ANA_LIBS)
+# (= not :=: they hold the pkg-config answers above, taken at first use)
+SHIM_CFLAGS = $(BASE_CFLAGS) -DMEMWATCH_NO_WEAK -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+              -fno-omit-frame-pointer -fno-strict-aliasing -pthread $(PC_SHIM_CFLAGS) $(CFLAGS)
+SHIM_LIBS   = $(PC_SHIM_LIBS) -ldl -pthread
+ANA_CFLAGS  = $(BASE_CFLAGS) -Ianalyzer -pthread $(PC_ANA_CFLAGS) $(CFLAGS)
+ANA_LIBS    = $(PC_ANA_LIBS) -lelf -lm -pthread
+TEST_CFLAGS = $(ANA_CFLAGS) -Itests/integration/support $(PC_CRIT_CFLAGS)
+TEST_LIBS   = $(PC_CRIT_LIBS) $(ANA_LIBS)
 
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
 FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c formats/mw_repeat.c
