@@ -236,6 +236,7 @@ void mw_creds_after_prctl(int option, unsigned long a2, unsigned long a3, unsign
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
+void mw_writer_wait_parked(void); /* after a stop: the writer makes no system call from then on */
 /* The writer thread flushes and ends, so that the program is single-threaded for a call that
  * needs it (hooks_ns.c); false when there is no writer running to pause. mw_writer_resume
  * starts it again. */

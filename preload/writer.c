@@ -556,6 +556,7 @@ static uint64_t field_kb(const char *s, const char *key)
  * program saw its descriptor numbers change from run to run (shim_proc::descriptors_...). */
 static int rss_fd[2] = { -1, -1 };   /* statm, status */
 static _Atomic int rss_files_open;
+static _Atomic pid_t writer_tid;     /* the running writer thread's id (set before it says it runs) */
 
 static void open_rss_files(void)
 {
@@ -905,6 +906,7 @@ static void *writer_main(void *arg)
     /* last_flush 0: the first round flushes at once, so even a process killed right after it
      * started leaves a readable header, modules and limits */
     uint64_t last_flush = 0, last_rss = 0, last_mod = mono_ms();
+    atomic_store(&writer_tid, (pid_t)syscall(SYS_gettid));
     if (mw_cfg.rss_ms) open_rss_files();
     /* The first RSS sample comes one period after the start, not at it: the shim's own
      * start-up (the compressor's code and workspace, libunwind's first unwinds: about 2 MB the
@@ -1135,6 +1137,38 @@ void mw_writer_sync_for(unsigned max_ms)
     errno = saved;
 }
 
+/* After mw_writer_stop: waits (at most 2 s) until the writer thread sits in its last system
+ * call, the pause() it stays in, so that it makes no other one from then on. Once the writer
+ * says it is done it still wakes its waiter and enters pause(): a seccomp filter put in right
+ * after (TSYNC: every thread) killed the process for those, now and then, on a loaded machine
+ * (hooks_seccomp.c; test shim_proc::a_seccomp_sandbox_ends_the_trace_before_it, SIGSYS in 1 of
+ * 25 runs beside CPU hogs in a variant whose writer started later, 2026-11-23).
+ * /proc/self/task/TID/syscall names the system call a blocked thread is in. */
+void mw_writer_wait_parked(void)
+{
+    pid_t tid = atomic_load(&writer_tid);
+    if (tid <= 0 || !atomic_load(&writer_done)) return;
+    char path[64], buf[64];
+    memcpy(path, "/proc/self/task/", 16);
+    size_t n = 16 + mw_u64_to_dec(path + 16, (uint64_t)tid);
+    strcpy(path + n, "/syscall");
+    int saved = errno;
+    for (int i = 0; i < 20000; i++) { /* 100 us apart: 2 s */
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break; /* no such thread (any more): it makes no system call */
+        ssize_t got = syscall(SYS_read, fd, buf, sizeof buf - 1);
+        syscall(SYS_close, fd);
+        if (got <= 0) break;
+        buf[got] = 0;
+        long nr = -1;
+        if (buf[0] >= '0' && buf[0] <= '9') nr = strtol(buf, NULL, 10);
+        if (nr == SYS_pause) break;
+        struct timespec ts = { 0, 100 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    errno = saved;
+}
+
 void mw_writer_stop(int64_t exit_status, uint64_t reason)
 {
     if (!atomic_load(&writer_started)) return;
@@ -1165,4 +1199,5 @@ void mw_writer_after_fork_child(void)
     atomic_store(&writer_started, 0);
     atomic_store(&mw_writer_alive, 0);
     atomic_store(&mw_writer_sleeping, 0);
+    atomic_store(&writer_tid, 0);
 }
