@@ -49,7 +49,7 @@ static void usage(FILE *f)
         "  --html FILE          also write the HTML report of the whole run to FILE\n"
         "  --alerts FILE        alert rules for the analyzer (key = value lines)\n"
         "  --keep / --no-keep   keep (default) or delete the traces and store afterwards\n"
-        "  --quiet              print the report only when the gate fails\n"
+        "  --quiet, -q          print the report only when the gate fails\n"
         "  -h, --help           this help;  --version  print the version\n\n"
         "exit status: CMD's own (128+N style death by the same signal when CMD was killed),\n"
         "1 when --fail-on holds, 2 for a usage error, 127 when CMD cannot be run.\n");
@@ -161,6 +161,7 @@ int main(int argc, char **argv)
     int cmd_at = mw_runner_parse(argc, argv, 2, &o);
     if (cmd_at < 0) return 2;
     if (o.help) { usage(stdout); return 0; }
+    if (o.version) { printf("memwatch %s\n", MEMWATCH_VERSION); return 0; }
 
     char shim[PATH_MAX], analyzer[PATH_MAX];
     if (mw_runner_locate(shim, sizeof shim, analyzer, sizeof analyzer) != 0) return 2;

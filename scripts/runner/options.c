@@ -72,6 +72,7 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
             return check_values(o) ? -1 : i + 1;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { o->help = true; return argc; }
+        if (!strcmp(a, "--version")) { o->version = true; return argc; }
         else if (!strcmp(a, "--keep")) { o->keep = true; continue; }
         else if (!strcmp(a, "--no-keep")) { o->keep = false; continue; }
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { o->quiet = true; continue; }

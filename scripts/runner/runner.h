@@ -21,7 +21,7 @@ typedef struct mw_run_opts {
     const char *alerts;         /* --alerts FILE (analyzer alert rules) */
     const char *ignore[MW_RUN_MAX_IGNORE];
     size_t n_ignore;
-    bool keep, quiet, help;
+    bool keep, quiet, help, version;
 } mw_run_opts;
 
 /* Parses options from argv[first] up to "--" (or the first non-option). Returns the index

@@ -346,6 +346,26 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
     }
 }
 
+/* --help and --version before `run` and among its options (as the usage lists them): exit 0,
+ * the version on stdout, no command run. */
+Test(runner, help_and_version_anywhere_they_are_listed)
+{
+    char *v1[] = { path_of("memwatch"), "--version", NULL };
+    char *v2[] = { path_of("memwatch"), "run", "-q", "--version", "--", "/bin/sh", "-c", "touch ran", NULL };
+    char *h1[] = { path_of("memwatch"), "run", "--help", NULL };
+    char *const *cases[] = { v1, v2, h1 };
+    for (size_t i = 0; i < 3; i++) {
+        run_result *r = run(NULL, (char **)cases[i]);
+        cr_expect_eq(exit_code(r), 0, "case %zu: %s", i, r->err);
+        if (i < 2) cr_expect(strncmp(r->out, "memwatch ", 9) == 0 && strchr(r->out, '\n') == r->out + strlen(r->out) - 1,
+                             "case %zu: %s", i, r->out);
+        else cr_expect(strstr(r->out, "--version") != NULL, "%s", r->out);
+    }
+    char marker[1100];
+    snprintf(marker, sizeof marker, "%s/ran", g_tmp);
+    cr_expect_neq(access(marker, F_OK), 0, "the command ran");
+}
+
 /* A bad alerts file is refused before CMD runs (usage_errors_are_one_line_and_exit_2); a good
  * one reaches the analyzer: a 1-byte heap threshold fires where the default does not. */
 Test(runner, alerts_file_reaches_the_analyzer)
