@@ -211,6 +211,23 @@ void mw_watch_unmapped(uintptr_t lo, uintptr_t hi)
     }
 }
 
+void mw_watch_quiesce(void)
+{
+    for (;;) {
+        unmap_ctx c = { .lo = 0, .hi = UINTPTR_MAX, .n = 0 }; /* every watch overlaps it */
+        mw_wtab_lock();
+        mw_wtab_foreach(find_unmapped, &c);
+        for (size_t i = 0; i < c.n; i++) {
+            mw_watch *w = mw_wtab_find(c.ws[i].id);
+            if (w) drop_locked(w);
+        }
+        for (size_t i = 0; i < c.n; i++) mw_watch_emit_unreg(c.ws[i].id, MW_UNWATCH_EXIT);
+        mw_wtab_unlock();
+        if (c.n < 64) break;
+    }
+    mw_fault_wait_idle();
+}
+
 /* The shim's munmap/mremap hooks call this after a successful unmap: the mprotect fallback
  * gets no kernel unmap events. One relaxed load when nothing is watched by the fallback. */
 void mw_watch_unmap_notify(uintptr_t addr, size_t len)

@@ -303,6 +303,10 @@ static void wait_for_finish_elsewhere(void)
  * has waited for that one to end the trace, wait_for_finish_elsewhere). */
 static bool first_to_exit(void)
 {
+    /* a sandboxed program (hooks_seccomp.c): its trace has ended, and its filter may kill it
+     * for any system call (the thread id below took _exit() from a sandbox that allowed
+     * exit_group: SIGSYS) */
+    if (atomic_load_explicit(&mw_sandboxed, memory_order_relaxed)) return false;
     if (atomic_load(&mw_state) != MW_ST_ON && !atomic_load(&finished)) return true;
     pid_t me = mw_gettid(), none = 0;
     if (atomic_compare_exchange_strong(&exiting_tid, &none, me) || none == me) return true;

@@ -237,6 +237,12 @@ void mw_creds_after_prctl(int option, unsigned long a2, unsigned long a3, unsign
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
 void mw_writer_wait_parked(void); /* after a stop: the writer makes no system call from then on */
+/* Waits (at most max_ms) until thread tid is blocked in system call nr, or is gone (thread.c). */
+void mw_wait_thread_in_syscall(pid_t tid, long nr, unsigned max_ms);
+/* Ends every watch (WATCH_UNREG reason exit), its pages unprotected and unregistered, and
+ * waits until the watch core's fault thread, if any, sits in its poll(): after this the watch
+ * core makes no system call unless a new watch is made (api.c). */
+void mw_watch_quiesce(void);
 /* The writer thread flushes and ends, so that the program is single-threaded for a call that
  * needs it (hooks_ns.c); false when there is no writer running to pause. mw_writer_resume
  * starts it again. */

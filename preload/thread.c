@@ -12,12 +12,15 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mw_core.h"
@@ -615,4 +618,31 @@ MW_EXPORT int prctl(int option, ...)
         emit_name(mw_tls_self, name);
     }
     return rc;
+}
+
+/* Waits (at most max_ms) until thread tid of this process is blocked in system call nr, as
+ * /proc/self/task/TID/syscall tells (its first field is the number of the call a blocked
+ * thread is in). Returns at once when the thread is gone. Before a seccomp filter goes in
+ * (hooks_seccomp.c): a shim thread that has finished its work may still be on its way into
+ * the call it then stays in, and the filter could kill the process for any call after it. */
+void mw_wait_thread_in_syscall(pid_t tid, long nr, unsigned max_ms)
+{
+    if (tid <= 0) return;
+    char path[64], buf[64];
+    memcpy(path, "/proc/self/task/", 16);
+    size_t n = 16 + mw_u64_to_dec(path + 16, (uint64_t)tid);
+    memcpy(path + n, "/syscall", 9);
+    int saved = errno;
+    for (unsigned i = 0; i < max_ms * 10u; i++) { /* 100 us apart */
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break; /* no such thread (any more) */
+        ssize_t got = syscall(SYS_read, fd, buf, sizeof buf - 1);
+        syscall(SYS_close, fd);
+        if (got <= 0) break;
+        buf[got] = 0;
+        if (buf[0] >= '0' && buf[0] <= '9' && strtol(buf, NULL, 10) == nr) break;
+        struct timespec ts = { 0, 100 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    errno = saved;
 }

@@ -88,6 +88,7 @@ int mw_uffd_wake(uintptr_t lo, size_t len);   /* wakes the whole pages of [lo, l
 /* ---- watch_fault.c ---------------------------------------------------------------------- */
 bool mw_uffd_start_thread(void);              /* lazily starts the fault thread */
 void mw_fault_after_fork_child(void);
+void mw_fault_wait_idle(void);                /* the fault thread, if started, sits in poll() */
 void mw_uffd_after_fork_child(void);
 
 /* ---- watch_step.c: the single-step protocol -------------------------------------------- */

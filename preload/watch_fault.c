@@ -51,7 +51,7 @@ static unsigned q_head, q_len;
 static pthread_t fault_thread;
 static _Atomic int thread_started;
 
-static pid_t self_tid;   /* the fault thread */
+static _Atomic pid_t self_tid;   /* the fault thread */
 
 static uint64_t mono_ns(void)
 {
@@ -490,6 +490,16 @@ static void *fault_main(void *arg)
         if (read_msg(&m)) serve(&m);
     }
     return NULL;
+}
+
+void mw_fault_wait_idle(void)
+{
+    if (!atomic_load(&thread_started)) return;
+    for (int i = 0; i < 20000 && !atomic_load(&self_tid); i++) { /* just created: not yet running */
+        struct timespec ts = { 0, 100 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    mw_wait_thread_in_syscall(atomic_load(&self_tid), SYS_poll, 2000);
 }
 
 bool mw_uffd_start_thread(void)

@@ -1142,31 +1142,10 @@ void mw_writer_sync_for(unsigned max_ms)
  * says it is done it still wakes its waiter and enters pause(): a seccomp filter put in right
  * after (TSYNC: every thread) killed the process for those, now and then, on a loaded machine
  * (hooks_seccomp.c; test shim_proc::a_seccomp_sandbox_ends_the_trace_before_it, SIGSYS in 1 of
- * 25 runs beside CPU hogs in a variant whose writer started later, 2026-11-23).
- * /proc/self/task/TID/syscall names the system call a blocked thread is in. */
+ * 25 runs beside CPU hogs in a variant whose writer started later, 2026-11-23). */
 void mw_writer_wait_parked(void)
 {
-    pid_t tid = atomic_load(&writer_tid);
-    if (tid <= 0 || !atomic_load(&writer_done)) return;
-    char path[64], buf[64];
-    memcpy(path, "/proc/self/task/", 16);
-    size_t n = 16 + mw_u64_to_dec(path + 16, (uint64_t)tid);
-    strcpy(path + n, "/syscall");
-    int saved = errno;
-    for (int i = 0; i < 20000; i++) { /* 100 us apart: 2 s */
-        int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) break; /* no such thread (any more): it makes no system call */
-        ssize_t got = syscall(SYS_read, fd, buf, sizeof buf - 1);
-        syscall(SYS_close, fd);
-        if (got <= 0) break;
-        buf[got] = 0;
-        long nr = -1;
-        if (buf[0] >= '0' && buf[0] <= '9') nr = strtol(buf, NULL, 10);
-        if (nr == SYS_pause) break;
-        struct timespec ts = { 0, 100 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-    errno = saved;
+    if (atomic_load(&writer_done)) mw_wait_thread_in_syscall(atomic_load(&writer_tid), SYS_pause, 2000);
 }
 
 void mw_writer_stop(int64_t exit_status, uint64_t reason)

@@ -561,6 +561,38 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
     free(dir);
 }
 
+/* A program that watches a global (MEMWATCH_WATCH) and then sandboxes itself with an
+ * allow-list that has neither getpid nor gettid, writes the global again and leaves with
+ * _exit(): as natively. Before the filter the shim ends every watch (so no write faults into
+ * it), waits until its threads sit in their last system calls, and its _exit hook makes none
+ * of its own once the program is sandboxed. Until 17:40 UTC on 2026-11-23 the first write
+ * after the filter, and then the _exit hook's gettid(), got the process killed (SIGSYS). */
+Test(shim_proc, a_sandbox_after_a_watch_runs_as_natively, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("seccomp_sandbox"), "watch", NULL };
+    const char *env[] = { "MEMWATCH_WATCH=sandbox_watched", NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &n), 0);
+    cr_assert_eq(n.raw_status, 0, "natively: %s", n.err);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_eq(r.raw_status, n.raw_status, "status %#x under the shim, %#x natively: %s", (unsigned)r.raw_status,
+                 (unsigned)n.raw_status, r.err);
+    cr_expect_str_eq(r.out, n.out);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    cr_assert_eq(nt, 1, "one trace: %zu", nt);
+    cr_expect(ts[0].has_end, "%s", ts[0].err);
+    cr_expect_eq(ts[0].end_reason, MW_END_SHUTDOWN);
+    cr_expect_eq(ts[0].nrec[MW_REC_WATCH_REG], 1, "the watch was made");
+    cr_expect_eq(ts[0].nrec[MW_REC_WATCH_UNREG], 1, "and ended before the filter");
+    cr_expect_eq(ts[0].nrec[MW_REC_WATCH_WRITE], 1, "the write before the filter, none after it");
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+}
+
 /* A program that sandboxes itself with a seccomp filter (tests/victims/seccomp_sandbox.c: an
  * allow-list, SIGSYS for the rest) runs as natively: the shim ends its trace before the filter
  * goes in (END reason shutdown, one line on stderr) and passes itself on to no program the

@@ -10,7 +10,9 @@
  * run as `seccomp_sandbox closedpipe 2>&1 | head -c 1`, the shim's line about the filter meets a
  * pipe without a reader), "probe" (only the calls libseccomp probes the kernel with, which
  * install nothing: strict mode with a flag, a filter mode without a filter, the same through
- * prctl; no filter goes in). Allocates 1001 and 1003
+ * prctl; no filter goes in), "watch" (as "seccomp", with a tighter list: no getpid, no
+ * gettid; writes the global `sandbox_watched` once before the filter and five times after it,
+ * and ends with _exit(0): run with MEMWATCH_WATCH=sandbox_watched). Allocates 1001 and 1003
  * bytes before the filter (kept), then 3000 pairs after it, and prints "sandboxed ok" (exec:
  * before the exec). Natively it exits 0 in every mode.
  */
@@ -30,12 +32,15 @@
 #define ALLOW(n) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (n), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
 static void *volatile keep[2];
+volatile long sandbox_watched;
 
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "seccomp";
     bool closed = strcmp(mode, "closedpipe") == 0;
     unsigned deny = strcmp(mode, "errno") == 0 || closed ? SECCOMP_RET_ERRNO | 1u : SECCOMP_RET_KILL_PROCESS;
+    bool watch = strcmp(mode, "watch") == 0;
+    unsigned nr_getpid = watch ? 0xffffffffu : SYS_getpid, nr_gettid = watch ? 0xffffffffu : SYS_gettid;
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
@@ -44,7 +49,7 @@ int main(int argc, char **argv)
         ALLOW(SYS_read), ALLOW(SYS_write), ALLOW(SYS_exit), ALLOW(SYS_exit_group), ALLOW(SYS_brk),
         ALLOW(SYS_mmap), ALLOW(SYS_munmap), ALLOW(SYS_mremap), ALLOW(SYS_mprotect), ALLOW(SYS_futex),
         ALLOW(SYS_rt_sigreturn), ALLOW(SYS_rt_sigprocmask), ALLOW(SYS_close), ALLOW(SYS_fstat),
-        ALLOW(SYS_newfstatat), ALLOW(SYS_madvise), ALLOW(SYS_getpid), ALLOW(SYS_gettid),
+        ALLOW(SYS_newfstatat), ALLOW(SYS_madvise), ALLOW(nr_getpid), ALLOW(nr_gettid),
         /* /bin/true's start, for "exec" */
         ALLOW(SYS_execve), ALLOW(SYS_access), ALLOW(SYS_openat), ALLOW(SYS_pread64),
         ALLOW(SYS_arch_prctl), ALLOW(SYS_set_tid_address), ALLOW(SYS_set_robust_list),
@@ -52,6 +57,7 @@ int main(int argc, char **argv)
         BPF_STMT(BPF_RET | BPF_K, deny),
     };
     struct sock_fprog prog = { (unsigned short)(sizeof f / sizeof f[0]), f };
+    sandbox_watched = 1;
     keep[0] = malloc(1001);
     keep[1] = malloc(1003);
     if (closed) {
@@ -89,8 +95,10 @@ int main(int argc, char **argv)
         free(p);
     }
     if (closed) return 0; /* its stdout has no reader either */
+    for (long i = 0; i < 5; i++) sandbox_watched += i;
     printf("sandboxed ok\n");
     fflush(stdout);
+    if (watch) _exit(0);
     if (strcmp(mode, "exec") == 0) {
         char *const targv[] = { "/bin/true", NULL };
         execv(targv[0], targv);
