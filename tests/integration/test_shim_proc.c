@@ -565,7 +565,7 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
  * allow-list that has neither getpid nor gettid, writes the global again and leaves with
  * _exit(): as natively. Before the filter the shim ends every watch (so no write faults into
  * it), waits until its threads sit in their last system calls, and its _exit hook makes none
- * of its own once the program is sandboxed. Until 17:40 UTC on 2026-11-23 the first write
+ * of its own once the program is sandboxed. Until 17:20 UTC on 2026-11-23 the first write
  * after the filter, and then the _exit hook's gettid(), got the process killed (SIGSYS). */
 Test(shim_proc, a_sandbox_after_a_watch_runs_as_natively, .timeout = 60)
 {
