@@ -1,7 +1,8 @@
 /*
  * thread.c — per-thread state: creation on first use, the registry the writer drains, thread
- * start/end/name records, the pthread_create wrapper, and the thread stacks the reachability
- * scan uses as roots.
+ * start/end/name records, the pthread_create wrapper, the thread stacks the reachability
+ * scan uses as roots, and waiting until a thread sits in a given system call (before a
+ * seccomp filter goes in).
  *
  * A thread's state (mw_thread, with its ring) is created lazily by mw_self(), registered in a
  * fixed array of slots, and released by a pthread key destructor at thread exit: THREAD_END
