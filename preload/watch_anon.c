@@ -34,7 +34,7 @@ static bool find_mapping(uintptr_t addr, uintptr_t *end, int *prot, bool *priv_f
         if (nl) *nl = 0;
         unsigned long lo, hi, off;
         char perms[8] = "", path[8] = "";
-        int dmaj, dmin;
+        unsigned dmaj, dmin;
         unsigned long ino;
         int k = sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %7s", &lo, &hi, perms, &off, &dmaj, &dmin,
                        &ino, path);

@@ -28,7 +28,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Lists the DIR/NAME.trace.zst files, sorted. Returns the count (0 on none), -1 on error. */
+/* Lists the DIR/NAME.trace.zst files, sorted. Returns the count (0 on none), -1 on error:
+ * never a partial list (a trace left out would be a leak the gate did not see). */
 static int list_traces(const char *dir, char ***out)
 {
     DIR *d = opendir(dir);
@@ -38,21 +39,33 @@ static int list_traces(const char *dir, char ***out)
     }
     size_t n = 0, cap = 16;
     char **v = malloc(cap * sizeof *v);
+    bool oom = v == NULL;
     struct dirent *e;
-    while (v && (e = readdir(d))) {
+    while (!oom && (e = readdir(d))) {
         if (!has_suffix(e->d_name, ".trace.zst")) continue;
-        if (n == cap) {
-            char **g = realloc(v, (cap *= 2) * sizeof *v);
-            if (!g) break;
+        if (n == cap || n >= INT_MAX) {
+            char **g = n >= INT_MAX ? NULL : realloc(v, (cap *= 2) * sizeof *v);
+            if (!g) {
+                oom = true;
+                break;
+            }
             v = g;
         }
         size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        if (!(v[n] = malloc(len))) break;
+        if (!(v[n] = malloc(len))) {
+            oom = true;
+            break;
+        }
         snprintf(v[n], len, "%s/%s", dir, e->d_name);
         n++;
     }
     closedir(d);
-    if (!v) return -1;
+    if (oom) {
+        fprintf(stderr, "memwatch: out of memory listing the traces of %s\n", dir);
+        for (size_t i = 0; i < n; i++) free(v[i]);
+        free(v);
+        return -1;
+    }
     qsort(v, n, sizeof *v, cmp_str);
     *out = v;
     return (int)n;
