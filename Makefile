@@ -103,6 +103,21 @@ $(DEPS_OK): scripts/install-deps
 	@mkdir -p $(B) && touch $@
 deps: ; @scripts/install-deps
 
+# The lists of sources the libraries and programs are made of, kept in a file that is rewritten
+# only when they change: a source removed (a prerequisite gone, nothing newer) relinks what it
+# was part of instead of leaving its object inside. The file is read and compared on every run.
+SRC_LIST  := $(PRELOAD_SRCS) $(FMT_SHIM_SRCS) $(FMT_SRCS) $(ANA_SRCS) $(RUNNER_SRCS)
+SRC_STAMP := $(B)/.sources
+ifneq ($(wildcard $(SRC_STAMP)),)
+ifneq ($(file <$(SRC_STAMP)),$(SRC_LIST))
+$(file >$(SRC_STAMP),$(SRC_LIST))
+endif
+endif
+$(SRC_STAMP):
+	@mkdir -p $(@D)
+	$(file >$@,$(SRC_LIST))
+LINKED = $(filter-out $(SRC_STAMP),$^)
+
 # Everything compiled needs the dependencies first (order-only: no rebuild on stamp change).
 $(SHIM_OBJS) $(FMT_OBJS) $(ANA_OBJS) $(FMT_ASAN) $(ANA_ASAN) $(RUNNER_OBJS) $(SUPPORT_OBJS): | $(DEPS_OK)
 
@@ -119,22 +134,22 @@ $(B)/asan/%.o: %.c
 # analyzer/schema_embed.c embeds analyzer/schema.sql with .incbin: rebuild it when the schema changes.
 $(B)/obj/analyzer/schema_embed.o $(B)/asan/analyzer/schema_embed.o: analyzer/schema.sql
 
-$(SHIM): $(SHIM_OBJS)
-	$(CC) -shared -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ $(SHIM_LIBS) $(LDFLAGS)
+$(SHIM): $(SHIM_OBJS) $(SRC_STAMP)
+	$(CC) -shared -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined -o $@ $(LINKED) $(SHIM_LIBS) $(LDFLAGS)
 
-$(ANA_LIB): $(ANA_OBJS) $(FMT_OBJS)
+$(ANA_LIB): $(ANA_OBJS) $(FMT_OBJS) $(SRC_STAMP)
 	@rm -f $@
-	$(AR) rcs $@ $^
-$(B)/asan/libmwanalyze.a: $(ANA_ASAN) $(FMT_ASAN)
+	$(AR) rcs $@ $(LINKED)
+$(B)/asan/libmwanalyze.a: $(ANA_ASAN) $(FMT_ASAN) $(SRC_STAMP)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(LINKED)
 
 $(ANALYZE): $(B)/obj/analyzer/main.o $(ANA_LIB)
 	$(CC) -o $@ $^ $(ANA_LIBS) $(LDFLAGS)
 $(ANALYZE_ASAN): $(B)/asan/analyzer/main.o $(B)/asan/libmwanalyze.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(ANA_LIBS) $(LDFLAGS)
-$(RUNNER): $(RUNNER_OBJS) $(ANA_LIB)
-	$(CC) -o $@ $^ $(ANA_LIBS) $(LDFLAGS)
+$(RUNNER): $(RUNNER_OBJS) $(ANA_LIB) $(SRC_STAMP)
+	$(CC) -o $@ $(LINKED) $(ANA_LIBS) $(LDFLAGS)
 
 $(B)/memwatch.pc: Makefile
 	@mkdir -p $(@D)
