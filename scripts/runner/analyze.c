@@ -43,8 +43,8 @@ static int list_traces(const char *dir, char ***out)
     struct dirent *e;
     while (!oom && (e = readdir(d))) {
         if (!has_suffix(e->d_name, ".trace.zst")) continue;
-        if (n == cap || n >= INT_MAX) {
-            char **g = n >= INT_MAX ? NULL : realloc(v, (cap *= 2) * sizeof *v);
+        if (n == cap) {
+            char **g = realloc(v, (cap *= 2) * sizeof *v);
             if (!g) {
                 oom = true;
                 break;
