@@ -174,57 +174,53 @@ int mw_watch_del(int64_t id, unsigned reason)
     return 0;
 }
 
-typedef struct unmap_ctx {
+#define END_BATCH 64u   /* watches ended per pass under the table's lock */
+typedef struct end_ctx {
     uintptr_t lo, hi;
-    int64_t ids[64];
-    mw_watch ws[64];
+    mw_watch ws[END_BATCH];
     size_t n;
-} unmap_ctx;
+} end_ctx;
 
-static void find_unmapped(mw_watch *w, void *arg)
+static void find_overlapping(mw_watch *w, void *arg)
 {
-    unmap_ctx *c = arg;
-    if (c->n < 64 && w->addr < c->hi && w->addr + w->len > c->lo) c->ws[c->n++] = *w;
+    end_ctx *c = arg;
+    if (c->n < END_BATCH && w->addr < c->hi && w->addr + w->len > c->lo) c->ws[c->n++] = *w;
 }
 
-void mw_watch_unmapped(uintptr_t lo, uintptr_t hi)
+/* Ends every watch overlapping [lo, hi), a batch at a time under the table's lock: each is
+ * dropped (pages unprotected, unregistered), then gets its WATCH_UNREG with `reason`; for
+ * MW_UNWATCH_UNMAPPED, first an event saying the memory went away (by munmap). */
+static void end_watches(uintptr_t lo, uintptr_t hi, unsigned reason)
 {
     for (;;) {
-        unmap_ctx c = { .lo = lo, .hi = hi, .n = 0 };
+        end_ctx c = { .lo = lo, .hi = hi, .n = 0 };
         mw_wtab_lock();
-        mw_wtab_foreach(find_unmapped, &c);
+        mw_wtab_foreach(find_overlapping, &c);
         for (size_t i = 0; i < c.n; i++) {
             mw_watch *w = mw_wtab_find(c.ws[i].id);
             if (w) drop_locked(w);
         }
         for (size_t i = 0; i < c.n; i++) {
-            mw_watch_event e = {
-                .w = &c.ws[i], .offset = lo > c.ws[i].addr ? lo - c.ws[i].addr : 0, .len = 0,
-                .tid = 0, .t_ns = mw_now_ns(),
-                .flags = MW_WF_UNMAPPED | MW_WF_NO_STACK, .syscall = SYS_munmap,
-            };
-            mw_watch_emit_write(&e);
-            mw_watch_emit_unreg(c.ws[i].id, MW_UNWATCH_UNMAPPED);
+            if (reason == MW_UNWATCH_UNMAPPED) {
+                mw_watch_event e = {
+                    .w = &c.ws[i], .offset = lo > c.ws[i].addr ? lo - c.ws[i].addr : 0, .len = 0,
+                    .tid = 0, .t_ns = mw_now_ns(),
+                    .flags = MW_WF_UNMAPPED | MW_WF_NO_STACK, .syscall = SYS_munmap,
+                };
+                mw_watch_emit_write(&e);
+            }
+            mw_watch_emit_unreg(c.ws[i].id, reason);
         }
         mw_wtab_unlock();
-        if (c.n < 64) break;
+        if (c.n < END_BATCH) break;
     }
 }
+
+void mw_watch_unmapped(uintptr_t lo, uintptr_t hi) { end_watches(lo, hi, MW_UNWATCH_UNMAPPED); }
 
 void mw_watch_quiesce(void)
 {
-    for (;;) {
-        unmap_ctx c = { .lo = 0, .hi = UINTPTR_MAX, .n = 0 }; /* every watch overlaps it */
-        mw_wtab_lock();
-        mw_wtab_foreach(find_unmapped, &c);
-        for (size_t i = 0; i < c.n; i++) {
-            mw_watch *w = mw_wtab_find(c.ws[i].id);
-            if (w) drop_locked(w);
-        }
-        for (size_t i = 0; i < c.n; i++) mw_watch_emit_unreg(c.ws[i].id, MW_UNWATCH_EXIT);
-        mw_wtab_unlock();
-        if (c.n < 64) break;
-    }
+    end_watches(0, UINTPTR_MAX, MW_UNWATCH_EXIT); /* every watch overlaps it */
     mw_fault_wait_idle();
 }
 
