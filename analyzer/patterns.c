@@ -205,23 +205,35 @@ static double diff_noise(const double *v, size_t n)
     return 1.4826 * mad / sqrt(2.0);
 }
 
-static void add_spike_marks(const work *w, mw_pattern *out)
+/* The spike rule's bursts (runs of high points) whose peak stands at least thr above the
+ * baseline, each marked at its peak. A run only a few bytes above a flat baseline (a transient
+ * block live at one sample makes a huge robust z on a series without noise: a program's first
+ * sample, under load) is no burst. Returns how many; *first is the first point of the first
+ * one, *last the last point of the last one. */
+static size_t add_spike_marks(const work *w, const mw_anomalies *an, double thr, mw_pattern *out, size_t *first,
+                              size_t *last)
 {
-    size_t i = 0, n = w->n;
-    while (i < n && out->nmarks < MW_PAT_MAX_MARKS) {
+    size_t i = 0, n = w->n, bursts = 0;
+    while (i < n) {
         if (w->flags[i] != MW_ANOM_HIGH) {
             i++;
             continue;
         }
-        size_t best = i;
+        size_t start = i, best = i;
         while (i < n && w->flags[i] == MW_ANOM_HIGH) {
             if (w->v[i] > w->v[best]) best = i;
             i++;
         }
-        out->mark_t[out->nmarks] = w->t[best];
-        out->mark_v[out->nmarks] = w->v[best];
-        out->nmarks++;
+        if (w->resid[best] - an->center < thr) continue;
+        if (bursts++ == 0) *first = start;
+        *last = i - 1;
+        if (out->nmarks < MW_PAT_MAX_MARKS) {
+            out->mark_t[out->nmarks] = w->t[best];
+            out->mark_v[out->nmarks] = w->v[best];
+            out->nmarks++;
+        }
     }
+    return bursts;
 }
 
 static void cycle_mean(const double *t, const double *v, size_t a, size_t b, double *tm, double *vm)
@@ -426,18 +438,19 @@ int mw_pattern_classify(const mw_pattern_input *in, mw_pattern *out)
         int back = an->last_high + 1 < n;
         out->confidence = evid * clamp01(0.5 + 0.5 * (an->max_excess / spike_thr - 1)) *
                           (back ? 1.0 : 0.6);
-        add_spike_marks(&w, out);
+        size_t b_first = an->first_high, b_last = an->last_high;
+        size_t bursts = add_spike_marks(&w, an, spike_thr, out, &b_first, &b_last);
         mw_fmt_bytes_h(b3, sizeof b3, an->max_excess);
         mw_fmt_bytes_h(b4, sizeof b4, an->center + mw_trend_at(&out->trend, w.t[an->max_i]));
         char at[32], len[32];
         mw_fmt_duration_h(at, sizeof at, w.t[an->max_i] - out->t_first);
-        mw_fmt_duration_h(len, sizeof len, w.t[an->last_high] - w.t[an->first_high]);
+        mw_fmt_duration_h(len, sizeof len, w.t[b_last] - w.t[b_first]);
         char z[24];
         if (an->max_z > 999) snprintf(z, sizeof z, "> 999");
         else snprintf(z, sizeof z, "%.3g", an->max_z);
         snprintf(out->sentence, sizeof out->sentence,
                  "%s jumped %s above its %s baseline at +%s (%zu burst%s over %s, robust z %s)%s.",
-                 name, b3, b4, at, an->runs_high, an->runs_high == 1 ? "" : "s", len, z,
+                 name, b3, b4, at, bursts, bursts == 1 ? "" : "s", len, z,
                  back ? " and came back" : " and had not come back by the end");
         goto limit;
     }

@@ -96,6 +96,22 @@ Test(classify, spike_and_marker)
     cr_assert(strstr(p.sentence, "came back"), "%s", p.sentence);
 }
 
+/* The shape of a traced run of tests/victims/shape_spike.c on a loaded machine (fresh-clone
+ * `make test`, 19:09 UTC on 2026-11-23): a 4 MiB working set held flat without noise, its
+ * first sample 2 KiB above it (a transient block live at that moment: a huge robust z), and
+ * 16 MiB more held from 1.0 s for 0.25 s. One burst, marked at the 16 MiB, not two with the
+ * first at the start (the sentence said "2 bursts over 1.2 s"). */
+Test(classify, a_blip_on_a_flat_baseline_is_no_burst)
+{
+    times(243, 0.01);
+    for (int i = 0; i < 243; i++) V[i] = 4194304 + (i == 1 ? 2048 : 0) + ((i >= 100 && i < 126) ? 16777216 : 0);
+    mw_pattern p = classify("heap", 243, NOLIM, 0);
+    cr_assert_eq(p.type, MW_PAT_SPIKE, "%s: %s", mw_pattern_type_name(p.type), p.sentence);
+    cr_assert_eq(p.nmarks, 1, "%d marks: %s", (int)p.nmarks, p.sentence);
+    cr_assert(p.mark_t[0] >= T[100] && p.mark_t[0] <= T[125], "mark at %f", p.mark_t[0]);
+    cr_assert(strstr(p.sentence, "(1 burst over"), "%s", p.sentence);
+}
+
 Test(classify, oscillation)
 {
     times(250, 0.01);
