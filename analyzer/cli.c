@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "analyzer.h"
@@ -26,8 +27,9 @@ static const char usage_text[] =
     "Usage: " PROG " TRACE... [options]\n"
     "Reads memwatch traces, stores them in SQLite and prints a report.\n"
     "\n"
-    "  --db FILE            SQLite store (default: FIRST_TRACE.db beside the first trace;\n"
-    "                       ':memory:' keeps nothing on disk)\n"
+    "  --db FILE            SQLite store (default: FIRST_TRACE.db beside the first trace,\n"
+    "                       in memory for a trace read from a pipe; ':memory:' keeps\n"
+    "                       nothing on disk)\n"
     "  --format FMT         text (default), json, md or html\n"
     "  -o, --output FILE    write the report to FILE instead of standard output\n"
     "  --fail-on EXPR       exit 1 when a condition holds for any process, e.g.\n"
@@ -167,6 +169,22 @@ static void not_gated(const mw_proc *p, const cli_opts *o, char *why, size_t len
         snprintf(why, len, "its tracing stopped before it ended (what it held then is not judged)");
 }
 
+/* The store's path: --db, or FIRST_TRACE.db beside the first trace. A trace named through
+ * /dev or /proc (/dev/stdin, <(zstdcat ...)) names an open file, not a place: the store of a
+ * regular file opened so goes beside the file itself, a pipe's or a device's is kept in
+ * memory. snprintf's result: the length the path needed. */
+static int default_store_path(const cli_opts *o, char *buf, size_t size)
+{
+    const char *t = o->traces[0];
+    if (o->db) return snprintf(buf, size, "%s", o->db);
+    if (strncmp(t, "/dev/", 5) != 0 && strncmp(t, "/proc/", 6) != 0) return snprintf(buf, size, "%s.db", t);
+    struct stat sb;
+    char *real = stat(t, &sb) == 0 && S_ISREG(sb.st_mode) ? realpath(t, NULL) : NULL;
+    int len = real ? snprintf(buf, size, "%s.db", real) : snprintf(buf, size, ":memory:");
+    free(real);
+    return len;
+}
+
 static int run(cli_opts *o)
 {
     int status = MW_EXIT_OK;
@@ -277,8 +295,13 @@ static int run(cli_opts *o)
 
     /* Store. */
     char dbpath[4096];
-    if (o->db) snprintf(dbpath, sizeof dbpath, "%s", o->db);
-    else snprintf(dbpath, sizeof dbpath, "%s.db", o->traces[0]);
+    int len = default_store_path(o, dbpath, sizeof dbpath);
+    if (len < 0 || (size_t)len >= sizeof dbpath) {
+        fprintf(stderr, PROG ": the store's path is longer than %zu bytes: give a shorter one with --db\n",
+                sizeof dbpath - 1);
+        status = MW_EXIT_ERROR;
+        goto out;
+    }
     mw_store *st = mw_store_open(dbpath, err, sizeof err);
     if (!st) {
         fprintf(stderr, PROG ": %s\n", err);

@@ -563,6 +563,45 @@ Test(analyzer_cli, store_default_path_reingest_and_memory)
     mwt_run_free(&r);
 }
 
+/* A trace read through /dev/stdin: from a pipe its store is kept in memory (before, the
+ * analyzer made /dev/stdin.db on /dev, or failed on /dev/fd/63.db for <(...)), from a
+ * redirected file it goes beside that file. A store path longer than the analyzer's buffer is
+ * one error line, not a store written under a cut-short name. */
+Test(analyzer_cli, store_of_a_trace_from_stdin_and_a_path_too_long)
+{
+    const char *t = leak_trace();
+    char cmd[9000], db[4300];
+    snprintf(cmd, sizeof cmd, "cat '%s' | '%s' /dev/stdin --format json -o '%s'", t, analyzer(),
+             path_in("piped.json"));
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = (const char *const[]){"/bin/sh", "-c", cmd, NULL},
+                                       .env = (const char *const[]){"ASAN_OPTIONS=detect_leaks=1", NULL}},
+                           &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_assert_not(strstr(r.err, "AddressSanitizer") || strstr(r.err, "runtime error"), "%s", r.err);
+    mwt_run_free(&r);
+    cr_assert_eq(access("/dev/stdin.db", F_OK), -1, "a store was made in /dev");
+    check_json(path_in("piped.json"), "assert d[\"leaks\"][\"by_kind\"][\"definite\"][\"bytes\"] >= 1234, d[\"leaks\"]");
+    snprintf(db, sizeof db, "%s.db", t);
+    cr_assert_eq(access(db, F_OK), -1, "a piped trace's store went to %s", db);
+
+    snprintf(cmd, sizeof cmd, "'%s' /dev/stdin < '%s'", analyzer(), t);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = (const char *const[]){"/bin/sh", "-c", cmd, NULL}}, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    cr_assert_eq(access(db, F_OK), 0, "a redirected trace's store is beside the file");
+
+    char longdb[4200];
+    memset(longdb, 'a', sizeof longdb - 1);
+    longdb[0] = '/';
+    longdb[sizeof longdb - 1] = 0;
+    analyze(&r, (const char *const[]){t, "--db", longdb, NULL});
+    cr_assert_eq(r.exit_code, 3, "%s", r.err);
+    cr_assert(strstr(r.err, "longer than 4095 bytes"), "%s", r.err);
+    cr_assert_eq(one_line(r.err), 1, "%s", r.err);
+    mwt_run_free(&r);
+}
+
 /* A thread per request, 70 000 threads: the trace stays readable (the shim reuses the index
  * of a thread that ended; the reader accepts 65 536 indexes) and every block is accounted for.
  * A new thread takes over the state of one that ended without waiting for the writer, so the
