@@ -92,8 +92,71 @@ static bool pattern_ok(const char *s, const char **why)
     return true;
 }
 
+/* Every MEMWATCH_* name memwatch reads: the shim's settings (read below), the one the shim
+ * writes itself (process_env.c), the runner's (scripts/runner/locate.c) and the test suite's.
+ * Any other is most likely a misspelling of one of them, whose setting would silently not
+ * apply: it gets a line, as a bad value does. */
+static const char *const known_names[] = {
+    "MEMWATCH_QUIET",       "MEMWATCH_OUT",       "MEMWATCH_RSS_MS",   "MEMWATCH_FLUSH_MS",
+    "MEMWATCH_FOLLOW",      "MEMWATCH_SQL",       "MEMWATCH_STACKS",   "MEMWATCH_STACK_DEPTH",
+    "MEMWATCH_REACH",       "MEMWATCH_REACH_TIMEOUT_MS", "MEMWATCH_ADDRESSES", "MEMWATCH_CODED_RUNS",
+    "MEMWATCH_ZSTD_LEVEL",  "MEMWATCH_WATCH",     "MEMWATCH_ADDED",    "MEMWATCH_PRELOAD",
+    "MEMWATCH_BUILD",       "MEMWATCH_SRC",
+};
+
+/* Edit distance of a[0..an) and b[0..bn), both at most 64 bytes (larger: a large number). */
+static unsigned edit_distance(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an > 64 || bn > 64) return 1000;
+    unsigned row[65];
+    for (size_t j = 0; j <= bn; j++) row[j] = (unsigned)j;
+    for (size_t i = 1; i <= an; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= bn; j++) {
+            unsigned up = row[j];
+            unsigned best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[bn];
+}
+
+static void warn_unknown_names(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (strncmp(*e, "MEMWATCH_", 9) != 0 || !eq) continue;
+        size_t n = (size_t)(eq - *e);
+        const char *near = NULL;
+        unsigned near_d = 3; /* a suggestion only within two edits */
+        bool known = false;
+        for (size_t i = 0; i < sizeof known_names / sizeof *known_names && !known; i++) {
+            size_t kn = strlen(known_names[i]);
+            known = kn == n && memcmp(*e, known_names[i], n) == 0;
+            unsigned d = edit_distance(*e, n, known_names[i], kn);
+            if (d < near_d) {
+                near_d = d;
+                near = known_names[i];
+            }
+        }
+        if (known) continue;
+        char b[MW_DIAG_VAL];
+        char name[64];
+        size_t cut = n < sizeof name ? n : sizeof name - 1;
+        memcpy(name, *e, cut);
+        name[cut] = 0;
+        mw_diag("%s: not a memwatch variable%s%s%s; ignored", mw_diag_val(name, b, sizeof b),
+                near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    }
+}
+
 bool mw_config_load(void)
 {
+    warn_unknown_names();
     get_bool("MEMWATCH_QUIET", &mw_cfg.quiet);
     const char *out = env_get("MEMWATCH_OUT");
     if (out) {

@@ -1,7 +1,7 @@
 /*
  * test_shim_config.c — MEMWATCH_* configuration and output-file safety: %p/%e/%% patterns,
  * unwritable output (one stderr line, program unchanged), bad values (one line each,
- * defaults kept), trace mode 0600, existing files and symlinks never followed or overwritten,
+ * defaults kept), unknown MEMWATCH_* names (one line each), trace mode 0600, existing files and symlinks never followed or overwritten,
  * MEMWATCH_FOLLOW=0 removing only our own LD_PRELOAD entry, stacks/depth/RSS switches.
  */
 #include <criterion/criterion.h>
@@ -123,6 +123,27 @@ Test(shim_config, bad_values_one_line_each_defaults_kept)
     cr_expect(t.flags & MW_HF_FOLLOW);
     cr_expect(t.flags & MW_HF_NO_ADDRESSES);
     cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
+
+/* A MEMWATCH_* name memwatch does not read (a misspelt setting would silently not apply): one
+ * line each, naming it and the known name within two edits; the names of the runner and the
+ * test suite (MEMWATCH_PRELOAD, MEMWATCH_BUILD) are known and say nothing. */
+Test(shim_config, unknown_names_one_line_each_with_the_near_name)
+{
+    const char *env[] = { "MEMWATCH_RSS_MSS=10", "MEMWATCH_COLOUR=1", "MEMWATCH_PRELOAD=/x",
+                          "MEMWATCH_BUILD=build", "MEMWATCH_\033[31m=1", NULL };
+    mwt_run r;
+    leaf_run(env, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 3, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "memwatch: MEMWATCH_RSS_MSS: not a memwatch variable (did you mean MEMWATCH_RSS_MS?); "
+                            "ignored\n") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "memwatch: MEMWATCH_COLOUR: not a memwatch variable; ignored\n") != NULL, "%s", r.err);
+    cr_expect_eq(strchr(r.err, '\033'), NULL, "an escape reached stderr: %s", r.err);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect_eq(mwt_live_of_size(&t, 4242), 1, "traced as usual");
     mwt_trace_free(&t);
     mwt_run_free(&r);
 }
