@@ -2,14 +2,47 @@
  * options.c — command-line parsing for `memwatch run`. Every option is validated here so a
  * bad flag is one clear line and exit status 2 before anything is started.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "alerts.h"
 #include "failon.h"
 #include "report.h"
 #include "runner.h"
 #include "suppress.h"
+
+/* A report file (-o, --html) is written after CMD has run, which may take an hour: its
+ * directory must be there and writable now, and the path not a directory. */
+static int check_report_path(const char *flag, const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) {
+        fprintf(stderr, "memwatch: %s: the path is longer than %zu bytes\n", flag, sizeof dir - 1);
+        return -1;
+    }
+    if (n) memcpy(dir, path, n);
+    else dir[n++] = '.';
+    dir[n] = 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "memwatch: %s %s: is a directory\n", flag, path);
+        return -1;
+    }
+    const char *why = stat(dir, &sb) != 0          ? strerror(errno)
+                      : !S_ISDIR(sb.st_mode)         ? strerror(ENOTDIR)
+                      : access(dir, W_OK | X_OK) != 0 ? strerror(errno)
+                                                      : NULL;
+    if (why) {
+        fprintf(stderr, "memwatch: %s %s: cannot write in %s: %s\n", flag, path, dir, why);
+        return -1;
+    }
+    return 0;
+}
 
 /* The option values the analyzer will read after CMD has run, checked now with the
  * analyzer's own parsers: a typo must not cost a whole test-suite run. */
@@ -23,6 +56,8 @@ static int check_values(const mw_run_opts *o)
             return -1;
         }
     }
+    if (o->output && check_report_path("-o", o->output)) return -1;
+    if (o->html && check_report_path("--html", o->html)) return -1;
     if (o->format && !mw_report_format_known(o->format)) {
         fprintf(stderr, "memwatch: unknown --format '%s' (" MW_REPORT_FORMATS ")\n", o->format);
         return -1;

@@ -330,10 +330,12 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
     r = run(NULL, a4);
     cr_assert_eq(exit_code(r), 127);
     cr_assert(strstr(r->err, "cannot run /no/such/program"), "%s", r->err);
-    /* Values the analyzer reads after CMD are checked before CMD starts: the command (which
-     * would create the marker file) must not run. */
+    /* Values the analyzer reads after CMD are checked before CMD starts, and the report
+     * files' directories: the command (which would create the marker file) must not run. */
     const char *bad[][2] = { { "--fail-on", "leaked>" }, { "--format", "xml" },
-                             { "--suppressions", "/no/such/file" }, { "--alerts", "/no/such/file" } };
+                             { "--suppressions", "/no/such/file" }, { "--alerts", "/no/such/file" },
+                             { "-o", "/no/such/dir/report.txt" }, { "--html", "/no/such/dir/r.html" },
+                             { "-o", "/" } };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *av[] = { path_of("memwatch"), "run", "--out", "run11", (char *)bad[i][0],
                        (char *)bad[i][1], "--", "/bin/sh", "-c", "touch ran", NULL };
