@@ -5,8 +5,8 @@
  *
  * Programs: the reach_leaky, reach_threads and reach_cxx victims (every reachability case,
  * C++ containers, new[] cookies, exceptions), the real python3 interpreter running a small
- * script, the sqlite3 CLI, node, and a `sh -c` pipeline (one comparison per process that
- * exits normally). Each program runs three times: under valgrind
+ * script, the sqlite3 CLI, node, perl, mawk, git, and a `sh -c` pipeline (one comparison per
+ * process that exits normally). Each program runs three times: under valgrind
  * (--leak-check=full --show-leak-kinds=all --run-libc-freeres=no --run-cxx-freeres=no
  * --leak-check-heuristics=none), under the shim, and under heaptrack (single-process
  * programs). All runs see the same environment: the shim run gets exactly the environment
@@ -150,6 +150,7 @@ static void setup(ref_ctx *c, const char *tag)
     env_add(&c->base, "TMPDIR=%s", c->dir);
     env_add(&c->base, "PYTHONHASHSEED=%s", "0");
     env_add(&c->base, "PYTHONDONTWRITEBYTECODE=%s", "1");
+    env_add(&c->base, "PERL_HASH_SEED=%s", "0"); /* perl hashes (and sizes its buckets) by a random seed */
     char out[PATH_MAX + 32];
     snprintf(out, sizeof out, "%s/mw.%%e.%%p.trace.zst", c->dir);
     env_add(&c->base, "MEMWATCH_OUT=%s", out);   /* in every run: equal environment sizes */
@@ -185,10 +186,15 @@ static void setup(ref_ctx *c, const char *tag)
     /* heaptrack's client: valgrind's environment minus LD_PRELOAD (heaptrack sets its own),
      * plus one padding variable: heaptrack's preload removes its DUMP_HEAPTRACK_OUTPUT from
      * the environment at start, and the environ array programs copy (setenv) would be one
-     * pointer shorter. */
+     * pointer shorter. Its name and value as long as LD_PRELOAD's: perl copies every variable
+     * into %ENV, in blocks of their lengths. */
     for (int i = 0; i < c->vg_env.n; i++)
         if (strncmp(c->vg_env.v[i], "LD_PRELOAD=", 11)) env_add(&c->ht_env, "%s", c->vg_env.v[i]);
-    env_add(&c->ht_env, "HEAPTRACK_ENV_PAD=%s", "1");
+    char pad[PATH_MAX];
+    size_t pn = vg_preload_len < sizeof pad - 1 ? vg_preload_len : sizeof pad - 1;
+    memset(pad, 'x', pn);
+    pad[pn] = 0;
+    env_add(&c->ht_env, "HT_PADDING=%s", pad); /* "LD_PRELOAD" is 10 bytes too */
 }
 
 static void teardown(ref_ctx *c)
@@ -625,4 +631,32 @@ Test(reference, sh_pipeline, .timeout = 120)
                     NULL};
     /* Processes that exit normally: sh, cat, sort, tr (the forked shells exec). */
     reference("ref-sh", argv, 4, false);
+}
+
+/* perl copies the environment into %ENV and sizes its hashes by a random seed
+ * (PERL_HASH_SEED=0 in every run): the unfreed total is the same in all three tools only with
+ * equal environments and the seed fixed. */
+Test(reference, perl, .timeout = 120)
+{
+    char *argv[] = {"/usr/bin/perl", "-e",
+                    "my %h; $h{$_} = [1 .. 10] for 1 .. 2000; my @a = map { 'x' x $_ } 1 .. 300;"
+                    "print scalar(keys %h), ' ', length(join('', @a)), \"\\n\";",
+                    NULL};
+    reference("ref-perl", argv, 1, true);
+}
+
+/* Debian's awk is mawk: its symbol table and arrays are reachable at exit, partly through
+ * interior pointers only (valgrind's "possibly lost"). */
+Test(reference, mawk, .timeout = 120)
+{
+    char *argv[] = {"/usr/bin/awk",
+                    "BEGIN { for (i = 0; i < 3000; i++) a[i] = i \"x\"; n = 0; for (k in a) n++; print n }",
+                    NULL};
+    reference("ref-awk", argv, 1, true);
+}
+
+Test(reference, git, .timeout = 120)
+{
+    char *argv[] = {"/usr/bin/git", "--version", NULL};
+    reference("ref-git", argv, 1, true);
 }
