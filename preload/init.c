@@ -527,14 +527,20 @@ MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
     return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
-/* The exits that run no destructors (_exit, _Exit, quick_exit): end the trace here, unless
- * the guard is set (a vfork child, or the shim itself), then leave. */
-static __attribute__((noreturn)) void finish_then(void (*real)(int), int status)
+/* The exits that run no destructors (_exit, _Exit, quick_exit, glibc's syscall() asked for
+ * exit_group: hooks_seccomp.c): end the trace here, unless the guard is set (a vfork child,
+ * or the shim itself); the caller then leaves. */
+void mw_finish_before_exit(int status)
 {
     if (!mw_tls_guard && mw_own() && first_to_exit()) {
         scrub_stack_below();
         mw_finish(status, MW_END_EXIT);
     }
+}
+
+static __attribute__((noreturn)) void finish_then(void (*real)(int), int status)
+{
+    mw_finish_before_exit(status);
     real(status);
     __builtin_unreachable();
 }

@@ -355,7 +355,7 @@ Test(shim_proc, a_fork_the_shim_does_not_see_leaves_the_parents_trace_whole)
     run_free(&R);
 }
 
-Test(shim_proc, exit_from_thread__exit_quick_exit)
+Test(shim_proc, exit_from_thread__exit_quick_exit_exit_group)
 {
     run R;
     run_mode(&R, "thread_exit", 0);
@@ -375,6 +375,14 @@ Test(shim_proc, exit_from_thread__exit_quick_exit)
     cr_expect_eq(R.traced.exit_code, 8);
     cr_expect(t->has_end);
     cr_expect_eq(t->exit_status, 8);
+    run_free(&R);
+    /* glibc's syscall() asked for exit_group: the trace had neither its END nor a record */
+    run_mode(&R, "exit_group", 0);
+    t = with(&R, 30034);
+    cr_expect_eq(R.traced.exit_code, 9);
+    cr_expect(t->has_end);
+    cr_expect_eq(t->exit_status, 9);
+    cr_expect_eq(mwt_live_of_size(t, 30034), 1);
     run_free(&R);
 }
 

@@ -1,8 +1,9 @@
 /*
  * shim_proc.c — victim for the process-tree tests: fork, exec, vfork, posix_spawn, system,
- * popen, exit from a thread, _exit, quick_exit, main ending with pthread_exit, abort and
- * SIGKILL (also after a teardown, the last thing the program did). Every process leaks one block whose
- * size identifies it (see the mode comments), so the test can match traces to processes.
+ * popen, exit from a thread, _exit, quick_exit, syscall(SYS_exit_group), main ending with
+ * pthread_exit, abort and SIGKILL (also after a teardown, the last thing the program did).
+ * Every process leaks one block whose size identifies it (see the mode comments), so the
+ * test can match traces to processes.
  * Usage: shim_proc MODE [ARG]
  */
 #include <errno.h>
@@ -283,6 +284,10 @@ int main(int argc, char **argv)
         leak(30009);
         say("bye\n");
         _exit(6);
+    }
+    if (!strcmp(mode, "exit_group")) {             /* leaks 30034, syscall(SYS_exit_group, 9) */
+        leak(30034);
+        syscall(SYS_exit_group, 9);
     }
     if (!strcmp(mode, "quick_exit")) {             /* leaks 30015, quick_exit(8) */
         leak(30015);
