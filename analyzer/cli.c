@@ -257,6 +257,7 @@ static int run(cli_opts *o)
         procs[i].sym = mw_sym_new(procs[i].p);
         mw_supp_apply(o->suppressions ? &supp : NULL, procs[i].p, procs[i].sym);
         not_gated(procs[i].p, o, procs[i].not_gated, sizeof procs[i].not_gated);
+        mw_find_untraced(procs, n, i);
         procs[i].patterns = mw_patterns_analyze(procs[i].p, &alert_cfg); /* NULL: omitted */
     }
 

@@ -820,6 +820,15 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         }
         return 0;
     }
+    case MW_REC_SPAWN: {
+        if (p->spawns.n >= MW_SPAWNS_KEPT) return 0; /* memory bounded: the first ones */
+        mw_spawn sp = { r->u.spawn.child_pid, bytes_dup(r->u.spawn.path) };
+        if (!sp.path || !MW_VEC_PUSH(p->spawns, sp)) {
+            free(sp.path);
+            return OOM;
+        }
+        return 0;
+    }
     case MW_REC_FATAL_SIGNAL:
         if (!p->fatal_signo) { /* the first: others are threads dying of it meanwhile */
             p->fatal_signo = r->u.fatal.signo;

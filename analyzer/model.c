@@ -46,6 +46,8 @@ void mw_proc_free(mw_proc *p)
     free(p->forks.v);
     for (size_t i = 0; i < p->execs.n; i++) free(p->execs.v[i]);
     free(p->execs.v);
+    for (size_t i = 0; i < p->spawns.n; i++) free(p->spawns.v[i].path);
+    free(p->spawns.v);
     for (size_t i = 0; i < p->threads.n; i++) {
         free(p->threads.v[i].name);
         mw_btab_free(&p->threads.v[i].live);

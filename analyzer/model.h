@@ -148,6 +148,8 @@ typedef struct mw_leak {
 } mw_leak;
 
 #define MW_VEC(T) struct { T *v; size_t n, cap; }
+typedef struct mw_spawn { uint64_t pid; char *path; } mw_spawn;
+#define MW_SPAWNS_KEPT 4096u
 typedef MW_VEC(uint32_t) mw_dense_ix;
 
 typedef struct mw_proc {
@@ -172,6 +174,8 @@ typedef struct mw_proc {
                                          may pass to a new thread after it) */
     MW_VEC(uint64_t) forks;
     MW_VEC(char *) execs;
+    MW_VEC(mw_spawn) spawns;          /* children started running a program (SPAWN records:
+                                         the first MW_SPAWNS_KEPT) */
 
     /* totals */
     uint64_t allocations, frees, reallocs, bytes_allocated, temporary;

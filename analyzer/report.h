@@ -20,11 +20,16 @@
 #include "symbolize.h"
 
 #define MW_STACK_MAX 64        /* frames shown per stack in any report */
+#define MW_UNTRACED_MAX 8      /* untraced programs listed per process */
 
 typedef struct mw_report_proc {
     mw_proc *p;
     mw_symbolizer *sym;
     char not_gated[300];       /* "" or why --fail-on does not apply ("matches --ignore GLOB") */
+    /* programs this process exec'd or started that have no trace among these, and why
+     * (exectarget.c): only where the reason is known (static, setuid) */
+    struct mw_untraced { uint64_t pid; const char *path; char why[96]; } untraced[MW_UNTRACED_MAX];
+    size_t n_untraced, more_untraced;
     size_t failed_conditions;  /* --fail-on conditions that hold for this process */
     char fail_desc[512];       /* "leaked=123 > 0, ..." */
     struct mw_patterns *patterns; /* growth patterns, growing sites, alerts (patterns_proc.h);
@@ -78,6 +83,9 @@ const char *mw_proc_name(const mw_proc *p);
 /* The program a process became when its trace ended at an exec (its blocks still live then
  * were replaced with its memory, not leaked), else NULL. */
 const char *mw_proc_exec_target(const mw_proc *p);
+/* exectarget.c: procs[i].untraced, the programs procs[i] exec'd or started (with children
+ * followed) that have no trace among procs and that LD_PRELOAD cannot reach */
+void mw_find_untraced(mw_report_proc *procs, size_t n, size_t i);
 /* Its trace ended before the process did (END reason shutdown: the shim stopped tracing, as
  * before a seccomp filter): what it held then is not judged. */
 bool mw_proc_stopped(const mw_proc *p);

@@ -109,6 +109,15 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         fputs(" &mdash; not gated: ", r->out);
         ESC(r, rp->not_gated);
     }
+    for (size_t k = 0; k < rp->n_untraced; k++) { /* programs it started that no trace covers */
+        fputs("<br><span class=\"dim\">not traced: <span class=\"mono\">", r->out);
+        ESC(r, rp->untraced[k].path);
+        fprintf(r->out, "</span> (pid %llu): ", (unsigned long long)rp->untraced[k].pid);
+        ESC(r, rp->untraced[k].why);
+        fputs("</span>", r->out);
+    }
+    if (rp->more_untraced)
+        fprintf(r->out, "<br><span class=\"dim\">not traced: %zu more like these</span>", rp->more_untraced);
     fputs("</p>\n<table>\n<tr><th>command</th><td class=\"mono\">", r->out);
     for (size_t i = 0; i < p->argc; i++) {
         if (i) fputc(' ', r->out);

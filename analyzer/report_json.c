@@ -127,6 +127,19 @@ static void sec_process(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_arr(j);
     for (size_t i = 0; i < p->execs.n; i++) mw_json_str(j, p->execs.v[i]);
     mw_json_arr_end(j);
+    mw_json_key(j, "untraced");   /* programs it exec'd or started that LD_PRELOAD cannot reach */
+    mw_json_arr(j);
+    for (size_t i = 0; i < rp->n_untraced; i++) {
+        mw_json_obj(j);
+        mw_json_key(j, "pid");
+        mw_json_u64(j, rp->untraced[i].pid);
+        mw_json_key(j, "path");
+        mw_json_str(j, rp->untraced[i].path);
+        mw_json_key(j, "reason");
+        mw_json_str(j, rp->untraced[i].why);
+        mw_json_obj_end(j);
+    }
+    mw_json_arr_end(j);
     mw_json_key(j, "threads");
     mw_json_arr(j);
     for (size_t i = 0; i < p->threads.n; i++) {

@@ -86,6 +86,14 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         ESC(r, rp->not_gated);
         fputs("\n\n", r->out);
     }
+    for (size_t k = 0; k < rp->n_untraced; k++) { /* programs it started that no trace covers */
+        fputs("Not traced: `", r->out);
+        ESC(r, rp->untraced[k].path);
+        fprintf(r->out, "` (pid %llu): ", (unsigned long long)rp->untraced[k].pid);
+        ESC(r, rp->untraced[k].why);
+        fputs("\n\n", r->out);
+    }
+    if (rp->more_untraced) fprintf(r->out, "Not traced: %zu more like these\n\n", rp->more_untraced);
     fputs("Command: ", r->out);
     for (size_t i = 0; i < p->argc; i++) {
         if (i) fputc(' ', r->out);

@@ -180,6 +180,26 @@ static void heading(mw_report *r, const char *title)
     fprintf(r->out, "\n%s%s%s\n", BOLD(r), title, OFF(r));
 }
 
+/* The programs rp's process exec'd or started that could not be traced (exectarget.c), one
+ * line each; with_parent: naming the process that started them (the merged summary). */
+static void untraced_lines(mw_report *r, const mw_report_proc *rp, const char *lead, bool with_parent)
+{
+    FILE *o = r->out;
+    for (size_t k = 0; k < rp->n_untraced; k++) {
+        const struct mw_untraced *u = &rp->untraced[k];
+        fputs(lead, o);
+        put_clean(o, u->path, 60);
+        fprintf(o, " (pid %llu", (unsigned long long)u->pid);
+        if (with_parent && u->pid != rp->p->pid) {
+            fputs(", started by ", o);
+            put_clean(o, mw_proc_name(rp->p), 30);
+            fprintf(o, " pid %llu", (unsigned long long)rp->p->pid);
+        }
+        fprintf(o, "): %s\n", u->why);
+    }
+    if (rp->more_untraced) fprintf(o, "%s%zu more like these\n", lead, rp->more_untraced);
+}
+
 /* ---- sections -------------------------------------------------------------------------- */
 static void sec_verdict(mw_report *r, mw_report_proc *rp)
 {
@@ -226,6 +246,7 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
     if (rp->failed_conditions)
         fprintf(o, "  %sFAIL%s --fail-on: %s\n", RED(r), OFF(r), rp->fail_desc);
     if (rp->not_gated[0]) fprintf(o, "  not gated: %s\n", rp->not_gated);
+    untraced_lines(r, rp, "  not traced: ", false);
     fputs("  command: ", o);
     size_t used = 11;
     for (size_t i = 0; i < p->argc && used < WIDTH - 4; i++) {
@@ -605,6 +626,7 @@ int mw_report_text(mw_report *r)
             if (rp->failed_conditions) fprintf(r->out, "; %s", rp->fail_desc);
             fputc('\n', r->out);
         }
+        for (size_t i = 0; i < r->n; i++) untraced_lines(r, &r->procs[i], "  untraced ", true);
     }
     return ferror(r->out) ? -1 : 0;
 }

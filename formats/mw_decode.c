@@ -853,6 +853,10 @@ static int decode_one(mw_decoder *d, const uint8_t *p, size_t n, uint64_t stream
     case MW_REC_EXEC:
         rec->u.exec.path = rd_bytes(&c);
         break;
+    case MW_REC_SPAWN:
+        rec->u.spawn.child_pid = rd_uv(&c);
+        rec->u.spawn.path = rd_bytes(&c);
+        break;
     case MW_REC_FATAL_SIGNAL:
         rec->u.fatal.t_ns = rd_uv(&c);
         rec->u.fatal.signo = rd_uv(&c);
@@ -1086,6 +1090,7 @@ const char *mw_record_type_name(unsigned type)
     case MW_REC_LOST: return "LOST";
     case MW_REC_FORK: return "FORK";
     case MW_REC_EXEC: return "EXEC";
+    case MW_REC_SPAWN: return "SPAWN";
     case MW_REC_LIMITS: return "LIMITS";
     case MW_REC_FATAL_SIGNAL: return "FATAL_SIGNAL";
     default: return "unknown";

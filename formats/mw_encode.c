@@ -587,6 +587,11 @@ size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len)
     EMIT(MW_REC_EXEC, BYTES(path, path_len, MW_MAX_STR));
 }
 
+size_t mw_enc_spawn(uint8_t *dst, size_t cap, uint64_t child_pid, const char *path, size_t path_len)
+{
+    EMIT(MW_REC_SPAWN, UV(child_pid), BYTES(path, path_len, MW_MAX_STR));
+}
+
 size_t mw_enc_fatal_signal(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t signo, uint64_t code,
                            uint64_t addr, uint64_t stack)
 {

@@ -81,6 +81,7 @@ enum mw_record_type {
     MW_REC_REACH_C = 0x47,      /* v5: REACH verdicts in a compact layout (readers return REACH) */
     MW_REC_RSS_D = 0x48,        /* v5: an RSS sample as deltas from the last (readers return RSS) */
     MW_REC_REPEAT = 0x49,       /* v6: records given once, to be taken n times (2.5) */
+    MW_REC_SPAWN = 0x4A,        /* a child started running path without a traced fork (vfork, posix_spawn) */
 };
 
 /* REPEAT (version 6): its records are at most this many bytes, and n times them at most
@@ -227,6 +228,7 @@ typedef struct mw_record {
         struct { uint64_t events, bytes; } lost;
         struct { uint64_t child_pid; } fork;
         struct { mw_bytes path; } exec;
+        struct { uint64_t child_pid; mw_bytes path; } spawn;
         struct { uint64_t cgroup_max, rlimit_as, phys_mem; } limits;
         struct { uint64_t t_ns, signo, code, addr, stack; } fatal;
         struct { uint64_t ops; } coded_run; /* its events follow as ordinary records */
@@ -488,6 +490,7 @@ size_t mw_enc_reach_c(uint8_t *dst, size_t cap, const mw_reach_entry *e, size_t 
 size_t mw_enc_lost(uint8_t *dst, size_t cap, uint64_t events, uint64_t bytes);
 size_t mw_enc_fork(uint8_t *dst, size_t cap, uint64_t child_pid);
 size_t mw_enc_exec(uint8_t *dst, size_t cap, const char *path, size_t path_len);
+size_t mw_enc_spawn(uint8_t *dst, size_t cap, uint64_t child_pid, const char *path, size_t path_len);
 /* The thread writing it is about to die of signal signo (si_code code, si_addr addr: the
  * faulting address of SIGSEGV/SIGBUS/SIGFPE/SIGILL), its stack there (0 = unknown). */
 size_t mw_enc_fatal_signal(uint8_t *dst, size_t cap, uint64_t t_ns, uint64_t signo, uint64_t code,

@@ -117,6 +117,10 @@ struct mw_thread {
     void *alt_stack;            /* its alternate signal stack (fatal.c, MW_ALT_STACK bytes), kept
                                    with the state */
     uint32_t full_captures;     /* full captures so far, up to STEP_CAPTURES (stack.c) */
+    /* the program a vfork child of this thread exec'd (process.c): written by the child (it
+     * shares the memory, and this thread waits meanwhile), recorded by this thread as vfork
+     * returns; "" when the child exec'd nothing (yet) */
+    char vfork_exec[1024];
     /* writer side: coded runs (formats/mw_runs.h), touched only by the writer thread */
     mw_window win;              /* rank window of this thread's stream */
     bool runs_off;              /* a record did not parse: copy this thread's records as they are */

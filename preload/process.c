@@ -6,9 +6,12 @@
  * pthread_atfork child handler in init.c). vfork: the child shares the parent's memory, so it
  * must never touch rings, the writer or the heap bookkeeping: our vfork (assembly, it cannot
  * have a stack frame) sets the recursion guard in the child — every hook then passes straight
- * through — and clears it when the parent resumes. exec: an EXEC record is written and the
+ * through — and clears it when the parent resumes, which then writes a FORK record and a SPAWN
+ * naming the program the child exec'd (the child leaves its path in the waiting parent
+ * thread's state); posix_spawn writes the same two. exec: an EXEC record is written and the
  * trace flushed before the real call; if the exec fails, the process simply goes on tracing.
- * The new program starts its own trace through the inherited LD_PRELOAD.
+ * The new program starts its own trace through the inherited LD_PRELOAD (a SPAWN or an EXEC
+ * without a trace after it: a program the loader does not bring the shim into).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -143,8 +146,27 @@ __attribute__((visibility("hidden"), used)) long mw_vfork_fail(long rax)
     return -1;
 }
 
+/* The parent side of vfork, once the child has exec'd or ended (the parent thread was
+ * suspended until then): a FORK record, and a SPAWN naming the program the child exec'd
+ * (note_vfork_exec), which may write no trace of its own (a static one). Returns pid. */
+__attribute__((visibility("hidden"), used)) long mw_vfork_parent(long pid)
+{
+    mw_thread *t = mw_tls_self;
+    if (!t) return pid;
+    if (atomic_load(&mw_state) == MW_ST_ON && mw_own()) {
+        int e = errno;
+        MW_EMIT(t, 24, mw_enc_fork, (uint64_t)pid);
+        size_t n = strnlen(t->vfork_exec, sizeof t->vfork_exec);
+        if (n) MW_EMIT(t, 32 + n, mw_enc_spawn, (uint64_t)pid, t->vfork_exec, n);
+        errno = e;
+    }
+    t->vfork_exec[0] = '\0';
+    return pid;
+}
+
 /* vfork: pop the return address into a register (the child will reuse this stack), do the
- * system call, push it back; child: guard = 1<<20 (hooks pass through), parent: guard = 0. */
+ * system call, push it back; child: guard = 1<<20 (hooks pass through), parent: guard = 0,
+ * then its records (mw_vfork_parent). */
 __asm__(".text\n"
         ".globl vfork\n"
         ".type vfork,@function\n"
@@ -162,7 +184,8 @@ __asm__(".text\n"
         "  ret\n"
         "2:\n"
         "  movl $0, %fs:(%rdx)\n"
-        "  ret\n"
+        "  mov %rax, %rdi\n"
+        "  jmp mw_vfork_parent\n" /* returns the pid to vfork's caller */
         "3:\n"
         "  mov %rax, %rdi\n"
         "  jmp mw_vfork_fail\n"
@@ -190,9 +213,31 @@ MW_EXPORT int chroot(const char *path)
 }
 
 /* ---- exec ------------------------------------------------------------------------------------ */
+/* A vfork child about to exec path: it may touch nothing of the shim's but the waiting
+ * parent thread's vfork_exec, which the parent records once vfork returns there. */
+static void note_vfork_exec(const char *path)
+{
+    mw_thread *t = mw_tls_self;
+    if (!t || !path || !mw_exec_str_readable(path)) return;
+    size_t n = strnlen(path, sizeof t->vfork_exec - 1);
+    memcpy(t->vfork_exec, path, n);
+    t->vfork_exec[n] = '\0';
+}
+
+/* The exec failed (it returned): a vfork child's may be followed by another try, or _exit. */
+static void after_exec_failed(void)
+{
+    mw_thread *t = mw_tls_self;
+    if (mw_tls_guard >= MW_GUARD_VFORK && t) t->vfork_exec[0] = '\0';
+}
+
 static void before_exec(const char *path)
 {
-    if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return; /* vfork child: hands off */
+    if (mw_tls_guard >= MW_GUARD_VFORK) {
+        note_vfork_exec(path);
+        return;
+    }
+    if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return;
     if (path && !mw_exec_str_readable(path)) return; /* the exec fails (EFAULT): tracing goes on */
     if (!mw_own()) { /* a child of a fork we did not see (_Fork, then exec) */
         mw_not_own();
@@ -212,6 +257,7 @@ MW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
     before_exec(path);
     int rc;
     WITH_ENV(envp, rc = real_execve(path, argv, env_));
+    after_exec_failed();
     return rc;
 }
 
@@ -223,6 +269,7 @@ MW_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     before_exec(file);
     int rc;
     WITH_ENV(envp, rc = real_execvpe(file, argv, env_));
+    after_exec_failed();
     return rc;
 }
 
@@ -234,6 +281,7 @@ MW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     before_exec("(fexecve)");
     int rc;
     WITH_ENV(envp, rc = real_fexecve(fd, argv, env_));
+    after_exec_failed();
     return rc;
 }
 
@@ -249,6 +297,7 @@ MW_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     int rc;
     WITH_ENV(envp, rc = real_execveat ? real_execveat(dirfd, path, argv, env_, flags)
                                       : (int)syscall(SYS_execveat, dirfd, path, argv, env_, flags));
+    after_exec_failed();
     return rc;
 }
 
@@ -287,17 +336,27 @@ MW_EXPORT int execle(const char *path, const char *arg, ...)
     return execve(path, argv, envp);
 }
 
-/* ---- posix_spawn: the environment (process_env.c) and a FORK record ----------------------- */
+/* ---- posix_spawn: the environment (process_env.c), a FORK and a SPAWN record ---------------- */
+static void record_spawn(pid_t pid, const char *path)
+{
+    if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return;
+    int e = errno;
+    mw_thread *t = mw_self();
+    if (t) {
+        MW_EMIT(t, 24, mw_enc_fork, (uint64_t)pid);
+        size_t n = path && mw_exec_str_readable(path) ? strnlen(path, MW_MAX_STR) : 0;
+        if (n) MW_EMIT(t, 32 + n, mw_enc_spawn, (uint64_t)pid, path, n);
+    }
+    errno = e;
+}
+
 MW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     resolve();
     int rc;
     WITH_ENV(envp, rc = real_spawn(pid, path, fa, attr, argv, env_));
-    if (rc == 0 && pid && !mw_tls_guard && atomic_load(&mw_state) == MW_ST_ON) {
-        mw_thread *t = mw_self();
-        if (t) MW_EMIT(t, 24, mw_enc_fork, (uint64_t)*pid);
-    }
+    if (rc == 0 && pid) record_spawn(*pid, path);
     return rc;
 }
 
@@ -307,9 +366,6 @@ MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     resolve();
     int rc;
     WITH_ENV(envp, rc = real_spawnp(pid, file, fa, attr, argv, env_));
-    if (rc == 0 && pid && !mw_tls_guard && atomic_load(&mw_state) == MW_ST_ON) {
-        mw_thread *t = mw_self();
-        if (t) MW_EMIT(t, 24, mw_enc_fork, (uint64_t)*pid);
-    }
+    if (rc == 0 && pid) record_spawn(*pid, file);
     return rc;
 }

@@ -40,6 +40,7 @@ static void check(const mw_record *r)
         break;
     case MW_REC_MARK: touch(r->u.mark.label); break;
     case MW_REC_EXEC: touch(r->u.exec.path); break;
+    case MW_REC_SPAWN: touch(r->u.spawn.path); break;
     case MW_REC_REACH: {
         mw_reach_iter it;
         mw_reach_entry e;

@@ -72,6 +72,7 @@ static void every_record(mw_tracebuf *b)
     MW_TB_ADD(b, mw_enc_fatal_signal, 3100, 11, 1, 0, 1);
     MW_TB_ADD(b, mw_enc_fork, 102);
     MW_TB_ADD(b, mw_enc_exec, "/bin/true", 9);
+    MW_TB_ADD(b, mw_enc_spawn, 103, "/sbin/ldconfig", 14);
     MW_TB_ADD(b, mw_enc_lost, 0, 0);
     MW_TB_ADD(b, mw_enc_module_unload, 1);
     const mw_reach_entry re[3] = { { { 0, 2 }, MW_REACH_DEFINITE, 0x5555aaaa1000ull }, { { 1, 2 }, MW_REACH_REACHABLE, 0x5555aaab0000ull }, { { 0, 3 }, MW_REACH_INDIRECT, 0x5555aaaa0400ull } };

@@ -313,6 +313,46 @@ Test(runner, a_reused_out_directory_holds_earlier_runs_apart)
     cr_expect_eq(atoi(count), 2, "the two kept runs' traces stay (%s)", count);
 }
 
+/* A program LD_PRELOAD cannot reach (tests/victims/static_prog, statically linked) has no trace
+ * of its own: the report names it and says why, where it started (a vfork and exec of the
+ * shell's, or a pipeline's fork and exec), instead of leaving the user to look for a trace
+ * that was never written. */
+Test(runner, an_exec_without_a_trace_says_why)
+{
+    char cmd[3000];
+    const char *sp = path_of("tests/victims/static_prog");
+    snprintf(cmd, sizeof cmd, "%s; %s | cat; echo done", sp, sp);
+    char *av[] = { path_of("memwatch"), "run", "--out", "run12", "--format", "text", "--", "/bin/sh", "-c", cmd, NULL };
+    run_result *r = run(NULL, av);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_expect(strstr(r->out, "static program ran\nstatic program ran\ndone\n"), "%s", r->out);
+    size_t lines = 0;
+    char want[1400];
+    snprintf(want, sizeof want, "  untraced %s (pid ", sp);
+    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    cr_expect_eq(lines, 2, "%s", r->err);
+    cr_expect(strstr(r->err, "): it is statically linked: LD_PRELOAD never reaches it\n"), "%s", r->err);
+    cr_expect(strstr(r->err, ", started by dash pid "), "the vfork'd one names its parent: %s", r->err);
+    /* and in JSON: process.untraced[] {pid, path, reason} */
+    char json[1400], check[4400];
+    snprintf(json, sizeof json, "%s/run12.json", g_tmp);
+    char *av3[] = { path_of("memwatch"), "run", "--out", "run14", "--format", "json", "-o", json, "--",
+                    "/bin/sh", "-c", cmd, NULL };
+    r = run(NULL, av3);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    snprintf(check, sizeof check,
+             "python3 -c 'import json,sys\nd=json.load(open(sys.argv[1]))\n"
+             "u=[x for p in d[\"processes\"] for x in p[\"process\"][\"untraced\"]]\n"
+             "assert len(u)==2 and all(x[\"path\"]==sys.argv[2] and x[\"pid\"]>0 and "
+             "\"statically linked\" in x[\"reason\"] for x in u), u' '%s' '%s'", json, sp);
+    cr_expect_eq(system(check), 0, "JSON untraced[] check failed on %s", json);
+    /* a program traced after its exec gets no such line */
+    char *av2[] = { path_of("memwatch"), "run", "--out", "run13", "--", "/bin/sh", "-c", "/bin/true; echo x | cat", NULL };
+    r = run(NULL, av2);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_expect_not(strstr(r->err, "untraced") || strstr(r->err, "not traced"), "%s", r->err);
+}
+
 Test(runner, usage_errors_are_one_line_and_exit_2)
 {
     char *a1[] = { path_of("memwatch"), "run", "--bogus", "--", "/bin/true", NULL };

@@ -140,6 +140,12 @@ Test(shim_proc, vfork_child_execs_and_exits)
     cr_expect_eq(R.n, 2, "the vfork child that only _exits writes no trace (%zu)", R.n);
     cr_expect_eq(p->unknown_frees, 0);
     cr_expect_eq(p->exit_status, 0);
+    /* the parent names both children (FORK), and the program the first one exec'd (SPAWN:
+     * the child itself records nothing) */
+    cr_expect_eq(p->nforks, 2, "%zu FORK records", p->nforks);
+    cr_expect_eq(p->nspawns, 1, "%zu SPAWN records", p->nspawns);
+    cr_expect_eq(p->spawn_pids[0], c->pid);
+    cr_expect_str_eq(p->spawns[0], mwt_victim("shim_proc"));
     run_free(&R);
 }
 
@@ -153,6 +159,15 @@ Test(shim_proc, posix_spawn_system_popen)
         const mwt_trace *c = with(&R, sizes[i]);
         cr_expect(c->has_end, "mode %s", modes[i]);
         cr_expect_eq(c->exit_status, 0, "mode %s", modes[i]);
+        if (i == 0) { /* posix_spawn's FORK and SPAWN in the parent's trace */
+            const mwt_trace *p = NULL;
+            for (size_t k = 0; k < R.n; k++)
+                if (R.ts[k].pid == c->ppid) p = &R.ts[k];
+            cr_assert(p, "no trace of the parent");
+            cr_expect(p->nforks == 1 && p->forks[0] == c->pid, "%zu FORK records", p->nforks);
+            cr_expect(p->nspawns == 1 && p->spawn_pids[0] == c->pid, "%zu SPAWN records", p->nspawns);
+            cr_expect_str_eq(p->spawns[0], mwt_victim("shim_proc"));
+        }
         run_free(&R);
     }
 }

@@ -448,6 +448,25 @@ Test(ingest, truncated_traces_report_what_is_there)
     mw_tb_release(&b);
 }
 
+/* SPAWN records (a vfork or posix_spawn child's program) are kept with their child's pid,
+ * the first MW_SPAWNS_KEPT of them: a server spawning a child per request must not grow the
+ * analyzer's memory with its trace. */
+Test(ingest, spawns_kept_bounded)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    for (unsigned i = 0; i < MW_SPAWNS_KEPT + 10; i++) MW_TB_ADD(&b, mw_enc_spawn, 1000 + i, "/bin/true", 9);
+    end(&b, 0);
+    mw_proc *p = ingest_ok(&b);
+    cr_assert_eq(p->spawns.n, MW_SPAWNS_KEPT);
+    cr_expect_eq(p->spawns.v[0].pid, 1000);
+    cr_expect_str_eq(p->spawns.v[0].path, "/bin/true");
+    cr_expect_eq(p->spawns.v[MW_SPAWNS_KEPT - 1].pid, 1000 + MW_SPAWNS_KEPT - 1);
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 /* A failed exec: the shim ends the trace before the exec (EXEC, END with reason exec) and,
  * when the exec fails, goes on tracing into the same stream up to a final END. What follows
  * the first END counts; without the final END the trace is cut short. */

@@ -284,6 +284,12 @@ Test(format_roundtrip, sql_watch_misc)
         cr_assert_eq(r.type, MW_REC_EXEC);
         cr_assert(bytes_eq(r.u.exec.path, "/usr/bin/env", 12));
 
+        n = mw_enc_spawn(buf, sizeof buf, v, "/sbin/ldconfig", 14);
+        r = dec1(&d, buf, n, NULL);
+        cr_assert_eq(r.type, MW_REC_SPAWN);
+        cr_assert_eq(r.u.spawn.child_pid, v);
+        cr_assert(bytes_eq(r.u.spawn.path, "/sbin/ldconfig", 14));
+
         n = mw_enc_limits(buf, sizeof buf, v, v + 1, v + 2);
         r = dec1(&d, buf, n, NULL);
         cr_assert_eq(r.type, MW_REC_LIMITS);
@@ -1108,6 +1114,7 @@ static size_t e_rc(uint8_t *d, size_t c, const void *a) { (void)a; return reach1
 static size_t e_lo(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_lost(d, c, U, U); }
 static size_t e_fk(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_fork(d, c, U); }
 static size_t e_ex(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_exec(d, c, "/bin/sh", 7); }
+static size_t e_sp(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_spawn(d, c, U, "/bin/sh", 7); }
 static size_t e_li(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_limits(d, c, U, U, U); }
 static size_t e_raw(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_raw(d, c, 0x7f, (const uint8_t *)"abc", 3); }
 static size_t e_fs(uint8_t *d, size_t c, const void *a) { (void)a; return mw_enc_fatal_signal(d, c, U, 11, 1, U, U); }
@@ -1127,7 +1134,7 @@ Test(format_roundtrip, encoders_return_zero_when_cap_too_small)
     size_t (*const encs[])(uint8_t *, size_t, const void *) = {
         e_pre, e_hdr, e_end, e_time, e_sw, e_ts, e_tn, e_te, e_ml, e_mu, e_sn, e_al, e_fr,
         e_rl, e_mm, e_mu2, e_mr, e_rss, e_sq, e_sb, e_se, e_so, e_sc, e_wr, e_wu, e_wm,
-        e_ww, e_mk, e_rc, e_lo, e_fk, e_ex, e_li, e_raw, e_fs, e_rcc, e_rssd,
+        e_ww, e_mk, e_rc, e_lo, e_fk, e_ex, e_sp, e_li, e_raw, e_fs, e_rcc, e_rssd,
     };
     for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++) check_caps(encs[i], NULL);
 }

@@ -5,3 +5,4 @@ VICTIM_LIBS_sql_sqlite := -lsqlite3
 VICTIM_LIBS_sql_pq = $(PC_PQ_CFLAGS) -lpq
 VICTIM_LIBS_shape_exp := -lm
 VICTIM_LIBS_nopie_malloc_addr := -fno-pie -no-pie
+VICTIM_LIBS_static_prog := -static

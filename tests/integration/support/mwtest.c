@@ -602,6 +602,12 @@ static void on_record(loader *L, const mw_record *rec, uint64_t seq, uint64_t cu
     case MW_REC_EXEC:
         if (t->nexecs < 8) copy_bytes(t->execs[t->nexecs++], 256, rec->u.exec.path);
         break;
+    case MW_REC_SPAWN:
+        if (t->nspawns < 8) {
+            t->spawn_pids[t->nspawns] = rec->u.spawn.child_pid;
+            copy_bytes(t->spawns[t->nspawns++], 256, rec->u.spawn.path);
+        }
+        break;
     case MW_REC_MARK:
         if (t->nmarks < 32) copy_bytes(t->marks[t->nmarks++], 128, rec->u.mark.label);
         break;

@@ -146,6 +146,9 @@ typedef struct mwt_trace {
     size_t nforks;
     char execs[8][256];
     size_t nexecs;
+    uint64_t spawn_pids[8];         /* SPAWN records: child pid and program (the first 8) */
+    char spawns[8][256];
+    size_t nspawns;
     char marks[32][128];
     size_t nmarks;
     uint64_t rss_samples, max_rss, last_t_ns, limits_phys;

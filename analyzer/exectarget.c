@@ -1,0 +1,94 @@
+/*
+ * exectarget.c — the programs a traced process started that could not be traced, and why.
+ *
+ * With MEMWATCH_FOLLOW (the default) every program a traced process execs, or starts with
+ * vfork or posix_spawn, brings the shim in through the LD_PRELOAD it inherits and writes a
+ * trace under its pid. Some cannot: the dynamic loader never runs for a statically linked
+ * program, and it ignores LD_PRELOAD's paths for a setuid or setgid one (secure mode). A
+ * report that lists the exec but no trace after it leaves the user looking for a file that
+ * was never written, so the report names such programs and the reason, read from the
+ * program's file as it is on disk now (the analyzer usually runs where the traces were made).
+ * A program without a trace for no reason seen here is not listed: its trace may simply not
+ * be among the ones given.
+ */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+
+/* 1: fd is an ELF program with no PT_INTERP (statically linked); 0: it has one, or is not
+ * an ELF program. Reads the header and at most 64 program headers. */
+static int elf_is_static(int fd)
+{
+    Elf64_Ehdr eh;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh) return 0;
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return 0;
+    if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) return 0;
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64) return 0;
+    Elf64_Phdr ph[64];
+    size_t n = eh.e_phnum * sizeof(Elf64_Phdr);
+    if (pread(fd, ph, n, (off_t)eh.e_phoff) != (ssize_t)n) return 0;
+    for (unsigned i = 0; i < eh.e_phnum; i++)
+        if (ph[i].p_type == PT_INTERP) return 0;
+    return eh.e_entry != 0; /* a shared library has no interpreter either, and no entry */
+}
+
+/* Why LD_PRELOAD cannot reach the program at path; "" when nothing says so. */
+static void why_untraced(const char *path, char *why, size_t len)
+{
+    why[0] = '\0';
+    if (path[0] != '/') return; /* as given to execvp or posix_spawnp: not looked up here */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (st.st_mode & (S_ISUID | S_ISGID))
+            snprintf(why, len, "it is setuid or setgid: the loader ignores LD_PRELOAD for it");
+        else if (elf_is_static(fd) == 1)
+            snprintf(why, len, "it is statically linked: LD_PRELOAD never reaches it");
+    }
+    close(fd);
+}
+
+/* Whether a trace among procs is the program process pid ran after time t (its exec, or a
+ * child's start). */
+static bool traced_after(const mw_report_proc *procs, size_t n, uint64_t pid, uint64_t t, const mw_proc *not)
+{
+    for (size_t j = 0; j < n; j++) {
+        const mw_proc *q = procs[j].p;
+        if (q != not && q->pid == pid && q->start_realtime_ns >= t) return true;
+    }
+    return false;
+}
+
+static void add(mw_report_proc *rp, uint64_t pid, const char *path)
+{
+    char why[sizeof rp->untraced[0].why];
+    why_untraced(path, why, sizeof why);
+    if (!why[0]) return;
+    if (rp->n_untraced == MW_UNTRACED_MAX) {
+        rp->more_untraced++;
+        return;
+    }
+    struct mw_untraced *u = &rp->untraced[rp->n_untraced++];
+    u->pid = pid;
+    u->path = path;
+    memcpy(u->why, why, sizeof why);
+}
+
+void mw_find_untraced(mw_report_proc *procs, size_t n, size_t i)
+{
+    mw_report_proc *rp = &procs[i];
+    const mw_proc *p = rp->p;
+    rp->n_untraced = rp->more_untraced = 0;
+    if (!(p->flags & MW_HF_FOLLOW)) return; /* MEMWATCH_FOLLOW=0: nothing it started is traced */
+    const char *target = mw_proc_exec_target(p);
+    if (target && p->execs.n && !traced_after(procs, n, p->pid, p->start_realtime_ns, p)) add(rp, p->pid, target);
+    for (size_t k = 0; k < p->spawns.n; k++)
+        if (!traced_after(procs, n, p->spawns.v[k].pid, p->start_realtime_ns, p))
+            add(rp, p->spawns.v[k].pid, p->spawns.v[k].path);
+}
