@@ -69,13 +69,15 @@ static bool is_fault(int sig)
            sig == SIGABRT;
 }
 
-__attribute__((noinline)) void mw_fatal_in_exit(mw_thread *t, int sig, int code)
+__attribute__((noinline)) void mw_fatal_in_exit(mw_thread *t, bool orphan, int sig, int code)
 {
     if (t && !t->nest) {
         int g = mw_guard_enter();
         /* the stack of the exit path (the program's call of exit() and the shim's frames
          * there: the signal came while the shim ended the trace) */
-        uint64_t stack = mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0));
+        uint64_t stack = mw_stack_ok(orphan) ? mw_stack_capture(t, __builtin_frame_address(0),
+                                                                 __builtin_return_address(0))
+                                             : 0;
         MW_EMIT(t, 64, mw_enc_fatal_signal, mw_now_ns(), (uint64_t)sig, (uint64_t)(uint32_t)code, 0, stack);
         mw_guard_leave(g);
     }

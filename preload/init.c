@@ -372,7 +372,7 @@ void mw_finish(int64_t status, uint64_t reason)
         if (!mw_exit_signal_pending()) mw_reach_run(t);
     }
     int code, sig = take_exit_signal(&code);
-    if (sig) mw_fatal_in_exit(t, sig, code); /* dies of it */
+    if (sig) mw_fatal_in_exit(t, orphan, sig, code); /* dies of it */
     if (orphan) mw_orphan_release();
     else if (t) mw_modules_refresh(t);
     atomic_store(&mw_alloc_hot, 0);

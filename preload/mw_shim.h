@@ -268,10 +268,11 @@ int mw_sigaction_real(int sig, const struct sigaction *act, struct sigaction *ol
 void mw_fatal_default(int sig, void *siginfo, void *ucontext);
 /* A traced thread starts / ends: its alternate signal stack (the shim's, unless the program
  * set one), so a stack overflow still reaches the fatal-signal handler. */
-/* The exit path got fatal signal sig (mw_exit_defer_signal): records it, has the writer
- * flush, and dies of it (the action is the default again). Returns only when the signal does
- * not kill (the program blocked it meanwhile). */
-void mw_fatal_in_exit(mw_thread *t, int sig, int code);
+/* The exit path got fatal signal sig (mw_exit_defer_signal): records it in t (orphan: the
+ * shared stream of exiting threads, no stack), has the writer flush, and dies of it (the
+ * action is the default again). Returns only when the signal does not kill (the program
+ * blocked it meanwhile). */
+void mw_fatal_in_exit(mw_thread *t, bool orphan, int sig, int code);
 void mw_fatal_thread_start(mw_thread *t);
 void mw_fatal_thread_exit(void);
 void mw_count_lost(uint64_t events, uint64_t bytes);
