@@ -8,6 +8,11 @@
  * skip it (reporting success, as if it had been closed), and a dup2()/dup3() onto it first
  * moves it out of the way under mw_fd_lock (which the writer holds around its writes).
  *
+ * Protected descriptors go above the soft RLIMIT_NOFILE when the hard one leaves room (the
+ * program's numbers, and how many it can open, stay as natively), else high below it. The
+ * shim's own files open through mw_open_own, which finds room above the limit when the
+ * program has used every number below it (the exit scan's /proc files: its verdicts).
+ *
  * The same goes for pipes made inside the shim's own code: libunwind (Debian's 1.6) opens one
  * the first time it unwinds, to test addresses by writing them into it, and keeps it. Left
  * where pipe() puts it, it would take the program's lowest numbers (its first open() would
@@ -42,7 +47,49 @@ static int slot_of(int fd)
     return -1;
 }
 
-/* A free descriptor number well above what programs use, below the soft limit. */
+/* The soft RLIMIT_NOFILE raised by n for a moment, within the hard limit (the old limits in
+ * *old); false when it cannot be. Descriptors opened meanwhile may lie above the soft limit
+ * once it is back, where they keep working: the limit bounds only the numbers new ones get. */
+static bool raise_soft_limit(struct rlimit *old, rlim_t n)
+{
+    if (getrlimit(RLIMIT_NOFILE, old) != 0 || old->rlim_cur >= old->rlim_max || old->rlim_cur > (1u << 30))
+        return false;
+    struct rlimit r = *old;
+    r.rlim_cur = old->rlim_max - old->rlim_cur > n ? old->rlim_cur + n : old->rlim_max;
+    return setrlimit(RLIMIT_NOFILE, &r) == 0;
+}
+
+/* fd duplicated to the first free number at or above the soft limit, where the program's
+ * own descriptors never go: it can open as many files as natively, with the same numbers
+ * (before, the shim's five took five of them: a program counting how many files it can open
+ * counted five fewer, 2026-11-23). -1 when the hard limit leaves no room above. */
+static int dup_above_limit(int fd)
+{
+    struct rlimit old;
+    if (!raise_soft_limit(&old, 64)) return -1;
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)old.rlim_cur);
+    setrlimit(RLIMIT_NOFILE, &old);
+    return hi;
+}
+
+int mw_open_own(const char *path, int flags, unsigned mode)
+{
+    int fd = open(path, flags | O_CLOEXEC, mode);
+    if (fd >= 0 || errno != EMFILE) return fd;
+    struct rlimit old;
+    if (!raise_soft_limit(&old, 16)) {
+        errno = EMFILE;
+        return -1;
+    }
+    fd = open(path, flags | O_CLOEXEC, mode);
+    int e = errno;
+    setrlimit(RLIMIT_NOFILE, &old);
+    errno = e;
+    return fd;
+}
+
+/* A free descriptor number well above what programs use, below the soft limit: where the
+ * shim's descriptors go when the hard limit leaves no room above the soft one. */
 static int high_floor(void)
 {
     struct rlimit rl;
@@ -55,7 +102,8 @@ static int high_floor(void)
 int mw_fd_protect(int *owner)
 {
     int fd = *owner;
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, high_floor());
+    int hi = dup_above_limit(fd);
+    if (hi < 0) hi = fcntl(fd, F_DUPFD_CLOEXEC, high_floor());
     if (hi >= 0) {
         syscall(SYS_close, fd);
         fd = hi;
@@ -175,7 +223,8 @@ static void evacuate(int newfd)
     mw_fd_lock();
     int i = slot_of(newfd);
     if (i >= 0) {
-        int moved = fcntl(newfd, F_DUPFD_CLOEXEC, high_floor());
+        int moved = dup_above_limit(newfd);
+        if (moved < 0) moved = fcntl(newfd, F_DUPFD_CLOEXEC, high_floor());
         if (moved == newfd || moved < 0) moved = fcntl(newfd, F_DUPFD_CLOEXEC, 3);
         if (moved >= 0) {
             if (prot_owner[i]) *prot_owner[i] = moved;

@@ -216,6 +216,9 @@ uint64_t mw_own_resident_bytes(void);
  * later dup2 forces a move); unprotect before closing it yourself. Writes to a protected fd
  * are made under mw_fd_lock so a move never happens in the middle of one. */
 int mw_fd_protect(int *owner);
+/* open(2) (O_CLOEXEC added) for the shim's own files: when the program has used every
+ * descriptor below its soft RLIMIT_NOFILE (EMFILE), once more with room above it. */
+int mw_open_own(const char *path, int flags, unsigned mode);
 void mw_fd_unprotect(int fd);
 void mw_fd_forget_all(void);   /* fork child: the parent's registrations are void */
 void mw_fd_lock(void);

@@ -798,7 +798,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
         no_verdicts("had no memory for the list of its roots", c.nblk);
         goto out;
     }
-    c.pagemap_fd = open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
+    c.pagemap_fd = mw_open_own("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC, 0);
     DBG_T("roots");
 
 #ifdef MW_REACH_DEBUG   /* build with CFLAGS=-DMW_REACH_DEBUG to list the roots on stderr */

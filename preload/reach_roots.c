@@ -376,7 +376,7 @@ size_t mw_reach_read(reach_ctx *c, void *dst, uintptr_t src, size_t n)
 static uint64_t proc_field_kb(const char *path, const char *key)
 {
     char buf[4096];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mw_open_own(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return UINT64_MAX;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
@@ -412,7 +412,7 @@ void mw_reach_read_setup(reach_ctx *c)
     c->mem_fd = -1;
     c->direct_ok = true;
     if (mw_inherit_shares_pages() && shared_dirty_kb() >= SHARED_DIRTY_MIN_KB)
-        c->mem_fd = open("/proc/thread-self/mem", O_RDONLY | O_CLOEXEC);
+        c->mem_fd = mw_open_own("/proc/thread-self/mem", O_RDONLY | O_CLOEXEC, 0);
     c->alone = mw_alone_in_process() && !under_valgrind();
 }
 
@@ -465,7 +465,7 @@ static char *slurp(const char *path, size_t *len, size_t *cap_out)
     for (;;) {
         char *b = mw_own_alloc(cap);
         if (!b) return NULL;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = mw_open_own(path, O_RDONLY | O_CLOEXEC, 0);
         if (fd < 0) { mw_own_free(b, cap); return NULL; }
         size_t n = 0;
         ssize_t r;
@@ -663,7 +663,7 @@ static bool is_shim_thread(pid_t tid)
 {
     char path[64], comm[32];
     task_path(path, tid, "comm");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mw_open_own(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return false;
     ssize_t n = read(fd, comm, sizeof comm);
     close(fd);
@@ -677,7 +677,7 @@ static uintptr_t thread_sp(pid_t tid)
     char path[64];
     task_path(path, tid, "syscall");
     char buf[256];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mw_open_own(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
@@ -700,7 +700,7 @@ static bool nothing_swapped(void) { return proc_field_kb("/proc/self/status", "\
  * false. Returns false when fn did, or the directory could not be read. */
 static bool tasks_each(bool (*fn)(pid_t tid, void *arg), void *arg)
 {
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = mw_open_own("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0) return false;
     char buf[4096];
     long got;

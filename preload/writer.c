@@ -188,7 +188,7 @@ void mw_writer_before_chroot(void)
     while (el > 1 && expanded[el - 1] == '/') expanded[--el] = 0;
     bool is_pattern = strcmp(expanded, dir_path) == 0;
     if (is_pattern && strchr(pat, '%')) return; /* MEMWATCH_OUT=out.%p, a directory each */
-    int fd = open(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = mw_open_own(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     struct stat st;
     if (fd < 0) return;
     if (fstat(fd, &st) != 0) {
@@ -531,7 +531,7 @@ static ssize_t pread_all(int fd, char *buf, size_t cap)
 
 static ssize_t read_file(const char *path, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mw_open_own(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return -1;
     ssize_t n = pread_all(fd, buf, cap);
     close(fd);
@@ -565,8 +565,8 @@ static void open_rss_files(void)
     static const char *const paths[2][2] = { { "/proc/thread-self/statm", "/proc/self/statm" },
                                              { "/proc/thread-self/status", "/proc/self/status" } };
     for (int i = 0; i < 2; i++) {
-        int fd = open(paths[i][0], O_RDONLY | O_CLOEXEC);
-        if (fd < 0) fd = open(paths[i][1], O_RDONLY | O_CLOEXEC);
+        int fd = mw_open_own(paths[i][0], O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0) fd = mw_open_own(paths[i][1], O_RDONLY | O_CLOEXEC, 0);
         rss_fd[i] = fd;
         if (fd >= 0) mw_fd_protect(&rss_fd[i]);
     }
@@ -809,12 +809,12 @@ bool mw_writer_open(void)
     /* a directory (a pattern ending in '/', or an existing directory): the default name in it */
     size_t tl = strlen(trace_path);
     if (trace_path[tl - 1] == '/' && !in_dir(trace_path, sizeof trace_path)) return false;
-    out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    out_fd = mw_open_own(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     struct stat ls;
     if (out_fd < 0 && errno == EEXIST && lstat(trace_path, &ls) == 0) {
         if (S_ISDIR(ls.st_mode)) {
             if (!in_dir(trace_path, sizeof trace_path)) return false;
-            out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            out_fd = mw_open_own(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         } else if (!S_ISREG(ls.st_mode) && !S_ISLNK(ls.st_mode)) {
             /* a device, a FIFO, a socket: numbering would put a file beside /dev/null */
             mw_diag("cannot create trace file %s: it exists and is not a regular file or a directory; "

@@ -3,10 +3,12 @@
  * descriptor (tests/victims/fd_closer.c), even with the raw close_range system call the hooks
  * cannot see (the writer opens the file again by its path), and the program's own file never
  * receives a trace byte: its output file holds exactly what it wrote, the trace is complete
- * (END record, not truncated) and holds every leak.
+ * (END record, not truncated) and holds every leak. A program that opens every descriptor
+ * its limit allows gets as many as natively (tests/victims/fd_exhaust.c).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mwtest.h"
@@ -46,4 +48,41 @@ Test(fd_protect, trace_survives_close_all_and_dup2_over_it, .timeout = 60)
     mwt_run_free(&r);
     mwt_rmtree(dir);
     free(dir);
+}
+
+/* A program that opens files until EMFILE (tests/victims/fd_exhaust.c, soft limit 64, the hard
+ * one higher) opens as many, with the same numbers, as natively: the shim's descriptors lie
+ * above the soft limit (before, its five took five of the program's). Its exit scan, with
+ * every number below the limit taken, opens its /proc files above it: verdicts, no line. */
+Test(fd_protect, a_program_opening_every_descriptor_gets_as_many_as_natively, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "ulimit -Sn 64 && exec %s", mwt_victim("fd_exhaust"));
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(n.exit_code, 0, "%s", n.err);
+    cr_assert(strstr(n.out, "opened "), "%s", n.out);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "%s", r.err);
+    char **paths;
+    size_t k = mwt_find_traces(dir, &paths);
+    const mwt_trace *v = NULL;
+    mwt_trace ts[4];
+    for (size_t i = 0; i < k && i < 4; i++) {
+        cr_assert_eq(mwt_trace_load(paths[i], &ts[i]), 0, "%s", ts[i].err);
+        if (mwt_live_of_size(&ts[i], 30035)) v = &ts[i];
+    }
+    cr_assert_not_null(v, "no trace with the victim's block among %zu", k);
+    cr_expect(v->has_end);
+    cr_expect_gt(v->nrec[MW_REC_REACH], 0, "the exit scan gave verdicts");
+    for (size_t i = 0; i < k && i < 4; i++) mwt_trace_free(&ts[i]);
+    mwt_free_list(paths, k);
+    mwt_rmtree(dir);
+    free(dir);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
 }
