@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mw_shim.h"
+#include "mw_core.h"
 
 #define MW_SIG_CREDSYNC (SIGRTMAX - 4)
 
@@ -213,9 +213,8 @@ static void replicate(void)
     size_t sent = 0;
     for (size_t i = 0; i < n; i++)
         if (syscall(SYS_tgkill, getpid(), tids[i], MW_SIG_CREDSYNC) == 0) sent++;
-    struct timespec ts = { 0, 200 * 1000 };
     for (int k = 0; k < 10000 && (size_t)atomic_load_explicit(&sync_acks, memory_order_acquire) < sent; k++)
-        nanosleep(&ts, NULL);
+        mw_sleep_ns(200 * 1000);
 }
 
 MW_EXPORT int capset(void *hdrp, const void *datap)

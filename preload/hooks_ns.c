@@ -27,8 +27,7 @@ static int call_single(ns_fn real, int a, int b)
     bool paused = mw_tls_guard < MW_GUARD_VFORK && mw_own() && mw_writer_pause();
     int rc = real(a, b);
     for (int i = 0; paused && rc != 0 && errno == EINVAL && i < 20; i++) {
-        struct timespec ts = { 0, 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        mw_sleep_ns(1000 * 1000); /* not a cancellation point: the writer is paused */
         rc = real(a, b);
     }
     if (paused) {

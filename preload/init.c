@@ -95,11 +95,13 @@ void mw_diag(const char *fmt, ...)
     sigaddset(&pipe_sig, SIGPIPE);
     bool masked = pthread_sigmask(SIG_BLOCK, &pipe_sig, &old_mask) == 0;
     bool was_pending = masked && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-    ssize_t w = write(2, buf, len);
+    /* raw system calls: glibc's write and sigtimedwait are cancellation points, and a thread
+     * the program cancels must not end inside the shim */
+    long w = mw_raw_syscall6(SYS_write, 2, (long)buf, (long)len, 0, 0, 0);
     if (masked) {
-        if (w < 0 && errno == EPIPE && !was_pending) {
+        if (w == -EPIPE && !was_pending) {
             struct timespec zero = {0, 0};
-            while (sigtimedwait(&pipe_sig, NULL, &zero) < 0 && errno == EINTR) {}
+            while (mw_raw_syscall6(SYS_rt_sigtimedwait, (long)&pipe_sig, 0, (long)&zero, _NSIG / 8, 0, 0) == -EINTR) {}
         }
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     }
@@ -313,8 +315,8 @@ static bool first_to_exit(void)
     wait_for_finish_elsewhere();
     /* and for that thread to end the process with its status, the one the trace's END
      * holds: 10 s more at most, then this thread's own exit goes on */
-    struct timespec ts = { 10, 0 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    struct timespec ts = { 10, 0 }; /* a raw nanosleep: not a cancellation point */
+    while (mw_raw_syscall6(SYS_nanosleep, (long)&ts, (long)&ts, 0, 0, 0, 0) == -EINTR) {}
     return false;
 }
 

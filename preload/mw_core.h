@@ -14,6 +14,8 @@
 #define MW_CORE_H
 
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
 
 #include "mw_shim.h"
 
@@ -280,6 +282,15 @@ static inline long mw_raw_syscall6(long n, long a1, long a2, long a3, long a4, l
                      : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
                      : "rcx", "r11", "memory");
     return ret;
+}
+
+/* A sleep of ns nanoseconds that is not a cancellation point (glibc's nanosleep is one): a
+ * thread the program cancels must never end inside the shim's waits, holding a table's lock
+ * or with the writer paused (the process would hang). Interrupted by a signal: returns. */
+static inline void mw_sleep_ns(uint64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+    mw_raw_syscall6(SYS_nanosleep, (long)&ts, 0, 0, 0, 0, 0);
 }
 
 /* ring.c: contended spinlock (pause, then sleep: with more threads than cores the holder may

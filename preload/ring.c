@@ -105,8 +105,7 @@ static bool backoff(unsigned n, uint64_t deadline)
         return true;
     }
     if (deadline != UINT64_MAX && mw_now_ns() >= deadline) return false;
-    struct timespec ts = { 0, 20 * 1000 };
-    nanosleep(&ts, NULL);
+    mw_sleep_ns(20 * 1000);
     return true;
 }
 

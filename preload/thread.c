@@ -642,8 +642,7 @@ void mw_wait_thread_in_syscall(pid_t tid, long nr, unsigned max_ms)
         if (got <= 0) break;
         buf[got] = 0;
         if (buf[0] >= '0' && buf[0] <= '9' && strtol(buf, NULL, 10) == nr) break;
-        struct timespec ts = { 0, 100 * 1000 };
-        nanosleep(&ts, NULL);
+        mw_sleep_ns(100 * 1000);
     }
     errno = saved;
 }

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mw_shim.h"
+#include "mw_core.h"
 #include "watch_core.h"
 
 #define NOSTACK_MAX_NS 2000000ull     /* signal-blocked writer: page open at most 2 ms */
@@ -496,8 +496,7 @@ void mw_fault_wait_idle(void)
 {
     if (!atomic_load(&thread_started)) return;
     for (int i = 0; i < 20000 && !atomic_load(&self_tid); i++) { /* just created: not yet running */
-        struct timespec ts = { 0, 100 * 1000 };
-        nanosleep(&ts, NULL);
+        mw_sleep_ns(100 * 1000);
     }
     mw_wait_thread_in_syscall(atomic_load(&self_tid), SYS_poll, 2000);
 }
@@ -531,8 +530,7 @@ __attribute__((destructor(65535))) static void fault_drain_at_exit(void)
     if (!atomic_load(&thread_started)) return;
     uint64_t t0 = mono_ns();
     while (atomic_load(&mw_step.state) != MW_SS_IDLE && mono_ns() - t0 < 200000000ull) {
-        struct timespec ts = { 0, 50000 };
-        nanosleep(&ts, NULL);
+        mw_sleep_ns(50000);
     }
 }
 

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mw_core.h"
 #include "watch_core.h"
 
 #define PAUSE_WAIT_NS 200000000ull   /* a slow (descheduled) thread is waited for this long */
@@ -193,8 +194,7 @@ int mw_pause_others(pid_t w, pid_t self)
         bool all = true;
         for (int i = 0; i < sent; i++) all &= atomic_load(&sent_ack[i]) != 0;
         if (all || mono_ns() - t0 > PAUSE_WAIT_NS) break;
-        struct timespec ts = { 0, 10000 };
-        nanosleep(&ts, NULL);
+        mw_sleep_ns(10000);
         if (!checked && mono_ns() - t0 > PAUSE_BLOCK_NS) {
             /* stop waiting for threads that block the signal; keep waiting for slow ones */
             checked = true;

@@ -314,6 +314,33 @@ Test(shim_proc, unshare_of_a_user_namespace_as_natively)
     run_free(&R);
 }
 
+/* A thread cancelled while it waits inside the shim (tests/victims/cancel_in_shim.c: a
+ * pending cancellation, then unshare() refused while the shim retries with its writer paused)
+ * is cancelled where it is natively, not in the shim's sleep: before 20:55 UTC on 2026-11-23
+ * the sleep was glibc's nanosleep, a cancellation point, the writer stayed paused and the
+ * process hung at its next two million allocations. */
+Test(shim_proc, a_thread_cancelled_in_the_shims_wait_leaves_nothing_held, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("cancel_in_shim"), NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir, .timeout_ms = 30000 }, &r), 0);
+    cr_assert_not(r.timed_out, "the traced process hung");
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_str_eq(r.out, "cancelled, 2000000 blocks\n");
+    cr_expect_eq(r.raw_status, n.raw_status);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect(t.has_end);
+    cr_expect_eq(t.lost_events, 0);
+    mwt_trace_free(&t);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
 /* setns into a user namespace (the kernel allows it only a single-threaded process, as
  * unshare): the writer pauses around it (preload/hooks_ns.c), so it succeeds as natively, and
  * tracing goes on after it. Untested until 08:30 UTC on 2026-11-23. */
