@@ -289,17 +289,33 @@ __attribute__((constructor(101))) static void mw_init(void)
 static _Atomic pid_t exiting_tid;
 static _Atomic int finish_done;
 
-static void wait_for_finish_elsewhere(void)
+/* Thread tid of this process is gone (ESRCH). */
+static bool thread_gone(pid_t tid)
+{
+    return mw_raw_syscall6(SYS_tgkill, getpid(), tid, 0, 0, 0, 0) == -ESRCH;
+}
+
+/* False when thread tid, which was ending the process, is gone before it ended the trace:
+ * cancelled inside exit() (its stdio flush is a cancellation point) or ended by one of its
+ * exit handlers. */
+static bool wait_for_finish_elsewhere(pid_t tid)
 {
     uint64_t start = mw_mono_raw_ns(), pre = 10000000000ull,
              scan = (uint64_t)(mw_cfg.reach_timeout_ms ? mw_cfg.reach_timeout_ms : 600000u) * 1000000u;
     while (!atomic_load(&finish_done)) {
+        if (!atomic_load(&finished) && thread_gone(tid)) return false;
         uint64_t el = mw_mono_raw_ns() - start;
-        if (el > (atomic_load(&finished) ? pre + scan : pre)) return;
+        if (el > (atomic_load(&finished) ? pre + scan : pre)) return true;
         struct timespec ts = { 0, 20 * 1000 * 1000 };
         syscall(SYS_futex, &finish_done, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
     }
+    return true;
 }
+
+/* first_to_exit took the exit over from a thread that is gone (wait_for_finish_elsewhere):
+ * exit()'s handlers may be used up, the shim's destructor among them, so the caller ends the
+ * trace itself. */
+static bool took_over;
 
 /* The calling thread is ending the process: false when another thread already is (then it
  * has waited for that one to end the trace, wait_for_finish_elsewhere). */
@@ -310,13 +326,20 @@ static bool first_to_exit(void)
      * exit_group: SIGSYS) */
     if (atomic_load_explicit(&mw_sandboxed, memory_order_relaxed)) return false;
     if (atomic_load(&mw_state) != MW_ST_ON && !atomic_load(&finished)) return true;
-    pid_t me = mw_gettid(), none = 0;
-    if (atomic_compare_exchange_strong(&exiting_tid, &none, me) || none == me) return true;
-    wait_for_finish_elsewhere();
+    pid_t me = mw_gettid();
+    for (;;) {
+        pid_t cur = 0;
+        if (atomic_compare_exchange_strong(&exiting_tid, &cur, me) || cur == me) return true;
+        if (wait_for_finish_elsewhere(cur)) break;
+        if (atomic_compare_exchange_strong(&exiting_tid, &cur, me)) {
+            took_over = true;
+            return true;
+        }
+    }
     /* and for that thread to end the process with its status, the one the trace's END
-     * holds: 10 s more at most, then this thread's own exit goes on */
-    struct timespec ts = { 10, 0 }; /* a raw nanosleep: not a cancellation point */
-    while (mw_raw_syscall6(SYS_nanosleep, (long)&ts, (long)&ts, 0, 0, 0, 0) == -EINTR) {}
+     * holds: 10 s more at most (while it lives), then this thread's own exit goes on */
+    pid_t cur = atomic_load(&exiting_tid);
+    for (int i = 0; i < 500 && !thread_gone(cur); i++) mw_sleep_ns(20 * 1000 * 1000);
     return false;
 }
 
@@ -352,6 +375,9 @@ void mw_finish(int64_t status, uint64_t reason)
     }
     if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return;
     int g = mw_guard_enter();
+    /* the scan reads files (open, read: cancellation points): a thread with a cancellation
+     * pending must not end half way through ending the trace */
+    int cs = mw_nocancel_begin();
     atomic_store(&finish_tid, mw_gettid());
     mw_thread *t = mw_tls_self;
     bool orphan = false;
@@ -383,6 +409,7 @@ void mw_finish(int64_t status, uint64_t reason)
     atomic_store(&finish_done, 1);
     syscall(SYS_futex, &finish_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     atomic_store(&finish_tid, 0);
+    mw_nocancel_end(cs);
     mw_guard_leave(g);
     if ((sig = take_exit_signal(&code))) raise(sig); /* came as the trace ended: it has its END */
 }
@@ -515,6 +542,7 @@ static int main_wrapper(int argc, char **argv, char **envp)
     if (!mw_tls_guard && mw_own() && first_to_exit()) { /* glibc's exit(r) follows */
         mw_exit_status = r;
         scrub_stack_below();
+        if (took_over) mw_finish(r, MW_END_EXIT);
     }
     return r;
 }
@@ -554,6 +582,7 @@ MW_EXPORT void exit(int status)
     if (!mw_tls_guard && mw_own() && first_to_exit()) {
         mw_exit_status = status;
         scrub_stack_below();
+        if (took_over) mw_finish(status, MW_END_EXIT);
     }
     real(status);
     __builtin_unreachable();

@@ -284,6 +284,19 @@ static inline long mw_raw_syscall6(long n, long a1, long a2, long a3, long a4, l
     return ret;
 }
 
+/* A stretch of the shim's own work on a program thread that may reach a cancellation point
+ * (libunwind's pipe, /proc reads): a cancellation the program has asked for waits until it is
+ * done, as it waits natively for the thread's next cancellation point. Ended there, the
+ * thread skipped the cleanup handlers of the program's frames (puts() holding stdout's lock:
+ * the next printf of any thread hung) and left the shim's own state half made. */
+static inline int mw_nocancel_begin(void)
+{
+    int s = PTHREAD_CANCEL_ENABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &s);
+    return s;
+}
+static inline void mw_nocancel_end(int s) { pthread_setcancelstate(s, NULL); }
+
 /* A sleep of ns nanoseconds that is not a cancellation point (glibc's nanosleep is one): a
  * thread the program cancels must never end inside the shim's waits, holding a table's lock
  * or with the writer paused (the process would hang). Interrupted by a signal: returns. */

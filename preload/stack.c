@@ -476,7 +476,9 @@ __attribute__((noinline)) uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t
     }
     int g = mw_guard_enter(); /* libunwind may allocate */
     int saved_errno = errno;
+    int cs = mw_nocancel_begin(); /* libunwind reads and writes its pipe */
     int n = backtrace_on_own_stack(t, ips, (int)(max + 16));
+    mw_nocancel_end(cs);
     errno = saved_errno;
     mw_guard_leave(g);
     /* skip the shim's own frames: frame 0 is the hook's caller, known exactly */

@@ -339,6 +339,7 @@ mw_thread *mw_self_slow(void)
     }
     int g = mw_guard_enter();
     int saved_errno = errno;
+    int cs = mw_nocancel_begin(); /* the thread's stack bounds read /proc/self/maps */
     bool full;
     mw_thread *t = state_new(&full);
     if (!t) {
@@ -365,6 +366,7 @@ mw_thread *mw_self_slow(void)
         mw_thread_emit_start(t);
         mw_fatal_thread_start(t);
     }
+    mw_nocancel_end(cs);
     errno = saved_errno;
     mw_guard_leave(g);
     return t;

@@ -1098,7 +1098,9 @@ bool mw_writer_pause(void)
         /* its task is gone from the thread group. mw_writer_alive stays set: a thread that
          * fills its ring meanwhile waits for the writer to come back (a few ms), as it
          * would wait for a busy one, instead of counting its records as lost */
-        pthread_join(writer_th, NULL);
+        int cs = mw_nocancel_begin(); /* a cancellation point: the caller would leave the */
+        pthread_join(writer_th, NULL); /* writer paused for ever */
+        mw_nocancel_end(cs);
     }
     errno = saved;
     return ok;

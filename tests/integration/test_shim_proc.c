@@ -338,6 +338,38 @@ Test(shim_proc, a_thread_cancelled_in_the_shims_wait_leaves_nothing_held, .timeo
     mwt_run_free(&n);
     mwt_run_free(&r);
     mwt_rmtree(dir);
+    /* a thread cancelled on its way out of exit() (cancel_in_shim exit): the output and status
+     * of the native run, and a trace with its END. (The END holds 3: the shim ended the
+     * trace in the worker's exit(3), whose stdio flush, after the shim's destructor, is where
+     * the cancellation struck; main then ends the process with 0, past any hook's sight.) */
+    mkdir(dir, 0700);
+    const char *argv2[] = { mwt_victim("cancel_in_shim"), "exit", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2 }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2, .preload = true, .trace_dir = dir, .timeout_ms = 30000 }, &r), 0);
+    cr_assert_not(r.timed_out, "the traced process hung");
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect(t.has_end, "the trace has its END");
+    mwt_trace_free(&t);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    /* cancelled in an atexit handler, before the shim's destructor (cancel_in_shim atexit):
+     * main takes the exit over and ends the trace with its own status, at once */
+    mkdir(dir, 0700);
+    const char *argv3[] = { mwt_victim("cancel_in_shim"), "atexit", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv3 }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv3, .preload = true, .trace_dir = dir, .timeout_ms = 60000 }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect(t.has_end, "the trace has its END");
+    cr_expect_eq(t.exit_status, 5, "main's status");
+    mwt_trace_free(&t);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
     free(dir);
 }
 

@@ -10,11 +10,26 @@
  * with sleeps in between. The worker then reaches pthread_testcancel(), where it is
  * cancelled as natively. Main then allocates (through rings the writer must drain) and exits.
  * Prints "cancelled, N blocks" either way.
+ *
+ * cancel_in_shim exit: the worker, its cancellation pending, prints a line and calls
+ * exit(3). Natively it is cancelled in exit's flush of stdout (a write), its cleanup
+ * releases stdout's lock, and main's own line and return 0 end the process. Under the shim
+ * its puts() allocated stdout's buffer, and a first stack capture inside that malloc reached
+ * libunwind's pipe (a read: a cancellation point): the thread ended there without the cleanup
+ * (stdout's lock held, main hung at its printf), and once past it, it had claimed the exit.
+ *
+ * cancel_in_shim atexit: the same with an atexit handler that writes (a cancellation point)
+ * and no stdio: the worker is cancelled in the handler, before the shim's destructor could
+ * end the trace, and main's return 5 ends the process; the shim had main wait 10 s for the
+ * dead worker, then left the trace without its END.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static pthread_barrier_t ready;
 
@@ -31,9 +46,39 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int main(void)
+static void bye(void) { (void)!write(1, "atexit\n", 7); }
+
+static void *exiting_worker(void *arg)
+{
+    (void)arg;
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_barrier_wait(&ready);
+    pthread_barrier_wait(&ready);
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    if (!arg) printf("exiting from the thread\n");
+    exit(3);
+}
+
+int main(int argc, char **argv)
 {
     pthread_t t;
+    if (argc > 1 && (strcmp(argv[1], "exit") == 0 || strcmp(argv[1], "atexit") == 0)) {
+        bool quiet = argv[1][0] == 'a';
+        if (quiet) atexit(bye);
+        pthread_barrier_init(&ready, NULL, 2);
+        if (pthread_create(&t, NULL, exiting_worker, quiet ? &t : NULL) != 0) return 1;
+        pthread_barrier_wait(&ready);
+        pthread_cancel(t);
+        pthread_barrier_wait(&ready);
+        pthread_join(t, NULL);
+        if (quiet) {
+            (void)!write(1, "main: joined\n", 13);
+            return 5;
+        }
+        printf("main: joined\n");
+        return 0;
+    }
     pthread_barrier_init(&ready, NULL, 2);
     if (pthread_create(&t, NULL, worker, NULL) != 0) return 1;
     pthread_barrier_wait(&ready);
