@@ -492,6 +492,7 @@ static void on_fork_child(void)
 void mw_fork_restart(void)
 {
     atomic_store(&mw_fork_restart_pending, 0);
+    int cs = mw_nocancel_begin(); /* opening the child's trace: a cancellation point */
     int g = mw_guard_enter();
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
@@ -506,6 +507,7 @@ void mw_fork_restart(void)
     g = mw_guard_enter();
     start_tracing();
     mw_guard_leave(g);
+    mw_nocancel_end(cs);
 }
 
 /* ---- exit status capture ------------------------------------------------------------------ */

@@ -370,6 +370,26 @@ Test(shim_proc, a_thread_cancelled_in_the_shims_wait_leaves_nothing_held, .timeo
     mwt_run_free(&n);
     mwt_run_free(&r);
     mwt_rmtree(dir);
+    /* a fork child whose one thread inherits a pending cancellation (cancel_in_shim fork):
+     * its trace is set up in full before it is cancelled at its own write; the old shim's
+     * child ended inside the set-up, without a trace, and wrote its thread's end into its
+     * parent's rings (the parent's writer: "a record did not parse") */
+    mkdir(dir, 0700);
+    const char *argv4[] = { mwt_victim("cancel_in_shim"), "fork", NULL };
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv4 }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv4, .preload = true, .trace_dir = dir, .timeout_ms = 60000 }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "%s", r.err);
+    size_t k;
+    mwt_trace *all = mwt_trace_load_all(dir, &k);
+    cr_expect_eq(k, 2, "%zu traces: the parent's and the child's", k);
+    cr_expect_not_null(mwt_trace_with_live(all, k, 30036), "the child's block in its own trace");
+    for (size_t i = 0; i < k; i++) cr_expect_eq(all[i].status, MW_EOF, "%s", all[i].err);
+    mwt_traces_free(all, k);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
     free(dir);
 }
 

@@ -22,6 +22,12 @@
  * and no stdio: the worker is cancelled in the handler, before the shim's destructor could
  * end the trace, and main's return 5 ends the process; the shim had main wait 10 s for the
  * dead worker, then left the trace without its END.
+ *
+ * cancel_in_shim fork: the worker, its cancellation pending, forks; the child (its one
+ * thread inherits the pending request) allocates a block of 30036 bytes, writes a line
+ * (where it is cancelled, natively too: its process ends, status 0) . Under the shim the
+ * child's trace is set up in fork's child handler, whose open() was a cancellation point: the
+ * child ended there, with no trace. The parent prints the child's status.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static pthread_barrier_t ready;
@@ -43,6 +50,30 @@ static void *worker(void *arg)
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
     (void)unshare(CLONE_NEWUSER); /* EINVAL: this process has two threads */
     pthread_testcancel();
+    return NULL;
+}
+
+static void *volatile child_block;
+
+static void *forking_worker(void *arg)
+{
+    (void)arg;
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_barrier_wait(&ready);
+    pthread_barrier_wait(&ready);
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    pid_t c = fork();
+    if (c == 0) {
+        child_block = malloc(30036);
+        (void)!write(1, "child\n", 6); /* cancelled here */
+        _exit(9);
+    }
+    int st = 0;
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    waitpid(c, &st, 0);
+    printf("child status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
     return NULL;
 }
 
@@ -63,6 +94,15 @@ static void *exiting_worker(void *arg)
 int main(int argc, char **argv)
 {
     pthread_t t;
+    if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+        pthread_barrier_init(&ready, NULL, 2);
+        if (pthread_create(&t, NULL, forking_worker, NULL) != 0) return 1;
+        pthread_barrier_wait(&ready);
+        pthread_cancel(t);
+        pthread_barrier_wait(&ready);
+        pthread_join(t, NULL);
+        return 0;
+    }
     if (argc > 1 && (strcmp(argv[1], "exit") == 0 || strcmp(argv[1], "atexit") == 0)) {
         bool quiet = argv[1][0] == 'a';
         if (quiet) atexit(bye);
