@@ -369,6 +369,10 @@ static int take_exit_signal(int *code)
 
 void mw_finish(int64_t status, uint64_t reason)
 {
+    /* A vfork child that calls exit() instead of _exit() runs the process's destructors, the
+     * shim's among them, in its parent's memory: ending the trace there ended the parent's,
+     * whose later events were then lost without a word. */
+    if (mw_tls_guard >= MW_GUARD_VFORK) return;
     if (!mw_own()) { /* a child of a fork we did not see: no writer here to end a trace with */
         mw_not_own();
         return;
@@ -432,6 +436,21 @@ void mw_stop_tracing(void)
 }
 
 __attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_status, MW_END_EXIT); }
+
+/* A vfork child that called exit() (instead of _exit) ran the process's exit handlers in
+ * its parent's memory: the list is used up (glibc takes no new ones after), _dl_fini with it,
+ * so the shim's destructor would never run in the parent and its trace would end without END,
+ * its last records unwritten (all of a short program's). The flag is in the thread's TLS,
+ * which the child shares; the parent, back from vfork (process.c), notes that its exit must
+ * end the trace itself (exit(), main's return), as _exit() does. */
+__thread bool mw_vfork_child_ran_exit;
+static bool exit_handlers_gone;
+
+void mw_after_vfork_child_exit(void)
+{
+    mw_vfork_child_ran_exit = false;
+    exit_handlers_gone = true;
+}
 
 /* A process the shim's state was copied into by a fork it did not see (mw_fork_page). */
 void mw_not_own(void)
@@ -544,7 +563,7 @@ static int main_wrapper(int argc, char **argv, char **envp)
     if (!mw_tls_guard && mw_own() && first_to_exit()) { /* glibc's exit(r) follows */
         mw_exit_status = r;
         scrub_stack_below();
-        if (took_over) mw_finish(r, MW_END_EXIT);
+        if (took_over || exit_handlers_gone) mw_finish(r, MW_END_EXIT);
     }
     return r;
 }
@@ -581,10 +600,11 @@ MW_EXPORT void exit(int status)
 {
     static void (*real)(int);
     if (!real) real = (void (*)(int))mw_next_symbol("exit");
+    if (mw_tls_guard >= MW_GUARD_VFORK) mw_vfork_child_ran_exit = true;
     if (!mw_tls_guard && mw_own() && first_to_exit()) {
         mw_exit_status = status;
         scrub_stack_below();
-        if (took_over) mw_finish(status, MW_END_EXIT);
+        if (took_over || exit_handlers_gone) mw_finish(status, MW_END_EXIT);
     }
     real(status);
     __builtin_unreachable();

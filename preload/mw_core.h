@@ -404,6 +404,8 @@ extern uint64_t mw_start_mono_ns;
 extern int64_t mw_exit_status;
 void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close */
 void mw_finish_before_exit(int status);          /* _exit()'s: the trace ended, unless in a vfork child */
+extern __thread bool mw_vfork_child_ran_exit;    /* set by a vfork child's exit() (init.c) */
+void mw_after_vfork_child_exit(void);            /* the parent, back from vfork: its exit ends the trace */
 void mw_stop_tracing(void); /* END (reason shutdown) now, untraced from here (init.c) */
 void mw_seccomp_before(const char *how); /* a seccomp filter is about to go in (hooks_seccomp.c) */
 bool mw_seccomp_installs(long op, unsigned long flags, const void *arg, bool via_prctl);

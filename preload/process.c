@@ -151,6 +151,7 @@ __attribute__((visibility("hidden"), used)) long mw_vfork_fail(long rax)
  * (note_vfork_exec), which may write no trace of its own (a static one). Returns pid. */
 __attribute__((visibility("hidden"), used)) long mw_vfork_parent(long pid)
 {
+    if (MW_UNLIKELY(mw_vfork_child_ran_exit)) mw_after_vfork_child_exit();
     mw_thread *t = mw_tls_self;
     if (!t) return pid;
     if (atomic_load(&mw_state) == MW_ST_ON && mw_own()) {

@@ -149,6 +149,22 @@ Test(shim_proc, vfork_child_execs_and_exits)
     run_free(&R);
 }
 
+/* A vfork child that calls exit() instead of _exit() runs the exit handlers in its parent's
+ * memory: the shim's destructor among them. The parent's trace must still be whole: until
+ * 21:10 UTC on 2026-11-23 the child's run of the destructor ended the parent's trace, and
+ * the parent's own exit then found no handler to end it (no END, records lost). */
+Test(shim_proc, a_vfork_child_calling_exit_leaves_the_parents_trace_whole)
+{
+    run R;
+    run_mode(&R, "vfork_exit", 0);   /* stdout and status equal to the native run's */
+    cr_expect_str_eq(R.traced.out, "vfork_exit ok\n");
+    const mwt_trace *p = with(&R, 30037);
+    cr_expect(p->has_end, "the parent's trace has its END");
+    cr_expect_eq(p->exit_status, 0);
+    cr_expect_eq(p->status, MW_EOF, "%s", p->err);
+    run_free(&R);
+}
+
 Test(shim_proc, posix_spawn_system_popen)
 {
     const char *modes[] = { "spawn", "system", "popen" };

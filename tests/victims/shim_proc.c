@@ -113,6 +113,16 @@ int main(int argc, char **argv)
         say(WEXITSTATUS(st) == 0 && WEXITSTATUS(st2) == 7 ? "vfork ok\n" : "vfork bad\n");
         return 0;
     }
+    if (!strcmp(mode, "vfork_exit")) {             /* the vfork child calls exit(), not _exit
+                                                      (a common mistake); then 30037 */
+        pid_t p = vfork();
+        if (p == 0) exit(0);
+        int st;
+        waitpid(p, &st, 0);
+        leak(30037);
+        say(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "vfork_exit ok\n" : "vfork_exit bad\n");
+        return 0;
+    }
     if (!strcmp(mode, "spawn")) {                  /* leaf 30006 */
         pid_t p;
         char *args[] = { (char *)self, "leaf", "30006", NULL };
