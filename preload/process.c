@@ -240,6 +240,10 @@ static void before_exec(const char *path)
     }
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return;
     if (path && !mw_exec_str_readable(path)) return; /* the exec fails (EFAULT): tracing goes on */
+    /* a child sharing this memory that vfork did not make (clone with CLONE_VM, as spawn
+     * helpers do): the exec is the child's, not this process's (its EXEC and END had gone into
+     * the parent's trace) */
+    if (mw_raw_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0) != mw_pid) return;
     if (!mw_own()) { /* a child of a fork we did not see (_Fork, then exec) */
         mw_not_own();
         return;

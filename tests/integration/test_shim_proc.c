@@ -165,6 +165,22 @@ Test(shim_proc, a_vfork_child_calling_exit_leaves_the_parents_trace_whole)
     run_free(&R);
 }
 
+/* A child made by clone(CLONE_VM | CLONE_VFORK) (spawn helpers do this), not by vfork, shares
+ * the parent's memory and runs the shim's exec hook: the exec is the child's. Until 21:15 UTC
+ * on 2026-11-23 it wrote an EXEC and an END into the parent's trace. */
+Test(shim_proc, a_clone_vm_child_exec_is_not_the_parents)
+{
+    run R;
+    run_mode(&R, "clone_vm", 0);
+    cr_expect(strstr(R.traced.out, "clone_vm ok\n"), "%s", R.traced.out);
+    const mwt_trace *p = with(&R, 30039), *c = with(&R, 30038);
+    cr_assert_neq(p, c);
+    cr_expect_eq(p->nexecs, 0, "the parent's trace names an exec: %s", p->nexecs ? p->execs[0] : "");
+    cr_expect(p->has_end);
+    cr_expect_eq(p->exit_status, 0);
+    run_free(&R);
+}
+
 Test(shim_proc, posix_spawn_system_popen)
 {
     const char *modes[] = { "spawn", "system", "popen" };

@@ -28,6 +28,14 @@ static void say(const char *s) { (void)!write(1, s, strlen(s)); }
 
 static void leak(size_t n) { sink = malloc(n); }
 
+static char clone_stack[65536];
+static int clone_child(void *arg)
+{
+    (void)arg;
+    execl(self, self, "leaf", "30038", (char *)NULL);
+    _exit(127);
+}
+
 static void *exit_thread(void *a)
 {
     (void)a;
@@ -111,6 +119,15 @@ int main(int argc, char **argv)
         waitpid(q, &st2, 0);
         leak(30012);
         say(WEXITSTATUS(st) == 0 && WEXITSTATUS(st2) == 7 ? "vfork ok\n" : "vfork bad\n");
+        return 0;
+    }
+    if (!strcmp(mode, "clone_vm")) {               /* a clone(CLONE_VM|CLONE_VFORK) child execs
+                                                      leaf 30038; then 30039 */
+        pid_t p = clone(clone_child, clone_stack + sizeof clone_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+        int st = 0;
+        if (p > 0) waitpid(p, &st, 0);
+        leak(30039);
+        say(p > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "clone_vm ok\n" : "clone_vm bad\n");
         return 0;
     }
     if (!strcmp(mode, "vfork_exit")) {             /* the vfork child calls exit(), not _exit
