@@ -568,9 +568,29 @@ static void sec_proc_verdict(mw_report *r, mw_report_proc *rp, mw_json *j)
 }
 
 /* The sections of one process object, in order. Add a section here. */
+/* The objects the stacks above could name only as module+0xoffset (symbolize.h), and why:
+ * last, once every stack of the process has been looked up. */
+static void sec_symbols(mw_report *r, mw_report_proc *rp, mw_json *j)
+{
+    (void)r;
+    mw_json_key(j, "unreadable_objects");
+    mw_json_arr(j);
+    size_t it = 0;
+    const char *path, *why;
+    while (mw_sym_unreadable(rp->sym, &it, &path, &why)) {
+        mw_json_obj(j);
+        mw_json_key(j, "path");
+        mw_json_str(j, path);
+        mw_json_key(j, "reason");
+        mw_json_str(j, why);
+        mw_json_obj_end(j);
+    }
+    mw_json_arr_end(j);
+}
+
 static const json_section json_sections[] = {
     sec_process, sec_totals, sec_leaks, sec_sites, sec_mappings, sec_sql, sec_watch,
-    sec_marks, mw_patterns_json_sec, sec_facts, sec_proc_verdict,
+    sec_marks, mw_patterns_json_sec, sec_facts, sec_proc_verdict, sec_symbols,
 };
 
 static void proc_body(mw_report *r, mw_report_proc *rp, mw_json *j)

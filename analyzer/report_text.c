@@ -569,9 +569,25 @@ static void sec_watch(mw_report *r, mw_report_proc *rp)
 }
 
 /* The sections of one process, in order. Add a section here. */
+/* The objects the stacks above name only as module+0xoffset because they could not be read
+ * (a binary rebuilt or deleted since the run): said once, after every stack. */
+static void sec_symbols(mw_report *r, mw_report_proc *rp)
+{
+    size_t it = 0;
+    const char *path, *why;
+    bool first = true;
+    while (mw_sym_unreadable(rp->sym, &it, &path, &why)) {
+        if (first) fputs("\n  symbols: the frames of these objects read module+0xoffset:\n", r->out);
+        first = false;
+        fputs("    ", r->out);
+        put_clean(r->out, path, 70);
+        fprintf(r->out, ": %s\n", why);
+    }
+}
+
 static const text_section text_sections[] = {
     sec_verdict, sec_leaks, sec_marks, sec_totals, sec_top_sites, mw_patterns_text_sec,
-    sec_mappings, sec_sql, sec_watch,
+    sec_mappings, sec_sql, sec_watch, sec_symbols,
 };
 
 int mw_report_text(mw_report *r)

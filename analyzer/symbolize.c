@@ -33,6 +33,7 @@ typedef struct shared_obj {
     size_t build_id_len;
     Dwfl *dwfl;             /* NULL: not loadable, not a regular file, or stale */
     Dwfl_Module *dm;
+    const char *why;        /* dm NULL: why, for the report ("no such file", ...) */
     uint64_t lo, hi;        /* link-time address span */
 } shared_obj;
 
@@ -46,6 +47,8 @@ typedef struct sym_mod {
     uint64_t start, end, bias;
     const char *path;       /* owned by the symbolizer (strings list) */
     Dwfl_Module *dm;        /* NULL: not loadable or stale; addresses are ip - bias */
+    const char *why;        /* dm NULL: why (shared_obj.why) */
+    bool hit;               /* an address was looked up in it */
 } sym_mod;
 
 typedef struct sym_entry {
@@ -116,8 +119,9 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
-/* The shared session of (path, build id), opened on first use. NULL when unusable. */
-static Dwfl_Module *shared_module(const mw_module *m, uint64_t *lo, uint64_t *hi)
+/* The shared session of (path, build id), opened on first use. NULL when unusable, and why
+ * in *why. */
+static Dwfl_Module *shared_module(const mw_module *m, uint64_t *lo, uint64_t *hi, const char **why)
 {
     for (size_t i = 0; i < g_objs.n; i++) {
         shared_obj *o = &g_objs.v[i];
@@ -125,9 +129,11 @@ static Dwfl_Module *shared_module(const mw_module *m, uint64_t *lo, uint64_t *hi
             memcmp(o->build_id, m->build_id, m->build_id_len) == 0) {
             *lo = o->lo;
             *hi = o->hi;
+            *why = o->why;
             return o->dm;
         }
     }
+    *why = "out of memory";
     if (g_objs.n == g_objs.cap) {
         size_t nc = g_objs.cap ? g_objs.cap * 2 : 16;
         shared_obj *nv = realloc(g_objs.v, nc * sizeof *nv);
@@ -144,7 +150,12 @@ static Dwfl_Module *shared_module(const mw_module *m, uint64_t *lo, uint64_t *hi
     /* Only regular files: a path from a hostile trace naming a FIFO or device must not block
      * or feed libdw endless data. */
     struct stat st;
-    if (m->path[0] != '/' || stat(m->path, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
+    *why = o->why = m->path[0] != '/'            ? "not a path"
+                    : stat(m->path, &st) != 0    ? "no such file here"
+                    : !S_ISREG(st.st_mode)       ? "not a regular file"
+                                                 : NULL;
+    if (o->why) return NULL;
+    *why = o->why = "not an ELF object libdw can read";
     if (!(o->dwfl = dwfl_begin(&callbacks))) return NULL;
     dwfl_report_begin(o->dwfl);
     Dwfl_Module *dm = dwfl_report_elf(o->dwfl, m->path, m->path, -1, 0, false);
@@ -154,9 +165,12 @@ static Dwfl_Module *shared_module(const mw_module *m, uint64_t *lo, uint64_t *hi
         const unsigned char *bits;
         GElf_Addr vaddr;
         int n = dwfl_module_build_id(dm, &bits, &vaddr);
-        if (n > 0 && ((size_t)n != m->build_id_len || memcmp(bits, m->build_id, (size_t)n)))
-            return NULL; /* the file changed since the run: do not trust it */
+        if (n > 0 && ((size_t)n != m->build_id_len || memcmp(bits, m->build_id, (size_t)n))) {
+            *why = o->why = "changed since the run (another build id)"; /* do not trust it */
+            return NULL;
+        }
     }
+    *why = o->why = NULL;
     Dwarf_Addr l = 0, h = 0;
     dwfl_module_info(dm, NULL, &l, &h, NULL, NULL, NULL, NULL);
     o->dm = dm;
@@ -185,7 +199,7 @@ mw_symbolizer *mw_sym_new(const mw_proc *p)
         sm->path = keep_dup(s, m->path);
         if (!m->path || !m->path[0]) continue;
         uint64_t lo = 0, hi = 0;
-        sm->dm = shared_module(m, &lo, &hi);
+        sm->dm = shared_module(m, &lo, &hi, &sm->why);
         /* The recorded span wins; fill it from libdw when the trace had none. */
         if (sm->dm && sm->end <= sm->start) {
             sm->start = lo + m->bias;
@@ -217,11 +231,11 @@ void mw_sym_free(mw_symbolizer *s)
 }
 
 /* ---- lookups --------------------------------------------------------------------------- */
-static const sym_mod *find_mod(const mw_symbolizer *s, uint64_t a)
+static sym_mod *find_mod(mw_symbolizer *s, uint64_t a)
 {
-    const sym_mod *best = NULL;
+    sym_mod *best = NULL;
     for (size_t i = 0; i < s->nmods; i++) {
-        const sym_mod *m = &s->mods[i];
+        sym_mod *m = &s->mods[i];
         if (a >= m->start && a < m->end) {
             /* Prefer a module libdw can read when spans overlap. */
             if (!best || (!best->dm && m->dm)) best = m;
@@ -277,7 +291,7 @@ static bool jit_name(mw_symbolizer *s, uint64_t a, mw_perfmap_sym *out)
 static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
 {
     char buf[64];
-    const sym_mod *m = find_mod(s, a);
+    sym_mod *m = find_mod(s, a);
     Dwfl_Module *dm = m ? m->dm : NULL;
     const char *modpath = m ? m->path : NULL;
     mw_perfmap_sym js;
@@ -292,6 +306,7 @@ static size_t resolve(mw_symbolizer *s, uint64_t ip, uint64_t a)
         /* No usable object: module+0xoffset (offset from the load bias, i.e. the link-time
          * address, which addr2line -e MODULE accepts), or the bare address. */
         if (m && m->path) {
+            m->hit = true;
             char *n = NULL;
             if (asprintf(&n, "%s+0x%" PRIx64, basename_of(m->path), ip - m->bias) < 0) n = NULL;
             return push_frame(s, ip, 0, keep(s, n), NULL, 0, modpath);
@@ -425,6 +440,20 @@ size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max)
 }
 
 size_t mw_sym_unnamed_jit(const mw_symbolizer *s) { return s && !s->perfmap ? s->unnamed_jit : 0; }
+
+bool mw_sym_unreadable(const mw_symbolizer *s, size_t *it, const char **path, const char **why)
+{
+    for (; s && *it < s->nmods; (*it)++) {
+        const sym_mod *m = &s->mods[*it];
+        if (m->hit && !m->dm && m->path && m->why) {
+            *path = m->path;
+            *why = m->why;
+            (*it)++;
+            return true;
+        }
+    }
+    return false;
+}
 
 void mw_sym_foreach(const mw_symbolizer *s, void (*fn)(const mw_frame *f, void *arg), void *arg)
 {

@@ -42,6 +42,10 @@ size_t mw_sym_stack(mw_symbolizer *s, uint64_t stack, mw_frame *out, size_t max)
  * has no perf map to name them (generated code: JavaScript without node --perf-basic-prof);
  * 0 when it has one. */
 size_t mw_sym_unnamed_jit(const mw_symbolizer *s);
+/* The objects whose addresses were looked up so far but that could not be read (no such
+ * file any more, changed since the run, ...): their frames read module+0xoffset. Iterates
+ * from *it = 0; false when there are no more. */
+bool mw_sym_unreadable(const mw_symbolizer *s, size_t *it, const char **path, const char **why);
 /* Every frame symbolized so far (for the store's frames table). */
 void mw_sym_foreach(const mw_symbolizer *s, void (*fn)(const mw_frame *f, void *arg), void *arg);
 

@@ -110,6 +110,60 @@ Test(analyzer_symbolize, no_debug_info_gives_module_offset)
                "assert any(x[\"function\"].startswith(\"__libc_start\") for x in s), s\n");
 }
 
+/* An object that cannot be read at analysis time (the program deleted, or rebuilt, since the
+ * run) leaves its frames as module+0xoffset, and the report says which object and why
+ * (unreadable_objects[]; in text a "symbols:" note) instead of leaving the user to guess. A
+ * stripped object is readable: not listed. */
+Test(analyzer_symbolize, unreadable_objects_are_named_with_the_reason)
+{
+    char prog[4200], cmd[9000];
+    snprintf(prog, sizeof prog, "%s/moved_leak", g_dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mwt_victim("analyzer_leak"), prog);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    /* deleted after the run: json_of analyzes at once, so the run happens here by hand */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/moved", g_dir);
+    mkdir(dir, 0755);
+    const char *argv[] = {prog, NULL};
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .preload = true, .trace_dir = dir}, &r), 0);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    mwt_run_free(&r);
+    char **paths;
+    size_t n = mwt_find_traces(dir, &paths);
+    cr_assert_eq(n, 1);
+    char trace[4200], json[4300];
+    snprintf(trace, sizeof trace, "%s", paths[0]);
+    mwt_free_list(paths, n);
+    snprintf(json, sizeof json, "%s.json", dir);
+    const char *checks[2] = {
+        "u=d[\"unreadable_objects\"]\n"
+        "assert len(u)==1 and u[0][\"path\"].endswith(\"/moved_leak\") and u[0][\"reason\"]==\"no such file here\", u\n"
+        "s=[x for x in d[\"leaks\"][\"sites\"] if x[\"bytes\"]==1234][0][\"stack\"]\n"
+        "assert s[0][\"function\"].startswith(\"moved_leak+0x\"), s[0]\n",
+        "u=d[\"unreadable_objects\"]\n"
+        "assert len(u)==1 and u[0][\"reason\"]==\"changed since the run (another build id)\", u\n",
+    };
+    for (int k = 0; k < 2; k++) {
+        if (k == 0) snprintf(cmd, sizeof cmd, "rm '%s'", prog);
+        else snprintf(cmd, sizeof cmd, "cp /usr/bin/true '%s'", prog); /* another build id */
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format json -o '%s'",
+                 mwt_build_dir(), trace, json);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        check_json(json, checks[k]);
+    }
+    /* the text report's note */
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: | grep -q 'moved_leak: changed since the run'",
+             mwt_build_dir(), trace);
+    cr_expect_eq(system(cmd), 0, "no symbols: note in the text report");
+    /* a stripped object is readable */
+    snprintf(prog, sizeof prog, "%s/stripped_leak2", g_dir);
+    snprintf(cmd, sizeof cmd, "strip --strip-all -o '%s' '%s'", prog, mwt_victim("analyzer_leak"));
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    check_json(json_of(prog, "stripped2"), "assert d[\"unreadable_objects\"]==[], d[\"unreadable_objects\"]\n");
+}
+
 /* JavaScript frames: node run with --perf-basic-prof writes /tmp/perf-<pid>.map, which names
  * its generated code; the analyzer reads it for addresses no object holds, so the stack shows
  * the script's functions with their lines, and the script's function names the site. */
