@@ -381,6 +381,25 @@ static void sec_sql(mw_report *r, mw_report_proc *rp)
 /* Watched memory: per-variable timelines (report_watch_html.c). */
 static void sec_watch(mw_report *r, mw_report_proc *rp) { mw_html_watch(r, rp); }
 
+/* The objects the stacks above name only as module+0xoffset because they could not be read
+ * (symbolize.h), once every stack is out. */
+static void sec_symbols(mw_report *r, mw_report_proc *rp)
+{
+    size_t it = 0;
+    const char *path, *why;
+    bool first = true;
+    while (mw_sym_unreadable(rp->sym, &it, &path, &why)) {
+        if (first) fputs("<p class=\"dim\">The frames of these objects read module+0xoffset:</p>\n<ul>\n", r->out);
+        first = false;
+        fputs("<li><span class=\"mono\">", r->out);
+        ESC(r, path);
+        fputs("</span>: ", r->out);
+        ESC(r, why);
+        fputs("</li>\n", r->out);
+    }
+    if (!first) fputs("</ul>\n", r->out);
+}
+
 static void sec_end(mw_report *r, mw_report_proc *rp)
 {
     (void)rp;
@@ -390,7 +409,7 @@ static void sec_end(mw_report *r, mw_report_proc *rp)
 /* The sections of one process, in order. Add a section here. */
 static const html_section html_sections[] = {
     sec_header, sec_chart, mw_patterns_html_sec, sec_totals, sec_leaks, sec_marks, sec_sites,
-    sec_mappings, sec_sql, sec_watch, sec_end,
+    sec_mappings, sec_sql, sec_watch, sec_symbols, sec_end,
 };
 
 int mw_report_html(mw_report *r)

@@ -87,9 +87,9 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         fputs("\n\n", r->out);
     }
     for (size_t k = 0; k < rp->n_untraced; k++) { /* programs it started that no trace covers */
-        fputs("Not traced: `", r->out);
+        fputs("Not traced: ", r->out); /* escaped, so not in a code span */
         ESC(r, rp->untraced[k].path);
-        fprintf(r->out, "` (pid %llu): ", (unsigned long long)rp->untraced[k].pid);
+        fprintf(r->out, " (pid %llu): ", (unsigned long long)rp->untraced[k].pid);
         ESC(r, rp->untraced[k].why);
         fputs("\n\n", r->out);
     }
@@ -220,8 +220,27 @@ static void sec_sql(mw_report *r, mw_report_proc *rp)
 }
 
 /* The sections of one process, in order. Add a section here. */
+/* The objects the stacks above name only as module+0xoffset because they could not be read
+ * (symbolize.h), once every stack is out. */
+static void sec_symbols(mw_report *r, mw_report_proc *rp)
+{
+    size_t it = 0;
+    const char *path, *why;
+    bool first = true;
+    while (mw_sym_unreadable(rp->sym, &it, &path, &why)) {
+        if (first) fputs("The frames of these objects read module+0xoffset:\n\n", r->out);
+        first = false;
+        fputs("- ", r->out); /* escaped, so not in a code span */
+        ESC(r, path);
+        fputs(": ", r->out);
+        ESC(r, why);
+        fputs("\n", r->out);
+    }
+    if (!first) fputs("\n", r->out);
+}
+
 static const md_section md_sections[] = {sec_header, sec_totals, sec_leaks, sec_sites,
-                                         mw_patterns_md_sec, sec_sql};
+                                         mw_patterns_md_sec, sec_sql, sec_symbols};
 
 int mw_report_md(mw_report *r)
 {

@@ -157,6 +157,12 @@ Test(analyzer_symbolize, unreadable_objects_are_named_with_the_reason)
     snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: | grep -q 'moved_leak: changed since the run'",
              mwt_build_dir(), trace);
     cr_expect_eq(system(cmd), 0, "no symbols: note in the text report");
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format md | grep -q '^- .*moved\\\\_leak: changed since the run'",
+             mwt_build_dir(), trace);
+    cr_expect_eq(system(cmd), 0, "no note in the Markdown report");
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format html | grep -q 'moved_leak</span>: changed since the run'",
+             mwt_build_dir(), trace);
+    cr_expect_eq(system(cmd), 0, "no note in the HTML report");
     /* a stripped object is readable */
     snprintf(prog, sizeof prog, "%s/stripped_leak2", g_dir);
     snprintf(cmd, sizeof cmd, "strip --strip-all -o '%s' '%s'", prog, mwt_victim("analyzer_leak"));
