@@ -20,11 +20,11 @@ static void teardown(void)
 }
 TestSuite(analyzer_symbolize, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Runs program under the shim in g_dir/sub, analyzes its trace to g_dir/sub.json. */
-static const char *json_of(const char *program, const char *sub)
+/* Runs program under the shim in g_dir/sub; the path of its one trace (static). */
+static const char *trace_of(const char *program, const char *sub)
 {
-    static char json[4200];
-    char dir[4100], cmd[9000];
+    static char trace[4200];
+    char dir[4100];
     snprintf(dir, sizeof dir, "%s/%s", g_dir, sub);
     mkdir(dir, 0755);
     const char *argv[] = {program, NULL};
@@ -35,12 +35,28 @@ static const char *json_of(const char *program, const char *sub)
     char **paths;
     size_t n = mwt_find_traces(dir, &paths);
     cr_assert_eq(n, 1);
-    snprintf(json, sizeof json, "%s.json", dir);
-    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format json -o '%s'",
-             mwt_build_dir(), paths[0], json);
+    snprintf(trace, sizeof trace, "%s", paths[0]);
     mwt_free_list(paths, n);
+    return trace;
+}
+
+/* The ASan analyzer's report of trace in format (json, text, md, html) to g_dir/sub.FORMAT;
+ * returns its path (static). */
+static const char *report_of(const char *trace, const char *sub, const char *format)
+{
+    static char out[4300];
+    char cmd[9000];
+    snprintf(out, sizeof out, "%s/%s.%s", g_dir, sub, format);
+    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format %s -o '%s'",
+             mwt_build_dir(), trace, format, out);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
-    return json;
+    return out;
+}
+
+/* Runs program under the shim in g_dir/sub, analyzes its trace to g_dir/sub.json. */
+static const char *json_of(const char *program, const char *sub)
+{
+    return report_of(trace_of(program, sub), sub, "json");
 }
 
 static int line_of(const char *file, const char *marker)
@@ -116,53 +132,35 @@ Test(analyzer_symbolize, no_debug_info_gives_module_offset)
  * stripped object is readable: not listed. */
 Test(analyzer_symbolize, unreadable_objects_are_named_with_the_reason)
 {
-    char prog[4200], cmd[9000];
+    char prog[4200], cmd[9000], trace[4200];
     snprintf(prog, sizeof prog, "%s/moved_leak", g_dir);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mwt_victim("analyzer_leak"), prog);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
-    /* deleted after the run: json_of analyzes at once, so the run happens here by hand */
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s/moved", g_dir);
-    mkdir(dir, 0755);
-    const char *argv[] = {prog, NULL};
-    mwt_run r;
-    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .preload = true, .trace_dir = dir}, &r), 0);
-    cr_assert_eq(r.exit_code, 0, "%s", r.err);
-    mwt_run_free(&r);
-    char **paths;
-    size_t n = mwt_find_traces(dir, &paths);
-    cr_assert_eq(n, 1);
-    char trace[4200], json[4300];
-    snprintf(trace, sizeof trace, "%s", paths[0]);
-    mwt_free_list(paths, n);
-    snprintf(json, sizeof json, "%s.json", dir);
-    const char *checks[2] = {
-        "u=d[\"unreadable_objects\"]\n"
-        "assert len(u)==1 and u[0][\"path\"].endswith(\"/moved_leak\") and u[0][\"reason\"]==\"no such file here\", u\n"
-        "s=[x for x in d[\"leaks\"][\"sites\"] if x[\"bytes\"]==1234][0][\"stack\"]\n"
-        "assert s[0][\"function\"].startswith(\"moved_leak+0x\"), s[0]\n",
-        "u=d[\"unreadable_objects\"]\n"
-        "assert len(u)==1 and u[0][\"reason\"]==\"changed since the run (another build id)\", u\n",
+    snprintf(trace, sizeof trace, "%s", trace_of(prog, "moved"));
+    /* deleted since the run */
+    snprintf(cmd, sizeof cmd, "rm '%s'", prog);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    check_json(report_of(trace, "deleted", "json"),
+               "u=d[\"unreadable_objects\"]\n"
+               "assert len(u)==1 and u[0][\"path\"].endswith(\"/moved_leak\") and u[0][\"reason\"]==\"no such file here\", u\n"
+               "s=[x for x in d[\"leaks\"][\"sites\"] if x[\"bytes\"]==1234][0][\"stack\"]\n"
+               "assert s[0][\"function\"].startswith(\"moved_leak+0x\"), s[0]\n");
+    /* rebuilt since the run: another build id */
+    snprintf(cmd, sizeof cmd, "cp /usr/bin/true '%s'", prog);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    check_json(report_of(trace, "rebuilt", "json"),
+               "u=d[\"unreadable_objects\"]\n"
+               "assert len(u)==1 and u[0][\"reason\"]==\"changed since the run (another build id)\", u\n");
+    /* the note in the other formats (Markdown escapes the path's underscore) */
+    static const char *const notes[][2] = {
+        { "text", "moved_leak: changed since the run" },
+        { "md", "^- .*moved\\\\_leak: changed since the run" },
+        { "html", "moved_leak</span>: changed since the run" },
     };
-    for (int k = 0; k < 2; k++) {
-        if (k == 0) snprintf(cmd, sizeof cmd, "rm '%s'", prog);
-        else snprintf(cmd, sizeof cmd, "cp /usr/bin/true '%s'", prog); /* another build id */
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
-        snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format json -o '%s'",
-                 mwt_build_dir(), trace, json);
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
-        check_json(json, checks[k]);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "grep -q '%s' '%s'", notes[i][1], report_of(trace, "rebuilt", notes[i][0]));
+        cr_expect_eq(system(cmd), 0, "no note in the %s report", notes[i][0]);
     }
-    /* the text report's note */
-    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: | grep -q 'moved_leak: changed since the run'",
-             mwt_build_dir(), trace);
-    cr_expect_eq(system(cmd), 0, "no symbols: note in the text report");
-    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format md | grep -q '^- .*moved\\\\_leak: changed since the run'",
-             mwt_build_dir(), trace);
-    cr_expect_eq(system(cmd), 0, "no note in the Markdown report");
-    snprintf(cmd, sizeof cmd, "'%s/asan/memwatch-analyze' '%s' --db :memory: --format html | grep -q 'moved_leak</span>: changed since the run'",
-             mwt_build_dir(), trace);
-    cr_expect_eq(system(cmd), 0, "no note in the HTML report");
     /* a stripped object is readable */
     snprintf(prog, sizeof prog, "%s/stripped_leak2", g_dir);
     snprintf(cmd, sizeof cmd, "strip --strip-all -o '%s' '%s'", prog, mwt_victim("analyzer_leak"));

@@ -346,72 +346,61 @@ Test(shim_proc, unshare_of_a_user_namespace_as_natively)
     run_free(&R);
 }
 
+/* cancel_in_shim MODE natively and traced into an empty dir: not hung, the native run's
+ * output and status. Returns the traced run (free with mwt_run_free). */
+static mwt_run cancel_case(const char *dir, const char *mode)
+{
+    mwt_rmtree(dir);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    const char *argv[] = { mwt_victim("cancel_in_shim"), mode, NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir, .timeout_ms = 30000 }, &r), 0);
+    cr_assert_not(r.timed_out, "mode %s: the traced process hung", mode ? mode : "(none)");
+    cr_expect_str_eq(r.out, n.out, "mode %s", mode ? mode : "(none)");
+    cr_expect_eq(r.raw_status, n.raw_status, "mode %s", mode ? mode : "(none)");
+    mwt_run_free(&n);
+    return r;
+}
+
 /* A thread cancelled while it waits inside the shim (tests/victims/cancel_in_shim.c: a
  * pending cancellation, then unshare() refused while the shim retries with its writer paused)
  * is cancelled where it is natively, not in the shim's sleep: before 20:55 UTC on 2026-11-23
  * the sleep was glibc's nanosleep, a cancellation point, the writer stayed paused and the
  * process hung at its next two million allocations. */
-Test(shim_proc, a_thread_cancelled_in_the_shims_wait_leaves_nothing_held, .timeout = 60)
+Test(shim_proc, a_thread_cancelled_in_the_shims_wait_leaves_nothing_held, .timeout = 120)
 {
     char *dir = mwt_tmpdir();
-    const char *argv[] = { mwt_victim("cancel_in_shim"), NULL };
-    mwt_run n, r;
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir, .timeout_ms = 30000 }, &r), 0);
-    cr_assert_not(r.timed_out, "the traced process hung");
-    cr_expect_str_eq(r.out, n.out);
-    cr_expect_str_eq(r.out, "cancelled, 2000000 blocks\n");
-    cr_expect_eq(r.raw_status, n.raw_status);
     mwt_trace t;
+    mwt_run r = cancel_case(dir, NULL);
+    cr_expect_str_eq(r.out, "cancelled, 2000000 blocks\n");
     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
     cr_expect(t.has_end);
     cr_expect_eq(t.lost_events, 0);
     mwt_trace_free(&t);
-    mwt_run_free(&n);
     mwt_run_free(&r);
-    mwt_rmtree(dir);
     /* a thread cancelled on its way out of exit() (cancel_in_shim exit): the output and status
      * of the native run, and a trace with its END. (The END holds 3: the shim ended the
      * trace in the worker's exit(3), whose stdio flush, after the shim's destructor, is where
      * the cancellation struck; main then ends the process with 0, past any hook's sight.) */
-    mkdir(dir, 0700);
-    const char *argv2[] = { mwt_victim("cancel_in_shim"), "exit", NULL };
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2 }, &n), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv2, .preload = true, .trace_dir = dir, .timeout_ms = 30000 }, &r), 0);
-    cr_assert_not(r.timed_out, "the traced process hung");
-    cr_expect_str_eq(r.out, n.out);
-    cr_expect_eq(r.raw_status, n.raw_status);
+    r = cancel_case(dir, "exit");
     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
     cr_expect(t.has_end, "the trace has its END");
     mwt_trace_free(&t);
-    mwt_run_free(&n);
     mwt_run_free(&r);
-    mwt_rmtree(dir);
     /* cancelled in an atexit handler, before the shim's destructor (cancel_in_shim atexit):
      * main takes the exit over and ends the trace with its own status, at once */
-    mkdir(dir, 0700);
-    const char *argv3[] = { mwt_victim("cancel_in_shim"), "atexit", NULL };
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv3 }, &n), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv3, .preload = true, .trace_dir = dir, .timeout_ms = 60000 }, &r), 0);
-    cr_expect_str_eq(r.out, n.out);
-    cr_expect_eq(r.raw_status, n.raw_status);
+    r = cancel_case(dir, "atexit");
     cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
     cr_expect(t.has_end, "the trace has its END");
     cr_expect_eq(t.exit_status, 5, "main's status");
     mwt_trace_free(&t);
-    mwt_run_free(&n);
     mwt_run_free(&r);
-    mwt_rmtree(dir);
     /* a fork child whose one thread inherits a pending cancellation (cancel_in_shim fork):
      * its trace is set up in full before it is cancelled at its own write; the old shim's
      * child ended inside the set-up, without a trace, and wrote its thread's end into its
      * parent's rings (the parent's writer: "a record did not parse") */
-    mkdir(dir, 0700);
-    const char *argv4[] = { mwt_victim("cancel_in_shim"), "fork", NULL };
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv4 }, &n), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv4, .preload = true, .trace_dir = dir, .timeout_ms = 60000 }, &r), 0);
-    cr_expect_str_eq(r.out, n.out);
-    cr_expect_eq(r.raw_status, n.raw_status);
+    r = cancel_case(dir, "fork");
     cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "%s", r.err);
     size_t k;
     mwt_trace *all = mwt_trace_load_all(dir, &k);
@@ -419,7 +408,6 @@ Test(shim_proc, a_thread_cancelled_in_the_shims_wait_leaves_nothing_held, .timeo
     cr_expect_not_null(mwt_trace_with_live(all, k, 30036), "the child's block in its own trace");
     for (size_t i = 0; i < k; i++) cr_expect_eq(all[i].status, MW_EOF, "%s", all[i].err);
     mwt_traces_free(all, k);
-    mwt_run_free(&n);
     mwt_run_free(&r);
     mwt_rmtree(dir);
     free(dir);

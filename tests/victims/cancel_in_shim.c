@@ -40,14 +40,35 @@
 
 static pthread_barrier_t ready;
 
-static void *worker(void *arg)
+/* Worker side: returns once main has asked for this thread's cancellation (still pending:
+ * deferred, it acts at the thread's next cancellation point). */
+static void await_pending_cancel(void)
 {
-    (void)arg;
     int old;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     pthread_barrier_wait(&ready); /* main requests the cancellation now */
     pthread_barrier_wait(&ready);
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+}
+
+/* Main side: starts fn, asks for its cancellation while it waits, and joins it. */
+static void *run_cancelled(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    void *res = NULL;
+    pthread_barrier_init(&ready, NULL, 2);
+    if (pthread_create(&t, NULL, fn, arg) != 0) exit(1);
+    pthread_barrier_wait(&ready);
+    pthread_cancel(t);
+    pthread_barrier_wait(&ready);
+    pthread_join(t, &res);
+    return res;
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    await_pending_cancel();
     (void)unshare(CLONE_NEWUSER); /* EINVAL: this process has two threads */
     pthread_testcancel();
     return NULL;
@@ -58,19 +79,14 @@ static void *volatile child_block;
 static void *forking_worker(void *arg)
 {
     (void)arg;
-    int old;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-    pthread_barrier_wait(&ready);
-    pthread_barrier_wait(&ready);
-    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    await_pending_cancel();
     pid_t c = fork();
     if (c == 0) {
         child_block = malloc(30036);
         (void)!write(1, "child\n", 6); /* cancelled here */
         _exit(9);
     }
-    int st = 0;
-    int cs;
+    int st = 0, cs;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
     waitpid(c, &st, 0);
     printf("child status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
@@ -81,37 +97,21 @@ static void bye(void) { (void)!write(1, "atexit\n", 7); }
 
 static void *exiting_worker(void *arg)
 {
-    (void)arg;
-    int old;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-    pthread_barrier_wait(&ready);
-    pthread_barrier_wait(&ready);
-    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    await_pending_cancel();
     if (!arg) printf("exiting from the thread\n");
     exit(3);
 }
 
 int main(int argc, char **argv)
 {
-    pthread_t t;
     if (argc > 1 && strcmp(argv[1], "fork") == 0) {
-        pthread_barrier_init(&ready, NULL, 2);
-        if (pthread_create(&t, NULL, forking_worker, NULL) != 0) return 1;
-        pthread_barrier_wait(&ready);
-        pthread_cancel(t);
-        pthread_barrier_wait(&ready);
-        pthread_join(t, NULL);
+        run_cancelled(forking_worker, NULL);
         return 0;
     }
     if (argc > 1 && (strcmp(argv[1], "exit") == 0 || strcmp(argv[1], "atexit") == 0)) {
         bool quiet = argv[1][0] == 'a';
         if (quiet) atexit(bye);
-        pthread_barrier_init(&ready, NULL, 2);
-        if (pthread_create(&t, NULL, exiting_worker, quiet ? &t : NULL) != 0) return 1;
-        pthread_barrier_wait(&ready);
-        pthread_cancel(t);
-        pthread_barrier_wait(&ready);
-        pthread_join(t, NULL);
+        run_cancelled(exiting_worker, quiet ? (void *)&ready : NULL);
         if (quiet) {
             (void)!write(1, "main: joined\n", 13);
             return 5;
@@ -119,13 +119,7 @@ int main(int argc, char **argv)
         printf("main: joined\n");
         return 0;
     }
-    pthread_barrier_init(&ready, NULL, 2);
-    if (pthread_create(&t, NULL, worker, NULL) != 0) return 1;
-    pthread_barrier_wait(&ready);
-    pthread_cancel(t);
-    pthread_barrier_wait(&ready);
-    void *res;
-    pthread_join(t, &res);
+    void *res = run_cancelled(worker, NULL);
     long n = 0;
     for (int i = 0; i < 2000000; i++) { /* more records than the rings hold */
         void *p = malloc(32 + (i & 255));
