@@ -605,6 +605,10 @@ MW_EXPORT void exit(int status)
         mw_exit_status = status;
         scrub_stack_below();
         if (took_over || exit_handlers_gone) mw_finish(status, MW_END_EXIT);
+    } else if (mw_in_interrupted_hook() && mw_own() && first_to_exit()) {
+        /* a signal handler's exit() that interrupted an allocation hook (a server's SIGTERM
+         * handler): the shim's destructor ends the trace as ever, now with the status */
+        mw_exit_status = status;
     }
     real(status);
     __builtin_unreachable();

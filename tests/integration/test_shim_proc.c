@@ -165,6 +165,20 @@ Test(shim_proc, a_vfork_child_calling_exit_leaves_the_parents_trace_whole)
     run_free(&R);
 }
 
+/* A signal handler that calls exit() while the program is inside an allocation hook (a
+ * server's SIGTERM handler): the trace's END holds the status. Until 21:25 UTC on 2026-11-23
+ * the exit hook, finding the hook's guard raised, left the status unknown. */
+Test(shim_proc, exit_from_a_signal_handler_inside_a_hook_keeps_the_status)
+{
+    run R;
+    run_mode(&R, "alarm_exit", 0);   /* stdout and status equal to the native run's */
+    cr_expect_eq(R.traced.exit_code, 4);
+    const mwt_trace *t = with(&R, 30040);
+    cr_expect(t->has_end);
+    cr_expect_eq(t->exit_status, 4);
+    run_free(&R);
+}
+
 /* A child made by clone(CLONE_VM | CLONE_VFORK) (spawn helpers do this), not by vfork, shares
  * the parent's memory and runs the shim's exec hook: the exec is the child's. Until 21:15 UTC
  * on 2026-11-23 it wrote an EXEC and an END into the parent's trace. */

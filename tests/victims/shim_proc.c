@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,12 @@ static const char *self;
 static void say(const char *s) { (void)!write(1, s, strlen(s)); }
 
 static void leak(size_t n) { sink = malloc(n); }
+
+static void exit_from_alarm(int sig)
+{
+    (void)sig;
+    exit(4);
+}
 
 static char clone_stack[65536];
 static int clone_child(void *arg)
@@ -120,6 +127,18 @@ int main(int argc, char **argv)
         leak(30012);
         say(WEXITSTATUS(st) == 0 && WEXITSTATUS(st2) == 7 ? "vfork ok\n" : "vfork bad\n");
         return 0;
+    }
+    if (!strcmp(mode, "alarm_exit")) {             /* 30040; a SIGALRM handler calls exit(4)
+                                                      while the loop allocates (in a hook,
+                                                      mostly) */
+        leak(30040);
+        signal(SIGALRM, exit_from_alarm);
+        struct itimerval it = { { 0, 0 }, { 0, 20000 } };
+        setitimer(ITIMER_REAL, &it, NULL);
+        for (unsigned long i = 0;; i++) {
+            churned = malloc(16 + (i & 1023));
+            free(churned);
+        }
     }
     if (!strcmp(mode, "clone_vm")) {               /* a clone(CLONE_VM|CLONE_VFORK) child execs
                                                       leaf 30038; then 30039 */
