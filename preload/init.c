@@ -378,6 +378,14 @@ void mw_finish(int64_t status, uint64_t reason)
         return;
     }
     if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return;
+    /* The process ends from a signal handler that interrupted one of this thread's allocation
+     * hooks (_exit() or exit() in a handler): that hook may hold its live-block table (the
+     * scan would wait for it for ever) or be half way through a record. So no scan, no
+     * record of this thread's: the records so far are flushed and the trace ends with the
+     * status; the blocks still allocated get no verdict (unknown). Until 21:30 UTC on
+     * 2026-11-23 _exit() there left the trace without its END and, in a short program, any
+     * record. */
+    bool interrupted = mw_in_interrupted_hook();
     int g = mw_guard_enter();
     /* the scan reads files (open, read: cancellation points): a thread with a cancellation
      * pending must not end half way through ending the trace */
@@ -396,6 +404,7 @@ void mw_finish(int64_t status, uint64_t reason)
     }
     /* a fork child's inherited blocks are unfreed at its exit like its own blocks, also when
      * no scan asks for them (MEMWATCH_REACH=0) */
+    if (interrupted) t = NULL;
     if (mw_alloc_tracing && t) mw_inherit_now();
     if (mw_cfg.reach && mw_alloc_tracing && t) {
         /* Every record so far into the file before the scan: a process killed while it runs
@@ -586,6 +595,8 @@ void mw_finish_before_exit(int status)
     if (!mw_tls_guard && mw_own() && first_to_exit()) {
         scrub_stack_below();
         mw_finish(status, MW_END_EXIT);
+    } else if (mw_in_interrupted_hook() && mw_own() && first_to_exit()) {
+        mw_finish(status, MW_END_EXIT); /* from a signal handler inside a hook: no scan */
     }
 }
 

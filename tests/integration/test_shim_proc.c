@@ -165,18 +165,25 @@ Test(shim_proc, a_vfork_child_calling_exit_leaves_the_parents_trace_whole)
     run_free(&R);
 }
 
-/* A signal handler that calls exit() while the program is inside an allocation hook (a
- * server's SIGTERM handler): the trace's END holds the status. Until 21:25 UTC on 2026-11-23
- * the exit hook, finding the hook's guard raised, left the status unknown. */
+/* A signal handler that calls exit() or _exit() while the program is inside an allocation
+ * hook (a server's SIGTERM handler): the trace has every record and its END, with the status.
+ * Until 21:25 UTC on 2026-11-23 exit() there left the status unknown, and _exit() left the
+ * trace without END and, most runs, without one record (the hook's guard raised, the exit
+ * hook did nothing). The hook interrupted may hold its live-block table: no scan then, its
+ * blocks are unknown. */
 Test(shim_proc, exit_from_a_signal_handler_inside_a_hook_keeps_the_status)
 {
-    run R;
-    run_mode(&R, "alarm_exit", 0);   /* stdout and status equal to the native run's */
-    cr_expect_eq(R.traced.exit_code, 4);
-    const mwt_trace *t = with(&R, 30040);
-    cr_expect(t->has_end);
-    cr_expect_eq(t->exit_status, 4);
-    run_free(&R);
+    const char *modes[] = { "alarm_exit", "alarm__exit" };
+    for (int i = 0; i < 2; i++) {
+        run R;
+        run_mode(&R, modes[i], 0);   /* stdout and status equal to the native run's */
+        cr_expect_eq(R.traced.exit_code, 4);
+        const mwt_trace *t = with(&R, i ? 30041 : 30040);
+        cr_expect(t->has_end, "%s", modes[i]);
+        cr_expect_eq(t->exit_status, 4, "%s", modes[i]);
+        cr_expect_gt(t->nrec[MW_REC_ALLOC] + t->nrec[MW_REC_CODED_RUN], 0, "%s", modes[i]);
+        run_free(&R);
+    }
 }
 
 /* A child made by clone(CLONE_VM | CLONE_VFORK) (spawn helpers do this), not by vfork, shares
