@@ -48,15 +48,25 @@ static int slot_of(int fd)
 }
 
 /* The soft RLIMIT_NOFILE raised by n for a moment, within the hard limit (the old limits in
- * *old); false when it cannot be. Descriptors opened meanwhile may lie above the soft limit
- * once it is back, where they keep working: the limit bounds only the numbers new ones get. */
-static bool raise_soft_limit(struct rlimit *old, rlim_t n)
+ * *old, the raised ones in *raised); false when it cannot be. Descriptors opened meanwhile may
+ * lie above the soft limit once it is back, where they keep working: the limit bounds only the
+ * numbers new ones get. */
+static bool raise_soft_limit(struct rlimit *old, struct rlimit *raised, rlim_t n)
 {
     if (getrlimit(RLIMIT_NOFILE, old) != 0 || old->rlim_cur >= old->rlim_max || old->rlim_cur > (1u << 30))
         return false;
-    struct rlimit r = *old;
-    r.rlim_cur = old->rlim_max - old->rlim_cur > n ? old->rlim_cur + n : old->rlim_max;
-    return setrlimit(RLIMIT_NOFILE, &r) == 0;
+    *raised = *old;
+    raised->rlim_cur = old->rlim_max - old->rlim_cur > n ? old->rlim_cur + n : old->rlim_max;
+    return prlimit(0, RLIMIT_NOFILE, raised, NULL) == 0;
+}
+
+/* The limits as before raise_soft_limit, unless the program set its own meanwhile (another
+ * thread's setrlimit between the two): then its limits stay. */
+static void restore_soft_limit(const struct rlimit *old, const struct rlimit *raised)
+{
+    struct rlimit was;
+    if (prlimit(0, RLIMIT_NOFILE, old, &was) != 0) return;
+    if (was.rlim_cur != raised->rlim_cur || was.rlim_max != raised->rlim_max) prlimit(0, RLIMIT_NOFILE, &was, NULL);
 }
 
 /* fd duplicated to the first free number at or above the soft limit, where the program's
@@ -65,10 +75,10 @@ static bool raise_soft_limit(struct rlimit *old, rlim_t n)
  * counted five fewer, 2026-11-23). -1 when the hard limit leaves no room above. */
 static int dup_above_limit(int fd)
 {
-    struct rlimit old;
-    if (!raise_soft_limit(&old, 64)) return -1;
+    struct rlimit old, raised;
+    if (!raise_soft_limit(&old, &raised, 64)) return -1;
     int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)old.rlim_cur);
-    setrlimit(RLIMIT_NOFILE, &old);
+    restore_soft_limit(&old, &raised);
     return hi;
 }
 
@@ -76,14 +86,14 @@ int mw_open_own(const char *path, int flags, unsigned mode)
 {
     int fd = open(path, flags | O_CLOEXEC, mode);
     if (fd >= 0 || errno != EMFILE) return fd;
-    struct rlimit old;
-    if (!raise_soft_limit(&old, 16)) {
+    struct rlimit old, raised;
+    if (!raise_soft_limit(&old, &raised, 16)) {
         errno = EMFILE;
         return -1;
     }
     fd = open(path, flags | O_CLOEXEC, mode);
     int e = errno;
-    setrlimit(RLIMIT_NOFILE, &old);
+    restore_soft_limit(&old, &raised);
     errno = e;
     return fd;
 }
