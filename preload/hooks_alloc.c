@@ -12,6 +12,7 @@
  * touches it, and the slow paths that might (thread set-up, libunwind, waiting for the writer)
  * save and restore it themselves.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -264,6 +265,27 @@ MW_EXPORT void *realloc(void *p, size_t n)
     return do_realloc(p, n, MW_AK_REALLOC, call_realloc, n, 0, HOOK_FRAME);
 }
 
+/* The realloc the program's own allocator has, when one comes before the shim
+ * (mw_malloc_shadowed) but defines no reallocarray (glibc's malloc-debug library): calls of
+ * reallocarray reach the shim, whose C-library realloc would hand the program a block its
+ * allocator does not know (malloc-debug's free then aborts: "free(): invalid pointer").
+ * NULL when there is none. */
+static void *(*shadow_realloc(void))(void *, size_t)
+{
+    static void *(*f)(void *, size_t);
+    static bool looked;
+    if (!looked) {
+        void *g = dlvsym(RTLD_DEFAULT, "realloc", "GLIBC_2.2.5");
+        if (!g) g = dlsym(RTLD_DEFAULT, "realloc");
+        /* not the shim's own (whose address, taken here, is the global one: the shadow's) */
+        Dl_info gi, si;
+        bool ours = g && dladdr(g, &gi) && dladdr((void *)shadow_realloc, &si) && gi.dli_fbase == si.dli_fbase;
+        f = g && !ours ? (void *(*)(void *, size_t))g : NULL;
+        looked = true;
+    }
+    return f;
+}
+
 MW_EXPORT void *reallocarray(void *p, size_t a, size_t b)
 {
     size_t n;
@@ -271,6 +293,7 @@ MW_EXPORT void *reallocarray(void *p, size_t a, size_t b)
         errno = ENOMEM;
         return NULL;
     }
+    if (MW_UNLIKELY(mw_malloc_shadowed) && shadow_realloc() && !(p && mw_pool_owns(p))) return shadow_realloc()(p, n);
     if (MW_UNLIKELY(p && mw_pool_owns(p))) return pool_realloc(p, n, HOOK_FRAME);
     ensure_real();
     return do_realloc(p, n, MW_AK_REALLOCARRAY, call_reallocarray, a, b, HOOK_FRAME);

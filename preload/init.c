@@ -190,8 +190,12 @@ static bool from_libc(void *f)
 static const char *malloc_shadow(const void *self_base)
 {
     static const char *const names[] = { "malloc", "free" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        void *f = dlsym(RTLD_DEFAULT, names[i]);
+    for (size_t i = 0; i < 2 * sizeof names / sizeof names[0]; i++) {
+        /* also by the version programs bind to: glibc's malloc-debug library defines only
+         * malloc@GLIBC_2.2.5, not the default version an unversioned lookup finds */
+        void *f = i % 2 ? dlvsym(RTLD_DEFAULT, names[i / 2], "GLIBC_2.2.5") : dlsym(RTLD_DEFAULT, names[i / 2]);
+        if (from_libc(f)) continue; /* the versioned lookup passes over the shim's unversioned
+                                       malloc: the C library's then is no shadow */
         Dl_info d;
         const ElfW(Sym) *sym = NULL;
         if (f && dladdr1(f, &d, (void **)&sym, RTLD_DL_SYMENT) && d.dli_fbase != self_base &&

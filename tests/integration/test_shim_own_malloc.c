@@ -129,3 +129,40 @@ Test(shim_own_malloc, a_canonical_plt_entry_is_no_malloc_of_its_own, .timeout = 
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* An allocator before the shim that defines every malloc function but reallocarray (glibc's
+ * own malloc-debug library, with MALLOC_CHECK_=3): reallocarray reaches the shim, which must
+ * hand it to that allocator's realloc. Until 21:45 UTC on 2026-11-23 it went to the C
+ * library's, whose block malloc-debug's free() refused: "free(): invalid pointer", abort
+ * (ls /etc died so). The shim also missed that allocator (it defines only the versioned
+ * malloc@GLIBC_2.2.5, which an unversioned lookup does not find) and did not say its heap
+ * is not seen. */
+Test(shim_own_malloc, a_malloc_debug_library_before_the_shim_keeps_reallocarray_its_own, .timeout = 60)
+{
+    const char *dbg = "/lib/x86_64-linux-gnu/libc_malloc_debug.so.0";
+    cr_assert_eq(access(dbg, R_OK), 0, "%s is part of libc6", dbg);
+    char *dir = mwt_tmpdir();
+    char pre_native[600], pre_traced[5000], out[4200];
+    snprintf(pre_native, sizeof pre_native, "LD_PRELOAD=%s", dbg);
+    snprintf(pre_traced, sizeof pre_traced, "LD_PRELOAD=%s %s/libmemwatch_preload.so", dbg, mwt_build_dir());
+    snprintf(out, sizeof out, "MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
+    const char *progs[][3] = { { mwt_victim("reallocarray_free"), NULL, NULL }, { "/bin/ls", "/etc", NULL } };
+    for (int k = 0; k < 2; k++) {
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = progs[k],
+                                            .env = (const char *const[]){ pre_native, "MALLOC_CHECK_=3", NULL } },
+                               &n), 0);
+        cr_assert_eq(n.exit_code, 0, "natively: %s", n.err);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = progs[k],
+                                            .env = (const char *const[]){ pre_traced, "MALLOC_CHECK_=3", out, NULL } },
+                               &r), 0);
+        cr_expect_eq(r.exit_code, 0, "%s under the shim: status %d, %s", progs[k][0], r.raw_status, r.err);
+        cr_expect_str_eq(r.out, n.out, "%s", progs[k][0]);
+        cr_expect(strstr(r.err, "libc_malloc_debug.so.0 has a malloc of its own, found before the shim's"),
+                  "%s", r.err);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+    }
+    mwt_rmtree(dir);
+    free(dir);
+}
