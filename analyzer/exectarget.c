@@ -38,7 +38,7 @@ static int elf_is_static(int fd)
 }
 
 /* Why LD_PRELOAD cannot reach the program at path; "" when nothing says so. */
-static void why_untraced(const char *path, char *why, size_t len)
+void mw_why_untraceable(const char *path, char *why, size_t len)
 {
     why[0] = '\0';
     if (path[0] != '/') return; /* as given to execvp or posix_spawnp: not looked up here */
@@ -68,7 +68,7 @@ static bool traced_after(const mw_report_proc *procs, size_t n, uint64_t pid, ui
 static void add(mw_report_proc *rp, uint64_t pid, const char *path)
 {
     char why[sizeof rp->untraced[0].why];
-    why_untraced(path, why, sizeof why);
+    mw_why_untraceable(path, why, sizeof why);
     if (!why[0]) return;
     if (rp->n_untraced == MW_UNTRACED_MAX) {
         rp->more_untraced++;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "report.h"
 #include "runner.h"
 
 static int has_suffix(const char *s, const char *suf)
@@ -124,12 +125,43 @@ static int run_analyzer(char **argv, int out_fd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before)
+/* CMD as execvp found it: itself when it names a path, else the first executable file of
+ * that name in PATH; "" when none. */
+static void resolve_cmd(const char *cmd, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (strchr(cmd, '/')) {
+        char *r = realpath(cmd, NULL);
+        if (r) snprintf(out, len, "%s", r);
+        free(r);
+        return;
+    }
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        char cand[PATH_MAX];
+        if (n && snprintf(cand, sizeof cand, "%.*s/%s", (int)n, p, cmd) < (int)sizeof cand && access(cand, X_OK) == 0) {
+            char *r = realpath(cand, NULL);
+            if (r) snprintf(out, len, "%s", r);
+            free(r);
+            return;
+        }
+        p += n + (p[n] == ':');
+    }
+}
+
+int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before,
+                      const char *cmd)
 {
     char **traces = NULL;
     int n = run_traces(dir, before, &traces);
     if (n <= 0) {
-        if (n == 0)
+        char prog[PATH_MAX], why[160] = "";
+        resolve_cmd(cmd, prog, sizeof prog);
+        if (prog[0]) mw_why_untraceable(prog, why, sizeof why);
+        if (n == 0 && why[0])
+            fprintf(stderr, "memwatch: no traces were written in %s: %s: %s\n", dir, prog, why);
+        else if (n == 0)
             fprintf(stderr, "memwatch: no traces were written in %s (is the program dynamically linked?)\n", dir);
         free(traces);
         return o->fail_on ? 1 : 0;

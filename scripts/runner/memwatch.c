@@ -218,7 +218,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "memwatch: %s was killed by signal %d (%s)\n", argv[cmd_at], term_sig,
                 strsignal(term_sig));
 
-    int gate = mw_runner_analyze(analyzer, absdir, &o, &before);
+    int gate = mw_runner_analyze(analyzer, absdir, &o, &before, argv[cmd_at]);
     if (!o.keep) mw_runner_cleanup(absdir, &o, &before);
     else if (!o.quiet || gate == 1) fprintf(stderr, "memwatch: traces and store kept in %s\n", absdir);
     mw_trace_list_free(&before);

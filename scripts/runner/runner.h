@@ -43,7 +43,8 @@ void mw_trace_list_free(mw_trace_list *l);
 /* Runs the analyzer over the traces in dir that are not in before. Returns 1 when the gate
  * failed, 0 otherwise (also when there were no traces or the analyzer could not run: said on
  * stderr). */
-int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before);
+int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before,
+                      const char *cmd);
 /* Deletes the run's traces (those not in before) and the store of the run directory, and
  * the directory if that leaves it empty. */
 void mw_runner_cleanup(const char *dir, const mw_run_opts *o, const mw_trace_list *before);

@@ -346,6 +346,12 @@ Test(runner, an_exec_without_a_trace_says_why)
              "assert len(u)==2 and all(x[\"path\"]==sys.argv[2] and x[\"pid\"]>0 and "
              "\"statically linked\" in x[\"reason\"] for x in u), u' '%s' '%s'", json, sp);
     cr_expect_eq(system(check), 0, "JSON untraced[] check failed on %s", json);
+    /* CMD itself static: no trace at all, and the runner says why */
+    char *av4[] = { path_of("memwatch"), "run", "--out", "run15", "--", (char *)sp, NULL };
+    r = run(NULL, av4);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_expect(strstr(r->err, "memwatch: no traces were written in "), "%s", r->err);
+    cr_expect(strstr(r->err, "static_prog: it is statically linked: LD_PRELOAD never reaches it\n"), "%s", r->err);
     /* a program traced after its exec gets no such line */
     char *av2[] = { path_of("memwatch"), "run", "--out", "run13", "--", "/bin/sh", "-c", "/bin/true; echo x | cat", NULL };
     r = run(NULL, av2);
