@@ -69,6 +69,22 @@ static bool is_fault(int sig)
            sig == SIGABRT;
 }
 
+__thread int mw_tls_deferred_sig, mw_tls_deferred_code;
+
+__attribute__((noinline)) void mw_fatal_deferred(void)
+{
+    int sig = mw_tls_deferred_sig, code = mw_tls_deferred_code;
+    mw_tls_deferred_sig = 0;
+    mw_thread *t = mw_tls_self;
+    if (t && !t->nest && mw_tls_guard < MW_GUARD_VFORK && atomic_load(&mw_state) == MW_ST_ON && mw_own()) {
+        int g = mw_guard_enter();
+        MW_EMIT(t, 64, mw_enc_fatal_signal, mw_now_ns(), (uint64_t)sig, (uint64_t)(uint32_t)code, 0, 0);
+        mw_guard_leave(g);
+    }
+    if (mw_tls_guard < MW_GUARD_VFORK && mw_own()) mw_writer_sync_for(2000);
+    raise(sig); /* its action is the default since the handler ran */
+}
+
 __attribute__((noinline)) void mw_fatal_in_exit(mw_thread *t, bool orphan, int sig, int code)
 {
     if (t && !t->nest) {
@@ -104,6 +120,17 @@ void mw_fatal_default(int sig, void *siginfo, void *uc)
      * flush along: most of a short-lived worker's trace (python3's multiprocessing pools get
      * SIGTERM as they exit: 11 of 16 workers' traces without an allocation, 2026-11-23). */
     if (mw_tls_internal && !is_fault(sig) && mw_exit_defer_signal(sig, si ? si->si_code : 0)) {
+        errno = saved;
+        return;
+    }
+    /* The same anywhere else in the shim's own code (a first stack capture, a new thread's
+     * set-up): the signal waits until that code is left (mw_guard_leave), then is recorded
+     * and kills (mw_fatal_deferred). Dying here left the records since the writer's last
+     * flush behind: a pool's worker SIGTERMed in its first allocation left a trace without
+     * one (python3's multiprocessing, now and then). */
+    if (mw_tls_internal && !is_fault(sig)) {
+        mw_tls_deferred_code = si ? si->si_code : 0;
+        mw_tls_deferred_sig = sig;
         errno = saved;
         return;
     }

@@ -525,6 +525,13 @@ void mw_fork_restart(void)
 {
     atomic_store(&mw_fork_restart_pending, 0);
     int cs = mw_nocancel_begin(); /* opening the child's trace: a cancellation point */
+    /* Signals wait until the child's trace is set up: a pool's worker SIGTERMed as it starts
+     * (python3's multiprocessing) died inside the set-up, the shim's handler finding no writer
+     * to flush to, and left an empty trace. Delivered after it, the signal is recorded as any
+     * other (fatal.c). Those the program blocked stay blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    bool masked = pthread_sigmask(SIG_BLOCK, &all, &old) == 0;
     int g = mw_guard_enter();
     mw_pid = getpid();
     mw_start_mono_ns = mw_mono_raw_ns();
@@ -539,6 +546,7 @@ void mw_fork_restart(void)
     g = mw_guard_enter();
     start_tracing();
     mw_guard_leave(g);
+    if (masked) pthread_sigmask(SIG_SETMASK, &old, NULL);
     mw_nocancel_end(cs);
 }
 

@@ -142,6 +142,10 @@ extern __thread int mw_tls_dead;        /* MW_DEAD_EXITING: this thread's state 
 #define MW_DEAD_EXITING 1
 #define MW_DEAD_STATELESS 2
 extern __thread int mw_tls_internal;    /* >0: inside shim code entered via mw_guard_enter */
+extern __thread int mw_tls_deferred_sig, mw_tls_deferred_code; /* a fatal signal that came
+                                           inside the shim's code (fatal.c), acted on as it is
+                                           left (mw_guard_leave) */
+void mw_fatal_deferred(void);
 #define MW_GUARD_VFORK (1 << 20)        /* guard value of a vfork child (process.c) */
 /* This thread is inside one of the shim's hooks and not in the shim's own code: a signal
  * handler that interrupted the hook is running (its allocations are counted lost, its forks
