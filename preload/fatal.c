@@ -71,33 +71,19 @@ static bool is_fault(int sig)
 
 __thread int mw_tls_deferred_sig, mw_tls_deferred_code;
 
-__attribute__((noinline)) void mw_fatal_deferred(void)
+__attribute__((noinline)) void mw_fatal_deferred(mw_thread *t, bool with_stack)
 {
     int sig = mw_tls_deferred_sig, code = mw_tls_deferred_code;
     mw_tls_deferred_sig = 0;
-    mw_thread *t = mw_tls_self;
     if (t && !t->nest && mw_tls_guard < MW_GUARD_VFORK && atomic_load(&mw_state) == MW_ST_ON && mw_own()) {
         int g = mw_guard_enter();
-        MW_EMIT(t, 64, mw_enc_fatal_signal, mw_now_ns(), (uint64_t)sig, (uint64_t)(uint32_t)code, 0, 0);
-        mw_guard_leave(g);
-    }
-    if (mw_tls_guard < MW_GUARD_VFORK && mw_own()) mw_writer_sync_for(2000);
-    raise(sig); /* its action is the default since the handler ran */
-}
-
-__attribute__((noinline)) void mw_fatal_in_exit(mw_thread *t, bool orphan, int sig, int code)
-{
-    if (t && !t->nest) {
-        int g = mw_guard_enter();
-        /* the stack of the exit path (the program's call of exit() and the shim's frames
-         * there: the signal came while the shim ended the trace) */
-        uint64_t stack = mw_stack_ok(orphan) ? mw_stack_capture(t, __builtin_frame_address(0),
-                                                                 __builtin_return_address(0))
-                                             : 0;
+        /* the stack of the code that left the shim's (the exit path: the program's call of
+         * exit()); none from inside a hook */
+        uint64_t stack = with_stack ? mw_stack_capture(t, __builtin_frame_address(0), __builtin_return_address(0)) : 0;
         MW_EMIT(t, 64, mw_enc_fatal_signal, mw_now_ns(), (uint64_t)sig, (uint64_t)(uint32_t)code, 0, stack);
         mw_guard_leave(g);
     }
-    mw_writer_sync_for(2000);
+    if (mw_tls_guard < MW_GUARD_VFORK && mw_own()) mw_writer_sync_for(2000);
     raise(sig); /* its action is the default since the handler ran */
 }
 
@@ -113,21 +99,13 @@ void mw_fatal_default(int sig, void *siginfo, void *uc)
         sigemptyset(&dfl.sa_mask);
         real_sigaction(sig, &dfl, NULL);
     }
-    /* A request to end (not a fault: the faulting instruction would run again) on the thread
-     * ending the trace at exit, in the shim's code there (the reachability scan takes a while):
-     * the scan stops, and the exit path records the signal and dies of it once every record is
-     * in the file (mw_fatal_in_exit). Dying here took the records since the writer's last
-     * flush along: most of a short-lived worker's trace (python3's multiprocessing pools get
-     * SIGTERM as they exit: 11 of 16 workers' traces without an allocation, 2026-11-23). */
-    if (mw_tls_internal && !is_fault(sig) && mw_exit_defer_signal(sig, si ? si->si_code : 0)) {
-        errno = saved;
-        return;
-    }
-    /* The same anywhere else in the shim's own code (a first stack capture, a new thread's
-     * set-up): the signal waits until that code is left (mw_guard_leave), then is recorded
-     * and kills (mw_fatal_deferred). Dying here left the records since the writer's last
-     * flush behind: a pool's worker SIGTERMed in its first allocation left a trace without
-     * one (python3's multiprocessing, now and then). */
+    /* A request to end (not a fault: the faulting instruction would run again) that comes
+     * while the thread runs the shim's own code (the reachability scan at exit, a first stack
+     * capture, a new thread's set-up): it waits until that code is left (mw_guard_leave; the
+     * scan stops at its next check, mw_finish acts on it before the END), then is recorded
+     * and kills (mw_fatal_deferred). Dying here took the records since the writer's last flush
+     * along: most of a short-lived worker's trace (python3's multiprocessing pools get SIGTERM
+     * as they exit: 11 of 16 workers' traces without an allocation, 2026-11-23). */
     if (mw_tls_internal && !is_fault(sig)) {
         mw_tls_deferred_code = si ? si->si_code : 0;
         mw_tls_deferred_sig = sig;

@@ -347,30 +347,6 @@ static bool first_to_exit(void)
     return false;
 }
 
-/* The thread ending the trace in mw_finish (0: none), and a request to end (SIGTERM...) that
- * arrived on it meanwhile, in the shim's code (fatal.c): the exit path stops its work and
- * dies of the signal once the trace has it, where dying in the handler lost the records since
- * the writer's last flush. */
-static _Atomic pid_t finish_tid;
-static _Atomic int exit_sig, exit_code;
-
-bool mw_exit_defer_signal(int sig, int code)
-{
-    pid_t t = atomic_load(&finish_tid);
-    if (!t || t != mw_gettid()) return false;
-    atomic_store(&exit_code, code);
-    atomic_store(&exit_sig, sig);
-    return true;
-}
-
-bool mw_exit_signal_pending(void) { return atomic_load_explicit(&exit_sig, memory_order_relaxed) != 0; }
-
-static int take_exit_signal(int *code)
-{
-    *code = atomic_load(&exit_code);
-    return atomic_exchange(&exit_sig, 0);
-}
-
 void mw_finish(int64_t status, uint64_t reason)
 {
     /* A vfork child that calls exit() instead of _exit() runs the process's destructors, the
@@ -394,7 +370,6 @@ void mw_finish(int64_t status, uint64_t reason)
     /* the scan reads files (open, read: cancellation points): a thread with a cancellation
      * pending must not end half way through ending the trace */
     int cs = mw_nocancel_begin();
-    atomic_store(&finish_tid, mw_gettid());
     mw_thread *t = mw_tls_self;
     bool orphan = false;
     if (!t && mw_tls_dead) {
@@ -414,10 +389,11 @@ void mw_finish(int64_t status, uint64_t reason)
         /* Every record so far into the file before the scan: a process killed while it runs
          * (SIGKILL, a program's own handler calling _exit) keeps all it did until exit. */
         mw_writer_sync();
-        if (!mw_exit_signal_pending()) mw_reach_run(t);
+        if (!mw_tls_deferred_sig) mw_reach_run(t);
     }
-    int code, sig = take_exit_signal(&code);
-    if (sig) mw_fatal_in_exit(t, orphan, sig, code); /* dies of it */
+    /* a request to end that came meanwhile (fatal.c): recorded, flushed, and the process dies
+     * of it, without an END; one that comes later is acted on as the guard is left */
+    if (mw_tls_deferred_sig) mw_fatal_deferred(t, mw_stack_ok(orphan));
     if (orphan) mw_orphan_release();
     else if (t) mw_modules_refresh(t);
     atomic_store(&mw_alloc_hot, 0);
@@ -425,10 +401,8 @@ void mw_finish(int64_t status, uint64_t reason)
     mw_writer_stop(status, reason);
     atomic_store(&finish_done, 1);
     syscall(SYS_futex, &finish_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-    atomic_store(&finish_tid, 0);
     mw_nocancel_end(cs);
     mw_guard_leave(g);
-    if ((sig = take_exit_signal(&code))) raise(sig); /* came as the trace ended: it has its END */
 }
 
 /* Tracing ends here and the process goes on untraced: the trace gets its END (reason

@@ -145,7 +145,9 @@ extern __thread int mw_tls_internal;    /* >0: inside shim code entered via mw_g
 extern __thread int mw_tls_deferred_sig, mw_tls_deferred_code; /* a fatal signal that came
                                            inside the shim's code (fatal.c), acted on as it is
                                            left (mw_guard_leave) */
-void mw_fatal_deferred(void);
+/* Records the deferred signal in t (with the caller's stack: with_stack), flushes and dies of
+ * it (fatal.c) */
+void mw_fatal_deferred(mw_thread *t, bool with_stack);
 #define MW_GUARD_VFORK (1 << 20)        /* guard value of a vfork child (process.c) */
 /* This thread is inside one of the shim's hooks and not in the shim's own code: a signal
  * handler that interrupted the hook is running (its allocations are counted lost, its forks

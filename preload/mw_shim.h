@@ -186,11 +186,6 @@ size_t mw_threads_stacks(mw_thread_stack *out, size_t max);
 /* Scans roots and the live heap, emits REACH records for every unfreed block. Called once
  * at normal exit, before the END record, by the exit path (init.c). */
 void mw_reach_run(mw_thread *t);
-/* A request to end (SIGTERM...) on the thread ending the trace at exit (fatal.c's handler):
- * true when it is that thread; then the scan stops at its next check (mw_exit_signal_pending)
- * and the exit path dies of the signal once the trace has it (init.c). */
-bool mw_exit_defer_signal(int sig, int code);
-bool mw_exit_signal_pending(void);
 /* Own-range registry (reach.c): memory the shim maps for ITSELF (rings, live-table shards,
  * writer buffers: anything holding block addresses) must not be a root of the scan, or every
  * block looks reachable. Call mw_own_range_add after each such mmap (not needed for memory
@@ -271,11 +266,6 @@ int mw_sigaction_real(int sig, const struct sigaction *act, struct sigaction *ol
 void mw_fatal_default(int sig, void *siginfo, void *ucontext);
 /* A traced thread starts / ends: its alternate signal stack (the shim's, unless the program
  * set one), so a stack overflow still reaches the fatal-signal handler. */
-/* The exit path got fatal signal sig (mw_exit_defer_signal): records it in t (orphan: the
- * shared stream of exiting threads, no stack), has the writer flush, and dies of it (the
- * action is the default again). Returns only when the signal does not kill (the program
- * blocked it meanwhile). */
-void mw_fatal_in_exit(mw_thread *t, bool orphan, int sig, int code);
 void mw_fatal_thread_start(mw_thread *t);
 void mw_fatal_thread_exit(void);
 void mw_count_lost(uint64_t events, uint64_t bytes);

@@ -42,6 +42,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "mw_core.h"
 #include "reach_int.h"
 
 /* ======================================================================================== *
@@ -261,11 +262,11 @@ static uintptr_t past_unreadable(reach_ctx *c, uintptr_t pos)
  * data once sent it round the same pages for ever (mmapped_chunk_end), and the program's
  * exit waited. Callers ask per read of up to RD_BUF bytes, per mark batch, per 256 clique
  * leaders and per RESIDENT_WIN of a sparse mapping: the clock costs nothing next to those.
- * A request to end the process arriving meanwhile ends them too (mw_exit_defer_signal). */
+ * A request to end the process arriving meanwhile ends them too (fatal.c defers it). */
 static bool late(reach_ctx *c)
 {
     if (c->out_of_time) return true;
-    if (MW_UNLIKELY(mw_exit_signal_pending())) return true; /* the process dies of it (init.c) */
+    if (MW_UNLIKELY(mw_tls_deferred_sig)) return true; /* the process dies of it (init.c) */
     if (!c->deadline_ns) return false;
     c->out_of_time = mw_now_ns() >= c->deadline_ns;
     return c->out_of_time;
@@ -821,7 +822,7 @@ static __attribute__((noinline)) void reach_work(mw_thread *t, uintptr_t my_sp)
         drain(&c, (long)i);
     }
     DBG_T("cliques");
-    if (mw_exit_signal_pending()) goto out; /* the process dies of it (init.c): no verdicts */
+    if (mw_tls_deferred_sig) goto out; /* the process dies of it (init.c): no verdicts */
     if (c.out_of_time) {
         mw_diag("the reachability scan at exit ran past MEMWATCH_REACH_TIMEOUT_MS=%u and was "
                 "stopped: the %zu blocks still allocated have no verdict",

@@ -72,7 +72,7 @@ void mw_guard_leave(int prev)
 {
     mw_tls_guard = prev;
     /* a request to end that came inside the shim's code is acted on as it is left (fatal.c) */
-    if (--mw_tls_internal == 0 && MW_UNLIKELY(mw_tls_deferred_sig)) mw_fatal_deferred();
+    if (--mw_tls_internal == 0 && MW_UNLIKELY(mw_tls_deferred_sig)) mw_fatal_deferred(mw_tls_self, false);
 }
 bool mw_in_guard(void) { return mw_tls_guard != 0; }
 bool mw_in_shim_code(void) { return mw_tls_internal > 0; }
