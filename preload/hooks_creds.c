@@ -171,7 +171,7 @@ static size_t internal_tids(pid_t *out, size_t max)
 {
     size_t n = 0;
     pid_t self = (pid_t)syscall(SYS_gettid);
-    int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = mw_proc_open("/proc/self/task", O_RDONLY | O_DIRECTORY);
     if (dfd < 0) return 0;
     char buf[4096];
     for (;;) {
@@ -190,7 +190,7 @@ static size_t internal_tids(pid_t *out, size_t max)
             len = 16;
             for (const char *s = d->name; *s && len < 40; s++) path[len++] = *s;
             memcpy(path + len, "/comm", 6);
-            int cfd = open(path, O_RDONLY | O_CLOEXEC);
+            int cfd = mw_proc_open(path, O_RDONLY);
             if (cfd < 0) continue;
             ssize_t r = read(cfd, comm, sizeof comm - 1);
             close(cfd);

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -82,16 +83,26 @@ static int dup_above_limit(int fd)
     return hi;
 }
 
+/* path opened: a /proc one where the shim keeps /proc (procfs.c) */
+static int open_path(const char *path, int flags, unsigned mode)
+{
+    if (strncmp(path, "/proc/", 6) == 0) {
+        int fd = mw_proc_open(path, flags);
+        return fd;
+    }
+    return open(path, flags | O_CLOEXEC, mode);
+}
+
 int mw_open_own(const char *path, int flags, unsigned mode)
 {
-    int fd = open(path, flags | O_CLOEXEC, mode);
+    int fd = open_path(path, flags, mode);
     if (fd >= 0 || errno != EMFILE) return fd;
     struct rlimit old, raised;
     if (!raise_soft_limit(&old, &raised, 16)) {
         errno = EMFILE;
         return -1;
     }
-    fd = open(path, flags | O_CLOEXEC, mode);
+    fd = open_path(path, flags, mode);
     int e = errno;
     restore_soft_limit(&old, &raised);
     errno = e;

@@ -33,7 +33,7 @@ static void note_mmap(void *p, size_t len, int prot, int flags, int fd, off_t of
         if (fd >= 0 && !(flags & MAP_ANONYMOUS)) {
             char link[32] = "/proc/self/fd/";
             mw_u64_to_dec(link + 14, (uint64_t)fd);
-            pl = readlink(link, path, sizeof path);
+            pl = mw_proc_readlink(link, path, sizeof path);
             if (pl < 0) pl = 0;
         }
         uint64_t st = !mw_stack_ok(orph) ? 0 : mw_stack_capture(t, fa, ra);

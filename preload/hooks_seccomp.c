@@ -76,10 +76,13 @@ MW_EXPORT long syscall(long n, ...)
         mw_seccomp_before("seccomp(2)");
     else if (n == SYS_prctl && a1 == PR_SET_SECCOMP && mw_seccomp_installs(a2, 0, (const void *)a3, true))
         mw_seccomp_before("prctl(PR_SET_SECCOMP)");
+    bool root_change = n == SYS_chroot || n == SYS_pivot_root; /* glibc has no pivot_root() */
+    if (root_change) mw_root_change_before();
     long r = mw_raw_syscall6(n, a1, a2, a3, a4, a5, a6);
     if ((unsigned long)r > -4096ul) {
         errno = (int)-r;
         return -1;
     }
+    if (root_change) mw_root_change_after();
     return r;
 }

@@ -463,6 +463,7 @@ static void on_fork_child(void)
         atomic_store(&mw_state, MW_ST_OFF);
         mw_writer_after_fork_child(); /* closes the parent's trace fd in the child */
         mw_writer_child_keeps_dir(false);
+        mw_proc_child_keeps(false);
         return;
     }
     atomic_store(&mw_alloc_hot, 0);

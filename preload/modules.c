@@ -96,8 +96,8 @@ static int visit(struct dl_phdr_info *info, size_t size, void *data)
     char exe[1024];
     if (!path || !*path) {
         /* the main program (and the vdso, which has a name on modern glibc) */
-        ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof exe - 1); /* see reach_roots.c */
-        if (n <= 0) n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        ssize_t n = mw_proc_readlink("/proc/thread-self/exe", exe, sizeof exe - 1); /* see reach_roots.c */
+        if (n <= 0) n = mw_proc_readlink("/proc/self/exe", exe, sizeof exe - 1);
         exe[n > 0 ? n : 0] = 0;
         path = exe;
     }

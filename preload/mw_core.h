@@ -394,6 +394,10 @@ void mw_writer_after_fork_child(void);
 /* chroot(): keep the output directory open first, so that the children made after it can
  * still create their traces there; a fork child that is not traced closes it */
 void mw_writer_before_chroot(void);
+/* around a change of the process's root: chroot(), syscall(SYS_chroot or SYS_pivot_root)
+ * (process.c); _after only when it succeeded */
+void mw_root_change_before(void);
+void mw_root_change_after(void);
 void mw_writer_child_keeps_dir(bool keep);
 
 /* modules.c */

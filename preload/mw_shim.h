@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "mw_format.h"
+#include "procfs.h"
 
 #define MW_EXPORT __attribute__((visibility("default")))
 #define MW_LIKELY(x) __builtin_expect(!!(x), 1)

@@ -193,23 +193,34 @@ __asm__(".text\n"
         ".size vfork, .-vfork\n");
 
 /* ---- chroot ----------------------------------------------------------------------------------- */
-/* What the process execs after it may not reach the shim's file any more (process_env.c). */
+/* What the process execs after it may not reach the shim's file any more (process_env.c);
+ * the output directory and /proc may be out of its new root's reach: both are kept open from
+ * before (writer.c, procfs.c). For chroot() and syscall(SYS_chroot or SYS_pivot_root). */
+void mw_root_change_before(void)
+{
+    if (!mw_tls_guard && mw_own()) {
+        int e = errno, g = mw_guard_enter();
+        mw_writer_before_chroot(); /* children made after it still reach the output directory */
+        mw_proc_keep();            /* the exit scan, RSS samples and the rest still reach /proc */
+        mw_guard_leave(g);
+        errno = e;
+    }
+}
+
+void mw_root_change_after(void)
+{
+    int e = errno;
+    mw_env_after_chroot();
+    errno = e;
+}
+
 MW_EXPORT int chroot(const char *path)
 {
     static int (*real)(const char *);
     if (!real) real = (int (*)(const char *))mw_next_symbol("chroot");
-    if (!mw_tls_guard && mw_own()) {
-        int e = errno, g = mw_guard_enter();
-        mw_writer_before_chroot(); /* children made after it still reach the output directory */
-        mw_guard_leave(g);
-        errno = e;
-    }
+    mw_root_change_before();
     int rc = real ? real(path) : (int)syscall(SYS_chroot, path);
-    if (rc == 0) {
-        int e = errno;
-        mw_env_after_chroot();
-        errno = e;
-    }
+    if (rc == 0) mw_root_change_after();
     return rc;
 }
 

@@ -638,7 +638,7 @@ void mw_wait_thread_in_syscall(pid_t tid, long nr, unsigned max_ms)
     memcpy(path + n, "/syscall", 9);
     int saved = errno;
     for (unsigned i = 0; i < max_ms * 10u; i++) { /* 100 us apart */
-        int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+        int fd = mw_proc_open(path, O_RDONLY);
         if (fd < 0) break; /* no such thread (any more) */
         ssize_t got = syscall(SYS_read, fd, buf, sizeof buf - 1);
         syscall(SYS_close, fd);

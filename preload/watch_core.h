@@ -33,6 +33,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "procfs.h"
+
 #define MW_WATCH_NAME_MAX 64u      /* variable names are truncated to this (with NUL) */
 #define MW_WATCH_PAGE 4096u
 #define MW_WATCH_STEP_PAGES 64u    /* pages one step snapshots (page-crossing stores, syscalls) */

@@ -165,7 +165,7 @@ int mw_pause_others(pid_t w, pid_t self)
     atomic_fetch_add(&pause_gen, 1); /* odd: paused */
     int sent = 0;
     nsent = 0;
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = mw_proc_open("/proc/self/task", O_RDONLY | O_DIRECTORY);
     if (fd < 0) return 0;
     char buf[4096];
     long n;

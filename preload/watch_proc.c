@@ -37,9 +37,9 @@ static struct tcache *tc_get(pid_t tid)
     if (lru->wfd > 0) close(lru->wfd);
     char path[64];
     task_path(path, sizeof path, tid, "syscall");
-    lru->fd = open(path, O_RDONLY | O_CLOEXEC);
+    lru->fd = mw_proc_open(path, O_RDONLY);
     task_path(path, sizeof path, tid, "wchan");
-    lru->wfd = open(path, O_RDONLY | O_CLOEXEC);
+    lru->wfd = mw_proc_open(path, O_RDONLY);
     lru->tid = tid;
     lru->blocked = false;
     lru->used = ++tc_clock;

@@ -96,8 +96,8 @@ static int each_object(struct dl_phdr_info *info, size_t sz, void *arg)
     char exe[4096];
     const char *path = info->dlpi_name;
     if (idx == 0 || !path || !*path) {
-        ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof exe - 1); /* see reach_roots.c */
-        if (n <= 0) n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        ssize_t n = mw_proc_readlink("/proc/thread-self/exe", exe, sizeof exe - 1); /* see reach_roots.c */
+        if (n <= 0) n = mw_proc_readlink("/proc/self/exe", exe, sizeof exe - 1);
         if (n <= 0) return 0;
         exe[n] = 0;
         path = exe;

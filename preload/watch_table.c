@@ -158,7 +158,7 @@ pid_t mw_w_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 int mw_w_read_file(const char *path, char *buf, size_t cap)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    int fd = mw_proc_open(path, O_RDONLY);
     if (fd < 0) return -errno;
     size_t got = 0;
     while (got + 1 < cap) {

@@ -223,6 +223,7 @@ void mw_writer_child_keeps_dir(bool keep)
     if (keep) {
         mw_fd_protect(&dir_fd);
     } else {
+        mw_fd_unprotect(dir_fd); /* registered again by mw_writer_after_fork_child: close() would skip it */
         close(dir_fd);
         dir_fd = -1;
     }
@@ -643,7 +644,7 @@ static void write_limits(void)
 static char exe_seen[1024];
 static size_t exe_path(char *buf, size_t cap)
 {
-    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    ssize_t n = mw_proc_readlink("/proc/self/exe", buf, cap - 1);
     if (n > 0 && (size_t)n < sizeof exe_seen) {
         memcpy(exe_seen, buf, (size_t)n);
         exe_seen[n] = 0;
@@ -1168,6 +1169,7 @@ void mw_writer_after_fork_child(void)
     if (out_fd >= 0) close(out_fd);
     out_fd = -1;
     mw_writer_child_keeps_dir(true); /* a child that is not traced closes it (init.c) */
+    mw_proc_child_keeps(true);
     for (int i = 0; i < 2; i++) { /* the parent's writer's /proc files: the child's opens its own */
         if (rss_fd[i] >= 0) close(rss_fd[i]);
         rss_fd[i] = -1;
