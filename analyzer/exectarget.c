@@ -41,7 +41,7 @@ static int elf_is_static(int fd)
 void mw_why_untraceable(const char *path, char *why, size_t len)
 {
     why[0] = '\0';
-    if (path[0] != '/') return; /* as given to execvp or posix_spawnp: not looked up here */
+    if (path[0] != '/') return; /* a name no PATH entry had when the shim looked (process.c) */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return;
     struct stat st;

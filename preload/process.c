@@ -19,8 +19,10 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/single_threaded.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -225,12 +227,48 @@ MW_EXPORT int chroot(const char *path)
 }
 
 /* ---- exec ------------------------------------------------------------------------------------ */
+/* The program execvp() or posix_spawnp() runs for a name without a slash: the first entry of
+ * the caller's PATH (which glibc searches, "/bin:/usr/bin" when unset) holding an executable
+ * regular file of that name, into buf; the name itself when none does (or it has a slash,
+ * or an entry is empty: the working directory). So the EXEC and SPAWN records name a file
+ * the analyzer can look at ("env prog" or a posix_spawnp of a static program was not listed
+ * as untraced before 2026-11-24, exectarget.c). System calls only: also in a vfork child. */
+static const char *in_path(const char *file, char *buf, size_t cap)
+{
+    if (!file[0] || strchr(file, '/')) return file;
+    const char *dirs = getenv("PATH");
+    if (!dirs) dirs = "/bin:/usr/bin";
+    size_t fl = strlen(file);
+    int e = errno;
+    for (const char *d = dirs;;) {
+        const char *end = strchrnul(d, ':');
+        size_t dl = (size_t)(end - d);
+        if (dl == 0) break; /* the working directory: the name stays as given */
+        if (dl + 1 + fl < cap) {
+            memcpy(buf, d, dl);
+            buf[dl] = '/';
+            memcpy(buf + dl + 1, file, fl + 1);
+            struct stat st;
+            if (access(buf, X_OK) == 0 && stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+                errno = e;
+                return buf;
+            }
+        }
+        if (!*end) break;
+        d = end + 1;
+    }
+    errno = e;
+    return file;
+}
+
 /* A vfork child about to exec path: it may touch nothing of the shim's but the waiting
  * parent thread's vfork_exec, which the parent records once vfork returns there. */
-static void note_vfork_exec(const char *path)
+static void note_vfork_exec(const char *path, bool search)
 {
     mw_thread *t = mw_tls_self;
     if (!t || !path || !mw_exec_str_readable(path)) return;
+    char found[sizeof t->vfork_exec];
+    if (search) path = in_path(path, found, sizeof found);
     size_t n = strnlen(path, sizeof t->vfork_exec - 1);
     memcpy(t->vfork_exec, path, n);
     t->vfork_exec[n] = '\0';
@@ -243,10 +281,11 @@ static void after_exec_failed(void)
     if (mw_tls_guard >= MW_GUARD_VFORK && t) t->vfork_exec[0] = '\0';
 }
 
-static void before_exec(const char *path)
+/* search: path is a name execvp() looks up in PATH */
+static void before_exec(const char *path, bool search)
 {
     if (mw_tls_guard >= MW_GUARD_VFORK) {
-        note_vfork_exec(path);
+        note_vfork_exec(path, search);
         return;
     }
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return;
@@ -261,6 +300,8 @@ static void before_exec(const char *path)
     }
     int e = errno;
     mw_thread *t = mw_self();
+    char found[4096];
+    if (search && path) path = in_path(path, found, sizeof found);
     size_t n = path ? strnlen(path, MW_MAX_STR) : 0;
     if (t) MW_EMIT(t, 32 + n, mw_enc_exec, path ? path : "", n);
     mw_writer_sync_exec();
@@ -270,7 +311,7 @@ static void before_exec(const char *path)
 MW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
     resolve();
-    before_exec(path);
+    before_exec(path, false);
     int rc;
     WITH_ENV(envp, rc = real_execve(path, argv, env_));
     after_exec_failed();
@@ -282,7 +323,7 @@ MW_EXPORT int execv(const char *path, char *const argv[]) { return execve(path, 
 MW_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     resolve();
-    before_exec(file);
+    before_exec(file, true);
     int rc;
     WITH_ENV(envp, rc = real_execvpe(file, argv, env_));
     after_exec_failed();
@@ -294,7 +335,7 @@ MW_EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file
 MW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     resolve();
-    before_exec("(fexecve)");
+    before_exec("(fexecve)", false);
     int rc;
     WITH_ENV(envp, rc = real_fexecve(fd, argv, env_));
     after_exec_failed();
@@ -309,7 +350,7 @@ MW_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     resolve();
     const char *p = path;
     __asm__("" : "+r"(p)); /* glibc declares path nonnull; a program may pass NULL all the same */
-    before_exec(p && mw_exec_str_readable(p) && !p[0] ? "(execveat)" : p);
+    before_exec(p && mw_exec_str_readable(p) && !p[0] ? "(execveat)" : p, false);
     int rc;
     WITH_ENV(envp, rc = real_execveat ? real_execveat(dirfd, path, argv, env_, flags)
                                       : (int)syscall(SYS_execveat, dirfd, path, argv, env_, flags));
@@ -353,14 +394,17 @@ MW_EXPORT int execle(const char *path, const char *arg, ...)
 }
 
 /* ---- posix_spawn: the environment (process_env.c), a FORK and a SPAWN record ---------------- */
-static void record_spawn(pid_t pid, const char *path)
+static void record_spawn(pid_t pid, const char *path, bool search)
 {
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON) return;
     int e = errno;
     mw_thread *t = mw_self();
     if (t) {
         MW_EMIT(t, 24, mw_enc_fork, (uint64_t)pid);
-        size_t n = path && mw_exec_str_readable(path) ? strnlen(path, MW_MAX_STR) : 0;
+        bool ok = path && mw_exec_str_readable(path);
+        char found[4096];
+        if (ok && search) path = in_path(path, found, sizeof found);
+        size_t n = ok ? strnlen(path, MW_MAX_STR) : 0;
         if (n) MW_EMIT(t, 32 + n, mw_enc_spawn, (uint64_t)pid, path, n);
     }
     errno = e;
@@ -372,7 +416,7 @@ MW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     resolve();
     int rc;
     WITH_ENV(envp, rc = real_spawn(pid, path, fa, attr, argv, env_));
-    if (rc == 0 && pid) record_spawn(*pid, path);
+    if (rc == 0 && pid) record_spawn(*pid, path, false);
     return rc;
 }
 
@@ -382,6 +426,6 @@ MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     resolve();
     int rc;
     WITH_ENV(envp, rc = real_spawnp(pid, file, fa, attr, argv, env_));
-    if (rc == 0 && pid) record_spawn(*pid, file);
+    if (rc == 0 && pid) record_spawn(*pid, file, true);
     return rc;
 }

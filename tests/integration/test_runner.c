@@ -352,6 +352,21 @@ Test(runner, an_exec_without_a_trace_says_why)
     cr_assert_eq(exit_code(r), 0, "%s", r->err);
     cr_expect(strstr(r->err, "memwatch: no traces were written in "), "%s", r->err);
     cr_expect(strstr(r->err, "static_prog: it is statically linked: LD_PRELOAD never reaches it\n"), "%s", r->err);
+    /* found in PATH by posix_spawnp() and execlp(): the records name the file found (before
+     * 2026-11-24 they held the bare name, which the report could not look at: no line) */
+    char dirs[2400], vdir[1200];
+    snprintf(vdir, sizeof vdir, "%s", sp);
+    *strrchr(vdir, '/') = '\0';
+    snprintf(dirs, sizeof dirs, "PATH=/nonexistent:%s:%s", vdir, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    char *av5[] = { path_of("memwatch"), "run", "--out", "run16", "--format", "text", "--",
+                    path_of("tests/victims/spawn_by_name"), "static_prog", NULL };
+    r = run(dirs, av5);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_expect_str_eq(r->out, "static program ran\nstatic program ran\n");
+    lines = 0;
+    snprintf(want, sizeof want, "not traced: %s (pid ", sp); /* one process: its own report */
+    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    cr_expect_eq(lines, 2, "the spawned one and the exec'd one: %s", r->err);
     /* a program traced after its exec gets no such line */
     char *av2[] = { path_of("memwatch"), "run", "--out", "run13", "--", "/bin/sh", "-c", "/bin/true; echo x | cat", NULL };
     r = run(NULL, av2);
