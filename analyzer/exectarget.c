@@ -42,16 +42,40 @@ void mw_why_untraceable(const char *path, char *why, size_t len)
 {
     why[0] = '\0';
     if (path[0] != '/') return; /* a name no PATH entry had when the shim looked (process.c) */
+    /* the path comes from a trace, which may be anyone's: only a regular file is opened (a
+     * device's open can act: a watchdog's starts it) */
+    struct stat st, was;
+    if (stat(path, &was) != 0 || !S_ISREG(was.st_mode)) return;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == was.st_ino && st.st_dev == was.st_dev) {
         if (st.st_mode & (S_ISUID | S_ISGID))
             snprintf(why, len, "it is setuid or setgid: the loader ignores LD_PRELOAD for it");
         else if (elf_is_static(fd) == 1)
             snprintf(why, len, "it is statically linked: LD_PRELOAD never reaches it");
     }
     close(fd);
+}
+
+/* Whether a SPAWN's program is one LD_PRELOAD cannot reach, so worth keeping for the report
+ * (ingest.c): a shell loop or a server may start hundreds of thousands of children, nearly
+ * all of them traced. The answer for the last 256 paths seen is remembered (paths up to 255
+ * bytes), so a program started again and again is looked at once. */
+bool mw_spawn_may_be_untraced(const char *path)
+{
+    static struct { char path[256]; bool untraced; } seen[256];
+    size_t len = strlen(path);
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)path[i]) * 16777619u;
+    h = (h ^ (h >> 16)) & 255u;
+    if (len < sizeof seen[0].path && strcmp(seen[h].path, path) == 0) return seen[h].untraced;
+    char why[96];
+    mw_why_untraceable(path, why, sizeof why);
+    if (len < sizeof seen[0].path) {
+        memcpy(seen[h].path, path, len + 1);
+        seen[h].untraced = why[0] != '\0';
+    }
+    return why[0] != '\0';
 }
 
 /* Whether a trace among procs is the program process pid ran after time t (its exec, or a
@@ -91,4 +115,5 @@ void mw_find_untraced(mw_report_proc *procs, size_t n, size_t i)
     for (size_t k = 0; k < p->spawns.n; k++)
         if (!traced_after(procs, n, p->spawns.v[k].pid, p->start_realtime_ns, p))
             add(rp, p->spawns.v[k].pid, p->spawns.v[k].path);
+    rp->more_untraced += p->spawns_unkept; /* such programs past the ones kept: counted */
 }

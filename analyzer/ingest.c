@@ -8,6 +8,7 @@
  * in a pending set until the allocation shows up.
  */
 #include "ingest.h"
+#include "exectarget.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -820,10 +821,19 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         }
         return 0;
     }
-    case MW_REC_SPAWN: {
-        if (p->spawns.n >= MW_SPAWNS_KEPT) return 0; /* memory bounded: the first ones */
+    case MW_REC_SPAWN: { /* kept only for a program that cannot be traced (exectarget.c) */
         mw_spawn sp = { r->u.spawn.child_pid, bytes_dup(r->u.spawn.path) };
-        if (!sp.path || !MW_VEC_PUSH(p->spawns, sp)) {
+        if (!sp.path) return OOM;
+        if (!mw_spawn_may_be_untraced(sp.path)) {
+            free(sp.path);
+            return 0;
+        }
+        if (p->spawns.n >= MW_SPAWNS_KEPT) { /* memory bounded: the first ones, the rest counted */
+            free(sp.path);
+            p->spawns_unkept++;
+            return 0;
+        }
+        if (!MW_VEC_PUSH(p->spawns, sp)) {
             free(sp.path);
             return OOM;
         }

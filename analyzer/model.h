@@ -174,8 +174,9 @@ typedef struct mw_proc {
                                          may pass to a new thread after it) */
     MW_VEC(uint64_t) forks;
     MW_VEC(char *) execs;
-    MW_VEC(mw_spawn) spawns;          /* children started running a program (SPAWN records:
-                                         the first MW_SPAWNS_KEPT) */
+    MW_VEC(mw_spawn) spawns;          /* children started running a program LD_PRELOAD cannot
+                                         reach (SPAWN records: the first MW_SPAWNS_KEPT) */
+    uint64_t spawns_unkept;           /* such SPAWN records past those */
 
     /* totals */
     uint64_t allocations, frees, reallocs, bytes_allocated, temporary;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "exectarget.h"
 #include "failon.h"
 #include "model.h"
 #include "suppress.h"
@@ -86,9 +87,6 @@ const char *mw_proc_exec_target(const mw_proc *p);
 /* exectarget.c: procs[i].untraced, the programs procs[i] exec'd or started (with children
  * followed) that have no trace among procs and that LD_PRELOAD cannot reach */
 void mw_find_untraced(mw_report_proc *procs, size_t n, size_t i);
-/* exectarget.c: why LD_PRELOAD cannot reach the program at path (an absolute path: statically
- * linked, setuid), into why[len]; "" when nothing on disk says so */
-void mw_why_untraceable(const char *path, char *why, size_t len);
 /* Its trace ended before the process did (END reason shutdown: the shim stopped tracing, as
  * before a seccomp filter): what it held then is not judged. */
 bool mw_proc_stopped(const mw_proc *p);

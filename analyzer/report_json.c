@@ -140,6 +140,8 @@ static void sec_process(mw_report *r, mw_report_proc *rp, mw_json *j)
         mw_json_obj_end(j);
     }
     mw_json_arr_end(j);
+    mw_json_key(j, "untraced_more"); /* past the 8 listed (and past MW_SPAWNS_KEPT, unchecked) */
+    mw_json_u64(j, rp->more_untraced);
     mw_json_key(j, "threads");
     mw_json_arr(j);
     for (size_t i = 0; i < p->threads.n; i++) {

@@ -344,7 +344,8 @@ Test(runner, an_exec_without_a_trace_says_why)
              "python3 -c 'import json,sys\nd=json.load(open(sys.argv[1]))\n"
              "u=[x for p in d[\"processes\"] for x in p[\"process\"][\"untraced\"]]\n"
              "assert len(u)==2 and all(x[\"path\"]==sys.argv[2] and x[\"pid\"]>0 and "
-             "\"statically linked\" in x[\"reason\"] for x in u), u' '%s' '%s'", json, sp);
+             "\"statically linked\" in x[\"reason\"] for x in u), u\n"
+             "assert all(p[\"process\"][\"untraced_more\"]==0 for p in d[\"processes\"])' '%s' '%s'", json, sp);
     cr_expect_eq(system(check), 0, "JSON untraced[] check failed on %s", json);
     /* CMD itself static: no trace at all, and the runner says why */
     char *av4[] = { path_of("memwatch"), "run", "--out", "run15", "--", (char *)sp, NULL };
