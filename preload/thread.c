@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -398,10 +399,22 @@ void mw_threads_mark_exited(mw_thread *t)
     atomic_store_explicit(&t->exited, 1, memory_order_release);
 }
 
+/* The key's destructor runs among the program's own, in the order of the keys, the shim's
+ * (made at start) usually first: a program's destructor that allocates (a per-thread cache
+ * freed and a last block made, OpenSSL's or glib's thread-local state) then went through the
+ * orphan stream, without a stack ("no stack recorded" for a leak valgrind gives a stack for,
+ * 2026-11-24). So the destructor sets the key again, which makes glibc run another round of
+ * destructors, until the last round (PTHREAD_DESTRUCTOR_ITERATIONS) releases the state:
+ * the program's destructors of the earlier rounds run with it. The thread's TLS, which the
+ * unwinder uses, lasts until after the last round. */
+static __thread unsigned char exit_round __attribute__((tls_model("initial-exec")));
+
 static void on_thread_exit(void *arg)
 {
     mw_thread *t = arg;
     if (!t || t != mw_tls_self) return;
+    if (++exit_round < PTHREAD_DESTRUCTOR_ITERATIONS && pthread_setspecific(exit_key, t) == 0) return;
+    exit_round = 0; /* a state made again later (a destructor after this one allocates) */
     int g = mw_guard_enter();
     mw_fatal_thread_exit(); /* before the state (and its stack) can go to another thread */
     mw_tls_self = NULL;

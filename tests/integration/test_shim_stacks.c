@@ -4,6 +4,7 @@
  * return address mapped to the victim function containing it).
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,48 @@ Test(shim_stacks, concurrent_new_stacks_are_exact, .timeout = 120)
     cr_expect_eq(bad, 0, "%zu blocks with a wrong stack", bad);
     cr_expect_eq(split, 0, "%zu blocks whose identical path got another stack node", split);
     cr_expect_eq(checked, (size_t)RACE_THREADS * RACE_ITERS);
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+
+/* Blocks allocated in a program's pthread key destructors, as a thread ends, carry their
+ * stacks (dtor, called by glibc), in the destructors' first round and in a later one: the
+ * shim's own key destructor sets its key again until glibc's last round (thread.c). Before
+ * 2026-11-24 it released the thread's state in the first round, usually before the program's
+ * destructors, and their blocks had no stack ("no stack recorded" for leaks valgrind gives
+ * stacks for). The block each destructor frees is freed in the trace. */
+static const char *const tsd_names[] = { "dtor", "run", "forget", "main" };
+
+Test(shim_stacks, allocations_in_key_destructors_have_stacks, .timeout = 60)
+{
+    fnmap fm = { "tsd_dtor", tsd_names, 4, { 0 } };
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("tsd_dtor"), NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_assert(strstr(r.out, "done\n"), "%s %s", r.out, r.err);
+    fnmap_read(&fm, r.out);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    unsigned n777 = 0, n55 = 0, n333 = 0, live999 = 0;
+    for (size_t i = 0; i < t.nblocks; i++) {
+        const mwt_block *b = &t.blocks[i];
+        if (b->size == 999 && !b->freed) live999++;
+        if (b->size != 777 && b->size != 55 && b->size != 333) continue;
+        char got[256];
+        path_of(&fm, &t, b->stack, "dtor", got, sizeof got);
+        const char *want = b->size == 55 ? "dtor" : "forget>dtor";
+        cr_expect_str_eq(got, want, "a block of %" PRIu64 " bytes: stack %" PRIu64, b->size, b->stack);
+        n777 += b->size == 777;
+        n55 += b->size == 55;
+        n333 += b->size == 333;
+    }
+    cr_expect_eq(n777, 8);
+    cr_expect_eq(n55, 8);
+    cr_expect_eq(n333, 8, "the second round's blocks");
+    cr_expect_eq(live999, 0, "the destructors' frees are in the trace");
     mwt_trace_free(&t);
     mwt_run_free(&r);
     mwt_rmtree(dir);
