@@ -113,9 +113,11 @@ ifneq ($(file <$(SRC_STAMP)),$(SRC_LIST))
 $(file >$(SRC_STAMP),$(SRC_LIST))
 endif
 endif
+# (printf, not $(file): make expands a recipe's every line before running the first, so
+# $(file) would write before the mkdir: `make -j2 all` on a fresh clone stopped there)
 $(SRC_STAMP):
 	@mkdir -p $(@D)
-	$(file >$@,$(SRC_LIST))
+	@printf '%s\n' '$(SRC_LIST)' > $@
 LINKED = $(filter-out $(SRC_STAMP),$^)
 
 # Everything compiled needs the dependencies first (order-only: no rebuild on stamp change).
