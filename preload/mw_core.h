@@ -442,6 +442,10 @@ bool mw_exec_str_readable(const char *s);     /* (process_env.c) */
 size_t mw_exec_env_slots(char *const *envp);
 size_t mw_exec_env_buf(char *const *envp);
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark);
+/* The exec or spawn of path with argv and env, the environment mw_exec_env made of envp,
+ * failed with E2BIG: true when env had the shim's variables added, so envp may fit (one line
+ * says so when it will). */
+bool mw_exec_env_retry(char *const *envp, char *const *env, char *const *argv, const char *path);
 extern const char *mw_self_path;         /* path of this .so (dladdr) */
 
 /* real.c: bootstrap pool for allocations made before the real functions are known */

@@ -65,14 +65,20 @@ static void resolve(void)
 /* The environment an exec or spawn passes on (process_env.c), in arrays on this stack; the
  * program's own, untouched, when it cannot be read (the call then fails with EFAULT, as
  * natively). */
-#define WITH_ENV(envp, body)                                                                  \
+#define WITH_ENV(envp, argv, path, body, too_big)                                                       \
     do {                                                                                      \
         bool ok_ = mw_exec_env_readable(envp);                                                \
         char *arr_[ok_ ? mw_exec_env_slots(envp) : 1];                                        \
         char buf_[ok_ ? mw_exec_env_buf(envp) : 1], mark_[MW_EXEC_ENV_MARK];                  \
         char *const *env_ = ok_ ? mw_exec_env((envp), arr_, buf_, mark_) : (envp);           \
         body;                                                                                 \
+        if ((too_big) && mw_exec_env_retry((envp), env_, (argv), (path))) { /* E2BIG */      \
+            env_ = (envp);                                                                    \
+            body;                                                                             \
+        }                                                                                     \
     } while (0)
+#define EXEC_TOO_BIG (rc == -1 && errno == E2BIG)
+#define SPAWN_TOO_BIG (rc == E2BIG)
 
 /* ---- fork / vfork -------------------------------------------------------------------------- */
 /* The shim's own child handlers (mw_atfork), for the fork below that runs none of glibc's. */
@@ -313,7 +319,7 @@ MW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
     resolve();
     before_exec(path, false);
     int rc;
-    WITH_ENV(envp, rc = real_execve(path, argv, env_));
+    WITH_ENV(envp, argv, path, rc = real_execve(path, argv, env_), EXEC_TOO_BIG);
     after_exec_failed();
     return rc;
 }
@@ -325,7 +331,7 @@ MW_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     resolve();
     before_exec(file, true);
     int rc;
-    WITH_ENV(envp, rc = real_execvpe(file, argv, env_));
+    WITH_ENV(envp, argv, file, rc = real_execvpe(file, argv, env_), EXEC_TOO_BIG);
     after_exec_failed();
     return rc;
 }
@@ -337,7 +343,7 @@ MW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     resolve();
     before_exec("(fexecve)", false);
     int rc;
-    WITH_ENV(envp, rc = real_fexecve(fd, argv, env_));
+    WITH_ENV(envp, argv, "/dev/fd/N", rc = real_fexecve(fd, argv, env_), EXEC_TOO_BIG);
     after_exec_failed();
     return rc;
 }
@@ -352,8 +358,9 @@ MW_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     __asm__("" : "+r"(p)); /* glibc declares path nonnull; a program may pass NULL all the same */
     before_exec(p && mw_exec_str_readable(p) && !p[0] ? "(execveat)" : p, false);
     int rc;
-    WITH_ENV(envp, rc = real_execveat ? real_execveat(dirfd, path, argv, env_, flags)
-                                      : (int)syscall(SYS_execveat, dirfd, path, argv, env_, flags));
+    WITH_ENV(envp, argv, path, rc = real_execveat ? real_execveat(dirfd, path, argv, env_, flags)
+                                      : (int)syscall(SYS_execveat, dirfd, path, argv, env_, flags),
+             EXEC_TOO_BIG);
     after_exec_failed();
     return rc;
 }
@@ -415,7 +422,7 @@ MW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 {
     resolve();
     int rc;
-    WITH_ENV(envp, rc = real_spawn(pid, path, fa, attr, argv, env_));
+    WITH_ENV(envp, argv, path, rc = real_spawn(pid, path, fa, attr, argv, env_), SPAWN_TOO_BIG);
     if (rc == 0 && pid) record_spawn(*pid, path, false);
     return rc;
 }
@@ -425,7 +432,7 @@ MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 {
     resolve();
     int rc;
-    WITH_ENV(envp, rc = real_spawnp(pid, file, fa, attr, argv, env_));
+    WITH_ENV(envp, argv, file, rc = real_spawnp(pid, file, fa, attr, argv, env_), SPAWN_TOO_BIG);
     if (rc == 0 && pid) record_spawn(*pid, file, true);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -406,4 +407,36 @@ bool mw_exec_env_readable(char *const *envp)
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
 {
     return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
+}
+
+/* The kernel bounds a new program's arguments and environment together (a quarter of the
+ * stack limit, 2 MiB by default): a program that fills it to the byte, with an environment
+ * of its own making, got E2BIG under the shim for the few hundred bytes of variables it adds
+ * (the program started natively). Its exec is tried again with the environment as given, so
+ * it starts, untraced (2026-11-24, test shim_proc/an_exec_at_the_kernels_argument_limit_runs). */
+/* Whether path with argv and envp fits the kernel's bound (fs/exec.c, bprm_stack_limits):
+ * the strings and the file name, and a pointer for each string, within a quarter of the stack
+ * limit (at most 6 MiB, at least 128 KiB). Only decides whether a line is said: the exec is
+ * tried again either way. */
+static bool fits_natively(char *const *argv, char *const *envp, const char *path)
+{
+    struct rlimit rl;
+    uint64_t lim = getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur / 4 : UINT64_MAX;
+    if (lim > (6u << 20)) lim = 6u << 20;
+    if (lim < (128u << 10)) lim = 128u << 10;
+    uint64_t n = (path ? strnlen(path, 1u << 16) : 0) + 1, argc = 0, envc = 0;
+    for (; argv && argv[argc] && n < lim; argc++) n += strnlen(argv[argc], 1u << 20) + 1;
+    for (; envp && envp[envc] && n < lim; envc++) n += strnlen(envp[envc], 1u << 20) + 1;
+    n += ((argc ? argc : 1) + envc) * sizeof(void *);
+    return n <= lim;
+}
+
+bool mw_exec_env_retry(char *const *envp, char *const *env, char *const *argv, const char *path)
+{
+    if (env == envp || !mw_cfg.follow || shim_unreachable) return false; /* nothing was added */
+    if (fits_natively(argv, envp, path))
+        mw_diag("a program's arguments and environment are past the kernel's limit (E2BIG) with "
+                "memwatch's variables added: it is started without them (untraced)");
+    errno = E2BIG;
+    return true;
 }

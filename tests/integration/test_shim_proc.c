@@ -705,6 +705,38 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
     free(dir);
 }
 
+/* A program that gives a new program arguments and an environment of its own making that fill
+ * the kernel's bound to the byte starts it as natively: the variables the shim adds (its
+ * LD_PRELOAD entry, MEMWATCH_*) had made the exec fail with E2BIG (133 bytes less room,
+ * 2026-11-24); now it is tried again without them, untraced, with one line when the
+ * program's own would fit. By execve and by posix_spawn. */
+Test(shim_proc, an_exec_at_the_kernels_argument_limit_runs, .timeout = 120)
+{
+    static const char *const modes[] = { "exec", "spawn" };
+    for (int m = 0; m < 2; m++) {
+        char *dir = mwt_tmpdir();
+        const char *argv[] = { mwt_victim("exec_at_limit"), modes[m], NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        cr_assert(strncmp(n.out, "max ", 4) == 0, "natively: %s %s", n.out, n.err);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_expect_str_eq(r.out, n.out, "%s: as much room as natively", modes[m]);
+        cr_expect_eq(r.raw_status, n.raw_status);
+        const char *line = "memwatch: a program's arguments and environment are past the kernel's limit (E2BIG) "
+                           "with memwatch's variables added: it is started without them (untraced)\n";
+        cr_expect(strstr(r.err, line) != NULL, "%s: the line: %s", modes[m], r.err);
+        for (const char *q = r.err; *q; q += strlen(line)) /* nothing else */
+            if (strncmp(q, line, strlen(line)) != 0) {
+                cr_expect_fail("%s: stderr: %s", modes[m], r.err);
+                break;
+            }
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        free(dir);
+    }
+}
+
 /* The reach kind of the unfreed block of `size` bytes in t (0: none such, or no verdict). */
 static uint64_t reach_of_size(const mwt_trace *t, uint64_t size)
 {
