@@ -86,10 +86,7 @@ static int dup_above_limit(int fd)
 /* path opened: a /proc one where the shim keeps /proc (procfs.c) */
 static int open_path(const char *path, int flags, unsigned mode)
 {
-    if (strncmp(path, "/proc/", 6) == 0) {
-        int fd = mw_proc_open(path, flags);
-        return fd;
-    }
+    if (strncmp(path, "/proc/", 6) == 0) return mw_proc_open(path, flags);
     return open(path, flags | O_CLOEXEC, mode);
 }
 

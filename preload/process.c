@@ -64,8 +64,9 @@ static void resolve(void)
 
 /* The environment an exec or spawn passes on (process_env.c), in arrays on this stack; the
  * program's own, untouched, when it cannot be read (the call then fails with EFAULT, as
- * natively). */
-#define WITH_ENV(envp, argv, path, body, too_big)                                                       \
+ * natively). body is the call with env_; when too_big (E2BIG) and the shim had added to the
+ * environment, it is made again with the program's own (mw_exec_env_retry). */
+#define WITH_ENV(envp, argv, path, body, too_big)                                             \
     do {                                                                                      \
         bool ok_ = mw_exec_env_readable(envp);                                                \
         char *arr_[ok_ ? mw_exec_env_slots(envp) : 1];                                        \
@@ -238,7 +239,7 @@ MW_EXPORT int chroot(const char *path)
  * regular file of that name, into buf; the name itself when none does (or it has a slash,
  * or an entry is empty: the working directory). So the EXEC and SPAWN records name a file
  * the analyzer can look at ("env prog" or a posix_spawnp of a static program was not listed
- * as untraced before 2026-11-24, exectarget.c). System calls only: also in a vfork child. */
+ * as untraced before 2026-11-23, exectarget.c). System calls only: also in a vfork child. */
 static const char *in_path(const char *file, char *buf, size_t cap)
 {
     if (!file[0] || strchr(file, '/')) return file;

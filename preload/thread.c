@@ -403,7 +403,7 @@ void mw_threads_mark_exited(mw_thread *t)
  * (made at start) usually first: a program's destructor that allocates (a per-thread cache
  * freed and a last block made, OpenSSL's or glib's thread-local state) then went through the
  * orphan stream, without a stack ("no stack recorded" for a leak valgrind gives a stack for,
- * 2026-11-24). So the destructor sets the key again, which makes glibc run another round of
+ * 2026-11-23). So the destructor sets the key again, which makes glibc run another round of
  * destructors, until the last round (PTHREAD_DESTRUCTOR_ITERATIONS) releases the state:
  * the program's destructors of the earlier rounds run with it. The thread's TLS, which the
  * unwinder uses, lasts until after the last round. */

@@ -10,7 +10,7 @@
 #include "mwtest.h"
 
 /* `make -j2 all` on a fresh clone stopped at once ("open: build/.sources: No such file or
- * directory", 2026-11-24): the source list's rule wrote the file with $(file), which make
+ * directory", 2026-11-23): the source list's rule wrote the file with $(file), which make
  * runs as it expands the recipe, before the recipe's mkdir. Plain `make` ordered the rules
  * so the directory was there first. */
 Test(build, a_fresh_build_directory_with_parallel_jobs)

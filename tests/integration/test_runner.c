@@ -354,7 +354,7 @@ Test(runner, an_exec_without_a_trace_says_why)
     cr_expect(strstr(r->err, "memwatch: no traces were written in "), "%s", r->err);
     cr_expect(strstr(r->err, "static_prog: it is statically linked: LD_PRELOAD never reaches it\n"), "%s", r->err);
     /* found in PATH by posix_spawnp() and execlp(): the records name the file found (before
-     * 2026-11-24 they held the bare name, which the report could not look at: no line) */
+     * 2026-11-23 they held the bare name, which the report could not look at: no line) */
     char dirs[2400], vdir[1200];
     snprintf(vdir, sizeof vdir, "%s", sp);
     *strrchr(vdir, '/') = '\0';

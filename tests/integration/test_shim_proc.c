@@ -708,7 +708,7 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
 /* A program that gives a new program arguments and an environment of its own making that fill
  * the kernel's bound to the byte starts it as natively: the variables the shim adds (its
  * LD_PRELOAD entry, MEMWATCH_*) had made the exec fail with E2BIG (133 bytes less room,
- * 2026-11-24); now it is tried again without them, untraced, with one line when the
+ * 2026-11-23); now it is tried again without them, untraced, with one line when the
  * program's own would fit. By execve and by posix_spawn. */
 Test(shim_proc, an_exec_at_the_kernels_argument_limit_runs, .timeout = 120)
 {

@@ -212,7 +212,7 @@ Test(shim_stacks, concurrent_new_stacks_are_exact, .timeout = 120)
 /* Blocks allocated in a program's pthread key destructors, as a thread ends, carry their
  * stacks (dtor, called by glibc), in the destructors' first round and in a later one: the
  * shim's own key destructor sets its key again until glibc's last round (thread.c). Before
- * 2026-11-24 it released the thread's state in the first round, usually before the program's
+ * 2026-11-23 it released the thread's state in the first round, usually before the program's
  * destructors, and their blocks had no stack ("no stack recorded" for leaks valgrind gives
  * stacks for). The block each destructor frees is freed in the trace. */
 static const char *const tsd_names[] = { "dtor", "run", "forget", "main" };

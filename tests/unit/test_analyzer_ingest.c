@@ -453,7 +453,7 @@ Test(ingest, truncated_traces_report_what_is_there)
  * only for a program LD_PRELOAD cannot reach (here a setuid file), and of those the first
  * MW_SPAWNS_KEPT, the rest counted: a server spawning a child per request must not grow the
  * analyzer's memory with its trace, nor make the report drop the later ones unsaid (before
- * 2026-11-24 the first 4 096 of all were kept, and the rest went without a word). A device
+ * 2026-11-23 the first 4 096 of all were kept, and the rest went without a word). A device
  * (/dev/null) is not a program to list. */
 Test(ingest, spawns_kept_bounded)
 {
