@@ -749,12 +749,13 @@ static uint64_t reach_of_size(const mwt_trace *t, uint64_t size)
  * keeps its verdicts and RSS samples, and so do the children it forks there: the shim opens
  * /proc before the root changes and reads it through that descriptor (procfs.c). Before, the
  * exit scan printed "could not read the memory map" and every block was "unknown", and a
- * child forked inside had no RSS sample (2026-11-23). By chroot() and syscall(SYS_chroot). */
+ * child forked inside had no RSS sample (2026-11-23). By chroot(), syscall(SYS_chroot) and
+ * syscall(SYS_pivot_root) in a mount namespace of its own. */
 Test(shim_proc, a_chroot_without_proc_keeps_verdicts_and_rss, .timeout = 60)
 {
     if (geteuid() != 0) cr_skip_test("chroot needs root");
-    static const char *const modes[] = { "call", "syscall" };
-    for (int m = 0; m < 2; m++) {
+    static const char *const modes[] = { "call", "syscall", "pivot" };
+    for (int m = 0; m < 3; m++) {
         char *dir = mwt_tmpdir(), root[1024];
         snprintf(root, sizeof root, "%s/root", dir);
         cr_assert_eq(mkdir(root, 0755), 0);
@@ -762,6 +763,13 @@ Test(shim_proc, a_chroot_without_proc_keeps_verdicts_and_rss, .timeout = 60)
         const char *env[] = { "MEMWATCH_RSS_MS=20", NULL };
         mwt_run n, r;
         cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        if (m == 2 && n.exit_code == 77) { /* no mount namespace for us here (a container) */
+            cr_log_warn("pivot_root not tried: mount namespaces are not allowed here");
+            mwt_run_free(&n);
+            mwt_rmtree(dir);
+            free(dir);
+            continue;
+        }
         cr_assert_str_eq(n.out, "ok\n", "natively: %s", n.err);
         cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
         cr_expect_str_eq(r.out, n.out, "%s", modes[m]);
