@@ -10,6 +10,8 @@
  * holds the memory map while it leaves): a call refused with EINVAL is tried again for up to
  * 20 ms. A program with threads of its own gets EINVAL as without the shim, 20 ms later.
  * Not paused: the watch core's thread (a program that watches memory stays multithreaded).
+ * Joining a mount namespace also changes the root, as chroot() does: the same preparations
+ * (process.c, mw_root_change_before) are made first.
  */
 #include <errno.h>
 #include <sched.h>
@@ -72,6 +74,13 @@ static int real_setns(int fd, int nstype)
 MW_EXPORT int setns(int fd, int nstype)
 {
     /* a user or mount namespace needs one thread; 0 may be either (the fd decides) */
-    if (nstype == 0 || (nstype & (CLONE_NEWUSER | CLONE_NEWNS))) return call_single(real_setns, fd, nstype);
+    if (nstype == 0 || (nstype & (CLONE_NEWUSER | CLONE_NEWNS))) {
+        /* a mount namespace brings its own root, maybe without /proc (process.c) */
+        bool mnt = nstype == 0 || (nstype & CLONE_NEWNS);
+        if (mnt) mw_root_change_before();
+        int rc = call_single(real_setns, fd, nstype);
+        if (mnt && rc == 0) mw_root_change_after();
+        return rc;
+    }
     return real_setns(fd, nstype);
 }
