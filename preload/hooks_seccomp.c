@@ -22,7 +22,9 @@
  * Interposing syscall() for seccomp(2), the hook also sees syscall(SYS_exit_group, status),
  * an exit that, like _exit(), runs nothing of the process's: the trace ends there first
  * (init.c), where the process had left without its END and its records since the writer's
- * last flush (all of them in a short program).
+ * last flush (all of them in a short program). And syscall(SYS_chroot) and
+ * syscall(SYS_pivot_root) (glibc has no pivot_root()), which change the root as chroot()
+ * does: the same preparations are made around them (process.c, mw_root_change_before).
  */
 #include <errno.h>
 #include <linux/seccomp.h>
