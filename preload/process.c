@@ -235,11 +235,11 @@ MW_EXPORT int chroot(const char *path)
 
 /* ---- exec ------------------------------------------------------------------------------------ */
 /* The program execvp() or posix_spawnp() runs for a name without a slash: the first entry of
- * the caller's PATH (which glibc searches, "/bin:/usr/bin" when unset) holding an executable
- * regular file of that name, into buf; the name itself when none does (or it has a slash,
- * or an entry is empty: the working directory). So the EXEC and SPAWN records name a file
- * the analyzer can look at ("env prog" or a posix_spawnp of a static program was not listed
- * as untraced before 2026-11-23, exectarget.c). System calls only: also in a vfork child. */
+ * the caller's PATH (which glibc searches, "/bin:/usr/bin" when unset; an empty entry is the
+ * working directory) holding an executable regular file of that name, into buf; the name
+ * itself when none does (or it has a slash). So the EXEC and SPAWN records name a file the
+ * analyzer can look at ("env prog" or a posix_spawnp of a static program was not listed as
+ * untraced before 2026-11-23, exectarget.c). System calls only: also in a vfork child. */
 static const char *in_path(const char *file, char *buf, size_t cap)
 {
     if (!file[0] || strchr(file, '/')) return file;
@@ -247,12 +247,18 @@ static const char *in_path(const char *file, char *buf, size_t cap)
     if (!dirs) dirs = "/bin:/usr/bin";
     size_t fl = strlen(file);
     int e = errno;
-    for (const char *d = dirs;;) {
+    for (const char *d = dirs;; d = strchrnul(d, ':') + 1) {
         const char *end = strchrnul(d, ':');
         size_t dl = (size_t)(end - d);
-        if (dl == 0) break; /* the working directory: the name stays as given */
-        if (dl + 1 + fl < cap) {
+        bool ok = dl + 1 + fl < cap;
+        if (dl == 0) { /* the working directory, into buf (getcwd(2): no allocation) */
+            long n = mw_raw_syscall6(SYS_getcwd, (long)buf, (long)cap, 0, 0, 0, 0);
+            ok = n > 1 && buf[0] == '/' && (size_t)n + fl < cap; /* not "(unreachable)..." */
+            dl = ok && n > 2 ? (size_t)n - 1 : 0;                /* "/" needs no second slash */
+        } else if (ok) {
             memcpy(buf, d, dl);
+        }
+        if (ok) {
             buf[dl] = '/';
             memcpy(buf + dl + 1, file, fl + 1);
             struct stat st;
@@ -262,7 +268,6 @@ static const char *in_path(const char *file, char *buf, size_t cap)
             }
         }
         if (!*end) break;
-        d = end + 1;
     }
     errno = e;
     return file;
