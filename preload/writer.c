@@ -811,8 +811,13 @@ bool mw_writer_open(void)
     size_t tl = strlen(trace_path);
     if (trace_path[tl - 1] == '/' && !in_dir(trace_path, sizeof trace_path)) return false;
     out_fd = mw_open_own(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    struct stat ls;
+    struct stat ls, ts;
     if (out_fd < 0 && errno == EEXIST && lstat(trace_path, &ls) == 0) {
+        /* a symlink is judged by what it names: to a directory, the trace goes inside it
+         * (MEMWATCH_OUT=/tmp/out, a link to the real directory, had put /tmp/out.1 beside
+         * it); to a device, a FIFO or a socket (/dev/stdout), none is made (it had made
+         * /dev/stdout.1); to a file, or to nothing, the new trace is numbered beside it */
+        if (S_ISLNK(ls.st_mode) && stat(trace_path, &ts) == 0 && !S_ISREG(ts.st_mode)) ls.st_mode = ts.st_mode;
         if (S_ISDIR(ls.st_mode)) {
             if (!in_dir(trace_path, sizeof trace_path)) return false;
             out_fd = mw_open_own(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

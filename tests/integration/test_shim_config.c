@@ -174,7 +174,7 @@ Test(shim_config, bad_values_stay_one_readable_line)
 
 /* MEMWATCH_OUT naming a directory (an existing one, or any path ending in '/') puts the default
  * name in it; an existing path that is neither a file nor a directory (a device) is refused with
- * one line, never numbered beside it (/dev/null.1). */
+ * one line, never numbered beside it (/dev/null.1). A symlink counts as what it names. */
 Test(shim_config, out_directory_gets_the_default_name_a_device_is_refused)
 {
     char sub[1024], slash[1024];
@@ -210,6 +210,32 @@ Test(shim_config, out_directory_gets_the_default_name_a_device_is_refused)
         unlink("/dev/null.1");
     }
     mwt_run_free(&r);
+    /* a symlink is judged by what it names: to a directory, the trace goes inside it; to a
+     * device, none is made (before 23:15 UTC on 2026-11-23 both put LINK.1 beside the link) */
+    char dlink[1100], devlink[1100], beside[1200];
+    snprintf(dlink, sizeof dlink, "%s/dlink", dir);
+    snprintf(devlink, sizeof devlink, "%s/devlink", dir);
+    cr_assert_eq(symlink(slash, dlink), 0);
+    cr_assert_eq(symlink("/dev/null", devlink), 0);
+    char *o4 = fmt("MEMWATCH_OUT=%s", dlink), *o5 = fmt("MEMWATCH_OUT=%s", devlink);
+    const char *env4[] = { o4, NULL }, *env5[] = { o5, NULL };
+    leaf_run(env4, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 0, "stderr: %s", r.err);
+    snprintf(beside, sizeof beside, "%s.1", dlink);
+    cr_expect_neq(lstat(beside, &st), 0, "a trace beside the link to a directory");
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(slash, &nt);
+    cr_expect_eq(nt, 2, "the one made through the link, in the directory (%zu)", nt);
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&r);
+    leaf_run(env5, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "/devlink: it exists and is not a regular file or a directory") != NULL, "%s", r.err);
+    snprintf(beside, sizeof beside, "%s.1", devlink);
+    cr_expect_neq(lstat(beside, &st), 0, "a trace beside the link to a device");
+    mwt_run_free(&r);
+    free(o4);
+    free(o5);
     free(o1);
     free(o2);
 }
