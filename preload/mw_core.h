@@ -394,6 +394,11 @@ void mw_writer_after_fork_child(void);
 /* chroot(): keep the output directory open first, so that the children made after it can
  * still create their traces there; a fork child that is not traced closes it */
 void mw_writer_before_chroot(void);
+/* Before the process's effective uid becomes uid (hooks_uid.c): traces of what it starts go
+ * to a directory of that user's (writer.c). */
+void mw_writer_before_uid_change(uid_t uid);
+/* mw_cfg.out_pattern changed: MEMWATCH_OUT in the environment follows it (process_env.c). */
+void mw_env_out_changed(void);
 /* around a change of the process's root: chroot(), syscall(SYS_chroot or SYS_pivot_root)
  * (process.c); _after only when it succeeded */
 void mw_root_change_before(void);

@@ -140,6 +140,24 @@ static void absolutize_out(void)
     strcpy(mw_cfg.out_pattern, pat);
 }
 
+/* After mw_cfg.out_pattern changed (writer.c: a directory for the user the process became):
+ * environ's MEMWATCH_OUT names the new pattern (the string swapped, as absolutize_out does),
+ * and so does the copy passed to programs exec'd with an environment of their own; a
+ * process that had none gets one, passed on as added (MEMWATCH_ADDED). */
+static char out_now[sizeof mw_cfg.out_pattern + 16];
+void mw_env_out_changed(void)
+{
+    if (strlen(mw_cfg.out_pattern) + 14 > sizeof out_now) return;
+    memcpy(out_now, "MEMWATCH_OUT=", 13);
+    strcpy(out_now + 13, mw_cfg.out_pattern);
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, "MEMWATCH_OUT=", 13) == 0) *e = out_now;
+    unsigned v = 0;
+    while (v < follow_nvars && strncmp(follow_vars[v], "MEMWATCH_OUT=", 13) != 0) v++;
+    if (v < follow_nvars) follow_vars[v] = out_now;
+    else if (follow_nvars < FOLLOW_VARS_MAX) follow_vars[follow_nvars++] = out_now;
+}
+
 void mw_env_keep_follow(void)
 {
     absolutize_out();

@@ -169,6 +169,7 @@ static ino_t dir_ino;
 static char dir_path[1024];  /* its path, for messages (the old root's) */
 static bool expand_pattern(const char *pattern, char *dst, size_t cap);
 static bool dir_is_pattern;  /* MEMWATCH_OUT named the directory itself: default names in it */
+static int at_dir(const char *path, const char **name);
 
 void mw_writer_before_chroot(void)
 {
@@ -200,6 +201,97 @@ void mw_writer_before_chroot(void)
     dir_dev = st.st_dev;
     dir_ino = st.st_ino;
     mw_fd_protect(&dir_fd);
+}
+
+/* Whether a user uid in group gid may create files in a directory of st (its mode bits;
+ * supplementary groups and ACLs are not looked at). */
+static bool may_create_in(const struct stat *st, uid_t uid, gid_t gid)
+{
+    mode_t m = st->st_mode;
+    if (st->st_uid == uid) return (m & S_IWUSR) && (m & S_IXUSR);
+    if (st->st_gid == gid) return (m & S_IWGRP) && (m & S_IXGRP);
+    return (m & S_IWOTH) && (m & S_IXOTH);
+}
+
+/* Before root gives the process to another user (hooks_uid.c: a daemon's master before it
+ * forks its workers): the processes it starts from then on could not create their traces in
+ * an output directory only root may write (memwatch run makes it 0700), and they ran
+ * untraced with a line each (2026-11-23). So the shim makes a directory inside it for that
+ * user, DIR/memwatch.uid-N (0700, owned by N and the current group), keeps it open (as the
+ * directory is kept at a chroot: the user may not pass through DIR, so forked children name
+ * their traces relative to the descriptor), and the pattern and MEMWATCH_OUT for what the
+ * process execs (process_env.c) name it from then on: a program exec'd as that user writes
+ * its trace there when it may pass through DIR. This process's own trace stays open where it
+ * is. Only when every process's trace goes to one directory (no % in the pattern's directory
+ * part). */
+void mw_writer_before_uid_change(uid_t uid)
+{
+    if (out_fd < 0 || uid == (uid_t)-1 || uid == 0 || geteuid() != 0) return;
+    const char *pat = mw_cfg.out_pattern, *ps = strrchr(pat, '/');
+    if (!ps) return;
+    for (const char *q = pat; q < ps; q++)
+        if (*q == '%') return;
+    if (strstr(pat, "/memwatch.uid-")) return; /* made for a user before: its own */
+    const char *slash = strrchr(trace_path, '/');
+    if (!slash) return;
+    char dir[1024];
+    size_t n = slash == trace_path ? 1 : (size_t)(slash - trace_path);
+    if (n >= sizeof dir) return;
+    memcpy(dir, trace_path, n);
+    dir[n] = 0;
+    gid_t gid = getegid();
+    struct stat st;
+    const char *name;
+    int at = at_dir(trace_path, &name); /* after a chroot: the directory kept from before */
+    if ((at == AT_FDCWD ? stat(dir, &st) : fstat(at, &st)) != 0 || !S_ISDIR(st.st_mode)) return;
+    if (may_create_in(&st, uid, gid)) return;
+    char sub[40] = "memwatch.uid-";
+    mw_u64_to_dec(sub + 13, (uint64_t)uid);
+    int pfd = at == AT_FDCWD ? mw_open_own(dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0) : at;
+    if (pfd < 0) return;
+    bool made = mkdirat(pfd, sub, 0700) == 0;
+    struct stat ss;
+    bool ok = fstatat(pfd, sub, &ss, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(ss.st_mode) &&
+              (ss.st_uid == uid || (made && fchownat(pfd, sub, uid, gid, AT_SYMLINK_NOFOLLOW) == 0));
+    int sfd = ok ? openat(pfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (pfd != at) close(pfd);
+    if (!ok) return;
+    /* the pattern: DIR/memwatch.uid-N and what followed DIR ("/memwatch.%e.%p.trace.zst"),
+     * or "/" when the pattern named DIR itself */
+    char expanded[sizeof trace_path], npat[sizeof mw_cfg.out_pattern];
+    bool names_dir = expand_pattern(pat, expanded, sizeof expanded) && strcmp(expanded, dir) == 0;
+    const char *rest = names_dir ? "/" : ps;
+    size_t pl = (size_t)(ps - pat);
+    if (names_dir) pl = strlen(pat);
+    while (pl > 1 && pat[pl - 1] == '/') pl--;
+    if (pl + 1 + strlen(sub) + strlen(rest) + 1 > sizeof npat) {
+        if (sfd >= 0) close(sfd);
+        return;
+    }
+    memcpy(npat, pat, pl);
+    npat[pl] = '/';
+    strcpy(npat + pl + 1, sub);
+    strcat(npat, rest);
+    strcpy(mw_cfg.out_pattern, npat);
+    /* kept open, as after a chroot: the user may not pass through DIR (memwatch run's is
+     * 0700), and children name their traces relative to the descriptor instead */
+    if (sfd >= 0) {
+        struct stat ds;
+        if (fstat(sfd, &ds) == 0) {
+            if (dir_fd >= 0) {
+                mw_fd_unprotect(dir_fd);
+                close(dir_fd);
+            }
+            dir_fd = sfd;
+            dir_dev = ds.st_dev;
+            dir_ino = ds.st_ino;
+            dir_is_pattern = names_dir;
+            mw_fd_protect(&dir_fd);
+        } else {
+            close(sfd);
+        }
+    }
+    mw_env_out_changed();
 }
 
 /* The directory and name to create or find a trace path with: after a chroot the kept

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,38 +30,71 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Lists the DIR/NAME.trace.zst files, sorted. Returns the count (0 on none), -1 on error:
- * never a partial list (a trace left out would be a leak the gate did not see). */
-static int list_traces(const char *dir, char ***out)
+/* A directory the shim made for a user the traced program became (preload/hooks_uid.c):
+ * the traces of what it started as that user are in it. */
+static bool is_user_dir(const char *dir, const char *name)
+{
+    if (strncmp(name, "memwatch.uid-", 13) != 0 || !name[13] || strspn(name + 13, "0123456789") != strlen(name + 13))
+        return false;
+    char p[PATH_MAX];
+    struct stat st;
+    return snprintf(p, sizeof p, "%s/%s", dir, name) < (int)sizeof p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Appends DIR/NAME.trace.zst paths to v[0..*n) (*cap slots), and those of the user
+ * directories in DIR when users is set. false: out of memory, or DIR unreadable (said). */
+static bool add_traces(const char *dir, bool users, char ***v, size_t *n, size_t *cap, bool *oom)
 {
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "memwatch: cannot read run directory %s: %s\n", dir, strerror(errno));
-        return -1;
+        return false;
     }
+    struct dirent *e;
+    bool ok = true;
+    while (ok && (e = readdir(d))) {
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (users && is_user_dir(dir, e->d_name)) {
+            char sub[PATH_MAX];
+            snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+            ok = add_traces(sub, false, v, n, cap, oom);
+            continue;
+        }
+        if (!has_suffix(e->d_name, ".trace.zst")) continue;
+        if (*n == *cap) {
+            char **g = realloc(*v, (*cap *= 2) * sizeof **v);
+            if (!g) {
+                *oom = true;
+                ok = false;
+                break;
+            }
+            *v = g;
+        }
+        if (!((*v)[*n] = malloc(len))) {
+            *oom = true;
+            ok = false;
+            break;
+        }
+        snprintf((*v)[*n], len, "%s/%s", dir, e->d_name);
+        ++*n;
+    }
+    closedir(d);
+    return ok;
+}
+
+/* Lists the DIR/NAME.trace.zst files, and DIR/memwatch.uid-N/NAME.trace.zst, sorted. Returns
+ * the count (0 on none), -1 on error: never a partial list (a trace left out would be a leak
+ * the gate did not see). */
+static int list_traces(const char *dir, char ***out)
+{
     size_t n = 0, cap = 16;
     char **v = malloc(cap * sizeof *v);
     bool oom = v == NULL;
-    struct dirent *e;
-    while (!oom && (e = readdir(d))) {
-        if (!has_suffix(e->d_name, ".trace.zst")) continue;
-        if (n == cap) {
-            char **g = realloc(v, (cap *= 2) * sizeof *v);
-            if (!g) {
-                oom = true;
-                break;
-            }
-            v = g;
-        }
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        if (!(v[n] = malloc(len))) {
-            oom = true;
-            break;
-        }
-        snprintf(v[n], len, "%s/%s", dir, e->d_name);
-        n++;
+    if (v && !add_traces(dir, true, &v, &n, &cap, &oom) && !oom) {
+        for (size_t i = 0; i < n; i++) free(v[i]);
+        free(v);
+        return -1;
     }
-    closedir(d);
     if (oom) {
         fprintf(stderr, "memwatch: out of memory listing the traces of %s\n", dir);
         for (size_t i = 0; i < n; i++) free(v[i]);
@@ -241,5 +275,12 @@ void mw_runner_cleanup(const char *dir, const mw_run_opts *o, const mw_trace_lis
         snprintf(p, sizeof p, "%s/%s", dir, extra[i]);
         unlink(p);
     }
+    DIR *d = opendir(dir); /* the users' directories, emptied above */
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (is_user_dir(dir, e->d_name)) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            rmdir(p);
+        }
+    if (d) closedir(d);
     rmdir(dir); /* only succeeds when nothing else (an -o report, ...) lives there */
 }

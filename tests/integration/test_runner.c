@@ -128,6 +128,31 @@ Test(runner, leaky_program_fails_the_gate_and_is_named)
     cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
 }
 
+/* A server that starts as root and forks its workers as another user: their traces are in
+ * the directory the shim made for that user in the run directory (0700, root's), and the
+ * run's report and gate see them; --no-keep removes that directory with them. Before
+ * 2026-11-23 the worker ran untraced ("cannot create trace file ... Permission denied") and
+ * its leak passed the gate. */
+Test(runner, workers_that_dropped_root_are_gated)
+{
+    if (geteuid() != 0) cr_skip_test("becoming another user needs root");
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run18", "--fail-on", "definite>0", "--",
+                     path_of("tests/victims/drop_root"), "setuid", NULL };
+    run_result *r = run(NULL, argv);
+    cr_expect_eq(exit_code(r), 1, "the worker's 300 bytes fail the gate: %s", r->err);
+    cr_expect(strstr(r->out, "worker\ndone\n"), "%s", r->out);
+    cr_expect(strstr(r->err, "memwatch: 2 processes"), "the server and its worker: %s", r->err);
+    cr_expect_null(strstr(r->err, "cannot create trace file"), "%s", r->err);
+    char *argv2[] = { path_of("memwatch"), "run", "--out", "run19", "--no-keep", "--",
+                      path_of("tests/victims/drop_root"), "setuid", NULL };
+    r = run(NULL, argv2);
+    cr_expect_eq(exit_code(r), 0, "%s", r->err);
+    char p[1200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/run19", g_tmp);
+    cr_expect_neq(lstat(p, &st), 0, "--no-keep left %s (the user's directory in it?)", p);
+}
+
 /* A process that exec'd another program is listed with what was live at the exec, which the
  * new program replaced: not a leak, not gated, and no stacks in the run's report; the
  * analyzer's own report of that trace titles its stacks accordingly. */

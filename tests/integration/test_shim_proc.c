@@ -705,6 +705,51 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
     free(dir);
 }
 
+/* A server that starts as root and becomes another user before it forks its workers
+ * (nginx's master, PostgreSQL's postmaster): the workers' traces go to a directory the shim
+ * makes for that user in the output directory (memwatch.uid-65534, owned by it), through a
+ * descriptor kept open when the user may not pass through the output directory (0700 here,
+ * as memwatch run makes it), and by path for a program the worker execs when it may (0755).
+ * Before 2026-11-23 each worker ran untraced with a "cannot create trace file" line. By
+ * setuid() and setresuid(). */
+Test(shim_proc, workers_of_a_server_that_drops_root_are_traced, .timeout = 90)
+{
+    if (geteuid() != 0) cr_skip_test("becoming another user needs root");
+    static const char *const modes[][2] = { { "setuid", NULL }, { "setresuid", NULL }, { "setuid", "exec" } };
+    for (int m = 0; m < 3; m++) {
+        char *dir = mwt_tmpdir(), user_dir[1100];
+        cr_assert_eq(chmod(dir, modes[m][1] ? 0755 : 0700), 0);
+        snprintf(user_dir, sizeof user_dir, "%s/memwatch.uid-65534", dir);
+        const char *argv[] = { mwt_victim("drop_root"), modes[m][0], modes[m][1], NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        cr_assert_str_eq(n.out, "worker\ndone\n", "natively: %s", n.err);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_expect_str_eq(r.out, n.out, "%s %s", modes[m][0], modes[m][1] ? modes[m][1] : "");
+        cr_expect_str_eq(r.err, n.err, "%s: no memwatch line", modes[m][0]);
+        cr_expect_eq(r.raw_status, n.raw_status);
+        struct stat st;
+        cr_expect(lstat(user_dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 65534 && (st.st_mode & 0777) == 0700,
+                  "the user's directory");
+        size_t nt = 0, nw = 0;
+        mwt_trace *ts = mwt_trace_load_all(dir, &nt), *ws = mwt_trace_load_all(user_dir, &nw);
+        cr_expect_eq(nt, 1, "the server's own trace, in the output directory (%zu)", nt);
+        size_t want = modes[m][1] ? 2 : 1; /* the worker's, and echo's after its exec */
+        cr_expect_eq(nw, want, "the worker's traces, in the user's directory (%zu)", nw);
+        for (size_t i = 0; i < nw; i++) {
+            cr_expect(ws[i].has_end, "%s: %s", ws[i].path, ws[i].err);
+            cr_expect(stat(ws[i].path, &st) == 0 && st.st_uid == 65534, "%s: the user's", ws[i].path);
+        }
+        if (nw) cr_expect_not_null(mwt_trace_with_live(ws, nw, 300), "the worker's block");
+        mwt_traces_free(ts, nt);
+        mwt_traces_free(ws, nw);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        free(dir);
+    }
+}
+
 /* A program that gives a new program arguments and an environment of its own making that fill
  * the kernel's bound to the byte starts it as natively: the variables the shim adds (its
  * LD_PRELOAD entry, MEMWATCH_*) had made the exec fail with E2BIG (133 bytes less room,

@@ -1,0 +1,43 @@
+/*
+ * drop_root.c — a server's start: as root it allocates, becomes the user nobody (65534) with
+ * setgroups, setgid and then setuid() or setresuid(), and forks a worker that forgets 300
+ * bytes (definitely lost); with "exec" the worker then execs /bin/echo. The workers' traces
+ * must be written though the output directory is root's (preload/hooks_uid.c). Prints
+ * "worker" (or echo's "worker") and "done". Must run as root.
+ *
+ *     drop_root setuid|setresuid [exec]
+ */
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return 2;
+    void *volatile early = malloc(100);
+    (void)early;
+    if (setgroups(0, NULL) != 0 || setgid(65534) != 0) return 3;
+    int rc = strcmp(argv[1], "setresuid") == 0 ? setresuid(65534, 65534, 65534) : setuid(65534);
+    if (rc != 0 || geteuid() != 65534) return 4;
+    fflush(stdout);
+    pid_t p = fork();
+    if (p < 0) return 5;
+    if (p == 0) {
+        void *volatile lost = malloc(300);
+        memset(lost, 1, 300);
+        lost = NULL;
+        if (argc > 2 && strcmp(argv[2], "exec") == 0) {
+            execl("/bin/echo", "echo", "worker", (char *)NULL);
+            _exit(127);
+        }
+        printf("worker\n");
+        return 0;
+    }
+    int st = 0;
+    if (waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 6;
+    printf("done\n");
+    return 0;
+}
