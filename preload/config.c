@@ -26,6 +26,7 @@ mw_config mw_cfg = {
     .zstd_level = 0, /* auto: writer_level.c */
     .watch_spec = "",
     .quiet = false,
+    .dir_fd = -1,
 };
 
 static const char *env_get(const char *name)
@@ -101,7 +102,7 @@ static const char *const known_names[] = {
     "MEMWATCH_FOLLOW",      "MEMWATCH_SQL",       "MEMWATCH_STACKS",   "MEMWATCH_STACK_DEPTH",
     "MEMWATCH_REACH",       "MEMWATCH_REACH_TIMEOUT_MS", "MEMWATCH_ADDRESSES", "MEMWATCH_CODED_RUNS",
     "MEMWATCH_ZSTD_LEVEL",  "MEMWATCH_WATCH",     "MEMWATCH_ADDED",    "MEMWATCH_PRELOAD",
-    "MEMWATCH_BUILD",       "MEMWATCH_SRC",
+    "MEMWATCH_BUILD",       "MEMWATCH_SRC",       "MEMWATCH_DIR_FD",
 };
 
 /* Edit distance of a[0..an) and b[0..bn), both at most 64 bytes (larger: a large number). */
@@ -189,6 +190,15 @@ bool mw_config_load(void)
             mw_diag("MEMWATCH_ZSTD_LEVEL=%s: expected auto or an integer in 1..19; using auto",
                     mw_diag_val(lvl, b, sizeof b));
         }
+    }
+    const char *dfd = env_get("MEMWATCH_DIR_FD");
+    unsigned long long fdv;
+    if (dfd && parse_uint(dfd, 1u << 30, &fdv)) {
+        mw_cfg.dir_fd = (int)fdv; /* checked where used (writer.c) */
+    } else if (dfd) {
+        char b[MW_DIAG_VAL];
+        mw_diag("MEMWATCH_DIR_FD=%s: expected a descriptor number (memwatch sets it itself); ignored",
+                mw_diag_val(dfd, b, sizeof b));
     }
     const char *w = env_get("MEMWATCH_WATCH");
     if (w) {

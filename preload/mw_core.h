@@ -397,6 +397,8 @@ void mw_writer_before_chroot(void);
 /* Before the process's effective uid becomes uid (hooks_uid.c): traces of what it starts go
  * to a directory of that user's (writer.c). */
 void mw_writer_before_uid_change(uid_t uid);
+/* That user's directory, to pass to what the process execs, or -1 (writer.c). */
+int mw_writer_user_dir_fd(void);
 /* mw_cfg.out_pattern changed: MEMWATCH_OUT in the environment follows it (process_env.c). */
 void mw_env_out_changed(void);
 /* around a change of the process's root: chroot(), syscall(SYS_chroot or SYS_pivot_root)
@@ -451,6 +453,10 @@ char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark);
  * failed with E2BIG: true when env had the shim's variables added, so envp may fit (one line
  * says so when it will). */
 bool mw_exec_env_retry(char *const *envp, char *const *env, char *const *argv, const char *path);
+/* Around an exec or spawn: the user's directory (writer.c) open across it and named in the
+ * environment made for it; _before returns the descriptor for _after (-1: none). */
+int mw_exec_dir_fd_before(void);
+void mw_exec_dir_fd_after(int fd);
 extern const char *mw_self_path;         /* path of this .so (dladdr) */
 
 /* real.c: bootstrap pool for allocations made before the real functions are known */

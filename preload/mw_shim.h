@@ -46,6 +46,9 @@ typedef struct mw_config {
     bool coded_runs;          /* MEMWATCH_CODED_RUNS (default 1): CODED_RUN records (writer.c) */
     char watch_spec[1024];    /* MEMWATCH_WATCH=symbol[:len][,...] */
     bool quiet;               /* MEMWATCH_QUIET: no "malloc of its own" line (init.c) */
+    int dir_fd;               /* MEMWATCH_DIR_FD (set by the shim, -1 = none): the directory
+                                 a program exec'd as another user writes its trace in
+                                 (writer.c, hooks_uid.c) */
 } mw_config;
 extern mw_config mw_cfg;
 /* Parses the environment into mw_cfg; invalid values print one line on stderr each

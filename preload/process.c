@@ -69,6 +69,7 @@ static void resolve(void)
 #define WITH_ENV(envp, argv, path, body, too_big)                                             \
     do {                                                                                      \
         bool ok_ = mw_exec_env_readable(envp);                                                \
+        int dfd_ = ok_ ? mw_exec_dir_fd_before() : -1;                                        \
         char *arr_[ok_ ? mw_exec_env_slots(envp) : 1];                                        \
         char buf_[ok_ ? mw_exec_env_buf(envp) : 1], mark_[MW_EXEC_ENV_MARK];                  \
         char *const *env_ = ok_ ? mw_exec_env((envp), arr_, buf_, mark_) : (envp);           \
@@ -77,6 +78,7 @@ static void resolve(void)
             env_ = (envp);                                                                    \
             body;                                                                             \
         }                                                                                     \
+        mw_exec_dir_fd_after(dfd_); /* the exec failed, or it was a spawn */                 \
     } while (0)
 #define EXEC_TOO_BIG (rc == -1 && errno == E2BIG)
 #define SPAWN_TOO_BIG (rc == E2BIG)

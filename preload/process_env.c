@@ -6,6 +6,7 @@
  * again in the new process, so that it sees the environment it was given.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -176,7 +177,8 @@ void mw_env_keep_follow(void)
                 if (*p) p++;
             }
         } else if (strncmp(*e, "MEMWATCH_", 9) == 0 && strchr(*e, '=') && strchr(*e, '=') - *e <= 60 &&
-                   strncmp(*e, "MEMWATCH_ADDED=", 15) != 0) {
+                   strncmp(*e, "MEMWATCH_ADDED=", 15) != 0 &&
+                   strncmp(*e, "MEMWATCH_DIR_FD=", 16) != 0) { /* a descriptor of this exec's only */
             /* (a name longer than 60 bytes is none of ours: not passed on, so that
              * MEMWATCH_ADDED always has room to name what was added) */
             size_t n = strlen(*e) + 1;
@@ -367,6 +369,32 @@ void mw_env_drop_self(void)
 {
     shim_unreachable = true;
     mw_env_strip_self();
+}
+
+/* A program exec'd as the user the process became may not pass through the output
+ * directory to the one made for that user (writer.c): that directory's descriptor stays open
+ * across the exec, named by MEMWATCH_DIR_FD, which is passed on as an added variable (the new
+ * program's shim takes it out of its environment and the descriptor out of its numbers). */
+static char dirfd_var[48];
+
+int mw_exec_dir_fd_before(void)
+{
+    int fd = mw_writer_user_dir_fd();
+    if (fd < 0 || !mw_cfg.follow || shim_unreachable) return -1;
+    memcpy(dirfd_var, "MEMWATCH_DIR_FD=", 16);
+    dirfd_var[16 + mw_u64_to_dec(dirfd_var + 16, (uint64_t)fd)] = 0;
+    unsigned v = 0;
+    while (v < follow_nvars && follow_vars[v] != dirfd_var) v++;
+    if (v == follow_nvars) {
+        if (follow_nvars == FOLLOW_VARS_MAX) return -1;
+        follow_vars[follow_nvars++] = dirfd_var;
+    }
+    return fcntl(fd, F_SETFD, 0) == 0 ? fd : -1;
+}
+
+void mw_exec_dir_fd_after(int fd)
+{
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* ---- what the program passes to an exec, checked before it is read ------------------------- *

@@ -170,6 +170,7 @@ static char dir_path[1024];  /* its path, for messages (the old root's) */
 static bool expand_pattern(const char *pattern, char *dst, size_t cap);
 static bool dir_is_pattern;  /* MEMWATCH_OUT named the directory itself: default names in it */
 static int at_dir(const char *path, const char **name);
+static bool dir_for_user;    /* dir_fd is a user's directory (mw_writer_before_uid_change) */
 
 void mw_writer_before_chroot(void)
 {
@@ -286,12 +287,55 @@ void mw_writer_before_uid_change(uid_t uid)
             dir_dev = ds.st_dev;
             dir_ino = ds.st_ino;
             dir_is_pattern = names_dir;
+            dir_for_user = true;
+            if (strlen(dir) + 1 + strlen(sub) < sizeof dir_path) { /* for messages */
+                strcpy(dir_path, strcmp(dir, "/") ? dir : "");
+                strcat(dir_path, "/");
+                strcat(dir_path, sub);
+            }
             mw_fd_protect(&dir_fd);
         } else {
             close(sfd);
         }
     }
     mw_env_out_changed();
+}
+
+/* The user's directory to pass to a program exec'd as that user (process.c), or -1: it
+ * may not pass through the output directory to reach it by MEMWATCH_OUT's path. */
+int mw_writer_user_dir_fd(void) { return dir_for_user ? dir_fd : -1; }
+
+/* A program exec'd by one that became another user: its trace goes in the directory the
+ * exec passed (MEMWATCH_DIR_FD), taken over as the kept directory, when it is one. */
+static void adopt_passed_dir(void)
+{
+    int fd = mw_cfg.dir_fd;
+    mw_cfg.dir_fd = -1; /* once: a fork child keeps what its parent took */
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        char num[24];
+        mw_u64_to_dec(num, (uint64_t)fd);
+        mw_diag("MEMWATCH_DIR_FD=%s: not an open directory; its trace goes where MEMWATCH_OUT says", num);
+        return;
+    }
+    const char *pat = mw_cfg.out_pattern, *ps = strrchr(pat, '/');
+    size_t pl = strlen(pat);
+    dir_is_pattern = pl > 0 && pat[pl - 1] == '/';
+    size_t n = ps ? (size_t)(ps - pat) : 0;
+    if (n < sizeof dir_path) { /* for messages */
+        memcpy(dir_path, pat, n);
+        dir_path[n] = 0;
+    }
+    if (dir_fd >= 0) {
+        mw_fd_unprotect(dir_fd);
+        close(dir_fd);
+    }
+    dir_fd = fd;
+    dir_dev = st.st_dev;
+    dir_ino = st.st_ino;
+    dir_for_user = true;
+    mw_fd_protect(&dir_fd); /* a copy, close-on-exec, high; the passed number is closed */
 }
 
 /* The directory and name to create or find a trace path with: after a chroot the kept
@@ -318,6 +362,7 @@ void mw_writer_child_keeps_dir(bool keep)
         mw_fd_unprotect(dir_fd); /* registered again by mw_writer_after_fork_child: close() would skip it */
         close(dir_fd);
         dir_fd = -1;
+        dir_for_user = false;
     }
 }
 
@@ -873,6 +918,7 @@ bool mw_writer_open(void)
     atomic_store(&lost_ev, 0);
     atomic_store(&lost_by, 0);
     char b[MW_DIAG_VAL];
+    adopt_passed_dir();
     if (!expand_pattern(mw_cfg.out_pattern, trace_path, sizeof trace_path)) {
         mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
                 mw_diag_val(mw_cfg.out_pattern, b, sizeof b));

@@ -111,10 +111,11 @@ Test(shim_config, bad_values_one_line_each_defaults_kept)
                           "MEMWATCH_FOLLOW=maybe", "MEMWATCH_ZSTD_LEVEL=99", "MEMWATCH_STACKS=",
                           "MEMWATCH_REACH=2",      "MEMWATCH_SQL=x",        "MEMWATCH_QUIET=perhaps",
                           "MEMWATCH_ADDRESSES=all", "MEMWATCH_CODED_RUNS=often",
-                          "MEMWATCH_REACH_TIMEOUT_MS=-1", NULL };
+                          "MEMWATCH_REACH_TIMEOUT_MS=-1", "MEMWATCH_DIR_FD=dir", NULL };
     mwt_run r;
     leaf_run(env, &r);
-    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 12, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 13, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "MEMWATCH_DIR_FD=dir: expected a descriptor number") != NULL, "%s", r.err);
     cr_expect(strstr(r.err, "MEMWATCH_REACH_TIMEOUT_MS=-1: expected an integer") != NULL, "%s", r.err);
     cr_expect(strstr(r.err, "MEMWATCH_FLUSH_MS=500") != NULL, "%s", r.err);
     mwt_trace t;
@@ -124,6 +125,17 @@ Test(shim_config, bad_values_one_line_each_defaults_kept)
     cr_expect(t.flags & MW_HF_NO_ADDRESSES);
     cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
     mwt_trace_free(&t);
+    mwt_run_free(&r);
+    /* a number that is no open directory (stdin here): one line, the trace where
+     * MEMWATCH_OUT says */
+    const char *env2[] = { "MEMWATCH_DIR_FD=0", NULL };
+    leaf_run(env2, &r);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "MEMWATCH_DIR_FD=0: not an open directory") != NULL, "%s", r.err);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    cr_expect_eq(nt, 2, "the trace made where MEMWATCH_OUT says (%zu)", nt);
+    mwt_traces_free(ts, nt);
     mwt_run_free(&r);
 }
 

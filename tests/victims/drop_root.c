@@ -1,9 +1,10 @@
 /*
  * drop_root.c — a server's start: as root it allocates, becomes the user nobody (65534) with
  * setgroups, setgid and then setuid() or setresuid(), and forks a worker that forgets 300
- * bytes (definitely lost); with "exec" the worker then execs /bin/echo. The workers' traces
+ * bytes (definitely lost); with "exec" the worker then execs /bin/sh, which prints "worker"
+ * (and whether it sees the shim's MEMWATCH_DIR_FD, which it must not). The workers' traces
  * must be written though the output directory is root's (preload/hooks_uid.c). Prints
- * "worker" (or echo's "worker") and "done". Must run as root.
+ * "worker" and "done". Must run as root.
  *
  *     drop_root setuid|setresuid [exec]
  */
@@ -29,8 +30,8 @@ int main(int argc, char **argv)
         void *volatile lost = malloc(300);
         memset(lost, 1, 300);
         lost = NULL;
-        if (argc > 2 && strcmp(argv[2], "exec") == 0) {
-            execl("/bin/echo", "echo", "worker", (char *)NULL);
+        if (argc > 2 && strcmp(argv[2], "exec") == 0) { /* the shim's variable stays its own */
+            execl("/bin/sh", "sh", "-c", "echo worker${MEMWATCH_DIR_FD:+ sees MEMWATCH_DIR_FD}", (char *)NULL);
             _exit(127);
         }
         printf("worker\n");
