@@ -178,9 +178,14 @@ $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)
 
 # Libraries victims load (tests/victims/lib/): the RTLD_DEEPBIND one, bound at load and lazily;
-# a malloc of a test's own (bump_alloc.c), preloaded after the shim.
+# a malloc of a test's own (bump_alloc.c), preloaded after the shim; one whose constructor
+# binds a message catalogue (gettext_ctor.c, linked into locale_first).
 VICTIM_LIBS := $(B)/tests/victims/libdeep_now.so $(B)/tests/victims/libdeep_lazy.so \
-               $(B)/tests/victims/libbump_alloc.so
+               $(B)/tests/victims/libbump_alloc.so $(B)/tests/victims/libgettext_ctor.so
+$(B)/tests/victims/libgettext_ctor.so: tests/victims/lib/gettext_ctor.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
+$(B)/tests/victims/locale_first: $(B)/tests/victims/libgettext_ctor.so
 $(B)/tests/victims/libbump_alloc.so: tests/victims/lib/bump_alloc.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)

@@ -66,6 +66,12 @@ static bool diag_fd_unchanged(void)
            st.st_ino == diag_fd.ino;
 }
 
+const char *mw_errstr(int e)
+{
+    const char *s = strerrordesc_np(e);
+    return s ? s : "unknown error";
+}
+
 void mw_diag(const char *fmt, ...)
 {
     char buf[1024];

@@ -74,6 +74,11 @@ void mw_fork_restart(void);       /* a fork child's own trace, writer and state 
  * the fork that bypasses glibc's (a signal handler's, inside a hook) */
 int mw_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 void mw_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "memwatch: ..." on stderr, no malloc */
+/* errno value e described for a mw_diag line: glibc's untranslated text (strerrordesc_np).
+ * Never strerror(): it looks the text up in the locale's catalogue under a lock the program
+ * may hold where the shim starts (postgres's first malloc is inside bindtextdomain: a
+ * process whose trace could not be created hung there for ever, 2026-11-23). */
+const char *mw_errstr(int e);
 /* s for a mw_diag line: itself if shorter than cap, else its head and tail joined by "..." in
  * buf (cap bytes, at least 8): a long value leaves room for what the line says of it. */
 #define MW_DIAG_VAL 160u

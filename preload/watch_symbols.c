@@ -162,7 +162,7 @@ void mw_watch_from_env(const char *spec)
                                       MEMWATCH_MUTATION_FULL, false);
         if (id < 0)
             mw_diag("MEMWATCH_WATCH: cannot watch '%s' (%zu bytes at %p): %s", item, len,
-                    (void *)addr, strerror((int)-id));
+                    (void *)addr, mw_errstr((int)-id));
         else
             mw_watch_emit_meta(id, "source", "MEMWATCH_WATCH");
     }

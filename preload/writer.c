@@ -422,7 +422,7 @@ static void write_all(const uint8_t *p, size_t n)
             broken = true;
             char b[MW_DIAG_VAL];
             mw_diag("writing %s failed (%s); further trace data is counted as lost",
-                    mw_diag_val(trace_path, b, sizeof b), w < 0 ? strerror(errno) : "short write");
+                    mw_diag_val(trace_path, b, sizeof b), w < 0 ? mw_errstr(errno) : "short write");
             break;
         }
         p += w;
@@ -988,7 +988,7 @@ numbered:
     }
     if (out_fd < 0) {
         mw_diag("cannot create trace file %s: %s; not tracing this process", mw_diag_val(trace_path, b, sizeof b),
-                strerror(errno));
+                mw_errstr(errno));
         return false;
     }
     mw_fd_protect(&out_fd); /* survives the program's close()/dup2() (hooks_fd.c) */
@@ -1202,7 +1202,7 @@ static bool start_thread(void)
     mw_guard_leave(g);
     if (rc != 0) {
         atomic_store(&mw_writer_alive, 0);
-        mw_diag("cannot start the writer thread (%s); not tracing this process", strerror(rc));
+        mw_diag("cannot start the writer thread (%s); not tracing this process", mw_errstr(rc));
         return false;
     }
     /* before the program goes on: the writer opens its /proc files now (open_rss_files) */

@@ -72,6 +72,24 @@ Test(shim_config, unwritable_output_one_line_program_unchanged)
     mwt_run_free(&r);
 }
 
+/* The line about an unwritable output, made while the program holds glibc's message
+ * catalogue lock (its first allocation is inside bindtextdomain, called by a library's
+ * constructor: libgpg-error's in postgres), must not look the error's text up in that
+ * catalogue: strerror() there broke the lock, and the program's own next bindtextdomain hung
+ * for ever (`postgres -V` with an unwritable MEMWATCH_OUT, 2026-11-23; killed here after 20 s). */
+Test(shim_config, unwritable_output_line_inside_the_catalogue_lock, .timeout = 60)
+{
+    const char *argv[] = { mwt_victim("locale_first"), NULL };
+    const char *env[] = { "MEMWATCH_OUT=/nonexistent-dir/sub/t.%p.trace.zst", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .timeout_ms = 20000 }, &r), 0);
+    cr_expect_str_eq(r.out, "/usr/share/locale\n", "stderr: %s", r.err);
+    cr_expect_eq(r.exit_code, 0, "status %d: %s", r.raw_status, r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "No such file or directory") != NULL, "%s", r.err);
+    mwt_run_free(&r);
+}
+
 /* A process whose writer thread cannot start (RLIMIT_NPROC reached: it needs a user other
  * than root, whom the kernel exempts) runs untraced with one line, and leaves no trace file:
  * an empty one was left behind before, for the analyzer to warn about. */

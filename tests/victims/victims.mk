@@ -6,3 +6,4 @@ VICTIM_LIBS_sql_pq = $(PC_PQ_CFLAGS) -lpq
 VICTIM_LIBS_shape_exp := -lm
 VICTIM_LIBS_nopie_malloc_addr := -fno-pie -no-pie
 VICTIM_LIBS_static_prog := -static
+VICTIM_LIBS_locale_first = -L$(B)/tests/victims -Wl,--no-as-needed -lgettext_ctor -Wl,--as-needed -Wl,-rpath,'$$ORIGIN'
