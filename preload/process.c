@@ -19,6 +19,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/single_threaded.h>
@@ -443,4 +444,49 @@ MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     WITH_ENV(envp, argv, file, rc = real_spawnp(pid, file, fa, attr, argv, env_), SPAWN_TOO_BIG);
     if (rc == 0 && pid) record_spawn(*pid, file, true);
     return rc;
+}
+
+/* ---- system() and popen() after a change of user -------------------------------------------- *
+ * glibc starts their shell with the process's environment, by its own spawn that no hook sees:
+ * after the process became another user (hooks_uid.c), the shell could not reach the
+ * directory made for it (no MEMWATCH_DIR_FD, the descriptor closed on exec) and ran untraced
+ * with a line. Only then, for the call, environ is the environment an exec would get
+ * (WITH_ENV: the variable added and marked) and the descriptor stays open across it.
+ * Otherwise they are glibc's own, untouched. */
+MW_EXPORT int system(const char *cmd)
+{
+    static int (*real)(const char *);
+    if (!real) real = (int (*)(const char *))mw_next_symbol("system");
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (!cmd || mw_tls_guard || mw_writer_user_dir_fd() < 0) return real(cmd);
+    int rc;
+    WITH_ENV(environ, NULL, "/bin/sh", {
+        char **saved_ = environ;
+        environ = (char **)env_;
+        rc = real(cmd);
+        environ = saved_;
+    }, false);
+    return rc;
+}
+
+MW_EXPORT FILE *popen(const char *cmd, const char *type)
+{
+    static FILE *(*real)(const char *, const char *);
+    if (!real) real = (FILE * (*)(const char *, const char *)) mw_next_symbol("popen");
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    if (!cmd || mw_tls_guard || mw_writer_user_dir_fd() < 0) return real(cmd, type);
+    FILE *f;
+    WITH_ENV(environ, NULL, "/bin/sh", {
+        char **saved_ = environ;
+        environ = (char **)env_;
+        f = real(cmd, type);
+        environ = saved_;
+    }, false);
+    return f;
 }

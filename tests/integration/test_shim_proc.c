@@ -709,18 +709,18 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
  * (nginx's master, PostgreSQL's postmaster): the workers' traces go to a directory the shim
  * makes for that user in the output directory (memwatch.uid-65534, owned by it), through a
  * descriptor kept open, as the user may not pass through the output directory (0700, as
- * memwatch run makes it). A program the worker execs gets that descriptor across the exec
- * (MEMWATCH_DIR_FD), or, with an output directory it may pass through (0755), finds the
- * directory by path. Before 2026-11-23 each worker ran untraced with a "cannot create trace
+ * memwatch run makes it). A program the worker execs, or runs with system() or popen(), gets
+ * that descriptor across the exec (MEMWATCH_DIR_FD), or, with an output directory it may pass
+ * through (0755), finds the directory by path. Before 2026-11-23 each worker ran untraced with a "cannot create trace
  * file" line. By setuid() and setresuid(). */
 Test(shim_proc, workers_of_a_server_that_drops_root_are_traced, .timeout = 90)
 {
     if (geteuid() != 0) cr_skip_test("becoming another user needs root");
-    static const char *const modes[][2] = { { "setuid", NULL }, { "setresuid", NULL }, { "setuid", "exec" },
-                                            { "setuid", "exec" } };
-    for (int m = 0; m < 4; m++) {
+    static const char *const modes[][2] = { { "setuid", NULL },     { "setresuid", NULL },  { "setuid", "system" },
+                                            { "setuid", "popen" },  { "setuid", "exec" },   { "setuid", "exec" } };
+    for (int m = 0; m < 6; m++) {
         char *dir = mwt_tmpdir(), user_dir[1100];
-        cr_assert_eq(chmod(dir, m == 3 ? 0755 : 0700), 0);
+        cr_assert_eq(chmod(dir, m == 5 ? 0755 : 0700), 0);
         snprintf(user_dir, sizeof user_dir, "%s/memwatch.uid-65534", dir);
         const char *argv[] = { mwt_victim("drop_root"), modes[m][0], modes[m][1], NULL };
         mwt_run n, r;
@@ -736,7 +736,7 @@ Test(shim_proc, workers_of_a_server_that_drops_root_are_traced, .timeout = 90)
         size_t nt = 0, nw = 0;
         mwt_trace *ts = mwt_trace_load_all(dir, &nt), *ws = mwt_trace_load_all(user_dir, &nw);
         cr_expect_eq(nt, 1, "the server's own trace, in the output directory (%zu)", nt);
-        size_t want = modes[m][1] ? 2 : 1; /* the worker's, and sh's after its exec */
+        size_t want = modes[m][1] ? 2 : 1; /* the worker's, and its shell's */
         cr_expect_eq(nw, want, "the worker's traces, in the user's directory (%zu)", nw);
         for (size_t i = 0; i < nw; i++) {
             cr_expect(ws[i].has_end, "%s: %s", ws[i].path, ws[i].err);

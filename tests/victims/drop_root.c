@@ -1,12 +1,13 @@
 /*
  * drop_root.c — a server's start: as root it allocates, becomes the user nobody (65534) with
  * setgroups, setgid and then setuid() or setresuid(), and forks a worker that forgets 300
- * bytes (definitely lost); with "exec" the worker then execs /bin/sh, which prints "worker"
- * (and whether it sees the shim's MEMWATCH_DIR_FD, which it must not). The workers' traces
- * must be written though the output directory is root's (preload/hooks_uid.c). Prints
- * "worker" and "done". Must run as root.
+ * bytes (definitely lost); with "exec" the worker then execs /bin/sh, with "system" or
+ * "popen" it runs it through those, and the shell prints "worker" (and whether it sees the
+ * shim's MEMWATCH_DIR_FD, which it must not). The workers' traces must be written though the
+ * output directory is root's (preload/hooks_uid.c). Prints "worker" and "done". Must run as
+ * root.
  *
- *     drop_root setuid|setresuid [exec]
+ *     drop_root setuid|setresuid [exec|system|popen]
  */
 #include <grp.h>
 #include <stdio.h>
@@ -30,9 +31,19 @@ int main(int argc, char **argv)
         void *volatile lost = malloc(300);
         memset(lost, 1, 300);
         lost = NULL;
-        if (argc > 2 && strcmp(argv[2], "exec") == 0) { /* the shim's variable stays its own */
-            execl("/bin/sh", "sh", "-c", "echo worker${MEMWATCH_DIR_FD:+ sees MEMWATCH_DIR_FD}", (char *)NULL);
+        /* a shell the worker starts; the shim's variable stays its own */
+        static const char sh_cmd[] = "echo worker${MEMWATCH_DIR_FD:+ sees MEMWATCH_DIR_FD}";
+        if (argc > 2 && strcmp(argv[2], "exec") == 0) {
+            execl("/bin/sh", "sh", "-c", sh_cmd, (char *)NULL);
             _exit(127);
+        }
+        if (argc > 2 && strcmp(argv[2], "system") == 0) return system(sh_cmd) == 0 ? 0 : 7;
+        if (argc > 2 && strcmp(argv[2], "popen") == 0) {
+            FILE *f = popen(sh_cmd, "r");
+            char line[128];
+            if (!f || !fgets(line, sizeof line, f)) return 8;
+            fputs(line, stdout);
+            return pclose(f) == 0 ? 0 : 9;
         }
         printf("worker\n");
         return 0;
