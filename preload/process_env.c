@@ -459,11 +459,12 @@ char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
  * stack limit, 2 MiB by default): a program that fills it to the byte, with an environment
  * of its own making, got E2BIG under the shim for the few hundred bytes of variables it adds
  * (the program started natively). Its exec is tried again with the environment as given, so
- * it starts, untraced (2026-11-23, test shim_proc/an_exec_at_the_kernels_argument_limit_runs). */
-/* Whether path with argv and envp fits the kernel's bound (fs/exec.c, bprm_stack_limits):
- * the strings and the file name, and a pointer for each string, within a quarter of the stack
- * limit (at most 6 MiB, at least 128 KiB). Only decides whether a line is said: the exec is
- * tried again either way. */
+ * it starts, untraced (2026-11-23, test shim_proc/an_exec_at_the_kernels_argument_limit_runs).
+ *
+ * fits_natively: whether path with argv and envp fits that bound (fs/exec.c,
+ * bprm_stack_limits): the strings and the file name, and a pointer for each string, within
+ * a quarter of the stack limit (at most 6 MiB, at least 128 KiB). It only decides whether a
+ * line is said: the exec is tried again either way. */
 static bool fits_natively(char *const *argv, char *const *envp, const char *path)
 {
     struct rlimit rl;
