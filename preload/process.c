@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/single_threaded.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -489,4 +491,52 @@ MW_EXPORT FILE *popen(const char *cmd, const char *type)
         environ = saved_;
     }, false);
     return f;
+}
+
+/* ---- daemon() ------------------------------------------------------------------------------- *
+ * glibc's daemon() forks and ends the parent with its own internal _exit, which no hook sees:
+ * the parent's trace had no END and lost what the process did since the writer's last flush
+ * (the report said "truncated", 2026-11-23). While tracing it is done here as glibc does it
+ * (misc/daemon.c), through the shim's fork and _exit: fork; the parent ends with status 0; the
+ * child starts a session, goes to "/" unless nochdir, and unless noclose puts /dev/null, when
+ * it is the character device 1:3, on its standard descriptors (ENODEV when it is not). */
+MW_EXPORT int daemon(int nochdir, int noclose)
+{
+    static int (*real)(int, int);
+    if (!real) real = (int (*)(int, int))mw_next_symbol("daemon");
+    if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON || !mw_own()) {
+        if (!real) {
+            errno = ENOSYS;
+            return -1;
+        }
+        return real(nochdir, noclose);
+    }
+    pid_t p = fork();
+    if (p < 0) return -1;
+    if (p > 0) _exit(0);
+    if (setsid() == -1) return -1;
+    if (!nochdir) (void)chdir("/");
+    if (noclose) return 0;
+    int fd = (int)mw_raw_syscall6(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDWR, 0, 0, 0);
+    struct stat st;
+    if (fd < 0) {
+        errno = -fd;
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        close(fd);
+        errno = ENODEV;
+        return -1;
+    }
+    (void)dup2(fd, STDIN_FILENO);
+    (void)dup2(fd, STDOUT_FILENO);
+    (void)dup2(fd, STDERR_FILENO);
+    if (fd > 2) close(fd);
+    return 0;
 }

@@ -705,6 +705,51 @@ Test(shim_proc, exec_after_chroot_out_of_the_shims_reach, .timeout = 60)
     free(dir);
 }
 
+/* daemon(): glibc ends the parent with its own _exit, which no hook saw, so the parent's
+ * trace had no END and lost its records since the writer's last flush ("truncated"). The
+ * shim does daemon()'s work itself through its fork and _exit: the parent's trace ends with
+ * status 0 and holds its block, the child's is whole, and the output is as natively, with
+ * the child's standard descriptors on /dev/null or kept (noclose). */
+Test(shim_proc, daemon_ends_the_parents_trace, .timeout = 60)
+{
+    for (int m = 0; m < 2; m++) {
+        char *dir = mwt_tmpdir();
+        const char *argv[] = { mwt_victim("daemonize"), m ? "noclose" : NULL, NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        cr_assert_str_eq(n.out, m ? "before\nchild in session 1\n" : "before\n", "natively: %s", n.err);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_expect_str_eq(r.out, n.out);
+        cr_expect_str_eq(r.err, n.err);
+        cr_expect_eq(r.raw_status, n.raw_status);
+        /* the child may still be ending: wait (at most 10 s) for both traces' ends */
+        size_t nt = 0;
+        mwt_trace *ts = NULL;
+        for (int i = 0; i < 200; i++) {
+            ts = mwt_trace_load_all(dir, &nt);
+            bool done = nt == 2 && ts[0].has_end && ts[1].has_end;
+            if (done) break;
+            mwt_traces_free(ts, nt);
+            ts = NULL;
+            usleep(50 * 1000);
+        }
+        cr_assert_not_null(ts, "two traces with their ends");
+        for (size_t i = 0; i < nt; i++) {
+            bool parent = ts[i].ppid != ts[1 - i].pid;
+            cr_expect(ts[i].has_end && ts[i].exit_status == 0, "%s: %s", ts[i].path, ts[i].err);
+            if (parent) {
+                cr_expect_eq(ts[i].end_reason, MW_END_EXIT, "the parent's trace ends as an _exit");
+                cr_expect_eq(mwt_live_of_size(&ts[i], 777), 1, "the parent's block: %s", ts[i].path);
+            }
+        }
+        mwt_traces_free(ts, nt);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        free(dir);
+    }
+}
+
 /* A server that starts as root and becomes another user before it forks its workers
  * (nginx's master, PostgreSQL's postmaster): the workers' traces go to a directory the shim
  * makes for that user in the output directory (memwatch.uid-65534, owned by it), through a
