@@ -227,7 +227,7 @@ static bool may_create_in(const struct stat *st, uid_t uid, gid_t gid)
  * part). */
 void mw_writer_before_uid_change(uid_t uid)
 {
-    if (out_fd < 0 || uid == (uid_t)-1 || uid == 0 || geteuid() != 0) return;
+    if (out_fd < 0 || !mw_cfg.follow || uid == (uid_t)-1 || uid == 0 || geteuid() != 0) return; /* FOLLOW=0: no child traced */
     const char *pat = mw_cfg.out_pattern, *ps = strrchr(pat, '/');
     if (!ps) return;
     for (const char *q = pat; q < ps; q++)
