@@ -238,14 +238,32 @@ __attribute__((constructor(101))) static void mw_init(void);
  * initialized (its initializer sets environ) starts tracing early. Before that (the dynamic
  * loader's own allocations) hooks pass through. */
 extern char **environ;
+/* Started from a hook (mw_lazy_init), tracing may start inside glibc's setenv, which
+ * allocates the new environment's array while it holds the old one's count: taking entries
+ * out of environ there (mw_env_hide_added) made setenv copy a list that ended early, and the
+ * variable a library's constructor set as its first allocation was lost (2026-11-23). So the
+ * entries are taken out in the shim's constructor, which runs after: no call of the
+ * program's is under way then. */
+static bool init_lazily, hide_pending;
+
 void mw_lazy_init(void)
 {
-    if (atomic_load_explicit(&mw_state, memory_order_relaxed) == MW_ST_UNINIT && environ && !mw_tls_guard)
+    if (atomic_load_explicit(&mw_state, memory_order_relaxed) == MW_ST_UNINIT && environ && !mw_tls_guard) {
+        init_lazily = true;
         mw_init();
+    }
 }
 
 __attribute__((constructor(101))) static void mw_init(void)
 {
+    if (hide_pending && !init_lazily) { /* the constructor, after a start from a hook */
+        hide_pending = false;
+        int g = mw_guard_enter();
+        mw_env_hide_added();
+        mw_guard_leave(g);
+    }
+    bool lazily = init_lazily;
+    init_lazily = false;
     int expected = MW_ST_UNINIT;
     if (!atomic_compare_exchange_strong(&mw_state, &expected, MW_ST_INIT)) return;
     int g = mw_guard_enter();
@@ -277,7 +295,8 @@ __attribute__((constructor(101))) static void mw_init(void)
     }
     if (!mw_cfg.follow) mw_env_strip_self();
     else mw_env_keep_follow();
-    mw_env_hide_added();
+    if (lazily) hide_pending = true; /* see init_lazily */
+    else mw_env_hide_added();
     mw_stack_init();
     mw_threads_init();
     mw_process_init();

@@ -72,6 +72,25 @@ Test(shim_config, unwritable_output_one_line_program_unchanged)
     mwt_run_free(&r);
 }
 
+/* A program whose first allocation is inside glibc's setenv (a library constructor's, before
+ * the shim's) keeps the variable it set, and still sees none of the variables a traced
+ * parent added (MEMWATCH_ADDED names them): the shim takes those out in its constructor, not
+ * where tracing starts, in the middle of setenv (the variable was lost before 2026-11-23). */
+Test(shim_config, a_setenv_in_a_constructor_keeps_its_variable)
+{
+    const char *argv[] = { mwt_victim("setenv_first"), NULL };
+    const char *env[] = { "MEMWATCH_RSS_MS=100", "MEMWATCH_ADDED=MEMWATCH_RSS_MS", NULL };
+    mwt_run r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, "CTOR_VAR=set MEMWATCH_ADDED=(none) MEMWATCH_RSS_MS=(none)\n", "stderr: %s", r.err);
+    cr_expect_eq(r.exit_code, 0);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    cr_expect(t.has_end, "traced from the start");
+    mwt_trace_free(&t);
+    mwt_run_free(&r);
+}
+
 /* The line about an unwritable output, made while the program holds glibc's message
  * catalogue lock (its first allocation is inside bindtextdomain, called by a library's
  * constructor: libgpg-error's in postgres), must not look the error's text up in that
