@@ -180,10 +180,15 @@ $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 # Libraries victims load (tests/victims/lib/): the RTLD_DEEPBIND one, bound at load and lazily;
 # a malloc of a test's own (bump_alloc.c), preloaded after the shim; one whose constructor
 # binds a message catalogue (gettext_ctor.c, linked into locale_first); one whose constructor
-# sets a variable (setenv_ctor.c, linked into setenv_first).
+# sets a variable (setenv_ctor.c, linked into setenv_first); one whose constructor registers
+# many fork handlers (atfork_ctor.c, linked into atfork_first).
 VICTIM_LIBS := $(B)/tests/victims/libdeep_now.so $(B)/tests/victims/libdeep_lazy.so \
                $(B)/tests/victims/libbump_alloc.so $(B)/tests/victims/libgettext_ctor.so \
-               $(B)/tests/victims/libsetenv_ctor.so
+               $(B)/tests/victims/libsetenv_ctor.so $(B)/tests/victims/libatfork_ctor.so
+$(B)/tests/victims/libatfork_ctor.so: tests/victims/lib/atfork_ctor.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -o $@ $< -pthread $(LDFLAGS)
+$(B)/tests/victims/atfork_first: $(B)/tests/victims/libatfork_ctor.so
 $(B)/tests/victims/libsetenv_ctor.so: tests/victims/lib/setenv_ctor.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)

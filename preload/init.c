@@ -238,13 +238,27 @@ __attribute__((constructor(101))) static void mw_init(void);
  * initialized (its initializer sets environ) starts tracing early. Before that (the dynamic
  * loader's own allocations) hooks pass through. */
 extern char **environ;
-/* Started from a hook (mw_lazy_init), tracing may start inside glibc's setenv, which
- * allocates the new environment's array while it holds the old one's count: taking entries
- * out of environ there (mw_env_hide_added) made setenv copy a list that ended early, and the
- * variable a library's constructor set as its first allocation was lost (2026-11-23). So the
- * entries are taken out in the shim's constructor, which runs after: no call of the
- * program's is under way then. */
+/* Started from a hook (mw_lazy_init), tracing starts inside whatever glibc call allocated
+ * first, maybe with that call's lock held. Inside setenv, which allocates the new
+ * environment's array while it holds the old one's count, taking entries out of environ
+ * (mw_env_hide_added) made setenv copy a list that ended early, and the variable a library's
+ * constructor set was lost; inside pthread_atfork, which allocates with its handlers' lock
+ * held, registering the shim's own handlers waited for that lock for ever (a library
+ * constructor registering many: 2026-11-23). Both are done in the shim's constructor, which
+ * runs after, with no call of the program's under way (and the handlers before a fork that
+ * comes first: mw_atfork_pending). */
 static bool init_lazily, hide_pending;
+static _Atomic bool atfork_pending;
+
+static void register_atfork(void)
+{
+    if (!atomic_exchange(&atfork_done, 1)) mw_atfork(mw_inherit_prepare, mw_inherit_parent, on_fork_child);
+}
+
+void mw_atfork_pending(void)
+{
+    if (atomic_exchange(&atfork_pending, false)) register_atfork();
+}
 
 void mw_lazy_init(void)
 {
@@ -256,10 +270,12 @@ void mw_lazy_init(void)
 
 __attribute__((constructor(101))) static void mw_init(void)
 {
-    if (hide_pending && !init_lazily) { /* the constructor, after a start from a hook */
-        hide_pending = false;
+    if ((hide_pending || atomic_load(&atfork_pending)) && !init_lazily) {
+        /* the constructor, after a start from a hook */
         int g = mw_guard_enter();
-        mw_env_hide_added();
+        if (hide_pending) mw_env_hide_added();
+        hide_pending = false;
+        mw_atfork_pending();
         mw_guard_leave(g);
     }
     bool lazily = init_lazily;
@@ -300,7 +316,8 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_stack_init();
     mw_threads_init();
     mw_process_init();
-    if (!atomic_exchange(&atfork_done, 1)) mw_atfork(mw_inherit_prepare, mw_inherit_parent, on_fork_child);
+    if (lazily) atomic_store(&atfork_pending, true); /* see init_lazily */
+    else register_atfork();
     mw_guard_leave(g);
     start_tracing();
 }

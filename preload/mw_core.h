@@ -404,6 +404,9 @@ void mw_env_out_changed(void);
 /* around a change of the process's root: chroot(), syscall(SYS_chroot or SYS_pivot_root)
  * (process.c); _after only when it succeeded */
 void mw_root_change_before(void);
+/* The shim's fork handlers, when tracing started from a hook and they wait for its
+ * constructor: registered now (init.c; before a fork). */
+void mw_atfork_pending(void);
 void mw_root_change_after(void);
 void mw_writer_child_keeps_dir(bool keep);
 

@@ -136,6 +136,7 @@ static pid_t fork_bypassing_glibc(void)
 MW_EXPORT pid_t fork(void)
 {
     if (!real_fork) resolve();
+    if (!mw_tls_guard) mw_atfork_pending(); /* a fork before the shim's constructor (init.c) */
     if (MW_UNLIKELY(fork_in_hook()) && real_Fork && mw_alone_in_process()) return fork_bypassing_glibc();
     pid_t p = real_fork();
     if (p == 0 && atomic_load(&mw_fork_restart_pending) == MW_RESTART_IN_FORK) {

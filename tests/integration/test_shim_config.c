@@ -91,6 +91,30 @@ Test(shim_config, a_setenv_in_a_constructor_keeps_its_variable)
     mwt_run_free(&r);
 }
 
+/* A program whose first allocation is inside pthread_atfork (a library constructor's 200
+ * registrations, before the shim's constructor) runs as natively, and its fork child is
+ * traced: the shim registers its own fork handlers in its constructor, not where tracing
+ * starts, under glibc's handler lock (the program hung for ever before 2026-11-23; killed here
+ * after 20 s). */
+Test(shim_config, fork_handlers_registered_in_a_constructor, .timeout = 60)
+{
+    const char *argv[] = { mwt_victim("atfork_first"), NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_str_eq(n.out, "child: child handlers 200\nparent: prepare 200, parent 200\n", "natively: %s", n.err);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir, .timeout_ms = 20000 }, &r), 0);
+    cr_expect_str_eq(r.out, n.out, "stderr: %s", r.err);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    cr_expect_eq(nt, 2, "the program's trace and its child's (%zu)", nt);
+    cr_expect_not_null(mwt_trace_with_live(ts, nt, 321), "the child's block");
+    for (size_t i = 0; i < nt; i++) cr_expect(ts[i].has_end, "%s: %s", ts[i].path, ts[i].err);
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+}
+
 /* The line about an unwritable output, made while the program holds glibc's message
  * catalogue lock (its first allocation is inside bindtextdomain, called by a library's
  * constructor: libgpg-error's in postgres), must not look the error's text up in that

@@ -8,3 +8,4 @@ VICTIM_LIBS_nopie_malloc_addr := -fno-pie -no-pie
 VICTIM_LIBS_static_prog := -static
 VICTIM_LIBS_locale_first = -L$(B)/tests/victims -Wl,--no-as-needed -lgettext_ctor -Wl,--as-needed -Wl,-rpath,'$$ORIGIN'
 VICTIM_LIBS_setenv_first = -L$(B)/tests/victims -Wl,--no-as-needed -lsetenv_ctor -Wl,--as-needed -Wl,-rpath,'$$ORIGIN'
+VICTIM_LIBS_atfork_first = -L$(B)/tests/victims -latfork_ctor -Wl,-rpath,'$$ORIGIN'
