@@ -214,6 +214,22 @@ static bool may_create_in(const struct stat *st, uid_t uid, gid_t gid)
     return (m & S_IWOTH) && (m & S_IXOTH);
 }
 
+/* fd, a directory of st, becomes the kept directory, a user's (mw_writer_user_dir_fd),
+ * protected and moved to the shim's numbers; the one kept before is closed. */
+static void keep_user_dir(int fd, const struct stat *st, bool names_dir)
+{
+    if (dir_fd >= 0) {
+        mw_fd_unprotect(dir_fd);
+        close(dir_fd);
+    }
+    dir_fd = fd;
+    dir_dev = st->st_dev;
+    dir_ino = st->st_ino;
+    dir_is_pattern = names_dir;
+    dir_for_user = true;
+    mw_fd_protect(&dir_fd);
+}
+
 /* Before root gives the process to another user (hooks_uid.c: a daemon's master before it
  * forks its workers): the processes it starts from then on could not create their traces in
  * an output directory only root may write (memwatch run makes it 0700), and they ran
@@ -279,21 +295,12 @@ void mw_writer_before_uid_change(uid_t uid)
     if (sfd >= 0) {
         struct stat ds;
         if (fstat(sfd, &ds) == 0) {
-            if (dir_fd >= 0) {
-                mw_fd_unprotect(dir_fd);
-                close(dir_fd);
-            }
-            dir_fd = sfd;
-            dir_dev = ds.st_dev;
-            dir_ino = ds.st_ino;
-            dir_is_pattern = names_dir;
-            dir_for_user = true;
+            keep_user_dir(sfd, &ds, names_dir);
             if (strlen(dir) + 1 + strlen(sub) < sizeof dir_path) { /* for messages */
                 strcpy(dir_path, strcmp(dir, "/") ? dir : "");
                 strcat(dir_path, "/");
                 strcat(dir_path, sub);
             }
-            mw_fd_protect(&dir_fd);
         } else {
             close(sfd);
         }
@@ -321,21 +328,12 @@ static void adopt_passed_dir(void)
     }
     const char *pat = mw_cfg.out_pattern, *ps = strrchr(pat, '/');
     size_t pl = strlen(pat);
-    dir_is_pattern = pl > 0 && pat[pl - 1] == '/';
     size_t n = ps ? (size_t)(ps - pat) : 0;
     if (n < sizeof dir_path) { /* for messages */
         memcpy(dir_path, pat, n);
         dir_path[n] = 0;
     }
-    if (dir_fd >= 0) {
-        mw_fd_unprotect(dir_fd);
-        close(dir_fd);
-    }
-    dir_fd = fd;
-    dir_dev = st.st_dev;
-    dir_ino = st.st_ino;
-    dir_for_user = true;
-    mw_fd_protect(&dir_fd); /* a copy, close-on-exec, high; the passed number is closed */
+    keep_user_dir(fd, &st, pl > 0 && pat[pl - 1] == '/'); /* the passed number is closed */
 }
 
 /* The directory and name to create or find a trace path with: after a chroot the kept
