@@ -7,6 +7,11 @@
  * internal mmap, and grows its heap with its internal sbrk, so they are recorded once, as
  * heap blocks. A file mapping records the file's path (readlink of /proc/self/fd/N, no
  * allocation). errno is preserved.
+ *
+ * With a malloc behind the shim other than the C library's (alloc_ranges.c), the mappings it
+ * makes itself (inside a call the shim passed on, or from its own code) are its heap: noted
+ * there and not recorded, as glibc's are not; any other mapping or unmapping takes its range
+ * out of that table.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -45,11 +50,31 @@ static void note_mmap(void *p, size_t len, int prot, int flags, int fd, off_t of
     errno = e;
 }
 
+/* A call of a foreign allocator's (alloc_ranges.c): made inside the shim (an allocation call
+ * passed on to it; the shim's own mappings are not roots either) or from its code. */
+static inline bool by_allocator(const void *ret)
+{
+    return mw_tls_guard > 0 || mw_alloc_by(ret);
+}
+
+/* Whether mapping [p, p + len), just made, is the program's (recorded); a foreign allocator's
+ * goes to its table instead. */
+static inline bool program_mapping(void *p, size_t len, const void *ret)
+{
+    if (MW_LIKELY(!mw_alloc_foreign)) return true;
+    int e = errno;
+    bool mine = by_allocator(ret);
+    if (mine) mw_alloc_mapped(p, len);
+    else mw_alloc_unmapped(p, len);
+    errno = e;
+    return !mine;
+}
+
 MW_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     if (MW_UNLIKELY(!mw_real.mmap)) mw_real_resolve();
     void *p = mw_real.mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED && tracing())
+    if (p != MAP_FAILED && program_mapping(p, len, __builtin_return_address(0)) && tracing())
         note_mmap(p, len, prot, flags, fd, off, __builtin_frame_address(0), __builtin_return_address(0));
     return p;
 }
@@ -58,7 +83,7 @@ MW_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 {
     if (MW_UNLIKELY(!mw_real.mmap)) mw_real_resolve();
     void *p = mw_real.mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED && tracing())
+    if (p != MAP_FAILED && program_mapping(p, len, __builtin_return_address(0)) && tracing())
         note_mmap(p, len, prot, flags, fd, off, __builtin_frame_address(0), __builtin_return_address(0));
     return p;
 }
@@ -68,7 +93,14 @@ MW_EXPORT int munmap(void *addr, size_t len)
     if (MW_UNLIKELY(!mw_real.munmap)) mw_real_resolve();
     int rc = mw_real.munmap(addr, len);
     if (rc == 0) mw_watch_unmap_notify((uintptr_t)addr, len); /* fallback watches end here */
-    if (rc == 0 && tracing()) {
+    bool program = true;
+    if (rc == 0 && MW_UNLIKELY(mw_alloc_foreign)) {
+        int e = errno;
+        mw_alloc_unmapped(addr, len);
+        program = !by_allocator(__builtin_return_address(0));
+        errno = e;
+    }
+    if (rc == 0 && program && tracing()) {
         int e = errno;
         mw_tls_guard++;
         bool orph;
@@ -103,7 +135,14 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         if (p != old) mw_watch_unmap_notify((uintptr_t)old, old_len);
         else if (new_len < old_len) mw_watch_unmap_notify((uintptr_t)old + new_len, old_len - new_len);
     }
-    if (p != MAP_FAILED && tracing()) {
+    bool program = true;
+    if (p != MAP_FAILED && MW_UNLIKELY(mw_alloc_foreign)) {
+        int e = errno;
+        if (!(flags & MREMAP_DONTUNMAP)) mw_alloc_unmapped(old, old_len);
+        errno = e;
+        program = program_mapping(p, new_len, __builtin_return_address(0));
+    }
+    if (p != MAP_FAILED && program && tracing()) {
         int e = errno;
         mw_tls_guard++;
         bool orph;
@@ -187,8 +226,10 @@ size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max)
 static void note_brk(uintptr_t old_end, uintptr_t new_end, void *fa, void *ra)
 {
     if (old_end == new_end) return;
-    track_brk(old_end, new_end);
-    if (!tracing()) return;
+    /* a foreign malloc growing its heap (tcmalloc's first one is sbrk's): its, not a root */
+    bool program = !(MW_UNLIKELY(mw_alloc_foreign) && by_allocator(ra));
+    if (program || new_end < old_end) track_brk(old_end, new_end);
+    if (!program || !tracing()) return;
     int e = errno;
     mw_tls_guard++;
     bool orph;

@@ -300,6 +300,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_config_load();
     const char *shadow = mw_alloc_tracing ? malloc_shadow(di.dli_fbase) : NULL;
     foreign_malloc = shadow || !from_libc((void *)mw_real.malloc);
+    if (foreign_malloc && !shadow && mw_alloc_tracing) mw_alloc_ranges_init((void *)mw_real.malloc);
     if (shadow) {
         mw_malloc_shadowed = true;
         if (!mw_cfg.quiet) {
@@ -496,6 +497,7 @@ _Atomic int mw_fork_restart_pending;
 static void on_fork_child(void)
 {
     mw_inherit_child(); /* the parent's blocks, while fork's prepare handler holds their tables */
+    mw_alloc_ranges_after_fork(); /* before the child's first mapping, whatever follows */
     atomic_store(&mw_fp.own, 1); /* this child's state is set up here, whatever it becomes */
     atomic_store(&exiting_tid, 0); /* a thread of the parent was ending it: not this process */
     atomic_store(&finish_done, 0);

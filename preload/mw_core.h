@@ -335,6 +335,18 @@ void mw_live_thread_gone(mw_thread *t);
 size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max);
 void mw_brk_reset_after_fork(void); /* the parts stay (the child's memory is a copy), the lock is freed */
 
+/* alloc_ranges.c: the mappings of a malloc behind the shim other than the C library's, which
+ * are not roots of the reachability scan */
+extern bool mw_alloc_foreign;                     /* such a malloc is behind the shim */
+#define MW_ALLOC_RANGES_MAX 4096u
+void mw_alloc_ranges_init(void *real_malloc);     /* at start: the object that defines it */
+bool mw_alloc_is_module(uintptr_t load_base);     /* that object (dl_phdr_info.dlpi_addr) */
+bool mw_alloc_by(const void *ret);                /* a return address inside that object */
+void mw_alloc_mapped(const void *p, size_t len);  /* the allocator mapped this */
+void mw_alloc_unmapped(const void *p, size_t len);/* unmapped, or mapped by the program */
+size_t mw_alloc_ranges(uintptr_t *lo, uintptr_t *hi, size_t max, unsigned *missed);
+void mw_alloc_ranges_after_fork(void);
+
 /* deepbind.c: the allocation calls of objects loaded with RTLD_DEEPBIND go through the shim */
 struct dl_phdr_info;
 void mw_deepbind_init(void);                            /* at start, under the guard */

@@ -839,6 +839,7 @@ out:
     mw_reach_read_done(&c);
     if (c.pagemap_fd >= 0) close(c.pagemap_fd);
     if (c.mem_fd >= 0) close(c.mem_fd);
+    mw_reach_roots_done(&c);
     mw_own_free(c.roots, c.roots_cap * sizeof(range));
     mw_own_free(c.excl, c.excl_cap * sizeof(range));
     mw_own_free(c.vmas, c.vma_cap * sizeof(vma));

@@ -69,6 +69,8 @@ typedef struct reach_ctx {
     range *excl;              /* exclusions, sorted by lo once all are in (reach_roots.c) */
     size_t nexcl, excl_cap;
     size_t excl_lost;         /* exclusions that found no room */
+    range *aheap;             /* a foreign malloc's own mappings (alloc_ranges.c), sorted */
+    size_t naheap;
     range *roots;
     size_t nroots, roots_cap;
     bool roots_short;         /* a root found no room (no memory): no verdicts then */
@@ -113,6 +115,7 @@ size_t mw_reach_vma_from(const reach_ctx *c, uintptr_t a);
 /* Fills c->roots: the ranges to scan (see reach_roots.c); my_sp is the exiting thread's
  * lowest root address (its caller's frames). */
 void mw_reach_roots(reach_ctx *c, uintptr_t my_sp);
+void mw_reach_roots_done(reach_ctx *c);   /* frees what mw_reach_roots kept (any time) */
 
 /* ---- reach_index.c ----------------------------------------------------------------------- */
 /* Builds the address -> block index over the sorted c->blk (nothing when there are few

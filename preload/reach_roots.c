@@ -8,8 +8,9 @@
  * sbrk/brk itself (hooks_mmap.c), and in a fork child the stacks of threads its ancestors had
  * alive at each fork (inherit.c). Not roots: glibc's malloc heap ([heap], arena heaps,
  * large blocks' own mappings), the shim's own memory (segments, per-thread states, rings,
- * registered ranges), cached stacks of exited threads (except their descriptor and static
- * TLS), the shim's own threads, devices. Everything is found without malloc or stdio, from
+ * registered ranges), a malloc's other than glibc's behind the shim (the mappings it made,
+ * its object's writable segments: alloc_ranges.c), cached stacks of exited threads (except
+ * their descriptor and static TLS), the shim's own threads, devices. Everything is found without malloc or stdio, from
  * a snapshot of /proc/self/maps.
  */
 #include <errno.h>
@@ -636,7 +637,7 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
         uintptr_t lo = page_down(info->dlpi_addr + ph->p_vaddr);
         uintptr_t hi = page_up(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
-        if (is_self) { add_excl(c, lo, hi, R_SKIP); continue; }
+        if (is_self || mw_alloc_is_module(info->dlpi_addr)) { add_excl(c, lo, hi, R_SKIP); continue; }
         add_excl(c, lo, hi, R_ROOT | (is_libc ? R_LIBC : 0));
         if (is_libc && c->nlibc < 4) { c->libc_lo[c->nlibc] = lo; c->libc_hi[c->nlibc++] = hi; }
     }
@@ -883,7 +884,46 @@ static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, i
         if (t >= lo && t < hi) add_root(c, from, hi, 0);
         return;
     }
-    add_root(c, lo, hi, c->vmas[vi].kind == VK_ANON ? R_CHUNKS : 0);
+    unsigned flags = c->vmas[vi].kind == VK_ANON ? R_CHUNKS : 0;
+    /* without a foreign malloc's mappings: the first one that ends above lo, and on */
+    size_t a = 0, b = c->naheap;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (c->aheap[m].hi <= lo) a = m + 1;
+        else b = m;
+    }
+    for (; a < c->naheap && c->aheap[a].lo < hi && lo < hi; a++) {
+        if (c->aheap[a].lo > lo) add_root(c, lo, c->aheap[a].lo, flags);
+        if (c->aheap[a].hi > lo) lo = c->aheap[a].hi;
+    }
+    if (lo < hi) add_root(c, lo, hi, flags);
+}
+
+/* A foreign malloc's own mappings, sorted and disjoint (alloc_ranges.c). */
+static void take_alloc_ranges(reach_ctx *c)
+{
+    if (!mw_alloc_foreign) return;
+    uintptr_t *lo = mw_own_alloc(2 * MW_ALLOC_RANGES_MAX * sizeof(uintptr_t));
+    c->aheap = mw_own_alloc(MW_ALLOC_RANGES_MAX * sizeof(range));
+    unsigned missed = 0;
+    if (lo && c->aheap) {
+        uintptr_t *hi = lo + MW_ALLOC_RANGES_MAX;
+        c->naheap = mw_alloc_ranges(lo, hi, MW_ALLOC_RANGES_MAX, &missed);
+        for (size_t i = 0; i < c->naheap; i++) c->aheap[i] = (range){ lo[i], hi[i], R_SKIP };
+    } else {
+        missed = 1;
+    }
+    if (lo) mw_own_free(lo, 2 * MW_ALLOC_RANGES_MAX * sizeof(uintptr_t));
+    if (missed)
+        mw_diag("reachability: %u mappings of the malloc behind the shim were not noted; blocks "
+                "they point to may be called reachable", missed);
+}
+
+void mw_reach_roots_done(reach_ctx *c)
+{
+    if (c->aheap) mw_own_free(c->aheap, MW_ALLOC_RANGES_MAX * sizeof(range));
+    c->aheap = NULL;
+    c->naheap = 0;
 }
 
 void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
@@ -910,6 +950,7 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
         if (t) add_excl(c, page_down((uintptr_t)t), page_up((uintptr_t)(t + 1)), R_SKIP);
     }
     dl_iterate_phdr(phdr_cb, c);
+    take_alloc_ranges(c);
     thread_roots(c, my_sp);
     sort_excl(c);
     unsigned lost = atomic_load(&own_overflow);
