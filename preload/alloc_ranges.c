@@ -9,11 +9,12 @@
  * program, and scanned as a root it held every block it serves: the contents of lost blocks,
  * stale pointers in freed ones, the allocator's records of its extents. Every leak of a
  * program with jemalloc behind the shim came out "still reachable", and `memwatch run` passed
- * it (until 01:30 UTC on 2026-11-24). So with such an allocator (mw_alloc_ranges_init) the
+ * it (until 00:20 UTC on 2026-11-24). So with such an allocator (mw_alloc_ranges_init) the
  * mmap hooks note each mapping it makes: one made inside an allocation call the shim passed
  * on (the thread is inside the shim), or called from the allocator's own code (its
- * constructor, a background thread). Those ranges, and the allocator object's writable
- * segments, are not roots; the blocks in them are still scanned when reached, as glibc's are.
+ * constructor, a background thread). Those ranges are not roots, nor is a heap inside the
+ * allocator object's own data (reach_roots.c, alloc_segment); the blocks there are still
+ * scanned when reached, as glibc's are.
  * A mapping the program makes, and any unmapping, takes the range out again.
  *
  * The ranges are a sorted array of disjoint intervals behind a spin lock: the hooks run on

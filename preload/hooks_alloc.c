@@ -157,7 +157,7 @@ static __attribute__((noinline)) void record_free_slow(void *p)
     }
 }
 
-MW_EXPORT void free(void *p)
+static inline __attribute__((always_inline)) void free_hooked(void *p)
 {
     if (!p) return;
     if (MW_UNLIKELY(mw_pool_owns(p))) return;
@@ -175,6 +175,8 @@ MW_EXPORT void free(void *p)
     mw_real.free(p); /* last: free leaves errno alone (glibc >= 2.33) */
     mw_tls_guard--;
 }
+
+MW_EXPORT void free(void *p) { free_hooked(p); }
 
 /* realloc and reallocarray share this: `kind` is used when there was no tracked old block. */
 static void *do_realloc(void *p, size_t n, unsigned kind, void *(*call)(void *, size_t, size_t),
@@ -328,6 +330,38 @@ ALIGNED_HOOK(valloc, MW_AK_VALLOC, (size_t n), (n), n)
 /* pvalloc rounds the size up to whole pages (at least one): record what it allocated */
 ALIGNED_HOOK(pvalloc, MW_AK_PVALLOC, (size_t n), (n),
              n ? (n + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1) : (size_t)getpagesize())
+
+/* ---- C++ operator new and delete, routed here by hooks_cxx.c -------------------------------
+ * When the operators the program would call are a foreign malloc's own (jemalloc's), which
+ * never call malloc: they are malloc / aligned memory and free of that allocator. fa, ra: the
+ * operator's frame, so the stack starts at its caller. */
+static inline void *cxx_real(size_t n, size_t align)
+{
+    if (!align) return mw_real.malloc(n);
+    void *p = NULL;
+    return mw_real.posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, n) == 0 ? p : NULL;
+}
+
+void *mw_cxx_alloc(size_t n, size_t align, void *fa, void *ra)
+{
+    ensure_real();
+    if (PASS_THROUGH()) return cxx_real(n, align);
+    mw_tls_guard++;
+    void *p = cxx_real(n, align);
+    after_alloc(p, align ? MW_AK_ALIGNED_ALLOC : MW_AK_MALLOC, n, fa, ra);
+    mw_tls_guard--;
+    return p;
+}
+
+void mw_cxx_note(void *p, size_t n, size_t align, void *fa, void *ra)
+{
+    if (!p || PASS_THROUGH()) return;
+    mw_tls_guard++;
+    after_alloc(p, align ? MW_AK_ALIGNED_ALLOC : MW_AK_MALLOC, n, fa, ra);
+    mw_tls_guard--;
+}
+
+void mw_cxx_free(void *p) { free_hooked(p); }
 
 MW_EXPORT size_t malloc_usable_size(void *p)
 {

@@ -335,6 +335,12 @@ void mw_live_thread_gone(mw_thread *t);
 size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max);
 void mw_brk_reset_after_fork(void); /* the parts stay (the child's memory is a copy), the lock is freed */
 
+/* hooks_alloc.c: C++ operator new and delete of a foreign malloc, through the shim
+ * (hooks_cxx.c). align 0: new's default alignment. fa, ra: the operator's frame. */
+void *mw_cxx_alloc(size_t n, size_t align, void *fa, void *ra);
+void mw_cxx_note(void *p, size_t n, size_t align, void *fa, void *ra); /* a block its own new made */
+void mw_cxx_free(void *p);
+
 /* alloc_ranges.c: the mappings of a malloc behind the shim other than the C library's, which
  * are not roots of the reachability scan */
 extern bool mw_alloc_foreign;                     /* such a malloc is behind the shim */

@@ -9,7 +9,7 @@
  * alive at each fork (inherit.c). Not roots: glibc's malloc heap ([heap], arena heaps,
  * large blocks' own mappings), the shim's own memory (segments, per-thread states, rings,
  * registered ranges), a malloc's other than glibc's behind the shim (the mappings it made,
- * its object's writable segments: alloc_ranges.c), cached stacks of exited threads (except
+ * a heap in its object's own data: alloc_ranges.c), cached stacks of exited threads (except
  * their descriptor and static TLS), the shim's own threads, devices. Everything is found without malloc or stdio, from
  * a snapshot of /proc/self/maps.
  */
@@ -617,6 +617,24 @@ static void add_root(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
 
 /* Loaded objects: their writable PT_LOAD segments are roots (libc's flagged), the shim's
  * own are not. */
+/* A writable segment of the foreign malloc's object (alloc_ranges.c): a root like any
+ * module's data (tcmalloc keeps an object it made with new in a global), except from its
+ * first block on: a heap in the object's own data (an allocator serving from a static array,
+ * the tests' bump allocator), whose lost and freed blocks are no roots. Freed blocks lie past
+ * the last live one too, so the heap is taken to run to the segment's end. */
+static void alloc_segment(reach_ctx *c, uintptr_t lo, uintptr_t hi)
+{
+    size_t a = 0, b = c->nblk;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (c->blk[m].addr < lo) a = m + 1;
+        else b = m;
+    }
+    uintptr_t first = a < c->nblk && c->blk[a].addr < hi ? c->blk[a].addr & ~(uintptr_t)7 : hi;
+    add_excl(c, lo, first, R_ROOT);
+    add_excl(c, first, hi, R_SKIP);
+}
+
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
@@ -637,7 +655,8 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
         uintptr_t lo = page_down(info->dlpi_addr + ph->p_vaddr);
         uintptr_t hi = page_up(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
-        if (is_self || mw_alloc_is_module(info->dlpi_addr)) { add_excl(c, lo, hi, R_SKIP); continue; }
+        if (is_self) { add_excl(c, lo, hi, R_SKIP); continue; }
+        if (mw_alloc_is_module(info->dlpi_addr)) { alloc_segment(c, lo, hi); continue; }
         add_excl(c, lo, hi, R_ROOT | (is_libc ? R_LIBC : 0));
         if (is_libc && c->nlibc < 4) { c->libc_lo[c->nlibc] = lo; c->libc_hi[c->nlibc++] = hi; }
     }
