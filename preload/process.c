@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "mw_core.h"
+#include "mw_path.h"
 
 extern char **environ;
 
@@ -240,43 +241,14 @@ MW_EXPORT int chroot(const char *path)
 }
 
 /* ---- exec ------------------------------------------------------------------------------------ */
-/* The program execvp() or posix_spawnp() runs for a name without a slash: the first entry of
- * the caller's PATH (which glibc searches, "/bin:/usr/bin" when unset; an empty entry is the
- * working directory) holding an executable regular file of that name, into buf; the name
- * itself when none does (or it has a slash). So the EXEC and SPAWN records name a file the
- * analyzer can look at ("env prog" or a posix_spawnp of a static program was not listed as
- * untraced before 2026-11-23, exectarget.c). System calls only: also in a vfork child. */
+/* The program execvp() or posix_spawnp() runs for a name without a slash (formats/mw_path.c),
+ * or the name itself when no file in PATH has it: so the EXEC and SPAWN records name a file
+ * the analyzer can look at ("env prog" or a posix_spawnp of a static program was not listed
+ * as untraced before 2026-11-23, exectarget.c). System calls only: also in a vfork child. */
 static const char *in_path(const char *file, char *buf, size_t cap)
 {
-    if (!file[0] || strchr(file, '/')) return file;
-    const char *dirs = getenv("PATH");
-    if (!dirs) dirs = "/bin:/usr/bin";
-    size_t fl = strlen(file);
-    int e = errno;
-    for (const char *d = dirs;; d = strchrnul(d, ':') + 1) {
-        const char *end = strchrnul(d, ':');
-        size_t dl = (size_t)(end - d);
-        bool ok = dl + 1 + fl < cap;
-        if (dl == 0) { /* the working directory, into buf (getcwd(2): no allocation) */
-            long n = mw_raw_syscall6(SYS_getcwd, (long)buf, (long)cap, 0, 0, 0, 0);
-            ok = n > 1 && buf[0] == '/' && (size_t)n + fl < cap; /* not "(unreachable)..." */
-            dl = ok && n > 2 ? (size_t)n - 1 : 0;                /* "/" needs no second slash */
-        } else if (ok) {
-            memcpy(buf, d, dl);
-        }
-        if (ok) {
-            buf[dl] = '/';
-            memcpy(buf + dl + 1, file, fl + 1);
-            struct stat st;
-            if (access(buf, X_OK) == 0 && stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
-                errno = e;
-                return buf;
-            }
-        }
-        if (!*end) break;
-    }
-    errno = e;
-    return file;
+    const char *found = mw_path_search(file, buf, cap);
+    return found ? found : file;
 }
 
 /* A vfork child about to exec path: it may touch nothing of the shim's but the waiting

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mw_path.h"
 #include "report.h"
 #include "runner.h"
 
@@ -159,29 +160,15 @@ static int run_analyzer(char **argv, int out_fd)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* CMD as execvp found it: itself when it names a path, else the first executable file of
- * that name in PATH; "" when none. */
+/* CMD as execvp found it (formats/mw_path.c), its real path; "" when none. */
 static void resolve_cmd(const char *cmd, char *out, size_t len)
 {
+    char cand[PATH_MAX];
     out[0] = '\0';
-    if (strchr(cmd, '/')) {
-        char *r = realpath(cmd, NULL);
-        if (r) snprintf(out, len, "%s", r);
-        free(r);
-        return;
-    }
-    const char *path = getenv("PATH");
-    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-        size_t n = strcspn(p, ":");
-        char cand[PATH_MAX];
-        if (n && snprintf(cand, sizeof cand, "%.*s/%s", (int)n, p, cmd) < (int)sizeof cand && access(cand, X_OK) == 0) {
-            char *r = realpath(cand, NULL);
-            if (r) snprintf(out, len, "%s", r);
-            free(r);
-            return;
-        }
-        p += n + (p[n] == ':');
-    }
+    const char *found = mw_path_search(cmd, cand, sizeof cand);
+    char *r = found && found[0] ? realpath(found, NULL) : NULL;
+    if (r) snprintf(out, len, "%s", r);
+    free(r);
 }
 
 int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before,
