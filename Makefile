@@ -172,7 +172,7 @@ $(B)/tests/integration/%: tests/integration/%.c $(SUPPORT_OBJS) $(ANA_LIB) | $(D
 VICTIM_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE -Ipreload -pthread $(CFLAGS)
 $(B)/tests/victims/%: tests/victims/%.c | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(VICTIM_CFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -pthread -ldl $(LDFLAGS)
+	$(CC) $(VICTIM_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(VICTIM_LIBS_$*) -pthread -ldl $(LDFLAGS)
 $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)

@@ -8,12 +8,14 @@
  * report that lists the exec but no trace after it leaves the user looking for a file that
  * was never written, so the report names such programs and the reason, read from the
  * program's file as it is on disk now (the analyzer usually runs where the traces were made).
+ * A program built with a sanitizer the shim stays out of (preload/sanitizers.c) is one too.
  * A program without a trace for no reason seen here is not listed: its trace may simply not
  * be among the ones given.
  */
 #include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +39,58 @@ static int elf_is_static(int fd)
     return eh.e_entry != 0; /* a shared library has no interpreter either, and no entry */
 }
 
+/* The sanitizer a program at fd is built with that the shim does not trace
+ * (preload/sanitizers.c: ThreadSanitizer, or ASan's, LSan's or HWASan's runtime as a library),
+ * from the names in its dynamic string table (its DT_NEEDED libraries and exported symbols);
+ * NULL when none. Reads at most 64 program headers, 512 dynamic entries and 1 MiB of names. */
+static const char *elf_sanitizer(int fd)
+{
+    Elf64_Ehdr eh;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh) return NULL;
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return NULL;
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 64) return NULL;
+    Elf64_Phdr ph[64];
+    size_t n = eh.e_phnum * sizeof(Elf64_Phdr);
+    if (pread(fd, ph, n, (off_t)eh.e_phoff) != (ssize_t)n) return NULL;
+    const Elf64_Phdr *dyn = NULL;
+    for (unsigned i = 0; i < eh.e_phnum; i++)
+        if (ph[i].p_type == PT_DYNAMIC) dyn = &ph[i];
+    if (!dyn) return NULL;
+    Elf64_Dyn d[512];
+    size_t dn = dyn->p_filesz / sizeof(Elf64_Dyn);
+    if (dn > 512) dn = 512;
+    ssize_t got = pread(fd, d, dn * sizeof(Elf64_Dyn), (off_t)dyn->p_offset);
+    if (got < 0) return NULL;
+    dn = (size_t)got / sizeof(Elf64_Dyn);
+    uint64_t strtab = 0, strsz = 0;
+    for (size_t i = 0; i < dn && d[i].d_tag != DT_NULL; i++) {
+        if (d[i].d_tag == DT_STRTAB) strtab = d[i].d_un.d_ptr;
+        if (d[i].d_tag == DT_STRSZ) strsz = d[i].d_un.d_val;
+    }
+    if (!strtab || !strsz || strsz > (1u << 20)) return NULL;
+    off_t off = -1;   /* the string table's address to its place in the file */
+    for (unsigned i = 0; i < eh.e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && strtab >= ph[i].p_vaddr && strtab + strsz <= ph[i].p_vaddr + ph[i].p_filesz)
+            off = (off_t)(ph[i].p_offset + (strtab - ph[i].p_vaddr));
+    if (off < 0) return NULL;
+    char *str = malloc(strsz + 1);
+    if (!str) return NULL;
+    const char *name = NULL;
+    if (pread(fd, str, strsz, off) == (ssize_t)strsz) {
+        static const struct { const char *mark, *name; } san[] = {
+            { "libtsan.so", "ThreadSanitizer" }, { "__tsan_init", "ThreadSanitizer" },
+            { "libhwasan.so", "HWAddressSanitizer" }, { "libasan.so", "AddressSanitizer" },
+            { "liblsan.so", "LeakSanitizer" },
+        };
+        str[strsz] = '\0';
+        for (size_t k = 0; k < sizeof san / sizeof san[0] && !name; k++)
+            for (const char *p = str; p < str + strsz && !name; p += strlen(p) + 1)
+                if (!strncmp(p, san[k].mark, strlen(san[k].mark))) name = san[k].name;
+    }
+    free(str);
+    return name;
+}
+
 /* Why LD_PRELOAD cannot reach the program at path; "" when nothing says so. */
 void mw_why_untraceable(const char *path, char *why, size_t len)
 {
@@ -53,6 +107,10 @@ void mw_why_untraceable(const char *path, char *why, size_t len)
             snprintf(why, len, "it is setuid or setgid: the loader ignores LD_PRELOAD for it");
         else if (elf_is_static(fd) == 1)
             snprintf(why, len, "it is statically linked: LD_PRELOAD never reaches it");
+        else {
+            const char *san = elf_sanitizer(fd);
+            if (san) snprintf(why, len, "it is built with %s, which the shim stays out of", san);
+        }
     }
     close(fd);
 }

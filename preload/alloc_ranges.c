@@ -38,10 +38,27 @@ static __thread int inside;          /* this thread holds the lock */
 static _Atomic unsigned missed;      /* updates left out: table full, or a nested handler */
 
 bool mw_alloc_foreign;               /* the malloc behind the shim is not libc's */
+_Atomic int mw_alloc_mode;           /* MW_ALLOC_UNKNOWN until mw_alloc_ranges_init */
 static uintptr_t mod_base, mod_lo, mod_hi; /* the allocator object: its load base, its span */
 
 static inline uintptr_t pg_down(uintptr_t a) { return a & ~(uintptr_t)4095; }
 static inline uintptr_t pg_up(uintptr_t a) { return (a + 4095) & ~(uintptr_t)4095; }
+
+static bool enter(void)
+{
+    if (inside) {
+        atomic_fetch_add(&missed, 1);
+        return false;
+    }
+    inside = 1;
+    mw_spin_lock(&lock);
+    return true;
+}
+static void leave(void)
+{
+    mw_spin_unlock(&lock);
+    inside = 0;
+}
 
 struct find_arg { uintptr_t addr, base, lo, hi; bool found; };
 
@@ -67,14 +84,62 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* ---- before the allocator is known ----------------------------------------------------------
+ * Allocations come before the shim's constructor decides whose malloc is behind it: a library's
+ * constructor, or a dlsym of the shim's own at start; jemalloc maps its first arena then. Those
+ * mappings are kept here with their caller, and the allocator's among them go to the table once
+ * it is known (mw_alloc_ranges_init). */
+#define EARLY_MAX 64u
+static struct { uintptr_t lo, hi; const void *ret; bool inside; } early[EARLY_MAX];
+static unsigned n_early;
+
+void mw_alloc_early_mapped(const void *p, size_t len, const void *ret, bool inside_shim)
+{
+    uintptr_t lo = pg_down((uintptr_t)p), hi = pg_up((uintptr_t)p + len);
+    if (hi <= lo || !enter()) return;
+    if (n_early < EARLY_MAX) early[n_early++] = (typeof(early[0])){ lo, hi, ret, inside_shim };
+    else atomic_fetch_add(&missed, 1);
+    leave();
+}
+
+void mw_alloc_early_unmapped(const void *p, size_t len)
+{
+    uintptr_t lo = pg_down((uintptr_t)p), hi = pg_up((uintptr_t)p + len);
+    if (hi <= lo || !enter()) return;
+    for (unsigned i = 0; i < n_early; i++) {
+        if (early[i].hi <= lo || early[i].lo >= hi) continue;
+        if (early[i].lo < lo && early[i].hi > hi) { /* the middle goes: two pieces */
+            if (n_early < EARLY_MAX) {
+                early[n_early] = early[i];
+                early[n_early++].lo = hi;
+            } else {
+                atomic_fetch_add(&missed, 1);
+            }
+            early[i].hi = lo;
+        } else if (early[i].lo < lo) {
+            early[i].hi = lo;
+        } else if (early[i].hi > hi) {
+            early[i].lo = hi;
+        } else {
+            early[i--] = early[--n_early];
+        }
+    }
+    leave();
+}
+
 void mw_alloc_ranges_init(void *real_malloc)
 {
     struct find_arg f = { (uintptr_t)real_malloc, 0, 0, 0, false };
-    if (!real_malloc || !dl_iterate_phdr(find_cb, &f) || !f.found) return;
-    mod_base = f.base;
-    mod_lo = f.lo;
-    mod_hi = f.hi;
-    mw_alloc_foreign = true;
+    if (real_malloc && dl_iterate_phdr(find_cb, &f) && f.found) {
+        mod_base = f.base;
+        mod_lo = f.lo;
+        mod_hi = f.hi;
+        mw_alloc_foreign = true;
+        for (unsigned i = 0; i < n_early; i++)
+            if (early[i].inside || mw_alloc_by(early[i].ret)) mw_alloc_mapped((void *)early[i].lo, early[i].hi - early[i].lo);
+    }
+    n_early = 0;
+    atomic_store(&mw_alloc_mode, mw_alloc_foreign ? MW_ALLOC_FOREIGN : MW_ALLOC_LIBC);
 }
 
 bool mw_alloc_is_module(uintptr_t load_base) { return mw_alloc_foreign && load_base == mod_base; }
@@ -83,22 +148,6 @@ bool mw_alloc_by(const void *ret)
 {
     uintptr_t r = (uintptr_t)ret;
     return r >= mod_lo && r < mod_hi;
-}
-
-static bool enter(void)
-{
-    if (inside) {
-        atomic_fetch_add(&missed, 1);
-        return false;
-    }
-    inside = 1;
-    mw_spin_lock(&lock);
-    return true;
-}
-static void leave(void)
-{
-    mw_spin_unlock(&lock);
-    inside = 0;
 }
 
 /* Takes [lo, hi) out of the table (holding the lock). Returns where ranges at or after hi

@@ -61,8 +61,14 @@ static inline bool by_allocator(const void *ret)
  * goes to its table instead. */
 static inline bool program_mapping(void *p, size_t len, const void *ret)
 {
-    if (MW_LIKELY(!mw_alloc_foreign)) return true;
+    int mode = atomic_load_explicit(&mw_alloc_mode, memory_order_relaxed);
+    if (MW_LIKELY(mode == MW_ALLOC_LIBC)) return true;
     int e = errno;
+    if (mode == MW_ALLOC_UNKNOWN) { /* before the shim's start: sorted out then */
+        mw_alloc_early_mapped(p, len, ret, mw_tls_guard > 0);
+        errno = e;
+        return true;
+    }
     bool mine = by_allocator(ret);
     if (mine) mw_alloc_mapped(p, len);
     else mw_alloc_unmapped(p, len);
@@ -94,7 +100,11 @@ MW_EXPORT int munmap(void *addr, size_t len)
     int rc = mw_real.munmap(addr, len);
     if (rc == 0) mw_watch_unmap_notify((uintptr_t)addr, len); /* fallback watches end here */
     bool program = true;
-    if (rc == 0 && MW_UNLIKELY(mw_alloc_foreign)) {
+    if (rc == 0 && MW_UNLIKELY(atomic_load_explicit(&mw_alloc_mode, memory_order_relaxed) == MW_ALLOC_UNKNOWN)) {
+        int e = errno;
+        mw_alloc_early_unmapped(addr, len);
+        errno = e;
+    } else if (rc == 0 && MW_UNLIKELY(mw_alloc_foreign)) {
         int e = errno;
         mw_alloc_unmapped(addr, len);
         program = !by_allocator(__builtin_return_address(0));
@@ -136,9 +146,14 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         else if (new_len < old_len) mw_watch_unmap_notify((uintptr_t)old + new_len, old_len - new_len);
     }
     bool program = true;
-    if (p != MAP_FAILED && MW_UNLIKELY(mw_alloc_foreign)) {
+    if (p != MAP_FAILED && MW_UNLIKELY(atomic_load_explicit(&mw_alloc_mode, memory_order_relaxed) != MW_ALLOC_LIBC)) {
         int e = errno;
-        if (!(flags & MREMAP_DONTUNMAP)) mw_alloc_unmapped(old, old_len);
+        if (flags & MREMAP_DONTUNMAP) {
+        } else if (mw_alloc_foreign) {
+            mw_alloc_unmapped(old, old_len);
+        } else {
+            mw_alloc_early_unmapped(old, old_len);
+        }
         errno = e;
         program = program_mapping(p, new_len, __builtin_return_address(0));
     }
@@ -226,8 +241,16 @@ size_t mw_brk_parts(uintptr_t *lo, uintptr_t *hi, size_t max)
 static void note_brk(uintptr_t old_end, uintptr_t new_end, void *fa, void *ra)
 {
     if (old_end == new_end) return;
-    /* a foreign malloc growing its heap (tcmalloc's first one is sbrk's): its, not a root */
-    bool program = !(MW_UNLIKELY(mw_alloc_foreign) && by_allocator(ra));
+    /* a foreign malloc growing its heap (tcmalloc's first one is sbrk's): its, not a root;
+     * before the shim knows its allocator, noted for then too (alloc_ranges.c: the scan takes
+     * the allocator's ranges out of the program's parts) */
+    int mode = atomic_load_explicit(&mw_alloc_mode, memory_order_relaxed);
+    bool program = mode != MW_ALLOC_FOREIGN || !by_allocator(ra);
+    if (MW_UNLIKELY(mode == MW_ALLOC_UNKNOWN) && new_end > old_end) {
+        int e = errno;
+        mw_alloc_early_mapped((void *)old_end, new_end - old_end, ra, mw_tls_guard > 0);
+        errno = e;
+    }
     if (program || new_end < old_end) track_brk(old_end, new_end);
     if (!program || !tracing()) return;
     int e = errno;

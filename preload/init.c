@@ -300,7 +300,19 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_config_load();
     const char *shadow = mw_alloc_tracing ? malloc_shadow(di.dli_fbase) : NULL;
     foreign_malloc = shadow || !from_libc((void *)mw_real.malloc);
-    if (foreign_malloc && !shadow && mw_alloc_tracing) mw_alloc_ranges_init((void *)mw_real.malloc);
+    char san_rt[MW_DIAG_VAL];
+    const char *san = mw_sanitizer_in_the_way((void *)mw_real.malloc, san_rt, sizeof san_rt);
+    if (san) {
+        if (!mw_cfg.quiet) {
+            char b[MW_DIAG_VAL];
+            mw_diag("not tracing %s: it runs with %s (%s), which %s", mw_diag_val(program_invocation_name ? program_invocation_name : "?", b, sizeof b),
+                    san, san_rt[0] ? san_rt : "in the executable",
+                    !strcmp(san, "ThreadSanitizer") ? "would report the shim's own threads as data races"
+                                                    : "keeps the heap itself (its children are traced)");
+        }
+        shadow = NULL;
+    }
+    mw_alloc_ranges_init(!san && foreign_malloc && !shadow && mw_alloc_tracing ? (void *)mw_real.malloc : NULL);
     if (shadow) {
         mw_malloc_shadowed = true;
         if (!mw_cfg.quiet) {
@@ -320,6 +332,10 @@ __attribute__((constructor(101))) static void mw_init(void)
     if (lazily) atomic_store(&atfork_pending, true); /* see init_lazily */
     else register_atfork();
     mw_guard_leave(g);
+    if (san) { /* sanitizers.c */
+        atomic_store(&mw_state, MW_ST_OFF);
+        return;
+    }
     start_tracing();
 }
 
@@ -615,7 +631,14 @@ MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
         (int (*)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *))dlsym(
             RTLD_NEXT, "__libc_start_main");
     real_main = main;
-    return real(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+    /* A sanitizer with its own allocator (sanitizers.c) prints stacks of its own, down to
+     * __libc_start_call_main: main_wrapper would be one more frame in each (an ASan leak
+     * report differed from the native run's). Its process is not traced, or traced without
+     * its heap: main is left as it is. */
+    int g = mw_guard_enter(); /* dlsym may allocate */
+    bool sanitizer = dlsym(RTLD_DEFAULT, "__sanitizer_get_heap_size") != NULL;
+    mw_guard_leave(g);
+    return real(sanitizer ? main : main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 /* The exits that run no destructors (_exit, _Exit, quick_exit, glibc's syscall() asked for

@@ -341,11 +341,20 @@ void *mw_cxx_alloc(size_t n, size_t align, void *fa, void *ra);
 void mw_cxx_note(void *p, size_t n, size_t align, void *fa, void *ra); /* a block its own new made */
 void mw_cxx_free(void *p);
 
+/* sanitizers.c: the sanitizer that keeps this process untraced (ThreadSanitizer anywhere, or
+ * one whose malloc is behind the shim's), its runtime's path into path; NULL when none */
+const char *mw_sanitizer_in_the_way(void *real_malloc, char *path, size_t cap);
+
 /* alloc_ranges.c: the mappings of a malloc behind the shim other than the C library's, which
  * are not roots of the reachability scan */
 extern bool mw_alloc_foreign;                     /* such a malloc is behind the shim */
+enum { MW_ALLOC_UNKNOWN, MW_ALLOC_LIBC, MW_ALLOC_FOREIGN };
+extern _Atomic int mw_alloc_mode;                 /* which, once known (mw_alloc_ranges_init) */
+void mw_alloc_early_mapped(const void *p, size_t len, const void *ret, bool inside_shim);
+void mw_alloc_early_unmapped(const void *p, size_t len);
 #define MW_ALLOC_RANGES_MAX 4096u
-void mw_alloc_ranges_init(void *real_malloc);     /* at start: the object that defines it */
+void mw_alloc_ranges_init(void *real_malloc);     /* at start: the object that defines it (NULL:
+                                                     libc's, or nothing to note) */
 bool mw_alloc_is_module(uintptr_t load_base);     /* that object (dl_phdr_info.dlpi_addr) */
 bool mw_alloc_by(const void *ret);                /* a return address inside that object */
 void mw_alloc_mapped(const void *p, size_t len);  /* the allocator mapped this */

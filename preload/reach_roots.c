@@ -894,6 +894,7 @@ static bool is_arena_heap(reach_ctx *c, const vma *v)
 /* cls: 0 generic root, -1 malloc's heap (not a root), else the TCB address of a thread stack
  * that no live program thread owns: only its descriptor and static TLS are roots (glibc keeps
  * them, e.g. the DTV, for the next thread that gets this cached stack; valgrind scans them). */
+static void root_but_alloc(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags);
 static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, intptr_t cls)
 {
     if (cls == -1) return;
@@ -903,8 +904,13 @@ static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, i
         if (t >= lo && t < hi) add_root(c, from, hi, 0);
         return;
     }
-    unsigned flags = c->vmas[vi].kind == VK_ANON ? R_CHUNKS : 0;
-    /* without a foreign malloc's mappings: the first one that ends above lo, and on */
+    root_but_alloc(c, lo, hi, c->vmas[vi].kind == VK_ANON ? R_CHUNKS : 0);
+}
+
+/* [lo, hi) as a root without a foreign malloc's own ranges (alloc_ranges.c). */
+static void root_but_alloc(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags)
+{
+    /* the first range that ends above lo, and on */
     size_t a = 0, b = c->naheap;
     while (a < b) {
         size_t m = a + (b - a) / 2;
@@ -985,7 +991,7 @@ void mw_reach_roots(reach_ctx *c, uintptr_t my_sp)
             uintptr_t lo[64], hi[64];
             size_t n = mw_brk_parts(lo, hi, 64);
             for (size_t k = 0; k < n; k++)
-                add_root(c, lo[k] > v->lo ? lo[k] : v->lo, hi[k] < v->hi ? hi[k] : v->hi, 0);
+                root_but_alloc(c, lo[k] > v->lo ? lo[k] : v->lo, hi[k] < v->hi ? hi[k] : v->hi, 0);
             continue;
         }
         if (v->kind == VK_STACK && mw_inherit_dead_stack(v->lo, v->hi)) {

@@ -9,3 +9,6 @@ VICTIM_LIBS_static_prog := -static
 VICTIM_LIBS_locale_first = -L$(B)/tests/victims -Wl,--no-as-needed -lgettext_ctor -Wl,--as-needed -Wl,-rpath,'$$ORIGIN'
 VICTIM_LIBS_setenv_first = -L$(B)/tests/victims -Wl,--no-as-needed -lsetenv_ctor -Wl,--as-needed -Wl,-rpath,'$$ORIGIN'
 VICTIM_LIBS_atfork_first = -L$(B)/tests/victims -latfork_ctor -Wl,-rpath,'$$ORIGIN'
+VICTIM_LIBS_san_asan := -fsanitize=address
+VICTIM_LIBS_san_tsan := -fsanitize=thread
+VICTIM_LIBS_san_lsan := -fsanitize=leak
