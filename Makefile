@@ -173,6 +173,12 @@ VICTIM_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE -Iprelo
 $(B)/tests/victims/%: tests/victims/%.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(VICTIM_CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(VICTIM_LIBS_$*) -pthread -ldl $(LDFLAGS)
+# clang links its sanitizer runtimes into the executable (tests/integration/test_shim_sanitizers.c)
+CLANG_SAN_tsan := thread
+CLANG_SAN_asan := address
+$(B)/tests/victims/san_tsan_clang $(B)/tests/victims/san_asan_clang: $(B)/tests/victims/san_%_clang: tests/victims/san_%_clang.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -O1 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread -fsanitize=$(CLANG_SAN_$*) -MMD -MP -MF $@.d -o $@ $<
 $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)

@@ -40,7 +40,7 @@ static int elf_is_static(int fd)
 }
 
 /* The sanitizer a program at fd is built with that the shim does not trace
- * (preload/sanitizers.c: ThreadSanitizer, or ASan's, LSan's or HWASan's runtime as a library),
+ * (preload/sanitizers.c: one with an allocator of its own, as a library or linked in),
  * from the names in its dynamic string table (its DT_NEEDED libraries and exported symbols);
  * NULL when none. Reads at most 64 program headers, 512 dynamic entries and 1 MiB of names. */
 static const char *elf_sanitizer(int fd)
@@ -78,9 +78,10 @@ static const char *elf_sanitizer(int fd)
     const char *name = NULL;
     if (pread(fd, str, strsz, off) == (ssize_t)strsz) {
         static const struct { const char *mark, *name; } san[] = {
-            { "libtsan.so", "ThreadSanitizer" }, { "__tsan_init", "ThreadSanitizer" },
-            { "libhwasan.so", "HWAddressSanitizer" }, { "libasan.so", "AddressSanitizer" },
-            { "liblsan.so", "LeakSanitizer" },
+            { "libtsan.so", "ThreadSanitizer" },     { "__tsan_init", "ThreadSanitizer" },
+            { "libhwasan.so", "HWAddressSanitizer" }, { "__hwasan_init", "HWAddressSanitizer" },
+            { "libasan.so", "AddressSanitizer" },    { "__asan_init", "AddressSanitizer" },
+            { "__msan_init", "MemorySanitizer" },     { "liblsan.so", "LeakSanitizer" },
         };
         str[strsz] = '\0';
         for (size_t k = 0; k < sizeof san / sizeof san[0] && !name; k++)

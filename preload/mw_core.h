@@ -341,8 +341,8 @@ void *mw_cxx_alloc(size_t n, size_t align, void *fa, void *ra);
 void mw_cxx_note(void *p, size_t n, size_t align, void *fa, void *ra); /* a block its own new made */
 void mw_cxx_free(void *p);
 
-/* sanitizers.c: the sanitizer that keeps this process untraced (ThreadSanitizer anywhere, or
- * one whose malloc is behind the shim's), its runtime's path into path; NULL when none */
+/* sanitizers.c: the sanitizer that keeps this process untraced (one with an allocator of its
+ * own), its runtime's path into path ("" when in the executable); NULL when none */
 const char *mw_sanitizer_in_the_way(void *real_malloc, char *path, size_t cap);
 
 /* alloc_ranges.c: the mappings of a malloc behind the shim other than the C library's, which

@@ -15,10 +15,11 @@
  *   - ThreadSanitizer sees the shim's writer thread read what the program's threads wrote
  *     (the shim's code is not instrumented, so its synchronisation is invisible to it) and
  *     reports data races: exit status 66 instead of 0.
- * So a process with ThreadSanitizer, or with a sanitizer's malloc behind the shim's, is not
- * traced (one line on stderr, MEMWATCH_QUIET=1 leaves it out); its children are, as usual.
- * One whose sanitizer runtime is linked into the executable (clang's default for ASan and
- * MSan) comes before the shim: "a malloc of its own" (init.c), traced without its heap.
+ * So a process with a sanitizer that keeps the heap (its runtime exports
+ * __sanitizer_get_heap_size: ASan, TSan, LSan, MSan, HWASan; not UBSan), as a library or
+ * linked into the executable (clang's default), is not traced: one line on stderr
+ * (MEMWATCH_QUIET=1 leaves it out); its children are, as usual. Its main is not wrapped either
+ * (init.c): the sanitizer's reports would show the shim's frame.
  */
 #include <dlfcn.h>
 #include <string.h>
@@ -44,24 +45,6 @@ MW_EXPORT const char *__asan_default_options(void)
 }
 
 /* ---- which sanitizer, if any ---------------------------------------------------------------- */
-/* The sanitizer whose runtime file name is base (libasan.so.8, libclang_rt.tsan-x86_64.so), or
- * NULL. */
-static const char *runtime_of(const char *base)
-{
-    static const struct { const char *key, *name; } rt[] = {
-        { "hwasan", "HWAddressSanitizer" }, { "asan", "AddressSanitizer" },
-        { "tsan", "ThreadSanitizer" },      { "lsan", "LeakSanitizer" },
-        { "msan", "MemorySanitizer" },
-    };
-    const char *k = !strncmp(base, "libclang_rt.", 12) ? base + 12 : !strncmp(base, "lib", 3) ? base + 3 : NULL;
-    if (!k) return NULL;
-    for (size_t i = 0; i < sizeof rt / sizeof rt[0]; i++) {
-        size_t l = strlen(rt[i].key);
-        if (!strncmp(k, rt[i].key, l) && (k[l] == '.' || k[l] == '-')) return rt[i].name;
-    }
-    return NULL;
-}
-
 /* The runtime's file into path (mw_diag_val's escaping). */
 static void runtime_path(const char *file, char *path, size_t cap)
 {
@@ -75,18 +58,22 @@ static void runtime_path(const char *file, char *path, size_t cap)
 
 const char *mw_sanitizer_in_the_way(void *real_malloc, char *path, size_t cap)
 {
+    (void)real_malloc;
     path[0] = '\0';
-    Dl_info d;
+    /* every sanitizer runtime with an allocator of its own exports this one */
+    static const struct { const char *sym, *name; } rt[] = {
+        { "__tsan_init", "ThreadSanitizer" },      { "__hwasan_init", "HWAddressSanitizer" },
+        { "__asan_init", "AddressSanitizer" },     { "__msan_init", "MemorySanitizer" },
+        { "__lsan_do_leak_check", "LeakSanitizer" },
+    };
     int g = mw_guard_enter(); /* dlsym may allocate */
-    void *tsan = dlsym(RTLD_DEFAULT, "__tsan_init");
+    const char *name = NULL;
+    void *f = dlsym(RTLD_DEFAULT, "__sanitizer_get_heap_size");
+    for (size_t i = 0; f && !name && i < sizeof rt / sizeof rt[0]; i++)
+        if (dlsym(RTLD_DEFAULT, rt[i].sym)) name = rt[i].name;
     mw_guard_leave(g);
-    if (tsan) {
-        if (dladdr(tsan, &d) && d.dli_fname && strchr(d.dli_fname, '/')) runtime_path(d.dli_fname, path, cap);
-        return "ThreadSanitizer";
-    }
-    if (!real_malloc || !dladdr(real_malloc, &d) || !d.dli_fname) return NULL;
-    const char *slash = strrchr(d.dli_fname, '/');
-    const char *name = runtime_of(slash ? slash + 1 : d.dli_fname);
-    if (name) runtime_path(d.dli_fname, path, cap);
-    return name;
+    if (!f) return NULL;
+    Dl_info d;
+    if (dladdr(f, &d) && d.dli_fname && strchr(d.dli_fname, '/')) runtime_path(d.dli_fname, path, cap);
+    return name ? name : "a sanitizer";
 }

@@ -73,11 +73,14 @@ static void same_as_alone(const char *victim, const char *sanitizer, int status,
     cr_expect_eq(mwt_count_lines(traced.err, "memwatch:"), 1, "%s: one line only: %s", victim, traced.err);
     size_t n = 0;
     mwt_trace *ts = mwt_trace_load_all(dir, &n);
-    cr_expect_eq(n, 1, "%s: one trace, its child's (%zu)", victim, n);
+    /* its children's only: sh, and for clang's ASan the llvm-symbolizer its report runs */
+    size_t shells = 0;
     for (size_t i = 0; i < n; i++) {
-        cr_expect(strstr(ts[i].exe, "sh"), "%s: the trace is the child sh's, not %s", victim, ts[i].exe);
+        cr_expect_null(strstr(ts[i].exe, victim), "%s: a trace of its own: %s", victim, ts[i].path);
+        shells += strstr(ts[i].exe, "sh") != NULL;
         cr_expect(ts[i].has_end, "%s: %s", ts[i].path, ts[i].err);
     }
+    cr_expect_eq(shells, 1, "%s: the child sh is traced (%zu traces)", victim, n);
     mwt_traces_free(ts, n);
     mwt_run_free(&plain);
     mwt_run_free(&traced);
@@ -93,6 +96,20 @@ Test(shim_sanitizers, address_sanitizer_program_runs_as_alone, .timeout = 120)
 Test(shim_sanitizers, thread_sanitizer_program_runs_as_alone, .timeout = 120)
 {
     same_as_alone("san_tsan", "ThreadSanitizer", 0, NULL);
+}
+
+/* clang's: the runtime in the executable, whose malloc comes before the shim's. Until 00:47
+ * UTC on 2026-11-24 the TSan one was "a malloc of its own", traced, and reported the shim's
+ * thread as a data race (status 66); until 01:10 the ASan one was traced without its heap and
+ * without its exit status (main, unwrapped since 00:47, gave it). */
+Test(shim_sanitizers, thread_sanitizer_linked_in_runs_as_alone, .timeout = 120)
+{
+    same_as_alone("san_tsan_clang", "ThreadSanitizer", 0, NULL);
+}
+
+Test(shim_sanitizers, address_sanitizer_linked_in_runs_as_alone, .timeout = 120)
+{
+    same_as_alone("san_asan_clang", "AddressSanitizer", 1, "Direct leak of 77 byte(s)");
 }
 
 Test(shim_sanitizers, leak_sanitizer_program_runs_as_alone, .timeout = 120)
