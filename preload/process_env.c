@@ -450,8 +450,20 @@ bool mw_exec_env_readable(char *const *envp)
     }
 }
 
+/* LD_TRACE_LOADED_OBJECTS set, not empty: the loader only lists the libraries it would load
+ * (ldd runs the dynamic loader so) and runs nothing; a preload is listed with them. */
+static bool lists_libraries(char *const *envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], "LD_TRACE_LOADED_OBJECTS=", 24) == 0 && envp[i][24]) return true;
+    return false;
+}
+
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
 {
+    /* ldd: the shim and the libraries it needs were in its list (before 01:05 UTC on
+     * 2026-11-24), and nothing it runs would write a trace */
+    if (lists_libraries(envp)) return filter_env(envp, out, buf);
     return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
 }
 

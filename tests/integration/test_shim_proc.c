@@ -1053,3 +1053,48 @@ Test(shim_proc, a_program_sees_no_signal_handler_of_the_shims, .timeout = 60)
     mwt_run_free(&r);
     mwt_rmtree(dir);
 }
+
+/* The list of libraries ldd prints, with each load address taken out. */
+static void ldd_list(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = s; *p && o + 1 < cap; p++) {
+        if (p[0] == '0' && p[1] == 'x') {
+            p += 2;
+            while (*p && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) p++;
+            p--;
+            continue;
+        }
+        out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
+/* ldd runs the dynamic loader with LD_TRACE_LOADED_OBJECTS=1, which lists the libraries it
+ * would load and runs nothing: until 01:05 UTC on 2026-11-24 the shim and the libraries it
+ * needs were in that list (a build's check of what a program links failed under `memwatch
+ * run`). The same list as without the shim; ldd's shell itself is traced. */
+Test(shim_proc, ldd_lists_what_it_lists_without_the_shim, .timeout = 60)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { "ldd", mwt_victim("reach_leaky"), NULL };
+    mwt_run plain, traced;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &plain), 0);
+    cr_assert_eq(plain.exit_code, 0, "%s", plain.err);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &traced), 0);
+    cr_expect_eq(traced.exit_code, 0, "%s", traced.err);
+    static char a[65536], b[65536];
+    ldd_list(plain.out, a, sizeof a);
+    ldd_list(traced.out, b, sizeof b);
+    cr_expect_str_eq(b, a, "ldd's list under the shim");
+    cr_expect_null(strstr(traced.out, "libmemwatch_preload"), "%s", traced.out);
+    cr_expect_str_eq(traced.err, plain.err);
+    size_t n = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &n);
+    cr_expect_geq(n, 1, "ldd's shell is traced");
+    mwt_traces_free(ts, n);
+    mwt_run_free(&plain);
+    mwt_run_free(&traced);
+    mwt_rmtree(dir);
+    free(dir);
+}
