@@ -461,7 +461,7 @@ static bool lists_libraries(char *const *envp)
 
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
 {
-    /* ldd: the shim and the libraries it needs were in its list (before 01:05 UTC on
+    /* ldd: the shim and the libraries it needs were in its list (before 00:58 UTC on
      * 2026-11-24), and nothing it runs would write a trace */
     if (lists_libraries(envp)) return filter_env(envp, out, buf);
     return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);

@@ -1071,7 +1071,7 @@ static void ldd_list(const char *s, char *out, size_t cap)
 }
 
 /* ldd runs the dynamic loader with LD_TRACE_LOADED_OBJECTS=1, which lists the libraries it
- * would load and runs nothing: until 01:05 UTC on 2026-11-24 the shim and the libraries it
+ * would load and runs nothing: until 00:58 UTC on 2026-11-24 the shim and the libraries it
  * needs were in that list (a build's check of what a program links failed under `memwatch
  * run`). The same list as without the shim; ldd's shell itself is traced. */
 Test(shim_proc, ldd_lists_what_it_lists_without_the_shim, .timeout = 60)

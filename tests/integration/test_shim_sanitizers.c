@@ -100,7 +100,7 @@ Test(shim_sanitizers, thread_sanitizer_program_runs_as_alone, .timeout = 120)
 
 /* clang's: the runtime in the executable, whose malloc comes before the shim's. Until 00:47
  * UTC on 2026-11-24 the TSan one was "a malloc of its own", traced, and reported the shim's
- * thread as a data race (status 66); until 01:10 the ASan one was traced without its heap and
+ * thread as a data race (status 66); until 00:57 the ASan one was traced without its heap and
  * without its exit status (main, unwrapped since 00:47, gave it). */
 Test(shim_sanitizers, thread_sanitizer_linked_in_runs_as_alone, .timeout = 120)
 {
