@@ -6,6 +6,7 @@
  * natively (they waited for ever: chromium's crashpad handler stayed behind every run).
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,4 +166,50 @@ Test(shim_own_malloc, a_malloc_debug_library_before_the_shim_keeps_reallocarray_
     }
     mwt_rmtree(dir);
     free(dir);
+}
+
+/* operator new's failure paths through the shim's operators, with each malloc behind it whose
+ * operators it routes (hooks_cxx.c): bad_alloc thrown through the shim's frames, the nothrow
+ * form, a new_handler's loop, an over-aligned new[]: the same output as without the shim. */
+Test(shim_own_malloc, cxx_new_failure_paths_behave_as_without_the_shim, .timeout = 60)
+{
+    static const char *const libs[] = { NULL, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+                                        "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+                                        "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2" };
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        char pre[256];
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", libs[i] ? libs[i] : "");
+        const char *env[] = { pre, NULL };
+        const char *argv[] = { mwt_victim("cxx_new_fail"), NULL };
+        char *dir = mwt_tmpdir();
+        mwt_run plain, traced;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &plain), 0);
+        /* Debian's mimalloc, a C library, cannot throw: its new aborts where the others throw */
+        bool completes = !strstr(pre, "mimalloc");
+        if (completes)
+            cr_assert_str_eq(plain.out, "bad_alloc\nnothrow null\nnew_handler ran 3 times\naligned new[]: 0\nnew int 7\n",
+                             "%s alone: %s", pre, plain.err);
+        else
+            cr_assert_eq(plain.term_signal, SIGABRT, "%s alone: %s", pre, plain.err);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &traced), 0);
+        cr_expect_eq(traced.exit_code, plain.exit_code, "%s: %s", pre, traced.err);
+        cr_expect_eq(traced.term_signal, plain.term_signal, "%s: %s", pre, traced.err);
+        cr_expect_str_eq(traced.out, plain.out, "%s", pre);
+        size_t n = 0;
+        mwt_trace *ts = mwt_trace_load_all(dir, &n);
+        cr_expect_eq(n, 1, "%s", pre);
+        if (n == 1) {
+            if (completes)
+                cr_expect(ts[0].has_end, "%s: %s", ts[0].path, ts[0].err);
+            else /* a death by a signal: no END, the signal recorded */
+                cr_expect_eq(ts[0].fatal_signo, (uint64_t)SIGABRT, "%s: %s", ts[0].path, ts[0].err);
+            if (completes)
+                cr_expect_geq(mwt_allocs_of_size(&ts[0], 768), 1, "%s: the aligned new[] of 3 x 256 bytes is traced", pre);
+        }
+        mwt_traces_free(ts, n);
+        mwt_run_free(&plain);
+        mwt_run_free(&traced);
+        mwt_rmtree(dir);
+        free(dir);
+    }
 }
