@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "mw_core.h"
+#include "object_span.h"
 
 #define RANGES_MAX 4096u
 
@@ -66,17 +67,9 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     struct find_arg *f = arg;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    bool has = false;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD) continue;
-        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-        if (a < lo) lo = a;
-        if (a + ph->p_memsz > hi) hi = a + ph->p_memsz;
-        if (f->addr >= a && f->addr < a + ph->p_memsz) has = true;
-    }
-    if (!has) return 0;
+    uintptr_t lo, hi;
+    mw_object_span(info, &lo, &hi);
+    if (f->addr < lo || f->addr >= hi) return 0;
     f->base = info->dlpi_addr;
     f->lo = pg_down(lo);
     f->hi = pg_up(hi);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mw_core.h"
+#include "object_span.h"
 
 #define MAX_MODS 4096u
 
@@ -67,14 +68,8 @@ static int visit(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
     cur *c = data;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD) continue;
-        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-        if (s < lo) lo = s;
-        if (s + ph->p_memsz > hi) hi = s + ph->p_memsz;
-    }
+    uintptr_t lo, hi;
+    mw_object_span(info, &lo, &hi);
     if (hi <= lo) return 0;
     for (unsigned i = 0; i < nmods; i++) {
         if (mods[i].bias == info->dlpi_addr && mods[i].start == lo) {
