@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mw_core.h"
+#include "object_span.h"
 
 typedef struct redirect {
     const char *name;
@@ -47,25 +48,11 @@ static redirect fns[] = {
 static uintptr_t self_lo, self_hi;     /* the shim's own PT_LOAD span */
 static uintptr_t libc_malloc;          /* an address inside libc */
 
-static bool span_of(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
-{
-    *lo = UINTPTR_MAX;
-    *hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD) continue;
-        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
-        if (s < *lo) *lo = s;
-        if (s + ph->p_memsz > *hi) *hi = s + ph->p_memsz;
-    }
-    return *hi > *lo;
-}
-
 static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
     uintptr_t lo, hi, me = (uintptr_t)data;
-    if (span_of(info, &lo, &hi) && me >= lo && me < hi) {
+    if (mw_object_span(info, &lo, &hi) && me >= lo && me < hi) {
         self_lo = lo;
         self_hi = hi;
         return 1;
@@ -147,7 +134,7 @@ void mw_deepbind_redirect(struct dl_phdr_info *info)
     if (!info->dlpi_name || !*info->dlpi_name || !self_hi) return; /* the main program (or no init) */
     dyninfo d;
     memset(&d, 0, sizeof d);
-    if (!span_of(info, &d.lo, &d.hi)) return;
+    if (!mw_object_span(info, &d.lo, &d.hi)) return;
     if (d.lo < self_hi && d.hi > self_lo) return;                   /* the shim */
     if (libc_malloc >= d.lo && libc_malloc < d.hi) return;          /* libc */
     const ElfW(Dyn) *dyn = NULL;

@@ -1,15 +1,17 @@
 /*
  * object_span.h — the address span of a loaded object's segments, from dl_iterate_phdr's
- * answer: the module list (modules.c) and the foreign malloc's object (alloc_ranges.c).
+ * answer: the module list (modules.c), the objects that bind past the shim (deepbind.c) and
+ * the foreign malloc's object (alloc_ranges.c).
  */
 #ifndef MW_OBJECT_SPAN_H
 #define MW_OBJECT_SPAN_H
 
 #include <link.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-/* [lo, hi) from the object's first PT_LOAD to the end of its last (hi <= lo: none). */
-static inline void mw_object_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
+/* [lo, hi) from the object's first PT_LOAD to the end of its last; false when it has none. */
+static inline bool mw_object_span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
 {
     *lo = UINTPTR_MAX;
     *hi = 0;
@@ -20,6 +22,7 @@ static inline void mw_object_span(const struct dl_phdr_info *info, uintptr_t *lo
         if (s < *lo) *lo = s;
         if (s + ph->p_memsz > *hi) *hi = s + ph->p_memsz;
     }
+    return *hi > *lo;
 }
 
 #endif /* MW_OBJECT_SPAN_H */
