@@ -24,6 +24,7 @@
 #define MW_TIME_RESERVE 12u        /* bytes a TIME record may add in front of any record */
 #define MW_ICACHE 512u             /* per-thread (parent, ip) -> node cache entries (power of 2) */
 #define MW_ALT_STACK (64u * 1024u) /* a thread's alternate signal stack (fatal.c) */
+#define MW_UNW_STACK (64u * 1024u) /* the stack a full capture unwinds on (stack.c) */
 
 /* ---- per-thread state ---------------------------------------------------------------- */
 typedef struct mw_frame {

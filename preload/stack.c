@@ -292,7 +292,7 @@ __asm__(".text\n"
 /* The stack a full capture unwinds on (mw_thread.unw_stack): libunwind's unw_backtrace takes
  * some KiB for its cursor, its context and its step fallback, which a thread created with a
  * PTHREAD_STACK_MIN stack may not have to spare. */
-#define UNW_STACK (64u * 1024u)
+#define UNW_STACK MW_UNW_STACK
 
 unsigned mw_stack_register(void *lo, size_t len)
 {

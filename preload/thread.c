@@ -189,6 +189,34 @@ static mw_thread *take_over_exited(void)
     return best;
 }
 
+/* A fresh state is one mapping with the thread's two stacks of the shim's below it, the
+ * alternate signal stack (fatal.c) and the one a full capture unwinds on (stack.c): each was
+ * a mapping of its own, with the state, the ring (two) and the live table six a thread, and a
+ * program with thousands of threads ran into vm.max_map_count (65 530) where it ran without
+ * the shim (8 300 threads with mimalloc behind the shim: a thread's set-up failed, the
+ * program aborted; 2026-11-24). */
+#define STATE_BELOW (MW_ALT_STACK + MW_UNW_STACK)
+#define STATE_MAP (((STATE_BELOW + sizeof(mw_thread)) + 4095u) & ~(size_t)4095u)
+
+static mw_thread *state_map(void)
+{
+    uint8_t *m = mw_real.mmap(NULL, STATE_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    mw_own_range_add(m, STATE_MAP); /* heap addresses (delta bases), stacks: never a root */
+    mw_thread *t = (mw_thread *)(m + STATE_BELOW);
+    t->alt_stack = m;
+    t->unw_stack = m + MW_ALT_STACK;
+    mw_stack_register(t->unw_stack, MW_UNW_STACK);
+    return t;
+}
+
+static void state_unmap(mw_thread *t)
+{
+    uint8_t *m = (uint8_t *)t - STATE_BELOW;
+    mw_own_range_del(m, STATE_MAP);
+    mw_real.munmap(m, STATE_MAP);
+}
+
 /* A state for a new thread, registered in a slot: an ended thread's taken over, a recycled
  * one, or a fresh one with a new thread index. NULL with *full set when every slot is taken,
  * with it clear when memory ran out. */
@@ -207,12 +235,9 @@ static mw_thread *state_new(bool *full)
         return taken;
     }
     if (!t) {
-        void *m = mw_real.mmap(NULL, sizeof(mw_thread), PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) return NULL;
-        t = m;
+        t = state_map();
+        if (!t) return NULL;
         fresh = true;
-        mw_own_range_add(t, sizeof *t); /* holds heap addresses (delta base): never a root */
     }
     uint8_t *ring = t->ring;
     uint64_t rs = t->ring_size, mask = t->mask;
@@ -254,8 +279,7 @@ static mw_thread *state_new(bool *full)
         t->runs_off = keep.runs_off;
     }
     if (!mw_ring_init(t, RING_SIZE)) { /* only a fresh state has no ring yet */
-        mw_own_range_del(t, sizeof *t);
-        mw_real.munmap(t, sizeof *t);
+        state_unmap(t);
         return NULL;
     }
     if (fresh) t->tidx = atomic_fetch_add(&next_tidx, 1);
@@ -280,8 +304,7 @@ static mw_thread *state_new(bool *full)
             return NULL;
         }
         mw_ring_release(t);
-        mw_own_range_del(t, sizeof *t);
-        mw_real.munmap(t, sizeof *t);
+        state_unmap(t);
         return NULL;
     }
     return t;

@@ -531,3 +531,35 @@ Test(shim_runtime, watch_only_when_dlopened)
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* The mappings the shim adds for each thread: its ring (mapped twice, for records that wrap)
+ * and one more for its state with the thread's signal and unwinding stacks. Before 01:18 UTC
+ * on 2026-11-24 the state and the two stacks were a mapping each (4 to 5 a thread), and a
+ * program with thousands of threads came nearer vm.max_map_count (65 530) by that much. */
+/* Mappings the shim adds to the process with n threads alive (and its own of any process). */
+static int added_maps(int n)
+{
+    char ns[16];
+    snprintf(ns, sizeof ns, "%d", n);
+    const char *argv[] = { mwt_victim("maps_per_thread"), ns, NULL };
+    char *dir = mwt_tmpdir();
+    mwt_run plain, traced;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &plain), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &traced), 0);
+    int a = 0, b = 0;
+    cr_assert_eq(sscanf(plain.out, "maps %d", &a), 1, "%s", plain.err);
+    cr_assert_eq(sscanf(traced.out, "maps %d", &b), 1, "%s", traced.err);
+    cr_log_info("%d threads: %d mappings without the shim, %d with it", n, a, b);
+    mwt_run_free(&plain);
+    mwt_run_free(&traced);
+    mwt_rmtree(dir);
+    free(dir);
+    return b - a;
+}
+
+Test(shim_runtime, three_mappings_per_thread, .timeout = 60)
+{
+    int few = added_maps(100), many = added_maps(300);
+    double per = (double)(many - few) / 200.0;
+    cr_expect_leq(per, 3.3, "the shim adds %d mappings with 100 threads, %d with 300: %.2f a thread", few, many, per);
+}
