@@ -148,11 +148,9 @@ MW_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     bool program = true;
     if (p != MAP_FAILED && MW_UNLIKELY(atomic_load_explicit(&mw_alloc_mode, memory_order_relaxed) != MW_ALLOC_LIBC)) {
         int e = errno;
-        if (flags & MREMAP_DONTUNMAP) {
-        } else if (mw_alloc_foreign) {
-            mw_alloc_unmapped(old, old_len);
-        } else {
-            mw_alloc_early_unmapped(old, old_len);
+        if (!(flags & MREMAP_DONTUNMAP)) { /* the old range is gone */
+            if (mw_alloc_foreign) mw_alloc_unmapped(old, old_len);
+            else mw_alloc_early_unmapped(old, old_len);
         }
         errno = e;
         program = program_mapping(p, new_len, __builtin_return_address(0));

@@ -301,12 +301,13 @@ __attribute__((constructor(101))) static void mw_init(void)
     const char *shadow = mw_alloc_tracing ? malloc_shadow(di.dli_fbase) : NULL;
     foreign_malloc = shadow || !from_libc((void *)mw_real.malloc);
     char san_rt[MW_DIAG_VAL];
-    const char *san = mw_sanitizer_in_the_way((void *)mw_real.malloc, san_rt, sizeof san_rt);
+    const char *san = mw_sanitizer_in_the_way(san_rt, sizeof san_rt);
     if (san) {
         if (!mw_cfg.quiet) {
             char b[MW_DIAG_VAL];
-            mw_diag("not tracing %s: it runs with %s (%s), which %s", mw_diag_val(program_invocation_name ? program_invocation_name : "?", b, sizeof b),
-                    san, san_rt[0] ? san_rt : "in the executable",
+            const char *prog = program_invocation_name ? program_invocation_name : "?";
+            mw_diag("not tracing %s: it runs with %s (%s), which %s", mw_diag_val(prog, b, sizeof b), san,
+                    san_rt[0] ? san_rt : "in the executable",
                     !strcmp(san, "ThreadSanitizer") ? "would report the shim's own threads as data races"
                                                     : "keeps the heap itself (its children are traced)");
         }
@@ -633,8 +634,8 @@ MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
     real_main = main;
     /* A sanitizer with its own allocator (sanitizers.c) prints stacks of its own, down to
      * __libc_start_call_main: main_wrapper would be one more frame in each (an ASan leak
-     * report differed from the native run's). Its process is not traced, or traced without
-     * its heap: main is left as it is. */
+     * report differed from the native run's). Its process is not traced: main is left as it
+     * is. */
     int g = mw_guard_enter(); /* dlsym may allocate */
     bool sanitizer = dlsym(RTLD_DEFAULT, "__sanitizer_get_heap_size") != NULL;
     mw_guard_leave(g);

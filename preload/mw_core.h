@@ -344,7 +344,7 @@ void mw_cxx_free(void *p);
 
 /* sanitizers.c: the sanitizer that keeps this process untraced (one with an allocator of its
  * own), its runtime's path into path ("" when in the executable); NULL when none */
-const char *mw_sanitizer_in_the_way(void *real_malloc, char *path, size_t cap);
+const char *mw_sanitizer_in_the_way(char *path, size_t cap);
 
 /* alloc_ranges.c: the mappings of a malloc behind the shim other than the C library's, which
  * are not roots of the reachability scan */

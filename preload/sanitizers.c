@@ -56,9 +56,8 @@ static void runtime_path(const char *file, char *path, size_t cap)
     }
 }
 
-const char *mw_sanitizer_in_the_way(void *real_malloc, char *path, size_t cap)
+const char *mw_sanitizer_in_the_way(char *path, size_t cap)
 {
-    (void)real_malloc;
     path[0] = '\0';
     /* every sanitizer runtime with an allocator of its own exports this one */
     static const struct { const char *sym, *name; } rt[] = {
