@@ -891,10 +891,11 @@ static bool is_arena_heap(reach_ctx *c, const vma *v)
            h[3] <= heap_max && h[3] % PAGE == 0 && h[3] <= v->hi - v->lo + PAGE;
 }
 
+static void root_but_alloc(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags);
+
 /* cls: 0 generic root, -1 malloc's heap (not a root), else the TCB address of a thread stack
  * that no live program thread owns: only its descriptor and static TLS are roots (glibc keeps
  * them, e.g. the DTV, for the next thread that gets this cached stack; valgrind scans them). */
-static void root_but_alloc(reach_ctx *c, uintptr_t lo, uintptr_t hi, unsigned flags);
 static void generic_piece(reach_ctx *c, size_t vi, uintptr_t lo, uintptr_t hi, intptr_t cls)
 {
     if (cls == -1) return;
