@@ -31,50 +31,21 @@ static void before(uid_t euid)
     errno = e;
 }
 
-MW_EXPORT int setuid(uid_t uid)
-{
-    static id1_fn real;
-    if (!real) real = (id1_fn)mw_next_symbol("setuid");
-    before(uid);
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
+/* Each hook: the directory first (before), then the call as the program made it. */
+#define UID_HOOK(name, type, params, args, euid)                                              \
+    MW_EXPORT int name params                                                                 \
+    {                                                                                         \
+        static type real;                                                                     \
+        if (!real) real = (type)mw_next_symbol(#name);                                        \
+        before(euid);                                                                         \
+        if (!real) {                                                                          \
+            errno = ENOSYS;                                                                   \
+            return -1;                                                                        \
+        }                                                                                     \
+        return real args;                                                                     \
     }
-    return real(uid);
-}
 
-MW_EXPORT int seteuid(uid_t euid)
-{
-    static id1_fn real;
-    if (!real) real = (id1_fn)mw_next_symbol("seteuid");
-    before(euid);
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real(euid);
-}
-
-MW_EXPORT int setreuid(uid_t ruid, uid_t euid)
-{
-    static id2_fn real;
-    if (!real) real = (id2_fn)mw_next_symbol("setreuid");
-    before(euid);
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real(ruid, euid);
-}
-
-MW_EXPORT int setresuid(uid_t ruid, uid_t euid, uid_t suid)
-{
-    static id3_fn real;
-    if (!real) real = (id3_fn)mw_next_symbol("setresuid");
-    before(euid);
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real(ruid, euid, suid);
-}
+UID_HOOK(setuid, id1_fn, (uid_t uid), (uid), uid)
+UID_HOOK(seteuid, id1_fn, (uid_t euid), (euid), euid)
+UID_HOOK(setreuid, id2_fn, (uid_t ruid, uid_t euid), (ruid, euid), euid)
+UID_HOOK(setresuid, id3_fn, (uid_t ruid, uid_t euid, uid_t suid), (ruid, euid, suid), euid)
