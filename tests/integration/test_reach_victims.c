@@ -200,6 +200,33 @@ Test(reach, leaky_victim_every_case_with_other_mallocs_behind_the_shim, .timeout
  * the main thread's stack as everything from the heap up to the stack's top, tens of
  * terabytes holding the modules: the scan once walked that page by page (the program hung at
  * exit), and the modules' data must stay roots (the stack is only its own mapping). */
+/* An allocator serving from a static array in its own data (the tests' bump allocator,
+ * preloaded after the shim): from its first block on, that data is its heap, not a root
+ * (reach_roots.c, alloc_segment). Read as a root, it had the lost list's nodes, the lost
+ * cycle and the block only the lost large one points to reachable. Freed blocks before its
+ * first live one are still read as roots (README): the dropped 1001-byte block may come out
+ * reachable, so only one of the two is asked for. */
+Test(reach, a_heap_in_the_allocators_own_data_is_no_root, .timeout = 60)
+{
+    char dir[512], trace[PATH_MAX], err[512], lib[PATH_MAX + 64];
+    snprintf(lib, sizeof lib, "%s/tests/victims/libbump_alloc.so", build_abs());
+    cr_assert_eq(mw_tempdir(dir, sizeof dir, "reachbump"), 0);
+    run_victim_with(dir, "reach_leaky", NULL, NULL, "1", lib, trace, sizeof trace);
+    tallies ts = {0};
+    static const uint64_t sizes[] = {1001, 1003, 1007, 1015, 1016, 300000};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) watch_size(&ts, sizes[i]);
+    mw_leak_totals t;
+    cr_assert_eq(mw_leaks_each(trace, &t, on_block, &ts, err, sizeof err), 0, "%s", err);
+    cr_expect_geq(of(&ts, 1001)->n[D], 1, "a dropped 1001-byte block");
+    cr_expect_eq(of(&ts, 1003)->n[D], 1, "lost list head");
+    cr_expect_eq(of(&ts, 1016)->n[I], 3, "lost list nodes are indirect");
+    cr_expect_eq(of(&ts, 1007)->n[D], 1, "2-cycle: the clique leader");
+    cr_expect_eq(of(&ts, 1007)->n[I], 1, "2-cycle: the other block");
+    cr_expect_eq(of(&ts, 1015)->n[I], 1, "only pointed to by the lost large block");
+    cr_expect_eq(of(&ts, 300000)->n[D], 1, "the large block");
+    mw_tempdir_remove(dir);
+}
+
 /* Unfreed blocks by (size, kind), sizes over 16 bytes only: tcmalloc makes two of 8 and 16
  * bytes itself with its own operator new (one of them a real leak: MallocExtension::Register
  * replaces the object its set-up made). */
