@@ -65,7 +65,7 @@ TEST_CFLAGS = $(ANA_CFLAGS) -Itests/integration/support $(PC_CRIT_CFLAGS)
 TEST_LIBS   = $(PC_CRIT_LIBS) $(ANA_LIBS)
 
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
-FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c formats/mw_repeat.c formats/mw_path.c
+FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c formats/mw_repeat.c formats/mw_path.c formats/mw_execfile.c
 FMT_SRCS     := $(sort $(wildcard formats/*.c))
 ANA_SRCS     := $(sort $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)))
 RUNNER_SRCS  := $(sort $(wildcard scripts/runner/*.c))
@@ -179,6 +179,12 @@ CLANG_SAN_asan := address
 $(B)/tests/victims/san_tsan_clang $(B)/tests/victims/san_asan_clang: $(B)/tests/victims/san_%_clang: tests/victims/san_%_clang.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	clang -std=gnu11 -O1 -g -Wall -Wextra $(WERROR) -D_GNU_SOURCE -pthread -fsanitize=$(CLANG_SAN_$*) -MMD -MP -MF $@.d -o $@ $<
+# a 32-bit x86 program, linked against Debian's libc6-i386 alone (no 32-bit headers or start
+# files needed): tests/victims/m32/hello32.c
+$(B)/tests/victims/hello32: tests/victims/m32/hello32.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -m32 -O1 -g -Wall -Wextra $(WERROR) -ffreestanding -fno-pie -no-pie -nostdlib -nostartfiles -o $@ $< \
+	    /lib32/libc.so.6 -Wl,-dynamic-linker,/lib/ld-linux.so.2
 $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) -O1 -g -Wall -Wextra $(WERROR) -Ipreload -pthread $(CXXFLAGS) -o $@ $< $(VICTIM_LIBS_$*) -ldl $(LDFLAGS)
@@ -213,7 +219,8 @@ $(B)/tests/victims/libdeep_lazy.so: tests/victims/lib/deep.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -Wl,-z,lazy -o $@ $< $(LDFLAGS)
 
-tests-build: all $(ANALYZE_ASAN) $(UNIT_BINS) $(INTEG_BINS) $(VICTIM_BINS) $(VICTIM_LIBS) $(B)/examples/leaky_server
+tests-build: all $(ANALYZE_ASAN) $(UNIT_BINS) $(INTEG_BINS) $(VICTIM_BINS) $(VICTIM_LIBS) $(B)/tests/victims/hello32 \
+             $(B)/examples/leaky_server
 test: tests-build
 	@scripts/run-tests $(B)
 unit-tests: tests-build

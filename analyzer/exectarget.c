@@ -8,7 +8,9 @@
  * report that lists the exec but no trace after it leaves the user looking for a file that
  * was never written, so the report names such programs and the reason, read from the
  * program's file as it is on disk now (the analyzer usually runs where the traces were made).
- * A program built with a sanitizer the shim stays out of (preload/sanitizers.c) is one too.
+ * A program built with a sanitizer the shim stays out of (preload/sanitizers.c) is one too, and
+ * so is one for another machine (a 32-bit x86 one: formats/mw_execfile.c), which the shim
+ * passes no LD_PRELOAD entry of its own.
  * A program without a trace for no reason seen here is not listed: its trace may simply not
  * be among the ones given.
  */
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mw_execfile.h"
 #include "report.h"
 
 /* 1: fd is an ELF program with no PT_INTERP (statically linked); 0: it has one, or is not
@@ -104,8 +107,11 @@ void mw_why_untraceable(const char *path, char *why, size_t len)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == was.st_ino && st.st_dev == was.st_dev) {
+        char what[200];
         if (st.st_mode & (S_ISUID | S_ISGID))
             snprintf(why, len, "it is setuid or setgid: the loader ignores LD_PRELOAD for it");
+        else if (mw_exec_kind(fd, "", AT_EMPTY_PATH, what, sizeof what) == MW_EXEC_FOREIGN)
+            snprintf(why, len, "it is %s: the 64-bit x86-64 shim cannot be loaded into it", what);
         else if (elf_is_static(fd) == 1)
             snprintf(why, len, "it is statically linked: LD_PRELOAD never reaches it");
         else {

@@ -479,7 +479,8 @@ bool mw_exec_env_readable(char *const *envp); /* every pointer and string, witho
 bool mw_exec_str_readable(const char *s);     /* (process_env.c) */
 size_t mw_exec_env_slots(char *const *envp);
 size_t mw_exec_env_buf(char *const *envp);
-char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark);
+/* foreign: the program is one the shim cannot be loaded into (process.c): no entry of ours */
+char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, bool foreign);
 /* The exec or spawn of path with argv and env, the environment mw_exec_env made of envp,
  * failed with E2BIG: true when env had the shim's variables added, so envp may fit (one line
  * says so when it will). */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "mw_core.h"
+#include "mw_execfile.h"
 #include "mw_path.h"
 
 extern char **environ;
@@ -66,17 +67,32 @@ static void resolve(void)
     }
 }
 
+/* A program the shim cannot be loaded into (formats/mw_execfile.c: a 32-bit x86 one, or one
+ * for another machine, itself or as a script's interpreter): its loader would say so on the
+ * program's stderr for our LD_PRELOAD entry ("wrong ELF class: ELFCLASS64"), so it gets none
+ * (mw_exec_env). The file is looked at only when the shim would pass itself on. dirfd, path
+ * and flags as execveat's; search: path is a name execvp() looks up in PATH. System calls
+ * only: also in a vfork child. */
+static bool foreign_target(int dirfd, const char *path, int flags, bool search)
+{
+    if (!mw_cfg.follow || !path || !mw_exec_str_readable(path)) return false;
+    char found[4096];
+    if (search && !(path = mw_path_search(path, found, sizeof found))) return false;
+    return mw_exec_kind(dirfd, path, flags, NULL, 0) == MW_EXEC_FOREIGN;
+}
+
 /* The environment an exec or spawn passes on (process_env.c), in arrays on this stack; the
  * program's own, untouched, when it cannot be read (the call then fails with EFAULT, as
- * natively). body is the call with env_; when too_big (E2BIG) and the shim had added to the
- * environment, it is made again with the program's own (mw_exec_env_retry). */
-#define WITH_ENV(envp, argv, path, body, too_big)                                             \
+ * natively). target is foreign_target's arguments for the program it starts. body is the
+ * call with env_; when too_big (E2BIG) and the shim had added to the environment, it is made
+ * again with the program's own (mw_exec_env_retry). */
+#define WITH_ENV(envp, argv, path, target, body, too_big)                                     \
     do {                                                                                      \
         bool ok_ = mw_exec_env_readable(envp);                                                \
         int dfd_ = ok_ ? mw_exec_dir_fd_before() : -1;                                        \
         char *arr_[ok_ ? mw_exec_env_slots(envp) : 1];                                        \
         char buf_[ok_ ? mw_exec_env_buf(envp) : 1], mark_[MW_EXEC_ENV_MARK];                  \
-        char *const *env_ = ok_ ? mw_exec_env((envp), arr_, buf_, mark_) : (envp);           \
+        char *const *env_ = ok_ ? mw_exec_env((envp), arr_, buf_, mark_, foreign_target target) : (envp); \
         body;                                                                                 \
         if ((too_big) && mw_exec_env_retry((envp), env_, (argv), (path))) { /* E2BIG */      \
             env_ = (envp);                                                                    \
@@ -303,7 +319,7 @@ MW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
     resolve();
     before_exec(path, false);
     int rc;
-    WITH_ENV(envp, argv, path, rc = real_execve(path, argv, env_), EXEC_TOO_BIG);
+    WITH_ENV(envp, argv, path, (AT_FDCWD, path, 0, false), rc = real_execve(path, argv, env_), EXEC_TOO_BIG);
     after_exec_failed();
     return rc;
 }
@@ -315,7 +331,7 @@ MW_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     resolve();
     before_exec(file, true);
     int rc;
-    WITH_ENV(envp, argv, file, rc = real_execvpe(file, argv, env_), EXEC_TOO_BIG);
+    WITH_ENV(envp, argv, file, (AT_FDCWD, file, 0, true), rc = real_execvpe(file, argv, env_), EXEC_TOO_BIG);
     after_exec_failed();
     return rc;
 }
@@ -327,7 +343,7 @@ MW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     resolve();
     before_exec("(fexecve)", false);
     int rc;
-    WITH_ENV(envp, argv, "/dev/fd/N", rc = real_fexecve(fd, argv, env_), EXEC_TOO_BIG);
+    WITH_ENV(envp, argv, "/dev/fd/N", (fd, "", AT_EMPTY_PATH, false), rc = real_fexecve(fd, argv, env_), EXEC_TOO_BIG);
     after_exec_failed();
     return rc;
 }
@@ -342,7 +358,7 @@ MW_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     __asm__("" : "+r"(p)); /* glibc declares path nonnull; a program may pass NULL all the same */
     before_exec(p && mw_exec_str_readable(p) && !p[0] ? "(execveat)" : p, false);
     int rc;
-    WITH_ENV(envp, argv, path, rc = real_execveat ? real_execveat(dirfd, path, argv, env_, flags)
+    WITH_ENV(envp, argv, path, (dirfd, path, flags, false), rc = real_execveat ? real_execveat(dirfd, path, argv, env_, flags)
                                       : (int)syscall(SYS_execveat, dirfd, path, argv, env_, flags),
              EXEC_TOO_BIG);
     after_exec_failed();
@@ -406,7 +422,7 @@ MW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 {
     resolve();
     int rc;
-    WITH_ENV(envp, argv, path, rc = real_spawn(pid, path, fa, attr, argv, env_), SPAWN_TOO_BIG);
+    WITH_ENV(envp, argv, path, (AT_FDCWD, path, 0, false), rc = real_spawn(pid, path, fa, attr, argv, env_), SPAWN_TOO_BIG);
     if (rc == 0 && pid) record_spawn(*pid, path, false);
     return rc;
 }
@@ -416,7 +432,7 @@ MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 {
     resolve();
     int rc;
-    WITH_ENV(envp, argv, file, rc = real_spawnp(pid, file, fa, attr, argv, env_), SPAWN_TOO_BIG);
+    WITH_ENV(envp, argv, file, (AT_FDCWD, file, 0, true), rc = real_spawnp(pid, file, fa, attr, argv, env_), SPAWN_TOO_BIG);
     if (rc == 0 && pid) record_spawn(*pid, file, true);
     return rc;
 }
@@ -438,7 +454,7 @@ MW_EXPORT int system(const char *cmd)
     }
     if (!cmd || mw_tls_guard || mw_writer_user_dir_fd() < 0) return real(cmd);
     int rc;
-    WITH_ENV(environ, NULL, "/bin/sh", {
+    WITH_ENV(environ, NULL, "/bin/sh", (AT_FDCWD, NULL, 0, false), { /* sh: this machine's */
         char **saved_ = environ;
         environ = (char **)env_;
         rc = real(cmd);
@@ -457,7 +473,7 @@ MW_EXPORT FILE *popen(const char *cmd, const char *type)
     }
     if (!cmd || mw_tls_guard || mw_writer_user_dir_fd() < 0) return real(cmd, type);
     FILE *f;
-    WITH_ENV(environ, NULL, "/bin/sh", {
+    WITH_ENV(environ, NULL, "/bin/sh", (AT_FDCWD, NULL, 0, false), { /* sh: this machine's */
         char **saved_ = environ;
         environ = (char **)env_;
         f = real(cmd, type);

@@ -459,11 +459,13 @@ static bool lists_libraries(char *const *envp)
     return false;
 }
 
-char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark)
+char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, bool foreign)
 {
     /* ldd: the shim and the libraries it needs were in its list (before 00:58 UTC on
-     * 2026-11-24), and nothing it runs would write a trace */
-    if (lists_libraries(envp)) return filter_env(envp, out, buf);
+     * 2026-11-24), and nothing it runs would write a trace. A 32-bit program: its loader's
+     * "cannot be preloaded (wrong ELF class: ELFCLASS64)" line was on its stderr (before
+     * 02:10 UTC on 2026-11-24); what it starts in turn is not traced either. */
+    if (foreign || lists_libraries(envp)) return filter_env(envp, out, buf);
     return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
 }
 

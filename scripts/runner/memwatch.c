@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mw_execfile.h"
+#include "mw_path.h"
 #include "runner.h"
 
 static volatile sig_atomic_t g_child = 0;
@@ -121,8 +123,24 @@ static int make_run_dir(const char *requested, char *out, size_t outlen)
 }
 
 /* Environment for CMD: LD_PRELOAD with the shim first (existing entries kept, ours not
- * duplicated) and MEMWATCH_OUT pointing into the run directory. */
-static int prepare_env(const char *shim, const char *dir)
+ * duplicated) and MEMWATCH_OUT pointing into the run directory. A CMD the shim cannot be
+ * loaded into (a 32-bit program: formats/mw_execfile.c) gets no LD_PRELOAD entry, whose
+ * loader would print an error line for it into CMD's stderr; the end of the run says why no
+ * trace was written. */
+static int set_preload(const char *shim);
+static int prepare_env(const char *shim, const char *dir, const char *cmd)
+{
+    char found[PATH_MAX];
+    const char *prog = mw_path_search(cmd, found, sizeof found);
+    bool foreign = prog && mw_exec_kind(AT_FDCWD, prog, 0, NULL, 0) == MW_EXEC_FOREIGN;
+    if (!foreign && set_preload(shim) != 0) return -1;
+    char out[PATH_MAX + 64];
+    if (snprintf(out, sizeof out, "%s/memwatch.%%e.%%p.trace.zst", dir) >= (int)sizeof out) return -1;
+    return setenv("MEMWATCH_OUT", out, 1);
+}
+
+/* LD_PRELOAD with the shim first, the other entries kept, copies of ours dropped. */
+static int set_preload(const char *shim)
 {
     const char *old = getenv("LD_PRELOAD");
     size_t need = strlen(shim) + (old ? strlen(old) : 0) + 2;
@@ -143,10 +161,7 @@ static int prepare_env(const char *shim, const char *dir)
     }
     int rc = setenv("LD_PRELOAD", pre, 1);
     free(pre);
-    if (rc != 0) return -1;
-    char out[PATH_MAX + 64];
-    if (snprintf(out, sizeof out, "%s/memwatch.%%e.%%p.trace.zst", dir) >= (int)sizeof out) return -1;
-    return setenv("MEMWATCH_OUT", out, 1);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -184,7 +199,7 @@ int main(int argc, char **argv)
     if (pid == 0) {
         close(errpipe[0]);
         restore_default_signals();
-        if (prepare_env(shim, absdir) != 0) {
+        if (prepare_env(shim, absdir, argv[cmd_at]) != 0) {
             int e = ENOMEM;
             (void)!write(errpipe[1], &e, sizeof e);
             _exit(127);

@@ -338,6 +338,15 @@ Test(runner, a_reused_out_directory_holds_earlier_runs_apart)
     cr_expect_eq(atoi(count), 2, "the two kept runs' traces stay (%s)", count);
 }
 
+/* "PATH=" with before, prog's directory and the test's own PATH, into out (for run()). */
+static void path_to(const char *prog, const char *before, char *out, size_t cap)
+{
+    char vdir[1200];
+    snprintf(vdir, sizeof vdir, "%s", prog);
+    *strrchr(vdir, '/') = '\0';
+    snprintf(out, cap, "PATH=%s%s:%s", before, vdir, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+}
+
 /* A program LD_PRELOAD cannot reach (tests/victims/static_prog, statically linked) has no trace
  * of its own: the report names it and says why, where it started (a vfork and exec of the
  * shell's, or a pipeline's fork and exec), instead of leaving the user to look for a trace
@@ -380,10 +389,8 @@ Test(runner, an_exec_without_a_trace_says_why)
     cr_expect(strstr(r->err, "static_prog: it is statically linked: LD_PRELOAD never reaches it\n"), "%s", r->err);
     /* found in PATH by posix_spawnp() and execlp(): the records name the file found (before
      * 2026-11-23 they held the bare name, which the report could not look at: no line) */
-    char dirs[2400], vdir[1200];
-    snprintf(vdir, sizeof vdir, "%s", sp);
-    *strrchr(vdir, '/') = '\0';
-    snprintf(dirs, sizeof dirs, "PATH=/nonexistent:%s:%s", vdir, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    char dirs[2400];
+    path_to(sp, "/nonexistent:", dirs, sizeof dirs);
     char *av5[] = { path_of("memwatch"), "run", "--out", "run16", "--format", "text", "--",
                     path_of("tests/victims/spawn_by_name"), "static_prog", NULL };
     r = run(dirs, av5);
@@ -412,6 +419,68 @@ Test(runner, an_exec_without_a_trace_says_why)
     r = run(NULL, av2);
     cr_assert_eq(exit_code(r), 0, "%s", r->err);
     cr_expect_not(strstr(r->err, "untraced") || strstr(r->err, "not traced"), "%s", r->err);
+}
+
+/* A 32-bit program (tests/victims/hello32): the 64-bit shim cannot be loaded into it, and its
+ * dynamic loader printed "ERROR: ld.so: object ... cannot be preloaded (wrong ELF class:
+ * ELFCLASS64): ignored." into its stderr, as CMD itself and as anything a traced process
+ * started, until 02:10 UTC on 2026-11-24. Now it gets no LD_PRELOAD entry of ours: its output
+ * and status are its own, and the report and the runner say why it has no trace. Started by a
+ * shell (vfork and exec, a pipeline's fork and exec), found in PATH (posix_spawnp, a vfork
+ * child's execvp, execlp: spawn_by_name), through a "#!" script it interprets, and as CMD. */
+Test(runner, a_32_bit_program_runs_as_without_memwatch_and_says_why)
+{
+    const char *h32 = path_of("tests/victims/hello32");
+    char cmd[3000], script[1200];
+    snprintf(script, sizeof script, "%s/by32.sh", g_tmp);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "#!%s\n", h32);
+    fclose(f);
+    cr_assert_eq(chmod(script, 0755), 0);
+    snprintf(cmd, sizeof cmd, "%s 5; echo $?; %s | cat; %s; echo $?", h32, h32, script);
+    char *av[] = { path_of("memwatch"), "run", "--out", "run32", "--format", "text", "--", "/bin/sh", "-c", cmd, NULL };
+    run_result *r = run(NULL, av);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    /* the script's run gets its path as its argument: status atoi(path) = 0 */
+    cr_expect_str_eq(r->out, "from i386\n5\nfrom i386\nfrom i386\n0\n");
+    cr_expect_null(strstr(r->err, "ld.so"), "the loader's line is back: %s", r->err);
+    size_t lines = 0;
+    for (const char *q = r->err; (q = strstr(q, "stderr of hello32\n")); q++) lines++;
+    cr_expect_eq(lines, 3, "%s", r->err);
+    char want[1400];
+    snprintf(want, sizeof want, "%s (pid ", h32);
+    lines = 0;
+    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    cr_expect_geq(lines, 2, "both runs of it are named: %s", r->err);
+    cr_expect(strstr(r->err, "): it is a 32-bit x86 program: the 64-bit x86-64 shim cannot be loaded into it\n"),
+              "%s", r->err);
+    snprintf(want, sizeof want, "%s (pid ", script);
+    cr_expect(strstr(r->err, want), "the script is named: %s", r->err);
+    snprintf(want, sizeof want, "): it is a script run by %s, a 32-bit x86 program", h32);
+    cr_expect(strstr(r->err, want), "%s", r->err);
+    /* found in PATH */
+    char dirs[2400];
+    path_to(h32, "", dirs, sizeof dirs);
+    char *av2[] = { path_of("memwatch"), "run", "--out", "run33", "--format", "text", "--",
+                    path_of("tests/victims/spawn_by_name"), "hello32", NULL };
+    r = run(dirs, av2);
+    cr_expect_eq(exit_code(r), 3, "%s", r->err);
+    cr_expect_str_eq(r->out, "from i386\nfrom i386\nfrom i386\n");
+    cr_expect_null(strstr(r->err, "ld.so"), "%s", r->err);
+    lines = 0;
+    snprintf(want, sizeof want, "not traced: %s (pid ", h32);
+    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    cr_expect_eq(lines, 3, "the spawned one, the vfork child's and the exec'd one: %s", r->err);
+    /* CMD itself */
+    char *av3[] = { path_of("memwatch"), "run", "--out", "run34", "--", (char *)h32, "4", NULL };
+    r = run(NULL, av3);
+    cr_expect_eq(exit_code(r), 4, "%s", r->err);
+    cr_expect_str_eq(r->out, "from i386\n");
+    cr_expect_null(strstr(r->err, "ld.so"), "%s", r->err);
+    cr_expect(strstr(r->err, "memwatch: no traces were written in "), "%s", r->err);
+    cr_expect(strstr(r->err, "hello32: it is a 32-bit x86 program: the 64-bit x86-64 shim cannot be loaded into it\n"),
+              "%s", r->err);
 }
 
 Test(runner, usage_errors_are_one_line_and_exit_2)
