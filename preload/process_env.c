@@ -459,6 +459,17 @@ static bool lists_libraries(char *const *envp)
     return false;
 }
 
+/* Our entry names a file the new program's loader can open: with this process's effective
+ * ids as they are now (a server that became another user may not reach a build tree in
+ * root's 0700 home) and still there (a tree rebuilt or removed meanwhile). Else the loader
+ * printed "cannot be preloaded (cannot open shared object file): ignored." into the new
+ * program's stderr (before 02:30 UTC on 2026-11-24). One faccessat(2) per exec. */
+static bool self_openable(void)
+{
+    const char *self = follow_self[0] ? follow_self : mw_self_path;
+    return !self || self[0] != '/' || faccessat(AT_FDCWD, self, R_OK, AT_EACCESS) == 0;
+}
+
 char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, bool foreign)
 {
     /* ldd: the shim and the libraries it needs were in its list (before 00:58 UTC on
@@ -466,6 +477,12 @@ char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, b
      * "cannot be preloaded (wrong ELF class: ELFCLASS64)" line was on its stderr (before
      * 02:10 UTC on 2026-11-24); what it starts in turn is not traced either. */
     if (foreign || lists_libraries(envp)) return filter_env(envp, out, buf);
+    if (mw_cfg.follow && !shim_unreachable) {
+        int e = errno;
+        bool ok = self_openable();
+        errno = e;
+        if (!ok) return filter_env(envp, out, buf);
+    }
     return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
 }
 

@@ -797,6 +797,52 @@ Test(shim_proc, workers_of_a_server_that_drops_root_are_traced, .timeout = 90)
     }
 }
 
+/* The same server with the shim in a directory only root may read (a build tree in root's
+ * 0700 home, as Debian 12 makes homes): the program a worker starts as the user nobody cannot
+ * load it, and its loader printed "ERROR: ld.so: object ... cannot be preloaded (cannot open
+ * shared object file): ignored." into that program's stderr (until 02:30 UTC on 2026-11-24).
+ * Now the shim passes its entry on only while it can be opened with the process's ids: the
+ * shell runs as natively, untraced; the worker itself is traced. By exec, system() and
+ * popen(). */
+Test(shim_proc, a_program_started_where_the_shim_cannot_be_read_runs_as_natively, .timeout = 90)
+{
+    if (geteuid() != 0) cr_skip_test("becoming another user needs root");
+    char *priv = mwt_tmpdir(), shim[1200], cmd[2600];
+    cr_assert_eq(chmod(priv, 0700), 0);
+    snprintf(shim, sizeof shim, "%s/libmemwatch_preload.so", priv);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mwt_shim(), shim);
+    cr_assert_eq(system(cmd), 0);
+    char preload[1300];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim);
+    const char *env[] = { preload, NULL };
+    static const char *const modes[] = { "exec", "system", "popen" };
+    for (int m = 0; m < 3; m++) {
+        char *dir = mwt_tmpdir(), user_dir[1100];
+        snprintf(user_dir, sizeof user_dir, "%s/memwatch.uid-65534", dir);
+        const char *argv[] = { mwt_victim("drop_root"), "setuid", modes[m], NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        cr_assert_str_eq(n.out, "worker\ndone\n", "natively: %s", n.err);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .trace_dir = dir }, &r), 0);
+        cr_expect_str_eq(r.out, n.out, "%s", modes[m]);
+        cr_expect_str_eq(r.err, n.err, "%s: the loader's line", modes[m]);
+        cr_expect_eq(r.raw_status, n.raw_status);
+        size_t nt = 0, nw = 0;
+        mwt_trace *ts = mwt_trace_load_all(dir, &nt), *ws = mwt_trace_load_all(user_dir, &nw);
+        cr_expect_eq(nt, 1, "the server's own trace (%zu)", nt);
+        cr_expect_eq(nw, 1, "%s: the worker's trace, not its shell's (%zu)", modes[m], nw);
+        if (nw) cr_expect_not_null(mwt_trace_with_live(ws, nw, 300), "the worker's block");
+        mwt_traces_free(ts, nt);
+        mwt_traces_free(ws, nw);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+        mwt_rmtree(dir);
+        free(dir);
+    }
+    mwt_rmtree(priv);
+    free(priv);
+}
+
 /* A program that gives a new program arguments and an environment of its own making that fill
  * the kernel's bound to the byte starts it as natively: the variables the shim adds (its
  * LD_PRELOAD entry, MEMWATCH_*) had made the exec fail with E2BIG (133 bytes less room,
