@@ -1,7 +1,8 @@
 /*
  * locate.c — finds the shim and memwatch-analyze for the runner: beside the runner binary
  * (the build tree: build/), or in the installed layout ($prefix/bin + $prefix/lib/memwatch).
- * MEMWATCH_PRELOAD names the shim explicitly.
+ * MEMWATCH_PRELOAD names the shim explicitly. A shim whose path LD_PRELOAD cannot carry is
+ * given through a link of our own (mw_runner_shim_link).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -49,4 +51,42 @@ int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyze
         return -1;
     }
     return 0;
+}
+
+/* LD_PRELOAD separates its entries with spaces and colons and cannot quote one: a shim in
+ * "/home/u/My Projects/memwatch/build" was two entries the loader could not open, one error
+ * line each in the program's stderr, and no trace (until 02:45 UTC on 2026-11-24). Such a shim
+ * is passed on as a symbolic link to it in a directory made for the run (/tmp, else
+ * /dev/shm: mode 0755, so a program that becomes another user still reaches it), which
+ * mw_runner_shim_unlink removes at the end (a program started after that, by a daemon the run
+ * left behind, gets no entry: the shim checks that it can open its file before each exec). */
+int mw_runner_shim_link(char *shim, size_t shim_len, char *dir, size_t dir_len)
+{
+    dir[0] = '\0';
+    if (!strpbrk(shim, " :")) return 0;
+    static const char *const bases[] = { "/tmp", "/dev/shm" };
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+        snprintf(dir, dir_len, "%s/memwatch-shim-XXXXXX", bases[i]);
+        if (!mkdtemp(dir)) continue;
+        char link[PATH_MAX];
+        snprintf(link, sizeof link, "%s/libmemwatch_preload.so", dir);
+        if (chmod(dir, 0755) == 0 && symlink(shim, link) == 0) {
+            snprintf(shim, shim_len, "%s", link);
+            return 0;
+        }
+        rmdir(dir);
+    }
+    fprintf(stderr, "memwatch: %s: LD_PRELOAD cannot carry a path with a space or a colon, and no link to it "
+            "could be made in /tmp or /dev/shm: %s\n", shim, strerror(errno));
+    dir[0] = '\0';
+    return -1;
+}
+
+void mw_runner_shim_unlink(const char *dir)
+{
+    if (!dir[0]) return;
+    char link[PATH_MAX];
+    snprintf(link, sizeof link, "%s/libmemwatch_preload.so", dir);
+    unlink(link);
+    rmdir(dir);
 }

@@ -194,8 +194,10 @@ int main(int argc, char **argv)
     install_forwarders();
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) != 0) { perror("memwatch: pipe"); return 2; }
+    char link_dir[PATH_MAX];
+    if (mw_runner_shim_link(shim, sizeof shim, link_dir, sizeof link_dir) != 0) return 2;
     pid_t pid = fork();
-    if (pid < 0) { perror("memwatch: fork"); return 2; }
+    if (pid < 0) { perror("memwatch: fork"); mw_runner_shim_unlink(link_dir); return 2; }
     if (pid == 0) {
         close(errpipe[0]);
         restore_default_signals();
@@ -219,9 +221,10 @@ int main(int argc, char **argv)
 
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) { perror("memwatch: waitpid"); return 2; }
+        if (errno != EINTR) { perror("memwatch: waitpid"); mw_runner_shim_unlink(link_dir); return 2; }
     }
     g_child = 0;
+    mw_runner_shim_unlink(link_dir);
     if (exec_errno) {
         mw_runner_cleanup(absdir, &o, &before);
         return 127;

@@ -31,6 +31,11 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o);
  * otherwise both are looked up beside this executable, then in ../lib/memwatch/ (installed
  * layout). Returns 0, or -1 after one error line. */
 int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyzer_len);
+/* A shim path with a space or a colon (LD_PRELOAD's separators) becomes a link's path in a
+ * directory made for the run, written into dir ("" when none was needed); -1 with one line
+ * when none could be made. mw_runner_shim_unlink removes it. */
+int mw_runner_shim_link(char *shim, size_t shim_len, char *dir, size_t dir_len);
+void mw_runner_shim_unlink(const char *dir);
 /* The traces a reused run directory (--out DIR) already holds before the run: they belong
  * to earlier runs, and this run's report, gate and clean-up leave them alone. */
 typedef struct mw_trace_list {

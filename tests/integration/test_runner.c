@@ -483,6 +483,43 @@ Test(runner, a_32_bit_program_runs_as_without_memwatch_and_says_why)
               "%s", r->err);
 }
 
+/* memwatch in a directory whose path has a space and a colon (LD_PRELOAD's separators, which
+ * it cannot quote): the shim's path was two entries the loader could not open, one error line
+ * each in the program's stderr, and no trace (until 02:45 UTC on 2026-11-24). Now the shim is
+ * passed on through a link in a directory made for the run, removed at its end. */
+Test(runner, a_memwatch_path_with_a_space_and_a_colon_traces)
+{
+    char d[1200], cmd[4000];
+    snprintf(d, sizeof d, "%s/my build: here", g_tmp);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s' '%s' '%s/'", d, path_of("memwatch"),
+             path_of("memwatch-analyze"), path_of("libmemwatch_preload.so"), d);
+    cr_assert_eq(system(cmd), 0);
+    char runner[1300];
+    snprintf(runner, sizeof runner, "%s/memwatch", d);
+    char *av[] = { runner, "run", "--out", "runSP", "--format", "text", "--", "/bin/sh", "-c",
+                   "echo a; /bin/true", NULL };
+    run_result *r = run(NULL, av);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_expect_str_eq(r->out, "a\n");
+    cr_expect_null(strstr(r->err, "ld.so"), "%s", r->err);
+    cr_expect_null(strstr(r->err, "no traces were written"), "%s", r->err);
+    cr_expect(strstr(r->err, "memwatch: 2 processes"), "the shell and true traced: %s", r->err);
+    /* the link's directory is gone with the run: the traces name it among their modules */
+    snprintf(cmd, sizeof cmd,
+             "for f in '%s'/runSP/*.trace.zst; do '%s' --format json --db :memory: \"$f\"; done | "
+             "grep -o '/[a-z/]*/memwatch-shim-[A-Za-z0-9]*' | sort -u > '%s/linkdirs'",
+             g_tmp, path_of("memwatch-analyze"), g_tmp);
+    cr_assert_eq(system(cmd), 0);
+    char lp[1200], dirs[4096] = "";
+    snprintf(lp, sizeof lp, "%s/linkdirs", g_tmp);
+    slurp(lp, dirs, sizeof dirs);
+    cr_expect(strstr(dirs, "/memwatch-shim-"), "the traces' shim is the link: %s", dirs);
+    char *nl = strchr(dirs, '\n');
+    if (nl) *nl = '\0';
+    struct stat st;
+    cr_expect(dirs[0] && stat(dirs, &st) != 0, "%s: removed", dirs);
+}
+
 Test(runner, usage_errors_are_one_line_and_exit_2)
 {
     char *a1[] = { path_of("memwatch"), "run", "--bogus", "--", "/bin/true", NULL };
