@@ -463,7 +463,7 @@ static bool lists_libraries(char *const *envp)
  * ids as they are now (a server that became another user may not reach a build tree in
  * root's 0700 home) and still there (a tree rebuilt or removed meanwhile). Else the loader
  * printed "cannot be preloaded (cannot open shared object file): ignored." into the new
- * program's stderr (before 02:30 UTC on 2026-11-24). One faccessat(2) per exec. */
+ * program's stderr (before 02:01 UTC on 2026-11-24). One faccessat(2) per exec. */
 static bool self_openable(void)
 {
     const char *self = follow_self[0] ? follow_self : mw_self_path;
@@ -475,7 +475,7 @@ char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, b
     /* ldd: the shim and the libraries it needs were in its list (before 00:58 UTC on
      * 2026-11-24), and nothing it runs would write a trace. A 32-bit program: its loader's
      * "cannot be preloaded (wrong ELF class: ELFCLASS64)" line was on its stderr (before
-     * 02:10 UTC on 2026-11-24); what it starts in turn is not traced either. */
+     * 01:59 UTC on 2026-11-24); what it starts in turn is not traced either. */
     if (foreign || lists_libraries(envp)) return filter_env(envp, out, buf);
     if (mw_cfg.follow && !shim_unreachable) {
         int e = errno;

@@ -55,7 +55,7 @@ int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyze
 
 /* LD_PRELOAD separates its entries with spaces and colons and cannot quote one: a shim in
  * "/home/u/My Projects/memwatch/build" was two entries the loader could not open, one error
- * line each in the program's stderr, and no trace (until 02:45 UTC on 2026-11-24). Such a shim
+ * line each in the program's stderr, and no trace (until 02:02 UTC on 2026-11-24). Such a shim
  * is passed on as a symbolic link to it in a directory made for the run (/tmp, else
  * /dev/shm: mode 0755, so a program that becomes another user still reaches it), which
  * mw_runner_shim_unlink removes at the end (a program started after that, by a daemon the run

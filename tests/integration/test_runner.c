@@ -424,7 +424,7 @@ Test(runner, an_exec_without_a_trace_says_why)
 /* A 32-bit program (tests/victims/hello32): the 64-bit shim cannot be loaded into it, and its
  * dynamic loader printed "ERROR: ld.so: object ... cannot be preloaded (wrong ELF class:
  * ELFCLASS64): ignored." into its stderr, as CMD itself and as anything a traced process
- * started, until 02:10 UTC on 2026-11-24. Now it gets no LD_PRELOAD entry of ours: its output
+ * started, until 01:59 UTC on 2026-11-24. Now it gets no LD_PRELOAD entry of ours: its output
  * and status are its own, and the report and the runner say why it has no trace. Started by a
  * shell (vfork and exec, a pipeline's fork and exec), found in PATH (posix_spawnp, a vfork
  * child's execvp, execlp: spawn_by_name), through a "#!" script it interprets, and as CMD. */
@@ -485,7 +485,7 @@ Test(runner, a_32_bit_program_runs_as_without_memwatch_and_says_why)
 
 /* memwatch in a directory whose path has a space and a colon (LD_PRELOAD's separators, which
  * it cannot quote): the shim's path was two entries the loader could not open, one error line
- * each in the program's stderr, and no trace (until 02:45 UTC on 2026-11-24). Now the shim is
+ * each in the program's stderr, and no trace (until 02:02 UTC on 2026-11-24). Now the shim is
  * passed on through a link in a directory made for the run, removed at its end. */
 Test(runner, a_memwatch_path_with_a_space_and_a_colon_traces)
 {

@@ -800,7 +800,7 @@ Test(shim_proc, workers_of_a_server_that_drops_root_are_traced, .timeout = 90)
 /* The same server with the shim in a directory only root may read (a build tree in root's
  * 0700 home, as Debian 12 makes homes): the program a worker starts as the user nobody cannot
  * load it, and its loader printed "ERROR: ld.so: object ... cannot be preloaded (cannot open
- * shared object file): ignored." into that program's stderr (until 02:30 UTC on 2026-11-24).
+ * shared object file): ignored." into that program's stderr (until 02:01 UTC on 2026-11-24).
  * Now the shim passes its entry on only while it can be opened with the process's ids: the
  * shell runs as natively, untraced; the worker itself is traced. By exec, system() and
  * popen(). */
