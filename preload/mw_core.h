@@ -479,8 +479,12 @@ bool mw_exec_env_readable(char *const *envp); /* every pointer and string, witho
 bool mw_exec_str_readable(const char *s);     /* (process_env.c) */
 size_t mw_exec_env_slots(char *const *envp);
 size_t mw_exec_env_buf(char *const *envp);
-/* foreign: the program is one the shim cannot be loaded into (process.c): no entry of ours */
-char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, bool foreign);
+/* Whether the new program gets the shim (its entry, the MEMWATCH_* settings, the user's
+ * directory): FOLLOW=1, and the shim can be loaded into it (foreign: a 32-bit program,
+ * process.c) and its file opened; not for ldd's listing. */
+bool mw_exec_passes_shim(char *const *envp, bool foreign);
+/* pass: mw_exec_passes_shim's answer; otherwise no entry of ours */
+char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, bool pass);
 /* The exec or spawn of path with argv and env, the environment mw_exec_env made of envp,
  * failed with E2BIG: true when env had the shim's variables added, so envp may fit (one line
  * says so when it will). */

@@ -89,12 +89,13 @@ static bool foreign_target(int dirfd, const char *path, int flags, bool search)
 #define WITH_ENV(envp, argv, path, target, body, too_big)                                     \
     do {                                                                                      \
         bool ok_ = mw_exec_env_readable(envp);                                                \
-        int dfd_ = ok_ ? mw_exec_dir_fd_before() : -1;                                        \
+        bool pass_ = ok_ && mw_exec_passes_shim((envp), foreign_target target);               \
+        int dfd_ = pass_ ? mw_exec_dir_fd_before() : -1;                                      \
         char *arr_[ok_ ? mw_exec_env_slots(envp) : 1];                                        \
         char buf_[ok_ ? mw_exec_env_buf(envp) : 1], mark_[MW_EXEC_ENV_MARK];                  \
-        char *const *env_ = ok_ ? mw_exec_env((envp), arr_, buf_, mark_, foreign_target target) : (envp); \
+        char *const *env_ = ok_ ? mw_exec_env((envp), arr_, buf_, mark_, pass_) : (envp);    \
         body;                                                                                 \
-        if ((too_big) && mw_exec_env_retry((envp), env_, (argv), (path))) { /* E2BIG */      \
+        if ((too_big) && pass_ && mw_exec_env_retry((envp), env_, (argv), (path))) { /* E2BIG */ \
             env_ = (envp);                                                                    \
             body;                                                                             \
         }                                                                                     \

@@ -470,20 +470,22 @@ static bool self_openable(void)
     return !self || self[0] != '/' || faccessat(AT_FDCWD, self, R_OK, AT_EACCESS) == 0;
 }
 
-char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, bool foreign)
+bool mw_exec_passes_shim(char *const *envp, bool foreign)
 {
     /* ldd: the shim and the libraries it needs were in its list (before 00:58 UTC on
      * 2026-11-24), and nothing it runs would write a trace. A 32-bit program: its loader's
      * "cannot be preloaded (wrong ELF class: ELFCLASS64)" line was on its stderr (before
      * 01:59 UTC on 2026-11-24); what it starts in turn is not traced either. */
-    if (foreign || lists_libraries(envp)) return filter_env(envp, out, buf);
-    if (mw_cfg.follow && !shim_unreachable) {
-        int e = errno;
-        bool ok = self_openable();
-        errno = e;
-        if (!ok) return filter_env(envp, out, buf);
-    }
-    return mw_cfg.follow && !shim_unreachable ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
+    if (!mw_cfg.follow || shim_unreachable || foreign || lists_libraries(envp)) return false;
+    int e = errno;
+    bool ok = self_openable();
+    errno = e;
+    return ok;
+}
+
+char *const *mw_exec_env(char *const *envp, char **out, char *buf, char *mark, bool pass)
+{
+    return pass ? follow_env(envp, out, buf, mark) : filter_env(envp, out, buf);
 }
 
 /* The kernel bounds a new program's arguments and environment together (a quarter of the

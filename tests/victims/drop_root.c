@@ -5,9 +5,10 @@
  * "popen" it runs it through those, and the shell prints "worker" (and whether it sees the
  * shim's MEMWATCH_DIR_FD, which it must not). The workers' traces must be written though the
  * output directory is root's (preload/hooks_uid.c). Prints "worker" and "done". Must run as
- * root.
+ * root. With "execfds" the exec'd shell prints the numbers of its open descriptors after
+ * "worker" instead.
  *
- *     drop_root setuid|setresuid [exec|system|popen]
+ *     drop_root setuid|setresuid [exec|execfds|system|popen]
  */
 #include <grp.h>
 #include <stdio.h>
@@ -35,6 +36,10 @@ int main(int argc, char **argv)
         static const char sh_cmd[] = "echo worker${MEMWATCH_DIR_FD:+ sees MEMWATCH_DIR_FD}";
         if (argc > 2 && strcmp(argv[2], "exec") == 0) {
             execl("/bin/sh", "sh", "-c", sh_cmd, (char *)NULL);
+            _exit(127);
+        }
+        if (argc > 2 && strcmp(argv[2], "execfds") == 0) { /* and its open descriptors */
+            execl("/bin/sh", "sh", "-c", "echo worker $(ls /proc/$$/fd | tr '\\n' ' ')", (char *)NULL);
             _exit(127);
         }
         if (argc > 2 && strcmp(argv[2], "system") == 0) return system(sh_cmd) == 0 ? 0 : 7;
