@@ -253,7 +253,8 @@ static char *const *follow_env(char *const *envp, char **out, char *buf, char *m
                     strcat(buf, ":");
                     strcat(buf, rest);
                 }
-                mark_add(mark, *rest ? "LD_PRELOAD+" : "LD_PRELOAD", *rest ? 11 : 10);
+                /* the variable was there (even empty): the new program strips only our entry */
+                mark_add(mark, "LD_PRELOAD+", 11);
                 out[k++] = buf;
                 continue;
             }

@@ -123,26 +123,39 @@ static int make_run_dir(const char *requested, char *out, size_t outlen)
 }
 
 /* Environment for CMD: LD_PRELOAD with the shim first (existing entries kept, ours not
- * duplicated) and MEMWATCH_OUT pointing into the run directory. A CMD the shim cannot be
+ * duplicated) and MEMWATCH_OUT pointing into the run directory, both named in MEMWATCH_ADDED
+ * as far as the runner added them: CMD's shim takes them out of its environment again at
+ * start (as it does for the programs it starts, preload/process_env.c), so CMD sees the
+ * environment it was given (`memwatch run -- env` printed LD_PRELOAD and MEMWATCH_OUT until
+ * 02:04 UTC on 2026-11-24), and passes them on to what CMD starts. A CMD the shim cannot be
  * loaded into (a 32-bit program: formats/mw_execfile.c) gets no LD_PRELOAD entry, whose
  * loader would print an error line for it into CMD's stderr; the end of the run says why no
  * trace was written. */
-static int set_preload(const char *shim);
+static int set_preload(const char *shim, bool *had);
 static int prepare_env(const char *shim, const char *dir, const char *cmd)
 {
     char found[PATH_MAX];
     const char *prog = mw_path_search(cmd, found, sizeof found);
     bool foreign = prog && mw_exec_kind(AT_FDCWD, prog, 0, NULL, 0) == MW_EXEC_FOREIGN;
-    if (!foreign && set_preload(shim) != 0) return -1;
+    bool had_preload = false, had_out = getenv("MEMWATCH_OUT") != NULL;
+    if (!foreign && set_preload(shim, &had_preload) != 0) return -1;
     char out[PATH_MAX + 64];
     if (snprintf(out, sizeof out, "%s/memwatch.%%e.%%p.trace.zst", dir) >= (int)sizeof out) return -1;
-    return setenv("MEMWATCH_OUT", out, 1);
+    if (setenv("MEMWATCH_OUT", out, 1) != 0) return -1;
+    /* our entry before the ones CMD was given ("LD_PRELOAD+": only ours is taken out), or
+     * the whole variable */
+    char added[64] = "";
+    if (!foreign) strcat(added, had_preload ? "LD_PRELOAD+" : "LD_PRELOAD");
+    if (!had_out) strcat(added, added[0] ? ",MEMWATCH_OUT" : "MEMWATCH_OUT");
+    return added[0] ? setenv("MEMWATCH_ADDED", added, 1) : unsetenv("MEMWATCH_ADDED");
 }
 
-/* LD_PRELOAD with the shim first, the other entries kept, copies of ours dropped. */
-static int set_preload(const char *shim)
+/* LD_PRELOAD with the shim first, the other entries kept, copies of ours dropped; *had: it
+ * was set before (even empty). */
+static int set_preload(const char *shim, bool *had)
 {
     const char *old = getenv("LD_PRELOAD");
+    *had = old != NULL;
     size_t need = strlen(shim) + (old ? strlen(old) : 0) + 2;
     char *pre = malloc(need);
     if (!pre) return -1;

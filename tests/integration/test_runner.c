@@ -520,6 +520,29 @@ Test(runner, a_memwatch_path_with_a_space_and_a_colon_traces)
     cr_expect(dirs[0] && stat(dirs, &st) != 0, "%s: removed", dirs);
 }
 
+/* CMD, and what it starts, see the environment they were given: the runner's LD_PRELOAD entry
+ * and MEMWATCH_OUT are taken out again by CMD's shim (MEMWATCH_ADDED), as the shim does for the
+ * programs it follows. Until 02:04 UTC on 2026-11-24 `memwatch run -- env` printed both; and a
+ * program started with LD_PRELOAD set but empty lost the variable under the shim. With no
+ * LD_PRELOAD, an empty one and one naming a library; a shell and the programs it runs. */
+Test(runner, cmd_sees_the_environment_it_was_given)
+{
+    static const char *const preloads[] = { NULL, "LD_PRELOAD=", "LD_PRELOAD=libzstd.so.1" };
+    for (int i = 0; i < 3; i++) {
+        char *sh[] = { "/bin/sh", "-c", "env | sort; echo ---; sh -c 'env | sort'", NULL };
+        run_result *r = run(preloads[i], sh);
+        cr_assert_eq(exit_code(r), 0, "%s", r->err);
+        static char native[65536];
+        snprintf(native, sizeof native, "%s", r->out);
+        cr_assert(strstr(native, "---\n"), "%s", native);
+        char *av[] = { path_of("memwatch"), "run", "--out", "runENV", "--no-keep", "-q", "--", "/bin/sh", "-c",
+                       "env | sort; echo ---; sh -c 'env | sort'", NULL };
+        r = run(preloads[i], av);
+        cr_assert_eq(exit_code(r), 0, "%s", r->err);
+        cr_expect_str_eq(r->out, native, "LD_PRELOAD %s", preloads[i] ? preloads[i] : "unset");
+    }
+}
+
 Test(runner, usage_errors_are_one_line_and_exit_2)
 {
     char *a1[] = { path_of("memwatch"), "run", "--bogus", "--", "/bin/true", NULL };
