@@ -91,14 +91,18 @@ static unsigned follow_nvars;
 static char abs_preload[8192];
 static void absolutize_self(char **e, const char *entry, size_t n)
 {
+    /* an absolute entry is passed on as given: a link `memwatch run` made for a shim whose
+     * real path has a space or a colon, which LD_PRELOAD cannot carry (resolved, it was three
+     * entries the loader could not open for every program CMD started) */
+    if (entry[0] == '/') return;
     char abs[4096];
-    if (mw_self_path && realpath(mw_self_path, abs) && strlen(abs) < sizeof follow_self)
+    if (mw_self_path && realpath(mw_self_path, abs) && strlen(abs) < sizeof follow_self && !strpbrk(abs, " :"))
         strcpy(follow_self, abs); /* what ld.so opened, relative to the directory at start */
-    if (entry[0] == '/' || !memchr(entry, '/', n) || n >= sizeof abs) return;
+    if (!memchr(entry, '/', n) || n >= sizeof abs) return;
     char rel[sizeof abs];
     memcpy(rel, entry, n);
     rel[n] = 0;
-    if (!realpath(rel, abs) || strlen(abs) >= sizeof follow_self) return;
+    if (!realpath(rel, abs) || strlen(abs) >= sizeof follow_self || strpbrk(abs, " :")) return;
     const char *val = *e + 11;
     size_t off = (size_t)(entry - val), al = strlen(abs);
     if (11 + strlen(val) - n + al + 1 > sizeof abs_preload) return;

@@ -58,8 +58,9 @@ int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyze
  * line each in the program's stderr, and no trace (until 02:02 UTC on 2026-11-24). Such a shim
  * is passed on as a symbolic link to it in a directory made for the run (/tmp, else
  * /dev/shm: mode 0755, so a program that becomes another user still reaches it), which
- * mw_runner_shim_unlink removes at the end (a program started after that, by a daemon the run
- * left behind, gets no entry: the shim checks that it can open its file before each exec). */
+ * mw_runner_shim_unlink removes once the traces are analyzed (a program started after that,
+ * by a daemon the run left behind, gets no entry: the shim checks that it can open its file
+ * before each exec). */
 int mw_runner_shim_link(char *shim, size_t shim_len, char *dir, size_t dir_len)
 {
     dir[0] = '\0';

@@ -237,8 +237,8 @@ int main(int argc, char **argv)
         if (errno != EINTR) { perror("memwatch: waitpid"); mw_runner_shim_unlink(link_dir); return 2; }
     }
     g_child = 0;
-    mw_runner_shim_unlink(link_dir);
     if (exec_errno) {
+        mw_runner_shim_unlink(link_dir);
         mw_runner_cleanup(absdir, &o, &before);
         return 127;
     }
@@ -250,6 +250,7 @@ int main(int argc, char **argv)
                 strsignal(term_sig));
 
     int gate = mw_runner_analyze(analyzer, absdir, &o, &before, argv[cmd_at]);
+    mw_runner_shim_unlink(link_dir); /* after the analysis, which reads the modules the traces name */
     if (!o.keep) mw_runner_cleanup(absdir, &o, &before);
     else if (!o.quiet || gate == 1) fprintf(stderr, "memwatch: traces and store kept in %s\n", absdir);
     mw_trace_list_free(&before);
