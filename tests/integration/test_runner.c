@@ -336,6 +336,14 @@ Test(runner, a_reused_out_directory_holds_earlier_runs_apart)
     cr_expect_eq(atoi(count), 2, "the two kept runs' traces stay (%s)", count);
 }
 
+/* How many times needle occurs in s (overlapping ones too). */
+static size_t occurrences(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *q = s; (q = strstr(q, needle)); q++) n++;
+    return n;
+}
+
 /* "PATH=" with before, prog's directory and the test's own PATH, into out (for run()). */
 static void path_to(const char *prog, const char *before, char *out, size_t cap)
 {
@@ -358,10 +366,9 @@ Test(runner, an_exec_without_a_trace_says_why)
     run_result *r = run(NULL, av);
     cr_assert_eq(exit_code(r), 0, "%s", r->err);
     cr_expect(strstr(r->out, "static program ran\nstatic program ran\ndone\n"), "%s", r->out);
-    size_t lines = 0;
     char want[1400];
     snprintf(want, sizeof want, "  untraced %s (pid ", sp);
-    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    size_t lines = occurrences(r->err, want);
     cr_expect_eq(lines, 2, "%s", r->err);
     cr_expect(strstr(r->err, "): it is statically linked: LD_PRELOAD never reaches it\n"), "%s", r->err);
     cr_expect(strstr(r->err, ", started by dash pid "), "the vfork'd one names its parent: %s", r->err);
@@ -394,9 +401,8 @@ Test(runner, an_exec_without_a_trace_says_why)
     r = run(dirs, av5);
     cr_assert_eq(exit_code(r), 0, "%s", r->err);
     cr_expect_str_eq(r->out, "static program ran\nstatic program ran\nstatic program ran\n");
-    lines = 0;
     snprintf(want, sizeof want, "not traced: %s (pid ", sp); /* one process: its own report */
-    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    lines = occurrences(r->err, want);
     cr_expect_eq(lines, 3, "the spawned one, the vfork child's and the exec'd one: %s", r->err);
     /* an empty PATH entry is the working directory (the runner's CMD runs in g_tmp) */
     char link[1200];
@@ -407,9 +413,8 @@ Test(runner, an_exec_without_a_trace_says_why)
                     path_of("tests/victims/spawn_by_name"), "static_prog", NULL };
     r = run("PATH=/nonexistent::/usr/bin:/bin", av6);
     cr_assert_eq(exit_code(r), 0, "%s", r->err);
-    lines = 0;
     snprintf(want, sizeof want, "not traced: %s (pid ", link);
-    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    lines = occurrences(r->err, want);
     cr_expect_eq(lines, 3, "found in the working directory: %s", r->err);
     unlink(link);
     /* a program traced after its exec gets no such line */
@@ -443,13 +448,11 @@ Test(runner, a_32_bit_program_runs_as_without_memwatch_and_says_why)
     /* the script's run gets its path as its argument: status atoi(path) = 0 */
     cr_expect_str_eq(r->out, "from i386\n5\nfrom i386\nfrom i386\n0\n");
     cr_expect_null(strstr(r->err, "ld.so"), "the loader's line is back: %s", r->err);
-    size_t lines = 0;
-    for (const char *q = r->err; (q = strstr(q, "stderr of hello32\n")); q++) lines++;
+    size_t lines = occurrences(r->err, "stderr of hello32\n");
     cr_expect_eq(lines, 3, "%s", r->err);
     char want[1400];
     snprintf(want, sizeof want, "%s (pid ", h32);
-    lines = 0;
-    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    lines = occurrences(r->err, want);
     cr_expect_geq(lines, 2, "both runs of it are named: %s", r->err);
     cr_expect(strstr(r->err, "): it is a 32-bit x86 program: the 64-bit x86-64 shim cannot be loaded into it\n"),
               "%s", r->err);
@@ -466,9 +469,8 @@ Test(runner, a_32_bit_program_runs_as_without_memwatch_and_says_why)
     cr_expect_eq(exit_code(r), 3, "%s", r->err);
     cr_expect_str_eq(r->out, "from i386\nfrom i386\nfrom i386\n");
     cr_expect_null(strstr(r->err, "ld.so"), "%s", r->err);
-    lines = 0;
     snprintf(want, sizeof want, "not traced: %s (pid ", h32);
-    for (const char *q = r->err; (q = strstr(q, want)); q++) lines++;
+    lines = occurrences(r->err, want);
     cr_expect_eq(lines, 3, "the spawned one, the vfork child's and the exec'd one: %s", r->err);
     /* CMD itself */
     char *av3[] = { path_of("memwatch"), "run", "--out", "run34", "--", (char *)h32, "4", NULL };
