@@ -7,6 +7,7 @@
  * pattern confidence 0.7 (seed 002's 70 %), cooldown 120 s (seed 003), 10 per hour (seed 002).
  */
 #include "alerts.h"
+#include "textfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -188,22 +189,24 @@ int mw_alert_config_set_kv(mw_alert_config *c, const char *kv, char *err, size_t
 
 int mw_alert_config_load(mw_alert_config *c, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
+    size_t n;
+    char *buf = mw_text_file_read(path, MW_ALERTS_FILE_MAX, &n, err, errlen);
+    if (!buf) return -1;
     char line[512], msg[400];
     unsigned lineno = 0;
     int rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    for (const char *p = buf; *p && !rc;) {
+        const char *eol = strchr(p, '\n');
+        size_t l = eol ? (size_t)(eol - p) : strlen(p);
         lineno++;
-        size_t l = strlen(line);
-        if (l == sizeof line - 1 && line[l - 1] != '\n' && !feof(f)) {
+        if (l >= sizeof line) {
             snprintf(err, errlen, "%s:%u: line too long", path, lineno);
             rc = -1;
             break;
         }
+        memcpy(line, p, l);
+        line[l] = 0;
+        p += l + (eol != NULL);
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
         char *s = trim(line);
@@ -211,14 +214,9 @@ int mw_alert_config_load(mw_alert_config *c, const char *path, char *err, size_t
         if (mw_alert_config_set_kv(c, s, msg, sizeof msg)) {
             snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
             rc = -1;
-            break;
         }
     }
-    if (!rc && ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
-        rc = -1;
-    }
-    fclose(f);
+    free(buf);
     return rc;
 }
 

@@ -43,8 +43,10 @@ int mw_alert_config_set(mw_alert_config *c, const char *key, const char *value, 
                         size_t errlen);
 /* "key=value" in one string (the --alert flag). */
 int mw_alert_config_set_kv(mw_alert_config *c, const char *kv, char *err, size_t errlen);
-/* Loads `key = value` lines ('#' comments, blank lines). Returns 0, or -1 with
- * "PATH:LINE: what is wrong" in err. */
+/* Loads `key = value` lines ('#' comments, blank lines; at most 511 bytes each, the file at
+ * most MW_ALERTS_FILE_MAX bytes and without NUL bytes). Returns 0, or -1 with
+ * "PATH:LINE: what is wrong" (or "PATH: what is wrong") in err. */
+#define MW_ALERTS_FILE_MAX (1u << 20)
 int mw_alert_config_load(mw_alert_config *c, const char *path, char *err, size_t errlen);
 
 typedef struct mw_alert_sample {

@@ -2,6 +2,7 @@
  * suppress.c — LeakSanitizer-format suppression files and LSan's template matching.
  */
 #include "suppress.h"
+#include "textfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -84,39 +85,11 @@ int mw_supp_parse(mw_supp *s, const char *text, const char *name, char *err, siz
 
 int mw_supp_load(mw_supp *s, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot read suppressions %s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    bool rerr = ferror(f);
-    fclose(f);
-    if (!buf || rerr) {
-        free(buf);
-        snprintf(err, errlen, "cannot read suppressions %s: %s", path,
-                 rerr ? "read error" : "too large");
-        return -1;
-    }
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n)) {
-        free(buf);
-        snprintf(err, errlen, "%s: not a text file (contains NUL bytes)", path);
+    char why[600];
+    size_t n;
+    char *buf = mw_text_file_read(path, MW_SUPP_FILE_MAX, &n, why, sizeof why);
+    if (!buf) {
+        snprintf(err, errlen, "cannot read suppressions %s", why);
         return -1;
     }
     int rc = mw_supp_parse(s, buf, path, err, errlen);

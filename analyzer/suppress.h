@@ -24,7 +24,9 @@ void mw_supp_free(mw_supp *s);
 /* Parses suppression text (name is used in messages). Lines: `leak:PATTERN`, `# comment`,
  * blank; surrounding whitespace ignored. Returns 0, or -1 with "NAME:LINE: reason" in err. */
 int mw_supp_parse(mw_supp *s, const char *text, const char *name, char *err, size_t errlen);
-/* Reads and parses a file. */
+/* Reads and parses a file: at most MW_SUPP_FILE_MAX bytes, no NUL bytes; -1 with
+ * "cannot read suppressions PATH: reason" or a parse error in err. */
+#define MW_SUPP_FILE_MAX (64u << 20)
 int mw_supp_load(mw_supp *s, const char *path, char *err, size_t errlen);
 /* LeakSanitizer's template match: substring match with `*` wildcards, `^` anchoring the
  * start and `$` the end. An empty string never matches. */

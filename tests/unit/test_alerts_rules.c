@@ -103,6 +103,27 @@ Test(alert_config, file_loading, .fini = cleanup_tmp)
     cr_assert(strstr(err, "/nonexistent/x.conf"), "%s", err);
 }
 
+/* The path may name anything: a file with a NUL byte in it is not read as its lines up to
+ * the NUL (the rest of such a line vanished, and the file passed), and an endless one
+ * (/dev/zero, a line of NULs at a time) ends with an error instead of being read forever. */
+Test(alert_config, binary_and_endless_files_are_refused, .fini = cleanup_tmp, .timeout = 60)
+{
+    mw_alert_config c;
+    mw_alert_config_default(&c);
+    char err[400];
+    const char *p = write_file("nul.conf", "heap_bytes = 8M\n");
+    FILE *f = fopen(p, "a");
+    cr_assert_not_null(f);
+    fwrite("\0rss_bytes = lots\n", 1, 18, f);
+    fclose(f);
+    cr_assert_eq(mw_alert_config_load(&c, p, err, sizeof err), -1);
+    cr_assert(strstr(err, "nul.conf: not a text file"), "%s", err);
+    cr_assert_eq(mw_alert_config_load(&c, "/dev/zero", err, sizeof err), -1);
+    cr_assert(strstr(err, "/dev/zero: larger than 1048576 bytes"), "%s", err);
+    cr_assert_eq(mw_alert_config_load(&c, "/tmp", err, sizeof err), -1);
+    cr_assert(strstr(err, "/tmp: Is a directory"), "%s", err);
+}
+
 static mw_alert_config quiet(void)
 {
     mw_alert_config c;

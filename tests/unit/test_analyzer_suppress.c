@@ -79,5 +79,9 @@ Test(suppress, missing_file)
     mw_supp_init(&s);
     cr_assert_eq(mw_supp_load(&s, "/nonexistent/supp.txt", err, sizeof err), -1);
     cr_assert(strstr(err, "/nonexistent/supp.txt"), "%s", err);
+    cr_assert_eq(mw_supp_load(&s, "/tmp", err, sizeof err), -1);
+    cr_assert(strstr(err, "cannot read suppressions /tmp: Is a directory"), "%s", err);
+    cr_assert_eq(mw_supp_load(&s, "/dev/zero", err, sizeof err), -1);
+    cr_assert(strstr(err, "cannot read suppressions /dev/zero: larger than"), "%s", err);
     mw_supp_free(&s);
 }
