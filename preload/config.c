@@ -3,8 +3,14 @@
  *
  * Reads `environ` directly (no getenv: it may run before libc is fully set up for us, and must
  * not allocate). Every bad value produces one line on stderr naming the variable, the value and
- * the default kept; the program is never stopped because of a bad value.
+ * the default kept; the program is never stopped because of a bad value. The lines are said
+ * once per process tree: a process started by a traced one inherits the same variables and
+ * would repeat them (a shell pipeline, `make`: one line per program), so a process that said
+ * some passes their hash on (MEMWATCH_WARNED, added and hidden as process_env.c adds any of
+ * the settings), and a process whose lines hash the same says nothing.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +34,33 @@ mw_config mw_cfg = {
     .quiet = false,
     .dir_fd = -1,
 };
+
+/* The lines about bad settings are made twice: first only hashed (FNV-1a over every line and
+ * its newline) and counted, then, unless MEMWATCH_WARNED names that hash, said. */
+static bool cfg_say;
+static uint64_t cfg_hash;
+static unsigned cfg_lines;
+static char warned_var[33]; /* "MEMWATCH_WARNED=" + 16 hex digits, "" when nothing was wrong */
+
+static __attribute__((format(printf, 1, 2))) void cfg_warn(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (cfg_say) {
+        mw_diag("%s", line);
+        return;
+    }
+    cfg_lines++;
+    for (const char *c = line;; c++) {
+        cfg_hash = (cfg_hash ^ (unsigned char)(*c ? *c : '\n')) * 0x100000001b3ull;
+        if (!*c) break;
+    }
+}
+
+const char *mw_config_warned_var(void) { return warned_var[0] ? warned_var : NULL; }
 
 static const char *env_get(const char *name)
 {
@@ -58,7 +91,7 @@ static void get_uint(const char *name, unsigned *dst, unsigned min, unsigned max
     unsigned long long v;
     if (!parse_uint(s, max, &v) || v < min) {
         char b[MW_DIAG_VAL];
-        mw_diag("%s=%s: expected an integer in %u..%u; using default %u", name, mw_diag_val(s, b, sizeof b), min,
+        cfg_warn("%s=%s: expected an integer in %u..%u; using default %u", name, mw_diag_val(s, b, sizeof b), min,
                 max, *dst);
         return;
     }
@@ -76,7 +109,7 @@ static void get_bool(const char *name, bool *dst)
         if (strcasecmp(s, no[i]) == 0) { *dst = false; return; }
     }
     char b[MW_DIAG_VAL];
-    mw_diag("%s=%s: expected 0/1 (or yes/no, true/false, on/off); using default %d", name,
+    cfg_warn("%s=%s: expected 0/1 (or yes/no, true/false, on/off); using default %d", name,
             mw_diag_val(s, b, sizeof b), *dst ? 1 : 0);
 }
 
@@ -102,7 +135,7 @@ static const char *const known_names[] = {
     "MEMWATCH_FOLLOW",      "MEMWATCH_SQL",       "MEMWATCH_STACKS",   "MEMWATCH_STACK_DEPTH",
     "MEMWATCH_REACH",       "MEMWATCH_REACH_TIMEOUT_MS", "MEMWATCH_ADDRESSES", "MEMWATCH_CODED_RUNS",
     "MEMWATCH_ZSTD_LEVEL",  "MEMWATCH_WATCH",     "MEMWATCH_ADDED",    "MEMWATCH_PRELOAD",
-    "MEMWATCH_BUILD",       "MEMWATCH_SRC",       "MEMWATCH_DIR_FD",
+    "MEMWATCH_BUILD",       "MEMWATCH_SRC",       "MEMWATCH_DIR_FD",   "MEMWATCH_WARNED",
 };
 
 /* Edit distance of a[0..an) and b[0..bn), both at most 64 bytes (larger: a large number). */
@@ -150,12 +183,12 @@ static void warn_unknown_names(void)
         size_t cut = n < sizeof name ? n : sizeof name - 1;
         memcpy(name, *e, cut);
         name[cut] = 0;
-        mw_diag("%s: not a memwatch variable%s%s%s; ignored", mw_diag_val(name, b, sizeof b),
+        cfg_warn("%s: not a memwatch variable%s%s%s; ignored", mw_diag_val(name, b, sizeof b),
                 near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
     }
 }
 
-bool mw_config_load(void)
+static void load(void)
 {
     warn_unknown_names();
     get_bool("MEMWATCH_QUIET", &mw_cfg.quiet);
@@ -166,7 +199,7 @@ bool mw_config_load(void)
             strcpy(mw_cfg.out_pattern, out);
         else {
             char b[MW_DIAG_VAL];
-            mw_diag("MEMWATCH_OUT=%s: %s; using default %s", mw_diag_val(out, b, sizeof b), why,
+            cfg_warn("MEMWATCH_OUT=%s: %s; using default %s", mw_diag_val(out, b, sizeof b), why,
                     mw_cfg.out_pattern);
         }
     }
@@ -187,7 +220,7 @@ bool mw_config_load(void)
             mw_cfg.zstd_level = (int)v;
         else {
             char b[MW_DIAG_VAL];
-            mw_diag("MEMWATCH_ZSTD_LEVEL=%s: expected auto or an integer in 1..19; using auto",
+            cfg_warn("MEMWATCH_ZSTD_LEVEL=%s: expected auto or an integer in 1..19; using auto",
                     mw_diag_val(lvl, b, sizeof b));
         }
     }
@@ -197,15 +230,35 @@ bool mw_config_load(void)
         mw_cfg.dir_fd = (int)fdv; /* checked where used (writer.c) */
     } else if (dfd) {
         char b[MW_DIAG_VAL];
-        mw_diag("MEMWATCH_DIR_FD=%s: expected a descriptor number (memwatch sets it itself); ignored",
+        cfg_warn("MEMWATCH_DIR_FD=%s: expected a descriptor number (memwatch sets it itself); ignored",
                 mw_diag_val(dfd, b, sizeof b));
     }
     const char *w = env_get("MEMWATCH_WATCH");
     if (w) {
         if (strlen(w) >= sizeof mw_cfg.watch_spec)
-            mw_diag("MEMWATCH_WATCH: longer than %zu bytes; ignored", sizeof mw_cfg.watch_spec - 1);
+            cfg_warn("MEMWATCH_WATCH: longer than %zu bytes; ignored", sizeof mw_cfg.watch_spec - 1);
         else
             strcpy(mw_cfg.watch_spec, w);
     }
+}
+
+bool mw_config_load(void)
+{
+    const mw_config defaults = mw_cfg;
+    cfg_say = false;
+    cfg_hash = 0xcbf29ce484222325ull;
+    cfg_lines = 0;
+    load();
+    if (!cfg_lines) return true;
+    static const char hex[] = "0123456789abcdef";
+    memcpy(warned_var, "MEMWATCH_WARNED=", 16);
+    for (unsigned i = 0; i < 16; i++) warned_var[16 + i] = hex[(cfg_hash >> (60 - 4 * i)) & 15];
+    warned_var[32] = 0;
+    const char *said = env_get("MEMWATCH_WARNED");
+    if (said && strcmp(said, warned_var + 16) == 0) return true; /* the process that started us said them */
+    mw_cfg = defaults;
+    cfg_say = true;
+    load();
+    cfg_say = false;
     return true;
 }

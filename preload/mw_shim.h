@@ -55,6 +55,8 @@ extern mw_config mw_cfg;
  * ("memwatch: MEMWATCH_X=...: reason; using default ...") and keep the default. Returns false
  * when the shim must stay off (e.g. the output pattern itself is unusable). */
 bool mw_config_load(void);
+/* "MEMWATCH_WARNED=HASH" of the lines the settings got at start (config.c), NULL when none. */
+const char *mw_config_warned_var(void);
 
 /* ---- life cycle (init.c) --------------------------------------------------------------- */
 enum mw_state {

@@ -442,9 +442,12 @@ MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
  * glibc starts their shell with the process's environment, by its own spawn that no hook sees:
  * after the process became another user (hooks_uid.c), the shell could not reach the
  * directory made for it (no MEMWATCH_DIR_FD, the descriptor closed on exec) and ran untraced
- * with a line. Only then, for the call, environ is the environment an exec would get
- * (WITH_ENV: the variable added and marked) and the descriptor stays open across it.
- * Otherwise they are glibc's own, untouched. */
+ * with a line; and a process whose settings got lines (config.c) has a MEMWATCH_WARNED to pass
+ * on, without which the shell said them again. Only then, for the call, environ is the
+ * environment an exec would get (WITH_ENV: the variables added and marked) and the descriptor
+ * stays open across it. Otherwise they are glibc's own, untouched. */
+static bool shell_env_differs(void) { return mw_writer_user_dir_fd() >= 0 || mw_config_warned_var(); }
+
 MW_EXPORT int system(const char *cmd)
 {
     static int (*real)(const char *);
@@ -453,7 +456,7 @@ MW_EXPORT int system(const char *cmd)
         errno = ENOSYS;
         return -1;
     }
-    if (!cmd || mw_tls_guard || mw_writer_user_dir_fd() < 0) return real(cmd);
+    if (!cmd || mw_tls_guard || !shell_env_differs()) return real(cmd);
     int rc;
     WITH_ENV(environ, NULL, "/bin/sh", (AT_FDCWD, NULL, 0, false), { /* sh: this machine's */
         char **saved_ = environ;
@@ -472,7 +475,7 @@ MW_EXPORT FILE *popen(const char *cmd, const char *type)
         errno = ENOSYS;
         return NULL;
     }
-    if (!cmd || mw_tls_guard || mw_writer_user_dir_fd() < 0) return real(cmd, type);
+    if (!cmd || mw_tls_guard || !shell_env_differs()) return real(cmd, type);
     FILE *f;
     WITH_ENV(environ, NULL, "/bin/sh", (AT_FDCWD, NULL, 0, false), { /* sh: this machine's */
         char **saved_ = environ;

@@ -182,6 +182,7 @@ void mw_env_keep_follow(void)
             }
         } else if (strncmp(*e, "MEMWATCH_", 9) == 0 && strchr(*e, '=') && strchr(*e, '=') - *e <= 60 &&
                    strncmp(*e, "MEMWATCH_ADDED=", 15) != 0 &&
+                   strncmp(*e, "MEMWATCH_WARNED=", 16) != 0 && /* this process's own goes on, below */
                    strncmp(*e, "MEMWATCH_DIR_FD=", 16) != 0) { /* a descriptor of this exec's only */
             /* (a name longer than 60 bytes is none of ours: not passed on, so that
              * MEMWATCH_ADDED always has room to name what was added) */
@@ -191,6 +192,10 @@ void mw_env_keep_follow(void)
             used += n;
         }
     }
+    /* the hash of the lines this process said about its settings (config.c): a program it
+     * starts with the same settings does not say them again */
+    const char *warned = mw_config_warned_var();
+    if (warned && follow_nvars < FOLLOW_VARS_MAX) follow_vars[follow_nvars++] = (char *)warned;
 }
 
 /* envp has the variable of the "K=V" string kv. */

@@ -245,6 +245,44 @@ Test(shim_config, bad_values_stay_one_readable_line)
     free(longv);
 }
 
+/* The lines about the settings are said once per process tree: every program a traced shell
+ * starts inherits the same variables, and each said them again (a pipeline, `make`: a line per
+ * program). A program started through an exec, system(), popen() or posix_spawn, or given an
+ * environment of its own (env -i), with the same settings says nothing; one whose settings
+ * differ (a bad MEMWATCH_RSS_MS of its own) says its lines. The mark passed along is not in
+ * any program's environment. */
+Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
+{
+    const char *v = mwt_victim("shim_proc");
+    char script[4096];
+    snprintf(script, sizeof script,
+             "%s system; %s popen; %s spawn; env -i %s leaf 30040; MEMWATCH_RSS_MS=x %s leaf 30041; "
+             "env | grep -c '^MEMWATCH_WARNED='; env -i env",
+             v, v, v, v, v);
+    const char *argv[] = { "/bin/sh", "-c", script, NULL };
+    const char *env[] = { "MEMWATCH_FOLLOW=999", "MEMWATCH_COLOUR=1", NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_FOLLOW=999: expected 0/1"), 2, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_COLOUR: not a memwatch variable"), 2, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_RSS_MS=x: expected an integer"), 1, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 5, "stderr: %s", r.err);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    size_t leaves = 0;
+    for (size_t i = 0; i < nt; i++)
+        leaves += mwt_live_of_size(&ts[i], 30007) + mwt_live_of_size(&ts[i], 30008) +
+                  mwt_live_of_size(&ts[i], 30006) + mwt_live_of_size(&ts[i], 30040) +
+                  mwt_live_of_size(&ts[i], 30041);
+    cr_expect_eq(leaves, 5, "every program traced (%zu traces)", nt);
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+}
+
 /* MEMWATCH_OUT naming a directory (an existing one, or any path ending in '/') puts the default
  * name in it; an existing path that is neither a file nor a directory (a device) is refused with
  * one line, never numbered beside it (/dev/null.1). A symlink counts as what it names. */
