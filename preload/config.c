@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mw_core.h"
+#include "watch_core.h"
 
 extern char **environ;
 
@@ -239,6 +240,26 @@ static void load(void)
             cfg_warn("MEMWATCH_WATCH: longer than %zu bytes; ignored", sizeof mw_cfg.watch_spec - 1);
         else
             strcpy(mw_cfg.watch_spec, w);
+    }
+    /* its items' lengths here, with the other settings: the same in every program of the tree
+     * (a symbol not found is said by each program that lacks it: watch_symbols.c) */
+    for (const char *item = mw_cfg.watch_spec; *item;) {
+        size_t n = strcspn(item, ","), cl = strcspn(item, ":");
+        if (cl < n) {
+            char lenv[MW_DIAG_VAL], name[MW_DIAG_VAL];
+            size_t ll = n - cl - 1 < sizeof lenv - 1 ? n - cl - 1 : sizeof lenv - 1;
+            memcpy(lenv, item + cl + 1, ll);
+            lenv[ll] = 0;
+            const char *nm = item;
+            while (*nm == ' ' && nm < item + cl) nm++;
+            size_t nl = (size_t)(item + cl - nm) < sizeof name - 1 ? (size_t)(item + cl - nm) : sizeof name - 1;
+            memcpy(name, nm, nl);
+            name[nl] = 0;
+            size_t len;
+            if (!mw_watch_spec_len(lenv, &len)) cfg_warn("MEMWATCH_WATCH: bad length '%s' for '%s'; skipped", lenv, name);
+        }
+        item += n;
+        if (*item) item++;
     }
 }
 

@@ -221,6 +221,7 @@ void mw_resume_others(void);                  /* idempotent */
 
 /* ---- watch_symbols.c -------------------------------------------------------------------- */
 void mw_watch_from_env(const char *spec);     /* MEMWATCH_WATCH=symbol[:len][,...] */
+bool mw_watch_spec_len(const char *s, size_t *len); /* an item's ":len" (decimal, 0x, 0), > 0 */
 
 /* ---- api.c ------------------------------------------------------------------------------ */
 /* Ends every watch overlapping [lo, hi) because the memory went away (unmap events). */

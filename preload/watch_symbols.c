@@ -123,6 +123,16 @@ static bool find_symbol(const char *name, uintptr_t *addr, size_t *size)
     return q.found;
 }
 
+bool mw_watch_spec_len(const char *s, size_t *len)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end || v == 0 || end == s || *s == '-' || *s == '+' || *s == ' ') return false;
+    *len = (size_t)v;
+    return true;
+}
+
 void mw_watch_from_env(const char *spec)
 {
     char buf[1024];
@@ -137,16 +147,7 @@ void mw_watch_from_env(const char *spec)
         size_t len = 0;
         if (colon) {
             *colon = 0;
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(colon + 1, &end, 0);
-            if (errno || *end || v == 0 || end == colon + 1) {
-                char b1[MW_DIAG_VAL], b2[MW_DIAG_VAL];
-                mw_diag("MEMWATCH_WATCH: bad length '%s' for '%s'; skipped",
-                        mw_diag_val(colon + 1, b1, sizeof b1), mw_diag_val(item, b2, sizeof b2));
-                continue;
-            }
-            len = (size_t)v;
+            if (!mw_watch_spec_len(colon + 1, &len)) continue; /* said with the settings (config.c) */
         }
         uintptr_t addr;
         size_t size;

@@ -249,8 +249,9 @@ Test(shim_config, bad_values_stay_one_readable_line)
  * starts inherits the same variables, and each said them again (a pipeline, `make`: a line per
  * program). A program started through an exec, system(), popen() or posix_spawn, or given an
  * environment of its own (env -i), with the same settings says nothing; one whose settings
- * differ (a bad MEMWATCH_RSS_MS of its own) says its lines. The mark passed along is not in
- * any program's environment. */
+ * differ (a bad MEMWATCH_RSS_MS of its own) says its lines. A MEMWATCH_WATCH item's bad
+ * length is one of these lines (before, each program said it, and "-1" was taken as a length
+ * of 2^64 - 1). The mark passed along is not in any program's environment. */
 Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
 {
     const char *v = mwt_victim("shim_proc");
@@ -260,7 +261,7 @@ Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
              "env | grep -c '^MEMWATCH_WARNED='; env -i env",
              v, v, v, v, v);
     const char *argv[] = { "/bin/sh", "-c", script, NULL };
-    const char *env[] = { "MEMWATCH_FOLLOW=999", "MEMWATCH_COLOUR=1", NULL };
+    const char *env[] = { "MEMWATCH_FOLLOW=999", "MEMWATCH_COLOUR=1", "MEMWATCH_WATCH=g_nowhere:-1", NULL };
     mwt_run n, r;
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &n), 0);
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
@@ -269,7 +270,9 @@ Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
     cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_FOLLOW=999: expected 0/1"), 2, "stderr: %s", r.err);
     cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_COLOUR: not a memwatch variable"), 2, "stderr: %s", r.err);
     cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_RSS_MS=x: expected an integer"), 1, "stderr: %s", r.err);
-    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 5, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_WATCH: bad length '-1' for 'g_nowhere'; skipped"), 2,
+                 "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 7, "stderr: %s", r.err);
     size_t nt = 0;
     mwt_trace *ts = mwt_trace_load_all(dir, &nt);
     size_t leaves = 0;
