@@ -61,7 +61,10 @@ static __attribute__((format(printf, 1, 2))) void cfg_warn(const char *fmt, ...)
     }
 }
 
+static bool inherited; /* this process was started by a traced one (MEMWATCH_WARNED was set) */
+
 const char *mw_config_warned_var(void) { return warned_var[0] ? warned_var : NULL; }
+bool mw_config_started_by_traced(void) { return inherited; }
 
 static const char *env_get(const char *name)
 {
@@ -246,17 +249,18 @@ static void load(void)
     for (const char *item = mw_cfg.watch_spec; *item;) {
         size_t n = strcspn(item, ","), cl = strcspn(item, ":");
         if (cl < n) {
-            char lenv[MW_DIAG_VAL], name[MW_DIAG_VAL];
-            size_t ll = n - cl - 1 < sizeof lenv - 1 ? n - cl - 1 : sizeof lenv - 1;
-            memcpy(lenv, item + cl + 1, ll);
-            lenv[ll] = 0;
+            char lenv[sizeof mw_cfg.watch_spec], name[sizeof mw_cfg.watch_spec];
+            memcpy(lenv, item + cl + 1, n - cl - 1);
+            lenv[n - cl - 1] = 0;
             const char *nm = item;
             while (*nm == ' ' && nm < item + cl) nm++;
-            size_t nl = (size_t)(item + cl - nm) < sizeof name - 1 ? (size_t)(item + cl - nm) : sizeof name - 1;
-            memcpy(name, nm, nl);
-            name[nl] = 0;
+            memcpy(name, nm, (size_t)(item + cl - nm));
+            name[item + cl - nm] = 0;
             size_t len;
-            if (!mw_watch_spec_len(lenv, &len)) cfg_warn("MEMWATCH_WATCH: bad length '%s' for '%s'; skipped", lenv, name);
+            char b1[MW_DIAG_VAL], b2[MW_DIAG_VAL];
+            if (!mw_watch_spec_len(lenv, &len))
+                cfg_warn("MEMWATCH_WATCH: bad length '%s' for '%s'; skipped", mw_diag_val(lenv, b1, sizeof b1),
+                         mw_diag_val(name, b2, sizeof b2));
         }
         item += n;
         if (*item) item++;
@@ -270,13 +274,16 @@ bool mw_config_load(void)
     cfg_hash = 0xcbf29ce484222325ull;
     cfg_lines = 0;
     load();
-    if (!cfg_lines) return true;
+    const char *said = env_get("MEMWATCH_WARNED");
+    inherited = said != NULL;
+    /* passed on also without lines when globals are watched by name: the programs started
+     * from here then know they are not the first (watch_symbols.c) */
+    if (!cfg_lines && !mw_cfg.watch_spec[0]) return true;
     static const char hex[] = "0123456789abcdef";
     memcpy(warned_var, "MEMWATCH_WARNED=", 16);
     for (unsigned i = 0; i < 16; i++) warned_var[16 + i] = hex[(cfg_hash >> (60 - 4 * i)) & 15];
     warned_var[32] = 0;
-    const char *said = env_get("MEMWATCH_WARNED");
-    if (said && strcmp(said, warned_var + 16) == 0) return true; /* the process that started us said them */
+    if (!cfg_lines || (said && strcmp(said, warned_var + 16) == 0)) return true; /* the process that started us said them */
     mw_cfg = defaults;
     cfg_say = true;
     load();

@@ -57,6 +57,9 @@ extern mw_config mw_cfg;
 bool mw_config_load(void);
 /* "MEMWATCH_WARNED=HASH" of the lines the settings got at start (config.c), NULL when none. */
 const char *mw_config_warned_var(void);
+/* MEMWATCH_WARNED was in the environment at start: a traced process that said lines about its
+ * settings, or watches globals by name, started this one (config.c). */
+bool mw_config_started_by_traced(void);
 
 /* ---- life cycle (init.c) --------------------------------------------------------------- */
 enum mw_state {

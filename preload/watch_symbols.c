@@ -152,9 +152,15 @@ void mw_watch_from_env(const char *spec)
         uintptr_t addr;
         size_t size;
         if (!find_symbol(item, &addr, &size)) {
-            char b[MW_DIAG_VAL];
-            mw_diag("MEMWATCH_WATCH: symbol '%s' not found in the program or its libraries; "
-                    "skipped", mw_diag_val(item, b, sizeof b));
+            /* said by the first program only: the others of its tree inherit the setting and
+             * most of them lack the symbol (the shell, make, grep around the program that has
+             * it), which filled stderr with a line each */
+            if (mw_config_started_by_traced()) continue;
+            char b[MW_DIAG_VAL], p[MW_DIAG_VAL];
+            const char *prog = program_invocation_short_name ? program_invocation_short_name : "the program";
+            mw_diag("MEMWATCH_WATCH: symbol '%s' not found in %s or its libraries; skipped (the programs "
+                    "it starts look for it too, and say nothing)",
+                    mw_diag_val(item, b, sizeof b), mw_diag_val(prog, p, sizeof p));
             continue;
         }
         if (!len) len = size ? size : 1;

@@ -6,6 +6,7 @@
  * event, results unchanged); MEMWATCH_WATCH on globals by name; the program without the shim.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,45 @@ Test(watch, memwatch_watch_env_globals, .init = setup, .fini = teardown, .timeou
     cr_expect(nc >= 1);
     cr_expect_eq(counter, 3, "last g_counter event leaves 3");
     mw_ws_free(&t);
+    free(out);
+    free(err);
+}
+
+/* MEMWATCH_WATCH under a shell: the program that has the global watches it; the shell and the
+ * other programs it starts lack it, and only the first of them (the shell) says so: each one
+ * said it until 02:55 UTC on 2026-11-24. */
+Test(watch, memwatch_watch_env_in_a_process_tree_says_not_found_once, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    const char *env[] = { "MEMWATCH_WATCH=g_balance", NULL };
+    const char *prefix[] = { "/bin/sh", "-c", "ls / >/dev/null; \"$0\" \"$@\"; env -i /bin/true; cat /dev/null", NULL };
+    const char *args[] = { "global", NULL };
+    int st = mw_ws_run(dir, "tree", true, env, prefix, "watch_modes", args, 30);
+    char *out = read_out("tree", "out"), *err = read_out("tree", "err");
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s %s", out, err);
+    cr_expect_not_null(strstr(out, "global 42 3"));
+    size_t lines = 0;
+    for (const char *p = err; (p = strstr(p, "memwatch:")); p++) lines++;
+    cr_expect_eq(lines, 1, "%s", err);
+    cr_expect_not_null(strstr(err, "memwatch: MEMWATCH_WATCH: symbol 'g_balance' not found in sh or its libraries"),
+                       "%s", err);
+    size_t traces = 0, watching = 0;
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "tree.", 5) != 0 || !strstr(de->d_name, ".zst")) continue;
+        char path[8192], e[512];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        mw_ws_trace t;
+        cr_assert_eq(mw_ws_load(path, &t, e, sizeof e), 0, "%s: %s", path, e);
+        traces++;
+        if (t.nw == 1 && !strcmp(t.w[0].name, "g_balance") && mw_ws_count(&t, "g_balance") == 1) watching++;
+        mw_ws_free(&t);
+    }
+    closedir(d);
+    cr_expect(traces >= 4, "sh, ls, watch_modes, true traced: %zu", traces);
+    cr_expect_eq(watching, 1, "the program with the global watched it");
     free(out);
     free(err);
 }
