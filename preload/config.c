@@ -245,7 +245,7 @@ static void load(void)
             strcpy(mw_cfg.watch_spec, w);
     }
     /* its items' lengths here, with the other settings: the same in every program of the tree
-     * (a symbol not found is said by each program that lacks it: watch_symbols.c) */
+     * (a symbol not found is said by the first traced program only: watch_symbols.c) */
     for (const char *item = mw_cfg.watch_spec; *item;) {
         size_t n = strcspn(item, ","), cl = strcspn(item, ":");
         if (cl < n) {
