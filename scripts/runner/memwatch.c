@@ -85,6 +85,29 @@ static void restore_default_signals(void)
         signal(k_forwarded[i], SIG_DFL);
 }
 
+/* CMD stopped (Ctrl-Z: the terminal's SIGTSTP reached its process group, ours; or a
+ * background read's SIGTTIN): the runner stops too, by the same signal, so that the shell
+ * sees the whole job stopped and gives its prompt back; `fg` or `bg` continue both (SIGCONT
+ * to the group). The runner itself catches SIGTSTP (to pass on one sent to it alone), which
+ * left it running in waitpid: the shell waited for a job that would never stop or end, and
+ * the terminal hung (until 02:50 UTC on 2026-11-24). */
+static void stop_as(int sig)
+{
+    if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU) sig = SIGSTOP;
+    struct sigaction dfl, old;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    if (sig != SIGSTOP) sigaction(sig, &dfl, &old); /* stop, not the handler */
+    sigset_t set, prev;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, &prev);
+    raise(sig); /* returns once continued */
+    sigprocmask(SIG_SETMASK, &prev, NULL);
+    if (sig != SIGSTOP) sigaction(sig, &old, NULL);
+}
+
 static int make_run_dir(const char *requested, char *out, size_t outlen)
 {
     if (requested) {
@@ -233,8 +256,15 @@ int main(int argc, char **argv)
     close(errpipe[0]);
 
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) { perror("memwatch: waitpid"); mw_runner_shim_unlink(link_dir); return 2; }
+    for (;;) {
+        if (waitpid(pid, &status, WUNTRACED) < 0) {
+            if (errno == EINTR) continue;
+            perror("memwatch: waitpid");
+            mw_runner_shim_unlink(link_dir);
+            return 2;
+        }
+        if (!WIFSTOPPED(status)) break;
+        stop_as(WSTOPSIG(status));
     }
     g_child = 0;
     if (exec_errno) {

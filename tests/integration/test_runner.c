@@ -293,6 +293,54 @@ Test(runner, signal_to_the_runner_reaches_the_command)
     cr_assert_lt(t1.tv_sec - t0.tv_sec, 50, "the command must have been stopped by the signal");
 }
 
+/* Ctrl-Z at a terminal: CMD stops, and the runner must stop too, by the same signal, or the
+ * shell waits for a job that neither stops nor ends and the terminal hangs (the runner caught
+ * SIGTSTP and stayed in waitpid until 02:50 UTC on 2026-11-24). A SIGCONT to the group (the
+ * shell's `fg`) continues both, and the run ends as usual. The runner gets a process group of
+ * its own, as a shell's job has: stop signals are discarded in an orphaned one. */
+Test(runner, a_stopped_command_stops_the_runner_too, .timeout = 120)
+{
+    char outp[1100];
+    snprintf(outp, sizeof outp, "%s/tstp.out", g_tmp);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 2);
+        if (chdir(g_tmp) != 0) _exit(125);
+        unsetenv("LD_PRELOAD");
+        execl(path_of("memwatch"), "memwatch", "run", "--out", "run8t", "--",
+              path_of("tests/victims/runner_child"), "sleep", "3000", (char *)NULL);
+        _exit(126);
+    }
+    setpgid(pid, pid);
+    char buf[64] = "";
+    for (int i = 0; i < 300 && !strstr(buf, "ready "); i++) {
+        usleep(50 * 1000);
+        slurp(outp, buf, sizeof buf);
+    }
+    char *ready = strstr(buf, "ready ");
+    cr_assert(ready, "the command started");
+    pid_t cmd = (pid_t)atoi(ready + 6);
+    cr_assert_gt(cmd, 1);
+    kill(cmd, SIGTSTP);
+    int st = 0;
+    pid_t w = 0;
+    for (int i = 0; i < 200 && w == 0; i++) {
+        w = waitpid(pid, &st, WUNTRACED | WNOHANG);
+        if (w == 0) usleep(50 * 1000);
+    }
+    bool stopped = w == pid && WIFSTOPPED(st);
+    killpg(pid, SIGCONT);
+    if (!stopped) killpg(pid, SIGKILL);
+    cr_assert(stopped && WSTOPSIG(st) == SIGTSTP, "the runner did not stop with its command (0x%x)", st);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "continued, the run ends as usual (0x%x)", st);
+}
+
 Test(runner, no_keep_removes_traces_and_html_is_written)
 {
     char *argv[] = { path_of("memwatch"), "run", "--out", "run9", "--no-keep", "--html", "report.html",

@@ -5,7 +5,7 @@
  * clean: allocates and frees; leak: loses BYTES in one block; exit: exits with CODE;
  * exec: keeps BYTES in one block, then becomes PROGRAM (its memory replaced, not leaked);
  * kill: dies of SIGTERM; preload: prints whether the LD_PRELOAD entries are loaded;
- * sleep: waits (for the signal-forwarding test), printing "ready" first.
+ * sleep: waits (for the signal-forwarding and job-control tests), printing "ready PID" first.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "sleep") && argc > 2) {
-        puts("ready");
+        printf("ready %d\n", (int)getpid());
         fflush(stdout);
         usleep((useconds_t)atoi(argv[2]) * 1000);
         return 0;
