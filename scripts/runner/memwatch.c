@@ -257,12 +257,18 @@ int main(int argc, char **argv)
 
     int status = 0;
     for (;;) {
-        if (waitpid(pid, &status, WUNTRACED) < 0) {
+        if (waitpid(pid, &status, WUNTRACED | WCONTINUED) < 0) {
             if (errno == EINTR) continue;
             perror("memwatch: waitpid");
             mw_runner_shim_unlink(link_dir);
             return 2;
         }
+        /* only the latest of the events already there says whether CMD is stopped now: a
+         * background read's SIGTTIN goes to the whole process group, and may stop the runner
+         * between waitpid's return of CMD's stop and stop_as; after `fg` continued both, that
+         * stop was over, and the runner stopped again, alone, taking the terminal from CMD */
+        for (int later; waitpid(pid, &later, WNOHANG | WUNTRACED | WCONTINUED) == pid;) status = later;
+        if (WIFCONTINUED(status)) continue;
         if (!WIFSTOPPED(status)) break;
         stop_as(WSTOPSIG(status));
     }

@@ -341,6 +341,57 @@ Test(runner, a_stopped_command_stops_the_runner_too, .timeout = 120)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "continued, the run ends as usual (0x%x)", st);
 }
 
+/* A background read's SIGTTIN goes to the whole process group: CMD stops, and so does the
+ * runner, which may have had CMD's stop from waitpid just before. When `fg` has continued
+ * both, that stop is over; the runner must not stop again alone (it did, about every other
+ * time, and took the terminal back from CMD). The group gets SIGTTIN here as from the
+ * terminal, ten times: both stop, are continued, and the runner must stay running. */
+Test(runner, a_stop_that_is_over_does_not_stop_the_runner, .timeout = 120)
+{
+    char outp[1100];
+    snprintf(outp, sizeof outp, "%s/tstp2.out", g_tmp);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setpgid(0, 0);
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 2);
+        if (chdir(g_tmp) != 0) _exit(125);
+        unsetenv("LD_PRELOAD");
+        execl(path_of("memwatch"), "memwatch", "run", "--out", "run8u", "--",
+              path_of("tests/victims/runner_child"), "sleep", "60000", (char *)NULL);
+        _exit(126);
+    }
+    setpgid(pid, pid);
+    char buf[64] = "";
+    for (int i = 0; i < 300 && !strstr(buf, "ready "); i++) {
+        usleep(50 * 1000);
+        slurp(outp, buf, sizeof buf);
+    }
+    cr_assert(strstr(buf, "ready "), "the command started");
+    int st = 0, again = 0;
+    for (int round = 0; round < 10; round++) {
+        killpg(pid, SIGTTIN);
+        cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
+        cr_assert(WIFSTOPPED(st), "the runner stops with the group (0x%x)", st);
+        usleep(50 * 1000);
+        killpg(pid, SIGCONT);
+        for (int i = 0; i < 10; i++) {
+            usleep(30 * 1000);
+            if (waitpid(pid, &st, WUNTRACED | WNOHANG) == pid && WIFSTOPPED(st)) {
+                again++;
+                killpg(pid, SIGCONT);
+            }
+        }
+    }
+    kill(pid, SIGTERM);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert_eq(again, 0, "the runner stopped again %d times after the group was continued", again);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "ended as its command (0x%x)", st);
+}
+
 Test(runner, no_keep_removes_traces_and_html_is_written)
 {
     char *argv[] = { path_of("memwatch"), "run", "--out", "run9", "--no-keep", "--html", "report.html",
