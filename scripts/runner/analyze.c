@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,16 +144,50 @@ static int run_traces(const char *dir, const mw_trace_list *before, char ***trac
     return n < 0 ? n : k;
 }
 
-/* Runs the analyzer with argv; its stdout goes to fd out_fd. Returns its exit status, or -1. */
+/* Copies what comes from fd in to fd out until end of input; once out fails (a reader that
+ * went away: `memwatch run ... 2>&1 | head`), the rest is read and dropped. */
+static void pass_through(int in, int out)
+{
+    char buf[16384];
+    bool dropping = false;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        for (ssize_t off = 0; !dropping && off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) dropping = true;
+            else off += w;
+        }
+    }
+}
+
+/* Runs the analyzer with argv; its stdout goes to fd out_fd, through a pipe the runner reads
+ * when out_fd is its standard error (which a reader may close early: the analyzer then still
+ * runs to the end and gives the gate's status, where it died of SIGPIPE and the runner said
+ * the analysis failed). Returns its exit status, or -1. */
 static int run_analyzer(char **argv, int out_fd)
 {
+    int pfd[2] = { -1, -1 };
+    if (out_fd == STDERR_FILENO && pipe2(pfd, O_CLOEXEC) != 0) pfd[0] = pfd[1] = -1;
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0) {
+        if (pfd[0] >= 0) { close(pfd[0]); close(pfd[1]); }
+        return -1;
+    }
     if (pid == 0) {
-        if (out_fd != STDOUT_FILENO) dup2(out_fd, STDOUT_FILENO);
+        signal(SIGPIPE, SIG_DFL); /* the runner ignores it: the analyzer is as run by hand */
+        int to = pfd[1] >= 0 ? pfd[1] : out_fd;
+        if (to != STDOUT_FILENO) dup2(to, STDOUT_FILENO);
         execv(argv[0], argv);
         fprintf(stderr, "memwatch: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
+    }
+    if (pfd[0] >= 0) {
+        close(pfd[1]);
+        pass_through(pfd[0], out_fd);
+        close(pfd[0]);
     }
     int st;
     while (waitpid(pid, &st, 0) < 0)

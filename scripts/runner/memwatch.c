@@ -285,6 +285,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "memwatch: %s was killed by signal %d (%s)\n", argv[cmd_at], term_sig,
                 strsignal(term_sig));
 
+    /* From here on the runner only reports: a standard error whose reader went away (`2>&1 |
+     * head`) must not make it die of SIGPIPE (status 141) instead of returning CMD's status or
+     * the gate's; its lines are then dropped */
+    signal(SIGPIPE, SIG_IGN);
     int gate = mw_runner_analyze(analyzer, absdir, &o, &before, argv[cmd_at]);
     mw_runner_shim_unlink(link_dir); /* after the analysis, which reads the modules the traces name */
     if (!o.keep) mw_runner_cleanup(absdir, &o, &before);

@@ -392,6 +392,48 @@ Test(runner, a_stop_that_is_over_does_not_stop_the_runner, .timeout = 120)
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "ended as its command (0x%x)", st);
 }
 
+/* The runner's standard error is a pipe whose reader has gone (`memwatch run ... 2>&1 | head
+ * -1`): the report is dropped, and the status is still CMD's, or the gate's. The runner died
+ * of SIGPIPE (status 141, a failed pipeline under `set -o pipefail`) until 02:58 UTC on
+ * 2026-11-24. */
+static int run_with_closed_stderr(char *const argv[])
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    close(p[0]);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 1);
+        dup2(p[1], 2);
+        if (chdir(g_tmp) != 0) _exit(125);
+        unsetenv("LD_PRELOAD");
+        execv(argv[0], argv);
+        _exit(126);
+    }
+    close(p[1]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+Test(runner, a_closed_standard_error_keeps_the_status)
+{
+    char *leak[] = { path_of("memwatch"), "run", "--out", "run8p", "--",
+                     path_of("tests/victims/runner_child"), "leak", "100", NULL };
+    int st = run_with_closed_stderr(leak);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "CMD's status 0 (0x%x)", st);
+    char *gate[] = { path_of("memwatch"), "run", "--out", "run8q", "--fail-on", "leaked>0", "--",
+                     path_of("tests/victims/runner_child"), "leak", "100", NULL };
+    st = run_with_closed_stderr(gate);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "the gate fails as usual (0x%x)", st);
+    char *quiet[] = { path_of("memwatch"), "run", "--out", "run8r", "-q", "--fail-on", "leaked>0", "--",
+                      path_of("tests/victims/runner_child"), "leak", "100", NULL };
+    st = run_with_closed_stderr(quiet);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "held back, then dropped (0x%x)", st);
+}
+
 Test(runner, no_keep_removes_traces_and_html_is_written)
 {
     char *argv[] = { path_of("memwatch"), "run", "--out", "run9", "--no-keep", "--html", "report.html",
