@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 
 #define SCHEMA_VERSION 1
@@ -23,6 +24,42 @@ struct mw_store {
 };
 
 sqlite3 *mw_store_db(mw_store *st) { return st->db; }
+
+/* The database at path (open as db) is empty or a memwatch store of this schema; -1 with one
+ * line in err otherwise. */
+static int schema_ok(sqlite3 *db, const char *path, const char *other, char *err, size_t errlen)
+{
+    sqlite3_stmt *q;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+    }
+    if (version < 0) {
+        snprintf(err, errlen, "cannot open store %s: %s", path, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version != 0 && version != SCHEMA_VERSION) {
+        snprintf(err, errlen, "store %s has schema version %d, this analyzer writes %d: remove it "
+                 "or choose another %s", path, version, SCHEMA_VERSION, other);
+        return -1;
+    }
+    if (version == 0) {
+        /* Refuse to write into an unrelated database. */
+        int tables = 0;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
+            SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW) tables = sqlite3_column_int(q, 0);
+            sqlite3_finalize(q);
+        }
+        if (tables > 0) {
+            snprintf(err, errlen, "%s is an SQLite database but not a memwatch store: choose "
+                     "another %s", path, other);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 mw_store *mw_store_open(const char *path, char *err, size_t errlen)
 {
@@ -44,35 +81,7 @@ mw_store *mw_store_open(const char *path, char *err, size_t errlen)
     /* The store is derived data (re-running the analyzer rebuilds it): no fsync, so a busy
      * disk does not stall the report. */
     sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
-    sqlite3_stmt *q;
-    int version = -1;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
-        sqlite3_finalize(q);
-    }
-    if (version < 0) {
-        snprintf(err, errlen, "cannot open store %s: %s", path, sqlite3_errmsg(st->db));
-        goto fail;
-    }
-    if (version != 0 && version != SCHEMA_VERSION) {
-        snprintf(err, errlen, "store %s has schema version %d, this analyzer writes %d: remove it "
-                 "or choose another --db", path, version, SCHEMA_VERSION);
-        goto fail;
-    }
-    if (version == 0) {
-        /* Refuse to write into an unrelated database. */
-        int tables = 0;
-        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
-            SQLITE_OK) {
-            if (sqlite3_step(q) == SQLITE_ROW) tables = sqlite3_column_int(q, 0);
-            sqlite3_finalize(q);
-        }
-        if (tables > 0) {
-            snprintf(err, errlen, "%s is an SQLite database but not a memwatch store: choose "
-                     "another --db", path);
-            goto fail;
-        }
-    }
+    if (schema_ok(st->db, path, "--db", err, errlen)) goto fail;
     char *msg = NULL;
     if (sqlite3_exec(st->db, mw_schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "cannot create the schema in %s: %s", path, msg ? msg : "?");
@@ -85,6 +94,22 @@ fail:
     if (st->db) sqlite3_close(st->db);
     free(st);
     return NULL;
+}
+
+int mw_store_check(const char *path, const char *other, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (strcmp(path, ":memory:") == 0 || stat(path, &sb) != 0) return 0; /* made when written */
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open store %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return -1;
+    }
+    rc = schema_ok(db, path, other, err, errlen);
+    sqlite3_close(db);
+    return rc;
 }
 
 void mw_store_close(mw_store *st)

@@ -23,6 +23,10 @@ mw_store *mw_store_open(const char *path, char *err, size_t errlen);
 int mw_store_write(mw_store *st, const mw_proc *p, const mw_symbolizer *sym, char *err,
                    size_t errlen);
 void mw_store_close(mw_store *st);
+/* Whether mw_store_open would take the existing file at path (none: yes), without writing to
+ * it: 0, or -1 with one line in err (not a database, another database, another schema),
+ * which advises choosing another `other` (the option that names the store). */
+int mw_store_check(const char *path, const char *other, char *err, size_t errlen);
 /* The underlying connection (tests query it). */
 struct sqlite3 *mw_store_db(mw_store *st);
 

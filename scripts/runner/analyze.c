@@ -108,9 +108,19 @@ static int list_traces(const char *dir, char ***out)
     return (int)n;
 }
 
+static const char *const store_files[] = { "run.db", "run.db-journal", "run.db-wal", "run.db-shm" };
+
 int mw_runner_existing(const char *dir, mw_trace_list *l)
 {
     l->paths = NULL;
+    l->store_had = 0;
+    l->dir_made = false;
+    for (unsigned i = 0; i < sizeof store_files / sizeof *store_files; i++) {
+        char p[PATH_MAX];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, store_files[i]);
+        if (lstat(p, &st) == 0) l->store_had |= 1u << i;
+    }
     l->n = list_traces(dir, &l->paths);
     if (l->n < 0) {
         l->n = 0;
@@ -292,9 +302,11 @@ void mw_runner_cleanup(const char *dir, const mw_run_opts *o, const mw_trace_lis
     free(traces);
     if (before && before->n) return; /* the store holds the earlier runs' rows too: it stays */
     char p[PATH_MAX];
-    const char *extra[] = { "run.db", "run.db-journal", "run.db-wal", "run.db-shm" };
-    for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, extra[i]);
+    /* only the files this run made: a run.db that was there (a file of the user's, or an
+     * earlier run's store) went with it until 03:08 UTC on 2026-11-24 */
+    for (unsigned i = 0; i < sizeof store_files / sizeof *store_files; i++) {
+        if (before && (before->store_had & (1u << i))) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, store_files[i]);
         unlink(p);
     }
     DIR *d = opendir(dir); /* the users' directories, emptied above */
@@ -304,5 +316,7 @@ void mw_runner_cleanup(const char *dir, const mw_run_opts *o, const mw_trace_lis
             rmdir(p);
         }
     if (d) closedir(d);
-    rmdir(dir); /* only succeeds when nothing else (an -o report, ...) lives there */
+    /* only a directory the runner made, and only when nothing else (an -o report, ...) lives
+     * there: an empty --out DIR of the user's was removed too */
+    if (before && before->dir_made) rmdir(dir);
 }

@@ -29,6 +29,7 @@
 #include "mw_execfile.h"
 #include "mw_path.h"
 #include "runner.h"
+#include "store.h"
 
 static volatile sig_atomic_t g_child = 0;
 
@@ -108,14 +109,18 @@ static void stop_as(int sig)
     if (sig != SIGSTOP) sigaction(sig, &old, NULL);
 }
 
-static int make_run_dir(const char *requested, char *out, size_t outlen)
+/* The run directory: --out DIR (made unless it exists) or a new memwatch-run.STAMP[.N].
+ * *made: the runner made it (only then may --no-keep remove it). */
+static int make_run_dir(const char *requested, char *out, size_t outlen, bool *made)
 {
+    *made = false;
     if (requested) {
         if (snprintf(out, outlen, "%s", requested) >= (int)outlen) {
             fprintf(stderr, "memwatch: --out path too long\n");
             return -1;
         }
-        if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+        if (mkdir(out, 0700) == 0) *made = true;
+        else if (errno != EEXIST) {
             fprintf(stderr, "memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
             return -1;
         }
@@ -135,7 +140,10 @@ static int make_run_dir(const char *requested, char *out, size_t outlen)
         int w = n ? snprintf(out, outlen, "memwatch-run.%s.%d", stamp, n)
                   : snprintf(out, outlen, "memwatch-run.%s", stamp);
         if (w >= (int)outlen) return -1;
-        if (mkdir(out, 0700) == 0) return 0;
+        if (mkdir(out, 0700) == 0) {
+            *made = true;
+            return 0;
+        }
         if (errno != EEXIST) {
             fprintf(stderr, "memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
             return -1;
@@ -218,15 +226,25 @@ int main(int argc, char **argv)
     if (mw_runner_locate(shim, sizeof shim, analyzer, sizeof analyzer) != 0) return 2;
 
     char dir[PATH_MAX];
-    if (make_run_dir(o.out_dir, dir, sizeof dir) != 0) return 2;
+    bool dir_made;
+    if (make_run_dir(o.out_dir, dir, sizeof dir, &dir_made) != 0) return 2;
     char absdir[PATH_MAX];
     if (!realpath(dir, absdir)) {
         fprintf(stderr, "memwatch: cannot resolve %s: %s\n", dir, strerror(errno));
         return 2;
     }
 
+    /* a run.db already there must be a memwatch store the analyzer will take: checked now,
+     * not after CMD has run (a file of the user's named so failed the analysis at the end) */
+    char store[PATH_MAX + 16], serr[PATH_MAX + 160];
+    snprintf(store, sizeof store, "%s/run.db", absdir);
+    if (mw_store_check(store, "--out", serr, sizeof serr) != 0) {
+        fprintf(stderr, "memwatch: %s\n", serr);
+        return 2;
+    }
     mw_trace_list before; /* a reused --out DIR: what earlier runs left there */
     if (mw_runner_existing(absdir, &before) != 0) return 2;
+    before.dir_made = dir_made;
     install_forwarders();
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) != 0) { perror("memwatch: pipe"); return 2; }

@@ -41,8 +41,11 @@ void mw_runner_shim_unlink(const char *dir);
 typedef struct mw_trace_list {
     char **paths;   /* sorted */
     int n;
+    unsigned store_had; /* bit i: the store's file i (run.db, -journal, -wal, -shm) was there */
+    bool dir_made;      /* the runner made the directory (set by the caller) */
 } mw_trace_list;
-/* Fills *l with dir's traces (none for a new directory); -1 after one error line. */
+/* Fills *l with dir's traces (none for a new directory) and which of the store's files it
+ * holds; -1 after one error line. */
 int mw_runner_existing(const char *dir, mw_trace_list *l);
 void mw_trace_list_free(mw_trace_list *l);
 /* Runs the analyzer over the traces in dir that are not in before. Returns 1 when the gate
@@ -50,8 +53,9 @@ void mw_trace_list_free(mw_trace_list *l);
  * stderr). */
 int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before,
                       const char *cmd);
-/* Deletes the run's traces (those not in before) and the store of the run directory, and
- * the directory if that leaves it empty. */
+/* Deletes the run's traces (those not in before), the store's files this run made, and the
+ * directory if the runner made it and that leaves it empty: what was there before the run
+ * (another run's traces, a file of the user's named like the store) stays. */
 void mw_runner_cleanup(const char *dir, const mw_run_opts *o, const mw_trace_list *before);
 
 #endif

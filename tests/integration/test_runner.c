@@ -434,6 +434,56 @@ Test(runner, a_closed_standard_error_keeps_the_status)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "held back, then dropped (0x%x)", st);
 }
 
+/* --out DIR of the user's: a run.db there that is no memwatch store is refused before CMD
+ * runs (the analysis failed at the end, and --no-keep then deleted the file); --no-keep
+ * deletes only what the run made: a store that was there, and the directory itself when it
+ * was there, stay. Until 03:08 UTC on 2026-11-24 both went. */
+Test(runner, no_keep_deletes_only_what_the_run_made)
+{
+    char d[1200], db[1300], txt[64] = "";
+    snprintf(d, sizeof d, "%s/mine", g_tmp);
+    snprintf(db, sizeof db, "%s/run.db", d);
+    cr_assert_eq(mkdir(d, 0700), 0);
+    FILE *f = fopen(db, "w");
+    cr_assert_not_null(f);
+    fputs("important\n", f);
+    fclose(f);
+    char *foreign[] = { path_of("memwatch"), "run", "--out", "mine", "--no-keep", "--",
+                        path_of("tests/victims/runner_child"), "leak", "100", NULL };
+    run_result *r = run(NULL, foreign);
+    cr_assert_eq(exit_code(r), 2, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->err, "run.db: file is not a database"), "%s", r->err);
+    cr_assert_null(strstr(r->out, "leaked"), "CMD must not have run: %s", r->out);
+    slurp(db, txt, sizeof txt);
+    cr_assert_str_eq(txt, "important\n");
+    cr_assert_eq(unlink(db), 0);
+    /* an empty directory of the user's stays */
+    char *empty[] = { path_of("memwatch"), "run", "--out", "mine", "--no-keep", "--",
+                      path_of("tests/victims/runner_child"), "leak", "100", NULL };
+    r = run(NULL, empty);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    struct stat st;
+    cr_assert_eq(stat(d, &st), 0, "the user's directory was removed");
+    /* a store kept by an earlier run (its traces since deleted) stays */
+    char *keep[] = { path_of("memwatch"), "run", "--out", "mine", "--", path_of("tests/victims/runner_child"),
+                     "leak", "100", NULL };
+    r = run(NULL, keep);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/*.trace.zst", d);
+    cr_assert_eq(system(cmd), 0);
+    r = run(NULL, empty);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    cr_assert_eq(stat(db, &st), 0, "the store an earlier run kept was deleted");
+    /* a directory the runner made goes */
+    char *made[] = { path_of("memwatch"), "run", "--out", "made", "--no-keep", "--",
+                     path_of("tests/victims/runner_child"), "leak", "100", NULL };
+    r = run(NULL, made);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    snprintf(d, sizeof d, "%s/made", g_tmp);
+    cr_assert_neq(stat(d, &st), 0, "the run's own directory stayed");
+}
+
 Test(runner, no_keep_removes_traces_and_html_is_written)
 {
     char *argv[] = { path_of("memwatch"), "run", "--out", "run9", "--no-keep", "--html", "report.html",
