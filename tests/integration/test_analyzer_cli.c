@@ -568,6 +568,28 @@ Test(analyzer_cli, what_is_written_is_never_what_is_read)
     mwt_run_free(&r);
 }
 
+/* The store beside the trace cannot be made (a directory the user may not write; here, as
+ * root may write anywhere, a directory in the way of TRACE.db): the report and the --fail-on
+ * verdict stand, the store is kept in memory with one line. It was exit 3 with the gate never
+ * checked until 03:13 UTC on 2026-11-24; a store named by --db still fails. */
+Test(analyzer_cli, a_store_that_cannot_be_made_beside_the_trace_keeps_the_verdict)
+{
+    const char *t = leak_trace();
+    char in_the_way[4300];
+    snprintf(in_the_way, sizeof in_the_way, "%s.db", t);
+    cr_assert_eq(mkdir(in_the_way, 0700), 0);
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--fail-on", "leaked>0", NULL});
+    cr_expect_eq(r.exit_code, 1, "the gate: %s", r.err);
+    cr_expect(strstr(r.out, "LEAKED"), "the report: %s", r.out);
+    cr_expect(strstr(r.err, "the store is kept in memory only"), "%s", r.err);
+    cr_expect(strstr(r.err, "--fail-on 'leaked>0' holds"), "%s", r.err);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){t, "--db", in_the_way, NULL});
+    cr_expect_eq(r.exit_code, 3, "a store asked for by name: %s", r.err);
+    mwt_run_free(&r);
+}
+
 static long long db_count(const char *db, const char *sql)
 {
     sqlite3 *h;
