@@ -15,6 +15,7 @@
 #include "failon.h"
 #include "inherit.h"
 #include "ingest.h"
+#include "pathsame.h"
 #include "patterns_proc.h"
 #include "report.h"
 #include "store.h"
@@ -185,37 +186,6 @@ static int default_store_path(const cli_opts *o, char *buf, size_t size)
     return len;
 }
 
-/* The same existing file (a link or another spelling of it counts). */
-static bool same_file(const struct stat *a, const char *path)
-{
-    struct stat b;
-    return stat(path, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
-}
-
-/* path as it will be once created: its directory's real path and its file name ("" when the
- * directory cannot be resolved). */
-static void new_path(const char *path, char *out, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    char *real = realpath(dir, NULL);
-    if (real) snprintf(out, len, "%s/%s", real, slash ? slash + 1 : path);
-    else out[0] = '\0';
-    free(real);
-}
-
-/* Two paths of files not made yet that will be the same one. */
-static bool same_new_path(const char *a, const char *b)
-{
-    char ca[8192], cb[8192];
-    new_path(a, ca, sizeof ca);
-    new_path(b, cb, sizeof cb);
-    return ca[0] ? strcmp(ca, cb) == 0 : strcmp(a, b) == 0;
-}
-
 /* What the analyzer writes must not be what it reads: `-o` naming a trace truncated it (the
  * trace gone, its report in its place), and `-o` naming the store truncated the store before
  * it was opened. A trace named twice (a glob and a path) is read once. Returns MW_EXIT_OK or
@@ -230,24 +200,23 @@ static int check_files(cli_opts *o)
     for (size_t i = 0; i < o->ntraces; i++) {
         struct stat st;
         bool reg = stat(o->traces[i], &st) == 0 && S_ISREG(st.st_mode);
-        if (reg && to_file && same_file(&st, o->output)) {
+        if (reg && to_file && mw_path_same(o->traces[i], o->output)) {
             fprintf(stderr, PROG ": -o %s is the trace %s: refusing to write over what is read\n", o->output,
                     o->traces[i]);
             return MW_EXIT_USAGE;
         }
-        if (reg && have_store && same_file(&st, store)) {
+        if (reg && have_store && mw_path_same(o->traces[i], store)) {
             fprintf(stderr, PROG ": the store %s is the trace %s: refusing to write over what is read\n", store,
                     o->traces[i]);
             return MW_EXIT_USAGE;
         }
         bool dup = false;
-        for (size_t j = 0; reg && j < k && !dup; j++) dup = same_file(&st, o->traces[j]);
+        for (size_t j = 0; reg && j < k && !dup; j++) dup = mw_path_same(o->traces[i], o->traces[j]);
         if (!dup) o->traces[k++] = o->traces[i];
     }
     o->ntraces = k;
     if (to_file && have_store) {
-        struct stat st;
-        if (stat(store, &st) == 0 ? same_file(&st, o->output) : same_new_path(store, o->output)) {
+        if (mw_path_same(store, o->output)) {
             fprintf(stderr, PROG ": -o %s is the store: the report and the store need files of their own\n",
                     o->output);
             return MW_EXIT_USAGE;

@@ -12,6 +12,7 @@
 #include "failon.h"
 #include "report.h"
 #include "runner.h"
+#include "pathsame.h"
 #include "suppress.h"
 
 /* A report file (-o, --html) is written after CMD has run, which may take an hour: its
@@ -58,6 +59,11 @@ static int check_values(const mw_run_opts *o)
     }
     if (o->output && check_report_path("-o", o->output)) return -1;
     if (o->html && check_report_path("--html", o->html)) return -1;
+    if (o->output && o->html && mw_path_same(o->output, o->html)) {
+        fprintf(stderr, "memwatch: -o %s and --html %s are the same file: each report needs its own\n", o->output,
+                o->html);
+        return -1;
+    }
     if (o->format && !mw_report_format_known(o->format)) {
         fprintf(stderr, "memwatch: unknown --format '%s' (" MW_REPORT_FORMATS ")\n", o->format);
         return -1;

@@ -260,29 +260,45 @@ Test(runner, ignored_program_is_listed_but_not_gated)
     cr_assert_eq(exit_code(r), 1, "a pattern that does not match gates as usual; stderr:\n%s", r->err);
 }
 
-Test(runner, signal_to_the_runner_reaches_the_command)
+/* Starts `memwatch run --out OUT -- runner_child sleep MS` with its stdout in FILE (under
+ * g_tmp), in a process group of its own when own_group (a shell's job: stop signals are
+ * discarded in an orphaned group); waits for CMD's "ready PID" line. Returns the runner's pid,
+ * CMD's in *cmd. */
+static pid_t start_sleeping_runner(const char *out, const char *file, const char *ms, bool own_group, pid_t *cmd)
 {
     char outp[1100];
-    snprintf(outp, sizeof outp, "%s/sig.out", g_tmp);
+    snprintf(outp, sizeof outp, "%s/%s", g_tmp, file);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
+        if (own_group) setpgid(0, 0);
         int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(o, 1);
         int dn = open("/dev/null", O_WRONLY);
         dup2(dn, 2);
         if (chdir(g_tmp) != 0) _exit(125);
         unsetenv("LD_PRELOAD");
-        execl(path_of("memwatch"), "memwatch", "run", "--out", "run8", "--",
-              path_of("tests/victims/runner_child"), "sleep", "60000", (char *)NULL);
+        execl(path_of("memwatch"), "memwatch", "run", "--out", out, "--", path_of("tests/victims/runner_child"),
+              "sleep", ms, (char *)NULL);
         _exit(126);
     }
+    if (own_group) setpgid(pid, pid);
     char buf[64] = "";
-    for (int i = 0; i < 300 && !strstr(buf, "ready"); i++) {
+    for (int i = 0; i < 300 && !strstr(buf, "ready "); i++) {
         usleep(50 * 1000);
         slurp(outp, buf, sizeof buf);
     }
-    cr_assert(strstr(buf, "ready"), "the command started");
+    char *ready = strstr(buf, "ready ");
+    cr_assert(ready, "the command started");
+    *cmd = (pid_t)atoi(ready + 6);
+    cr_assert_gt(*cmd, 1);
+    return pid;
+}
+
+Test(runner, signal_to_the_runner_reaches_the_command)
+{
+    pid_t cmd;
+    pid_t pid = start_sleeping_runner("run8", "sig.out", "60000", false, &cmd);
     kill(pid, SIGTERM);
     int st;
     struct timespec t0, t1;
@@ -300,32 +316,8 @@ Test(runner, signal_to_the_runner_reaches_the_command)
  * its own, as a shell's job has: stop signals are discarded in an orphaned one. */
 Test(runner, a_stopped_command_stops_the_runner_too, .timeout = 120)
 {
-    char outp[1100];
-    snprintf(outp, sizeof outp, "%s/tstp.out", g_tmp);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        int dn = open("/dev/null", O_WRONLY);
-        dup2(dn, 2);
-        if (chdir(g_tmp) != 0) _exit(125);
-        unsetenv("LD_PRELOAD");
-        execl(path_of("memwatch"), "memwatch", "run", "--out", "run8t", "--",
-              path_of("tests/victims/runner_child"), "sleep", "3000", (char *)NULL);
-        _exit(126);
-    }
-    setpgid(pid, pid);
-    char buf[64] = "";
-    for (int i = 0; i < 300 && !strstr(buf, "ready "); i++) {
-        usleep(50 * 1000);
-        slurp(outp, buf, sizeof buf);
-    }
-    char *ready = strstr(buf, "ready ");
-    cr_assert(ready, "the command started");
-    pid_t cmd = (pid_t)atoi(ready + 6);
-    cr_assert_gt(cmd, 1);
+    pid_t cmd;
+    pid_t pid = start_sleeping_runner("run8t", "tstp.out", "3000", true, &cmd);
     kill(cmd, SIGTSTP);
     int st = 0;
     pid_t w = 0;
@@ -348,29 +340,9 @@ Test(runner, a_stopped_command_stops_the_runner_too, .timeout = 120)
  * terminal, ten times: both stop, are continued, and the runner must stay running. */
 Test(runner, a_stop_that_is_over_does_not_stop_the_runner, .timeout = 120)
 {
-    char outp[1100];
-    snprintf(outp, sizeof outp, "%s/tstp2.out", g_tmp);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        setpgid(0, 0);
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        int dn = open("/dev/null", O_WRONLY);
-        dup2(dn, 2);
-        if (chdir(g_tmp) != 0) _exit(125);
-        unsetenv("LD_PRELOAD");
-        execl(path_of("memwatch"), "memwatch", "run", "--out", "run8u", "--",
-              path_of("tests/victims/runner_child"), "sleep", "60000", (char *)NULL);
-        _exit(126);
-    }
-    setpgid(pid, pid);
-    char buf[64] = "";
-    for (int i = 0; i < 300 && !strstr(buf, "ready "); i++) {
-        usleep(50 * 1000);
-        slurp(outp, buf, sizeof buf);
-    }
-    cr_assert(strstr(buf, "ready "), "the command started");
+    pid_t cmd;
+    pid_t pid = start_sleeping_runner("run8u", "tstp2.out", "60000", true, &cmd);
+    (void)cmd;
     int st = 0, again = 0;
     for (int round = 0; round < 10; round++) {
         killpg(pid, SIGTTIN);
@@ -768,6 +740,13 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
         snprintf(marker, sizeof marker, "%s/ran", g_tmp);
         cr_expect_neq(access(marker, F_OK), 0, "%s %s: the command ran", bad[i][0], bad[i][1]);
     }
+    /* -o and --html naming one file (the HTML report was written over the other) */
+    char *same[] = { path_of("memwatch"), "run", "--out", "run11", "-o", "r.html", "--html", "./r.html", "--",
+                     "/bin/sh", "-c", "touch ran", NULL };
+    r = run(NULL, same);
+    cr_expect_eq(exit_code(r), 2, "%s", r->err);
+    cr_expect(strstr(r->err, "are the same file"), "%s", r->err);
+    cr_expect_eq(strchr(r->err, '\n'), r->err + strlen(r->err) - 1, "one line: %s", r->err);
 }
 
 /* --help and --version before `run` and among its options (as the usage lists them): exit 0,
