@@ -28,6 +28,7 @@
 
 #include "mw_execfile.h"
 #include "mw_path.h"
+#include "pathsame.h"
 #include "runner.h"
 #include "store.h"
 
@@ -242,6 +243,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "memwatch: %s\n", serr);
         return 2;
     }
+    /* and a report file must not be the store (the analyzer would refuse, after CMD) */
+    const char *const reports[][2] = { { "-o", o.output }, { "--html", o.html } };
+    for (size_t i = 0; i < 2; i++)
+        if (reports[i][1] && mw_path_same(reports[i][1], store)) {
+            fprintf(stderr, "memwatch: %s %s is the run's store %s: choose another file\n", reports[i][0],
+                    reports[i][1], store);
+            return 2;
+        }
     mw_trace_list before; /* a reused --out DIR: what earlier runs left there */
     if (mw_runner_existing(absdir, &before) != 0) return 2;
     before.dir_made = dir_made;

@@ -740,6 +740,15 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
         snprintf(marker, sizeof marker, "%s/ran", g_tmp);
         cr_expect_neq(access(marker, F_OK), 0, "%s %s: the command ran", bad[i][0], bad[i][1]);
     }
+    /* a report file that is the run's store (the analyzer refused it only after CMD) */
+    char sdir[1100];
+    snprintf(sdir, sizeof sdir, "%s/run11s", g_tmp);
+    cr_assert_eq(mkdir(sdir, 0700), 0);
+    char *store[] = { path_of("memwatch"), "run", "--out", "run11s", "--html", "run11s/run.db", "--",
+                      "/bin/sh", "-c", "touch ran", NULL };
+    r = run(NULL, store);
+    cr_expect_eq(exit_code(r), 2, "%s", r->err);
+    cr_expect(strstr(r->err, "is the run's store"), "%s", r->err);
     /* -o and --html naming one file (the HTML report was written over the other) */
     char *same[] = { path_of("memwatch"), "run", "--out", "run11", "-o", "r.html", "--html", "./r.html", "--",
                      "/bin/sh", "-c", "touch ran", NULL };
