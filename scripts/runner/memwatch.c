@@ -56,7 +56,8 @@ static void usage(FILE *f)
         "  --quiet, -q          print the report only when the gate fails\n"
         "  -h, --help           this help;  --version  print the version\n\n"
         "exit status: CMD's own (128+N style death by the same signal when CMD was killed),\n"
-        "1 when --fail-on holds, 2 for a usage error, 127 when CMD cannot be run.\n");
+        "1 when --fail-on holds, 2 for a usage error, 127 when CMD is not found, 126\n"
+        "when it cannot be run.\n");
 }
 
 /* Forward signals that somebody sent to the runner itself (kill, timeout(1), CI cancel).
@@ -303,7 +304,9 @@ int main(int argc, char **argv)
     if (exec_errno) {
         mw_runner_shim_unlink(link_dir);
         mw_runner_cleanup(absdir, &o, &before);
-        return 127;
+        /* as shells, env(1) and timeout(1) say it: 127 not found, 126 found but not runnable
+         * (not executable, a directory; it was 127 for both until 03:18 UTC on 2026-11-24) */
+        return exec_errno == ENOENT ? 127 : 126;
     }
 
     int term_sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;

@@ -724,6 +724,13 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
     r = run(NULL, a4);
     cr_assert_eq(exit_code(r), 127);
     cr_assert(strstr(r->err, "cannot run /no/such/program"), "%s", r->err);
+    /* found but not runnable: 126, as a shell says it (a file without x, a directory) */
+    char *a5[] = { path_of("memwatch"), "run", "--out", "run10", "--", path_of("memwatch.pc"), NULL };
+    r = run(NULL, a5);
+    cr_assert_eq(exit_code(r), 126, "%s", r->err);
+    char *a6[] = { path_of("memwatch"), "run", "--out", "run10", "--", "/tmp", NULL };
+    r = run(NULL, a6);
+    cr_assert_eq(exit_code(r), 126, "%s", r->err);
     /* Values the analyzer reads after CMD are checked before CMD starts, and the report
      * files' directories: the command (which would create the marker file) must not run. */
     const char *bad[][2] = { { "--fail-on", "leaked>" }, { "--format", "xml" },
