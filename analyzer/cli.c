@@ -20,8 +20,10 @@
 #include "report.h"
 #include "store.h"
 #include "suppress.h"
+#include "textfile.h"
 #include "symbolize.h"
 
+#define MW_TRACE_LIST_MAX (1u << 30) /* 1 GiB of paths: ten million traces */
 #define PROG "memwatch-analyze"
 
 static const char usage_text[] =
@@ -44,6 +46,8 @@ static const char usage_text[] =
     "  --alerts FILE        alert rules: 'key = value' lines (thresholds, cooldown_s,\n"
     "                       max_per_hour; see README, section patterns)\n"
     "  --alert KEY=VALUE    one alert setting, applied after --alerts (repeatable)\n"
+    "  --trace-list FILE    more traces: paths one per line, or NUL-separated ('-' reads\n"
+    "                       standard input; for more than a command line holds)\n"
     "  -h, --help           this help\n"
     "  --version            print the version\n"
     "\n"
@@ -60,6 +64,8 @@ typedef struct cli_opts {
     const char *alerts;        /* --alerts FILE */
     const char **alert_kv;     /* --alert KEY=VALUE, in order */
     size_t nalert_kv;
+    const char *trace_list;    /* --trace-list FILE */
+    char *list_buf;            /* its contents: o->traces points into them */
 } cli_opts;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -86,11 +92,44 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
     return 1;
 }
 
+/* --trace-list FILE ("-": standard input): trace paths separated by NUL bytes when there is
+ * one, else by newlines (empty entries skipped), added after those on the command line. A
+ * command line holds a few MB at most: `memwatch run` over a test suite that starts tens of
+ * thousands of programs passes their traces this way (execv failed with E2BIG). */
+static int read_trace_list(cli_opts *o)
+{
+    char err[600];
+    size_t n;
+    const char *path = strcmp(o->trace_list, "-") == 0 ? "/dev/stdin" : o->trace_list;
+    o->list_buf = mw_file_read(path, MW_TRACE_LIST_MAX, &n, err, sizeof err);
+    if (!o->list_buf) {
+        fprintf(stderr, PROG ": --trace-list %s\n", err);
+        return MW_EXIT_USAGE;
+    }
+    char sep = memchr(o->list_buf, '\0', n) ? '\0' : '\n';
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) count += o->list_buf[i] == sep;
+    const char **v = realloc(o->traces, (o->ntraces + count + 2) * sizeof *v);
+    if (!v) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return MW_EXIT_ERROR;
+    }
+    o->traces = v;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && o->list_buf[j] != sep) j++;
+        o->list_buf[j] = '\0';
+        if (j > i) o->traces[o->ntraces++] = o->list_buf + i;
+        i = j + 1;
+    }
+    return MW_EXIT_OK;
+}
+
 static int parse(int argc, char **argv, cli_opts *o, bool *done)
 {
     static const char *const valued[] = {"--db", "--format", "--output", "-o", "--fail-on",
                                          "--suppressions", "--ignore", "--top", "--alerts",
-                                         "--alert"};
+                                         "--alert", "--trace-list"};
     bool only_files = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -141,7 +180,15 @@ static int parse(int argc, char **argv, cli_opts *o, bool *done)
         }
         case 8: o->alerts = val; break;
         case 9: o->alert_kv[o->nalert_kv++] = val; break;
+        case 10:
+            if (o->trace_list) return usage_error("%s", "--trace-list is given once");
+            o->trace_list = val;
+            break;
         }
+    }
+    if (o->trace_list) {
+        int rc = read_trace_list(o);
+        if (rc != MW_EXIT_OK) return rc;
     }
     if (o->format && !mw_report_format_known(o->format))
         return usage_error("unknown --format '%s' (" MW_REPORT_FORMATS ")", o->format);
@@ -190,39 +237,71 @@ static int default_store_path(const cli_opts *o, char *buf, size_t size)
  * trace gone, its report in its place), and `-o` naming the store truncated the store before
  * it was opened. A trace named twice (a glob and a path) is read once. Returns MW_EXIT_OK or
  * MW_EXIT_USAGE (a line said). */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    size_t idx; /* position in o->traces */
+} file_id;
+
+static int by_id(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 static int check_files(cli_opts *o)
 {
     char store[4096];
     int sl = default_store_path(o, store, sizeof store);
     bool have_store = sl > 0 && (size_t)sl < sizeof store && strcmp(store, ":memory:") != 0;
     bool to_file = o->output && strcmp(o->output, "-") != 0;
-    size_t k = 0;
-    for (size_t i = 0; i < o->ntraces; i++) {
+    struct stat out_st, store_st;
+    bool out_there = to_file && stat(o->output, &out_st) == 0;
+    bool store_there = have_store && stat(store, &store_st) == 0;
+    /* one stat per trace, duplicates found by sorting: the list may hold tens of thousands */
+    file_id *ids = calloc(o->ntraces + 1, sizeof *ids);
+    bool *drop = calloc(o->ntraces + 1, sizeof *drop);
+    if (!ids || !drop) {
+        free(ids);
+        free(drop);
+        fprintf(stderr, PROG ": out of memory\n");
+        return MW_EXIT_ERROR;
+    }
+    size_t nid = 0;
+    int rc = MW_EXIT_OK;
+    for (size_t i = 0; i < o->ntraces && rc == MW_EXIT_OK; i++) {
         struct stat st;
-        bool reg = stat(o->traces[i], &st) == 0 && S_ISREG(st.st_mode);
-        if (reg && to_file && mw_path_same(o->traces[i], o->output)) {
+        if (stat(o->traces[i], &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (out_there && st.st_dev == out_st.st_dev && st.st_ino == out_st.st_ino) {
             fprintf(stderr, PROG ": -o %s is the trace %s: refusing to write over what is read\n", o->output,
                     o->traces[i]);
-            return MW_EXIT_USAGE;
-        }
-        if (reg && have_store && mw_path_same(o->traces[i], store)) {
+            rc = MW_EXIT_USAGE;
+        } else if (store_there && st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino) {
             fprintf(stderr, PROG ": the store %s is the trace %s: refusing to write over what is read\n", store,
                     o->traces[i]);
-            return MW_EXIT_USAGE;
+            rc = MW_EXIT_USAGE;
         }
-        bool dup = false;
-        for (size_t j = 0; reg && j < k && !dup; j++) dup = mw_path_same(o->traces[i], o->traces[j]);
-        if (!dup) o->traces[k++] = o->traces[i];
+        ids[nid++] = (file_id){ st.st_dev, st.st_ino, i };
     }
-    o->ntraces = k;
-    if (to_file && have_store) {
-        if (mw_path_same(store, o->output)) {
-            fprintf(stderr, PROG ": -o %s is the store: the report and the store need files of their own\n",
-                    o->output);
-            return MW_EXIT_USAGE;
-        }
+    if (rc == MW_EXIT_OK) {
+        qsort(ids, nid, sizeof *ids, by_id);
+        for (size_t i = 1; i < nid; i++)
+            if (ids[i].dev == ids[i - 1].dev && ids[i].ino == ids[i - 1].ino) drop[ids[i].idx] = true;
+        size_t k = 0;
+        for (size_t i = 0; i < o->ntraces; i++)
+            if (!drop[i]) o->traces[k++] = o->traces[i];
+        o->ntraces = k;
     }
-    return MW_EXIT_OK;
+    free(ids);
+    free(drop);
+    if (rc == MW_EXIT_OK && to_file && have_store && mw_path_same(store, o->output)) {
+        fprintf(stderr, PROG ": -o %s is the store: the report and the store need files of their own\n",
+                o->output);
+        rc = MW_EXIT_USAGE;
+    }
+    return rc;
 }
 
 static int run(cli_opts *o)
@@ -407,6 +486,7 @@ int mw_analyze_cli(int argc, char **argv)
     int rc = parse(argc, argv, &o, &done);
     if (rc == MW_EXIT_OK && !done) rc = run(&o);
     free(o.traces);
+    free(o.list_buf);
     free(o.ignore);
     free(o.alert_kv);
     return rc;

@@ -1,6 +1,7 @@
 /*
- * textfile.c — a small user-supplied text file read whole, bounded (see textfile.h). Shared
- * by the suppressions (suppress.c) and alert-rule (alerts.c) loaders.
+ * textfile.c — a small user-supplied file read whole, bounded (see textfile.h). Shared by the
+ * suppressions (suppress.c) and alert-rule (alerts.c) loaders and the analyzer's --trace-list
+ * (cli.c).
  */
 #include "textfile.h"
 
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *mw_text_file_read(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+char *mw_file_read(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -45,11 +46,19 @@ char *mw_text_file_read(const char *path, size_t max, size_t *len, char *err, si
         return NULL;
     }
     buf[n] = '\0';
-    if (memchr(buf, '\0', n)) {
+    *len = n;
+    return buf;
+}
+
+char *mw_text_file_read(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+    size_t n;
+    char *buf = mw_file_read(path, max, &n, err, errlen);
+    if (buf && memchr(buf, '\0', n)) {
         snprintf(err, errlen, "%s: not a text file (contains NUL bytes)", path);
         free(buf);
         return NULL;
     }
-    *len = n;
+    if (buf) *len = n;
     return buf;
 }

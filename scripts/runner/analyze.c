@@ -177,23 +177,51 @@ static void pass_through(int in, int out)
  * when out_fd is its standard error (which a reader may close early: the analyzer then still
  * runs to the end and gives the gate's status, where it died of SIGPIPE and the runner said
  * the analysis failed). Returns its exit status, or -1. */
-static int run_analyzer(char **argv, int out_fd)
+/* Writes the n paths, each ended by a NUL byte, to fd (the analyzer's --trace-list -); stops
+ * at an error (an analyzer that ended early). */
+static void write_list(int fd, char **paths, int n)
 {
-    int pfd[2] = { -1, -1 };
+    for (int i = 0; i < n; i++) {
+        const char *p = paths[i];
+        size_t left = strlen(p) + 1;
+        while (left) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return;
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+}
+
+static int run_analyzer(char **argv, int out_fd, char **traces, int ntraces)
+{
+    int pfd[2] = { -1, -1 }, lfd[2] = { -1, -1 };
     if (out_fd == STDERR_FILENO && pipe2(pfd, O_CLOEXEC) != 0) pfd[0] = pfd[1] = -1;
+    if (pipe2(lfd, O_CLOEXEC) != 0) {
+        if (pfd[0] >= 0) { close(pfd[0]); close(pfd[1]); }
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         if (pfd[0] >= 0) { close(pfd[0]); close(pfd[1]); }
+        close(lfd[0]);
+        close(lfd[1]);
         return -1;
     }
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL); /* the runner ignores it: the analyzer is as run by hand */
         int to = pfd[1] >= 0 ? pfd[1] : out_fd;
         if (to != STDOUT_FILENO) dup2(to, STDOUT_FILENO);
+        dup2(lfd[0], STDIN_FILENO);
         execv(argv[0], argv);
         fprintf(stderr, "memwatch: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    /* the list first: the analyzer reads all of it before it writes a line */
+    close(lfd[0]);
+    write_list(lfd[1], traces, ntraces);
+    close(lfd[1]);
     if (pfd[0] >= 0) {
         close(pfd[1]);
         pass_through(pfd[0], out_fd);
@@ -235,12 +263,15 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
     char db[PATH_MAX];
     snprintf(db, sizeof db, "%s/run.db", dir);
 
-    size_t max = (size_t)n + 16 + 2 * o->n_ignore;
+    /* the traces go through a pipe (--trace-list -), not the command line: a test suite's
+     * tens of thousands of programs made execv fail with E2BIG (until 03:27 UTC on 2026-11-24) */
+    size_t max = 20 + 2 * o->n_ignore;
     char **argv = calloc(max, sizeof *argv);
     if (!argv) return o->fail_on ? 1 : 0;
     size_t k = 0;
     argv[k++] = (char *)analyzer;
-    for (int i = 0; i < n; i++) argv[k++] = traces[i];
+    argv[k++] = "--trace-list";
+    argv[k++] = "-";
     argv[k++] = "--db";
     argv[k++] = db;
     if (o->suppressions) { argv[k++] = "--suppressions"; argv[k++] = (char *)o->suppressions; }
@@ -254,7 +285,7 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
     /* --quiet: hold the report back and show it only when the gate fails */
     FILE *held = o->quiet && !o->output ? tmpfile() : NULL;
     int out_fd = held ? fileno(held) : STDERR_FILENO;
-    int rc = run_analyzer(argv, out_fd);
+    int rc = run_analyzer(argv, out_fd, traces, n);
     if (held) {
         if (rc != 0) {
             rewind(held);
@@ -279,7 +310,7 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
         argv[k++] = (char *)o->html;
         argv[k] = NULL;
         int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        int hr = run_analyzer(argv, devnull >= 0 ? devnull : STDERR_FILENO);
+        int hr = run_analyzer(argv, devnull >= 0 ? devnull : STDERR_FILENO, traces, n);
         if (devnull >= 0) close(devnull);
         if (hr != 0 && hr != 1)
             fprintf(stderr, "memwatch: could not write the HTML report %s\n", o->html);

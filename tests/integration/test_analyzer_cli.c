@@ -590,6 +590,52 @@ Test(analyzer_cli, a_store_that_cannot_be_made_beside_the_trace_keeps_the_verdic
     mwt_run_free(&r);
 }
 
+/* --trace-list: paths one per line or NUL-separated, from a file or standard input, after
+ * those on the command line (how memwatch run passes more traces than a command line holds) */
+Test(analyzer_cli, trace_list_from_a_file_and_standard_input)
+{
+    const char *leak = leak_trace(), *clean = clean_trace();
+    char nul_list[4300], nl_list[4300];
+    snprintf(nul_list, sizeof nul_list, "%s/list0", g_dir);
+    snprintf(nl_list, sizeof nl_list, "%s/list", g_dir);
+    FILE *f = fopen(nul_list, "w");
+    cr_assert_not_null(f);
+    fwrite(leak, 1, strlen(leak) + 1, f);
+    fwrite(clean, 1, strlen(clean) + 1, f);
+    fclose(f);
+    f = fopen(nl_list, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "%s\n\n%s\n", leak, clean);
+    fclose(f);
+    mwt_run r;
+    const char *const *ok[] = {
+        (const char *const[]){"--trace-list", nul_list, "--db", ":memory:", "--format", "json", NULL},
+        (const char *const[]){"--trace-list", nl_list, "--db", ":memory:", "--format", "json", NULL},
+        (const char *const[]){leak, "--trace-list", nl_list, "--db", ":memory:", "--format", "json", NULL},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        analyze(&r, ok[i]);
+        cr_expect_eq(r.exit_code, 0, "case %zu: %s", i, r.err);
+        size_t procs = 0;
+        for (const char *p = r.out; (p = strstr(p, "\"process\": {")); p++) procs++;
+        cr_expect_eq(procs, 2, "case %zu: both traces, once each:\n%.500s", i, r.out);
+        mwt_run_free(&r);
+    }
+    char stdin_list[9000];
+    snprintf(stdin_list, sizeof stdin_list, "%s\n%s\n", leak, clean);
+    const char *argv[] = {analyzer(), "--trace-list", "-", "--db", ":memory:", "--fail-on", "leaked>0", NULL};
+    cr_assert_eq(mwt_spawn(&(mwt_opts){.argv = argv, .stdin_data = stdin_list}, &r), 0);
+    cr_expect_eq(r.exit_code, 1, "the leaky one of the two fails the gate: %s", r.err);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){"--trace-list", "/no/such/list", NULL});
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "--trace-list /no/such/list: No such file"), "%s", r.err);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){"--trace-list", nl_list, "--trace-list", nl_list, NULL});
+    cr_expect_eq(r.exit_code, 2, "%s", r.err);
+    mwt_run_free(&r);
+}
+
 static long long db_count(const char *db, const char *sql)
 {
     sqlite3 *h;

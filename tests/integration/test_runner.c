@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -454,6 +455,46 @@ Test(runner, no_keep_deletes_only_what_the_run_made)
     cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
     snprintf(d, sizeof d, "%s/made", g_tmp);
     cr_assert_neq(stat(d, &st), 0, "the run's own directory stayed");
+}
+
+/* More traces than a command line holds: a test suite that starts tens of thousands of
+ * programs. The runner passes them to the analyzer through a pipe (--trace-list -); on the
+ * command line execv failed with E2BIG and the analysis with it (until 03:27 UTC on
+ * 2026-11-24). Here the limit is made small (a small stack limit: 128 KiB of arguments) and
+ * the paths long, so 700 traces are enough. */
+Test(runner, more_traces_than_a_command_line_holds, .timeout = 300)
+{
+    char name[300];
+    memset(name, 'd', 200);
+    name[200] = '\0';
+    char outp[1100], errp[1100];
+    snprintf(outp, sizeof outp, "%s/many.out", g_tmp);
+    snprintf(errp, sizeof errp, "%s/many.err", g_tmp);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct rlimit small = { 200 * 1024, 200 * 1024 };
+        setrlimit(RLIMIT_STACK, &small);
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(e, 2);
+        if (chdir(g_tmp) != 0) _exit(125);
+        unsetenv("LD_PRELOAD");
+        execl(path_of("memwatch"), "memwatch", "run", "--out", name, "--fail-on", "leaked>0", "--", "/bin/sh",
+              "-c", "i=0; while [ $i -lt 700 ]; do /bin/true; i=$((i+1)); done", (char *)NULL);
+        _exit(126);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    static char err[4 << 20];
+    slurp(errp, err, sizeof err);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr:\n%.2000s", st, err);
+    cr_assert_null(strstr(err, "analysis failed"), "%.2000s", err);
+    cr_assert_null(strstr(err, "Argument list too long"), "%.2000s", err);
+    size_t verdicts = 0;
+    for (const char *p = err; (p = strstr(p, "memwatch: true (pid ")); p++) verdicts++;
+    cr_assert_eq(verdicts, 700, "every program's verdict (%zu)", verdicts);
 }
 
 Test(runner, no_keep_removes_traces_and_html_is_written)
