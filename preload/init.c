@@ -332,6 +332,7 @@ __attribute__((constructor(101))) static void mw_init(void)
     mw_process_init();
     if (lazily) atomic_store(&atfork_pending, true); /* see init_lazily */
     else register_atfork();
+    mw_dl_error_clear(); /* the lookups above of symbols that may be absent */
     mw_guard_leave(g);
     if (san) { /* sanitizers.c */
         atomic_store(&mw_state, MW_ST_OFF);
@@ -638,6 +639,7 @@ MW_EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init
      * is. */
     int g = mw_guard_enter(); /* dlsym may allocate */
     bool sanitizer = dlsym(RTLD_DEFAULT, "__sanitizer_get_heap_size") != NULL;
+    mw_dl_error_clear(); /* main must not find the lookup's error pending */
     mw_guard_leave(g);
     return real(sanitizer ? main : main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }

@@ -113,6 +113,7 @@ void mw_real_resolve(void);
 void *mw_resolve_symbol(const char *name);
 /* dlsym(RTLD_NEXT, name) under the recursion guard: the next definition of a hooked function. */
 void *mw_next_symbol(const char *name);
+void mw_dl_error_clear(void); /* real.c: the dlerror state the shim's own lookups left, cleared */
 
 /* ---- thread state and emission (thread.c, ring.c) --------------------------------------- *
  * Every thread that produces records owns an SPSC ring consumed by the writer thread.

@@ -7,6 +7,7 @@
  * once, under the recursion guard, either from the constructor or lazily from the first hook.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
 
 #include "mw_core.h"
@@ -70,7 +71,8 @@ void mw_real_resolve(void)
 }
 
 /* Looks for `name` in the next object, then in every loaded object (SQL client libraries are
- * often loaded RTLD_LOCAL, e.g. by Python's _sqlite3 module). */
+ * often loaded RTLD_LOCAL, e.g. by Python's _sqlite3 module), from their symbol tables in
+ * memory (dynsym.c: no dlopen, no dlsym, nothing the loader keeps or the program sees). */
 struct find_arg {
     const char *name;
     void *found;
@@ -83,19 +85,27 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
     (void)size;
     struct find_arg *a = data;
     if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
-    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
-    if (!h) return 0;
-    void *s = dlsym(h, a->name);
-    dlclose(h);
-    if (s) {
-        Dl_info di;
-        /* skip our own definition (the shim exports the hooked names) */
-        if (dladdr(s, &di) && di.dli_fname && mw_self_path && strcmp(di.dli_fname, mw_self_path) == 0)
-            return 0;
-        a->found = s;
-        return 1;
-    }
-    return 0;
+    /* skip our own definition (the shim exports the hooked names) */
+    if (mw_self_path && strcmp(info->dlpi_name, mw_self_path) == 0) return 0;
+    void *s = mw_dynsym_find(info, a->name);
+    if (!s) return 0;
+    a->found = s;
+    return 1;
+}
+
+/* The shim looks up symbols that may be absent (a sanitizer's, glibc internals, a library's
+ * the program may not use): a failed dlsym leaves glibc's dlerror state set, in a block
+ * malloc'd inside the shim (untraced). The program's first dlerror() then returned the
+ * shim's "undefined symbol: __sanitizer_get_heap_size" where it should return NULL, and a
+ * later error of the program's own was kept in that untraced block, so its message, reachable
+ * from there, was reported definitely lost (until 03:38 UTC on 2026-11-24). Called with the
+ * guard raised, after the lookups and before the program goes on: the first dlerror() marks
+ * the error as delivered, the next frees it. errno is kept. */
+void mw_dl_error_clear(void)
+{
+    int saved = errno;
+    for (int i = 0; i < 4 && dlerror() != NULL; i++) {}
+    errno = saved;
 }
 
 void *mw_next_symbol(const char *name)

@@ -482,6 +482,16 @@ Test(sql_interpose, python_sqlite3_module_is_fingerprinted)
     expect_query(l, "sqlite", "CREATE TABLE t(a INTEGER, b TEXT)", 1);
     /* c.close() finalized the cached statements and closed the connection */
     cr_expect_eq(count_prefix(l, "R\t"), 0, "leaked resources reported for a clean script:\n%s", l);
+    /* and nothing is lost: finding the sqlite3_* functions in the library Python loaded
+     * RTLD_LOCAL went through dlopen(RTLD_NOLOAD) of every object, which made the loader
+     * free two of its arrays through a list allocated inside the shim, untraced: 80 bytes
+     * reported definitely lost until 03:38 UTC on 2026-11-24 */
+    char chk[1600];
+    snprintf(chk, sizeof chk,
+             "python3 -c 'import json,sys; k=json.load(open(sys.argv[1]))[\"leaks\"][\"by_kind\"]; "
+             "sys.exit(k[\"definite\"][\"bytes\"] + k[\"indirect\"][\"bytes\"] != 0)' '%s/report.json'",
+             g_tmp);
+    cr_expect_eq(system(chk), 0, "the clean script lost memory: %s/report.json", g_tmp);
 }
 
 /* ---- PostgreSQL (real server) ----------------------------------------------------------- */
