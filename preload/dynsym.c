@@ -3,8 +3,9 @@
  * symbol table in memory (PT_DYNAMIC: DT_GNU_HASH or DT_HASH, DT_SYMTAB, DT_STRTAB,
  * DT_VERSYM), with no call into the dynamic loader.
  *
- * mw_resolve_symbol (real.c) looks a name up in every loaded object when the next one does
- * not define it: the SQL client and C++ runtime libraries of Python's extension modules are
+ * mw_next_symbol (real.c) finds the definition after the shim's own (what dlsym(RTLD_NEXT)
+ * returns) this way, and mw_resolve_symbol looks a name up in every loaded object when no
+ * later one defines it: the SQL client and C++ runtime libraries of Python's extension modules are
  * loaded RTLD_LOCAL. It did so with dlopen(RTLD_NOLOAD) + dlsym + dlclose on each object,
  * which changes the loader's state: an object loaded as a dependency and now opened directly
  * gets a search list of its own, and the one it had is freed later, through a list the loader
@@ -15,6 +16,7 @@
  */
 #include <elf.h>
 #include <link.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -34,19 +36,23 @@ static uint32_t gnu_hash(const char *s)
 /* Symbol i names `name`, is defined, a function (or untyped), global or weak, and its version
  * (if any) is the default one. Its address, or 0. */
 static uintptr_t match(uintptr_t base, const ElfW(Sym) *sym, const char *str, const uint16_t *versym, uint32_t i,
-                       const char *name)
+                       const char *name, bool *ifunc)
 {
     const ElfW(Sym) *s = &sym[i];
     if (s->st_shndx == SHN_UNDEF || s->st_value == 0) return 0;
     int type = ELF64_ST_TYPE(s->st_info), bind = ELF64_ST_BIND(s->st_info);
-    if (type != STT_FUNC && type != STT_NOTYPE) return 0; /* not an IFUNC: its resolver would have to run */
+    if (type != STT_FUNC && type != STT_NOTYPE && type != STT_GNU_IFUNC) return 0;
     if (bind != STB_GLOBAL && bind != STB_WEAK) return 0;
     if (versym && (versym[i] & 0x8000)) return 0; /* a hidden, older version */
     if (strcmp(str + s->st_name, name) != 0) return 0;
+    if (type == STT_GNU_IFUNC) { /* its resolver would have to run: the caller asks dlsym */
+        if (ifunc) *ifunc = true;
+        return 0;
+    }
     return base + s->st_value;
 }
 
-void *mw_dynsym_find(const struct dl_phdr_info *info, const char *name)
+void *mw_dynsym_find(const struct dl_phdr_info *info, const char *name, bool *ifunc)
 {
     const ElfW(Phdr) *dynph = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++)
@@ -81,7 +87,7 @@ void *mw_dynsym_find(const struct dl_phdr_info *info, const char *name)
         for (;; i++) {
             uint32_t ch = chain[i - symoffset];
             if ((ch | 1) == (hv | 1)) {
-                uintptr_t a = match(base, sym, str, versym, i, name);
+                uintptr_t a = match(base, sym, str, versym, i, name, ifunc);
                 if (a) return (void *)a;
             }
             if (ch & 1) return NULL;
@@ -90,7 +96,7 @@ void *mw_dynsym_find(const struct dl_phdr_info *info, const char *name)
     if (h) { /* the SysV table: every symbol, in order */
         uint32_t nchain = h[1];
         for (uint32_t i = 1; i < nchain; i++) {
-            uintptr_t a = match(base, sym, str, versym, i, name);
+            uintptr_t a = match(base, sym, str, versym, i, name, ifunc);
             if (a) return (void *)a;
         }
     }

@@ -495,9 +495,10 @@ int mw_exec_dir_fd_before(void);
 void mw_exec_dir_fd_after(int fd);
 extern const char *mw_self_path;         /* path of this .so (dladdr) */
 /* dynsym.c: name's address in the loaded object info, from its dynamic symbol table in memory
- * (a defined function of the default version; no IFUNC), or NULL. No allocation, no loader. */
+ * (a defined function of the default version), or NULL: also for an IFUNC, which sets *ifunc
+ * (may be NULL). No allocation, no loader. */
 struct dl_phdr_info;
-void *mw_dynsym_find(const struct dl_phdr_info *info, const char *name);
+void *mw_dynsym_find(const struct dl_phdr_info *info, const char *name, bool *ifunc);
 
 /* real.c: bootstrap pool for allocations made before the real functions are known */
 #define MW_POOL_SIZE (256u * 1024u)

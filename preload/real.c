@@ -87,7 +87,7 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *data)
     if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
     /* skip our own definition (the shim exports the hooked names) */
     if (mw_self_path && strcmp(info->dlpi_name, mw_self_path) == 0) return 0;
-    void *s = mw_dynsym_find(info, a->name);
+    void *s = mw_dynsym_find(info, a->name, NULL);
     if (!s) return 0;
     a->found = s;
     return 1;
@@ -108,8 +108,37 @@ void mw_dl_error_clear(void)
     errno = saved;
 }
 
+/* What dlsym(RTLD_NEXT, name) returns from the shim, found in the objects loaded after it
+ * (dynsym.c): the hooks look their real functions up at their first call, at any point of
+ * the program, and a dlsym there clears an error the program has not read with dlerror()
+ * yet, and frees the object glibc keeps it in inside the shim, untraced: a program that read
+ * a failed dlopen's error and then called exit() had both blocks reported definitely lost
+ * (until 03:41 UTC on 2026-11-24). An IFUNC, or a lookup before the shim knows its own path,
+ * still asks dlsym. */
+struct next_arg {
+    const char *name;
+    void *found;
+    bool after, ifunc;
+};
+
+static int next_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct next_arg *a = data;
+    if (!a->after) {
+        a->after = info->dlpi_name && strcmp(info->dlpi_name, mw_self_path) == 0;
+        return 0;
+    }
+    if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
+    a->found = mw_dynsym_find(info, a->name, &a->ifunc);
+    return a->found != NULL || a->ifunc;
+}
+
 void *mw_next_symbol(const char *name)
 {
+    struct next_arg a = { name, NULL, false, false };
+    if (mw_self_path) dl_iterate_phdr(next_cb, &a);
+    if (a.found || (a.after && !a.ifunc)) return a.found;
     int g = mw_guard_enter();
     void *s = dlsym(RTLD_NEXT, name);
     mw_guard_leave(g);
@@ -118,7 +147,7 @@ void *mw_next_symbol(const char *name)
 
 void *mw_resolve_symbol(const char *name)
 {
-    void *s = dlsym(RTLD_NEXT, name);
+    void *s = mw_next_symbol(name);
     if (s) return s;
     struct find_arg a = { name, NULL };
     dl_iterate_phdr(find_cb, &a);

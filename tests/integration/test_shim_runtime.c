@@ -505,7 +505,9 @@ Test(shim_runtime, dlopen_dlclose_modules)
  * lookup of a sanitizer's symbol was, "undefined symbol: __sanitizer_get_heap_size"), and
  * the message of the program's own failed dlopen, held by glibc until the next dlerror(), is
  * reachable at exit, not definitely lost (it lived in an object the shim's lookup had
- * allocated untraced). Until 03:38 UTC on 2026-11-24. */
+ * allocated untraced). Until 03:38 UTC on 2026-11-24. Nor may the hooks' first calls (close,
+ * exit) free the error the program read last: their lookups of the real functions did, inside
+ * the shim, and the object and its message were reported definitely lost until 03:40 UTC. */
 Test(shim_runtime, dlerror_state_is_the_programs_own)
 {
     run R;
