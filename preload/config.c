@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mw_core.h"
 #include "watch_core.h"
@@ -62,6 +63,7 @@ static __attribute__((format(printf, 1, 2))) void cfg_warn(const char *fmt, ...)
 }
 
 static bool inherited; /* this process was started by a traced one (MEMWATCH_WARNED was set) */
+static long long dir_fd_bad = -1; /* a MEMWATCH_DIR_FD that names no open directory */
 
 const char *mw_config_warned_var(void) { return warned_var[0] ? warned_var : NULL; }
 bool mw_config_started_by_traced(void) { return inherited; }
@@ -230,8 +232,15 @@ static void load(void)
     }
     const char *dfd = env_get("MEMWATCH_DIR_FD");
     unsigned long long fdv;
+    struct stat dst;
     if (dfd && parse_uint(dfd, 1u << 30, &fdv)) {
-        mw_cfg.dir_fd = (int)fdv; /* checked where used (writer.c) */
+        /* an open directory, or one line with the others (once per tree: a value the user set
+         * is inherited, where one the shim passes is taken out of the environment at start) */
+        if (fstat((int)fdv, &dst) == 0 && S_ISDIR(dst.st_mode))
+            mw_cfg.dir_fd = (int)fdv; /* taken over by writer.c */
+        else
+            dir_fd_bad = (long long)fdv; /* said once, below: not one of the hashed lines, as the
+                                           shim passes no MEMWATCH_DIR_FD of its own on */
     } else if (dfd) {
         char b[MW_DIAG_VAL];
         cfg_warn("MEMWATCH_DIR_FD=%s: expected a descriptor number (memwatch sets it itself); ignored",
@@ -276,9 +285,13 @@ bool mw_config_load(void)
     load();
     const char *said = env_get("MEMWATCH_WARNED");
     inherited = said != NULL;
-    /* passed on also without lines when globals are watched by name: the programs started
-     * from here then know they are not the first (watch_symbols.c) */
-    if (!cfg_lines && !mw_cfg.watch_spec[0]) return true;
+    /* a MEMWATCH_DIR_FD the user set (the shim takes out the ones it passes) is inherited by
+     * every program of the tree: the first one says it */
+    if (dir_fd_bad >= 0 && !inherited)
+        mw_diag("MEMWATCH_DIR_FD=%lld: not an open directory; its trace goes where MEMWATCH_OUT says", dir_fd_bad);
+    /* passed on also without lines when globals are watched by name or a descriptor was bad:
+     * the programs started from here then know they are not the first (watch_symbols.c) */
+    if (!cfg_lines && !mw_cfg.watch_spec[0] && dir_fd_bad < 0) return true;
     static const char hex[] = "0123456789abcdef";
     memcpy(warned_var, "MEMWATCH_WARNED=", 16);
     for (unsigned i = 0; i < 16; i++) warned_var[16 + i] = hex[(cfg_hash >> (60 - 4 * i)) & 15];

@@ -251,7 +251,8 @@ Test(shim_config, bad_values_stay_one_readable_line)
  * environment of its own (env -i), with the same settings says nothing; one whose settings
  * differ (a bad MEMWATCH_RSS_MS of its own) says its lines. A MEMWATCH_WATCH item's bad
  * length is one of these lines (before, each program said it, and "-1" was taken as a length
- * of 2^64 - 1). The mark passed along is not in any program's environment. */
+ * of 2^64 - 1). A MEMWATCH_DIR_FD that names no open directory, inherited by every program,
+ * is said by the first. The mark passed along is not in any program's environment. */
 Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
 {
     const char *v = mwt_victim("shim_proc");
@@ -261,7 +262,8 @@ Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
              "env | grep -c '^MEMWATCH_WARNED='; env -i env",
              v, v, v, v, v);
     const char *argv[] = { "/bin/sh", "-c", script, NULL };
-    const char *env[] = { "MEMWATCH_FOLLOW=999", "MEMWATCH_COLOUR=1", "MEMWATCH_WATCH=g_nowhere:-1", NULL };
+    const char *env[] = { "MEMWATCH_FOLLOW=999", "MEMWATCH_COLOUR=1", "MEMWATCH_WATCH=g_nowhere:-1",
+                          "MEMWATCH_DIR_FD=07", NULL };
     mwt_run n, r;
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &n), 0);
     cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
@@ -272,7 +274,8 @@ Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
     cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_RSS_MS=x: expected an integer"), 1, "stderr: %s", r.err);
     cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_WATCH: bad length '-1' for 'g_nowhere'; skipped"), 2,
                  "stderr: %s", r.err);
-    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 7, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch: MEMWATCH_DIR_FD=7: not an open directory"), 1, "stderr: %s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 8, "stderr: %s", r.err);
     size_t nt = 0;
     mwt_trace *ts = mwt_trace_load_all(dir, &nt);
     size_t leaves = 0;
