@@ -193,10 +193,16 @@ $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 # a malloc of a test's own (bump_alloc.c), preloaded after the shim; one whose constructor
 # binds a message catalogue (gettext_ctor.c, linked into locale_first); one whose constructor
 # sets a variable (setenv_ctor.c, linked into setenv_first); one whose constructor registers
-# many fork handlers (atfork_ctor.c, linked into atfork_first).
+# many fork handlers (atfork_ctor.c, linked into atfork_first); one with only the SysV symbol
+# hash table (sysv_hash.c, for tests/unit/test_dynsym.c).
 VICTIM_LIBS := $(B)/tests/victims/libdeep_now.so $(B)/tests/victims/libdeep_lazy.so \
                $(B)/tests/victims/libbump_alloc.so $(B)/tests/victims/libgettext_ctor.so \
-               $(B)/tests/victims/libsetenv_ctor.so $(B)/tests/victims/libatfork_ctor.so
+               $(B)/tests/victims/libsetenv_ctor.so $(B)/tests/victims/libatfork_ctor.so \
+               $(B)/tests/victims/libsysv_hash.so
+$(B)/tests/victims/libsysv_hash.so: tests/victims/lib/sysv_hash.c tests/victims/lib/sysv_hash.map | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -Wl,--hash-style=sysv -Wl,--version-script=tests/victims/lib/sysv_hash.map \
+	    -o $@ $< $(LDFLAGS)
 $(B)/tests/victims/libatfork_ctor.so: tests/victims/lib/atfork_ctor.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -o $@ $< -pthread $(LDFLAGS)

@@ -3,11 +3,15 @@
  * for functions of the loaded libraries it must give what dlsym gives on the same object,
  * with the default version of a symbol that has several (the hidden old one skipped), an
  * IFUNC reported as such (not its resolver's address), NULL for a name the object lacks, and
- * it must read the vDSO, whose dynamic section the loader leaves unrelocated.
+ * it must read the vDSO, whose dynamic section the loader leaves unrelocated. The same for an
+ * object with only the SysV hash table (the victims' libsysv_hash.so, --hash-style=sysv).
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -90,4 +94,65 @@ Test(dynsym, the_vdso_is_read_with_its_relative_pointers)
     probe p = find("linux-vdso", "__vdso_clock_gettime");
     cr_assert_not_null(p.found);
     cr_expect((uintptr_t)p.found >= p.lo && (uintptr_t)p.found < p.hi, "outside the vDSO");
+}
+
+/* The dynamic section of the loaded object whose path contains `object` has a tag. */
+typedef struct tag_probe { const char *object; ElfW(Sxword) tag; bool seen, has; } tag_probe;
+static int visit_tags(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    tag_probe *t = data;
+    if (!info->dlpi_name || !strstr(info->dlpi_name, t->object)) return 0;
+    t->seen = true;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+                 d->d_tag != DT_NULL; d++)
+                if (d->d_tag == t->tag) t->has = true;
+    return 1;
+}
+static bool has_tag(const char *object, ElfW(Sxword) tag)
+{
+    tag_probe t = { object, tag, false, false };
+    dl_iterate_phdr(visit_tags, &t);
+    cr_assert(t.seen, "%s is not loaded", object);
+    return t.has;
+}
+
+Test(dynsym, an_object_with_only_the_sysv_hash_table)
+{
+    const char *b = getenv("MEMWATCH_BUILD");
+    cr_assert_not_null(b, "MEMWATCH_BUILD is not set (scripts/run-tests sets it)");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/victims/libsysv_hash.so", b);
+    void *h = dlopen(path, RTLD_NOW);
+    cr_assert_not_null(h, "%s", dlerror());
+    cr_assert(has_tag("libsysv_hash.so", DT_HASH), "no DT_HASH");
+    cr_assert_not(has_tag("libsysv_hash.so", DT_GNU_HASH), "built with a GNU hash table too");
+
+    probe p = find("libsysv_hash.so", "sysv_plain");
+    cr_assert_not_null(p.found);
+    cr_expect_eq(p.found, dlsym(h, "sysv_plain"));
+    cr_expect_eq(((int (*)(void))p.found)(), 1);
+
+    p = find("libsysv_hash.so", "sysv_versioned"); /* the default version, @@SYSV_2 */
+    cr_expect_eq(p.found, dlsym(h, "sysv_versioned"));
+    cr_assert_eq(p.found, dlvsym(h, "sysv_versioned", "SYSV_2"));
+    cr_expect_eq(((int (*)(void))p.found)(), 20);
+
+    p = find("libsysv_hash.so", "sysv_gone"); /* only a hidden version: dlsym does not give it */
+    cr_expect_null(dlsym(h, "sysv_gone"));
+    cr_expect_not_null(dlvsym(h, "sysv_gone", "SYSV_1"));
+    cr_expect_null(p.found, "the hidden sysv_gone@SYSV_1 was returned");
+
+    p = find("libsysv_hash.so", "sysv_ifunc");
+    cr_expect_null(p.found);
+    cr_expect(p.ifunc, "sysv_ifunc not reported as an IFUNC");
+
+    p = find("libsysv_hash.so", "sysv_data"); /* an object, not a function */
+    cr_expect_null(p.found);
+    cr_expect_not(p.ifunc);
+    p = find("libsysv_hash.so", "no_such_function");
+    cr_expect_null(p.found);
+    dlclose(h);
 }
