@@ -65,7 +65,8 @@ TEST_CFLAGS = $(ANA_CFLAGS) -Itests/integration/support $(PC_CRIT_CFLAGS)
 TEST_LIBS   = $(PC_CRIT_LIBS) $(ANA_LIBS)
 
 PRELOAD_SRCS := $(sort $(wildcard preload/*.c))
-FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c formats/mw_repeat.c formats/mw_path.c formats/mw_execfile.c
+FMT_SHIM_SRCS:= formats/mw_encode.c formats/mw_runs.c formats/mw_repeat.c formats/mw_path.c formats/mw_execfile.c \
+                formats/mw_tracelock.c
 FMT_SRCS     := $(sort $(wildcard formats/*.c))
 ANA_SRCS     := $(sort $(filter-out analyzer/main.c,$(wildcard analyzer/*.c)))
 RUNNER_SRCS  := $(sort $(wildcard scripts/runner/*.c))

@@ -9,6 +9,7 @@
  */
 #include "ingest.h"
 #include "exectarget.h"
+#include "mw_tracelock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1044,7 +1045,11 @@ int mw_ingest_file(mw_proc *p, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s", rerr);
         return -1;
     }
+    /* asked before reading: a process that ends while its trace is read may or may not leave
+     * its END record in what is read, but one whose lock was free had ended before */
+    bool running = mw_tracelock_held(mw_reader_fd(r));
     int rc = mw_ingest_reader(p, r, err, errlen);
     mw_reader_close(r);
+    if (rc == 0 && p->truncated && running) p->still_running = true;
     return rc;
 }

@@ -163,6 +163,8 @@ typedef struct mw_proc {
     size_t argc;
     /* END / facts */
     bool have_end, truncated;
+    bool still_running;               /* no end record, and the trace's lock was held when it
+                                         was read (formats/mw_tracelock.h): not killed */
     uint64_t end_t_ns, end_reason;
     int64_t exit_status;
     uint64_t lost_events, lost_bytes;

@@ -129,7 +129,10 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
     ESC(r, p->trace_path);
     char fatal[200];
     bool died = mw_fatal_line(p, fatal, sizeof fatal);
-    if (p->truncated && !died) fputs(" <span class=\"warn\">(truncated: no end record)</span>", r->out);
+    if (p->truncated && !died)
+        fputs(p->still_running ? " <span class=\"warn\">(no end record: still running when read)</span>"
+                               : " <span class=\"warn\">(truncated: no end record; killed, or copied while it ran)</span>",
+              r->out);
     fputs("</td></tr>\n", r->out);
     if (p->flags & MW_HF_MALLOC_SHADOWED)
         fprintf(r->out, "<tr><th>heap</th><td class=\"warn\">malloc is the program's own (found before "

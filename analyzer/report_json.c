@@ -547,6 +547,8 @@ static void sec_facts(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_u64(j, p->lost_bytes);
     mw_json_key(j, "truncated");
     mw_json_bool(j, p->truncated);
+    mw_json_key(j, "still_running");
+    mw_json_bool(j, p->still_running);
     mw_json_key(j, "tracing_stopped");
     mw_json_bool(j, mw_proc_stopped(p));
     mw_json_key(j, "malloc_shadowed");

@@ -114,7 +114,12 @@ static void sec_header(mw_report *r, mw_report_proc *rp)
         stack_block(r, rp, p->fatal_stack);
         fputs("\n", r->out);
     } else if (p->truncated) {
-        fputs("**The trace is truncated** (no end record): figures cover what was recorded.\n\n", r->out);
+        fputs(p->still_running
+                  ? "**The trace is truncated** (no end record: the program was still running when it was read): "
+                    "figures cover what was recorded.\n\n"
+                  : "**The trace is truncated** (no end record: the program was killed, or the trace copied "
+                    "while it ran): figures cover what was recorded.\n\n",
+              r->out);
     }
     if (p->lost_events)
         fprintf(r->out, "**%llu events were lost** by the tracer.\n\n", (unsigned long long)p->lost_events);

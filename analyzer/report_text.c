@@ -272,8 +272,12 @@ static void sec_verdict(mw_report *r, mw_report_proc *rp)
         fputs("  (the trace holds all it did before); the signal arrived here:\n", o);
         stack_lines(r, rp, p->fatal_stack, TEXT_FRAMES, "      ");
     } else if (p->truncated) {
-        fprintf(o, "  %sthe trace is truncated%s: it has no end record (killed, or still being\n"
-                "  written); the figures cover what was recorded\n", YEL(r), OFF(r));
+        if (p->still_running)
+            fprintf(o, "  %sthe trace is truncated%s: it has no end record (the program was still\n"
+                    "  running when it was read); the figures cover what was recorded\n", YEL(r), OFF(r));
+        else
+            fprintf(o, "  %sthe trace is truncated%s: it has no end record (the program was killed, or\n"
+                    "  the trace copied while it ran); the figures cover what was recorded\n", YEL(r), OFF(r));
     }
     if (p->lost_events)
         fprintf(o, "  %s%llu events (%llu bytes) were lost%s by the tracer: figures may be "
@@ -638,7 +642,10 @@ int mw_report_text(mw_report *r)
             }
             char sn[24];
             if (rp->p->fatal_signo) fprintf(r->out, " (died of %s)", mw_signal_name(rp->p->fatal_signo, sn));
-            else if (rp->p->truncated) fputs(" (its trace has no end record: killed, or still running)", r->out);
+            else if (rp->p->truncated)
+                fputs(rp->p->still_running ? " (its trace has no end record: still running when read)"
+                                           : " (its trace has no end record: killed, or copied while it ran)",
+                      r->out);
             if (rp->failed_conditions) fprintf(r->out, "; %s", rp->fail_desc);
             fputc('\n', r->out);
         }

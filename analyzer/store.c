@@ -306,6 +306,7 @@ static void write_facts(wctx *w, const mw_proc *p)
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)p->lost_bytes);
     FACT("lost_bytes", buf);
     FACT("truncated", p->truncated ? "1" : "0");
+    FACT("still_running", p->still_running ? "1" : "0");
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)p->watch_events_total);
     FACT("watch_events_total", buf);
     for (size_t i = 0; i < p->forks.n; i++) {

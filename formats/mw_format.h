@@ -608,6 +608,9 @@ const char *mw_reader_error(const mw_reader *r);
 uint64_t mw_reader_compressed_offset(const mw_reader *r);   /* bytes of the file consumed */
 uint64_t mw_reader_stream_offset(const mw_reader *r);       /* decompressed bytes consumed */
 uint32_t mw_reader_version(const mw_reader *r);
+/* The descriptor of a file reader, -1 for memory input (mw_tracelock_held: the trace's
+ * process still running). */
+int mw_reader_fd(const mw_reader *r);
 void mw_reader_close(mw_reader *r);
 
 #endif /* MW_FORMAT_H */

@@ -284,6 +284,8 @@ int mw_reader_next(mw_reader *r, mw_record *rec, uint64_t *seq_out)
     }
 }
 
+int mw_reader_fd(const mw_reader *r) { return r->fd; }
+
 void mw_reader_close(mw_reader *r)
 {
     if (!r) return;

@@ -9,6 +9,10 @@
  * MB. The compressor uses the real allocator; its output is buffered (up to 1 MiB, written at
  * each of those flushes) and goes out through write(2). Write errors are
  * counted (lost bytes), reported in the END record, and never stop the program.
+ *
+ * While the process runs, its trace file carries a lock (formats/mw_tracelock.h): `memwatch
+ * run` waits on it for the programs CMD started that outlive it, and the analyzer tells a
+ * trace still being written from one whose process was killed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,7 @@
 #include <zstd.h>
 
 #include "mw_core.h"
+#include "mw_tracelock.h"
 #include "writer_level.h"
 
 #define WAKE_NS (5u * 1000000u)
@@ -390,6 +395,7 @@ static bool out_fd_checked(void)
     if (out_fd >= 0) mw_fd_unprotect(out_fd); /* that number is the program's now */
     out_fd = fd;
     mw_fd_protect(&out_fd);
+    (void)mw_tracelock_hold(out_fd);
     return true;
 }
 
@@ -985,6 +991,7 @@ numbered:
         return false;
     }
     mw_fd_protect(&out_fd); /* survives the program's close()/dup2() (hooks_fd.c) */
+    (void)mw_tracelock_hold(out_fd);
     struct stat st;
     if (fstat(out_fd, &st) == 0) {
         out_dev = st.st_dev;

@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mw_path.h"
+#include "mw_tracelock.h"
 #include "report.h"
 #include "runner.h"
 
@@ -154,6 +156,70 @@ static int run_traces(const char *dir, const mw_trace_list *before, char ***trac
     return n < 0 ? n : k;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Programs CMD started can outlive it: Python's multiprocessing resource tracker ends once
+ * its parent has, a test's server when the runner's shell is gone, a daemon never. Analyzed
+ * right away, their traces have no end record and their blocks were never scanned ("killed,
+ * or still running", until 2026-11-24). A traced process holds a lock on its trace while it
+ * runs (formats/mw_tracelock.h): wait up to o->grace_ms for every such lock to go, listing the
+ * directory again each round for the traces of the programs those start meanwhile; then name
+ * the ones still running. A trace seen without its lock never takes it again (its process
+ * has ended or exec'd), so only the others are asked again. */
+static void wait_for_running(const char *dir, const mw_trace_list *before, const mw_run_opts *o)
+{
+    uint64_t deadline = now_ms() + o->grace_ms;
+    mw_trace_list done = { 0 }; /* sorted: traces whose lock was free */
+    for (;;) {
+        char **traces = NULL;
+        int n = run_traces(dir, before, &traces);
+        if (n < 0) break;
+        int running = 0, named = 0;
+        char names[3][PATH_MAX];
+        size_t nsorted = (size_t)done.n; /* the part sorted at the end of the last round */
+        for (int i = 0; i < n; i++) {
+            if (nsorted && bsearch(&traces[i], done.paths, nsorted, sizeof *done.paths, cmp_str)) continue;
+            if (mw_tracelock_held_path(traces[i])) {
+                if (named < 3) {
+                    const char *slash = strrchr(traces[i], '/');
+                    snprintf(names[named++], PATH_MAX, "%s", slash ? slash + 1 : traces[i]);
+                }
+                running++;
+                continue;
+            }
+            char **g = realloc(done.paths, (size_t)(done.n + 1) * sizeof *g);
+            if (!g) continue; /* asked again next round */
+            done.paths = g;
+            done.paths[done.n++] = traces[i];
+            traces[i] = NULL;
+        }
+        for (int i = 0; i < n; i++) free(traces[i]);
+        free(traces);
+        if (done.n > 1) qsort(done.paths, (size_t)done.n, sizeof *done.paths, cmp_str);
+        if (!running) break;
+        if (now_ms() >= deadline) {
+            if (!o->quiet) {
+                fprintf(stderr, "memwatch: %d program%s CMD started %s still running %g s after it ended "
+                        "(--grace); %s reported as far as %s: %s%s%s%s%s%s\n",
+                        running, running == 1 ? "" : "s", running == 1 ? "is" : "are", o->grace_ms / 1000.0,
+                        running == 1 ? "its trace is" : "their traces are",
+                        running == 1 ? "it goes" : "they go", names[0], named > 1 ? ", " : "",
+                        named > 1 ? names[1] : "", named > 2 ? ", " : "", named > 2 ? names[2] : "",
+                        running > named ? ", ..." : "");
+            }
+            break;
+        }
+        struct timespec nap = { 0, 20 * 1000 * 1000 };
+        nanosleep(&nap, NULL);
+    }
+    mw_trace_list_free(&done);
+}
+
 /* Copies what comes from fd in to fd out until end of input; once out fails (a reader that
  * went away: `memwatch run ... 2>&1 | head`), the rest is read and dropped. */
 static void pass_through(int in, int out)
@@ -247,6 +313,7 @@ static void resolve_cmd(const char *cmd, char *out, size_t len)
 int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *o, const mw_trace_list *before,
                       const char *cmd)
 {
+    if (o->grace_ms) wait_for_running(dir, before, o);
     char **traces = NULL;
     int n = run_traces(dir, before, &traces);
     if (n <= 0) {

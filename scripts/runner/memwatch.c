@@ -52,6 +52,8 @@ static void usage(FILE *f)
         "  -o FILE              write the report to FILE instead of stderr\n"
         "  --html FILE          also write the HTML report of the whole run to FILE\n"
         "  --alerts FILE        alert rules for the analyzer (key = value lines)\n"
+        "  --grace SECONDS      once CMD has ended, wait up to this long for the programs\n"
+        "                       it started that still run, so their traces end (default 2)\n"
         "  --keep / --no-keep   keep (default) or delete the traces and store afterwards\n"
         "  --quiet, -q          print the report only when the gate fails\n"
         "  -h, --help           this help;  --version  print the version\n\n"

@@ -98,10 +98,35 @@ static const char *need_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* --grace SECONDS: a decimal number of seconds, 0 to MW_RUN_GRACE_MAX_S, at most 3 decimals
+ * ("0", "2", "0.25"). 0 on success, -1 after one error line. */
+static int parse_grace(const char *v, unsigned *ms)
+{
+    unsigned long whole = 0, frac = 0;
+    int fdigits = 0;
+    const char *c = v;
+    bool digits = false;
+    for (; *c >= '0' && *c <= '9'; c++, digits = true)
+        if ((whole = whole * 10 + (unsigned long)(*c - '0')) > MW_RUN_GRACE_MAX_S) break;
+    if (*c == '.')
+        for (c++; *c >= '0' && *c <= '9' && fdigits < 4; c++, fdigits++, digits = true)
+            frac = frac * 10 + (unsigned long)(*c - '0');
+    if (!digits || *c || fdigits > 3 || whole > MW_RUN_GRACE_MAX_S ||
+        (whole == MW_RUN_GRACE_MAX_S && frac)) {
+        fprintf(stderr, "memwatch: --grace '%s': want seconds from 0 to %d, e.g. 2 or 0.5 (at most 3 decimals)\n",
+                v, MW_RUN_GRACE_MAX_S);
+        return -1;
+    }
+    while (fdigits++ < 3) frac *= 10;
+    *ms = (unsigned)(whole * 1000 + frac);
+    return 0;
+}
+
 int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->keep = true;
+    o->grace_ms = MW_RUN_GRACE_DEFAULT_MS;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
@@ -124,7 +149,12 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
         else if (!strcmp(a, "-o")) slot = &o->output;
         else if (!strcmp(a, "--html")) slot = &o->html;
         else if (!strcmp(a, "--alerts")) slot = &o->alerts;
-        else if (!strcmp(a, "--ignore")) {
+        else if (!strcmp(a, "--grace")) {
+            const char *v = need_value(argc, argv, &i);
+            if (!v) return -1;
+            if (parse_grace(v, &o->grace_ms)) return -1;
+            continue;
+        } else if (!strcmp(a, "--ignore")) {
             const char *v = need_value(argc, argv, &i);
             if (!v) return -1;
             if (o->n_ignore == MW_RUN_MAX_IGNORE) {

@@ -21,8 +21,12 @@ typedef struct mw_run_opts {
     const char *alerts;         /* --alerts FILE (analyzer alert rules) */
     const char *ignore[MW_RUN_MAX_IGNORE];
     size_t n_ignore;
+    unsigned grace_ms;          /* --grace: how long to wait, once CMD has ended, for the
+                                   programs it started that are still running (default 2 s) */
     bool keep, quiet, help, version;
 } mw_run_opts;
+#define MW_RUN_GRACE_DEFAULT_MS 2000u
+#define MW_RUN_GRACE_MAX_S 3600
 
 /* Parses options from argv[first] up to "--" (or the first non-option). Returns the index
  * of CMD in argv, or -1 after printing one error line. */

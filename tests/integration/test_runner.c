@@ -777,7 +777,8 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
     const char *bad[][2] = { { "--fail-on", "leaked>" }, { "--format", "xml" },
                              { "--suppressions", "/no/such/file" }, { "--alerts", "/no/such/file" },
                              { "-o", "/no/such/dir/report.txt" }, { "--html", "/no/such/dir/r.html" },
-                             { "-o", "/" } };
+                             { "-o", "/" }, { "--grace", "-1" }, { "--grace", "1.2345" },
+                             { "--grace", "3601" }, { "--grace", "two" } };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *av[] = { path_of("memwatch"), "run", "--out", "run11", (char *)bad[i][0],
                        (char *)bad[i][1], "--", "/bin/sh", "-c", "touch ran", NULL };
@@ -804,6 +805,49 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
     cr_expect_eq(exit_code(r), 2, "%s", r->err);
     cr_expect(strstr(r->err, "are the same file"), "%s", r->err);
     cr_expect_eq(strchr(r->err, '\n'), r->err + strlen(r->err) - 1, "one line: %s", r->err);
+}
+
+/* A program CMD started that outlives it (Python's multiprocessing resource tracker ends once
+ * its parent has): the runner waits for it (--grace) and its exit scan counts. Until
+ * 2026-11-24 the report was made at once: its trace had no end record, its leak was never
+ * scanned and the gate passed. */
+Test(runner, a_program_that_outlives_the_command_is_waited_for)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run_outlive", "--grace", "60", "--fail-on", "leaked>0",
+                     "--", path_of("tests/victims/runner_child"), "outlive", "300", "7777", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 1, "the outliving child's leak fails the gate; stderr:\n%s", r->err);
+    cr_assert(strstr(r->out, "ends, child"), "%s", r->out);
+    cr_assert(strstr(r->err, "7777 bytes") || strstr(r->err, "7.6 KiB"), "its leak is shown: %s", r->err);
+    cr_assert_null(strstr(r->err, "no end record"), "%s", r->err);
+    cr_assert_null(strstr(r->err, "still running"), "%s", r->err);
+}
+
+/* One that runs on past the grace is named, and its trace reported as far as it goes, as
+ * still running (not "killed"). */
+Test(runner, a_program_still_running_after_the_grace_is_named)
+{
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run_grace", "--grace", "0.2", "--fail-on", "leaked>0",
+                     "--", path_of("tests/victims/runner_child"), "outlive", "4000", "7777", NULL };
+    run_result *r = run(NULL, argv);
+    cr_assert_eq(exit_code(r), 0, "stderr:\n%s", r->err);
+    cr_assert(strstr(r->err, "1 program CMD started is still running 0.2 s after it ended (--grace)"), "%s",
+              r->err);
+    cr_assert(strstr(r->err, "(its trace has no end record: still running when read)"), "%s", r->err);
+    /* the same trace read again by the analyzer once its program has been killed: "killed" */
+    int child = 0;
+    const char *c = strstr(r->out, "child ");
+    cr_assert(c && sscanf(c, "child %d", &child) == 1, "%s", r->out);
+    cr_assert_eq(kill(child, SIGKILL), 0);
+    char path[1200];
+    snprintf(path, sizeof path, "/proc/%d", child);
+    for (int i = 0; i < 1000 && access(path, F_OK) == 0; i++) usleep(10000); /* reaped by init */
+    char trace[1300];
+    snprintf(trace, sizeof trace, "run_grace/memwatch.runner_child.%d.trace.zst", child);
+    char *an[] = { path_of("memwatch-analyze"), "--db", ":memory:", trace, NULL };
+    r = run(NULL, an);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_assert(strstr(r->out, "the program was killed"), "%s", r->out);
 }
 
 /* --help and --version before `run` and among its options (as the usage lists them): exit 0,
