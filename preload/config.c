@@ -255,24 +255,14 @@ static void load(void)
     }
     /* its items' lengths here, with the other settings: the same in every program of the tree
      * (a symbol not found is said by the first traced program only: watch_symbols.c) */
-    for (const char *item = mw_cfg.watch_spec; *item;) {
-        size_t n = strcspn(item, ","), cl = strcspn(item, ":");
-        if (cl < n) {
-            char lenv[sizeof mw_cfg.watch_spec], name[sizeof mw_cfg.watch_spec];
-            memcpy(lenv, item + cl + 1, n - cl - 1);
-            lenv[n - cl - 1] = 0;
-            const char *nm = item;
-            while (*nm == ' ' && nm < item + cl) nm++;
-            memcpy(name, nm, (size_t)(item + cl - nm));
-            name[item + cl - nm] = 0;
-            size_t len;
-            char b1[MW_DIAG_VAL], b2[MW_DIAG_VAL];
-            if (!mw_watch_spec_len(lenv, &len))
-                cfg_warn("MEMWATCH_WATCH: bad length '%s' for '%s'; skipped", mw_diag_val(lenv, b1, sizeof b1),
-                         mw_diag_val(name, b2, sizeof b2));
-        }
-        item += n;
-        if (*item) item++;
+    char name[MW_WATCH_SPEC_MAX], lentext[MW_WATCH_SPEC_MAX];
+    const char *lens;
+    for (const char *cur = mw_cfg.watch_spec; mw_watch_spec_next(&cur, name, lentext, &lens);) {
+        size_t len;
+        char b1[MW_DIAG_VAL], b2[MW_DIAG_VAL];
+        if (lens && !mw_watch_spec_len(lens, &len))
+            cfg_warn("MEMWATCH_WATCH: bad length '%s' for '%s'; skipped", mw_diag_val(lens, b1, sizeof b1),
+                     mw_diag_val(name, b2, sizeof b2));
     }
 }
 

@@ -222,6 +222,13 @@ void mw_resume_others(void);                  /* idempotent */
 /* ---- watch_symbols.c -------------------------------------------------------------------- */
 void mw_watch_from_env(const char *spec);     /* MEMWATCH_WATCH=symbol[:len][,...] */
 bool mw_watch_spec_len(const char *s, size_t *len); /* an item's ":len" (decimal, 0x, 0), > 0 */
+/* The next item of a MEMWATCH_WATCH value at *cur: "name[:len]" between commas, spaces
+ * around the name and the length dropped, empty items skipped. Its name and the text after its first ':' (NULL when
+ * it has none) are copied into name and lentext, each MW_WATCH_SPEC_MAX bytes; false at the
+ * end. One reading for the settings' check (config.c) and the watching (watch_symbols.c). */
+#define MW_WATCH_SPEC_MAX 1024
+bool mw_watch_spec_next(const char **cur, char name[MW_WATCH_SPEC_MAX], char lentext[MW_WATCH_SPEC_MAX],
+                        const char **len_out);
 
 /* ---- api.c ------------------------------------------------------------------------------ */
 /* Ends every watch overlapping [lo, hi) because the memory went away (unmap events). */

@@ -133,22 +133,43 @@ bool mw_watch_spec_len(const char *s, size_t *len)
     return true;
 }
 
+bool mw_watch_spec_next(const char **cur, char name[MW_WATCH_SPEC_MAX], char lentext[MW_WATCH_SPEC_MAX],
+                        const char **len_out)
+{
+    for (const char *s = *cur; *s;) {
+        size_t n = strcspn(s, ",");
+        const char *item = s, *end = s + n;
+        s = *end ? end + 1 : end;
+        while (item < end && *item == ' ') item++;
+        if (item == end) continue;
+        const char *colon = memchr(item, ':', (size_t)(end - item));
+        const char *name_end = colon ? colon : end, *len_start = colon ? colon + 1 : end, *len_end = end;
+        while (name_end > item && name_end[-1] == ' ') name_end--;
+        while (len_start < len_end && *len_start == ' ') len_start++;
+        while (len_end > len_start && len_end[-1] == ' ') len_end--;
+        size_t nl = (size_t)(name_end - item), ll = (size_t)(len_end - len_start);
+        if (nl >= MW_WATCH_SPEC_MAX) nl = MW_WATCH_SPEC_MAX - 1;
+        if (ll >= MW_WATCH_SPEC_MAX) ll = MW_WATCH_SPEC_MAX - 1;
+        memcpy(name, item, nl);
+        name[nl] = 0;
+        if (colon) {
+            memcpy(lentext, len_start, ll);
+            lentext[ll] = 0;
+        }
+        *len_out = colon ? lentext : NULL;
+        *cur = s;
+        return true;
+    }
+    return false;
+}
+
 void mw_watch_from_env(const char *spec)
 {
-    char buf[1024];
-    size_t n = strnlen(spec, sizeof buf - 1);
-    memcpy(buf, spec, n);
-    buf[n] = 0;
-    char *save = NULL;
-    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ') item++;
-        if (!*item) continue;
-        char *colon = strchr(item, ':');
+    char item[MW_WATCH_SPEC_MAX], lentext[MW_WATCH_SPEC_MAX];
+    const char *lens;
+    for (const char *cur = spec; mw_watch_spec_next(&cur, item, lentext, &lens);) {
         size_t len = 0;
-        if (colon) {
-            *colon = 0;
-            if (!mw_watch_spec_len(colon + 1, &len)) continue; /* said with the settings (config.c) */
-        }
+        if (lens && !mw_watch_spec_len(lens, &len)) continue; /* said with the settings (config.c) */
         uintptr_t addr;
         size_t size;
         if (!find_symbol(item, &addr, &size)) {
