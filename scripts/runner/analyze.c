@@ -202,11 +202,19 @@ static void wait_for_running(const char *dir, const mw_trace_list *before, const
         free(traces);
         if (done.n > 1) qsort(done.paths, (size_t)done.n, sizeof *done.paths, cmp_str);
         if (!running) break;
-        if (now_ms() >= deadline) {
+        bool stopped = mw_runner_stop_waiting != 0;
+        uint64_t now = now_ms();
+        if (stopped || now >= deadline) {
             if (!o->quiet) {
-                fprintf(stderr, "memwatch: %d program%s CMD started %s still running %g s after it ended "
-                        "(--grace); %s reported as far as %s: %s%s%s%s%s%s\n",
-                        running, running == 1 ? "" : "s", running == 1 ? "is" : "are", o->grace_ms / 1000.0,
+                char when[64];
+                if (stopped)
+                    snprintf(when, sizeof when, "when a signal ended the wait, %g s after it ended",
+                             (double)(now + o->grace_ms - deadline) / 1000.0);
+                else
+                    snprintf(when, sizeof when, "%g s after it ended (--grace)", o->grace_ms / 1000.0);
+                fprintf(stderr, "memwatch: %d program%s CMD started %s still running %s; %s reported as far as %s: "
+                        "%s%s%s%s%s%s\n",
+                        running, running == 1 ? "" : "s", running == 1 ? "is" : "are", when,
                         running == 1 ? "its trace is" : "their traces are",
                         running == 1 ? "it goes" : "they go", names[0], named > 1 ? ", " : "",
                         named > 1 ? names[1] : "", named > 2 ? ", " : "", named > 2 ? names[2] : "",

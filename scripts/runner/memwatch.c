@@ -62,12 +62,18 @@ static void usage(FILE *f)
         "when it cannot be run.\n");
 }
 
+volatile sig_atomic_t mw_runner_stop_waiting = 0;
+
 /* Forward signals that somebody sent to the runner itself (kill, timeout(1), CI cancel).
- * Terminal-generated ones (SI_KERNEL) already reached CMD: it is in our process group. */
+ * Terminal-generated ones (SI_KERNEL) already reached CMD: it is in our process group. Once
+ * CMD has ended, one that would end a program (Ctrl-C) ends the wait for the programs it
+ * started that still run (--grace), and the report is made. */
 static void forward(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     if (g_child > 0 && si && si->si_code != SI_KERNEL) kill((pid_t)g_child, sig);
+    else if (g_child == 0 && (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT))
+        mw_runner_stop_waiting = 1;
 }
 
 static const int k_forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,

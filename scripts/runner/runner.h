@@ -52,6 +52,10 @@ typedef struct mw_trace_list {
  * holds; -1 after one error line. */
 int mw_runner_existing(const char *dir, mw_trace_list *l);
 void mw_trace_list_free(mw_trace_list *l);
+/* Set by a SIGINT, SIGTERM, SIGHUP or SIGQUIT once CMD has ended (memwatch.c): the wait for
+ * the programs it started that still run ends there. */
+#include <signal.h>
+extern volatile sig_atomic_t mw_runner_stop_waiting;
 /* Runs the analyzer over the traces in dir that are not in before. Returns 1 when the gate
  * failed, 0 otherwise (also when there were no traces or the analyzer could not run: said on
  * stderr). */

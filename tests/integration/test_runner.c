@@ -850,6 +850,60 @@ Test(runner, a_program_still_running_after_the_grace_is_named)
     cr_assert(strstr(r->out, "the program was killed"), "%s", r->out);
 }
 
+/* Ctrl-C (or a SIGTERM) while the runner waits for such a program ends the wait: the report
+ * is made at once, naming it, not after the whole --grace. */
+Test(runner, a_signal_ends_the_wait_for_programs_still_running, .timeout = 120)
+{
+    char outp[1100], errp[1100];
+    snprintf(outp, sizeof outp, "%s/wait.out", g_tmp);
+    snprintf(errp, sizeof errp, "%s/wait.err", g_tmp);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(o, 1);
+        dup2(e, 2);
+        if (chdir(g_tmp) != 0) _exit(125);
+        unsetenv("LD_PRELOAD");
+        unsetenv("BXFI_MAP");
+        execl(path_of("memwatch"), "memwatch", "run", "--out", "run_wait", "--grace", "3600", "--",
+              path_of("tests/victims/runner_child"), "outlive", "100000", "7777", (char *)NULL);
+        _exit(126);
+    }
+    char buf[256] = "";
+    int parent = 0, child = 0;
+    for (int i = 0; i < 600 && sscanf(buf, "parent %d ends, child %d", &parent, &child) != 2; i++) {
+        usleep(50 * 1000);
+        slurp(outp, buf, sizeof buf);
+    }
+    cr_assert(parent > 0 && child > 0, "the command ran: %s", buf);
+    /* once CMD has been reaped the runner waits for the child: signal it until it ends (not
+     * before: a signal to the runner while CMD runs goes on to CMD, which would die of it) */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/%d", parent);
+    for (int i = 0; i < 600 && access(proc, F_OK) == 0; i++) usleep(50 * 1000);
+    cr_assert_neq(access(proc, F_OK), 0, "CMD was not reaped");
+    int st = 0;
+    pid_t w = 0;
+    for (int i = 0; i < 600 && (w = waitpid(pid, &st, WNOHANG)) == 0; i++) {
+        kill(pid, SIGINT);
+        usleep(100 * 1000);
+    }
+    bool child_alive = kill(child, 0) == 0;
+    kill(child, SIGKILL);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    cr_assert_eq(w, pid, "the runner went on waiting");
+    cr_assert(child_alive, "the runner ended only when the program it waited for had");
+    char err[65536];
+    slurp(errp, err, sizeof err);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, err);
+    cr_assert(strstr(err, "1 program CMD started is still running when a signal ended the wait"), "%s", err);
+    cr_assert(strstr(err, "still running when read"), "%s", err);
+}
+
 /* --help and --version before `run` and among its options (as the usage lists them): exit 0,
  * the version on stdout, no command run. */
 Test(runner, help_and_version_anywhere_they_are_listed)
