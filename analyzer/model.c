@@ -9,7 +9,10 @@
 bool mw_vec_grow(void **v, size_t *cap, size_t elem, size_t need)
 {
     if (need <= *cap) return true;
-    size_t ncap = *cap ? *cap : 16;
+    /* a first allocation of at most 16 elements and about 512 bytes: the model of each of a
+     * run's processes is kept until the report (a test suite's thousands), and most hold one
+     * thread and a few of everything (the thread vector alone took 16 x 272 bytes each) */
+    size_t ncap = *cap ? *cap : (elem >= 512 ? 1 : elem >= 32 ? 512 / elem : 16);
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2 / elem) return false;
         ncap *= 2;
