@@ -7,7 +7,9 @@
  * once per process tree: a process started by a traced one inherits the same variables and
  * would repeat them (a shell pipeline, `make`: one line per program), so a process that said
  * some passes their hash on (MEMWATCH_WARNED, added and hidden as process_env.c adds any of
- * the settings), and a process whose lines hash the same says nothing.
+ * the settings), and a process whose lines hash the same says nothing. The line about a trace
+ * file that could not be made (writer.c: MEMWATCH_OUT names a missing directory, a device)
+ * goes the same way, as a second hash in the same variable: "CFGHASH-OUTHASH".
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,7 +44,11 @@ mw_config mw_cfg = {
 static bool cfg_say;
 static uint64_t cfg_hash;
 static unsigned cfg_lines;
-static char warned_var[33]; /* "MEMWATCH_WARNED=" + 16 hex digits, "" when nothing was wrong */
+static char warned_var[50]; /* "MEMWATCH_WARNED=" + 16 hex digits [+ "-" + 16 more], "" when
+                               nothing was wrong */
+static bool out_failed;      /* this process could not make its trace file (writer.c) */
+static uint64_t out_hash;    /* ... the hash of what said so */
+static char said_out[17];    /* the OUTHASH part of the inherited variable, "" when none */
 
 static __attribute__((format(printf, 1, 2))) void cfg_warn(const char *fmt, ...)
 {
@@ -66,6 +72,38 @@ static bool inherited; /* this process was started by a traced one (MEMWATCH_WAR
 static long long dir_fd_bad = -1; /* a MEMWATCH_DIR_FD that names no open directory */
 
 const char *mw_config_warned_var(void) { return warned_var[0] ? warned_var : NULL; }
+
+static void put_hex(char *d, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 16; i++) d[i] = hex[(v >> (60 - 4 * i)) & 15];
+}
+
+static void make_warned_var(void)
+{
+    memcpy(warned_var, "MEMWATCH_WARNED=", 16);
+    put_hex(warned_var + 16, cfg_hash);
+    warned_var[32] = 0;
+    if (out_failed) {
+        warned_var[32] = '-';
+        put_hex(warned_var + 33, out_hash);
+        warned_var[49] = 0;
+    }
+}
+
+bool mw_config_trace_line_said(const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++) h = (h ^ *c) * 0x100000001b3ull;
+    out_hash = h;
+    out_failed = true;
+    make_warned_var();
+    mw_env_warned_changed();
+    char mine[17];
+    put_hex(mine, h);
+    mine[16] = 0;
+    return strcmp(said_out, mine) == 0;
+}
 bool mw_config_started_by_traced(void) { return inherited; }
 
 static const char *env_get(const char *name)
@@ -275,6 +313,8 @@ bool mw_config_load(void)
     load();
     const char *said = env_get("MEMWATCH_WARNED");
     inherited = said != NULL;
+    said_out[0] = 0;
+    if (said && strlen(said) == 33 && said[16] == '-') memcpy(said_out, said + 17, 17);
     /* a MEMWATCH_DIR_FD the user set (the shim takes out the ones it passes) is inherited by
      * every program of the tree: the first one says it */
     if (dir_fd_bad >= 0 && !inherited)
@@ -282,11 +322,9 @@ bool mw_config_load(void)
     /* passed on also without lines when globals are watched by name or a descriptor was bad:
      * the programs started from here then know they are not the first (watch_symbols.c) */
     if (!cfg_lines && !mw_cfg.watch_spec[0] && dir_fd_bad < 0) return true;
-    static const char hex[] = "0123456789abcdef";
-    memcpy(warned_var, "MEMWATCH_WARNED=", 16);
-    for (unsigned i = 0; i < 16; i++) warned_var[16 + i] = hex[(cfg_hash >> (60 - 4 * i)) & 15];
-    warned_var[32] = 0;
-    if (!cfg_lines || (said && strcmp(said, warned_var + 16) == 0)) return true; /* the process that started us said them */
+    make_warned_var();
+    if (!cfg_lines || (said && strncmp(said, warned_var + 16, 16) == 0 && (said[16] == 0 || said[16] == '-')))
+        return true; /* the process that started us said them */
     mw_cfg = defaults;
     cfg_say = true;
     load();

@@ -429,6 +429,8 @@ void mw_writer_before_uid_change(uid_t uid);
 int mw_writer_user_dir_fd(void);
 /* mw_cfg.out_pattern changed: MEMWATCH_OUT in the environment follows it (process_env.c). */
 void mw_env_out_changed(void);
+/* MEMWATCH_WARNED got a value after start (config.c): passed on from now. */
+void mw_env_warned_changed(void);
 /* around a change of the process's root: chroot(), syscall(SYS_chroot or SYS_pivot_root)
  * (process.c); _after only when it succeeded */
 void mw_root_change_before(void);

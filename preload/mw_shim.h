@@ -55,8 +55,13 @@ extern mw_config mw_cfg;
  * ("memwatch: MEMWATCH_X=...: reason; using default ...") and keep the default. Returns false
  * when the shim must stay off (e.g. the output pattern itself is unusable). */
 bool mw_config_load(void);
-/* "MEMWATCH_WARNED=HASH" of the lines the settings got at start (config.c), NULL when none. */
+/* "MEMWATCH_WARNED=HASH" of the lines the settings got at start (config.c), NULL when none;
+ * "HASH-OUTHASH" once the trace file could not be made. */
 const char *mw_config_warned_var(void);
+/* The trace file could not be made, for a reason key names (what and where, not this
+ * process's pid): true when the process that started this one said the same (say nothing);
+ * either way, the programs started from here are told. */
+bool mw_config_trace_line_said(const char *key);
 /* MEMWATCH_WARNED was in the environment at start: a traced process that said lines about its
  * settings, or watches globals by name, started this one (config.c). */
 bool mw_config_started_by_traced(void);

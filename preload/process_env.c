@@ -163,6 +163,15 @@ void mw_env_out_changed(void)
     else if (follow_nvars < FOLLOW_VARS_MAX) follow_vars[follow_nvars++] = out_now;
 }
 
+void mw_env_warned_changed(void)
+{
+    const char *w = mw_config_warned_var();
+    if (!w || !mw_cfg.follow) return;
+    for (unsigned v = 0; v < follow_nvars; v++)
+        if (follow_vars[v] == w) return; /* the same buffer: its new value goes */
+    if (follow_nvars < FOLLOW_VARS_MAX) follow_vars[follow_nvars++] = (char *)w;
+}
+
 void mw_env_keep_follow(void)
 {
     absolutize_out();

@@ -16,6 +16,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -173,6 +175,7 @@ static ino_t dir_ino;
 
 static char dir_path[1024];  /* its path, for messages (the old root's) */
 static bool expand_pattern(const char *pattern, char *dst, size_t cap);
+static __attribute__((format(printf, 3, 4))) void trace_line(const char *what, int err, const char *fmt, ...);
 static bool dir_is_pattern;  /* MEMWATCH_OUT named the directory itself: default names in it */
 static int at_dir(const char *path, const char **name);
 static bool dir_for_user;    /* dir_fd is a user's directory (mw_writer_before_uid_change) */
@@ -845,8 +848,8 @@ static bool in_dir(char *path, size_t cap)
     size_t n = strlen(path);
     char name[512], b[MW_DIAG_VAL];
     if (!expand_pattern(MW_OUT_DEFAULT, name, sizeof name) || n + (path[n - 1] != '/') + strlen(name) + 1 > cap) {
-        mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
-                mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
+        trace_line("long", 0, "MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
+                   mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
         return false;
     }
     if (path[n - 1] != '/') path[n++] = '/';
@@ -875,6 +878,32 @@ static void write_header(void)
                              (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec, mw_start_mono_ns,
                              flags, exe, el, argv, (size_t)al);
     zfeed(hb, n, ZSTD_e_continue);
+}
+
+/* The line saying why this process has no trace: said once per process tree, as the lines
+ * about the settings are (config.c), since every program of a shell pipeline or a `make`
+ * inherits the same MEMWATCH_OUT and fails the same way (a line each until 2026-11-24). The
+ * reason's key is what failed, the pattern (absolute by now: process_env.c) and errno; a
+ * program that fails otherwise, or whose parent was traced, says its own. The programs after
+ * the first that say nothing are untraced all the same: the first line says so. */
+static __attribute__((format(printf, 3, 4))) void trace_line(const char *what, int err, const char *fmt, ...)
+{
+    char key[sizeof mw_cfg.out_pattern + 48], num[24];
+    mw_u64_to_dec(num, (uint64_t)(err < 0 ? 0 : err));
+    size_t wl = strlen(what), nl = strlen(num), pl = strnlen(mw_cfg.out_pattern, sizeof mw_cfg.out_pattern - 1);
+    memcpy(key, what, wl);
+    key[wl] = '\n';
+    memcpy(key + wl + 1, num, nl);
+    key[wl + 1 + nl] = '\n';
+    memcpy(key + wl + nl + 2, mw_cfg.out_pattern, pl);
+    key[wl + nl + 2 + pl] = 0;
+    if (mw_config_trace_line_said(key)) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    mw_diag("%s (the programs it starts that fail the same way say nothing more)", line);
 }
 
 /* Closes the trace file made by mw_writer_open and removes it, when the process will not be
@@ -919,8 +948,8 @@ bool mw_writer_open(void)
     char b[MW_DIAG_VAL];
     adopt_passed_dir();
     if (!expand_pattern(mw_cfg.out_pattern, trace_path, sizeof trace_path)) {
-        mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
-                mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
+        trace_line("long", 0, "MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
+                   mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
         return false;
     }
     const char *lname;
@@ -934,8 +963,8 @@ bool mw_writer_open(void)
         size_t dl = strcmp(dir_path, "/") ? strlen(dir_path) : 0;
         nl = ok ? strlen(name) : 0;
         if (!ok || dl + 1 + nl + 1 > sizeof trace_path) {
-            mw_diag("MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
-                    mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
+            trace_line("long", 0, "MEMWATCH_OUT=%s: expanded path too long; not tracing this process",
+                       mw_diag_val(mw_cfg.out_pattern, b, sizeof b));
             return false;
         }
         memmove(trace_path + dl + 1, name, nl + 1);
@@ -960,8 +989,8 @@ bool mw_writer_open(void)
             out_fd = mw_open_own(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         } else if (!S_ISREG(ls.st_mode) && !S_ISLNK(ls.st_mode)) {
             /* a device, a FIFO, a socket: numbering would put a file beside /dev/null */
-            mw_diag("cannot create trace file %s: it exists and is not a regular file or a directory; "
-                    "not tracing this process", mw_diag_val(trace_path, b, sizeof b));
+            trace_line("device", 0, "cannot create trace file %s: it exists and is not a regular file or a "
+                       "directory; not tracing this process", mw_diag_val(trace_path, b, sizeof b));
             return false;
         } else {
             errno = EEXIST; /* a file or a symlink: numbered below */
@@ -986,8 +1015,9 @@ numbered:
         if (out_fd >= 0) strcpy(trace_path, alt);
     }
     if (out_fd < 0) {
-        mw_diag("cannot create trace file %s: %s; not tracing this process", mw_diag_val(trace_path, b, sizeof b),
-                mw_errstr(errno));
+        int e = errno;
+        trace_line("create", e, "cannot create trace file %s: %s; not tracing this process",
+                   mw_diag_val(trace_path, b, sizeof b), mw_errstr(e));
         return false;
     }
     mw_fd_protect(&out_fd); /* survives the program's close()/dup2() (hooks_fd.c) */

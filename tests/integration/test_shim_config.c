@@ -289,6 +289,52 @@ Test(shim_config, lines_about_the_settings_are_said_once_per_process_tree)
     mwt_run_free(&r);
 }
 
+/* A MEMWATCH_OUT where no trace can be made (a missing directory, a device) is said by the
+ * first program of the tree only: every program of a shell pipeline or `make` inherits it and
+ * fails the same way, and each said a line until 2026-11-24. Also through system() and
+ * popen() (glibc's own spawn) and an `env -i`. A program that can make its trace (another
+ * MEMWATCH_OUT) traces; one of its children failing again says so. */
+Test(shim_config, a_trace_file_that_cannot_be_made_is_said_once_per_process_tree)
+{
+    const char *v = mwt_victim("shim_proc");
+    char script[4096], good[1100];
+    snprintf(good, sizeof good, "%s/good", dir);
+    cr_assert_eq(mkdir(good, 0700), 0);
+    snprintf(script, sizeof script,
+             "%s system; %s popen; %s spawn; env -i %s leaf 30040; cat /dev/null | %s leaf 30041; "
+             "MEMWATCH_OUT=%s/ sh -c '%s leaf 30042; MEMWATCH_OUT=/dev/null %s leaf 30043; true'",
+             v, v, v, v, v, good, v, v);
+    const char *argv[] = { "/bin/sh", "-c", script, NULL };
+    const char *outs[] = { "MEMWATCH_OUT=/nonexistent/memwatch-dir/t.%p.trace.zst", "MEMWATCH_OUT=/dev/null" };
+    const char *lines[] = { "memwatch: cannot create trace file /nonexistent/memwatch-dir/t.",
+                            "memwatch: cannot create trace file /dev/null: it exists and is not" };
+    for (int k = 0; k < 2; k++) {
+        const char *env[] = { outs[k], NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env }, &n), 0);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true }, &r), 0);
+        cr_expect_str_eq(r.out, n.out);
+        cr_expect_eq(r.raw_status, n.raw_status);
+        /* the first program, then the one started by the traced sh in good/ (for /dev/null:
+         * the same line; for the missing directory: a line of its own) */
+        cr_expect_eq(mwt_count_lines(r.err, lines[k]), k == 1 ? 2 : 1, "stderr: %s", r.err);
+        cr_expect_eq(mwt_count_lines(r.err, "memwatch: cannot create trace file /dev/null"), k == 1 ? 2 : 1,
+                     "stderr: %s", r.err);
+        cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 2, "stderr: %s", r.err);
+        size_t nt = 0;
+        mwt_trace *ts = mwt_trace_load_all(good, &nt);
+        size_t leaves = 0;
+        for (size_t i = 0; i < nt; i++) leaves += mwt_live_of_size(&ts[i], 30042) + mwt_live_of_size(&ts[i], 30043);
+        cr_expect_eq(leaves, 1, "the program in good/ traced, the one after it not (%zu traces)", nt);
+        mwt_traces_free(ts, nt);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "rm -f %s/*", good);
+        cr_assert_eq(system(cmd), 0);
+    }
+}
+
 /* MEMWATCH_OUT naming a directory (an existing one, or any path ending in '/') puts the default
  * name in it; an existing path that is neither a file nor a directory (a device) is refused with
  * one line, never numbered beside it (/dev/null.1). A symlink counts as what it names. */
