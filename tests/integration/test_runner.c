@@ -51,13 +51,13 @@ static void slurp(const char *path, char *buf, size_t cap)
     fclose(f);
 }
 
-/* Runs argv (NULL-terminated) with stdout/stderr captured; extra_env "K=V" or NULL. */
-static run_result *run(const char *extra_env, char *const argv[])
+/* Starts argv (NULL-terminated) in g_tmp with its stdout and stderr into the files g_tmp/out
+ * and g_tmp/err; extra_env "K=V" or NULL. Returns its pid. */
+static pid_t start(const char *extra_env, char *const argv[], const char *out, const char *err)
 {
-    static run_result r;
     char outp[1100], errp[1100];
-    snprintf(outp, sizeof outp, "%s/stdout", g_tmp);
-    snprintf(errp, sizeof errp, "%s/stderr", g_tmp);
+    snprintf(outp, sizeof outp, "%s/%s", g_tmp, out);
+    snprintf(errp, sizeof errp, "%s/%s", g_tmp, err);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -72,7 +72,17 @@ static run_result *run(const char *extra_env, char *const argv[])
         execv(argv[0], argv);
         _exit(126);
     }
-    waitpid(pid, &r.status, 0);
+    return pid;
+}
+
+/* Runs argv (NULL-terminated) with stdout/stderr captured; extra_env "K=V" or NULL. */
+static run_result *run(const char *extra_env, char *const argv[])
+{
+    static run_result r;
+    char outp[1100], errp[1100];
+    snprintf(outp, sizeof outp, "%s/stdout", g_tmp);
+    snprintf(errp, sizeof errp, "%s/stderr", g_tmp);
+    waitpid(start(extra_env, argv, "stdout", "stderr"), &r.status, 0);
     slurp(outp, r.out, sizeof r.out);
     slurp(errp, r.err, sizeof r.err);
     return &r;
@@ -857,19 +867,9 @@ Test(runner, a_signal_ends_the_wait_for_programs_still_running, .timeout = 120)
     char outp[1100], errp[1100];
     snprintf(outp, sizeof outp, "%s/wait.out", g_tmp);
     snprintf(errp, sizeof errp, "%s/wait.err", g_tmp);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (chdir(g_tmp) != 0) _exit(125);
-        unsetenv("LD_PRELOAD");
-        unsetenv("BXFI_MAP");
-        execl(path_of("memwatch"), "memwatch", "run", "--out", "run_wait", "--grace", "3600", "--",
-              path_of("tests/victims/runner_child"), "outlive", "100000", "7777", (char *)NULL);
-        _exit(126);
-    }
+    char *argv[] = { path_of("memwatch"), "run", "--out", "run_wait", "--grace", "3600", "--",
+                     path_of("tests/victims/runner_child"), "outlive", "100000", "7777", NULL };
+    pid_t pid = start(NULL, argv, "wait.out", "wait.err");
     char buf[256] = "";
     int parent = 0, child = 0;
     for (int i = 0; i < 600 && sscanf(buf, "parent %d ends, child %d", &parent, &child) != 2; i++) {
