@@ -175,6 +175,7 @@ static void wait_for_running(const char *dir, const mw_trace_list *before, const
 {
     uint64_t deadline = now_ms() + o->grace_ms;
     mw_trace_list done = { 0 }; /* sorted: traces whose lock was free */
+    size_t done_cap = 0;
     for (;;) {
         char **traces = NULL;
         int n = run_traces(dir, before, &traces);
@@ -185,16 +186,23 @@ static void wait_for_running(const char *dir, const mw_trace_list *before, const
         for (int i = 0; i < n; i++) {
             if (nsorted && bsearch(&traces[i], done.paths, nsorted, sizeof *done.paths, cmp_str)) continue;
             if (mw_tracelock_held_path(traces[i])) {
-                if (named < 3) {
+                if (named < 3) { /* the file name, one line whatever the program's name holds */
                     const char *slash = strrchr(traces[i], '/');
-                    snprintf(names[named++], PATH_MAX, "%s", slash ? slash + 1 : traces[i]);
+                    char *d = names[named++];
+                    snprintf(d, PATH_MAX, "%s", slash ? slash + 1 : traces[i]);
+                    for (; *d; d++)
+                        if ((unsigned char)*d < 0x20 || *d == 0x7f) *d = '?';
                 }
                 running++;
                 continue;
             }
-            char **g = realloc(done.paths, (size_t)(done.n + 1) * sizeof *g);
-            if (!g) continue; /* asked again next round */
-            done.paths = g;
+            if ((size_t)done.n == done_cap) {
+                size_t nc = done_cap ? 2 * done_cap : 64;
+                char **g = realloc(done.paths, nc * sizeof *g);
+                if (!g) continue; /* asked again next round */
+                done.paths = g;
+                done_cap = nc;
+            }
             done.paths[done.n++] = traces[i];
             traces[i] = NULL;
         }
