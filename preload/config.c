@@ -104,6 +104,7 @@ bool mw_config_trace_line_said(const char *key)
     mine[16] = 0;
     return strcmp(said_out, mine) == 0;
 }
+
 bool mw_config_started_by_traced(void) { return inherited; }
 
 static const char *env_get(const char *name)
