@@ -30,7 +30,7 @@ uint64_t *mw_hmap_get(const mw_hmap *m, uint64_t key)
 
 static bool grow(mw_hmap *m)
 {
-    size_t ncap = m->slots ? (m->mask + 1) * 2 : 64;
+    size_t ncap = m->slots ? (m->mask + 1) * 2 : 16; /* 256 bytes: most maps of a process stay small */
     mw_hmap_slot *ns = calloc(ncap, sizeof *ns);
     if (!ns) return false;
     size_t nmask = ncap - 1;
