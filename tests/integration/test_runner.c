@@ -844,16 +844,21 @@ Test(runner, a_program_still_running_after_the_grace_is_named)
     cr_assert(strstr(r->err, "1 program CMD started is still running 0.2 s after it ended (--grace)"), "%s",
               r->err);
     cr_assert(strstr(r->err, "(its trace has no end record: still running when read)"), "%s", r->err);
-    /* the same trace read again by the analyzer once its program has been killed: "killed" */
+    /* the same trace read again by the analyzer: while its program runs, JSON still_running;
+     * once it has been killed, "killed" */
     int child = 0;
     const char *c = strstr(r->out, "child ");
     cr_assert(c && sscanf(c, "child %d", &child) == 1, "%s", r->out);
+    char trace[1300];
+    snprintf(trace, sizeof trace, "run_grace/memwatch.runner_child.%d.trace.zst", child);
+    char *js[] = { path_of("memwatch-analyze"), "--db", ":memory:", "--format", "json", trace, NULL };
+    r = run(NULL, js);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_assert(strstr(r->out, "\"still_running\": true"), "%s", r->out);
     cr_assert_eq(kill(child, SIGKILL), 0);
     char path[1200];
     snprintf(path, sizeof path, "/proc/%d", child);
     for (int i = 0; i < 1000 && access(path, F_OK) == 0; i++) usleep(10000); /* reaped by init */
-    char trace[1300];
-    snprintf(trace, sizeof trace, "run_grace/memwatch.runner_child.%d.trace.zst", child);
     char *an[] = { path_of("memwatch-analyze"), "--db", ":memory:", trace, NULL };
     r = run(NULL, an);
     cr_assert_eq(exit_code(r), 0, "%s", r->err);
