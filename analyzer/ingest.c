@@ -16,6 +16,12 @@
 #include <string.h>
 
 #define OOM (-2)
+/* No block, and no process's live heap, is larger than an address space (2^57 bytes with
+ * five-level paging): a trace that says otherwise is corrupt (TOO_BIG), and the live sums
+ * stay far from int64's limit (2^60 + 2^57 < 2^63). */
+#define MAX_BLOCK_BYTES (1ull << 57)
+#define MAX_LIVE_BYTES (1ull << 60)
+#define TOO_BIG (-3)
 
 static char *bytes_dup(mw_bytes b)
 {
@@ -228,6 +234,9 @@ static int place_block(mw_proc *p, mw_thread_info *thr, uint64_t tidx, uint64_t 
                        uint64_t size, uint64_t addr, uint32_t si, uint32_t sql)
 {
     mw_site *s = &p->sites.v[si];
+    if (size > MAX_BLOCK_BYTES || s->live > (int64_t)(MAX_LIVE_BYTES - size) ||
+        p->heap_live > (int64_t)(MAX_LIVE_BYTES - size))
+        return TOO_BIG;
     uint64_t key = mw_block_key(tidx, seq);
     if (p->pending_frees.count && mw_hmap_del(&p->pending_frees, key, NULL)) {
         /* Its free was already seen (another thread's chunk came first). */
@@ -1007,6 +1016,13 @@ int mw_ingest_reader(mw_proc *p, mw_reader *r, char *err, size_t errlen)
         int a = apply(p, &rec, seq, err, errlen);
         if (a == OOM) {
             snprintf(err, errlen, "out of memory while ingesting (at byte offset %llu)",
+                     (unsigned long long)rec.offset);
+            return -1;
+        }
+        if (a == TOO_BIG) {
+            snprintf(err, errlen,
+                     "corrupt trace: a block, or the live blocks together, larger than an address space at byte "
+                     "offset %llu",
                      (unsigned long long)rec.offset);
             return -1;
         }

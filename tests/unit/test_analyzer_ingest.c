@@ -629,6 +629,35 @@ Test(ingest, corrupt_and_newer_version_fail_with_a_message)
     mw_tb_release(&b);
 }
 
+/* A block, or live blocks together, larger than any address space: corruption, said once,
+ * not a signed overflow in the live sums (found by tests/fuzz/fuzz_analyze.c). */
+Test(ingest, a_heap_larger_than_an_address_space_is_corrupt)
+{
+    static const struct { uint64_t size, count; bool ok; } cases[] = {
+        {INT64_MAX, 1, false},  /* one block past any address space (2^57 bytes) */
+        {1ull << 57, 8, true},  /* 2^60 bytes live: the most the analyzer takes */
+        {1ull << 57, 9, false}, /* one block more */
+    };
+    for (size_t k = 0; k < 3; k++) {
+        mw_tracebuf b;
+        mw_tb_init(&b);
+        header(&b);
+        for (uint64_t i = 0; i < cases[k].count; i++) mw_tb_alloc(&b, MW_AK_MALLOC, cases[k].size, 2, 0x1000);
+        end(&b, 0);
+        int rc;
+        mw_proc *p = ingest(&b, NULL, &rc);
+        if (cases[k].ok) {
+            cr_assert_eq(rc, 0, "%s", err);
+            cr_assert_eq(p->heap_live, (int64_t)(1ull << 60));
+        } else {
+            cr_assert_eq(rc, -1, "case %zu", k);
+            cr_assert(strstr(err, "larger than an address space at byte offset"), "%s", err);
+        }
+        mw_proc_free(p);
+        mw_tb_release(&b);
+    }
+}
+
 /* ---- JSON contract on a synthetic trace ----------------------------------------------- */
 Test(ingest, json_report_has_every_contract_key, .timeout = 30)
 {
