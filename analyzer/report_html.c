@@ -161,16 +161,17 @@ static void sec_chart(mw_report *r, mw_report_proc *rp)
     const mw_proc *p = rp->p;
     if (p->series.n < 2) return;
     const double W = 900, H = 220, L = 70, B = 24, T = 10;
-    double tmax = 0, vmax = 1;
-    uint64_t t0 = p->series.v[0].t_ns;
+    double tmax = 0;
+    uint64_t t0 = p->series.v[0].t_ns, top = 1; /* the largest value, kept exact for its label */
     for (size_t i = 0; i < p->series.n; i++) {
         const mw_sample *s = &p->series.v[i];
         double t = (double)(s->t_ns - t0) / 1e9;
         if (t > tmax) tmax = t;
-        if ((double)s->heap > vmax) vmax = (double)s->heap;
-        if ((double)s->rss > vmax) vmax = (double)s->rss;
-        if ((double)s->mmap > vmax) vmax = (double)s->mmap;
+        if (s->heap > top) top = s->heap;
+        if (s->rss > top) top = s->rss;
+        if (s->mmap > top) top = s->mmap;
     }
+    double vmax = (double)top;
     if (tmax <= 0) tmax = 1;
     char b[32];
     fprintf(r->out, "<h3>Memory over time</h3>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
@@ -178,7 +179,7 @@ static void sec_chart(mw_report *r, mw_report_proc *rp)
             W, H, W, H);
     fprintf(r->out, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" "
             "stroke=\"#ccc\"/>\n", L, T, W - L - 10, H - T - B);
-    fprintf(r->out, "<text x=\"2\" y=\"%.0f\">%s</text>\n", T + 10, mw_fmt_bytes((uint64_t)vmax, b));
+    fprintf(r->out, "<text x=\"2\" y=\"%.0f\">%s</text>\n", T + 10, mw_fmt_bytes(top, b));
     fprintf(r->out, "<text x=\"2\" y=\"%.0f\">0</text>\n", H - B);
     fprintf(r->out, "<text x=\"%.0f\" y=\"%.0f\">0 s</text>\n", L, H - 6);
     fprintf(r->out, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.2f s</text>\n", W - 10,

@@ -94,6 +94,39 @@ Test(reports, html_has_no_live_markup)
     mw_proc_free(p);
 }
 
+/* The memory chart's top label is the largest sample, exactly: an RSS sample at UINT64_MAX
+ * was converted back from a double out of range (found by tests/fuzz/fuzz_analyze.c). */
+Test(reports, html_chart_of_the_largest_samples)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 7, 1, 4096, 1, 0, MW_HF_ALLOC_TRACING, "/x", 2, "x\0", 2);
+    mw_tb_switch(&b, 0);
+    MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 0, 0, 0, 0, 0);
+    MW_TB_ADD(&b, mw_enc_rss, 20, UINT64_MAX, 0, 0, 0, 0, 0);
+    MW_TB_ADD(&b, mw_enc_end, 30, 0, 0, MW_END_EXIT, 0);
+    uint8_t *data;
+    size_t len;
+    mw_tb_opts raw = MW_TB_OPTS_DEFAULT;
+    raw.raw = 1;
+    cr_assert_eq(mw_tb_encode(&b, &raw, &data, &len), 0);
+    mw_tb_release(&b);
+    char err[256];
+    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_proc *p = mw_proc_new("/tmp/x.trace.zst");
+    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
+    mw_reader_close(r);
+    free(data);
+    char *h = render(p, mw_report_html, NULL);
+    char top[32], want[64];
+    snprintf(want, sizeof want, ">%s</text>", mw_fmt_bytes(UINT64_MAX, top));
+    cr_assert(strstr(h, "<h3>Memory over time</h3>"), "no chart");
+    cr_assert(strstr(h, want), "the chart's top label is not %s", want);
+    free(h);
+    mw_proc_free(p);
+}
+
 Test(reports, markdown_has_no_live_markup)
 {
     mw_proc *p = evil_proc();
