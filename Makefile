@@ -163,6 +163,11 @@ $(B)/memwatch.pc: Makefile
 $(B)/tests/unit/%: tests/unit/%.c $(B)/asan/libmwanalyze.a | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -o $@ $< $(B)/asan/libmwanalyze.a $(TEST_LIBS) $(LDFLAGS)
+# the analyzer on generated traces: the generator is the fuzzer's (tests/fuzz/trace_gen.c)
+$(B)/tests/unit/test_analyzer_generated: tests/unit/test_analyzer_generated.c tests/fuzz/trace_gen.c tests/fuzz/trace_gen.h \
+                                         $(B)/asan/libmwanalyze.a | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -Itests/fuzz -o $@ $< tests/fuzz/trace_gen.c $(B)/asan/libmwanalyze.a $(TEST_LIBS) $(LDFLAGS)
 $(B)/tests/integration/%: tests/integration/%.c $(SUPPORT_OBJS) $(ANA_LIB) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(SUPPORT_OBJS) $(ANA_LIB) $(TEST_LIBS) $(LDFLAGS)
@@ -268,11 +273,23 @@ $(B)/fuzz/fuzz_shortname: tests/fuzz/fuzz_shortname.c analyzer/shortname.c analy
 	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -Iformats -Ianalyzer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ tests/fuzz/fuzz_shortname.c analyzer/shortname.c
 FUZZ_NAME_SECONDS ?= 20
-fuzz: $(B)/fuzz/fuzz_decode $(B)/fuzz/fuzz_shortname
-	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus_names
+# the whole analyzer on generated traces (tests/fuzz/trace_gen.c), built with clang and linked
+# against the analyzer's sources compiled for fuzzing (the libFuzzer runtime brings main)
+FUZZ_ANA_CFLAGS = -std=gnu11 -O1 -g -D_GNU_SOURCE -DMEMWATCH_VERSION=\"$(MEMWATCH_VERSION)\" -Iformats -Ianalyzer \
+                  -Itests/fuzz $(PC_ANA_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(B)/fuzz/fuzz_analyze: tests/fuzz/fuzz_analyze.c tests/fuzz/trace_gen.c tests/fuzz/trace_gen.h $(ANA_SRCS) $(FMT_SRCS) \
+                        analyzer/schema.sql | $(DEPS_OK)
+	@mkdir -p $(@D)
+	clang $(FUZZ_ANA_CFLAGS) -o $@ tests/fuzz/fuzz_analyze.c tests/fuzz/trace_gen.c $(ANA_SRCS) $(FMT_SRCS) \
+	  $(ANA_LIBS) $(LDFLAGS)
+FUZZ_ANALYZE_SECONDS ?= 60
+fuzz: $(B)/fuzz/fuzz_decode $(B)/fuzz/fuzz_shortname $(B)/fuzz/fuzz_analyze
+	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus_names $(B)/fuzz/corpus_analyze
 	@scripts/fuzz-seed $(B)/fuzz/corpus
 	$(B)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus tests/fuzz/seeds
 	$(B)/fuzz/fuzz_shortname -max_total_time=$(FUZZ_NAME_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus_names
+	$(B)/fuzz/fuzz_analyze -max_total_time=$(FUZZ_ANALYZE_SECONDS) -print_final_stats=1 -close_fd_mask=2 \
+	  -max_len=4096 $(B)/fuzz/corpus_analyze
 
 # ---- install ----------------------------------------------------------------------------
 install: all

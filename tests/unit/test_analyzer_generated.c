@@ -1,0 +1,57 @@
+/*
+ * test_analyzer_generated.c — the whole analyzer (ingest, cross-process passes, symbolizer,
+ * patterns, store, every report format) on hostile but well-formed traces made by
+ * tests/fuzz/trace_gen.c, in this ASan+UBSan process, from seeded-random inputs. Each must
+ * be analyzed (exit 0, or 1 when its --fail-on condition holds) or refused with exit 3 and
+ * one error line; a sanitizer report fails the binary (scripts/run-tests). What `make fuzz`
+ * finds becomes a test of its own where the fault was (an input means another trace as soon
+ * as the generator changes how it reads bytes): test_analyzer_ingest's
+ * a_heap_larger_than_an_address_space_is_corrupt, test_analyzer_reports'
+ * html_chart_of_the_largest_samples.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace_gen.h"
+
+static char err[1 << 16];
+
+/* Lines of s that start with prefix and are not warnings (which another trace of the same
+ * run may have given before the error). */
+static unsigned error_lines(const char *s, const char *prefix)
+{
+    unsigned n = 0;
+    for (const char *l = s; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        if (strncmp(l, prefix, strlen(prefix)) == 0 && !memmem(l, len, ": warning: ", 11)) n++;
+        l += len + (e != NULL);
+    }
+    return n;
+}
+
+static void check(const uint8_t *data, size_t n, const char *what)
+{
+    int rc = mw_gen_analyze(data, n, err, sizeof err);
+    if (rc == -1) return; /* no trace could be made of it */
+    cr_expect(rc == 0 || rc == 1 || rc == 3, "%s: exit %d: %s", what, rc, err);
+    if (rc == 3) cr_expect_eq(error_lines(err, "memwatch-analyze:"), 1, "%s: %s", what, err);
+}
+
+Test(analyzer_generated, seeded_random_process_trees)
+{
+    static uint8_t buf[4096];
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < 400; i++) {
+        size_t n = 16 + (size_t)(x % (sizeof buf - 16));
+        for (size_t k = 0; k < n; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[k] = (uint8_t)(x >> 24);
+        }
+        char what[32];
+        snprintf(what, sizeof what, "input %d", i);
+        check(buf, n, what);
+    }
+}
