@@ -850,7 +850,10 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         return 0;
     }
     case MW_REC_FATAL_SIGNAL:
-        if (!p->fatal_signo) { /* the first: others are threads dying of it meanwhile */
+        if (!p->fatal_signo) { /* the first: others are threads dying of it meanwhile (or of a
+                                * signal numbered 0, in a corrupt trace: the next replaces it) */
+            free(p->fatal_thread);
+            p->fatal_thread = NULL;
             p->fatal_signo = r->u.fatal.signo;
             p->fatal_code = r->u.fatal.code;
             p->fatal_addr = r->u.fatal.addr;

@@ -595,6 +595,25 @@ Test(ingest, the_fatal_signals_thread_keeps_its_name)
     mw_tb_release(&b);
 }
 
+/* A FATAL_SIGNAL of signal 0 (a corrupt trace) does not count as the first: the next one
+ * replaces it, and the thread name the first kept is not leaked (found by fuzz_analyze). */
+Test(ingest, a_fatal_signal_numbered_0_is_replaced_by_the_next)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    header(&b);
+    mw_tb_switch(&b, 1);
+    MW_TB_ADD(&b, mw_enc_thread_start, 1, 7001, 0, "first", 5);
+    MW_TB_ADD(&b, mw_enc_fatal_signal, 50, 0, 0, 0, 2);
+    MW_TB_ADD(&b, mw_enc_thread_name, 1, "second", 6);
+    MW_TB_ADD(&b, mw_enc_fatal_signal, 60, 11, 1, 0, 2);
+    mw_proc *p = ingest_ok(&b);
+    cr_expect_eq(p->fatal_signo, 11);
+    cr_expect_str_eq(mw_fatal_thread_name(p), "second");
+    mw_proc_free(p);
+    mw_tb_release(&b);
+}
+
 Test(ingest, corrupt_and_newer_version_fail_with_a_message)
 {
     mw_tracebuf b;
