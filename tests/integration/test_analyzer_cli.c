@@ -426,6 +426,30 @@ Test(analyzer_cli, html_escapes_a_hostile_name_and_argv)
     mwt_run_free(&r);
 }
 
+/* The analyzer's own lines on stderr name things a traced program or a user chose: a
+ * program's name with a newline and a terminal escape, a trace path with a newline. Each
+ * stays one line, with '?' for every control character. */
+Test(analyzer_cli, error_lines_name_hostile_names_on_one_line)
+{
+    char *prog = path_in("le\nak\x1b[31m");
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", mwt_victim("analyzer_leak"), prog);
+    cr_assert_eq(system(cmd), 0);
+    const char *t = trace_of(prog, "escapes", NULL);
+    mwt_run r;
+    analyze(&r, (const char *const[]){t, "--db", ":memory:", "-o", "/dev/null", "--fail-on", "leaked>0", NULL});
+    cr_assert_eq(r.exit_code, 1, "%s", r.err);
+    cr_assert_eq(one_line(r.err), 1, "one line: %s", r.err);
+    cr_assert(strstr(r.err, "holds for le?ak?[31m (pid "), "%s", r.err);
+    cr_assert_null(strchr(r.err, '\x1b'), "a raw escape reached the terminal: %s", r.err);
+    mwt_run_free(&r);
+    analyze(&r, (const char *const[]){path_in("no\nsuch\rtrace"), "--db", ":memory:", NULL});
+    cr_assert_eq(r.exit_code, 3, "%s", r.err);
+    cr_assert_eq(one_line(r.err), 1, "one line: %s", r.err);
+    cr_assert(strstr(r.err, "no?such?trace"), "%s", r.err);
+    mwt_run_free(&r);
+}
+
 Test(analyzer_cli, truncated_garbage_and_newer_traces)
 {
     const char *t = leak_trace();
