@@ -153,7 +153,12 @@ int mw_alert_config_set(mw_alert_config *c, const char *key, const char *value, 
                  key);
         return -1;
     }
-    if (bad) snprintf(err, errlen, "bad value '%s' for %s", value, key);
+    if (bad)
+        snprintf(err, errlen, "bad value '%s' for %s: expected %s", value, key,
+                 !strcmp(key, "ratio_min_heap_bytes") ? "a size such as 200M, or off"
+                 : !strcmp(key, "max_per_hour")       ? "a whole number from 0 to 1000000000, or off"
+                 : !strcmp(key, "growth_window_s")    ? "a time above 0 such as 10s, 5m or 1h"
+                                                      : "a time such as 120s, 5m or 1h");
     return bad ? -1 : 0;
 }
 

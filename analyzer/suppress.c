@@ -55,21 +55,21 @@ int mw_supp_parse(mw_supp *s, const char *text, const char *name, char *err, siz
         if (a < b && *a != '#') {
             const char *colon = memchr(a, ':', (size_t)(b - a));
             if (!colon) {
-                snprintf(err, errlen, "%s:%u: expected 'leak:PATTERN', got '%.*s'", name, lineno,
+                snprintf(err, errlen, "suppressions %s:%u: expected 'leak:PATTERN', got '%.*s'", name, lineno,
                          (int)((b - a) > 80 ? 80 : (b - a)), a);
                 return -1;
             }
             size_t tlen = (size_t)(colon - a);
             while (tlen && isspace((unsigned char)a[tlen - 1])) tlen--;
             if (tlen != 4 || memcmp(a, "leak", 4) != 0) {
-                snprintf(err, errlen, "%s:%u: unknown suppression type '%.*s' (only 'leak' is "
+                snprintf(err, errlen, "suppressions %s:%u: unknown suppression type '%.*s' (only 'leak' is "
                          "supported)", name, lineno, (int)(tlen > 40 ? 40 : tlen), a);
                 return -1;
             }
             const char *pat = colon + 1;
             while (pat < b && isspace((unsigned char)*pat)) pat++;
             if (pat == b) {
-                snprintf(err, errlen, "%s:%u: empty pattern after 'leak:'", name, lineno);
+                snprintf(err, errlen, "suppressions %s:%u: empty pattern after 'leak:'", name, lineno);
                 return -1;
             }
             if (add(s, pat, (size_t)(b - pat))) {

@@ -45,7 +45,7 @@ Test(suppress, file_format)
 Test(suppress, bad_lines_are_named)
 {
     const char *bad[] = {"leak:ok\nrace:foo\n", "leak:ok\n\njust text\n", "leak:\n"};
-    const char *want[] = {"supp.txt:2:", "supp.txt:3:", "supp.txt:1:"};
+    const char *want[] = {"suppressions supp.txt:2:", "suppressions supp.txt:3:", "suppressions supp.txt:1:"};
     for (size_t i = 0; i < 3; i++) {
         mw_supp s;
         char err[256] = "";
