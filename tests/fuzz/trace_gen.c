@@ -440,6 +440,53 @@ static void capture_end(FILE *m, FILE *saved, char **buf, size_t *len, char *err
     free(*buf);
 }
 
+/* A memfd holding len bytes (-1 on failure); its path into path. */
+static int memfd_of(const void *p, size_t len, char *path, size_t pathlen)
+{
+    int fd = memfd_create("input", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, (const char *)p + off, len - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    snprintf(path, pathlen, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+/* A suppressions file (LeakSanitizer's format) or alert rules (key = value lines) from g:
+ * mostly well-formed lines, with comments, blank lines, odd patterns and now and then a line
+ * the analyzer must refuse (exit 2, one line naming it). */
+static size_t rules_text(gen *g, bool alerts, char *out, size_t cap)
+{
+    static const char *const pats[] = {"main", "*", "^mw_", "libc.so*", "$", "a*b*c", "^*$", "**", "x$y", "^"};
+    /* each key with values it takes: a size, a rate, a ratio, a confidence, a time, a count */
+    static const struct { const char *key, *ok[3]; } keys[] = {
+        {"heap_bytes", {"200M", "off", "1.5GiB"}},   {"rss_bytes", {"0", "64KB", "1e308T"}},
+        {"external_ratio", {"4.0", "off", "0.5"}},   {"heap_growth_bytes_per_s", {"1M", "0", "off"}},
+        {"pattern_min_confidence", {"0.5", "1", "off"}}, {"cooldown_s", {"30s", "2h", "1e308h"}},
+        {"max_per_hour", {"0", "10", "1000000000"}}, {"growth_window_s", {"1m", "0.001", "5min"}},
+        {"ratio_min_heap_bytes", {"1G", "off", "1"}}, {"no_such_key", {"1", "1", "1"}},
+    };
+    static const char *const bad[] = {"nan", "-1", "99999999999999999999", "", "x", "16EiB", "1e-300", "inf"};
+    size_t len = 0, lines = g8(g) % 8;
+    for (size_t i = 0; i < lines && len + 160 < cap; i++) {
+        unsigned c = g8(g), v = g8(g);
+        char w[40];
+        size_t wl = gstr(g, w, sizeof w - 1);
+        w[wl] = 0;
+        if (memchr(w, '\n', wl) || strlen(w) != wl) w[0] = 0; /* one line, no NUL inside */
+        if (c < 24) len += (size_t)snprintf(out + len, cap - len, "# %s\n", w);
+        else if (c < 32) len += (size_t)snprintf(out + len, cap - len, "\n");
+        else if (c > 252) len += (size_t)snprintf(out + len, cap - len, "%s\n", w); /* most are refused */
+        else if (!alerts) len += (size_t)snprintf(out + len, cap - len, "leak:%s%s\n", pats[c % 10], c & 1 ? w : "");
+        else if (c % 10 == 9 && v < 240) continue; /* the unknown key: now and then */
+        else len += (size_t)snprintf(out + len, cap - len, " %s = %s\n", keys[c % 10].key,
+                                     v < 240 ? keys[c % 10].ok[v % 3] : bad[v % 8]);
+    }
+    return len;
+}
+
 int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen)
 {
     uint8_t *tr[MW_GEN_MAX_TRACES];
@@ -455,14 +502,7 @@ int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen)
     argv[argc++] = "memwatch-analyze";
     size_t open_n = 0;
     for (; open_n < made; open_n++) {
-        fds[open_n] = memfd_create("trace", MFD_CLOEXEC);
-        if (fds[open_n] < 0) break;
-        for (size_t off = 0; off < tl[open_n];) {
-            ssize_t w = write(fds[open_n], tr[open_n] + off, tl[open_n] - off);
-            if (w <= 0) break;
-            off += (size_t)w;
-        }
-        snprintf(paths[open_n], sizeof paths[open_n], "/proc/self/fd/%d", fds[open_n]);
+        if ((fds[open_n] = memfd_of(tr[open_n], tl[open_n], paths[open_n], sizeof paths[open_n])) < 0) break;
         argv[argc++] = paths[open_n];
     }
     static const char *const formats[] = {"text", "json", "md", "html"};
@@ -487,6 +527,19 @@ int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen)
         argv[argc++] = "--ignore";
         argv[argc++] = "*sh";
     }
+    /* suppressions and alert rules from the input's last (up to) 64 bytes before the options */
+    int extra[2] = {-1, -1};
+    char extra_path[2][40];
+    for (int k = 0; k < 2; k++) {
+        if (!(opt0 & (32 << k)) || n < 3) continue;
+        size_t want_tail = 1 + (size_t)(opt1 % 64), tail = want_tail < n - 2 ? want_tail : n - 2;
+        gen tg = {data + n - 2 - tail, tail, 0};
+        char text[2048];
+        size_t tl_ = rules_text(&tg, k == 1, text, sizeof text);
+        if ((extra[k] = memfd_of(text, tl_, extra_path[k], sizeof extra_path[k])) < 0) continue;
+        argv[argc++] = k ? "--alerts" : "--suppressions";
+        argv[argc++] = extra_path[k];
+    }
     argv[argc] = NULL;
     if (open_n == made) {
         FILE *saved = NULL, *cap = NULL;
@@ -500,6 +553,8 @@ int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen)
         if (cap) capture_end(cap, saved, &cbuf, &clen, err, errlen);
     }
     for (size_t i = 0; i < open_n; i++) close(fds[i]);
+    for (int k = 0; k < 2; k++)
+        if (extra[k] >= 0) close(extra[k]);
     for (size_t i = 0; i < made; i++) free(tr[i]);
     return rc;
 }
