@@ -350,52 +350,77 @@ static inline bool mapping_is_anon(const mw_mapping *m)
     return (m->flags & 0x20 /* MAP_ANONYMOUS */) || (!m->path && m->fd < 0);
 }
 
-static void unmap_range(mw_proc *p, uint64_t addr, uint64_t len)
+/* Mapping i leaves the vector: the last one takes its place (and its index in mapping_at). */
+static void drop_mapping(mw_proc *p, size_t i)
+{
+    mw_omap_del(&p->mapping_at, p->mappings.v[i].addr);
+    free(p->mappings.v[i].path);
+    size_t last = --p->mappings.n;
+    if (i != last) {
+        p->mappings.v[i] = p->mappings.v[last];
+        mw_omap_put(&p->mapping_at, p->mappings.v[i].addr, i); /* replaces: no allocation */
+    }
+}
+
+/* Takes [addr, addr + len) out of the mappings: those inside it go, those across its ends
+ * are cut, one across both is split in two. Only the mappings it overlaps are visited: the
+ * one starting at or before addr, then those starting inside. */
+static int unmap_range(mw_proc *p, uint64_t addr, uint64_t len)
 {
     uint64_t end = addr + len;
     if (end < addr) end = UINT64_MAX;
-    for (size_t i = 0; i < p->mappings.n;) {
-        mw_mapping *m = &p->mappings.v[i];
+    uint64_t k, v, cursor = addr;
+    if (mw_omap_le(&p->mapping_at, addr, &k, &v)) cursor = k;
+    while (end > addr && mw_omap_ge(&p->mapping_at, cursor, &k, &v) && k < end) {
+        mw_mapping *m = &p->mappings.v[v];
         uint64_t ms = m->addr, me = m->addr + m->len;
-        if (me <= addr || ms >= end) {
-            i++;
-            continue;
+        bool last_key = k == UINT64_MAX;
+        cursor = k + 1; /* keys made below start at end or later: never visited */
+        if (me > addr) {
+            uint64_t os = ms > addr ? ms : addr, oe = me < end ? me : end;
+            p->mmap_live -= oe - os;
+            if (mapping_is_anon(m)) p->mmap_anon_live -= oe - os;
+            if (os == ms && oe == me) {
+                drop_mapping(p, v);
+            } else if (os == ms) { /* its head goes: it starts at oe now */
+                mw_omap_del(&p->mapping_at, ms);
+                m->offset += oe - ms;
+                m->addr = oe;
+                m->len = me - oe;
+                if (mw_omap_put(&p->mapping_at, oe, v)) return OOM;
+            } else if (oe == me) { /* its tail goes */
+                m->len = os - ms;
+            } else { /* a hole in it: the part after the hole is a mapping of its own */
+                mw_mapping tail = *m;
+                tail.addr = oe;
+                tail.len = me - oe;
+                tail.offset += oe - ms;
+                tail.path = m->path ? strdup(m->path) : NULL;
+                m->len = os - ms;
+                if ((m->path && !tail.path) || !MW_VEC_PUSH(p->mappings, tail)) {
+                    free(tail.path);
+                    p->mmap_live -= me - oe; /* the tail is no longer counted */
+                    if (mapping_is_anon(&tail)) p->mmap_anon_live -= me - oe;
+                    return OOM;
+                }
+                if (mw_omap_put(&p->mapping_at, oe, p->mappings.n - 1)) return OOM;
+            }
         }
-        uint64_t os = ms > addr ? ms : addr, oe = me < end ? me : end;
-        p->mmap_live -= oe - os;
-        if (mapping_is_anon(m)) p->mmap_anon_live -= oe - os;
-        if (os == ms && oe == me) {
-            free(m->path);
-            p->mappings.v[i] = p->mappings.v[--p->mappings.n];
-            continue;
-        }
-        if (os == ms) {
-            m->offset += oe - ms;
-            m->addr = oe;
-            m->len = me - oe;
-        } else if (oe == me) {
-            m->len = os - ms;
-        } else {
-            mw_mapping tail = *m;
-            tail.addr = oe;
-            tail.len = me - oe;
-            tail.offset += oe - ms;
-            tail.path = m->path ? strdup(m->path) : NULL;
-            m->len = os - ms;
-            if (!MW_VEC_PUSH(p->mappings, tail)) free(tail.path);
-        }
-        i++;
+        if (last_key) break;
     }
+    return 0;
 }
 
 static int add_mapping(mw_proc *p, mw_mapping m)
 {
-    if (m.len == 0) {
+    if (m.addr + m.len < m.addr) m.len = UINT64_MAX - m.addr; /* past the top of the address space */
+    if (m.len == 0 || unmap_range(p, m.addr, m.len) /* MAP_FIXED replaces what was there */ ||
+        !MW_VEC_PUSH(p->mappings, m)) {
         free(m.path);
-        return 0;
+        return m.len == 0 ? 0 : OOM;
     }
-    unmap_range(p, m.addr, m.len); /* MAP_FIXED replaces what was there */
-    if (!MW_VEC_PUSH(p->mappings, m)) {
+    if (mw_omap_put(&p->mapping_at, m.addr, p->mappings.n - 1)) {
+        p->mappings.n--;
         free(m.path);
         return OOM;
     }
@@ -409,16 +434,20 @@ static int do_mremap(mw_proc *p, const mw_record *r)
 {
     mw_mapping nm = {0};
     nm.fd = -1;
-    for (size_t i = 0; i < p->mappings.n; i++) {
-        mw_mapping *m = &p->mappings.v[i];
-        if (r->u.mremap.old_addr >= m->addr && r->u.mremap.old_addr < m->addr + m->len) {
+    uint64_t k, v;
+    if (mw_omap_le(&p->mapping_at, r->u.mremap.old_addr, &k, &v)) {
+        const mw_mapping *m = &p->mappings.v[v];
+        if (r->u.mremap.old_addr - m->addr < m->len) { /* inside it */
             nm = *m;
             nm.offset += r->u.mremap.old_addr - m->addr;
             nm.path = m->path ? strdup(m->path) : NULL;
-            break;
+            if (m->path && !nm.path) return OOM;
         }
     }
-    unmap_range(p, r->u.mremap.old_addr, r->u.mremap.old_len);
+    if (unmap_range(p, r->u.mremap.old_addr, r->u.mremap.old_len)) {
+        free(nm.path);
+        return OOM;
+    }
     nm.addr = r->u.mremap.new_addr;
     nm.len = r->u.mremap.new_len;
     nm.stack = r->u.mremap.stack;
@@ -692,8 +721,7 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
     }
     case MW_REC_MUNMAP:
         p->munmaps++;
-        unmap_range(p, r->u.munmap.addr, r->u.munmap.len);
-        return 0;
+        return unmap_range(p, r->u.munmap.addr, r->u.munmap.len);
     case MW_REC_MREMAP:
         return do_mremap(p, r);
     case MW_REC_RSS:

@@ -75,6 +75,7 @@ void mw_proc_free(mw_proc *p)
     free(p->series.v);
     for (size_t i = 0; i < p->mappings.n; i++) free(p->mappings.v[i].path);
     free(p->mappings.v);
+    mw_omap_free(&p->mapping_at);
     for (size_t i = 0; i < p->marks.n; i++) free(p->marks.v[i].label);
     free(p->marks.v);
     for (size_t i = 0; i < p->sql.n; i++) free(p->sql.v[i].text);

@@ -16,6 +16,7 @@
 
 #include "blocktab.h"
 #include "hmap.h"
+#include "omap.h"
 #include "mw_format.h"
 
 #define MW_KIND_COUNT 4 /* enum mw_reach_kind: unknown, definite, indirect, reachable */
@@ -218,7 +219,8 @@ typedef struct mw_proc {
     mw_hmap inherit_parent;           /* inherited block's key (tidx << 44 ^ seq) -> the parent's */
     MW_VEC(mw_sample) series;
     uint32_t series_stride;           /* samples merged per point after decimation */
-    MW_VEC(mw_mapping) mappings;      /* live mappings */
+    MW_VEC(mw_mapping) mappings;      /* live mappings (none overlap another) */
+    mw_omap mapping_at;               /* their start addresses -> their indexes in mappings */
     MW_VEC(mw_mark) marks;
     MW_VEC(mw_sql_query) sql;
     mw_hmap sql_by_fp;

@@ -1,8 +1,9 @@
 /*
  * test_analyzer_tables.c — the analyzer's hash tables under long random insert/delete
  * sequences, checked against a plain reference array: the integer map (hmap.c, including
- * key 0 and iteration) and the per-thread live-block table (blocktab.c). Backward-shift
- * deletion must never lose or duplicate an entry.
+ * key 0 and iteration), the per-thread live-block table (blocktab.c) and the ordered map
+ * (omap.c: its neighbour queries too, and a depth that stays logarithmic for keys in order).
+ * Backward-shift deletion must never lose or duplicate an entry.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "blocktab.h"
 #include "hmap.h"
+#include "omap.h"
 
 #define UNIVERSE 4096
 
@@ -226,4 +228,81 @@ Test(tables, blocktab_sparse_pages_spill)
     cr_assert(mw_btab_each(&t, check_each, &c));
     cr_assert_eq(c.seen, count);
     mw_btab_free(&t);
+}
+
+/* The ordered map against a reference array: put, del, get and the neighbours le / ge of
+ * keys present, absent, below and above every key (0 and UINT64_MAX among them). */
+Test(tables, omap_matches_a_reference)
+{
+    static uint64_t ref[UNIVERSE];
+    static bool present[UNIVERSE];
+    memset(present, 0, sizeof present);
+    mw_omap m = {0};
+    size_t count = 0;
+    /* key k of the universe: ordered like k, spread over the whole range, both ends in it */
+#define OKEY(k) ((k) == UNIVERSE - 1 ? UINT64_MAX : (uint64_t)(k) * (UINT64_MAX / UNIVERSE))
+    for (int step = 0; step < 200000; step++) {
+        uint64_t k = next() % UNIVERSE, op = next() % 8;
+        if (op < 4) {
+            cr_assert_eq(mw_omap_put(&m, OKEY(k), (uint64_t)step), 0);
+            if (!present[k]) count++;
+            present[k] = true;
+            ref[k] = (uint64_t)step;
+        } else if (op < 6) {
+            cr_assert_eq(mw_omap_del(&m, OKEY(k)), present[k], "step %d", step);
+            if (present[k]) count--;
+            present[k] = false;
+        } else {
+            /* between key k and the next (or at it): le is k or the nearest below, ge the
+             * nearest above k */
+            uint64_t probe = OKEY(k) + (op == 6 || k == UNIVERSE - 1 ? 0 : 1), gk, gv;
+            int64_t lo = (int64_t)k;
+            while (lo >= 0 && !present[lo]) lo--;
+            bool has = mw_omap_le(&m, probe, &gk, &gv);
+            cr_assert_eq(has, lo >= 0, "step %d", step);
+            if (has) cr_assert(gk == OKEY(lo) && gv == ref[lo], "step %d", step);
+            size_t hi = probe == OKEY(k) ? k : k + 1;
+            while (hi < UNIVERSE && !present[hi]) hi++;
+            has = mw_omap_ge(&m, probe, &gk, &gv);
+            cr_assert_eq(has, hi < UNIVERSE, "step %d", step);
+            if (has) cr_assert(gk == OKEY(hi) && gv == ref[hi], "step %d", step);
+        }
+        cr_assert_eq(m.count, count);
+    }
+    for (uint64_t k = 0; k < UNIVERSE; k++) {
+        uint64_t v;
+        cr_assert_eq(mw_omap_get(&m, OKEY(k), &v), present[k]);
+        if (present[k]) cr_assert_eq(v, ref[k]);
+    }
+#undef OKEY
+    mw_omap_free(&m);
+}
+
+/* Depth of the subtree at t (recursion bounded by the depth checked). */
+static unsigned omap_depth(const mw_omap *m, uint32_t t)
+{
+    if (!t) return 0;
+    unsigned l = omap_depth(m, m->nodes[t].left), r = omap_depth(m, m->nodes[t].right);
+    return 1 + (l > r ? l : r);
+}
+
+/* A million keys in order (a plain search tree would be a list a million deep), then every
+ * other one removed: the depth stays near 2 log2 n. */
+Test(tables, omap_stays_shallow_for_keys_in_order)
+{
+    mw_omap m = {0};
+    const uint64_t n = 1000000;
+    for (uint64_t i = 0; i < n; i++) cr_assert_eq(mw_omap_put(&m, i << 12, i), 0);
+    unsigned d = omap_depth(&m, m.root);
+    cr_assert_lt(d, 100, "depth %u for %llu keys", d, (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i += 2) cr_assert(mw_omap_del(&m, i << 12));
+    cr_assert_eq(m.count, n / 2);
+    d = omap_depth(&m, m.root);
+    cr_assert_lt(d, 100, "depth %u after the removals", d);
+    uint64_t k, v;
+    cr_assert(mw_omap_le(&m, 5 << 12, &k, &v) && k == 5 << 12 && v == 5);
+    cr_assert(mw_omap_le(&m, (4 << 12) + 1, &k, &v) && k == 3 << 12);
+    cr_assert(mw_omap_ge(&m, (4 << 12) + 1, &k, &v) && k == 5 << 12);
+    cr_assert_not(mw_omap_le(&m, 4095, &k, &v));
+    mw_omap_free(&m);
 }
