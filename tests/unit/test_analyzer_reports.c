@@ -16,6 +16,25 @@
 
 #define EVIL "<script>alert(1)</script>\"'&\x1b[31m|`*"
 
+/* The model of the trace built in b (released here), as if read from path. */
+static mw_proc *ingest_buf(mw_tracebuf *b, const char *path)
+{
+    uint8_t *data;
+    size_t len;
+    mw_tb_opts raw = MW_TB_OPTS_DEFAULT;
+    raw.raw = 1;
+    cr_assert_eq(mw_tb_encode(b, &raw, &data, &len), 0);
+    mw_tb_release(b);
+    char err[256];
+    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    mw_proc *p = mw_proc_new(path);
+    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
+    mw_reader_close(r);
+    free(data);
+    return p;
+}
+
 static mw_proc *evil_proc(void)
 {
     mw_tracebuf b;
@@ -47,19 +66,7 @@ static mw_proc *evil_proc(void)
     MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 0, 0, 0, 0, 0);
     MW_TB_ADD(&b, mw_enc_rss, 20, 2 << 20, 0, 0, 0, 0, 0);
     MW_TB_ADD(&b, mw_enc_end, 30, 0, 0, MW_END_EXIT, 0);
-    uint8_t *data;
-    size_t len;
-    mw_tb_opts raw = MW_TB_OPTS_DEFAULT;
-    raw.raw = 1;
-    cr_assert_eq(mw_tb_encode(&b, &raw, &data, &len), 0);
-    mw_tb_release(&b);
-    char err[256];
-    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
-    cr_assert_not_null(r, "%s", err);
-    mw_proc *p = mw_proc_new("/tmp/" EVIL ".trace.zst");
-    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
-    mw_reader_close(r);
-    free(data);
+    mw_proc *p = ingest_buf(&b, "/tmp/" EVIL ".trace.zst");
     return p;
 }
 
@@ -105,19 +112,7 @@ Test(reports, html_chart_of_the_largest_samples)
     MW_TB_ADD(&b, mw_enc_rss, 10, 1 << 20, 0, 0, 0, 0, 0);
     MW_TB_ADD(&b, mw_enc_rss, 20, UINT64_MAX, 0, 0, 0, 0, 0);
     MW_TB_ADD(&b, mw_enc_end, 30, 0, 0, MW_END_EXIT, 0);
-    uint8_t *data;
-    size_t len;
-    mw_tb_opts raw = MW_TB_OPTS_DEFAULT;
-    raw.raw = 1;
-    cr_assert_eq(mw_tb_encode(&b, &raw, &data, &len), 0);
-    mw_tb_release(&b);
-    char err[256];
-    mw_reader *r = mw_reader_open_mem(data, len, err, sizeof err);
-    cr_assert_not_null(r, "%s", err);
-    mw_proc *p = mw_proc_new("/tmp/x.trace.zst");
-    cr_assert_eq(mw_ingest_reader(p, r, err, sizeof err), 0, "%s", err);
-    mw_reader_close(r);
-    free(data);
+    mw_proc *p = ingest_buf(&b, "/tmp/x.trace.zst");
     char *h = render(p, mw_report_html, NULL);
     char top[32], want[64];
     snprintf(want, sizeof want, ">%s</text>", mw_fmt_bytes(UINT64_MAX, top));
