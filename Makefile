@@ -282,14 +282,21 @@ $(B)/fuzz/fuzz_analyze: tests/fuzz/fuzz_analyze.c tests/fuzz/trace_gen.c tests/f
 	@mkdir -p $(@D)
 	clang $(FUZZ_ANA_CFLAGS) -o $@ tests/fuzz/fuzz_analyze.c tests/fuzz/trace_gen.c $(ANA_SRCS) $(FMT_SRCS) \
 	  $(ANA_LIBS) $(LDFLAGS)
+# the reader of a JIT's perf map (analyzer/perfmap.c), whose lines the traced program writes
+$(B)/fuzz/fuzz_perfmap: tests/fuzz/fuzz_perfmap.c analyzer/perfmap.c analyzer/perfmap.h | $(DEPS_OK)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -O1 -g -D_GNU_SOURCE -Ianalyzer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ tests/fuzz/fuzz_perfmap.c analyzer/perfmap.c
 FUZZ_ANALYZE_SECONDS ?= 60
-fuzz: $(B)/fuzz/fuzz_decode $(B)/fuzz/fuzz_shortname $(B)/fuzz/fuzz_analyze
-	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus_names $(B)/fuzz/corpus_analyze
+FUZZ_PERFMAP_SECONDS ?= 20
+fuzz: $(B)/fuzz/fuzz_decode $(B)/fuzz/fuzz_shortname $(B)/fuzz/fuzz_analyze $(B)/fuzz/fuzz_perfmap
+	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus_names $(B)/fuzz/corpus_analyze $(B)/fuzz/corpus_perfmap
 	@scripts/fuzz-seed $(B)/fuzz/corpus
 	$(B)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus tests/fuzz/seeds
 	$(B)/fuzz/fuzz_shortname -max_total_time=$(FUZZ_NAME_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus_names
 	$(B)/fuzz/fuzz_analyze -max_total_time=$(FUZZ_ANALYZE_SECONDS) -print_final_stats=1 -close_fd_mask=2 \
 	  -max_len=4096 $(B)/fuzz/corpus_analyze
+	$(B)/fuzz/fuzz_perfmap -max_total_time=$(FUZZ_PERFMAP_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus_perfmap
 
 # ---- install ----------------------------------------------------------------------------
 install: all
