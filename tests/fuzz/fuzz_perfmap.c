@@ -6,6 +6,7 @@
  * any pointer past what the reader owns. Built and run by `make fuzz`.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,10 +20,16 @@ static void touch(const char *s)
     for (; s && *s; s++) sink ^= (unsigned char)*s;
 }
 
+static char path[64];
+
+static void remove_map(void) { unlink(path); }
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/fuzz-perfmap-%d.map", (int)getpid());
+    if (!path[0]) {
+        snprintf(path, sizeof path, "/tmp/fuzz-perfmap-%d.map", (int)getpid());
+        atexit(remove_map); /* libFuzzer ends with exit() */
+    }
     FILE *f = fopen(path, "w");
     if (!f) return 0;
     fwrite(data, 1, size, f);
