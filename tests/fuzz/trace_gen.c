@@ -105,7 +105,7 @@ typedef struct trace_state {
     size_t nnodes;
     bool had_alloc[300]; /* per thread index: a full ALLOC written (ALLOC_SAME repeats it) */
     mw_node_last nl[300]; /* per thread index: STACK_NODE_D's base */
-    uint64_t pid;
+    uint64_t pid, ppid;
 } trace_state;
 
 static mw_block_ref pick_ref(gen *g, const trace_state *t)
@@ -372,26 +372,50 @@ static void one_op(gen *g, mw_tracebuf *b, trace_state *t, const trace_state *pa
     }
 }
 
-static size_t one_trace(gen *g, size_t i, trace_state *ts, uint8_t **out, size_t *out_len)
+/* The process tree, chosen before any trace is made: trace i > 0 is a fork child of trace
+ * parent[i] (a pid of its own, its blocks inherited) or the program parent[i] exec'd (the
+ * same pid, the parent's trace ending at the exec). */
+typedef struct tree {
+    size_t n, parent[MW_GEN_MAX_TRACES];
+    bool exec[MW_GEN_MAX_TRACES];
+} tree;
+
+static size_t one_trace(gen *g, size_t i, const tree *tr, trace_state *ts, uint8_t **out, size_t *out_len)
 {
     trace_state *t = &ts[i];
-    const trace_state *parent = i ? &ts[gsmall(g, (unsigned)i)] : NULL;
-    t->pid = parent && g8(g) < 64 ? parent->pid : MW_GEN_PID0 + i; /* the same pid: an exec */
+    const trace_state *parent = i ? &ts[tr->parent[i]] : NULL;
+    t->pid = i && tr->exec[i] ? parent->pid : MW_GEN_PID0 + i;
+    t->ppid = !parent ? 1 : tr->exec[i] ? parent->ppid : parent->pid; /* an exec keeps its parent */
     uint64_t flags = g8(g) < 200 ? MW_HF_ALLOC_TRACING | MW_HF_STACKS | (g8(g) & 0x76) : g8(g);
     char exe[256], av[128];
     size_t el = gpath(g, exe, sizeof exe), al = gstr(g, av, sizeof av);
     mw_tracebuf b;
     mw_tb_init(&b);
-    MW_TB_ADD(&b, mw_enc_header, t->pid, parent ? parent->pid : 1, g8(g) < 240 ? 4096 : gval(g),
-              g8(g) < 200 ? 1700000000000000000ull : gval(g), gval(g), flags, exe, el, av, al);
+    MW_TB_ADD(&b, mw_enc_header, t->pid, t->ppid, g8(g) < 240 ? 4096 : gval(g),
+              g8(g) < 200 ? 1700000000000000000ull + i : gval(g), gval(g), flags, exe, el, av, al);
     mw_tb_switch(&b, 0);
     uint64_t last_tid = 0, sql_base = 0, next_node = 1;
     mw_rss_last rl = {0};
     mw_inherit_last il = {0};
-    size_t ops = 8 + g8(g) * 8;
-    for (size_t k = 0; k < ops && more(g); k++)
+    size_t ops = 8 + g8(g) * 8, fork_at = g8(g) % (ops + 1);
+    bool execs = false;
+    for (size_t k = 0; k < ops && more(g); k++) {
+        if (k == fork_at) /* the children this process forks, mostly named right */
+            for (size_t c = i + 1; c < tr->n; c++) {
+                if (tr->parent[c] != i) continue;
+                if (tr->exec[c]) execs = true;
+                else MW_TB_ADD(&b, mw_enc_fork, g8(g) < 240 ? MW_GEN_PID0 + c : gval(g));
+            }
         one_op(g, &b, t, parent, flags, &last_tid, &rl, &sql_base, &il, &next_node);
-    if (g8(g) < 192) MW_TB_ADD(&b, mw_enc_end, 1000000, 0, 0, MW_END_EXIT, 0);
+    }
+    if (execs) { /* the program it exec's writes the next trace of this pid */
+        char path[256];
+        size_t pl = gpath(g, path, sizeof path);
+        MW_TB_ADD(&b, mw_enc_exec, path, pl);
+        MW_TB_ADD(&b, mw_enc_end, 1000000, 0, 0, MW_END_EXEC, -1);
+    } else if (g8(g) < 192) {
+        MW_TB_ADD(&b, mw_enc_end, 1000000, 0, 0, MW_END_EXIT, 0);
+    }
     mw_tb_opts o = MW_TB_OPTS_DEFAULT;
     unsigned how = g8(g);
     o.raw = how < 32;
@@ -409,9 +433,20 @@ size_t mw_gen_traces(const uint8_t *data, size_t n, uint8_t *out[MW_GEN_MAX_TRAC
     gen g = {data, n, 0};
     trace_state *ts = calloc(MW_GEN_MAX_TRACES, sizeof *ts);
     if (!ts) return 0;
-    size_t want = 1 + gsmall(&g, MW_GEN_MAX_TRACES), made = 0;
-    for (size_t i = 0; i < want; i++)
-        if (one_trace(&g, i, ts, &out[made], &out_len[made])) made++;
+    tree tr = {.n = 1 + gsmall(&g, MW_GEN_MAX_TRACES)};
+    for (size_t i = 1; i < tr.n; i++) {
+        tr.parent[i] = gsmall(&g, (unsigned)i);
+        tr.exec[i] = g8(&g) < 64;
+    }
+    size_t made = 0;
+    for (size_t i = 0; i < tr.n; i++) {
+        uint8_t *o = NULL;
+        size_t ol = 0;
+        if (one_trace(&g, i, &tr, ts, &o, &ol)) { /* its state stays for its children either way */
+            out[made] = o;
+            out_len[made++] = ol;
+        }
+    }
     free(ts);
     return made;
 }
