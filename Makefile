@@ -168,6 +168,14 @@ $(B)/tests/unit/test_analyzer_generated: tests/unit/test_analyzer_generated.c te
                                          $(B)/asan/libmwanalyze.a | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -Itests/fuzz -o $@ $< tests/fuzz/trace_gen.c $(B)/asan/libmwanalyze.a $(TEST_LIBS) $(LDFLAGS)
+# the analyzer with its allocations failed one at a time: its own calls of the allocators are
+# wrapped (--wrap reaches the references in the analyzer library, not those inside libc)
+OOM_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
+$(B)/tests/unit/test_analyzer_oom: tests/unit/test_analyzer_oom.c tests/fuzz/trace_gen.c tests/fuzz/trace_gen.h \
+                                   $(B)/asan/libmwanalyze.a | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -Itests/fuzz -o $@ $< tests/fuzz/trace_gen.c $(B)/asan/libmwanalyze.a $(TEST_LIBS) \
+	  $(OOM_WRAP) $(LDFLAGS)
 $(B)/tests/integration/%: tests/integration/%.c $(SUPPORT_OBJS) $(ANA_LIB) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(SUPPORT_OBJS) $(ANA_LIB) $(TEST_LIBS) $(LDFLAGS)

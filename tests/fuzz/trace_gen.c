@@ -522,6 +522,8 @@ static size_t rules_text(gen *g, bool alerts, char *out, size_t cap)
     return len;
 }
 
+void (*mw_gen_around_analyzer)(bool before);
+
 int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen)
 {
     uint8_t *tr[MW_GEN_MAX_TRACES];
@@ -584,7 +586,9 @@ int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen)
             err[0] = 0;
             cap = capture_begin(&saved, &cbuf, &clen);
         }
+        if (mw_gen_around_analyzer) mw_gen_around_analyzer(true);
         rc = mw_analyze_cli(argc, argv);
+        if (mw_gen_around_analyzer) mw_gen_around_analyzer(false);
         if (cap) capture_end(cap, saved, &cbuf, &clen, err, errlen);
     }
     for (size_t i = 0; i < open_n; i++) close(fds[i]);

@@ -15,6 +15,7 @@
 #ifndef MW_TRACE_GEN_H
 #define MW_TRACE_GEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,8 @@ size_t mw_gen_traces(const uint8_t *data, size_t n, uint8_t *out[MW_GEN_MAX_TRAC
  * captured there (NUL-terminated, cut to errlen); sanitizer reports still go to the real
  * stderr. */
 int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen);
+/* Called with true just before mw_gen_analyze runs the analyzer and with false just after,
+ * when set (tests/unit/test_analyzer_oom.c fails allocations only in between). */
+extern void (*mw_gen_around_analyzer)(bool before);
 
 #endif /* MW_TRACE_GEN_H */
