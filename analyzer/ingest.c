@@ -992,6 +992,13 @@ int mw_proc_add_node(mw_proc *p, uint64_t id, uint64_t parent, uint64_t ip)
     return add_node(p, id, parent, ip) ? -1 : 0;
 }
 
+static int by_size_then_addr(const void *a, const void *b)
+{
+    const mw_mapping *x = a, *y = b;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
 static int finish(mw_proc *p)
 {
     take_sample(p, p->t_ns);
@@ -1026,6 +1033,11 @@ static int finish(mw_proc *p)
         p->sql_leaked.v[*g].count++;
     }
     mw_hmap_free(&rg);
+    /* The mappings left at exit, largest first (then by address): the reports list the first
+     * ones, which in ingest order were whichever came; the index follows them. */
+    if (p->mappings.n > 1) qsort(p->mappings.v, p->mappings.n, sizeof *p->mappings.v, by_size_then_addr);
+    for (size_t i = 0; i < p->mappings.n; i++)
+        if (mw_omap_put(&p->mapping_at, p->mappings.v[i].addr, i)) return OOM; /* replaces */
     return 0;
 }
 

@@ -377,6 +377,11 @@ Test(ingest, watch_events_and_mappings)
     cr_assert_eq(p->watch_events.v[0].new_bytes[0], 0xff);
     cr_assert_eq(p->watch_events.v[1].syscall, 0);
     cr_assert_eq(p->mappings.n, 3, "the middle page was unmapped: two pieces plus the file");
+    /* left at exit, largest first then by address: the reports list the first ones */
+    for (size_t i = 1; i < p->mappings.n; i++) {
+        const mw_mapping *a = &p->mappings.v[i - 1], *z = &p->mappings.v[i];
+        cr_assert(a->len > z->len || (a->len == z->len && a->addr < z->addr), "mapping %zu out of order", i);
+    }
     cr_assert_eq(p->mmap_live, 3 * 4096);
     cr_assert_eq(p->peak_mmap, 3 * 4096);
     mw_proc_free(p);
@@ -461,6 +466,8 @@ Test(ingest, mappings_match_a_page_by_page_reference, .timeout = 60)
             }
         }
         for (int i = 0; i < PAGES; i++) cr_assert_eq(owner[i] >= 0, mapped[i], "seed %llu: page %d", (unsigned long long)seed, i);
+        for (size_t k = 1; k < p->mappings.n; k++)
+            cr_assert(p->mappings.v[k - 1].len >= p->mappings.v[k].len, "seed %llu: not largest first", (unsigned long long)seed);
         mw_proc_free(p);
         mw_tb_release(&b);
     }
