@@ -4,8 +4,8 @@
  * store -> --fail-on verdict.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,11 +295,11 @@ static int check_files(cli_opts *o)
         if (stat(o->traces[i], &st) != 0 || !S_ISREG(st.st_mode)) continue;
         if (out_there && st.st_dev == out_st.st_dev && st.st_ino == out_st.st_ino) {
             say(PROG ": -o %s is the trace %s: refusing to write over what is read\n", o->output,
-                    o->traces[i]);
+                o->traces[i]);
             rc = MW_EXIT_USAGE;
         } else if (store_there && st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino) {
             say(PROG ": the store %s is the trace %s: refusing to write over what is read\n", store,
-                    o->traces[i]);
+                o->traces[i]);
             rc = MW_EXIT_USAGE;
         }
         ids[nid++] = (file_id){ st.st_dev, st.st_ino, i };
@@ -317,7 +317,7 @@ static int check_files(cli_opts *o)
     free(drop);
     if (rc == MW_EXIT_OK && to_file && have_store && mw_path_same(store, o->output)) {
         say(PROG ": -o %s is the store: the report and the store need files of their own\n",
-                o->output);
+            o->output);
         rc = MW_EXIT_USAGE;
     }
     return rc;
@@ -379,7 +379,7 @@ static int run(cli_opts *o)
         }
         if (p->records == 0)
             say(PROG ": %s: warning: the trace is empty (the process ended before "
-                    "its first flush)\n", o->traces[i]);
+                "its first flush)\n", o->traces[i]);
     }
     /* Fork children's inherited blocks: the stacks their parents allocated them with. */
     mw_proc **pv = malloc((n ? n : 1) * sizeof *pv);
@@ -429,7 +429,7 @@ static int run(cli_opts *o)
     if (out != stdout && fclose(out) != 0) rc = -1;
     if (rc) {
         say(PROG ": writing the report to %s failed: %s\n",
-                out == stdout ? "standard output" : o->output, strerror(errno));
+            out == stdout ? "standard output" : o->output, strerror(errno));
         status = MW_EXIT_ERROR;
         goto out;
     }
@@ -439,7 +439,7 @@ static int run(cli_opts *o)
     int len = default_store_path(o, dbpath, sizeof dbpath);
     if (len < 0 || (size_t)len >= sizeof dbpath) {
         say(PROG ": the store's path is longer than %zu bytes: give a shorter one with --db\n",
-                sizeof dbpath - 1);
+            sizeof dbpath - 1);
         status = MW_EXIT_ERROR;
         goto out;
     }
@@ -472,8 +472,8 @@ static int run(cli_opts *o)
         for (size_t i = 0; i < n; i++) {
             if (!procs[i].failed_conditions) continue;
             say(PROG ": --fail-on '%s' holds for %s (pid %llu): %s\n", o->fail_on,
-                    mw_proc_name(procs[i].p), (unsigned long long)procs[i].p->pid,
-                    procs[i].fail_desc);
+                mw_proc_name(procs[i].p), (unsigned long long)procs[i].p->pid,
+                procs[i].fail_desc);
         }
         status = MW_EXIT_FAIL_ON;
     }
