@@ -597,3 +597,16 @@ int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen)
     for (size_t i = 0; i < made; i++) free(tr[i]);
     return rc;
 }
+
+unsigned mw_gen_error_lines(const char *err)
+{
+    static const char prefix[] = "memwatch-analyze:";
+    unsigned n = 0;
+    for (const char *l = err; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        if (strncmp(l, prefix, sizeof prefix - 1) == 0 && !memmem(l, len, ": warning: ", 11)) n++;
+        l += len + (e != NULL);
+    }
+    return n;
+}

@@ -35,6 +35,9 @@ size_t mw_gen_traces(const uint8_t *data, size_t n, uint8_t *out[MW_GEN_MAX_TRAC
  * captured there (NUL-terminated, cut to errlen); sanitizer reports still go to the real
  * stderr. */
 int mw_gen_analyze(const uint8_t *data, size_t n, char *err, size_t errlen);
+/* The error lines in what mw_gen_analyze captured: lines starting "memwatch-analyze:" that
+ * are not warnings (another trace of the same run may have given one before the error). */
+unsigned mw_gen_error_lines(const char *err);
 /* Called with true just before mw_gen_analyze runs the analyzer and with false just after,
  * when set (tests/unit/test_analyzer_oom.c fails allocations only in between). */
 extern void (*mw_gen_around_analyzer)(bool before);

@@ -18,26 +18,12 @@
 
 static char err[1 << 16];
 
-/* Lines of s that start with prefix and are not warnings (which another trace of the same
- * run may have given before the error). */
-static unsigned error_lines(const char *s, const char *prefix)
-{
-    unsigned n = 0;
-    for (const char *l = s; *l;) {
-        const char *e = strchr(l, '\n');
-        size_t len = e ? (size_t)(e - l) : strlen(l);
-        if (strncmp(l, prefix, strlen(prefix)) == 0 && !memmem(l, len, ": warning: ", 11)) n++;
-        l += len + (e != NULL);
-    }
-    return n;
-}
-
 static void check(const uint8_t *data, size_t n, const char *what)
 {
     int rc = mw_gen_analyze(data, n, err, sizeof err);
     if (rc == -1) return; /* no trace could be made of it */
     cr_expect(rc >= 0 && rc <= 3, "%s: exit %d: %s", what, rc, err);
-    if (rc == 2 || rc == 3) cr_expect_eq(error_lines(err, "memwatch-analyze:"), 1, "%s: %s", what, err);
+    if (rc == 2 || rc == 3) cr_expect_eq(mw_gen_error_lines(err), 1, "%s: %s", what, err);
     if (rc == 2) cr_expect(strstr(err, "memwatch-analyze: suppressions ") || strstr(err, "memwatch-analyze: --alerts "),
                            "%s: a usage error not about the files it made: %s", what, err);
 }

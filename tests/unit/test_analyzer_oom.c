@@ -35,19 +35,6 @@ char *__wrap_strndup(const char *s, size_t n) { return fail_now() ? NULL : __rea
 
 static char err[1 << 16];
 
-/* Lines of s that start with prefix and are not warnings. */
-static unsigned error_lines(const char *s, const char *prefix)
-{
-    unsigned n = 0;
-    for (const char *l = s; *l;) {
-        const char *e = strchr(l, '\n');
-        size_t len = e ? (size_t)(e - l) : strlen(l);
-        if (strncmp(l, prefix, strlen(prefix)) == 0 && !memmem(l, len, ": warning: ", 11)) n++;
-        l += len + (e != NULL);
-    }
-    return n;
-}
-
 Test(analyzer_oom, every_allocation_failing_in_turn)
 {
     static uint8_t buf[8000];
@@ -78,7 +65,7 @@ Test(analyzer_oom, every_allocation_failing_in_turn)
                       f, total, rc, err);
             if (rc == 3) {
                 refused++;
-                cr_expect_eq(error_lines(err, "memwatch-analyze:"), 1, "input %d, allocation %lu: %s", input, f, err);
+                cr_expect_eq(mw_gen_error_lines(err), 1, "input %d, allocation %lu: %s", input, f, err);
             }
         }
     }
