@@ -36,15 +36,25 @@ static char *bytes_dup(mw_bytes b)
 static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
 {
     /* Threads are dense small indexes in real traces; a hostile index is refused by the
-     * caller before reaching here (see MAX_TIDX). */
-    if (tidx >= p->threads.n) {
-        if (!mw_vec_grow((void **)&p->threads.v, &p->threads.cap, sizeof *p->threads.v, tidx + 1))
-            return NULL;
-        memset(p->threads.v + p->threads.n, 0, (tidx + 1 - p->threads.n) * sizeof *p->threads.v);
-        for (size_t i = p->threads.n; i <= tidx; i++) p->threads.v[i].tidx = i;
-        p->threads.n = tidx + 1;
+     * caller before reaching here (see MAX_TIDX), and one far from the others costs a page. */
+    mw_threads *ts = &p->threads;
+    size_t pi = tidx / MW_THREAD_PAGE;
+    if (pi >= ts->npages) {
+        size_t np = pi + 1 > 2 * ts->npages ? pi + 1 : 2 * ts->npages;
+        mw_thread_info **v = realloc(ts->page, np * sizeof *v);
+        if (!v) return NULL;
+        memset(v + ts->npages, 0, (np - ts->npages) * sizeof *v);
+        ts->page = v;
+        ts->npages = np;
     }
-    return &p->threads.v[tidx];
+    if (!ts->page[pi]) {
+        mw_thread_info *pg = calloc(MW_THREAD_PAGE, sizeof *pg);
+        if (!pg) return NULL;
+        for (size_t i = 0; i < MW_THREAD_PAGE; i++) pg[i].tidx = pi * MW_THREAD_PAGE + i;
+        ts->page[pi] = pg;
+    }
+    if (tidx >= ts->n) ts->n = tidx + 1;
+    return &ts->page[pi][tidx % MW_THREAD_PAGE];
 }
 #define MAX_TIDX (1u << 16)
 
@@ -56,7 +66,8 @@ static const char *thread_name_now(const mw_proc *p, uint64_t tid)
 {
     const char *ended = NULL;
     for (size_t i = 0; i < p->threads.n; i++) {
-        const mw_thread_info *t = &p->threads.v[i];
+        const mw_thread_info *t = mw_thread_at(p, i);
+        if (!t) continue;
         if (t->tid != tid || !t->name) continue;
         if (!t->ended) return t->name;
         if (!ended) ended = t->name;
@@ -318,7 +329,7 @@ static int free_block(mw_proc *p, mw_block_ref ref, bool may_be_temporary)
     p->frees++;
     mw_block b;
     /* Never grows the thread table (callers hold thread pointers). */
-    mw_thread_info *owner = ref.tidx < p->threads.n ? &p->threads.v[ref.tidx] : NULL;
+    mw_thread_info *owner = mw_thread_at(p, ref.tidx);
     if (owner && mw_btab_del(&owner->live, ref.seq, &b)) {
         mw_site *s = &p->sites.v[b.site];
         s->frees++;
@@ -707,7 +718,7 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         p->reallocs++;
         int rc = free_block(p, r->u.realloc.old, false);
         if (rc) return rc;
-        thr = &p->threads.v[p->cur_tidx];
+        thr = mw_thread_at(p, p->cur_tidx); /* made above: the thread table's pages do not move */
         thr->seq = seq;
         return alloc_block(p, thr, p->cur_tidx, seq, r->u.realloc.size, r->u.realloc.stack,
                            r->u.realloc.addr);
@@ -831,8 +842,8 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
         int rc;
         mw_reach_iter_init(&it, r);
         while ((rc = mw_reach_next(&it, &e)) == 1) {
-            mw_block *b = e.ref.tidx < p->threads.n
-                              ? mw_btab_get(&p->threads.v[e.ref.tidx].live, e.ref.seq) : NULL;
+            mw_thread_info *owner = mw_thread_at(p, e.ref.tidx);
+            mw_block *b = owner ? mw_btab_get(&owner->live, e.ref.seq) : NULL;
             if (b) {
                 b->kind = e.kind < MW_KIND_COUNT ? (uint8_t)e.kind : 0;
                 if (!b->addr) b->addr = e.addr; /* ALLOC had none (MW_HF_NO_ADDRESSES) */
@@ -889,7 +900,7 @@ static int apply(mw_proc *p, const mw_record *r, uint64_t seq, char *err, size_t
             p->fatal_t_ns = r->u.fatal.t_ns;
             p->fatal_tidx = p->cur_tidx;
             const mw_thread_info *ft =
-                p->cur_tidx < p->threads.n ? &p->threads.v[p->cur_tidx] : NULL;
+                mw_thread_at(p, p->cur_tidx);
             if (ft && ft->name && !(p->fatal_thread = strdup(ft->name))) return OOM;
         }
         if (r->u.fatal.t_ns > p->t_ns) p->t_ns = r->u.fatal.t_ns;
@@ -1005,8 +1016,10 @@ static int finish(mw_proc *p)
     p->unmatched_frees += p->pending_frees.count;
     /* Unfreed blocks, in id order (deterministic output): threads by index, each thread's
      * blocks by seq. */
-    for (size_t t = 0; t < p->threads.n; t++)
-        if (!mw_btab_each(&p->threads.v[t].live, push_unfreed, p)) return OOM;
+    for (size_t t = 0; t < p->threads.n; t++) {
+        mw_thread_info *ti = mw_thread_at(p, t);
+        if (ti && !mw_btab_each(&ti->live, push_unfreed, p)) return OOM;
+    }
     if (mw_proc_group_leaks(p)) return OOM;
     /* Leaked SQL resources grouped by (type, stack). */
     mw_hmap rg;

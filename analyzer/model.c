@@ -51,11 +51,15 @@ void mw_proc_free(mw_proc *p)
     free(p->execs.v);
     for (size_t i = 0; i < p->spawns.n; i++) free(p->spawns.v[i].path);
     free(p->spawns.v);
-    for (size_t i = 0; i < p->threads.n; i++) {
-        free(p->threads.v[i].name);
-        mw_btab_free(&p->threads.v[i].live);
+    for (size_t pi = 0; pi < p->threads.npages; pi++) {
+        mw_thread_info *pg = p->threads.page[pi];
+        for (size_t i = 0; pg && i < MW_THREAD_PAGE; i++) {
+            free(pg[i].name);
+            mw_btab_free(&pg[i].live);
+        }
+        free(pg);
     }
-    free(p->threads.v);
+    free(p->threads.page);
     for (size_t i = 0; p->ended_names && i < MW_ENDED_NAMES; i++) free(p->ended_names[i].name);
     free(p->ended_names);
     free(p->fatal_thread);
@@ -193,6 +197,7 @@ const char *mw_sql_res_name(uint64_t type)
 
 const char *mw_proc_thread_name(const mw_proc *p, uint64_t tidx)
 {
-    if (tidx < p->threads.n && p->threads.v[tidx].name) return p->threads.v[tidx].name;
+    const mw_thread_info *t = mw_thread_at(p, tidx);
+    if (t && t->name) return t->name;
     return "";
 }

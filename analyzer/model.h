@@ -95,6 +95,16 @@ typedef struct mw_thread_info {
     int sql_depth;
 } mw_thread_info;
 
+/* Threads by index, in pages of MW_THREAD_PAGE made when one of their indexes is first
+ * used: real traces number threads densely from 0, but a trace whose one record names thread
+ * index 65 535 cost 65 536 entries (18 MB, held until the report) when they were one array. */
+#define MW_THREAD_PAGE 256u
+typedef struct mw_threads {
+    mw_thread_info **page;  /* page[tidx / MW_THREAD_PAGE]; NULL: none of its indexes used */
+    size_t npages;          /* entries of page */
+    size_t n;               /* 1 + the highest index used (0: none): iterate i < n */
+} mw_threads;
+
 typedef struct mw_mapping {
     uint64_t addr, len, prot, flags, offset, stack;
     int64_t fd;
@@ -193,7 +203,7 @@ typedef struct mw_proc {
     uint64_t rss_records;             /* RSS records seen */
 
     /* tables */
-    MW_VEC(mw_thread_info) threads;   /* indexed by tidx */
+    mw_threads threads;               /* by tidx (mw_thread_at) */
     uint64_t cur_tidx;
     /* the last MW_ENDED_NAMES threads whose index a new thread took over: a record read after
      * that (a watch event the fault thread wrote about an earlier writer) still names them */
@@ -279,5 +289,12 @@ const char *mw_sql_db_name(uint64_t db);
 const char *mw_sql_res_name(uint64_t type);
 /* Name of a thread index ("" when unknown) and its kernel tid (0 when unknown). */
 const char *mw_proc_thread_name(const mw_proc *p, uint64_t tidx);
+/* The thread of index tidx; NULL when no index of its page was used (nothing to say of it). */
+static inline mw_thread_info *mw_thread_at(const mw_proc *p, uint64_t tidx)
+{
+    if (tidx >= p->threads.n) return NULL;
+    mw_thread_info *pg = p->threads.page[tidx / MW_THREAD_PAGE];
+    return pg ? &pg[tidx % MW_THREAD_PAGE] : NULL;
+}
 
 #endif /* MW_MODEL_H */

@@ -144,16 +144,9 @@ const char *mw_signal_name(uint64_t signo, char buf[24])
     return buf;
 }
 
-const char *mw_thread_name_of(const mw_proc *p, uint64_t tidx)
-{
-    for (size_t i = 0; i < p->threads.n; i++)
-        if (p->threads.v[i].tidx == tidx && p->threads.v[i].name) return p->threads.v[i].name;
-    return "";
-}
-
 const char *mw_fatal_thread_name(const mw_proc *p)
 {
-    return p->fatal_thread ? p->fatal_thread : mw_thread_name_of(p, p->fatal_tidx);
+    return p->fatal_thread ? p->fatal_thread : mw_proc_thread_name(p, p->fatal_tidx);
 }
 
 bool mw_fatal_line(const mw_proc *p, char *buf, size_t len)

@@ -92,8 +92,6 @@ void mw_find_untraced(mw_report_proc *procs, size_t n, size_t i);
 bool mw_proc_stopped(const mw_proc *p);
 /* "SIGSEGV" for 11 ("signal 77" for a number without a name), into buf. */
 const char *mw_signal_name(uint64_t signo, char buf[24]);
-/* The name of thread tidx of p ("" when unknown). */
-const char *mw_thread_name_of(const mw_proc *p, uint64_t tidx);
 /* The name of the thread that got the fatal signal ("" when unknown). */
 const char *mw_fatal_thread_name(const mw_proc *p);
 /* One line on the fatal signal p died of (FATAL_SIGNAL): "SIGSEGV (address 0x0) at +0.01 s

@@ -145,8 +145,8 @@ static void sec_process(mw_report *r, mw_report_proc *rp, mw_json *j)
     mw_json_key(j, "threads");
     mw_json_arr(j);
     for (size_t i = 0; i < p->threads.n; i++) {
-        const mw_thread_info *t = &p->threads.v[i];
-        if (!t->seen && !t->name) continue;
+        const mw_thread_info *t = mw_thread_at(p, i);
+        if (!t || (!t->seen && !t->name)) continue;
         mw_json_obj(j);
         mw_json_key(j, "tidx");
         mw_json_u64(j, t->tidx);

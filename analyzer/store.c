@@ -382,8 +382,8 @@ static void write_threads_modules_nodes(wctx *w, const mw_proc *p)
 {
     sqlite3_stmt *s = prep(w, "INSERT INTO threads(run_id,tidx,tid,parent_tidx,name) VALUES(?,?,?,?,?)");
     for (size_t i = 0; s && i < p->threads.n; i++) {
-        const mw_thread_info *t = &p->threads.v[i];
-        if (!t->seen && !t->name) continue;
+        const mw_thread_info *t = mw_thread_at(p, i);
+        if (!t || (!t->seen && !t->name)) continue;
         BI(s, 1, w->run);
         BI(s, 2, t->tidx);
         BI(s, 3, t->tid);
