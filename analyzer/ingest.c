@@ -33,7 +33,7 @@ static char *bytes_dup(mw_bytes b)
 }
 
 /* ---- threads ------------------------------------------------------------------------- */
-static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
+static __attribute__((noinline)) mw_thread_info *thread_make(mw_proc *p, uint64_t tidx)
 {
     /* Threads are dense small indexes in real traces; a hostile index is refused by the
      * caller before reaching here (see MAX_TIDX), and one far from the others costs a page. */
@@ -55,6 +55,13 @@ static mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
     }
     if (tidx >= ts->n) ts->n = tidx + 1;
     return &ts->page[pi][tidx % MW_THREAD_PAGE];
+}
+
+/* The thread of index tidx, made when new (every ALLOC asks: the common case stays inline). */
+static inline mw_thread_info *thread_get(mw_proc *p, uint64_t tidx)
+{
+    mw_thread_info *t = mw_thread_at(p, tidx);
+    return __builtin_expect(t != NULL, 1) ? t : thread_make(p, tidx);
 }
 #define MAX_TIDX (1u << 16)
 
