@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "pathsame.h"
 #include "patterns_proc.h"
 #include "report.h"
+#include "say.h"
 #include "store.h"
 #include "suppress.h"
 #include "textfile.h"
@@ -69,29 +69,11 @@ typedef struct cli_opts {
     char *list_buf;            /* its contents: o->traces points into them */
 } cli_opts;
 
-/* One line on stderr: what it names (paths, a traced program's name, a line of a rules file)
- * may hold any byte, so control characters become '?' and the line stays one line that
- * cannot drive the terminal. */
-static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
-{
-    char line[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-    if (len && line[len - 1] == '\n') len--;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
-    fprintf(stderr, "%.*s\n", (int)len, line);
-}
-
 static int usage_error(const char *fmt, const char *arg)
 {
     char what[4096];
     snprintf(what, sizeof what, fmt, arg);
-    say(PROG ": %s (see " PROG " --help)", what);
+    mw_say(PROG ": %s (see " PROG " --help)", what);
     return MW_EXIT_USAGE;
 }
 
@@ -122,7 +104,7 @@ static int read_trace_list(cli_opts *o)
     const char *path = strcmp(o->trace_list, "-") == 0 ? "/dev/stdin" : o->trace_list;
     o->list_buf = mw_file_read(path, MW_TRACE_LIST_MAX, &n, err, sizeof err);
     if (!o->list_buf) {
-        say(PROG ": --trace-list %s\n", err);
+        mw_say(PROG ": --trace-list %s\n", err);
         return MW_EXIT_USAGE;
     }
     char sep = memchr(o->list_buf, '\0', n) ? '\0' : '\n';
@@ -130,7 +112,7 @@ static int read_trace_list(cli_opts *o)
     for (size_t i = 0; i < n; i++) count += o->list_buf[i] == sep;
     const char **v = realloc(o->traces, (o->ntraces + count + 2) * sizeof *v);
     if (!v) {
-        say(PROG ": out of memory\n");
+        mw_say(PROG ": out of memory\n");
         return MW_EXIT_ERROR;
     }
     o->traces = v;
@@ -285,7 +267,7 @@ static int check_files(cli_opts *o)
     if (!ids || !drop) {
         free(ids);
         free(drop);
-        say(PROG ": out of memory\n");
+        mw_say(PROG ": out of memory\n");
         return MW_EXIT_ERROR;
     }
     size_t nid = 0;
@@ -294,12 +276,12 @@ static int check_files(cli_opts *o)
         struct stat st;
         if (stat(o->traces[i], &st) != 0 || !S_ISREG(st.st_mode)) continue;
         if (out_there && st.st_dev == out_st.st_dev && st.st_ino == out_st.st_ino) {
-            say(PROG ": -o %s is the trace %s: refusing to write over what is read\n", o->output,
-                o->traces[i]);
+            mw_say(PROG ": -o %s is the trace %s: refusing to write over what is read\n", o->output,
+                   o->traces[i]);
             rc = MW_EXIT_USAGE;
         } else if (store_there && st.st_dev == store_st.st_dev && st.st_ino == store_st.st_ino) {
-            say(PROG ": the store %s is the trace %s: refusing to write over what is read\n", store,
-                o->traces[i]);
+            mw_say(PROG ": the store %s is the trace %s: refusing to write over what is read\n", store,
+                   o->traces[i]);
             rc = MW_EXIT_USAGE;
         }
         ids[nid++] = (file_id){ st.st_dev, st.st_ino, i };
@@ -316,8 +298,8 @@ static int check_files(cli_opts *o)
     free(ids);
     free(drop);
     if (rc == MW_EXIT_OK && to_file && have_store && mw_path_same(store, o->output)) {
-        say(PROG ": -o %s is the store: the report and the store need files of their own\n",
-            o->output);
+        mw_say(PROG ": -o %s is the store: the report and the store need files of their own\n",
+               o->output);
         rc = MW_EXIT_USAGE;
     }
     return rc;
@@ -333,31 +315,31 @@ static int run(cli_opts *o)
     mw_supp supp;
     mw_supp_init(&supp);
     if (o->fail_on && mw_failon_parse(&failon, o->fail_on, err, sizeof err)) {
-        say(PROG ": %s (see " PROG " --help)\n", err);
+        mw_say(PROG ": %s (see " PROG " --help)\n", err);
         return MW_EXIT_USAGE;
     }
     if (o->suppressions && mw_supp_load(&supp, o->suppressions, err, sizeof err)) {
-        say(PROG ": %s\n", err);
+        mw_say(PROG ": %s\n", err);
         mw_supp_free(&supp);
         return MW_EXIT_USAGE;
     }
     mw_alert_config alert_cfg;
     mw_alert_config_default(&alert_cfg);
     if (o->alerts && mw_alert_config_load(&alert_cfg, o->alerts, err, sizeof err)) {
-        say(PROG ": --alerts %s\n", err);
+        mw_say(PROG ": --alerts %s\n", err);
         mw_supp_free(&supp);
         return MW_EXIT_USAGE;
     }
     for (size_t i = 0; i < o->nalert_kv; i++) {
         if (mw_alert_config_set_kv(&alert_cfg, o->alert_kv[i], err, sizeof err)) {
-            say(PROG ": --alert %s: %s\n", o->alert_kv[i], err);
+            mw_say(PROG ": --alert %s: %s\n", o->alert_kv[i], err);
             mw_supp_free(&supp);
             return MW_EXIT_USAGE;
         }
     }
     mw_report_proc *procs = calloc(o->ntraces, sizeof *procs);
     if (!procs) {
-        say(PROG ": out of memory\n");
+        mw_say(PROG ": out of memory\n");
         mw_supp_free(&supp);
         return MW_EXIT_ERROR;
     }
@@ -365,21 +347,21 @@ static int run(cli_opts *o)
     for (size_t i = 0; i < o->ntraces; i++) {
         mw_proc *p = mw_proc_new(o->traces[i]);
         if (!p) {
-            say(PROG ": out of memory\n");
+            mw_say(PROG ": out of memory\n");
             status = MW_EXIT_ERROR;
             goto out;
         }
         procs[n++].p = p;
         if (mw_ingest_file(p, o->traces[i], err, sizeof err)) {
             /* The reader's messages usually name the file already. */
-            if (strstr(err, o->traces[i])) say(PROG ": %s\n", err);
-            else say(PROG ": %s: %s\n", o->traces[i], err);
+            if (strstr(err, o->traces[i])) mw_say(PROG ": %s\n", err);
+            else mw_say(PROG ": %s: %s\n", o->traces[i], err);
             status = MW_EXIT_ERROR;
             goto out;
         }
         if (p->records == 0)
-            say(PROG ": %s: warning: the trace is empty (the process ended before "
-                "its first flush)\n", o->traces[i]);
+            mw_say(PROG ": %s: warning: the trace is empty (the process ended before "
+                   "its first flush)\n", o->traces[i]);
     }
     /* Fork children's inherited blocks: the stacks their parents allocated them with. */
     mw_proc **pv = malloc((n ? n : 1) * sizeof *pv);
@@ -388,7 +370,7 @@ static int run(cli_opts *o)
     }
     if (!pv || mw_link_inherited(pv, n)) {
         free(pv);
-        say(PROG ": out of memory\n");
+        mw_say(PROG ": out of memory\n");
         status = MW_EXIT_ERROR;
         goto out;
     }
@@ -413,7 +395,7 @@ static int run(cli_opts *o)
     if (o->output && strcmp(o->output, "-") != 0) {
         out = fopen(o->output, "w");
         if (!out) {
-            say(PROG ": cannot write %s: %s\n", o->output, strerror(errno));
+            mw_say(PROG ": cannot write %s: %s\n", o->output, strerror(errno));
             status = MW_EXIT_ERROR;
             goto out;
         }
@@ -428,8 +410,8 @@ static int run(cli_opts *o)
     if (fflush(out) != 0 || ferror(out)) rc = -1;
     if (out != stdout && fclose(out) != 0) rc = -1;
     if (rc) {
-        say(PROG ": writing the report to %s failed: %s\n",
-            out == stdout ? "standard output" : o->output, strerror(errno));
+        mw_say(PROG ": writing the report to %s failed: %s\n",
+               out == stdout ? "standard output" : o->output, strerror(errno));
         status = MW_EXIT_ERROR;
         goto out;
     }
@@ -438,8 +420,8 @@ static int run(cli_opts *o)
     char dbpath[4096];
     int len = default_store_path(o, dbpath, sizeof dbpath);
     if (len < 0 || (size_t)len >= sizeof dbpath) {
-        say(PROG ": the store's path is longer than %zu bytes: give a shorter one with --db\n",
-            sizeof dbpath - 1);
+        mw_say(PROG ": the store's path is longer than %zu bytes: give a shorter one with --db\n",
+               sizeof dbpath - 1);
         status = MW_EXIT_ERROR;
         goto out;
     }
@@ -449,17 +431,17 @@ static int run(cli_opts *o)
          * directory the user may not write: CI artefacts, another user's traces): the report
          * is out already, and the verdict must not be lost to it (exit 3, the --fail-on gate
          * never checked, until 03:13 UTC on 2026-11-24) */
-        say(PROG ": %s; the store is kept in memory only (--db FILE keeps it elsewhere)\n", err);
+        mw_say(PROG ": %s; the store is kept in memory only (--db FILE keeps it elsewhere)\n", err);
         st = mw_store_open(":memory:", err, sizeof err);
     }
     if (!st) {
-        say(PROG ": %s\n", err);
+        mw_say(PROG ": %s\n", err);
         status = MW_EXIT_ERROR;
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         if (mw_store_write(st, procs[i].p, procs[i].sym, err, sizeof err)) {
-            say(PROG ": %s: %s\n", dbpath, err);
+            mw_say(PROG ": %s: %s\n", dbpath, err);
             status = MW_EXIT_ERROR;
             break;
         }
@@ -471,9 +453,9 @@ static int run(cli_opts *o)
     if (r.failed) {
         for (size_t i = 0; i < n; i++) {
             if (!procs[i].failed_conditions) continue;
-            say(PROG ": --fail-on '%s' holds for %s (pid %llu): %s\n", o->fail_on,
-                mw_proc_name(procs[i].p), (unsigned long long)procs[i].p->pid,
-                procs[i].fail_desc);
+            mw_say(PROG ": --fail-on '%s' holds for %s (pid %llu): %s\n", o->fail_on,
+                   mw_proc_name(procs[i].p), (unsigned long long)procs[i].p->pid,
+                   procs[i].fail_desc);
         }
         status = MW_EXIT_FAIL_ON;
     }
@@ -498,7 +480,7 @@ int mw_analyze_cli(int argc, char **argv)
         free(o.traces);
         free(o.ignore);
         free(o.alert_kv);
-        say(PROG ": out of memory\n");
+        mw_say(PROG ": out of memory\n");
         return MW_EXIT_ERROR;
     }
     bool done = false;

@@ -22,6 +22,7 @@
 #include "mw_tracelock.h"
 #include "report.h"
 #include "runner.h"
+#include "say.h"
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -51,7 +52,7 @@ static bool add_traces(const char *dir, bool users, char ***v, size_t *n, size_t
 {
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "memwatch: cannot read run directory %s: %s\n", dir, strerror(errno));
+        mw_say("memwatch: cannot read run directory %s: %s\n", dir, strerror(errno));
         return false;
     }
     struct dirent *e;
@@ -100,7 +101,7 @@ static int list_traces(const char *dir, char ***out)
         return -1;
     }
     if (oom) {
-        fprintf(stderr, "memwatch: out of memory listing the traces of %s\n", dir);
+        mw_say("memwatch: out of memory listing the traces of %s\n", dir);
         for (size_t i = 0; i < n; i++) free(v[i]);
         free(v);
         return -1;
@@ -220,13 +221,13 @@ static void wait_for_running(const char *dir, const mw_trace_list *before, const
                              (double)(now + o->grace_ms - deadline) / 1000.0);
                 else
                     snprintf(when, sizeof when, "%g s after it ended (--grace)", o->grace_ms / 1000.0);
-                fprintf(stderr, "memwatch: %d program%s CMD started %s still running %s; %s reported as far as %s: "
-                        "%s%s%s%s%s%s\n",
-                        running, running == 1 ? "" : "s", running == 1 ? "is" : "are", when,
-                        running == 1 ? "its trace is" : "their traces are",
-                        running == 1 ? "it goes" : "they go", names[0], named > 1 ? ", " : "",
-                        named > 1 ? names[1] : "", named > 2 ? ", " : "", named > 2 ? names[2] : "",
-                        running > named ? ", ..." : "");
+                mw_say("memwatch: %d program%s CMD started %s still running %s; %s reported as far as %s: "
+                       "%s%s%s%s%s%s\n",
+                       running, running == 1 ? "" : "s", running == 1 ? "is" : "are", when,
+                       running == 1 ? "its trace is" : "their traces are",
+                       running == 1 ? "it goes" : "they go", names[0], named > 1 ? ", " : "",
+                       named > 1 ? names[1] : "", named > 2 ? ", " : "", named > 2 ? names[2] : "",
+                       running > named ? ", ..." : "");
             }
             break;
         }
@@ -297,7 +298,7 @@ static int run_analyzer(char **argv, int out_fd, char **traces, int ntraces)
         if (to != STDOUT_FILENO) dup2(to, STDOUT_FILENO);
         dup2(lfd[0], STDIN_FILENO);
         execv(argv[0], argv);
-        fprintf(stderr, "memwatch: cannot run %s: %s\n", argv[0], strerror(errno));
+        mw_say("memwatch: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     /* the list first: the analyzer reads all of it before it writes a line */
@@ -337,9 +338,9 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
         resolve_cmd(cmd, prog, sizeof prog);
         if (prog[0]) mw_why_untraceable(prog, why, sizeof why);
         if (n == 0 && why[0])
-            fprintf(stderr, "memwatch: no traces were written in %s: %s: %s\n", dir, prog, why);
+            mw_say("memwatch: no traces were written in %s: %s: %s\n", dir, prog, why);
         else if (n == 0)
-            fprintf(stderr, "memwatch: no traces were written in %s (is the program dynamically linked?)\n", dir);
+            mw_say("memwatch: no traces were written in %s (is the program dynamically linked?)\n", dir);
         free(traces);
         return o->fail_on ? 1 : 0;
     }
@@ -381,8 +382,8 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
     int gate = 0;
     if (rc == 1) gate = 1;
     else if (rc != 0) {
-        fprintf(stderr, "memwatch: the analysis failed (memwatch-analyze exit status %d)%s\n", rc,
-                o->fail_on ? "; failing the gate because it could not be checked" : "");
+        mw_say("memwatch: the analysis failed (memwatch-analyze exit status %d)%s\n", rc,
+               o->fail_on ? "; failing the gate because it could not be checked" : "");
         gate = o->fail_on ? 1 : 0;
     }
     if (o->html && (rc == 0 || rc == 1)) {
@@ -396,7 +397,7 @@ int mw_runner_analyze(const char *analyzer, const char *dir, const mw_run_opts *
         int hr = run_analyzer(argv, devnull >= 0 ? devnull : STDERR_FILENO, traces, n);
         if (devnull >= 0) close(devnull);
         if (hr != 0 && hr != 1)
-            fprintf(stderr, "memwatch: could not write the HTML report %s\n", o->html);
+            mw_say("memwatch: could not write the HTML report %s\n", o->html);
     }
     for (int i = 0; i < n; i++) free(traces[i]);
     free(traces);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "say.h"
 
 static int exists(const char *p) { return access(p, R_OK) == 0; }
 
@@ -22,7 +23,7 @@ int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyze
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) {
-        fprintf(stderr, "memwatch: cannot find my own executable: %s\n", strerror(errno));
+        mw_say("memwatch: cannot find my own executable: %s\n", strerror(errno));
         return -1;
     }
     self[n] = '\0';
@@ -31,7 +32,7 @@ int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyze
     const char *env = getenv("MEMWATCH_PRELOAD");
     if (env && *env) {
         if (env[0] != '/' || !exists(env)) {
-            fprintf(stderr, "memwatch: MEMWATCH_PRELOAD=%s: not an absolute path to a readable file\n", env);
+            mw_say("memwatch: MEMWATCH_PRELOAD=%s: not an absolute path to a readable file\n", env);
             return -1;
         }
         snprintf(shim, shim_len, "%s", env);
@@ -39,7 +40,7 @@ int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyze
         snprintf(shim, shim_len, "%s/libmemwatch_preload.so", dir);
         if (!exists(shim)) snprintf(shim, shim_len, "%s/../lib/memwatch/libmemwatch_preload.so", dir);
         if (!exists(shim)) {
-            fprintf(stderr, "memwatch: libmemwatch_preload.so not found beside %s or in ../lib/memwatch (set MEMWATCH_PRELOAD)\n", dir);
+            mw_say("memwatch: libmemwatch_preload.so not found beside %s or in ../lib/memwatch (set MEMWATCH_PRELOAD)\n", dir);
             return -1;
         }
         char real[PATH_MAX];
@@ -47,7 +48,7 @@ int mw_runner_locate(char *shim, size_t shim_len, char *analyzer, size_t analyze
     }
     snprintf(analyzer, analyzer_len, "%s/memwatch-analyze", dir);
     if (access(analyzer, X_OK) != 0) {
-        fprintf(stderr, "memwatch: memwatch-analyze not found beside %s\n", dir);
+        mw_say("memwatch: memwatch-analyze not found beside %s\n", dir);
         return -1;
     }
     return 0;
@@ -77,8 +78,8 @@ int mw_runner_shim_link(char *shim, size_t shim_len, char *dir, size_t dir_len)
         }
         rmdir(dir);
     }
-    fprintf(stderr, "memwatch: %s: LD_PRELOAD cannot carry a path with a space or a colon, and no link to it "
-            "could be made in /tmp or /dev/shm: %s\n", shim, strerror(errno));
+    mw_say("memwatch: %s: LD_PRELOAD cannot carry a path with a space or a colon, and no link to it "
+           "could be made in /tmp or /dev/shm: %s\n", shim, strerror(errno));
     dir[0] = '\0';
     return -1;
 }

@@ -30,6 +30,7 @@
 #include "mw_path.h"
 #include "pathsame.h"
 #include "runner.h"
+#include "say.h"
 #include "store.h"
 
 static volatile sig_atomic_t g_child = 0;
@@ -126,17 +127,17 @@ static int make_run_dir(const char *requested, char *out, size_t outlen, bool *m
     *made = false;
     if (requested) {
         if (snprintf(out, outlen, "%s", requested) >= (int)outlen) {
-            fprintf(stderr, "memwatch: --out path too long\n");
+            mw_say("memwatch: --out path too long\n");
             return -1;
         }
         if (mkdir(out, 0700) == 0) *made = true;
         else if (errno != EEXIST) {
-            fprintf(stderr, "memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
+            mw_say("memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
             return -1;
         }
         struct stat st;
         if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "memwatch: %s is not a directory\n", out);
+            mw_say("memwatch: %s is not a directory\n", out);
             return -1;
         }
         return 0;
@@ -155,11 +156,11 @@ static int make_run_dir(const char *requested, char *out, size_t outlen, bool *m
             return 0;
         }
         if (errno != EEXIST) {
-            fprintf(stderr, "memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
+            mw_say("memwatch: cannot create run directory %s: %s\n", out, strerror(errno));
             return -1;
         }
     }
-    fprintf(stderr, "memwatch: cannot find a free run directory name for %s\n", stamp);
+    mw_say("memwatch: cannot find a free run directory name for %s\n", stamp);
     return -1;
 }
 
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { usage(stdout); return 0; }
     if (argc >= 2 && !strcmp(argv[1], "--version")) { printf("memwatch %s\n", MEMWATCH_VERSION); return 0; }
     if (argc < 2 || strcmp(argv[1], "run") != 0) {
-        fprintf(stderr, "memwatch: expected 'run' (try: memwatch run -- CMD ARGS..., or --help)\n");
+        mw_say("memwatch: expected 'run' (try: memwatch run -- CMD ARGS..., or --help)\n");
         return 2;
     }
     mw_run_opts o;
@@ -240,7 +241,7 @@ int main(int argc, char **argv)
     if (make_run_dir(o.out_dir, dir, sizeof dir, &dir_made) != 0) return 2;
     char absdir[PATH_MAX];
     if (!realpath(dir, absdir)) {
-        fprintf(stderr, "memwatch: cannot resolve %s: %s\n", dir, strerror(errno));
+        mw_say("memwatch: cannot resolve %s: %s\n", dir, strerror(errno));
         return 2;
     }
 
@@ -249,15 +250,15 @@ int main(int argc, char **argv)
     char store[PATH_MAX + 16], serr[PATH_MAX + 160];
     snprintf(store, sizeof store, "%s/run.db", absdir);
     if (mw_store_check(store, "--out", serr, sizeof serr) != 0) {
-        fprintf(stderr, "memwatch: %s\n", serr);
+        mw_say("memwatch: %s\n", serr);
         return 2;
     }
     /* and a report file must not be the store (the analyzer would refuse, after CMD) */
     const char *const reports[][2] = { { "-o", o.output }, { "--html", o.html } };
     for (size_t i = 0; i < 2; i++)
         if (reports[i][1] && mw_path_same(reports[i][1], store)) {
-            fprintf(stderr, "memwatch: %s %s is the run's store %s: choose another file\n", reports[i][0],
-                    reports[i][1], store);
+            mw_say("memwatch: %s %s is the run's store %s: choose another file\n", reports[i][0],
+                   reports[i][1], store);
             return 2;
         }
     mw_trace_list before; /* a reused --out DIR: what earlier runs left there */
@@ -287,7 +288,7 @@ int main(int argc, char **argv)
     close(errpipe[1]);
     int exec_errno = 0;
     if (read(errpipe[0], &exec_errno, sizeof exec_errno) == (ssize_t)sizeof exec_errno) {
-        fprintf(stderr, "memwatch: cannot run %s: %s\n", argv[cmd_at], strerror(exec_errno));
+        mw_say("memwatch: cannot run %s: %s\n", argv[cmd_at], strerror(exec_errno));
     }
     close(errpipe[0]);
 
@@ -320,8 +321,8 @@ int main(int argc, char **argv)
     int term_sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int cmd_rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + term_sig;
     if (term_sig)
-        fprintf(stderr, "memwatch: %s was killed by signal %d (%s)\n", argv[cmd_at], term_sig,
-                strsignal(term_sig));
+        mw_say("memwatch: %s was killed by signal %d (%s)\n", argv[cmd_at], term_sig,
+               strsignal(term_sig));
 
     /* From here on the runner only reports: a standard error whose reader went away (`2>&1 |
      * head`) must not make it die of SIGPIPE (status 141) instead of returning CMD's status or
@@ -330,7 +331,7 @@ int main(int argc, char **argv)
     int gate = mw_runner_analyze(analyzer, absdir, &o, &before, argv[cmd_at]);
     mw_runner_shim_unlink(link_dir); /* after the analysis, which reads the modules the traces name */
     if (!o.keep) mw_runner_cleanup(absdir, &o, &before);
-    else if (!o.quiet || gate == 1) fprintf(stderr, "memwatch: traces and store kept in %s\n", absdir);
+    else if (!o.quiet || gate == 1) mw_say("memwatch: traces and store kept in %s\n", absdir);
     mw_trace_list_free(&before);
 
     if (gate == 1) return 1;

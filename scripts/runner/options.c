@@ -12,6 +12,7 @@
 #include "failon.h"
 #include "report.h"
 #include "runner.h"
+#include "say.h"
 #include "pathsame.h"
 #include "suppress.h"
 
@@ -23,7 +24,7 @@ static int check_report_path(const char *flag, const char *path)
     const char *slash = strrchr(path, '/');
     size_t n = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
     if (n >= sizeof dir) {
-        fprintf(stderr, "memwatch: %s: the path is longer than %zu bytes\n", flag, sizeof dir - 1);
+        mw_say("memwatch: %s: the path is longer than %zu bytes\n", flag, sizeof dir - 1);
         return -1;
     }
     if (n) memcpy(dir, path, n);
@@ -31,7 +32,7 @@ static int check_report_path(const char *flag, const char *path)
     dir[n] = 0;
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "memwatch: %s %s: is a directory\n", flag, path);
+        mw_say("memwatch: %s %s: is a directory\n", flag, path);
         return -1;
     }
     const char *why = stat(dir, &sb) != 0          ? strerror(errno)
@@ -39,7 +40,7 @@ static int check_report_path(const char *flag, const char *path)
                       : access(dir, W_OK | X_OK) != 0 ? strerror(errno)
                                                       : NULL;
     if (why) {
-        fprintf(stderr, "memwatch: %s %s: cannot write in %s: %s\n", flag, path, dir, why);
+        mw_say("memwatch: %s %s: cannot write in %s: %s\n", flag, path, dir, why);
         return -1;
     }
     return 0;
@@ -53,19 +54,19 @@ static int check_values(const mw_run_opts *o)
     if (o->fail_on) {
         mw_failon f;
         if (mw_failon_parse(&f, o->fail_on, err, sizeof err)) {
-            fprintf(stderr, "memwatch: %s (see memwatch run --help)\n", err);
+            mw_say("memwatch: %s (see memwatch run --help)\n", err);
             return -1;
         }
     }
     if (o->output && check_report_path("-o", o->output)) return -1;
     if (o->html && check_report_path("--html", o->html)) return -1;
     if (o->output && o->html && mw_path_same(o->output, o->html)) {
-        fprintf(stderr, "memwatch: -o %s and --html %s are the same file: each report needs its own\n", o->output,
-                o->html);
+        mw_say("memwatch: -o %s and --html %s are the same file: each report needs its own\n", o->output,
+               o->html);
         return -1;
     }
     if (o->format && !mw_report_format_known(o->format)) {
-        fprintf(stderr, "memwatch: unknown --format '%s' (" MW_REPORT_FORMATS ")\n", o->format);
+        mw_say("memwatch: unknown --format '%s' (" MW_REPORT_FORMATS ")\n", o->format);
         return -1;
     }
     if (o->suppressions) {
@@ -74,7 +75,7 @@ static int check_values(const mw_run_opts *o)
         int rc = mw_supp_load(&s, o->suppressions, err, sizeof err);
         mw_supp_free(&s);
         if (rc) {
-            fprintf(stderr, "memwatch: %s\n", err);
+            mw_say("memwatch: %s\n", err);
             return -1;
         }
     }
@@ -82,7 +83,7 @@ static int check_values(const mw_run_opts *o)
         mw_alert_config c;
         mw_alert_config_default(&c);
         if (mw_alert_config_load(&c, o->alerts, err, sizeof err)) {
-            fprintf(stderr, "memwatch: --alerts %s\n", err);
+            mw_say("memwatch: --alerts %s\n", err);
             return -1;
         }
     }
@@ -92,7 +93,7 @@ static int check_values(const mw_run_opts *o)
 static const char *need_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
-        fprintf(stderr, "memwatch: option %s needs a value (see memwatch run --help)\n", argv[*i]);
+        mw_say("memwatch: option %s needs a value (see memwatch run --help)\n", argv[*i]);
         return NULL;
     }
     return argv[++*i];
@@ -113,8 +114,8 @@ static int parse_grace(const char *v, unsigned *ms)
             frac = frac * 10 + (unsigned long)(*c - '0');
     if (!digits || *c || fdigits > 3 || whole > MW_RUN_GRACE_MAX_S ||
         (whole == MW_RUN_GRACE_MAX_S && frac)) {
-        fprintf(stderr, "memwatch: --grace '%s': want seconds from 0 to %d, e.g. 2 or 0.5 (at most 3 decimals)\n",
-                v, MW_RUN_GRACE_MAX_S);
+        mw_say("memwatch: --grace '%s': want seconds from 0 to %d, e.g. 2 or 0.5 (at most 3 decimals)\n",
+               v, MW_RUN_GRACE_MAX_S);
         return -1;
     }
     while (fdigits++ < 3) frac *= 10;
@@ -132,7 +133,7 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
         const char **slot = NULL;
         if (!strcmp(a, "--")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "memwatch: no command given after -- (usage: memwatch run [options] -- CMD ARGS...)\n");
+                mw_say("memwatch: no command given after -- (usage: memwatch run [options] -- CMD ARGS...)\n");
                 return -1;
             }
             return check_values(o) ? -1 : i + 1;
@@ -158,13 +159,13 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
             const char *v = need_value(argc, argv, &i);
             if (!v) return -1;
             if (o->n_ignore == MW_RUN_MAX_IGNORE) {
-                fprintf(stderr, "memwatch: too many --ignore patterns (at most %d)\n", MW_RUN_MAX_IGNORE);
+                mw_say("memwatch: too many --ignore patterns (at most %d)\n", MW_RUN_MAX_IGNORE);
                 return -1;
             }
             o->ignore[o->n_ignore++] = v;
             continue;
         } else if (a[0] == '-') {
-            fprintf(stderr, "memwatch: unknown option %s (see memwatch run --help)\n", a);
+            mw_say("memwatch: unknown option %s (see memwatch run --help)\n", a);
             return -1;
         } else {
             return check_values(o) ? -1 : i; /* CMD without a "--" separator */
@@ -173,6 +174,6 @@ int mw_runner_parse(int argc, char **argv, int first, mw_run_opts *o)
         if (!v) return -1;
         *slot = v;
     }
-    fprintf(stderr, "memwatch: no command given (usage: memwatch run [options] -- CMD ARGS...)\n");
+    mw_say("memwatch: no command given (usage: memwatch run [options] -- CMD ARGS...)\n");
     return -1;
 }

@@ -788,13 +788,16 @@ Test(runner, usage_errors_are_one_line_and_exit_2)
                              { "--suppressions", "/no/such/file" }, { "--alerts", "/no/such/file" },
                              { "-o", "/no/such/dir/report.txt" }, { "--html", "/no/such/dir/r.html" },
                              { "-o", "/" }, { "--grace", "-1" }, { "--grace", "1.2345" },
-                             { "--grace", "3601" }, { "--grace", "two" } };
+                             { "--grace", "3601" }, { "--grace", "two" },
+                             /* a newline and an escape in what the line names: shown as '?' */
+                             { "-o", "/no/such/dir\n\x1b[31m/report.txt" } };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *av[] = { path_of("memwatch"), "run", "--out", "run11", (char *)bad[i][0],
                        (char *)bad[i][1], "--", "/bin/sh", "-c", "touch ran", NULL };
         r = run(NULL, av);
         cr_expect_eq(exit_code(r), 2, "%s %s", bad[i][0], bad[i][1]);
         cr_expect_eq(strchr(r->err, '\n'), r->err + strlen(r->err) - 1, "one line: %s", r->err);
+        cr_expect_null(strchr(r->err, '\x1b'), "a raw escape: %s", r->err);
         char marker[1100];
         snprintf(marker, sizeof marker, "%s/ran", g_tmp);
         cr_expect_neq(access(marker, F_OK), 0, "%s %s: the command ran", bad[i][0], bad[i][1]);
