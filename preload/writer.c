@@ -830,6 +830,10 @@ static bool expand_pattern(const char *pattern, char *dst, size_t cap)
         }
         if (n + il + 1 > cap) return false;
         memcpy(dst + n, ins, il);
+        if (ins == base) /* a control character of the program's name would be one in every
+                            listing of the directory (a newline splits `ls` output): '_' */
+            for (size_t i = n; i < n + il; i++)
+                if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f) dst[i] = '_';
         n += il;
     }
     dst[n] = 0;

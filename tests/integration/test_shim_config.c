@@ -62,6 +62,40 @@ Test(shim_config, out_pattern_expands_pid_exe_percent)
     free(out);
 }
 
+/* %e of a program whose file name holds control characters: each becomes '_' in the trace's
+ * name (a newline in a file name splits every listing of the directory); the program runs as
+ * it does natively. */
+Test(shim_config, out_pattern_exe_name_control_chars_become_underscores)
+{
+    char *exe = fmt("%s/a\nb\tc\x7f", dir);
+    char *cmd = fmt("cp %s \"$0\"", mwt_victim("shim_proc"));
+    const char *cp[] = { "/bin/sh", "-c", cmd, exe, NULL };
+    mwt_run c;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = cp }, &c), 0);
+    cr_assert_eq(c.raw_status, 0, "%s", c.err);
+    mwt_run_free(&c);
+    char *out = fmt("MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
+    const char *env[] = { out, NULL };
+    const char *argv[] = { exe, "leaf", "4242", NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    mwt_trace t;
+    cr_assert_eq(mwt_trace_load_one(dir, &t), 0, "%s", t.err);
+    char want[1024];
+    snprintf(want, sizeof want, "%s/a_b_c_.%llu.trace.zst", dir, (unsigned long long)t.pid);
+    cr_expect_str_eq(t.path, want);
+    cr_expect_eq(mwt_live_of_size(&t, 4242), 1);
+    mwt_trace_free(&t);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    free(out);
+    free(cmd);
+    free(exe);
+}
+
 Test(shim_config, unwritable_output_one_line_program_unchanged)
 {
     const char *env[] = { "MEMWATCH_OUT=/nonexistent-dir/sub/t.%p.trace.zst", NULL };
