@@ -16,4 +16,10 @@
  * 0, or -1 out of memory. */
 int mw_link_inherited(mw_proc **procs, size_t n);
 
+/* The fork parent of each process among procs[0..n), as mw_link_inherited links them:
+ * parent[i] is the index of the trace that forked procs[i] (among the traces of its parent's
+ * pid that name its pid in a FORK record, the latest to start no later than it; of several
+ * starting at once, the first given), or -1. Returns 0, or -1 out of memory. */
+int mw_fork_parents(mw_proc **procs, size_t n, long *parent);
+
 #endif
