@@ -24,13 +24,17 @@
  * (init.c), where the process had left without its END and its records since the writer's
  * last flush (all of them in a short program). And syscall(SYS_chroot) and
  * syscall(SYS_pivot_root) (glibc has no pivot_root()), which change the root as chroot()
- * does: the same preparations are made around them (process.c, mw_root_change_before).
+ * does: the same preparations are made around them (process.c, mw_root_change_before). And
+ * syscall(SYS_execve) and syscall(SYS_execveat), which go to the shim's execve and execveat
+ * (process.c): until 08:50 UTC on 2026-11-24 the trace was cut at such an exec, without its
+ * EXEC and END records and those since the writer's last flush.
  */
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mw_core.h"
 
@@ -72,6 +76,11 @@ MW_EXPORT long syscall(long n, ...)
     long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
+    /* an exec: the shim's own execve/execveat, which end the trace first (EXEC, END) and pass
+     * the shim on as for any exec; they return as syscall() does, -1 and errno */
+    if (n == SYS_execve) return execve((const char *)a1, (char *const *)a2, (char *const *)a3);
+    if (n == SYS_execveat)
+        return execveat((int)a1, (const char *)a2, (char *const *)a3, (char *const *)a4, (int)a5);
     if (n == SYS_exit_group) /* as _exit(): the trace ends first (it held nothing of the last 200 ms) */
         mw_finish_before_exit((int)a1);
     else if (n == SYS_seccomp && mw_seccomp_installs(a1, (unsigned long)a2, (const void *)a3, false))

@@ -349,6 +349,18 @@ MW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     return rc;
 }
 
+/* execveat(2) without glibc's wrapper (before 2.34), made inline: syscall() is the shim's own,
+ * which comes back here for SYS_execveat (hooks_seccomp.c). */
+static int raw_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+    long r = mw_raw_syscall6(SYS_execveat, dirfd, (long)path, (long)argv, (long)envp, flags, 0);
+    if ((unsigned long)r > -4096ul) {
+        errno = (int)-r;
+        return -1;
+    }
+    return (int)r;
+}
+
 /* execveat: the path as given (relative to dirfd, or empty with AT_EMPTY_PATH). Until 08:35
  * UTC on 2026-11-23 it was not interposed: the process's trace was cut at the exec, without
  * its END and the records since the writer's last flush. */
@@ -360,7 +372,7 @@ MW_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     before_exec(p && mw_exec_str_readable(p) && !p[0] ? "(execveat)" : p, false);
     int rc;
     WITH_ENV(envp, argv, path, (dirfd, path, flags, false), rc = real_execveat ? real_execveat(dirfd, path, argv, env_, flags)
-                                      : (int)syscall(SYS_execveat, dirfd, path, argv, env_, flags),
+                                      : raw_execveat(dirfd, path, argv, env_, flags),
              EXEC_TOO_BIG);
     after_exec_failed();
     return rc;

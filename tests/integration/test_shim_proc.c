@@ -120,6 +120,40 @@ Test(shim_proc, execveat_ends_trace_and_new_program_traces)
     run_free(&R);
 }
 
+/* An exec through glibc's syscall() (SYS_execve, SYS_execveat) ends the trace as execve()
+ * does: before 08:50 UTC on 2026-11-24 the shim's syscall() passed it straight to the kernel,
+ * and the trace was cut at the exec (no EXEC, no END, its last records lost). */
+static void sys_exec_case(const char *mode, uint64_t before, uint64_t after)
+{
+    run R;
+    run_mode(&R, mode, 0);
+    const mwt_trace *a = with(&R, before), *b = with(&R, after);
+    cr_assert_neq(a, b);
+    cr_expect_eq(a->pid, b->pid);
+    cr_expect_eq(a->nexecs, 1);
+    if (a->nexecs) cr_expect(strstr(a->execs[0], "shim_proc") != NULL, "%s", a->execs[0]);
+    cr_expect(a->has_end, "%s", a->err);
+    cr_expect_eq(a->end_reason, MW_END_EXEC);
+    cr_expect_eq(a->status, MW_EOF, "%s", a->err);
+    cr_expect(b->has_end);
+    cr_expect_eq(b->exit_status, 0);
+    run_free(&R);
+}
+Test(shim_proc, syscall_execve_ends_trace_and_new_program_traces) { sys_exec_case("sysexecve", 30042, 30043); }
+Test(shim_proc, syscall_execveat_ends_trace_and_new_program_traces) { sys_exec_case("sysexecveat", 30044, 30045); }
+
+Test(shim_proc, failed_syscall_execve_returns_as_natively_and_keeps_tracing)
+{
+    run R;
+    run_mode(&R, "sysexecfail", 0);
+    cr_assert_eq(R.n, 1);
+    const mwt_trace *t = with(&R, 30046);
+    cr_expect_eq(t->nexecs, 1);
+    cr_expect_eq(t->end_reason, MW_END_EXIT);
+    cr_expect_eq(t->exit_status, 0);
+    run_free(&R);
+}
+
 Test(shim_proc, failed_exec_keeps_tracing)
 {
     run R;

@@ -113,6 +113,25 @@ int main(int argc, char **argv)
         execveat(dfd, self + 1, argv2, environ, 0); /* self is absolute: relative to / */
         return 99;
     }
+    if (!strcmp(mode, "sysexecve")) {              /* before syscall(SYS_execve) 30042, after 30043 */
+        leak(30042);
+        char *argv2[] = { (char *)self, "leaf", "30043", NULL };
+        syscall(SYS_execve, self, argv2, environ);
+        return 99;
+    }
+    if (!strcmp(mode, "sysexecveat")) {            /* before syscall(SYS_execveat) 30044, after 30045 */
+        leak(30044);
+        char *argv2[] = { (char *)self, "leaf", "30045", NULL };
+        syscall(SYS_execveat, AT_FDCWD, self, argv2, environ, 0);
+        return 99;
+    }
+    if (!strcmp(mode, "sysexecfail")) {            /* a failing syscall(SYS_execve): -1, ENOENT; 30046 */
+        char *argv2[] = { "x", NULL };
+        long r = syscall(SYS_execve, "/nonexistent/program", argv2, environ);
+        leak(30046);
+        say(r == -1 && errno == ENOENT ? "sysexecve failed as expected\n" : "sysexecve bad\n");
+        return 0;
+    }
     if (!strcmp(mode, "execfail")) {               /* failed exec: tracing goes on, 30011 */
         execl("/nonexistent/program", "x", (char *)NULL);
         leak(30011);
