@@ -758,6 +758,35 @@ Test(runner, cmd_sees_the_environment_it_was_given)
     }
 }
 
+/* Through a static program: it sees the variables that carry the shim (no shim runs in it to
+ * take them out: README "A program that LD_PRELOAD cannot reach"), and a dynamic program it
+ * execs is traced and sees the environment CMD was given, as natively. */
+Test(runner, a_static_program_passes_the_shim_on)
+{
+    const char *sp = path_of("tests/victims/static_prog");
+    char *sh[] = { (char *)sp, "exec", "/bin/sh", "-c", "env | sort", NULL };
+    run_result *r = run(NULL, sh);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    static char native[65536];
+    const char *nat = r->out; /* past the lines of the variables the test itself was given */
+    while (!strncmp(nat, "static sees ", 12) && strchr(nat, '\n')) nat = strchr(nat, '\n') + 1;
+    snprintf(native, sizeof native, "%s", nat);
+    cr_assert(!strstr(r->out, "static sees LD_PRELOAD\n") && !strstr(r->out, "static sees MEMWATCH_ADDED\n"), "%s", r->out);
+    char *av[] = { path_of("memwatch"), "run", "--out", "runSTATIC", "--format", "json", "-o", "/dev/null", "--",
+                   (char *)sp, "exec", "/bin/sh", "-c", "env | sort", NULL };
+    r = run(NULL, av);
+    cr_assert_eq(exit_code(r), 0, "%s", r->err);
+    cr_expect(strstr(r->out, "static sees LD_PRELOAD\n"), "%s", r->out);
+    cr_expect(strstr(r->out, "static sees MEMWATCH_ADDED\n"), "%s", r->out);
+    const char *env_part = r->out;
+    while (!strncmp(env_part, "static sees ", 12) && strchr(env_part, '\n')) env_part = strchr(env_part, '\n') + 1;
+    cr_expect_str_eq(env_part, native);
+    char dir[1200], check[3000];
+    snprintf(dir, sizeof dir, "%s/runSTATIC", g_tmp);
+    snprintf(check, sizeof check, "ls '%s' | grep -q '^memwatch\\.dash\\..*\\.trace\\.zst$'", dir);
+    cr_expect_eq(system(check), 0, "no trace of the shell in %s", dir);
+}
+
 Test(runner, usage_errors_are_one_line_and_exit_2)
 {
     char *a1[] = { path_of("memwatch"), "run", "--bogus", "--", "/bin/true", NULL };
