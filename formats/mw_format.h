@@ -605,6 +605,16 @@ mw_reader *mw_reader_open_mem(const uint8_t *data, size_t len, char *err, size_t
  * After anything but MW_OK, mw_reader_error() describes it (with byte offsets). */
 int mw_reader_next(mw_reader *r, mw_record *rec, uint64_t *seq_out);
 const char *mw_reader_error(const mw_reader *r);
+/* A trace's records are at most MW_READER_RECORDS_PER_BYTE for each byte of the file read so
+ * far, plus MW_READER_SLACK_BYTES: past that, MW_CORRUPT. REPEAT records (each up to 16 MiB of
+ * records, TRACE-FORMAT.md 2.5) compress to a few bytes apiece when they are alike, so
+ * without a bound an 83-byte file stood for 80 G records (11 minutes of analysis; a few
+ * bytes more, days). The shim's densest traces, a malloc/free loop at any zstd level, hold
+ * about 4.6 x 10^4 records per byte; the bound is 20 times that. */
+#define MW_READER_RECORDS_PER_BYTE (1ull << 20)
+#define MW_READER_SLACK_BYTES 64u
+/* Sets a reader's bound (records per byte of file) to another value (tests). */
+void mw_reader_set_record_bound(mw_reader *r, uint64_t per_byte);
 uint64_t mw_reader_compressed_offset(const mw_reader *r);   /* bytes of the file consumed */
 uint64_t mw_reader_stream_offset(const mw_reader *r);       /* decompressed bytes consumed */
 uint32_t mw_reader_version(const mw_reader *r);

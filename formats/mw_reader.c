@@ -47,6 +47,8 @@ struct mw_reader {
     int preamble_done;
     uint32_t version;
     mw_decoder dec;
+    uint64_t records;       /* records returned so far */
+    uint64_t per_byte;      /* the bound on them per byte of file read (mw_format.h) */
     int sticky;             /* final error status (CORRUPT, IO_ERROR, BAD_VERSION), or 0 */
     char err[256];
 };
@@ -73,6 +75,7 @@ static mw_reader *reader_new(char *err, size_t errlen)
     }
     r->cap = OUT_MIN;
     r->fd = -1;
+    r->per_byte = MW_READER_RECORDS_PER_BYTE;
     mw_decoder_init(&r->dec);
     return r;
 }
@@ -230,6 +233,7 @@ static int fill_more(mw_reader *r)
 }
 
 uint64_t mw_reader_compressed_offset(const mw_reader *r) { return r->in_base + r->in.pos; }
+void mw_reader_set_record_bound(mw_reader *r, uint64_t per_byte) { r->per_byte = per_byte ? per_byte : 1; }
 uint64_t mw_reader_stream_offset(const mw_reader *r) { return r->buf_base + r->pos; }
 uint32_t mw_reader_version(const mw_reader *r) { return r->version; }
 const char *mw_reader_error(const mw_reader *r) { return r->err; }
@@ -275,6 +279,13 @@ int mw_reader_next(mw_reader *r, mw_record *rec, uint64_t *seq_out)
                                   r->buf_base + r->pos, rec, &used, seq_out);
         if (st == MW_OK) {
             r->pos += used;
+            uint64_t bytes = mw_reader_compressed_offset(r) + MW_READER_SLACK_BYTES;
+            if (__builtin_expect(++r->records > bytes * r->per_byte, 0) && bytes <= UINT64_MAX / r->per_byte)
+                return fail(r, MW_CORRUPT,
+                            "corrupt trace: %llu records from the first %llu bytes of the file, more than "
+                            "%llu per byte (repeats a writer never makes), at stream offset %llu",
+                            (unsigned long long)r->records, (unsigned long long)mw_reader_compressed_offset(r),
+                            (unsigned long long)r->per_byte, (unsigned long long)mw_reader_stream_offset(r));
             return MW_OK;
         }
         if (st != MW_NEED_MORE) return fail(r, st, "%s", r->dec.err);

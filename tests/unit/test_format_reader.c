@@ -519,3 +519,79 @@ Test(format_reader, file_large_and_growing, .timeout = 60)
     rmdir(dir);
     mw_tb_release(&b);
 }
+
+/* Records bounded by the file's size (MW_READER_RECORDS_PER_BYTE): REPEATs that compress to
+ * a few bytes apiece cannot make a small file stand for billions of records. The bound is set
+ * low here (64 per byte) so that the test reads few records: a trace under it reads whole,
+ * the same records over it are refused as corrupt, with one message, once the count passes
+ * the bound for the bytes read so far. */
+static size_t repeat_trace(uint8_t **out, uint64_t repeats, uint64_t count)
+{
+    mw_tracebuf b;
+    mw_tb_init(&b);
+    MW_TB_ADD(&b, mw_enc_header, 42, 1, 4096, 1000, 2000, MW_HF_ALLOC_TRACING | MW_HF_NO_ADDRESSES, "/bin/t", 6,
+              "t\0", 2);
+    mw_tb_switch(&b, 0);
+    uint8_t pat[16];
+    size_t pl = mw_enc_time(pat, sizeof pat, 5);
+    for (uint64_t i = 0; i < repeats; i++) MW_TB_ADD(&b, mw_enc_repeat, count, pat, pl);
+    MW_TB_ADD(&b, mw_enc_end, 11, 0, 0, MW_END_EXIT, 0);
+    mw_tb_opts o = MW_TB_OPTS_DEFAULT;
+    o.level = 19;
+    size_t n = 0;
+    cr_assert_eq(mw_tb_encode(&b, &o, out, &n), 0);
+    mw_tb_release(&b);
+    return n;
+}
+
+static int read_bounded(const uint8_t *data, size_t n, uint64_t per_byte, uint64_t *records, char *err, size_t errlen)
+{
+    mw_reader *r = mw_reader_open_mem(data, n, err, errlen);
+    cr_assert(r);
+    if (per_byte) mw_reader_set_record_bound(r, per_byte);
+    mw_record rec;
+    uint64_t seq;
+    int st;
+    *records = 0;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) ++*records;
+    snprintf(err, errlen, "%s", mw_reader_error(r));
+    /* the status sticks */
+    if (st == MW_CORRUPT) cr_expect_eq(mw_reader_next(r, &rec, &seq), MW_CORRUPT);
+    mw_reader_close(r);
+    return st;
+}
+
+Test(format_reader, records_bounded_by_file_size)
+{
+    uint8_t *data;
+    char err[512];
+    uint64_t records;
+    /* 40 REPEATs of 1 000 TIMEs: 40 043 records in a file of under 100 bytes */
+    size_t n = repeat_trace(&data, 40, 1000);
+    cr_assert_lt(n, 100u);
+    cr_assert_eq(read_bounded(data, n, 0, &records, err, sizeof err), MW_EOF, "%s", err);
+    cr_expect_eq(records, 2 + 40 * 1001 + 1);
+    /* at 1 000 per byte they are under the bound */
+    cr_assert_eq(read_bounded(data, n, 1000, &records, err, sizeof err), MW_EOF, "%s", err);
+    /* over 64 per byte: refused where the count passes (n + slack) * 64 at most */
+    cr_assert_eq(read_bounded(data, n, 64, &records, err, sizeof err), MW_CORRUPT);
+    cr_expect_leq(records, (n + MW_READER_SLACK_BYTES) * 64);
+    cr_expect(strstr(err, "more than 64 per byte"), "%s", err);
+    free(data);
+    /* the default bound: 1 000 REPEATs of 16 MiB of TIMEs (about 1.2 x 10^10 records) fit in
+     * under 100 bytes; reading stops within the bound's records of it */
+    uint8_t pat[16];
+    size_t pl = mw_enc_time(pat, sizeof pat, 5);
+    n = repeat_trace(&data, 1000, MW_REPEAT_MAX_BYTES / pl);
+    cr_assert_lt(n, 120u);
+    mw_reader *r = mw_reader_open_mem(data, n, err, sizeof err);
+    cr_assert(r);
+    mw_record rec;
+    uint64_t seq, k = 0;
+    int st;
+    while ((st = mw_reader_next(r, &rec, &seq)) == MW_OK) k++;
+    cr_expect_eq(st, MW_CORRUPT);
+    cr_expect_leq(k, (n + MW_READER_SLACK_BYTES) * MW_READER_RECORDS_PER_BYTE);
+    mw_reader_close(r);
+    free(data);
+}
