@@ -58,7 +58,11 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 # (= not :=: they hold the pkg-config answers above, taken at first use)
 SHIM_CFLAGS = $(BASE_CFLAGS) -DMEMWATCH_NO_WEAK -fPIC -fvisibility=hidden -ftls-model=initial-exec \
               -fno-omit-frame-pointer -fno-strict-aliasing -pthread $(PC_SHIM_CFLAGS) $(CFLAGS)
-SHIM_LIBS   = $(PC_SHIM_LIBS) -ldl -pthread
+# libgcc_s first: the shim's libraries join the program's global scope, and libunwind.so.8
+# exports the _Unwind_* functions of the C++ exception ABI too, unversioned; loaded before
+# libgcc_s (a program that does not link libgcc_s itself: python, a C host that dlopens C++)
+# it took over the program's exception handling. Needed ahead of it, libgcc_s keeps it.
+SHIM_LIBS   = -Wl,--no-as-needed -lgcc_s -Wl,--as-needed $(PC_SHIM_LIBS) -ldl -pthread
 ANA_CFLAGS  = $(BASE_CFLAGS) -Ianalyzer -pthread $(PC_ANA_CFLAGS) $(CFLAGS)
 ANA_LIBS    = $(PC_ANA_LIBS) -lelf -lm -pthread
 TEST_CFLAGS = $(ANA_CFLAGS) -Itests/integration/support $(PC_CRIT_CFLAGS)

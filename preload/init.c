@@ -615,7 +615,9 @@ static __attribute__((noinline)) void scrub_stack_below(void)
 typedef int (*main_fn)(int, char **, char **);
 static main_fn real_main;
 
-static int main_wrapper(int argc, char **argv, char **envp)
+/* In a section of its own (MW_MAIN_SECTION), so that hooks_backtrace.c can leave its frame
+ * out of the program's own backtraces: the return address main sees lies in it. */
+__attribute__((noinline, section(MW_MAIN_SECTION))) static int main_wrapper(int argc, char **argv, char **envp)
 {
     int r = real_main(argc, argv, envp);
     if (!mw_tls_guard && mw_own() && first_to_exit()) { /* glibc's exit(r) follows */

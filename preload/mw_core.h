@@ -368,6 +368,13 @@ struct dl_phdr_info;
 void mw_deepbind_init(void);                            /* at start, under the guard */
 void mw_deepbind_redirect(struct dl_phdr_info *info);   /* a newly seen object (modules.c) */
 
+/* init.c: main runs under a wrapper of the shim's (main_wrapper), the one frame of the shim's
+ * a program's own backtrace would show; its code is in this section, with hooks_backtrace.c's
+ * backtrace() and _Unwind_Backtrace, which leave the frames of its code out (the linker names
+ * its bounds __start_/__stop_) */
+#define MW_MAIN_SECTION "mw_main_text"
+bool mw_in_main_wrapper(uintptr_t pc);
+
 /* stack.c (the fast path is inline here: it runs on every allocation) */
 uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0);
 

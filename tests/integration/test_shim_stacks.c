@@ -250,3 +250,47 @@ Test(shim_stacks, allocations_in_key_destructors_have_stacks, .timeout = 60)
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* A program's own backtrace is as without the shim: main runs under the shim's wrapper
+ * (init.c), whose frame glibc's backtrace() and libgcc's _Unwind_Backtrace showed between
+ * main and __libc_start_call_main until 09:00 UTC on 2026-11-24 (hooks_backtrace.c). The
+ * victim prints the name of each frame's function. */
+Test(shim_stacks, a_programs_own_backtrace_is_as_natively)
+{
+    char *dir = mwt_tmpdir();
+    static const char *const how[] = { "glibc", "unwind" };
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = { mwt_victim("shim_backtrace"), how[i], NULL };
+        mwt_run n, r;
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+        cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+        cr_expect(strstr(n.out, "  main\n"), "%s", n.out);
+        cr_expect(strstr(n.out, "  print_stack\n"), "%s", n.out);
+        cr_expect_str_eq(r.out, n.out, "%s", how[i]);
+        cr_expect_eq(r.raw_status, n.raw_status);
+        mwt_run_free(&n);
+        mwt_run_free(&r);
+    }
+    mwt_rmtree(dir);
+    free(dir);
+}
+
+/* The C++ exception ABI's functions a program resolves are libgcc_s's, as without the shim:
+ * libunwind.so.8, the shim's library, exports them too (unversioned), and before 09:05 UTC on
+ * 2026-11-24 it came first for a program that does not link libgcc_s itself, whose C++
+ * exceptions then went through libunwind's implementation (the shim now needs libgcc_s ahead
+ * of libunwind). */
+Test(shim_stacks, cxx_exceptions_keep_libgcc_s_unwinder)
+{
+    char *dir = mwt_tmpdir();
+    const char *argv[] = { mwt_victim("unwinder_binding"), NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(n.out, "libgcc_s\n");
+    cr_expect_str_eq(r.out, n.out);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}

@@ -12,3 +12,4 @@ VICTIM_LIBS_atfork_first = -L$(B)/tests/victims -latfork_ctor -Wl,-rpath,'$$ORIG
 VICTIM_LIBS_san_asan := -fsanitize=address
 VICTIM_LIBS_san_tsan := -fsanitize=thread
 VICTIM_LIBS_san_lsan := -fsanitize=leak
+VICTIM_LIBS_shim_backtrace := -rdynamic
