@@ -26,13 +26,19 @@ bool mw_in_main_wrapper(uintptr_t pc)
     return pc >= (uintptr_t)__start_mw_main_text && pc <= (uintptr_t)__stop_mw_main_text;
 }
 
-/* dlsym may allocate: under the guard, so that the allocation is not the program's */
-static void *next_symbol(const char *name)
+/* The functions behind these, found once at start (real.c, mw_real_resolve, under the
+ * guard): a program calls backtrace() from a crash handler, where a first dlsym (which may
+ * allocate and takes the loader's lock) could deadlock. */
+typedef _Unwind_Reason_Code (*trace_fn)(struct _Unwind_Context *, void *);
+static int (*real_backtrace)(void **, int);
+static _Unwind_Reason_Code (*real_unwind_backtrace)(trace_fn, void *);
+static _Unwind_Ptr (*real_get_ip)(struct _Unwind_Context *);
+
+void mw_backtrace_resolve(void)
 {
-    int g = mw_guard_enter();
-    void *f = dlsym(RTLD_NEXT, name);
-    mw_guard_leave(g);
-    return f;
+    real_backtrace = (int (*)(void **, int))dlsym(RTLD_NEXT, "backtrace");
+    real_unwind_backtrace = (_Unwind_Reason_Code(*)(trace_fn, void *))dlsym(RTLD_NEXT, "_Unwind_Backtrace");
+    real_get_ip = (_Unwind_Ptr(*)(struct _Unwind_Context *))dlsym(RTLD_NEXT, "_Unwind_GetIP");
 }
 
 /* In the wrapper's section: the walks start in these functions, and their frames are left
@@ -41,8 +47,8 @@ static void *next_symbol(const char *name)
 
 MW_EXPORT HIDDEN_FRAME int backtrace(void **buf, int size)
 {
-    static int (*real)(void **, int);
-    if (!real) real = (int (*)(void **, int))next_symbol("backtrace");
+    if (!real_backtrace) mw_real_resolve(); /* called before the shim's start */
+    int (*real)(void **, int) = real_backtrace;
     if (!real || size <= 0) return 0;
     /* two entries more than asked (this function's frame, main's wrapper's), so that a full
      * buffer stays full once they are out */
@@ -59,7 +65,6 @@ MW_EXPORT HIDDEN_FRAME int backtrace(void **buf, int size)
     return k;
 }
 
-typedef _Unwind_Reason_Code (*trace_fn)(struct _Unwind_Context *, void *);
 struct filter {
     trace_fn fn;
     void *arg;
@@ -75,13 +80,8 @@ static _Unwind_Reason_Code filtered(struct _Unwind_Context *ctx, void *arg)
 
 MW_EXPORT HIDDEN_FRAME _Unwind_Reason_Code _Unwind_Backtrace(trace_fn fn, void *arg)
 {
-    static _Unwind_Reason_Code (*real)(trace_fn, void *);
-    static _Unwind_Ptr (*get_ip)(struct _Unwind_Context *);
-    if (!real) {
-        get_ip = (_Unwind_Ptr(*)(struct _Unwind_Context *))next_symbol("_Unwind_GetIP");
-        real = (_Unwind_Reason_Code(*)(trace_fn, void *))next_symbol("_Unwind_Backtrace");
-    }
-    if (!real) return _URC_FATAL_PHASE1_ERROR;
-    struct filter f = { fn, arg, get_ip };
-    return real(filtered, &f);
+    if (!real_unwind_backtrace) mw_real_resolve();
+    if (!real_unwind_backtrace) return _URC_FATAL_PHASE1_ERROR;
+    struct filter f = { fn, arg, real_get_ip };
+    return real_unwind_backtrace(filtered, &f);
 }

@@ -374,6 +374,7 @@ void mw_deepbind_redirect(struct dl_phdr_info *info);   /* a newly seen object (
  * its bounds __start_/__stop_) */
 #define MW_MAIN_SECTION "mw_main_text"
 bool mw_in_main_wrapper(uintptr_t pc);
+void mw_backtrace_resolve(void); /* the real backtrace() and _Unwind_Backtrace (real.c, at start) */
 
 /* stack.c (the fast path is inline here: it runs on every allocation) */
 uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0);

@@ -66,6 +66,7 @@ void mw_real_resolve(void)
     RESOLVE(mmap, "mmap");
     RESOLVE(munmap, "munmap");
     RESOLVE(mremap, "mremap");
+    mw_backtrace_resolve(); /* hooks_backtrace.c */
     mw_guard_leave(g);
     atomic_store_explicit(&resolved, 1, memory_order_release);
 }
