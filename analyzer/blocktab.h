@@ -56,5 +56,9 @@ void mw_btab_free(mw_btab *t);
 /* Calls fn on every block in ascending seq order; stops at the first false fn returns.
  * False when fn did, or when memory for ordering the spilled blocks ran out. */
 bool mw_btab_each(const mw_btab *t, bool (*fn)(const mw_block *b, void *arg), void *arg);
+/* The same, emptying the table as it goes (each page freed once its blocks were passed on,
+ * the table freed at the end, also when fn failed): the copy the caller makes never sits
+ * next to the whole table. */
+bool mw_btab_drain(mw_btab *t, bool (*fn)(const mw_block *b, void *arg), void *arg);
 
 #endif /* MW_BLOCKTAB_H */

@@ -1022,10 +1022,24 @@ static int finish(mw_proc *p)
     take_sample(p, p->t_ns);
     p->unmatched_frees += p->pending_frees.count;
     /* Unfreed blocks, in id order (deterministic output): threads by index, each thread's
-     * blocks by seq. */
+     * blocks by seq. The vector is made to measure and the tables are emptied into it page by
+     * page: a program that leaked 30 million blocks peaked at 2.8 GB here, both copies and
+     * the vector's doubling at once. */
+    size_t unfreed = 0;
     for (size_t t = 0; t < p->threads.n; t++) {
         mw_thread_info *ti = mw_thread_at(p, t);
-        if (ti && !mw_btab_each(&ti->live, push_unfreed, p)) return OOM;
+        if (ti) unfreed += ti->live.count;
+    }
+    if (unfreed && p->unfreed.n + unfreed > p->unfreed.cap) {
+        size_t need = p->unfreed.n + unfreed;
+        mw_block *v = need <= SIZE_MAX / sizeof *v ? realloc(p->unfreed.v, need * sizeof *v) : NULL;
+        if (!v) return OOM;
+        p->unfreed.v = v;
+        p->unfreed.cap = need;
+    }
+    for (size_t t = 0; t < p->threads.n; t++) {
+        mw_thread_info *ti = mw_thread_at(p, t);
+        if (ti && !mw_btab_drain(&ti->live, push_unfreed, p)) return OOM;
     }
     if (mw_proc_group_leaks(p)) return OOM;
     /* Leaked SQL resources grouped by (type, stack). */
