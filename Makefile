@@ -142,7 +142,7 @@ $(B)/asan/%.o: %.c
 $(B)/obj/analyzer/schema_embed.o $(B)/asan/analyzer/schema_embed.o: analyzer/schema.sql
 
 $(SHIM): $(SHIM_OBJS) $(SRC_STAMP)
-	$(CC) -shared -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined -o $@ $(LINKED) $(SHIM_LIBS) $(LDFLAGS)
+	$(CC) -shared -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined -Wl,-z,start-stop-visibility=hidden -o $@ $(LINKED) $(SHIM_LIBS) $(LDFLAGS)
 
 $(ANA_LIB): $(ANA_OBJS) $(FMT_OBJS) $(SRC_STAMP)
 	@rm -f $@
