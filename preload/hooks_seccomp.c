@@ -26,7 +26,7 @@
  * syscall(SYS_pivot_root) (glibc has no pivot_root()), which change the root as chroot()
  * does: the same preparations are made around them (process.c, mw_root_change_before). And
  * syscall(SYS_execve) and syscall(SYS_execveat), which go to the shim's execve and execveat
- * (process.c): until 08:50 UTC on 2026-11-24 the trace was cut at such an exec, without its
+ * (process.c): until 08:05 UTC on 2026-11-24 the trace was cut at such an exec, without its
  * EXEC and END records and those since the writer's last flush.
  */
 #include <errno.h>

@@ -121,7 +121,7 @@ Test(shim_proc, execveat_ends_trace_and_new_program_traces)
 }
 
 /* An exec through glibc's syscall() (SYS_execve, SYS_execveat) ends the trace as execve()
- * does: before 08:50 UTC on 2026-11-24 the shim's syscall() passed it straight to the kernel,
+ * does: before 08:05 UTC on 2026-11-24 the shim's syscall() passed it straight to the kernel,
  * and the trace was cut at the exec (no EXEC, no END, its last records lost). */
 static void sys_exec_case(const char *mode, uint64_t before, uint64_t after)
 {

@@ -581,6 +581,6 @@ Test(shim_runtime, three_mappings_per_thread, .timeout = 60)
     double per = (double)(many - few) / 200.0;
     /* about 3.0 to 3.45 from run to run: adjacent anonymous mappings of the same protection
      * merge in /proc/self/maps or not, as their addresses fall (3.3 failed 3 runs in 30 at
-     * 09:10 UTC on 2026-11-24); four or five a thread, as before, stay well over 3.7 */
+     * 08:30 UTC on 2026-11-24); four or five a thread, as before, stay well over 3.7 */
     cr_expect_leq(per, 3.7, "the shim adds %d mappings with 100 threads, %d with 300: %.2f a thread", few, many, per);
 }

@@ -253,7 +253,7 @@ Test(shim_stacks, allocations_in_key_destructors_have_stacks, .timeout = 60)
 
 /* A program's own backtrace is as without the shim: main runs under the shim's wrapper
  * (init.c), whose frame glibc's backtrace() and libgcc's _Unwind_Backtrace showed between
- * main and __libc_start_call_main until 09:00 UTC on 2026-11-24 (hooks_backtrace.c). The
+ * main and __libc_start_call_main until 08:30 UTC on 2026-11-24 (hooks_backtrace.c). The
  * victim prints the name of each frame's function. */
 Test(shim_stacks, a_programs_own_backtrace_is_as_natively)
 {
@@ -276,7 +276,7 @@ Test(shim_stacks, a_programs_own_backtrace_is_as_natively)
 }
 
 /* The C++ exception ABI's functions a program resolves are libgcc_s's, as without the shim:
- * libunwind.so.8, the shim's library, exports them too (unversioned), and before 09:05 UTC on
+ * libunwind.so.8, the shim's library, exports them too (unversioned), and before 08:30 UTC on
  * 2026-11-24 it came first for a program that does not link libgcc_s itself, whose C++
  * exceptions then went through libunwind's implementation (the shim now needs libgcc_s ahead
  * of libunwind). */
