@@ -51,9 +51,12 @@ MW_EXPORT HIDDEN_FRAME int backtrace(void **buf, int size)
     int (*real)(void **, int) = real_backtrace;
     if (!real || size <= 0) return 0;
     /* two entries more than asked (this function's frame, main's wrapper's), so that a full
-     * buffer stays full once they are out */
-    if (size <= 4096) {
-        void *tmp[size + 2];
+     * buffer stays full once they are out; on the stack only for a small buffer (1 KiB at
+     * most): a crash handler may run on a small alternate signal stack. A bigger buffer is
+     * filled in place, and when it was full it ends one or two frames short of the native
+     * walk. */
+    if (size <= 126) {
+        void *tmp[128];
         int n = real(tmp, size + 2), k = 0;
         for (int i = 0; i < n && k < size; i++)
             if (!mw_in_main_wrapper((uintptr_t)tmp[i])) buf[k++] = tmp[i];

@@ -40,6 +40,10 @@ __attribute__((noinline)) void print_stack(const char *how)
         void *exact[64];
         int m = n > 1 ? backtrace(exact, n - 1) : 0;
         printf("  %d of %d\n", m, n - 1);
+        /* a buffer bigger than the shim copies on its stack: filled in place */
+        static void *big[300];
+        int b = backtrace(big, 300);
+        printf("  %d in a buffer of 300, the same: %s\n", b, b == n && !memcmp(big + 1, pc + 1, (size_t)(n - 1) * sizeof *pc) ? "yes" : "no");
     } else {
         struct walk w = { 0 };
         _Unwind_Backtrace(one, &w);
