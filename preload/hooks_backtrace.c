@@ -7,10 +7,11 @@
  * _Unwind_Backtrace, which boost::stacktrace, gcc's libbacktrace (std::stacktrace) and Rust's
  * backtraces walk with) found one frame more between main and __libc_start_call_main. Both
  * are interposed here and leave out the frames whose return address lies in the wrapper's
- * code or in their own (a walk's first frame is its caller's, natively). glibc's backtrace() reaches libgcc's unwinder through a pointer of its own, so it is
- * interposed apart. Frames the shim's hooks add below a signal that interrupted one (a
- * handler's backtrace inside malloc) are not hidden: natively those are glibc's malloc's.
- * A debugger, or a program walking with libunwind, still sees the wrapper.
+ * code or in their own (natively a walk's first frame is its caller's). glibc's backtrace()
+ * reaches libgcc's unwinder through a pointer of its own, so it is interposed apart. Frames
+ * the shim's hooks add below a signal that interrupted one (a handler's backtrace inside
+ * malloc) are not hidden: natively those are glibc's malloc's. A debugger, or a program
+ * walking with libunwind, still sees the wrapper.
  */
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -42,7 +43,7 @@ void mw_backtrace_resolve(void)
 }
 
 /* In the wrapper's section: the walks start in these functions, and their frames are left
- * out as its is (natively the first frame is the caller's). */
+ * out as the wrapper's is (natively the first frame is the caller's). */
 #define HIDDEN_FRAME __attribute__((noinline, section(MW_MAIN_SECTION)))
 
 MW_EXPORT HIDDEN_FRAME int backtrace(void **buf, int size)
