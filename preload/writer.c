@@ -926,8 +926,39 @@ static void abandon_file(void)
     out_fd = -1;
 }
 
+/* A tight address space limit (RLIMIT_AS, `ulimit -v`) counts the shim's mappings with the
+ * program's: the compressor's context, the rings (1 MiB of address space a thread), the
+ * tables, about 8 MiB beyond the libraries already mapped. Within that much of what the
+ * program needs itself, it failed where it runs natively (`cat: memory exhausted` under
+ * 11 MB, 2026-11-24), and `ulimit -v` sets the hard limit too, so there is no room to make.
+ * With less than MW_AS_ROOM left above what the process has mapped now, it is not traced:
+ * the shim maps nothing more. *limit and *used in bytes. */
+#define MW_AS_ROOM (64ull << 20)
+static bool address_space_tight(uint64_t *limit, uint64_t *used)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
+    char buf[128];
+    ssize_t n = read_file("/proc/self/statm", buf, sizeof buf - 1);
+    if (n <= 0) return false;
+    buf[n] = 0;
+    uint64_t pages = strtoull(buf, NULL, 10);
+    *limit = (uint64_t)rl.rlim_cur;
+    *used = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    return *limit < *used + MW_AS_ROOM;
+}
+
 bool mw_writer_open(void)
 {
+    uint64_t limit, used;
+    if (address_space_tight(&limit, &used)) {
+        trace_line("rlimit_as", 0,
+                   "not tracing this process: its address space limit (RLIMIT_AS, %llu KiB) leaves it %llu KiB, "
+                   "and tracing takes about 8 MiB; a limit 64 MiB above the program's needs leaves room",
+                   (unsigned long long)(limit >> 10),
+                   (unsigned long long)(limit > used ? (limit - used) >> 10 : 0));
+        return false;
+    }
     if (!run_cols) run_cols = mw_own_alloc(sizeof *run_cols);
     if (!run_cols) {
         mw_diag("no memory for the trace's coder; not tracing this process");

@@ -96,6 +96,33 @@ Test(shim_config, out_pattern_exe_name_control_chars_become_underscores)
     free(exe);
 }
 
+/* A tight address space limit (`ulimit -v`, which sets the hard limit too): the shim's
+ * mappings would come out of the program's room, and under 11 MB `cat /dev/null` failed
+ * with "memory exhausted" where natively it runs (2026-11-24). With less than 64 MiB left
+ * the process is not traced: one line, the program as natively, no trace of it. */
+Test(shim_config, a_tight_address_space_limit_leaves_the_program_untraced)
+{
+    char *cmd = fmt("ulimit -v 24000 && exec %s leaf 4242", mwt_victim("shim_proc"));
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    char *out = fmt("MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
+    const char *env[] = { out, NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .env = env, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status, "%s", r.err);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "not tracing this process: its address space limit (RLIMIT_AS, 24000 KiB)"), "%s", r.err);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    cr_expect_eq(mwt_trace_with_live(ts, nt, 4242), NULL, "the victim was traced");
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    free(out);
+    free(cmd);
+}
+
 Test(shim_config, unwritable_output_one_line_program_unchanged)
 {
     const char *env[] = { "MEMWATCH_OUT=/nonexistent-dir/sub/t.%p.trace.zst", NULL };
