@@ -60,7 +60,7 @@ void mw_seccomp_before(const char *how)
                 "could refuse the shim's system calls, or kill the process for them); the "
                 "program and what it execs go on untraced", how);
     mw_watch_quiesce();      /* every watch ends (in the trace), no fault can reach the shim */
-    mw_stop_tracing();
+    mw_stop_tracing(false);
     mw_writer_wait_parked(); /* the filter may refuse (and kill for) any system call after it */
     /* a fork child whose tracing was to start again at its next allocation (init.c): not
      * any more */

@@ -468,19 +468,24 @@ void mw_finish(int64_t status, uint64_t reason)
 
 /* Tracing ends here and the process goes on untraced: the trace gets its END (reason
  * shutdown: no exit, no reachability scan, the blocks still allocated are not judged) and the
- * writer thread ends. For a program about to install a seccomp filter (hooks_seccomp.c). */
-void mw_stop_tracing(void)
+ * writer stops. For a program about to install a seccomp filter (hooks_seccomp.c: the writer
+ * thread stays, parked in pause()), or one that needs the writer thread's task (yield.c,
+ * end_writer: the thread ends and is joined; true once it is gone). */
+bool mw_stop_tracing(bool end_writer)
 {
-    if (!mw_own()) return;
-    if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return;
+    if (!mw_own()) return false;
+    if (atomic_load(&mw_state) != MW_ST_ON || atomic_exchange(&finished, 1)) return false;
     int g = mw_guard_enter();
     if (mw_tls_self) mw_modules_refresh(mw_tls_self);
     atomic_store(&mw_alloc_hot, 0);
     atomic_store(&mw_state, MW_ST_OFF);
-    mw_writer_stop(-1, MW_END_SHUTDOWN);
+    bool gone = false;
+    if (end_writer) gone = mw_writer_stop_and_end(-1, MW_END_SHUTDOWN);
+    else mw_writer_stop(-1, MW_END_SHUTDOWN);
     atomic_store(&finish_done, 1);
     syscall(SYS_futex, &finish_done, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
     mw_guard_leave(g);
+    return gone;
 }
 
 __attribute__((destructor(101))) static void mw_fini(void) { mw_finish(mw_exit_status, MW_END_EXIT); }

@@ -376,6 +376,13 @@ void mw_deepbind_redirect(struct dl_phdr_info *info);   /* a newly seen object (
 bool mw_in_main_wrapper(uintptr_t pc);
 void mw_backtrace_resolve(void); /* the real backtrace() and _Unwind_Backtrace (real.c, at start) */
 
+/* yield.c: the program's pthread_create or fork failed with EAGAIN; true when tracing ended
+ * to give it the writer thread's task (RLIMIT_NPROC): the caller then tries again, calling
+ * mw_yield_wait(attempt) between tries while it fails with EAGAIN (attempts 0 to 49). */
+bool mw_yield_task(const char *what);
+void mw_yield_wait(unsigned attempt);
+#define MW_YIELD_TRIES 50u
+
 /* stack.c (the fast path is inline here: it runs on every allocation) */
 uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0);
 
@@ -464,7 +471,7 @@ void mw_finish(int64_t status, uint64_t reason); /* once: reach scan, END, close
 void mw_finish_before_exit(int status);          /* _exit()'s: the trace ended, unless in a vfork child */
 extern __thread bool mw_vfork_child_ran_exit;    /* set by a vfork child's exit() (init.c) */
 void mw_after_vfork_child_exit(void);            /* the parent, back from vfork: its exit ends the trace */
-void mw_stop_tracing(void); /* END (reason shutdown) now, untraced from here (init.c) */
+bool mw_stop_tracing(bool end_writer); /* END (reason shutdown) now, untraced from here (init.c) */
 void mw_seccomp_before(const char *how); /* a seccomp filter is about to go in (hooks_seccomp.c) */
 bool mw_seccomp_installs(long op, unsigned long flags, const void *arg, bool via_prctl);
 extern _Atomic int mw_sandboxed;         /* one has: the hooks make no system call of their own */

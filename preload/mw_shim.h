@@ -259,6 +259,9 @@ void mw_creds_after_prctl(int option, unsigned long a2, unsigned long a3, unsign
 /* ---- writer thread (writer.c): rings -> zstd -> file ------------------------------------ */
 bool mw_writer_start(void);
 void mw_writer_stop(int64_t exit_status, uint64_t reason); /* drains, writes END, closes */
+/* The same, and the writer thread ends and is joined (its task gone): false when it did not
+ * stop in time or was not running (yield.c) */
+bool mw_writer_stop_and_end(int64_t exit_status, uint64_t reason);
 void mw_writer_wait_parked(void); /* after a stop: the writer makes no system call from then on */
 /* Waits (at most max_ms) until thread tid is blocked in system call nr, or is gone (thread.c). */
 void mw_wait_thread_in_syscall(pid_t tid, long nr, unsigned max_ms);

@@ -76,6 +76,7 @@ static uint64_t cur_tidx = UINT64_MAX;
 static bool broken;                 /* a write failed: discard, count */
 static pthread_t writer_th;
 static _Atomic int stop_req, writer_done, writer_started;
+static _Atomic int end_after_stop; /* the thread returns after its last stream, not pause() */
 static _Atomic int pause_req, paused; /* mw_writer_pause: 1 asked, 2 taken; the thread has flushed
                                          and ends */
 static _Atomic uint64_t sync_req, sync_done;
@@ -1220,11 +1221,14 @@ static void *writer_main(void *arg)
     atomic_store(&mw_writer_alive, 0);
     atomic_store(&writer_done, 1);
     done_signal();
-    /* The process is ending (nothing else stops the writer) and the thread that ends it goes
-     * on without this one. Returning would take this thread through glibc's end of thread,
-     * which calls exit(0) itself when no other thread is counted as live: after main's
-     * pthread_exit() the thread ending the process already was the last, so that would be a
-     * second exit() running beside the first. Wait for exit_group instead. */
+    /* The program needs this thread's task (yield.c, mw_writer_stop_and_end): it ends, and
+     * the program, which goes on, joins it. */
+    if (atomic_load(&end_after_stop)) return NULL;
+    /* Otherwise the process is ending (nothing else stops the writer) and the thread that ends
+     * it goes on without this one. Returning would take this thread through glibc's end of
+     * thread, which calls exit(0) itself when no other thread is counted as live: after
+     * main's pthread_exit() the thread ending the process already was the last, so that would
+     * be a second exit() running beside the first. Wait for exit_group instead. */
     for (;;) syscall(SYS_pause);
     return NULL;
 }
@@ -1368,6 +1372,19 @@ void mw_writer_stop(int64_t exit_status, uint64_t reason)
     atomic_store(&stop_req, 1);
     wait_flag(&writer_done, 10000);
     errno = saved;
+}
+
+bool mw_writer_stop_and_end(int64_t exit_status, uint64_t reason)
+{
+    if (!atomic_load(&writer_started) || !atomic_load(&mw_writer_alive)) return false;
+    atomic_store(&end_after_stop, 1);
+    mw_writer_stop(exit_status, reason);
+    if (!atomic_load(&writer_done)) return false; /* stuck: it keeps its task */
+    int cs = mw_nocancel_begin();
+    pthread_join(writer_th, NULL);
+    mw_nocancel_end(cs);
+    atomic_store(&writer_started, 0);
+    return true;
 }
 
 void mw_writer_after_fork_child(void)

@@ -1170,3 +1170,46 @@ Test(shim_proc, ldd_lists_what_it_lists_without_the_shim, .timeout = 60)
     mwt_rmtree(dir);
     free(dir);
 }
+
+/* A user limited to 2 tasks (RLIMIT_NPROC) whose program starts one thread, or forks one
+ * child: natively it fits; under the shim the writer thread was the third task, and
+ * pthread_create and fork failed with EAGAIN (until 09:19 UTC on 2026-11-24). Now tracing
+ * ends to give the program the writer's task (preload/yield.c): one line, the program's
+ * output and status as natively, its trace ended with reason shutdown. Run as a uid of each
+ * case's own (the limit counts the user's tasks, and tests run side by side), with prlimit
+ * and setpriv from util-linux. */
+static void nproc_case(const char *mode, const char *call, unsigned uid)
+{
+    char *dir = mwt_tmpdir();
+    cr_assert_eq(chmod(dir, 0777), 0);
+    char ru[32], rg[32];
+    snprintf(ru, sizeof ru, "--reuid=%u", uid);
+    snprintf(rg, sizeof rg, "--regid=%u", uid);
+    const char *argv[] = { "/usr/bin/prlimit", "--nproc=2:2", "/usr/bin/setpriv", ru, rg, "--clear-groups",
+                           mwt_victim("nproc_limit"), mode, NULL };
+    mwt_run n, r;
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
+    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
+    cr_expect(strstr(n.out, ": ok"), "natively: %s%s", n.out, n.err);
+    cr_expect_str_eq(r.out, n.out);
+    cr_expect_eq(r.raw_status, n.raw_status);
+    cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "%s", r.err);
+    char want[128];
+    snprintf(want, sizeof want, "the program's %s found no task left under its RLIMIT_NPROC (2)", call);
+    cr_expect(strstr(r.err, want), "%s", r.err);
+    size_t nt = 0;
+    mwt_trace *ts = mwt_trace_load_all(dir, &nt);
+    const mwt_trace *t = NULL;
+    for (size_t i = 0; i < nt; i++)
+        if (strstr(ts[i].path, "nproc_limit")) t = &ts[i];
+    cr_assert(t, "no trace of the program");
+    cr_expect(t->has_end, "%s", t->err);
+    cr_expect_eq(t->end_reason, MW_END_SHUTDOWN);
+    mwt_traces_free(ts, nt);
+    mwt_run_free(&n);
+    mwt_run_free(&r);
+    mwt_rmtree(dir);
+    free(dir);
+}
+Test(shim_proc, a_thread_the_task_limit_allows_natively_is_started) { nproc_case("thread", "pthread_create", 61234); }
+Test(shim_proc, a_fork_the_task_limit_allows_natively_is_made) { nproc_case("fork", "fork", 61235); }
