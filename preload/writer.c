@@ -927,36 +927,49 @@ static void abandon_file(void)
     out_fd = -1;
 }
 
-/* A tight address space limit (RLIMIT_AS, `ulimit -v`) counts the shim's mappings with the
- * program's: the compressor's context, the rings (1 MiB of address space a thread), the
- * tables, about 8 MiB beyond the libraries already mapped. Within that much of what the
- * program needs itself, it failed where it runs natively (`cat: memory exhausted` under
- * 11 MB, 2026-11-24), and `ulimit -v` sets the hard limit too, so there is no room to make.
- * With less than MW_AS_ROOM left above what the process has mapped now, it is not traced:
- * the shim maps nothing more. *limit and *used in bytes. */
+/* A tight address space or data limit (RLIMIT_AS, `ulimit -v`; RLIMIT_DATA, `ulimit -d`,
+ * which counts private writable mappings) counts the shim's mappings with the program's: the
+ * compressor's context, the rings (1 MiB of address space a thread), the tables, about
+ * 8 MiB beyond the libraries already mapped. Within that much of what the program needs
+ * itself, it failed where it runs natively (`cat: memory exhausted` under 11 MB of address
+ * space or 6 MB of data, 2026-11-24), and `ulimit` sets the hard limit too, so there is no
+ * room to make. With less than MW_AS_ROOM left under either limit above what the process
+ * uses now, it is not traced: the shim maps nothing more. Returns the limit's name, with
+ * *limit and *used in bytes; NULL when there is room. */
 #define MW_AS_ROOM (64ull << 20)
-static bool address_space_tight(uint64_t *limit, uint64_t *used)
+static const char *memory_limit_tight(uint64_t *limit, uint64_t *used)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
-    char buf[128];
-    ssize_t n = read_file("/proc/self/statm", buf, sizeof buf - 1);
-    if (n <= 0) return false;
-    buf[n] = 0;
-    uint64_t pages = strtoull(buf, NULL, 10);
-    *limit = (uint64_t)rl.rlim_cur;
-    *used = pages * (uint64_t)sysconf(_SC_PAGESIZE);
-    return *limit < *used + MW_AS_ROOM;
+    static const struct { int res; const char *name, *field; } lims[] = {
+        { RLIMIT_AS, "RLIMIT_AS", "VmSize:" },
+        { RLIMIT_DATA, "RLIMIT_DATA", "VmData:" },
+    };
+    char buf[4096];
+    bool have = false;
+    for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++) {
+        struct rlimit rl;
+        if (getrlimit(lims[i].res, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) continue;
+        if (!have) {
+            ssize_t n = read_file("/proc/self/status", buf, sizeof buf - 1);
+            if (n <= 0) return NULL;
+            buf[n] = 0;
+            have = true;
+        }
+        *limit = (uint64_t)rl.rlim_cur;
+        *used = field_kb(buf, lims[i].field);
+        if (*limit < *used + MW_AS_ROOM) return lims[i].name;
+    }
+    return NULL;
 }
 
 bool mw_writer_open(void)
 {
     uint64_t limit, used;
-    if (address_space_tight(&limit, &used)) {
-        trace_line("rlimit_as", 0,
-                   "not tracing this process: its address space limit (RLIMIT_AS, %llu KiB) leaves it %llu KiB, "
-                   "and tracing takes about 8 MiB; a limit 64 MiB above the program's needs leaves room",
-                   (unsigned long long)(limit >> 10),
+    const char *tight = memory_limit_tight(&limit, &used);
+    if (tight) {
+        trace_line(tight, 0,
+                   "not tracing this process: its %s (%llu KiB) leaves it %llu KiB, and tracing takes about "
+                   "8 MiB; a limit 64 MiB above the program's needs leaves room",
+                   tight, (unsigned long long)(limit >> 10),
                    (unsigned long long)(limit > used ? (limit - used) >> 10 : 0));
         return false;
     }

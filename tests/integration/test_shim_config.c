@@ -96,14 +96,17 @@ Test(shim_config, out_pattern_exe_name_control_chars_become_underscores)
     free(exe);
 }
 
-/* A tight address space limit (`ulimit -v`, which sets the hard limit too): the shim's
- * mappings would come out of the program's room, and under 11 MB `cat /dev/null` failed
- * with "memory exhausted" where natively it runs (2026-11-24). With less than 64 MiB left
- * the process is not traced: one line, the program as natively, no trace of it. */
-Test(shim_config, a_tight_address_space_limit_leaves_the_program_untraced)
+/* A tight address space or data limit (`ulimit -v`, `ulimit -d`, which set the hard limit
+ * too): the shim's mappings would come out of the program's room, and `cat /dev/null` failed
+ * with "memory exhausted" under 11 MB of address space or 6 MB of data where natively it
+ * runs (2026-11-24). With less than 64 MiB left the process is not traced: one line, the
+ * program as natively, no trace of it. */
+static void tight_limit_case(const char *ulimit, const char *name, const char *kib)
 {
-    char *cmd = fmt("ulimit -v 24000 && exec %s leaf 4242", mwt_victim("shim_proc"));
-    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    char *cmd0 = fmt("ulimit %s && exec ", ulimit);
+    char *cmd = fmt("%s%%s leaf 4242", cmd0);
+    char *full = fmt(cmd, mwt_victim("shim_proc"));
+    const char *argv[] = { "/bin/sh", "-c", full, NULL };
     char *out = fmt("MEMWATCH_OUT=%s/%%e.%%p.trace.zst", dir);
     const char *env[] = { out, NULL };
     mwt_run n, r;
@@ -112,7 +115,9 @@ Test(shim_config, a_tight_address_space_limit_leaves_the_program_untraced)
     cr_expect_str_eq(r.out, n.out);
     cr_expect_eq(r.raw_status, n.raw_status, "%s", r.err);
     cr_expect_eq(mwt_count_lines(r.err, "memwatch:"), 1, "stderr: %s", r.err);
-    cr_expect(strstr(r.err, "not tracing this process: its address space limit (RLIMIT_AS, 24000 KiB)"), "%s", r.err);
+    char want[128];
+    snprintf(want, sizeof want, "not tracing this process: its %s (%s KiB)", name, kib);
+    cr_expect(strstr(r.err, want), "%s", r.err);
     size_t nt = 0;
     mwt_trace *ts = mwt_trace_load_all(dir, &nt);
     cr_expect_eq(mwt_trace_with_live(ts, nt, 4242), NULL, "the victim was traced");
@@ -120,7 +125,17 @@ Test(shim_config, a_tight_address_space_limit_leaves_the_program_untraced)
     mwt_run_free(&n);
     mwt_run_free(&r);
     free(out);
+    free(full);
     free(cmd);
+    free(cmd0);
+}
+Test(shim_config, a_tight_address_space_limit_leaves_the_program_untraced)
+{
+    tight_limit_case("-v 24000", "RLIMIT_AS", "24000");
+}
+Test(shim_config, a_tight_data_limit_leaves_the_program_untraced)
+{
+    tight_limit_case("-d 12000", "RLIMIT_DATA", "12000");
 }
 
 Test(shim_config, unwritable_output_one_line_program_unchanged)
