@@ -42,7 +42,7 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 # machine's `make test` failed: 2026-11-23). $(call pc_once,VAR,pc_libs,PKGS) sets VAR once.
 pc_once = $(eval $(1) := $(call $(2),$(3)))$($(1))
 PC_SHIM_CFLAGS = $(call pc_once,PC_SHIM_CFLAGS,pc_cflags,libzstd libxxhash libunwind)
-PC_SHIM_LIBS   = $(call pc_once,PC_SHIM_LIBS,pc_libs,libunwind libzstd libxxhash)
+PC_SHIM_LIBS   = $(call pc_once,PC_SHIM_LIBS,pc_libs,libunwind libxxhash)
 PC_ANA_CFLAGS  = $(call pc_once,PC_ANA_CFLAGS,pc_cflags,libzstd libdw sqlite3)
 PC_ANA_LIBS    = $(call pc_once,PC_ANA_LIBS,pc_libs,sqlite3 libdw libzstd libxxhash)
 PC_CRIT_CFLAGS = $(call pc_once,PC_CRIT_CFLAGS,pc_cflags,criterion)
@@ -62,7 +62,12 @@ SHIM_CFLAGS = $(BASE_CFLAGS) -DMEMWATCH_NO_WEAK -fPIC -fvisibility=hidden -ftls-
 # exports the _Unwind_* functions of the C++ exception ABI too, unversioned; loaded before
 # libgcc_s (a program that does not link libgcc_s itself: python, a C host that dlopens C++)
 # it took over the program's exception handling. Needed ahead of it, libgcc_s keeps it.
-SHIM_LIBS   = -Wl,--no-as-needed -lgcc_s -Wl,--as-needed $(PC_SHIM_LIBS) -ldl -pthread
+# zstd linked in, its names hidden (libzstd.a is PIC; libunwind.a is not, so it stays shared):
+# a program that brings its own libzstd.so.1 (RPATH, LD_LIBRARY_PATH) gets it, and the shim
+# never binds to it (an older or other one left the shim's ZSTD_createCCtx_advanced
+# unresolved, and the program did not start).
+SHIM_LIBS   = -Wl,--no-as-needed -lgcc_s -Wl,--as-needed $(PC_SHIM_LIBS) -Wl,--exclude-libs,libzstd.a -l:libzstd.a \
+              -ldl -pthread
 ANA_CFLAGS  = $(BASE_CFLAGS) -Ianalyzer -pthread $(PC_ANA_CFLAGS) $(CFLAGS)
 ANA_LIBS    = $(PC_ANA_LIBS) -lelf -lm -pthread
 TEST_CFLAGS = $(ANA_CFLAGS) -Itests/integration/support $(PC_CRIT_CFLAGS)
@@ -216,7 +221,13 @@ $(B)/tests/victims/%: tests/victims/%.cc | $(DEPS_OK)
 VICTIM_LIBS := $(B)/tests/victims/libdeep_now.so $(B)/tests/victims/libdeep_lazy.so \
                $(B)/tests/victims/libbump_alloc.so $(B)/tests/victims/libgettext_ctor.so \
                $(B)/tests/victims/libsetenv_ctor.so $(B)/tests/victims/libatfork_ctor.so \
-               $(B)/tests/victims/libsysv_hash.so
+               $(B)/tests/victims/libsysv_hash.so $(B)/tests/victims/ownzstd/libzstd.so.1
+# A libzstd.so.1 that is not zstd, in a directory of its own, and the program whose RPATH
+# finds it there (own_zstd_app: the shim must not bind to it).
+$(B)/tests/victims/ownzstd/libzstd.so.1: tests/victims/lib/own_zstd.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -Wl,-soname,libzstd.so.1 -o $@ $< $(LDFLAGS)
+$(B)/tests/victims/own_zstd_app: $(B)/tests/victims/ownzstd/libzstd.so.1
 $(B)/tests/victims/libsysv_hash.so: tests/victims/lib/sysv_hash.c tests/victims/lib/sysv_hash.map | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(VICTIM_CFLAGS) -fPIC -shared -Wl,--hash-style=sysv -Wl,--version-script=tests/victims/lib/sysv_hash.map \

@@ -274,23 +274,3 @@ Test(shim_stacks, a_programs_own_backtrace_is_as_natively)
     mwt_rmtree(dir);
     free(dir);
 }
-
-/* The C++ exception ABI's functions a program resolves are libgcc_s's, as without the shim:
- * libunwind.so.8, the shim's library, exports them too (unversioned), and before 08:30 UTC on
- * 2026-11-24 it came first for a program that does not link libgcc_s itself, whose C++
- * exceptions then went through libunwind's implementation (the shim now needs libgcc_s ahead
- * of libunwind). */
-Test(shim_stacks, cxx_exceptions_keep_libgcc_s_unwinder)
-{
-    char *dir = mwt_tmpdir();
-    const char *argv[] = { mwt_victim("unwinder_binding"), NULL };
-    mwt_run n, r;
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv }, &n), 0);
-    cr_assert_eq(mwt_spawn(&(mwt_opts){ .argv = argv, .preload = true, .trace_dir = dir }, &r), 0);
-    cr_expect_str_eq(n.out, "libgcc_s\n");
-    cr_expect_str_eq(r.out, n.out);
-    mwt_run_free(&n);
-    mwt_run_free(&r);
-    mwt_rmtree(dir);
-    free(dir);
-}

@@ -13,3 +13,4 @@ VICTIM_LIBS_san_asan := -fsanitize=address
 VICTIM_LIBS_san_tsan := -fsanitize=thread
 VICTIM_LIBS_san_lsan := -fsanitize=leak
 VICTIM_LIBS_shim_backtrace := -rdynamic
+VICTIM_LIBS_own_zstd_app = $(B)/tests/victims/ownzstd/libzstd.so.1 -Wl,-rpath,'$$ORIGIN/ownzstd'
