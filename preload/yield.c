@@ -36,8 +36,5 @@ bool mw_yield_task(const char *what)
     return gone;
 }
 
-void mw_yield_wait(unsigned attempt)
-{
-    (void)attempt; /* a millisecond each time: the kernel lets go of the task within a few */
-    mw_sleep_ns(1000 * 1000);
-}
+/* between tries: the kernel lets go of the ended thread's task within a few milliseconds */
+void mw_yield_wait(void) { mw_sleep_ns(1000 * 1000); }
