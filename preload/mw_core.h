@@ -377,7 +377,7 @@ bool mw_in_main_wrapper(uintptr_t pc);
 void mw_backtrace_resolve(void); /* the real backtrace() and _Unwind_Backtrace (real.c, at start) */
 
 /* yield.c: the program's pthread_create or fork failed with EAGAIN; true when tracing ended
- * to give it the writer thread's task (RLIMIT_NPROC): the caller then tries again, up to
+ * to give it the writer thread's task (a task limit): the caller then tries again, up to
  * MW_YIELD_TRIES times while it fails with EAGAIN, calling mw_yield_wait() between tries. */
 bool mw_yield_task(const char *what);
 void mw_yield_wait(void);

@@ -157,7 +157,7 @@ MW_EXPORT pid_t fork(void)
     if (!mw_tls_guard) mw_atfork_pending(); /* a fork before the shim's constructor (init.c) */
     if (MW_UNLIKELY(fork_in_hook()) && real_Fork && mw_alone_in_process()) return fork_bypassing_glibc();
     pid_t p = real_fork();
-    if (p < 0 && errno == EAGAIN && mw_yield_task("fork")) /* yield.c: RLIMIT_NPROC */
+    if (p < 0 && errno == EAGAIN && mw_yield_task("fork")) /* yield.c: a task limit */
         for (unsigned i = 0; i < MW_YIELD_TRIES && (p = real_fork()) < 0 && errno == EAGAIN; i++) mw_yield_wait();
     if (p == 0 && atomic_load(&mw_fork_restart_pending) == MW_RESTART_IN_FORK) {
         int e = errno;

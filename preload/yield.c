@@ -1,20 +1,20 @@
 /*
  * yield.c — the shim gives way when the program needs the task its writer thread holds.
  *
- * Under RLIMIT_NPROC (`ulimit -u`: every thread and process of the user counts) the shim's
- * writer thread is one task more than the program has natively: a program at its limit
- * found pthread_create or fork failing with EAGAIN where natively they succeed (a user
- * limited to 2 tasks, a program that starts one thread: 2026-11-24). When one of them fails
- * so, with a finite limit and no root (which the limit does not hold), tracing ends (the
- * trace gets its END, reason shutdown, as before a seccomp filter) and the writer thread ends
- * and is joined; the caller then tries its call again for up to 50 ms (the kernel counts a
- * task as gone a moment after it ends). The program goes on untraced; what it starts is
- * traced as ever. One line on stderr says so. Not given up: the watch core's thread of a
- * program that watches memory.
+ * A limit on tasks counts the shim's writer thread with the program's: RLIMIT_NPROC
+ * (`ulimit -u`: every thread and process of the user), a pids cgroup's pids.max (a
+ * container's), the system's threads-max. A program at such a limit found pthread_create or
+ * fork failing with EAGAIN where natively they succeed (a user limited to 2 tasks, a program
+ * that starts one thread: 2026-11-24). So when one of them fails with EAGAIN, tracing ends
+ * (the trace gets its END, reason shutdown, as before a seccomp filter) and the writer thread
+ * ends and is joined, giving back its task and its memory (EAGAIN is also glibc's answer
+ * when a thread's stack cannot be mapped); the caller then tries its call again for up to
+ * 50 ms (the kernel counts a task as gone a moment after it ends). The program goes on
+ * untraced; what it starts is traced as ever. One line on stderr says so. A program whose
+ * call fails natively too gets its EAGAIN all the same, 50 ms later, untraced from then on.
+ * Not given up: the watch core's thread of a program that watches memory.
  */
 #include <errno.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "mw_core.h"
 
@@ -22,15 +22,13 @@ bool mw_yield_task(const char *what)
 {
     if (mw_tls_guard || atomic_load(&mw_state) != MW_ST_ON || !mw_own()) return false;
     if (!atomic_load(&mw_writer_alive)) return false;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NPROC, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || geteuid() == 0) return false;
     int e = errno;
     static _Atomic int said;
     if (!atomic_exchange(&said, 1))
-        mw_diag("the program's %s found no task left under its RLIMIT_NPROC (%llu), one of them the "
-                "shim's writer thread: tracing ends here so that the program gets it (what the program "
+        mw_diag("the program's %s failed for want of a task or memory (EAGAIN), and the shim's writer "
+                "thread holds one: tracing ends here, and the call is made again (what the program "
                 "holds now is not judged a leak)",
-                what, (unsigned long long)rl.rlim_cur);
+                what);
     bool gone = mw_stop_tracing(true);
     errno = e;
     return gone;
