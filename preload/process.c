@@ -432,24 +432,41 @@ static void record_spawn(pid_t pid, const char *path, bool search)
     errno = e;
 }
 
+/* One try of posix_spawn (search: posix_spawnp), with the environment the shim passes on. */
+static int spawn_once(bool search, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    int rc;
+    WITH_ENV(envp, argv, path, (AT_FDCWD, path, 0, search),
+             rc = (search ? real_spawnp : real_spawn)(pid, path, fa, attr, argv, env_), SPAWN_TOO_BIG);
+    return rc;
+}
+
+/* A spawn that failed for want of a task (EAGAIN) is made again once the shim gave way
+ * (yield.c), as a fork is. */
+static int spawn(bool search, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    resolve();
+    int rc = spawn_once(search, pid, path, fa, attr, argv, envp);
+    if (rc == EAGAIN && mw_yield_task(search ? "posix_spawnp" : "posix_spawn"))
+        for (unsigned i = 0; i < MW_YIELD_TRIES && (rc = spawn_once(search, pid, path, fa, attr, argv, envp)) == EAGAIN;
+             i++)
+            mw_yield_wait();
+    if (rc == 0 && pid) record_spawn(*pid, path, search);
+    return rc;
+}
+
 MW_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    resolve();
-    int rc;
-    WITH_ENV(envp, argv, path, (AT_FDCWD, path, 0, false), rc = real_spawn(pid, path, fa, attr, argv, env_), SPAWN_TOO_BIG);
-    if (rc == 0 && pid) record_spawn(*pid, path, false);
-    return rc;
+    return spawn(false, pid, path, fa, attr, argv, envp);
 }
 
 MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    resolve();
-    int rc;
-    WITH_ENV(envp, argv, file, (AT_FDCWD, file, 0, true), rc = real_spawnp(pid, file, fa, attr, argv, env_), SPAWN_TOO_BIG);
-    if (rc == 0 && pid) record_spawn(*pid, file, true);
-    return rc;
+    return spawn(true, pid, file, fa, attr, argv, envp);
 }
 
 /* ---- system() and popen() after a change of user -------------------------------------------- *
@@ -462,14 +479,8 @@ MW_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
  * stays open across it. Otherwise they are glibc's own, untouched. */
 static bool shell_env_differs(void) { return mw_writer_user_dir_fd() >= 0 || mw_config_warned_var(); }
 
-MW_EXPORT int system(const char *cmd)
+static int system_once(int (*real)(const char *), const char *cmd)
 {
-    static int (*real)(const char *);
-    if (!real) real = (int (*)(const char *))mw_next_symbol("system");
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
     if (!cmd || mw_tls_guard || !shell_env_differs()) return real(cmd);
     int rc;
     WITH_ENV(environ, NULL, "/bin/sh", (AT_FDCWD, NULL, 0, false), { /* sh: this machine's */
@@ -481,14 +492,36 @@ MW_EXPORT int system(const char *cmd)
     return rc;
 }
 
-MW_EXPORT FILE *popen(const char *cmd, const char *type)
+/* system() and popen() whose shell could not be started for want of a task are made again
+ * once the shim gave way (yield.c), as a fork is. glibc's system() then returns the status
+ * of a shell that exited with 127 and leaves the spawn's EAGAIN in errno (a shell that ran
+ * and exited with 127 leaves errno as it found it: cleared here first, so that a command is
+ * never run twice); popen() returns NULL with ENOMEM (or EAGAIN). */
+static bool system_spawn_failed(int rc) { return rc == 127 << 8 && errno == EAGAIN; }
+
+MW_EXPORT int system(const char *cmd)
 {
-    static FILE *(*real)(const char *, const char *);
-    if (!real) real = (FILE * (*)(const char *, const char *)) mw_next_symbol("popen");
+    static int (*real)(const char *);
+    if (!real) real = (int (*)(const char *))mw_next_symbol("system");
     if (!real) {
         errno = ENOSYS;
-        return NULL;
+        return -1;
     }
+    int e = errno;
+    errno = 0;
+    int rc = system_once(real, cmd);
+    if (cmd && system_spawn_failed(rc) && mw_yield_task("system"))
+        for (unsigned i = 0; i < MW_YIELD_TRIES; i++) {
+            errno = 0;
+            if (!system_spawn_failed(rc = system_once(real, cmd))) break;
+            mw_yield_wait();
+        }
+    if (errno == 0) errno = e;
+    return rc;
+}
+
+static FILE *popen_once(FILE *(*real)(const char *, const char *), const char *cmd, const char *type)
+{
     if (!cmd || mw_tls_guard || !shell_env_differs()) return real(cmd, type);
     FILE *f;
     WITH_ENV(environ, NULL, "/bin/sh", (AT_FDCWD, NULL, 0, false), { /* sh: this machine's */
@@ -497,6 +530,23 @@ MW_EXPORT FILE *popen(const char *cmd, const char *type)
         f = real(cmd, type);
         environ = saved_;
     }, false);
+    return f;
+}
+
+MW_EXPORT FILE *popen(const char *cmd, const char *type)
+{
+    static FILE *(*real)(const char *, const char *);
+    if (!real) real = (FILE * (*)(const char *, const char *)) mw_next_symbol("popen");
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    FILE *f = popen_once(real, cmd, type);
+    if (cmd && !f && (errno == ENOMEM || errno == EAGAIN) && mw_yield_task("popen"))
+        for (unsigned i = 0; i < MW_YIELD_TRIES && !(f = popen_once(real, cmd, type)) &&
+                             (errno == ENOMEM || errno == EAGAIN);
+             i++)
+            mw_yield_wait();
     return f;
 }
 

@@ -3,9 +3,10 @@
  *
  * A limit on tasks counts the shim's writer thread with the program's: RLIMIT_NPROC
  * (`ulimit -u`: every thread and process of the user), a pids cgroup's pids.max (a
- * container's), the system's threads-max. A program at such a limit found pthread_create or
- * fork failing with EAGAIN where natively they succeed (a user limited to 2 tasks, a program
- * that starts one thread: 2026-11-24). So when one of them fails with EAGAIN, tracing ends
+ * container's), the system's threads-max. A program at such a limit found pthread_create,
+ * fork, posix_spawn, system or popen failing where natively they succeed (a user limited to
+ * 2 tasks, a program that starts one thread: 2026-11-24). So when one of them fails for want
+ * of a task (their callers, thread.c and process.c, know how each says so), tracing ends
  * (the trace gets its END, reason shutdown, as before a seccomp filter) and the writer thread
  * ends and is joined, giving back its task and its memory (EAGAIN is also glibc's answer
  * when a thread's stack cannot be mapped); the caller then tries its call again for up to
@@ -25,7 +26,7 @@ bool mw_yield_task(const char *what)
     int e = errno;
     static _Atomic int said;
     if (!atomic_exchange(&said, 1))
-        mw_diag("the program's %s failed for want of a task or memory (EAGAIN), and the shim's writer "
+        mw_diag("the program's %s failed for want of a task or memory, and the shim's writer "
                 "thread holds one: tracing ends here, and the call is made again (what the program "
                 "holds now is not judged a leak)",
                 what);
