@@ -280,7 +280,8 @@ int mw_reader_next(mw_reader *r, mw_record *rec, uint64_t *seq_out)
         if (st == MW_OK) {
             r->pos += used;
             uint64_t bytes = mw_reader_compressed_offset(r) + MW_READER_SLACK_BYTES;
-            if (__builtin_expect(++r->records > bytes * r->per_byte, 0) && bytes <= UINT64_MAX / r->per_byte)
+            r->records++;
+            if (__builtin_expect(bytes <= UINT64_MAX / r->per_byte && r->records > bytes * r->per_byte, 0))
                 return fail(r, MW_CORRUPT,
                             "corrupt trace: %llu records from the first %llu bytes of the file, more than "
                             "%llu per byte (repeats a writer never makes), at stream offset %llu",

@@ -376,12 +376,20 @@ void mw_deepbind_redirect(struct dl_phdr_info *info);   /* a newly seen object (
 bool mw_in_main_wrapper(uintptr_t pc);
 void mw_backtrace_resolve(void); /* the real backtrace() and _Unwind_Backtrace (real.c, at start) */
 
-/* yield.c: the program's pthread_create or fork failed with EAGAIN; true when tracing ended
- * to give it the writer thread's task (a task limit): the caller then tries again, up to
- * MW_YIELD_TRIES times while it fails with EAGAIN, calling mw_yield_wait() between tries. */
+/* yield.c: a call of the program's that starts a task (pthread_create, fork, a spawn, system,
+ * popen) failed for want of one; true when tracing ended to give it the writer thread's task
+ * and memory. MW_YIELD_RETRY(what, failed, call): after the program's call, while `failed`
+ * holds and the shim gave way, `call` again, up to MW_YIELD_TRIES times a millisecond apart
+ * (the kernel lets go of the ended thread's task within a few). */
 bool mw_yield_task(const char *what);
 void mw_yield_wait(void);
 #define MW_YIELD_TRIES 50u
+#define MW_YIELD_RETRY(what, failed, call)                                                   \
+    do {                                                                                      \
+        if ((failed) && mw_yield_task(what))                                                  \
+            for (unsigned yield_i_ = 0; yield_i_ < MW_YIELD_TRIES && ((call), (failed)); yield_i_++) \
+                mw_yield_wait();                                                              \
+    } while (0)
 
 /* stack.c (the fast path is inline here: it runs on every allocation) */
 uint64_t mw_stack_capture_slow(mw_thread *t, uintptr_t slot0, uintptr_t ret0);

@@ -157,8 +157,7 @@ MW_EXPORT pid_t fork(void)
     if (!mw_tls_guard) mw_atfork_pending(); /* a fork before the shim's constructor (init.c) */
     if (MW_UNLIKELY(fork_in_hook()) && real_Fork && mw_alone_in_process()) return fork_bypassing_glibc();
     pid_t p = real_fork();
-    if (p < 0 && errno == EAGAIN && mw_yield_task("fork")) /* yield.c: a task limit */
-        for (unsigned i = 0; i < MW_YIELD_TRIES && (p = real_fork()) < 0 && errno == EAGAIN; i++) mw_yield_wait();
+    MW_YIELD_RETRY("fork", p < 0 && errno == EAGAIN, p = real_fork()); /* yield.c: a task limit */
     if (p == 0 && atomic_load(&mw_fork_restart_pending) == MW_RESTART_IN_FORK) {
         int e = errno;
         mw_fork_restart(); /* after every atfork child handler has run (init.c) */
@@ -449,10 +448,8 @@ static int spawn(bool search, pid_t *pid, const char *path, const posix_spawn_fi
 {
     resolve();
     int rc = spawn_once(search, pid, path, fa, attr, argv, envp);
-    if (rc == EAGAIN && mw_yield_task(search ? "posix_spawnp" : "posix_spawn"))
-        for (unsigned i = 0; i < MW_YIELD_TRIES && (rc = spawn_once(search, pid, path, fa, attr, argv, envp)) == EAGAIN;
-             i++)
-            mw_yield_wait();
+    MW_YIELD_RETRY(search ? "posix_spawnp" : "posix_spawn", rc == EAGAIN,
+                   rc = spawn_once(search, pid, path, fa, attr, argv, envp));
     if (rc == 0 && pid) record_spawn(*pid, path, search);
     return rc;
 }
@@ -510,12 +507,7 @@ MW_EXPORT int system(const char *cmd)
     int e = errno;
     errno = 0;
     int rc = system_once(real, cmd);
-    if (cmd && system_spawn_failed(rc) && mw_yield_task("system"))
-        for (unsigned i = 0; i < MW_YIELD_TRIES; i++) {
-            errno = 0;
-            if (!system_spawn_failed(rc = system_once(real, cmd))) break;
-            mw_yield_wait();
-        }
+    MW_YIELD_RETRY("system", cmd && system_spawn_failed(rc), (errno = 0, rc = system_once(real, cmd)));
     if (errno == 0) errno = e;
     return rc;
 }
@@ -542,11 +534,7 @@ MW_EXPORT FILE *popen(const char *cmd, const char *type)
         return NULL;
     }
     FILE *f = popen_once(real, cmd, type);
-    if (cmd && !f && (errno == ENOMEM || errno == EAGAIN) && mw_yield_task("popen"))
-        for (unsigned i = 0; i < MW_YIELD_TRIES && !(f = popen_once(real, cmd, type)) &&
-                             (errno == ENOMEM || errno == EAGAIN);
-             i++)
-            mw_yield_wait();
+    MW_YIELD_RETRY("popen", cmd && !f && (errno == ENOMEM || errno == EAGAIN), f = popen_once(real, cmd, type));
     return f;
 }
 

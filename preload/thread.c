@@ -621,9 +621,7 @@ MW_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*
     *a = (struct start_args){ fn, arg, self->tidx };
     int rc = real_pthread_create(th, attr, start_wrapper, a);
     if (rc != 0) mw_real.free(a);
-    if (rc == EAGAIN && mw_yield_task("pthread_create")) /* yield.c: a task limit */
-        for (unsigned i = 0; i < MW_YIELD_TRIES && (rc = real_pthread_create(th, attr, fn, arg)) == EAGAIN; i++)
-            mw_yield_wait();
+    MW_YIELD_RETRY("pthread_create", rc == EAGAIN, rc = real_pthread_create(th, attr, fn, arg)); /* yield.c */
     return rc;
 }
 
