@@ -575,12 +575,20 @@ static int added_maps(int n)
     return b - a;
 }
 
+/* The median of three counts: adjacent anonymous mappings of the same protection merge in
+ * /proc/self/maps or not, as their addresses fall, so one count can be 20 to 40 off. */
+static int added_maps_median(int n)
+{
+    int a = added_maps(n), b = added_maps(n), c = added_maps(n);
+    return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+}
+
 Test(shim_runtime, three_mappings_per_thread, .timeout = 60)
 {
-    int few = added_maps(100), many = added_maps(300);
+    int few = added_maps_median(100), many = added_maps_median(300);
     double per = (double)(many - few) / 200.0;
-    /* about 3.0 to 3.45 from run to run: adjacent anonymous mappings of the same protection
-     * merge in /proc/self/maps or not, as their addresses fall (3.3 failed 3 runs in 30 at
-     * 08:30 UTC on 2026-11-24); four or five a thread, as before, stay well over 3.7 */
+    /* from single counts 3.0 to 3.76 from run to run (3.3 failed 3 runs in 30 at 08:30 UTC
+     * on 2026-11-24, 3.7 one fresh-clone run at 09:55); four or five a thread, as before,
+     * stay over 3.7 with medians */
     cr_expect_leq(per, 3.7, "the shim adds %d mappings with 100 threads, %d with 300: %.2f a thread", few, many, per);
 }
